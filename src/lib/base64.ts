@@ -1,0 +1,19 @@
+/** Base64 of a Float32Array's little-endian bytes, for compact vectors inside JSON. */
+export function encodeFloat32(values: Float32Array): string {
+  const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  let binary = '';
+  const chunk = 0x8000;
+  for (let i = 0; i < bytes.length; i += chunk) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + chunk));
+  }
+  return btoa(binary);
+}
+
+export function decodeFloat32(text: string): Float32Array {
+  if (typeof text !== 'string') throw new Error('expected a base64 string');
+  const binary = atob(text);
+  if (binary.length % 4 !== 0) throw new Error('byte length is not a multiple of 4');
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return new Float32Array(bytes.buffer);
+}

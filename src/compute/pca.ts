@@ -28,7 +28,7 @@ export function reducePca(
   const mean = columnMeans(data, n, d);
   // With the oversampled subspace as wide as the data, Q = I and the Rayleigh-Ritz step below is exact PCA.
   const l = Math.min(d, k + (options.oversample ?? 10));
-  const iterations = l === d ? 0 : options.iterations ?? 4;
+  const iterations = l === d ? 0 : options.iterations ?? 3;
 
   let basis: Float64Array; // d x l, column-major: column c at [c*d, c*d+d)
   if (l === d) {
@@ -100,18 +100,31 @@ function projectCentred(
   for (let c = 0; c < l; c++) for (let j = 0; j < d; j++) q[j * l + c] = basis[c * d + j];
   const meanScore = new Float64Array(l);
   for (let j = 0; j < d; j++) for (let c = 0; c < l; c++) meanScore[c] += mean[j] * q[j * l + c];
-  const acc = new Float64Array(l);
-  for (let i = 0; i < n; i++) {
-    acc.set(meanScore);
-    for (let c = 0; c < l; c++) acc[c] = -acc[c];
-    const row = i * d;
+  // Four rows at a time: each row of Q is loaded once per block instead of once per row.
+  const acc = new Float64Array(4 * l);
+  for (let i0 = 0; i0 < n; i0 += 4) {
+    const rows = Math.min(4, n - i0);
+    for (let r = 0; r < 4; r++) for (let c = 0; c < l; c++) acc[r * l + c] = -meanScore[c];
+    const b0 = i0 * d;
+    const b1 = rows > 1 ? b0 + d : b0;
+    const b2 = rows > 2 ? b0 + 2 * d : b0;
+    const b3 = rows > 3 ? b0 + 3 * d : b0;
     for (let j = 0; j < d; j++) {
-      const x = data[row + j];
-      if (x === 0) continue; // post-ReLU activations are mostly zeros
+      const x0 = data[b0 + j];
+      const x1 = data[b1 + j];
+      const x2 = data[b2 + j];
+      const x3 = data[b3 + j];
+      if (x0 === 0 && x1 === 0 && x2 === 0 && x3 === 0) continue; // post-ReLU activations are mostly zeros
       const qr = j * l;
-      for (let c = 0; c < l; c++) acc[c] += x * q[qr + c];
+      for (let c = 0; c < l; c++) {
+        const qv = q[qr + c];
+        acc[c] += x0 * qv;
+        acc[l + c] += x1 * qv;
+        acc[2 * l + c] += x2 * qv;
+        acc[3 * l + c] += x3 * qv;
+      }
     }
-    scores.set(acc, i * l);
+    scores.set(acc.subarray(0, rows * l), i0 * l);
   }
 }
 
@@ -126,15 +139,28 @@ function backProjectCentred(
 ): Float64Array {
   const z = new Float64Array(d * l); // row-major while accumulating
   const scoreSum = new Float64Array(l);
-  for (let i = 0; i < n; i++) {
-    const row = i * d;
-    const sr = i * l;
-    for (let c = 0; c < l; c++) scoreSum[c] += scores[sr + c];
+  for (let i = 0; i < n; i++) for (let c = 0; c < l; c++) scoreSum[c] += scores[i * l + c];
+  // Four rows at a time, so each row of Z is read and written once per block; a short tail block
+  // repeats its first row with a zero weight.
+  const block = new Float64Array(4 * l);
+  for (let i0 = 0; i0 < n; i0 += 4) {
+    const rows = Math.min(4, n - i0);
+    block.fill(0);
+    block.set(scores.subarray(i0 * l, (i0 + rows) * l));
+    const b0 = i0 * d;
+    const b1 = rows > 1 ? b0 + d : b0;
+    const b2 = rows > 2 ? b0 + 2 * d : b0;
+    const b3 = rows > 3 ? b0 + 3 * d : b0;
     for (let j = 0; j < d; j++) {
-      const x = data[row + j];
-      if (x === 0) continue;
+      const x0 = data[b0 + j];
+      const x1 = data[b1 + j];
+      const x2 = data[b2 + j];
+      const x3 = data[b3 + j];
+      if (x0 === 0 && x1 === 0 && x2 === 0 && x3 === 0) continue;
       const zr = j * l;
-      for (let c = 0; c < l; c++) z[zr + c] += x * scores[sr + c];
+      for (let c = 0; c < l; c++) {
+        z[zr + c] += x0 * block[c] + x1 * block[l + c] + x2 * block[2 * l + c] + x3 * block[3 * l + c];
+      }
     }
   }
   const out = new Float64Array(d * l);

@@ -1,0 +1,124 @@
+import { writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import type { ProgressEvent } from '../compute/types';
+import { serializeAtlas } from '../export/atlasFile';
+import type { Preprocessing } from '../model/preprocess';
+import { buildAtlasInNode } from './buildAtlas';
+
+const USAGE = `Build an activation atlas from the command line; writes the JSON the app opens.
+
+  npm run atlas -- [--model default|<dir>] [--images <dir>] [--layer <name>] [--out atlas.json]
+
+  --model <dir|default>     TF.js layers or graph model folder (model.json + shards); default: built-in
+  --images <dir>            image folder; sub-folders are class labels (ImageFolder); default: bundled sample
+  --layer <name>            layer or graph node to record; default: the model's last spatial layer
+  --samples <k|all|pooled>  spatial samples per image (seeded, away from the border); default: pooled
+  --method <m>              umap | tsne | umap-js | tsne-js; default: umap-js
+  --metric <m>              euclidean | cosine; default: euclidean
+  --pca <k>                 PCA to k dims before projecting (0 = off); default: 50
+  --grid <sizes>            grid sizes, e.g. 40 or 20,40,80,160 (default)
+  --min-count <k>           drop cells with fewer points; default: 1
+  --labels <file>           class names, one per line or synset_words.txt
+  --preprocess <p>          unit ([0,1]) | symmetric ([-1,1]) | meanstd (ImageNet mean/std)
+  --input-size <px>         input size for graph models with a dynamic size
+  --seed <n>                random seed; default: 0
+  --out <file>              output JSON; default: atlas.json
+  --list-layers             print the recordable layers and exit
+`;
+
+function parseSamples(value: string): 'pooled' | 'all' | number {
+  if (value === 'pooled' || value === 'all') return value;
+  const k = Number(value);
+  if (!Number.isInteger(k) || k < 1) throw new Error(`--samples must be a positive integer, "all" or "pooled"; got "${value}".`);
+  return k;
+}
+
+function progressBar(event: ProgressEvent): void {
+  if (!process.stderr.isTTY && event.done !== event.total) return;
+  const width = 30;
+  const fraction = event.total ? event.done / event.total : 1;
+  const filled = Math.round(fraction * width);
+  const line = `${event.stage.padEnd(8)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${event.done}/${event.total}`;
+  process.stderr.write(process.stderr.isTTY ? `\r${line}` : `${line}\n`);
+  if (process.stderr.isTTY && event.done === event.total) process.stderr.write('\n');
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      model: { type: 'string', default: 'default' },
+      images: { type: 'string' },
+      layer: { type: 'string' },
+      samples: { type: 'string', default: 'pooled' },
+      method: { type: 'string', default: 'umap-js' },
+      metric: { type: 'string', default: 'euclidean' },
+      pca: { type: 'string', default: '50' },
+      grid: { type: 'string', default: '20,40,80,160' },
+      'min-count': { type: 'string', default: '1' },
+      labels: { type: 'string' },
+      preprocess: { type: 'string' },
+      'input-size': { type: 'string' },
+      seed: { type: 'string', default: '0' },
+      out: { type: 'string', default: 'atlas.json' },
+      'list-layers': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const method = values.method as 'umap' | 'tsne' | 'umap-js' | 'tsne-js';
+  if (!['umap', 'tsne', 'umap-js', 'tsne-js'].includes(method)) throw new Error(`--method must be umap, tsne, umap-js or tsne-js; got "${method}".`);
+  if (!['euclidean', 'cosine'].includes(values.metric)) throw new Error(`--metric must be euclidean or cosine; got "${values.metric}".`);
+  const preprocess = values.preprocess as Preprocessing['range'] | undefined;
+  if (preprocess && !['unit', 'symmetric', 'meanstd'].includes(preprocess)) throw new Error(`--preprocess must be unit, symmetric or meanstd.`);
+  const gridSizes = values.grid.split(',').map((g) => Number(g.trim()));
+  if (gridSizes.some((g) => !Number.isInteger(g) || g < 1 || g > 1024)) throw new Error(`--grid must list grid sizes such as 20,40,80,160.`);
+
+  if (values['list-layers']) {
+    const { loadModelForCli } = await import('./buildAtlas');
+    const { chooseBackend } = await import('../model/backend');
+    await chooseBackend({ node: true });
+    const model = await loadModelForCli(values.model, { labels: values.labels });
+    for (const l of model.layers) process.stdout.write(`${l.name}\t[${l.shape.join(', ')}]${l.name === model.defaultLayer ? '\t(default)' : ''}\n`);
+    model.dispose();
+    return;
+  }
+
+  const started = performance.now();
+  const result = await buildAtlasInNode({
+    model: values.model,
+    images: values.images,
+    layer: values.layer,
+    samplesPerImage: parseSamples(values.samples),
+    method,
+    metric: values.metric as 'euclidean' | 'cosine',
+    pcaDims: Number(values.pca),
+    seed: Number(values.seed),
+    gridSizes,
+    minCellCount: Number(values['min-count']),
+    labels: values.labels,
+    preprocessing: preprocess ? { range: preprocess } : undefined,
+    inputSize: values['input-size'] ? Number(values['input-size']) : undefined,
+    onProgress: progressBar,
+  });
+  const { atlas } = result;
+  await writeFile(values.out, serializeAtlas(atlas));
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  for (const notice of result.notices) process.stderr.write(`note: ${notice}\n`);
+  if (result.errors.length) {
+    process.stderr.write(`skipped ${result.errors.length} input(s) that could not be read:\n`);
+    for (const e of result.errors) process.stderr.write(`  ${e.name}: ${e.reason}\n`);
+  }
+  const cells = atlas.levels.map((l) => `${l.size}:${l.cells.length}`).join(' ');
+  process.stdout.write(
+    `wrote ${values.out}: ${atlas.inputs.names.length} inputs, ${atlas.points.input.length} points of layer ${atlas.layer.name} ` +
+      `(${atlas.layer.dim}-d), cells per grid ${cells}, backend ${result.backend.name}, ${seconds} s\n`,
+  );
+}
+
+main().catch((e: Error) => {
+  process.stderr.write(`\nerror: ${e.message}\n`);
+  process.exitCode = 1;
+});

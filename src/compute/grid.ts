@@ -1,0 +1,155 @@
+import type { ActivationTable, AtlasCell, GridLevel, Layout, TopInput } from './types';
+
+export interface NormaliseOptions {
+  /** Percentiles each axis is clipped to, so a few outliers do not squeeze the rest into a corner. */
+  lowPercentile?: number;
+  highPercentile?: number;
+  /** Fraction of [0, 1] left empty on each side. */
+  margin?: number;
+}
+
+function percentile(sorted: Float32Array, p: number): number {
+  if (sorted.length === 0) return 0;
+  const pos = (p / 100) * (sorted.length - 1);
+  const lo = Math.floor(pos);
+  const hi = Math.min(sorted.length - 1, lo + 1);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
+
+/** Clips each axis to its [low, high] percentiles and scales it into [margin, 1 - margin]. */
+export function normaliseLayout(layout: Layout, options: NormaliseOptions = {}): Layout {
+  const { lowPercentile = 1, highPercentile = 99, margin = 0.02 } = options;
+  const n = layout.length / 2;
+  const out = new Float32Array(layout.length);
+  for (let axis = 0; axis < 2; axis++) {
+    const column = new Float32Array(n);
+    for (let i = 0; i < n; i++) column[i] = layout[2 * i + axis];
+    column.sort();
+    const lo = percentile(column, lowPercentile);
+    const hi = percentile(column, highPercentile);
+    const span = hi - lo || 1;
+    for (let i = 0; i < n; i++) {
+      const v = Math.min(hi, Math.max(lo, layout[2 * i + axis]));
+      out[2 * i + axis] = margin + ((v - lo) / span) * (1 - 2 * margin);
+    }
+  }
+  return out;
+}
+
+export interface BinOptions {
+  /** Cells with fewer members are dropped. */
+  minCount?: number;
+  /** Top inputs kept per cell (distinct inputs). */
+  topK?: number;
+  /** Label per input (index into the atlas's label names), for the cell's histogram; -1 is skipped. */
+  inputLabel?: Int32Array;
+}
+
+/** Cell column/row of a normalised coordinate in a g x g grid. */
+export const cellOf = (v: number, g: number): number => Math.min(g - 1, Math.max(0, Math.floor(v * g)));
+
+/** Row indices of every non-empty cell, keyed j * g + i, in row order. */
+export function cellMembers(normalised: Layout, g: number): Map<number, number[]> {
+  const members = new Map<number, number[]>();
+  const n = normalised.length / 2;
+  for (let r = 0; r < n; r++) {
+    const key = cellOf(normalised[2 * r + 1], g) * g + cellOf(normalised[2 * r], g);
+    let list = members.get(key);
+    if (!list) members.set(key, (list = []));
+    list.push(r);
+  }
+  return members;
+}
+
+/** Mean of the given rows of an N x D table. */
+export function meanOfRows(values: Float32Array, dim: number, rows: number[]): Float32Array {
+  const mean = new Float64Array(dim);
+  for (const r of rows) {
+    const o = r * dim;
+    for (let k = 0; k < dim; k++) mean[k] += values[o + k];
+  }
+  const out = new Float32Array(dim);
+  for (let k = 0; k < dim; k++) out[k] = mean[k] / rows.length;
+  return out;
+}
+
+/**
+ * Ranks rows by their projection on the direction of `mean` (dot(a, mean / |mean|)), keeping the best
+ * position per input, so each input appears once.
+ */
+export function rankByDirection(table: ActivationTable, rows: number[], mean: Float32Array, topK: number): TopInput[] {
+  const { values, dim } = table;
+  let norm = 0;
+  for (let k = 0; k < dim; k++) norm += mean[k] * mean[k];
+  norm = Math.sqrt(norm) || 1;
+  const best = new Map<number, TopInput>();
+  for (const r of rows) {
+    let dot = 0;
+    const o = r * dim;
+    for (let k = 0; k < dim; k++) dot += values[o + k] * mean[k];
+    const score = dot / norm;
+    const input = table.input[r];
+    const seen = best.get(input);
+    if (!seen || score > seen.score) best.set(input, { row: r, input, x: table.x[r], y: table.y[r], score });
+  }
+  return [...best.values()].sort((a, b) => b.score - a.score || a.row - b.row).slice(0, topK);
+}
+
+/** The member row nearest (euclidean) to the mean: the cell's dataset exemplar. */
+export function nearestToMean(table: ActivationTable, rows: number[], mean: Float32Array): TopInput {
+  const { values, dim } = table;
+  let bestRow = rows[0];
+  let bestDist = Infinity;
+  for (const r of rows) {
+    let d = 0;
+    const o = r * dim;
+    for (let k = 0; k < dim; k++) {
+      const diff = values[o + k] - mean[k];
+      d += diff * diff;
+    }
+    if (d < bestDist) {
+      bestDist = d;
+      bestRow = r;
+    }
+  }
+  return { row: bestRow, input: table.input[bestRow], x: table.x[bestRow], y: table.y[bestRow], score: -Math.sqrt(bestDist) };
+}
+
+/** Bins a normalised layout into a g x g grid and summarises each cell that has enough members. */
+export function binToGrid(table: ActivationTable, normalised: Layout, g: number, options: BinOptions = {}): GridLevel {
+  const { minCount = 1, topK = 16, inputLabel } = options;
+  const cells: AtlasCell[] = [];
+  for (const [key, rows] of cellMembers(normalised, g)) {
+    if (rows.length < minCount) continue;
+    const mean = meanOfRows(table.values, table.dim, rows);
+    const histogram = new Map<number, number>();
+    if (inputLabel) {
+      for (const r of rows) {
+        const label = inputLabel[table.input[r]];
+        if (label >= 0) histogram.set(label, (histogram.get(label) ?? 0) + 1);
+      }
+    }
+    cells.push({
+      i: key % g,
+      j: Math.floor(key / g),
+      count: rows.length,
+      mean,
+      labels: [...histogram.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0]),
+      top: rankByDirection(table, rows, mean, topK),
+      exemplar: nearestToMean(table, rows, mean),
+    });
+  }
+  cells.sort((a, b) => a.j - b.j || a.i - b.i);
+  return { size: g, cells };
+}
+
+export const GRID_SIZES = [20, 40, 80, 160] as const;
+
+/** All grid levels of an atlas, coarse to fine. */
+export function buildLevels(
+  table: ActivationTable,
+  normalised: Layout,
+  options: BinOptions & { sizes?: readonly number[] } = {},
+): GridLevel[] {
+  return (options.sizes ?? GRID_SIZES).map((g) => binToGrid(table, normalised, g, options));
+}

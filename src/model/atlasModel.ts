@@ -1,0 +1,258 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Preprocessing } from './preprocess';
+
+export interface LayerInfo {
+  name: string;
+  /** Output shape without the batch dimension. */
+  shape: number[];
+  spatial: boolean;
+}
+
+/** The model cannot be used as asked (a layer that cannot be recorded, a wrong input shape...). */
+export class ModelUseError extends Error {
+  override name = 'ModelUseError';
+}
+
+/** Graph ops whose outputs are worth recording: convolutions, activations, pools, dense products. */
+const RECORDABLE_OPS = new Set([
+  'Conv2D',
+  '_FusedConv2D',
+  'DepthwiseConv2dNative',
+  'FusedDepthwiseConv2dNative',
+  'Relu',
+  'Relu6',
+  'Elu',
+  'Selu',
+  'Sigmoid',
+  'Tanh',
+  'Swish',
+  'BiasAdd',
+  'Add',
+  'AddV2',
+  'AvgPool',
+  'MaxPool',
+  'Mean',
+  'MatMul',
+  '_FusedMatMul',
+  'ConcatV2',
+  'Squeeze',
+  'Softmax',
+]);
+
+interface GraphNode {
+  name: string;
+  op: string;
+}
+
+/** A loaded classifier with a uniform way to read any recordable layer and its class probabilities. */
+export class AtlasModel {
+  readonly layers: LayerInfo[];
+  readonly defaultLayer: string;
+  private readonly subModels = new Map<string, tf.LayersModel>();
+
+  private constructor(
+    readonly name: string,
+    readonly kind: 'layers' | 'graph',
+    private readonly layersModel: tf.LayersModel | null,
+    private readonly graphModel: tf.GraphModel | null,
+    readonly inputHeight: number,
+    readonly inputWidth: number,
+    readonly inputChannels: number,
+    layers: LayerInfo[],
+    readonly classNames: string[] | null,
+    readonly preprocessing: Preprocessing,
+    private readonly outputIsProbability: boolean,
+    /** Number of classes of the output, or 0 where the output is not a class vector. */
+    readonly outputSize: number,
+  ) {
+    this.layers = layers;
+    this.defaultLayer = pickDefaultLayer(layers);
+  }
+
+  /** Loads a layers or graph model from artifacts (the format is read from model.json). */
+  static async fromArtifacts(
+    artifacts: tf.io.ModelArtifacts,
+    name: string,
+    options: { classNames?: string[] | null; preprocessing?: Preprocessing; inputSize?: number } = {},
+  ): Promise<AtlasModel> {
+    const meta = (artifacts.userDefinedMetadata ?? {}) as { classNames?: unknown; preprocessing?: Partial<Preprocessing> };
+    const metaClasses = Array.isArray(meta.classNames) ? meta.classNames.map(String) : null;
+    const preprocessing: Preprocessing = options.preprocessing ?? { range: meta.preprocessing?.range ?? 'unit', mean: meta.preprocessing?.mean, std: meta.preprocessing?.std };
+    const topology = artifacts.modelTopology as { node?: GraphNode[] } | undefined;
+    const isGraph = artifacts.format === 'graph-model' || Array.isArray(topology?.node);
+    if (isGraph) return AtlasModel.fromGraph(artifacts, name, options.classNames ?? metaClasses, preprocessing, options.inputSize);
+    let model: tf.LayersModel;
+    try {
+      model = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
+    } catch (e) {
+      throw new ModelUseError(`Could not build the layers model "${name}": ${(e as Error).message}`);
+    }
+    const inputShape = model.inputs[0].shape;
+    const [h, w, c] = [inputShape[1], inputShape[2], inputShape[3]];
+    if (model.inputs.length !== 1 || inputShape.length !== 4 || !h || !w || !c) {
+      model.dispose();
+      throw new ModelUseError(`Model "${name}" takes input ${JSON.stringify(inputShape)}; only one image input [batch, height, width, channels] is supported.`);
+    }
+    const layers: LayerInfo[] = [];
+    for (const layer of model.layers) {
+      if (layer.getClassName() === 'InputLayer') continue;
+      let shape: tf.Shape;
+      try {
+        shape = (layer.output as tf.SymbolicTensor).shape;
+      } catch {
+        continue; // shared layers with several outputs cannot be read as one tensor
+      }
+      if (!Array.isArray(shape) || shape.some((d, i) => i > 0 && d == null)) continue;
+      const dims = shape.slice(1) as number[];
+      layers.push({ name: layer.name, shape: dims, spatial: dims.length === 3 });
+    }
+    const last = model.layers[model.layers.length - 1];
+    const activation = (last.getConfig() as { activation?: string }).activation;
+    const outShape = model.outputs[0].shape;
+    const outputSize = outShape.length === 2 ? (outShape[1] ?? 0) : 0;
+    const classNames = fitClassNames(options.classNames ?? metaClasses, outputSize);
+    return new AtlasModel(name, 'layers', model, null, h, w, c, layers, classNames, preprocessing, activation === 'softmax', outputSize);
+  }
+
+  private static async fromGraph(
+    artifacts: tf.io.ModelArtifacts,
+    name: string,
+    classNames: string[] | null,
+    preprocessing: Preprocessing,
+    inputSize?: number,
+  ): Promise<AtlasModel> {
+    let model: tf.GraphModel;
+    try {
+      model = await tf.loadGraphModel(tf.io.fromMemory(artifacts));
+    } catch (e) {
+      throw new ModelUseError(`Could not build the graph model "${name}": ${(e as Error).message}`);
+    }
+    if (model.inputs.length !== 1) {
+      model.dispose();
+      throw new ModelUseError(`Graph model "${name}" has ${model.inputs.length} inputs; only single-image models are supported.`);
+    }
+    const shape = model.inputs[0].shape ?? [-1, -1, -1, 3];
+    const h = shape[1] && shape[1] > 0 ? shape[1] : (inputSize ?? 224);
+    const w = shape[2] && shape[2] > 0 ? shape[2] : (inputSize ?? 224);
+    const c = shape[3] && shape[3] > 0 ? shape[3] : 3;
+    const nodes = ((artifacts.modelTopology as { node: GraphNode[] }).node ?? []).filter((n) => RECORDABLE_OPS.has(n.op));
+    const outputName = model.outputs[0].name.replace(/:\d+$/, '');
+    // Shapes are only known by running the graph once on a blank image.
+    const names = nodes.map((n) => n.name);
+    const layers: LayerInfo[] = [];
+    const probe = tf.zeros([1, h, w, c]);
+    let outputSize = 0;
+    try {
+      const outs = model.execute(probe, [...names, outputName]) as tf.Tensor[];
+      const out = outs.pop()!;
+      outputSize = out.rank === 2 ? out.shape[1]! : 0;
+      out.dispose();
+      outs.forEach((t, i) => {
+        const dims = t.shape.slice(1);
+        if (t.shape[0] === 1 && (dims.length === 1 || dims.length === 3)) layers.push({ name: names[i], shape: dims, spatial: dims.length === 3 });
+      });
+      tf.dispose(outs);
+    } catch (e) {
+      throw new ModelUseError(`Graph model "${name}" fails on a ${h}x${w}x${c} input: ${(e as Error).message}`);
+    } finally {
+      probe.dispose();
+    }
+    const outputOp = ((artifacts.modelTopology as { node: GraphNode[] }).node ?? []).find((n) => n.name === outputName)?.op;
+    const model_ = new AtlasModel(name, 'graph', null, model, h, w, c, layers, fitClassNames(classNames, outputSize), preprocessing, outputOp === 'Softmax', outputSize);
+    model_.graphOutput = outputName;
+    return model_;
+  }
+
+  private graphOutput = '';
+
+  layer(name: string): LayerInfo {
+    const info = this.layers.find((l) => l.name === name);
+    if (!info) {
+      const some = this.layers.slice(-5).map((l) => l.name).join(', ');
+      throw new ModelUseError(`Layer "${name}" cannot be recorded in model "${this.name}"; recordable layers include: ${some}.`);
+    }
+    return info;
+  }
+
+  /**
+   * Runs a batch [B, H, W, C] and returns the layer's output and class probabilities [B, K] (null without a
+   * classifier output). The caller owns and disposes both.
+   */
+  run(batch: tf.Tensor4D, layerName: string): { activation: tf.Tensor; probabilities: tf.Tensor2D | null } {
+    this.layer(layerName);
+    const [, h, w, c] = batch.shape;
+    if (h !== this.inputHeight || w !== this.inputWidth || c !== this.inputChannels) {
+      throw new ModelUseError(
+        `Input is ${h}x${w}x${c} but model "${this.name}" expects ${this.inputHeight}x${this.inputWidth}x${this.inputChannels}.`,
+      );
+    }
+    const [activation, probabilities] = tf.tidy(() => {
+      let activation: tf.Tensor;
+      let output: tf.Tensor;
+      if (this.layersModel) {
+        const [a, o] = this.subModel(layerName).predict(batch) as tf.Tensor[];
+        activation = a;
+        output = o;
+      } else {
+        const [a, o] = this.graphModel!.execute(batch, [layerName, this.graphOutput]) as tf.Tensor[];
+        activation = a;
+        output = o;
+      }
+      const probabilities = output.rank === 2 ? (this.outputIsProbability ? output : tf.softmax(output)) : null;
+      return probabilities ? [activation, probabilities] : [activation];
+    });
+    return { activation, probabilities: (probabilities as tf.Tensor2D | undefined) ?? null };
+  }
+
+  /** Class probabilities only, for classification checks. */
+  classify(batch: tf.Tensor4D): tf.Tensor2D {
+    return tf.tidy(() => {
+      const out = this.layersModel
+        ? (this.layersModel.predict(batch) as tf.Tensor)
+        : (this.graphModel!.execute(batch, this.graphOutput) as tf.Tensor);
+      return (this.outputIsProbability ? out : tf.softmax(out)) as tf.Tensor2D;
+    });
+  }
+
+  /** A model from input to [layer, output], built once per layer (weights are shared, not copied). */
+  private subModel(layerName: string): tf.LayersModel {
+    let sub = this.subModels.get(layerName);
+    if (!sub) {
+      const base = this.layersModel!;
+      const layer = base.getLayer(layerName);
+      sub = tf.model({ inputs: base.inputs, outputs: [layer.output as tf.SymbolicTensor, base.outputs[0]] });
+      this.subModels.set(layerName, sub);
+    }
+    return sub;
+  }
+
+  /** The underlying TF.js model, for gradient work such as feature visualisation. */
+  get tfModel(): tf.LayersModel | tf.GraphModel {
+    return (this.layersModel ?? this.graphModel)!;
+  }
+
+  dispose(): void {
+    this.subModels.clear();
+    this.layersModel?.dispose();
+    this.graphModel?.dispose();
+  }
+}
+
+/**
+ * Class names that line up with the output: a list one short gains a leading "background" (as TF Hub's
+ * 1001-way ImageNet classifiers expect); a list of any other wrong length is dropped rather than mislabelling.
+ */
+export function fitClassNames(names: string[] | null, outputSize: number): string[] | null {
+  if (!names || outputSize === 0) return names;
+  if (names.length === outputSize) return names;
+  if (names.length === outputSize - 1) return ['background', ...names];
+  return null;
+}
+
+/** The last spatial layer at least 3x3 (where an atlas is most telling), else the last vector layer. */
+function pickDefaultLayer(layers: LayerInfo[]): string {
+  const spatial = layers.filter((l) => l.spatial && l.shape[0] >= 3 && l.shape[1] >= 3);
+  if (spatial.length) return spatial[spatial.length - 1].name;
+  const vectors = layers.filter((l) => !l.spatial);
+  return (vectors.length > 1 ? vectors[vectors.length - 2] : layers[layers.length - 1])?.name ?? '';
+}

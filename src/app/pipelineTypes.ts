@@ -70,6 +70,8 @@ export interface InputError {
 export interface BuildResult {
   atlas: Atlas;
   errors: InputError[];
+  /** Things the user should know that are not errors (sampling, a non-spatial layer recorded pooled). */
+  notices: string[];
   /** Set when activations were sampled down to the memory budget. */
   sampling: { kept: number; total: number } | null;
 }

@@ -1,0 +1,77 @@
+import type { ProgressEvent } from '../compute/types';
+import type { AtlasParams } from '../export/atlasFile';
+import type { ComputeService } from '../workers/computeService';
+import type { ModelService } from '../workers/modelService';
+import { RpcClient, type WorkerEndpoint } from '../workers/rpc';
+import type { BackendInfo, BuildRequest, BuildResult, ModelSource, ModelSummary, Stage, StageProgress } from './pipelineTypes';
+
+const createModelWorker = () =>
+  new Worker(new URL('../workers/model.worker.ts', import.meta.url), { type: 'module', name: 'model' }) as WorkerEndpoint;
+const createComputeWorker = () =>
+  new Worker(new URL('../workers/compute.worker.ts', import.meta.url), { type: 'module', name: 'compute' }) as WorkerEndpoint;
+
+/** The app's one entry to the model and compute workers: load a model, build an atlas. */
+export class AtlasPipeline {
+  private constructor(
+    private readonly modelClient: RpcClient<ModelService>,
+    private readonly computeClient: RpcClient<ComputeService>,
+    readonly backend: BackendInfo,
+    private readonly backendOverride: string | null,
+  ) {}
+
+  /** Spawns the model and compute workers and picks the backend (honours ?backend= via the option). */
+  static async create(options: { backend?: string } = {}): Promise<AtlasPipeline> {
+    const modelClient = new RpcClient<ModelService>(createModelWorker);
+    const computeClient = new RpcClient<ComputeService>(createComputeWorker);
+    const override = options.backend ?? null;
+    const backend = await modelClient.call('init', [override]);
+    return new AtlasPipeline(modelClient, computeClient, backend, override);
+  }
+
+  private lastModel: ModelSource | null = null;
+
+  async loadModel(source: ModelSource): Promise<ModelSummary> {
+    // A restarted model worker (after a cancel) must pick its backend again.
+    await this.modelClient.call('init', [this.backendOverride]);
+    const summary = await this.modelClient.call('loadModel', [source]);
+    this.lastModel = source;
+    return summary;
+  }
+
+  /** Records, projects and grids; progress comes per stage, and `signal` cancels any stage. */
+  async build(request: BuildRequest, onProgress: (p: StageProgress) => void, signal?: AbortSignal): Promise<BuildResult> {
+    const relay = (event: ProgressEvent) => onProgress({ ...event, stage: event.stage as Stage });
+    if (!this.lastModel) throw new Error('Load a model first.');
+    await this.modelClient.call('init', [this.backendOverride], { signal });
+    const recording = await this.modelClient
+      .call('record', [request], { signal, onProgress: relay })
+      .catch(async (e: Error) => {
+        // A model worker restarted by a cancel has lost its model; reload it for the next run.
+        if (e.name === 'AbortError') await this.loadModel(this.lastModel!).catch(() => undefined);
+        throw e;
+      });
+    const { recorded, model, thumbnails, errors, notices } = recording;
+    const params: AtlasParams = {
+      method: request.method,
+      metric: request.metric,
+      pcaDims: request.pcaDims,
+      seed: request.seed,
+      samplesPerImage: recording.samplesPerImage,
+      minCellCount: 1,
+      topK: 16,
+    };
+    const { table } = recorded;
+    const atlas = await this.computeClient.call('buildAtlas', [recorded, model, params, thumbnails], {
+      signal,
+      onProgress: relay,
+      transfer: [table.values.buffer, table.input.buffer, table.x.buffer, table.y.buffer],
+    });
+    const sampling = table.totalBeforeSampling > table.count ? { kept: table.count, total: table.totalBeforeSampling } : null;
+    return { atlas, errors, notices, sampling };
+  }
+
+  dispose(): void {
+    this.modelClient.terminate();
+    this.computeClient.terminate();
+  }
+}

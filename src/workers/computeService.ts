@@ -1,0 +1,34 @@
+import { project } from '../compute/projection';
+import type { ProgressEvent, ProjectionOptions } from '../compute/types';
+import { assembleAtlas, type RecordedColumns } from '../export/assemble';
+import type { Atlas, AtlasModelInfo, AtlasParams } from '../export/atlasFile';
+import type { CallContext } from './rpc';
+
+/** Projection and gridding, served by compute.worker.ts and called directly in Node tests. */
+export const computeService = {
+  /** Projects the recorded activations and bins them into the atlas's grid levels. */
+  async buildAtlas(
+    context: CallContext,
+    recorded: RecordedColumns,
+    model: AtlasModelInfo,
+    params: AtlasParams,
+    thumbnails: string[],
+  ): Promise<Atlas> {
+    const { table } = recorded;
+    const options: ProjectionOptions = { method: params.method, metric: params.metric, pcaDims: params.pcaDims, seed: params.seed };
+    const layout = await project(
+      table.values,
+      table.count,
+      table.dim,
+      options,
+      (done, total) => context.progress({ stage: 'project', done, total } satisfies ProgressEvent),
+      context.signal,
+    );
+    context.progress({ stage: 'grid', done: 0, total: 1 } satisfies ProgressEvent);
+    const atlas = assembleAtlas(recorded, layout, model, params, thumbnails);
+    context.progress({ stage: 'grid', done: 1, total: 1 } satisfies ProgressEvent);
+    return atlas;
+  },
+};
+
+export type ComputeService = typeof computeService;

@@ -1,0 +1,77 @@
+import { useEffect, useRef, useState } from 'react';
+import { AtlasView, type AtlasViewHandle } from '../atlas/AtlasView';
+import type { AtlasVisuals } from '../atlas/visuals';
+import { CellInspector } from '../panels/CellInspector';
+import { droppedFiles } from '../panels/droppedFiles';
+import { ErrorList } from '../panels/ErrorList';
+import { ExportPanel } from '../panels/ExportPanel';
+import { InputPanel } from '../panels/InputPanel';
+import { ModelPanel } from '../panels/ModelPanel';
+import { ProjectionPanel } from '../panels/ProjectionPanel';
+import { RunPanel } from '../panels/RunPanel';
+import { useAtlasStore } from '../store';
+import { AtlasController } from './controller';
+import { installTestHook } from './testHook';
+
+/** The page: panels on the left, the atlas in the middle, the inspector on the right. */
+export function App() {
+  const [controller, setController] = useState<AtlasController | null>(null);
+  const [visuals, setVisuals] = useState<AtlasVisuals | null>(null);
+  const viewRef = useRef<AtlasViewHandle>(null);
+  const status = useAtlasStore((s) => s.status);
+  const hasAtlas = useAtlasStore((s) => s.atlas !== null);
+
+  useEffect(() => {
+    const backend = new URLSearchParams(window.location.search).get('backend') ?? undefined;
+    const c = new AtlasController(useAtlasStore, setVisuals, backend);
+    const uninstall = installTestHook(useAtlasStore, () => viewRef.current);
+    setController(c);
+    void c.start();
+    return () => {
+      uninstall();
+      c.dispose();
+    };
+  }, []);
+
+  return (
+    <div
+      className="app"
+      onDragOver={(e) => e.preventDefault()}
+      onDrop={async (e) => {
+        e.preventDefault();
+        controller?.addFiles(await droppedFiles(e.dataTransfer));
+      }}
+    >
+      <header className="app-header">
+        <h1>Activation Atlas Explorer</h1>
+      </header>
+      <nav className="sidebar">
+        <ModelPanel onLoadModel={(source) => controller?.loadModel(source)} />
+        <InputPanel onFiles={(files) => controller?.addFiles(files)} onUseSample={() => controller?.useSample()} />
+        <ProjectionPanel />
+        <RunPanel
+          onRun={() => {
+            useAtlasStore.getState().clearErrors();
+            void controller?.run();
+          }}
+          onCancel={() => controller?.cancel()}
+        />
+        <ErrorList />
+        <ExportPanel
+          onExportPng={async (size) => controller?.exportPng(size)}
+          onExportJson={() => controller?.exportJson()}
+          onOpenAtlas={(file) => controller?.openAtlasFile(file)}
+        />
+      </nav>
+      <main className="atlas-pane">
+        <AtlasView visuals={visuals} ref={viewRef} />
+        {!hasAtlas && (
+          <div className="atlas-placeholder">
+            {status === 'error' ? 'No atlas yet: see the problems on the left.' : 'Building the atlas of the built-in model…'}
+          </div>
+        )}
+      </main>
+      <CellInspector />
+    </div>
+  );
+}

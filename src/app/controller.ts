@@ -1,0 +1,244 @@
+import { labelsByLevel } from '../atlas/atlasLayers';
+import { AtlasVisuals } from '../atlas/visuals';
+import { parseAtlas, serializeAtlas, type Atlas } from '../export/atlasFile';
+import { downloadBlob, fileSlug } from '../export/download';
+import { renderAtlasPng } from '../export/png';
+import { isImageFile, isJsonFile, labelsFromPaths, type PickedFile } from '../lib/inputFiles';
+import type { useAtlasStore } from '../store';
+import { selectLevel } from '../store/selectors';
+import { AtlasPipeline } from './pipeline';
+import type { ImageSource, ModelSource } from './pipelineTypes';
+
+type Store = typeof useAtlasStore;
+
+const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+function describeSource(source: ModelSource): string {
+  if (source.kind === 'default') return 'Built-in model';
+  if (source.kind === 'url') return source.url;
+  return source.files.map((f) => f.name).join(', ') || 'Model files';
+}
+
+/**
+ * Wires the pipeline (workers, model) to the store: every user action that needs the model or the
+ * pictures of an atlas goes through here. Each request takes a ticket; an answer whose ticket is no
+ * longer the latest is dropped, so a slow old build never overwrites a newer atlas.
+ */
+export class AtlasController {
+  private pipeline: Promise<AtlasPipeline> | null = null;
+  private modelLoading: Promise<void> = Promise.resolve();
+  private images: ImageSource[] | null = null;
+  private build: AbortController | null = null;
+  /** Settles when the last build has finished unwinding (a cancelled one restores the model worker first). */
+  private building: Promise<unknown> = Promise.resolve();
+  private ticket = 0;
+  private modelTicket = 0;
+  private visuals: AtlasVisuals | null = null;
+  private disposed = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly showVisuals: (visuals: AtlasVisuals | null) => void,
+    private readonly backend?: string,
+  ) {}
+
+  /** First run: the built-in model over its bundled sample, with no click needed. */
+  async start(): Promise<void> {
+    await this.loadModel({ kind: 'default' });
+    if (this.store.getState().modelStatus === 'ready') await this.run();
+  }
+
+  private getPipeline(): Promise<AtlasPipeline> {
+    if (!this.pipeline) {
+      const created = AtlasPipeline.create(this.backend ? { backend: this.backend } : {});
+      this.pipeline = created.then((p) => {
+        if (this.disposed) p.dispose();
+        else this.store.getState().setBackend(p.backend);
+        return p;
+      });
+      this.pipeline.catch(() => (this.pipeline = null));
+    }
+    return this.pipeline;
+  }
+
+  /** Loads a model; builds right away when the user already gave images for it. */
+  loadModel(source: ModelSource): Promise<void> {
+    this.cancel();
+    const ticket = ++this.modelTicket;
+    const s = this.store.getState();
+    s.modelRequested(source.kind);
+    s.setStatus('loading');
+    this.modelLoading = (async () => {
+      try {
+        await this.building;
+        const summary = await (await this.getPipeline()).loadModel(source);
+        if (ticket !== this.modelTicket) return;
+        this.store.getState().modelLoaded(summary);
+        this.store.getState().setStatus(this.store.getState().atlas ? 'ready' : 'idle');
+      } catch (e) {
+        if (ticket !== this.modelTicket) return;
+        this.store.getState().modelFailed();
+        this.store.getState().fail(describeSource(source), `Could not load the model: ${messageOf(e)}`);
+      }
+    })();
+    return this.modelLoading.then(() => {
+      if (ticket === this.modelTicket && source.kind !== 'default' && this.images && this.store.getState().modelStatus === 'ready') {
+        return this.run();
+      }
+    });
+  }
+
+  /** Takes picked or dropped files: images (labelled by sub-folder) start a build, an atlas JSON opens. */
+  async addFiles(picked: PickedFile[]): Promise<void> {
+    const s = this.store.getState();
+    const images = picked.filter((p) => isImageFile(p.file));
+    const atlases = picked.filter((p) => !isImageFile(p.file) && isJsonFile(p.file));
+    const others = picked.filter((p) => !isImageFile(p.file) && !isJsonFile(p.file));
+    s.clearErrors();
+    s.addErrors(others.map((p) => ({ source: p.path, message: `Not an image (${p.file.type || 'unknown type'}); skipped.` })));
+    if (images.length === 0) {
+      if (atlases.length > 0) await this.openAtlasFile(atlases[0].file);
+      else if (others.length === 0) s.addErrors([{ source: 'Inputs', message: 'No files were picked.' }]);
+      return;
+    }
+    s.addErrors(atlases.map((p) => ({ source: p.path, message: 'An atlas file among images was skipped; open it on its own.' })));
+    const labels = labelsFromPaths(images.map((p) => p.path));
+    this.images = images.map((p, k) => ({ name: p.path, label: labels[k], blob: p.file }));
+    const distinct = [...new Set(labels.filter((l): l is string => l !== null))].sort();
+    s.setUserInputs({ count: images.length, labels: distinct });
+    await this.run();
+  }
+
+  /** Goes back to the bundled sample images of the built-in model. */
+  async useSample(): Promise<void> {
+    this.images = null;
+    this.store.getState().setUserInputs(null);
+    await this.run();
+  }
+
+  /** Builds an atlas of the current model, layer and inputs with the panel's parameters. */
+  async run(): Promise<void> {
+    await this.modelLoading;
+    const s = this.store.getState();
+    if (!s.model || !s.layer) return;
+    const images = this.images ?? (s.modelOrigin === 'default' ? 'sample' : null);
+    if (!images) {
+      s.addErrors([{ source: 'Inputs', message: 'Drop images, or a folder with one sub-folder per label, to build an atlas for this model.' }]);
+      return;
+    }
+    this.build?.abort();
+    const abort = new AbortController();
+    this.build = abort;
+    const ticket = ++this.ticket;
+    const { params } = s;
+    s.runStarted();
+    try {
+      const pipeline = await this.getPipeline();
+      await this.building;
+      abort.signal.throwIfAborted();
+      const pending = pipeline.build(
+        {
+          images,
+          layer: s.layer,
+          samplesPerImage: params.samplesPerImage,
+          method: params.method,
+          metric: params.metric,
+          pcaDims: params.pcaDims,
+          seed: params.seed,
+          nNeighbors: params.nNeighbors,
+          perplexity: params.perplexity,
+        },
+        (p) => {
+          if (ticket === this.ticket) this.store.getState().runProgress(p);
+        },
+        abort.signal,
+      );
+      this.building = pending.catch(() => undefined);
+      const result = await pending;
+      if (ticket !== this.ticket) return;
+      this.store.getState().addErrors(result.errors.map((e) => ({ source: e.name, message: e.reason })));
+      this.store.getState().runSucceeded(result.sampling, result.notices);
+      await this.show(result.atlas, 'build', ticket, abort.signal);
+    } catch (e) {
+      if (ticket !== this.ticket) return;
+      if (abort.signal.aborted) this.store.getState().setStatus(this.store.getState().atlas ? 'ready' : 'idle');
+      else this.store.getState().fail('Build', messageOf(e));
+    } finally {
+      if (this.build === abort) {
+        this.build = null;
+        this.store.getState().setRunning(false);
+      }
+    }
+  }
+
+  cancel(): void {
+    this.build?.abort();
+  }
+
+  /** Opens a saved atlas JSON without any model; a bad file leaves the current atlas in place. */
+  async openAtlasFile(file: File): Promise<void> {
+    this.cancel();
+    const ticket = ++this.ticket;
+    const s = this.store.getState();
+    s.setStatus('loading');
+    try {
+      const atlas = parseAtlas(await file.text());
+      if (ticket !== this.ticket) return;
+      await this.show(atlas, 'file', ticket);
+    } catch (e) {
+      if (ticket !== this.ticket) return;
+      this.store.getState().fail(file.name, messageOf(e));
+    }
+  }
+
+  private async show(atlas: Atlas, origin: 'build' | 'file', ticket: number, signal?: AbortSignal): Promise<void> {
+    this.store.getState().setStatus('projecting');
+    const visuals = await AtlasVisuals.load(atlas, signal);
+    if (ticket !== this.ticket || this.disposed) {
+      visuals.close();
+      return;
+    }
+    const old = this.visuals;
+    this.visuals = visuals;
+    this.showVisuals(visuals);
+    this.store.getState().setAtlas(atlas, origin);
+    this.store.getState().setStatus('ready');
+    old?.close();
+  }
+
+  /** Downloads the whole current grid level as a size x size PNG. */
+  async exportPng(size: number): Promise<void> {
+    const s = this.store.getState();
+    const level = selectLevel(s);
+    const visuals = this.visuals;
+    if (!level || !visuals || !s.atlas) return;
+    try {
+      const labels = s.showLabels ? (labelsByLevel(s.atlas).get(level.size) ?? []) : [];
+      const blob = await renderAtlasPng({ level, size, icons: visuals.icons, labels });
+      downloadBlob(blob, `${this.fileStem(s.atlas)}-${level.size}x${level.size}-${size}px.png`);
+    } catch (e) {
+      this.store.getState().addErrors([{ source: 'PNG export', message: messageOf(e) }]);
+    }
+  }
+
+  /** Downloads the atlas as its versioned JSON file. */
+  exportJson(): void {
+    const atlas = this.store.getState().atlas;
+    if (!atlas) return;
+    downloadBlob(new Blob([serializeAtlas(atlas)], { type: 'application/json' }), `${this.fileStem(atlas)}.json`);
+  }
+
+  private fileStem(atlas: Atlas): string {
+    return `atlas-${fileSlug(atlas.model.name)}-${fileSlug(atlas.layer.name)}`;
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.ticket++;
+    this.modelTicket++;
+    this.build?.abort();
+    this.pipeline?.then((p) => p.dispose()).catch(() => {});
+    this.visuals?.close();
+    this.visuals = null;
+  }
+}

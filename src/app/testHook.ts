@@ -1,0 +1,59 @@
+import type { AtlasViewHandle } from '../atlas/AtlasView';
+import type { ScreenCenter } from '../atlas/screenCenters';
+import type { AppStatus, useAtlasStore } from '../store';
+import { selectLevel } from '../store/selectors';
+
+/** The live state that scripts (e2e tests, people in the console) read from `window.__atlas`. */
+export interface AtlasTestHook {
+  readonly status: AppStatus;
+  readonly error?: string;
+  readonly backend: string;
+  readonly inputCount: number;
+  readonly activationCount: number;
+  readonly gridSize: number;
+  readonly cellCount: number;
+  /** Goes up each time a new atlas (built or opened) replaces the one on screen. */
+  readonly atlasVersion: number;
+  cellScreenCenters(): ScreenCenter[];
+}
+
+declare global {
+  interface Window {
+    __atlas?: AtlasTestHook;
+  }
+}
+
+/** Installs `window.__atlas`; every read goes to the store, so it is always current. Returns the uninstaller. */
+export function installTestHook(store: typeof useAtlasStore, view: () => AtlasViewHandle | null): () => void {
+  const hook: AtlasTestHook = {
+    get status() {
+      return store.getState().status;
+    },
+    get error() {
+      return store.getState().error ?? undefined;
+    },
+    get backend() {
+      return store.getState().backend?.name ?? '';
+    },
+    get inputCount() {
+      return store.getState().atlas?.inputs.names.length ?? 0;
+    },
+    get activationCount() {
+      return store.getState().atlas?.points.input.length ?? 0;
+    },
+    get gridSize() {
+      return store.getState().gridSize;
+    },
+    get cellCount() {
+      return selectLevel(store.getState())?.cells.length ?? 0;
+    },
+    get atlasVersion() {
+      return store.getState().atlasVersion;
+    },
+    cellScreenCenters: () => view()?.cellScreenCenters() ?? [],
+  };
+  window.__atlas = hook;
+  return () => {
+    if (window.__atlas === hook) delete window.__atlas;
+  };
+}

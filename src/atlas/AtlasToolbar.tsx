@@ -1,0 +1,34 @@
+import { useAtlasStore } from '../store';
+import type { ViewStep } from './viewSteps';
+
+/** Zoom buttons, layer toggles and what is on screen, over the top of the atlas. */
+export function AtlasToolbar({ onStep }: { onStep: (step: ViewStep) => void }) {
+  const gridSize = useAtlasStore((s) => s.gridSize);
+  const cellCount = useAtlasStore((s) => s.atlas?.levels.find((l) => l.size === s.gridSize)?.cells.length ?? 0);
+  const showPoints = useAtlasStore((s) => s.showPoints);
+  const showLabels = useAtlasStore((s) => s.showLabels);
+  const setShowPoints = useAtlasStore((s) => s.setShowPoints);
+  const setShowLabels = useAtlasStore((s) => s.setShowLabels);
+  return (
+    <div className="atlas-toolbar">
+      <button type="button" onClick={() => onStep('zoomIn')} aria-label="Zoom in" title="Zoom in (+)">
+        +
+      </button>
+      <button type="button" onClick={() => onStep('zoomOut')} aria-label="Zoom out" title="Zoom out (-)">
+        −
+      </button>
+      <button type="button" onClick={() => onStep('fit')} title="Fit the whole atlas (0)">
+        Fit
+      </button>
+      <label>
+        <input type="checkbox" checked={showLabels} onChange={(e) => setShowLabels(e.target.checked)} /> labels
+      </label>
+      <label>
+        <input type="checkbox" checked={showPoints} onChange={(e) => setShowPoints(e.target.checked)} data-testid="points-toggle" /> points
+      </label>
+      <span className="muted" data-testid="grid-info">
+        grid {gridSize}×{gridSize} · {cellCount} cells
+      </span>
+    </div>
+  );
+}

@@ -1,0 +1,172 @@
+import { OrthographicView, type Layer, type PickingInfo } from '@deck.gl/core';
+import DeckGL, { type DeckGLRef } from '@deck.gl/react';
+import { useCallback, useEffect, useImperativeHandle, useMemo, useRef, useState, type Ref } from 'react';
+import { useAtlasStore, type AtlasViewState } from '../store';
+import { cellIconLayer, cellLabelLayer, labelsByLevel, outlineLayer, pointLayer, type Outline } from './atlasLayers';
+import { CellTooltip } from './CellTooltip';
+import { cellAt, fitZoom, gridSizeForZoom, WORLD_SIZE } from './geometry';
+import { cellScreenCenters, type ScreenCenter } from './screenCenters';
+import type { AtlasVisuals } from './visuals';
+import { AtlasToolbar } from './AtlasToolbar';
+import { useAtlasKeys } from './useAtlasKeys';
+import { stepView, type ViewStep } from './viewSteps';
+
+/** What scripts (the e2e tests) can ask the view. */
+export interface AtlasViewHandle {
+  cellScreenCenters(): ScreenCenter[];
+}
+
+interface Hover {
+  i: number;
+  j: number;
+  x: number;
+  y: number;
+}
+
+const VIEW = new OrthographicView({ id: 'atlas', flipY: true });
+const CONTROLLER = { scrollZoom: { smooth: true, speed: 0.02 }, inertia: 250, keyboard: false, dragRotate: false, touchRotate: false };
+const HOVER_COLOR: Outline['color'] = [255, 255, 255, 200];
+const SELECTED_COLOR: Outline['color'] = [255, 170, 40, 255];
+
+/** The zoomable atlas: one deck.gl canvas, the grid level following the zoom, click to inspect. */
+export function AtlasView({ visuals, ref }: { visuals: AtlasVisuals | null; ref?: Ref<AtlasViewHandle> }) {
+  const deckRef = useRef<DeckGLRef<OrthographicView>>(null);
+  const containerRef = useRef<HTMLDivElement>(null);
+  const [size, setSize] = useState<{ width: number; height: number } | null>(null);
+  const [hover, setHover] = useState<Hover | null>(null);
+  // Bumped when the WebGL context is lost: a fresh DeckGL (canvas, context, layers) replaces the dead one.
+  const [contextEpoch, setContextEpoch] = useState(0);
+
+  const viewState = useAtlasStore((s) => s.viewState);
+  const gridSize = useAtlasStore((s) => s.gridSize);
+  const showPoints = useAtlasStore((s) => s.showPoints);
+  const showLabels = useAtlasStore((s) => s.showLabels);
+  const selected = useAtlasStore((s) => s.selected);
+  const atlasVersion = useAtlasStore((s) => s.atlasVersion);
+  const setViewState = useAtlasStore((s) => s.setViewState);
+  const setGridSize = useAtlasStore((s) => s.setGridSize);
+  const selectCell = useAtlasStore((s) => s.selectCell);
+
+  const atlas = visuals?.atlas ?? null;
+  const sizes = useMemo(() => atlas?.levels.map((l) => l.size) ?? [], [atlas]);
+
+  useEffect(() => {
+    const el = containerRef.current;
+    if (!el) return;
+    const observer = new ResizeObserver(([entry]) => {
+      const { width, height } = entry.contentRect;
+      setSize((old) => (old && old.width === width && old.height === height ? old : { width, height }));
+    });
+    observer.observe(el);
+    return () => observer.disconnect();
+  }, []);
+
+  const fitted = useMemo<AtlasViewState & { minZoom: number; maxZoom: number } | null>(() => {
+    if (!size) return null;
+    const zoom = fitZoom(size.width, size.height);
+    return { target: [WORLD_SIZE / 2, WORLD_SIZE / 2, 0], zoom, minZoom: zoom - 2, maxZoom: zoom + 6 };
+  }, [size]);
+
+  const applyViewState = useCallback(
+    (next: AtlasViewState) => {
+      setViewState({ target: next.target, zoom: next.zoom });
+      const level = gridSizeForZoom(next.zoom, sizes);
+      if (level && level !== useAtlasStore.getState().gridSize) setGridSize(level);
+    },
+    [sizes, setViewState, setGridSize],
+  );
+
+  useEffect(() => {
+    if (atlas && fitted && !useAtlasStore.getState().viewState) applyViewState(fitted);
+  }, [atlas, fitted, viewState, applyViewState]);
+
+  useAtlasKeys(fitted, applyViewState);
+  const onStep = useCallback(
+    (step: ViewStep) => {
+      const view = useAtlasStore.getState().viewState;
+      if (view && fitted) applyViewState(stepView(view, step, fitted));
+    },
+    [fitted, applyViewState],
+  );
+
+  const labels = useMemo(() => (atlas ? labelsByLevel(atlas) : new Map()), [atlas]);
+  const id = `atlas${atlasVersion}`;
+
+  const baseLayers = useMemo(() => {
+    if (!atlas || !visuals) return [];
+    const layers: Layer[] = [];
+    if (showPoints) layers.push(pointLayer(id, atlas));
+    for (const level of atlas.levels) {
+      const icons = visuals.iconAtlas(level.size);
+      if (icons) layers.push(cellIconLayer(id, level, icons, level.size === gridSize));
+    }
+    for (const level of atlas.levels) {
+      layers.push(cellLabelLayer(id, level, labels.get(level.size) ?? [], showLabels && level.size === gridSize));
+    }
+    return layers;
+  }, [atlas, visuals, id, gridSize, showPoints, showLabels, labels]);
+
+  const outlines: Outline[] = [];
+  if (hover) outlines.push({ i: hover.i, j: hover.j, gridSize, color: HOVER_COLOR });
+  if (selected) outlines.push({ ...selected, color: SELECTED_COLOR });
+  const layers = [...baseLayers, outlineLayer(id, outlines)];
+
+  const level = atlas?.levels.find((l) => l.size === gridSize) ?? null;
+  const cellIndex = useMemo(() => new Map(level?.cells.map((c) => [`${c.i}:${c.j}`, c]) ?? []), [level]);
+
+  const cellUnder = (info: PickingInfo) => {
+    if (!info.coordinate || !level) return null;
+    const at = cellAt(info.coordinate[0], info.coordinate[1], level.size);
+    return at ? cellIndex.get(`${at.i}:${at.j}`) ?? null : null;
+  };
+
+  useImperativeHandle(
+    ref,
+    () => ({
+      cellScreenCenters() {
+        const deck = deckRef.current?.deck;
+        const canvas = deck?.getCanvas();
+        const viewport = deck?.getViewports()[0];
+        if (!level || !canvas || !viewport) return [];
+        const rect = canvas.getBoundingClientRect();
+        return cellScreenCenters(level.cells, level.size, (p) => viewport.project(p) as [number, number], rect);
+      },
+    }),
+    [level],
+  );
+
+  const onLoad = useCallback(() => {
+    const canvas = deckRef.current?.deck?.getCanvas();
+    canvas?.addEventListener('webglcontextlost', () => setContextEpoch((e) => e + 1), { once: true });
+  }, []);
+
+  const hoveredCell = hover ? cellIndex.get(`${hover.i}:${hover.j}`) ?? null : null;
+
+  return (
+    <div className="atlas-view" ref={containerRef} data-testid="atlas-view">
+      {atlas && viewState && fitted && (
+        <DeckGL
+          key={contextEpoch}
+          ref={deckRef}
+          views={VIEW}
+          viewState={{ ...viewState, minZoom: fitted.minZoom, maxZoom: fitted.maxZoom }}
+          onViewStateChange={({ viewState: next }) => applyViewState(next as AtlasViewState)}
+          controller={CONTROLLER}
+          layers={layers}
+          onLoad={onLoad}
+          onHover={(info) => {
+            const cell = cellUnder(info);
+            setHover(cell ? { i: cell.i, j: cell.j, x: info.x, y: info.y } : null);
+          }}
+          onClick={(info) => {
+            const cell = cellUnder(info);
+            if (cell) selectCell({ gridSize: level!.size, i: cell.i, j: cell.j });
+          }}
+          getCursor={({ isDragging }) => (isDragging ? 'grabbing' : hover ? 'pointer' : 'grab')}
+        />
+      )}
+      {atlas && <AtlasToolbar onStep={onStep} />}
+      {atlas && hover && hoveredCell && <CellTooltip cell={hoveredCell} labelNames={atlas.labelNames} x={hover.x} y={hover.y} />}
+    </div>
+  );
+}

@@ -1,0 +1,100 @@
+import type { Layer } from '@deck.gl/core';
+import { IconLayer, PathLayer, ScatterplotLayer, TextLayer } from '@deck.gl/layers';
+import type { AtlasCell, GridLevel } from '../compute/types';
+import type { Atlas } from '../export/atlasFile';
+import { countOpacity, labelColor, placeLabels, type PlacedLabel } from './cellStyle';
+import { cellCenter, cellWorldSize, WORLD_SIZE } from './geometry';
+import { iconKey, type IconAtlas } from './iconAtlas';
+
+/** The icons of one grid level. The layer turns the canvas into a texture it owns and deletes. */
+export function cellIconLayer(id: string, level: GridLevel, icons: IconAtlas, visible: boolean): Layer {
+  const maxCount = level.cells.reduce((m, c) => Math.max(m, c.count), 1);
+  const size = cellWorldSize(level.size) * 0.94;
+  return new IconLayer<AtlasCell>({
+    id: `${id}-icons-${level.size}`,
+    data: level.cells,
+    visible,
+    // deck's 'image' prop type also takes a canvas; the texture it makes is this layer's to delete.
+    iconAtlas: icons.canvas as unknown as string,
+    iconMapping: icons.mapping,
+    getIcon: iconKey,
+    getPosition: (c) => cellCenter(c.i, c.j, level.size),
+    getSize: size,
+    sizeUnits: 'common',
+    getColor: (c) => [255, 255, 255, Math.round(255 * countOpacity(c.count, maxCount))],
+    alphaCutoff: 0,
+    billboard: false,
+  });
+}
+
+/** Class names on the cells where one class clearly dominates, thinned so clusters are named once. */
+export function cellLabelLayer(id: string, level: GridLevel, labels: PlacedLabel[], visible: boolean): Layer {
+  const w = cellWorldSize(level.size);
+  return new TextLayer<PlacedLabel>({
+    id: `${id}-labels-${level.size}`,
+    data: labels,
+    visible,
+    getText: (l) => l.text,
+    getPosition: (l) => [(l.i + 0.5) * w, (l.j + 0.92) * w],
+    getSize: 12,
+    sizeUnits: 'pixels',
+    getColor: [255, 255, 255, 255],
+    getTextAnchor: 'middle',
+    getAlignmentBaseline: 'bottom',
+    fontFamily: 'system-ui, sans-serif',
+    fontWeight: 600,
+    characterSet: 'auto',
+    background: true,
+    getBackgroundColor: [10, 12, 20, 190],
+    backgroundPadding: [3, 1, 3, 1],
+  });
+}
+
+/** The projected points behind the grid, coloured by label, as binary columns. */
+export function pointLayer(id: string, atlas: Atlas): Layer {
+  const { layoutX, layoutY, input } = atlas.points;
+  const n = layoutX.length;
+  const positions = new Float32Array(2 * n);
+  const colors = new Uint8Array(3 * n);
+  for (let r = 0; r < n; r++) {
+    positions[2 * r] = layoutX[r] * WORLD_SIZE;
+    positions[2 * r + 1] = layoutY[r] * WORLD_SIZE;
+    colors.set(labelColor(atlas.inputs.label[input[r]]), 3 * r);
+  }
+  return new ScatterplotLayer({
+    id: `${id}-points`,
+    data: { length: n, attributes: { getPosition: { value: positions, size: 2 }, getFillColor: { value: colors, size: 3 } } },
+    getRadius: 1.6,
+    radiusUnits: 'pixels',
+    opacity: 0.7,
+  });
+}
+
+export interface Outline {
+  i: number;
+  j: number;
+  gridSize: number;
+  color: [number, number, number, number];
+}
+
+/** Square outlines for the hovered and the selected cell. */
+export function outlineLayer(id: string, outlines: Outline[]): Layer {
+  return new PathLayer<Outline>({
+    id: `${id}-outlines`,
+    data: outlines,
+    getPath: (o) => {
+      const w = cellWorldSize(o.gridSize);
+      const [x0, y0, x1, y1] = [o.i * w, o.j * w, (o.i + 1) * w, (o.j + 1) * w];
+      return [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]];
+    },
+    getColor: (o) => o.color,
+    getWidth: 2,
+    widthUnits: 'pixels',
+    jointRounded: false,
+  });
+}
+
+/** Labels to draw per level, computed once per atlas. */
+export function labelsByLevel(atlas: Atlas): Map<number, PlacedLabel[]> {
+  return new Map(atlas.levels.map((l) => [l.size, placeLabels(l.cells, atlas.labelNames)]));
+}

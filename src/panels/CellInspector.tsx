@@ -1,0 +1,115 @@
+import { labelColor, labelName, strongestChannels } from '../atlas/cellStyle';
+import { positionRegion } from '../atlas/patch';
+import type { TopInput } from '../compute/types';
+import type { Atlas } from '../export/atlasFile';
+import { useAtlasStore } from '../store';
+import { selectSelectedCell } from '../store/selectors';
+
+const CHANNELS_SHOWN = 8;
+
+/** An input thumbnail with the region its activation looked at outlined. */
+function InputImage({ atlas, top, className }: { atlas: Atlas; top: TopInput; className: string }) {
+  const r = positionRegion(top.x, top.y, atlas.layer.gridWidth, atlas.layer.gridHeight);
+  const pooled = top.x < 0 || top.y < 0;
+  const small = atlas.model.inputWidth <= 48;
+  return (
+    <span className={`input-image ${className}`}>
+      <img src={atlas.inputs.thumbnails[top.input]} alt={atlas.inputs.names[top.input]} className={small ? 'pixelated' : ''} draggable={false} />
+      {!pooled && (
+        <span
+          className="region"
+          style={{ left: `${100 * r.x}%`, top: `${100 * r.y}%`, width: `${100 * r.width}%`, height: `${100 * r.height}%` }}
+        />
+      )}
+    </span>
+  );
+}
+
+/** The clicked cell: its top-activating inputs, count, label histogram and strongest channels. */
+export function CellInspector() {
+  const atlas = useAtlasStore((s) => s.atlas);
+  const cell = useAtlasStore(selectSelectedCell);
+  const selected = useAtlasStore((s) => s.selected);
+  const enlarged = useAtlasStore((s) => s.enlarged);
+  const selectCell = useAtlasStore((s) => s.selectCell);
+  const enlargeTopInput = useAtlasStore((s) => s.enlargeTopInput);
+  if (!atlas || !cell || !selected) return null;
+
+  const channels = strongestChannels(cell.mean, CHANNELS_SHOWN);
+  const maxChannel = Math.max(1e-9, ...channels.map((c) => Math.abs(c.value)));
+  const big = enlarged !== null ? cell.top[enlarged] : null;
+
+  return (
+    <aside className="inspector" data-testid="cell-inspector">
+      <div className="row spread">
+        <h2>
+          Cell ({cell.i}, {cell.j}) <span className="muted">of {selected.gridSize}×{selected.gridSize}</span>
+        </h2>
+        <button type="button" className="link" aria-label="Close inspector" onClick={() => selectCell(null)}>
+          ✕
+        </button>
+      </div>
+      <p>
+        <strong data-testid="cell-count">{cell.count}</strong> activation{cell.count === 1 ? '' : 's'} at layer {atlas.layer.name}
+      </p>
+
+      {big && (
+        <figure className="enlarged" onClick={() => enlargeTopInput(null)} title="Click to close">
+          <InputImage atlas={atlas} top={big} className="large" />
+          <figcaption>
+            <div>{atlas.inputs.names[big.input]}</div>
+            <div className="muted small">
+              label {labelName(atlas.inputs.label[big.input], atlas.labelNames)}
+              {atlas.inputs.predicted[big.input] >= 0 &&
+                ` · predicted ${labelName(atlas.inputs.predicted[big.input], atlas.model.classNames ?? atlas.labelNames)} (${Math.round(
+                  100 * atlas.inputs.probability[big.input],
+                )}%)`}
+              {big.x >= 0 && ` · position (${big.x}, ${big.y})`} · score {big.score.toFixed(2)}
+            </div>
+          </figcaption>
+        </figure>
+      )}
+
+      <h3>Top inputs</h3>
+      <div className="top-inputs">
+        {cell.top.map((top, rank) => (
+          <button
+            type="button"
+            key={`${top.row}`}
+            data-testid="top-input"
+            className={rank === enlarged ? 'selected' : ''}
+            title={`${atlas.inputs.names[top.input]} · score ${top.score.toFixed(2)}`}
+            onClick={() => enlargeTopInput(rank === enlarged ? null : rank)}
+          >
+            <InputImage atlas={atlas} top={top} className="thumb" />
+          </button>
+        ))}
+      </div>
+
+      <h3>Labels</h3>
+      <ul className="histogram">
+        {cell.labels.slice(0, 10).map(([label, n]) => {
+          const [r, g, b] = labelColor(label);
+          return (
+            <li key={label}>
+              <span className="bar-label">{labelName(label, atlas.labelNames)}</span>
+              <span className="bar" style={{ width: `${(100 * n) / cell.count}%`, background: `rgb(${r},${g},${b})` }} />
+              <span className="bar-value">{n}</span>
+            </li>
+          );
+        })}
+      </ul>
+
+      <h3>Strongest channels of the mean</h3>
+      <ul className="histogram">
+        {channels.map(({ channel, value }) => (
+          <li key={channel}>
+            <span className="bar-label">#{channel}</span>
+            <span className="bar channel" style={{ width: `${(100 * Math.abs(value)) / maxChannel}%` }} />
+            <span className="bar-value">{value.toFixed(2)}</span>
+          </li>
+        ))}
+      </ul>
+    </aside>
+  );
+}

@@ -1,0 +1,26 @@
+import { create } from 'zustand';
+import { createAtlasSlice, type AtlasSlice } from './atlasSlice';
+import { createInspectorSlice, type InspectorSlice } from './inspectorSlice';
+import { createModelSlice, type ModelSlice } from './modelSlice';
+import { createRunSlice, type RunSlice } from './runSlice';
+import { createViewSlice, type ViewSlice } from './viewSlice';
+
+export type AtlasStore = ModelSlice & RunSlice & AtlasSlice & ViewSlice & InspectorSlice;
+
+/** The one bound store of the app: plain, serialisable state and the actions beside it. */
+export const useAtlasStore = create<AtlasStore>()((...a) => ({
+  ...createModelSlice(...a),
+  ...createRunSlice(...a),
+  ...createAtlasSlice(...a),
+  ...createViewSlice(...a),
+  ...createInspectorSlice(...a),
+}));
+
+/** Back to the initial state (tests, and a fresh start). */
+export function resetAtlasStore(): void {
+  useAtlasStore.setState(useAtlasStore.getInitialState(), true);
+}
+
+export type { AppStatus, AppError, RunParams, UserInputs } from './runSlice';
+export type { CellRef } from './inspectorSlice';
+export type { AtlasViewState, IconMode } from './viewSlice';

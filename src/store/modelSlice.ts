@@ -1,0 +1,33 @@
+import type { StateCreator } from 'zustand';
+import type { BackendInfo, ModelSummary } from '../app/pipelineTypes';
+import type { AtlasStore } from './index';
+
+export type ModelOrigin = 'default' | 'files' | 'url';
+
+/** The loaded model, the layer to record, and the backend doing the work. */
+export interface ModelSlice {
+  backend: BackendInfo | null;
+  modelOrigin: ModelOrigin;
+  /** pending -> ready | error, for the model the user asked for last. */
+  modelStatus: 'idle' | 'pending' | 'ready' | 'error';
+  model: ModelSummary | null;
+  layer: string | null;
+  setBackend: (backend: BackendInfo) => void;
+  modelRequested: (origin: ModelOrigin) => void;
+  modelLoaded: (model: ModelSummary) => void;
+  modelFailed: () => void;
+  selectLayer: (name: string) => void;
+}
+
+export const createModelSlice: StateCreator<AtlasStore, [], [], ModelSlice> = (set) => ({
+  backend: null,
+  modelOrigin: 'default',
+  modelStatus: 'idle',
+  model: null,
+  layer: null,
+  setBackend: (backend) => set({ backend }),
+  modelRequested: (modelOrigin) => set({ modelOrigin, modelStatus: 'pending' }),
+  modelLoaded: (model) => set({ model, modelStatus: 'ready', layer: model.defaultLayer }),
+  modelFailed: () => set({ modelStatus: 'error' }),
+  selectLayer: (layer) => set({ layer }),
+});

@@ -1,0 +1,91 @@
+import type { StateCreator } from 'zustand';
+import type { Metric, ProjectionMethod } from '../compute/types';
+import type { SamplesPerImage, Stage, StageProgress } from '../app/pipelineTypes';
+import type { AtlasStore } from './index';
+
+/** What the app is doing, as the test contract (`window.__atlas.status`) reports it. */
+export type AppStatus = 'idle' | 'loading' | 'recording' | 'projecting' | 'ready' | 'error';
+
+export const STAGES: Stage[] = ['decode', 'record', 'project', 'grid', 'icons'];
+
+export interface RunParams {
+  method: ProjectionMethod;
+  metric: Metric;
+  pcaDims: number;
+  seed: number;
+  nNeighbors: number;
+  perplexity: number;
+  samplesPerImage: SamplesPerImage;
+}
+
+export const DEFAULT_PARAMS: RunParams = {
+  method: 'umap-js',
+  metric: 'euclidean',
+  pcaDims: 50,
+  seed: 0,
+  nNeighbors: 15,
+  perplexity: 30,
+  samplesPerImage: 4,
+};
+
+/** A problem shown in the error list: which file or step, and what went wrong. */
+export interface AppError {
+  source: string;
+  message: string;
+}
+
+export interface UserInputs {
+  count: number;
+  labels: string[];
+}
+
+export interface RunSlice {
+  status: AppStatus;
+  error: string | null;
+  params: RunParams;
+  /** Progress of the running build, by stage; null before a stage starts. */
+  progress: Partial<Record<Stage, StageProgress>>;
+  running: boolean;
+  errors: AppError[];
+  /** Images the user dropped or picked (the files stay outside the store); null: the bundled sample. */
+  userInputs: UserInputs | null;
+  sampling: { kept: number; total: number } | null;
+  /** What the last build wants the user to know that is not an error. */
+  notices: string[];
+  setParams: (params: Partial<RunParams>) => void;
+  setStatus: (status: AppStatus) => void;
+  setUserInputs: (inputs: UserInputs | null) => void;
+  runStarted: () => void;
+  runProgress: (progress: StageProgress) => void;
+  runSucceeded: (sampling: { kept: number; total: number } | null, notices: string[]) => void;
+  setRunning: (running: boolean) => void;
+  /** The last request failed as a whole: status 'error', and the reason in the error list. */
+  fail: (source: string, message: string) => void;
+  addErrors: (errors: AppError[]) => void;
+  clearErrors: () => void;
+}
+
+const statusOfStage = (stage: Stage): AppStatus => (stage === 'decode' || stage === 'record' ? 'recording' : 'projecting');
+
+export const createRunSlice: StateCreator<AtlasStore, [], [], RunSlice> = (set) => ({
+  status: 'idle',
+  error: null,
+  params: DEFAULT_PARAMS,
+  progress: {},
+  running: false,
+  errors: [],
+  userInputs: null,
+  sampling: null,
+  notices: [],
+  setParams: (params) => set((s) => ({ params: { ...s.params, ...params } })),
+  setStatus: (status) => set({ status, ...(status === 'error' ? {} : { error: null }) }),
+  setUserInputs: (userInputs) => set({ userInputs }),
+  runStarted: () => set({ running: true, progress: {}, status: 'recording', error: null, sampling: null, notices: [] }),
+  runProgress: (p) => set((s) => ({ progress: { ...s.progress, [p.stage]: p }, status: statusOfStage(p.stage) })),
+  runSucceeded: (sampling, notices) => set({ sampling, notices }),
+  setRunning: (running) => set({ running }),
+  fail: (source, message) =>
+    set((s) => ({ status: 'error', error: `${source}: ${message}`, errors: [...s.errors, { source, message }] })),
+  addErrors: (errors) => set((s) => ({ errors: [...s.errors, ...errors] })),
+  clearErrors: () => set({ errors: [] }),
+});

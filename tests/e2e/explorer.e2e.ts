@@ -1,0 +1,202 @@
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import sharp from 'sharp';
+import {
+  atlasState,
+  cellCenters,
+  launchBrowser,
+  longestTask,
+  openApp,
+  outputDir,
+  screenshot,
+  serveApp,
+  waitForNewAtlas,
+  waitForStatus,
+} from './harness';
+import { filesWithCorruptOnes, labelledFolder } from './images';
+
+describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () => {
+  let server: Awaited<ReturnType<typeof serveApp>>;
+  let browser: Browser;
+  let page: Page;
+  let consoleErrors: string[];
+
+  before(async () => {
+    server = await serveApp();
+    browser = await launchBrowser();
+    ({ page, consoleErrors } = await openApp(browser, server.url));
+  });
+
+  after(async () => {
+    if (consoleErrors?.length) console.log(`page console errors:\n  ${consoleErrors.join('\n  ')}`);
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('builds the default atlas on its own, with stage progress', async () => {
+    await page.waitForFunction(() => window.__atlas && window.__atlas.status !== 'idle', null, { timeout: 60_000 });
+    await screenshot(page, '00-first-run-progress');
+    const started = Date.now();
+    await waitForStatus(page, 'ready');
+    console.log(`default atlas ready after ${((Date.now() - started) / 1000).toFixed(1)} s more`);
+    const s = await atlasState(page);
+    assert.equal(s.gridSize, 20);
+    assert.ok(s.inputCount >= 1000, `inputCount ${s.inputCount}`);
+    assert.ok(s.activationCount >= s.inputCount, `activationCount ${s.activationCount}`);
+    assert.ok(s.cellCount > 20, `cellCount ${s.cellCount}`);
+    assert.ok(s.backend.length > 0, 'backend is named');
+    assert.equal(await page.locator('[data-testid=error-list] li').count(), 0);
+    const doneStages = await page.locator('.stages li.done').count();
+    assert.equal(doneStages, 5, 'all five stage bars are complete');
+    const centers = await cellCenters(page);
+    assert.ok(centers.length > 0.5 * s.cellCount, `${centers.length} of ${s.cellCount} cells are on screen`);
+    console.log(`state ${JSON.stringify(s)}; longest main-thread task ${(await longestTask(page)).toFixed(0)} ms`);
+    await screenshot(page, '01-default-atlas');
+  });
+
+  it('zooms with keys and wheel; the grid level follows the zoom', async () => {
+    await page.keyboard.press('+');
+    await page.waitForFunction(() => window.__atlas!.gridSize === 40);
+    await screenshot(page, '02-zoom-grid-40');
+    const box = (await page.locator('[data-testid=atlas-view] canvas').boundingBox())!;
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    for (let k = 0; k < 12 && (await atlasState(page)).gridSize < 80; k++) {
+      await page.mouse.wheel(0, -200);
+      await page.waitForTimeout(150);
+    }
+    await page.waitForFunction(() => window.__atlas!.gridSize >= 80, null, { timeout: 10_000 });
+    await screenshot(page, '03-zoom-grid-80');
+    // Drag to pan: the cells under the pointer move with it.
+    const before = (await cellCenters(page))[0];
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width / 2 + 60, box.y + box.height / 2 + 40, { steps: 5 });
+    await page.mouse.up();
+    await page.waitForTimeout(400);
+    const moved = (await cellCenters(page)).some((c) => Math.abs(c.x - before.x - 60) < 25 && Math.abs(c.y - before.y - 40) < 25);
+    assert.ok(moved, 'dragging pans the atlas');
+    await page.keyboard.press('0');
+    await page.waitForFunction(() => window.__atlas!.gridSize === 20);
+  });
+
+  it('shows a tooltip on hover and opens the inspector on a cell click', async () => {
+    const [cell] = await cellCenters(page);
+    await page.mouse.move(cell.x, cell.y);
+    await page.locator('.cell-tooltip').waitFor({ timeout: 5_000 });
+    assert.match((await page.locator('.cell-tooltip').innerText()).replace(/\s+/g, ' '), new RegExp(`^${cell.count} activation`));
+    await page.mouse.click(cell.x, cell.y);
+    const inspector = page.locator('[data-testid=cell-inspector]');
+    await inspector.waitFor();
+    assert.equal(await inspector.locator('[data-testid=cell-count]').innerText(), String(cell.count));
+    const tops = inspector.locator('[data-testid=top-input]');
+    assert.ok((await tops.count()) >= 1, 'the cell lists its top inputs');
+    await tops.first().click();
+    await inspector.locator('.enlarged img').waitFor();
+    const loaded = await inspector.locator('.enlarged img').evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0);
+    assert.ok(loaded, 'the enlarged input image decodes');
+    await screenshot(page, '04-cell-inspector');
+  });
+
+  it('exports a PNG of the whole grid level at the chosen size', async () => {
+    await page.locator('[data-testid=png-size]').selectOption('1024');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('[data-testid=export-png]').click()]);
+    const path = join(outputDir, '05-export.png');
+    await download.saveAs(path);
+    const meta = await sharp(path).metadata();
+    assert.equal(meta.format, 'png');
+    assert.equal(meta.width, 1024);
+    assert.equal(meta.height, 1024);
+    const { channels } = await sharp(path).stats();
+    assert.ok(channels[0].max > 100, 'the exported image is not blank');
+  });
+
+  it('exports the atlas JSON, and reopening it gives the same cells', async () => {
+    await page.locator('[data-testid=cell-inspector] button[aria-label="Close inspector"]').click();
+    await page.keyboard.press('0');
+    const before = await atlasState(page);
+    const centersBefore = await cellCenters(page);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('[data-testid=export-json]').click()]);
+    const path = join(outputDir, 'atlas-export.json');
+    await download.saveAs(path);
+    const file = JSON.parse(readFileSync(path, 'utf8'));
+    assert.equal(file.format, 'activation-atlas');
+    assert.equal(typeof file.version, 'number');
+    assert.deepEqual(file.levels.map((l: { size: number }) => l.size), [20, 40, 80, 160]);
+    assert.equal(file.levels[0].cells.length, before.cellCount);
+    assert.equal(file.inputs.names.length, before.inputCount);
+
+    await page.locator('[data-testid=atlas-input]').setInputFiles(path);
+    await waitForNewAtlas(page, before.atlasVersion, 60_000);
+    const reopened = await atlasState(page);
+    assert.deepEqual(
+      { ...reopened, atlasVersion: 0 },
+      { ...before, atlasVersion: 0 },
+      'the reopened atlas has the same inputs, activations and cells',
+    );
+    assert.deepEqual(await cellCenters(page), centersBefore, 'cells sit where they were');
+    await screenshot(page, '06-reopened-from-json');
+  });
+
+  it('shows a bad atlas file as a readable message and keeps the atlas', async () => {
+    const path = join(outputDir, 'not-an-atlas.json');
+    writeFileSync(path, JSON.stringify({ hello: 'world' }));
+    const before = await atlasState(page);
+    await page.locator('[data-testid=atlas-input]').setInputFiles(path);
+    await page.locator('[data-testid=error-list] li', { hasText: 'not-an-atlas.json' }).waitFor({ timeout: 10_000 });
+    assert.match(await page.locator('[data-testid=error-list]').innerText(), /Not an atlas file/);
+    const after = await atlasState(page);
+    assert.equal(after.atlasVersion, before.atlasVersion, 'the atlas on screen stays');
+    assert.equal(after.cellCount, before.cellCount);
+  });
+
+  it('lists a corrupt image and a text file in error-list while the good images go through', async () => {
+    const { paths, good, bad } = await filesWithCorruptOnes(9);
+    const { atlasVersion } = await atlasState(page);
+    await page.locator('[data-testid=image-input]').setInputFiles(paths);
+    await waitForNewAtlas(page, atlasVersion);
+    const s = await atlasState(page);
+    assert.equal(s.inputCount, good, 'every good image is in the atlas');
+    const errors = await page.locator('[data-testid=error-list]').innerText();
+    for (const name of bad) assert.ok(errors.includes(name), `error-list names ${name}: ${errors}`);
+    await screenshot(page, '07-corrupt-files');
+  });
+
+  it('rebuilds from a dropped folder, with sub-folder names as labels', async () => {
+    const folder = await labelledFolder(8);
+    const { atlasVersion } = await atlasState(page);
+    await page.locator('[data-testid=folder-input]').setInputFiles(folder.dir);
+    await waitForNewAtlas(page, atlasVersion);
+    const s = await atlasState(page);
+    assert.equal(s.inputCount, folder.count);
+    assert.ok(s.cellCount > 0);
+    const summary = await page.locator('[data-testid=input-summary]').innerText();
+    for (const label of folder.labels) assert.ok(summary.includes(label), `labels shown: ${summary}`);
+    const [cell] = await cellCenters(page);
+    await page.mouse.click(cell.x, cell.y);
+    const histogram = await page.locator('[data-testid=cell-inspector] .histogram').first().innerText();
+    assert.ok(folder.labels.some((l) => histogram.includes(l)), `the inspector shows folder labels: ${histogram}`);
+    await screenshot(page, '08-labelled-folder');
+  });
+
+  it('rebuilds the view after the WebGL context is lost', async () => {
+    const lost = await page.evaluate(() => {
+      const canvas = document.querySelector<HTMLCanvasElement>('[data-testid=atlas-view] canvas');
+      const gl = canvas?.getContext('webgl2');
+      const ext = gl?.getExtension('WEBGL_lose_context');
+      ext?.loseContext();
+      (window as unknown as { __oldCanvas: unknown }).__oldCanvas = canvas;
+      return Boolean(ext);
+    });
+    assert.ok(lost, 'the context could be lost on purpose');
+    await page.waitForFunction(() => {
+      const canvas = document.querySelector('[data-testid=atlas-view] canvas');
+      return canvas && canvas !== (window as unknown as { __oldCanvas: unknown }).__oldCanvas;
+    }, null, { timeout: 15_000 });
+    await page.waitForTimeout(500);
+    assert.ok((await cellCenters(page)).length > 0, 'the new canvas shows the cells');
+    await screenshot(page, '09-after-context-loss');
+  });
+});

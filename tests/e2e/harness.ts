@@ -1,0 +1,138 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { preview, type PreviewServer } from 'vite';
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const outputDir = join(repoRoot, 'test-output', 'e2e');
+/** Real models and photos beside the project; tests that need them skip when it is absent. */
+export const fixturesDir = resolve(repoRoot, '../shared/fixtures');
+
+/** Generous: the first atlas is built by the model and projection in software in CI. */
+export const BUILD_TIMEOUT_MS = Number(process.env.E2E_BUILD_TIMEOUT_MS ?? 300_000);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** Serves the built app (dist/) on a free localhost port, with the config's COOP/COEP headers. */
+export async function serveApp(): Promise<{ url: string; close: () => Promise<void> }> {
+  if (!existsSync(join(repoRoot, 'dist', 'index.html'))) throw new Error('dist/ is missing: run `vite build` first (npm run test:e2e does).');
+  const port = await freePort();
+  const server: PreviewServer = await preview({
+    root: repoRoot,
+    logLevel: 'warn',
+    preview: { host: '127.0.0.1', port, strictPort: true, open: false },
+  });
+  return { url: `http://127.0.0.1:${port}/`, close: () => server.close() };
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--enable-unsafe-webgpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+}
+
+/** A page with the app loaded; the page's console errors and long tasks are collected. */
+export async function openApp(browser: Browser, url: string): Promise<{ page: Page; consoleErrors: string[] }> {
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, acceptDownloads: true });
+  const page = await context.newPage();
+  const consoleErrors: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(m.text());
+  });
+  page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
+  await page.addInitScript(() => {
+    const w = window as unknown as { __longTasks: number[] };
+    w.__longTasks = [];
+    try {
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) w.__longTasks.push(e.duration);
+      }).observe({ type: 'longtask', buffered: true });
+    } catch {
+      // No long-task timing in this browser: nothing is recorded.
+    }
+  });
+  await page.goto(url);
+  return { page, consoleErrors };
+}
+
+/** Waits until the app reports `status` (and fails fast, with the app's message, on 'error'). */
+export async function waitForStatus(page: Page, status: string, timeout = BUILD_TIMEOUT_MS): Promise<void> {
+  const handle = await page.waitForFunction(
+    (wanted) => {
+      const a = window.__atlas;
+      if (!a) return false;
+      if (a.status === wanted) return { ok: true };
+      if (a.status === 'error' && wanted !== 'error') return { ok: false, error: a.error };
+      return false;
+    },
+    status,
+    { timeout, polling: 100 },
+  );
+  const result = (await handle.jsonValue()) as { ok: boolean; error?: string };
+  if (!result.ok) throw new Error(`The app reported an error instead of "${status}": ${result.error}`);
+}
+
+/** Waits for a new atlas (version above `after`) to be on screen and ready. */
+export async function waitForNewAtlas(page: Page, after: number, timeout = BUILD_TIMEOUT_MS): Promise<void> {
+  const errorBefore = await page.evaluate(() => window.__atlas?.error ?? null);
+  const handle = await page.waitForFunction(
+    ({ version, previousError }) => {
+      const a = window.__atlas;
+      if (!a) return false;
+      if (a.status === 'ready' && a.atlasVersion > version) return { ok: true };
+      if (a.status === 'error' && a.error !== previousError) return { ok: false, error: a.error };
+      return false;
+    },
+    { version: after, previousError: errorBefore },
+    { timeout, polling: 100 },
+  );
+  const result = (await handle.jsonValue()) as { ok: boolean; error?: string };
+  if (!result.ok) throw new Error(`The app reported an error instead of a new atlas: ${result.error}`);
+}
+
+export async function atlasState(page: Page) {
+  return page.evaluate(() => {
+    const a = window.__atlas!;
+    return {
+      status: a.status,
+      error: a.error,
+      backend: a.backend,
+      inputCount: a.inputCount,
+      activationCount: a.activationCount,
+      gridSize: a.gridSize,
+      cellCount: a.cellCount,
+      atlasVersion: a.atlasVersion,
+    };
+  });
+}
+
+export async function cellCenters(page: Page) {
+  return page.evaluate(() => window.__atlas!.cellScreenCenters());
+}
+
+/** Saves a screenshot of the whole page under test-output/e2e/, named by step. */
+export async function screenshot(page: Page, name: string): Promise<string> {
+  mkdirSync(outputDir, { recursive: true });
+  const path = join(outputDir, `${name}.png`);
+  // Two frames, so what the last state change asked deck.gl to draw is on the canvas.
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  await page.screenshot({ path });
+  return path;
+}
+
+export async function longestTask(page: Page): Promise<number> {
+  return page.evaluate(() => Math.max(0, ...((window as unknown as { __longTasks: number[] }).__longTasks ?? [])));
+}

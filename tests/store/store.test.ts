@@ -1,0 +1,64 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { Atlas } from '../../src/export/atlasFile';
+import { resetAtlasStore, useAtlasStore } from '../../src/store';
+import { selectLevel, selectSelectedCell } from '../../src/store/selectors';
+
+const top = { row: 0, input: 0, x: 1, y: 2, score: 1 };
+const atlas = {
+  labelNames: ['a'],
+  levels: [
+    { size: 20, cells: [{ i: 1, j: 2, count: 3, mean: new Float32Array(1), labels: [[0, 3]], top: [top], exemplar: top }] },
+    { size: 40, cells: [] },
+  ],
+} as unknown as Atlas;
+
+describe('the bound store', () => {
+  beforeEach(resetAtlasStore);
+
+  it('maps pipeline stages to the contract status', () => {
+    const s = useAtlasStore.getState();
+    s.runStarted();
+    expect(useAtlasStore.getState().status).toBe('recording');
+    s.runProgress({ stage: 'record', done: 1, total: 2 });
+    expect(useAtlasStore.getState().status).toBe('recording');
+    s.runProgress({ stage: 'project', done: 0, total: 2 });
+    expect(useAtlasStore.getState().status).toBe('projecting');
+    expect(Object.keys(useAtlasStore.getState().progress)).toEqual(['record', 'project']);
+  });
+
+  it('starts a new atlas at its coarsest level with a fresh view and no selection', () => {
+    const s = useAtlasStore.getState();
+    s.setViewState({ target: [1, 2, 0], zoom: 3 });
+    s.selectCell({ gridSize: 40, i: 0, j: 0 });
+    s.setAtlas(atlas, 'file');
+    const after = useAtlasStore.getState();
+    expect(after.gridSize).toBe(20);
+    expect(after.viewState).toBeNull();
+    expect(after.selected).toBeNull();
+    expect(after.atlasVersion).toBe(1);
+    expect(selectLevel(after)?.cells).toHaveLength(1);
+  });
+
+  it('finds the selected cell in its own level', () => {
+    const s = useAtlasStore.getState();
+    s.setAtlas(atlas, 'build');
+    s.selectCell({ gridSize: 20, i: 1, j: 2 });
+    s.setGridSize(40);
+    expect(selectSelectedCell(useAtlasStore.getState())?.count).toBe(3);
+  });
+
+  it('records a failure as status error with a message in the error list', () => {
+    useAtlasStore.getState().fail('bad.json', 'Not an atlas file.');
+    const s = useAtlasStore.getState();
+    expect(s.status).toBe('error');
+    expect(s.error).toBe('bad.json: Not an atlas file.');
+    expect(s.errors).toEqual([{ source: 'bad.json', message: 'Not an atlas file.' }]);
+  });
+
+  it('resets to the initial state between tests', () => {
+    useAtlasStore.getState().setParams({ seed: 7 });
+    resetAtlasStore();
+    expect(useAtlasStore.getState().params.seed).toBe(0);
+    expect(useAtlasStore.getState().atlasVersion).toBe(0);
+  });
+});

@@ -30,7 +30,7 @@ describe('model files', () => {
   it('matches picked files by name, and says what is missing', async () => {
     const { json, weights } = asFiles(await smallCnnArtifacts());
     const jsonFile = new File([json], 'model.json');
-    const shard = new File([weights], 'weights.bin');
+    const shard = new File([weights.slice().buffer], 'weights.bin');
     const { artifacts, name } = await artifactsFromFiles([shard, jsonFile]);
     expect(name).toBe('model');
     expect((artifacts.weightData as ArrayBuffer).byteLength).toBe(weights.byteLength);

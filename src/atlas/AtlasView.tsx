@@ -3,6 +3,7 @@ import DeckGL, { type DeckGLRef } from '@deck.gl/react';
 import { useCallback, useEffect, useImperativeHandle, useMemo, useRef, useState, type Ref } from 'react';
 import { useAtlasStore, type AtlasViewState } from '../store';
 import { cellIconLayer, cellLabelLayer, labelsByLevel, outlineLayer, pointLayer, type Outline } from './atlasLayers';
+import type { PlacedLabel } from './cellStyle';
 import { CellTooltip } from './CellTooltip';
 import { cellAt, fitZoom, gridSizeForZoom, WORLD_SIZE } from './geometry';
 import { cellScreenCenters, type ScreenCenter } from './screenCenters';
@@ -89,7 +90,7 @@ export function AtlasView({ visuals, ref }: { visuals: AtlasVisuals | null; ref?
     [fitted, applyViewState],
   );
 
-  const labels = useMemo(() => (atlas ? labelsByLevel(atlas) : new Map()), [atlas]);
+  const labels = useMemo(() => (atlas ? labelsByLevel(atlas) : new Map<number, PlacedLabel[]>()), [atlas]);
   const id = `atlas${atlasVersion}`;
 
   const baseLayers = useMemo(() => {
@@ -100,9 +101,9 @@ export function AtlasView({ visuals, ref }: { visuals: AtlasVisuals | null; ref?
       const icons = visuals.iconAtlas(level.size);
       if (icons) layers.push(cellIconLayer(id, level, icons, level.size === gridSize));
     }
-    for (const level of atlas.levels) {
-      layers.push(cellLabelLayer(id, level, labels.get(level.size) ?? [], showLabels && level.size === gridSize));
-    }
+    const current = atlas.levels.find((l) => l.size === gridSize);
+    const placed = current ? labels.get(current.size) : undefined;
+    if (current && placed?.length && showLabels) layers.push(cellLabelLayer(id, current, placed));
     return layers;
   }, [atlas, visuals, id, gridSize, showPoints, showLabels, labels]);
 
@@ -143,30 +144,32 @@ export function AtlasView({ visuals, ref }: { visuals: AtlasVisuals | null; ref?
   const hoveredCell = hover ? cellIndex.get(`${hover.i}:${hover.j}`) ?? null : null;
 
   return (
-    <div className="atlas-view" ref={containerRef} data-testid="atlas-view">
-      {atlas && viewState && fitted && (
-        <DeckGL
-          key={contextEpoch}
-          ref={deckRef}
-          views={VIEW}
-          viewState={{ ...viewState, minZoom: fitted.minZoom, maxZoom: fitted.maxZoom }}
-          onViewStateChange={({ viewState: next }) => applyViewState(next as AtlasViewState)}
-          controller={CONTROLLER}
-          layers={layers}
-          onLoad={onLoad}
-          onHover={(info) => {
-            const cell = cellUnder(info);
-            setHover(cell ? { i: cell.i, j: cell.j, x: info.x, y: info.y } : null);
-          }}
-          onClick={(info) => {
-            const cell = cellUnder(info);
-            if (cell) selectCell({ gridSize: level!.size, i: cell.i, j: cell.j });
-          }}
-          getCursor={({ isDragging }) => (isDragging ? 'grabbing' : hover ? 'pointer' : 'grab')}
-        />
-      )}
+    <div className="atlas-view" data-testid="atlas-view">
       {atlas && <AtlasToolbar onStep={onStep} />}
-      {atlas && hover && hoveredCell && <CellTooltip cell={hoveredCell} labelNames={atlas.labelNames} x={hover.x} y={hover.y} />}
+      <div className="atlas-canvas" ref={containerRef}>
+        {atlas && viewState && fitted && (
+          <DeckGL
+            key={contextEpoch}
+            ref={deckRef}
+            views={VIEW}
+            viewState={{ ...viewState, minZoom: fitted.minZoom, maxZoom: fitted.maxZoom }}
+            onViewStateChange={({ viewState: next }) => applyViewState(next as AtlasViewState)}
+            controller={CONTROLLER}
+            layers={layers}
+            onLoad={onLoad}
+            onHover={(info) => {
+              const cell = cellUnder(info);
+              setHover(cell ? { i: cell.i, j: cell.j, x: info.x, y: info.y } : null);
+            }}
+            onClick={(info) => {
+              const cell = cellUnder(info);
+              if (cell) selectCell({ gridSize: level!.size, i: cell.i, j: cell.j });
+            }}
+            getCursor={({ isDragging }) => (isDragging ? 'grabbing' : hover ? 'pointer' : 'grab')}
+          />
+        )}
+        {atlas && hover && hoveredCell && <CellTooltip cell={hoveredCell} labelNames={atlas.labelNames} x={hover.x} y={hover.y} />}
+      </div>
     </div>
   );
 }

@@ -28,12 +28,11 @@ export function cellIconLayer(id: string, level: GridLevel, icons: IconAtlas, vi
 }
 
 /** Class names on the cells where one class clearly dominates, thinned so clusters are named once. */
-export function cellLabelLayer(id: string, level: GridLevel, labels: PlacedLabel[], visible: boolean): Layer {
+export function cellLabelLayer(id: string, level: GridLevel, labels: PlacedLabel[]): Layer {
   const w = cellWorldSize(level.size);
   return new TextLayer<PlacedLabel>({
     id: `${id}-labels-${level.size}`,
     data: labels,
-    visible,
     getText: (l) => l.text,
     getPosition: (l) => [(l.i + 0.5) * w, (l.j + 0.92) * w],
     getSize: 12,

@@ -68,7 +68,7 @@ export function ModelPanel({ onLoadModel }: { onLoadModel: (source: ModelSource)
       </label>
       <p className="muted small" title={backend?.reason}>
         Backend: <strong data-testid="backend">{backend?.name ?? '…'}</strong>
-        {backend?.reason && <span className="block">{backend.reason}</span>}
+        {backend?.reason && <span className="block clamp">{backend.reason}</span>}
       </p>
     </section>
   );

@@ -82,7 +82,13 @@ export const createRunSlice: StateCreator<AtlasStore, [], [], RunSlice> = (set) 
   setUserInputs: (userInputs) => set({ userInputs }),
   runStarted: () => set({ running: true, progress: {}, status: 'recording', error: null, sampling: null, notices: [] }),
   runProgress: (p) => set((s) => ({ progress: { ...s.progress, [p.stage]: p }, status: statusOfStage(p.stage) })),
-  runSucceeded: (sampling, notices) => set({ sampling, notices }),
+  runSucceeded: (sampling, notices) =>
+    set((s) => ({
+      sampling,
+      notices,
+      // Stages report progress in steps; a finished build has finished every stage it started.
+      progress: Object.fromEntries(Object.entries(s.progress).map(([k, p]) => [k, { ...p, done: p.total }])),
+    })),
   setRunning: (running) => set({ running }),
   fail: (source, message) =>
     set((s) => ({ status: 'error', error: `${source}: ${message}`, errors: [...s.errors, { source, message }] })),

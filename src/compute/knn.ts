@@ -1,0 +1,465 @@
+import { createRng } from '../lib/rng';
+import type { Metric } from './types';
+
+/** k nearest neighbours of every row, nearest first, self excluded: n x k row-major. */
+export interface KnnGraph {
+  n: number;
+  k: number;
+  /** Neighbour row indices; -1 where fewer than k neighbours exist. */
+  indices: Int32Array;
+  /** Distances in the metric's units: euclidean distance, or cosine distance (1 - cos). */
+  distances: Float32Array;
+}
+
+export interface KnnOptions {
+  metric?: Metric;
+  seed?: number;
+  /** 'auto' is exact while n^2 d stays small, NN-descent beyond. */
+  method?: 'auto' | 'exact' | 'nndescent';
+  onProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+/** Past this many pair-dimension products the exact search costs more than a second or two in JS. */
+const EXACT_WORK_LIMIT = 1e9;
+
+/** k nearest neighbours: exact blocked search for moderate n, NN-descent for large n. */
+export async function knn(
+  data: Float32Array,
+  n: number,
+  d: number,
+  k: number,
+  options: NnDescentOptions = {},
+): Promise<KnnGraph> {
+  const method = options.method ?? 'auto';
+  const exact = method === 'exact' || (method === 'auto' && (n * n * d) / 2 <= EXACT_WORK_LIMIT);
+  return exact ? exactKnn(data, n, d, k, options) : nnDescent(data, n, d, k, options);
+}
+
+/** Exact k nearest neighbours by a blocked all-pairs scan, each pair measured once. */
+export async function exactKnn(
+  data: Float32Array,
+  n: number,
+  d: number,
+  k: number,
+  options: KnnOptions = {},
+): Promise<KnnGraph> {
+  const metric = options.metric ?? 'euclidean';
+  const pacer = createPacer(options.signal);
+  const x = metric === 'cosine' ? normaliseRows(data, n, d) : data;
+  const heaps = new NeighbourHeaps(n, k);
+  // Tiles of B x B rows keep both blocks in L1/L2 while every pair inside is measured.
+  const B = 64;
+  const blocks = Math.ceil(n / B);
+  const totalTiles = (blocks * (blocks + 1)) / 2;
+  let doneTiles = 0;
+  for (let ib = 0; ib < n; ib += B) {
+    const iEnd = Math.min(n, ib + B);
+    for (let jb = ib; jb < n; jb += B) {
+      const jEnd = Math.min(n, jb + B);
+      for (let i = ib; i < iEnd; i++) {
+        const oi = i * d;
+        for (let j = jb === ib ? i + 1 : jb; j < jEnd; j++) {
+          const s = squaredDistance(x, oi, j * d, d);
+          heaps.push(i, j, s);
+          heaps.push(j, i, s);
+        }
+      }
+      doneTiles++;
+      if (pacer.due()) {
+        options.onProgress?.(doneTiles, totalTiles);
+        await pacer.pause();
+      }
+    }
+  }
+  options.onProgress?.(totalTiles, totalTiles);
+  return heaps.toGraph(metric);
+}
+
+export interface NnDescentOptions extends KnnOptions {
+  /** Random-projection trees used to seed the neighbour lists. */
+  trees?: number;
+  /** Upper bound on refinement rounds; stops earlier once few lists change. */
+  iterations?: number;
+  /** Candidates sampled per point per round (new and old separately). */
+  maxCandidates?: number;
+  /** Stop when a round changes fewer than delta * n * k list entries. */
+  delta?: number;
+}
+
+/**
+ * Approximate k nearest neighbours by NN-descent (Dong et al. 2011) seeded with random-projection
+ * tree leaves, as in pynndescent, on flat typed arrays.
+ */
+export async function nnDescent(
+  data: Float32Array,
+  n: number,
+  d: number,
+  k: number,
+  options: NnDescentOptions = {},
+): Promise<KnnGraph> {
+  const metric = options.metric ?? 'euclidean';
+  const random = createRng(options.seed ?? 0);
+  const pacer = createPacer(options.signal);
+  const source = metric === 'cosine' ? normaliseRows(data, n, d) : data;
+  const heaps = new NeighbourHeaps(n, k);
+  const iterations = options.iterations ?? Math.max(5, Math.round(Math.log2(Math.max(2, n))));
+  const trees = Math.max(1, options.trees ?? Math.min(32, 4 + Math.round(Math.sqrt(Math.sqrt(n)) / 4)));
+  const maxCandidates = options.maxCandidates ?? Math.min(60, Math.max(k, 16));
+  const delta = options.delta ?? 0.001;
+  const totalSteps = trees + iterations;
+  let step = 0;
+
+  // Leaves of random-projection trees hold near neighbours together; all pairs within a leaf seed the lists.
+  const leafSize = Math.max(k + 1, 24);
+  const first = await randomProjectionLeaves(source, n, d, leafSize, random, pacer);
+  // Work on a copy of the rows in the first tree's leaf order: candidates are then mostly near each
+  // other in memory, which matters once the table outgrows the cache (100k x 128 floats is 51 MB).
+  const original = first.order;
+  const x = new Float32Array(n * d);
+  for (let i = 0; i < n; i++) x.set(source.subarray(original[i] * d, (original[i] + 1) * d), i * d);
+  for (let t = 0; t < trees; t++) {
+    const leaves = t === 0 ? { order: identity(n), bounds: first.bounds } : await randomProjectionLeaves(x, n, d, leafSize, random, pacer);
+    for (let l = 0; l + 1 < leaves.bounds.length; l++) {
+      const start = leaves.bounds[l];
+      const end = leaves.bounds[l + 1];
+      for (let a = start; a < end; a++) {
+        const p = leaves.order[a];
+        for (let b = a + 1; b < end; b++) {
+          const q = leaves.order[b];
+          const s = squaredDistance(x, p * d, q * d, d);
+          heaps.push(p, q, s);
+          heaps.push(q, p, s);
+        }
+      }
+      if (pacer.due()) await pacer.pause();
+    }
+    options.onProgress?.(++step, totalSteps);
+  }
+  // Any list a tree left short gets random entries so every point joins the refinement.
+  for (let i = 0; i < n; i++) {
+    for (let tries = 0; heaps.count(i) < k && tries < 4 * k; tries++) {
+      const j = Math.floor(random() * n);
+      if (j !== i) heaps.push(i, j, squaredDistance(x, i * d, j * d, d));
+    }
+  }
+
+  const newCandidates = new CandidateLists(n, maxCandidates);
+  const oldCandidates = new CandidateLists(n, maxCandidates);
+  for (let it = 0; it < iterations; it++) {
+    newCandidates.clear();
+    oldCandidates.clear();
+    // Sample candidates, forward and reverse, with random priorities so hubs do not flood the join.
+    for (let i = 0; i < n; i++) {
+      const o = i * k;
+      for (let s = 0; s < k; s++) {
+        const j = heaps.indices[o + s];
+        if (j < 0) continue;
+        const priority = random();
+        const lists = heaps.isNew[o + s] ? newCandidates : oldCandidates;
+        lists.push(i, j, priority);
+        lists.push(j, i, priority);
+      }
+    }
+    // Entries sampled as new are old from the next round on.
+    for (let i = 0; i < n; i++) {
+      const o = i * k;
+      for (let s = 0; s < k; s++) {
+        if (heaps.isNew[o + s] && newCandidates.has(i, heaps.indices[o + s])) heaps.isNew[o + s] = 0;
+      }
+    }
+    let updates = 0;
+    const m = maxCandidates;
+    for (let i = 0; i < n; i++) {
+      const o = i * m;
+      for (let a = 0; a < m; a++) {
+        const p = newCandidates.indices[o + a];
+        if (p < 0) continue;
+        for (let b = a + 1; b < m; b++) {
+          const q = newCandidates.indices[o + b];
+          if (q < 0) continue;
+          const s = squaredDistance(x, p * d, q * d, d);
+          updates += heaps.push(p, q, s) + heaps.push(q, p, s);
+        }
+        for (let b = 0; b < m; b++) {
+          const q = oldCandidates.indices[o + b];
+          if (q < 0 || q === p) continue;
+          const s = squaredDistance(x, p * d, q * d, d);
+          updates += heaps.push(p, q, s) + heaps.push(q, p, s);
+        }
+      }
+      if ((i & 255) === 0 && pacer.due()) await pacer.pause();
+    }
+    options.onProgress?.(++step, totalSteps);
+    if (updates <= delta * n * k) break;
+  }
+  options.onProgress?.(totalSteps, totalSteps);
+  const permuted = heaps.toGraph(metric);
+  // Back to the caller's row numbering.
+  const indices = new Int32Array(n * k);
+  const distances = new Float32Array(n * k);
+  for (let i = 0; i < n; i++) {
+    const o = i * k;
+    const to = original[i] * k;
+    for (let s = 0; s < k; s++) {
+      const j = permuted.indices[o + s];
+      indices[to + s] = j < 0 ? -1 : original[j];
+      distances[to + s] = permuted.distances[o + s];
+    }
+  }
+  return { n, k, indices, distances };
+}
+
+function identity(n: number): Int32Array {
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  return order;
+}
+
+/** Squared euclidean distance between the rows starting at oi and oj; four accumulators break the add chain. */
+export function squaredDistance(x: Float32Array, oi: number, oj: number, d: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let c = 0;
+  for (; c + 3 < d; c += 4) {
+    const t0 = x[oi + c] - x[oj + c];
+    const t1 = x[oi + c + 1] - x[oj + c + 1];
+    const t2 = x[oi + c + 2] - x[oj + c + 2];
+    const t3 = x[oi + c + 3] - x[oj + c + 3];
+    s0 += t0 * t0;
+    s1 += t1 * t1;
+    s2 += t2 * t2;
+    s3 += t3 * t3;
+  }
+  for (; c < d; c++) {
+    const t = x[oi + c] - x[oj + c];
+    s0 += t * t;
+  }
+  return s0 + s1 + s2 + s3;
+}
+
+/** Row-normalised copy, so cosine distance is half the squared euclidean distance. */
+export function normaliseRows(data: Float32Array, n: number, d: number): Float32Array {
+  const out = new Float32Array(n * d);
+  for (let i = 0; i < n; i++) {
+    const o = i * d;
+    let s = 0;
+    for (let c = 0; c < d; c++) s += data[o + c] * data[o + c];
+    const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
+    for (let c = 0; c < d; c++) out[o + c] = data[o + c] * inv;
+  }
+  return out;
+}
+
+/** Leaves of one random-projection tree: `order` permutes the rows, leaf l is order[bounds[l]..bounds[l+1]). */
+async function randomProjectionLeaves(
+  x: Float32Array,
+  n: number,
+  d: number,
+  leafSize: number,
+  random: () => number,
+  pacer: Pacer,
+): Promise<{ order: Int32Array; bounds: number[] }> {
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  const side = new Float64Array(n);
+  const normal = new Float64Array(d);
+  const bounds: number[] = [];
+  const stack: number[] = [0, n];
+  while (stack.length > 0) {
+    const end = stack.pop()!;
+    const start = stack.pop()!;
+    const size = end - start;
+    if (size <= leafSize) {
+      bounds.push(start);
+      continue;
+    }
+    // Hyperplane halfway between two random members, as in pynndescent's euclidean trees.
+    const pa = start + Math.floor(random() * size);
+    let qa = start + Math.floor(random() * (size - 1));
+    if (qa >= pa) qa++;
+    const p = order[pa];
+    const q = order[qa];
+    let offset = 0;
+    for (let c = 0; c < d; c++) {
+      normal[c] = x[p * d + c] - x[q * d + c];
+      offset -= (normal[c] * (x[p * d + c] + x[q * d + c])) / 2;
+    }
+    let left = start;
+    let right = end - 1;
+    for (let a = start; a < end; a++) {
+      const o = order[a] * d;
+      let s = offset;
+      for (let c = 0; c < d; c++) s += normal[c] * x[o + c];
+      side[a] = s;
+    }
+    // Partition in place; a degenerate plane (duplicates) falls back to a random split.
+    while (left <= right) {
+      let s = side[left];
+      if (s === 0) s = random() - 0.5;
+      if (s > 0) {
+        left++;
+      } else {
+        const t = order[left];
+        order[left] = order[right];
+        order[right] = t;
+        const u = side[left];
+        side[left] = side[right];
+        side[right] = u;
+        right--;
+      }
+    }
+    let mid = left;
+    if (mid - start < 1 || end - mid < 1) mid = start + (size >> 1);
+    stack.push(start, mid, mid, end);
+    if (pacer.due()) await pacer.pause();
+  }
+  bounds.sort((a, b) => a - b);
+  bounds.push(n);
+  return { order, bounds };
+}
+
+/** Fixed-size max-heaps of (squared distance, index) per row, flat; the root holds the farthest kept neighbour. */
+export class NeighbourHeaps {
+  readonly indices: Int32Array;
+  readonly keys: Float32Array;
+  readonly isNew: Uint8Array;
+
+  constructor(
+    readonly n: number,
+    readonly k: number,
+  ) {
+    this.indices = new Int32Array(n * k).fill(-1);
+    this.keys = new Float32Array(n * k).fill(Infinity);
+    this.isNew = new Uint8Array(n * k);
+  }
+
+  /** Offer j as a neighbour of i; returns 1 when the list changed. */
+  push(i: number, j: number, key: number): number {
+    const k = this.k;
+    const o = i * k;
+    const keys = this.keys;
+    const indices = this.indices;
+    if (!(key < keys[o])) return 0;
+    for (let s = 0; s < k; s++) if (indices[o + s] === j) return 0;
+    // Sift the new entry down from the root.
+    let pos = 0;
+    for (;;) {
+      const l = 2 * pos + 1;
+      if (l >= k) break;
+      const r = l + 1;
+      const child = r < k && keys[o + r] > keys[o + l] ? r : l;
+      if (keys[o + child] <= key) break;
+      keys[o + pos] = keys[o + child];
+      indices[o + pos] = indices[o + child];
+      this.isNew[o + pos] = this.isNew[o + child];
+      pos = child;
+    }
+    keys[o + pos] = key;
+    indices[o + pos] = j;
+    this.isNew[o + pos] = 1;
+    return 1;
+  }
+
+  /** Number of filled entries of row i. */
+  count(i: number): number {
+    let c = 0;
+    for (let s = 0; s < this.k; s++) if (this.indices[i * this.k + s] >= 0) c++;
+    return c;
+  }
+
+  /** Sorted, nearest first, with squared euclidean keys converted to the metric's distance. */
+  toGraph(metric: Metric): KnnGraph {
+    const { n, k } = this;
+    const indices = new Int32Array(n * k);
+    const distances = new Float32Array(n * k);
+    const order = new Int32Array(k);
+    for (let i = 0; i < n; i++) {
+      const o = i * k;
+      for (let s = 0; s < k; s++) order[s] = s;
+      order.sort((a, b) => this.keys[o + a] - this.keys[o + b]);
+      for (let s = 0; s < k; s++) {
+        const src = o + order[s];
+        const key = this.keys[src];
+        indices[o + s] = this.indices[src];
+        distances[o + s] = key === Infinity ? Infinity : metric === 'cosine' ? key / 2 : Math.sqrt(key);
+      }
+    }
+    return { n, k, indices, distances };
+  }
+}
+
+/** Per-row candidate sets of bounded size keeping the entries with the smallest random priority. */
+class CandidateLists {
+  readonly indices: Int32Array;
+  private readonly priorities: Float32Array;
+
+  constructor(
+    n: number,
+    private readonly m: number,
+  ) {
+    this.indices = new Int32Array(n * m);
+    this.priorities = new Float32Array(n * m);
+  }
+
+  clear(): void {
+    this.indices.fill(-1);
+    this.priorities.fill(Infinity);
+  }
+
+  push(i: number, j: number, priority: number): void {
+    const m = this.m;
+    const o = i * m;
+    const pr = this.priorities;
+    const ix = this.indices;
+    if (!(priority < pr[o])) return;
+    for (let s = 0; s < m; s++) if (ix[o + s] === j) return;
+    let pos = 0;
+    for (;;) {
+      const l = 2 * pos + 1;
+      if (l >= m) break;
+      const r = l + 1;
+      const child = r < m && pr[o + r] > pr[o + l] ? r : l;
+      if (pr[o + child] <= priority) break;
+      pr[o + pos] = pr[o + child];
+      ix[o + pos] = ix[o + child];
+      pos = child;
+    }
+    pr[o + pos] = priority;
+    ix[o + pos] = j;
+  }
+
+  has(i: number, j: number): boolean {
+    const o = i * this.m;
+    for (let s = 0; s < this.m; s++) if (this.indices[o + s] === j) return true;
+    return false;
+  }
+}
+
+/** Paces long loops: says when ~sliceMs of work has passed, then yields a macrotask and honours the abort signal. */
+export interface Pacer {
+  due(): boolean;
+  pause(): Promise<void>;
+  /** Throws the AbortError now if the signal has aborted. */
+  check(): void;
+}
+
+/** A pacer for the given signal; a macrotask yield lets a worker's message handler deliver the abort. */
+export function createPacer(signal?: AbortSignal, sliceMs = 50): Pacer {
+  let last = performance.now();
+  const check = () => {
+    if (signal?.aborted) throw new DOMException('Projection cancelled', 'AbortError');
+  };
+  check();
+  return {
+    due: () => performance.now() - last >= sliceMs,
+    pause: async () => {
+      await new Promise<void>((resolve) => setTimeout(resolve, 0));
+      last = performance.now();
+      check();
+    },
+    check,
+  };
+}

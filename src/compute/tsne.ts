@@ -1,0 +1,688 @@
+import { createRng, gaussian } from '../lib/rng';
+import { createPacer, knn, type KnnGraph } from './knn';
+import { reducePca } from './pca';
+import type { Metric } from './types';
+
+export interface TsneOptions {
+  perplexity?: number;
+  /** Total gradient iterations, early exaggeration included (default 750, as openTSNE: 250 + 500). */
+  iterations?: number;
+  metric?: Metric;
+  seed?: number;
+  /** Called as work proceeds; `layout` (a copy, N x 2) is passed a few times a second during optimisation. */
+  onProgress?: (done: number, total: number, layout?: Float32Array) => void;
+  signal?: AbortSignal;
+  /** Exaggeration of P during the first `exaggerationIterations` iterations. */
+  earlyExaggeration?: number;
+  exaggerationIterations?: number;
+  /** Step size; defaults to max(n / earlyExaggeration, 200) (Belkina et al. 2019). */
+  learningRate?: number;
+  /** 'pca' (default, scaled to std 1e-4) or 'random'. */
+  init?: 'pca' | 'random';
+  /** Repulsion: 'auto' is exact up to 1,500 points, FFT-interpolated beyond. */
+  gradient?: 'auto' | 'exact' | 'fft';
+  /** A precomputed neighbour graph (about 3 x perplexity neighbours per row) to skip the search. */
+  knnGraph?: KnnGraph;
+}
+
+/** Symmetric sparse matrix in CSR form. */
+export interface SparseRows {
+  n: number;
+  rowStart: Int32Array;
+  columns: Int32Array;
+  values: Float32Array;
+}
+
+const PROGRESS_TOTAL = 1000;
+/** The neighbour search and affinities take roughly this share of the run. */
+const SETUP_SHARE = 150;
+const LAYOUT_INTERVAL_MS = 200;
+/** Up to this many points the exact O(n^2) repulsion is as fast as the FFT and has no approximation. */
+const EXACT_LIMIT = 1500;
+
+/**
+ * t-SNE (van der Maaten & Hinton 2008) with sparse kNN affinities and exact or FFT-interpolated
+ * repulsion (Linderman et al. 2019), early exaggeration, momentum and gains. Input n x d, output n x 2.
+ */
+export async function tsne(data: Float32Array, n: number, d: number, options: TsneOptions = {}): Promise<Float32Array> {
+  if (data.length < n * d) throw new Error(`tsne: data has ${data.length} values, expected ${n} x ${d}`);
+  const seed = options.seed ?? 0;
+  const perplexity = Math.max(1, Math.min(options.perplexity ?? 30, (n - 1) / 3));
+  const iterations = options.iterations ?? 750;
+  const exaggeration = options.earlyExaggeration ?? 12;
+  const exaggerationIterations = Math.min(iterations, options.exaggerationIterations ?? 250);
+  const learningRate = options.learningRate ?? Math.max(n / exaggeration, 200);
+  const report = options.onProgress;
+  const pacer = createPacer(options.signal);
+  const random = createRng(seed);
+  if (n <= 2) return new Float32Array(n * 2);
+
+  const neighbours = Math.min(n - 1, Math.floor(3 * perplexity));
+  const graph =
+    options.knnGraph ??
+    (await knn(data, n, d, neighbours, {
+      metric: options.metric ?? 'euclidean',
+      seed,
+      // P hardly depends on the far end of 90 neighbours: a lighter search (~97% recall) is plenty.
+      maxCandidates: 16,
+      iterations: 3,
+      signal: options.signal,
+      onProgress: (done, total) => report?.(Math.floor((SETUP_SHARE * done) / total), PROGRESS_TOTAL),
+    }));
+  pacer.check();
+  const p = jointProbabilities(graph, perplexity);
+  await pacer.pause();
+
+  const layout = new Float64Array(n * 2);
+  const start = options.init === 'random' ? null : d >= 2 ? reducePca(data, n, d, 2, seed) : null;
+  {
+    // openTSNE's scaling: a small start keeps early exaggeration from tearing clusters apart.
+    let sd = 0;
+    if (start) {
+      for (let i = 0; i < n; i++) sd += start[2 * i] ** 2;
+      sd = Math.sqrt(sd / n);
+    }
+    for (let i = 0; i < 2 * n; i++) {
+      layout[i] = start && sd > 0 ? (start[i] / sd) * 1e-4 : 1e-4 * gaussian(random);
+    }
+  }
+  report?.(SETUP_SHARE, PROGRESS_TOTAL, toFloat32(layout));
+
+  const useExact = options.gradient === 'exact' || ((options.gradient ?? 'auto') === 'auto' && n <= EXACT_LIMIT);
+  const repulsion = useExact ? null : new FftRepulsion();
+  const gradient = new Float64Array(2 * n);
+  const update = new Float64Array(2 * n);
+  const gains = new Float64Array(2 * n).fill(1);
+  const repulsive = new Float64Array(2 * n);
+  let lastLayoutAt = performance.now();
+
+  for (let it = 0; it < iterations; it++) {
+    const exaggerating = it < exaggerationIterations;
+    const scale = exaggerating ? exaggeration : 1;
+    const momentum = exaggerating ? 0.5 : 0.8;
+    const z = useExact ? exactRepulsion(layout, n, repulsive) : repulsion!.compute(layout, n, repulsive);
+    // Gradient without the constant 4, matching the learning-rate convention above (openTSNE's).
+    attractiveForces(p, layout, gradient, scale);
+    const invZ = 1 / z;
+    for (let v = 0; v < 2 * n; v++) gradient[v] -= repulsive[v] * invZ;
+    for (let v = 0; v < 2 * n; v++) {
+      const g = gradient[v];
+      // Delta-bar-delta gains: grow a step that keeps its direction, shrink one that reverses.
+      gains[v] = (g > 0) !== (update[v] > 0) ? gains[v] + 0.2 : Math.max(0.01, gains[v] * 0.8);
+      update[v] = momentum * update[v] - learningRate * gains[v] * g;
+      layout[v] += update[v];
+    }
+    if (it === exaggerationIterations - 1) update.fill(0);
+    const now = performance.now();
+    const sendLayout = now - lastLayoutAt >= LAYOUT_INTERVAL_MS;
+    if (sendLayout || pacer.due()) {
+      if (sendLayout) lastLayoutAt = now;
+      report?.(
+        SETUP_SHARE + Math.floor(((PROGRESS_TOTAL - SETUP_SHARE) * (it + 1)) / iterations),
+        PROGRESS_TOTAL,
+        sendLayout ? toFloat32(layout) : undefined,
+      );
+      await pacer.pause();
+    }
+  }
+  const out = toFloat32(layout);
+  report?.(PROGRESS_TOTAL, PROGRESS_TOTAL, out.slice());
+  return out;
+}
+
+/**
+ * Symmetrised t-SNE affinities P = (P_j|i + P_i|j) / 2n from a kNN graph, each conditional row calibrated
+ * by bisection to the given perplexity on squared distances.
+ */
+export function jointProbabilities(graph: KnnGraph, perplexity: number): SparseRows {
+  const { n, k, indices, distances } = graph;
+  const conditional = new Float32Array(n * k);
+  const targetEntropy = Math.log(Math.min(perplexity, Math.max(1, k)));
+  const squared = new Float64Array(k);
+  for (let i = 0; i < n; i++) {
+    const o = i * k;
+    let nearest = Infinity;
+    for (let s = 0; s < k; s++) {
+      const dist = indices[o + s] >= 0 ? distances[o + s] : Infinity;
+      squared[s] = dist * dist;
+      if (squared[s] < nearest) nearest = squared[s];
+    }
+    // Shifting by the nearest distance leaves P unchanged and keeps exp() from underflowing.
+    let beta = 1;
+    let lo = 0;
+    let hi = Infinity;
+    for (let iter = 0; iter < 100; iter++) {
+      let sum = 0;
+      let weighted = 0;
+      for (let s = 0; s < k; s++) {
+        if (squared[s] === Infinity) continue;
+        const w = Math.exp(-beta * (squared[s] - nearest));
+        sum += w;
+        weighted += w * (squared[s] - nearest);
+      }
+      const entropy = Math.log(sum) + (beta * weighted) / sum;
+      if (Math.abs(entropy - targetEntropy) < 1e-5) break;
+      if (entropy > targetEntropy) {
+        lo = beta;
+        beta = hi === Infinity ? beta * 2 : (lo + hi) / 2;
+      } else {
+        hi = beta;
+        beta = (lo + hi) / 2;
+      }
+    }
+    let sum = 0;
+    for (let s = 0; s < k; s++) {
+      const w = squared[s] === Infinity ? 0 : Math.exp(-beta * (squared[s] - nearest));
+      conditional[o + s] = w;
+      sum += w;
+    }
+    if (sum > 0) for (let s = 0; s < k; s++) conditional[o + s] /= sum;
+  }
+
+  // Scatter both directions into rows (counting sort by row), then merge duplicate columns in place.
+  const counts = new Int32Array(n + 1);
+  for (let i = 0; i < n; i++) {
+    for (let s = 0; s < k; s++) {
+      const j = indices[i * k + s];
+      if (j < 0 || j === i) continue;
+      counts[i + 1]++;
+      counts[j + 1]++;
+    }
+  }
+  for (let i = 0; i < n; i++) counts[i + 1] += counts[i];
+  const fill = counts.slice(0, n);
+  const rawColumns = new Int32Array(counts[n]);
+  const rawValues = new Float32Array(counts[n]);
+  const norm = 1 / (2 * n);
+  for (let i = 0; i < n; i++) {
+    for (let s = 0; s < k; s++) {
+      const j = indices[i * k + s];
+      if (j < 0 || j === i) continue;
+      const v = conditional[i * k + s] * norm;
+      rawColumns[fill[i]] = j;
+      rawValues[fill[i]++] = v;
+      rawColumns[fill[j]] = i;
+      rawValues[fill[j]++] = v;
+    }
+  }
+  const slot = new Int32Array(n).fill(-1);
+  const rowStart = new Int32Array(n + 1);
+  const columns = new Int32Array(counts[n]);
+  const values = new Float32Array(counts[n]);
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    rowStart[i] = at;
+    for (let e = counts[i]; e < counts[i + 1]; e++) {
+      const j = rawColumns[e];
+      if (slot[j] >= 0) {
+        values[slot[j]] += rawValues[e];
+      } else {
+        slot[j] = at;
+        columns[at] = j;
+        values[at++] = rawValues[e];
+      }
+    }
+    for (let e = rowStart[i]; e < at; e++) slot[columns[e]] = -1;
+  }
+  rowStart[n] = at;
+  return { n, rowStart, columns: columns.slice(0, at), values: values.slice(0, at) };
+}
+
+/** gradient_i = scale * sum_j p_ij w_ij (y_i - y_j), with w the Student-t kernel. */
+function attractiveForces(p: SparseRows, layout: Float64Array, gradient: Float64Array, scale: number): void {
+  const { n, rowStart, columns, values } = p;
+  for (let i = 0; i < n; i++) {
+    const xi = layout[2 * i];
+    const yi = layout[2 * i + 1];
+    let gx = 0;
+    let gy = 0;
+    for (let e = rowStart[i]; e < rowStart[i + 1]; e++) {
+      const j = columns[e];
+      const dx = xi - layout[2 * j];
+      const dy = yi - layout[2 * j + 1];
+      const pw = values[e] / (1 + dx * dx + dy * dy);
+      gx += pw * dx;
+      gy += pw * dy;
+    }
+    gradient[2 * i] = scale * gx;
+    gradient[2 * i + 1] = scale * gy;
+  }
+}
+
+/** Exact sum_j w_ij^2 (y_i - y_j) into `out`; returns Z = sum_{i != j} w_ij. */
+export function exactRepulsion(layout: Float64Array, n: number, out: Float64Array): number {
+  out.fill(0);
+  let z = 0;
+  for (let i = 0; i < n; i++) {
+    const xi = layout[2 * i];
+    const yi = layout[2 * i + 1];
+    let fx = 0;
+    let fy = 0;
+    for (let j = i + 1; j < n; j++) {
+      const dx = xi - layout[2 * j];
+      const dy = yi - layout[2 * j + 1];
+      const w = 1 / (1 + dx * dx + dy * dy);
+      z += w;
+      const w2 = w * w;
+      fx += w2 * dx;
+      fy += w2 * dy;
+      out[2 * j] -= w2 * dx;
+      out[2 * j + 1] -= w2 * dy;
+    }
+    out[2 * i] += fx;
+    out[2 * i + 1] += fy;
+  }
+  return 2 * z;
+}
+
+/**
+ * Repulsion by FFT-accelerated interpolation (FIt-SNE, Linderman et al. 2019) with a near/far split
+ * (as in particle-particle particle-mesh codes): w^2 = K_far + K_near, where K_far is w^2 flattened
+ * inside a radius R. The smooth K_far goes through the grid: charges [1, x, y, x^2 + y^2] are spread
+ * with cubic Lagrange weights, convolved by FFT and interpolated back. K_near, zero beyond R, is summed
+ * exactly over cell lists. A smooth far kernel tolerates a coarse grid, so the FFT stays small even
+ * when well-separated clusters stretch the layout.
+ */
+export class FftRepulsion {
+  /**
+   * targetSpacing: grid spacing while the grid has room (layout units; the kernel's width is 1);
+   * maxGrid: nodes per axis at most (raised to ~0.7 sqrt(n) for large n), beyond which the spacing
+   * grows with the layout instead;
+   * nearRadius: R in grid spacings.
+   */
+  constructor(
+    private readonly targetSpacing = 0.5,
+    private readonly maxGrid = 128,
+    private readonly nearRadius = 2.5,
+  ) {}
+
+  private kernelKey = '';
+  private kernelHat = new Float64Array(0);
+  private fft: Fft | null = null;
+  private re1 = new Float64Array(0);
+  private im1 = new Float64Array(0);
+  private re2 = new Float64Array(0);
+  private im2 = new Float64Array(0);
+  private weightsX = new Float64Array(0);
+  private weightsY = new Float64Array(0);
+  private cellX = new Int32Array(0);
+  private cellY = new Int32Array(0);
+  private bucketStart = new Int32Array(0);
+  private bucketPoints = new Int32Array(0);
+  private bucketOf = new Int32Array(0);
+  private sortedX = new Float64Array(0);
+  private sortedY = new Float64Array(0);
+  private sortedFx = new Float64Array(0);
+  private sortedFy = new Float64Array(0);
+  private nearTable = new Float64Array(0);
+  private nearTableZ = new Float64Array(0);
+
+  /** Fills out_i = sum_j w_ij^2 (y_i - y_j) and returns Z = sum_{i != j} w_ij. */
+  compute(layout: Float64Array, n: number, out: Float64Array): number {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let v = 0; v < 2 * n; v++) {
+      if (layout[v] < lo) lo = layout[v];
+      if (layout[v] > hi) hi = layout[v];
+    }
+    const extent = Math.max(hi - lo, 1e-9);
+    const P = 4;
+    // Nodes 0..g-1 with one node of margin below and two above, as the cubic stencil needs. The grid
+    // grows for accuracy (spacing) and for density: the near field costs ~ n^2 / g^2 pairs, the FFT
+    // ~ g^2 log g, which balance near g ~ sqrt(n). A dense early-exaggeration layout needs the latter.
+    const densityGrid = 0.7 * Math.sqrt(n);
+    const cap = Math.max(this.maxGrid, densityGrid);
+    let g = 32;
+    while (g < cap && (extent / this.targetSpacing + P > g || g < densityGrid)) g *= 2;
+    // Spacings on a ladder of 2^(1/8) steps, so the kernel's transform is reused while the layout grows.
+    const exact = extent / (g - P);
+    const h = Math.pow(2, Math.ceil(Math.log2(exact) * 8) / 8);
+    // On a fine grid w^2 itself is smooth enough to interpolate (~0.1% error at h = 0.25): no near field.
+    const radius = h <= 0.3 ? 0 : this.nearRadius * h;
+    const origin = lo - h;
+    this.prepare(g, h, radius, n);
+
+    const m = 2 * g;
+    const { re1, im1, re2, im2, weightsX, weightsY, cellX, cellY } = this;
+    re1.fill(0);
+    im1.fill(0);
+    re2.fill(0);
+    im2.fill(0);
+    for (let i = 0; i < n; i++) {
+      const x = layout[2 * i];
+      const y = layout[2 * i + 1];
+      const ux = (x - origin) / h;
+      const uy = (y - origin) / h;
+      const fx = Math.min(g - 3, Math.max(1, Math.floor(ux)));
+      const fy = Math.min(g - 3, Math.max(1, Math.floor(uy)));
+      cellX[i] = fx - 1;
+      cellY[i] = fy - 1;
+      lagrangeCubic(ux - fx, weightsX, 4 * i);
+      lagrangeCubic(uy - fy, weightsY, 4 * i);
+      const q3 = x * x + y * y;
+      for (let a = 0; a < 4; a++) {
+        const row = (cellY[i] + a) * m + cellX[i];
+        const wy = weightsY[4 * i + a];
+        for (let b = 0; b < 4; b++) {
+          const w = wy * weightsX[4 * i + b];
+          // Two real charges per complex grid: [1 + i x] and [y + i (x^2 + y^2)].
+          re1[row + b] += w;
+          im1[row + b] += w * x;
+          re2[row + b] += w * y;
+          im2[row + b] += w * q3;
+        }
+      }
+    }
+    const fft = this.fft!;
+    fft.forward2d(re1, im1, g);
+    fft.forward2d(re2, im2, g);
+    const kh = this.kernelHat;
+    for (let v = 0; v < m * m; v++) {
+      re1[v] *= kh[v];
+      im1[v] *= kh[v];
+      re2[v] *= kh[v];
+      im2[v] *= kh[v];
+    }
+    fft.inverse2d(re1, im1, g);
+    fft.inverse2d(re2, im2, g);
+
+    let z = 0;
+    for (let i = 0; i < n; i++) {
+      let phi0 = 0;
+      let phiX = 0;
+      let phiY = 0;
+      let phiQ = 0;
+      for (let a = 0; a < 4; a++) {
+        const row = (cellY[i] + a) * m + cellX[i];
+        const wy = weightsY[4 * i + a];
+        for (let b = 0; b < 4; b++) {
+          const w = wy * weightsX[4 * i + b];
+          phi0 += w * re1[row + b];
+          phiX += w * im1[row + b];
+          phiY += w * re2[row + b];
+          phiQ += w * im2[row + b];
+        }
+      }
+      const x = layout[2 * i];
+      const y = layout[2 * i + 1];
+      // sum_j K (1 + |y_i - y_j|^2) expanded in the four charges; for K = w^2 it is sum_j w.
+      z += (1 + x * x + y * y) * phi0 - 2 * (x * phiX + y * phiY) + phiQ;
+      out[2 * i] = x * phi0 - phiX;
+      out[2 * i + 1] = y * phi0 - phiY;
+    }
+    // The grid counted each point against itself with K_far(0).
+    z -= n * farKernel(0, radius * radius);
+    if (radius > 0) z += this.nearField(layout, n, lo, radius, out);
+    return Math.max(z, 1e-12);
+  }
+
+  /** Adds sum_j K_near(r_ij) (y_i - y_j) to out over pairs closer than the radius; returns their Z share. */
+  private nearField(layout: Float64Array, n: number, lo: number, radius: number, out: Float64Array): number {
+    const rr = radius * radius;
+    // Buckets of side >= radius: every near pair lies in the same or an adjacent bucket.
+    let hi = -Infinity;
+    for (let v = 0; v < 2 * n; v++) if (layout[v] > hi) hi = layout[v];
+    const side = Math.max(1, Math.min(4096, Math.floor((hi - lo) / radius) + 1));
+    const buckets = side * side;
+    if (this.bucketStart.length < buckets + 1) this.bucketStart = new Int32Array(buckets + 1);
+    const start = this.bucketStart;
+    const points = this.bucketPoints;
+    const of = this.bucketOf;
+    start.fill(0, 0, buckets + 1);
+    for (let i = 0; i < n; i++) {
+      const bx = Math.min(side - 1, Math.floor((layout[2 * i] - lo) / radius));
+      const by = Math.min(side - 1, Math.floor((layout[2 * i + 1] - lo) / radius));
+      of[i] = by * side + bx;
+      start[of[i] + 1]++;
+    }
+    for (let b = 0; b < buckets; b++) start[b + 1] += start[b];
+    const fill = start.slice(0, buckets);
+    for (let i = 0; i < n; i++) points[fill[of[i]]++] = i;
+    // Coordinates and forces in bucket order, so the pair loops read contiguous memory.
+    const xs = this.sortedX;
+    const ys = this.sortedY;
+    const fxs = this.sortedFx;
+    const fys = this.sortedFy;
+    for (let s = 0; s < n; s++) {
+      xs[s] = layout[2 * points[s]];
+      ys[s] = layout[2 * points[s] + 1];
+      fxs[s] = 0;
+      fys[s] = 0;
+    }
+    const table = this.nearTable;
+    const tableZ = this.nearTableZ;
+    const steps = (table.length - 2) / rr;
+
+    let z = 0;
+    for (let by = 0; by < side; by++) {
+      for (let bx = 0; bx < side; bx++) {
+        const b = by * side + bx;
+        const bEnd = start[b + 1];
+        if (start[b] === bEnd) continue;
+        // Each unordered pair once: this bucket with itself, then with four of its eight neighbours.
+        for (let nb = 0; nb < 5; nb++) {
+          const cx = bx + (nb === 0 || nb === 3 ? 0 : nb === 2 ? -1 : 1);
+          const cy = by + (nb <= 1 ? 0 : 1);
+          if (cx < 0 || cx >= side || cy >= side) continue;
+          const c = cy * side + cx;
+          const cEnd = start[c + 1];
+          for (let s = start[b]; s < bEnd; s++) {
+            const xi = xs[s];
+            const yi = ys[s];
+            let fx = 0;
+            let fy = 0;
+            for (let t = nb === 0 ? s + 1 : start[c]; t < cEnd; t++) {
+              const dx = xi - xs[t];
+              const dy = yi - ys[t];
+              const d2 = dx * dx + dy * dy;
+              if (d2 >= rr) continue;
+              // K_near and (1 + r^2) K_near tabulated on r^2: w^2 - K_far costs two divisions otherwise.
+              const u = d2 * steps;
+              const k = u | 0;
+              const f = u - k;
+              const near = table[k] + f * (table[k + 1] - table[k]);
+              z += tableZ[k] + f * (tableZ[k + 1] - tableZ[k]);
+              fx += near * dx;
+              fy += near * dy;
+              fxs[t] -= near * dx;
+              fys[t] -= near * dy;
+            }
+            fxs[s] += fx;
+            fys[s] += fy;
+          }
+        }
+      }
+    }
+    for (let s = 0; s < n; s++) {
+      out[2 * points[s]] += fxs[s];
+      out[2 * points[s] + 1] += fys[s];
+    }
+    return 2 * z;
+  }
+
+  private prepare(g: number, h: number, radius: number, n: number): void {
+    const m = 2 * g;
+    if (!this.fft || this.fft.size !== m) {
+      this.fft = new Fft(m);
+      this.re1 = new Float64Array(m * m);
+      this.im1 = new Float64Array(m * m);
+      this.re2 = new Float64Array(m * m);
+      this.im2 = new Float64Array(m * m);
+    }
+    if (this.cellX.length < n) {
+      this.weightsX = new Float64Array(4 * n);
+      this.weightsY = new Float64Array(4 * n);
+      this.cellX = new Int32Array(n);
+      this.cellY = new Int32Array(n);
+      this.bucketPoints = new Int32Array(n);
+      this.bucketOf = new Int32Array(n);
+      this.sortedX = new Float64Array(n);
+      this.sortedY = new Float64Array(n);
+      this.sortedFx = new Float64Array(n);
+      this.sortedFy = new Float64Array(n);
+    }
+    const key = `${g}:${h}:${radius}`;
+    if (key === this.kernelKey) return;
+    const rr = radius * radius;
+    const entries = 2048;
+    this.nearTable = new Float64Array(entries + 2);
+    this.nearTableZ = new Float64Array(entries + 2);
+    for (let k = 0; k <= entries; k++) {
+      const d2 = (k / entries) * rr;
+      const w = 1 / (1 + d2);
+      this.nearTable[k] = w * w - farKernel(d2, rr);
+      this.nearTableZ[k] = this.nearTable[k] * (1 + d2);
+    }
+    // Circulant embedding of the Toeplitz far kernel on a 2g x 2g torus; its transform is real and even.
+    const re = new Float64Array(m * m);
+    const im = new Float64Array(m * m);
+    for (let r = 0; r < m; r++) {
+      if (r === g) continue;
+      const dr = (r < g ? r : r - m) * h;
+      for (let c = 0; c < m; c++) {
+        if (c === g) continue;
+        const dc = (c < g ? c : c - m) * h;
+        re[r * m + c] = farKernel(dr * dr + dc * dc, rr);
+      }
+    }
+    this.fft!.forward2d(re, im, m);
+    const scale = 1 / (m * m);
+    for (let v = 0; v < m * m; v++) re[v] *= scale;
+    this.kernelHat = re;
+    this.kernelKey = key;
+  }
+}
+
+/**
+ * w^2 = (1 + r^2)^-2 beyond the radius (r^2 >= rr); inside, r^2 is replaced by r^2 + (rr - r^2)^3 / (3 rr^2),
+ * which meets it with two matching derivatives at the radius and is flat at 0: smooth enough for the grid.
+ */
+function farKernel(d2: number, rr: number): number {
+  const u = d2 >= rr ? d2 : d2 + ((rr - d2) * (rr - d2) * (rr - d2)) / (3 * rr * rr);
+  const w = 1 / (1 + u);
+  return w * w;
+}
+
+/** Cubic Lagrange weights for nodes at -1, 0, 1, 2 evaluated at t in [0, 1). */
+function lagrangeCubic(t: number, out: Float64Array, offset: number): void {
+  const tm1 = t - 1;
+  const tm2 = t - 2;
+  const tp1 = t + 1;
+  out[offset] = (-t * tm1 * tm2) / 6;
+  out[offset + 1] = (tp1 * tm1 * tm2) / 2;
+  out[offset + 2] = (-tp1 * t * tm2) / 2;
+  out[offset + 3] = (tp1 * t * tm1) / 6;
+}
+
+/** Radix-2 complex FFT of one power-of-two size, with 2-D transforms over an m x m row-major grid. */
+export class Fft {
+  private readonly cos: Float64Array;
+  private readonly sin: Float64Array;
+  private readonly reversed: Int32Array;
+  /** Columns are transformed this many at a time, gathered into contiguous buffers. */
+  private static readonly BLOCK = 8;
+  private readonly bufRe: Float64Array;
+  private readonly bufIm: Float64Array;
+
+  constructor(readonly size: number) {
+    if (size & (size - 1)) throw new Error(`Fft size ${size} is not a power of two`);
+    this.cos = new Float64Array(size / 2);
+    this.sin = new Float64Array(size / 2);
+    for (let j = 0; j < size / 2; j++) {
+      this.cos[j] = Math.cos((2 * Math.PI * j) / size);
+      this.sin[j] = Math.sin((2 * Math.PI * j) / size);
+    }
+    this.reversed = new Int32Array(size);
+    const bits = Math.log2(size);
+    for (let j = 0; j < size; j++) {
+      let r = 0;
+      for (let b = 0; b < bits; b++) r |= ((j >> b) & 1) << (bits - 1 - b);
+      this.reversed[j] = r;
+    }
+    this.bufRe = new Float64Array(size * Fft.BLOCK);
+    this.bufIm = new Float64Array(size * Fft.BLOCK);
+  }
+
+  /** In-place butterflies on br/bi[offset..offset+size), which must already be in bit-reversed order. */
+  private butterflies(br: Float64Array, bi: Float64Array, offset: number, inverse: boolean): void {
+    const n = this.size;
+    const sign = inverse ? 1 : -1;
+    for (let len = 2; len <= n; len <<= 1) {
+      const half = len >> 1;
+      const step = n / len;
+      for (let j = 0; j < half; j++) {
+        const wr = this.cos[j * step];
+        const wi = sign * this.sin[j * step];
+        for (let a = offset + j; a < offset + n; a += len) {
+          const b = a + half;
+          const tr = wr * br[b] - wi * bi[b];
+          const ti = wr * bi[b] + wi * br[b];
+          br[b] = br[a] - tr;
+          bi[b] = bi[a] - ti;
+          br[a] += tr;
+          bi[a] += ti;
+        }
+      }
+    }
+  }
+
+  /** Transform rows [0, rows) of an m x m grid in place. */
+  private rows(re: Float64Array, im: Float64Array, rows: number, inverse: boolean): void {
+    const m = this.size;
+    const br = this.bufRe;
+    const bi = this.bufIm;
+    const rev = this.reversed;
+    for (let r = 0; r < rows; r++) {
+      const o = r * m;
+      for (let s = 0; s < m; s++) {
+        br[s] = re[o + rev[s]];
+        bi[s] = im[o + rev[s]];
+      }
+      this.butterflies(br, bi, 0, inverse);
+      re.set(br.subarray(0, m), o);
+      im.set(bi.subarray(0, m), o);
+    }
+  }
+
+  /** Transform every column of an m x m grid in place, a block of columns at a time so reads stay row-contiguous. */
+  private columns(re: Float64Array, im: Float64Array, inverse: boolean): void {
+    const m = this.size;
+    const block = Math.min(Fft.BLOCK, m);
+    const br = this.bufRe;
+    const bi = this.bufIm;
+    const rev = this.reversed;
+    for (let c0 = 0; c0 < m; c0 += block) {
+      for (let s = 0; s < m; s++) {
+        const o = rev[s] * m + c0;
+        for (let c = 0; c < block; c++) {
+          br[c * m + s] = re[o + c];
+          bi[c * m + s] = im[o + c];
+        }
+      }
+      for (let c = 0; c < block; c++) this.butterflies(br, bi, c * m, inverse);
+      for (let s = 0; s < m; s++) {
+        const o = s * m + c0;
+        for (let c = 0; c < block; c++) {
+          re[o + c] = br[c * m + s];
+          im[o + c] = bi[c * m + s];
+        }
+      }
+    }
+  }
+
+  /** Forward 2-D transform of an m x m grid whose rows from `filledRows` on are zero. */
+  forward2d(re: Float64Array, im: Float64Array, filledRows: number): void {
+    this.rows(re, im, filledRows, false);
+    this.columns(re, im, false);
+  }
+
+  /** Inverse 2-D transform (unnormalised) computing only the first `neededRows` rows of the result. */
+  inverse2d(re: Float64Array, im: Float64Array, neededRows: number): void {
+    this.columns(re, im, true);
+    this.rows(re, im, neededRows, true);
+  }
+}
+
+function toFloat32(layout: Float64Array): Float32Array {
+  return Float32Array.from(layout);
+}

@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import { exactKnn } from '../../src/compute/knn';
+import { exactRepulsion, FftRepulsion, jointProbabilities, tsne } from '../../src/compute/tsne';
+import { createRng, gaussian } from '../../src/lib/rng';
+
+function mixture(n: number, d: number, clusters: number, seed: number) {
+  const random = createRng(seed);
+  const centres = Array.from({ length: clusters * d }, () => 8 * gaussian(random));
+  const data = new Float32Array(n * d);
+  const label = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    label[i] = i % clusters;
+    for (let j = 0; j < d; j++) data[i * d + j] = centres[label[i] * d + j] + gaussian(random);
+  }
+  return { data, label };
+}
+
+/** Fraction of points whose nearest layout neighbour shares their cluster. */
+function nearestSameCluster(layout: Float32Array, label: Int32Array): number {
+  const n = label.length;
+  let same = 0;
+  for (let i = 0; i < n; i++) {
+    let best = -1;
+    let bestD = Infinity;
+    for (let j = 0; j < n; j++) {
+      if (j === i) continue;
+      const dd = (layout[2 * i] - layout[2 * j]) ** 2 + (layout[2 * i + 1] - layout[2 * j + 1]) ** 2;
+      if (dd < bestD) {
+        bestD = dd;
+        best = j;
+      }
+    }
+    if (label[best] === label[i]) same++;
+  }
+  return same / n;
+}
+
+describe('tsne', () => {
+  const n = 300;
+  const d = 10;
+  const { data, label } = mixture(n, d, 3, 1);
+
+  it('separates a well-separated mixture with exact and with FFT repulsion', async () => {
+    for (const gradient of ['exact', 'fft'] as const) {
+      const layout = await tsne(data, n, d, { seed: 1, iterations: 200, exaggerationIterations: 100, perplexity: 20, gradient });
+      expect(layout.length).toBe(n * 2);
+      expect(layout.every(Number.isFinite)).toBe(true);
+      expect(nearestSameCluster(layout, label)).toBeGreaterThan(0.98);
+    }
+  });
+
+  it('is deterministic for a seed', async () => {
+    const a = await tsne(data, n, d, { seed: 4, iterations: 80 });
+    const b = await tsne(data, n, d, { seed: 4, iterations: 80 });
+    expect(a).toEqual(b);
+    const c = await tsne(data, n, d, { seed: 4, iterations: 80, init: 'random' });
+    expect(c).not.toEqual(a);
+  });
+
+  it('reports progress, ending at total with the final layout', async () => {
+    const calls: [number, number, Float32Array | undefined][] = [];
+    const layout = await tsne(data, n, d, { iterations: 50, onProgress: (done, total, l) => calls.push([done, total, l]) });
+    expect(calls.length).toBeGreaterThan(1);
+    const [done, total, last] = calls[calls.length - 1];
+    expect(done).toBe(total);
+    expect(last).toEqual(layout);
+  });
+
+  it('rejects with an AbortError when cancelled, before or during the run', async () => {
+    const before = new AbortController();
+    before.abort();
+    await expect(tsne(data, n, d, { signal: before.signal })).rejects.toMatchObject({ name: 'AbortError' });
+    const during = new AbortController();
+    await expect(tsne(data, n, d, { signal: during.signal, onProgress: () => during.abort() })).rejects.toMatchObject({
+      name: 'AbortError',
+    });
+  });
+});
+
+describe('jointProbabilities', () => {
+  it('is symmetric and sums to one', async () => {
+    const { data } = mixture(120, 5, 2, 2);
+    const p = jointProbabilities(await exactKnn(data, 120, 5, 30), 10);
+    let sum = 0;
+    const entries = new Map<string, number>();
+    for (let i = 0; i < p.n; i++) {
+      for (let e = p.rowStart[i]; e < p.rowStart[i + 1]; e++) {
+        sum += p.values[e];
+        entries.set(`${i},${p.columns[e]}`, p.values[e]);
+      }
+    }
+    expect(sum).toBeCloseTo(1, 5);
+    for (const [key, v] of entries) {
+      const [i, j] = key.split(',');
+      expect(entries.get(`${j},${i}`)).toBeCloseTo(v, 7);
+    }
+  });
+});
+
+describe('FftRepulsion', () => {
+  it('agrees with the exact repulsion to about 1%', () => {
+    const random = createRng(5);
+    const n = 800;
+    const layout = new Float64Array(2 * n);
+    for (let i = 0; i < n; i++) {
+      const c = i % 4;
+      layout[2 * i] = 15 * Math.cos(c) + 3 * gaussian(random);
+      layout[2 * i + 1] = 15 * Math.sin(c) + 3 * gaussian(random);
+    }
+    const exact = new Float64Array(2 * n);
+    const approx = new Float64Array(2 * n);
+    const z = exactRepulsion(layout, n, exact);
+    const zApprox = new FftRepulsion().compute(layout, n, approx);
+    expect(Math.abs(zApprox - z) / z).toBeLessThan(0.01);
+    let err = 0;
+    let norm = 0;
+    for (let v = 0; v < 2 * n; v++) {
+      err += (exact[v] / z - approx[v] / zApprox) ** 2;
+      norm += (exact[v] / z) ** 2;
+    }
+    expect(Math.sqrt(err / norm)).toBeLessThan(0.03);
+  });
+});

@@ -120,7 +120,14 @@ export async function tsneKl(data: Float32Array, n: number, d: number, layout: F
   const perplexity = options.perplexity ?? 30;
   const neighbours = Math.min(n - 1, options.neighbours ?? (n <= 2000 ? n - 1 : Math.ceil(3 * perplexity)));
   const graph =
-    options.knnGraph ?? (await knn(data, n, d, neighbours, { metric: options.metric ?? 'euclidean', method: n <= 20_000 ? 'exact' : 'auto' }));
+    options.knnGraph ??
+    (await knn(data, n, d, neighbours, {
+      metric: options.metric ?? 'euclidean',
+      // Exact up to 20k points; beyond, NN-descent with a wider search than t-SNE itself uses.
+      method: n <= 20_000 ? 'exact' : 'nndescent',
+      maxCandidates: 24,
+      iterations: 5,
+    }));
   const p = jointProbabilities(graph, perplexity);
   let z = 0;
   for (let i = 0; i < n; i++) {

@@ -230,7 +230,7 @@ export function spectralLayout(
   }
   const layout = new Float32Array(n * 2);
   // One budget for the whole graph however it splits: cost is rounds x entries x block width.
-  const rounds = Math.max(20, Math.min(200, Math.round(SPECTRAL_BUDGET / Math.max(1, graph.columns.length * 6))));
+  const rounds = Math.max(10, Math.min(200, Math.round(SPECTRAL_BUDGET / Math.max(1, graph.columns.length * 6))));
   if (count === 1) {
     const coords = componentEigenvectors(graph, members[0], random, start, rounds);
     if (!coords) return null;
@@ -428,7 +428,8 @@ function componentEigenvectors(
 
 /** The first two principal components of the data, as an n x 2 layout. */
 function pcaLayout(data: Float32Array, n: number, d: number, seed: number): Float32Array {
-  if (d >= 2) return reducePca(data, n, d, 2, seed);
+  // A starting point only: one power iteration on a slim subspace is plenty and three times cheaper.
+  if (d >= 2) return reducePca(data, n, d, 2, seed, { oversample: 6, iterations: 1 });
   const layout = new Float32Array(n * 2);
   for (let i = 0; i < n; i++) layout[2 * i] = d === 1 ? data[i] : 0;
   return layout;
@@ -544,18 +545,57 @@ async function optimiseLayout(layout: Float32Array, n: number, graph: WeightedGr
     }
     const now = performance.now();
     const sendLayout = now - lastLayoutAt >= LAYOUT_INTERVAL_MS;
-    if (sendLayout) lastLayoutAt = now;
+    if (sendLayout) {
+      lastLayoutAt = now;
+      state.writeBack();
+    }
     if (sendLayout || pacer.due()) {
       settings.report(epoch, sendLayout);
       await pacer.pause();
     }
   }
+  state.writeBack();
+}
+
+/** Vertices in breadth-first order from each unvisited vertex in turn (a cheap bandwidth reduction). */
+function breadthFirstOrder(graph: WeightedGraph): Int32Array {
+  const { n, rowStart, columns } = graph;
+  const order = new Int32Array(n);
+  const seen = new Uint8Array(n);
+  let tail = 0;
+  for (let s = 0; s < n; s++) {
+    if (seen[s]) continue;
+    seen[s] = 1;
+    let head = tail;
+    order[tail++] = s;
+    while (head < tail) {
+      const i = order[head++];
+      for (let e = rowStart[i]; e < rowStart[i + 1]; e++) {
+        const j = columns[e];
+        if (!seen[j]) {
+          seen[j] = 1;
+          order[tail++] = j;
+        }
+      }
+    }
+  }
+  return order;
 }
 
 type SgdState = ReturnType<typeof createSgdState>;
 
 function createSgdState(layout: Float32Array, n: number, graph: WeightedGraph, settings: OptimiseSettings) {
   const { rowStart, columns, weights } = graph;
+  // Renumber vertices in breadth-first order so an edge's two ends usually sit close in memory; the
+  // optimiser works on a renumbered copy of the layout (`place`), written back by `writeBack`.
+  const order = breadthFirstOrder(graph);
+  const rank = new Int32Array(n);
+  for (let r = 0; r < n; r++) rank[order[r]] = r;
+  const place = new Float32Array(2 * n);
+  for (let r = 0; r < n; r++) {
+    place[2 * r] = layout[2 * order[r]];
+    place[2 * r + 1] = layout[2 * order[r] + 1];
+  }
   let edgeCount = 0;
   let maxWeight = 0;
   for (let e = 0; e < weights.length; e++) {
@@ -568,11 +608,12 @@ function createSgdState(layout: Float32Array, n: number, graph: WeightedGraph, s
   const nextSample = new Float64Array(edgeCount);
   const nextNegative = new Float64Array(edgeCount);
   let at = 0;
-  for (let i = 0; i < n; i++) {
+  for (let r = 0; r < n; r++) {
+    const i = order[r];
     for (let e = rowStart[i]; e < rowStart[i + 1]; e++) {
       if (weights[e] <= 0) continue;
-      head[at] = i;
-      tail[at] = columns[e];
+      head[at] = r;
+      tail[at] = rank[columns[e]];
       epochsPerSample[at] = maxWeight / weights[e];
       nextSample[at] = epochsPerSample[at];
       nextNegative[at] = epochsPerSample[at] / settings.negativeSampleRate;
@@ -582,8 +623,15 @@ function createSgdState(layout: Float32Array, n: number, graph: WeightedGraph, s
   // Drawing each negative sample through the shared closure RNG costs more than the gradient itself.
   const pool = new Int32Array(NEGATIVE_POOL);
   for (let s = 0; s < NEGATIVE_POOL; s++) pool[s] = Math.floor(settings.random() * n);
+  const writeBack = () => {
+    for (let r = 0; r < n; r++) {
+      layout[2 * order[r]] = place[2 * r];
+      layout[2 * order[r] + 1] = place[2 * r + 1];
+    }
+  };
   return {
-    layout,
+    layout: place,
+    writeBack,
     n,
     edgeCount,
     head,

@@ -13,7 +13,7 @@ const USAGE = `Build an activation atlas from the command line; writes the JSON 
   --images <dir>            image folder; sub-folders are class labels (ImageFolder); default: bundled sample
   --layer <name>            layer or graph node to record; default: the model's last spatial layer
   --samples <k|all|pooled>  spatial samples per image (seeded, away from the border); default: pooled
-  --method <m>              umap | tsne | umap-js | tsne-js; default: umap-js
+  --method <m>              umap | tsne (this project's engines) | umap-js | tsne-js (references); default: umap
   --metric <m>              euclidean | cosine; default: euclidean
   --pca <k>                 PCA to k dims before projecting (0 = off); default: 50
   --grid <sizes>            grid sizes, e.g. 40 or 20,40,80,160 (default)
@@ -50,7 +50,7 @@ async function main(): Promise<void> {
       images: { type: 'string' },
       layer: { type: 'string' },
       samples: { type: 'string', default: 'pooled' },
-      method: { type: 'string', default: 'umap-js' },
+      method: { type: 'string', default: 'umap' },
       metric: { type: 'string', default: 'euclidean' },
       pca: { type: 'string', default: '50' },
       grid: { type: 'string', default: '20,40,80,160' },

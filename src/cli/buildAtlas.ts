@@ -78,7 +78,7 @@ export async function buildAtlasInNode(options: NodeAtlasOptions): Promise<NodeA
       signal: options.signal,
     });
     const params: AtlasParams = {
-      method: options.method ?? 'umap-js',
+      method: options.method ?? 'umap',
       metric: options.metric ?? 'euclidean',
       pcaDims: options.pcaDims ?? 50,
       seed,

@@ -2,7 +2,10 @@ import { UMAP } from 'umap-js';
 import TSNE from 'tsne-js';
 import { abortError } from '../lib/abort';
 import { createRng } from '../lib/rng';
+import { normaliseRows } from './knn';
 import { reducePca } from './pca';
+import { tsne } from './tsne';
+import { umap } from './umap';
 import type { Metric, ProjectionOptions } from './types';
 
 /** tsne-js is exact O(N^2) in time and memory: ~100 s for 1,000 points here, ~470 s for 2,000. */
@@ -36,18 +39,6 @@ function toRows(data: Float32Array, n: number, d: number): number[][] {
   const rows: number[][] = new Array(n);
   for (let i = 0; i < n; i++) rows[i] = Array.from(data.subarray(i * d, (i + 1) * d));
   return rows;
-}
-
-/** Scales each row to unit length, so euclidean distances order pairs as cosine distances do. */
-export function normaliseRows(data: Float32Array, n: number, d: number): Float32Array {
-  const out = new Float32Array(n * d);
-  for (let i = 0; i < n; i++) {
-    let s = 0;
-    for (let k = 0; k < d; k++) s += data[i * d + k] ** 2;
-    const inv = 1 / (Math.sqrt(s) || 1);
-    for (let k = 0; k < d; k++) out[i * d + k] = data[i * d + k] * inv;
-  }
-  return out;
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
@@ -121,16 +112,24 @@ export async function project(
   if (signal?.aborted) throw abortError('Projection cancelled');
   let input = data;
   let dim = d;
-  if (options.metric === 'cosine') input = normaliseRows(input, n, dim);
   if (options.pcaDims > 0 && dim > options.pcaDims) {
+    // Unit rows first, so distances in the PCA space approximate cosine distances.
+    if (options.metric === 'cosine') input = normaliseRows(input, n, dim);
     input = reducePca(input, n, dim, options.pcaDims, options.seed);
     dim = options.pcaDims;
   }
+  // After PCA the rows live in a euclidean space; without it the engines apply the metric themselves.
+  const metric = options.pcaDims > 0 && d > options.pcaDims ? 'euclidean' : options.metric;
   switch (options.method) {
+    case 'umap':
+      return umap(input, n, dim, { nNeighbors: options.nNeighbors, minDist: options.minDist, epochs: options.epochs, metric, seed: options.seed, onProgress, signal });
+    case 'tsne':
+      return tsne(input, n, dim, { perplexity: options.perplexity, iterations: options.epochs, metric, seed: options.seed, onProgress, signal });
     case 'umap-js':
-      return projectUmapJs(toRows(input, n, dim), options.pcaDims > 0 ? 'euclidean' : options.metric, options, onProgress, signal);
+      return projectUmapJs(toRows(input, n, dim), metric, options, onProgress, signal);
     case 'tsne-js':
-      return projectTsneJs(toRows(input, n, dim), options, onProgress);
+      // tsne-js knows only euclidean distance, which on unit rows orders pairs as cosine distance does.
+      return projectTsneJs(toRows(metric === 'cosine' ? normaliseRows(input, n, dim) : input, n, dim), options, onProgress);
     default:
       throw new ProjectionError(`Unknown projection method "${options.method}".`);
   }

@@ -45,7 +45,6 @@ export class AtlasController {
   /** First run: the built-in model over its bundled sample, with no click needed. */
   async start(): Promise<void> {
     await this.loadModel({ kind: 'default' });
-    if (this.store.getState().modelStatus === 'ready') await this.run();
   }
 
   private getPipeline(): Promise<AtlasPipeline> {
@@ -61,14 +60,18 @@ export class AtlasController {
     return this.pipeline;
   }
 
-  /** Loads a model; builds right away when the user already gave images for it. */
+  /** Loads a model, then builds: over the user's images, or the bundled sample for the built-in model. */
   loadModel(source: ModelSource): Promise<void> {
     this.cancel();
     const ticket = ++this.modelTicket;
     const s = this.store.getState();
     s.modelRequested(source.kind);
     s.setStatus('loading');
+    const previous = this.modelLoading;
+    // One model load at a time, in order: the worker keeps whichever model finished loading last.
     this.modelLoading = (async () => {
+      await previous;
+      if (ticket !== this.modelTicket) return;
       try {
         await this.building;
         const summary = await (await this.getPipeline()).loadModel(source);
@@ -82,9 +85,8 @@ export class AtlasController {
       }
     })();
     return this.modelLoading.then(() => {
-      if (ticket === this.modelTicket && source.kind !== 'default' && this.images && this.store.getState().modelStatus === 'ready') {
-        return this.run();
-      }
+      const ready = ticket === this.modelTicket && this.store.getState().modelStatus === 'ready';
+      if (ready && (this.images || source.kind === 'default')) return this.run();
     });
   }
 
@@ -193,7 +195,13 @@ export class AtlasController {
 
   private async show(atlas: Atlas, origin: 'build' | 'file', ticket: number, signal?: AbortSignal): Promise<void> {
     this.store.getState().setStatus('projecting');
-    const visuals = await AtlasVisuals.load(atlas, signal);
+    const onProgress =
+      origin === 'build'
+        ? (done: number, total: number) => {
+            if (ticket === this.ticket) this.store.getState().runProgress({ stage: 'icons', done, total });
+          }
+        : undefined;
+    const visuals = await AtlasVisuals.load(atlas, signal, onProgress);
     if (ticket !== this.ticket || this.disposed) {
       visuals.close();
       return;

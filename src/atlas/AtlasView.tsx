@@ -57,6 +57,7 @@ export function AtlasView({ visuals, ref }: { visuals: AtlasVisuals | null; ref?
     const observer = new ResizeObserver(([entry]) => {
       const { width, height } = entry.contentRect;
       setSize((old) => (old && old.width === width && old.height === height ? old : { width, height }));
+      setHover(null);
     });
     observer.observe(el);
     return () => observer.disconnect();
@@ -78,7 +79,7 @@ export function AtlasView({ visuals, ref }: { visuals: AtlasVisuals | null; ref?
   );
 
   useEffect(() => {
-    if (atlas && fitted && !useAtlasStore.getState().viewState) applyViewState(fitted);
+    if (fitted && !useAtlasStore.getState().viewState) applyViewState(fitted);
   }, [atlas, fitted, viewState, applyViewState]);
 
   useAtlasKeys(fitted, applyViewState);
@@ -91,17 +92,17 @@ export function AtlasView({ visuals, ref }: { visuals: AtlasVisuals | null; ref?
   );
 
   const labels = useMemo(() => (atlas ? labelsByLevel(atlas) : new Map<number, PlacedLabel[]>()), [atlas]);
-  const id = `atlas${atlasVersion}`;
+  // Layers are bound to the deck that initialised them; a rebuilt deck needs new instances.
+  const id = `atlas${atlasVersion}.${contextEpoch}`;
 
   const baseLayers = useMemo(() => {
     if (!atlas || !visuals) return [];
     const layers: Layer[] = [];
     if (showPoints) layers.push(pointLayer(id, atlas));
-    for (const level of atlas.levels) {
-      const icons = visuals.iconAtlas(level.size);
-      if (icons) layers.push(cellIconLayer(id, level, icons, level.size === gridSize));
-    }
+    // Only the level on screen has a layer (and so a texture); zooming to another level makes its own.
     const current = atlas.levels.find((l) => l.size === gridSize);
+    const icons = current && visuals.iconAtlas(current.size);
+    if (current && icons) layers.push(cellIconLayer(id, current, icons));
     const placed = current ? labels.get(current.size) : undefined;
     if (current && placed?.length && showLabels) layers.push(cellLabelLayer(id, current, placed));
     return layers;
@@ -147,13 +148,17 @@ export function AtlasView({ visuals, ref }: { visuals: AtlasVisuals | null; ref?
     <div className="atlas-view" data-testid="atlas-view">
       {atlas && <AtlasToolbar onStep={onStep} />}
       <div className="atlas-canvas" ref={containerRef}>
-        {atlas && viewState && fitted && (
+        {/* Mounted before any atlas exists, so the WebGL context is ready when the first one arrives. */}
+        {viewState && fitted && (
           <DeckGL
             key={contextEpoch}
             ref={deckRef}
             views={VIEW}
             viewState={{ ...viewState, minZoom: fitted.minZoom, maxZoom: fitted.maxZoom }}
-            onViewStateChange={({ viewState: next }) => applyViewState(next as AtlasViewState)}
+            onViewStateChange={({ viewState: next }) => {
+              setHover(null);
+              applyViewState(next as AtlasViewState);
+            }}
             controller={CONTROLLER}
             layers={layers}
             onLoad={onLoad}

@@ -7,13 +7,12 @@ import { cellCenter, cellWorldSize, WORLD_SIZE } from './geometry';
 import { iconKey, type IconAtlas } from './iconAtlas';
 
 /** The icons of one grid level. The layer turns the canvas into a texture it owns and deletes. */
-export function cellIconLayer(id: string, level: GridLevel, icons: IconAtlas, visible: boolean): Layer {
+export function cellIconLayer(id: string, level: GridLevel, icons: IconAtlas): Layer {
   const maxCount = level.cells.reduce((m, c) => Math.max(m, c.count), 1);
   const size = cellWorldSize(level.size) * 0.94;
   return new IconLayer<AtlasCell>({
     id: `${id}-icons-${level.size}`,
     data: level.cells,
-    visible,
     // deck's 'image' prop type also takes a canvas; the texture it makes is this layer's to delete.
     iconAtlas: icons.canvas as unknown as string,
     iconMapping: icons.mapping,

@@ -25,13 +25,14 @@ export async function buildIconAtlas(level: GridLevel, source: IconSource, prefe
   const canvas = document.createElement('canvas');
   canvas.width = layout.width;
   canvas.height = layout.height;
-  const ctx = canvas.getContext('2d');
+  // A CPU-backed canvas: thousands of small drawImage calls, then one upload to the layer's texture.
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
   if (!ctx) throw new Error('This browser cannot draw the atlas icons (no 2-D canvas).');
   const mapping: Record<string, IconMappingEntry> = {};
   // A one-pixel gutter keeps linear filtering and mipmaps from bleeding neighbours into an icon.
   const gutter = layout.iconSize > 8 ? 1 : 0;
   for (let k = 0; k < level.cells.length; k++) {
-    if (k % 400 === 399) {
+    if (k % 200 === 199) {
       signal?.throwIfAborted();
       await yieldToPage();
     }

@@ -15,12 +15,17 @@ export class AtlasVisuals {
     private readonly iconAtlases: Map<number, IconAtlas>,
   ) {}
 
-  static async load(atlas: Atlas, signal?: AbortSignal): Promise<AtlasVisuals> {
-    const thumbnails = await decodeThumbnails(atlas.inputs.thumbnails, signal);
+  /** Decodes the thumbnails and draws every level's icons; `onProgress` counts thumbnails, then levels. */
+  static async load(atlas: Atlas, signal?: AbortSignal, onProgress?: (done: number, total: number) => void): Promise<AtlasVisuals> {
+    const total = atlas.inputs.thumbnails.length + atlas.levels.length;
+    const thumbnails = await decodeThumbnails(atlas.inputs.thumbnails, signal, (done) => onProgress?.(done, total));
     try {
       const icons = exemplarIcons(atlas, thumbnails);
       const iconAtlases = new Map<number, IconAtlas>();
-      for (const level of atlas.levels) iconAtlases.set(level.size, await buildIconAtlas(level, icons, 64, signal));
+      for (const level of atlas.levels) {
+        iconAtlases.set(level.size, await buildIconAtlas(level, icons, 64, signal));
+        onProgress?.(thumbnails.length + iconAtlases.size, total);
+      }
       return new AtlasVisuals(atlas, thumbnails, icons, iconAtlases);
     } catch (e) {
       for (const t of thumbnails) t?.close();

@@ -7,9 +7,6 @@ import { selectSelectedCell } from '../store/selectors';
 
 const CHANNELS_SHOWN = 8;
 
-/** The model's name for an output class; the index when the model ships no class names. */
-const className = (k: number, names: string[] | null): string => names?.[k] ?? `class ${k}`;
-
 /** An input thumbnail with the region its activation looked at outlined. */
 function InputImage({ atlas, top, className }: { atlas: Atlas; top: TopInput; className: string }) {
   const r = positionRegion(top.x, top.y, atlas.layer.gridWidth, atlas.layer.gridHeight);
@@ -64,7 +61,7 @@ export function CellInspector() {
             <div className="muted small">
               label {labelName(atlas.inputs.label[big.input], atlas.labelNames)}
               {atlas.inputs.predicted[big.input] >= 0 &&
-                ` · predicted ${className(atlas.inputs.predicted[big.input], atlas.model.classNames)} (${Math.round(
+                ` · predicted ${labelName(atlas.inputs.predicted[big.input], atlas.labelNames)} (${Math.round(
                   100 * atlas.inputs.probability[big.input],
                 )}%)`}
               {big.x >= 0 && ` · position (${big.x}, ${big.y})`} · score {big.score.toFixed(2)}

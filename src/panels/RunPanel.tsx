@@ -10,6 +10,7 @@ export function RunPanel({ onRun, onCancel }: { onRun: () => void; onCancel: () 
   const status = useAtlasStore((s) => s.status);
   const sampling = useAtlasStore((s) => s.sampling);
   const notices = useAtlasStore((s) => s.notices);
+  const finished = !running && status === 'ready';
   const canRun = useAtlasStore((s) => s.modelStatus === 'ready' && (s.userInputs !== null || s.modelOrigin === 'default'));
 
   return (
@@ -33,7 +34,7 @@ export function RunPanel({ onRun, onCancel }: { onRun: () => void; onCancel: () 
             <li key={stage} className={p ? (fraction >= 1 ? 'done' : 'active') : ''}>
               <span className="stage-name">{STAGE_NAMES[stage]}</span>
               <progress max={1} value={fraction} aria-label={`${STAGE_NAMES[stage]} progress`} />
-              <span className="stage-msg muted small">{p ? p.message ?? `${p.done}/${p.total}` : ''}</span>
+              <span className="stage-msg muted small">{p ? p.message ?? `${p.done}/${p.total}` : finished ? 'not needed' : ''}</span>
             </li>
           );
         })}

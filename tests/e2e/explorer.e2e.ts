@@ -8,7 +8,7 @@ import {
   atlasState,
   cellCenters,
   launchBrowser,
-  longestTask,
+  longestTasks,
   openApp,
   outputDir,
   screenshot,
@@ -17,6 +17,12 @@ import {
   waitForStatus,
 } from './harness';
 import { filesWithCorruptOnes, labelledFolder } from './images';
+
+/** Lets a layout change (the inspector closing) reach the atlas view's size before the next step. */
+async function settleLayout(page: Page): Promise<void> {
+  await page.waitForTimeout(300);
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+}
 
 describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () => {
   let server: Awaited<ReturnType<typeof serveApp>>;
@@ -39,9 +45,9 @@ describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () =
   it('builds the default atlas on its own, with stage progress', async () => {
     await page.waitForFunction(() => window.__atlas && window.__atlas.status !== 'idle', null, { timeout: 60_000 });
     await screenshot(page, '00-first-run-progress');
-    const started = Date.now();
+    const t0 = Date.now();
     await waitForStatus(page, 'ready');
-    console.log(`default atlas ready after ${((Date.now() - started) / 1000).toFixed(1)} s more`);
+    console.log(`default atlas ready after ${((Date.now() - t0) / 1000).toFixed(1)} s more`);
     const s = await atlasState(page);
     assert.equal(s.gridSize, 20);
     assert.ok(s.inputCount >= 1000, `inputCount ${s.inputCount}`);
@@ -49,11 +55,18 @@ describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () =
     assert.ok(s.cellCount > 20, `cellCount ${s.cellCount}`);
     assert.ok(s.backend.length > 0, 'backend is named');
     assert.equal(await page.locator('[data-testid=error-list] li').count(), 0);
-    const doneStages = await page.locator('.stages li.done').count();
-    assert.equal(doneStages, 5, 'all five stage bars are complete');
+    const started = await page.locator('.stages li.done, .stages li.active').count();
+    assert.ok(started >= 3, `${started} stage bars moved`);
+    assert.equal(await page.locator('.stages li.active').count(), 0, 'every stage that ran is complete');
     const centers = await cellCenters(page);
     assert.ok(centers.length > 0.5 * s.cellCount, `${centers.length} of ${s.cellCount} cells are on screen`);
-    console.log(`state ${JSON.stringify(s)}; longest main-thread task ${(await longestTask(page)).toFixed(0)} ms`);
+    const tasks = await longestTasks(page, 'recording');
+    const projecting = await longestTasks(page, 'projecting');
+    console.log(
+      `state ${JSON.stringify(s)}; longest main-thread task ${tasks.overall.toFixed(0)} ms ` +
+        `(while recording ${tasks.during.toFixed(0)} ms, while projecting ${projecting.during.toFixed(0)} ms)`,
+    );
+    assert.ok(tasks.during < 250, `decoding and recording keep the page responsive (longest task ${tasks.during.toFixed(0)} ms)`);
     await screenshot(page, '01-default-atlas');
   });
 
@@ -115,6 +128,7 @@ describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () =
 
   it('exports the atlas JSON, and reopening it gives the same cells', async () => {
     await page.locator('[data-testid=cell-inspector] button[aria-label="Close inspector"]').click();
+    await settleLayout(page);
     await page.keyboard.press('0');
     const before = await atlasState(page);
     const centersBefore = await cellCenters(page);
@@ -130,6 +144,8 @@ describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () =
 
     await page.locator('[data-testid=atlas-input]').setInputFiles(path);
     await waitForNewAtlas(page, before.atlasVersion, 60_000);
+    await settleLayout(page);
+    await page.keyboard.press('0');
     const reopened = await atlasState(page);
     assert.deepEqual(
       { ...reopened, atlasVersion: 0 },

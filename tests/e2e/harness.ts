@@ -54,15 +54,21 @@ export async function openApp(browser: Browser, url: string): Promise<{ page: Pa
   });
   page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
   await page.addInitScript(() => {
-    const w = window as unknown as { __longTasks: number[] };
+    const w = window as unknown as { __longTasks: [number, number][]; __statusLog: [number, string][] };
     w.__longTasks = [];
+    w.__statusLog = [];
     try {
       new PerformanceObserver((list) => {
-        for (const e of list.getEntries()) w.__longTasks.push(e.duration);
+        for (const e of list.getEntries()) w.__longTasks.push([e.startTime, e.duration]);
       }).observe({ type: 'longtask', buffered: true });
     } catch {
       // No long-task timing in this browser: nothing is recorded.
     }
+    let last = '';
+    setInterval(() => {
+      const status = window.__atlas?.status ?? '';
+      if (status !== last) w.__statusLog.push([performance.now(), (last = status)]);
+    }, 20);
   });
   await page.goto(url);
   return { page, consoleErrors };
@@ -133,6 +139,14 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   return path;
 }
 
-export async function longestTask(page: Page): Promise<number> {
-  return page.evaluate(() => Math.max(0, ...((window as unknown as { __longTasks: number[] }).__longTasks ?? [])));
+/** The longest main-thread task so far, and the longest one that started while the app was in `status`. */
+export async function longestTasks(page: Page, status: string): Promise<{ overall: number; during: number }> {
+  return page.evaluate((wanted) => {
+    const w = window as unknown as { __longTasks: [number, number][]; __statusLog: [number, string][] };
+    // No named helpers in here: tsx would wrap them in a __name() that the page does not have.
+    const log = w.__statusLog;
+    const overall = Math.max(0, ...w.__longTasks.map(([, d]) => d));
+    const during = Math.max(0, ...w.__longTasks.filter(([t]) => log.filter(([at]) => at <= t).pop()?.[1] === wanted).map(([, d]) => d));
+    return { overall, during };
+  }, status);
 }

@@ -1,0 +1,171 @@
+import * as tf from '@tensorflow/tfjs';
+import { abortError } from '../lib/abort';
+import { createRng, gaussian } from '../lib/rng';
+import type { AtlasModel } from '../model/atlasModel';
+import { directionObjective, layerFunction, layerVectors, objectiveTargets, toModelInput, type ObjectiveOptions } from './objective';
+import { FourierImage, rowsToImages } from './parameterisation';
+import { IDENTITY_TRANSFORM, resampleMode, resampleRows, resampleTaps, sampleTransform, type TransformOptions } from './transforms';
+
+export interface VisualiseOptions extends ObjectiveOptions {
+  /** Adam steps per try. */
+  steps?: number;
+  /** Independent starts per icon; the best-scoring one is kept. */
+  tries?: number;
+  seed?: number;
+  /** Side of the optimised image and of the returned icons; the model's input size by default (resampled to it when different). */
+  size?: number;
+  /** 3 x 3 colour basis from colourBasisFromImages (RGB models); none means plain RGB. */
+  colourBasis?: Float32Array;
+  learningRate?: number;
+  /** Icons optimised together in one batch (one graph, one Adam). */
+  batchSize?: number;
+  /** 'centre' (spatial layers, the default) or 'pooled' (for atlases recorded as one pooled vector per input). */
+  site?: 'centre' | 'pooled';
+  /** Robustness transforms, or false for none. */
+  transforms?: TransformOptions | false;
+  /** Exponent of the 1/f spectrum scaling. */
+  decayPower?: number;
+  onProgress?: (progress: { done: number; total: number }) => void;
+  signal?: AbortSignal;
+}
+
+export interface VisualiseResult {
+  /** One RGBA image per direction, width x height. */
+  images: Uint8ClampedArray[];
+  width: number;
+  height: number;
+  /** The objective of each final icon (untransformed, at the model's input size). */
+  scores: Float32Array;
+  /** The TF.js backend the icons were computed on. */
+  backend: string;
+}
+
+const nextTask = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+/**
+ * Feature visualisation of k directions at a layer (directions: k x D row-major) by gradient ascent on
+ * Fourier-parameterised images with robustness transforms, many icons per batch. Runs on the current
+ * TF.js backend (see chooseFeatureVisBackend); leaves no tensors behind, also when cancelled.
+ */
+export async function visualiseDirections(
+  model: AtlasModel,
+  layer: string,
+  directions: Float32Array,
+  options: VisualiseOptions = {},
+): Promise<VisualiseResult> {
+  const info = model.layer(layer);
+  const dim = info.shape[info.shape.length - 1];
+  const k = directions.length / dim;
+  if (!Number.isInteger(k) || k === 0) throw new Error(`visualiseDirections: ${directions.length} values are not whole ${dim}-d directions`);
+  const { inputHeight: modelH, inputWidth: modelW, inputChannels: channels } = model;
+  const height = options.size ?? modelH;
+  const width = options.size ? Math.max(1, Math.round((options.size * modelW) / modelH)) : modelW;
+  const steps = options.steps ?? 256;
+  const tries = options.tries ?? 1;
+  const seed = options.seed ?? 0;
+  const batchSize = options.batchSize ?? 16;
+  const power = options.cossimPower ?? 2;
+  const site = info.spatial ? (options.site ?? 'centre') : 'centre';
+  const targets = objectiveTargets(directions, dim, options.whitening);
+  const forward = layerFunction(model, layer);
+  const total = Math.ceil(k / batchSize) * tries * steps;
+  const mode = resampleMode({ inHeight: height, inWidth: width, outHeight: height, outWidth: width });
+  // Transforms run at the optimised size (a quarter of the taps of 224 for a 112 icon); a bilinear resize,
+  // whose gradient every backend has, then brings the image to the model's input size.
+  const toModelSize = (images: tf.Tensor4D) =>
+    height === modelH && width === modelW ? images : tf.image.resizeBilinear(images, [modelH, modelW], false, true);
+
+  const images: Uint8ClampedArray[] = new Array(k);
+  const scores = new Float32Array(k).fill(-Infinity);
+  let done = 0;
+  const colour = options.colourBasis && channels === 3 ? tf.tensor2d(options.colourBasis, [3, 3]) : null;
+  try {
+    for (let start = 0; start < k; start += batchSize) {
+      const end = Math.min(k, start + batchSize);
+      const count = end - start;
+      const whitened = tf.tensor2d(targets.whitened.subarray(start * dim, end * dim), [count, dim]);
+      const unit = tf.tensor2d(targets.unit.subarray(start * dim, end * dim), [count, dim]);
+      try {
+        for (let attempt = 0; attempt < tries; attempt++) {
+          const trySeed = (seed * 7919 + start * 31 + attempt * 1_000_003) >>> 0;
+          const image = new FourierImage({ batch: count, height, width, channels, seed: trySeed, decayPower: options.decayPower });
+          const optimiser = tf.train.adam(options.learningRate ?? 0.05);
+          const random = createRng(trySeed ^ 0x5bd1e995);
+          try {
+            for (let step = 0; step < steps; step++) {
+              if (options.signal?.aborted) throw abortError('Feature visualisation cancelled');
+              const transform = options.transforms === false ? IDENTITY_TRANSFORM : sampleTransform(random, options.transforms ?? {}, Math.max(height, width));
+              const taps = resampleTaps(transform, height, width, height, width);
+              tf.tidy(() => {
+                const climb = () => {
+                  const pixels = toModelSize(rowsToImages(resampleRows(image.rows(), taps, mode), height, width, channels, colour));
+                  const vectors = layerVectors(forward(toModelInput(pixels, model.preprocessing)), site);
+                  return tf.neg(tf.sum(directionObjective(vectors, whitened, unit, power))) as tf.Scalar;
+                };
+                optimiser.minimize(climb, false, [image.coefficients]);
+              });
+              done++;
+              if (step % 8 === 7 || step === steps - 1) {
+                options.onProgress?.({ done, total });
+                await nextTask();
+              }
+            }
+            const [icon, score] = tf.tidy(() => {
+              const icon = rowsToImages(image.rows(), height, width, channels, colour);
+              const vectors = layerVectors(forward(toModelInput(toModelSize(icon), model.preprocessing)), site);
+              return [icon, directionObjective(vectors, whitened, unit, power)];
+            });
+            const [pixels, values] = await Promise.all([icon.data(), score.data()]).finally(() => tf.dispose([icon, score]));
+            for (let i = 0; i < count; i++) {
+              if (!(values[i] > scores[start + i]) && images[start + i]) continue;
+              scores[start + i] = values[i];
+              images[start + i] = toRgba(pixels as Float32Array, i, width * height, channels);
+            }
+          } finally {
+            optimiser.dispose();
+            image.dispose();
+          }
+        }
+      } finally {
+        tf.dispose([whitened, unit]);
+      }
+    }
+  } finally {
+    colour?.dispose();
+  }
+  return { images, width, height, scores, backend: tf.getBackend() };
+}
+
+/** Icon i of a [B, H, W, C] batch in [0, 1] as RGBA bytes (grey for one channel). */
+function toRgba(pixels: Float32Array, i: number, area: number, channels: number): Uint8ClampedArray {
+  const out = new Uint8ClampedArray(area * 4);
+  const base = i * area * channels;
+  for (let p = 0; p < area; p++) {
+    for (let ch = 0; ch < 3; ch++) out[p * 4 + ch] = Math.round(255 * pixels[base + p * channels + (channels === 3 ? ch : 0)]);
+    out[p * 4 + 3] = 255;
+  }
+  return out;
+}
+
+/** Basis directions e_c (one per channel), k x D: a neuron's feature visualisation with the same machinery. */
+export function neuronDirections(dim: number, channels: number[]): Float32Array {
+  const out = new Float32Array(channels.length * dim);
+  channels.forEach((c, i) => {
+    if (!(c >= 0 && c < dim)) throw new Error(`channel ${c} is outside 0..${dim - 1}`);
+    out[i * dim + c] = 1;
+  });
+  return out;
+}
+
+/** Seeded random unit directions, count x D. */
+export function randomDirections(dim: number, count: number, seed: number): Float32Array {
+  const random = createRng(seed);
+  const out = new Float32Array(count * dim);
+  for (let i = 0; i < count; i++) {
+    let norm = 0;
+    for (let j = 0; j < dim; j++) norm += (out[i * dim + j] = gaussian(random)) ** 2;
+    norm = Math.sqrt(norm);
+    for (let j = 0; j < dim; j++) out[i * dim + j] /= norm;
+  }
+  return out;
+}

@@ -1,7 +1,7 @@
 import type { ProgressEvent } from '../compute/types';
 import type { AtlasParams } from '../export/atlasFile';
 import type { ComputeService } from '../workers/computeService';
-import type { ModelService } from '../workers/modelService';
+import type { FeatureVisSupport, IconBatch, ModelService, VisualiseRequest } from '../workers/modelService';
 import { RpcClient, type WorkerEndpoint } from '../workers/rpc';
 import type { BackendInfo, BuildRequest, BuildResult, ModelSource, ModelSummary, Stage, StageProgress } from './pipelineTypes';
 
@@ -68,6 +68,16 @@ export class AtlasPipeline {
     });
     const sampling = table.totalBeforeSampling > table.count ? { kept: table.count, total: table.totalBeforeSampling } : null;
     return { atlas, errors, notices, sampling };
+  }
+
+  /** Whether (and on which backend) feature visualisation can run for the last recorded layer. */
+  featureVisSupport(): Promise<FeatureVisSupport> {
+    return this.modelClient.call('featureVisSupport', []);
+  }
+
+  /** Feature visualisations of k directions (k x D) at the last recorded layer, as one batch of RGBA icons. */
+  visualise(request: VisualiseRequest, signal?: AbortSignal, onProgress?: (p: { done: number; total: number }) => void): Promise<IconBatch> {
+    return this.modelClient.call('visualise', [request], { signal, onProgress });
   }
 
   dispose(): void {

@@ -8,6 +8,11 @@ import type { RawImage } from '../model/preprocess';
 import { sampleProvider } from '../model/providers';
 import { recordActivations, type ImageProvider } from '../model/record';
 import { parseSample } from '../model/sample';
+import { chooseFeatureVisBackend } from '../featureVis/backendSupport';
+import { visualiseDirections } from '../featureVis/optimise';
+import { colourBasisFromImages } from '../featureVis/parameterisation';
+import { whiteningMatrix } from '../featureVis/whitening';
+import * as tf from '@tensorflow/tfjs';
 import type { CallContext } from './rpc';
 import { withTransfer } from './rpc';
 
@@ -66,6 +71,30 @@ function blobProvider(images: ImageSource[]): ImageProvider {
   };
 }
 
+/** Whether feature visualisation can run for the recorded layer, where, and a sentence for the user. */
+export interface FeatureVisSupport {
+  backend: string | null;
+  message: string;
+}
+
+export interface IconBatch {
+  /** One RGBA image per direction. */
+  images: Uint8ClampedArray[];
+  width: number;
+  height: number;
+  scores: Float32Array;
+  backend: string;
+}
+
+export interface VisualiseRequest {
+  /** k x D directions at the recorded layer. */
+  directions: Float32Array;
+  steps?: number;
+  seed?: number;
+  /** Skip the whitening S (plain direction objective), e.g. for a single neuron. */
+  whiten?: boolean;
+}
+
 export interface RecordResult {
   recorded: RecordedColumns;
   model: { name: string; kind: 'layers' | 'graph'; inputHeight: number; inputWidth: number; inputChannels: number; classNames: string[] | null };
@@ -79,6 +108,29 @@ export interface RecordResult {
 export function createModelService(assets: BundledAssets) {
   let model: AtlasModel | null = null;
   let backend: BackendInfo | null = null;
+  /** What feature visualisation needs from the last recording: whitening, colour basis, where to read h. */
+  let featureVis: {
+    layer: string;
+    whitening: Float32Array;
+    colourBasis?: Float32Array;
+    site: 'centre' | 'pooled';
+    support?: FeatureVisSupport;
+  } | null = null;
+
+  const ensureSupport = async (): Promise<FeatureVisSupport> => {
+    if (!model || !featureVis) throw new Error('Record a layer before asking for feature visualisations.');
+    if (!featureVis.support) {
+      const choice = await chooseFeatureVisBackend(model, featureVis.layer);
+      featureVis.support = { backend: choice.backend, message: choice.message };
+      await useMainBackend();
+    }
+    return featureVis.support;
+  };
+
+  /** Recording and inference run on the chosen backend; feature visualisation may have moved TF elsewhere. */
+  const useMainBackend = async () => {
+    if (backend && tf.getBackend() !== backend.name) await tf.setBackend(backend.name);
+  };
 
   const summary = (m: AtlasModel): ModelSummary => ({
     name: m.name,
@@ -113,14 +165,17 @@ export function createModelService(assets: BundledAssets) {
         const artifacts = await artifactsFromUrl(assets.modelJsonUrl, fetch, (name) => assets.weightUrls[name] ?? name);
         loaded = { artifacts, name: 'fashion-cnn (built-in)' };
       }
+      await useMainBackend();
       const next = await AtlasModel.fromArtifacts(loaded.artifacts, loaded.name);
       model?.dispose();
       model = next;
+      featureVis = null;
       return summary(model);
     },
 
     async record(context: CallContext, request: BuildRequest): Promise<RecordResult> {
       if (!model) throw new Error('No model is loaded.');
+      await useMainBackend();
       const images = request.images === 'sample' ? await loadSample() : blobProvider(request.images);
       const recording = await recordActivations(model, images, {
         layer: request.layer,
@@ -132,6 +187,12 @@ export function createModelService(assets: BundledAssets) {
       });
       const thumbnails = await Promise.all(recording.thumbnails.map(pngDataUrl));
       const { table } = recording;
+      featureVis = {
+        layer: request.layer,
+        whitening: whiteningMatrix(table),
+        colourBasis: model.inputChannels === 3 ? colourBasisFromImages(recording.thumbnails) : undefined,
+        site: recording.samplesPerImage === 'pooled' ? 'pooled' : 'centre',
+      };
       return withTransfer(
         {
           recorded: {
@@ -149,6 +210,30 @@ export function createModelService(assets: BundledAssets) {
           notices: recording.notices,
         },
         [table.values.buffer, table.input.buffer, table.x.buffer, table.y.buffer],
+      );
+    },
+
+    /** Finds where feature visualisation of the recorded layer can run (probing gradients once per recording). */
+    featureVisSupport: (_: CallContext): Promise<FeatureVisSupport> => ensureSupport(),
+
+    /** Feature visualisations of k directions at the recorded layer, one batch, on the backend that has the gradients. */
+    async visualise(context: CallContext, request: VisualiseRequest): Promise<IconBatch> {
+      if (!model || !featureVis) throw new Error('Record a layer before asking for feature visualisations.');
+      const support = await ensureSupport();
+      if (!support.backend) throw new Error(support.message);
+      if (tf.getBackend() !== support.backend) await tf.setBackend(support.backend);
+      const result = await visualiseDirections(model, featureVis.layer, request.directions, {
+        steps: request.steps,
+        seed: request.seed,
+        whitening: request.whiten === false ? undefined : featureVis.whitening,
+        colourBasis: featureVis.colourBasis,
+        site: featureVis.site,
+        signal: context.signal,
+        onProgress: (p) => context.progress(p),
+      });
+      return withTransfer(
+        { images: result.images, width: result.width, height: result.height, scores: result.scores, backend: result.backend },
+        result.images.map((im) => im.buffer as ArrayBuffer),
       );
     },
   };

@@ -21,7 +21,8 @@ export class AtlasPipeline {
 
   /** Spawns the model and compute workers and picks the backend (honours ?backend= via the option). */
   static async create(options: { backend?: string } = {}): Promise<AtlasPipeline> {
-    const modelClient = new RpcClient<ModelService>(createModelWorker);
+    // Model work checks its signal between batches and steps; only a long stall warrants losing the model.
+    const modelClient = new RpcClient<ModelService>(createModelWorker, 5000);
     const computeClient = new RpcClient<ComputeService>(createComputeWorker);
     const override = options.backend ?? null;
     const backend = await modelClient.call('init', [override]);

@@ -35,6 +35,8 @@ const SETTINGS = { nNeighbors: 15, minDist: 0.1, perplexity: 30, tsneJsIteration
 interface RunResult {
   method: Method;
   seconds: number;
+  /** CPU seconds of the child (user + system): steadier than wall time on a machine shared with other work. */
+  cpuSeconds: number;
   peakRssMb: number;
   peakHeapMb: number;
   layout?: Float32Array;
@@ -47,7 +49,9 @@ interface Row {
   d: number;
   method: string;
   seconds?: number;
+  cpu?: number;
   ratio?: string;
+  cpuRatio?: string;
   rss?: number;
   heap?: number;
   trust?: number;
@@ -182,14 +186,17 @@ async function child(args: Map<string, string>): Promise<void> {
   };
   sample();
   const timer = setInterval(sample, 100);
+  const cpuStart = process.cpuUsage();
   const start = performance.now();
   const layout = await runMethod(method, data, n, d, seed, sample);
   const seconds = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpuStart);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   sample();
   clearInterval(timer);
   writeFileSync(args.get('out')!, new Uint8Array(layout.buffer, layout.byteOffset, layout.byteLength));
   const peakRssMb = process.resourceUsage().maxRSS / 1024;
-  console.log(JSON.stringify({ seconds, peakRssMb, peakHeapMb: peakHeap / 2 ** 20 }));
+  console.log(JSON.stringify({ seconds, cpuSeconds, peakRssMb, peakHeapMb: peakHeap / 2 ** 20 }));
 }
 
 function spawnMethod(method: Method, dataPath: string, n: number, d: number, seed: number, dir: string): Promise<RunResult> {
@@ -208,10 +215,10 @@ function spawnMethod(method: Method, dataPath: string, n: number, d: number, see
     proc.on('close', (code) => {
       const line = stdout.trim().split('\n').pop() ?? '';
       if (code !== 0 || !line.startsWith('{')) {
-        resolve({ method, seconds: NaN, peakRssMb: NaN, peakHeapMb: NaN, error: `exit ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}` });
+        resolve({ method, seconds: NaN, cpuSeconds: NaN, peakRssMb: NaN, peakHeapMb: NaN, error: `exit ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}` });
         return;
       }
-      const figures = JSON.parse(line) as { seconds: number; peakRssMb: number; peakHeapMb: number };
+      const figures = JSON.parse(line) as { seconds: number; cpuSeconds: number; peakRssMb: number; peakHeapMb: number };
       const bytes = readFileSync(out);
       resolve({ method, ...figures, layout: new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + n * 8)) });
     });
@@ -221,14 +228,16 @@ function spawnMethod(method: Method, dataPath: string, n: number, d: number, see
 const fmt = (v: number | undefined, digits: number) => (v === undefined || Number.isNaN(v) ? '-' : v.toFixed(digits));
 
 function printTable(rows: Row[]): void {
-  const header = ['dataset', 'method', 'N', 'D', 'seconds', 'vs stock', 'peak RSS MB', 'peak heap MB', 'trust@15', 'recall@15', 'KL', 'note'];
+  const header = ['dataset', 'method', 'N', 'D', 'wall s', 'cpu s', 'x stock (wall)', 'x stock (cpu)', 'peak RSS MB', 'peak heap MB', 'trust@15', 'recall@15', 'KL', 'note'];
   const cells = rows.map((r) => [
     r.dataset,
     r.method,
     `${r.n}`,
     `${r.d}`,
     fmt(r.seconds, 1),
+    fmt(r.cpu, 1),
     r.ratio ?? '-',
+    r.cpuRatio ?? '-',
     fmt(r.rss, 0),
     fmt(r.heap, 0),
     fmt(r.trust, 4),
@@ -237,7 +246,7 @@ function printTable(rows: Row[]): void {
     r.note ?? '',
   ]);
   const widths = header.map((h, c) => Math.max(h.length, ...cells.map((row) => row[c].length)));
-  const line = (row: string[]) => row.map((v, c) => (c >= 2 && c <= 10 ? v.padStart(widths[c]) : v.padEnd(widths[c]))).join('  ');
+  const line = (row: string[]) => row.map((v, c) => (c >= 2 && c <= 12 ? v.padStart(widths[c]) : v.padEnd(widths[c]))).join('  ');
   console.log(line(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const row of cells) console.log(line(row));
@@ -273,16 +282,21 @@ async function main(): Promise<void> {
         const dataPath = join(dir, `${name}-${n}.f32`);
         writeFileSync(dataPath, new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
         const results: RunResult[] = [];
+        const skipped = new Set<Method>();
         for (const method of methods) {
           const limit = STOCK_LIMITS[method];
           if (limit && n > limit.maxN) {
             console.log(`[skip] ${method} ${name} N=${n}: ${limit.why}`);
-            rows.push({ dataset: name, n, d, method, note: 'skipped: would exceed ~10 min' });
+            skipped.add(method);
             continue;
           }
           process.stdout.write(`[run ] ${method} ${name} N=${n} D=${d} ... `);
           const result = await spawnMethod(method, dataPath, n, d, seed, dir);
-          console.log(result.error ? `failed (${result.error})` : `${result.seconds.toFixed(1)} s, peak RSS ${result.peakRssMb.toFixed(0)} MB`);
+          console.log(
+            result.error
+              ? `failed (${result.error})`
+              : `${result.seconds.toFixed(1)} s (cpu ${result.cpuSeconds.toFixed(1)} s), peak RSS ${result.peakRssMb.toFixed(0)} MB`,
+          );
           results.push(result);
         }
         const done = results.filter((r) => r.layout);
@@ -296,7 +310,12 @@ async function main(): Promise<void> {
           if (r.method === 'tsne' || r.method === 'tsne-js') kl.set(r.method, await tsneKl(values, n, d, r.layout!, { perplexity: SETTINGS.perplexity }));
         }
         console.log(`${((performance.now() - t0) / 1000).toFixed(1)} s`);
-        for (const r of results) {
+        for (const method of methods) {
+          if (skipped.has(method)) {
+            rows.push({ dataset: name, n, d, method, note: 'skipped: would exceed ~10 min' });
+            continue;
+          }
+          const r = results.find((result) => result.method === method)!;
           const q = r.layout ? quality[done.indexOf(r)] : undefined;
           const stock = STOCK[r.method];
           const stockResult = stock ? results.find((s) => s.method === stock && s.layout) : undefined;
@@ -310,7 +329,9 @@ async function main(): Promise<void> {
             d,
             method: r.method,
             seconds: r.seconds,
-            ratio: stockResult ? `${(stockResult.seconds / r.seconds).toFixed(1)}x faster` : undefined,
+            cpu: r.cpuSeconds,
+            ratio: stockResult ? `${(stockResult.seconds / r.seconds).toFixed(1)}x` : undefined,
+            cpuRatio: stockResult ? `${(stockResult.cpuSeconds / r.cpuSeconds).toFixed(1)}x` : undefined,
             rss: r.peakRssMb,
             heap: r.peakHeapMb,
             trust: q?.trustworthiness,

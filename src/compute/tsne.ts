@@ -19,8 +19,8 @@ export interface TsneOptions {
   learningRate?: number;
   /** 'pca' (default, scaled to std 1e-4) or 'random'. */
   init?: 'pca' | 'random';
-  /** Repulsion: 'auto' is exact up to 1,500 points, FFT-interpolated beyond. */
-  gradient?: 'auto' | 'exact' | 'fft';
+  /** Repulsion: 'auto' is Barnes-Hut (theta 0.5) up to BH_LIMIT points, FFT-interpolated beyond. */
+  gradient?: 'auto' | 'exact' | 'bh' | 'fft';
   /** A precomputed neighbour graph (about 3 x perplexity neighbours per row) to skip the search. */
   knnGraph?: KnnGraph;
 }
@@ -37,8 +37,8 @@ const PROGRESS_TOTAL = 1000;
 /** The neighbour search and affinities take roughly this share of the run. */
 const SETUP_SHARE = 150;
 const LAYOUT_INTERVAL_MS = 200;
-/** Up to this many points the exact O(n^2) repulsion is as fast as the FFT and has no approximation. */
-const EXACT_LIMIT = 1500;
+/** Up to this many points Barnes-Hut beats the FFT, whose grid has a fixed cost. */
+const BH_LIMIT = 5000;
 
 /**
  * t-SNE (van der Maaten & Hinton 2008) with sparse kNN affinities and exact or FFT-interpolated
@@ -74,7 +74,8 @@ export async function tsne(data: Float32Array, n: number, d: number, options: Ts
   await pacer.pause();
 
   const layout = new Float64Array(n * 2);
-  const start = options.init === 'random' ? null : d >= 2 ? reducePca(data, n, d, 2, seed) : null;
+  // A starting point only: one power iteration on a slim subspace is plenty and three times cheaper.
+  const start = options.init === 'random' || d < 2 ? null : reducePca(data, n, d, 2, seed, { oversample: 6, iterations: 1 });
   {
     // openTSNE's scaling: a small start keeps early exaggeration from tearing clusters apart.
     let sd = 0;
@@ -88,8 +89,8 @@ export async function tsne(data: Float32Array, n: number, d: number, options: Ts
   }
   report?.(SETUP_SHARE, PROGRESS_TOTAL, toFloat32(layout));
 
-  const useExact = options.gradient === 'exact' || ((options.gradient ?? 'auto') === 'auto' && n <= EXACT_LIMIT);
-  const repulsion = useExact ? null : new FftRepulsion();
+  const method = options.gradient === undefined || options.gradient === 'auto' ? (n <= BH_LIMIT ? 'bh' : 'fft') : options.gradient;
+  const repulsion = method === 'exact' ? null : method === 'bh' ? new BarnesHutRepulsion() : new FftRepulsion();
   const gradient = new Float64Array(2 * n);
   const update = new Float64Array(2 * n);
   const gains = new Float64Array(2 * n).fill(1);
@@ -100,7 +101,7 @@ export async function tsne(data: Float32Array, n: number, d: number, options: Ts
     const exaggerating = it < exaggerationIterations;
     const scale = exaggerating ? exaggeration : 1;
     const momentum = exaggerating ? 0.5 : 0.8;
-    const z = useExact ? exactRepulsion(layout, n, repulsive) : repulsion!.compute(layout, n, repulsive);
+    const z = repulsion ? repulsion.compute(layout, n, repulsive) : exactRepulsion(layout, n, repulsive);
     // Gradient without the constant 4, matching the learning-rate convention above (openTSNE's).
     attractiveForces(p, layout, gradient, scale);
     const invZ = 1 / z;
@@ -300,6 +301,163 @@ export function exactRepulsion(layout: Float64Array, n: number, out: Float64Arra
     z += za + zb;
   }
   return 2 * z;
+}
+
+/**
+ * Barnes-Hut repulsion (van der Maaten 2014) on a quadtree kept in flat typed arrays: a cell whose
+ * width over distance is below theta acts as one point at its centre of mass.
+ */
+export class BarnesHutRepulsion {
+  constructor(private readonly theta = 0.5) {}
+
+  private order = new Int32Array(0);
+  private scratch = new Int32Array(0);
+  private massX = new Float64Array(0);
+  private massY = new Float64Array(0);
+  private count = new Int32Array(0);
+  private width = new Float64Array(0);
+  private firstChild = new Int32Array(0);
+  private rangeStart = new Int32Array(0);
+  private rangeEnd = new Int32Array(0);
+  private stack = new Int32Array(0);
+  private nodes = 0;
+
+  /** Fills out_i = sum_j w_ij^2 (y_i - y_j) and returns Z = sum_{i != j} w_ij. */
+  compute(layout: Float64Array, n: number, out: Float64Array): number {
+    this.build(layout, n);
+    const { massX, massY, count, width, firstChild, rangeStart, rangeEnd, order, stack } = this;
+    const theta2 = this.theta * this.theta;
+    let z = 0;
+    for (let i = 0; i < n; i++) {
+      const xi = layout[2 * i];
+      const yi = layout[2 * i + 1];
+      let fx = 0;
+      let fy = 0;
+      let top = 0;
+      stack[top++] = 0;
+      while (top > 0) {
+        const node = stack[--top];
+        const c = count[node];
+        const dx = xi - massX[node];
+        const dy = yi - massY[node];
+        const d2 = dx * dx + dy * dy;
+        const wd = width[node];
+        if (wd * wd < theta2 * d2) {
+          // Far enough: the whole cell acts as one point (never the cell holding i when theta < 0.7).
+          const w = 1 / (1 + d2);
+          z += c * w;
+          const q = c * w * w;
+          fx += q * dx;
+          fy += q * dy;
+        } else if (firstChild[node] < 0) {
+          // Near leaf: its few points one by one.
+          for (let s = rangeStart[node]; s < rangeEnd[node]; s++) {
+            const j = order[s];
+            if (j === i) continue;
+            const ex = xi - layout[2 * j];
+            const ey = yi - layout[2 * j + 1];
+            const w = 1 / (1 + ex * ex + ey * ey);
+            z += w;
+            const q = w * w;
+            fx += q * ex;
+            fy += q * ey;
+          }
+        } else {
+          const f = firstChild[node];
+          for (let q = 0; q < 4; q++) if (count[f + q] > 0) stack[top++] = f + q;
+        }
+      }
+      out[2 * i] = fx;
+      out[2 * i + 1] = fy;
+    }
+    return z;
+  }
+
+  /** Quadtree over the points: children of a node are 4 consecutive nodes; leaves hold up to 8 points. */
+  private build(layout: Float64Array, n: number): void {
+    const maxNodes = 4 * n + 16;
+    if (this.order.length < n) {
+      this.order = new Int32Array(n);
+      this.scratch = new Int32Array(n);
+    }
+    if (this.count.length < maxNodes) {
+      this.massX = new Float64Array(maxNodes);
+      this.massY = new Float64Array(maxNodes);
+      this.count = new Int32Array(maxNodes);
+      this.width = new Float64Array(maxNodes);
+      this.firstChild = new Int32Array(maxNodes);
+      this.rangeStart = new Int32Array(maxNodes);
+      this.rangeEnd = new Int32Array(maxNodes);
+      this.stack = new Int32Array(maxNodes);
+    }
+    let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
+    for (let i = 0; i < n; i++) {
+      const x = layout[2 * i];
+      const y = layout[2 * i + 1];
+      if (x < minX) minX = x;
+      if (x > maxX) maxX = x;
+      if (y < minY) minY = y;
+      if (y > maxY) maxY = y;
+      this.order[i] = i;
+    }
+    const size = Math.max(maxX - minX, maxY - minY, 1e-12) * (1 + 1e-9);
+    this.nodes = 1;
+    // Explicit stack of (node, x0, y0, size); ranges partition `order` in place.
+    const work: number[] = [0, minX, minY, size, 0, n, 0];
+    this.rangeStart[0] = 0;
+    this.rangeEnd[0] = n;
+    while (work.length > 0) {
+      const depth = work.pop()!;
+      const end = work.pop()!;
+      const start = work.pop()!;
+      const s = work.pop()!;
+      const y0 = work.pop()!;
+      const x0 = work.pop()!;
+      const node = work.pop()!;
+      const m = end - start;
+      let sx = 0;
+      let sy = 0;
+      for (let a = start; a < end; a++) {
+        const p = this.order[a];
+        sx += layout[2 * p];
+        sy += layout[2 * p + 1];
+      }
+      this.count[node] = m;
+      this.massX[node] = m > 0 ? sx / m : 0;
+      this.massY[node] = m > 0 ? sy / m : 0;
+      this.width[node] = s;
+      this.rangeStart[node] = start;
+      this.rangeEnd[node] = end;
+      if (m <= 8 || depth > 40) {
+        this.firstChild[node] = -1;
+        continue;
+      }
+      // Partition into quadrants 0..3 (bit 0: right half, bit 1: top half) by a counting pass.
+      const half = s / 2;
+      const mx = x0 + half;
+      const my = y0 + half;
+      const counts = [0, 0, 0, 0];
+      for (let a = start; a < end; a++) {
+        const p = this.order[a];
+        const q = (layout[2 * p] >= mx ? 1 : 0) | (layout[2 * p + 1] >= my ? 2 : 0);
+        counts[q]++;
+      }
+      const offsets = [start, start + counts[0], start + counts[0] + counts[1], start + counts[0] + counts[1] + counts[2]];
+      const fill = offsets.slice();
+      for (let a = start; a < end; a++) {
+        const p = this.order[a];
+        const q = (layout[2 * p] >= mx ? 1 : 0) | (layout[2 * p + 1] >= my ? 2 : 0);
+        this.scratch[fill[q]++] = p;
+      }
+      for (let a = start; a < end; a++) this.order[a] = this.scratch[a];
+      const first = this.nodes;
+      this.nodes += 4;
+      this.firstChild[node] = first;
+      for (let q = 0; q < 4; q++) {
+        work.push(first + q, q & 1 ? mx : x0, q & 2 ? my : y0, half, offsets[q], offsets[q] + counts[q], depth + 1);
+      }
+    }
+  }
 }
 
 /**

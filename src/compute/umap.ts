@@ -228,11 +228,14 @@ export function spectralLayout(
     const fill = new Int32Array(count);
     for (let i = 0; i < n; i++) members[component[i]][fill[component[i]]++] = i;
   }
+  // Each vertex's index within its own component; edges never leave a component, so one array serves all.
+  const local = new Int32Array(n);
+  for (const m of members) for (let t = 0; t < m.length; t++) local[m[t]] = t;
   const layout = new Float32Array(n * 2);
   // One budget for the whole graph however it splits: cost is rounds x entries x block width.
   const rounds = Math.max(10, Math.min(200, Math.round(SPECTRAL_BUDGET / Math.max(1, graph.columns.length * 6))));
   if (count === 1) {
-    const coords = componentEigenvectors(graph, members[0], random, start, rounds);
+    const coords = componentEigenvectors(graph, members[0], local, random, start, rounds);
     if (!coords) return null;
     layout.set(coords);
     return layout;
@@ -256,7 +259,7 @@ export function spectralLayout(
     }
     const radius = Number.isFinite(gap) && gap > 0 ? gap / 2 : 1;
     const m = members[c];
-    const coords = m.length > 3 ? componentEigenvectors(graph, m, random, start, rounds) : null;
+    const coords = m.length > 3 ? componentEigenvectors(graph, m, local, random, start, rounds) : null;
     for (let t = 0; t < m.length; t++) {
       const i = m[t];
       // Tiny components (or ones whose iteration failed) get a small random cloud at their centre.
@@ -303,14 +306,13 @@ export function connectedComponents(graph: WeightedGraph): Int32Array {
 function componentEigenvectors(
   graph: WeightedGraph,
   members: Int32Array,
+  local: Int32Array,
   random: () => number,
   start: Float32Array,
   rounds: number,
 ): Float32Array | null {
   const m = members.length;
   const { rowStart, columns, weights } = graph;
-  const local = new Int32Array(graph.n).fill(-1);
-  for (let t = 0; t < m; t++) local[members[t]] = t;
   const invSqrtDegree = new Float64Array(m);
   const trivial = new Float64Array(m);
   let total = 0;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { exactKnn } from '../../src/compute/knn';
-import { exactRepulsion, FftRepulsion, jointProbabilities, tsne } from '../../src/compute/tsne';
+import { BarnesHutRepulsion, exactRepulsion, FftRepulsion, jointProbabilities, tsne } from '../../src/compute/tsne';
 import { createRng, gaussian } from '../../src/lib/rng';
 
 function mixture(n: number, d: number, clusters: number, seed: number) {
@@ -40,8 +40,8 @@ describe('tsne', () => {
   const d = 10;
   const { data, label } = mixture(n, d, 3, 1);
 
-  it('separates a well-separated mixture with exact and with FFT repulsion', async () => {
-    for (const gradient of ['exact', 'fft'] as const) {
+  it('separates a well-separated mixture with exact, Barnes-Hut and FFT repulsion', async () => {
+    for (const gradient of ['exact', 'bh', 'fft'] as const) {
       const layout = await tsne(data, n, d, { seed: 1, iterations: 200, exaggerationIterations: 100, perplexity: 20, gradient });
       expect(layout.length).toBe(n * 2);
       expect(layout.every(Number.isFinite)).toBe(true);
@@ -97,20 +97,24 @@ describe('jointProbabilities', () => {
   });
 });
 
-describe('FftRepulsion', () => {
-  it('agrees with the exact repulsion to about 1%', () => {
-    const random = createRng(5);
-    const n = 800;
-    const layout = new Float64Array(2 * n);
-    for (let i = 0; i < n; i++) {
-      const c = i % 4;
-      layout[2 * i] = 15 * Math.cos(c) + 3 * gaussian(random);
-      layout[2 * i + 1] = 15 * Math.sin(c) + 3 * gaussian(random);
-    }
-    const exact = new Float64Array(2 * n);
+describe('approximate repulsion', () => {
+  const random = createRng(5);
+  const n = 800;
+  const layout = new Float64Array(2 * n);
+  for (let i = 0; i < n; i++) {
+    const c = i % 4;
+    layout[2 * i] = 15 * Math.cos(c) + 3 * gaussian(random);
+    layout[2 * i + 1] = 15 * Math.sin(c) + 3 * gaussian(random);
+  }
+  const exact = new Float64Array(2 * n);
+  const z = exactRepulsion(layout, n, exact);
+
+  it.each([
+    ['FFT', () => new FftRepulsion()],
+    ['Barnes-Hut', () => new BarnesHutRepulsion()],
+  ])('%s agrees with the exact repulsion to about 1%%', (_, create) => {
     const approx = new Float64Array(2 * n);
-    const z = exactRepulsion(layout, n, exact);
-    const zApprox = new FftRepulsion().compute(layout, n, approx);
+    const zApprox = create().compute(layout, n, approx);
     expect(Math.abs(zApprox - z) / z).toBeLessThan(0.01);
     let err = 0;
     let norm = 0;

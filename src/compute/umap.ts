@@ -273,7 +273,7 @@ export function spectralLayout(
 }
 
 /** Multiply-adds the spectral iteration may spend; a few tenths of a second at 20k points. */
-const SPECTRAL_BUDGET = 1e8;
+const SPECTRAL_BUDGET = 5e7;
 
 /** Connected-component label per vertex (breadth-first over the CSR graph). */
 export function connectedComponents(graph: WeightedGraph): Int32Array {

@@ -122,7 +122,10 @@ export class AtlasController {
   async run(): Promise<void> {
     await this.modelLoading;
     const s = this.store.getState();
-    if (!s.model || !s.layer) return;
+    if (!s.model || !s.layer) {
+      s.fail('Model', 'No model is loaded: pick the built-in one, model files or a URL first.');
+      return;
+    }
     const images = this.images ?? (s.modelOrigin === 'default' ? 'sample' : null);
     if (!images) {
       s.addErrors([{ source: 'Inputs', message: 'Drop images, or a folder with one sub-folder per label, to build an atlas for this model.' }]);

@@ -9,15 +9,16 @@ export function AtlasToolbar({ onStep }: { onStep: (step: ViewStep) => void }) {
   const showLabels = useAtlasStore((s) => s.showLabels);
   const setShowPoints = useAtlasStore((s) => s.setShowPoints);
   const setShowLabels = useAtlasStore((s) => s.setShowLabels);
+  const disabled = useAtlasStore((s) => s.atlas === null);
   return (
     <div className="atlas-toolbar">
-      <button type="button" onClick={() => onStep('zoomIn')} aria-label="Zoom in" title="Zoom in (+)">
+      <button type="button" disabled={disabled} onClick={() => onStep('zoomIn')} aria-label="Zoom in" title="Zoom in (+)">
         +
       </button>
-      <button type="button" onClick={() => onStep('zoomOut')} aria-label="Zoom out" title="Zoom out (-)">
+      <button type="button" disabled={disabled} onClick={() => onStep('zoomOut')} aria-label="Zoom out" title="Zoom out (-)">
         −
       </button>
-      <button type="button" onClick={() => onStep('fit')} title="Fit the whole atlas (0)">
+      <button type="button" disabled={disabled} onClick={() => onStep('fit')} title="Fit the whole atlas (0)">
         Fit
       </button>
       <label>
@@ -27,7 +28,7 @@ export function AtlasToolbar({ onStep }: { onStep: (step: ViewStep) => void }) {
         <input type="checkbox" checked={showPoints} onChange={(e) => setShowPoints(e.target.checked)} data-testid="points-toggle" /> points
       </label>
       <span className="muted" data-testid="grid-info">
-        grid {gridSize}×{gridSize} · {cellCount} cells
+        {disabled ? 'no atlas yet' : `grid ${gridSize}×${gridSize} · ${cellCount} cells`}
       </span>
     </div>
   );

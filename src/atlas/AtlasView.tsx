@@ -146,7 +146,7 @@ export function AtlasView({ visuals, ref }: { visuals: AtlasVisuals | null; ref?
 
   return (
     <div className="atlas-view" data-testid="atlas-view">
-      {atlas && <AtlasToolbar onStep={onStep} />}
+      <AtlasToolbar onStep={onStep} />
       <div className="atlas-canvas" ref={containerRef}>
         {/* Mounted before any atlas exists, so the WebGL context is ready when the first one arrives. */}
         {viewState && fitted && (

@@ -12,8 +12,11 @@ export interface IconSource {
   draw(ctx: Drawing2D, cell: AtlasCell, gridSize: number, x: number, y: number, size: number): void;
 }
 
-/** Patch widths, in layer positions, cropped around the exemplar's position. */
-export const PATCH_SPAN = 3;
+/**
+ * Patch width, in layer positions, cropped around the exemplar's position. Five is close to what a
+ * mid-level conv layer sees (conv3 of the built-in model: 18 px of 28), and reads far better than three.
+ */
+export const PATCH_SPAN = 5;
 
 /** Each cell's exemplar (its member nearest the mean), cropped around the position it was recorded at. */
 export function exemplarIcons(atlas: Atlas, thumbnails: readonly (ImageBitmap | null)[]): IconSource {

@@ -5,8 +5,8 @@ import { useAtlasStore } from '../store';
 const METHODS: { value: ProjectionMethod; label: string }[] = [
   { value: 'umap', label: 'UMAP' },
   { value: 'tsne', label: 't-SNE' },
-  { value: 'umap-js', label: 'UMAP (umap-js)' },
-  { value: 'tsne-js', label: 't-SNE (tsne-js)' },
+  { value: 'umap-js', label: 'UMAP (umap-js, reference)' },
+  { value: 'tsne-js', label: 't-SNE (tsne-js, reference)' },
 ];
 
 const SAMPLES: { value: string; label: string }[] = [

@@ -19,7 +19,7 @@ export interface RunParams {
 }
 
 export const DEFAULT_PARAMS: RunParams = {
-  method: 'umap-js',
+  method: 'umap',
   metric: 'euclidean',
   pcaDims: 50,
   seed: 0,

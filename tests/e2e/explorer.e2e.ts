@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, type TestContext } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import {
@@ -29,6 +29,12 @@ describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () =
   let browser: Browser;
   let page: Page;
   let consoleErrors: string[];
+  // Later steps use the default atlas; when it never came, they skip instead of timing out one by one.
+  let defaultAtlas = false;
+  const needsDefaultAtlas = (t: TestContext) => {
+    if (!defaultAtlas) t.skip('the default atlas did not build (see the first failure)');
+    return !defaultAtlas;
+  };
 
   before(async () => {
     server = await serveApp();
@@ -68,9 +74,11 @@ describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () =
     );
     assert.ok(tasks.during < 250, `decoding and recording keep the page responsive (longest task ${tasks.during.toFixed(0)} ms)`);
     await screenshot(page, '01-default-atlas');
+    defaultAtlas = true;
   });
 
-  it('zooms with keys and wheel; the grid level follows the zoom', async () => {
+  it('zooms with keys and wheel; the grid level follows the zoom', async (t) => {
+    if (needsDefaultAtlas(t)) return;
     await page.keyboard.press('+');
     await page.waitForFunction(() => window.__atlas!.gridSize === 40);
     await screenshot(page, '02-zoom-grid-40');
@@ -95,7 +103,8 @@ describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () =
     await page.waitForFunction(() => window.__atlas!.gridSize === 20);
   });
 
-  it('shows a tooltip on hover and opens the inspector on a cell click', async () => {
+  it('shows a tooltip on hover and opens the inspector on a cell click', async (t) => {
+    if (needsDefaultAtlas(t)) return;
     const [cell] = await cellCenters(page);
     await page.mouse.move(cell.x, cell.y);
     await page.locator('.cell-tooltip').waitFor({ timeout: 5_000 });
@@ -113,7 +122,8 @@ describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () =
     await screenshot(page, '04-cell-inspector');
   });
 
-  it('exports a PNG of the whole grid level at the chosen size', async () => {
+  it('exports a PNG of the whole grid level at the chosen size', async (t) => {
+    if (needsDefaultAtlas(t)) return;
     await page.locator('[data-testid=png-size]').selectOption('1024');
     const [download] = await Promise.all([page.waitForEvent('download'), page.locator('[data-testid=export-png]').click()]);
     const path = join(outputDir, '05-export.png');
@@ -126,7 +136,8 @@ describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () =
     assert.ok(channels[0].max > 100, 'the exported image is not blank');
   });
 
-  it('exports the atlas JSON, and reopening it gives the same cells', async () => {
+  it('exports the atlas JSON, and reopening it gives the same cells', async (t) => {
+    if (needsDefaultAtlas(t)) return;
     await page.locator('[data-testid=cell-inspector] button[aria-label="Close inspector"]').click();
     await settleLayout(page);
     await page.keyboard.press('0');
@@ -156,7 +167,8 @@ describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () =
     await screenshot(page, '06-reopened-from-json');
   });
 
-  it('shows a bad atlas file as a readable message and keeps the atlas', async () => {
+  it('shows a bad atlas file as a readable message and keeps the atlas', async (t) => {
+    if (needsDefaultAtlas(t)) return;
     const path = join(outputDir, 'not-an-atlas.json');
     writeFileSync(path, JSON.stringify({ hello: 'world' }));
     const before = await atlasState(page);
@@ -197,7 +209,8 @@ describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () =
     await screenshot(page, '08-labelled-folder');
   });
 
-  it('rebuilds the view after the WebGL context is lost', async () => {
+  it('rebuilds the view after the WebGL context is lost', async (t) => {
+    if (needsDefaultAtlas(t)) return;
     const lost = await page.evaluate(() => {
       const canvas = document.querySelector<HTMLCanvasElement>('[data-testid=atlas-view] canvas');
       const gl = canvas?.getContext('webgl2');

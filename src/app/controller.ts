@@ -65,7 +65,7 @@ export class AtlasController {
     this.cancel();
     const ticket = ++this.modelTicket;
     const s = this.store.getState();
-    s.modelRequested(source.kind);
+    s.modelRequested();
     s.setStatus('loading');
     const previous = this.modelLoading;
     // One model load at a time, in order: the worker keeps whichever model finished loading last.
@@ -76,7 +76,7 @@ export class AtlasController {
         await this.building;
         const summary = await (await this.getPipeline()).loadModel(source);
         if (ticket !== this.modelTicket) return;
-        this.store.getState().modelLoaded(summary);
+        this.store.getState().modelLoaded(summary, source.kind);
         this.store.getState().setStatus(this.store.getState().atlas ? 'ready' : 'idle');
       } catch (e) {
         if (ticket !== this.modelTicket) return;

@@ -2,7 +2,7 @@ import { OrthographicView, type Layer, type PickingInfo } from '@deck.gl/core';
 import DeckGL, { type DeckGLRef } from '@deck.gl/react';
 import { useCallback, useEffect, useImperativeHandle, useMemo, useRef, useState, type Ref } from 'react';
 import { useAtlasStore, type AtlasViewState } from '../store';
-import { cellIconLayer, cellLabelLayer, labelsByLevel, outlineLayer, pointLayer, type Outline } from './atlasLayers';
+import { cellIconLayer, cellLabelLayer, labelsByLevel, outlineLayer, pointColumns, pointLayer, type Outline } from './atlasLayers';
 import type { PlacedLabel } from './cellStyle';
 import { CellTooltip } from './CellTooltip';
 import { cellAt, fitZoom, gridSizeForZoom, WORLD_SIZE } from './geometry';
@@ -94,19 +94,20 @@ export function AtlasView({ visuals, ref }: { visuals: AtlasVisuals | null; ref?
   const labels = useMemo(() => (atlas ? labelsByLevel(atlas) : new Map<number, PlacedLabel[]>()), [atlas]);
   // Layers are bound to the deck that initialised them; a rebuilt deck needs new instances.
   const id = `atlas${atlasVersion}.${contextEpoch}`;
+  const points = useMemo(() => (atlas && showPoints ? pointColumns(atlas) : null), [atlas, showPoints]);
 
   const baseLayers = useMemo(() => {
     if (!atlas || !visuals) return [];
     const layers: Layer[] = [];
-    if (showPoints) layers.push(pointLayer(id, atlas));
     // Only the level on screen has a layer (and so a texture); zooming to another level makes its own.
     const current = atlas.levels.find((l) => l.size === gridSize);
     const icons = current && visuals.iconAtlas(current.size);
     if (current && icons) layers.push(cellIconLayer(id, current, icons));
+    if (points) layers.push(pointLayer(id, points));
     const placed = current ? labels.get(current.size) : undefined;
     if (current && placed?.length && showLabels) layers.push(cellLabelLayer(id, current, placed));
     return layers;
-  }, [atlas, visuals, id, gridSize, showPoints, showLabels, labels]);
+  }, [atlas, visuals, id, gridSize, points, showLabels, labels]);
 
   const outlines: Outline[] = [];
   if (hover) outlines.push({ i: hover.i, j: hover.j, gridSize, color: HOVER_COLOR });

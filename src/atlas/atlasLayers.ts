@@ -48,8 +48,8 @@ export function cellLabelLayer(id: string, level: GridLevel, labels: PlacedLabel
   });
 }
 
-/** The projected points behind the grid, coloured by label, as binary columns. */
-export function pointLayer(id: string, atlas: Atlas): Layer {
+/** The projected points as binary columns (world positions, label colours), built once per atlas. */
+export function pointColumns(atlas: Atlas): { length: number; positions: Float32Array; colors: Uint8Array } {
   const { layoutX, layoutY, input } = atlas.points;
   const n = layoutX.length;
   const positions = new Float32Array(2 * n);
@@ -59,12 +59,20 @@ export function pointLayer(id: string, atlas: Atlas): Layer {
     positions[2 * r + 1] = layoutY[r] * WORLD_SIZE;
     colors.set(labelColor(atlas.inputs.label[input[r]]), 3 * r);
   }
+  return { length: n, positions, colors };
+}
+
+/** The projected points over the icons, coloured by label. */
+export function pointLayer(id: string, points: ReturnType<typeof pointColumns>): Layer {
   return new ScatterplotLayer({
     id: `${id}-points`,
-    data: { length: n, attributes: { getPosition: { value: positions, size: 2 }, getFillColor: { value: colors, size: 3 } } },
+    data: {
+      length: points.length,
+      attributes: { getPosition: { value: points.positions, size: 2 }, getFillColor: { value: points.colors, size: 3 } },
+    },
     getRadius: 1.6,
     radiusUnits: 'pixels',
-    opacity: 0.7,
+    opacity: 0.8,
   });
 }
 

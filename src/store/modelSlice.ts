@@ -7,14 +7,15 @@ export type ModelOrigin = 'default' | 'files' | 'url';
 /** The loaded model, the layer to record, and the backend doing the work. */
 export interface ModelSlice {
   backend: BackendInfo | null;
+  /** Where the loaded model came from (a failed load leaves the previous model and origin in place). */
   modelOrigin: ModelOrigin;
   /** pending -> ready | error, for the model the user asked for last. */
   modelStatus: 'idle' | 'pending' | 'ready' | 'error';
   model: ModelSummary | null;
   layer: string | null;
   setBackend: (backend: BackendInfo) => void;
-  modelRequested: (origin: ModelOrigin) => void;
-  modelLoaded: (model: ModelSummary) => void;
+  modelRequested: () => void;
+  modelLoaded: (model: ModelSummary, origin: ModelOrigin) => void;
   modelFailed: () => void;
   selectLayer: (name: string) => void;
 }
@@ -26,8 +27,8 @@ export const createModelSlice: StateCreator<AtlasStore, [], [], ModelSlice> = (s
   model: null,
   layer: null,
   setBackend: (backend) => set({ backend }),
-  modelRequested: (modelOrigin) => set({ modelOrigin, modelStatus: 'pending' }),
-  modelLoaded: (model) => set({ model, modelStatus: 'ready', layer: model.defaultLayer }),
-  modelFailed: () => set({ modelStatus: 'error' }),
+  modelRequested: () => set({ modelStatus: 'pending' }),
+  modelLoaded: (model, modelOrigin) => set({ model, modelOrigin, modelStatus: 'ready', layer: model.defaultLayer }),
+  modelFailed: () => set((s) => ({ modelStatus: s.model ? 'ready' : 'error' })),
   selectLayer: (layer) => set({ layer }),
 });

@@ -89,7 +89,9 @@ describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () =
       await page.waitForTimeout(150);
     }
     await page.waitForFunction(() => window.__atlas!.gridSize >= 80, null, { timeout: 10_000 });
-    await screenshot(page, '03-zoom-grid-80');
+    await page.locator('[data-testid=points-toggle]').check();
+    await screenshot(page, '03-zoom-grid-80-points');
+    await page.locator('[data-testid=points-toggle]').uncheck();
     // Drag to pan: the cells under the pointer move with it.
     const before = (await cellCenters(page))[0];
     await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
@@ -165,6 +167,34 @@ describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () =
     );
     assert.deepEqual(await cellCenters(page), centersBefore, 'cells sit where they were');
     await screenshot(page, '06-reopened-from-json');
+  });
+
+  it('reopens an atlas JSON dropped on the page', async (t) => {
+    if (needsDefaultAtlas(t)) return;
+    const before = await atlasState(page);
+    const text = readFileSync(join(outputDir, 'atlas-export.json'), 'utf8');
+    await page.evaluate((json) => {
+      const dataTransfer = new DataTransfer();
+      dataTransfer.items.add(new File([json], 'dropped-atlas.json', { type: 'application/json' }));
+      const target = document.querySelector('[data-testid=atlas-view]')!;
+      target.dispatchEvent(new DragEvent('dragover', { dataTransfer, bubbles: true, cancelable: true }));
+      target.dispatchEvent(new DragEvent('drop', { dataTransfer, bubbles: true, cancelable: true }));
+    }, text);
+    await waitForNewAtlas(page, before.atlasVersion, 60_000);
+    const after = await atlasState(page);
+    assert.equal(after.cellCount, before.cellCount);
+    assert.equal(after.inputCount, before.inputCount);
+  });
+
+  it('shows a bad model file as a readable message; the built-in model stays', async (t) => {
+    if (needsDefaultAtlas(t)) return;
+    const path = join(outputDir, 'model.json');
+    writeFileSync(path, '{"format": "layers-model", "modelTopology": null}');
+    await page.locator('[data-testid=model-input]').setInputFiles(path);
+    await page.locator('[data-testid=error-list] li', { hasText: 'model.json' }).waitFor({ timeout: 30_000 });
+    assert.match(await page.locator('[data-testid=error-list]').innerText(), /Could not load the model/);
+    assert.match(await page.locator('[data-testid=layer-select]').inputValue(), /conv3/);
+    await screenshot(page, '06b-bad-model');
   });
 
   it('shows a bad atlas file as a readable message and keeps the atlas', async (t) => {

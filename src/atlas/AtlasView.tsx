@@ -1,16 +1,15 @@
 import { OrthographicView, type Layer, type PickingInfo } from '@deck.gl/core';
 import DeckGL, { type DeckGLRef } from '@deck.gl/react';
-import { useCallback, useEffect, useImperativeHandle, useMemo, useRef, useState, type Ref } from 'react';
+import { useCallback, useImperativeHandle, useMemo, useRef, useState, type Ref } from 'react';
 import { useAtlasStore, type AtlasViewState } from '../store';
 import { cellIconLayer, cellLabelLayer, labelsByLevel, outlineLayer, pointColumns, pointLayer, type Outline } from './atlasLayers';
 import type { PlacedLabel } from './cellStyle';
 import { CellTooltip } from './CellTooltip';
-import { cellAt, fitZoom, gridSizeForZoom, WORLD_SIZE } from './geometry';
+import { cellAt } from './geometry';
 import { cellScreenCenters, type ScreenCenter } from './screenCenters';
 import type { AtlasVisuals } from './visuals';
 import { AtlasToolbar } from './AtlasToolbar';
-import { useAtlasKeys } from './useAtlasKeys';
-import { stepView, type ViewStep } from './viewSteps';
+import { useAtlasCamera } from './useAtlasCamera';
 
 /** What scripts (the e2e tests) can ask the view. */
 export interface AtlasViewHandle {
@@ -33,63 +32,23 @@ const SELECTED_COLOR: Outline['color'] = [255, 170, 40, 255];
 export function AtlasView({ visuals, ref }: { visuals: AtlasVisuals | null; ref?: Ref<AtlasViewHandle> }) {
   const deckRef = useRef<DeckGLRef<OrthographicView>>(null);
   const containerRef = useRef<HTMLDivElement>(null);
-  const [size, setSize] = useState<{ width: number; height: number } | null>(null);
   const [hover, setHover] = useState<Hover | null>(null);
   // Bumped when the WebGL context is lost: a fresh DeckGL (canvas, context, layers) replaces the dead one.
   const [contextEpoch, setContextEpoch] = useState(0);
 
-  const viewState = useAtlasStore((s) => s.viewState);
   const gridSize = useAtlasStore((s) => s.gridSize);
   const showPoints = useAtlasStore((s) => s.showPoints);
   const showLabels = useAtlasStore((s) => s.showLabels);
   const selected = useAtlasStore((s) => s.selected);
   const atlasVersion = useAtlasStore((s) => s.atlasVersion);
-  const setViewState = useAtlasStore((s) => s.setViewState);
-  const setGridSize = useAtlasStore((s) => s.setGridSize);
   const selectCell = useAtlasStore((s) => s.selectCell);
 
   const atlas = visuals?.atlas ?? null;
   const sizes = useMemo(() => atlas?.levels.map((l) => l.size) ?? [], [atlas]);
 
-  useEffect(() => {
-    const el = containerRef.current;
-    if (!el) return;
-    const observer = new ResizeObserver(([entry]) => {
-      const { width, height } = entry.contentRect;
-      setSize((old) => (old && old.width === width && old.height === height ? old : { width, height }));
-      setHover(null);
-    });
-    observer.observe(el);
-    return () => observer.disconnect();
-  }, []);
-
-  const fitted = useMemo<AtlasViewState & { minZoom: number; maxZoom: number } | null>(() => {
-    if (!size) return null;
-    const zoom = fitZoom(size.width, size.height);
-    return { target: [WORLD_SIZE / 2, WORLD_SIZE / 2, 0], zoom, minZoom: zoom - 2, maxZoom: zoom + 6 };
-  }, [size]);
-
-  const applyViewState = useCallback(
-    (next: AtlasViewState) => {
-      setViewState({ target: next.target, zoom: next.zoom });
-      const level = gridSizeForZoom(next.zoom, sizes);
-      if (level && level !== useAtlasStore.getState().gridSize) setGridSize(level);
-    },
-    [sizes, setViewState, setGridSize],
-  );
-
-  useEffect(() => {
-    if (fitted && !useAtlasStore.getState().viewState) applyViewState(fitted);
-  }, [atlas, fitted, viewState, applyViewState]);
-
-  useAtlasKeys(fitted, applyViewState);
-  const onStep = useCallback(
-    (step: ViewStep) => {
-      const view = useAtlasStore.getState().viewState;
-      if (view && fitted) applyViewState(stepView(view, step, fitted));
-    },
-    [fitted, applyViewState],
-  );
+  const clearHover = useCallback(() => setHover(null), []);
+  const camera = useAtlasCamera(containerRef, sizes, clearHover);
+  const { viewState, fitted } = camera;
 
   const labels = useMemo(() => (atlas ? labelsByLevel(atlas) : new Map<number, PlacedLabel[]>()), [atlas]);
   // Layers are bound to the deck that initialised them; a rebuilt deck needs new instances.
@@ -117,6 +76,7 @@ export function AtlasView({ visuals, ref }: { visuals: AtlasVisuals | null; ref?
   const level = atlas?.levels.find((l) => l.size === gridSize) ?? null;
   const cellIndex = useMemo(() => new Map(level?.cells.map((c) => [`${c.i}:${c.j}`, c]) ?? []), [level]);
 
+  // Hover and click find the cell from the world coordinate: no GPU picking pass, cheap even in software GL.
   const cellUnder = (info: PickingInfo) => {
     if (!info.coordinate || !level) return null;
     const at = cellAt(info.coordinate[0], info.coordinate[1], level.size);
@@ -147,7 +107,7 @@ export function AtlasView({ visuals, ref }: { visuals: AtlasVisuals | null; ref?
 
   return (
     <div className="atlas-view" data-testid="atlas-view">
-      <AtlasToolbar onStep={onStep} />
+      <AtlasToolbar onStep={camera.step} />
       <div className="atlas-canvas" ref={containerRef}>
         {/* Mounted before any atlas exists, so the WebGL context is ready when the first one arrives. */}
         {viewState && fitted && (
@@ -158,7 +118,7 @@ export function AtlasView({ visuals, ref }: { visuals: AtlasVisuals | null; ref?
             viewState={{ ...viewState, minZoom: fitted.minZoom, maxZoom: fitted.maxZoom }}
             onViewStateChange={({ viewState: next }) => {
               setHover(null);
-              applyViewState(next as AtlasViewState);
+              camera.apply(next as AtlasViewState);
             }}
             controller={CONTROLLER}
             layers={layers}

@@ -210,6 +210,18 @@ describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () =
     assert.equal(after.cellCount, before.cellCount);
   });
 
+  it('cancels a running build and keeps the atlas on screen', async (t) => {
+    if (needsDefaultAtlas(t)) return;
+    const before = await atlasState(page);
+    await page.locator('[data-testid=run-button]').click();
+    await page.waitForFunction(() => ['recording', 'projecting'].includes(window.__atlas!.status));
+    await page.locator('[data-testid=cancel-button]').click();
+    await waitForStatus(page, 'ready', 60_000);
+    const after = await atlasState(page);
+    assert.equal(after.atlasVersion, before.atlasVersion, 'the cancelled build did not replace the atlas');
+    assert.ok(await page.locator('[data-testid=cancel-button]').isDisabled());
+  });
+
   it('lists a corrupt image and a text file in error-list while the good images go through', async () => {
     const { paths, good, bad } = await filesWithCorruptOnes(9);
     const { atlasVersion } = await atlasState(page);

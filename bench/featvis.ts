@@ -58,7 +58,7 @@ const CONFIGS: BenchConfig[] = [
     samplesPerImage: 4,
     grid: 20,
     cells: 16,
-    steps: 128,
+    steps: 256,
     size: 96,
     batchSize: 16,
     cpuSteps: 1,
@@ -172,7 +172,7 @@ async function runModel(config: BenchConfig): Promise<Row[]> {
     cells.forEach((c, i) => directions.set(c.mean, i * dim));
     console.log(`grid ${g}: ${level.cells.length} cells, ${level.cells.filter((c) => c.count >= 3).length} with >= 3 members; visualising a seeded sample of ${cells.length}`);
 
-    const choice = await chooseFeatureVisBackend(model, layer);
+    const choice = await chooseFeatureVisBackend(model, layer, { size: config.size });
     console.log(choice.message);
     if (!choice.backend) return [{ model: atlas.model.name, layer, dim, icon: '-', steps, backend: 'none', msPerIcon: NaN, note: choice.message }];
 
@@ -243,7 +243,7 @@ async function runModel(config: BenchConfig): Promise<Row[]> {
 
     // cpu timing (a few steps of one batch, extrapolated): cpu only runs what wasm cannot, here or in a browser.
     if (choice.backend !== 'cpu') {
-      const cpu = await gradientSupport(model, layer, 'cpu');
+      const cpu = await gradientSupport(model, layer, 'cpu', { size: config.size });
       if (cpu.ok) {
         const n = Math.min(cells.length, config.batchSize);
         await tf.setBackend('cpu');

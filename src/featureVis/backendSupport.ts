@@ -44,13 +44,11 @@ const errorKernel = (message: string): { missing?: string; noGradient?: string }
 };
 
 /**
- * Finds what stops gradient ascent on `layer` from running on `backend`: the gradient kernels the model's
- * forward kernels (listed with tf.profile) need, checked in the kernel registry, then one real step of the
- * whole pipeline on one icon, whose error names any op without a gradient (fused forward kernels such as
- * FusedConv2D have none of their own, so the registry alone cannot tell). Switches TF.js to `backend` for the probe and back afterwards; the
- * model's weights move to the probed backend and back on first use (TF.js moves tensors lazily).
+ * What stops gradient ascent on `layer` from running on `backend`: gradient kernels missing from the registry
+ * (for the forward kernels tf.profile lists), then one real step of the whole pipeline, whose error names any
+ * op without a gradient. Switches to `backend` for the probe and back; the weights follow lazily.
  */
-export async function gradientSupport(model: AtlasModel, layer: string, backend = tf.getBackend()): Promise<GradientSupport> {
+export async function gradientSupport(model: AtlasModel, layer: string, backend = tf.getBackend(), options: { size?: number } = {}): Promise<GradientSupport> {
   const previous = tf.getBackend();
   const result: GradientSupport = { backend, ok: false, needed: [], missing: [], noGradient: [] };
   if (backend !== previous && !(await tf.setBackend(backend).catch(() => false))) {
@@ -72,7 +70,7 @@ export async function gradientSupport(model: AtlasModel, layer: string, backend 
     }
     try {
       const dim = model.layer(layer).shape.at(-1)!;
-      await visualiseDirections(model, layer, randomDirections(dim, 1, 0), { steps: 1, batchSize: 1 });
+      await visualiseDirections(model, layer, randomDirections(dim, 1, 0), { steps: 1, batchSize: 1, size: options.size });
       result.ok = true;
     } catch (e) {
       const message = (e as Error).message ?? String(e);
@@ -100,6 +98,8 @@ export interface ChooseOptions {
   order?: string[];
   /** Add the wasm gradient kernels of wasmKernels.ts first (default true). */
   supplyWasmKernels?: boolean;
+  /** The icon size the jobs will use, so the probe runs the same resampling. */
+  size?: number;
 }
 
 /**
@@ -108,19 +108,19 @@ export interface ChooseOptions {
  * jobs with `await tf.setBackend(choice.backend)`; a switch moves the model's weights to that backend.
  */
 export async function chooseFeatureVisBackend(model: AtlasModel, layer: string, options: ChooseOptions = {}): Promise<FeatureVisBackendChoice> {
-  const supplied = options.supplyWasmKernels === false ? [] : installWasmGradientKernels();
+  if (options.supplyWasmKernels !== false) installWasmGradientKernels();
   const current = tf.getBackend();
   const defaults = [...(current === 'webgl' || current === 'webgpu' ? [current] : []), 'wasm', 'cpu', 'webgl', 'webgpu'];
   const order = [...new Set(options.order ?? defaults)].filter((name) => tf.findBackendFactory(name));
   const support: GradientSupport[] = [];
   for (const backend of order) {
-    const s = await gradientSupport(model, layer, backend);
+    const s = await gradientSupport(model, layer, backend, { size: options.size });
     support.push(s);
     if (!s.ok) continue;
     const failed = support.filter((f) => !f.ok);
     const why = [...new Set(failed.map(describeFailure))].join('; ');
     const slower = failed.length ? ' (slower)' : '';
-    const used = backend === 'wasm' ? SUPPLIED_WASM_KERNELS.filter((k) => s.needed.includes(k) && (supplied.includes(k) || isInstalled(k))) : [];
+    const used = backend === 'wasm' ? SUPPLIED_WASM_KERNELS.filter((k) => s.needed.includes(k) && isInstalled(k)) : [];
     const helped = used.length ? ` (with featureVis's own ${used.join(', ')} for wasm)` : '';
     const message = failed.length
       ? `${model.name}: ${why}; feature visualisation runs on ${backend}${slower}.`

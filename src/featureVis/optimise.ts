@@ -4,7 +4,7 @@ import { createRng, gaussian } from '../lib/rng';
 import type { AtlasModel } from '../model/atlasModel';
 import { directionObjective, layerFunction, layerVectors, objectiveTargets, toModelInput, type ObjectiveOptions } from './objective';
 import { FourierImage, rowsToImages } from './parameterisation';
-import { IDENTITY_TRANSFORM, resampleMode, resampleRows, resampleTaps, sampleTransform, type TransformOptions } from './transforms';
+import { IDENTITY_TRANSFORM, resampleMode, resampleRows, resampleTaps, sampleTransform, weakenTransform, type TransformOptions } from './transforms';
 
 export interface VisualiseOptions extends ObjectiveOptions {
   /** Adam steps per try. */
@@ -23,6 +23,8 @@ export interface VisualiseOptions extends ObjectiveOptions {
   site?: 'centre' | 'pooled';
   /** Robustness transforms, or false for none. */
   transforms?: TransformOptions | false;
+  /** Final fraction of the steps over which the transforms fade to none, settling the icon as it is scored (0.2). */
+  settle?: number;
   /** Exponent of the 1/f spectrum scaling. */
   decayPower?: number;
   onProgress?: (progress: { done: number; total: number }) => void;
@@ -69,11 +71,15 @@ export async function visualiseDirections(
   const targets = objectiveTargets(directions, dim, options.whitening);
   const forward = layerFunction(model, layer);
   const total = Math.ceil(k / batchSize) * tries * steps;
-  const mode = resampleMode({ inHeight: height, inWidth: width, outHeight: height, outWidth: width });
-  // Transforms run at the optimised size (a quarter of the taps of 224 for a 112 icon); a bilinear resize,
-  // whose gradient every backend has, then brings the image to the model's input size.
-  const toModelSize = (images: tf.Tensor4D) =>
-    height === modelH && width === modelW ? images : tf.image.resizeBilinear(images, [modelH, modelW], false, true);
+  const settleSteps = Math.round((options.settle ?? 0.2) * steps);
+  // Square icons are transformed at their own size (a fifth of the taps of 224 for a 96 icon), then resized
+  // bilinearly to the model's input; tfjs 4.22's cpu resize gradient is wrong for non-square images, so those
+  // are resampled straight to the model's size.
+  const resize = (height !== modelH || width !== modelW) && height === width;
+  const [outH, outW] = resize ? [height, width] : [modelH, modelW];
+  const mode = resampleMode({ inHeight: height, inWidth: width, outHeight: outH, outWidth: outW });
+  const toModelSize = (images: tf.Tensor4D) => (resize ? tf.image.resizeBilinear(images, [modelH, modelW], false, true) : images);
+  const finalTaps = !resize && (height !== modelH || width !== modelW) ? resampleTaps(IDENTITY_TRANSFORM, height, width, modelH, modelW) : null;
 
   const images: Uint8ClampedArray[] = new Array(k);
   const scores = new Float32Array(k).fill(-Infinity);
@@ -94,11 +100,12 @@ export async function visualiseDirections(
           try {
             for (let step = 0; step < steps; step++) {
               if (options.signal?.aborted) throw abortError('Feature visualisation cancelled');
-              const transform = options.transforms === false ? IDENTITY_TRANSFORM : sampleTransform(random, options.transforms ?? {}, Math.max(height, width));
-              const taps = resampleTaps(transform, height, width, height, width);
+              const drawn = options.transforms === false ? IDENTITY_TRANSFORM : sampleTransform(random, options.transforms ?? {}, Math.max(height, width));
+              const transform = settleSteps > 0 ? weakenTransform(drawn, (steps - step - 1) / settleSteps) : drawn;
+              const taps = resampleTaps(transform, height, width, outH, outW);
               tf.tidy(() => {
                 const climb = () => {
-                  const pixels = toModelSize(rowsToImages(resampleRows(image.rows(), taps, mode), height, width, channels, colour));
+                  const pixels = toModelSize(rowsToImages(resampleRows(image.rows(), taps, mode), outH, outW, channels, colour));
                   const vectors = layerVectors(forward(toModelInput(pixels, model.preprocessing)), site);
                   return tf.neg(tf.sum(directionObjective(vectors, whitened, unit, power))) as tf.Scalar;
                 };
@@ -111,8 +118,10 @@ export async function visualiseDirections(
               }
             }
             const [icon, score] = tf.tidy(() => {
-              const icon = rowsToImages(image.rows(), height, width, channels, colour);
-              const vectors = layerVectors(forward(toModelInput(toModelSize(icon), model.preprocessing)), site);
+              const rows = image.rows();
+              const icon = rowsToImages(rows, height, width, channels, colour);
+              const input = finalTaps ? rowsToImages(resampleRows(rows, finalTaps, mode), modelH, modelW, channels, colour) : toModelSize(icon);
+              const vectors = layerVectors(forward(toModelInput(input, model.preprocessing)), site);
               return [icon, directionObjective(vectors, whitened, unit, power)];
             });
             const [pixels, values] = await Promise.all([icon.data(), score.data()]).finally(() => tf.dispose([icon, score]));

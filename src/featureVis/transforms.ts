@@ -40,6 +40,18 @@ export function sampleTransform(random: () => number, options: TransformOptions,
   };
 }
 
+/** A transform weakened towards the identity (strength 1: as drawn, 0: none). */
+export function weakenTransform(t: SampledTransform, strength: number): SampledTransform {
+  if (strength >= 1) return t;
+  return {
+    dx: Math.round(t.dx * strength),
+    dy: Math.round(t.dy * strength),
+    scale: 1 + (t.scale - 1) * strength,
+    angle: t.angle * strength,
+    pad: t.pad * strength,
+  };
+}
+
 /**
  * Bilinear taps of a resampling from an inH x inW image to outH x outW: four (source index, weight) pairs
  * per output pixel, tap-major ([tap][pixel]). Taps that fall outside the image point at index inH*inW,

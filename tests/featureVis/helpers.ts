@@ -12,12 +12,12 @@ async function artifactsOf(model: tf.LayersModel): Promise<tf.io.ModelArtifacts>
   return saved!;
 }
 
-/** A tiny one-channel CNN: 10x10x1 in, conv 8x8x4 (ReLU), 2 classes. */
-export function grayCnnArtifacts(): Promise<tf.io.ModelArtifacts> {
+/** A tiny one-channel CNN: 10x10x1 (or the given height x width) in, conv (h-2)x(w-2)x4 (ReLU), 2 classes. */
+export function grayCnnArtifacts(height = 10, width = 10): Promise<tf.io.ModelArtifacts> {
   return artifactsOf(
     tf.sequential({
       layers: [
-        tf.layers.conv2d({ name: 'conv', inputShape: [10, 10, 1], filters: 4, kernelSize: 3, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 5 }) }),
+        tf.layers.conv2d({ name: 'conv', inputShape: [height, width, 1], filters: 4, kernelSize: 3, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 5 }) }),
         tf.layers.flatten({ name: 'flat' }),
         tf.layers.dense({ name: 'probs', units: 2, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 6 }) }),
       ],

@@ -86,8 +86,17 @@ describe('visualiseDirections', () => {
     for (let p = 0; p < 100; p++) expect(rgba[p * 4]).toBe(rgba[p * 4 + 2]);
   });
 
-  it('optimises at another size and resamples to the model’s input', async () => {
+  it('optimises at another size and resamples to the model’s input, square or not', async () => {
     const r = await visualiseDirections(model, 'conv_b', directions.subarray(0, 8), { steps: 3, size: 20 });
     expect([r.width, r.height, r.images[0].length]).toEqual([20, 20, 1600]);
+    const wide = await AtlasModel.fromArtifacts(await grayCnnArtifacts(8, 12), 'wide');
+    for (const backend of ['wasm', 'cpu']) {
+      await tf.setBackend(backend);
+      const w = await visualiseDirections(wide, 'conv', neuronDirections(4, [2]), { steps: 3, size: 16 });
+      expect([w.width, w.height, w.backend]).toEqual([24, 16, backend]);
+      expect(Number.isFinite(w.scores[0])).toBe(true);
+    }
+    await tf.setBackend('wasm');
+    wide.dispose();
   });
 });

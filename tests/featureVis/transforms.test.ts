@@ -9,6 +9,7 @@ import {
   resampleRows,
   resampleTaps,
   sampleTransform,
+  weakenTransform,
   type SampledTransform,
 } from '../../src/featureVis/transforms';
 
@@ -82,6 +83,14 @@ describe('resampleRows', () => {
   it('uses the dense form for small images only', () => {
     expect(resampleMode({ inHeight: 28, inWidth: 28, outHeight: 28, outWidth: 28 })).toBe('dense');
     expect(resampleMode({ inHeight: 128, inWidth: 128, outHeight: 224, outWidth: 224 })).toBe('gather');
+  });
+
+  it('weakens a transform towards the identity', () => {
+    const t: SampledTransform = { dx: 3, dy: -2, scale: 1.1, angle: 0.2, pad: 0.05 };
+    expect(weakenTransform(t, 1)).toBe(t);
+    expect(weakenTransform(t, 0)).toEqual({ dx: 0, dy: -0, scale: 1, angle: 0, pad: 0 });
+    expect(weakenTransform(t, 0.5)).toMatchObject({ dx: 2, dy: -1, angle: 0.1 });
+    expect(weakenTransform(t, 0.5).scale).toBeCloseTo(1.05, 10);
   });
 
   it('draws seeded transforms within the configured ranges', () => {

@@ -10,7 +10,9 @@ import { decodeImageFile } from '../../src/cli/nodeIo';
 import { cellOf } from '../../src/compute/grid';
 import { parseAtlas, type Atlas } from '../../src/export/atlasFile';
 import { chooseBackend } from '../../src/model/backend';
-import { prepareImage } from '../../src/model/preprocess';
+import { prepareImage, type RawImage } from '../../src/model/preprocess';
+import { sampleProvider } from '../../src/model/providers';
+import { loadSampleFromDisk } from '../../src/model/sampleNode';
 import { FIXTURES, hasFixtures } from '../fixtures';
 
 const run = promisify(execFile);
@@ -26,7 +28,7 @@ async function atlasCli(args: string[]): Promise<{ atlas: Atlas; stdout: string;
  * Re-derives the members of the biggest coarse cells from the file's layout, re-records their activations
  * straight from the image files, and checks the file's top inputs against a brute-force ranking.
  */
-async function checkTopInputs(atlas: Atlas, modelArg: string, imagePath: (name: string) => string, cellsToCheck = 3) {
+async function checkTopInputs(atlas: Atlas, modelArg: string, loadImage: (name: string) => Promise<RawImage>, cellsToCheck = 3) {
   const model = await loadModelForCli(modelArg);
   const level = atlas.levels[0];
   const g = level.size;
@@ -35,7 +37,7 @@ async function checkTopInputs(atlas: Atlas, modelArg: string, imagePath: (name: 
   const cache = new Map<number, Float32Array>();
   const activationOf = async (input: number): Promise<Float32Array> => {
     if (!cache.has(input)) {
-      const { input: x, pixels } = prepareImage(await decodeImageFile(imagePath(atlas.inputs.names[input])), { height: model.inputHeight, width: model.inputWidth, channels: model.inputChannels }, model.preprocessing);
+      const { input: x, pixels } = prepareImage(await loadImage(atlas.inputs.names[input]), { height: model.inputHeight, width: model.inputWidth, channels: model.inputChannels }, model.preprocessing);
       const batch = x.expandDims(0) as tf.Tensor4D;
       const { activation, probabilities } = model.run(batch, atlas.layer.name);
       cache.set(input, (await activation.data()) as Float32Array);
@@ -86,6 +88,19 @@ beforeAll(async () => {
 });
 
 describe('npm run atlas (CLI)', () => {
+  it('builds the default atlas from the built-in model and bundled sample, with correct top inputs', async () => {
+    const { atlas, stdout } = await atlasCli(['--samples', '2', '--grid', '20,40,80,160']);
+    expect(stdout).toMatch(/3000 inputs, 6000 points of layer conv3 \(32-d\)/);
+    expect(atlas.model.classNames).toHaveLength(10);
+    expect(atlas.levels.map((l) => l.size)).toEqual([20, 40, 80, 160]);
+    expect(atlas.levels.every((l) => l.cells.length > 0)).toBe(true);
+    // The labels are the true Fashion-MNIST classes, and the model mostly agrees with them.
+    const agree = atlas.inputs.label.filter((l, i) => l === atlas.inputs.predicted[i]).length / atlas.inputs.label.length;
+    expect(agree).toBeGreaterThan(0.8);
+    const sample = sampleProvider(await loadSampleFromDisk());
+    await checkTopInputs(atlas, 'default', (name) => sample.load(Number(name.replace('sample-', ''))));
+  });
+
   it.skipIf(!hasFixtures)('builds a Tiny VGG atlas from an ImageFolder, listing the bad files and keeping the rest', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tinyvgg-images-'));
     const photos = join(FIXTURES, 'images/tinyimagenet10');
@@ -105,7 +120,7 @@ describe('npm run atlas (CLI)', () => {
     expect(atlas.levels.map((l) => l.size)).toEqual([20, 40, 80, 160]);
     expect(atlas.levels.every((l) => l.cells.length > 0)).toBe(true);
     expect(new Set(atlas.inputs.label.map((l) => atlas.labelNames[l]))).toEqual(new Set(['boat', 'bug', 'bus', 'car', 'espresso', 'koala', 'orange', 'panda', 'pepper', 'pizza']));
-    await checkTopInputs(atlas, join(FIXTURES, 'models/tinyvgg'), (name) => join(dir, name));
+    await checkTopInputs(atlas, join(FIXTURES, 'models/tinyvgg'), (name) => decodeImageFile(join(dir, name)));
   });
 
   it.skipIf(!hasFixtures)('builds a MobileNet atlas on imagenet-val-300 whose top inputs match a brute-force ranking', async () => {
@@ -117,7 +132,7 @@ describe('npm run atlas (CLI)', () => {
     expect(atlas.layer.shape).toEqual([7, 7, 256]);
     expect(atlas.labelNames[0]).toBe('background');
     expect(atlas.levels[0].cells.length).toBeGreaterThan(20);
-    await checkTopInputs(atlas, model, (name) => join(images, name));
+    await checkTopInputs(atlas, model, (name) => decodeImageFile(join(images, name)));
   }, 300_000);
 
   it('fails with a clear message for a bad model folder or image folder', async () => {

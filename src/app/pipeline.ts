@@ -51,7 +51,7 @@ export class AtlasPipeline {
         if (e.name === 'AbortError') await this.loadModel(this.lastModel!).catch(() => undefined);
         throw e;
       });
-    const { recorded, model, thumbnails, errors, notices } = recording;
+    const { recorded, model, thumbnails, errors, notices, iconSettings } = recording;
     const params: AtlasParams = {
       method: request.method,
       metric: request.metric,
@@ -62,13 +62,15 @@ export class AtlasPipeline {
       topK: 16,
     };
     const { table } = recorded;
-    const atlas = await this.computeClient.call('buildAtlas', [recorded, model, params, thumbnails], {
+    const { name, kind, inputHeight, inputWidth, inputChannels, classNames } = model;
+    const modelInfo = { name, kind, inputHeight, inputWidth, inputChannels, classNames };
+    const atlas = await this.computeClient.call('buildAtlas', [recorded, modelInfo, params, thumbnails], {
       signal,
       onProgress: relay,
       transfer: [table.values.buffer, table.input.buffer, table.x.buffer, table.y.buffer],
     });
     const sampling = table.totalBeforeSampling > table.count ? { kept: table.count, total: table.totalBeforeSampling } : null;
-    return { atlas, errors, notices, sampling };
+    return { atlas, errors, notices, sampling, iconSettings };
   }
 
   /** Whether (and on which backend) feature visualisation can run for the last recorded layer. */

@@ -22,6 +22,8 @@ export interface ModelSummary {
   /** The layer the app records unless the user picks another. */
   defaultLayer: string;
   classNames: string[] | null;
+  /** A hash of the model's name, input and weights: the model part of icon cache keys. */
+  fingerprint: string;
 }
 
 export interface BackendInfo {
@@ -72,6 +74,8 @@ export interface BuildResult {
   errors: InputError[];
   /** Things the user should know that are not errors (sampling, a non-spatial layer recorded pooled). */
   notices: string[];
+  /** What besides model, layer and direction shapes a feature-visualisation icon (whitening, colour basis, site): the settings part of icon cache keys. */
+  iconSettings: string;
   /** Set when activations were sampled down to the memory budget. */
   sampling: { kept: number; total: number } | null;
 }

@@ -12,6 +12,8 @@ import { chooseFeatureVisBackend } from '../featureVis/backendSupport';
 import { visualiseDirections } from '../featureVis/optimise';
 import { colourBasisFromImages } from '../featureVis/parameterisation';
 import { whiteningMatrix } from '../featureVis/whitening';
+import { modelFingerprint } from '../featureVis/fingerprint';
+import { settingsKey } from '../featureVis/cache';
 import * as tf from '@tensorflow/tfjs';
 import type { CallContext } from './rpc';
 import { withTransfer } from './rpc';
@@ -97,8 +99,10 @@ export interface VisualiseRequest {
 
 export interface RecordResult {
   recorded: RecordedColumns;
-  model: { name: string; kind: 'layers' | 'graph'; inputHeight: number; inputWidth: number; inputChannels: number; classNames: string[] | null };
+  model: ModelSummary;
   samplesPerImage: 'pooled' | 'all' | number;
+  /** settingsKey of what shapes icons besides the direction. */
+  iconSettings: string;
   thumbnails: string[];
   errors: InputError[];
   notices: string[];
@@ -132,7 +136,9 @@ export function createModelService(assets: BundledAssets) {
     if (backend && tf.getBackend() !== backend.name) await tf.setBackend(backend.name);
   };
 
+  let fingerprint = '';
   const summary = (m: AtlasModel): ModelSummary => ({
+    fingerprint,
     name: m.name,
     kind: m.kind,
     inputHeight: m.inputHeight,
@@ -170,6 +176,7 @@ export function createModelService(assets: BundledAssets) {
       model?.dispose();
       model = next;
       featureVis = null;
+      fingerprint = await modelFingerprint(model);
       return summary(model);
     },
 
@@ -205,6 +212,7 @@ export function createModelService(assets: BundledAssets) {
           },
           model: summary(model),
           samplesPerImage: recording.samplesPerImage,
+          iconSettings: settingsKey({ ...featureVis, layer: undefined }),
           thumbnails,
           errors: recording.errors,
           notices: recording.notices,

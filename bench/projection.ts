@@ -195,8 +195,22 @@ async function child(args: Map<string, string>): Promise<void> {
   sample();
   clearInterval(timer);
   writeFileSync(args.get('out')!, new Uint8Array(layout.buffer, layout.byteOffset, layout.byteLength));
-  const peakRssMb = process.resourceUsage().maxRSS / 1024;
+  const peakRssMb = peakResidentMb();
   console.log(JSON.stringify({ seconds, cpuSeconds, peakRssMb, peakHeapMb: peakHeap / 2 ** 20 }));
+}
+
+/**
+ * This process's peak resident set: VmHWM on Linux, which starts afresh at exec. getrusage's maxRSS
+ * would also count the parent's memory at fork time.
+ */
+function peakResidentMb(): number {
+  try {
+    const match = /VmHWM:\s+(\d+)\s+kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (match) return Number(match[1]) / 1024;
+  } catch {
+    // Not Linux: fall through.
+  }
+  return process.resourceUsage().maxRSS / 1024;
 }
 
 function spawnMethod(method: Method, dataPath: string, n: number, d: number, seed: number, dir: string): Promise<RunResult> {

@@ -41,7 +41,7 @@ const LAYOUT_INTERVAL_MS = 200;
 const BH_LIMIT = 5000;
 
 /**
- * t-SNE (van der Maaten & Hinton 2008) with sparse kNN affinities and exact or FFT-interpolated
+ * t-SNE (van der Maaten & Hinton 2008) with sparse kNN affinities, Barnes-Hut or FFT-interpolated
  * repulsion (Linderman et al. 2019), early exaggeration, momentum and gains. Input n x d, output n x 2.
  */
 export async function tsne(data: Float32Array, n: number, d: number, options: TsneOptions = {}): Promise<Float32Array> {
@@ -309,88 +309,96 @@ export function exactRepulsion(layout: Float64Array, n: number, out: Float64Arra
  */
 export class BarnesHutRepulsion {
   constructor(private readonly theta = 0.5) {}
-
   private order = new Int32Array(0);
   private scratch = new Int32Array(0);
-  private massX = new Float64Array(0);
-  private massY = new Float64Array(0);
-  private count = new Int32Array(0);
-  private width = new Float64Array(0);
+  /** Four numbers per node: centre of mass x and y, point count, (cell width / theta)^2. */
+  private node = new Float64Array(0);
   private firstChild = new Int32Array(0);
   private rangeStart = new Int32Array(0);
   private rangeEnd = new Int32Array(0);
   private stack = new Int32Array(0);
-  private nodes = 0;
+  /** Build stack: (node, x0, y0, size, range start, range end, depth) per pending node. */
+  private work = new Float64Array(0);
+  private readonly bounds = new Int32Array(5);
+  private readonly fill = new Int32Array(4);
 
   /** Fills out_i = sum_j w_ij^2 (y_i - y_j) and returns Z = sum_{i != j} w_ij. */
   compute(layout: Float64Array, n: number, out: Float64Array): number {
     this.build(layout, n);
-    const { massX, massY, count, width, firstChild, rangeStart, rangeEnd, order, stack } = this;
-    const theta2 = this.theta * this.theta;
+    const { node, firstChild, rangeStart, rangeEnd, order, stack } = this;
     let z = 0;
     for (let i = 0; i < n; i++) {
       const xi = layout[2 * i];
       const yi = layout[2 * i + 1];
       let fx = 0;
       let fy = 0;
+      let zi = 0;
       let top = 0;
       stack[top++] = 0;
       while (top > 0) {
-        const node = stack[--top];
-        const c = count[node];
-        const dx = xi - massX[node];
-        const dy = yi - massY[node];
+        const k = stack[--top];
+        const o = 4 * k;
+        const dx = xi - node[o];
+        const dy = yi - node[o + 1];
         const d2 = dx * dx + dy * dy;
-        const wd = width[node];
-        if (wd * wd < theta2 * d2) {
+        if (node[o + 3] < d2) {
           // Far enough: the whole cell acts as one point (never the cell holding i when theta < 0.7).
+          const c = node[o + 2];
           const w = 1 / (1 + d2);
-          z += c * w;
+          zi += c * w;
           const q = c * w * w;
           fx += q * dx;
           fy += q * dy;
-        } else if (firstChild[node] < 0) {
-          // Near leaf: its few points one by one.
-          for (let s = rangeStart[node]; s < rangeEnd[node]; s++) {
-            const j = order[s];
-            if (j === i) continue;
-            const ex = xi - layout[2 * j];
-            const ey = yi - layout[2 * j + 1];
-            const w = 1 / (1 + ex * ex + ey * ey);
-            z += w;
-            const q = w * w;
-            fx += q * ex;
-            fy += q * ey;
-          }
         } else {
-          const f = firstChild[node];
-          for (let q = 0; q < 4; q++) if (count[f + q] > 0) stack[top++] = f + q;
+          const f = firstChild[k];
+          if (f < 0) {
+            // Near leaf: its few points one by one.
+            for (let s = rangeStart[k]; s < rangeEnd[k]; s++) {
+              const j = order[s];
+              if (j === i) continue;
+              const ex = xi - layout[2 * j];
+              const ey = yi - layout[2 * j + 1];
+              const w = 1 / (1 + ex * ex + ey * ey);
+              zi += w;
+              const q = w * w;
+              fx += q * ex;
+              fy += q * ey;
+            }
+          } else {
+            if (node[4 * f + 2] > 0) stack[top++] = f;
+            if (node[4 * f + 6] > 0) stack[top++] = f + 1;
+            if (node[4 * f + 10] > 0) stack[top++] = f + 2;
+            if (node[4 * f + 14] > 0) stack[top++] = f + 3;
+          }
         }
       }
       out[2 * i] = fx;
       out[2 * i + 1] = fy;
+      z += zi;
     }
     return z;
   }
 
-  /** Quadtree over the points: children of a node are 4 consecutive nodes; leaves hold up to 8 points. */
+  /** Quadtree over the points: a node's children are 4 consecutive nodes; leaves hold up to 8 points. */
   private build(layout: Float64Array, n: number): void {
     const maxNodes = 4 * n + 16;
     if (this.order.length < n) {
       this.order = new Int32Array(n);
       this.scratch = new Int32Array(n);
     }
-    if (this.count.length < maxNodes) {
-      this.massX = new Float64Array(maxNodes);
-      this.massY = new Float64Array(maxNodes);
-      this.count = new Int32Array(maxNodes);
-      this.width = new Float64Array(maxNodes);
+    if (this.firstChild.length < maxNodes) {
+      this.node = new Float64Array(4 * maxNodes);
       this.firstChild = new Int32Array(maxNodes);
       this.rangeStart = new Int32Array(maxNodes);
       this.rangeEnd = new Int32Array(maxNodes);
       this.stack = new Int32Array(maxNodes);
+      this.work = new Float64Array(7 * maxNodes);
     }
-    let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
+    const { order, scratch, node, firstChild, rangeStart, rangeEnd, work } = this;
+    let minX = Infinity;
+    let minY = Infinity;
+    let maxX = -Infinity;
+    let maxY = -Infinity;
     for (let i = 0; i < n; i++) {
       const x = layout[2 * i];
       const y = layout[2 * i + 1];
@@ -398,63 +406,69 @@ export class BarnesHutRepulsion {
       if (x > maxX) maxX = x;
       if (y < minY) minY = y;
       if (y > maxY) maxY = y;
-      this.order[i] = i;
+      order[i] = i;
     }
     const size = Math.max(maxX - minX, maxY - minY, 1e-12) * (1 + 1e-9);
-    this.nodes = 1;
-    // Explicit stack of (node, x0, y0, size); ranges partition `order` in place.
-    const work: number[] = [0, minX, minY, size, 0, n, 0];
-    this.rangeStart[0] = 0;
-    this.rangeEnd[0] = n;
-    while (work.length > 0) {
-      const depth = work.pop()!;
-      const end = work.pop()!;
-      const start = work.pop()!;
-      const s = work.pop()!;
-      const y0 = work.pop()!;
-      const x0 = work.pop()!;
-      const node = work.pop()!;
+    const invTheta2 = 1 / (this.theta * this.theta);
+    let nodes = 1;
+    let top = 0;
+    work.set([0, minX, minY, size, 0, n, 0], 0);
+    top = 7;
+    while (top > 0) {
+      const depth = work[--top];
+      const end = work[--top];
+      const start = work[--top];
+      const s = work[--top];
+      const y0 = work[--top];
+      const x0 = work[--top];
+      const k = work[--top];
       const m = end - start;
       let sx = 0;
       let sy = 0;
       for (let a = start; a < end; a++) {
-        const p = this.order[a];
+        const p = order[a];
         sx += layout[2 * p];
         sy += layout[2 * p + 1];
       }
-      this.count[node] = m;
-      this.massX[node] = m > 0 ? sx / m : 0;
-      this.massY[node] = m > 0 ? sy / m : 0;
-      this.width[node] = s;
-      this.rangeStart[node] = start;
-      this.rangeEnd[node] = end;
+      const o = 4 * k;
+      node[o] = m > 0 ? sx / m : 0;
+      node[o + 1] = m > 0 ? sy / m : 0;
+      node[o + 2] = m;
+      node[o + 3] = s * s * invTheta2;
+      rangeStart[k] = start;
+      rangeEnd[k] = end;
       if (m <= 8 || depth > 40) {
-        this.firstChild[node] = -1;
+        firstChild[k] = -1;
         continue;
       }
-      // Partition into quadrants 0..3 (bit 0: right half, bit 1: top half) by a counting pass.
+      // Partition the range into quadrants 0..3 (bit 0: right half, bit 1: top half) by counting.
       const half = s / 2;
       const mx = x0 + half;
       const my = y0 + half;
-      const counts = [0, 0, 0, 0];
+      const quadrant = (p: number) => (layout[2 * p] >= mx ? 1 : 0) | (layout[2 * p + 1] >= my ? 2 : 0);
+      const bounds = this.bounds;
+      bounds.fill(0);
+      for (let a = start; a < end; a++) bounds[quadrant(order[a]) + 1]++;
+      bounds[0] = start;
+      for (let q = 0; q < 4; q++) bounds[q + 1] += bounds[q];
+      const fill = this.fill;
+      fill.set(bounds.subarray(0, 4));
       for (let a = start; a < end; a++) {
-        const p = this.order[a];
-        const q = (layout[2 * p] >= mx ? 1 : 0) | (layout[2 * p + 1] >= my ? 2 : 0);
-        counts[q]++;
+        const p = order[a];
+        scratch[fill[quadrant(p)]++] = p;
       }
-      const offsets = [start, start + counts[0], start + counts[0] + counts[1], start + counts[0] + counts[1] + counts[2]];
-      const fill = offsets.slice();
-      for (let a = start; a < end; a++) {
-        const p = this.order[a];
-        const q = (layout[2 * p] >= mx ? 1 : 0) | (layout[2 * p + 1] >= my ? 2 : 0);
-        this.scratch[fill[q]++] = p;
-      }
-      for (let a = start; a < end; a++) this.order[a] = this.scratch[a];
-      const first = this.nodes;
-      this.nodes += 4;
-      this.firstChild[node] = first;
+      for (let a = start; a < end; a++) order[a] = scratch[a];
+      const first = nodes;
+      nodes += 4;
+      firstChild[k] = first;
       for (let q = 0; q < 4; q++) {
-        work.push(first + q, q & 1 ? mx : x0, q & 2 ? my : y0, half, offsets[q], offsets[q] + counts[q], depth + 1);
+        work[top++] = first + q;
+        work[top++] = q & 1 ? mx : x0;
+        work[top++] = q & 2 ? my : y0;
+        work[top++] = half;
+        work[top++] = bounds[q];
+        work[top++] = bounds[q + 1];
+        work[top++] = depth + 1;
       }
     }
   }

@@ -156,7 +156,7 @@ describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () =
     assert.equal(file.inputs.names.length, before.inputCount);
 
     await page.locator('[data-testid=atlas-input]').setInputFiles(path);
-    await waitForNewAtlas(page, before.atlasVersion, 60_000);
+    await waitForNewAtlas(page, before, 60_000);
     await settleLayout(page);
     await page.keyboard.press('0');
     const reopened = await atlasState(page);
@@ -180,7 +180,7 @@ describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () =
       target.dispatchEvent(new DragEvent('dragover', { dataTransfer, bubbles: true, cancelable: true }));
       target.dispatchEvent(new DragEvent('drop', { dataTransfer, bubbles: true, cancelable: true }));
     }, text);
-    await waitForNewAtlas(page, before.atlasVersion, 60_000);
+    await waitForNewAtlas(page, before, 60_000);
     const after = await atlasState(page);
     assert.equal(after.cellCount, before.cellCount);
     assert.equal(after.inputCount, before.inputCount);
@@ -224,9 +224,9 @@ describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () =
 
   it('lists a corrupt image and a text file in error-list while the good images go through', async () => {
     const { paths, good, bad } = await filesWithCorruptOnes(9);
-    const { atlasVersion } = await atlasState(page);
+    const before = await atlasState(page);
     await page.locator('[data-testid=image-input]').setInputFiles(paths);
-    await waitForNewAtlas(page, atlasVersion);
+    await waitForNewAtlas(page, before);
     const s = await atlasState(page);
     assert.equal(s.inputCount, good, 'every good image is in the atlas');
     const errors = await page.locator('[data-testid=error-list]').innerText();
@@ -236,9 +236,9 @@ describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () =
 
   it('rebuilds from a dropped folder, with sub-folder names as labels', async () => {
     const folder = await labelledFolder(8);
-    const { atlasVersion } = await atlasState(page);
+    const before = await atlasState(page);
     await page.locator('[data-testid=folder-input]').setInputFiles(folder.dir);
-    await waitForNewAtlas(page, atlasVersion);
+    await waitForNewAtlas(page, before);
     const s = await atlasState(page);
     assert.equal(s.inputCount, folder.count);
     assert.ok(s.cellCount > 0);

@@ -74,9 +74,19 @@ export async function openApp(browser: Browser, url: string): Promise<{ page: Pa
   return { page, consoleErrors };
 }
 
+/** Runs a wait; on a timeout, the error says what the app was doing instead. */
+async function waitWithState<T>(page: Page, wait: () => Promise<T>): Promise<T> {
+  try {
+    return await wait();
+  } catch (e) {
+    const state = await page.evaluate(() => ({ status: window.__atlas?.status, error: window.__atlas?.error, version: window.__atlas?.atlasVersion })).catch(() => null);
+    throw new Error(`${(e as Error).message}\n  app state then: ${JSON.stringify(state)}`);
+  }
+}
+
 /** Waits until the app reports `status` (and fails fast, with the app's message, on 'error'). */
 export async function waitForStatus(page: Page, status: string, timeout = BUILD_TIMEOUT_MS): Promise<void> {
-  const handle = await page.waitForFunction(
+  const handle = await waitWithState(page, () => page.waitForFunction(
     (wanted) => {
       const a = window.__atlas;
       if (!a) return false;
@@ -86,24 +96,32 @@ export async function waitForStatus(page: Page, status: string, timeout = BUILD_
     },
     status,
     { timeout, polling: 100 },
-  );
+  ));
   const result = (await handle.jsonValue()) as { ok: boolean; error?: string };
   if (!result.ok) throw new Error(`The app reported an error instead of "${status}": ${result.error}`);
 }
 
-/** Waits for a new atlas (version above `after`) to be on screen and ready. */
-export async function waitForNewAtlas(page: Page, after: number, timeout = BUILD_TIMEOUT_MS): Promise<void> {
-  const errorBefore = await page.evaluate(() => window.__atlas?.error ?? null);
-  const handle = await page.waitForFunction(
-    ({ version, previousError }) => {
-      const a = window.__atlas;
-      if (!a) return false;
-      if (a.status === 'ready' && a.atlasVersion > version) return { ok: true };
-      if (a.status === 'error' && a.error !== previousError) return { ok: false, error: a.error };
-      return false;
-    },
-    { version: after, previousError: errorBefore },
-    { timeout, polling: 100 },
+/**
+ * Waits for a new atlas (version above `before.atlasVersion`) to be on screen and ready; fails fast on
+ * an error other than the one shown before the action. `before` is the state taken before the action.
+ */
+export async function waitForNewAtlas(
+  page: Page,
+  before: { atlasVersion: number; error?: string | null },
+  timeout = BUILD_TIMEOUT_MS,
+): Promise<void> {
+  const handle = await waitWithState(page, () =>
+    page.waitForFunction(
+      ({ version, previousError }) => {
+        const a = window.__atlas;
+        if (!a) return false;
+        if (a.status === 'ready' && a.atlasVersion > version) return { ok: true };
+        if (a.status === 'error' && a.error !== previousError) return { ok: false, error: a.error };
+        return false;
+      },
+      { version: before.atlasVersion, previousError: before.error ?? null },
+      { timeout, polling: 100 },
+    ),
   );
   const result = (await handle.jsonValue()) as { ok: boolean; error?: string };
   if (!result.ok) throw new Error(`The app reported an error instead of a new atlas: ${result.error}`);
@@ -114,7 +132,7 @@ export async function atlasState(page: Page) {
     const a = window.__atlas!;
     return {
       status: a.status,
-      error: a.error,
+      error: a.error ?? null,
       backend: a.backend,
       inputCount: a.inputCount,
       activationCount: a.activationCount,

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { AtlasView, type AtlasViewHandle } from '../atlas/AtlasView';
 import type { AtlasVisuals } from '../atlas/visuals';
 import { CellInspector } from '../panels/CellInspector';
@@ -20,6 +20,10 @@ export function App() {
   const viewRef = useRef<AtlasViewHandle>(null);
   const status = useAtlasStore((s) => s.status);
   const hasAtlas = useAtlasStore((s) => s.atlas !== null);
+  const onVisibleCells = useCallback(
+    (gridSize: number, cells: [number, number][]) => controller?.setVisibleCells(gridSize, cells),
+    [controller],
+  );
 
   useEffect(() => {
     const backend = new URLSearchParams(window.location.search).get('backend') ?? undefined;
@@ -64,7 +68,7 @@ export function App() {
         />
       </nav>
       <main className="atlas-pane">
-        <AtlasView visuals={visuals} ref={viewRef} />
+        <AtlasView visuals={visuals} ref={viewRef} onVisibleCells={onVisibleCells} />
         {!hasAtlas && (
           <div className="atlas-placeholder">
             {status === 'error' ? 'No atlas yet: see the problems on the left.' : 'Building the atlas of the built-in model…'}

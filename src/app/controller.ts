@@ -6,6 +6,7 @@ import { renderAtlasPng } from '../export/png';
 import { isImageFile, isJsonFile, labelsFromPaths, type PickedFile } from '../lib/inputFiles';
 import type { useAtlasStore } from '../store';
 import { selectLevel } from '../store/selectors';
+import { FeatureVisJobs } from './featureVisJobs';
 import { AtlasPipeline } from './pipeline';
 import type { ImageSource, ModelSource } from './pipelineTypes';
 
@@ -35,12 +36,64 @@ export class AtlasController {
   private modelTicket = 0;
   private visuals: AtlasVisuals | null = null;
   private disposed = false;
+  private featureVis: FeatureVisJobs | null = null;
+  private textureRefresh: ReturnType<typeof setTimeout> | null = null;
+  private readonly unsubscribe: () => void;
 
   constructor(
     private readonly store: Store,
     private readonly showVisuals: (visuals: AtlasVisuals | null) => void,
     private readonly backend?: string,
-  ) {}
+  ) {
+    this.unsubscribe = store.subscribe((state, previous) => {
+      if (state.iconMode !== previous.iconMode && this.visuals) {
+        this.visuals.setIconMode(state.iconMode);
+        this.refreshTextures();
+      }
+    });
+  }
+
+  /** Uploads redrawn icon textures at most a few times a second, however fast icons arrive. */
+  private scheduleTextureRefresh(): void {
+    this.textureRefresh ??= setTimeout(() => {
+      this.textureRefresh = null;
+      this.refreshTextures();
+    }, 300);
+  }
+
+  private refreshTextures(): void {
+    if (this.visuals?.refreshTextures()) this.store.getState().iconsArrived();
+  }
+
+  /** Computes the built atlas's feature-visualisation icons in the model worker, cells on screen first. */
+  private startFeatureVis(pipeline: AtlasPipeline, atlas: Atlas, iconSettings: string): void {
+    this.featureVis?.stop();
+    const fingerprint = this.store.getState().model?.fingerprint ?? '';
+    const s = this.store.getState();
+    s.featureVisStarted();
+    const jobs: FeatureVisJobs = new FeatureVisJobs(pipeline, atlas, fingerprint, iconSettings, {
+      onIcon: (key, gridSize, icon) => {
+        if (this.featureVis !== jobs) return;
+        this.visuals?.addFeatureVisIcon(key, gridSize, icon);
+        this.scheduleTextureRefresh();
+      },
+      onProgress: (levels) => this.featureVis === jobs && this.store.getState().featureVisProgress(levels),
+      onFinished: (status, message) => this.featureVis === jobs && this.store.getState().featureVisFinished(status, message),
+    });
+    this.featureVis = jobs;
+    void jobs.run();
+  }
+
+  private stopFeatureVis(): void {
+    this.featureVis?.stop();
+    this.featureVis = null;
+    this.store.getState().featureVisFinished('off', null);
+  }
+
+  /** The cells on screen, so their icons are computed first. */
+  setVisibleCells(gridSize: number, cells: ReadonlyArray<readonly [number, number]>): void {
+    this.featureVis?.setViewport(gridSize, cells);
+  }
 
   /** First run: the built-in model over its bundled sample, with no click needed. */
   async start(): Promise<void> {
@@ -132,6 +185,8 @@ export class AtlasController {
       return;
     }
     this.build?.abort();
+    // The model worker records next; icons of the old atlas would only compete with it.
+    this.stopFeatureVis();
     const abort = new AbortController();
     this.build = abort;
     const ticket = ++this.ticket;
@@ -164,6 +219,7 @@ export class AtlasController {
       this.store.getState().addErrors(result.errors.map((e) => ({ source: e.name, message: e.reason })));
       this.store.getState().runSucceeded(result.sampling, result.notices);
       await this.show(result.atlas, 'build', ticket, abort.signal);
+      if (ticket === this.ticket && !this.disposed) this.startFeatureVis(pipeline, result.atlas, result.iconSettings);
     } catch (e) {
       if (ticket !== this.ticket) return;
       if (abort.signal.aborted) this.store.getState().setStatus(this.store.getState().atlas ? 'ready' : 'idle');
@@ -178,6 +234,7 @@ export class AtlasController {
 
   cancel(): void {
     this.build?.abort();
+    this.stopFeatureVis();
   }
 
   /** Opens a saved atlas JSON without any model; a bad file leaves the current atlas in place. */
@@ -210,6 +267,8 @@ export class AtlasController {
       return;
     }
     const old = this.visuals;
+    visuals.setIconMode(this.store.getState().iconMode);
+    visuals.refreshTextures();
     this.visuals = visuals;
     this.showVisuals(visuals);
     this.store.getState().setAtlas(atlas, origin);
@@ -236,7 +295,10 @@ export class AtlasController {
   exportJson(): void {
     const atlas = this.store.getState().atlas;
     if (!atlas) return;
-    downloadBlob(new Blob([serializeAtlas(atlas)], { type: 'application/json' }), `${this.fileStem(atlas)}.json`);
+    // The feature visualisations computed so far travel in the file, beside any it was opened with.
+    const icons = { ...(atlas.icons ?? {}), ...(this.visuals?.atlas === atlas ? this.visuals.featureVisDataUrls() : {}) };
+    const withIcons = Object.keys(icons).length ? { ...atlas, icons } : atlas;
+    downloadBlob(new Blob([serializeAtlas(withIcons)], { type: 'application/json' }), `${this.fileStem(atlas)}.json`);
   }
 
   private fileStem(atlas: Atlas): string {
@@ -245,6 +307,9 @@ export class AtlasController {
 
   dispose(): void {
     this.disposed = true;
+    this.unsubscribe();
+    this.stopFeatureVis();
+    if (this.textureRefresh) clearTimeout(this.textureRefresh);
     this.ticket++;
     this.modelTicket++;
     this.build?.abort();

@@ -14,6 +14,8 @@ export interface AtlasTestHook {
   readonly cellCount: number;
   /** Goes up each time a new atlas (built or opened) replaces the one on screen. */
   readonly atlasVersion: number;
+  /** Feature-visualisation icons of the current grid level: finished and in all. */
+  readonly featureVis: { done: number; total: number; status: string };
   cellScreenCenters(): ScreenCenter[];
 }
 
@@ -49,6 +51,11 @@ export function installTestHook(store: typeof useAtlasStore, view: () => AtlasVi
     },
     get atlasVersion() {
       return store.getState().atlasVersion;
+    },
+    get featureVis() {
+      const s = store.getState();
+      const level = s.featureVisLevels.find((l) => l.gridSize === s.gridSize);
+      return { done: level?.done ?? 0, total: level?.total ?? 0, status: s.featureVisStatus };
     },
     cellScreenCenters: () => view()?.cellScreenCenters() ?? [],
   };

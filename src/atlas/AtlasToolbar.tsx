@@ -10,6 +10,11 @@ export function AtlasToolbar({ onStep }: { onStep: (step: ViewStep) => void }) {
   const setShowPoints = useAtlasStore((s) => s.setShowPoints);
   const setShowLabels = useAtlasStore((s) => s.setShowLabels);
   const disabled = useAtlasStore((s) => s.atlas === null);
+  const iconMode = useAtlasStore((s) => s.iconMode);
+  const setIconMode = useAtlasStore((s) => s.setIconMode);
+  const featureVis = useAtlasStore((s) => s.featureVisLevels.find((l) => l.gridSize === s.gridSize));
+  const featureVisStatus = useAtlasStore((s) => s.featureVisStatus);
+  const featureVisMessage = useAtlasStore((s) => s.featureVisMessage);
   return (
     <div className="atlas-toolbar">
       <button type="button" disabled={disabled} onClick={() => onStep('zoomIn')} aria-label="Zoom in" title="Zoom in (+)">
@@ -27,6 +32,20 @@ export function AtlasToolbar({ onStep }: { onStep: (step: ViewStep) => void }) {
       <label>
         <input type="checkbox" checked={showPoints} onChange={(e) => setShowPoints(e.target.checked)} data-testid="points-toggle" /> points
       </label>
+      <label title="What each cell shows: the input patch nearest its mean, or an image optimised to excite its mean direction">
+        icons{' '}
+        <select data-testid="icon-mode" value={iconMode} onChange={(e) => setIconMode(e.target.value as typeof iconMode)}>
+          <option value="exemplar">dataset exemplars</option>
+          <option value="featureVis">feature visualisations</option>
+        </select>
+      </label>
+      {featureVisStatus !== 'off' && (
+        <span className="muted" data-testid="featurevis-info" title={featureVisMessage ?? undefined}>
+          {featureVisStatus === 'unavailable' || featureVisStatus === 'failed'
+            ? 'feature vis off (see tooltip)'
+            : `feature vis ${featureVis?.done ?? 0}/${featureVis?.total ?? 0}`}
+        </span>
+      )}
       <span className="muted" data-testid="grid-info">
         {disabled ? 'no atlas yet' : `grid ${gridSize}×${gridSize} · ${cellCount} cells`}
       </span>

@@ -1,11 +1,11 @@
 import { OrthographicView, type Layer, type PickingInfo } from '@deck.gl/core';
 import DeckGL, { type DeckGLRef } from '@deck.gl/react';
-import { useCallback, useImperativeHandle, useMemo, useRef, useState, type Ref } from 'react';
+import { useCallback, useEffect, useImperativeHandle, useMemo, useRef, useState, type Ref } from 'react';
 import { useAtlasStore, type AtlasViewState } from '../store';
 import { cellIconLayer, cellLabelLayer, labelsByLevel, outlineLayer, pointColumns, pointLayer, type Outline } from './atlasLayers';
 import type { PlacedLabel } from './cellStyle';
 import { CellTooltip } from './CellTooltip';
-import { cellAt } from './geometry';
+import { cellAt, cellCenter } from './geometry';
 import { cellScreenCenters, type ScreenCenter } from './screenCenters';
 import type { AtlasVisuals } from './visuals';
 import { AtlasToolbar } from './AtlasToolbar';
@@ -29,7 +29,16 @@ const HOVER_COLOR: Outline['color'] = [255, 255, 255, 200];
 const SELECTED_COLOR: Outline['color'] = [255, 170, 40, 255];
 
 /** The zoomable atlas: one deck.gl canvas, the grid level following the zoom, click to inspect. */
-export function AtlasView({ visuals, ref }: { visuals: AtlasVisuals | null; ref?: Ref<AtlasViewHandle> }) {
+export function AtlasView({
+  visuals,
+  ref,
+  onVisibleCells,
+}: {
+  visuals: AtlasVisuals | null;
+  ref?: Ref<AtlasViewHandle>;
+  /** The (i, j) of the level's cells on screen, after each pan or zoom settles. */
+  onVisibleCells?: (gridSize: number, cells: [number, number][]) => void;
+}) {
   const deckRef = useRef<DeckGLRef<OrthographicView>>(null);
   const containerRef = useRef<HTMLDivElement>(null);
   const [hover, setHover] = useState<Hover | null>(null);
@@ -41,6 +50,8 @@ export function AtlasView({ visuals, ref }: { visuals: AtlasVisuals | null; ref?
   const showLabels = useAtlasStore((s) => s.showLabels);
   const selected = useAtlasStore((s) => s.selected);
   const atlasVersion = useAtlasStore((s) => s.atlasVersion);
+  // New feature-visualisation icons come as a fresh level canvas, which the icon layer re-uploads.
+  const iconVersion = useAtlasStore((s) => s.iconVersion);
   const selectCell = useAtlasStore((s) => s.selectCell);
 
   const atlas = visuals?.atlas ?? null;
@@ -66,7 +77,7 @@ export function AtlasView({ visuals, ref }: { visuals: AtlasVisuals | null; ref?
     const placed = current ? labels.get(current.size) : undefined;
     if (current && placed?.length && showLabels) layers.push(cellLabelLayer(id, current, placed));
     return layers;
-  }, [atlas, visuals, id, gridSize, points, showLabels, labels]);
+  }, [atlas, visuals, id, gridSize, points, showLabels, labels, iconVersion]);
 
   const outlines: Outline[] = [];
   if (hover) outlines.push({ i: hover.i, j: hover.j, gridSize, color: HOVER_COLOR });
@@ -97,6 +108,24 @@ export function AtlasView({ visuals, ref }: { visuals: AtlasVisuals | null; ref?
     }),
     [level],
   );
+
+  useEffect(() => {
+    if (!onVisibleCells || !level || !viewState) return;
+    const timer = setTimeout(() => {
+      const deck = deckRef.current?.deck;
+      const viewport = deck?.getViewports()[0];
+      const canvas = deck?.getCanvas();
+      if (!viewport || !canvas) return;
+      const { width, height } = canvas.getBoundingClientRect();
+      const visible: [number, number][] = [];
+      for (const c of level.cells) {
+        const [px, py] = viewport.project(cellCenter(c.i, c.j, level.size));
+        if (px >= 0 && py >= 0 && px < width && py < height) visible.push([c.i, c.j]);
+      }
+      onVisibleCells(level.size, visible);
+    }, 150);
+    return () => clearTimeout(timer);
+  }, [onVisibleCells, level, viewState]);
 
   const onLoad = useCallback(() => {
     const canvas = deckRef.current?.deck?.getCanvas();

@@ -1,5 +1,6 @@
 import type { Atlas } from '../export/atlasFile';
-import { buildIconAtlas, type IconAtlas } from './iconAtlas';
+import type { IconMode } from '../store';
+import { buildIconAtlas, iconKey, type IconAtlas } from './iconAtlas';
 import { exemplarIcons, type IconSource } from './iconSource';
 import { decodeThumbnails } from './thumbnails';
 
@@ -8,12 +9,92 @@ import { decodeThumbnails } from './thumbnails';
  * grid level. The GPU textures made from the canvases belong to the layers that draw them.
  */
 export class AtlasVisuals {
+  /** Feature-visualisation icons that have arrived, keyed `${gridSize}:${i}:${j}` as Atlas.icons is. */
+  readonly featureVisIcons = new Map<string, CanvasImageSource & { width: number; height: number }>();
+  private mode: IconMode = 'exemplar';
+  private readonly stale = new Set<number>();
+
   private constructor(
     readonly atlas: Atlas,
     readonly thumbnails: (ImageBitmap | null)[],
-    readonly icons: IconSource,
+    readonly exemplars: IconSource,
     private readonly iconAtlases: Map<number, IconAtlas>,
   ) {}
+
+  /** The icon of each cell as currently shown: its feature visualisation where asked for and ready, else its exemplar. */
+  readonly icons: IconSource = {
+    draw: (ctx, cell, gridSize, x, y, size) => {
+      const icon = this.mode === 'featureVis' ? this.featureVisIcons.get(`${gridSize}:${cell.i}:${cell.j}`) : undefined;
+      if (!icon) return this.exemplars.draw(ctx, cell, gridSize, x, y, size);
+      ctx.imageSmoothingEnabled = true;
+      ctx.drawImage(icon, 0, 0, icon.width, icon.height, x, y, size, size);
+    },
+  };
+
+  get iconMode(): IconMode {
+    return this.mode;
+  }
+
+  /** Switches every level between exemplars and feature visualisations. */
+  setIconMode(mode: IconMode): void {
+    if (mode === this.mode) return;
+    this.mode = mode;
+    for (const level of this.atlas.levels) this.redraw(level.size, level.cells);
+  }
+
+  /** Adds a finished feature visualisation; it shows once `refreshTextures` runs. */
+  addFeatureVisIcon(key: string, gridSize: number, icon: CanvasImageSource & { width: number; height: number }): void {
+    this.featureVisIcons.set(key, icon);
+    if (this.mode !== 'featureVis') return;
+    const [, i, j] = key.split(':').map(Number);
+    const cell = this.atlas.levels.find((l) => l.size === gridSize)?.cells.find((c) => c.i === i && c.j === j);
+    if (cell) this.redraw(gridSize, [cell]);
+  }
+
+  private redraw(gridSize: number, cells: Atlas['levels'][number]['cells']): void {
+    const atlas = this.iconAtlases.get(gridSize);
+    const ctx = atlas?.canvas.getContext('2d');
+    if (!atlas || !ctx) return;
+    for (const cell of cells) {
+      const slot = atlas.mapping[iconKey(cell)];
+      if (!slot) continue;
+      ctx.clearRect(slot.x, slot.y, slot.width, slot.height);
+      this.icons.draw(ctx, cell, gridSize, slot.x, slot.y, slot.width);
+    }
+    this.stale.add(gridSize);
+  }
+
+  /**
+   * Gives each redrawn level a fresh canvas: the icon layer uploads a texture when its canvas changes
+   * identity, not when pixels change. Returns whether anything changed.
+   */
+  refreshTextures(): boolean {
+    for (const size of this.stale) {
+      const atlas = this.iconAtlases.get(size)!;
+      const copy = document.createElement('canvas');
+      copy.width = atlas.canvas.width;
+      copy.height = atlas.canvas.height;
+      copy.getContext('2d', { willReadFrequently: true })!.drawImage(atlas.canvas, 0, 0);
+      atlas.canvas.width = 0;
+      this.iconAtlases.set(size, { canvas: copy, mapping: atlas.mapping });
+    }
+    const changed = this.stale.size > 0;
+    this.stale.clear();
+    return changed;
+  }
+
+  /** The computed feature visualisations as PNG data URLs, for the atlas JSON. */
+  featureVisDataUrls(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [key, icon] of this.featureVisIcons) {
+      const canvas = document.createElement('canvas');
+      canvas.width = icon.width;
+      canvas.height = icon.height;
+      canvas.getContext('2d')!.drawImage(icon, 0, 0);
+      out[key] = canvas.toDataURL('image/png');
+    }
+    return out;
+  }
 
   /** Decodes the thumbnails and draws every level's icons; `onProgress` counts thumbnails, then levels. */
   static async load(atlas: Atlas, signal?: AbortSignal, onProgress?: (done: number, total: number) => void): Promise<AtlasVisuals> {
@@ -26,10 +107,24 @@ export class AtlasVisuals {
         iconAtlases.set(level.size, await buildIconAtlas(level, icons, 64, signal));
         onProgress?.(thumbnails.length + iconAtlases.size, total);
       }
-      return new AtlasVisuals(atlas, thumbnails, icons, iconAtlases);
+      const visuals = new AtlasVisuals(atlas, thumbnails, icons, iconAtlases);
+      await visuals.loadSavedIcons(atlas.icons ?? {});
+      return visuals;
     } catch (e) {
       for (const t of thumbnails) t?.close();
       throw e;
+    }
+  }
+
+  /** Feature visualisations stored in an opened atlas file. */
+  private async loadSavedIcons(icons: Record<string, string>): Promise<void> {
+    for (const [key, url] of Object.entries(icons)) {
+      try {
+        const bitmap = await createImageBitmap(await (await fetch(url)).blob());
+        this.featureVisIcons.set(key, bitmap);
+      } catch {
+        // An unreadable icon leaves its cell showing the exemplar.
+      }
     }
   }
 
@@ -40,6 +135,7 @@ export class AtlasVisuals {
   /** Frees the bitmaps and canvases; the visuals are unusable afterwards. */
   close(): void {
     for (const t of this.thumbnails) t?.close();
+    for (const icon of this.featureVisIcons.values()) if ('close' in icon) (icon as ImageBitmap).close();
     for (const a of this.iconAtlases.values()) {
       a.canvas.width = 0;
       a.canvas.height = 0;

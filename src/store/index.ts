@@ -1,11 +1,12 @@
 import { create } from 'zustand';
 import { createAtlasSlice, type AtlasSlice } from './atlasSlice';
+import { createFeatureVisSlice, type FeatureVisSlice } from './featureVisSlice';
 import { createInspectorSlice, type InspectorSlice } from './inspectorSlice';
 import { createModelSlice, type ModelSlice } from './modelSlice';
 import { createRunSlice, type RunSlice } from './runSlice';
 import { createViewSlice, type ViewSlice } from './viewSlice';
 
-export type AtlasStore = ModelSlice & RunSlice & AtlasSlice & ViewSlice & InspectorSlice;
+export type AtlasStore = ModelSlice & RunSlice & AtlasSlice & ViewSlice & InspectorSlice & FeatureVisSlice;
 
 /** The one bound store of the app: plain, serialisable state and the actions beside it. */
 export const useAtlasStore = create<AtlasStore>()((...a) => ({
@@ -14,6 +15,7 @@ export const useAtlasStore = create<AtlasStore>()((...a) => ({
   ...createAtlasSlice(...a),
   ...createViewSlice(...a),
   ...createInspectorSlice(...a),
+  ...createFeatureVisSlice(...a),
 }));
 
 /** Back to the initial state (tests, and a fresh start). */
@@ -23,4 +25,5 @@ export function resetAtlasStore(): void {
 
 export type { AppStatus, AppError, RunParams, UserInputs } from './runSlice';
 export type { CellRef } from './inspectorSlice';
+export type { FeatureVisStatus } from './featureVisSlice';
 export type { AtlasViewState, IconMode } from './viewSlice';

@@ -22,6 +22,7 @@ export interface ViewSlice {
   setShowPoints: (show: boolean) => void;
   setShowLabels: (show: boolean) => void;
   setPngSize: (size: number) => void;
+  setIconMode: (mode: IconMode) => void;
 }
 
 export const createViewSlice: StateCreator<AtlasStore, [], [], ViewSlice> = (set) => ({
@@ -36,4 +37,5 @@ export const createViewSlice: StateCreator<AtlasStore, [], [], ViewSlice> = (set
   setShowPoints: (showPoints) => set({ showPoints }),
   setShowLabels: (showLabels) => set({ showLabels }),
   setPngSize: (pngSize) => set({ pngSize }),
+  setIconMode: (iconMode) => set({ iconMode }),
 });

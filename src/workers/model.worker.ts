@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
@@ -6,6 +7,10 @@ import modelJsonUrl from '../../models/fashion-cnn/model.json?url';
 import weightsUrl from '../../models/fashion-cnn/weights.bin?url';
 import { createModelService } from './modelService';
 import { exposeRpc, type Endpoint } from './rpc';
+
+// tfjs's threaded wasm build spawns its own workers from a script that breaks once bundled (they die with
+// "e is not defined"); the single-threaded SIMD build is stable, so threads stay off.
+tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
 
 // Vite emits the wasm binaries as hashed assets; tfjs must be told where they went.
 setWasmPaths({

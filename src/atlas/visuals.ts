@@ -39,7 +39,11 @@ export class AtlasVisuals {
   setIconMode(mode: IconMode): void {
     if (mode === this.mode) return;
     this.mode = mode;
-    for (const level of this.atlas.levels) this.redraw(level.size, level.cells);
+    // Only cells with a feature visualisation look different in the two modes.
+    for (const level of this.atlas.levels) {
+      const cells = level.cells.filter((c) => this.featureVisIcons.has(`${level.size}:${c.i}:${c.j}`));
+      if (cells.length) this.redraw(level.size, cells);
+    }
   }
 
   /** Adds a finished feature visualisation; it shows once `refreshTextures` runs. */

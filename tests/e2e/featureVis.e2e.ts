@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { launchBrowser, openApp, screenshot, serveApp, waitForStatus } from './harness';
+
+const ICON_TIMEOUT_MS = 300_000;
+
+async function featureVis(page: Page) {
+  return page.evaluate(() => window.__atlas!.featureVis);
+}
+
+/** Waits until `count` icons of the level on screen are done; reports what the app was doing on a timeout. */
+async function waitForIcons(page: Page, count: number): Promise<void> {
+  try {
+    await page.waitForFunction((n) => (window.__atlas?.featureVis.done ?? 0) >= n, count, { timeout: ICON_TIMEOUT_MS, polling: 200 });
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n  feature vis then: ${JSON.stringify(await featureVis(page).catch(() => null))}`);
+  }
+}
+
+/** Main-thread long tasks (ms) that started after `since` (performance.now() in the page). */
+async function longTasksSince(page: Page, since: number): Promise<number[]> {
+  return page.evaluate((t0) => {
+    const w = window as unknown as { __longTasks: [number, number][] };
+    return w.__longTasks.filter(([t]) => t >= t0).map(([, d]) => d);
+  }, since);
+}
+
+describe('feature-visualisation icons in Chromium', { timeout: 20 * 60_000 }, () => {
+  let server: Awaited<ReturnType<typeof serveApp>>;
+  let browser: Browser;
+  let page: Page;
+  let consoleErrors: string[];
+
+  before(async () => {
+    server = await serveApp();
+    browser = await launchBrowser();
+    ({ page, consoleErrors } = await openApp(browser, server.url));
+    await waitForStatus(page, 'ready');
+  });
+
+  after(async () => {
+    if (consoleErrors?.length) console.log(`page console errors:\n  ${consoleErrors.join('\n  ')}`);
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('fills the cells on screen with feature visualisations, progressively, without freezing the page', async () => {
+    const exemplars = await page.locator('.atlas-canvas canvas').screenshot();
+    const t0 = await page.evaluate(() => performance.now());
+    await page.selectOption('[data-testid=icon-mode]', 'featureVis');
+    await waitForIcons(page, 16);
+    const first = await featureVis(page);
+    assert.equal(first.status, 'running');
+    assert.ok(first.total > first.done, `icons arrive progressively: ${JSON.stringify(first)}`);
+    await waitForIcons(page, 32);
+    await page.waitForTimeout(600); // the texture refresh is throttled
+    await screenshot(page, '20-feature-vis-grid-20');
+    const withIcons = await page.locator('.atlas-canvas canvas').screenshot();
+    assert.notDeepEqual(withIcons, exemplars, 'the atlas looks different once feature visualisations are shown');
+    // The page stays responsive: a frame comes back quickly while icons are computed in the worker.
+    const frame = await page.evaluate(() => {
+      const start = performance.now();
+      return new Promise<number>((r) => requestAnimationFrame(() => r(performance.now() - start)));
+    });
+    assert.ok(frame < 500, `a frame took ${frame.toFixed(0)} ms while icons were computed`);
+    const tasks = await longTasksSince(page, t0);
+    assert.ok(Math.max(0, ...tasks) < 500, `main-thread long tasks while computing icons: ${tasks.map((t) => t.toFixed(0)).join(', ')} ms`);
+    console.log(`feature vis: ${JSON.stringify(await featureVis(page))}, longest main-thread task ${Math.max(0, ...tasks).toFixed(0)} ms, frame ${frame.toFixed(0)} ms`);
+  });
+
+  it('serves the finer level the user zooms into', async () => {
+    await page.locator('.atlas-canvas').hover();
+    await page.keyboard.press('+');
+    await page.waitForFunction(() => window.__atlas!.gridSize === 40, null, { timeout: 10_000 });
+    const before40 = (await featureVis(page)).done;
+    await page.waitForFunction((n) => window.__atlas!.featureVis.done >= n + 8, before40, { timeout: ICON_TIMEOUT_MS, polling: 200 });
+    await page.waitForTimeout(600);
+    await screenshot(page, '21-feature-vis-grid-40');
+    const fv = await featureVis(page);
+    assert.equal(fv.total > 0 && fv.done > before40, true, JSON.stringify(fv));
+  });
+
+  it('switches back to dataset exemplars', async () => {
+    await page.selectOption('[data-testid=icon-mode]', 'exemplar');
+    assert.equal(await page.locator('[data-testid=icon-mode]').inputValue(), 'exemplar');
+    await screenshot(page, '22-exemplars-again');
+  });
+});

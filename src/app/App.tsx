@@ -75,7 +75,7 @@ export function App() {
           </div>
         )}
       </main>
-      <CellInspector />
+      <CellInspector compare={controller ? (cell) => controller.compareDirections(cell) : undefined} />
     </div>
   );
 }

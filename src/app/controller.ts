@@ -6,7 +6,10 @@ import { renderAtlasPng } from '../export/png';
 import { isImageFile, isJsonFile, labelsFromPaths, type PickedFile } from '../lib/inputFiles';
 import type { useAtlasStore } from '../store';
 import { selectLevel } from '../store/selectors';
-import { FeatureVisJobs } from './featureVisJobs';
+import { FeatureVisJobs, iconCanvas } from './featureVisJobs';
+import type { AtlasCell } from '../compute/types';
+import { neuronDirections, randomDirections } from '../featureVis/directions';
+import type { DirectionImages } from '../panels/DirectionComparison';
 import { AtlasPipeline } from './pipeline';
 import type { ImageSource, ModelSource } from './pipelineTypes';
 
@@ -88,6 +91,28 @@ export class AtlasController {
     this.featureVis?.stop();
     this.featureVis = null;
     this.store.getState().featureVisFinished('off', null);
+  }
+
+  /** The cell's mean direction, its strongest channel (a basis direction) and a seeded random direction, visualised alike. */
+  async compareDirections(cell: AtlasCell): Promise<DirectionImages> {
+    const pipeline = await this.getPipeline();
+    const dim = cell.mean.length;
+    let channel = 0;
+    for (let k = 1; k < dim; k++) if (cell.mean[k] > cell.mean[channel]) channel = k;
+    const directions = new Float32Array(3 * dim);
+    directions.set(cell.mean, 0);
+    directions.set(neuronDirections(dim, [channel]), dim);
+    directions.set(randomDirections(dim, 1, cell.i * 1000 + cell.j), 2 * dim);
+    const batch = await pipeline.visualise({ directions });
+    const titles = [`cell (${cell.i}, ${cell.j}) direction`, `neuron #${channel}`, 'random direction'];
+    return {
+      channel,
+      images: batch.images.map((rgba, k) => ({
+        title: titles[k],
+        url: iconCanvas({ width: batch.width, height: batch.height, rgba, score: batch.scores[k] }).toDataURL('image/png'),
+        score: batch.scores[k],
+      })),
+    };
   }
 
   /** The cells on screen, so their icons are computed first. */

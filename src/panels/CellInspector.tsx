@@ -4,6 +4,8 @@ import type { TopInput } from '../compute/types';
 import type { Atlas } from '../export/atlasFile';
 import { useAtlasStore } from '../store';
 import { selectSelectedCell } from '../store/selectors';
+import { DirectionComparison, type DirectionImages } from './DirectionComparison';
+import type { AtlasCell } from '../compute/types';
 
 const CHANNELS_SHOWN = 8;
 
@@ -26,13 +28,14 @@ function InputImage({ atlas, top, className }: { atlas: Atlas; top: TopInput; cl
 }
 
 /** The clicked cell: its top-activating inputs, count, label histogram and strongest channels. */
-export function CellInspector() {
+export function CellInspector({ compare }: { compare?: (cell: AtlasCell) => Promise<DirectionImages> }) {
   const atlas = useAtlasStore((s) => s.atlas);
   const cell = useAtlasStore(selectSelectedCell);
   const selected = useAtlasStore((s) => s.selected);
   const enlarged = useAtlasStore((s) => s.enlarged);
   const selectCell = useAtlasStore((s) => s.selectCell);
   const enlargeTopInput = useAtlasStore((s) => s.enlargeTopInput);
+  const canCompare = useAtlasStore((s) => s.atlasOrigin === 'build' && s.featureVisStatus !== 'unavailable');
   if (!atlas || !cell || !selected) return null;
 
   const channels = strongestChannels(cell.mean, CHANNELS_SHOWN);
@@ -99,6 +102,8 @@ export function CellInspector() {
           );
         })}
       </ul>
+
+      {compare && canCompare && <DirectionComparison cell={cell} compare={compare} />}
 
       <h3>Strongest channels of the mean</h3>
       <ul className="histogram">

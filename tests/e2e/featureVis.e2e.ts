@@ -81,6 +81,22 @@ describe('feature-visualisation icons in Chromium', { timeout: 20 * 60_000 }, ()
     assert.equal(fv.total > 0 && fv.done > before40, true, JSON.stringify(fv));
   });
 
+  it('shows a cell direction beside its strongest neuron and a random direction in the inspector', async () => {
+    const [center] = await page.evaluate(() => window.__atlas!.cellScreenCenters());
+    await page.mouse.click(center.x, center.y);
+    await page.locator('[data-testid=cell-inspector]').waitFor();
+    await page.locator('[data-testid=compare-directions]').click();
+    const images = page.locator('[data-testid=direction-comparison] img');
+    await images.nth(2).waitFor({ timeout: ICON_TIMEOUT_MS });
+    const titles = await page.locator('[data-testid=direction-comparison] figcaption').allTextContents();
+    assert.match(titles[0], /cell \(\d+, \d+\) direction/);
+    assert.match(titles[1], /neuron #\d+/);
+    assert.match(titles[2], /random direction/);
+    const sources = await images.evaluateAll((els) => els.map((e) => (e as HTMLImageElement).src));
+    assert.equal(new Set(sources).size, 3, 'three different images');
+    await screenshot(page, '23-direction-neuron-random');
+  });
+
   it('switches back to dataset exemplars', async () => {
     await page.selectOption('[data-testid=icon-mode]', 'exemplar');
     assert.equal(await page.locator('[data-testid=icon-mode]').inputValue(), 'exemplar');

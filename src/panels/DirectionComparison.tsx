@@ -1,0 +1,54 @@
+import { useEffect, useState } from 'react';
+import type { AtlasCell } from '../compute/types';
+
+/** Feature visualisations of the cell's mean direction, its strongest neuron and a random direction. */
+export interface DirectionImages {
+  channel: number;
+  images: { title: string; url: string; score: number }[];
+}
+
+type State = { kind: 'idle' } | { kind: 'pending' } | { kind: 'done'; result: DirectionImages } | { kind: 'error'; message: string };
+
+/**
+ * Are single neurons more interpretable than directions? Shows the cell's direction beside one basis
+ * direction (its strongest channel) and a random direction, all optimised the same way.
+ */
+export function DirectionComparison({ cell, compare }: { cell: AtlasCell; compare: (cell: AtlasCell) => Promise<DirectionImages> }) {
+  const [state, setState] = useState<State>({ kind: 'idle' });
+  useEffect(() => setState({ kind: 'idle' }), [cell]);
+
+  const run = () => {
+    setState({ kind: 'pending' });
+    compare(cell).then(
+      (result) => setState((s) => (s.kind === 'pending' ? { kind: 'done', result } : s)),
+      (e: Error) => setState((s) => (s.kind === 'pending' ? { kind: 'error', message: e.message } : s)),
+    );
+  };
+
+  return (
+    <section data-testid="direction-comparison">
+      <h3>Direction, neuron or random?</h3>
+      {state.kind === 'idle' && (
+        <button type="button" onClick={run} data-testid="compare-directions">
+          Visualise this cell, its strongest neuron and a random direction
+        </button>
+      )}
+      {state.kind === 'pending' && <p className="muted">Optimising three images in the model worker…</p>}
+      {state.kind === 'error' && <p className="error">{state.message}</p>}
+      {state.kind === 'done' && (
+        <div className="direction-images">
+          {state.result.images.map((im) => (
+            <figure key={im.title}>
+              <img src={im.url} alt={im.title} className="pixelated" />
+              <figcaption className="small">
+                {im.title}
+                <br />
+                <span className="muted">objective {im.score.toFixed(1)}</span>
+              </figcaption>
+            </figure>
+          ))}
+        </div>
+      )}
+    </section>
+  );
+}

@@ -112,7 +112,7 @@ function loadDataset(name: string, n: number, seed: number): Dataset | string {
   }
   if (name === 'fashion') {
     if (!existsSync(FASHION) || !existsSync(FASHION.replace(/\.f32$/, '.json'))) {
-      return `missing ${FASHION} (+ .json); record it with the lead engineer's entry point`;
+      return `missing ${FASHION} (+ .json); write it with node --import tsx bench/recordFashion.ts`;
     }
     const meta = JSON.parse(readFileSync(FASHION.replace(/\.f32$/, '.json'), 'utf8')) as { n: number; d: number };
     if (meta.n < n) return `only ${meta.n} rows recorded`;
@@ -273,6 +273,11 @@ async function main(): Promise<void> {
   const datasets = (args.get('datasets') ?? 'mixture,fashion').split(',');
   const methods = (args.get('methods') ?? ALL_METHODS.join(',')).split(',') as Method[];
   const seed = Number(args.get('seed') ?? 1);
+  if (datasets.includes('fashion') && !existsSync(FASHION)) {
+    console.log(`Recording the default model's conv3 activations on the sample to ${FASHION} ...`);
+    const { recordFashionActivations } = await import('./recordFashion');
+    await recordFashionActivations(FASHION);
+  }
   const dir = mkdtempSync(join(tmpdir(), 'bench-projection-'));
   const rows: Row[] = [];
   const started = performance.now();

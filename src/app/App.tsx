@@ -1,6 +1,8 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { AtlasView, type AtlasViewHandle } from '../atlas/AtlasView';
 import type { AtlasVisuals } from '../atlas/visuals';
+import { ProjectionPreview } from '../atlas/ProjectionPreview';
+import type { LayoutPreview } from './pipelineTypes';
 import { CellInspector } from '../panels/CellInspector';
 import { droppedFiles } from '../panels/droppedFiles';
 import { ErrorList } from '../panels/ErrorList';
@@ -17,6 +19,7 @@ import { installTestHook } from './testHook';
 export function App() {
   const [controller, setController] = useState<AtlasController | null>(null);
   const [visuals, setVisuals] = useState<AtlasVisuals | null>(null);
+  const [preview, setPreview] = useState<LayoutPreview | null>(null);
   const viewRef = useRef<AtlasViewHandle>(null);
   const status = useAtlasStore((s) => s.status);
   const hasAtlas = useAtlasStore((s) => s.atlas !== null);
@@ -27,7 +30,7 @@ export function App() {
 
   useEffect(() => {
     const backend = new URLSearchParams(window.location.search).get('backend') ?? undefined;
-    const c = new AtlasController(useAtlasStore, setVisuals, backend);
+    const c = new AtlasController(useAtlasStore, setVisuals, backend, setPreview);
     const uninstall = installTestHook(useAtlasStore, () => viewRef.current);
     setController(c);
     void c.start();
@@ -69,7 +72,8 @@ export function App() {
       </nav>
       <main className="atlas-pane">
         <AtlasView visuals={visuals} ref={viewRef} onVisibleCells={onVisibleCells} />
-        {!hasAtlas && (
+        {preview && status === 'projecting' && <ProjectionPreview preview={preview} />}
+        {!hasAtlas && !(preview && status === 'projecting') && (
           <div className="atlas-placeholder">
             {status === 'error' ? 'No atlas yet: see the problems on the left.' : 'Building the atlas of the built-in model…'}
           </div>

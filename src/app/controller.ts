@@ -11,7 +11,7 @@ import type { AtlasCell } from '../compute/types';
 import { neuronDirections, randomDirections } from '../featureVis/directions';
 import type { DirectionImages } from '../panels/DirectionComparison';
 import { AtlasPipeline } from './pipeline';
-import type { ImageSource, ModelSource } from './pipelineTypes';
+import type { ImageSource, LayoutPreview, ModelSource } from './pipelineTypes';
 
 type Store = typeof useAtlasStore;
 
@@ -47,6 +47,8 @@ export class AtlasController {
     private readonly store: Store,
     private readonly showVisuals: (visuals: AtlasVisuals | null) => void,
     private readonly backend?: string,
+    /** The layout while the projection settles; null once the atlas (or nothing) replaces it. */
+    private readonly showPreview: (preview: LayoutPreview | null) => void = () => {},
   ) {
     this.unsubscribe = store.subscribe((state, previous) => {
       if (state.iconMode !== previous.iconMode && this.visuals) {
@@ -237,6 +239,11 @@ export class AtlasController {
           if (ticket === this.ticket) this.store.getState().runProgress(p);
         },
         abort.signal,
+        (preview) => {
+          if (ticket !== this.ticket) return;
+          this.showPreview(preview);
+          this.store.getState().layoutPreviewed();
+        },
       );
       this.building = pending.catch(() => undefined);
       const result = await pending;
@@ -250,6 +257,7 @@ export class AtlasController {
       if (abort.signal.aborted) this.store.getState().setStatus(this.store.getState().atlas ? 'ready' : 'idle');
       else this.store.getState().fail('Build', messageOf(e));
     } finally {
+      if (ticket === this.ticket) this.showPreview(null);
       if (this.build === abort) {
         this.build = null;
         this.store.getState().setRunning(false);

@@ -3,12 +3,23 @@ import type { AtlasParams } from '../export/atlasFile';
 import type { ComputeService } from '../workers/computeService';
 import type { FeatureVisSupport, IconBatch, ModelService, VisualiseRequest } from '../workers/modelService';
 import { RpcClient, type WorkerEndpoint } from '../workers/rpc';
-import type { BackendInfo, BuildRequest, BuildResult, ModelSource, ModelSummary, Stage, StageProgress } from './pipelineTypes';
+import type { BackendInfo, BuildRequest, BuildResult, LayoutPreview, ModelSource, ModelSummary, Stage, StageProgress } from './pipelineTypes';
 
 const createModelWorker = () =>
   new Worker(new URL('../workers/model.worker.ts', import.meta.url), { type: 'module', name: 'model' }) as WorkerEndpoint;
 const createComputeWorker = () =>
   new Worker(new URL('../workers/compute.worker.ts', import.meta.url), { type: 'module', name: 'compute' }) as WorkerEndpoint;
+
+/** A colour group per point: its input's true label where known, else its predicted class. */
+function pointGroups(labels: (string | null)[], predicted: Int32Array, input: Uint32Array): Int32Array {
+  const ids = new Map<string, number>();
+  const perInput = labels.map((l, i) => {
+    const key = l ?? `#${predicted[i]}`;
+    if (!ids.has(key)) ids.set(key, ids.size);
+    return ids.get(key)!;
+  });
+  return Int32Array.from(input, (i) => perInput[i]);
+}
 
 /** The app's one entry to the model and compute workers: load a model, build an atlas. */
 export class AtlasPipeline {
@@ -40,8 +51,18 @@ export class AtlasPipeline {
   }
 
   /** Records, projects and grids; progress comes per stage, and `signal` cancels any stage. */
-  async build(request: BuildRequest, onProgress: (p: StageProgress) => void, signal?: AbortSignal): Promise<BuildResult> {
-    const relay = (event: ProgressEvent) => onProgress({ ...event, stage: event.stage as Stage });
+  async build(
+    request: BuildRequest,
+    onProgress: (p: StageProgress) => void,
+    signal?: AbortSignal,
+    onLayout?: (preview: LayoutPreview) => void,
+  ): Promise<BuildResult> {
+    let groups: Int32Array = new Int32Array(0);
+    const relay = (event: ProgressEvent & { layout?: Float32Array }) => {
+      const { layout, ...progress } = event;
+      onProgress({ ...progress, stage: event.stage as Stage });
+      if (layout && onLayout) onLayout({ layout, groups });
+    };
     if (!this.lastModel) throw new Error('Load a model first.');
     await this.modelClient.call('init', [this.backendOverride], { signal });
     const recording = await this.modelClient
@@ -62,6 +83,7 @@ export class AtlasPipeline {
       topK: 16,
     };
     const { table } = recorded;
+    groups = pointGroups(recorded.labels, recorded.predicted, table.input);
     const { name, kind, inputHeight, inputWidth, inputChannels, classNames } = model;
     const modelInfo = { name, kind, inputHeight, inputWidth, inputChannels, classNames };
     const atlas = await this.computeClient.call('buildAtlas', [recorded, modelInfo, params, thumbnails], {

@@ -63,6 +63,12 @@ export interface StageProgress {
   message?: string;
 }
 
+/** A layout still settling (N x 2, raw projection coordinates) and a colour group per point. */
+export interface LayoutPreview {
+  layout: Float32Array;
+  groups: Int32Array;
+}
+
 /** An input that could not be used, and why; the rest of the batch still goes through. */
 export interface InputError {
   name: string;

@@ -14,6 +14,8 @@ export interface AtlasTestHook {
   readonly cellCount: number;
   /** Goes up each time a new atlas (built or opened) replaces the one on screen. */
   readonly atlasVersion: number;
+  /** Intermediate layouts drawn while the current build's projection settled. */
+  readonly previewFrames: number;
   /** Feature-visualisation icons of the current grid level: finished and in all. */
   readonly featureVis: { done: number; total: number; status: string };
   cellScreenCenters(): ScreenCenter[];
@@ -51,6 +53,9 @@ export function installTestHook(store: typeof useAtlasStore, view: () => AtlasVi
     },
     get atlasVersion() {
       return store.getState().atlasVersion;
+    },
+    get previewFrames() {
+      return store.getState().previewFrames;
     },
     get featureVis() {
       const s = store.getState();

@@ -57,6 +57,9 @@ export interface RunSlice {
   setUserInputs: (inputs: UserInputs | null) => void;
   runStarted: () => void;
   runProgress: (progress: StageProgress) => void;
+  /** Intermediate layouts shown while the projection settles, in this run. */
+  previewFrames: number;
+  layoutPreviewed: () => void;
   runSucceeded: (sampling: { kept: number; total: number } | null, notices: string[]) => void;
   setRunning: (running: boolean) => void;
   /** The last request failed as a whole: status 'error', and the reason in the error list. */
@@ -80,7 +83,9 @@ export const createRunSlice: StateCreator<AtlasStore, [], [], RunSlice> = (set) 
   setParams: (params) => set((s) => ({ params: { ...s.params, ...params } })),
   setStatus: (status) => set({ status, ...(status === 'error' ? {} : { error: null }) }),
   setUserInputs: (userInputs) => set({ userInputs }),
-  runStarted: () => set({ running: true, progress: {}, status: 'recording', error: null, sampling: null, notices: [] }),
+  runStarted: () => set({ running: true, progress: {}, status: 'recording', error: null, sampling: null, notices: [], previewFrames: 0 }),
+  previewFrames: 0,
+  layoutPreviewed: () => set((s) => ({ previewFrames: s.previewFrames + 1 })),
   runProgress: (p) => set((s) => ({ progress: { ...s.progress, [p.stage]: p }, status: statusOfStage(p.stage) })),
   runSucceeded: (sampling, notices) =>
     set((s) => ({

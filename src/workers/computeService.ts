@@ -21,7 +21,8 @@ export const computeService = {
       table.count,
       table.dim,
       options,
-      (done, total) => context.progress({ stage: 'project', done, total } satisfies ProgressEvent),
+      // Intermediate layouts go out too (a few a second), so the page can show the layout settling.
+      (done, total, layout) => context.progress({ stage: 'project', done, total, ...(layout ? { layout } : {}) }),
       context.signal,
     );
     context.progress({ stage: 'grid', done: 0, total: 1 } satisfies ProgressEvent);

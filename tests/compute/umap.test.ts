@@ -1,19 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { layoutQuality } from '../../src/compute/quality';
 import { fitCurve, umap } from '../../src/compute/umap';
-import { createRng, gaussian } from '../../src/lib/rng';
+import { mixture } from './mixture';
 
-function mixture(n: number, d: number, clusters: number, seed: number) {
-  const random = createRng(seed);
-  const centres = Array.from({ length: clusters * d }, () => 8 * gaussian(random));
-  const data = new Float32Array(n * d);
-  const label = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    label[i] = i % clusters;
-    for (let j = 0; j < d; j++) data[i * d + j] = centres[label[i] * d + j] + gaussian(random);
-  }
-  return { data, label };
-}
 
 /** Fraction of each point's k nearest layout neighbours that share its cluster. */
 function clusterPurity(layout: Float32Array, label: Int32Array, k: number): number {

@@ -1,6 +1,10 @@
 /** Base64 of a Float32Array's little-endian bytes, for compact vectors inside JSON. */
 export function encodeFloat32(values: Float32Array): string {
-  const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  return bytesToBase64(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+}
+
+/** Base64 of raw bytes, in chunks so large buffers do not overflow the argument list. */
+export function bytesToBase64(bytes: Uint8Array): string {
   let binary = '';
   const chunk = 0x8000;
   for (let i = 0; i < bytes.length; i += chunk) {

@@ -132,6 +132,7 @@ export async function recordActivations(model: AtlasModel, images: ImageProvider
     if (signal?.aborted) throw abortError('Recording cancelled');
     const end = Math.min(images.count, start + batchSize);
     const inputs: tf.Tensor3D[] = [];
+    const thumbs: tf.Tensor3D[] = [];
     const batchIds: number[] = [];
     try {
       for (let i = start; i < end; i++) {
@@ -145,14 +146,20 @@ export async function recordActivations(model: AtlasModel, images: ImageProvider
         const { input: x, pixels } = prepareImage(raw, size, options.preprocessing ?? model.preprocessing);
         inputs.push(x);
         batchIds.push(i);
-        const thumb = tf.tidy(() => tf.image.resizeBilinear(pixels, thumbSize).round().clipByValue(0, 255).toInt());
+        thumbs.push(tf.tidy(() => tf.image.resizeBilinear(pixels, thumbSize).round().clipByValue(0, 255).toInt() as tf.Tensor3D));
         pixels.dispose();
-        const thumbData = await thumb.data();
-        thumb.dispose();
-        thumbnails.push({ width: thumbSize[1], height: thumbSize[0], channels: thumb.shape[2] as 1 | 3, data: Uint8Array.from(thumbData) });
       }
       onProgress?.({ stage: 'decode', done: end, total: images.count });
       if (inputs.length === 0) continue;
+      // One read-back per batch for all its thumbnails (their channel counts may differ, so flattened).
+      const flat = tf.tidy(() => tf.concat(thumbs.map((t) => t.reshape([-1]))));
+      const thumbData = await flat.data();
+      flat.dispose();
+      let offset = 0;
+      for (const t of thumbs) {
+        thumbnails.push({ width: thumbSize[1], height: thumbSize[0], channels: t.shape[2] as 1 | 3, data: Uint8Array.from(thumbData.subarray(offset, offset + t.size)) });
+        offset += t.size;
+      }
       const batch = tf.stack(inputs) as tf.Tensor4D;
       let activation: tf.Tensor;
       let probabilities: tf.Tensor2D | null;
@@ -196,6 +203,7 @@ export async function recordActivations(model: AtlasModel, images: ImageProvider
       }
     } finally {
       tf.dispose(inputs);
+      tf.dispose(thumbs);
     }
     onProgress?.({ stage: 'record', done: end, total: images.count });
     await new Promise((r) => setTimeout(r, 0));

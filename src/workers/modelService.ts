@@ -15,6 +15,7 @@ import { whiteningMatrix } from '../featureVis/whitening';
 import { modelFingerprint } from '../featureVis/fingerprint';
 import { settingsKey } from '../featureVis/cache';
 import * as tf from '@tensorflow/tfjs';
+import { bytesToBase64 } from '../lib/base64';
 import type { CallContext } from './rpc';
 import { withTransfer } from './rpc';
 
@@ -59,9 +60,7 @@ export async function pngDataUrl(image: RawImage): Promise<string> {
   const canvas = new OffscreenCanvas(width, height);
   canvas.getContext('2d')!.putImageData(new ImageData(rgba, width, height), 0, 0);
   const bytes = new Uint8Array(await (await canvas.convertToBlob({ type: 'image/png' })).arrayBuffer());
-  let binary = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return `data:image/png;base64,${btoa(binary)}`;
+  return `data:image/png;base64,${bytesToBase64(bytes)}`;
 }
 
 function blobProvider(images: ImageSource[]): ImageProvider {

@@ -12,3 +12,23 @@ export function mixture(n: number, d: number, clusters: number, seed: number) {
   }
   return { data, label };
 }
+
+/** Fraction of points whose nearest layout neighbour shares their cluster. */
+export function nearestSameCluster(layout: Float32Array, label: Int32Array): number {
+  const n = label.length;
+  let same = 0;
+  for (let i = 0; i < n; i++) {
+    let best = -1;
+    let bestD = Infinity;
+    for (let j = 0; j < n; j++) {
+      if (j === i) continue;
+      const dd = (layout[2 * i] - layout[2 * j]) ** 2 + (layout[2 * i + 1] - layout[2 * j + 1]) ** 2;
+      if (dd < bestD) {
+        bestD = dd;
+        best = j;
+      }
+    }
+    if (label[best] === label[i]) same++;
+  }
+  return same / n;
+}

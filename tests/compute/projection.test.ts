@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { project, TSNE_JS_MAX_POINTS } from '../../src/compute/projection';
 import type { ProjectionMethod } from '../../src/compute/types';
 import { createRng, gaussian } from '../../src/lib/rng';
+import { nearestSameCluster } from './mixture';
 
 /** Three well-separated Gaussian blobs in 20-d. */
 function blobs(perBlob: number, seed: number) {
@@ -10,34 +11,18 @@ function blobs(perBlob: number, seed: number) {
   const n = 3 * perBlob;
   const data = new Float32Array(n * d);
   for (let i = 0; i < n; i++) for (let k = 0; k < d; k++) data[i * d + k] = gaussian(random) * 0.3 + (k === Math.floor(i / perBlob) ? 8 : 0);
-  return { data, n, d, blob: (i: number) => Math.floor(i / perBlob) };
-}
-
-/** Fraction of points whose nearest layout neighbour is from the same blob. */
-function neighbourAgreement(layout: Float32Array, n: number, blob: (i: number) => number): number {
-  let same = 0;
-  for (let i = 0; i < n; i++) {
-    let best = -1;
-    let bestD = Infinity;
-    for (let j = 0; j < n; j++) {
-      if (j === i) continue;
-      const dd = (layout[2 * i] - layout[2 * j]) ** 2 + (layout[2 * i + 1] - layout[2 * j + 1]) ** 2;
-      if (dd < bestD) [bestD, best] = [dd, j];
-    }
-    same += blob(best) === blob(i) ? 1 : 0;
-  }
-  return same / n;
+  return { data, n, d, label: Int32Array.from({ length: n }, (_, i) => Math.floor(i / perBlob)) };
 }
 
 describe('project', () => {
   for (const method of ['umap', 'tsne', 'umap-js', 'tsne-js'] as ProjectionMethod[]) {
     for (const metric of ['euclidean', 'cosine'] as const) {
       it(`${method} (${metric}) lays out separated blobs apart`, async () => {
-        const { data, n, d, blob } = blobs(40, 1);
+        const { data, n, d, label } = blobs(40, 1);
         const layout = await project(data, n, d, { method, metric, pcaDims: method.endsWith('js') ? 10 : 0, seed: 3, epochs: method === 'tsne-js' ? 300 : undefined });
         expect(layout.length).toBe(2 * n);
         expect([...layout].every(Number.isFinite)).toBe(true);
-        expect(neighbourAgreement(layout, n, blob)).toBeGreaterThan(0.95);
+        expect(nearestSameCluster(layout, label)).toBeGreaterThan(0.95);
       });
     }
   }

@@ -2,28 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { exactKnn } from '../../src/compute/knn';
 import { BarnesHutRepulsion, exactRepulsion, FftRepulsion, jointProbabilities, tsne } from '../../src/compute/tsne';
 import { createRng, gaussian } from '../../src/lib/rng';
-import { mixture } from './mixture';
-
-
-/** Fraction of points whose nearest layout neighbour shares their cluster. */
-function nearestSameCluster(layout: Float32Array, label: Int32Array): number {
-  const n = label.length;
-  let same = 0;
-  for (let i = 0; i < n; i++) {
-    let best = -1;
-    let bestD = Infinity;
-    for (let j = 0; j < n; j++) {
-      if (j === i) continue;
-      const dd = (layout[2 * i] - layout[2 * j]) ** 2 + (layout[2 * i + 1] - layout[2 * j + 1]) ** 2;
-      if (dd < bestD) {
-        bestD = dd;
-        best = j;
-      }
-    }
-    if (label[best] === label[i]) same++;
-  }
-  return same / n;
-}
+import { mixture, nearestSameCluster } from './mixture';
 
 describe('tsne', () => {
   const n = 300;

@@ -2,20 +2,9 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import sharp from 'sharp';
-import {
-  atlasState,
-  cellCenters,
-  launchBrowser,
-  longestTasks,
-  openApp,
-  outputDir,
-  screenshot,
-  serveApp,
-  waitForNewAtlas,
-  waitForStatus,
-} from './harness';
+import { atlasState, cellCenters, longestTasks, outputDir, screenshot, startApp, waitForNewAtlas, waitForStatus } from './harness';
 import { filesWithCorruptOnes, labelledFolder } from './images';
 
 /** Lets a layout change (the inspector closing) reach the atlas view's size before the next step. */
@@ -25,10 +14,8 @@ async function settleLayout(page: Page): Promise<void> {
 }
 
 describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () => {
-  let server: Awaited<ReturnType<typeof serveApp>>;
-  let browser: Browser;
+  let app: Awaited<ReturnType<typeof startApp>>;
   let page: Page;
-  let consoleErrors: string[];
   // Later steps use the default atlas; when it never came, they skip instead of timing out one by one.
   let defaultAtlas = false;
   const needsDefaultAtlas = (t: TestContext) => {
@@ -37,16 +24,11 @@ describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () =
   };
 
   before(async () => {
-    server = await serveApp();
-    browser = await launchBrowser();
-    ({ page, consoleErrors } = await openApp(browser, server.url));
+    app = await startApp();
+    page = app.page;
   });
 
-  after(async () => {
-    if (consoleErrors?.length) console.log(`page console errors:\n  ${consoleErrors.join('\n  ')}`);
-    await browser?.close();
-    await server?.close();
-  });
+  after(() => app?.close());
 
   it('builds the default atlas on its own, with stage progress', async () => {
     await page.waitForFunction(() => window.__atlas && window.__atlas.status !== 'idle', null, { timeout: 60_000 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import { launchBrowser, openApp, screenshot, serveApp, waitForStatus } from './harness';
+import type { Page } from 'playwright-core';
+import { screenshot, startApp, waitForStatus } from './harness';
 
 const ICON_TIMEOUT_MS = 300_000;
 
@@ -27,23 +27,16 @@ async function longTasksSince(page: Page, since: number): Promise<number[]> {
 }
 
 describe('feature-visualisation icons in Chromium', { timeout: 20 * 60_000 }, () => {
-  let server: Awaited<ReturnType<typeof serveApp>>;
-  let browser: Browser;
+  let app: Awaited<ReturnType<typeof startApp>>;
   let page: Page;
-  let consoleErrors: string[];
 
   before(async () => {
-    server = await serveApp();
-    browser = await launchBrowser();
-    ({ page, consoleErrors } = await openApp(browser, server.url));
+    app = await startApp();
+    page = app.page;
     await waitForStatus(page, 'ready');
   });
 
-  after(async () => {
-    if (consoleErrors?.length) console.log(`page console errors:\n  ${consoleErrors.join('\n  ')}`);
-    await browser?.close();
-    await server?.close();
-  });
+  after(() => app?.close());
 
   it('fills the cells on screen with feature visualisations, progressively, without freezing the page', async () => {
     const exemplars = await page.locator('.atlas-canvas canvas').screenshot();

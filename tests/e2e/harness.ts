@@ -168,3 +168,25 @@ export async function longestTasks(page: Page, status: string): Promise<{ overal
     return { overall, during };
   }, status);
 }
+
+/** The app served and open in a fresh Chromium; `close` prints the page's console errors and stops both. */
+export async function startApp(): Promise<{ page: Page; consoleErrors: string[]; close: () => Promise<void> }> {
+  const server = await serveApp();
+  const browser = await launchBrowser();
+  try {
+    const { page, consoleErrors } = await openApp(browser, server.url);
+    return {
+      page,
+      consoleErrors,
+      close: async () => {
+        if (consoleErrors.length) console.log(`page console errors:\n  ${consoleErrors.join('\n  ')}`);
+        await browser.close();
+        await server.close();
+      },
+    };
+  } catch (e) {
+    await browser.close();
+    await server.close();
+    throw e;
+  }
+}

@@ -1,23 +1,18 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import { BUILD_TIMEOUT_MS, launchBrowser, openApp, screenshot, serveApp, waitForStatus } from './harness';
+import type { Page } from 'playwright-core';
+import { BUILD_TIMEOUT_MS, screenshot, startApp, waitForStatus } from './harness';
 
 describe('the layout settling while it is projected', { timeout: 10 * 60_000 }, () => {
-  let server: Awaited<ReturnType<typeof serveApp>>;
-  let browser: Browser;
+  let app: Awaited<ReturnType<typeof startApp>>;
   let page: Page;
 
   before(async () => {
-    server = await serveApp();
-    browser = await launchBrowser();
-    ({ page } = await openApp(browser, server.url));
+    app = await startApp();
+    page = app.page;
   });
 
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  after(() => app?.close());
 
   it('draws intermediate layouts during projection, then hands over to the atlas', async () => {
     // Checked in one page tick: projecting, several layouts received, and the preview canvas on the page.

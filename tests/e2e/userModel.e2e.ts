@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import { atlasState, cellCenters, fixturesDir, launchBrowser, openApp, screenshot, serveApp, waitForNewAtlas } from './harness';
+import type { Page } from 'playwright-core';
+import { atlasState, cellCenters, fixturesDir, screenshot, startApp, waitForNewAtlas } from './harness';
 import { photosByClass } from './images';
 
 const modelDir = join(fixturesDir, 'models', 'tinyvgg');
@@ -14,22 +14,15 @@ describe(
   'A user-picked model (Tiny VGG) end to end',
   { timeout: 15 * 60_000, skip: missing ? `needs the shared fixtures at ${fixturesDir} (../shared/fixtures), which are absent` : false },
   () => {
-    let server: Awaited<ReturnType<typeof serveApp>>;
-    let browser: Browser;
+    let app: Awaited<ReturnType<typeof startApp>>;
     let page: Page;
-    let consoleErrors: string[];
 
     before(async () => {
-      server = await serveApp();
-      browser = await launchBrowser();
-      ({ page, consoleErrors } = await openApp(browser, server.url));
+      app = await startApp();
+      page = app.page;
     });
 
-    after(async () => {
-      if (consoleErrors?.length) console.log(`page console errors:\n  ${consoleErrors.join('\n  ')}`);
-      await browser?.close();
-      await server?.close();
-    });
+    after(() => app?.close());
 
     it('loads model.json with its shard and lists its layers with shapes', async () => {
       await page.waitForFunction(() => window.__atlas && window.__atlas.status !== 'idle');

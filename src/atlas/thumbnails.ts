@@ -1,3 +1,4 @@
+import { base64ToBytes } from '../lib/base64';
 import { yieldToPage } from '../lib/yieldToPage';
 
 /**
@@ -34,8 +35,5 @@ function dataUrlToBlob(url: string): Blob {
   const header = url.slice(5, comma);
   const type = header.split(';')[0] || 'application/octet-stream';
   if (!header.endsWith(';base64')) return new Blob([decodeURIComponent(url.slice(comma + 1))], { type });
-  const binary = atob(url.slice(comma + 1));
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return new Blob([bytes], { type });
+  return new Blob([base64ToBytes(url.slice(comma + 1))], { type });
 }

@@ -1,4 +1,5 @@
 import { createRng } from '../lib/rng';
+import { DistanceKernels } from './distanceKernels';
 import type { Metric } from './types';
 
 /** k nearest neighbours of every row, nearest first, self excluded: n x k row-major. */
@@ -16,6 +17,8 @@ export interface KnnOptions {
   seed?: number;
   /** 'auto' is exact while n^2 d stays small, NN-descent beyond. */
   method?: 'auto' | 'exact' | 'nndescent';
+  /** Measure distances with the WebAssembly SIMD kernel where the runtime has it (default true). */
+  simd?: boolean;
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
 }
@@ -48,6 +51,7 @@ export async function exactKnn(
   const pacer = createPacer(options.signal);
   const x = metric === 'cosine' ? normaliseRows(data, n, d) : data;
   const heaps = new NeighbourHeaps(n, k);
+  const kernels = options.simd === false ? null : DistanceKernels.create(x, n, d);
   // Tiles of B x B rows keep both blocks in L1/L2 while every pair inside is measured.
   const B = 64;
   const blocks = Math.ceil(n / B);
@@ -58,11 +62,19 @@ export async function exactKnn(
     for (let jb = ib; jb < n; jb += B) {
       const jEnd = Math.min(n, jb + B);
       for (let i = ib; i < iEnd; i++) {
-        const oi = i * d;
-        for (let j = jb === ib ? i + 1 : jb; j < jEnd; j++) {
-          const s = squaredDistance(x, oi, j * d, d);
-          heaps.push(i, j, s);
-          heaps.push(j, i, s);
+        const j0 = jb === ib ? i + 1 : jb;
+        if (kernels) {
+          const row = kernels.rowDistances(i, j0, jEnd);
+          for (let j = j0; j < jEnd; j++) {
+            heaps.pushNew(i, j, row[j - j0]);
+            heaps.pushNew(j, i, row[j - j0]);
+          }
+        } else {
+          for (let j = j0; j < jEnd; j++) {
+            const s = squaredDistance(x, i * d, j * d, d);
+            heaps.pushNew(i, j, s);
+            heaps.pushNew(j, i, s);
+          }
         }
       }
       doneTiles++;
@@ -347,10 +359,18 @@ export class NeighbourHeaps {
   push(i: number, j: number, key: number): number {
     const k = this.k;
     const o = i * k;
+    if (!(key < this.keys[o])) return 0;
+    for (let s = 0; s < k; s++) if (this.indices[o + s] === j) return 0;
+    return this.pushNew(i, j, key);
+  }
+
+  /** Offer j as a neighbour of i when j cannot already be in i's list (each pair offered once). */
+  pushNew(i: number, j: number, key: number): number {
+    const k = this.k;
+    const o = i * k;
     const keys = this.keys;
     const indices = this.indices;
     if (!(key < keys[o])) return 0;
-    for (let s = 0; s < k; s++) if (indices[o + s] === j) return 0;
     // Sift the new entry down from the root.
     let pos = 0;
     for (;;) {

@@ -78,7 +78,7 @@ function projectTsneJs(rows: number[][], options: ProjectionOptions, onProgress?
   if (rows.length > TSNE_JS_MAX_POINTS) {
     throw new ProjectionError(
       `tsne-js computes exact O(N²) t-SNE and would take many minutes for ${rows.length.toLocaleString('en')} points ` +
-        `(the cap is ${TSNE_JS_MAX_POINTS.toLocaleString('en')}); pick t-SNE (Barnes-Hut) or UMAP, or fewer samples per image.`,
+        `(the cap is ${TSNE_JS_MAX_POINTS.toLocaleString('en')}); pick this project's t-SNE or UMAP, or fewer samples per image.`,
     );
   }
   const iterations = options.epochs ?? 500;

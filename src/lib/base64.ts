@@ -13,11 +13,17 @@ export function bytesToBase64(bytes: Uint8Array): string {
   return btoa(binary);
 }
 
-export function decodeFloat32(text: string): Float32Array {
+/** Raw bytes of a base64 string. */
+export function base64ToBytes(text: string): Uint8Array<ArrayBuffer> {
   if (typeof text !== 'string') throw new Error('expected a base64 string');
   const binary = atob(text);
-  if (binary.length % 4 !== 0) throw new Error('byte length is not a multiple of 4');
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+export function decodeFloat32(text: string): Float32Array {
+  const bytes = base64ToBytes(text);
+  if (bytes.length % 4 !== 0) throw new Error('byte length is not a multiple of 4');
   return new Float32Array(bytes.buffer);
 }

@@ -48,6 +48,15 @@ describe('exactKnn', () => {
     expect(graph.distances[0]).toBeCloseTo(Math.sqrt(s), 4);
   });
 
+  it('finds the same neighbours with the WebAssembly distance kernel as in JavaScript', async () => {
+    const { data } = mixture(300, 37, 4, 6);
+    const simd = await exactKnn(data, 300, 37, 12);
+    const plain = await exactKnn(data, 300, 37, 12, { simd: false });
+    expect(recall(simd.indices, bruteForce(data, 300, 37, 12), 12)).toBe(1);
+    expect(recall(plain.indices, bruteForce(data, 300, 37, 12), 12)).toBe(1);
+    for (let v = 0; v < simd.distances.length; v++) expect(simd.distances[v]).toBeCloseTo(plain.distances[v], 3);
+  });
+
   it('reports cosine distance as 1 - cos', async () => {
     const data = new Float32Array([1, 0, 0, 1, 1, 1, -1, 0]);
     const graph = await exactKnn(data, 4, 2, 1, { metric: 'cosine' });

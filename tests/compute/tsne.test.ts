@@ -9,13 +9,28 @@ describe('tsne', () => {
   const d = 10;
   const { data, label } = mixture(n, d, 3, 1);
 
-  it('separates a well-separated mixture with exact, Barnes-Hut and FFT repulsion', async () => {
-    for (const gradient of ['exact', 'bh', 'fft'] as const) {
-      const layout = await tsne(data, n, d, { seed: 1, iterations: 200, exaggerationIterations: 100, perplexity: 20, gradient });
+  it('separates a well-separated mixture with exact (SIMD and JavaScript), Barnes-Hut and FFT repulsion', async () => {
+    for (const [gradient, simd] of [['exact', true], ['exact', false], ['bh', true], ['fft', true]] as const) {
+      const layout = await tsne(data, n, d, { seed: 1, iterations: 200, exaggerationIterations: 100, perplexity: 20, gradient, simd });
       expect(layout.length).toBe(n * 2);
       expect(layout.every(Number.isFinite)).toBe(true);
       expect(nearestSameCluster(layout, label)).toBeGreaterThan(0.98);
     }
+  });
+
+  it('takes the same steps with the WebAssembly kernels as in JavaScript, to single precision', async () => {
+    // Few iterations: t-SNE is chaotic enough that rounding differences grow over a long run.
+    const options = { seed: 2, iterations: 20, exaggerationIterations: 10, gradient: 'exact' } as const;
+    const simd = await tsne(data, n, d, options);
+    const plain = await tsne(data, n, d, { ...options, simd: false });
+    let err = 0;
+    let norm = 0;
+    for (let v = 0; v < 2 * n; v++) {
+      err += (simd[v] - plain[v]) ** 2;
+      norm += plain[v] ** 2;
+    }
+    expect(Math.sqrt(err / norm)).toBeLessThan(1e-3);
+    expect(simd).not.toEqual(plain);
   });
 
   it('is deterministic for a seed', async () => {

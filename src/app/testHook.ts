@@ -14,6 +14,8 @@ export interface AtlasTestHook {
   readonly cellCount: number;
   /** Goes up each time a new atlas (built or opened) replaces the one on screen. */
   readonly atlasVersion: number;
+  /** The projection method of the atlas on screen ('' before the first). */
+  readonly projectionMethod: string;
   /** Intermediate layouts drawn while the current build's projection settled. */
   readonly previewFrames: number;
   /** Feature-visualisation icons of the current grid level: finished and in all. */
@@ -53,6 +55,9 @@ export function installTestHook(store: typeof useAtlasStore, view: () => AtlasVi
     },
     get atlasVersion() {
       return store.getState().atlasVersion;
+    },
+    get projectionMethod() {
+      return store.getState().atlas?.params.method ?? '';
     },
     get previewFrames() {
       return store.getState().previewFrames;

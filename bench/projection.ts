@@ -27,7 +27,7 @@ const FASHION = join(HERE, 'data', 'fashion-conv3.f32');
 /** Stock runs predicted past ~10 minutes on a 2-core machine are skipped (measured: see README). */
 const STOCK_LIMITS: Record<string, { maxN: number; why: string }> = {
   'umap-js': { maxN: 20_000, why: 'umap-js needs 35 s and 1.2 GB at 20k; at 100k it would take well over 10 min and several GB' },
-  'tsne-js': { maxN: 1_000, why: 'tsne-js is exact O(N^2): ~100 s at 1k, ~470 s at 2k, so ~45 min at 5k' },
+  'tsne-js': { maxN: 1_000, why: 'tsne-js is exact O(N^2): 37-52 s at 1k here, so ~20 min at 5k' },
 };
 /** Settings shared by both implementations of each method; iterations are each t-SNE's own default. */
 const SETTINGS = { nNeighbors: 15, minDist: 0.1, perplexity: 30, tsneJsIterations: 1000 };

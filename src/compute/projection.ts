@@ -8,7 +8,7 @@ import { tsne } from './tsne';
 import { umap } from './umap';
 import type { Metric, ProjectionOptions } from './types';
 
-/** tsne-js is exact O(N^2) in time and memory: ~100 s for 1,000 points here, ~470 s for 2,000. */
+/** tsne-js is exact O(N^2) in time and memory: 37-52 s for 1,000 points on a 2-core machine, ~4x that for 2,000. */
 export const TSNE_JS_MAX_POINTS = 2000;
 
 export class ProjectionError extends Error {

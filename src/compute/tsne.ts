@@ -50,6 +50,15 @@ const LAYOUT_INTERVAL_MS = 200;
 const EXACT_LIMIT = 6000;
 /** Without the SIMD kernels, up to this many points Barnes-Hut beats the FFT, whose grid has a fixed cost. */
 const BH_LIMIT = 5000;
+/**
+ * FFT repulsion: the near field may measure this many candidate pairs per node of the (2g)^2 FFT before
+ * the next grid up is cheaper (a pair ~3 ns; the FFT of 4x the nodes ~1.4 us per current node).
+ */
+const NEAR_PAIRS_PER_FFT_NODE = 256;
+/** The finest grid (nodes per axis) the FFT repulsion refines to when the near field grows too costly. */
+const MAX_REFINED_GRID = 512;
+/** Bucket offsets (dx, dy) that meet each unordered pair of adjacent buckets once: itself, then 4 of 8. */
+const NEIGHBOUR_BUCKETS = [0, 0, 1, 0, -1, 1, 0, 1, 1, 1];
 
 /**
  * t-SNE (van der Maaten & Hinton 2008) with sparse kNN affinities; exact repulsion in WebAssembly SIMD,
@@ -550,6 +559,8 @@ export class FftRepulsion {
     private readonly nearRadius = 2.5,
   ) {}
 
+  /** Nodes per axis of the grid the last compute() used. */
+  grid = 0;
   private kernelKey = '';
   private kernelHat = new Float64Array(0);
   private fft: Fft | null = null;
@@ -588,13 +599,25 @@ export class FftRepulsion {
     const cap = Math.max(this.maxGrid, densityGrid);
     let g = 32;
     while (g < cap && (extent / this.targetSpacing + P > g || g < densityGrid)) g *= 2;
-    // Spacings on a ladder of 2^(1/8) steps, so the kernel's transform is reused while the layout grows.
-    const exact = extent / (g - P);
-    const h = Math.pow(2, Math.ceil(Math.log2(exact) * 8) / 8);
-    // On a fine grid w^2 itself is smooth enough to interpolate (~0.1% error at h = 0.25): no near field.
-    const radius = h <= 0.3 ? 0 : this.nearRadius * h;
+    this.reserve(n);
+    let h = 0;
+    let radius = 0;
+    let side = 0;
+    for (;;) {
+      // Spacings on a ladder of 2^(1/8) steps, so the kernel's transform is reused while the layout grows.
+      h = Math.pow(2, Math.ceil(Math.log2(extent / (g - P)) * 8) / 8);
+      // On a fine grid w^2 itself is smooth enough to interpolate (~0.1% error at h = 0.25): no near field.
+      radius = h <= 0.3 ? 0 : this.nearRadius * h;
+      if (radius === 0) break;
+      side = this.bucket(layout, n, lo, hi, radius);
+      // A dense core inside a wide layout (early exaggeration, 100k points) can put thousands of points
+      // within the radius: then the next grid up, whose FFT costs ~4x, is far cheaper than the near field.
+      if (g >= MAX_REFINED_GRID || this.nearCandidates(side) <= NEAR_PAIRS_PER_FFT_NODE * (2 * g) ** 2) break;
+      g *= 2;
+    }
     const origin = lo - h;
-    this.prepare(g, h, radius, n);
+    this.grid = g;
+    this.prepare(g, h, radius);
 
     const m = 2 * g;
     const { re1, im1, re2, im2, weightsX, weightsY, cellX, cellY } = this;
@@ -666,16 +689,16 @@ export class FftRepulsion {
     }
     // The grid counted each point against itself with K_far(0).
     z -= n * farKernel(0, radius * radius);
-    if (radius > 0) z += this.nearField(layout, n, lo, radius, out);
+    if (radius > 0) z += this.nearField(layout, n, side, radius, out);
     return Math.max(z, 1e-12);
   }
 
-  /** Adds sum_j K_near(r_ij) (y_i - y_j) to out over pairs closer than the radius; returns their Z share. */
-  private nearField(layout: Float64Array, n: number, lo: number, radius: number, out: Float64Array): number {
-    const rr = radius * radius;
-    // Buckets of side >= radius: every near pair lies in the same or an adjacent bucket.
-    let hi = -Infinity;
-    for (let v = 0; v < 2 * n; v++) if (layout[v] > hi) hi = layout[v];
+  /**
+   * Sorts the points into square buckets of side >= radius (so every near pair lies in the same or an
+   * adjacent bucket): bucketStart (CSR offsets), bucketPoints (point indices in bucket order), bucketOf.
+   * Returns the number of buckets per axis.
+   */
+  private bucket(layout: Float64Array, n: number, lo: number, hi: number, radius: number): number {
     const side = Math.max(1, Math.min(4096, Math.floor((hi - lo) / radius) + 1));
     const buckets = side * side;
     if (this.bucketStart.length < buckets + 1) this.bucketStart = new Int32Array(buckets + 1);
@@ -692,6 +715,36 @@ export class FftRepulsion {
     for (let b = 0; b < buckets; b++) start[b + 1] += start[b];
     const fill = start.slice(0, buckets);
     for (let i = 0; i < n; i++) points[fill[of[i]]++] = i;
+    return side;
+  }
+
+  /** Pairs the near field would measure over the current buckets: each bucket with itself and 4 neighbours. */
+  private nearCandidates(side: number): number {
+    const start = this.bucketStart;
+    let pairs = 0;
+    for (let by = 0; by < side; by++) {
+      for (let bx = 0; bx < side; bx++) {
+        const b = by * side + bx;
+        const count = start[b + 1] - start[b];
+        if (count === 0) continue;
+        let around = 0;
+        for (let nb = 1; nb < 5; nb++) {
+          const cx = bx + NEIGHBOUR_BUCKETS[2 * nb];
+          const cy = by + NEIGHBOUR_BUCKETS[2 * nb + 1];
+          if (cx < 0 || cx >= side || cy >= side) continue;
+          around += start[cy * side + cx + 1] - start[cy * side + cx];
+        }
+        pairs += (count * (count - 1)) / 2 + count * around;
+      }
+    }
+    return pairs;
+  }
+
+  /** Adds sum_j K_near(r_ij) (y_i - y_j) to out over pairs closer than the radius; returns their Z share. */
+  private nearField(layout: Float64Array, n: number, side: number, radius: number, out: Float64Array): number {
+    const rr = radius * radius;
+    const start = this.bucketStart;
+    const points = this.bucketPoints;
     // Coordinates and forces in bucket order, so the pair loops read contiguous memory.
     const xs = this.sortedX;
     const ys = this.sortedY;
@@ -713,10 +766,9 @@ export class FftRepulsion {
         const b = by * side + bx;
         const bEnd = start[b + 1];
         if (start[b] === bEnd) continue;
-        // Each unordered pair once: this bucket with itself, then with four of its eight neighbours.
         for (let nb = 0; nb < 5; nb++) {
-          const cx = bx + (nb === 0 || nb === 3 ? 0 : nb === 2 ? -1 : 1);
-          const cy = by + (nb <= 1 ? 0 : 1);
+          const cx = bx + NEIGHBOUR_BUCKETS[2 * nb];
+          const cy = by + NEIGHBOUR_BUCKETS[2 * nb + 1];
           if (cx < 0 || cx >= side || cy >= side) continue;
           const c = cy * side + cx;
           const cEnd = start[c + 1];
@@ -754,15 +806,8 @@ export class FftRepulsion {
     return 2 * z;
   }
 
-  private prepare(g: number, h: number, radius: number, n: number): void {
-    const m = 2 * g;
-    if (!this.fft || this.fft.size !== m) {
-      this.fft = new Fft(m);
-      this.re1 = new Float64Array(m * m);
-      this.im1 = new Float64Array(m * m);
-      this.re2 = new Float64Array(m * m);
-      this.im2 = new Float64Array(m * m);
-    }
+  /** Per-point buffers for n points. */
+  private reserve(n: number): void {
     if (this.cellX.length < n) {
       this.weightsX = new Float64Array(4 * n);
       this.weightsY = new Float64Array(4 * n);
@@ -774,6 +819,18 @@ export class FftRepulsion {
       this.sortedY = new Float64Array(n);
       this.sortedFx = new Float64Array(n);
       this.sortedFy = new Float64Array(n);
+    }
+  }
+
+  /** The FFT and grid buffers for a g x g grid, and the far kernel's transform and near tables for h and radius. */
+  private prepare(g: number, h: number, radius: number): void {
+    const m = 2 * g;
+    if (!this.fft || this.fft.size !== m) {
+      this.fft = new Fft(m);
+      this.re1 = new Float64Array(m * m);
+      this.im1 = new Float64Array(m * m);
+      this.re2 = new Float64Array(m * m);
+      this.im2 = new Float64Array(m * m);
     }
     const key = `${g}:${h}:${radius}`;
     if (key === this.kernelKey) return;

@@ -109,3 +109,31 @@ describe('approximate repulsion', () => {
     expect(Math.sqrt(err / norm)).toBeLessThan(0.03);
   });
 });
+
+describe('FFT repulsion on a dense core inside a wide layout', () => {
+  it('refines its grid instead of measuring every pair of the core, and stays accurate', () => {
+    // Early exaggeration at scale: nearly all points within one unit, a few far out.
+    const random = createRng(8);
+    const n = 12_000;
+    const layout = new Float64Array(2 * n);
+    for (let i = 0; i < n; i++) {
+      const far = i < 8;
+      layout[2 * i] = far ? 40 * Math.cos(i) : 0.4 * gaussian(random);
+      layout[2 * i + 1] = far ? 40 * Math.sin(i) : 0.4 * gaussian(random);
+    }
+    const exact = new Float64Array(2 * n);
+    const z = exactRepulsion(layout, n, exact);
+    const fft = new FftRepulsion();
+    const approx = new Float64Array(2 * n);
+    const zApprox = fft.compute(layout, n, approx);
+    expect(fft.grid).toBeGreaterThan(128);
+    expect(Math.abs(zApprox - z) / z).toBeLessThan(0.01);
+    let err = 0;
+    let norm = 0;
+    for (let v = 0; v < 2 * n; v++) {
+      err += (exact[v] / z - approx[v] / zApprox) ** 2;
+      norm += (exact[v] / z) ** 2;
+    }
+    expect(Math.sqrt(err / norm)).toBeLessThan(0.03);
+  });
+});

@@ -81,6 +81,18 @@ describe('jointProbabilities', () => {
   });
 });
 
+/** An approximate repulsion within 1% of the exact Z, and its normalised forces within 3% (relative norm). */
+function expectCloseRepulsion(approx: Float64Array, zApprox: number, exact: Float64Array, z: number): void {
+  expect(Math.abs(zApprox - z) / z).toBeLessThan(0.01);
+  let err = 0;
+  let norm = 0;
+  for (let v = 0; v < exact.length; v++) {
+    err += (exact[v] / z - approx[v] / zApprox) ** 2;
+    norm += (exact[v] / z) ** 2;
+  }
+  expect(Math.sqrt(err / norm)).toBeLessThan(0.03);
+}
+
 describe('approximate repulsion', () => {
   const random = createRng(5);
   const n = 800;
@@ -99,14 +111,7 @@ describe('approximate repulsion', () => {
   ])('%s agrees with the exact repulsion to about 1%%', (_, create) => {
     const approx = new Float64Array(2 * n);
     const zApprox = create().compute(layout, n, approx);
-    expect(Math.abs(zApprox - z) / z).toBeLessThan(0.01);
-    let err = 0;
-    let norm = 0;
-    for (let v = 0; v < 2 * n; v++) {
-      err += (exact[v] / z - approx[v] / zApprox) ** 2;
-      norm += (exact[v] / z) ** 2;
-    }
-    expect(Math.sqrt(err / norm)).toBeLessThan(0.03);
+    expectCloseRepulsion(approx, zApprox, exact, z);
   });
 });
 
@@ -127,13 +132,6 @@ describe('FFT repulsion on a dense core inside a wide layout', () => {
     const approx = new Float64Array(2 * n);
     const zApprox = fft.compute(layout, n, approx);
     expect(fft.grid).toBeGreaterThan(128);
-    expect(Math.abs(zApprox - z) / z).toBeLessThan(0.01);
-    let err = 0;
-    let norm = 0;
-    for (let v = 0; v < 2 * n; v++) {
-      err += (exact[v] / z - approx[v] / zApprox) ** 2;
-      norm += (exact[v] / z) ** 2;
-    }
-    expect(Math.sqrt(err / norm)).toBeLessThan(0.03);
+    expectCloseRepulsion(approx, zApprox, exact, z);
   });
 });

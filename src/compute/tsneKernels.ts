@@ -11,15 +11,11 @@ interface KernelExports {
 /** Padding positions: their Student-t weights round to zero in single precision. */
 const FAR_AWAY = 1e15;
 
-/** Whether this runtime can run the WebAssembly SIMD kernels (all current browsers and Node do). */
-export function tsneKernelsAvailable(): boolean {
-  return kernelModule(TSNE_KERNELS_WASM) !== null;
-}
-
 /**
  * The t-SNE gradient terms in WebAssembly SIMD (src/compute/wasm/tsneKernels.wat), on one run's own
  * memory: the joint probabilities P are copied in once, positions once per iteration, in single precision.
- * Exact repulsion here is ~3x the JavaScript loop, attraction ~3x.
+ * At 1k points the exact repulsion takes ~0.4 ms (the JavaScript loop ~1.7 ms), the attraction ~3x less
+ * than in JavaScript. Where the runtime has no SIMD, create() returns null and t-SNE stays in JavaScript.
  */
 export class TsneKernels {
   private readonly exports: KernelExports;

@@ -371,22 +371,10 @@ export class NeighbourHeaps {
     const keys = this.keys;
     const indices = this.indices;
     if (!(key < keys[o])) return 0;
-    // Sift the new entry down from the root.
-    let pos = 0;
-    for (;;) {
-      const l = 2 * pos + 1;
-      if (l >= k) break;
-      const r = l + 1;
-      const child = r < k && keys[o + r] > keys[o + l] ? r : l;
-      if (keys[o + child] <= key) break;
-      keys[o + pos] = keys[o + child];
-      indices[o + pos] = indices[o + child];
-      this.isNew[o + pos] = this.isNew[o + child];
-      pos = child;
-    }
-    keys[o + pos] = key;
-    indices[o + pos] = j;
-    this.isNew[o + pos] = 1;
+    const pos = o + replaceRoot(keys, indices, this.isNew, o, k, key);
+    keys[pos] = key;
+    indices[pos] = j;
+    this.isNew[pos] = 1;
     return 1;
   }
 
@@ -443,20 +431,31 @@ class CandidateLists {
     const ix = this.indices;
     if (!(priority < pr[o])) return;
     for (let s = 0; s < m; s++) if (ix[o + s] === j) return;
-    let pos = 0;
-    for (;;) {
-      const l = 2 * pos + 1;
-      if (l >= m) break;
-      const r = l + 1;
-      const child = r < m && pr[o + r] > pr[o + l] ? r : l;
-      if (pr[o + child] <= priority) break;
-      pr[o + pos] = pr[o + child];
-      ix[o + pos] = ix[o + child];
-      pos = child;
-    }
-    pr[o + pos] = priority;
-    ix[o + pos] = j;
+    const pos = o + replaceRoot(pr, ix, null, o, m, priority);
+    pr[pos] = priority;
+    ix[pos] = j;
   }
+}
+
+/**
+ * Drops the root of the max-heap keys[o..o+size) (with its parallel indices and optional flags) for a
+ * smaller key: sifts the hole down past every child larger than `key` and returns the hole's slot, where
+ * the caller writes the new entry.
+ */
+function replaceRoot(keys: Float32Array, indices: Int32Array, flags: Uint8Array | null, o: number, size: number, key: number): number {
+  let pos = 0;
+  for (;;) {
+    const l = 2 * pos + 1;
+    if (l >= size) break;
+    const r = l + 1;
+    const child = r < size && keys[o + r] > keys[o + l] ? r : l;
+    if (keys[o + child] <= key) break;
+    keys[o + pos] = keys[o + child];
+    indices[o + pos] = indices[o + child];
+    if (flags) flags[o + pos] = flags[o + child];
+    pos = child;
+  }
+  return pos;
 }
 
 /** Paces long loops: says when ~sliceMs of work has passed, then yields a macrotask and honours the abort signal. */

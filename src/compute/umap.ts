@@ -161,38 +161,35 @@ export function fuzzySimplicialSet(graph: KnnGraph, nNeighbors: number): Weighte
     for (let s = 0; s < k; s++) if (indices[o + s] === i) return directed[o + s];
     return 0;
   };
-  const degree = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const o = i * k;
-    for (let s = 0; s < k; s++) {
-      const j = indices[o + s];
-      if (j < 0 || j === i || directed[o + s] === 0) continue;
-      // Count each undirected pair once from i, and from j only if i is not in j's list.
-      const back = weightOf(i, j);
-      if (back > 0 && j < i) continue;
-      degree[i]++;
-      degree[j]++;
+  // Each undirected pair once: from i, and from j only if i is not in j's list. Fuzzy union of the two ways.
+  const forEachPair = (visit: (i: number, j: number, w: number) => void): void => {
+    for (let i = 0; i < n; i++) {
+      const o = i * k;
+      for (let s = 0; s < k; s++) {
+        const j = indices[o + s];
+        if (j < 0 || j === i || directed[o + s] === 0) continue;
+        const back = weightOf(i, j);
+        if (back > 0 && j < i) continue;
+        visit(i, j, directed[o + s] + back - directed[o + s] * back);
+      }
     }
-  }
+  };
+  // Two passes into CSR: count each row's pairs, then place them.
   const rowStart = new Int32Array(n + 1);
-  for (let i = 0; i < n; i++) rowStart[i + 1] = rowStart[i] + degree[i];
+  forEachPair((i, j) => {
+    rowStart[i + 1]++;
+    rowStart[j + 1]++;
+  });
+  for (let i = 0; i < n; i++) rowStart[i + 1] += rowStart[i];
   const fill = rowStart.slice(0, n);
   const columns = new Int32Array(rowStart[n]);
   const weights = new Float32Array(rowStart[n]);
-  for (let i = 0; i < n; i++) {
-    const o = i * k;
-    for (let s = 0; s < k; s++) {
-      const j = indices[o + s];
-      if (j < 0 || j === i || directed[o + s] === 0) continue;
-      const back = weightOf(i, j);
-      if (back > 0 && j < i) continue;
-      const w = directed[o + s] + back - directed[o + s] * back;
-      columns[fill[i]] = j;
-      weights[fill[i]++] = w;
-      columns[fill[j]] = i;
-      weights[fill[j]++] = w;
-    }
-  }
+  forEachPair((i, j, w) => {
+    columns[fill[i]] = j;
+    weights[fill[i]++] = w;
+    columns[fill[j]] = i;
+    weights[fill[j]++] = w;
+  });
   return { n, rowStart, columns, weights };
 }
 

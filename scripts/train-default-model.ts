@@ -114,7 +114,7 @@ function forEachTap(info: ConvInfo, visit: (patchBase: number, xBase: number) =>
   const { filterHeight, filterWidth, strideHeight, strideWidth } = info;
   const top = info.padInfo.top;
   const left = info.padInfo.left;
-  const patchSize = filterHeight * filterWidth * inChannels;
+  const patchSize = patchSizeOf(info);
   let row = 0;
   for (let b = 0; b < batchSize; b++) {
     for (let oy = 0; oy < outHeight; oy++) {
@@ -135,15 +135,19 @@ function forEachTap(info: ConvInfo, visit: (patchBase: number, xBase: number) =>
 
 /** im2col: one row of kh*kw*ci values per output pixel (zeros where the filter hangs off the edge). */
 function imageToPatches(xs: Float32Array, info: ConvInfo): Float32Array {
-  const rows = info.batchSize * info.outHeight * info.outWidth;
-  const patches = new Float32Array(rows * info.filterHeight * info.filterWidth * info.inChannels);
+  const patches = new Float32Array(info.batchSize * info.outHeight * info.outWidth * patchSizeOf(info));
   const channels = info.inChannels;
   forEachTap(info, (patchBase, xBase) => patches.set(xs.subarray(xBase, xBase + channels), patchBase));
   return patches;
 }
 
-function convInfoFor(xShape: number[], filterShape: number[], attrs: { strides: [number, number] | number; pad: unknown; dimRoundingMode?: 'floor' | 'round' | 'ceil' }): ConvInfo {
-  return tf.backend_util.computeConv2DInfo(
+/** The convolution's geometry, with the im2col sizes: values per patch and patches (output pixels). */
+function convGeometry(
+  xShape: number[],
+  filterShape: number[],
+  attrs: { strides: [number, number] | number; pad: unknown; dimRoundingMode?: 'floor' | 'round' | 'ceil' },
+): { info: ConvInfo; patchSize: number; rows: number } {
+  const info = tf.backend_util.computeConv2DInfo(
     xShape as Shape4,
     filterShape as Shape4,
     attrs.strides,
@@ -151,6 +155,11 @@ function convInfoFor(xShape: number[], filterShape: number[], attrs: { strides: 
     attrs.pad as 'same' | 'valid',
     attrs.dimRoundingMode,
   );
+  return { info, patchSize: patchSizeOf(info), rows: info.batchSize * info.outHeight * info.outWidth };
+}
+
+function patchSizeOf(info: ConvInfo): number {
+  return info.filterHeight * info.filterWidth * info.inChannels;
 }
 
 /** y = patches . w, with w [kh*kw*ci, co]. */
@@ -158,9 +167,7 @@ function fastConv2D(inputs: Record<string, tf.TensorInfo>, backend: CpuBackendDa
   const a = attrs as unknown as tf.Conv2DAttrs;
   if (a.dataFormat !== 'NHWC' || !isUnitDilation(a.dilations)) return null;
   const { x, filter } = inputs;
-  const info = convInfoFor(x.shape, filter.shape, a);
-  const patchSize = info.filterHeight * info.filterWidth * info.inChannels;
-  const rows = info.batchSize * info.outHeight * info.outWidth;
+  const { info, patchSize, rows } = convGeometry(x.shape, filter.shape, a);
   const patches = imageToPatches(backend.data.get(x.dataId).values, info);
   const filterT = transpose(backend.data.get(filter.dataId).values, patchSize, info.outChannels);
   return backend.makeTensorInfo(info.outShape, 'float32', gemmABt(patches, filterT, rows, info.outChannels, patchSize));
@@ -171,9 +178,7 @@ function fastConv2DBackpropInput(inputs: Record<string, tf.TensorInfo>, backend:
   const a = attrs as unknown as tf.Conv2DBackpropInputAttrs;
   if (a.dataFormat !== 'NHWC') return null;
   const { dy, filter } = inputs;
-  const info = convInfoFor(a.inputShape, filter.shape, a);
-  const patchSize = info.filterHeight * info.filterWidth * info.inChannels;
-  const rows = info.batchSize * info.outHeight * info.outWidth;
+  const { info, patchSize, rows } = convGeometry(a.inputShape, filter.shape, a);
   const dPatches = gemmABt(backend.data.get(dy.dataId).values, backend.data.get(filter.dataId).values, rows, patchSize, info.outChannels);
   const dx = new Float32Array(info.batchSize * info.inHeight * info.inWidth * info.inChannels);
   const channels = info.inChannels;
@@ -188,9 +193,7 @@ function fastConv2DBackpropFilter(inputs: Record<string, tf.TensorInfo>, backend
   const a = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
   if (a.dataFormat !== 'NHWC') return null;
   const { x, dy } = inputs;
-  const info = convInfoFor(x.shape, a.filterShape, a);
-  const patchSize = info.filterHeight * info.filterWidth * info.inChannels;
-  const rows = info.batchSize * info.outHeight * info.outWidth;
+  const { info, patchSize, rows } = convGeometry(x.shape, a.filterShape, a);
   const patchesT = transpose(imageToPatches(backend.data.get(x.dataId).values, info), rows, patchSize);
   const dyT = transpose(backend.data.get(dy.dataId).values, rows, info.outChannels);
   const dwT = gemmABt(dyT, patchesT, info.outChannels, patchSize, rows);

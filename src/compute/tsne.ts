@@ -25,7 +25,7 @@ export interface TsneOptions {
    * SIMD, Barnes-Hut (theta 0.5) up to 5,000 points. 'exact' uses the SIMD kernel where it can.
    */
   gradient?: 'auto' | 'exact' | 'bh' | 'fft';
-  /** Use the WebAssembly SIMD kernels where the runtime has them (default true); false: JavaScript only. */
+  /** Use the WebAssembly SIMD kernels (gradient and neighbour search) where the runtime has them (default true); false: JavaScript only. */
   simd?: boolean;
   /** A precomputed neighbour graph (about 3 x perplexity neighbours per row) to skip the search. */
   knnGraph?: KnnGraph;
@@ -84,6 +84,7 @@ export async function tsne(data: Float32Array, n: number, d: number, options: Ts
     (await knn(data, n, d, neighbours, {
       metric: options.metric ?? 'euclidean',
       seed,
+      simd: options.simd,
       // P hardly depends on the far end of 90 neighbours: a lighter search (~97% recall) is plenty.
       maxCandidates: 16,
       iterations: 3,

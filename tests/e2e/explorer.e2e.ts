@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it, type TestContext } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import type { Page } from 'playwright-core';
 import sharp from 'sharp';
-import { atlasState, cellCenters, longestTasks, outputDir, screenshot, startApp, waitForNewAtlas, waitForStatus } from './harness';
+import { atlasState, cellCenters, longestTasks, outputDir, openAppForSuite, screenshot, waitForNewAtlas, waitForStatus } from './harness';
 import { filesWithCorruptOnes, labelledFolder } from './images';
 
 /** Lets a layout change (the inspector closing) reach the atlas view's size before the next step. */
@@ -14,7 +14,6 @@ async function settleLayout(page: Page): Promise<void> {
 }
 
 describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () => {
-  let app: Awaited<ReturnType<typeof startApp>>;
   let page: Page;
   // Later steps use the default atlas; when it never came, they skip instead of timing out one by one.
   let defaultAtlas = false;
@@ -23,12 +22,9 @@ describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () =
     return !defaultAtlas;
   };
 
-  before(async () => {
-    app = await startApp();
-    page = app.page;
+  openAppForSuite((p) => {
+    page = p;
   });
-
-  after(() => app?.close());
 
   it('builds the default atlas on its own, with stage progress', async () => {
     await page.waitForFunction(() => window.__atlas && window.__atlas.status !== 'idle', null, { timeout: 60_000 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { screenshot, startApp, waitForStatus } from './harness';
+import { openAppForSuite, screenshot, waitForStatus } from './harness';
 
 const ICON_TIMEOUT_MS = 300_000;
 
@@ -27,16 +27,11 @@ async function longTasksSince(page: Page, since: number): Promise<number[]> {
 }
 
 describe('feature-visualisation icons in Chromium', { timeout: 20 * 60_000 }, () => {
-  let app: Awaited<ReturnType<typeof startApp>>;
   let page: Page;
-
-  before(async () => {
-    app = await startApp();
-    page = app.page;
+  openAppForSuite(async (p) => {
+    page = p;
     await waitForStatus(page, 'ready');
   });
-
-  after(() => app?.close());
 
   it('fills the cells on screen with feature visualisations, progressively, without freezing the page', async () => {
     const exemplars = await page.locator('.atlas-canvas canvas').screenshot();

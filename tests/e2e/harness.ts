@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { preview, type PreviewServer } from 'vite';
@@ -170,7 +171,7 @@ export async function longestTasks(page: Page, status: string): Promise<{ overal
 }
 
 /** The app served and open in a fresh Chromium; `close` prints the page's console errors and stops both. */
-export async function startApp(): Promise<{ page: Page; consoleErrors: string[]; close: () => Promise<void> }> {
+async function startApp(): Promise<{ page: Page; consoleErrors: string[]; close: () => Promise<void> }> {
   const server = await serveApp();
   const browser = await launchBrowser();
   try {
@@ -189,4 +190,17 @@ export async function startApp(): Promise<{ page: Page; consoleErrors: string[];
     await server.close();
     throw e;
   }
+}
+
+/**
+ * Opens the app in a fresh Chromium before the enclosing suite's tests and closes both after them;
+ * `opened` receives the page (e.g. to keep it in the suite's `page` variable) and may wait for a state.
+ */
+export function openAppForSuite(opened: (page: Page) => void | Promise<void>): void {
+  let app: Awaited<ReturnType<typeof startApp>> | undefined;
+  before(async () => {
+    app = await startApp();
+    await opened(app.page);
+  });
+  after(() => app?.close());
 }

@@ -1,18 +1,13 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { atlasState, BUILD_TIMEOUT_MS, screenshot, startApp, waitForNewAtlas, waitForStatus } from './harness';
+import { atlasState, BUILD_TIMEOUT_MS, openAppForSuite, screenshot, waitForNewAtlas, waitForStatus } from './harness';
 
 describe('the layout settling while it is projected', { timeout: 10 * 60_000 }, () => {
-  let app: Awaited<ReturnType<typeof startApp>>;
   let page: Page;
-
-  before(async () => {
-    app = await startApp();
-    page = app.page;
+  openAppForSuite((p) => {
+    page = p;
   });
-
-  after(() => app?.close());
 
   it('draws intermediate layouts during projection, then hands over to the atlas', async () => {
     // Checked in one page tick: projecting, several layouts received, and the preview canvas on the page.

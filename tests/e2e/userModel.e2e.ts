@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { atlasState, cellCenters, fixturesDir, screenshot, startApp, waitForNewAtlas } from './harness';
+import { atlasState, cellCenters, fixturesDir, openAppForSuite, screenshot, waitForNewAtlas } from './harness';
 import { photosByClass } from './images';
 
 const modelDir = join(fixturesDir, 'models', 'tinyvgg');
@@ -14,15 +14,10 @@ describe(
   'A user-picked model (Tiny VGG) end to end',
   { timeout: 15 * 60_000, skip: missing ? `needs the shared fixtures at ${fixturesDir} (../shared/fixtures), which are absent` : false },
   () => {
-    let app: Awaited<ReturnType<typeof startApp>>;
     let page: Page;
-
-    before(async () => {
-      app = await startApp();
-      page = app.page;
+    openAppForSuite((p) => {
+      page = p;
     });
-
-    after(() => app?.close());
 
     it('loads model.json with its shard and lists its layers with shapes', async () => {
       await page.waitForFunction(() => window.__atlas && window.__atlas.status !== 'idle');

@@ -19,9 +19,9 @@ import { folderProvider } from '../src/cli/nodeIo';
 import { cellOf } from '../src/compute/grid';
 import type { AtlasCell } from '../src/compute/types';
 import type { Atlas } from '../src/export/atlasFile';
-import type { AtlasModel } from '../src/model/atlasModel';
-import { matchChannels, prepareImage, type RawImage } from '../src/model/preprocess';
-import { recordActivations, type ImageProvider } from '../src/model/record';
+import type { ImageModel } from '../src/model/image/imageModel';
+import { matchChannels, prepareImage, type RawImage } from '../src/model/image/preprocess';
+import { recordActivations, type ImageProvider } from '../src/model/image/recordImages';
 import { createRng } from '../src/lib/rng';
 import { chooseFeatureVisBackend, gradientSupport } from '../src/featureVis/backendSupport';
 import { objectiveTargets, scoreImages } from '../src/featureVis/objective';
@@ -96,7 +96,7 @@ const median = (v: ArrayLike<number>) => {
 
 async function providerFor(config: BenchConfig): Promise<ImageProvider> {
   if (config.images) return folderProvider(config.images);
-  const [{ sampleProvider }, { loadSampleFromDisk }] = await Promise.all([import('../src/model/providers'), import('../src/model/sampleNode')]);
+  const [{ sampleProvider }, { loadSampleFromDisk }] = await Promise.all([import('../src/model/image/providers'), import('../src/model/image/sampleNode')]);
   return sampleProvider(await loadSampleFromDisk());
 }
 
@@ -122,7 +122,7 @@ function sampleCells(cells: AtlasCell[], count: number, seed: number, minCount =
 }
 
 /** The model's view of one input in [0, 1] (H x W x C floats) and as bytes for the sheet. */
-function unitPixels(model: AtlasModel, raw: RawImage): { unit: Float32Array; display: RawImage } {
+function unitPixels(model: ImageModel, raw: RawImage): { unit: Float32Array; display: RawImage } {
   const size = { height: model.inputHeight, width: model.inputWidth, channels: model.inputChannels };
   const { input, pixels } = prepareImage(raw, size, model.preprocessing);
   try {

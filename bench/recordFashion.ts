@@ -3,9 +3,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadModelForCli } from '../src/cli/buildAtlas';
 import { chooseBackend } from '../src/model/backend';
-import { sampleProvider } from '../src/model/providers';
-import { recordActivations } from '../src/model/record';
-import { loadSampleFromDisk } from '../src/model/sampleNode';
+import { sampleProvider } from '../src/model/image/providers';
+import { recordActivations } from '../src/model/image/recordImages';
+import { loadSampleFromDisk } from '../src/model/image/sampleNode';
 
 /** Where the benchmarks find real activations: conv3 of the default model at every position of the sample. */
 export const FASHION_ACTIVATIONS = join(dirname(fileURLToPath(import.meta.url)), 'data', 'fashion-conv3.f32');

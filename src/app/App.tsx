@@ -2,7 +2,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { AtlasView, type AtlasViewHandle } from '../atlas/AtlasView';
 import type { AtlasVisuals } from '../atlas/visuals';
 import { ProjectionPreview } from '../atlas/ProjectionPreview';
-import type { LayoutPreview } from './pipelineTypes';
+import type { LayoutPreview } from '../workers/protocol';
 import { CellInspector } from '../panels/CellInspector';
 import { droppedFiles } from '../panels/droppedFiles';
 import { ErrorList } from '../panels/ErrorList';

@@ -2,7 +2,7 @@ import { labelsByLevel } from '../atlas/atlasLayers';
 import { AtlasVisuals } from '../atlas/visuals';
 import { parseAtlas, serializeAtlas, type Atlas } from '../export/atlasFile';
 import { downloadBlob, fileSlug } from '../export/download';
-import { renderAtlasPng } from '../export/png';
+import { renderAtlasPng } from '../atlas/png';
 import { isImageFile, isJsonFile, labelsFromPaths, type PickedFile } from '../lib/inputFiles';
 import type { useAtlasStore } from '../store';
 import { selectLevel } from '../store/selectors';
@@ -11,7 +11,7 @@ import type { AtlasCell } from '../compute/types';
 import { neuronDirections, randomDirections } from '../featureVis/directions';
 import type { DirectionImages } from '../panels/DirectionComparison';
 import { AtlasPipeline } from './pipeline';
-import type { ImageSource, LayoutPreview, ModelSource } from './pipelineTypes';
+import type { ImageSource, LayoutPreview, ModelSource } from '../workers/protocol';
 
 type Store = typeof useAtlasStore;
 

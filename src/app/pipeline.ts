@@ -3,7 +3,7 @@ import type { AtlasParams } from '../export/atlasFile';
 import type { ComputeService } from '../workers/computeService';
 import type { FeatureVisSupport, IconBatch, ModelService, VisualiseRequest } from '../workers/modelService';
 import { RpcClient, type WorkerEndpoint } from '../workers/rpc';
-import type { BackendInfo, BuildRequest, BuildResult, LayoutPreview, ModelSource, ModelSummary, Stage, StageProgress } from './pipelineTypes';
+import type { BackendInfo, BuildRequest, BuildResult, LayoutPreview, ModelSource, ModelSummary, Stage, StageProgress } from '../workers/protocol';
 
 const createModelWorker = () =>
   new Worker(new URL('../workers/model.worker.ts', import.meta.url), { type: 'module', name: 'model' }) as WorkerEndpoint;

@@ -1,5 +1,5 @@
 import { useEffect, useRef } from 'react';
-import type { LayoutPreview } from '../app/pipelineTypes';
+import type { LayoutPreview } from '../workers/protocol';
 import { normaliseLayout } from '../compute/grid';
 import { labelColor } from './cellStyle';
 

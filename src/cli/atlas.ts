@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { ProgressEvent } from '../compute/types';
 import { serializeAtlas } from '../export/atlasFile';
-import type { Preprocessing } from '../model/preprocess';
+import type { Preprocessing } from '../model/image/preprocess';
 import { buildAtlasInNode } from './buildAtlas';
 
 const USAGE = `Build an activation atlas from the command line; writes the JSON the app opens.

@@ -1,12 +1,12 @@
 import { fileURLToPath } from 'node:url';
 import { project } from '../compute/projection';
 import type { Metric, ProgressCallback, ProjectionMethod } from '../compute/types';
-import { assembleAtlas } from '../export/assemble';
+import { assembleAtlas } from '../compute/atlas';
 import type { Atlas, AtlasParams } from '../export/atlasFile';
-import { AtlasModel } from '../model/atlasModel';
+import { ImageModel } from '../model/image/imageModel';
 import { chooseBackend, type BackendChoice } from '../model/backend';
-import type { Preprocessing } from '../model/preprocess';
-import { recordActivations, type ImageProvider } from '../model/record';
+import type { Preprocessing } from '../model/image/preprocess';
+import { recordActivations, type ImageProvider } from '../model/image/recordImages';
 import { artifactsFromDirectory, folderProvider, pngDataUrl, readClassNames } from './nodeIo';
 
 export const DEFAULT_MODEL_DIR = fileURLToPath(new URL('../../models/fashion-cnn', import.meta.url));
@@ -47,7 +47,7 @@ export async function loadModelForCli(model: string, options: Pick<NodeAtlasOpti
   const dir = model === 'default' ? DEFAULT_MODEL_DIR : model;
   const { artifacts, name } = await artifactsFromDirectory(dir);
   const classNames = options.labels ? await readClassNames(options.labels) : undefined;
-  return AtlasModel.fromArtifacts(artifacts, model === 'default' ? 'fashion-cnn (built-in)' : name, {
+  return ImageModel.fromArtifacts(artifacts, model === 'default' ? 'fashion-cnn (built-in)' : name, {
     classNames,
     preprocessing: options.preprocessing,
     inputSize: options.inputSize,
@@ -62,7 +62,7 @@ export async function buildAtlasInNode(options: NodeAtlasOptions): Promise<NodeA
     let images: ImageProvider;
     if (options.images) images = await folderProvider(options.images);
     else if (options.model === 'default') {
-      const [{ sampleProvider }, { loadSampleFromDisk }] = await Promise.all([import('../model/providers'), import('../model/sampleNode')]);
+      const [{ sampleProvider }, { loadSampleFromDisk }] = await Promise.all([import('../model/image/providers'), import('../model/image/sampleNode')]);
       images = sampleProvider(await loadSampleFromDisk());
     }
     else throw new Error('No images given: pass --images <folder> (the bundled sample only fits the default model).');

@@ -1,9 +1,9 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, relative, sep } from 'node:path';
 import sharp from 'sharp';
-import { assembleArtifacts, ModelFileError } from '../model/artifacts';
-import type { RawImage } from '../model/preprocess';
-import type { ImageProvider } from '../model/record';
+import { assembleArtifacts, ModelFileError } from '../model/image/artifacts';
+import type { RawImage } from '../model/image/preprocess';
+import type { ImageProvider } from '../model/image/recordImages';
 import type * as tf from '@tensorflow/tfjs';
 
 /** Reads a TF.js model directory (model.json + shards) or a model.json path. */

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { AtlasModel } from '../model/atlasModel';
+import type { ImageModel } from '../model/image/imageModel';
 import { layerFunction } from './objective';
 import { randomDirections, visualiseDirections } from './optimise';
 import { installWasmGradientKernels, isInstalled, SUPPLIED_WASM_KERNELS } from './wasmKernels';
@@ -48,7 +48,7 @@ const errorKernel = (message: string): { missing?: string; noGradient?: string }
  * (for the forward kernels tf.profile lists), then one real step of the whole pipeline, whose error names any
  * op without a gradient. Switches to `backend` for the probe and back; the weights follow lazily.
  */
-export async function gradientSupport(model: AtlasModel, layer: string, backend = tf.getBackend(), options: { size?: number } = {}): Promise<GradientSupport> {
+export async function gradientSupport(model: ImageModel, layer: string, backend = tf.getBackend(), options: { size?: number } = {}): Promise<GradientSupport> {
   const previous = tf.getBackend();
   const result: GradientSupport = { backend, ok: false, needed: [], missing: [], noGradient: [] };
   if (backend !== previous && !(await tf.setBackend(backend).catch(() => false))) {
@@ -107,7 +107,7 @@ export interface ChooseOptions {
  * not switch: tf.setBackend is global, so the caller (the model worker, which owns TF) switches between
  * jobs with `await tf.setBackend(choice.backend)`; a switch moves the model's weights to that backend.
  */
-export async function chooseFeatureVisBackend(model: AtlasModel, layer: string, options: ChooseOptions = {}): Promise<FeatureVisBackendChoice> {
+export async function chooseFeatureVisBackend(model: ImageModel, layer: string, options: ChooseOptions = {}): Promise<FeatureVisBackendChoice> {
   if (options.supplyWasmKernels !== false) installWasmGradientKernels();
   const current = tf.getBackend();
   const defaults = [...(current === 'webgl' || current === 'webgpu' ? [current] : []), 'wasm', 'cpu', 'webgl', 'webgpu'];

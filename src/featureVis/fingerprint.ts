@@ -1,9 +1,9 @@
 import type * as tf from '@tensorflow/tfjs';
-import type { AtlasModel } from '../model/atlasModel';
+import type { ImageModel } from '../model/image/imageModel';
 import { hashFloats, hashString } from './cache';
 
 /** A model identity for cache keys: a hash of its name, input size and every weight value. */
-export async function modelFingerprint(model: AtlasModel): Promise<string> {
+export async function modelFingerprint(model: ImageModel): Promise<string> {
   const tfModel = model.tfModel as tf.LayersModel | tf.GraphModel;
   const tensors: tf.Tensor[] =
     model.kind === 'graph'

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import type { AtlasModel } from '../model/atlasModel';
-import { normalisePixels, type Preprocessing } from '../model/preprocess';
+import type { ImageModel } from '../model/image/imageModel';
+import { normalisePixels, type Preprocessing } from '../model/image/preprocess';
 import { whitenDirections } from './whitening';
 
 /** Where a layer's vector is read: the centre position, the spatial mean, or one position per image (-1 = pooled). */
@@ -35,7 +35,7 @@ export function objectiveTargets(directions: Float32Array, dim: number, whitenin
 const layerFunctions = new WeakMap<object, Map<string, (x: tf.Tensor4D) => tf.Tensor>>();
 
 /** The model from its input to `layer`, as a differentiable function (built once per layer). */
-export function layerFunction(model: AtlasModel, layer: string): (input: tf.Tensor4D) => tf.Tensor {
+export function layerFunction(model: ImageModel, layer: string): (input: tf.Tensor4D) => tf.Tensor {
   model.layer(layer);
   const tfModel = model.tfModel;
   let perLayer = layerFunctions.get(tfModel);
@@ -106,7 +106,7 @@ export interface ScoreOptions extends ObjectiveOptions {
  * compares icons with dataset examples. `pixels` is N x H x W x C in [0, 1] at the model's input size.
  */
 export async function scoreImages(
-  model: AtlasModel,
+  model: ImageModel,
   layer: string,
   pixels: Float32Array,
   directions: Float32Array,

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { abortError } from '../lib/abort';
 import { createRng, gaussian } from '../lib/rng';
-import type { AtlasModel } from '../model/atlasModel';
+import type { ImageModel } from '../model/image/imageModel';
 import { directionObjective, layerFunction, layerVectors, objectiveTargets, toModelInput, type ObjectiveOptions } from './objective';
 import { FourierImage, rowsToImages } from './parameterisation';
 import { IDENTITY_TRANSFORM, resampleMode, resampleRows, resampleTaps, sampleTransform, weakenTransform, type TransformOptions } from './transforms';
@@ -50,7 +50,7 @@ const nextTask = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
  * TF.js backend (see chooseFeatureVisBackend); leaves no tensors behind, also when cancelled.
  */
 export async function visualiseDirections(
-  model: AtlasModel,
+  model: ImageModel,
   layer: string,
   directions: Float32Array,
   options: VisualiseOptions = {},

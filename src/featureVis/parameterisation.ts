@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { createRng, gaussian } from '../lib/rng';
-import type { RawImage } from '../model/preprocess';
+import type { RawImage } from '../model/image/preprocess';
 
 /**
  * Orthonormal real Fourier basis of length n, n x n row-major [pixel][k]: column 0 is the constant,

@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { PNG_SIZES } from '../export/png';
+import { PNG_SIZES } from '../atlas/png';
 import { useAtlasStore } from '../store';
 
 /** PNG of the whole current grid level, the atlas JSON, and reopening a saved atlas. */

@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import type { ModelSource } from '../app/pipelineTypes';
+import type { ModelSource } from '../workers/protocol';
 import { useAtlasStore } from '../store';
 
 /** Which model (built-in, files, URL), which layer to record, and the backend running it. */

@@ -1,5 +1,5 @@
 import type { Metric, ProjectionMethod } from '../compute/types';
-import type { SamplesPerImage } from '../app/pipelineTypes';
+import type { SamplesPerImage } from '../workers/protocol';
 import { useAtlasStore } from '../store';
 
 const METHODS: { value: ProjectionMethod; label: string }[] = [

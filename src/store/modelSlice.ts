@@ -1,5 +1,5 @@
 import type { StateCreator } from 'zustand';
-import type { BackendInfo, ModelSummary } from '../app/pipelineTypes';
+import type { BackendInfo, ModelSummary } from '../workers/protocol';
 import type { AtlasStore } from './index';
 
 export type ModelOrigin = 'default' | 'files' | 'url';

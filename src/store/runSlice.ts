@@ -1,6 +1,6 @@
 import type { StateCreator } from 'zustand';
 import type { Metric, ProjectionMethod } from '../compute/types';
-import type { SamplesPerImage, Stage, StageProgress } from '../app/pipelineTypes';
+import type { SamplesPerImage, Stage, StageProgress } from '../workers/protocol';
 import type { AtlasStore } from './index';
 
 /** What the app is doing, as the test contract (`window.__atlas.status`) reports it. */

@@ -1,6 +1,6 @@
 import { project } from '../compute/projection';
 import type { ProgressEvent, ProjectionOptions } from '../compute/types';
-import { assembleAtlas, type RecordedColumns } from '../export/assemble';
+import { assembleAtlas, type RecordedColumns } from '../compute/atlas';
 import type { Atlas, AtlasModelInfo, AtlasParams } from '../export/atlasFile';
 import type { CallContext } from './rpc';
 

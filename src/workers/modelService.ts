@@ -1,13 +1,13 @@
-import type { BackendInfo, BuildRequest, ImageSource, InputError, ModelSource, ModelSummary } from '../app/pipelineTypes';
+import type { BackendInfo, BuildRequest, ImageSource, InputError, ModelSource, ModelSummary } from './protocol';
 import type { ProgressEvent } from '../compute/types';
-import type { RecordedColumns } from '../export/assemble';
-import { artifactsFromFiles, artifactsFromUrl } from '../model/artifacts';
-import { AtlasModel } from '../model/atlasModel';
+import type { RecordedColumns } from '../compute/atlas';
+import { artifactsFromFiles, artifactsFromUrl } from '../model/image/artifacts';
+import { ImageModel } from '../model/image/imageModel';
 import { chooseBackend } from '../model/backend';
-import type { RawImage } from '../model/preprocess';
-import { sampleProvider } from '../model/providers';
-import { recordActivations, type ImageProvider } from '../model/record';
-import { parseSample } from '../model/sample';
+import type { RawImage } from '../model/image/preprocess';
+import { sampleProvider } from '../model/image/providers';
+import { recordActivations, type ImageProvider } from '../model/image/recordImages';
+import { parseSample } from '../model/image/sample';
 import { chooseFeatureVisBackend } from '../featureVis/backendSupport';
 import { visualiseDirections } from '../featureVis/optimise';
 import { colourBasisFromImages } from '../featureVis/parameterisation';
@@ -109,7 +109,7 @@ export interface RecordResult {
 
 /** Model loading and activation recording, served by model.worker.ts so TF.js never blocks the page. */
 export function createModelService(assets: BundledAssets) {
-  let model: AtlasModel | null = null;
+  let model: ImageModel | null = null;
   let backend: BackendInfo | null = null;
   /** What feature visualisation needs from the last recording: whitening, colour basis, where to read h. */
   let featureVis: {
@@ -136,7 +136,7 @@ export function createModelService(assets: BundledAssets) {
   };
 
   let fingerprint = '';
-  const summary = (m: AtlasModel): ModelSummary => ({
+  const summary = (m: ImageModel): ModelSummary => ({
     fingerprint,
     name: m.name,
     kind: m.kind,
@@ -163,7 +163,7 @@ export function createModelService(assets: BundledAssets) {
     },
 
     async loadModel(_: CallContext, source: ModelSource): Promise<ModelSummary> {
-      let loaded: { artifacts: Parameters<typeof AtlasModel.fromArtifacts>[0]; name: string };
+      let loaded: { artifacts: Parameters<typeof ImageModel.fromArtifacts>[0]; name: string };
       if (source.kind === 'files') loaded = await artifactsFromFiles(source.files);
       else if (source.kind === 'url') loaded = { artifacts: await artifactsFromUrl(source.url), name: source.url.split('/').slice(-2)[0] || source.url };
       else {
@@ -171,7 +171,7 @@ export function createModelService(assets: BundledAssets) {
         loaded = { artifacts, name: 'fashion-cnn (built-in)' };
       }
       await useMainBackend();
-      const next = await AtlasModel.fromArtifacts(loaded.artifacts, loaded.name);
+      const next = await ImageModel.fromArtifacts(loaded.artifacts, loaded.name);
       model?.dispose();
       model = next;
       featureVis = null;

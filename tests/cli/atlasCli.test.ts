@@ -10,9 +10,9 @@ import { decodeImageFile } from '../../src/cli/nodeIo';
 import { cellOf } from '../../src/compute/grid';
 import { parseAtlas, type Atlas } from '../../src/export/atlasFile';
 import { chooseBackend } from '../../src/model/backend';
-import { prepareImage, type RawImage } from '../../src/model/preprocess';
-import { sampleProvider } from '../../src/model/providers';
-import { loadSampleFromDisk } from '../../src/model/sampleNode';
+import { prepareImage, type RawImage } from '../../src/model/image/preprocess';
+import { sampleProvider } from '../../src/model/image/providers';
+import { loadSampleFromDisk } from '../../src/model/image/sampleNode';
 import { FIXTURES, hasFixtures } from '../fixtures';
 
 const run = promisify(execFile);

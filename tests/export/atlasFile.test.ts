@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assembleAtlas } from '../../src/export/assemble';
+import { assembleAtlas } from '../../src/compute/atlas';
 import { AtlasFileError, parseAtlas, serializeAtlas, type Atlas } from '../../src/export/atlasFile';
 import { createRng, gaussian } from '../../src/lib/rng';
 

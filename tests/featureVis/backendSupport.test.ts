@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModelForCli } from '../../src/cli/buildAtlas';
-import { AtlasModel } from '../../src/model/atlasModel';
+import { ImageModel } from '../../src/model/image/imageModel';
 import { chooseBackend } from '../../src/model/backend';
 import { chooseFeatureVisBackend, gradientSupport } from '../../src/featureVis/backendSupport';
 import { installWasmGradientKernels, uninstallWasmGradientKernels } from '../../src/featureVis/wasmKernels';
@@ -10,10 +10,10 @@ import { FIXTURES, hasFixtures, SKIP_FIXTURES } from '../fixtures';
 import { smallCnnArtifacts } from '../model/helpers';
 import { noGradientArtifacts } from './helpers';
 
-let small: AtlasModel;
+let small: ImageModel;
 beforeAll(async () => {
   await chooseBackend({ node: true });
-  small = await AtlasModel.fromArtifacts(await smallCnnArtifacts(), 'small');
+  small = await ImageModel.fromArtifacts(await smallCnnArtifacts(), 'small');
 });
 afterAll(() => {
   uninstallWasmGradientKernels();
@@ -32,7 +32,7 @@ describe('gradientSupport', () => {
   });
 
   it('names an op without a gradient, and the choice falls back to exemplars', async () => {
-    const model = await AtlasModel.fromArtifacts(await noGradientArtifacts(), 'cropper');
+    const model = await ImageModel.fromArtifacts(await noGradientArtifacts(), 'cropper');
     const s = await gradientSupport(model, 'conv', 'cpu');
     expect(s.ok).toBe(false);
     expect(s.noGradient).toContain('StridedSlice');

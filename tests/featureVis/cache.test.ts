@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AtlasModel } from '../../src/model/atlasModel';
+import { ImageModel } from '../../src/model/image/imageModel';
 import { chooseBackend } from '../../src/model/backend';
 import { hashFloats, iconCacheKey, MemoryIconCache, openIconCache, settingsKey, type CachedIcon } from '../../src/featureVis/cache';
 import { modelFingerprint } from '../../src/featureVis/fingerprint';
@@ -43,9 +43,9 @@ describe('icon cache keys', () => {
   });
 
   it('fingerprint models by their weights, without leaking tensors', async () => {
-    const a = await AtlasModel.fromArtifacts(await smallCnnArtifacts(), 'small');
-    const b = await AtlasModel.fromArtifacts(await smallCnnArtifacts(), 'small');
-    const c = await AtlasModel.fromArtifacts(await grayCnnArtifacts(), 'small');
+    const a = await ImageModel.fromArtifacts(await smallCnnArtifacts(), 'small');
+    const b = await ImageModel.fromArtifacts(await smallCnnArtifacts(), 'small');
+    const c = await ImageModel.fromArtifacts(await grayCnnArtifacts(), 'small');
     const before = tf.memory().numTensors;
     const [fa, fb, fc] = await Promise.all([a, b, c].map(modelFingerprint));
     expect(tf.memory().numTensors).toBe(before);

@@ -1,14 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AtlasModel } from '../../src/model/atlasModel';
+import { ImageModel } from '../../src/model/image/imageModel';
 import { chooseBackend } from '../../src/model/backend';
 import { directionObjective, layerFunction, layerVectors, objectiveTargets, scoreImages } from '../../src/featureVis/objective';
 import { smallCnnArtifacts } from '../model/helpers';
 
-let model: AtlasModel;
+let model: ImageModel;
 beforeAll(async () => {
   await chooseBackend({ node: true });
-  model = await AtlasModel.fromArtifacts(await smallCnnArtifacts(), 'small');
+  model = await ImageModel.fromArtifacts(await smallCnnArtifacts(), 'small');
 });
 
 /** dot(h, S v) · max(0.1, cos(h, v))^p in plain JS. */

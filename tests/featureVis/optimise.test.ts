@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AtlasModel } from '../../src/model/atlasModel';
+import { ImageModel } from '../../src/model/image/imageModel';
 import { chooseBackend } from '../../src/model/backend';
 import { isAbortError } from '../../src/lib/abort';
 import { neuronDirections, randomDirections, visualiseDirections } from '../../src/featureVis/optimise';
@@ -8,15 +8,15 @@ import { scoreImages } from '../../src/featureVis/objective';
 import { smallCnnArtifacts } from '../model/helpers';
 import { grayCnnArtifacts } from './helpers';
 
-let model: AtlasModel;
-let gray: AtlasModel;
+let model: ImageModel;
+let gray: ImageModel;
 // Positive directions on a ReLU layer, so each can be reached.
 const directions = Float32Array.from(randomDirections(8, 3, 11), Math.abs);
 
 beforeAll(async () => {
   await chooseBackend({ node: true });
-  model = await AtlasModel.fromArtifacts(await smallCnnArtifacts(), 'small');
-  gray = await AtlasModel.fromArtifacts(await grayCnnArtifacts(), 'gray');
+  model = await ImageModel.fromArtifacts(await smallCnnArtifacts(), 'small');
+  gray = await ImageModel.fromArtifacts(await grayCnnArtifacts(), 'gray');
 });
 
 describe('visualiseDirections', () => {
@@ -89,7 +89,7 @@ describe('visualiseDirections', () => {
   it('optimises at another size and resamples to the model’s input, square or not', async () => {
     const r = await visualiseDirections(model, 'conv_b', directions.subarray(0, 8), { steps: 3, size: 20 });
     expect([r.width, r.height, r.images[0].length]).toEqual([20, 20, 1600]);
-    const wide = await AtlasModel.fromArtifacts(await grayCnnArtifacts(8, 12), 'wide');
+    const wide = await ImageModel.fromArtifacts(await grayCnnArtifacts(8, 12), 'wide');
     for (const backend of ['wasm', 'cpu']) {
       await tf.setBackend(backend);
       const w = await visualiseDirections(wide, 'conv', neuronDirections(4, [2]), { steps: 3, size: 16 });

@@ -3,16 +3,16 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { artifactsFromDirectory, decodeImageFile, readClassNames } from '../../src/cli/nodeIo';
-import { AtlasModel } from '../../src/model/atlasModel';
+import { ImageModel } from '../../src/model/image/imageModel';
 import { chooseBackend } from '../../src/model/backend';
-import { prepareImage } from '../../src/model/preprocess';
+import { prepareImage } from '../../src/model/image/preprocess';
 import { FIXTURES, hasFixtures, SKIP_FIXTURES, TINYVGG_CLASSES, TINYVGG_PREFIX } from '../fixtures';
 
 beforeAll(async () => {
   await chooseBackend({ node: true });
 });
 
-async function batchOf(model: AtlasModel, paths: string[]): Promise<tf.Tensor4D> {
+async function batchOf(model: ImageModel, paths: string[]): Promise<tf.Tensor4D> {
   const inputs = [];
   for (const p of paths) {
     const { input, pixels } = prepareImage(await decodeImageFile(p), { height: model.inputHeight, width: model.inputWidth, channels: model.inputChannels }, model.preprocessing);
@@ -29,7 +29,7 @@ describe.skipIf(!hasFixtures)('real pretrained models from ../shared/fixtures', 
     const dir = join(FIXTURES, 'models/mobilenet_v1_025_224');
     const { artifacts, name } = await artifactsFromDirectory(dir);
     const before = tf.memory().numTensors;
-    const model = await AtlasModel.fromArtifacts(artifacts, name, { classNames: await readClassNames(join(dir, 'synset_words.txt')) });
+    const model = await ImageModel.fromArtifacts(artifacts, name, { classNames: await readClassNames(join(dir, 'synset_words.txt')) });
     expect(model.kind).toBe('graph');
     expect([model.inputHeight, model.inputWidth, model.inputChannels, model.outputSize]).toEqual([224, 224, 3, 1001]);
     expect(model.classNames![0]).toBe('background');
@@ -55,7 +55,7 @@ describe.skipIf(!hasFixtures)('real pretrained models from ../shared/fixtures', 
   it('Tiny VGG layers model gets >= 12 of its 20 photos right, leak-free', async () => {
     const { artifacts, name } = await artifactsFromDirectory(join(FIXTURES, 'models/tinyvgg'));
     const before = tf.memory().numTensors;
-    const model = await AtlasModel.fromArtifacts(artifacts, name, { classNames: TINYVGG_CLASSES });
+    const model = await ImageModel.fromArtifacts(artifacts, name, { classNames: TINYVGG_CLASSES });
     expect(model.kind).toBe('layers');
     const dir = join(FIXTURES, 'images/tinyimagenet10');
     const files = readdirSync(dir).filter((f) => f.endsWith('.jpeg'));

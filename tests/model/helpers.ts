@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import type { RawImage } from '../../src/model/preprocess';
-import type { ImageProvider } from '../../src/model/record';
+import type { RawImage } from '../../src/model/image/preprocess';
+import type { ImageProvider } from '../../src/model/image/recordImages';
 import { createRng } from '../../src/lib/rng';
 
 /** Artifacts of a small, real (randomly initialised) CNN: 12x12 RGB in, conv_a 10x10x6, conv_b 4x4x8, 3 classes. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { assembleArtifacts, artifactsFromFiles, ModelFileError } from '../../src/model/artifacts';
-import { asFiles, smallCnnArtifacts } from './helpers';
+import { assembleArtifacts, artifactsFromFiles, ModelFileError } from '../../../src/model/image/artifacts';
+import { asFiles, smallCnnArtifacts } from '../helpers';
 
 describe('model files', () => {
   it('assembles a model.json and its shard', async () => {

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FASHION_MNIST_CLASS_NAMES, fashionMnistAvailable, loadFashionMnist } from '../../scripts/fashion-mnist';
-import { parseSample } from '../../src/model/sample';
-import { SAMPLE_DIR, loadSampleFromDisk } from '../../src/model/sampleNode';
+import { FASHION_MNIST_CLASS_NAMES, fashionMnistAvailable, loadFashionMnist } from '../../../scripts/fashion-mnist';
+import { parseSample } from '../../../src/model/image/sample';
+import { SAMPLE_DIR, loadSampleFromDisk } from '../../../src/model/image/sampleNode';
 
 const manifest = JSON.parse(readFileSync(join(SAMPLE_DIR, 'manifest.json'), 'utf8')) as {
   count: number;

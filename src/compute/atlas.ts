@@ -1,6 +1,6 @@
-import { buildLevels, normaliseLayout } from '../compute/grid';
-import type { ActivationTable, Layout } from '../compute/types';
-import type { Atlas, AtlasModelInfo, AtlasParams } from './atlasFile';
+import { buildLevels, normaliseLayout } from './grid';
+import type { ActivationTable, Layout } from './types';
+import type { Atlas, AtlasModelInfo, AtlasParams } from '../export/atlasFile';
 
 /** What recording produced, as plain columns (no tensors), ready to become an atlas. */
 export interface RecordedColumns {

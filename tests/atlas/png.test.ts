@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cellPixelRect, labelFontPx } from '../../src/export/png';
+import { cellPixelRect, labelFontPx } from '../../src/atlas/png';
 
 describe('cellPixelRect', () => {
   it('tiles the image exactly, with no gaps or overlaps, for sizes that do not divide', () => {

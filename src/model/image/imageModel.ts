@@ -45,7 +45,7 @@ interface GraphNode {
 }
 
 /** A loaded classifier with a uniform way to read any recordable layer and its class probabilities. */
-export class AtlasModel {
+export class ImageModel {
   readonly layers: LayerInfo[];
   readonly defaultLayer: string;
   private readonly subModels = new Map<string, tf.LayersModel>();
@@ -74,13 +74,13 @@ export class AtlasModel {
     artifacts: tf.io.ModelArtifacts,
     name: string,
     options: { classNames?: string[] | null; preprocessing?: Preprocessing; inputSize?: number } = {},
-  ): Promise<AtlasModel> {
+  ): Promise<ImageModel> {
     const meta = (artifacts.userDefinedMetadata ?? {}) as { classNames?: unknown; preprocessing?: Partial<Preprocessing> };
     const metaClasses = Array.isArray(meta.classNames) ? meta.classNames.map(String) : null;
     const preprocessing: Preprocessing = options.preprocessing ?? { range: meta.preprocessing?.range ?? 'unit', mean: meta.preprocessing?.mean, std: meta.preprocessing?.std };
     const topology = artifacts.modelTopology as { node?: GraphNode[] } | undefined;
     const isGraph = artifacts.format === 'graph-model' || Array.isArray(topology?.node);
-    if (isGraph) return AtlasModel.fromGraph(artifacts, name, options.classNames ?? metaClasses, preprocessing, options.inputSize);
+    if (isGraph) return ImageModel.fromGraph(artifacts, name, options.classNames ?? metaClasses, preprocessing, options.inputSize);
     let model: tf.LayersModel;
     try {
       model = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
@@ -111,7 +111,7 @@ export class AtlasModel {
     const outShape = model.outputs[0].shape;
     const outputSize = outShape.length === 2 ? (outShape[1] ?? 0) : 0;
     const classNames = fitClassNames(options.classNames ?? metaClasses, outputSize);
-    return new AtlasModel(name, 'layers', model, null, h, w, c, layers, classNames, preprocessing, activation === 'softmax', outputSize);
+    return new ImageModel(name, 'layers', model, null, h, w, c, layers, classNames, preprocessing, activation === 'softmax', outputSize);
   }
 
   private static async fromGraph(
@@ -120,7 +120,7 @@ export class AtlasModel {
     classNames: string[] | null,
     preprocessing: Preprocessing,
     inputSize?: number,
-  ): Promise<AtlasModel> {
+  ): Promise<ImageModel> {
     let model: tf.GraphModel;
     try {
       model = await tf.loadGraphModel(tf.io.fromMemory(artifacts));
@@ -158,7 +158,7 @@ export class AtlasModel {
       probe.dispose();
     }
     const outputOp = ((artifacts.modelTopology as { node: GraphNode[] }).node ?? []).find((n) => n.name === outputName)?.op;
-    const model_ = new AtlasModel(name, 'graph', null, model, h, w, c, layers, fitClassNames(classNames, outputSize), preprocessing, outputOp === 'Softmax', outputSize);
+    const model_ = new ImageModel(name, 'graph', null, model, h, w, c, layers, fitClassNames(classNames, outputSize), preprocessing, outputOp === 'Softmax', outputSize);
     model_.graphOutput = outputName;
     return model_;
   }

@@ -1,4 +1,4 @@
-import type { ImageProvider } from './record';
+import type { ImageProvider } from './recordImages';
 import type { Sample } from './sample';
 
 /** The bundled sample as an image provider: pixels are already decoded, labels are class names. */

@@ -1,5 +1,5 @@
-import { countOpacity, type PlacedLabel } from '../atlas/cellStyle';
-import type { IconSource } from '../atlas/iconSource';
+import { countOpacity, type PlacedLabel } from './cellStyle';
+import type { IconSource } from './iconSource';
 import type { GridLevel } from '../compute/types';
 import { yieldToPage } from '../lib/yieldToPage';
 

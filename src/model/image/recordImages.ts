@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import type { ActivationTable, ProgressCallback } from '../compute/types';
-import { createRng } from '../lib/rng';
-import { abortError } from '../lib/abort';
-import { ModelUseError, type AtlasModel } from './atlasModel';
+import type { ActivationTable, ProgressCallback } from '../../compute/types';
+import { createRng } from '../../lib/rng';
+import { abortError } from '../../lib/abort';
+import { ModelUseError, type ImageModel } from './imageModel';
 import { prepareImage, type Preprocessing, type RawImage } from './preprocess';
 
 /** Inputs to record, loaded lazily so a large folder never sits decoded in memory at once. */
@@ -89,7 +89,7 @@ function sampleRows(total: number, keep: number, seed: number): Uint8Array {
 }
 
 /** Records one layer's activations for every input, in batches, with progress and cancellation. */
-export async function recordActivations(model: AtlasModel, images: ImageProvider, options: RecordOptions): Promise<Recording> {
+export async function recordActivations(model: ImageModel, images: ImageProvider, options: RecordOptions): Promise<Recording> {
   const { signal, onProgress } = options;
   const seed = options.seed ?? 0;
   const layer = model.layer(options.layer);

@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AtlasModel, ModelUseError } from '../../src/model/atlasModel';
-import { chooseBackend } from '../../src/model/backend';
-import { prepareImage } from '../../src/model/preprocess';
-import { recordActivations, samplePositions } from '../../src/model/record';
-import { memoryProvider, randomImage, smallCnnArtifacts } from './helpers';
+import { ImageModel, ModelUseError } from '../../../src/model/image/imageModel';
+import { chooseBackend } from '../../../src/model/backend';
+import { prepareImage } from '../../../src/model/image/preprocess';
+import { recordActivations, samplePositions } from '../../../src/model/image/recordImages';
+import { memoryProvider, randomImage, smallCnnArtifacts } from '../helpers';
 
 let artifacts: tf.io.ModelArtifacts;
 beforeAll(async () => {
@@ -14,9 +14,9 @@ beforeAll(async () => {
 
 const images = (n: number) => Array.from({ length: n }, (_, i) => randomImage(16 + (i % 3), 12, i % 2 ? 3 : 4, i));
 
-describe('AtlasModel', () => {
+describe('ImageModel', () => {
   it('lists recordable layers with shapes and picks the last spatial one', async () => {
-    const model = await AtlasModel.fromArtifacts(artifacts, 'small');
+    const model = await ImageModel.fromArtifacts(artifacts, 'small');
     expect(model.layers.map((l) => [l.name, l.shape])).toEqual([
       ['conv_a', [10, 10, 6]],
       ['pool', [5, 5, 6]],
@@ -31,13 +31,13 @@ describe('AtlasModel', () => {
 
   it('loads and disposes without leaking tensors', async () => {
     const before = tf.memory().numTensors;
-    const model = await AtlasModel.fromArtifacts(artifacts, 'small');
+    const model = await ImageModel.fromArtifacts(artifacts, 'small');
     model.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
 
   it('run and classify leak nothing beyond what they return', async () => {
-    const model = await AtlasModel.fromArtifacts(artifacts, 'small');
+    const model = await ImageModel.fromArtifacts(artifacts, 'small');
     const x = tf.zeros([2, 12, 12, 3]) as tf.Tensor4D;
     const before = tf.memory().numTensors;
     const { activation, probabilities } = model.run(x, 'conv_b');
@@ -51,7 +51,7 @@ describe('AtlasModel', () => {
   });
 
   it('rejects a wrong input shape and an unknown layer with messages', async () => {
-    const model = await AtlasModel.fromArtifacts(artifacts, 'small');
+    const model = await ImageModel.fromArtifacts(artifacts, 'small');
     const x = tf.zeros([1, 10, 10, 3]) as tf.Tensor4D;
     expect(() => model.run(x, 'conv_b')).toThrow(/10x10x3 but model "small" expects 12x12x3/);
     expect(() => model.run(x, 'nope')).toThrow(ModelUseError);
@@ -75,7 +75,7 @@ describe('AtlasModel', () => {
 
 describe('recordActivations', () => {
   it('records pooled vectors: one row per input, equal to the spatial mean', async () => {
-    const model = await AtlasModel.fromArtifacts(artifacts, 'small');
+    const model = await ImageModel.fromArtifacts(artifacts, 'small');
     const before = tf.memory().numTensors;
     const imgs = images(5);
     const rec = await recordActivations(model, memoryProvider(imgs), { layer: 'conv_b', samplesPerImage: 'pooled', batchSize: 2 });
@@ -96,7 +96,7 @@ describe('recordActivations', () => {
   });
 
   it('samples k seeded positions per input away from the border, with the right vectors', async () => {
-    const model = await AtlasModel.fromArtifacts(artifacts, 'small');
+    const model = await ImageModel.fromArtifacts(artifacts, 'small');
     const imgs = images(4);
     const rec = await recordActivations(model, memoryProvider(imgs), { layer: 'conv_b', samplesPerImage: 3, seed: 5 });
     expect(rec.table.count).toBe(12);
@@ -120,7 +120,7 @@ describe('recordActivations', () => {
   });
 
   it("records every position with 'all'", async () => {
-    const model = await AtlasModel.fromArtifacts(artifacts, 'small');
+    const model = await ImageModel.fromArtifacts(artifacts, 'small');
     const rec = await recordActivations(model, memoryProvider(images(2)), { layer: 'conv_a', samplesPerImage: 'all' });
     expect(rec.table.count).toBe(2 * 100);
     expect(samplePositions(10, 10, 'all', 0).length).toBe(100);
@@ -128,7 +128,7 @@ describe('recordActivations', () => {
   });
 
   it('samples rows to the memory budget and says so with both counts', async () => {
-    const model = await AtlasModel.fromArtifacts(artifacts, 'small');
+    const model = await ImageModel.fromArtifacts(artifacts, 'small');
     const rec = await recordActivations(model, memoryProvider(images(6)), { layer: 'conv_a', samplesPerImage: 'all', maxValues: 100 * 6 });
     expect(rec.table.count).toBe(100);
     expect(rec.table.totalBeforeSampling).toBe(600);
@@ -137,7 +137,7 @@ describe('recordActivations', () => {
   });
 
   it('skips and lists bad inputs while the good ones go through', async () => {
-    const model = await AtlasModel.fromArtifacts(artifacts, 'small');
+    const model = await ImageModel.fromArtifacts(artifacts, 'small');
     const before = tf.memory().numTensors;
     const rec = await recordActivations(model, memoryProvider(images(5), [1, 3]), { layer: 'conv_b', samplesPerImage: 2 });
     expect(rec.errors.map((e) => e.name)).toEqual(['img1.png', 'img3.png']);
@@ -149,7 +149,7 @@ describe('recordActivations', () => {
   });
 
   it('records a non-spatial layer pooled, with a notice', async () => {
-    const model = await AtlasModel.fromArtifacts(artifacts, 'small');
+    const model = await ImageModel.fromArtifacts(artifacts, 'small');
     const rec = await recordActivations(model, memoryProvider(images(3)), { layer: 'flat', samplesPerImage: 4 });
     expect(rec.samplesPerImage).toBe('pooled');
     expect(rec.table.count).toBe(3);
@@ -158,7 +158,7 @@ describe('recordActivations', () => {
   });
 
   it('gives clear errors for an empty input set, an unknown layer, all-bad inputs', async () => {
-    const model = await AtlasModel.fromArtifacts(artifacts, 'small');
+    const model = await ImageModel.fromArtifacts(artifacts, 'small');
     await expect(recordActivations(model, memoryProvider([]), { layer: 'conv_b', samplesPerImage: 1 })).rejects.toThrow(/No inputs to record/);
     await expect(recordActivations(model, memoryProvider(images(1)), { layer: 'dense_9', samplesPerImage: 1 })).rejects.toThrow(/Layer "dense_9"/);
     await expect(recordActivations(model, memoryProvider(images(2), [0, 1]), { layer: 'conv_b', samplesPerImage: 1 })).rejects.toThrow(/None of the 2 inputs could be read/);
@@ -166,7 +166,7 @@ describe('recordActivations', () => {
   });
 
   it('stops on cancellation without leaking', async () => {
-    const model = await AtlasModel.fromArtifacts(artifacts, 'small');
+    const model = await ImageModel.fromArtifacts(artifacts, 'small');
     const before = tf.memory().numTensors;
     const controller = new AbortController();
     const run = recordActivations(model, memoryProvider(images(40)), {

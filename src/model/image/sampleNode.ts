@@ -3,8 +3,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSample, type Sample } from './sample';
 
-/** public/sample in this checkout (this file lives in src/model/). */
-export const SAMPLE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../public/sample');
+/** public/sample in this checkout (this file lives in src/model/image/). */
+export const SAMPLE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../public/sample');
 
 /** Reads and validates the bundled sample from disk (Node only: tests and the command-line atlas). */
 export async function loadSampleFromDisk(dir: string = SAMPLE_DIR): Promise<Sample> {

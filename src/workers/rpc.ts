@@ -104,6 +104,7 @@ export class RpcClient<S extends Service> {
   private worker: WorkerEndpoint | null = null;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
+  private lost = 0;
 
   constructor(
     private readonly createWorker: () => WorkerEndpoint,
@@ -124,10 +125,21 @@ export class RpcClient<S extends Service> {
     return worker;
   }
 
+  /** Workers dropped so far (restarted to cancel, crashed or terminated), each with the state it held. */
+  get lostWorkers(): number {
+    return this.lost;
+  }
+
+  /** Calls sent and not yet answered. */
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
   /** Rejects every pending call and drops the worker (it is re-created on the next call). */
   fail(worker: WorkerEndpoint, error: Error): void {
     if (this.worker !== worker) return;
     this.worker = null;
+    this.lost++;
     worker.terminate();
     const pending = [...this.pending.values()];
     this.pending.clear();
@@ -147,6 +159,7 @@ export class RpcClient<S extends Service> {
     }
   }
 
+  /** Calls `method` in the worker with `args`; settles as the class comment describes. */
   call<M extends keyof S & string>(method: M, args: Args<S[M]>, options: CallOptions = {}): Promise<Result<S[M]>> {
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(abortError());
@@ -180,10 +193,18 @@ export class RpcClient<S extends Service> {
         onProgress: options.onProgress,
       });
       signal?.addEventListener('abort', onAbort);
-      worker.postMessage({ type: 'call', id, method, args } satisfies Message, options.transfer ?? []);
+      try {
+        worker.postMessage({ type: 'call', id, method, args } satisfies Message, options.transfer ?? []);
+      } catch (error) {
+        // Arguments that cannot be cloned or transferred: the call never reached the worker.
+        this.pending.delete(id);
+        settle();
+        reject(error);
+      }
     });
   }
 
+  /** Stops the worker and rejects its pending calls; a later call starts a new one. */
   terminate(): void {
     if (this.worker) this.fail(this.worker, new Error('The worker was shut down.'));
   }

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RpcClient } from '../../src/workers/rpc';
 import type { testService } from './testService.worker';
@@ -36,23 +37,40 @@ describe('worker RPC', () => {
     await expect(client.call('nope' as never, [] as never)).rejects.toThrow(/no method "nope"/);
   });
 
-  it('cancels a cooperative call with an AbortError', async () => {
+  it("cancels a cooperative call with the worker's AbortError, keeping the worker", async () => {
     make();
+    const worker = await client.call('threadId', []);
     const controller = new AbortController();
     const call = client.call('count', [1000], { signal: controller.signal });
     setTimeout(() => controller.abort(), 50);
     const error = await call.catch((e) => e);
+    expect(error).toMatchObject({ name: 'AbortError', message: 'count cancelled' });
+    expect(client.lostWorkers).toBe(0);
+    await expect(client.call('threadId', [])).resolves.toBe(worker);
+  });
+
+  it('restarts a worker whose asynchronous call ignores the cancel', async () => {
+    make(200);
+    const worker = await client.call('threadId', []);
+    const controller = new AbortController();
+    const call = client.call('sleep', [60_000], { signal: controller.signal });
+    setTimeout(() => controller.abort(), 50);
+    const error = await call.catch((e) => e);
     expect(error.name).toBe('AbortError');
-    await expect(client.call('echo', [7])).resolves.toBe(7);
+    expect(client.lostWorkers).toBe(1);
+    await expect(client.call('threadId', [])).resolves.not.toBe(worker);
   });
 
   it('cancels a call stuck in synchronous work by restarting the worker', async () => {
     make(200);
+    const worker = await client.call('threadId', []);
     const controller = new AbortController();
     const call = client.call('spin', [], { signal: controller.signal });
     setTimeout(() => controller.abort(), 300);
     const error = await call.catch((e) => e);
     expect(error.name).toBe('AbortError');
+    expect(client.lostWorkers).toBe(1);
+    await expect(client.call('threadId', [])).resolves.not.toBe(worker);
     await expect(client.call('echo', ['fresh worker'])).resolves.toBe('fresh worker');
   });
 
@@ -62,7 +80,39 @@ describe('worker RPC', () => {
     const error = await client.call('die', []).catch((e) => e);
     expect(error.message).toMatch(/exited with code 3/);
     await expect(pending).rejects.toThrow(/exited with code 3/);
+    expect(client.lostWorkers).toBe(1);
     await expect(client.call('echo', ['after death'])).resolves.toBe('after death');
+  });
+
+  it('rejects pending calls when terminated; a later call starts a new worker', async () => {
+    make();
+    const worker = await client.call('threadId', []);
+    const pending = client.call('count', [1000]);
+    client.terminate();
+    await expect(pending).rejects.toThrow('The worker was shut down.');
+    expect(client.pendingCount).toBe(0);
+    expect(client.lostWorkers).toBe(1);
+    await expect(client.call('threadId', [])).resolves.not.toBe(worker);
+    await expect(client.call('echo', ['after shutdown'])).resolves.toBe('after shutdown');
+  });
+
+  it.each([
+    ['a function argument', (signal: AbortSignal) => client.call('echo', [() => 1], { signal })],
+    [
+      'a buffer listed twice for transfer',
+      (signal: AbortSignal) => {
+        const values = new Float32Array(4);
+        return client.call('sum', [values], { signal, transfer: [values.buffer, values.buffer] });
+      },
+    ],
+  ])('rejects a call that cannot be sent (%s), leaving nothing pending', async (_, send) => {
+    make();
+    const controller = new AbortController();
+    await expect(send(controller.signal)).rejects.toMatchObject({ name: 'DataCloneError' });
+    expect(client.pendingCount).toBe(0);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+    await expect(client.call('echo', ['still alive'])).resolves.toBe('still alive');
+    expect(client.lostWorkers).toBe(0);
   });
 
   it('moves buffers with transfer in both directions', async () => {

@@ -1,9 +1,10 @@
-import { parentPort } from 'node:worker_threads';
+import { parentPort, threadId } from 'node:worker_threads';
 import { exposeRpc, withTransfer, type CallContext, type Endpoint } from '../../src/workers/rpc';
 import { abortError } from '../../src/lib/abort';
 
 export const testService = {
   echo: (_: CallContext, value: unknown) => value,
+  threadId: (_: CallContext) => threadId,
   async count(context: CallContext, steps: number) {
     for (let i = 0; i < steps; i++) {
       if (context.signal.aborted) throw abortError('count cancelled');
@@ -11,6 +12,11 @@ export const testService = {
       await new Promise((r) => setTimeout(r, 5));
     }
     return steps;
+  },
+  async sleep(_: CallContext, ms: number) {
+    // asynchronous, so it could look at its signal, but never does
+    await new Promise((r) => setTimeout(r, ms));
+    return ms;
   },
   spin(_: CallContext) {
     for (;;) {

@@ -1,0 +1,387 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Gpt2Config } from './gpt2Config';
+import type { HostTensor } from './safetensors';
+
+/** A recordable layer: `h.I.attn` (attention output after c_proj), `h.I.mlp.act` (MLP neurons after GELU), `h.I` (residual stream after block I). */
+export interface Gpt2Layer {
+  name: string;
+  width: number;
+}
+
+/** The checkpoint does not fit the config: a tensor missing, of the wrong shape, or not part of this GPT-2. */
+export class Gpt2WeightsError extends Error {
+  override name = 'Gpt2WeightsError';
+}
+
+/** The model was called with something it cannot run: an unknown layer, a too-long context, a token outside the vocabulary... */
+export class Gpt2InputError extends Error {
+  override name = 'Gpt2InputError';
+}
+
+type BlockPart = 'attn' | 'mlp.act' | 'resid';
+
+interface LayerRef {
+  block: number;
+  part: BlockPart;
+}
+
+interface LayerNormWeights {
+  gamma: tf.Tensor1D;
+  beta: tf.Tensor1D;
+}
+
+/** A Conv1D: y = x·kernel + bias, kernel [in, out]. */
+interface LinearWeights {
+  kernel: tf.Tensor2D;
+  bias: tf.Tensor1D;
+}
+
+interface BlockWeights {
+  ln1: LayerNormWeights;
+  qkv: LinearWeights;
+  attnProj: LinearWeights;
+  ln2: LayerNormWeights;
+  fc: LinearWeights;
+  mlpProj: LinearWeights;
+}
+
+interface Gpt2Weights {
+  wte: tf.Tensor2D;
+  wpe: tf.Tensor2D;
+  blocks: BlockWeights[];
+  lnF: LayerNormWeights;
+  /** [vocab, n_embd]; wte when the checkpoint ties the unembedding to the embedding. */
+  unembedding: tf.Tensor2D;
+}
+
+const PREFIX = 'transformer.';
+const LM_HEAD = 'lm_head.weight';
+/** Added to attention scores of future positions; exp() of it underflows to exactly 0 in float32. */
+const MASKED_SCORE = -1e9;
+
+/** GPT-2's causal-mask buffers (`attn.bias`, `attn.masked_bias`): constants, not weights. */
+export function isGpt2MaskBuffer(name: string): boolean {
+  return /(^|\.)attn\.(bias|masked_bias)$/.test(name);
+}
+
+/** The shape of every GPT-2 weight by its name without the `transformer.` prefix (lm_head excluded). */
+export function gpt2WeightShapes(config: Gpt2Config): Map<string, number[]> {
+  const { nEmbd: e, nInner: inner, vocabSize, nPositions } = config;
+  const shapes = new Map<string, number[]>([
+    ['wte.weight', [vocabSize, e]],
+    ['wpe.weight', [nPositions, e]],
+  ]);
+  for (let i = 0; i < config.nLayer; i++) {
+    const block: [string, number[]][] = [
+      ['ln_1.weight', [e]], ['ln_1.bias', [e]],
+      ['attn.c_attn.weight', [e, 3 * e]], ['attn.c_attn.bias', [3 * e]],
+      ['attn.c_proj.weight', [e, e]], ['attn.c_proj.bias', [e]],
+      ['ln_2.weight', [e]], ['ln_2.bias', [e]],
+      ['mlp.c_fc.weight', [e, inner]], ['mlp.c_fc.bias', [inner]],
+      ['mlp.c_proj.weight', [inner, e]], ['mlp.c_proj.bias', [e]],
+    ];
+    for (const [name, shape] of block) shapes.set(`h.${i}.${name}`, shape);
+  }
+  shapes.set('ln_f.weight', [e]);
+  shapes.set('ln_f.bias', [e]);
+  return shapes;
+}
+
+export interface Gpt2Size {
+  parameters: number;
+  /** Bytes the weights take on a TF.js backend, which holds them as float32 whatever the checkpoint's dtype. */
+  bytes: number;
+}
+
+/** Parameter count and float32 bytes of a GPT-2; an untied lm_head adds vocab * n_embd. */
+export function gpt2Size(config: Gpt2Config, options: { tiedLmHead?: boolean } = {}): Gpt2Size {
+  let parameters = options.tiedLmHead === false ? config.vocabSize * config.nEmbd : 0;
+  for (const shape of gpt2WeightShapes(config).values()) parameters += product(shape);
+  return { parameters, bytes: 4 * parameters };
+}
+
+/** A GPT-2 (Hugging Face layout) in TF.js that records its MLP neurons, attention outputs and residual stream. */
+export class Gpt2Model {
+  /** Recordable layers in the order the forward computes them. */
+  readonly layers: Gpt2Layer[];
+  private weights: Gpt2Weights | null;
+
+  private constructor(readonly config: Gpt2Config, weights: Gpt2Weights) {
+    this.weights = weights;
+    this.layers = [];
+    for (let i = 0; i < config.nLayer; i++) {
+      this.layers.push({ name: `h.${i}.attn`, width: config.nEmbd });
+      this.layers.push({ name: `h.${i}.mlp.act`, width: config.nInner });
+      this.layers.push({ name: `h.${i}`, width: config.nEmbd });
+    }
+  }
+
+  /**
+   * Builds the model from a checkpoint's tensors, named with or without `transformer.`;
+   * mask buffers are ignored and a missing lm_head is tied to wte.
+   */
+  static fromTensors(config: Gpt2Config, tensors: ReadonlyMap<string, HostTensor>): Gpt2Model {
+    const named = withoutPrefix(tensors);
+    checkCheckpoint(config, named);
+    return new Gpt2Model(config, uploadWeights(config, named));
+  }
+
+  /** Activations of one layer for a batch of equal-length token sequences: [batch, tokens, width]. Runs only as far as that layer. */
+  record(tokenIds: Int32Array[], layer: string): tf.Tensor3D {
+    return this.recordLayers(tokenIds, [layer])[0];
+  }
+
+  /** Activations of several layers in one pass, in the order asked. */
+  recordLayers(tokenIds: Int32Array[], layers: string[]): tf.Tensor3D[] {
+    const weights = this.live();
+    const refs = layers.map((name) => this.layerRef(name));
+    if (refs.length === 0) return [];
+    return tf.tidy(() => {
+      const ids = tokenBatch(tokenIds, this.config);
+      const found = this.runBlocks(weights, ids, refs);
+      return refs.map((ref) => found.get(layerName(ref))!);
+    });
+  }
+
+  /** Next-token logits for a batch of equal-length token sequences: [batch, tokens, vocab]. */
+  logits(tokenIds: Int32Array[]): tf.Tensor3D {
+    const weights = this.live();
+    return tf.tidy(() => {
+      const ids = tokenBatch(tokenIds, this.config);
+      const residual = this.runBlocks(weights, ids, []).get('final')!;
+      return unembed(layerNorm(residual, weights.lnF, this.config.layerNormEpsilon), weights.unembedding);
+    });
+  }
+
+  /**
+   * What a unit of `direction` in `layer` writes to the logits: MLP neurons through the block's c_proj
+   * (no bias), then ln_f as its scale alone (no centring, normalisation or bias), then the unembedding.
+   */
+  directionLogits(layer: string, direction: Float32Array): Float32Array {
+    const weights = this.live();
+    const ref = this.layerRef(layer);
+    const width = ref.part === 'mlp.act' ? this.config.nInner : this.config.nEmbd;
+    if (direction.length !== width) {
+      throw new Gpt2InputError(`A direction in ${layer} has ${width} components; got ${direction.length}.`);
+    }
+    return tf.tidy(() => {
+      let residual: tf.Tensor2D = tf.tensor2d(direction, [1, width]);
+      if (ref.part === 'mlp.act') residual = tf.matMul(residual, weights.blocks[ref.block].mlpProj.kernel);
+      const logits = tf.matMul(residual.mul(weights.lnF.gamma), weights.unembedding, false, true);
+      return logits.dataSync() as Float32Array;
+    });
+  }
+
+  /** Frees every weight; the model cannot be used afterwards. */
+  dispose(): void {
+    if (!this.weights) return;
+    const { wte, wpe, blocks, lnF, unembedding } = this.weights;
+    tf.dispose([wte, wpe, lnF.gamma, lnF.beta]);
+    if (unembedding !== wte) unembedding.dispose();
+    for (const block of blocks) {
+      for (const part of Object.values(block) as (LayerNormWeights | LinearWeights)[]) tf.dispose(Object.values(part));
+    }
+    this.weights = null;
+  }
+
+  private live(): Gpt2Weights {
+    if (!this.weights) throw new Gpt2InputError('This GPT-2 has been disposed.');
+    return this.weights;
+  }
+
+  private layerRef(name: string): LayerRef {
+    const match = /^h\.(0|[1-9]\d*)(\.attn|\.mlp\.act)?$/.exec(name);
+    const block = match ? Number(match[1]) : -1;
+    if (!match || block >= this.config.nLayer) {
+      throw new Gpt2InputError(`${name} is not a layer of this GPT-2; layers are h.I.attn, h.I.mlp.act and h.I for I in 0..${this.config.nLayer - 1}.`);
+    }
+    const part: BlockPart = match[2] === '.attn' ? 'attn' : match[2] === '.mlp.act' ? 'mlp.act' : 'resid';
+    return { block, part };
+  }
+
+  /**
+   * Runs the blocks, keeping the outputs of `targets` by layer name and stopping as soon as the last is
+   * computed; with no targets it runs every block and returns the residual stream as 'final'.
+   * Call inside tf.tidy.
+   */
+  private runBlocks(weights: Gpt2Weights, ids: tf.Tensor2D, targets: LayerRef[]): Map<string, tf.Tensor3D> {
+    const { nEmbd, nHead, layerNormEpsilon: eps } = this.config;
+    const found = new Map<string, tf.Tensor3D>();
+    const wanted = new Set(targets.map(layerName));
+    const keep = (ref: LayerRef, value: tf.Tensor3D): boolean => {
+      const name = layerName(ref);
+      if (wanted.has(name)) found.set(name, value);
+      return wanted.size > 0 && found.size === wanted.size;
+    };
+    const tokens = ids.shape[1];
+    let x: tf.Tensor3D = tf.add(tf.gather(weights.wte, ids), weights.wpe.slice([0, 0], [tokens, nEmbd]));
+    for (let block = 0; block < weights.blocks.length; block++) {
+      const w = weights.blocks[block];
+      const attention = selfAttention(layerNorm(x, w.ln1, eps), w, nHead);
+      if (keep({ block, part: 'attn' }, attention)) return found;
+      x = x.add(attention);
+      const neurons = geluNew(linear(layerNorm(x, w.ln2, eps), w.fc));
+      if (keep({ block, part: 'mlp.act' }, neurons)) return found;
+      x = x.add(linear(neurons, w.mlpProj));
+      if (keep({ block, part: 'resid' }, x)) return found;
+    }
+    found.set('final', x);
+    return found;
+  }
+}
+
+function layerName({ block, part }: LayerRef): string {
+  return part === 'resid' ? `h.${block}` : `h.${block}.${part}`;
+}
+
+function layerNorm(x: tf.Tensor3D, { gamma, beta }: LayerNormWeights, eps: number): tf.Tensor3D {
+  const { mean, variance } = tf.moments(x, -1, true);
+  return x.sub(mean).mul(tf.rsqrt(variance.add(eps))).mul(gamma).add(beta);
+}
+
+/** x·kernel + bias over the last axis of [batch, tokens, in]. */
+function linear(x: tf.Tensor3D, { kernel, bias }: LinearWeights): tf.Tensor3D {
+  const [batch, tokens, width] = x.shape;
+  const y = tf.matMul(x.reshape([batch * tokens, width]), kernel).add(bias);
+  return y.reshape([batch, tokens, kernel.shape[1]]);
+}
+
+/** GPT-2's GELU, the tanh approximation: 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))). */
+function geluNew(x: tf.Tensor3D): tf.Tensor3D {
+  const inner = x.add(x.mul(x).mul(x).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
+  return x.mul(0.5).mul(tf.tanh(inner).add(1));
+}
+
+/** Causal multi-head self-attention: fused q, k, v projection, masked softmax(q·kᵀ/sqrt(d)), c_proj. */
+function selfAttention(x: tf.Tensor3D, w: BlockWeights, nHead: number): tf.Tensor3D {
+  const [batch, tokens, width] = x.shape;
+  const headDim = width / nHead;
+  const toHeads = (t: tf.Tensor) => t.reshape([batch, tokens, nHead, headDim]).transpose([0, 2, 1, 3]);
+  const [q, k, v] = tf.split(linear(x, w.qkv), 3, 2).map(toHeads);
+  const scores = tf.matMul(q, k, false, true).div(Math.sqrt(headDim)).add(causalMask(tokens));
+  const mixed = tf.matMul(tf.softmax(scores), v);
+  const merged = mixed.transpose([0, 2, 1, 3]).reshape([batch, tokens, width]) as tf.Tensor3D;
+  return linear(merged, w.attnProj);
+}
+
+/** [tokens, tokens]: 0 where a query may attend (key <= query), MASKED_SCORE above the diagonal. */
+function causalMask(tokens: number): tf.Tensor2D {
+  const mask = new Float32Array(tokens * tokens);
+  for (let query = 0; query < tokens; query++) mask.fill(MASKED_SCORE, query * tokens + query + 1, (query + 1) * tokens);
+  return tf.tensor2d(mask, [tokens, tokens]);
+}
+
+function unembed(x: tf.Tensor3D, unembedding: tf.Tensor2D): tf.Tensor3D {
+  const [batch, tokens, width] = x.shape;
+  const logits = tf.matMul(x.reshape([batch * tokens, width]), unembedding, false, true);
+  return logits.reshape([batch, tokens, unembedding.shape[0]]);
+}
+
+/** Validates a batch of token sequences and packs it as int32 [batch, tokens]. */
+function tokenBatch(tokenIds: Int32Array[], config: Gpt2Config): tf.Tensor2D {
+  if (tokenIds.length === 0) throw new Gpt2InputError('The batch has no sequences.');
+  const tokens = tokenIds[0].length;
+  if (tokens === 0) throw new Gpt2InputError('The sequences are empty.');
+  if (tokens > config.nPositions) {
+    throw new Gpt2InputError(`A sequence of ${tokens} tokens is longer than this GPT-2's context of ${config.nPositions}.`);
+  }
+  const packed = new Int32Array(tokenIds.length * tokens);
+  tokenIds.forEach((sequence, s) => {
+    if (sequence.length !== tokens) {
+      throw new Gpt2InputError(`Sequences in a batch must have equal lengths: sequence ${s} has ${sequence.length} tokens, sequence 0 has ${tokens}.`);
+    }
+    const outside = sequence.findIndex((id) => id < 0 || id >= config.vocabSize);
+    if (outside >= 0) {
+      throw new Gpt2InputError(`Token id ${sequence[outside]} (sequence ${s}, position ${outside}) is outside the vocabulary of ${config.vocabSize}.`);
+    }
+    packed.set(sequence, s * tokens);
+  });
+  return tf.tensor2d(packed, [tokenIds.length, tokens], 'int32');
+}
+
+/** The checkpoint's tensors by name without `transformer.`, mask buffers left out. */
+function withoutPrefix(tensors: ReadonlyMap<string, HostTensor>): Map<string, HostTensor> {
+  const named = new Map<string, HostTensor>();
+  for (const [name, tensor] of tensors) {
+    if (isGpt2MaskBuffer(name)) continue;
+    const bare = name.startsWith(PREFIX) ? name.slice(PREFIX.length) : name;
+    if (named.has(bare)) throw new Gpt2WeightsError(`The checkpoint holds ${bare} twice, with and without "${PREFIX}".`);
+    named.set(bare, tensor);
+  }
+  return named;
+}
+
+function checkCheckpoint(config: Gpt2Config, named: Map<string, HostTensor>): void {
+  const wte = named.get('wte.weight');
+  if (wte && wte.shape.length === 2 && wte.shape[1] === config.nEmbd && wte.shape[0] !== config.vocabSize) {
+    throw new Gpt2WeightsError(`The token embedding wte has a vocabulary of ${wte.shape[0]} tokens, but config.json says vocab_size ${config.vocabSize}.`);
+  }
+  const expected = gpt2WeightShapes(config);
+  expected.set(LM_HEAD, [config.vocabSize, config.nEmbd]);
+  for (const [name, shape] of expected) {
+    const tensor = named.get(name);
+    if (!tensor) {
+      if (name === LM_HEAD) continue;
+      throw new Gpt2WeightsError(`The checkpoint has no tensor ${name} (looked for "${name}" and "${PREFIX}${name}").`);
+    }
+    checkShape(name, tensor, shape);
+  }
+  const unexpected = [...named.keys()].filter((name) => !expected.has(name));
+  if (unexpected.length > 0) {
+    const listed = unexpected.slice(0, 5).join(', ') + (unexpected.length > 5 ? `, and ${unexpected.length - 5} more` : '');
+    throw new Gpt2WeightsError(`The checkpoint has tensors that are not part of a ${config.nLayer}-layer GPT-2: ${listed}.`);
+  }
+}
+
+function checkShape(name: string, tensor: HostTensor, expected: number[]): void {
+  const got = tensor.shape;
+  if (got.length !== expected.length || got.some((d, i) => d !== expected[i])) {
+    const transposed = got.length === 2 && got[0] === expected[1] && got[1] === expected[0];
+    const hint = transposed ? ' (transposed? GPT-2 stores Conv1D weights as [in, out], nn.Linear as [out, in])' : '';
+    throw new Gpt2WeightsError(`Tensor ${name} has the wrong shape: expected [${expected.join(', ')}], got [${got.join(', ')}]${hint}.`);
+  }
+  if (tensor.data.length !== product(got)) {
+    throw new Gpt2WeightsError(`Tensor ${name} has ${tensor.data.length} values but its shape [${got.join(', ')}] needs ${product(got)}.`);
+  }
+}
+
+/** Uploads the checked tensors to the backend; on failure frees what was uploaded. */
+function uploadWeights(config: Gpt2Config, named: Map<string, HostTensor>): Gpt2Weights {
+  const uploaded: tf.Tensor[] = [];
+  const upload = <T extends tf.Tensor>(tensor: T): T => {
+    uploaded.push(tensor);
+    return tensor;
+  };
+  const vector = (name: string) => upload(tf.tensor1d(named.get(name)!.data));
+  const matrix = (name: string) => {
+    const { data, shape } = named.get(name)!;
+    return upload(tf.tensor2d(data, shape as [number, number]));
+  };
+  const layerNormAt = (prefix: string): LayerNormWeights => ({ gamma: vector(`${prefix}.weight`), beta: vector(`${prefix}.bias`) });
+  const linearAt = (prefix: string): LinearWeights => ({ kernel: matrix(`${prefix}.weight`), bias: vector(`${prefix}.bias`) });
+  try {
+    const wte = matrix('wte.weight');
+    const blocks = Array.from({ length: config.nLayer }, (_, i): BlockWeights => ({
+      ln1: layerNormAt(`h.${i}.ln_1`),
+      qkv: linearAt(`h.${i}.attn.c_attn`),
+      attnProj: linearAt(`h.${i}.attn.c_proj`),
+      ln2: layerNormAt(`h.${i}.ln_2`),
+      fc: linearAt(`h.${i}.mlp.c_fc`),
+      mlpProj: linearAt(`h.${i}.mlp.c_proj`),
+    }));
+    return {
+      wte,
+      wpe: matrix('wpe.weight'),
+      blocks,
+      lnF: layerNormAt('ln_f'),
+      unembedding: named.has(LM_HEAD) ? matrix(LM_HEAD) : wte,
+    };
+  } catch (e) {
+    tf.dispose(uploaded);
+    throw e;
+  }
+}
+
+function product(shape: number[]): number {
+  return shape.reduce((n, d) => n * d, 1);
+}

@@ -1,7 +1,8 @@
 import { defineConfig } from 'vite';
 import react from '@vitejs/plugin-react';
 
-// Cross-origin isolation lets tfjs-backend-wasm use its multi-threaded SIMD build.
+// Cross-origin isolation (COOP/COEP) makes SharedArrayBuffer available, which tfjs-backend-wasm's threaded
+// build needs; the model worker keeps its threads off for now (see src/workers/model.worker.ts).
 const isolation = {
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Embedder-Policy': 'require-corp',

@@ -7,6 +7,7 @@
  *
  * Flags: --models default,mobilenet  --cells N  --steps N  --cpu-steps N  --grid N  --tries N
  */
+import { gridPosition } from '../src/atlas/patch';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -18,7 +19,7 @@ import { buildAtlasInNode, loadModelForCli } from '../src/cli/buildAtlas';
 import { folderProvider } from '../src/cli/nodeIo';
 import { cellOf } from '../src/compute/grid';
 import type { AtlasCell } from '../src/compute/types';
-import type { Atlas } from '../src/export/atlasFile';
+import type { Atlas } from '../src/compute/atlas';
 import type { ImageModel } from '../src/model/image/imageModel';
 import { matchChannels, prepareImage, type RawImage } from '../src/model/image/preprocess';
 import { recordActivations, type ImageProvider } from '../src/model/image/recordImages';
@@ -141,7 +142,7 @@ async function runModel(config: BenchConfig): Promise<Row[]> {
   const cpuSteps = Number(flags['cpu-steps'] ?? config.cpuSteps);
   const tries = Number(flags.tries);
   const t0 = performance.now();
-  const { atlas } = await buildAtlasInNode({ model: config.model, images: config.images, labels: config.labels, samplesPerImage: config.samplesPerImage, gridSizes: [g], seed: 0 });
+  const { atlas } = await buildAtlasInNode({ model: config.model, images: config.images, labels: config.labels, params: { samplesPerInput: config.samplesPerImage, gridSizes: [g], seed: 0 } });
   const layer = atlas.layer.name;
   const dim = atlas.layer.dim;
   console.log(`\n${atlas.model.name}: atlas of ${atlas.points.input.length} activations of ${layer} (${atlas.layer.shape.join('x')}) in ${seconds(performance.now() - t0)}`);
@@ -150,7 +151,7 @@ async function runModel(config: BenchConfig): Promise<Row[]> {
   const provider = await providerFor(config);
   try {
     // The atlas does not keep activations: record the same table again (same seed) for whitening.
-    const { table } = await recordActivations(model, provider, { layer, samplesPerImage: config.samplesPerImage, seed: 0 });
+    const { table } = await recordActivations(model, provider, { layer, samplesPerInput: config.samplesPerImage, seed: 0 });
     if (table.count !== atlas.points.input.length) throw new Error(`re-recorded ${table.count} rows, the atlas has ${atlas.points.input.length}`);
     const whitening = whiteningMatrix(table);
     const providerIndex = new Map(Array.from({ length: provider.count }, (_, i) => [provider.name(i), i]));
@@ -209,7 +210,7 @@ async function runModel(config: BenchConfig): Promise<Row[]> {
     const exampleScores = await scoreImages(model, layer, pixels, memberDirections, {
       whitening,
       cossimPower: 2,
-      site: { x: flat.map((f) => table.x[f.r]), y: flat.map((f) => table.y[f.r]) },
+      site: { x: flat.map((f) => gridPosition(table.position[f.r], table.positionShape).x), y: flat.map((f) => gridPosition(table.position[f.r], table.positionShape).y) },
     });
     // The same objective straight from the recorded rows: a check that re-recording matches.
     const targets = objectiveTargets(memberDirections, dim, whitening);
@@ -255,7 +256,7 @@ async function runModel(config: BenchConfig): Promise<Row[]> {
       } else rows.push({ model: atlas.model.name, layer, dim, icon, steps, backend: 'cpu', msPerIcon: NaN, note: cpu.error ?? 'no gradient' });
     }
 
-    await saveSheet(config.key, atlas, cells, result, best.map((b) => ({ score: b.score, display: displays[b.m], x: table.x[flat[b.m].r], y: table.y[flat[b.m].r] })), memberRows, {
+    await saveSheet(config.key, atlas, cells, result, best.map((b) => ({ score: b.score, display: displays[b.m], ...gridPosition(table.position[flat[b.m].r], table.positionShape) })), memberRows, {
       wins,
       steps,
       backend: choice.backend,
@@ -305,8 +306,7 @@ async function saveSheet(
     const win = result.scores[c] > best[c].score;
     svg += `<text x="${left}" y="${top + TILE + 14}" font-family="sans-serif" font-size="11" fill="${win ? '#060' : '#a00'}">cell ${cells[c].i},${cells[c].j} (n=${memberRows[c].length}): icon ${result.scores[c].toFixed(2)} ${win ? '&gt;' : '&lt;='} best ${best[c].score.toFixed(2)}</text>`;
     if (best[c].x >= 0) {
-      const gw = atlas.layer.gridWidth;
-      const gh = atlas.layer.gridHeight;
+      const [gh, gw] = atlas.layer.positionShape;
       svg += `<rect x="${left + TILE + 6 + (best[c].x / gw) * TILE}" y="${top + (best[c].y / gh) * TILE}" width="${TILE / gw}" height="${TILE / gh}" fill="none" stroke="red" stroke-width="1.5"/>`;
     }
   }

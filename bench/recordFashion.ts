@@ -15,7 +15,7 @@ export async function recordFashionActivations(path = FASHION_ACTIVATIONS): Prom
   await chooseBackend({ node: true });
   const model = await loadModelForCli('default');
   try {
-    const rec = await recordActivations(model, sampleProvider(await loadSampleFromDisk()), { layer: 'conv3', samplesPerImage: 'all', seed: 0 });
+    const rec = await recordActivations(model, sampleProvider(await loadSampleFromDisk()), { layer: 'conv3', samplesPerInput: 'all', seed: 0 });
     const { values, count: n, dim: d } = rec.table;
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, new Uint8Array(values.buffer, values.byteOffset, values.byteLength));

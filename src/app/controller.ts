@@ -1,6 +1,7 @@
 import { labelsByLevel } from '../atlas/atlasLayers';
 import { AtlasVisuals } from '../atlas/visuals';
-import { parseAtlas, serializeAtlas, type Atlas } from '../export/atlasFile';
+import { parseAtlas, serializeAtlas } from '../export/atlasFile';
+import { type Atlas } from '../compute/atlas';
 import { downloadBlob, fileSlug } from '../export/download';
 import { renderAtlasPng } from '../atlas/png';
 import { isImageFile, isJsonFile, labelsFromPaths, type PickedFile } from '../lib/inputFiles';
@@ -67,7 +68,7 @@ export class AtlasController {
   }
 
   private refreshTextures(): void {
-    if (this.visuals?.refreshTextures()) this.store.getState().iconsArrived();
+    if (this.visuals?.refreshTextures()) this.store.getState().iconsArrived(this.visuals.featureVisIcons.size);
   }
 
   /** Computes the built atlas's feature-visualisation icons in the model worker, cells on screen first. */
@@ -224,17 +225,7 @@ export class AtlasController {
       await this.building;
       abort.signal.throwIfAborted();
       const pending = pipeline.build(
-        {
-          images,
-          layer: s.layer,
-          samplesPerImage: params.samplesPerImage,
-          method: params.method,
-          metric: params.metric,
-          pcaDims: params.pcaDims,
-          seed: params.seed,
-          nNeighbors: params.nNeighbors,
-          perplexity: params.perplexity,
-        },
+        { inputs: images, layer: s.layer, params },
         (p) => {
           if (ticket === this.ticket) this.store.getState().runProgress(p);
         },
@@ -249,7 +240,7 @@ export class AtlasController {
       const result = await pending;
       if (ticket !== this.ticket) return;
       this.store.getState().addErrors(result.errors.map((e) => ({ source: e.name, message: e.reason })));
-      this.store.getState().runSucceeded(result.sampling, result.notices);
+      this.store.getState().runSucceeded(result.sampling, result.atlas.notices);
       await this.show(result.atlas, 'build', ticket, abort.signal);
       if (ticket === this.ticket && !this.disposed) this.startFeatureVis(pipeline, result.atlas, result.iconSettings);
     } catch (e) {

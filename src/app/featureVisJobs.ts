@@ -1,5 +1,5 @@
 import type { AtlasCell } from '../compute/types';
-import type { Atlas } from '../export/atlasFile';
+import type { Atlas } from '../compute/atlas';
 import { iconCacheKey, openIconCache, type CachedIcon, type IconCache } from '../featureVis/cache';
 import { IconQueue, type LevelProgress } from '../featureVis/queue';
 import { runIconQueue } from '../featureVis/runner';

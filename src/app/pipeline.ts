@@ -1,9 +1,9 @@
+import { buildAtlas, type RecordedColumns } from '../compute/atlas';
 import type { ProgressEvent } from '../compute/types';
-import type { AtlasParams } from '../export/atlasFile';
 import type { ComputeService } from '../workers/computeService';
 import type { FeatureVisSupport, IconBatch, ModelService, VisualiseRequest } from '../workers/modelService';
-import { RpcClient, type WorkerEndpoint } from '../workers/rpc';
 import type { BackendInfo, BuildRequest, BuildResult, LayoutPreview, ModelSource, ModelSummary, Stage, StageProgress } from '../workers/protocol';
+import { RpcClient, type WorkerEndpoint } from '../workers/rpc';
 
 const createModelWorker = () =>
   new Worker(new URL('../workers/model.worker.ts', import.meta.url), { type: 'module', name: 'model' }) as WorkerEndpoint;
@@ -30,11 +30,16 @@ export class AtlasPipeline {
     private readonly backendOverride: string | null,
   ) {}
 
-  /** Spawns the model and compute workers and picks the backend (honours ?backend= via the option). */
-  static async create(options: { backend?: string } = {}): Promise<AtlasPipeline> {
+  /**
+   * Spawns the model and compute workers and picks the backend (honours ?backend= via the option).
+   * `workers` replaces the page's workers (Node tests run the same services in worker threads).
+   */
+  static async create(
+    options: { backend?: string; workers?: { model: () => WorkerEndpoint; compute: () => WorkerEndpoint } } = {},
+  ): Promise<AtlasPipeline> {
     // Model work checks its signal between batches and steps; only a long stall warrants losing the model.
-    const modelClient = new RpcClient<ModelService>(createModelWorker, 5000);
-    const computeClient = new RpcClient<ComputeService>(createComputeWorker);
+    const modelClient = new RpcClient<ModelService>(options.workers?.model ?? createModelWorker, 5000);
+    const computeClient = new RpcClient<ComputeService>(options.workers?.compute ?? createComputeWorker);
     const override = options.backend ?? null;
     const backend = await modelClient.call('init', [override]);
     return new AtlasPipeline(modelClient, computeClient, backend, override);
@@ -50,7 +55,7 @@ export class AtlasPipeline {
     return summary;
   }
 
-  /** Records, projects and grids; progress comes per stage, and `signal` cancels any stage. */
+  /** Records, projects and grids through the one atlas pipeline; progress comes per stage, and `signal` cancels any stage. */
   async build(
     request: BuildRequest,
     onProgress: (p: StageProgress) => void,
@@ -58,6 +63,8 @@ export class AtlasPipeline {
     onLayout?: (preview: LayoutPreview) => void,
   ): Promise<BuildResult> {
     let groups: Int32Array = new Int32Array(0);
+    let iconSettings = '';
+    let sampling: BuildResult['sampling'] = null;
     const relay = (event: ProgressEvent & { layout?: Float32Array }) => {
       const { layout, ...progress } = event;
       onProgress({ ...progress, stage: event.stage as Stage });
@@ -65,34 +72,30 @@ export class AtlasPipeline {
     };
     if (!this.lastModel) throw new Error('Load a model first.');
     await this.modelClient.call('init', [this.backendOverride], { signal });
-    const recording = await this.modelClient
-      .call('record', [request], { signal, onProgress: relay })
-      .catch(async (e: Error) => {
-        // A model worker restarted by a cancel has lost its model; reload it for the next run.
-        if (e.name === 'AbortError') await this.loadModel(this.lastModel!).catch(() => undefined);
-        throw e;
-      });
-    const { recorded, model, thumbnails, errors, notices, iconSettings } = recording;
-    const params: AtlasParams = {
-      method: request.method,
-      metric: request.metric,
-      pcaDims: request.pcaDims,
-      seed: request.seed,
-      samplesPerImage: recording.samplesPerImage,
-      minCellCount: 1,
-      topK: 16,
-    };
-    const { table } = recorded;
-    groups = pointGroups(recorded.labels, recorded.predicted, table.input);
-    const { name, kind, inputHeight, inputWidth, inputChannels, classNames } = model;
-    const modelInfo = { name, kind, inputHeight, inputWidth, inputChannels, classNames };
-    const atlas = await this.computeClient.call('buildAtlas', [recorded, modelInfo, params, thumbnails], {
-      signal,
-      onProgress: relay,
-      transfer: [table.values.buffer, table.input.buffer, table.x.buffer, table.y.buffer],
+    const { atlas, errors } = await buildAtlas(request, {
+      record: async () => {
+        const lost = this.modelClient.lostWorkers;
+        const recorded = await this.modelClient.call('record', [request], { signal, onProgress: relay }).catch(async (e: Error) => {
+          // Only a worker restarted to cancel has lost its model; one that honoured the cancel keeps it.
+          if (this.modelClient.lostWorkers !== lost) await this.loadModel(this.lastModel!).catch(() => undefined);
+          throw e;
+        });
+        iconSettings = recorded.iconSettings;
+        const { count, totalBeforeSampling } = recorded.table;
+        if (totalBeforeSampling > count) sampling = { kept: count, total: totalBeforeSampling };
+        groups = pointGroups(recorded.labels, recorded.predicted, recorded.table.input);
+        return recorded;
+      },
+      layout: (recorded: RecordedColumns, params) => {
+        const { table } = recorded;
+        return this.computeClient.call('layoutAtlas', [recorded, params], {
+          signal,
+          onProgress: relay,
+          transfer: [table.values.buffer, table.input.buffer, table.position.buffer],
+        });
+      },
     });
-    const sampling = table.totalBeforeSampling > table.count ? { kept: table.count, total: table.totalBeforeSampling } : null;
-    return { atlas, errors, notices, sampling, iconSettings };
+    return { atlas, errors, sampling, iconSettings };
   }
 
   /** Whether (and on which backend) feature visualisation can run for the last recorded layer. */

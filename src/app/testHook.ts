@@ -3,9 +3,18 @@ import type { ScreenCenter } from '../atlas/screenCenters';
 import type { AppStatus, useAtlasStore } from '../store';
 import { selectLevel } from '../store/selectors';
 
+/** The name of the performance marks that record each change of `status`, with the new status as detail. */
+export const STATUS_MARK = 'atlas-status';
+
 /** The live state that scripts (e2e tests, people in the console) read from `window.__atlas`. */
 export interface AtlasTestHook {
   readonly status: AppStatus;
+  /** What the atlas on screen holds ('' before the first). */
+  readonly modality: string;
+  /** The icons the atlas view draws: 'exemplar' or 'featureVis'. */
+  readonly iconMode: string;
+  /** Goes up each time redrawn icon textures are uploaded (icons arrived, or the icon mode changed). */
+  readonly iconVersion: number;
   readonly error?: string;
   readonly backend: string;
   readonly inputCount: number;
@@ -18,8 +27,8 @@ export interface AtlasTestHook {
   readonly projectionMethod: string;
   /** Intermediate layouts drawn while the current build's projection settled. */
   readonly previewFrames: number;
-  /** Feature-visualisation icons of the current grid level: finished and in all. */
-  readonly featureVis: { done: number; total: number; status: string };
+  /** Feature-visualisation icons of the current grid level: finished and in all; `shown`: icons uploaded to the view, all levels. */
+  readonly featureVis: { done: number; total: number; status: string; shown: number };
   cellScreenCenters(): ScreenCenter[];
 }
 
@@ -34,6 +43,15 @@ export function installTestHook(store: typeof useAtlasStore, view: () => AtlasVi
   const hook: AtlasTestHook = {
     get status() {
       return store.getState().status;
+    },
+    get modality() {
+      return store.getState().atlas?.modality ?? '';
+    },
+    get iconMode() {
+      return store.getState().iconMode;
+    },
+    get iconVersion() {
+      return store.getState().iconVersion;
     },
     get error() {
       return store.getState().error ?? undefined;
@@ -65,12 +83,19 @@ export function installTestHook(store: typeof useAtlasStore, view: () => AtlasVi
     get featureVis() {
       const s = store.getState();
       const level = s.featureVisLevels.find((l) => l.gridSize === s.gridSize);
-      return { done: level?.done ?? 0, total: level?.total ?? 0, status: s.featureVisStatus };
+      return { done: level?.done ?? 0, total: level?.total ?? 0, status: s.featureVisStatus, shown: s.iconsShown };
     },
     cellScreenCenters: () => view()?.cellScreenCenters() ?? [],
   };
   window.__atlas = hook;
+  // Each status change is marked on the browser's own timeline, when it happens, so tests can line up
+  // long-task entries with what the app was doing without sampling on the main thread.
+  performance.mark(STATUS_MARK, { detail: store.getState().status });
+  const unsubscribe = store.subscribe((state, previous) => {
+    if (state.status !== previous.status) performance.mark(STATUS_MARK, { detail: state.status });
+  });
   return () => {
+    unsubscribe();
     if (window.__atlas === hook) delete window.__atlas;
   };
 }

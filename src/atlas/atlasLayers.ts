@@ -1,7 +1,7 @@
 import type { Layer } from '@deck.gl/core';
 import { IconLayer, PathLayer, ScatterplotLayer, TextLayer } from '@deck.gl/layers';
 import type { AtlasCell, GridLevel } from '../compute/types';
-import type { Atlas } from '../export/atlasFile';
+import type { Atlas } from '../compute/atlas';
 import { countOpacity, labelColor, placeLabels, type PlacedLabel } from './cellStyle';
 import { cellCenter, cellWorldSize, WORLD_SIZE } from './geometry';
 import { iconKey, type IconAtlas } from './iconAtlas';

@@ -32,9 +32,9 @@ export function labelName(label: number, labelNames: readonly string[]): string 
   return label >= 0 && label < labelNames.length ? labelNames[label] : 'unlabelled';
 }
 
-/** Channels of a mean activation vector, strongest first. */
+/** Channels of a mean activation vector, strongest (largest magnitude, either sign) first. */
 export function strongestChannels(mean: Float32Array, k: number): { channel: number; value: number }[] {
-  const order = Array.from(mean.keys()).sort((a, b) => mean[b] - mean[a]);
+  const order = Array.from(mean.keys()).sort((a, b) => Math.abs(mean[b]) - Math.abs(mean[a]) || a - b);
   return order.slice(0, k).map((channel) => ({ channel, value: mean[channel] }));
 }
 

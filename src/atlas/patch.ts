@@ -8,6 +8,13 @@ export interface FractionRect {
 
 const WHOLE: FractionRect = { x: 0, y: 0, width: 1, height: 1 };
 
+/** A flat position on a layer's [H, W] grid as (x, y) and the grid's size; pooled (-1) or non-2-D positions are (-1, -1). */
+export function gridPosition(position: number, positionShape: readonly number[]): { x: number; y: number; gridWidth: number; gridHeight: number } {
+  const [gridHeight, gridWidth] = positionShape.length === 2 ? positionShape : [1, 1];
+  if (position < 0 || positionShape.length !== 2) return { x: -1, y: -1, gridWidth, gridHeight };
+  return { x: position % gridWidth, y: Math.floor(position / gridWidth), gridWidth, gridHeight };
+}
+
 /**
  * The input region a layer position looks at: [x/gridWidth, (x+1)/gridWidth) across, the same down.
  * Pooled rows (x or y < 0) look at the whole input.

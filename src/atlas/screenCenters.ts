@@ -3,6 +3,9 @@ import { cellCenter } from './geometry';
 export interface ScreenCenter {
   x: number;
   y: number;
+  /** The cell's column and row in its grid. */
+  i: number;
+  j: number;
   count: number;
 }
 
@@ -20,7 +23,7 @@ export function cellScreenCenters(
   for (const cell of cells) {
     const [px, py] = project(cellCenter(cell.i, cell.j, gridSize));
     if (px < 0 || py < 0 || px >= rect.width || py >= rect.height) continue;
-    out.push({ x: rect.left + px, y: rect.top + py, count: cell.count });
+    out.push({ x: rect.left + px, y: rect.top + py, i: cell.i, j: cell.j, count: cell.count });
   }
   return out.sort((a, b) => b.count - a.count);
 }

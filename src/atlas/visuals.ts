@@ -1,11 +1,11 @@
-import type { Atlas } from '../export/atlasFile';
+import type { Atlas } from '../compute/atlas';
 import type { IconMode } from '../store';
 import { buildIconAtlas, iconKey, type IconAtlas } from './iconAtlas';
-import { exemplarIcons, type IconSource } from './iconSource';
-import { decodeThumbnails } from './thumbnails';
+import { renderers, type InputPreviews } from '../renderers';
+import type { IconSource } from './iconSource';
 
 /**
- * The CPU-side pictures of one atlas: decoded thumbnails, the icon source and one icon canvas per
+ * The CPU-side pictures of one atlas: its inputs' decoded previews, the icon source and one icon canvas per
  * grid level. The GPU textures made from the canvases belong to the layers that draw them.
  */
 export class AtlasVisuals {
@@ -16,7 +16,7 @@ export class AtlasVisuals {
 
   private constructor(
     readonly atlas: Atlas,
-    readonly thumbnails: (ImageBitmap | null)[],
+    readonly previews: InputPreviews,
     readonly exemplars: IconSource,
     private readonly iconAtlases: Map<number, IconAtlas>,
   ) {}
@@ -100,22 +100,23 @@ export class AtlasVisuals {
     return out;
   }
 
-  /** Decodes the thumbnails and draws every level's icons; `onProgress` counts thumbnails, then levels. */
+  /** Decodes the inputs' previews and draws every level's icons; `onProgress` counts inputs, then levels. */
   static async load(atlas: Atlas, signal?: AbortSignal, onProgress?: (done: number, total: number) => void): Promise<AtlasVisuals> {
-    const total = atlas.inputs.thumbnails.length + atlas.levels.length;
-    const thumbnails = await decodeThumbnails(atlas.inputs.thumbnails, signal, (done) => onProgress?.(done, total));
+    const renderer = renderers[atlas.modality];
+    const total = atlas.inputs.names.length + atlas.levels.length;
+    const previews = await renderer.loadPreviews(atlas, signal, (done) => onProgress?.(done, total));
     try {
-      const icons = exemplarIcons(atlas, thumbnails);
+      const icons = renderer.exemplarIcons(atlas, previews);
       const iconAtlases = new Map<number, IconAtlas>();
       for (const level of atlas.levels) {
         iconAtlases.set(level.size, await buildIconAtlas(level, icons, 64, signal));
-        onProgress?.(thumbnails.length + iconAtlases.size, total);
+        onProgress?.(previews.count + iconAtlases.size, total);
       }
-      const visuals = new AtlasVisuals(atlas, thumbnails, icons, iconAtlases);
+      const visuals = new AtlasVisuals(atlas, previews, icons, iconAtlases);
       await visuals.loadSavedIcons(atlas.icons ?? {});
       return visuals;
     } catch (e) {
-      for (const t of thumbnails) t?.close();
+      previews.close();
       throw e;
     }
   }
@@ -138,7 +139,7 @@ export class AtlasVisuals {
 
   /** Frees the bitmaps and canvases; the visuals are unusable afterwards. */
   close(): void {
-    for (const t of this.thumbnails) t?.close();
+    this.previews.close();
     for (const icon of this.featureVisIcons.values()) if ('close' in icon) (icon as ImageBitmap).close();
     for (const a of this.iconAtlases.values()) {
       a.canvas.width = 0;

@@ -16,8 +16,13 @@ const USAGE = `Build an activation atlas from the command line; writes the JSON 
   --method <m>              umap | tsne (this project's engines) | umap-js | tsne-js (references); default: umap
   --metric <m>              euclidean | cosine; default: euclidean
   --pca <k>                 PCA to k dims before projecting (0 = off); default: 50
+  --neighbors <k>           UMAP neighbourhood size; default: 15
+  --min-dist <d>            UMAP minimum distance; default: 0.1
+  --perplexity <p>          t-SNE perplexity; default: 30
+  --iterations <n>          UMAP epochs or t-SNE iterations; default: the engine's choice for the point count
   --grid <sizes>            grid sizes, e.g. 40 or 20,40,80,160 (default)
   --min-count <k>           drop cells with fewer points; default: 1
+  --top-k <k>               top inputs kept per cell; default: 16
   --labels <file>           class names, one per line or synset_words.txt
   --preprocess <p>          unit ([0,1]) | symmetric ([-1,1]) | meanstd (ImageNet mean/std)
   --input-size <px>         input size for graph models with a dynamic size
@@ -31,6 +36,18 @@ function parseSamples(value: string): 'pooled' | 'all' | number {
   const k = Number(value);
   if (!Number.isInteger(k) || k < 1) throw new Error(`--samples must be a positive integer, "all" or "pooled"; got "${value}".`);
   return k;
+}
+
+function number(value: string, flag: string, min: number): number {
+  const v = Number(value);
+  if (value.trim() === '' || !Number.isFinite(v) || v < min) throw new Error(`${flag} must be a number of at least ${min}; got "${value}".`);
+  return v;
+}
+
+function integer(value: string, flag: string, min: number): number {
+  const v = number(value, flag, min);
+  if (!Number.isInteger(v)) throw new Error(`${flag} must be a whole number; got "${value}".`);
+  return v;
 }
 
 function progressBar(event: ProgressEvent): void {
@@ -53,6 +70,11 @@ async function main(): Promise<void> {
       method: { type: 'string', default: 'umap' },
       metric: { type: 'string', default: 'euclidean' },
       pca: { type: 'string', default: '50' },
+      neighbors: { type: 'string', default: '15' },
+      'min-dist': { type: 'string', default: '0.1' },
+      perplexity: { type: 'string', default: '30' },
+      iterations: { type: 'string' },
+      'top-k': { type: 'string', default: '16' },
       grid: { type: 'string', default: '20,40,80,160' },
       'min-count': { type: 'string', default: '1' },
       labels: { type: 'string' },
@@ -91,22 +113,29 @@ async function main(): Promise<void> {
     model: values.model,
     images: values.images,
     layer: values.layer,
-    samplesPerImage: parseSamples(values.samples),
-    method,
-    metric: values.metric as 'euclidean' | 'cosine',
-    pcaDims: Number(values.pca),
-    seed: Number(values.seed),
-    gridSizes,
-    minCellCount: Number(values['min-count']),
+    params: {
+      method,
+      metric: values.metric as 'euclidean' | 'cosine',
+      pcaDims: integer(values.pca, '--pca', 0),
+      seed: integer(values.seed, '--seed', Number.MIN_SAFE_INTEGER),
+      nNeighbors: integer(values.neighbors, '--neighbors', 2),
+      minDist: number(values['min-dist'], '--min-dist', 0),
+      perplexity: number(values.perplexity, '--perplexity', 1),
+      iterations: values.iterations === undefined ? null : integer(values.iterations, '--iterations', 1),
+      samplesPerInput: parseSamples(values.samples),
+      gridSizes,
+      minCellCount: integer(values['min-count'], '--min-count', 1),
+      topK: integer(values['top-k'], '--top-k', 1),
+    },
     labels: values.labels,
     preprocessing: preprocess ? { range: preprocess } : undefined,
-    inputSize: values['input-size'] ? Number(values['input-size']) : undefined,
+    inputSize: values['input-size'] ? integer(values['input-size'], '--input-size', 1) : undefined,
     onProgress: progressBar,
   });
   const { atlas } = result;
   await writeFile(values.out, serializeAtlas(atlas));
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  for (const notice of result.notices) process.stderr.write(`note: ${notice}\n`);
+  for (const notice of atlas.notices) process.stderr.write(`note: ${notice}\n`);
   if (result.errors.length) {
     process.stderr.write(`skipped ${result.errors.length} input(s) that could not be read:\n`);
     for (const e of result.errors) process.stderr.write(`  ${e.name}: ${e.reason}\n`);

@@ -1,16 +1,152 @@
-import { buildLevels, normaliseLayout } from './grid';
-import type { ActivationTable, Layout } from './types';
-import type { Atlas, AtlasModelInfo, AtlasParams } from '../export/atlasFile';
+import { buildLevels, GRID_SIZES, normaliseLayout } from './grid';
+import { project, type ProjectionProgress } from './projection';
+import type { ActivationTable, GridLevel, Layout, Metric, ProgressEvent, ProjectionMethod, ProjectionOptions } from './types';
 
-/** What recording produced, as plain columns (no tensors), ready to become an atlas. */
+/** The domain of an atlas: what it holds, whatever file or screen it ends up in. */
+
+/** How many points each input gives: one pooled over its positions, k seeded positions, or every position. */
+export type PositionSampling = 'pooled' | 'all' | number;
+
+/** Everything that shapes an atlas besides the model, the layer and the inputs; the page and the CLI send the same. */
+export interface AtlasParams {
+  method: ProjectionMethod;
+  metric: Metric;
+  /** PCA to this many dimensions before projecting; 0: off. */
+  pcaDims: number;
+  seed: number;
+  nNeighbors: number;
+  minDist: number;
+  perplexity: number;
+  /** UMAP epochs or t-SNE iterations; null: the engine's default for the number of points. */
+  iterations: number | null;
+  /** Asked for, and in an atlas what was recorded ('pooled' where the layer has no positions). */
+  samplesPerInput: PositionSampling;
+  gridSizes: number[];
+  /** Cells with fewer points are dropped. */
+  minCellCount: number;
+  /** Top inputs kept per cell. */
+  topK: number;
+}
+
+export const DEFAULT_ATLAS_PARAMS: AtlasParams = {
+  method: 'umap',
+  metric: 'euclidean',
+  pcaDims: 50,
+  seed: 0,
+  nNeighbors: 15,
+  minDist: 0.1,
+  perplexity: 30,
+  iterations: null,
+  samplesPerInput: 4,
+  gridSizes: [...GRID_SIZES],
+  minCellCount: 1,
+  topK: 16,
+};
+
+/** What the user asks for: a layer and the parameters. */
+export interface AtlasRequest {
+  layer: string;
+  params: AtlasParams;
+}
+
+/** The projection engine's options from an atlas's parameters. */
+export function projectionOptions(p: AtlasParams): ProjectionOptions {
+  return {
+    method: p.method,
+    metric: p.metric,
+    pcaDims: p.pcaDims,
+    seed: p.seed,
+    nNeighbors: p.nNeighbors,
+    minDist: p.minDist,
+    perplexity: p.perplexity,
+    ...(p.iterations !== null ? { iterations: p.iterations } : {}),
+  };
+}
+
+/** An image classifier as the atlas describes it (the modality's model description). */
+export interface ImageModelInfo {
+  name: string;
+  kind: 'layers' | 'graph';
+  inputHeight: number;
+  inputWidth: number;
+  inputChannels: number;
+  classNames: string[] | null;
+}
+
+/** The modalities an atlas can hold, each with its model description. Text arrives with GPT-2. */
+export interface ModalityModels {
+  image: ImageModelInfo;
+}
+export type Modality = keyof ModalityModels;
+
+export interface AtlasLayerInfo {
+  name: string;
+  /** Output shape without the batch dimension. */
+  shape: number[];
+  dim: number;
+  /** The shape of the layer's positions ([H, W], [T] or []); a point's position indexes it row-major. */
+  positionShape: number[];
+}
+
+/** Per-input columns; an image's preview is a PNG data URL of what the model saw. */
+export interface AtlasInputs {
+  names: string[];
+  /** Index into labelNames, -1 where unknown. */
+  label: number[];
+  /** Index into labelNames of the top predicted class, -1 without a classifier output. */
+  predicted: number[];
+  probability: number[];
+  thumbnails: string[];
+}
+
+/** Per-point columns: which input and position, and the normalised 2-D layout in [0, 1]. */
+export interface AtlasPoints {
+  input: number[];
+  /** Flat index into the layer's positionShape, -1 when pooled. */
+  position: number[];
+  layoutX: number[];
+  layoutY: number[];
+  /** Rows recorded before sampling to the memory budget; equal to input.length when nothing was dropped. */
+  totalBeforeSampling: number;
+}
+
+export interface Atlas {
+  modality: Modality;
+  model: ModalityModels[Modality];
+  layer: AtlasLayerInfo;
+  params: AtlasParams;
+  labelNames: string[];
+  inputs: AtlasInputs;
+  points: AtlasPoints;
+  levels: GridLevel[];
+  /** What the user should know about how the atlas was made (sampling, dropped values). */
+  notices: string[];
+  /** Feature-visualisation icons, keyed `${gridSize}:${i}:${j}`, as PNG data URLs. */
+  icons?: Record<string, string>;
+}
+
+/** An input that could not be used, and why; the rest of the batch still goes through. */
+export interface InputError {
+  name: string;
+  reason: string;
+}
+
+/** What recording produced, as plain columns (no tensors): the first stage's answer and the second's question. */
 export interface RecordedColumns {
+  modality: Modality;
+  model: ModalityModels[Modality];
   table: ActivationTable;
   /** Output shape of the recorded layer, without the batch dimension. */
   layerShape: number[];
+  /** What was recorded: 'pooled' also where positions were asked of a layer without them. */
+  samplesPerInput: PositionSampling;
   names: string[];
   labels: (string | null)[];
   predicted: Int32Array;
   probability: Float32Array;
+  /** One preview per input (images: PNG data URLs). */
+  previews: string[];
+  notices: string[];
 }
 
 /**
@@ -32,16 +168,44 @@ export function labelIndex(classNames: string[] | null) {
   return { names, of };
 }
 
-/** Builds the atlas: normalises the layout, bins every grid level and gathers the per-input columns. */
-export function assembleAtlas(
-  recorded: RecordedColumns,
-  layout: Layout,
-  model: AtlasModelInfo,
-  params: AtlasParams,
-  thumbnails: string[],
-  gridSizes?: readonly number[],
-): Atlas {
-  const { table } = recorded;
+/** The rows of a table where `keep` is set, as a new table (totalBeforeSampling kept). */
+export function keepRows(table: ActivationTable, keep: Uint8Array): ActivationTable {
+  const { dim } = table;
+  let count = 0;
+  for (let r = 0; r < table.count; r++) count += keep[r];
+  if (count === table.count) return table;
+  const values = new Float32Array(count * dim);
+  const input = new Uint32Array(count);
+  const position = new Int32Array(count);
+  for (let r = 0, o = 0; r < table.count; r++) {
+    if (!keep[r]) continue;
+    values.set(table.values.subarray(r * dim, (r + 1) * dim), o * dim);
+    input[o] = table.input[r];
+    position[o] = table.position[r];
+    o++;
+  }
+  return { ...table, count, values, input, position };
+}
+
+/** A mask of the rows whose `width` values (of a row-major array) are all finite, and how many are not. */
+export function finiteRows(values: Float32Array, rows: number, width: number): { keep: Uint8Array; dropped: number } {
+  const keep = new Uint8Array(rows);
+  let dropped = 0;
+  for (let r = 0; r < rows; r++) {
+    let ok = 1;
+    for (let k = r * width, end = k + width; k < end; k++) if (!Number.isFinite(values[k])) ok = 0;
+    keep[r] = ok;
+    dropped += 1 - ok;
+  }
+  return { keep, dropped };
+}
+
+const droppedNotice = (dropped: number, what: string) =>
+  `Dropped ${dropped.toLocaleString('en')} activation${dropped === 1 ? '' : 's'} with NaN or infinite ${what}; the atlas shows the rest.`;
+
+/** Builds the atlas from a projected table: normalises the layout, bins every grid level and gathers the per-input columns. */
+export function assembleAtlas(recorded: RecordedColumns, layout: Layout, params: AtlasParams, notices: string[] = recorded.notices): Atlas {
+  const { table, model } = recorded;
   const labels = labelIndex(model.classNames);
   const n = recorded.names.length;
   const label = new Int32Array(n);
@@ -57,37 +221,75 @@ export function assembleAtlas(
   }
   const normalised = normaliseLayout(layout);
   const levels = buildLevels(table, normalised, {
-    sizes: gridSizes,
+    sizes: params.gridSizes,
     minCount: params.minCellCount,
     topK: params.topK,
     inputLabel: histogramLabel,
   });
+  const probability = (p: number) => (Number.isFinite(p) ? Math.round(p * 1e4) / 1e4 : 0);
   return {
+    modality: recorded.modality,
     model,
-    layer: {
-      name: table.layer,
-      shape: recorded.layerShape,
-      dim: table.dim,
-      gridWidth: table.gridWidth,
-      gridHeight: table.gridHeight,
-    },
-    params,
+    layer: { name: table.layer, shape: recorded.layerShape, dim: table.dim, positionShape: table.positionShape },
+    params: { ...params, samplesPerInput: recorded.samplesPerInput },
     labelNames: labels.names,
     inputs: {
       names: recorded.names,
       label: Array.from(label),
       predicted: Array.from(predicted),
-      probability: Array.from(recorded.probability, (p) => Math.round(p * 1e4) / 1e4),
-      thumbnails,
+      probability: Array.from(recorded.probability, probability),
+      thumbnails: recorded.previews,
     },
     points: {
       input: Array.from(table.input),
-      x: Array.from(table.x),
-      y: Array.from(table.y),
+      position: Array.from(table.position),
       layoutX: Array.from({ length: table.count }, (_, r) => Math.round(normalised[2 * r] * 1e5) / 1e5),
       layoutY: Array.from({ length: table.count }, (_, r) => Math.round(normalised[2 * r + 1] * 1e5) / 1e5),
       totalBeforeSampling: table.totalBeforeSampling,
     },
     levels,
+    notices,
   };
+}
+
+/** Progress of the layout stage; `layout` carries a snapshot while the projection settles. */
+export type LayoutProgress = (event: ProgressEvent & { layout?: Float32Array }) => void;
+
+/**
+ * The second stage of every atlas build, in the compute worker and in the CLI alike: drops rows with
+ * non-finite values (and says how many), projects, drops non-finite layout points, and assembles.
+ */
+export async function layoutAtlas(recorded: RecordedColumns, params: AtlasParams, onProgress?: LayoutProgress, signal?: AbortSignal): Promise<Atlas> {
+  const notices = [...recorded.notices];
+  let table = recorded.table;
+  const finite = finiteRows(table.values, table.count, table.dim);
+  if (finite.dropped > 0) {
+    table = keepRows(table, finite.keep);
+    notices.push(droppedNotice(finite.dropped, 'values'));
+  }
+  const progress: ProjectionProgress = (done, total, layout) => onProgress?.({ stage: 'project', done, total, ...(layout ? { layout } : {}) });
+  let layout = await project(table.values, table.count, table.dim, projectionOptions(params), progress, signal);
+  const placed = finiteRows(layout, table.count, 2);
+  if (placed.dropped > 0) {
+    layout = layout.filter((_, k) => placed.keep[k >> 1] === 1);
+    table = keepRows(table, placed.keep);
+    notices.push(droppedNotice(placed.dropped, 'layout coordinates'));
+  }
+  onProgress?.({ stage: 'grid', done: 0, total: 1 });
+  const atlas = assembleAtlas({ ...recorded, table }, layout, params, notices);
+  onProgress?.({ stage: 'grid', done: 1, total: 1 });
+  return atlas;
+}
+
+/** The two stages of an atlas build: recording (model) then layout (compute), wherever each runs. */
+export interface AtlasStages {
+  record(request: AtlasRequest): Promise<RecordedColumns & { errors: InputError[] }>;
+  layout(recorded: RecordedColumns, params: AtlasParams): Promise<Atlas>;
+}
+
+/** Builds an atlas from a request: the one pipeline of the page (stages in workers) and the CLI (stages in process). */
+export async function buildAtlas(request: AtlasRequest, stages: AtlasStages): Promise<{ atlas: Atlas; errors: InputError[] }> {
+  const { errors, ...recorded } = await stages.record(request);
+  const atlas = await stages.layout(recorded, request.params);
+  return { atlas, errors };
 }

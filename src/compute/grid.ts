@@ -90,7 +90,7 @@ export function rankByDirection(table: ActivationTable, rows: number[], mean: Fl
     const score = dot / norm;
     const input = table.input[r];
     const seen = best.get(input);
-    if (!seen || score > seen.score) best.set(input, { row: r, input, x: table.x[r], y: table.y[r], score });
+    if (!seen || score > seen.score) best.set(input, { row: r, input, position: table.position[r], score });
   }
   return [...best.values()].sort((a, b) => b.score - a.score || a.row - b.row).slice(0, topK);
 }
@@ -112,7 +112,7 @@ export function nearestToMean(table: ActivationTable, rows: number[], mean: Floa
       bestRow = r;
     }
   }
-  return { row: bestRow, input: table.input[bestRow], x: table.x[bestRow], y: table.y[bestRow], score: -Math.sqrt(bestDist) };
+  return { row: bestRow, input: table.input[bestRow], position: table.position[bestRow], score: -Math.sqrt(bestDist) };
 }
 
 /** Bins a normalised layout into a g x g grid and summarises each cell that has enough members. */

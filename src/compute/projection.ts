@@ -55,7 +55,7 @@ async function projectUmapJs(
     nComponents: 2,
     nNeighbors: Math.min(options.nNeighbors ?? 15, rows.length - 1),
     minDist: options.minDist ?? 0.1,
-    nEpochs: options.epochs,
+    nEpochs: options.iterations,
     random: createRng(options.seed),
     distanceFn: metric === 'cosine' ? cosine : euclidean,
   });
@@ -81,7 +81,7 @@ function projectTsneJs(rows: number[][], options: ProjectionOptions, onProgress?
         `(the cap is ${TSNE_JS_MAX_POINTS.toLocaleString('en')}); pick this project's t-SNE or UMAP, or fewer samples per image.`,
     );
   }
-  const iterations = options.epochs ?? 500;
+  const iterations = options.iterations ?? 500;
   const model = new TSNE({
     dim: 2,
     perplexity: Math.min(options.perplexity ?? 30, (rows.length - 1) / 3),
@@ -122,9 +122,9 @@ export async function project(
   const metric = options.pcaDims > 0 && d > options.pcaDims ? 'euclidean' : options.metric;
   switch (options.method) {
     case 'umap':
-      return umap(input, n, dim, { nNeighbors: options.nNeighbors, minDist: options.minDist, epochs: options.epochs, metric, seed: options.seed, onProgress, signal });
+      return umap(input, n, dim, { nNeighbors: options.nNeighbors, minDist: options.minDist, epochs: options.iterations, metric, seed: options.seed, onProgress, signal });
     case 'tsne':
-      return tsne(input, n, dim, { perplexity: options.perplexity, iterations: options.epochs, metric, seed: options.seed, onProgress, signal });
+      return tsne(input, n, dim, { perplexity: options.perplexity, iterations: options.iterations, metric, seed: options.seed, onProgress, signal });
     case 'umap-js':
       return projectUmapJs(toRows(input, n, dim), metric, options, onProgress, signal);
     case 'tsne-js':

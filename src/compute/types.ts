@@ -7,27 +7,17 @@ export interface ActivationTable {
   count: number;
   /** count x dim, row-major. */
   values: Float32Array;
-  /** Index of the input (image) each row came from. */
+  /** Index of the input (an image or a text document) each row came from. */
   input: Uint32Array;
-  /** Spatial position of the row in the layer's output grid; -1 for a pooled row. */
-  x: Int16Array;
-  y: Int16Array;
-  /** The layer's spatial output size (1 x 1 for a non-spatial layer). */
-  gridWidth: number;
-  gridHeight: number;
+  /**
+   * Where in its input the row was recorded: a flat index into `positionShape` (row-major: y * width + x
+   * for an image layer's [H, W], the token index for a text layer's [T]); -1 for a row pooled over positions.
+   */
+  position: Int32Array;
+  /** The layer's positions: [H, W] for an image feature map, [T] for tokens, [] for a vector layer. */
+  positionShape: number[];
   /** Rows recorded before sampling to the memory budget; equals `count` when nothing was dropped. */
   totalBeforeSampling: number;
-}
-
-/** Per-input columns: what the model predicted, and the true label where known (-1 otherwise). */
-export interface InputColumns {
-  count: number;
-  names: string[];
-  /** Index into `labelNames`, -1 where unknown. */
-  label: Int32Array;
-  /** Top predicted class index, -1 where the model has no classifier output. */
-  predicted: Int32Array;
-  probability: Float32Array;
 }
 
 /** A 2-D layout: N x 2 row-major. */
@@ -42,10 +32,14 @@ export interface ProjectionOptions {
   /** Reduce to this many dimensions with PCA first; 0 disables. */
   pcaDims: number;
   seed: number;
+  /** UMAP's neighbourhood size. */
   nNeighbors?: number;
+  /** UMAP's minimum distance between embedded points. */
   minDist?: number;
+  /** t-SNE's perplexity. */
   perplexity?: number;
-  epochs?: number;
+  /** UMAP epochs or t-SNE iterations; absent: the engine's default for the number of points. */
+  iterations?: number;
 }
 
 export interface ProgressEvent {
@@ -57,12 +51,11 @@ export interface ProgressEvent {
 
 export type ProgressCallback = (event: ProgressEvent) => void;
 
-/** One ranked input of a cell. `score` is the projection on the cell's mean direction. */
+/** One ranked point of a cell: its row, input and position. `score` is the projection on the cell's mean direction. */
 export interface TopInput {
   row: number;
   input: number;
-  x: number;
-  y: number;
+  position: number;
   score: number;
 }
 

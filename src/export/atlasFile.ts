@@ -1,107 +1,150 @@
-import type { AtlasCell, GridLevel, Metric, ProjectionMethod } from '../compute/types';
+import * as v from 'valibot';
+import { DEFAULT_ATLAS_PARAMS, type Atlas, type AtlasLayerInfo, type AtlasParams, type ImageModelInfo } from '../compute/atlas';
+import type { AtlasCell, GridLevel, TopInput } from '../compute/types';
 import { decodeFloat32, encodeFloat32 } from '../lib/base64';
 
 /** The one self-contained file an atlas is saved to and opened from (CLI and app alike). */
 export const ATLAS_FORMAT = 'activation-atlas';
-export const ATLAS_VERSION = 1;
-
-export interface AtlasModelInfo {
-  name: string;
-  kind: 'layers' | 'graph';
-  inputHeight: number;
-  inputWidth: number;
-  inputChannels: number;
-  classNames: string[] | null;
-}
-
-export interface AtlasLayerInfo {
-  name: string;
-  /** Output shape without the batch dimension. */
-  shape: number[];
-  dim: number;
-  gridWidth: number;
-  gridHeight: number;
-}
-
-export interface AtlasParams {
-  method: ProjectionMethod;
-  metric: Metric;
-  pcaDims: number;
-  seed: number;
-  /** 'pooled': one point per input; a number: that many spatial samples per input; 'all': every position. */
-  samplesPerImage: 'pooled' | 'all' | number;
-  minCellCount: number;
-  topK: number;
-}
-
-/** Per-input columns; thumbnails are PNG data URLs. */
-export interface AtlasInputs {
-  names: string[];
-  label: number[];
-  predicted: number[];
-  probability: number[];
-  thumbnails: string[];
-}
-
-/** Per-point columns: which input and spatial position, and the normalised 2-D layout in [0, 1]. */
-export interface AtlasPoints {
-  input: number[];
-  x: number[];
-  y: number[];
-  layoutX: number[];
-  layoutY: number[];
-  /** Rows recorded before sampling; equal to input.length when nothing was dropped. */
-  totalBeforeSampling: number;
-}
-
-export interface Atlas {
-  model: AtlasModelInfo;
-  layer: AtlasLayerInfo;
-  params: AtlasParams;
-  labelNames: string[];
-  inputs: AtlasInputs;
-  points: AtlasPoints;
-  levels: GridLevel[];
-  /** Optional feature-visualisation icons, keyed `${gridSize}:${i}:${j}`, as PNG data URLs. */
-  icons?: Record<string, string>;
-}
-
-interface CellJson {
-  i: number;
-  j: number;
-  count: number;
-  mean: string;
-  labels: [number, number][];
-  top: [number, number, number, number, number][];
-  exemplar: [number, number, number, number, number];
-}
-
-export interface AtlasFileJson {
-  format: typeof ATLAS_FORMAT;
-  version: number;
-  createdAt: string;
-  model: AtlasModelInfo;
-  layer: AtlasLayerInfo;
-  params: AtlasParams;
-  labelNames: string[];
-  inputs: AtlasInputs;
-  points: AtlasPoints;
-  levels: { size: number; cells: CellJson[] }[];
-  icons?: Record<string, string>;
-}
+export const ATLAS_VERSION = 2;
 
 export class AtlasFileError extends Error {
   override name = 'AtlasFileError';
 }
 
-const topToTuple = (t: AtlasCell['exemplar']): [number, number, number, number, number] => [
-  t.row,
-  t.input,
-  t.x,
-  t.y,
-  Math.fround(t.score),
-];
-const tupleToTop = ([row, input, x, y, score]: number[]) => ({ row, input, x, y, score });
+const integer = v.pipe(v.number(), v.integer());
+const positive = v.pipe(v.number(), v.integer(), v.minValue(1));
+const count = v.pipe(v.number(), v.integer(), v.minValue(0));
+/** An index into a column, or -1 for none. */
+const indexOrNone = v.pipe(v.number(), v.integer(), v.minValue(-1));
+const finite = v.pipe(v.number(), v.finite());
+
+// Each schema is checked against the domain type it reads, so the two cannot drift apart.
+const imageModelSchema = v.object({
+  name: v.string(),
+  kind: v.picklist(['layers', 'graph']),
+  inputHeight: positive,
+  inputWidth: positive,
+  inputChannels: positive,
+  classNames: v.nullable(v.array(v.string())),
+}) satisfies v.GenericSchema<ImageModelInfo>;
+
+const layerSchema = v.object({
+  name: v.string(),
+  shape: v.array(positive),
+  dim: positive,
+  positionShape: v.array(positive),
+}) satisfies v.GenericSchema<AtlasLayerInfo>;
+
+const paramsSchema = v.object({
+  method: v.picklist(['umap', 'tsne', 'umap-js', 'tsne-js']),
+  metric: v.picklist(['euclidean', 'cosine']),
+  pcaDims: count,
+  seed: integer,
+  nNeighbors: positive,
+  minDist: v.pipe(finite, v.minValue(0)),
+  perplexity: v.pipe(finite, v.minValue(0)),
+  iterations: v.nullable(positive),
+  samplesPerInput: v.union([v.picklist(['pooled', 'all']), positive]),
+  gridSizes: v.array(positive),
+  minCellCount: count,
+  topK: count,
+}) satisfies v.GenericSchema<AtlasParams>;
+
+/** A ranked point as stored: [row, input, position, score]. */
+const topSchema = v.tuple([count, count, indexOrNone, finite]);
+
+/** Grid levels whose cells rank points as `top` tuples. */
+const levelsSchema = <T extends v.GenericSchema>(top: T) =>
+  v.pipe(
+    v.array(
+      v.object({
+        size: positive,
+        cells: v.array(
+          v.object({
+            i: count,
+            j: count,
+            count: positive,
+            /** The mean activation as base64 little-endian float32. */
+            mean: v.string(),
+            labels: v.array(v.tuple([count, count])),
+            top: v.array(top),
+            exemplar: top,
+          }),
+        ),
+      }),
+    ),
+    v.minLength(1, 'an atlas needs at least one grid level'),
+  );
+
+const inputsSchema = v.object({
+  names: v.array(v.string()),
+  label: v.array(indexOrNone),
+  predicted: v.array(indexOrNone),
+  probability: v.array(v.pipe(finite, v.minValue(0), v.maxValue(1))),
+  thumbnails: v.array(v.string()),
+});
+
+const pointsSchema = v.object({
+  input: v.array(count),
+  position: v.array(indexOrNone),
+  layoutX: v.array(finite),
+  layoutY: v.array(finite),
+  totalBeforeSampling: count,
+});
+
+const fileSchema = v.object({
+  format: v.literal(ATLAS_FORMAT),
+  version: v.literal(ATLAS_VERSION),
+  createdAt: v.string(),
+  modality: v.literal('image'),
+  model: imageModelSchema,
+  layer: layerSchema,
+  params: paramsSchema,
+  labelNames: v.array(v.string()),
+  inputs: inputsSchema,
+  points: pointsSchema,
+  levels: levelsSchema(topSchema),
+  notices: v.optional(v.array(v.string()), []),
+  icons: v.optional(v.record(v.string(), v.string())),
+});
+
+/** The JSON form of an atlas file, as written and as read. */
+export type AtlasFileJson = v.InferOutput<typeof fileSchema>;
+type TopTuple = v.InferOutput<typeof topSchema>;
+
+/** Version 1 (before modalities): positions as (x, y), params without the UMAP/t-SNE settings. */
+const fileSchemaV1 = v.object({
+  format: v.literal(ATLAS_FORMAT),
+  version: v.literal(1),
+  createdAt: v.string(),
+  model: imageModelSchema,
+  layer: v.object({ name: v.string(), shape: v.array(positive), dim: positive, gridWidth: positive, gridHeight: positive }),
+  params: v.object({
+    method: paramsSchema.entries.method,
+    metric: paramsSchema.entries.metric,
+    pcaDims: count,
+    seed: integer,
+    samplesPerImage: paramsSchema.entries.samplesPerInput,
+    minCellCount: count,
+    topK: count,
+  }),
+  labelNames: v.array(v.string()),
+  inputs: inputsSchema,
+  points: v.object({
+    input: v.array(count),
+    x: v.array(indexOrNone),
+    y: v.array(indexOrNone),
+    layoutX: v.array(finite),
+    layoutY: v.array(finite),
+    totalBeforeSampling: count,
+  }),
+  /** [row, input, x, y, score] */
+  levels: levelsSchema(v.tuple([count, count, indexOrNone, indexOrNone, finite])),
+  icons: v.optional(v.record(v.string(), v.string())),
+});
+
+const topToTuple = (t: TopInput): TopTuple => [t.row, t.input, t.position, Math.fround(t.score)];
+const tupleToTop = ([row, input, position, score]: TopTuple): TopInput => ({ row, input, position, score });
 
 /** Serialises an atlas to its versioned JSON form (mean vectors as base64 float32). */
 export function atlasToJson(atlas: Atlas): AtlasFileJson {
@@ -109,6 +152,7 @@ export function atlasToJson(atlas: Atlas): AtlasFileJson {
     format: ATLAS_FORMAT,
     version: ATLAS_VERSION,
     createdAt: new Date().toISOString(),
+    modality: atlas.modality,
     model: atlas.model,
     layer: atlas.layer,
     params: atlas.params,
@@ -127,6 +171,7 @@ export function atlasToJson(atlas: Atlas): AtlasFileJson {
         exemplar: topToTuple(c.exemplar),
       })),
     })),
+    notices: atlas.notices,
     ...(atlas.icons ? { icons: atlas.icons } : {}),
   };
 }
@@ -135,14 +180,112 @@ export function serializeAtlas(atlas: Atlas): string {
   return JSON.stringify(atlasToJson(atlas));
 }
 
-function check(condition: unknown, message: string): asserts condition {
-  if (!condition) throw new AtlasFileError(message);
+/** Where a schema issue is, as a reader would write it: `levels[0].cells[3].mean`. */
+function issuePath(issue: v.BaseIssue<unknown>): string {
+  let path = '';
+  for (const item of issue.path ?? []) {
+    const key = item.key as string | number;
+    path += typeof key === 'number' ? `[${key}]` : path ? `.${key}` : key;
+  }
+  return path || '(top level)';
 }
 
-const isNumberArray = (a: unknown, length?: number): a is number[] =>
-  Array.isArray(a) && (length === undefined || a.length === length) && a.every((v) => typeof v === 'number');
+function validate<S extends v.GenericSchema>(schema: S, raw: unknown): v.InferOutput<S> {
+  const result = v.safeParse(schema, raw);
+  if (result.success) return result.output;
+  const shown = result.issues.slice(0, 3).map((i) => `${issuePath(i)}: ${i.message}`);
+  const more = result.issues.length > 3 ? ` (and ${result.issues.length - 3} more problems)` : '';
+  throw new AtlasFileError(`Atlas file: ${shown.join('; ')}${more}.`);
+}
 
-/** Parses and validates an atlas file; every problem is an AtlasFileError with a readable message. */
+/** A version-1 file in version 2's form: (x, y) become flat positions, missing parameters are the engines' defaults then. */
+function migrateV1(f: v.InferOutput<typeof fileSchemaV1>): AtlasFileJson {
+  const { gridWidth, gridHeight } = f.layer;
+  const spatial = gridWidth * gridHeight > 1;
+  const flat = (x: number, y: number) => (x < 0 || y < 0 ? -1 : y * gridWidth + x);
+  const top = ([row, input, x, y, score]: number[]): TopTuple => [row, input, flat(x, y), score];
+  const { samplesPerImage, ...params } = f.params;
+  return {
+    ...f,
+    version: ATLAS_VERSION,
+    modality: 'image',
+    layer: { name: f.layer.name, shape: f.layer.shape, dim: f.layer.dim, positionShape: spatial ? [gridHeight, gridWidth] : [] },
+    params: {
+      ...DEFAULT_ATLAS_PARAMS,
+      ...params,
+      samplesPerInput: samplesPerImage,
+      iterations: null,
+      gridSizes: f.levels.map((l) => l.size),
+    },
+    points: {
+      input: f.points.input,
+      position: f.points.input.map((_, p) => flat(f.points.x[p], f.points.y[p])),
+      layoutX: f.points.layoutX,
+      layoutY: f.points.layoutY,
+      totalBeforeSampling: f.points.totalBeforeSampling,
+    },
+    levels: f.levels.map((level) => ({
+      size: level.size,
+      cells: level.cells.map((c) => ({ ...c, top: c.top.map(top), exemplar: top(c.exemplar) })),
+    })),
+    notices: [],
+  };
+}
+
+/** Every index checked against the column it points into; the message names the field. */
+function checkReferences(f: AtlasFileJson): void {
+  const fail = (message: string): never => {
+    throw new AtlasFileError(`Atlas file: ${message}.`);
+  };
+  const { inputs, points, labelNames, layer } = f;
+  const n = inputs.names.length;
+  for (const key of ['label', 'predicted', 'probability', 'thumbnails'] as const) {
+    if (inputs[key].length !== n) fail(`inputs.${key} holds ${inputs[key].length} values for ${n} inputs`);
+  }
+  for (const key of ['label', 'predicted'] as const) {
+    const bad = inputs[key].findIndex((l) => l >= labelNames.length);
+    if (bad >= 0) fail(`inputs.${key}[${bad}] is ${inputs[key][bad]}, but there are ${labelNames.length} label names`);
+  }
+  const m = points.input.length;
+  for (const key of ['position', 'layoutX', 'layoutY'] as const) {
+    if (points[key].length !== m) fail(`points.${key} holds ${points[key].length} values for ${m} points`);
+  }
+  const badInput = points.input.findIndex((i) => i >= n);
+  if (badInput >= 0) fail(`points.input[${badInput}] is ${points.input[badInput]}, but there are ${n} inputs`);
+  const positions = layer.positionShape.reduce((a, b) => a * b, 1);
+  const badPosition = points.position.findIndex((p) => p >= positions);
+  if (badPosition >= 0) fail(`points.position[${badPosition}] is ${points.position[badPosition]}, but layer ${layer.name} has ${positions} positions`);
+  if (layer.shape[layer.shape.length - 1] !== layer.dim) fail(`layer.dim is ${layer.dim}, but layer.shape ends in ${layer.shape[layer.shape.length - 1]}`);
+  f.levels.forEach((level, li) =>
+    level.cells.forEach((c, ci) => {
+      const at = `levels[${li}].cells[${ci}]`;
+      if (c.i >= level.size || c.j >= level.size) fail(`${at} (${c.i}, ${c.j}) lies outside its ${level.size}x${level.size} grid`);
+      const badLabel = c.labels.findIndex(([l]) => l >= labelNames.length);
+      if (badLabel >= 0) fail(`${at}.labels[${badLabel}] names label ${c.labels[badLabel][0]}, but there are ${labelNames.length}`);
+      [...c.top, c.exemplar].forEach(([row, input, position], k) => {
+        const where = k < c.top.length ? `${at}.top[${k}]` : `${at}.exemplar`;
+        if (row >= m) fail(`${where} ranks point ${row}, but there are ${m} points`);
+        if (input !== points.input[row] || position !== points.position[row]) {
+          fail(`${where} says point ${row} is input ${input} at position ${position}; the points say input ${points.input[row]} at ${points.position[row]}`);
+        }
+      });
+    }),
+  );
+}
+
+function decodeMean(mean: string, dim: number, at: string): Float32Array {
+  let values: Float32Array;
+  try {
+    values = decodeFloat32(mean);
+  } catch {
+    throw new AtlasFileError(`Atlas file: ${at}.mean is not readable base64 float32.`);
+  }
+  if (values.length !== dim) throw new AtlasFileError(`Atlas file: ${at}.mean holds ${values.length} values, expected ${dim} (layer.dim).`);
+  if (!values.every(Number.isFinite)) throw new AtlasFileError(`Atlas file: ${at}.mean holds NaN or infinite values.`);
+  return values;
+}
+
+/** Parses and validates an atlas file (version 1 is migrated); every problem is an AtlasFileError naming the field. */
 export function parseAtlas(text: string): Atlas {
   let raw: unknown;
   try {
@@ -150,72 +293,39 @@ export function parseAtlas(text: string): Atlas {
   } catch (e) {
     throw new AtlasFileError(`Not an atlas file: the text is not JSON (${(e as Error).message}).`);
   }
-  check(raw && typeof raw === 'object' && !Array.isArray(raw), 'Not an atlas file: expected a JSON object.');
-  const f = raw as Partial<AtlasFileJson>;
-  check(f.format === ATLAS_FORMAT, `Not an atlas file: "format" is ${JSON.stringify(f.format)}, expected "${ATLAS_FORMAT}".`);
-  check(typeof f.version === 'number', 'Atlas file has no version number.');
-  check(
-    f.version <= ATLAS_VERSION,
-    `Atlas file version ${f.version} is newer than this app understands (${ATLAS_VERSION}); update the app.`,
-  );
-  check(f.model && typeof f.model.name === 'string', 'Atlas file has no model description.');
-  check(f.layer && typeof f.layer.name === 'string' && typeof f.layer.dim === 'number', 'Atlas file has no layer description.');
-  check(f.params && typeof f.params.method === 'string', 'Atlas file has no projection parameters.');
-  check(Array.isArray(f.labelNames), 'Atlas file has no label names.');
-  const inputs = f.inputs;
-  check(inputs && Array.isArray(inputs.names), 'Atlas file has no inputs.');
-  const n = inputs.names.length;
-  for (const key of ['label', 'predicted', 'probability'] as const) {
-    check(isNumberArray(inputs[key], n), `Atlas file: inputs.${key} must hold ${n} numbers.`);
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new AtlasFileError('Not an atlas file: expected a JSON object.');
+  const { format, version } = raw as { format?: unknown; version?: unknown };
+  if (format !== ATLAS_FORMAT) throw new AtlasFileError(`Not an atlas file: "format" is ${JSON.stringify(format)}, expected "${ATLAS_FORMAT}".`);
+  if (typeof version !== 'number') throw new AtlasFileError('Atlas file has no version number.');
+  if (version > ATLAS_VERSION) {
+    throw new AtlasFileError(`Atlas file version ${version} is newer than this app understands (${ATLAS_VERSION}); update the app.`);
   }
-  check(Array.isArray(inputs.thumbnails) && inputs.thumbnails.length === n, `Atlas file: inputs.thumbnails must hold ${n} images.`);
-  const points = f.points;
-  check(points && Array.isArray(points.input), 'Atlas file has no points.');
-  const m = points.input.length;
-  for (const key of ['input', 'x', 'y', 'layoutX', 'layoutY'] as const) {
-    check(isNumberArray(points[key], m), `Atlas file: points.${key} must hold ${m} numbers.`);
-  }
-  check(points.input.every((k) => k >= 0 && k < n), 'Atlas file: a point refers to an input that does not exist.');
-  check(Array.isArray(f.levels) && f.levels.length > 0, 'Atlas file has no grid levels.');
-  const dim = f.layer.dim;
-  const levels: GridLevel[] = f.levels.map((level, li) => {
-    check(typeof level.size === 'number' && Array.isArray(level.cells), `Atlas file: level ${li} is malformed.`);
-    return {
-      size: level.size,
-      cells: level.cells.map((c, ci) => {
-        const where = `level ${level.size}, cell ${ci}`;
-        check(typeof c.i === 'number' && typeof c.j === 'number' && typeof c.count === 'number', `Atlas file: ${where} is malformed.`);
-        check(c.i >= 0 && c.i < level.size && c.j >= 0 && c.j < level.size, `Atlas file: ${where} lies outside its grid.`);
-        let mean: Float32Array;
-        try {
-          mean = decodeFloat32(c.mean);
-        } catch {
-          throw new AtlasFileError(`Atlas file: ${where} has an unreadable mean vector.`);
-        }
-        check(mean.length === dim, `Atlas file: ${where} has a mean of ${mean.length} values, expected ${dim}.`);
-        check(Array.isArray(c.top) && c.top.every((t) => isNumberArray(t, 5)), `Atlas file: ${where} has malformed top inputs.`);
-        check(isNumberArray(c.exemplar, 5), `Atlas file: ${where} has a malformed exemplar.`);
-        check(c.top.every((t) => t[0] >= 0 && t[0] < m), `Atlas file: ${where} ranks a point that does not exist.`);
-        return {
-          i: c.i,
-          j: c.j,
-          count: c.count,
-          mean,
-          labels: c.labels,
-          top: c.top.map(tupleToTop),
-          exemplar: tupleToTop(c.exemplar),
-        };
+  const f = version === 1 ? migrateV1(validate(fileSchemaV1, raw)) : validate(fileSchema, raw);
+  checkReferences(f);
+  const levels: GridLevel[] = f.levels.map((level, li) => ({
+    size: level.size,
+    cells: level.cells.map(
+      (c, ci): AtlasCell => ({
+        i: c.i,
+        j: c.j,
+        count: c.count,
+        mean: decodeMean(c.mean, f.layer.dim, `levels[${li}].cells[${ci}]`),
+        labels: c.labels,
+        top: c.top.map(tupleToTop),
+        exemplar: tupleToTop(c.exemplar),
       }),
-    };
-  });
+    ),
+  }));
   return {
+    modality: f.modality,
     model: f.model,
     layer: f.layer,
     params: f.params,
     labelNames: f.labelNames,
-    inputs,
-    points,
+    inputs: f.inputs,
+    points: f.points,
     levels,
+    notices: f.notices,
     ...(f.icons ? { icons: f.icons } : {}),
   };
 }

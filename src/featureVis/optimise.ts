@@ -67,7 +67,7 @@ export async function visualiseDirections(
   const seed = options.seed ?? 0;
   const batchSize = options.batchSize ?? 16;
   const power = options.cossimPower ?? 2;
-  const site = info.spatial ? (options.site ?? 'centre') : 'centre';
+  const site = info.positionShape.length === 2 ? (options.site ?? 'centre') : 'centre';
   const targets = objectiveTargets(directions, dim, options.whitening);
   const forward = layerFunction(model, layer);
   const total = Math.ceil(k / batchSize) * tries * steps;

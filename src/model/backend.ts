@@ -91,8 +91,3 @@ export async function chooseBackend(options: { override?: string | null; node?: 
   }
   throw new Error(`No TensorFlow.js backend works here (${skipped.join('; ')}).`);
 }
-
-/** Kernels a backend lacks for gradients, so callers can route training-like work elsewhere. */
-export function missingKernels(backend: string, kernels: string[]): string[] {
-  return kernels.filter((k) => !tf.getKernel(k, backend));
-}

@@ -1,31 +1,11 @@
 import { labelColor, labelName, strongestChannels } from '../atlas/cellStyle';
-import { positionRegion } from '../atlas/patch';
-import type { TopInput } from '../compute/types';
-import type { Atlas } from '../export/atlasFile';
+import { renderers } from '../renderers';
 import { useAtlasStore } from '../store';
 import { selectSelectedCell } from '../store/selectors';
 import { DirectionComparison, type DirectionImages } from './DirectionComparison';
 import type { AtlasCell } from '../compute/types';
 
 const CHANNELS_SHOWN = 8;
-
-/** An input thumbnail with the region its activation looked at outlined. */
-function InputImage({ atlas, top, className }: { atlas: Atlas; top: TopInput; className: string }) {
-  const r = positionRegion(top.x, top.y, atlas.layer.gridWidth, atlas.layer.gridHeight);
-  const pooled = top.x < 0 || top.y < 0;
-  const small = atlas.model.inputWidth <= 48;
-  return (
-    <span className={`input-image ${className}`}>
-      <img src={atlas.inputs.thumbnails[top.input]} alt={atlas.inputs.names[top.input]} className={small ? 'pixelated' : ''} draggable={false} />
-      {!pooled && (
-        <span
-          className="region"
-          style={{ left: `${100 * r.x}%`, top: `${100 * r.y}%`, width: `${100 * r.width}%`, height: `${100 * r.height}%` }}
-        />
-      )}
-    </span>
-  );
-}
 
 /** The clicked cell: its top-activating inputs, count, label histogram and strongest channels. */
 export function CellInspector({ compare }: { compare?: (cell: AtlasCell) => Promise<DirectionImages> }) {
@@ -38,6 +18,7 @@ export function CellInspector({ compare }: { compare?: (cell: AtlasCell) => Prom
   const canCompare = useAtlasStore((s) => s.atlasOrigin === 'build' && s.featureVisStatus !== 'unavailable');
   if (!atlas || !cell || !selected) return null;
 
+  const { InputView, describePosition } = renderers[atlas.modality];
   const channels = strongestChannels(cell.mean, CHANNELS_SHOWN);
   const maxChannel = Math.max(1e-9, ...channels.map((c) => Math.abs(c.value)));
   const big = enlarged !== null ? cell.top[enlarged] : null;
@@ -58,7 +39,7 @@ export function CellInspector({ compare }: { compare?: (cell: AtlasCell) => Prom
 
       {big && (
         <figure className="enlarged" onClick={() => enlargeTopInput(null)} title="Click to close">
-          <InputImage atlas={atlas} top={big} className="large" />
+          <InputView atlas={atlas} point={big} large />
           <figcaption>
             <div>{atlas.inputs.names[big.input]}</div>
             <div className="muted small">
@@ -67,7 +48,7 @@ export function CellInspector({ compare }: { compare?: (cell: AtlasCell) => Prom
                 ` · predicted ${labelName(atlas.inputs.predicted[big.input], atlas.labelNames)} (${Math.round(
                   100 * atlas.inputs.probability[big.input],
                 )}%)`}
-              {big.x >= 0 && ` · position (${big.x}, ${big.y})`} · score {big.score.toFixed(2)}
+              {big.position >= 0 && ` · ${describePosition(atlas, big.position)}`} · score {big.score.toFixed(2)}
             </div>
           </figcaption>
         </figure>
@@ -84,7 +65,7 @@ export function CellInspector({ compare }: { compare?: (cell: AtlasCell) => Prom
             title={`${atlas.inputs.names[top.input]} · score ${top.score.toFixed(2)}`}
             onClick={() => enlargeTopInput(rank === enlarged ? null : rank)}
           >
-            <InputImage atlas={atlas} top={top} className="thumb" />
+            <InputView atlas={atlas} point={top} />
           </button>
         ))}
       </div>

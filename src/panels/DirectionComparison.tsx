@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
 import type { AtlasCell } from '../compute/types';
 
 /** Feature visualisations of the cell's mean direction, its strongest neuron and a random direction. */
@@ -7,21 +7,29 @@ export interface DirectionImages {
   images: { title: string; url: string; score: number }[];
 }
 
-type State = { kind: 'idle' } | { kind: 'pending' } | { kind: 'done'; result: DirectionImages } | { kind: 'error'; message: string };
+/** pending -> done | error, for one cell: an answer for any other cell is stale and dropped. */
+type State =
+  | { kind: 'idle' }
+  | { kind: 'pending'; cell: AtlasCell }
+  | { kind: 'done'; cell: AtlasCell; result: DirectionImages }
+  | { kind: 'error'; cell: AtlasCell; message: string };
 
 /**
  * Are single neurons more interpretable than directions? Shows the cell's direction beside one basis
  * direction (its strongest channel) and a random direction, all optimised the same way.
  */
 export function DirectionComparison({ cell, compare }: { cell: AtlasCell; compare: (cell: AtlasCell) => Promise<DirectionImages> }) {
-  const [state, setState] = useState<State>({ kind: 'idle' });
-  useEffect(() => setState({ kind: 'idle' }), [cell]);
+  const [stored, setState] = useState<State>({ kind: 'idle' });
+  // What belongs to another cell is never shown under this one, whenever it arrives.
+  const state: State = stored.kind !== 'idle' && stored.cell !== cell ? { kind: 'idle' } : stored;
 
   const run = () => {
-    setState({ kind: 'pending' });
-    compare(cell).then(
-      (result) => setState((s) => (s.kind === 'pending' ? { kind: 'done', result } : s)),
-      (e: Error) => setState((s) => (s.kind === 'pending' ? { kind: 'error', message: e.message } : s)),
+    const asked = cell;
+    setState({ kind: 'pending', cell: asked });
+    const settle = (next: State) => setState((s) => (s.kind === 'pending' && s.cell === asked ? next : s));
+    compare(asked).then(
+      (result) => settle({ kind: 'done', cell: asked, result }),
+      (e: Error) => settle({ kind: 'error', cell: asked, message: e.message }),
     );
   };
 

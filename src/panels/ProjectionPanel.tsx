@@ -1,5 +1,5 @@
 import type { Metric, ProjectionMethod } from '../compute/types';
-import type { SamplesPerImage } from '../workers/protocol';
+import type { PositionSampling } from '../compute/atlas';
 import { useAtlasStore } from '../store';
 
 const METHODS: { value: ProjectionMethod; label: string }[] = [
@@ -18,13 +18,13 @@ const SAMPLES: { value: string; label: string }[] = [
   { value: 'all', label: 'every position' },
 ];
 
-const parseSamples = (v: string): SamplesPerImage => (v === 'pooled' || v === 'all' ? v : Number(v));
+const parseSamples = (v: string): PositionSampling => (v === 'pooled' || v === 'all' ? v : Number(v));
 
-/** Projection method and its main parameters, and how many spatial samples each image gives. */
+/** Projection method and its parameters, and how many positions each input gives. */
 export function ProjectionPanel() {
   const params = useAtlasStore((s) => s.params);
   const setParams = useAtlasStore((s) => s.setParams);
-  const spatial = useAtlasStore((s) => s.model?.layers.find((l) => l.name === s.layer)?.spatial ?? true);
+  const spatial = useAtlasStore((s) => (s.model?.layers.find((l) => l.name === s.layer)?.positionShape.length ?? 1) > 0);
   const isUmap = params.method.startsWith('umap');
 
   return (
@@ -41,16 +41,34 @@ export function ProjectionPanel() {
         </select>
       </label>
       {isUmap ? (
-        <label className="field">
-          <span>Neighbours</span>
-          <input type="number" min={2} max={200} value={params.nNeighbors} onChange={(e) => setParams({ nNeighbors: Number(e.target.value) })} />
-        </label>
+        <>
+          <label className="field">
+            <span>Neighbours</span>
+            <input data-testid="neighbors-input" type="number" min={2} max={200} value={params.nNeighbors} onChange={(e) => setParams({ nNeighbors: Number(e.target.value) })} />
+          </label>
+          <label className="field">
+            <span>Min. distance</span>
+            <input data-testid="min-dist-input" type="number" min={0} max={1} step={0.05} value={params.minDist} onChange={(e) => setParams({ minDist: Number(e.target.value) })} />
+          </label>
+        </>
       ) : (
         <label className="field">
           <span>Perplexity</span>
-          <input type="number" min={2} max={100} value={params.perplexity} onChange={(e) => setParams({ perplexity: Number(e.target.value) })} />
+          <input data-testid="perplexity-input" type="number" min={2} max={100} value={params.perplexity} onChange={(e) => setParams({ perplexity: Number(e.target.value) })} />
         </label>
       )}
+      <label className="field">
+        <span>{isUmap ? 'Epochs' : 'Iterations'}</span>
+        <input
+          type="number"
+          min={10}
+          max={5000}
+          placeholder="auto"
+          value={params.iterations ?? ''}
+          title="Empty: the engine's default for the number of points"
+          onChange={(e) => setParams({ iterations: e.target.value === '' ? null : Number(e.target.value) })}
+        />
+      </label>
       <label className="field">
         <span>Metric</span>
         <select value={params.metric} onChange={(e) => setParams({ metric: e.target.value as Metric })}>
@@ -74,13 +92,13 @@ export function ProjectionPanel() {
         <input type="number" value={params.seed} onChange={(e) => setParams({ seed: Number(e.target.value) })} />
       </label>
       <label className="field">
-        <span>Samples / image</span>
+        <span>Samples / input</span>
         <select
           data-testid="samples-select"
-          value={String(params.samplesPerImage)}
+          value={String(params.samplesPerInput)}
           disabled={!spatial}
-          title={spatial ? 'Spatial positions of the layer recorded per image' : 'This layer has no spatial positions'}
-          onChange={(e) => setParams({ samplesPerImage: parseSamples(e.target.value) })}
+          title={spatial ? 'Positions of the layer recorded per input' : 'This layer has no positions'}
+          onChange={(e) => setParams({ samplesPerInput: parseSamples(e.target.value) })}
         >
           {SAMPLES.map((s) => (
             <option key={s.value} value={s.value}>

@@ -1,5 +1,5 @@
 import type { StateCreator } from 'zustand';
-import type { Atlas } from '../export/atlasFile';
+import type { Atlas } from '../compute/atlas';
 import type { AtlasStore } from './index';
 
 /** The atlas on screen; `version` changes whenever a new one replaces it. */

@@ -12,10 +12,12 @@ export interface FeatureVisSlice {
   featureVisLevels: LevelProgress[];
   /** Goes up whenever icons arrived, so the view re-uploads the level texture. */
   iconVersion: number;
+  /** Feature-visualisation icons in the textures uploaded last (all levels). */
+  iconsShown: number;
   featureVisStarted: () => void;
   featureVisProgress: (levels: LevelProgress[]) => void;
   featureVisFinished: (status: Exclude<FeatureVisStatus, 'running'>, message: string | null) => void;
-  iconsArrived: () => void;
+  iconsArrived: (shown: number) => void;
 }
 
 export const createFeatureVisSlice: StateCreator<AtlasStore, [], [], FeatureVisSlice> = (set) => ({
@@ -23,8 +25,9 @@ export const createFeatureVisSlice: StateCreator<AtlasStore, [], [], FeatureVisS
   featureVisMessage: null,
   featureVisLevels: [],
   iconVersion: 0,
+  iconsShown: 0,
   featureVisStarted: () => set({ featureVisStatus: 'running', featureVisMessage: null, featureVisLevels: [] }),
   featureVisProgress: (featureVisLevels) => set({ featureVisLevels }),
   featureVisFinished: (featureVisStatus, featureVisMessage) => set({ featureVisStatus, featureVisMessage }),
-  iconsArrived: () => set((s) => ({ iconVersion: s.iconVersion + 1 })),
+  iconsArrived: (iconsShown) => set((s) => ({ iconVersion: s.iconVersion + 1, iconsShown })),
 });

@@ -1,6 +1,6 @@
 import type { StateCreator } from 'zustand';
-import type { Metric, ProjectionMethod } from '../compute/types';
-import type { SamplesPerImage, Stage, StageProgress } from '../workers/protocol';
+import { DEFAULT_ATLAS_PARAMS, type AtlasParams } from '../compute/atlas';
+import type { Stage, StageProgress } from '../workers/protocol';
 import type { AtlasStore } from './index';
 
 /** What the app is doing, as the test contract (`window.__atlas.status`) reports it. */
@@ -8,25 +8,10 @@ export type AppStatus = 'idle' | 'loading' | 'recording' | 'projecting' | 'ready
 
 export const STAGES: Stage[] = ['decode', 'record', 'project', 'grid', 'icons'];
 
-export interface RunParams {
-  method: ProjectionMethod;
-  metric: Metric;
-  pcaDims: number;
-  seed: number;
-  nNeighbors: number;
-  perplexity: number;
-  samplesPerImage: SamplesPerImage;
-}
+/** The parameters the panels edit: exactly the atlas request's, so every one reaches the engines and the file. */
+export type RunParams = AtlasParams;
 
-export const DEFAULT_PARAMS: RunParams = {
-  method: 'umap',
-  metric: 'euclidean',
-  pcaDims: 50,
-  seed: 0,
-  nNeighbors: 15,
-  perplexity: 30,
-  samplesPerImage: 4,
-};
+export const DEFAULT_PARAMS: RunParams = DEFAULT_ATLAS_PARAMS;
 
 /** A problem shown in the error list: which file or step, and what went wrong. */
 export interface AppError {

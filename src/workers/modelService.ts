@@ -1,74 +1,38 @@
-import type { BackendInfo, BuildRequest, ImageSource, InputError, ModelSource, ModelSummary } from './protocol';
-import type { ProgressEvent } from '../compute/types';
+import * as tf from '@tensorflow/tfjs';
 import type { RecordedColumns } from '../compute/atlas';
-import { artifactsFromFiles, artifactsFromUrl } from '../model/image/artifacts';
-import { ImageModel } from '../model/image/imageModel';
-import { chooseBackend } from '../model/backend';
-import type { RawImage } from '../model/image/preprocess';
-import { sampleProvider } from '../model/image/providers';
-import { recordActivations, type ImageProvider } from '../model/image/recordImages';
-import { parseSample } from '../model/image/sample';
+import type { ProgressEvent } from '../compute/types';
 import { chooseFeatureVisBackend } from '../featureVis/backendSupport';
+import { settingsKey } from '../featureVis/cache';
+import { modelFingerprint } from '../featureVis/fingerprint';
 import { visualiseDirections } from '../featureVis/optimise';
 import { colourBasisFromImages } from '../featureVis/parameterisation';
 import { whiteningMatrix } from '../featureVis/whitening';
-import { modelFingerprint } from '../featureVis/fingerprint';
-import { settingsKey } from '../featureVis/cache';
-import * as tf from '@tensorflow/tfjs';
-import { bytesToBase64 } from '../lib/base64';
+import { chooseBackend } from '../model/backend';
+import { artifactsFromFiles, artifactsFromUrl } from '../model/image/artifacts';
+import { BUILT_IN_MODEL_NAME, ImageModel } from '../model/image/imageModel';
+import type { RawImage } from '../model/image/preprocess';
+import { recordImageAtlas, type ImageProvider } from '../model/image/recordImages';
+import type { BackendInfo, BuildRequest, ImageSource, InputError, ModelSource, ModelSummary } from './protocol';
 import type { CallContext } from './rpc';
 import { withTransfer } from './rpc';
 
-/** Where the built-in model and sample are served from (Vite-emitted URLs, resolved in the worker). */
-export interface BundledAssets {
-  modelJsonUrl: string;
-  weightUrls: Record<string, string>;
-  sampleManifestUrl: string;
-  sampleDataUrl: string;
+/** How the model worker reaches what differs between the page and Node: the bundled assets, decoding, PNG encoding. */
+export interface ModelServiceDeps {
+  /** The built-in model's artifacts. */
+  loadDefaultModel(): Promise<tf.io.ModelArtifacts>;
+  /** The bundled sample of the built-in model. */
+  loadSample(): Promise<ImageProvider>;
+  /** Decodes an image file straight to the size the model takes (never at full resolution first). */
+  decodeImage(blob: Blob, size: { width: number; height: number }): Promise<RawImage>;
+  encodePng(image: RawImage): Promise<string>;
 }
 
-/** Decodes an image file off the main thread: createImageBitmap, then pixels from an OffscreenCanvas. */
-export async function decodeBlob(blob: Blob): Promise<RawImage> {
-  let bitmap: ImageBitmap;
-  try {
-    bitmap = await createImageBitmap(blob);
-  } catch {
-    throw new Error(blob.type && !blob.type.startsWith('image/') ? `not an image (${blob.type})` : 'not a readable image');
-  }
-  try {
-    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
-    const ctx = canvas.getContext('2d')!;
-    ctx.drawImage(bitmap, 0, 0);
-    const { data, width, height } = ctx.getImageData(0, 0, bitmap.width, bitmap.height);
-    return { width, height, channels: 4, data };
-  } finally {
-    bitmap.close();
-  }
-}
-
-/** A PNG data URL of decoded pixels (1, 3 or 4 channels). */
-export async function pngDataUrl(image: RawImage): Promise<string> {
-  const { width, height, channels, data } = image;
-  const rgba = new Uint8ClampedArray(width * height * 4);
-  for (let p = 0; p < width * height; p++) {
-    const gray = channels < 3;
-    rgba[4 * p] = data[p * channels];
-    rgba[4 * p + 1] = data[p * channels + (gray ? 0 : 1)];
-    rgba[4 * p + 2] = data[p * channels + (gray ? 0 : 2)];
-    rgba[4 * p + 3] = channels === 4 ? data[p * 4 + 3] : 255;
-  }
-  const canvas = new OffscreenCanvas(width, height);
-  canvas.getContext('2d')!.putImageData(new ImageData(rgba, width, height), 0, 0);
-  const bytes = new Uint8Array(await (await canvas.convertToBlob({ type: 'image/png' })).arrayBuffer());
-  return `data:image/png;base64,${bytesToBase64(bytes)}`;
-}
-
-function blobProvider(images: ImageSource[]): ImageProvider {
+function blobProvider(images: ImageSource[], decode: (blob: Blob) => Promise<RawImage>): ImageProvider {
   return {
     count: images.length,
     name: (i) => images[i].name,
     label: (i) => images[i].label,
-    load: (i) => decodeBlob(images[i].blob),
+    load: (i) => decode(images[i].blob),
   };
 }
 
@@ -96,19 +60,14 @@ export interface VisualiseRequest {
   whiten?: boolean;
 }
 
-export interface RecordResult {
-  recorded: RecordedColumns;
-  model: ModelSummary;
-  samplesPerImage: 'pooled' | 'all' | number;
+export type RecordResult = RecordedColumns & {
+  errors: InputError[];
   /** settingsKey of what shapes icons besides the direction. */
   iconSettings: string;
-  thumbnails: string[];
-  errors: InputError[];
-  notices: string[];
-}
+};
 
 /** Model loading and activation recording, served by model.worker.ts so TF.js never blocks the page. */
-export function createModelService(assets: BundledAssets) {
+export function createModelService(deps: ModelServiceDeps) {
   let model: ImageModel | null = null;
   let backend: BackendInfo | null = null;
   /** What feature visualisation needs from the last recording: whitening, colour basis, where to read h. */
@@ -136,25 +95,7 @@ export function createModelService(assets: BundledAssets) {
   };
 
   let fingerprint = '';
-  const summary = (m: ImageModel): ModelSummary => ({
-    fingerprint,
-    name: m.name,
-    kind: m.kind,
-    inputHeight: m.inputHeight,
-    inputWidth: m.inputWidth,
-    inputChannels: m.inputChannels,
-    layers: m.layers,
-    defaultLayer: m.defaultLayer,
-    classNames: m.classNames,
-  });
-
-  const loadSample = async (): Promise<ImageProvider> => {
-    const [manifest, bytes] = await Promise.all([
-      fetch(assets.sampleManifestUrl).then((r) => r.json()),
-      fetch(assets.sampleDataUrl).then((r) => r.arrayBuffer()),
-    ]);
-    return sampleProvider(parseSample(manifest, new Uint8Array(bytes)));
-  };
+  const summary = (m: ImageModel): ModelSummary => ({ ...m.info, modality: 'image', layers: m.layers, defaultLayer: m.defaultLayer, fingerprint });
 
   return {
     async init(_: CallContext, override: string | null): Promise<BackendInfo> {
@@ -167,8 +108,7 @@ export function createModelService(assets: BundledAssets) {
       if (source.kind === 'files') loaded = await artifactsFromFiles(source.files);
       else if (source.kind === 'url') loaded = { artifacts: await artifactsFromUrl(source.url), name: source.url.split('/').slice(-2)[0] || source.url };
       else {
-        const artifacts = await artifactsFromUrl(assets.modelJsonUrl, fetch, (name) => assets.weightUrls[name] ?? name);
-        loaded = { artifacts, name: 'fashion-cnn (built-in)' };
+        loaded = { artifacts: await deps.loadDefaultModel(), name: BUILT_IN_MODEL_NAME };
       }
       await useMainBackend();
       const next = await ImageModel.fromArtifacts(loaded.artifacts, loaded.name);
@@ -182,41 +122,23 @@ export function createModelService(assets: BundledAssets) {
     async record(context: CallContext, request: BuildRequest): Promise<RecordResult> {
       if (!model) throw new Error('No model is loaded.');
       await useMainBackend();
-      const images = request.images === 'sample' ? await loadSample() : blobProvider(request.images);
-      const recording = await recordActivations(model, images, {
-        layer: request.layer,
-        samplesPerImage: request.samplesPerImage,
-        seed: request.seed,
-        thumbnailSize: 64,
+      const size = { width: model.inputWidth, height: model.inputHeight };
+      const images = request.inputs === 'sample' ? await deps.loadSample() : blobProvider(request.inputs, (blob) => deps.decodeImage(blob, size));
+      const { thumbnails, ...recorded } = await recordImageAtlas(model, images, request, {
+        encodePng: deps.encodePng,
         signal: context.signal,
         onProgress: (event: ProgressEvent) => context.progress(event),
       });
-      const thumbnails = await Promise.all(recording.thumbnails.map(pngDataUrl));
-      const { table } = recording;
+      const { table } = recorded;
       featureVis = {
         layer: request.layer,
         whitening: whiteningMatrix(table),
-        colourBasis: model.inputChannels === 3 ? colourBasisFromImages(recording.thumbnails) : undefined,
-        site: recording.samplesPerImage === 'pooled' ? 'pooled' : 'centre',
+        colourBasis: model.inputChannels === 3 ? colourBasisFromImages(thumbnails) : undefined,
+        site: recorded.samplesPerInput === 'pooled' ? 'pooled' : 'centre',
       };
       return withTransfer(
-        {
-          recorded: {
-            table,
-            layerShape: model.layer(request.layer).shape,
-            names: recording.names,
-            labels: recording.labels,
-            predicted: recording.predicted,
-            probability: recording.probability,
-          },
-          model: summary(model),
-          samplesPerImage: recording.samplesPerImage,
-          iconSettings: settingsKey({ ...featureVis, layer: undefined }),
-          thumbnails,
-          errors: recording.errors,
-          notices: recording.notices,
-        },
-        [table.values.buffer, table.input.buffer, table.x.buffer, table.y.buffer],
+        { ...recorded, iconSettings: settingsKey({ ...featureVis, layer: undefined }) },
+        [table.values.buffer, table.input.buffer, table.position.buffer],
       );
     },
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { clearLabel, countOpacity, placeLabels, strongestChannels } from '../../src/atlas/cellStyle';
 import type { AtlasCell } from '../../src/compute/types';
 
-const top = { row: 0, input: 0, x: 0, y: 0, score: 1 };
+const top = { row: 0, input: 0, position: 0, score: 1 };
 const cell = (i: number, j: number, labels: [number, number][], count = labels.reduce((s, [, n]) => s + n, 0)): AtlasCell => ({
   i,
   j,
@@ -59,10 +59,11 @@ describe('placeLabels', () => {
 });
 
 describe('strongestChannels', () => {
-  it('orders channels by their mean activation', () => {
+  it('orders channels by magnitude, as their bars are drawn, keeping the sign', () => {
     expect(strongestChannels(new Float32Array([0.1, 2, -1, 0.5]), 2)).toEqual([
       { channel: 1, value: 2 },
-      { channel: 3, value: 0.5 },
+      { channel: 2, value: -1 },
     ]);
+    expect(strongestChannels(new Float32Array([-3, 1, 2]), 3).map((c) => c.channel)).toEqual([0, 2, 1]);
   });
 });

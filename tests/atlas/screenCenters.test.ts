@@ -8,7 +8,7 @@ describe('cellScreenCenters', () => {
   it('offsets canvas pixels by the canvas position on the page', () => {
     const [x, y] = cellCenter(0, 0, 20);
     const out = cellScreenCenters([{ i: 0, j: 0, count: 3 }], 20, identity, { left: 300, top: 40, width: 2000, height: 2000 });
-    expect(out).toEqual([{ x: 300 + x, y: 40 + y, count: 3 }]);
+    expect(out).toEqual([{ x: 300 + x, y: 40 + y, i: 0, j: 0, count: 3 }]);
   });
 
   it('drops cells whose centre is off the canvas', () => {

@@ -8,7 +8,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadModelForCli } from '../../src/cli/buildAtlas';
 import { decodeImageFile } from '../../src/cli/nodeIo';
 import { cellOf } from '../../src/compute/grid';
-import { parseAtlas, type Atlas } from '../../src/export/atlasFile';
+import { parseAtlas } from '../../src/export/atlasFile';
+import { type Atlas } from '../../src/compute/atlas';
 import { chooseBackend } from '../../src/model/backend';
 import { prepareImage, type RawImage } from '../../src/model/image/preprocess';
 import { sampleProvider } from '../../src/model/image/providers';
@@ -47,16 +48,15 @@ async function checkTopInputs(atlas: Atlas, modelArg: string, loadImage: (name: 
   };
   const vectorOf = async (p: number) => {
     const grid = await activationOf(atlas.points.input[p]);
-    const x = atlas.points.x[p];
-    const y = atlas.points.y[p];
-    if (x < 0) {
+    const position = atlas.points.position[p];
+    if (position < 0) {
       // pooled: the spatial mean (or the vector itself for a non-spatial layer)
       const positions = grid.length / dim;
       const v = new Float32Array(dim);
       for (let q = 0; q < positions; q++) for (let k = 0; k < dim; k++) v[k] += grid[q * dim + k] / positions;
       return v;
     }
-    const o = (y * atlas.layer.gridWidth + x) * dim;
+    const o = position * dim;
     return grid.slice(o, o + dim);
   };
   for (const cell of cells) {

@@ -12,10 +12,8 @@ function randomTable(n: number, dim: number, seed: number, inputs = n): Activati
     count: n,
     values,
     input: Uint32Array.from({ length: n }, (_, i) => i % inputs),
-    x: Int16Array.from({ length: n }, (_, i) => i % 5),
-    y: Int16Array.from({ length: n }, (_, i) => (i * 3) % 5),
-    gridWidth: 5,
-    gridHeight: 5,
+    position: Int32Array.from({ length: n }, (_, i) => ((i * 3) % 5) * 5 + (i % 5)),
+    positionShape: [5, 5],
     totalBeforeSampling: n,
   };
 }
@@ -109,7 +107,7 @@ describe('binToGrid', () => {
       expect(new Set(cell.top.map((t) => t.input)).size).toBe(cell.top.length);
       for (const t of cell.top) {
         expect(t.score).toBeCloseTo(score(t.row), 4);
-        expect([t.x, t.y]).toEqual([table.x[t.row], table.y[t.row]]);
+        expect(t.position).toBe(table.position[t.row]);
       }
     }
   });

@@ -19,7 +19,7 @@ describe('project', () => {
     for (const metric of ['euclidean', 'cosine'] as const) {
       it(`${method} (${metric}) lays out separated blobs apart`, async () => {
         const { data, n, d, label } = blobs(40, 1);
-        const layout = await project(data, n, d, { method, metric, pcaDims: method.endsWith('js') ? 10 : 0, seed: 3, epochs: method === 'tsne-js' ? 300 : undefined });
+        const layout = await project(data, n, d, { method, metric, pcaDims: method.endsWith('js') ? 10 : 0, seed: 3, iterations: method === 'tsne-js' ? 300 : undefined });
         expect(layout.length).toBe(2 * n);
         expect([...layout].every(Number.isFinite)).toBe(true);
         expect(nearestSameCluster(layout, label)).toBeGreaterThan(0.95);

@@ -4,14 +4,8 @@ import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import type { Page } from 'playwright-core';
 import sharp from 'sharp';
-import { atlasState, cellCenters, longestTasks, outputDir, openAppForSuite, screenshot, waitForNewAtlas, waitForStatus } from './harness';
-import { filesWithCorruptOnes, labelledFolder } from './images';
-
-/** Lets a layout change (the inspector closing) reach the atlas view's size before the next step. */
-async function settleLayout(page: Page): Promise<void> {
-  await page.waitForTimeout(300);
-  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
-}
+import { atlasState, cellCenters, longestTasks, outputDir, openAppForSuite, repoRoot, screenshot, waitForNewAtlas, waitForStatus, waitForSteadyView } from './harness';
+import { filesWithCorruptOnes, labelledFolder, largePhotos } from './images';
 
 describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () => {
   let page: Page;
@@ -64,7 +58,7 @@ describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () =
     await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
     for (let k = 0; k < 12 && (await atlasState(page)).gridSize < 80; k++) {
       await page.mouse.wheel(0, -200);
-      await page.waitForTimeout(150);
+      await waitForSteadyView(page);
     }
     await page.waitForFunction(() => window.__atlas!.gridSize >= 80, null, { timeout: 10_000 });
     await page.locator('[data-testid=points-toggle]').check();
@@ -76,9 +70,12 @@ describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () =
     await page.mouse.down();
     await page.mouse.move(box.x + box.width / 2 + 60, box.y + box.height / 2 + 40, { steps: 5 });
     await page.mouse.up();
-    await page.waitForTimeout(400);
-    const moved = (await cellCenters(page)).some((c) => Math.abs(c.x - before.x - 60) < 25 && Math.abs(c.y - before.y - 40) < 25);
-    assert.ok(moved, 'dragging pans the atlas');
+    // Dragging pans the atlas: the cell that was under the pointer follows it.
+    await page.waitForFunction(
+      (b) => window.__atlas!.cellScreenCenters().some((c) => c.i === b.i && c.j === b.j && Math.abs(c.x - b.x - 60) < 25 && Math.abs(c.y - b.y - 40) < 25),
+      before,
+      { timeout: 10_000 },
+    );
     await page.keyboard.press('0');
     await page.waitForFunction(() => window.__atlas!.gridSize === 20);
   });
@@ -119,8 +116,9 @@ describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () =
   it('exports the atlas JSON, and reopening it gives the same cells', async (t) => {
     if (needsDefaultAtlas(t)) return;
     await page.locator('[data-testid=cell-inspector] button[aria-label="Close inspector"]').click();
-    await settleLayout(page);
+    await waitForSteadyView(page);
     await page.keyboard.press('0');
+    await waitForSteadyView(page);
     const before = await atlasState(page);
     const centersBefore = await cellCenters(page);
     const [download] = await Promise.all([page.waitForEvent('download'), page.locator('[data-testid=export-json]').click()]);
@@ -128,15 +126,21 @@ describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () =
     await download.saveAs(path);
     const file = JSON.parse(readFileSync(path, 'utf8'));
     assert.equal(file.format, 'activation-atlas');
-    assert.equal(typeof file.version, 'number');
+    assert.equal(file.version, 2);
+    assert.equal(file.modality, 'image');
+    assert.deepEqual(
+      { nNeighbors: file.params.nNeighbors, minDist: file.params.minDist, perplexity: file.params.perplexity, samplesPerInput: file.params.samplesPerInput },
+      { nNeighbors: 15, minDist: 0.1, perplexity: 30, samplesPerInput: 4 },
+    );
     assert.deepEqual(file.levels.map((l: { size: number }) => l.size), [20, 40, 80, 160]);
     assert.equal(file.levels[0].cells.length, before.cellCount);
     assert.equal(file.inputs.names.length, before.inputCount);
 
     await page.locator('[data-testid=atlas-input]').setInputFiles(path);
     await waitForNewAtlas(page, before, 60_000);
-    await settleLayout(page);
+    await waitForSteadyView(page);
     await page.keyboard.press('0');
+    await waitForSteadyView(page);
     const reopened = await atlasState(page);
     assert.deepEqual(
       { ...reopened, atlasVersion: 0 },
@@ -162,6 +166,39 @@ describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () =
     const after = await atlasState(page);
     assert.equal(after.cellCount, before.cellCount);
     assert.equal(after.inputCount, before.inputCount);
+  });
+
+  it('opens a version-1 atlas file written by the CLI before format 2', async (t) => {
+    if (needsDefaultAtlas(t)) return;
+    const before = await atlasState(page);
+    await page.locator('[data-testid=atlas-input]').setInputFiles(join(repoRoot, 'tests/fixtures/atlas-v1-spatial.json'));
+    await waitForNewAtlas(page, before, 60_000);
+    const opened = await atlasState(page);
+    assert.equal(opened.inputCount, 40);
+    assert.equal(opened.activationCount, 120);
+    assert.equal(await page.evaluate(() => window.__atlas!.modality), 'image');
+    await waitForSteadyView(page);
+    const [cell] = await cellCenters(page);
+    await page.mouse.click(cell.x, cell.y);
+    const inspector = page.locator('[data-testid=cell-inspector]');
+    await inspector.locator('[data-testid=top-input] .region').first().waitFor();
+    await screenshot(page, '06a-version-1-file');
+    await inspector.locator('button[aria-label="Close inspector"]').click();
+  });
+
+  it('carries the Neighbours and Min. distance typed in the panel to the engine and the file', async (t) => {
+    if (needsDefaultAtlas(t)) return;
+    await page.locator('[data-testid=neighbors-input]').fill('7');
+    await page.locator('[data-testid=min-dist-input]').fill('0.35');
+    const before = await atlasState(page);
+    await page.locator('[data-testid=run-button]').click();
+    await waitForNewAtlas(page, before);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('[data-testid=export-json]').click()]);
+    const path = join(outputDir, 'atlas-params.json');
+    await download.saveAs(path);
+    const params = JSON.parse(readFileSync(path, 'utf8')).params;
+    assert.equal(params.nNeighbors, 7);
+    assert.equal(params.minDist, 0.35);
   });
 
   it('shows a bad model file as a readable message; the built-in model stays', async (t) => {
@@ -212,6 +249,21 @@ describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () =
     await screenshot(page, '07-corrupt-files');
   });
 
+  it("decodes a 12-megapixel photo straight to the model's input size", async () => {
+    const paths = await largePhotos();
+    const before = await atlasState(page);
+    await page.locator('[data-testid=image-input]').setInputFiles(paths);
+    await waitForNewAtlas(page, before);
+    assert.equal((await atlasState(page)).inputCount, paths.length);
+    const worker = page.workers().find((w) => w.url().includes('model'));
+    assert.ok(worker, 'the model worker is running');
+    const stats = await worker.evaluate(() => (self as unknown as { __atlasModelWorker: { decodeStats: { largestBytes: number; images: number } } }).__atlasModelWorker.decodeStats);
+    // The built-in model takes 28 x 28: no decoded buffer of the 4000 x 3000 photo (48 MB as RGBA) ever exists in the worker.
+    assert.ok(stats.images >= paths.length, JSON.stringify(stats));
+    assert.ok(stats.largestBytes <= 28 * 28 * 4, `largest decoded buffer ${stats.largestBytes} bytes`);
+    console.log(`decode stats: ${JSON.stringify(stats)}`);
+  });
+
   it('rebuilds from a dropped folder, with sub-folder names as labels', async () => {
     const folder = await labelledFolder(8);
     const before = await atlasState(page);
@@ -244,7 +296,7 @@ describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () =
       const canvas = document.querySelector('[data-testid=atlas-view] canvas');
       return canvas && canvas !== (window as unknown as { __oldCanvas: unknown }).__oldCanvas;
     }, null, { timeout: 15_000 });
-    await page.waitForTimeout(500);
+    await waitForSteadyView(page);
     assert.ok((await cellCenters(page)).length > 0, 'the new canvas shows the cells');
     await screenshot(page, '09-after-context-loss');
   });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { openAppForSuite, screenshot, waitForStatus } from './harness';
+import { openAppForSuite, screenshot, waitForStatus, waitForSteadyView } from './harness';
 
 const ICON_TIMEOUT_MS = 300_000;
 
@@ -42,7 +42,8 @@ describe('feature-visualisation icons in Chromium', { timeout: 20 * 60_000 }, ()
     assert.equal(first.status, 'running');
     assert.ok(first.total > first.done, `icons arrive progressively: ${JSON.stringify(first)}`);
     await waitForIcons(page, 32);
-    await page.waitForTimeout(600); // the texture refresh is throttled
+    // The texture refresh is throttled: wait until the view has uploaded at least those icons.
+    await page.waitForFunction(() => window.__atlas!.featureVis.shown >= 32, null, { timeout: 30_000 });
     await screenshot(page, '20-feature-vis-grid-20');
     const withIcons = await page.locator('.atlas-canvas canvas').screenshot();
     assert.notDeepEqual(withIcons, exemplars, 'the atlas looks different once feature visualisations are shown');
@@ -61,23 +62,30 @@ describe('feature-visualisation icons in Chromium', { timeout: 20 * 60_000 }, ()
     await page.locator('.atlas-canvas').hover();
     await page.keyboard.press('+');
     await page.waitForFunction(() => window.__atlas!.gridSize === 40, null, { timeout: 10_000 });
-    const before40 = (await featureVis(page)).done;
+    const { done: before40, shown } = await featureVis(page);
     await page.waitForFunction((n) => window.__atlas!.featureVis.done >= n + 8, before40, { timeout: ICON_TIMEOUT_MS, polling: 200 });
-    await page.waitForTimeout(600);
+    await page.waitForFunction((n) => window.__atlas!.featureVis.shown >= n + 8, shown, { timeout: 30_000 });
     await screenshot(page, '21-feature-vis-grid-40');
     const fv = await featureVis(page);
     assert.equal(fv.total > 0 && fv.done > before40, true, JSON.stringify(fv));
   });
 
-  it('shows a cell direction beside its strongest neuron and a random direction in the inspector', async () => {
-    const [center] = await page.evaluate(() => window.__atlas!.cellScreenCenters());
-    await page.mouse.click(center.x, center.y);
-    await page.locator('[data-testid=cell-inspector]').waitFor();
+  it('shows a cell direction beside its strongest neuron and a random direction, for the cell clicked last', async () => {
+    const [a] = await page.evaluate(() => window.__atlas!.cellScreenCenters());
+    // Ask for cell A, then at once for cell B: A's answer comes first and must not be shown under B.
+    await page.mouse.click(a.x, a.y);
+    await page.locator('[data-testid=cell-inspector] h2', { hasText: `Cell (${a.i}, ${a.j})` }).waitFor();
+    await page.locator('[data-testid=compare-directions]').click();
+    // The inspector narrows the view: find B where the cells are now.
+    await waitForSteadyView(page);
+    const b = (await page.evaluate(() => window.__atlas!.cellScreenCenters())).find((c) => c.i !== a.i || c.j !== a.j)!;
+    await page.mouse.click(b.x, b.y);
+    await page.locator('[data-testid=cell-inspector] h2', { hasText: `Cell (${b.i}, ${b.j})` }).waitFor();
     await page.locator('[data-testid=compare-directions]').click();
     const images = page.locator('[data-testid=direction-comparison] img');
     await images.nth(2).waitFor({ timeout: ICON_TIMEOUT_MS });
     const titles = await page.locator('[data-testid=direction-comparison] figcaption').allTextContents();
-    assert.match(titles[0], /cell \(\d+, \d+\) direction/);
+    assert.match(titles[0], new RegExp(`cell \\(${b.i}, ${b.j}\\) direction`), `the images shown under cell B are B's: ${titles[0]}`);
     assert.match(titles[1], /neuron #\d+/);
     assert.match(titles[2], /random direction/);
     const sources = await images.evaluateAll((els) => els.map((e) => (e as HTMLImageElement).src));
@@ -85,9 +93,16 @@ describe('feature-visualisation icons in Chromium', { timeout: 20 * 60_000 }, ()
     await screenshot(page, '23-direction-neuron-random');
   });
 
-  it('switches back to dataset exemplars', async () => {
+  it('switches back to dataset exemplars: the view redraws its icons', async () => {
+    await page.locator('[data-testid=cell-inspector] button[aria-label="Close inspector"]').click();
+    await waitForSteadyView(page);
+    const { iconVersion } = await page.evaluate(() => ({ iconVersion: window.__atlas!.iconVersion }));
+    const withIcons = await page.locator('.atlas-canvas canvas').screenshot();
     await page.selectOption('[data-testid=icon-mode]', 'exemplar');
-    assert.equal(await page.locator('[data-testid=icon-mode]').inputValue(), 'exemplar');
+    await page.waitForFunction((v) => window.__atlas!.iconMode === 'exemplar' && window.__atlas!.iconVersion > v, iconVersion, { timeout: 10_000 });
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    const exemplars = await page.locator('.atlas-canvas canvas').screenshot();
+    assert.notDeepEqual(exemplars, withIcons, 'the cells no longer show feature visualisations');
     await screenshot(page, '22-exemplars-again');
   });
 });

@@ -55,9 +55,8 @@ export async function openApp(browser: Browser, url: string): Promise<{ page: Pa
   });
   page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
   await page.addInitScript(() => {
-    const w = window as unknown as { __longTasks: [number, number][]; __statusLog: [number, string][] };
+    const w = window as unknown as { __longTasks: [number, number][] };
     w.__longTasks = [];
-    w.__statusLog = [];
     try {
       new PerformanceObserver((list) => {
         for (const e of list.getEntries()) w.__longTasks.push([e.startTime, e.duration]);
@@ -65,11 +64,6 @@ export async function openApp(browser: Browser, url: string): Promise<{ page: Pa
     } catch {
       // No long-task timing in this browser: nothing is recorded.
     }
-    let last = '';
-    setInterval(() => {
-      const status = window.__atlas?.status ?? '';
-      if (status !== last) w.__statusLog.push([performance.now(), (last = status)]);
-    }, 20);
   });
   await page.goto(url);
   return { page, consoleErrors };
@@ -148,6 +142,21 @@ export async function cellCenters(page: Page) {
   return page.evaluate(() => window.__atlas!.cellScreenCenters());
 }
 
+/** Waits until the cells on screen stay where they are for three animation frames (a zoom, pan or resize has settled). */
+export async function waitForSteadyView(page: Page, timeout = 15_000): Promise<void> {
+  await page.waitForFunction(
+    () => {
+      const w = window as unknown as { __lastCenters?: string; __steadyFrames?: number };
+      const now = JSON.stringify(window.__atlas?.cellScreenCenters() ?? []);
+      w.__steadyFrames = now === w.__lastCenters && now !== '[]' ? (w.__steadyFrames ?? 0) + 1 : 0;
+      w.__lastCenters = now;
+      return w.__steadyFrames >= 3;
+    },
+    null,
+    { timeout, polling: 'raf' },
+  );
+}
+
 /** Saves a screenshot of the whole page under test-output/e2e/, named by step. */
 export async function screenshot(page: Page, name: string): Promise<string> {
   mkdirSync(outputDir, { recursive: true });
@@ -158,12 +167,15 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   return path;
 }
 
-/** The longest main-thread task so far, and the longest one that started while the app was in `status`. */
+/**
+ * The longest main-thread task so far, and the longest one that started while the app was in `status`: the
+ * browser's long-task entries, lined up with the app's own status marks (both on the performance timeline).
+ */
 export async function longestTasks(page: Page, status: string): Promise<{ overall: number; during: number }> {
   return page.evaluate((wanted) => {
-    const w = window as unknown as { __longTasks: [number, number][]; __statusLog: [number, string][] };
+    const w = window as unknown as { __longTasks: [number, number][] };
     // No named helpers in here: tsx would wrap them in a __name() that the page does not have.
-    const log = w.__statusLog;
+    const log = performance.getEntriesByName('atlas-status').map((m) => [m.startTime, (m as PerformanceMark).detail as string] as const);
     const overall = Math.max(0, ...w.__longTasks.map(([, d]) => d));
     const during = Math.max(0, ...w.__longTasks.filter(([t]) => log.filter(([at]) => at <= t).pop()?.[1] === wanted).map(([, d]) => d));
     return { overall, during };

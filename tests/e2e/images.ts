@@ -43,6 +43,30 @@ export async function filesWithCorruptOnes(good: number): Promise<{ paths: strin
   return { paths: [...paths, garbage, text], good, bad: ['corrupt.png', 'notes.txt'] };
 }
 
+/** A 12-megapixel (4000 x 3000) JPEG photo-like gradient with texture, and a small one beside it. */
+export async function largePhotos(): Promise<string[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'atlas-e2e-large-'));
+  const [width, height] = [4000, 3000];
+  const pixels = Buffer.alloc(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const o = (y * width + x) * 3;
+      pixels[o] = (x * 255) / width;
+      pixels[o + 1] = (y * 255) / height;
+      pixels[o + 2] = ((x ^ y) & 63) * 4;
+    }
+  }
+  const large = join(dir, 'photo-12mp.jpg');
+  await sharp(pixels, { raw: { width, height, channels: 3 } }).jpeg({ quality: 85 }).toFile(large);
+  const small = join(dir, 'photo-small.jpg');
+  await sharp(pixels, { raw: { width, height, channels: 3 } }).resize(300, 225).jpeg().toFile(small);
+  return [large, small, ...(await Promise.all([0, 1, 2].map(async (k) => {
+    const path = join(dir, `shape-${k}.png`);
+    writeFileSync(path, await shapePng('circles', k));
+    return path;
+  })))];
+}
+
 /** Copies fixture photos named `<class>_<n>.jpeg` into class sub-folders of a temp folder (never the repo). */
 export function photosByClass(photoDir: string): { dir: string; count: number; labels: string[] } {
   const dir = join(mkdtempSync(join(tmpdir(), 'atlas-e2e-photos-')), 'photos');

@@ -1,57 +1,66 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { assembleAtlas } from '../../src/compute/atlas';
-import { AtlasFileError, parseAtlas, serializeAtlas, type Atlas } from '../../src/export/atlasFile';
+import { assembleAtlas, DEFAULT_ATLAS_PARAMS, finiteRows, keepRows, layoutAtlas, type Atlas, type RecordedColumns } from '../../src/compute/atlas';
+import { ATLAS_VERSION, AtlasFileError, parseAtlas, serializeAtlas } from '../../src/export/atlasFile';
 import { createRng, gaussian } from '../../src/lib/rng';
 
-function smallAtlas(): Atlas {
+function recorded(n = 60, dim = 6): RecordedColumns {
   const random = createRng(1);
-  const n = 60;
-  const dim = 6;
-  const values = new Float32Array(n * dim).map(() => gaussian(random));
-  const layout = new Float32Array(n * 2).map(() => random());
-  return assembleAtlas(
-    {
-      table: {
-        layer: 'conv3',
-        dim,
-        count: n,
-        values,
-        input: Uint32Array.from({ length: n }, (_, i) => i % 20),
-        x: Int16Array.from({ length: n }, (_, i) => i % 3),
-        y: Int16Array.from({ length: n }, (_, i) => i % 2),
-        gridWidth: 3,
-        gridHeight: 2,
-        totalBeforeSampling: n,
-      },
-      layerShape: [2, 3, dim],
-      names: Array.from({ length: 20 }, (_, i) => `img${i}.png`),
-      labels: Array.from({ length: 20 }, (_, i) => (i % 4 === 0 ? null : i % 2 ? 'cat' : 'dog')),
-      predicted: Int32Array.from({ length: 20 }, (_, i) => i % 3),
-      probability: new Float32Array(20).fill(0.5),
+  return {
+    modality: 'image',
+    model: { name: 'm', kind: 'layers', inputHeight: 8, inputWidth: 12, inputChannels: 3, classNames: ['dog', 'cat', 'bird'] },
+    table: {
+      layer: 'conv3',
+      dim,
+      count: n,
+      values: new Float32Array(n * dim).map(() => gaussian(random)),
+      input: Uint32Array.from({ length: n }, (_, i) => i % 20),
+      position: Int32Array.from({ length: n }, (_, i) => i % 6),
+      positionShape: [2, 3],
+      totalBeforeSampling: n,
     },
-    layout,
-    { name: 'm', kind: 'layers', inputHeight: 8, inputWidth: 12, inputChannels: 3, classNames: ['dog', 'cat', 'bird'] },
-    { method: 'umap-js', metric: 'euclidean', pcaDims: 0, seed: 0, samplesPerImage: 3, minCellCount: 1, topK: 4 },
-    Array.from({ length: 20 }, () => 'data:image/png;base64,AAAA'),
-  );
+    layerShape: [2, 3, dim],
+    samplesPerInput: 3,
+    names: Array.from({ length: 20 }, (_, i) => `img${i}.png`),
+    labels: Array.from({ length: 20 }, (_, i) => (i % 4 === 0 ? null : i % 2 ? 'cat' : 'dog')),
+    predicted: Int32Array.from({ length: 20 }, (_, i) => i % 3),
+    probability: new Float32Array(20).fill(0.5),
+    previews: Array.from({ length: 20 }, () => 'data:image/png;base64,AAAA'),
+    notices: [],
+  };
 }
 
+const PARAMS = { ...DEFAULT_ATLAS_PARAMS, method: 'umap' as const, pcaDims: 0, nNeighbors: 7, minDist: 0.4, perplexity: 12, iterations: 50, gridSizes: [20, 40], topK: 4 };
+
+function smallAtlas(): Atlas {
+  const random = createRng(2);
+  return assembleAtlas(recorded(), new Float32Array(60 * 2).map(() => random()), PARAMS);
+}
+
+const fixture = (name: string) => readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8');
+
 describe('atlas file', () => {
-  it('round-trips: the re-imported atlas has the same cells, means and rankings', () => {
+  it('round-trips: the re-imported atlas has the same cells, means, rankings, modality and parameters', () => {
     const atlas = smallAtlas();
-    const back = parseAtlas(serializeAtlas(atlas));
+    const json = JSON.parse(serializeAtlas(atlas));
+    expect(json.version).toBe(ATLAS_VERSION);
+    expect(json.modality).toBe('image');
+    expect(json.params).toEqual({ ...PARAMS, samplesPerInput: 3 });
+    const back = parseAtlas(JSON.stringify(json));
     expect(back.levels.map((l) => l.cells.length)).toEqual(atlas.levels.map((l) => l.cells.length));
     for (let li = 0; li < atlas.levels.length; li++) {
       atlas.levels[li].cells.forEach((c, ci) => {
         const d = back.levels[li].cells[ci];
         expect([d.i, d.j, d.count]).toEqual([c.i, c.j, c.count]);
         expect(Array.from(d.mean)).toEqual(Array.from(c.mean));
-        expect(d.top.map((t) => t.row)).toEqual(c.top.map((t) => t.row));
+        expect(d.top.map((t) => [t.row, t.input, t.position])).toEqual(c.top.map((t) => [t.row, t.input, t.position]));
         expect(d.labels).toEqual(c.labels);
       });
     }
     expect(back.inputs).toEqual(atlas.inputs);
     expect(back.points).toEqual(atlas.points);
+    expect(back.layer).toEqual({ name: 'conv3', shape: [2, 3, 6], dim: 6, positionShape: [2, 3] });
+    expect(back.params).toEqual(atlas.params);
   });
 
   it('maps true labels and predictions onto one list of label names', () => {
@@ -62,19 +71,71 @@ describe('atlas file', () => {
     expect(atlas.inputs.predicted[2]).toBe(2); // class 2 = 'bird'
   });
 
+  it('opens version-1 files written by the CLI before format 2, positions migrated from (x, y)', () => {
+    for (const name of ['atlas-v1-spatial.json', 'atlas-v1-pooled.json']) {
+      const v1 = JSON.parse(fixture(name));
+      expect(v1.version).toBe(1);
+      const atlas = parseAtlas(fixture(name));
+      expect(atlas.modality).toBe('image');
+      expect(atlas.inputs.names).toHaveLength(40);
+      expect(atlas.params.gridSizes).toEqual(v1.levels.map((l: { size: number }) => l.size));
+      expect(atlas.params).toMatchObject({ method: v1.params.method, seed: v1.params.seed, samplesPerInput: v1.params.samplesPerImage, iterations: null });
+      const { gridWidth, gridHeight } = v1.layer;
+      const spatial = v1.params.samplesPerImage !== 'pooled';
+      expect(atlas.layer.positionShape).toEqual([gridHeight, gridWidth]);
+      atlas.points.position.forEach((p, k) => expect(p).toBe(v1.points.x[k] < 0 ? -1 : v1.points.y[k] * gridWidth + v1.points.x[k]));
+      expect(atlas.points.position.every((p) => (spatial ? p >= 0 : p === -1))).toBe(true);
+      const cell = atlas.levels[0].cells[0];
+      const [row, input, x, y] = v1.levels[0].cells[0].top[0];
+      expect(cell.top[0]).toMatchObject({ row, input, position: x < 0 ? -1 : y * gridWidth + x });
+      // A migrated file saves as version 2 and opens again unchanged.
+      expect(parseAtlas(serializeAtlas(atlas)).points).toEqual(atlas.points);
+    }
+  });
+
+  it('drops non-finite activations with a notice that counts them, so the app can open its own export', async () => {
+    const rec = recorded(80, 4);
+    rec.table.values[3 * 4 + 1] = Number.NaN;
+    rec.table.values[10 * 4] = Number.POSITIVE_INFINITY;
+    const atlas = await layoutAtlas(rec, { ...PARAMS, iterations: 30 });
+    expect(atlas.points.input).toHaveLength(78);
+    expect(atlas.notices.join(' ')).toMatch(/Dropped 2 activations with NaN or infinite values/);
+    const text = serializeAtlas(atlas);
+    expect(text).not.toMatch(/null/);
+    expect(parseAtlas(text).notices).toEqual(atlas.notices);
+  });
+
+  it('keeps exactly the finite rows', () => {
+    const values = Float32Array.from([1, 2, Number.NaN, 4, 5, 6, 7, -Infinity]);
+    const { keep, dropped } = finiteRows(values, 4, 2);
+    expect(Array.from(keep)).toEqual([1, 0, 1, 0]);
+    expect(dropped).toBe(2);
+    const table = keepRows({ ...recorded(4, 2).table, values }, keep);
+    expect(Array.from(table.values)).toEqual([1, 2, 5, 6]);
+    expect(Array.from(table.input)).toEqual([0, 2]);
+    expect(Array.from(table.position)).toEqual([0, 2]);
+  });
+
   const broken: [string, (f: any) => unknown, RegExp][] = [
     ['not JSON', () => '{oops', /not JSON/],
     ['a foreign JSON file', () => ({ hello: 'world' }), /"format" is undefined/],
     ['a newer version', (f) => ({ ...f, version: 99 }), /newer than this app/],
-    ['a missing input column', (f) => ({ ...f, inputs: { ...f.inputs, label: [] } }), /inputs.label must hold/],
-    ['a point of an unknown input', (f) => ({ ...f, points: { ...f.points, input: f.points.input.map(() => 999) } }), /input that does not exist/],
-    ['a cell outside its grid', (f) => ({ ...f, levels: [{ size: 2, cells: [{ ...f.levels[0].cells[0], i: 5 }] }] }), /outside its grid/],
-    ['a wrong-length mean', (f) => ({ ...f, levels: [{ size: 20, cells: [{ ...f.levels[0].cells[0], mean: 'AAAAAA==' }] }] }), /mean of 1 values, expected 6/],
-    ['an unreadable mean', (f) => ({ ...f, levels: [{ size: 20, cells: [{ ...f.levels[0].cells[0], mean: '%%%' }] }] }), /unreadable mean/],
-    ['no levels', (f) => ({ ...f, levels: [] }), /no grid levels/],
+    ['an unknown modality', (f) => ({ ...f, modality: 'audio' }), /modality: Invalid type: Expected "image"/],
+    ['a missing input column', (f) => ({ ...f, inputs: { ...f.inputs, label: [] } }), /inputs.label holds 0 values for 20 inputs/],
+    ['a point of an unknown input', (f) => ({ ...f, points: { ...f.points, input: f.points.input.map(() => 999) } }), /points.input\[0\] is 999, but there are 20 inputs/],
+    ['a position outside the layer', (f) => ({ ...f, points: { ...f.points, position: f.points.position.map(() => 6) } }), /points.position\[0\] is 6, but layer conv3 has 6 positions/],
+    ['a label outside the label names', (f) => ({ ...f, inputs: { ...f.inputs, label: f.inputs.label.map(() => 7) } }), /inputs.label\[0\] is 7, but there are 3 label names/],
+    ['a NaN written as null', (f) => ({ ...f, points: { ...f.points, layoutX: [null, ...f.points.layoutX.slice(1)] } }), /points.layoutX\[0\]: Invalid type/],
+    ['a cell outside its grid', (f) => ({ ...f, levels: [{ size: 2, cells: [{ ...f.levels[0].cells[0], i: 5 }] }] }), /levels\[0\].cells\[0\] \(5, \d+\) lies outside its 2x2 grid/],
+    ['a top point that is not the point it names', (f) => ({ ...f, levels: [{ ...f.levels[0], cells: [{ ...f.levels[0].cells[0], exemplar: [0, 19, 0, 1] }] }] }), /levels\[0\].cells\[0\].exemplar says point 0 is input 19/],
+    ['a malformed count', (f) => ({ ...f, levels: [{ ...f.levels[0], cells: [{ ...f.levels[0].cells[0], count: 'many' }] }] }), /levels\[0\].cells\[0\].count: Invalid type/],
+    ['a wrong-length mean', (f) => ({ ...f, levels: [{ size: 20, cells: [{ ...f.levels[0].cells[0], mean: 'AAAAAA==' }] }] }), /levels\[0\].cells\[0\].mean holds 1 values, expected 6/],
+    ['an unreadable mean', (f) => ({ ...f, levels: [{ size: 20, cells: [{ ...f.levels[0].cells[0], mean: '%%%' }] }] }), /mean is not readable/],
+    ['a missing projection parameter', (f) => ({ ...f, params: { ...f.params, perplexity: undefined } }), /params.perplexity: Invalid key/],
+    ['no levels', (f) => ({ ...f, levels: [] }), /levels: an atlas needs at least one grid level/],
   ];
   for (const [what, mutate, message] of broken) {
-    it(`rejects ${what} with a clear message`, () => {
+    it(`rejects ${what} with a message naming the field`, () => {
       const good = JSON.parse(serializeAtlas(smallAtlas()));
       const bad = mutate(good);
       const text = typeof bad === 'string' ? bad : JSON.stringify(bad);

@@ -10,7 +10,7 @@ function table(rows: number, dim: number, seed: number, dead: number[] = []): Ac
     const shared = gaussian(random);
     for (let d = 0; d < dim; d++) values[r * dim + d] = dead.includes(d) ? 0 : Math.max(0, shared * (d + 1) * 0.3 + gaussian(random));
   }
-  return { layer: 'l', dim, count: rows, values, input: new Uint32Array(rows), x: new Int16Array(rows), y: new Int16Array(rows), gridWidth: 1, gridHeight: 1, totalBeforeSampling: rows };
+  return { layer: 'l', dim, count: rows, values, input: new Uint32Array(rows), position: new Int32Array(rows).fill(-1), positionShape: [], totalBeforeSampling: rows };
 }
 
 function covariance(t: ActivationTable): Float64Array {

@@ -14,12 +14,18 @@ export async function smallCnnArtifacts(): Promise<tf.io.ModelArtifacts> {
       tf.layers.dense({ name: 'probs', units: 3, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) }),
     ],
   });
+  const saved = await saveArtifacts(model);
+  model.dispose();
+  return saved;
+}
+
+/** A built model's artifacts, as model.save would write them. */
+export async function saveArtifacts(model: tf.LayersModel): Promise<tf.io.ModelArtifacts> {
   let saved: tf.io.ModelArtifacts | null = null;
   await model.save(tf.io.withSaveHandler(async (artifacts) => {
     saved = artifacts;
     return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
   }));
-  model.dispose();
   return saved!;
 }
 

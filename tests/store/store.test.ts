@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { Atlas } from '../../src/export/atlasFile';
+import type { Atlas } from '../../src/compute/atlas';
 import { resetAtlasStore, useAtlasStore } from '../../src/store';
 import { selectLevel, selectSelectedCell } from '../../src/store/selectors';
 

@@ -1,17 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
+import type { ImageModelInfo } from '../../compute/atlas';
+import { ModelUseError, type LayerInfo } from '../recordTable';
 import type { Preprocessing } from './preprocess';
 
-export interface LayerInfo {
-  name: string;
-  /** Output shape without the batch dimension. */
-  shape: number[];
-  spatial: boolean;
-}
-
-/** The model cannot be used as asked (a layer that cannot be recorded, a wrong input shape...). */
-export class ModelUseError extends Error {
-  override name = 'ModelUseError';
-}
+/** What the app and the CLI call the model in models/fashion-cnn. */
+export const BUILT_IN_MODEL_NAME = 'fashion-cnn (built-in)';
 
 /** Graph ops whose outputs are worth recording: convolutions, activations, pools, dense products. */
 const RECORDABLE_OPS = new Set([
@@ -104,7 +97,7 @@ export class ImageModel {
       }
       if (!Array.isArray(shape) || shape.some((d, i) => i > 0 && d == null)) continue;
       const dims = shape.slice(1) as number[];
-      layers.push({ name: layer.name, shape: dims, spatial: dims.length === 3 });
+      layers.push({ name: layer.name, shape: dims, positionShape: dims.slice(0, -1) });
     }
     const last = model.layers[model.layers.length - 1];
     const activation = (last.getConfig() as { activation?: string }).activation;
@@ -149,7 +142,7 @@ export class ImageModel {
       out.dispose();
       outs.forEach((t, i) => {
         const dims = t.shape.slice(1);
-        if (t.shape[0] === 1 && (dims.length === 1 || dims.length === 3)) layers.push({ name: names[i], shape: dims, spatial: dims.length === 3 });
+        if (t.shape[0] === 1 && (dims.length === 1 || dims.length === 3)) layers.push({ name: names[i], shape: dims, positionShape: dims.slice(0, -1) });
       });
       tf.dispose(outs);
     } catch (e) {
@@ -226,6 +219,12 @@ export class ImageModel {
     return sub;
   }
 
+  /** The model as an atlas describes it. */
+  get info(): ImageModelInfo {
+    const { name, kind, inputHeight, inputWidth, inputChannels, classNames } = this;
+    return { name, kind, inputHeight, inputWidth, inputChannels, classNames };
+  }
+
   /** The underlying TF.js model, for gradient work such as feature visualisation. */
   get tfModel(): tf.LayersModel | tf.GraphModel {
     return (this.layersModel ?? this.graphModel)!;
@@ -251,8 +250,8 @@ export function fitClassNames(names: string[] | null, outputSize: number): strin
 
 /** The last spatial layer at least 3x3 (where an atlas is most telling), else the last vector layer. */
 function pickDefaultLayer(layers: LayerInfo[]): string {
-  const spatial = layers.filter((l) => l.spatial && l.shape[0] >= 3 && l.shape[1] >= 3);
+  const spatial = layers.filter((l) => l.positionShape.length === 2 && l.shape[0] >= 3 && l.shape[1] >= 3);
   if (spatial.length) return spatial[spatial.length - 1].name;
-  const vectors = layers.filter((l) => !l.spatial);
+  const vectors = layers.filter((l) => l.positionShape.length === 0);
   return (vectors.length > 1 ? vectors[vectors.length - 2] : layers[layers.length - 1])?.name ?? '';
 }

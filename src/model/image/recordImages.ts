@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import type { ActivationTable, ProgressCallback } from '../../compute/types';
-import { createRng } from '../../lib/rng';
+import type { AtlasRequest, InputError, PositionSampling, RecordedColumns } from '../../compute/atlas';
+import type { ProgressCallback } from '../../compute/types';
 import { abortError } from '../../lib/abort';
-import { ModelUseError, type ImageModel } from './imageModel';
+import { ModelUseError, resolveSampling, samplePositions, TableWriter } from '../recordTable';
+import type { ImageModel } from './imageModel';
 import { prepareImage, type Preprocessing, type RawImage } from './preprocess';
 
 /** Inputs to record, loaded lazily so a large folder never sits decoded in memory at once. */
@@ -17,8 +18,8 @@ export interface ImageProvider {
 
 export interface RecordOptions {
   layer: string;
-  /** 'pooled': the spatial mean per input; k: k seeded positions per input away from the border; 'all': every position. */
-  samplesPerImage: 'pooled' | 'all' | number;
+  /** 'pooled': the mean over positions per input; k: k seeded positions per input away from the border; 'all': every position. */
+  samplesPerInput: PositionSampling;
   seed?: number;
   batchSize?: number;
   /** Most float32 values the table may hold; past it, rows are sampled and the counts say so. */
@@ -31,102 +32,36 @@ export interface RecordOptions {
   signal?: AbortSignal;
 }
 
-export interface Recording {
-  table: ActivationTable;
-  /** What was recorded: 'pooled' also when spatial samples were asked of a non-spatial layer. */
-  samplesPerImage: 'pooled' | 'all' | number;
-  names: string[];
-  labels: (string | null)[];
-  predicted: Int32Array;
-  probability: Float32Array;
+/** An image recording: the modality-free columns, the thumbnails as pixels, and the inputs that failed. */
+export type ImageRecording = Omit<RecordedColumns, 'modality' | 'model' | 'previews'> & {
   thumbnails: RawImage[];
-  errors: { name: string; reason: string }[];
-  notices: string[];
-}
+  errors: InputError[];
+};
 
-const DEFAULT_MAX_VALUES = 64 * 1024 * 1024; // 256 MB of float32
+const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e)) || 'unknown error';
 
-/** Spatial positions to sample for one input: seeded per input, away from the border as in the Activation Atlas. */
-export function samplePositions(
-  gridWidth: number,
-  gridHeight: number,
-  samples: 'all' | number,
-  seed: number,
-): Array<[number, number]> {
-  if (samples === 'all') {
-    const all: Array<[number, number]> = [];
-    for (let y = 0; y < gridHeight; y++) for (let x = 0; x < gridWidth; x++) all.push([x, y]);
-    return all;
-  }
-  const x0 = gridWidth >= 3 ? 1 : 0;
-  const y0 = gridHeight >= 3 ? 1 : 0;
-  const candidates: Array<[number, number]> = [];
-  for (let y = y0; y < gridHeight - y0; y++) for (let x = x0; x < gridWidth - x0; x++) candidates.push([x, y]);
-  const random = createRng(seed);
-  const k = Math.min(samples, candidates.length);
-  for (let i = 0; i < k; i++) {
-    const j = i + Math.floor(random() * (candidates.length - i));
-    [candidates[i], candidates[j]] = [candidates[j], candidates[i]];
-  }
-  return candidates.slice(0, k);
-}
-
-/** Seeded choice of `keep` row ids out of `total`, as a mask. */
-function sampleRows(total: number, keep: number, seed: number): Uint8Array {
-  const mask = new Uint8Array(total);
-  if (keep >= total) return mask.fill(1);
-  const ids = new Uint32Array(total);
-  for (let i = 0; i < total; i++) ids[i] = i;
-  const random = createRng(seed ^ 0x9e3779b9);
-  for (let i = 0; i < keep; i++) {
-    const j = i + Math.floor(random() * (total - i));
-    const t = ids[i];
-    ids[i] = ids[j];
-    ids[j] = t;
-    mask[ids[i]] = 1;
-  }
-  return mask;
-}
-
-/** Records one layer's activations for every input, in batches, with progress and cancellation. */
-export async function recordActivations(model: ImageModel, images: ImageProvider, options: RecordOptions): Promise<Recording> {
+/** Records one layer's activations for every image, in batches, with progress and cancellation. */
+export async function recordActivations(model: ImageModel, images: ImageProvider, options: RecordOptions): Promise<ImageRecording> {
   const { signal, onProgress } = options;
   const seed = options.seed ?? 0;
   const layer = model.layer(options.layer);
   if (images.count === 0) throw new ModelUseError('No inputs to record: pick or drop some images first.');
   const notices: string[] = [];
-  let samples = options.samplesPerImage;
-  if (samples !== 'pooled' && !layer.spatial) {
-    notices.push(`Layer "${layer.name}" has no spatial positions (shape ${JSON.stringify(layer.shape)}); recorded one pooled vector per input.`);
-    samples = 'pooled';
-  }
-  if (typeof samples === 'number' && (!Number.isInteger(samples) || samples < 1)) {
-    throw new ModelUseError(`Samples per image must be a positive whole number, "pooled" or "all"; got ${samples}.`);
-  }
-  const [gridHeight, gridWidth] = layer.spatial ? layer.shape : [1, 1];
-  const dim = layer.shape[layer.shape.length - 1];
-  const perImage = samples === 'pooled' ? 1 : samplePositions(gridWidth, gridHeight, samples, 0).length;
-  const expectedRows = images.count * perImage;
-  const maxRows = Math.max(1, Math.floor((options.maxValues ?? DEFAULT_MAX_VALUES) / dim));
-  const keepMask = sampleRows(expectedRows, maxRows, seed);
-  const capacity = Math.min(expectedRows, maxRows);
-
-  const values = new Float32Array(capacity * dim);
-  const input = new Uint32Array(capacity);
-  const xs = new Int16Array(capacity);
-  const ys = new Int16Array(capacity);
+  const samples = resolveSampling(layer, options.samplesPerInput, notices);
+  const positions = layer.positionShape.reduce((a, b) => a * b, 1);
+  const perImage = samples === 'pooled' ? 1 : samplePositions(layer.positionShape, samples, 0).length;
+  const table = new TableWriter(layer, images.count * perImage, { maxValues: options.maxValues, seed });
+  const dim = table.dim;
   const names: string[] = [];
   const labels: (string | null)[] = [];
   const predicted: number[] = [];
   const probability: number[] = [];
   const thumbnails: RawImage[] = [];
-  const errors: { name: string; reason: string }[] = [];
+  const errors: InputError[] = [];
   const scale = Math.min(1, (options.thumbnailSize ?? 64) / Math.max(model.inputHeight, model.inputWidth));
   const thumbSize: [number, number] = [Math.max(1, Math.round(model.inputHeight * scale)), Math.max(1, Math.round(model.inputWidth * scale))];
   const batchSize = options.batchSize ?? (model.inputHeight * model.inputWidth > 128 * 128 ? 16 : 64);
   const size = { height: model.inputHeight, width: model.inputWidth, channels: model.inputChannels };
-  let rows = 0;
-  let recordedRows = 0;
 
   for (let start = 0; start < images.count; start += batchSize) {
     if (signal?.aborted) throw abortError('Recording cancelled');
@@ -136,18 +71,17 @@ export async function recordActivations(model: ImageModel, images: ImageProvider
     const batchIds: number[] = [];
     try {
       for (let i = start; i < end; i++) {
-        let raw: RawImage;
+        // A file that does not decode, or decodes to pixels the model cannot take, is listed and skipped.
         try {
-          raw = await images.load(i);
+          const raw = await images.load(i);
+          const { input: x, pixels } = prepareImage(raw, size, options.preprocessing ?? model.preprocessing);
+          inputs.push(x);
+          thumbs.push(tf.tidy(() => tf.image.resizeBilinear(pixels, thumbSize).round().clipByValue(0, 255).toInt() as tf.Tensor3D));
+          pixels.dispose();
+          batchIds.push(i);
         } catch (e) {
-          errors.push({ name: images.name(i), reason: (e as Error).message || String(e) });
-          continue;
+          errors.push({ name: images.name(i), reason: messageOf(e) });
         }
-        const { input: x, pixels } = prepareImage(raw, size, options.preprocessing ?? model.preprocessing);
-        inputs.push(x);
-        batchIds.push(i);
-        thumbs.push(tf.tidy(() => tf.image.resizeBilinear(pixels, thumbSize).round().clipByValue(0, 255).toInt() as tf.Tensor3D));
-        pixels.dispose();
       }
       onProgress?.({ stage: 'decode', done: end, total: images.count });
       if (inputs.length === 0) continue;
@@ -169,8 +103,10 @@ export async function recordActivations(model: ImageModel, images: ImageProvider
         batch.dispose();
       }
       try {
-        const pooled = samples === 'pooled' && activation.rank === 4 ? tf.mean(activation, [1, 2]) : null;
-        const data = await (pooled ?? activation).data();
+        // Pooled: the mean over every position axis (H and W of a feature map, T of a sequence).
+        const positionAxes = Array.from({ length: activation.rank - 2 }, (_, k) => k + 1);
+        const pooled = samples === 'pooled' && positionAxes.length > 0 ? tf.mean(activation, positionAxes) : null;
+        const data = (await (pooled ?? activation).data()) as Float32Array;
         pooled?.dispose();
         const topTensors = probabilities ? [probabilities.argMax(1), probabilities.max(1)] : [];
         const top = probabilities ? await Promise.all(topTensors.map((t) => t.data())) : null;
@@ -182,20 +118,12 @@ export async function recordActivations(model: ImageModel, images: ImageProvider
           labels.push(images.label(i));
           predicted.push(top ? top[0][b] : -1);
           probability.push(top ? top[1][b] : 0);
-          const positions: Array<[number, number]> =
-            samples === 'pooled' ? [[-1, -1]] : samplePositions(gridWidth, gridHeight, samples, seed * 100003 + i);
-          for (let k = 0; k < positions.length; k++) {
-            const [px, py] = positions[k];
-            const rowId = i * perImage + k;
-            recordedRows++;
-            if (!keepMask[rowId]) continue;
-            const offset = samples === 'pooled' ? b * dim : ((b * gridHeight + py) * gridWidth + px) * dim;
-            values.set(data.subarray(offset, offset + dim), rows * dim);
-            input[rows] = imageIndex;
-            xs[rows] = px;
-            ys[rows] = py;
-            rows++;
+          if (samples === 'pooled') {
+            table.add(i, imageIndex, -1, data, b * dim);
+            continue;
           }
+          const picked = samplePositions(layer.positionShape, samples, seed * 100003 + i);
+          for (let k = 0; k < picked.length; k++) table.add(i * perImage + k, imageIndex, picked[k], data, (b * positions + picked[k]) * dim);
         }
       } finally {
         activation.dispose();
@@ -211,23 +139,10 @@ export async function recordActivations(model: ImageModel, images: ImageProvider
   if (names.length === 0) {
     throw new ModelUseError(`None of the ${images.count} inputs could be read (${errors[0]?.name}: ${errors[0]?.reason}).`);
   }
-  if (recordedRows > rows) {
-    notices.push(`Recorded ${recordedRows.toLocaleString('en')} activations; kept a seeded sample of ${rows.toLocaleString('en')} to stay within the memory budget.`);
-  }
   return {
-    table: {
-      layer: layer.name,
-      dim,
-      count: rows,
-      values: values.slice(0, rows * dim),
-      input: input.slice(0, rows),
-      x: xs.slice(0, rows),
-      y: ys.slice(0, rows),
-      gridWidth,
-      gridHeight,
-      totalBeforeSampling: recordedRows,
-    },
-    samplesPerImage: samples,
+    table: table.finish(notices),
+    layerShape: layer.shape,
+    samplesPerInput: samples,
     names,
     labels,
     predicted: Int32Array.from(predicted),
@@ -236,4 +151,39 @@ export async function recordActivations(model: ImageModel, images: ImageProvider
     errors,
     notices,
   };
+}
+
+/** Options of the image recording stage that are the caller's, not the user's. */
+export interface ImageStageOptions {
+  /** Encodes a thumbnail's pixels as a PNG data URL (OffscreenCanvas in the page, sharp in Node). */
+  encodePng(image: RawImage): Promise<string>;
+  thumbnailSize?: number;
+  maxValues?: number;
+  preprocessing?: Preprocessing;
+  onProgress?: ProgressCallback;
+  signal?: AbortSignal;
+}
+
+/**
+ * The first stage of every image atlas build, in the model worker and in the CLI alike: records the
+ * request's layer with its parameters and encodes each input's thumbnail as its preview.
+ */
+export async function recordImageAtlas(
+  model: ImageModel,
+  images: ImageProvider,
+  request: AtlasRequest,
+  options: ImageStageOptions,
+): Promise<RecordedColumns & { errors: InputError[]; thumbnails: RawImage[] }> {
+  const recording = await recordActivations(model, images, {
+    layer: request.layer,
+    samplesPerInput: request.params.samplesPerInput,
+    seed: request.params.seed,
+    thumbnailSize: options.thumbnailSize ?? 64,
+    maxValues: options.maxValues,
+    preprocessing: options.preprocessing,
+    onProgress: options.onProgress,
+    signal: options.signal,
+  });
+  const previews = await Promise.all(recording.thumbnails.map(options.encodePng));
+  return { ...recording, modality: 'image', model: model.info, previews };
 }

@@ -1,0 +1,27 @@
+import type { ComponentType } from 'react';
+import type { Atlas } from '../compute/atlas';
+import type { TopInput } from '../compute/types';
+import type { IconSource } from '../atlas/iconSource';
+
+/** What an atlas's inputs look like on the page once decoded (image bitmaps...); freed with `close`. */
+export interface InputPreviews {
+  /** How many previews were decoded, for the progress bar. */
+  readonly count: number;
+  close(): void;
+}
+
+/**
+ * What differs between modalities on the page: how an atlas's inputs are previewed, how a cell's dataset
+ * icon is drawn, and how one recorded point appears in the inspector. Everything else (the view, the
+ * grid, the store, the PNG export) works on any atlas without asking which modality it holds.
+ */
+export interface ModalityRenderer {
+  /** Decodes every input's preview; `onProgress` counts inputs. */
+  loadPreviews(atlas: Atlas, signal?: AbortSignal, onProgress?: (done: number) => void): Promise<InputPreviews>;
+  /** Each cell's dataset icon, drawn from its exemplar. */
+  exemplarIcons(atlas: Atlas, previews: InputPreviews): IconSource;
+  /** One recorded point of an input as the inspector shows it, its position marked. */
+  InputView: ComponentType<{ atlas: Atlas; point: TopInput; large?: boolean }>;
+  /** Where in its input a point was recorded, in words ('' when pooled). */
+  describePosition(atlas: Atlas, position: number): string;
+}

@@ -1,7 +1,7 @@
 import type { Atlas } from '../compute/atlas';
 import type { IconMode } from '../store';
 import { buildIconAtlas, iconKey, type IconAtlas } from './iconAtlas';
-import { renderers, type InputPreviews } from '../renderers';
+import { rendererFor, type InputPreviews } from '../renderers';
 import type { IconSource } from './iconSource';
 
 /**
@@ -102,7 +102,7 @@ export class AtlasVisuals {
 
   /** Decodes the inputs' previews and draws every level's icons; `onProgress` counts inputs, then levels. */
   static async load(atlas: Atlas, signal?: AbortSignal, onProgress?: (done: number, total: number) => void): Promise<AtlasVisuals> {
-    const renderer = renderers[atlas.modality];
+    const renderer = rendererFor(atlas);
     const total = atlas.inputs.names.length + atlas.levels.length;
     const previews = await renderer.loadPreviews(atlas, signal, (done) => onProgress?.(done, total));
     try {

@@ -73,11 +73,33 @@ export interface ImageModelInfo {
   classNames: string[] | null;
 }
 
-/** The modalities an atlas can hold, each with its model description. Text arrives with GPT-2. */
+/** A GPT-2 language model as the atlas describes it (the text modality's model description). */
+export interface TextModelInfo {
+  name: string;
+  kind: 'gpt2';
+  nLayer: number;
+  nEmbd: number;
+  /** Tokens the model sees at once (n_positions). */
+  contextLength: number;
+  vocabSize: number;
+  /** A language model has no classes. */
+  classNames: null;
+}
+
+/** The modalities an atlas can hold, each with its model description. */
 export interface ModalityModels {
   image: ImageModelInfo;
+  text: TextModelInfo;
 }
 export type Modality = keyof ModalityModels;
+
+/** What each modality keeps per input to show it: an image's thumbnail, a document's tokens. */
+export interface ModalityInputs {
+  /** PNG data URLs of what the model saw. */
+  image: { thumbnails: string[] };
+  /** The token ids the model saw (`<|endoftext|>` first) and each token's text. */
+  text: { tokenIds: number[][]; tokens: string[][] };
+}
 
 export interface AtlasLayerInfo {
   name: string;
@@ -88,16 +110,17 @@ export interface AtlasLayerInfo {
   positionShape: number[];
 }
 
-/** Per-input columns; an image's preview is a PNG data URL of what the model saw. */
-export interface AtlasInputs {
+/** Per-input columns every modality has. */
+export interface InputColumns {
   names: string[];
   /** Index into labelNames, -1 where unknown. */
   label: number[];
   /** Index into labelNames of the top predicted class, -1 without a classifier output. */
   predicted: number[];
   probability: number[];
-  thumbnails: string[];
 }
+
+export type AtlasInputs<M extends Modality = Modality> = InputColumns & ModalityInputs[M];
 
 /** Per-point columns: which input and position, and the normalised 2-D layout in [0, 1]. */
 export interface AtlasPoints {
@@ -110,13 +133,14 @@ export interface AtlasPoints {
   totalBeforeSampling: number;
 }
 
-export interface Atlas {
-  modality: Modality;
-  model: ModalityModels[Modality];
+/** An atlas of one modality. */
+export interface AtlasOf<M extends Modality> {
+  modality: M;
+  model: ModalityModels[M];
+  inputs: AtlasInputs<M>;
   layer: AtlasLayerInfo;
   params: AtlasParams;
   labelNames: string[];
-  inputs: AtlasInputs;
   points: AtlasPoints;
   levels: GridLevel[];
   /** What the user should know about how the atlas was made (sampling, dropped values). */
@@ -125,6 +149,8 @@ export interface Atlas {
   icons?: Record<string, string>;
 }
 
+export type Atlas = { [M in Modality]: AtlasOf<M> }[Modality];
+
 /** An input that could not be used, and why; the rest of the batch still goes through. */
 export interface InputError {
   name: string;
@@ -132,9 +158,13 @@ export interface InputError {
 }
 
 /** What recording produced, as plain columns (no tensors): the first stage's answer and the second's question. */
-export interface RecordedColumns {
-  modality: Modality;
-  model: ModalityModels[Modality];
+export type RecordedColumns = { [M in Modality]: RecordedOf<M> }[Modality];
+
+export interface RecordedOf<M extends Modality> {
+  modality: M;
+  model: ModalityModels[M];
+  /** What the modality keeps to show each input. */
+  previews: ModalityInputs[M];
   table: ActivationTable;
   /** Output shape of the recorded layer, without the batch dimension. */
   layerShape: number[];
@@ -144,8 +174,6 @@ export interface RecordedColumns {
   labels: (string | null)[];
   predicted: Int32Array;
   probability: Float32Array;
-  /** One preview per input (images: PNG data URLs). */
-  previews: string[];
   notices: string[];
 }
 
@@ -177,14 +205,16 @@ export function keepRows(table: ActivationTable, keep: Uint8Array): ActivationTa
   const values = new Float32Array(count * dim);
   const input = new Uint32Array(count);
   const position = new Int32Array(count);
+  const key = table.key ? new Int32Array(count) : undefined;
   for (let r = 0, o = 0; r < table.count; r++) {
     if (!keep[r]) continue;
     values.set(table.values.subarray(r * dim, (r + 1) * dim), o * dim);
     input[o] = table.input[r];
     position[o] = table.position[r];
+    if (key) key[o] = table.key![r];
     o++;
   }
-  return { ...table, count, values, input, position };
+  return { ...table, count, values, input, position, ...(key ? { key } : {}) };
 }
 
 /** A mask of the rows whose `width` values (of a row-major array) are all finite, and how many are not. */
@@ -227,6 +257,7 @@ export function assembleAtlas(recorded: RecordedColumns, layout: Layout, params:
     inputLabel: histogramLabel,
   });
   const probability = (p: number) => (Number.isFinite(p) ? Math.round(p * 1e4) / 1e4 : 0);
+  // Modality, model and previews travel together from the recording, so they still match here.
   return {
     modality: recorded.modality,
     model,
@@ -238,7 +269,7 @@ export function assembleAtlas(recorded: RecordedColumns, layout: Layout, params:
       label: Array.from(label),
       predicted: Array.from(predicted),
       probability: Array.from(recorded.probability, probability),
-      thumbnails: recorded.previews,
+      ...recorded.previews,
     },
     points: {
       input: Array.from(table.input),
@@ -249,7 +280,7 @@ export function assembleAtlas(recorded: RecordedColumns, layout: Layout, params:
     },
     levels,
     notices,
-  };
+  } as Atlas;
 }
 
 /** Progress of the layout stage; `layout` carries a snapshot while the projection settles. */

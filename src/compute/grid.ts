@@ -95,6 +95,35 @@ export function rankByDirection(table: ActivationTable, rows: number[], mean: Fl
   return [...best.values()].sort((a, b) => b.score - a.score || a.row - b.row).slice(0, topK);
 }
 
+/** Keys to show per cell (text: its typical tokens). */
+const KEYS_SHOWN = 5;
+
+/**
+ * The cell's most typical row keys: each key weighted by its rows' projections on the cell's mean direction
+ * (negative projections count as zero); where no row projects positively, by how often it occurs.
+ */
+export function typicalKeys(table: ActivationTable, rows: number[], mean: Float32Array, k = KEYS_SHOWN): [number, number][] {
+  const { values, dim, key } = table;
+  if (!key) return [];
+  let norm = 0;
+  for (let d = 0; d < dim; d++) norm += mean[d] * mean[d];
+  norm = Math.sqrt(norm) || 1;
+  const weight = new Map<number, number>();
+  const count = new Map<number, number>();
+  for (const r of rows) {
+    let dot = 0;
+    for (let d = 0, o = r * dim; d < dim; d++) dot += values[o + d] * mean[d];
+    weight.set(key[r], (weight.get(key[r]) ?? 0) + Math.max(0, dot / norm));
+    count.set(key[r], (count.get(key[r]) ?? 0) + 1);
+  }
+  const positive = [...weight.values()].some((w) => w > 0);
+  const by = positive ? weight : count;
+  return [...by.entries()]
+    .sort((a, b) => b[1] - a[1] || a[0] - b[0])
+    .slice(0, k)
+    .map(([id, w]) => [id, Math.round(w * 1000) / 1000]);
+}
+
 /** The member row nearest (euclidean) to the mean: the cell's dataset exemplar. */
 export function nearestToMean(table: ActivationTable, rows: number[], mean: Float32Array): TopInput {
   const { values, dim } = table;
@@ -137,6 +166,7 @@ export function binToGrid(table: ActivationTable, normalised: Layout, g: number,
       labels: [...histogram.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0]),
       top: rankByDirection(table, rows, mean, topK),
       exemplar: nearestToMean(table, rows, mean),
+      ...(table.key ? { keys: typicalKeys(table, rows, mean) } : {}),
     });
   }
   cells.sort((a, b) => a.j - b.j || a.i - b.i);

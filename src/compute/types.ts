@@ -18,6 +18,8 @@ export interface ActivationTable {
   positionShape: number[];
   /** Rows recorded before sampling to the memory budget; equals `count` when nothing was dropped. */
   totalBeforeSampling: number;
+  /** An optional key per row that cells summarise (text: the recorded token's id). */
+  key?: Int32Array;
 }
 
 /** A 2-D layout: N x 2 row-major. */
@@ -71,6 +73,8 @@ export interface AtlasCell {
   top: TopInput[];
   /** The member row nearest to the mean: the cell's dataset exemplar. */
   exemplar: TopInput;
+  /** The most typical row keys (text: tokens), [key, weight], heaviest first; weight: summed projection on the mean. */
+  keys?: [number, number][];
 }
 
 export interface GridLevel {

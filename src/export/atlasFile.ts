@@ -1,5 +1,5 @@
 import * as v from 'valibot';
-import { DEFAULT_ATLAS_PARAMS, type Atlas, type AtlasLayerInfo, type AtlasParams, type ImageModelInfo } from '../compute/atlas';
+import { DEFAULT_ATLAS_PARAMS, type Atlas, type AtlasLayerInfo, type AtlasParams, type ImageModelInfo, type TextModelInfo } from '../compute/atlas';
 import type { AtlasCell, GridLevel, TopInput } from '../compute/types';
 import { decodeFloat32, encodeFloat32 } from '../lib/base64';
 
@@ -27,6 +27,16 @@ const imageModelSchema = v.object({
   inputChannels: positive,
   classNames: v.nullable(v.array(v.string())),
 }) satisfies v.GenericSchema<ImageModelInfo>;
+
+const textModelSchema = v.object({
+  name: v.string(),
+  kind: v.literal('gpt2'),
+  nLayer: positive,
+  nEmbd: positive,
+  contextLength: positive,
+  vocabSize: positive,
+  classNames: v.null(),
+}) satisfies v.GenericSchema<TextModelInfo>;
 
 const layerSchema = v.object({
   name: v.string(),
@@ -69,6 +79,8 @@ const levelsSchema = <T extends v.GenericSchema>(top: T) =>
             labels: v.array(v.tuple([count, count])),
             top: v.array(top),
             exemplar: top,
+            /** [key, weight]: text cells' typical token ids. */
+            keys: v.optional(v.array(v.tuple([count, finite]))),
           }),
         ),
       }),
@@ -76,37 +88,47 @@ const levelsSchema = <T extends v.GenericSchema>(top: T) =>
     v.minLength(1, 'an atlas needs at least one grid level'),
   );
 
-const inputsSchema = v.object({
+const inputColumns = {
   names: v.array(v.string()),
   label: v.array(indexOrNone),
   predicted: v.array(indexOrNone),
   probability: v.array(v.pipe(finite, v.minValue(0), v.maxValue(1))),
-  thumbnails: v.array(v.string()),
-});
+};
+const imageInputsSchema = v.object({ ...inputColumns, thumbnails: v.array(v.string()) });
 
-const pointsSchema = v.object({
-  input: v.array(count),
-  position: v.array(indexOrNone),
-  layoutX: v.array(finite),
-  layoutY: v.array(finite),
-  totalBeforeSampling: count,
-});
+const layoutColumns = { input: v.array(count), layoutX: v.array(finite), layoutY: v.array(finite), totalBeforeSampling: count };
 
-const fileSchema = v.object({
+const common = {
   format: v.literal(ATLAS_FORMAT),
   version: v.literal(ATLAS_VERSION),
   createdAt: v.string(),
-  modality: v.literal('image'),
-  model: imageModelSchema,
   layer: layerSchema,
   params: paramsSchema,
   labelNames: v.array(v.string()),
-  inputs: inputsSchema,
-  points: pointsSchema,
   levels: levelsSchema(topSchema),
   notices: v.optional(v.array(v.string()), []),
   icons: v.optional(v.record(v.string(), v.string())),
-});
+};
+
+const fileSchema = v.variant('modality', [
+  v.object({
+    ...common,
+    modality: v.literal('image'),
+    model: imageModelSchema,
+    inputs: imageInputsSchema,
+    /** position: a flat index into layer.positionShape, -1 when pooled. */
+    points: v.object({ ...layoutColumns, position: v.array(indexOrNone) }),
+  }),
+  v.object({
+    ...common,
+    modality: v.literal('text'),
+    model: textModelSchema,
+    /** Per document: the token ids the model saw, `<|endoftext|>` first, and each token's text. */
+    inputs: v.object({ ...inputColumns, tokenIds: v.array(v.array(count)), tokens: v.array(v.array(v.string())) }),
+    /** token: the recorded token's index into its document's tokenIds, -1 when pooled. */
+    points: v.object({ ...layoutColumns, token: v.array(indexOrNone) }),
+  }),
+]);
 
 /** The JSON form of an atlas file, as written and as read. */
 export type AtlasFileJson = v.InferOutput<typeof fileSchema>;
@@ -129,7 +151,7 @@ const fileSchemaV1 = v.object({
     topK: count,
   }),
   labelNames: v.array(v.string()),
-  inputs: inputsSchema,
+  inputs: imageInputsSchema,
   points: v.object({
     input: v.array(count),
     x: v.array(indexOrNone),
@@ -148,17 +170,14 @@ const tupleToTop = ([row, input, position, score]: TopTuple): TopInput => ({ row
 
 /** Serialises an atlas to its versioned JSON form (mean vectors as base64 float32). */
 export function atlasToJson(atlas: Atlas): AtlasFileJson {
-  return {
+  const { position, ...layout } = atlas.points;
+  const body = {
     format: ATLAS_FORMAT,
     version: ATLAS_VERSION,
     createdAt: new Date().toISOString(),
-    modality: atlas.modality,
-    model: atlas.model,
     layer: atlas.layer,
     params: atlas.params,
     labelNames: atlas.labelNames,
-    inputs: atlas.inputs,
-    points: atlas.points,
     levels: atlas.levels.map((level) => ({
       size: level.size,
       cells: level.cells.map((c) => ({
@@ -169,11 +188,15 @@ export function atlasToJson(atlas: Atlas): AtlasFileJson {
         labels: c.labels,
         top: c.top.map(topToTuple),
         exemplar: topToTuple(c.exemplar),
+        ...(c.keys ? { keys: c.keys } : {}),
       })),
     })),
     notices: atlas.notices,
     ...(atlas.icons ? { icons: atlas.icons } : {}),
-  };
+  } as const;
+  return atlas.modality === 'text'
+    ? { ...body, modality: 'text', model: atlas.model, inputs: atlas.inputs, points: { ...layout, token: position } }
+    : { ...body, modality: 'image', model: atlas.model, inputs: atlas.inputs, points: { ...layout, position } };
 }
 
 export function serializeAtlas(atlas: Atlas): string {
@@ -233,28 +256,49 @@ function migrateV1(f: v.InferOutput<typeof fileSchemaV1>): AtlasFileJson {
 }
 
 /** Every index checked against the column it points into; the message names the field. */
-function checkReferences(f: AtlasFileJson): void {
-  const fail = (message: string): never => {
-    throw new AtlasFileError(`Atlas file: ${message}.`);
-  };
+const fail = (message: string): never => {
+  throw new AtlasFileError(`Atlas file: ${message}.`);
+};
+
+/** A text file's documents: one token list per input, tokens and ids alike, each id in the vocabulary. */
+function checkDocuments(inputs: { tokenIds: number[][]; tokens: string[][] }, n: number, vocabSize: number): void {
+  for (const key of ['tokenIds', 'tokens'] as const) {
+    if (inputs[key].length !== n) fail(`inputs.${key} holds ${inputs[key].length} documents for ${n} inputs`);
+  }
+  inputs.tokenIds.forEach((ids, d) => {
+    if (inputs.tokens[d].length !== ids.length) fail(`inputs.tokens[${d}] holds ${inputs.tokens[d].length} tokens, inputs.tokenIds[${d}] ${ids.length}`);
+    const bad = ids.findIndex((id) => id >= vocabSize);
+    if (bad >= 0) fail(`inputs.tokenIds[${d}][${bad}] is ${ids[bad]}, outside the model's vocabulary of ${vocabSize}`);
+  });
+}
+
+/** Every index checked against the column it points into; the message names the field. */
+function checkReferences(f: AtlasFileJson, position: number[]): void {
   const { inputs, points, labelNames, layer } = f;
+  const positionField = f.modality === 'text' ? 'token' : 'position';
   const n = inputs.names.length;
-  for (const key of ['label', 'predicted', 'probability', 'thumbnails'] as const) {
+  for (const key of ['label', 'predicted', 'probability'] as const) {
     if (inputs[key].length !== n) fail(`inputs.${key} holds ${inputs[key].length} values for ${n} inputs`);
   }
+  if (f.modality === 'text') checkDocuments(f.inputs, n, f.model.vocabSize);
+  else if (f.inputs.thumbnails.length !== n) fail(`inputs.thumbnails holds ${f.inputs.thumbnails.length} values for ${n} inputs`);
   for (const key of ['label', 'predicted'] as const) {
     const bad = inputs[key].findIndex((l) => l >= labelNames.length);
     if (bad >= 0) fail(`inputs.${key}[${bad}] is ${inputs[key][bad]}, but there are ${labelNames.length} label names`);
   }
   const m = points.input.length;
-  for (const key of ['position', 'layoutX', 'layoutY'] as const) {
-    if (points[key].length !== m) fail(`points.${key} holds ${points[key].length} values for ${m} points`);
+  for (const [key, column] of [[positionField, position], ['layoutX', points.layoutX], ['layoutY', points.layoutY]] as const) {
+    if (column.length !== m) fail(`points.${key} holds ${column.length} values for ${m} points`);
   }
   const badInput = points.input.findIndex((i) => i >= n);
   if (badInput >= 0) fail(`points.input[${badInput}] is ${points.input[badInput]}, but there are ${n} inputs`);
   const positions = layer.positionShape.reduce((a, b) => a * b, 1);
-  const badPosition = points.position.findIndex((p) => p >= positions);
-  if (badPosition >= 0) fail(`points.position[${badPosition}] is ${points.position[badPosition]}, but layer ${layer.name} has ${positions} positions`);
+  const badPosition = position.findIndex((p) => p >= positions);
+  if (badPosition >= 0) fail(`points.${positionField}[${badPosition}] is ${position[badPosition]}, but layer ${layer.name} has ${positions} positions`);
+  if (f.modality === 'text') {
+    const beyond = position.findIndex((p, k) => p >= f.inputs.tokenIds[points.input[k]].length);
+    if (beyond >= 0) fail(`points.token[${beyond}] is ${position[beyond]}, past the end of document ${points.input[beyond]}`);
+  }
   if (layer.shape[layer.shape.length - 1] !== layer.dim) fail(`layer.dim is ${layer.dim}, but layer.shape ends in ${layer.shape[layer.shape.length - 1]}`);
   f.levels.forEach((level, li) =>
     level.cells.forEach((c, ci) => {
@@ -262,11 +306,11 @@ function checkReferences(f: AtlasFileJson): void {
       if (c.i >= level.size || c.j >= level.size) fail(`${at} (${c.i}, ${c.j}) lies outside its ${level.size}x${level.size} grid`);
       const badLabel = c.labels.findIndex(([l]) => l >= labelNames.length);
       if (badLabel >= 0) fail(`${at}.labels[${badLabel}] names label ${c.labels[badLabel][0]}, but there are ${labelNames.length}`);
-      [...c.top, c.exemplar].forEach(([row, input, position], k) => {
+      [...c.top, c.exemplar].forEach(([row, input, at_], k) => {
         const where = k < c.top.length ? `${at}.top[${k}]` : `${at}.exemplar`;
         if (row >= m) fail(`${where} ranks point ${row}, but there are ${m} points`);
-        if (input !== points.input[row] || position !== points.position[row]) {
-          fail(`${where} says point ${row} is input ${input} at position ${position}; the points say input ${points.input[row]} at ${points.position[row]}`);
+        if (input !== points.input[row] || at_ !== position[row]) {
+          fail(`${where} says point ${row} is input ${input} at ${positionField} ${at_}; the points say input ${points.input[row]} at ${position[row]}`);
         }
       });
     }),
@@ -301,7 +345,9 @@ export function parseAtlas(text: string): Atlas {
     throw new AtlasFileError(`Atlas file version ${version} is newer than this app understands (${ATLAS_VERSION}); update the app.`);
   }
   const f = version === 1 ? migrateV1(validate(fileSchemaV1, raw)) : validate(fileSchema, raw);
-  checkReferences(f);
+  const { token, position, ...layout } = { token: undefined, position: undefined, ...f.points };
+  const positions = (f.modality === 'text' ? token : position) as number[];
+  checkReferences(f, positions);
   const levels: GridLevel[] = f.levels.map((level, li) => ({
     size: level.size,
     cells: level.cells.map(
@@ -313,9 +359,11 @@ export function parseAtlas(text: string): Atlas {
         labels: c.labels,
         top: c.top.map(tupleToTop),
         exemplar: tupleToTop(c.exemplar),
+        ...(c.keys ? { keys: c.keys } : {}),
       }),
     ),
   }));
+  // The variant's modality, model and inputs were validated together, so they still match.
   return {
     modality: f.modality,
     model: f.model,
@@ -323,9 +371,9 @@ export function parseAtlas(text: string): Atlas {
     params: f.params,
     labelNames: f.labelNames,
     inputs: f.inputs,
-    points: f.points,
+    points: { ...layout, position: positions },
     levels,
     notices: f.notices,
     ...(f.icons ? { icons: f.icons } : {}),
-  };
+  } as Atlas;
 }

@@ -1,5 +1,5 @@
 import { labelColor, labelName, strongestChannels } from '../atlas/cellStyle';
-import { renderers } from '../renderers';
+import { rendererFor } from '../renderers';
 import { useAtlasStore } from '../store';
 import { selectSelectedCell } from '../store/selectors';
 import { DirectionComparison, type DirectionImages } from './DirectionComparison';
@@ -18,7 +18,7 @@ export function CellInspector({ compare }: { compare?: (cell: AtlasCell) => Prom
   const canCompare = useAtlasStore((s) => s.atlasOrigin === 'build' && s.featureVisStatus !== 'unavailable');
   if (!atlas || !cell || !selected) return null;
 
-  const { InputView, describePosition } = renderers[atlas.modality];
+  const { InputView, describePosition, topTestId } = rendererFor(atlas);
   const channels = strongestChannels(cell.mean, CHANNELS_SHOWN);
   const maxChannel = Math.max(1e-9, ...channels.map((c) => Math.abs(c.value)));
   const big = enlarged !== null ? cell.top[enlarged] : null;
@@ -60,7 +60,7 @@ export function CellInspector({ compare }: { compare?: (cell: AtlasCell) => Prom
           <button
             type="button"
             key={`${top.row}`}
-            data-testid="top-input"
+            data-testid={topTestId}
             className={rank === enlarged ? 'selected' : ''}
             title={`${atlas.inputs.names[top.input]} · score ${top.score.toFixed(2)}`}
             onClick={() => enlargeTopInput(rank === enlarged ? null : rank)}

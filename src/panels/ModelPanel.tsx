@@ -51,7 +51,10 @@ export function ModelPanel({ onLoadModel }: { onLoadModel: (source: ModelSource)
         {modelStatus !== 'pending' && model && (
           <>
             {modelOrigin === 'default' ? 'Built-in: ' : ''}
-            <strong>{model.name}</strong>, input {model.inputHeight}×{model.inputWidth}×{model.inputChannels}
+            <strong>{model.name}</strong>,{' '}
+            {model.modality === 'image'
+              ? `input ${model.inputHeight}×${model.inputWidth}×${model.inputChannels}`
+              : `GPT-2, ${model.nLayer} layers, ${model.nEmbd}-d, context ${model.contextLength}`}
           </>
         )}
         {modelStatus === 'error' && !model && 'No model loaded.'}

@@ -1,6 +1,6 @@
 import { gridPosition, patchRegion, positionRegion, toPixels } from '../atlas/patch';
 import { decodeThumbnails } from '../atlas/thumbnails';
-import type { Atlas } from '../compute/atlas';
+import type { AtlasOf } from '../compute/atlas';
 import type { TopInput } from '../compute/types';
 import type { InputPreviews, ModalityRenderer } from './types';
 
@@ -21,7 +21,7 @@ class ThumbnailBitmaps implements InputPreviews {
 }
 
 /** An input thumbnail with the region the point's activation looked at outlined. */
-function ImageInput({ atlas, point, large }: { atlas: Atlas; point: TopInput; large?: boolean }) {
+function ImageInput({ atlas, point, large }: { atlas: AtlasOf<'image'>; point: TopInput; large?: boolean }) {
   const { x, y, gridWidth, gridHeight } = gridPosition(point.position, atlas.layer.positionShape);
   const r = positionRegion(x, y, gridWidth, gridHeight);
   const small = atlas.model.inputWidth <= 48;
@@ -36,7 +36,9 @@ function ImageInput({ atlas, point, large }: { atlas: Atlas; point: TopInput; la
 }
 
 /** Images: thumbnails of what the model saw, exemplar patches cropped around the recorded position. */
-export const imageRenderer: ModalityRenderer = {
+export const imageRenderer: ModalityRenderer<'image'> = {
+  topTestId: 'top-input',
+
   async loadPreviews(atlas, signal, onProgress) {
     return new ThumbnailBitmaps(await decodeThumbnails(atlas.inputs.thumbnails, signal, onProgress));
   },

@@ -1,5 +1,5 @@
 import type { ComponentType } from 'react';
-import type { Atlas } from '../compute/atlas';
+import type { AtlasOf, Modality } from '../compute/atlas';
 import type { TopInput } from '../compute/types';
 import type { IconSource } from '../atlas/iconSource';
 
@@ -15,13 +15,15 @@ export interface InputPreviews {
  * icon is drawn, and how one recorded point appears in the inspector. Everything else (the view, the
  * grid, the store, the PNG export) works on any atlas without asking which modality it holds.
  */
-export interface ModalityRenderer {
+export interface ModalityRenderer<M extends Modality = Modality> {
+  /** The test id of an entry in the inspector's list of top points. */
+  topTestId: 'top-input' | 'top-context';
   /** Decodes every input's preview; `onProgress` counts inputs. */
-  loadPreviews(atlas: Atlas, signal?: AbortSignal, onProgress?: (done: number) => void): Promise<InputPreviews>;
+  loadPreviews(atlas: AtlasOf<M>, signal?: AbortSignal, onProgress?: (done: number) => void): Promise<InputPreviews>;
   /** Each cell's dataset icon, drawn from its exemplar. */
-  exemplarIcons(atlas: Atlas, previews: InputPreviews): IconSource;
+  exemplarIcons(atlas: AtlasOf<M>, previews: InputPreviews): IconSource;
   /** One recorded point of an input as the inspector shows it, its position marked. */
-  InputView: ComponentType<{ atlas: Atlas; point: TopInput; large?: boolean }>;
+  InputView: ComponentType<{ atlas: AtlasOf<M>; point: TopInput; large?: boolean; shade?: ArrayLike<number> }>;
   /** Where in its input a point was recorded, in words ('' when pooled). */
-  describePosition(atlas: Atlas, position: number): string;
+  describePosition(atlas: AtlasOf<M>, position: number): string;
 }

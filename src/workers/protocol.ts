@@ -7,14 +7,16 @@ import type { LayerInfo } from '../model/recordTable';
 export type ModelSource = { kind: 'default' } | { kind: 'files'; files: File[] } | { kind: 'url'; url: string };
 
 /** A loaded model as the page sees it: the atlas's model description plus what the pickers need. */
-export type ModelSummary = ModalityModels[Modality] & {
-  modality: Modality;
+export type ModelSummary = { [M in Modality]: ModalityModels[M] & ModelExtras<M> }[Modality];
+
+interface ModelExtras<M extends Modality> {
+  modality: M;
   layers: LayerInfo[];
   /** The layer the app records unless the user picks another. */
   defaultLayer: string;
   /** A hash of the model's name, input and weights: the model part of icon cache keys. */
   fingerprint: string;
-};
+}
 
 export interface BackendInfo {
   name: string;

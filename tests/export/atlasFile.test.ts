@@ -25,7 +25,7 @@ function recorded(n = 60, dim = 6): RecordedColumns {
     labels: Array.from({ length: 20 }, (_, i) => (i % 4 === 0 ? null : i % 2 ? 'cat' : 'dog')),
     predicted: Int32Array.from({ length: 20 }, (_, i) => i % 3),
     probability: new Float32Array(20).fill(0.5),
-    previews: Array.from({ length: 20 }, () => 'data:image/png;base64,AAAA'),
+    previews: { thumbnails: Array.from({ length: 20 }, () => 'data:image/png;base64,AAAA') },
     notices: [],
   };
 }
@@ -120,7 +120,7 @@ describe('atlas file', () => {
     ['not JSON', () => '{oops', /not JSON/],
     ['a foreign JSON file', () => ({ hello: 'world' }), /"format" is undefined/],
     ['a newer version', (f) => ({ ...f, version: 99 }), /newer than this app/],
-    ['an unknown modality', (f) => ({ ...f, modality: 'audio' }), /modality: Invalid type: Expected "image"/],
+    ['an unknown modality', (f) => ({ ...f, modality: 'audio' }), /modality: Invalid type: Expected \("image" \| "text"\) but received "audio"/],
     ['a missing input column', (f) => ({ ...f, inputs: { ...f.inputs, label: [] } }), /inputs.label holds 0 values for 20 inputs/],
     ['a point of an unknown input', (f) => ({ ...f, points: { ...f.points, input: f.points.input.map(() => 999) } }), /points.input\[0\] is 999, but there are 20 inputs/],
     ['a position outside the layer', (f) => ({ ...f, points: { ...f.points, position: f.points.position.map(() => 6) } }), /points.position\[0\] is 6, but layer conv3 has 6 positions/],

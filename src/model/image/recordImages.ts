@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { AtlasRequest, InputError, PositionSampling, RecordedColumns } from '../../compute/atlas';
+import type { AtlasRequest, InputError, PositionSampling, RecordedOf } from '../../compute/atlas';
 import type { ProgressCallback } from '../../compute/types';
 import { abortError } from '../../lib/abort';
 import { ModelUseError, resolveSampling, samplePositions, TableWriter } from '../recordTable';
@@ -33,7 +33,7 @@ export interface RecordOptions {
 }
 
 /** An image recording: the modality-free columns, the thumbnails as pixels, and the inputs that failed. */
-export type ImageRecording = Omit<RecordedColumns, 'modality' | 'model' | 'previews'> & {
+export type ImageRecording = Omit<RecordedOf<'image'>, 'modality' | 'model' | 'previews'> & {
   thumbnails: RawImage[];
   errors: InputError[];
 };
@@ -173,7 +173,7 @@ export async function recordImageAtlas(
   images: ImageProvider,
   request: AtlasRequest,
   options: ImageStageOptions,
-): Promise<RecordedColumns & { errors: InputError[]; thumbnails: RawImage[] }> {
+): Promise<RecordedOf<'image'> & { errors: InputError[]; thumbnails: RawImage[] }> {
   const recording = await recordActivations(model, images, {
     layer: request.layer,
     samplesPerInput: request.params.samplesPerInput,
@@ -184,6 +184,6 @@ export async function recordImageAtlas(
     onProgress: options.onProgress,
     signal: options.signal,
   });
-  const previews = await Promise.all(recording.thumbnails.map(options.encodePng));
-  return { ...recording, modality: 'image', model: model.info, previews };
+  const thumbnails = await Promise.all(recording.thumbnails.map(options.encodePng));
+  return { ...recording, modality: 'image', model: model.info, previews: { thumbnails } };
 }

@@ -290,7 +290,14 @@ export type LayoutProgress = (event: ProgressEvent & { layout?: Float32Array }) 
  * The second stage of every atlas build, in the compute worker and in the CLI alike: drops rows with
  * non-finite values (and says how many), projects, drops non-finite layout points, and assembles.
  */
-export async function layoutAtlas(recorded: RecordedColumns, params: AtlasParams, onProgress?: LayoutProgress, signal?: AbortSignal): Promise<Atlas> {
+export async function layoutAtlas(
+  recorded: RecordedColumns,
+  params: AtlasParams,
+  onProgress?: LayoutProgress,
+  signal?: AbortSignal,
+  /** Receives the table the atlas was built from (its rows are the atlas's points). */
+  onTable?: (table: ActivationTable) => void,
+): Promise<Atlas> {
   const notices = [...recorded.notices];
   let table = recorded.table;
   const finite = finiteRows(table.values, table.count, table.dim);
@@ -308,6 +315,7 @@ export async function layoutAtlas(recorded: RecordedColumns, params: AtlasParams
   }
   onProgress?.({ stage: 'grid', done: 0, total: 1 });
   const atlas = assembleAtlas({ ...recorded, table }, layout, params, notices);
+  onTable?.(table);
   onProgress?.({ stage: 'grid', done: 1, total: 1 });
   return atlas;
 }

@@ -173,6 +173,34 @@ export function binToGrid(table: ActivationTable, normalised: Layout, g: number,
   return { size: g, cells };
 }
 
+/** One neuron (channel) of the recorded layer: its strongest points, one per input, and how its values spread. */
+export interface NeuronProfile {
+  neuron: number;
+  top: TopInput[];
+  /** `bins` equal-width bins from min to max. */
+  histogram: { min: number; max: number; counts: number[] };
+}
+
+/** Ranks every row by one channel's value (the basis direction) and histograms that channel. */
+export function neuronProfile(table: ActivationTable, neuron: number, topK: number, bins = 30): NeuronProfile {
+  const { dim, count, values } = table;
+  if (!Number.isInteger(neuron) || neuron < 0 || neuron >= dim) throw new RangeError(`Neuron ${neuron} does not exist: the layer has ${dim} (0 to ${dim - 1}).`);
+  const basis = new Float32Array(dim);
+  basis[neuron] = 1;
+  const rows = Array.from({ length: count }, (_, r) => r);
+  let min = Infinity;
+  let max = -Infinity;
+  for (let r = 0; r < count; r++) {
+    const v = values[r * dim + neuron];
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  const counts = new Array<number>(bins).fill(0);
+  const span = max - min || 1;
+  for (let r = 0; r < count; r++) counts[Math.min(bins - 1, Math.floor(((values[r * dim + neuron] - min) / span) * bins))]++;
+  return { neuron, top: rankByDirection(table, rows, basis, topK), histogram: { min, max, counts } };
+}
+
 export const GRID_SIZES = [20, 40, 80, 160] as const;
 
 /** All grid levels of an atlas, coarse to fine. */

@@ -1,4 +1,4 @@
-import { computeService } from './computeService';
+import { createComputeService } from './computeService';
 import { exposeRpc, type Endpoint } from './rpc';
 
-exposeRpc(computeService, self as unknown as Endpoint);
+exposeRpc(createComputeService(), self as unknown as Endpoint);

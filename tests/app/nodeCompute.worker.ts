@@ -1,5 +1,5 @@
 import { parentPort } from 'node:worker_threads';
-import { computeService } from '../../src/workers/computeService';
+import { createComputeService } from '../../src/workers/computeService';
 import { exposeRpc, type Endpoint } from '../../src/workers/rpc';
 
-exposeRpc(computeService, parentPort as unknown as Endpoint);
+exposeRpc(createComputeService(), parentPort as unknown as Endpoint);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { binToGrid, buildLevels, cellOf, normaliseLayout, rankByDirection } from '../../src/compute/grid';
+import { binToGrid, buildLevels, cellOf, neuronProfile, normaliseLayout, rankByDirection, typicalKeys } from '../../src/compute/grid';
 import type { ActivationTable } from '../../src/compute/types';
 import { createRng, gaussian } from '../../src/lib/rng';
 
@@ -126,5 +126,40 @@ describe('binToGrid', () => {
     expect(levels.map((l) => l.size)).toEqual([20, 40, 80, 160]);
     for (const l of levels) expect(l.cells.reduce((a, c) => a + c.count, 0)).toBe(300);
     expect(levels[3].cells.length).toBeGreaterThan(levels[0].cells.length);
+  });
+});
+
+describe('neuronProfile', () => {
+  it('ranks by one channel, one point per input, against a brute-force ranking, with a histogram of all rows', () => {
+    const table = randomTable(300, 8, 21, 60);
+    const profile = neuronProfile(table, 5, 10, 12);
+    const best = new Map<number, number>();
+    for (let r = 0; r < table.count; r++) {
+      const v = table.values[r * 8 + 5];
+      const i = table.input[r];
+      if (!best.has(i) || v > table.values[best.get(i)! * 8 + 5]) best.set(i, r);
+    }
+    const expected = [...best.values()].sort((a, b) => table.values[b * 8 + 5] - table.values[a * 8 + 5]).slice(0, 10);
+    expect(profile.top.map((t) => t.row)).toEqual(expected);
+    expect(profile.top[0].score).toBeCloseTo(table.values[expected[0] * 8 + 5], 5);
+    expect(profile.histogram.counts.reduce((a, b) => a + b, 0)).toBe(300);
+    expect(profile.histogram.max).toBeCloseTo(table.values[expected[0] * 8 + 5], 5);
+    expect(() => neuronProfile(table, 8, 10)).toThrow(/the layer has 8/);
+  });
+});
+
+describe('typicalKeys', () => {
+  it('weights each key by its rows\' projection on the cell mean, not by how often it occurs', () => {
+    // Five rows of key 3 near the origin, two of key 7 far along the mean direction, one of key 9 against it.
+    const rows = [[0.1, 0], [0, 0.1], [0.1, 0.1], [0.05, 0], [0, 0.05], [4, 4], [5, 5], [-3, -3]];
+    const table: ActivationTable = {
+      ...randomTable(rows.length, 2, 1),
+      values: Float32Array.from(rows.flat()),
+      key: Int32Array.from([3, 3, 3, 3, 3, 7, 7, 9]),
+    };
+    const keys = typicalKeys(table, rows.map((_, r) => r), new Float32Array([1, 1]));
+    expect(keys.map(([k]) => k)).toEqual([7, 3, 9]);
+    expect(keys[2][1]).toBe(0);
+    expect(binToGrid(table, new Float32Array(rows.length * 2).fill(0.5), 1).cells[0].keys?.[0][0]).toBe(7);
   });
 });

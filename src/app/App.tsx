@@ -6,6 +6,7 @@ import type { LayoutPreview } from '../workers/protocol';
 import { CellInspector } from '../panels/CellInspector';
 import { droppedFiles } from '../panels/droppedFiles';
 import { ErrorList } from '../panels/ErrorList';
+import { InspectorServicesContext } from '../panels/inspectorServices';
 import { ExportPanel } from '../panels/ExportPanel';
 import { InputPanel } from '../panels/InputPanel';
 import { ModelPanel } from '../panels/ModelPanel';
@@ -23,13 +24,16 @@ export function App() {
   const viewRef = useRef<AtlasViewHandle>(null);
   const status = useAtlasStore((s) => s.status);
   const hasAtlas = useAtlasStore((s) => s.atlas !== null);
+  const atlasOrigin = useAtlasStore((s) => s.atlasOrigin);
   const onVisibleCells = useCallback(
     (gridSize: number, cells: [number, number][]) => controller?.setVisibleCells(gridSize, cells),
     [controller],
   );
 
   useEffect(() => {
-    const backend = new URLSearchParams(window.location.search).get('backend') ?? undefined;
+    const query = new URLSearchParams(window.location.search);
+    const threads = Number(query.get('threads'));
+    const backend = { backend: query.get('backend') ?? undefined, threads: Number.isInteger(threads) && threads > 0 ? threads : undefined };
     const c = new AtlasController(useAtlasStore, setVisuals, backend, setPreview);
     const uninstall = installTestHook(useAtlasStore, () => viewRef.current);
     setController(c);
@@ -54,7 +58,11 @@ export function App() {
       </header>
       <nav className="sidebar">
         <ModelPanel onLoadModel={(source) => controller?.loadModel(source)} />
-        <InputPanel onFiles={(files) => controller?.addFiles(files)} onUseSample={() => controller?.useSample()} />
+        <InputPanel
+          onFiles={(files) => controller?.addFiles(files)}
+          onText={(text) => controller?.addText(text)}
+          onUseSample={() => controller?.useSample()}
+        />
         <ProjectionPanel />
         <RunPanel
           onRun={() => {
@@ -79,7 +87,9 @@ export function App() {
           </div>
         )}
       </main>
-      <CellInspector compare={controller ? (cell) => controller.compareDirections(cell) : undefined} />
+      <InspectorServicesContext.Provider value={controller && atlasOrigin === 'build' ? controller.services : null}>
+        <CellInspector compare={controller ? (cell) => controller.compareDirections(cell) : undefined} />
+      </InspectorServicesContext.Provider>
     </div>
   );
 }

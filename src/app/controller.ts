@@ -11,8 +11,9 @@ import { FeatureVisJobs, iconCanvas } from './featureVisJobs';
 import type { AtlasCell } from '../compute/types';
 import { neuronDirections, randomDirections } from '../featureVis/directions';
 import type { DirectionImages } from '../panels/DirectionComparison';
+import type { InspectorServices } from '../panels/inspectorServices';
 import { AtlasPipeline } from './pipeline';
-import type { ImageSource, LayoutPreview, ModelSource } from '../workers/protocol';
+import type { InputSet, LayoutPreview, ModelSource } from '../workers/protocol';
 
 type Store = typeof useAtlasStore;
 
@@ -20,9 +21,15 @@ const messageOf = (e: unknown): string => (e instanceof Error ? e.message : Stri
 
 function describeSource(source: ModelSource): string {
   if (source.kind === 'default') return 'Built-in model';
+  if (source.kind === 'default-text') return 'Built-in text model';
   if (source.kind === 'url') return source.url;
+  if (source.kind === 'hub') return `${source.id} (${source.baseUrl})`;
   return source.files.map((f) => f.name).join(', ') || 'Model files';
 }
+
+const isBuiltIn = (origin: ModelSource['kind']) => origin === 'default' || origin === 'default-text';
+const TEXT_FILE = /\.(txt|jsonl|text|md)$/i;
+const isTextFile = (file: File) => TEXT_FILE.test(file.name) || (file.type.startsWith('text/') && !isJsonFile(file));
 
 /**
  * Wires the pipeline (workers, model) to the store: every user action that needs the model or the
@@ -32,7 +39,8 @@ function describeSource(source: ModelSource): string {
 export class AtlasController {
   private pipeline: Promise<AtlasPipeline> | null = null;
   private modelLoading: Promise<void> = Promise.resolve();
-  private images: ImageSource[] | null = null;
+  /** The user's inputs; null: the bundled sample of a built-in model. */
+  private inputs: InputSet | null = null;
   private build: AbortController | null = null;
   /** Settles when the last build has finished unwinding (a cancelled one restores the model worker first). */
   private building: Promise<unknown> = Promise.resolve();
@@ -47,7 +55,8 @@ export class AtlasController {
   constructor(
     private readonly store: Store,
     private readonly showVisuals: (visuals: AtlasVisuals | null) => void,
-    private readonly backend?: string,
+    /** `?backend=` and `?threads=` from the page's URL. */
+    private readonly backend: { backend?: string; threads?: number } = {},
     /** The layout while the projection settles; null once the atlas (or nothing) replaces it. */
     private readonly showPreview: (preview: LayoutPreview | null) => void = () => {},
   ) {
@@ -118,6 +127,19 @@ export class AtlasController {
     };
   }
 
+  /** What the inspector may ask of the model and the last build (for an atlas built in this session). */
+  readonly services: InspectorServices = {
+    tokenActivations: async (direction, documents) => (await this.getPipeline()).tokenActivations(this.atlasLayer(), direction, documents),
+    directionOutputs: async (direction) => (await this.getPipeline()).directionOutputs(this.atlasLayer(), direction, 12),
+    neuronProfile: async (neuron) => (await this.getPipeline()).neuronProfile(neuron, 16),
+  };
+
+  private atlasLayer(): string {
+    const atlas = this.store.getState().atlas;
+    if (!atlas) throw new Error('No atlas is open.');
+    return atlas.layer.name;
+  }
+
   /** The cells on screen, so their icons are computed first. */
   setVisibleCells(gridSize: number, cells: ReadonlyArray<readonly [number, number]>): void {
     this.featureVis?.setViewport(gridSize, cells);
@@ -130,7 +152,7 @@ export class AtlasController {
 
   private getPipeline(): Promise<AtlasPipeline> {
     if (!this.pipeline) {
-      const created = AtlasPipeline.create(this.backend ? { backend: this.backend } : {});
+      const created = AtlasPipeline.create(this.backend);
       this.pipeline = created.then((p) => {
         if (this.disposed) p.dispose();
         else this.store.getState().setBackend(p.backend);
@@ -141,7 +163,7 @@ export class AtlasController {
     return this.pipeline;
   }
 
-  /** Loads a model, then builds: over the user's images, or the bundled sample for the built-in model. */
+  /** Loads a model, then builds: over the user's inputs, or the bundled sample of a built-in model. */
   loadModel(source: ModelSource): Promise<void> {
     this.cancel();
     const ticket = ++this.modelTicket;
@@ -155,7 +177,9 @@ export class AtlasController {
       if (ticket !== this.modelTicket) return;
       try {
         await this.building;
-        const summary = await (await this.getPipeline()).loadModel(source);
+        const summary = await (await this.getPipeline()).loadModel(source, (p) => {
+          if (ticket === this.modelTicket) this.store.getState().modelLoadProgress(p);
+        });
         if (ticket !== this.modelTicket) return;
         this.store.getState().modelLoaded(summary, source.kind);
         this.store.getState().setStatus(this.store.getState().atlas ? 'ready' : 'idle');
@@ -167,34 +191,58 @@ export class AtlasController {
     })();
     return this.modelLoading.then(() => {
       const ready = ticket === this.modelTicket && this.store.getState().modelStatus === 'ready';
-      if (ready && (this.images || source.kind === 'default')) return this.run();
+      if (ready && (this.inputs || isBuiltIn(source.kind))) return this.run();
     });
   }
 
-  /** Takes picked or dropped files: images (labelled by sub-folder) start a build, an atlas JSON opens. */
+  /**
+   * Takes picked or dropped files: images or text files (labelled by sub-folder) start a build, an atlas
+   * JSON opens. Text files (.txt, .jsonl) are read here; the model worker splits them into documents.
+   */
   async addFiles(picked: PickedFile[]): Promise<void> {
     const s = this.store.getState();
     const images = picked.filter((p) => isImageFile(p.file));
+    const texts = images.length ? [] : picked.filter((p) => isTextFile(p.file));
     const atlases = picked.filter((p) => !isImageFile(p.file) && isJsonFile(p.file));
-    const others = picked.filter((p) => !isImageFile(p.file) && !isJsonFile(p.file));
+    const others = picked.filter((p) => !images.includes(p) && !texts.includes(p) && !atlases.includes(p));
     s.clearErrors();
-    s.addErrors(others.map((p) => ({ source: p.path, message: `Not an image (${p.file.type || 'unknown type'}); skipped.` })));
-    if (images.length === 0) {
+    s.addErrors(others.map((p) => ({ source: p.path, message: `Not an image or a text file (${p.file.type || 'unknown type'}); skipped.` })));
+    if (images.length === 0 && texts.length === 0) {
       if (atlases.length > 0) await this.openAtlasFile(atlases[0].file);
       else if (others.length === 0) s.addErrors([{ source: 'Inputs', message: 'No files were picked.' }]);
       return;
     }
-    s.addErrors(atlases.map((p) => ({ source: p.path, message: 'An atlas file among images was skipped; open it on its own.' })));
-    const labels = labelsFromPaths(images.map((p) => p.path));
-    this.images = images.map((p, k) => ({ name: p.path, label: labels[k], blob: p.file }));
+    s.addErrors(atlases.map((p) => ({ source: p.path, message: 'An atlas file among inputs was skipped; open it on its own.' })));
+    const chosen = images.length ? images : texts;
+    const labels = labelsFromPaths(chosen.map((p) => p.path));
+    if (images.length) this.inputs = { kind: 'images', images: images.map((p, k) => ({ name: p.path, label: labels[k], blob: p.file })) };
+    else this.inputs = { kind: 'text', texts: await Promise.all(texts.map(async (p, k) => ({ name: p.path, label: labels[k], text: await p.file.text() }))) };
     const distinct = [...new Set(labels.filter((l): l is string => l !== null))].sort();
-    s.setUserInputs({ count: images.length, labels: distinct });
+    s.setUserInputs({ kind: this.inputs.kind, count: chosen.length, labels: distinct });
+    await this.buildWithMatchingModel();
+  }
+
+  /** Builds an atlas of pasted text (one document per paragraph). */
+  async addText(text: string): Promise<void> {
+    const s = this.store.getState();
+    s.clearErrors();
+    this.inputs = { kind: 'text', texts: [{ name: 'pasted text', label: null, text }] };
+    s.setUserInputs({ kind: 'text', count: 1, labels: [] });
+    await this.buildWithMatchingModel();
+  }
+
+  /** Builds over the inputs; text with an image model (or images with a text model) switches to the matching built-in model first. */
+  private async buildWithMatchingModel(): Promise<void> {
+    await this.modelLoading;
+    const modality = this.inputs?.kind === 'text' ? 'text' : 'image';
+    const model = this.store.getState().model;
+    if (model && model.modality !== modality) return this.loadModel({ kind: modality === 'text' ? 'default-text' : 'default' });
     await this.run();
   }
 
-  /** Goes back to the bundled sample images of the built-in model. */
+  /** Goes back to the bundled sample of the built-in model. */
   async useSample(): Promise<void> {
-    this.images = null;
+    this.inputs = null;
     this.store.getState().setUserInputs(null);
     await this.run();
   }
@@ -207,9 +255,14 @@ export class AtlasController {
       s.fail('Model', 'No model is loaded: pick the built-in one, model files or a URL first.');
       return;
     }
-    const images = this.images ?? (s.modelOrigin === 'default' ? 'sample' : null);
-    if (!images) {
-      s.addErrors([{ source: 'Inputs', message: 'Drop images, or a folder with one sub-folder per label, to build an atlas for this model.' }]);
+    const inputs: InputSet | null = this.inputs ?? (isBuiltIn(s.modelOrigin) ? { kind: 'sample' } : null);
+    if (!inputs) {
+      const what = s.model.modality === 'text' ? 'Paste text or drop .txt / .jsonl files' : 'Drop images, or a folder with one sub-folder per label,';
+      s.addErrors([{ source: 'Inputs', message: `${what} to build an atlas for this model.` }]);
+      return;
+    }
+    if (inputs.kind !== 'sample' && (inputs.kind === 'text') !== (s.model.modality === 'text')) {
+      s.fail('Inputs', s.model.modality === 'text' ? 'This is a text model: paste text or drop text files.' : 'This is an image model: drop images.');
       return;
     }
     this.build?.abort();
@@ -225,7 +278,7 @@ export class AtlasController {
       await this.building;
       abort.signal.throwIfAborted();
       const pending = pipeline.build(
-        { inputs: images, layer: s.layer, params },
+        { inputs, layer: s.layer, params },
         (p) => {
           if (ticket === this.ticket) this.store.getState().runProgress(p);
         },

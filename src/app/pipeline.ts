@@ -1,8 +1,9 @@
 import { buildAtlas, type RecordedColumns } from '../compute/atlas';
+import type { NeuronProfile } from '../compute/grid';
 import type { ProgressEvent } from '../compute/types';
 import type { ComputeService } from '../workers/computeService';
 import type { FeatureVisSupport, IconBatch, ModelService, VisualiseRequest } from '../workers/modelService';
-import type { BackendInfo, BuildRequest, BuildResult, LayoutPreview, ModelSource, ModelSummary, Stage, StageProgress } from '../workers/protocol';
+import type { BackendInfo, BackendRequest, BuildRequest, BuildResult, DirectionOutputs, LayoutPreview, LoadProgress, ModelSource, ModelSummary, Stage, StageProgress } from '../workers/protocol';
 import { RpcClient, type WorkerEndpoint } from '../workers/rpc';
 
 const createModelWorker = () =>
@@ -27,7 +28,7 @@ export class AtlasPipeline {
     private readonly modelClient: RpcClient<ModelService>,
     private readonly computeClient: RpcClient<ComputeService>,
     readonly backend: BackendInfo,
-    private readonly backendOverride: string | null,
+    private readonly backendRequest: BackendRequest,
   ) {}
 
   /**
@@ -35,22 +36,22 @@ export class AtlasPipeline {
    * `workers` replaces the page's workers (Node tests run the same services in worker threads).
    */
   static async create(
-    options: { backend?: string; workers?: { model: () => WorkerEndpoint; compute: () => WorkerEndpoint } } = {},
+    options: { backend?: string; threads?: number; workers?: { model: () => WorkerEndpoint; compute: () => WorkerEndpoint } } = {},
   ): Promise<AtlasPipeline> {
     // Model work checks its signal between batches and steps; only a long stall warrants losing the model.
     const modelClient = new RpcClient<ModelService>(options.workers?.model ?? createModelWorker, 5000);
     const computeClient = new RpcClient<ComputeService>(options.workers?.compute ?? createComputeWorker);
-    const override = options.backend ?? null;
-    const backend = await modelClient.call('init', [override]);
-    return new AtlasPipeline(modelClient, computeClient, backend, override);
+    const request: BackendRequest = { backend: options.backend ?? null, threads: options.threads ?? null };
+    const backend = await modelClient.call('init', [request]);
+    return new AtlasPipeline(modelClient, computeClient, backend, request);
   }
 
   private lastModel: ModelSource | null = null;
 
-  async loadModel(source: ModelSource): Promise<ModelSummary> {
+  async loadModel(source: ModelSource, onProgress?: (p: LoadProgress) => void): Promise<ModelSummary> {
     // A restarted model worker (after a cancel) must pick its backend again.
-    await this.modelClient.call('init', [this.backendOverride]);
-    const summary = await this.modelClient.call('loadModel', [source]);
+    await this.modelClient.call('init', [this.backendRequest]);
+    const summary = await this.modelClient.call('loadModel', [source], { onProgress });
     this.lastModel = source;
     return summary;
   }
@@ -71,7 +72,7 @@ export class AtlasPipeline {
       if (layout && onLayout) onLayout({ layout, groups });
     };
     if (!this.lastModel) throw new Error('Load a model first.');
-    await this.modelClient.call('init', [this.backendOverride], { signal });
+    await this.modelClient.call('init', [this.backendRequest], { signal });
     const { atlas, errors } = await buildAtlas(request, {
       record: async () => {
         const lost = this.modelClient.lostWorkers;
@@ -106,6 +107,21 @@ export class AtlasPipeline {
   /** Feature visualisations of k directions (k x D) at the last recorded layer, as one batch of RGBA icons. */
   visualise(request: VisualiseRequest, signal?: AbortSignal, onProgress?: (p: { done: number; total: number }) => void): Promise<IconBatch> {
     return this.modelClient.call('visualise', [request], { signal, onProgress });
+  }
+
+  /** Each token's activation along `direction` at `layer`, for whole documents (token ids), in the model worker. */
+  tokenActivations(layer: string, direction: Float32Array, documents: number[][]): Promise<Float32Array[]> {
+    return this.modelClient.call('tokenActivations', [layer, direction, documents]);
+  }
+
+  /** The tokens a direction at `layer` promotes and suppresses most in the next-token logits. */
+  directionOutputs(layer: string, direction: Float32Array, k: number): Promise<DirectionOutputs> {
+    return this.modelClient.call('directionOutputs', [layer, direction, k]);
+  }
+
+  /** One neuron of the last atlas built: its top points and histogram, from the compute worker's copy of the activations. */
+  neuronProfile(neuron: number, topK: number): Promise<NeuronProfile> {
+    return this.computeClient.call('neuronProfile', [neuron, topK]);
   }
 
   dispose(): void {

@@ -17,6 +17,8 @@ export interface AtlasTestHook {
   readonly iconVersion: number;
   readonly error?: string;
   readonly backend: string;
+  /** Threads the model worker's backend computes on. */
+  readonly backendThreads: number;
   readonly inputCount: number;
   readonly activationCount: number;
   readonly gridSize: number;
@@ -58,6 +60,9 @@ export function installTestHook(store: typeof useAtlasStore, view: () => AtlasVi
     },
     get backend() {
       return store.getState().backend?.name ?? '';
+    },
+    get backendThreads() {
+      return store.getState().backend?.threads ?? 0;
     },
     get inputCount() {
       return store.getState().atlas?.inputs.names.length ?? 0;

@@ -22,7 +22,8 @@ export function cellIconLayer(id: string, level: GridLevel, icons: IconAtlas): L
     sizeUnits: 'common',
     getColor: (c) => [255, 255, 255, Math.round(255 * countOpacity(c.count, maxCount))],
     alphaCutoff: 0,
-    billboard: false,
+    // Upright on screen: the view flips y (row 0 at the top), which would turn world-aligned icons upside down.
+    billboard: true,
   });
 }
 

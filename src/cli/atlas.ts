@@ -2,17 +2,25 @@ import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { ProgressEvent } from '../compute/types';
 import { serializeAtlas } from '../export/atlasFile';
+import { npyFloat32 } from '../export/npy';
 import type { Preprocessing } from '../model/image/preprocess';
 import { buildAtlasInNode } from './buildAtlas';
 
 const USAGE = `Build an activation atlas from the command line; writes the JSON the app opens.
 
   npm run atlas -- [--model default|<dir>] [--images <dir>] [--layer <name>] [--out atlas.json]
+  npm run atlas -- --text <file|dir> [--model <dir>] [--layer h.1.mlp.act] [--out atlas.json]
 
-  --model <dir|default>     TF.js layers or graph model folder (model.json + shards); default: built-in
+  --model <dir|default>     TF.js layers or graph model folder (model.json + shards), or with --text a GPT-2
+                            folder (config.json + model.safetensors, or model.safetensors.index.json + shards);
+                            default: the built-in model (models/fashion-cnn, or models/text-gpt2 with --text)
   --images <dir>            image folder; sub-folders are class labels (ImageFolder); default: bundled sample
+  --text <file|dir>         a .txt (one document per paragraph) or .jsonl ("text", optional "label" per line),
+                            or a folder of them (sub-folders are labels): builds a text atlas
   --layer <name>            layer or graph node to record; default: the model's last spatial layer
-  --samples <k|all|pooled>  spatial samples per image (seeded, away from the border); default: pooled
+                            (text: the middle block's MLP neurons, h.I.mlp.act)
+  --samples <k|all|pooled>  positions per input: images default to pooled, text to 4 seeded tokens per
+                            window; <|endoftext|> (token 0) is never recorded
   --method <m>              umap | tsne (this project's engines) | umap-js | tsne-js (references); default: umap
   --metric <m>              euclidean | cosine; default: euclidean
   --pca <k>                 PCA to k dims before projecting (0 = off); default: 50
@@ -28,6 +36,8 @@ const USAGE = `Build an activation atlas from the command line; writes the JSON 
   --input-size <px>         input size for graph models with a dynamic size
   --seed <n>                random seed; default: 0
   --out <file>              output JSON; default: atlas.json
+  --save-activations <file> also write the atlas's points' activations as a NumPy .npy (float32, points x dim,
+                            in the order of the file's points)
   --list-layers             print the recordable layers and exit
 `;
 
@@ -65,8 +75,9 @@ async function main(): Promise<void> {
     options: {
       model: { type: 'string', default: 'default' },
       images: { type: 'string' },
+      text: { type: 'string' },
       layer: { type: 'string' },
-      samples: { type: 'string', default: 'pooled' },
+      samples: { type: 'string' },
       method: { type: 'string', default: 'umap' },
       metric: { type: 'string', default: 'euclidean' },
       pca: { type: 'string', default: '50' },
@@ -82,6 +93,7 @@ async function main(): Promise<void> {
       'input-size': { type: 'string' },
       seed: { type: 'string', default: '0' },
       out: { type: 'string', default: 'atlas.json' },
+      'save-activations': { type: 'string' },
       'list-layers': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -98,20 +110,28 @@ async function main(): Promise<void> {
   const gridSizes = values.grid.split(',').map((g) => Number(g.trim()));
   if (gridSizes.some((g) => !Number.isInteger(g) || g < 1 || g > 1024)) throw new Error(`--grid must list grid sizes such as 20,40,80,160.`);
 
+  if (values.text !== undefined) {
+    const imageOnly = (['images', 'labels', 'preprocess', 'input-size'] as const).filter((flag) => values[flag] !== undefined);
+    if (imageOnly.length) throw new Error(`${imageOnly.map((f) => `--${f}`).join(', ')} ${imageOnly.length === 1 ? 'applies' : 'apply'} to image models, not to --text.`);
+  }
+
   if (values['list-layers']) {
-    const { loadModelForCli } = await import('./buildAtlas');
+    const { isTextModelArg, loadModelForCli, loadTextModelForCli } = await import('./buildAtlas');
     const { chooseBackend } = await import('../model/backend');
     await chooseBackend({ node: true });
-    const model = await loadModelForCli(values.model, { labels: values.labels });
+    const text = await isTextModelArg(values.model, values.text);
+    const model = text ? await loadTextModelForCli(values.model) : await loadModelForCli(values.model, { labels: values.labels });
     for (const l of model.layers) process.stdout.write(`${l.name}\t[${l.shape.join(', ')}]${l.name === model.defaultLayer ? '\t(default)' : ''}\n`);
     model.dispose();
     return;
   }
 
+  const saveTo = values['save-activations'];
   const started = performance.now();
   const result = await buildAtlasInNode({
     model: values.model,
     images: values.images,
+    text: values.text,
     layer: values.layer,
     params: {
       method,
@@ -122,7 +142,7 @@ async function main(): Promise<void> {
       minDist: number(values['min-dist'], '--min-dist', 0),
       perplexity: number(values.perplexity, '--perplexity', 1),
       iterations: values.iterations === undefined ? null : integer(values.iterations, '--iterations', 1),
-      samplesPerInput: parseSamples(values.samples),
+      ...(values.samples !== undefined ? { samplesPerInput: parseSamples(values.samples) } : {}),
       gridSizes,
       minCellCount: integer(values['min-count'], '--min-count', 1),
       topK: integer(values['top-k'], '--top-k', 1),
@@ -130,10 +150,12 @@ async function main(): Promise<void> {
     labels: values.labels,
     preprocessing: preprocess ? { range: preprocess } : undefined,
     inputSize: values['input-size'] ? integer(values['input-size'], '--input-size', 1) : undefined,
+    keepActivations: saveTo !== undefined,
     onProgress: progressBar,
   });
   const { atlas } = result;
   await writeFile(values.out, serializeAtlas(atlas));
+  if (saveTo !== undefined && result.activations) await writeFile(saveTo, npyFloat32(result.activations, [atlas.points.input.length, atlas.layer.dim]));
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   for (const notice of atlas.notices) process.stderr.write(`note: ${notice}\n`);
   if (result.errors.length) {
@@ -145,6 +167,9 @@ async function main(): Promise<void> {
     `wrote ${values.out}: ${atlas.inputs.names.length} inputs, ${atlas.points.input.length} points of layer ${atlas.layer.name} ` +
       `(${atlas.layer.dim}-d), cells per grid ${cells}, backend ${result.backend.name}, ${seconds} s\n`,
   );
+  if (saveTo !== undefined) {
+    process.stdout.write(`wrote ${saveTo}: ${atlas.points.input.length} x ${atlas.layer.dim} float32 activations, in the order of the atlas's points\n`);
+  }
 }
 
 main().catch((e: Error) => {

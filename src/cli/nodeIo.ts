@@ -4,6 +4,8 @@ import sharp from 'sharp';
 import { assembleArtifacts, ModelFileError } from '../model/image/artifacts';
 import type { RawImage } from '../model/image/preprocess';
 import type { ImageProvider } from '../model/image/recordImages';
+import type { TextFile } from '../model/text/documents';
+import type { ModelFile } from '../model/text/textModel';
 import type * as tf from '@tensorflow/tfjs';
 
 /** Reads a TF.js model directory (model.json + shards) or a model.json path. */
@@ -84,4 +86,48 @@ export async function readClassNames(path: string): Promise<string[]> {
     const m = /^n\d{8}\s+(.*)$/.exec(l.trim());
     return (m ? m[1].split(',')[0] : l).trim();
   });
+}
+
+/** Whether a folder holds a Hugging Face checkpoint (config.json) rather than a TF.js model (model.json). */
+export async function isTextModelFolder(dir: string): Promise<boolean> {
+  const has = (name: string) => stat(join(dir, name)).then((i) => i.isFile(), () => false);
+  return (await has('config.json')) && !(await has('model.json'));
+}
+
+/**
+ * The files of a GPT-2 checkpoint folder: config.json with model.safetensors, or with
+ * model.safetensors.index.json and the shards it names. Missing ones are left for the loader to name.
+ */
+export async function textModelFiles(dir: string): Promise<ModelFile[]> {
+  const info = await stat(dir).catch(() => null);
+  if (!info?.isDirectory()) throw new ModelFileError(`Text model folder ${dir} does not exist or is not a folder.`);
+  const read = async (name: string): Promise<ModelFile[]> => {
+    const bytes = await readFile(join(dir, name)).catch(() => null);
+    return bytes ? [{ name, bytes }] : [];
+  };
+  const files = [...(await read('config.json')), ...(await read('model.safetensors'))];
+  if (files.some((f) => f.name === 'model.safetensors')) return files;
+  const index = await read('model.safetensors.index.json');
+  if (index.length === 0) return files;
+  const shards = await Promise.all(shardNames(index[0].bytes as Uint8Array).map(read));
+  return [...files, ...index, ...shards.flat()];
+}
+
+/** The shard files an index's weight_map names; none when it cannot be read (the loader says why). */
+function shardNames(indexBytes: Uint8Array): string[] {
+  try {
+    const { weight_map: weightMap } = JSON.parse(new TextDecoder().decode(indexBytes)) as { weight_map?: Record<string, unknown> };
+    return [...new Set(Object.values(weightMap ?? {}).filter((v): v is string => typeof v === 'string' && basename(v) === v))];
+  } catch {
+    return [];
+  }
+}
+
+/** The files of --text: one file, or every file under a folder with its path relative to the folder (sub-folders are labels). */
+export async function textFilesFromPath(path: string): Promise<TextFile[]> {
+  const info = await stat(path).catch(() => null);
+  if (!info) throw new Error(`Text input ${path} does not exist.`);
+  if (info.isFile()) return [{ path: basename(path), bytes: await readFile(path) }];
+  const files = await walk(path);
+  return Promise.all(files.map(async (f) => ({ path: relative(path, f).split(sep).join('/'), bytes: await readFile(f) })));
 }

@@ -1,7 +1,13 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import type { ModelServiceDeps } from '../workers/modelService';
 import { bundledSample, DEFAULT_MODEL_DIR } from './buildAtlas';
 import { artifactsFromDirectory, pngDataUrl } from './nodeIo';
+
+const TEXT_MODEL_DIR = fileURLToPath(new URL('../../models/text-gpt2', import.meta.url));
+const TEXT_SAMPLE_DIR = fileURLToPath(new URL('../../public/text-sample', import.meta.url));
 
 /** The model worker's service as Node runs it: assets from this checkout, decoding and PNG encoding by sharp. */
 export function nodeModelServiceDeps(): ModelServiceDeps {
@@ -18,5 +24,9 @@ export function nodeModelServiceDeps(): ModelServiceDeps {
       return { width: info.width, height: info.height, channels: info.channels as 1 | 2 | 3 | 4, data: new Uint8Array(data) };
     },
     encodePng: pngDataUrl,
+    loadDefaultTextModel: async () =>
+      Promise.all(['config.json', 'model.safetensors'].map(async (name) => ({ name, bytes: new Uint8Array(await readFile(join(TEXT_MODEL_DIR, name))) }))),
+    loadTextSample: async () => [{ path: 'moby-dick-sample.jsonl', bytes: new Uint8Array(await readFile(join(TEXT_SAMPLE_DIR, 'moby-dick-sample.jsonl'))) }],
+    weightCache: () => null,
   };
 }

@@ -3,6 +3,7 @@ import { rendererFor } from '../renderers';
 import { useAtlasStore } from '../store';
 import { selectSelectedCell } from '../store/selectors';
 import { DirectionComparison, type DirectionImages } from './DirectionComparison';
+import { NeuronView } from './NeuronView';
 import type { AtlasCell } from '../compute/types';
 
 const CHANNELS_SHOWN = 8;
@@ -15,10 +16,11 @@ export function CellInspector({ compare }: { compare?: (cell: AtlasCell) => Prom
   const enlarged = useAtlasStore((s) => s.enlarged);
   const selectCell = useAtlasStore((s) => s.selectCell);
   const enlargeTopInput = useAtlasStore((s) => s.enlargeTopInput);
+  const showNeuron = useAtlasStore((s) => s.showNeuron);
   const canCompare = useAtlasStore((s) => s.atlasOrigin === 'build' && s.featureVisStatus !== 'unavailable');
   if (!atlas || !cell || !selected) return null;
 
-  const { InputView, describePosition, topTestId } = rendererFor(atlas);
+  const { InputView, describePosition, topList, CellSection } = rendererFor(atlas);
   const channels = strongestChannels(cell.mean, CHANNELS_SHOWN);
   const maxChannel = Math.max(1e-9, ...channels.map((c) => Math.abs(c.value)));
   const big = enlarged !== null ? cell.top[enlarged] : null;
@@ -39,7 +41,7 @@ export function CellInspector({ compare }: { compare?: (cell: AtlasCell) => Prom
 
       {big && (
         <figure className="enlarged" onClick={() => enlargeTopInput(null)} title="Click to close">
-          <InputView atlas={atlas} point={big} large />
+          <InputView atlas={atlas} point={big} large direction={cell.mean} />
           <figcaption>
             <div>{atlas.inputs.names[big.input]}</div>
             <div className="muted small">
@@ -54,18 +56,18 @@ export function CellInspector({ compare }: { compare?: (cell: AtlasCell) => Prom
         </figure>
       )}
 
-      <h3>Top inputs</h3>
-      <div className="top-inputs">
+      <h3>{topList.title}</h3>
+      <div className={topList.className}>
         {cell.top.map((top, rank) => (
           <button
             type="button"
             key={`${top.row}`}
-            data-testid={topTestId}
+            data-testid={topList.testId}
             className={rank === enlarged ? 'selected' : ''}
             title={`${atlas.inputs.names[top.input]} · score ${top.score.toFixed(2)}`}
             onClick={() => enlargeTopInput(rank === enlarged ? null : rank)}
           >
-            <InputView atlas={atlas} point={top} />
+            <InputView atlas={atlas} point={top} direction={cell.mean} />
           </button>
         ))}
       </div>
@@ -84,18 +86,21 @@ export function CellInspector({ compare }: { compare?: (cell: AtlasCell) => Prom
         })}
       </ul>
 
-      {compare && canCompare && <DirectionComparison cell={cell} compare={compare} />}
+      {CellSection && <CellSection atlas={atlas} cell={cell} />}
+
+      {compare && canCompare && atlas.modality === 'image' && <DirectionComparison cell={cell} compare={compare} />}
 
       <h3>Strongest channels of the mean</h3>
       <ul className="histogram">
         {channels.map(({ channel, value }) => (
-          <li key={channel}>
+          <li key={channel} className="clickable" title="Show this neuron" onClick={() => showNeuron(channel)} data-testid="strongest-channel">
             <span className="bar-label">#{channel}</span>
             <span className="bar channel" style={{ width: `${(100 * Math.abs(value)) / maxChannel}%` }} />
             <span className="bar-value">{value.toFixed(2)}</span>
           </li>
         ))}
       </ul>
+      <NeuronView atlas={atlas} />
     </aside>
   );
 }

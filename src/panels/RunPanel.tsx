@@ -11,7 +11,9 @@ export function RunPanel({ onRun, onCancel }: { onRun: () => void; onCancel: () 
   const sampling = useAtlasStore((s) => s.sampling);
   const notices = useAtlasStore((s) => s.notices);
   const finished = !running && status === 'ready';
-  const canRun = useAtlasStore((s) => s.modelStatus === 'ready' && (s.userInputs !== null || s.modelOrigin === 'default'));
+  const canRun = useAtlasStore(
+    (s) => s.modelStatus === 'ready' && (s.userInputs !== null || s.modelOrigin === 'default' || s.modelOrigin === 'default-text'),
+  );
 
   return (
     <section className="panel">

@@ -37,7 +37,7 @@ function ImageInput({ atlas, point, large }: { atlas: AtlasOf<'image'>; point: T
 
 /** Images: thumbnails of what the model saw, exemplar patches cropped around the recorded position. */
 export const imageRenderer: ModalityRenderer<'image'> = {
-  topTestId: 'top-input',
+  topList: { title: 'Top inputs', className: 'top-inputs', testId: 'top-input' },
 
   async loadPreviews(atlas, signal, onProgress) {
     return new ThumbnailBitmaps(await decodeThumbnails(atlas.inputs.thumbnails, signal, onProgress));

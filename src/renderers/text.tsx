@@ -1,5 +1,8 @@
+import { useCallback, useContext } from 'react';
 import type { AtlasOf } from '../compute/atlas';
-import type { TopInput } from '../compute/types';
+import type { AtlasCell, TopInput } from '../compute/types';
+import { InspectorServicesContext, type OutputToken } from '../panels/inspectorServices';
+import { useRequest } from '../panels/useRequest';
 import type { InputPreviews, ModalityRenderer } from './types';
 
 /** Tokens shown on each side of the recorded one in a context. */
@@ -52,15 +55,71 @@ export function TokenContext({ tokens, at, radius, shade }: { tokens: string[]; 
   );
 }
 
-function TextInput({ atlas, point, large, shade }: { atlas: AtlasOf<'text'>; point: TopInput; large?: boolean; shade?: ArrayLike<number> }) {
+/** Each token's activation along the direction as a shade in [0, 1]: negative is none, the document's largest is full. */
+function shades(activations: Float32Array): Float32Array {
+  let max = 0;
+  for (let k = 1; k < activations.length; k++) max = Math.max(max, activations[k]);
+  return activations.map((a, k) => (k === 0 || max <= 0 ? 0 : Math.max(0, a) / max));
+}
+
+/** A recorded token in its context; with the model at hand, every token is shaded by its activation along `direction`. */
+function TextInput({ atlas, point, large, direction }: { atlas: AtlasOf<'text'>; point: TopInput; large?: boolean; direction?: Float32Array }) {
+  const services = useContext(InspectorServicesContext);
   const tokens = atlas.inputs.tokens[point.input];
+  const ids = atlas.inputs.tokenIds[point.input];
+  const run = useCallback(
+    async () => shades((await services!.tokenActivations(direction!, [ids]))[0]),
+    [services, direction, ids],
+  );
+  const shade = useRequest(services && direction ? point.input : null, services && direction ? run : null);
   if (point.position < 0) return <span className="token-context">{tokens.slice(1).join('').slice(0, large ? 600 : 160)}</span>;
-  return <TokenContext tokens={tokens} at={point.position} radius={large ? CONTEXT_LARGE : CONTEXT} shade={shade} />;
+  return (
+    <TokenContext tokens={tokens} at={point.position} radius={large ? CONTEXT_LARGE : CONTEXT} shade={shade.kind === 'done' ? shade.result : undefined} />
+  );
+}
+
+function TokenList({ tokens, kind }: { tokens: OutputToken[]; kind: 'promoted' | 'suppressed' }) {
+  return (
+    <div className={`token-list ${kind}`} data-testid={`${kind}-tokens`}>
+      {tokens.map((t) => (
+        <span key={t.id} title={`logit ${t.logit.toFixed(2)}`}>
+          {displayToken(t.text)}
+        </span>
+      ))}
+    </div>
+  );
+}
+
+/** What a direction writes to the next-token logits: its most promoted and suppressed tokens. */
+export function DirectionOutputsView({ direction }: { direction: Float32Array }) {
+  const services = useContext(InspectorServicesContext);
+  const run = useCallback((d: Float32Array) => services!.directionOutputs(d), [services]);
+  const outputs = useRequest(services ? direction : null, services ? run : null);
+  if (!services) return <p className="muted small">Load the atlas's model to see what this direction writes to the output.</p>;
+  if (outputs.kind === 'error') return <p className="error small">{outputs.message}</p>;
+  if (outputs.kind !== 'done') return <p className="muted small">Carrying the direction to the output…</p>;
+  return (
+    <>
+      <p className="small">Promotes</p>
+      <TokenList tokens={outputs.result.promoted} kind="promoted" />
+      <p className="small">Suppresses</p>
+      <TokenList tokens={outputs.result.suppressed} kind="suppressed" />
+    </>
+  );
+}
+
+function TextCellSection({ cell }: { atlas: AtlasOf<'text'>; cell: AtlasCell }) {
+  return (
+    <section data-testid="direction-outputs">
+      <h3>What the cell's direction writes to the output</h3>
+      <DirectionOutputsView direction={cell.mean} />
+    </section>
+  );
 }
 
 /** Text: a cell's icon is its most typical tokens; an input is shown as the context around its recorded token. */
 export const textRenderer: ModalityRenderer<'text'> = {
-  topTestId: 'top-context',
+  topList: { title: 'Top contexts', className: 'top-contexts', testId: 'top-context' },
 
   async loadPreviews(atlas, _signal, onProgress) {
     const texts = new TokenTexts(atlas);
@@ -99,6 +158,7 @@ export const textRenderer: ModalityRenderer<'text'> = {
   },
 
   InputView: TextInput,
+  CellSection: TextCellSection,
 
   describePosition(atlas, position) {
     return position < 0 ? '' : `token ${position}`;

@@ -23,5 +23,6 @@ export const createAtlasSlice: StateCreator<AtlasStore, [], [], AtlasSlice> = (s
       viewState: null,
       selected: null,
       enlarged: null,
+      neuron: null,
     })),
 });

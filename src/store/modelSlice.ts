@@ -1,8 +1,9 @@
 import type { StateCreator } from 'zustand';
-import type { BackendInfo, ModelSummary } from '../workers/protocol';
+import { DEFAULT_ATLAS_PARAMS } from '../compute/atlas';
+import type { BackendInfo, LoadProgress, ModelSource, ModelSummary } from '../workers/protocol';
 import type { AtlasStore } from './index';
 
-export type ModelOrigin = 'default' | 'files' | 'url';
+export type ModelOrigin = ModelSource['kind'];
 
 /** The loaded model, the layer to record, and the backend doing the work. */
 export interface ModelSlice {
@@ -12,11 +13,14 @@ export interface ModelSlice {
   /** pending -> ready | error, for the model the user asked for last. */
   modelStatus: 'idle' | 'pending' | 'ready' | 'error';
   model: ModelSummary | null;
+  /** The load in progress (fetching a hub model's files...), null otherwise. */
+  modelProgress: LoadProgress | null;
   layer: string | null;
   setBackend: (backend: BackendInfo) => void;
   modelRequested: () => void;
   modelLoaded: (model: ModelSummary, origin: ModelOrigin) => void;
   modelFailed: () => void;
+  modelLoadProgress: (progress: LoadProgress | null) => void;
   selectLayer: (name: string) => void;
 }
 
@@ -25,10 +29,21 @@ export const createModelSlice: StateCreator<AtlasStore, [], [], ModelSlice> = (s
   modelOrigin: 'default',
   modelStatus: 'idle',
   model: null,
+  modelProgress: null,
   layer: null,
   setBackend: (backend) => set({ backend }),
-  modelRequested: () => set({ modelStatus: 'pending' }),
-  modelLoaded: (model, modelOrigin) => set({ model, modelOrigin, modelStatus: 'ready', layer: model.defaultLayer }),
-  modelFailed: () => set((s) => ({ modelStatus: s.model ? 'ready' : 'error' })),
+  modelRequested: () => set({ modelStatus: 'pending', modelProgress: null }),
+  modelLoaded: (model, modelOrigin) =>
+    set((s) => ({
+      model,
+      modelOrigin,
+      modelStatus: 'ready',
+      modelProgress: null,
+      layer: model.defaultLayer,
+      // A new modality starts from its own default sampling: every token of a text, 4 positions of an image.
+      params: s.model?.modality === model.modality ? s.params : { ...s.params, samplesPerInput: model.modality === 'text' ? 'all' : DEFAULT_ATLAS_PARAMS.samplesPerInput },
+    })),
+  modelFailed: () => set((s) => ({ modelStatus: s.model ? 'ready' : 'error', modelProgress: null })),
+  modelLoadProgress: (modelProgress) => set({ modelProgress }),
   selectLayer: (layer) => set({ layer }),
 });

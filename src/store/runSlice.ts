@@ -19,7 +19,9 @@ export interface AppError {
   message: string;
 }
 
+/** A summary of the inputs the user gave (the files stay outside the store). */
 export interface UserInputs {
+  kind: 'images' | 'text';
   count: number;
   labels: string[];
 }

@@ -1,20 +1,18 @@
-import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import modelJsonUrl from '../../models/fashion-cnn/model.json?url';
 import weightsUrl from '../../models/fashion-cnn/weights.bin?url';
+import textConfigUrl from '../../models/text-gpt2/config.json?url';
+import textWeightsUrl from '../../models/text-gpt2/model.safetensors?url';
+import { IndexedDbWeightCache } from '../model/text/weightCache';
 import { artifactsFromUrl } from '../model/image/artifacts';
 import { sampleProvider } from '../model/image/providers';
 import { parseSample } from '../model/image/sample';
 import { decodeImageToSize, decodeStats, encodePngDataUrl } from './imageCodec';
 import { createModelService } from './modelService';
 import { exposeRpc, type Endpoint } from './rpc';
-
-// tfjs's threaded wasm build spawns its own workers from a script that breaks once bundled (they die with
-// "e is not defined"); the single-threaded SIMD build is stable, so threads stay off for now.
-tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
 
 // Vite emits the wasm binaries as hashed assets; tfjs must be told where they went.
 setWasmPaths({
@@ -27,6 +25,7 @@ setWasmPaths({
 (self as unknown as { __atlasModelWorker: object }).__atlasModelWorker = { decodeStats };
 
 const base = new URL(import.meta.env.BASE_URL, self.location.origin);
+const weightCache = new IndexedDbWeightCache();
 const absolute = (url: string) => new URL(url, self.location.origin).toString();
 
 exposeRpc(
@@ -39,6 +38,17 @@ exposeRpc(
       ]);
       return sampleProvider(parseSample(manifest, new Uint8Array(bytes)));
     },
+    loadDefaultTextModel: () =>
+      Promise.all(
+        [['config.json', textConfigUrl], ['model.safetensors', textWeightsUrl]].map(async ([name, url]) => ({
+          name,
+          bytes: new Uint8Array(await (await fetch(absolute(url))).arrayBuffer()),
+        })),
+      ),
+    loadTextSample: async () => [
+      { path: 'moby-dick-sample.jsonl', bytes: new Uint8Array(await (await fetch(new URL('text-sample/moby-dick-sample.jsonl', base))).arrayBuffer()) },
+    ],
+    weightCache: () => (typeof indexedDB === 'undefined' ? null : weightCache),
     decodeImage: decodeImageToSize,
     encodePng: encodePngDataUrl,
   }),

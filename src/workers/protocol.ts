@@ -3,8 +3,23 @@ import type { Atlas, AtlasRequest, InputError, ModalityModels, Modality } from '
 import type { ProgressEvent } from '../compute/types';
 import type { LayerInfo } from '../model/recordTable';
 
-/** Where a model comes from: the built-in default, user-picked files (model.json + shards), or a URL. */
-export type ModelSource = { kind: 'default' } | { kind: 'files'; files: File[] } | { kind: 'url'; url: string };
+/**
+ * Where a model comes from: a built-in one (the image CNN, or the text GPT-2), user-picked files (a TF.js
+ * model.json + shards, or a GPT-2's config.json + safetensors), a URL, or a Hugging Face model id.
+ */
+export type ModelSource =
+  | { kind: 'default' }
+  | { kind: 'default-text' }
+  | { kind: 'files'; files: File[] }
+  | { kind: 'url'; url: string }
+  | { kind: 'hub'; id: string; baseUrl: string };
+
+/** Progress of a model load: bytes fetched of the total (where known), and what is happening. */
+export interface LoadProgress {
+  done: number;
+  total: number;
+  message: string;
+}
 
 /** A loaded model as the page sees it: the atlas's model description plus what the pickers need. */
 export type ModelSummary = { [M in Modality]: ModalityModels[M] & ModelExtras<M> }[Modality];
@@ -18,10 +33,18 @@ interface ModelExtras<M extends Modality> {
   fingerprint: string;
 }
 
+/** What the page asks of the backend: a backend to force (`?backend=`), and threads for wasm (`?threads=`); null: choose. */
+export interface BackendRequest {
+  backend: string | null;
+  threads: number | null;
+}
+
 export interface BackendInfo {
   name: string;
   /** Why this backend was chosen (or why faster ones were skipped). */
   reason: string;
+  /** Threads the backend computes on (wasm: its thread pool where the page is cross-origin isolated). */
+  threads: number;
 }
 
 /** An image the user dropped or picked; `label` is its sub-folder name, if any. */
@@ -31,9 +54,32 @@ export interface ImageSource {
   blob: Blob;
 }
 
-/** An atlas request with its inputs: the user's images, or the bundled sample of the default model. */
+/** A text file or pasted text the user gave; `label` is its sub-folder name, if any. */
+export interface TextSource {
+  name: string;
+  label: string | null;
+  text: string;
+}
+
+/** What an atlas is built over: the user's images or texts, or the bundled sample of a built-in model. */
+export type InputSet = { kind: 'sample' } | { kind: 'images'; images: ImageSource[] } | { kind: 'text'; texts: TextSource[] };
+
+/** An atlas request with its inputs. */
 export interface BuildRequest extends AtlasRequest {
-  inputs: ImageSource[] | 'sample';
+  inputs: InputSet;
+}
+
+/** A token a direction writes to the output, and its logit. */
+export interface OutputToken {
+  id: number;
+  text: string;
+  logit: number;
+}
+
+/** What a direction at the recorded layer writes to the next-token logits: the most promoted and suppressed tokens. */
+export interface DirectionOutputs {
+  promoted: OutputToken[];
+  suppressed: OutputToken[];
 }
 
 export type Stage = 'decode' | 'record' | 'project' | 'grid' | 'icons';

@@ -30,7 +30,7 @@ describe('one pipeline for the page and the CLI', () => {
     // What a user types in the projection panel, every parameter away from its default.
     useAtlasStore.getState().setParams({ nNeighbors: 5, minDist: 0.5, iterations: 60, pcaDims: 8, seed: 3, samplesPerInput: 'pooled', gridSizes: [20, 40] });
     const params = useAtlasStore.getState().params;
-    const page = await pipeline.build({ inputs: 'sample', layer: 'conv3', params }, () => {});
+    const page = await pipeline.build({ inputs: { kind: 'sample' }, layer: 'conv3', params }, () => {});
 
     const out = join(mkdtempSync(join(tmpdir(), 'atlas-cli-')), 'atlas.json');
     const flags = ['--neighbors', '5', '--min-dist', '0.5', '--iterations', '60', '--pca', '8', '--seed', '3', '--samples', 'pooled', '--grid', '20,40'];
@@ -48,13 +48,13 @@ describe('one pipeline for the page and the CLI', () => {
     const reload = vi.spyOn(pipeline, 'loadModel');
     const controller = new AbortController();
     const params = { ...useAtlasStore.getState().params, iterations: 30 };
-    const cancelled = pipeline.build({ inputs: 'sample', layer: 'conv3', params }, (p) => {
+    const cancelled = pipeline.build({ inputs: { kind: 'sample' }, layer: 'conv3', params }, (p) => {
       if (p.stage === 'record' && p.done > 0) controller.abort();
     }, controller.signal);
     await expect(cancelled).rejects.toMatchObject({ name: 'AbortError' });
     expect(reload).not.toHaveBeenCalled();
     // The same worker still holds the model: the next build needs no reload.
-    const next = await pipeline.build({ inputs: 'sample', layer: 'conv3', params }, () => {});
+    const next = await pipeline.build({ inputs: { kind: 'sample' }, layer: 'conv3', params }, () => {});
     expect(next.atlas.points.input).toHaveLength(3000);
     expect(reload).not.toHaveBeenCalled();
     reload.mockRestore();

@@ -208,27 +208,42 @@ export class Gpt2Model {
     const { nEmbd, nHead, layerNormEpsilon: eps } = this.config;
     const found = new Map<string, tf.Tensor3D>();
     const wanted = new Set(targets.map(layerName));
-    const keep = (ref: LayerRef, value: tf.Tensor3D): boolean => {
-      const name = layerName(ref);
-      if (wanted.has(name)) found.set(name, value);
-      return wanted.size > 0 && found.size === wanted.size;
-    };
     const tokens = ids.shape[1];
     let x: tf.Tensor3D = tf.add(tf.gather(weights.wte, ids), weights.wpe.slice([0, 0], [tokens, nEmbd]));
     for (let block = 0; block < weights.blocks.length; block++) {
       const w = weights.blocks[block];
-      const attention = selfAttention(layerNorm(x, w.ln1, eps), w, nHead);
-      if (keep({ block, part: 'attn' }, attention)) return found;
-      x = x.add(attention);
-      const neurons = geluNew(linear(layerNorm(x, w.ln2, eps), w.fc));
-      if (keep({ block, part: 'mlp.act' }, neurons)) return found;
-      x = x.add(linear(neurons, w.mlpProj));
-      if (keep({ block, part: 'resid' }, x)) return found;
+      // One tidy per block: its intermediates are freed as soon as the block is done, so memory stays at
+      // one block's worth whatever the depth; what is returned (recorded parts, the residual) survives.
+      const step = tf.tidy((): Record<string, tf.Tensor3D> => {
+        const out: Record<string, tf.Tensor3D> = {};
+        const keep = (part: LayerRef['part'], value: tf.Tensor3D): boolean => {
+          const name = layerName({ block, part });
+          if (wanted.has(name)) out[name] = value;
+          return wanted.size > 0 && found.size + Object.keys(out).length === wanted.size;
+        };
+        const attention = selfAttention(layerNorm(x, w.ln1, eps), w, nHead);
+        if (keep('attn', attention)) return out;
+        const mid = x.add(attention) as tf.Tensor3D;
+        const neurons = geluNew(linear(layerNorm(mid, w.ln2, eps), w.fc));
+        if (keep('mlp.act', neurons)) return out;
+        const next = mid.add(linear(neurons, w.mlpProj)) as tf.Tensor3D;
+        keep('resid', next);
+        out[RESIDUAL] = next;
+        return out;
+      });
+      const { [RESIDUAL]: next, ...recorded } = step;
+      for (const [name, value] of Object.entries(recorded)) found.set(name, value);
+      if (!next) return found;
+      x = next;
+      if (wanted.size > 0 && found.size === wanted.size) return found;
     }
     found.set('final', x);
     return found;
   }
 }
+
+/** The key a block's step returns its residual stream under (never a layer name). */
+const RESIDUAL = '#residual';
 
 function layerName({ block, part }: LayerRef): string {
   return part === 'resid' ? `h.${block}` : `h.${block}.${part}`;

@@ -93,7 +93,8 @@ export function hubFileUrl(baseUrl: string, modelId: string, file: string): stri
 export async function loadHubModel(modelId: string, options: HubLoadOptions = {}): Promise<HubLoad> {
   const id = parseModelId(modelId);
   const baseUrl = parseBaseUrl(options.baseUrl ?? DEFAULT_HUB_URL);
-  const fetchFile = options.fetch ?? globalThis.fetch;
+  // Bound: a browser refuses fetch called as another object's method ("Illegal invocation").
+  const fetchFile = options.fetch ?? globalThis.fetch?.bind(globalThis);
   if (!fetchFile) throw new HubError('fetch is not available here, so models cannot be downloaded.');
   const { signal, cache, onProgress } = options;
   signal?.throwIfAborted();

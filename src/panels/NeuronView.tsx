@@ -1,0 +1,68 @@
+import { useCallback, useContext, useMemo } from 'react';
+import type { Atlas } from '../compute/atlas';
+import { rendererFor } from '../renderers';
+import { DirectionOutputsView } from '../renderers/text';
+import { useAtlasStore } from '../store';
+import { InspectorServicesContext } from './inspectorServices';
+import { useRequest } from './useRequest';
+
+const TOP_SHOWN = 12;
+
+/** One neuron (channel) of the recorded layer: its top points, the spread of its activations, and for text what it writes to the output. */
+export function NeuronView({ atlas }: { atlas: Atlas }) {
+  const services = useContext(InspectorServicesContext);
+  const neuron = useAtlasStore((s) => s.neuron);
+  const showNeuron = useAtlasStore((s) => s.showNeuron);
+  const atlasVersion = useAtlasStore((s) => s.atlasVersion);
+  const dim = atlas.layer.dim;
+  const run = useCallback((key: string) => services!.neuronProfile(Number(key.split(':')[1])), [services]);
+  const profile = useRequest(services && neuron !== null ? `${atlasVersion}:${neuron}` : null, services ? run : null);
+  const basis = useMemo(() => {
+    const d = new Float32Array(dim);
+    if (neuron !== null && neuron < dim) d[neuron] = 1;
+    return d;
+  }, [neuron, dim]);
+  const { InputView, topList } = rendererFor(atlas);
+
+  return (
+    <section data-testid="neuron-view">
+      <h3>Neuron</h3>
+      <form
+        className="row"
+        onSubmit={(e) => {
+          e.preventDefault();
+          const value = Number(new FormData(e.currentTarget).get('neuron'));
+          if (Number.isInteger(value)) showNeuron(value);
+        }}
+      >
+        <input name="neuron" data-testid="neuron-input" type="number" min={0} max={dim - 1} placeholder={`0 to ${dim - 1}`} defaultValue={neuron ?? ''} key={neuron ?? 'none'} />
+        <button type="submit" disabled={!services}>
+          Show
+        </button>
+      </form>
+      {!services && <p className="muted small">The neuron view reads the activations of an atlas built in this session.</p>}
+      {profile.kind === 'pending' && <p className="muted small">Ranking every recorded point…</p>}
+      {profile.kind === 'error' && <p className="error small">{profile.message}</p>}
+      {profile.kind === 'done' && (
+        <>
+          <p className="small">
+            #{profile.result.neuron}: activations from {profile.result.histogram.min.toFixed(2)} to {profile.result.histogram.max.toFixed(2)}
+          </p>
+          <div className="neuron-histogram" data-testid="neuron-histogram">
+            {profile.result.histogram.counts.map((n, k) => (
+              <span key={k} style={{ height: `${(100 * n) / Math.max(1, ...profile.result.histogram.counts)}%` }} title={`${n}`} />
+            ))}
+          </div>
+          <div className={topList.className} data-testid="neuron-top">
+            {profile.result.top.slice(0, TOP_SHOWN).map((point) => (
+              <span key={point.row} className="neuron-top-point" title={`${atlas.inputs.names[point.input]} · ${point.score.toFixed(2)}`}>
+                <InputView atlas={atlas} point={point} direction={basis} />
+              </span>
+            ))}
+          </div>
+          {atlas.modality === 'text' && <DirectionOutputsView direction={basis} />}
+        </>
+      )}
+    </section>
+  );
+}

@@ -9,7 +9,8 @@
  *
  * Models: `builtin` is models/text-gpt2/ (config.json + model.safetensors; skipped if absent), `small` a
  * GPT-2-small-shaped model (n_embd 768, 12 layers, 12 heads, vocab 50257, 1024 positions: 124M
- * parameters) with seeded random weights built in memory. `--layer` defaults to the middle block's
+ * parameters) with seeded random weights built in memory; `medium` the same at GPT-2 medium's shape (n_embd
+ * 1024, 24 layers, 16 heads: 355M parameters), not run by default. `--layer` defaults to the middle block's
  * `h.I.mlp.act` (I = n_layer / 2) of each model. The cpu backend runs only `--cpu-models` (it is slow).
  *
  * Each (model, backend) runs in its own child process, so that peak RSS (VmHWM) is that case's own:
@@ -27,12 +28,14 @@ import { Gpt2Model, gpt2Size, gpt2WeightShapes, isGpt2MaskBuffer } from '../src/
 import { type Gpt2Config, parseGpt2Config } from '../src/model/text/gpt2Config';
 import { type HostTensor, readSafetensors } from '../src/model/text/safetensors';
 
-type ModelName = 'builtin' | 'small';
+type ModelName = 'builtin' | 'small' | 'medium';
 type Backend = 'wasm' | 'cpu';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const DEFAULT_BUILTIN_DIR = join(HERE, '..', 'models', 'text-gpt2');
 const GPT2_SMALL: Gpt2Config = { nEmbd: 768, nLayer: 12, nHead: 12, nPositions: 1024, vocabSize: 50257, nInner: 3072, layerNormEpsilon: 1e-5 };
+/** GPT-2 medium's shape (355M parameters), to show it loads and runs on wasm. */
+const GPT2_MEDIUM: Gpt2Config = { nEmbd: 1024, nLayer: 24, nHead: 16, nPositions: 1024, vocabSize: 50257, nInner: 4096, layerNormEpsilon: 1e-5 };
 
 interface Settings {
   builtinDir: string;
@@ -139,7 +142,8 @@ function buildModel(name: ModelName, s: Settings): Gpt2Model {
     const tensors = readSafetensors(readFileSync(join(s.builtinDir, 'model.safetensors')), { skip: isGpt2MaskBuffer, fileName: 'model.safetensors' });
     return Gpt2Model.fromTensors(config, tensors);
   }
-  return Gpt2Model.fromTensors(GPT2_SMALL, randomWeights(GPT2_SMALL, s.seed));
+  const config = name === 'medium' ? GPT2_MEDIUM : GPT2_SMALL;
+  return Gpt2Model.fromTensors(config, randomWeights(config, s.seed));
 }
 
 function seededTokens(batch: number, tokens: number, vocabSize: number, seed: number): Int32Array[] {

@@ -19,8 +19,8 @@ const USAGE = `Build an activation atlas from the command line; writes the JSON 
                             or a folder of them (sub-folders are labels): builds a text atlas
   --layer <name>            layer or graph node to record; default: the model's last spatial layer
                             (text: the middle block's MLP neurons, h.I.mlp.act)
-  --samples <k|all|pooled>  positions per input: images default to pooled, text to 4 seeded tokens per
-                            window; <|endoftext|> (token 0) is never recorded
+  --samples <k|all|pooled>  positions per input: images default to pooled, text to all (every token of
+                            each window but <|endoftext|>, token 0, which is never recorded)
   --method <m>              umap | tsne (this project's engines) | umap-js | tsne-js (references); default: umap
   --metric <m>              euclidean | cosine; default: euclidean
   --pca <k>                 PCA to k dims before projecting (0 = off); default: 50

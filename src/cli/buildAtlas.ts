@@ -28,7 +28,8 @@ export const DEFAULT_TEXT_MODEL_DIR = fileURLToPath(new URL('../../models/text-g
 /** The command line records one pooled vector per image unless asked for positions. */
 export const CLI_DEFAULT_PARAMS: AtlasParams = { ...DEFAULT_ATLAS_PARAMS, samplesPerInput: 'pooled' };
 /** For text it records tokens, as the page does: a pooled window mixes every token it holds. */
-export const TEXT_CLI_DEFAULT_PARAMS: AtlasParams = { ...DEFAULT_ATLAS_PARAMS };
+/** Text records every token (but <|endoftext|>) unless asked to sample, as the page does. */
+export const TEXT_CLI_DEFAULT_PARAMS: AtlasParams = { ...DEFAULT_ATLAS_PARAMS, samplesPerInput: 'all' };
 
 export interface NodeAtlasOptions {
   /** 'default' (the built-in model of the modality) or a model folder: TF.js model.json + shards, or a GPT-2 config.json + safetensors. */

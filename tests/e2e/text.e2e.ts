@@ -126,6 +126,21 @@ describe('text: the built-in GPT-2, token atlases, contexts', { timeout: 20 * 60
     assert.match(await page.locator('[data-testid=error-list]').innerText(), /blob\.txt/);
   });
 
+  it('builds from text files dropped on the page', async () => {
+    const before = await atlasState(page);
+    await page.evaluate((paragraphs) => {
+      const dataTransfer = new DataTransfer();
+      dataTransfer.items.add(new File([paragraphs.slice(0, 2).join('\n\n')], 'sea.txt', { type: 'text/plain' }));
+      dataTransfer.items.add(new File([paragraphs.slice(2).join('\n\n')], 'land.txt', { type: 'text/plain' }));
+      const target = document.querySelector('[data-testid=atlas-view]')!;
+      target.dispatchEvent(new DragEvent('dragover', { dataTransfer, bubbles: true, cancelable: true }));
+      target.dispatchEvent(new DragEvent('drop', { dataTransfer, bubbles: true, cancelable: true }));
+    }, PASTED.split('\n\n'));
+    await waitForNewAtlas(page, before);
+    assert.equal((await atlasState(page)).inputCount, 5);
+    assert.equal(await page.evaluate(() => window.__atlas!.modality), 'text');
+  });
+
   it('exports the text atlas as JSON and reopens it', async () => {
     const before = await atlasState(page);
     const [download] = await Promise.all([page.waitForEvent('download'), page.locator('[data-testid=export-json]').click()]);

@@ -27,6 +27,7 @@ import { chooseBackend } from '../src/model/backend';
 import { Gpt2Model, gpt2Size, gpt2WeightShapes, isGpt2MaskBuffer } from '../src/model/text/gpt2';
 import { type Gpt2Config, parseGpt2Config } from '../src/model/text/gpt2Config';
 import { type HostTensor, readSafetensors } from '../src/model/text/safetensors';
+import { parseArgs, peakResidentMb } from './lib';
 
 type ModelName = 'builtin' | 'small' | 'medium';
 type Backend = 'wasm' | 'cpu';
@@ -67,19 +68,6 @@ interface CaseResult {
   peakRssMb: number;
   matmul: MatMulRate[];
   threads: number | null;
-}
-
-function parseArgs(argv: string[]): Map<string, string> {
-  const args = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith('--')) continue;
-    const [key, inline] = a.slice(2).split('=', 2);
-    if (inline !== undefined) args.set(key, inline);
-    else if (i + 1 < argv.length && !argv[i + 1].startsWith('--')) args.set(key, argv[++i]);
-    else args.set(key, 'true');
-  }
-  return args;
 }
 
 function positiveInteger(args: Map<string, string>, key: string, fallback: number): number {
@@ -176,16 +164,6 @@ async function matMulRate(m: number, k: number, n: number, minReps: number, seed
 }
 
 /** This process's peak resident set (VmHWM, which starts afresh at exec); maxRSS where /proc is absent. */
-function peakResidentMb(): number {
-  try {
-    const match = /VmHWM:\s+(\d+)\s+kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-    if (match) return Number(match[1]) / 1024;
-  } catch {
-    // Not Linux: fall through.
-  }
-  return process.resourceUsage().maxRSS / 1024;
-}
-
 async function wasmThreads(backend: Backend): Promise<number | null> {
   if (backend !== 'wasm') return null;
   const { getThreadsCount } = await import('@tensorflow/tfjs-backend-wasm');

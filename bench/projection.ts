@@ -18,6 +18,7 @@ import { layoutQuality, tsneKl } from '../src/compute/quality';
 import { tsne } from '../src/compute/tsne';
 import { umap } from '../src/compute/umap';
 import { createRng, gaussian } from '../src/lib/rng';
+import { parseArgs, peakResidentMb } from './lib';
 
 type Method = 'umap' | 'umap-js' | 'tsne' | 'tsne-js';
 const ALL_METHODS: Method[] = ['umap', 'umap-js', 'tsne', 'tsne-js'];
@@ -58,19 +59,6 @@ interface Row {
   recall?: number;
   kl?: number;
   note?: string;
-}
-
-function parseArgs(argv: string[]): Map<string, string> {
-  const args = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith('--')) continue;
-    const [key, inline] = a.slice(2).split('=', 2);
-    if (inline !== undefined) args.set(key, inline);
-    else if (i + 1 < argv.length && !argv[i + 1].startsWith('--')) args.set(key, argv[++i]);
-    else args.set(key, 'true');
-  }
-  return args;
 }
 
 /** A seeded Gaussian mixture with structure inside each cluster: 12 clusters, each a noisy 8-dim linear manifold. */
@@ -203,16 +191,6 @@ async function child(args: Map<string, string>): Promise<void> {
  * This process's peak resident set: VmHWM on Linux, which starts afresh at exec. getrusage's maxRSS
  * would also count the parent's memory at fork time.
  */
-function peakResidentMb(): number {
-  try {
-    const match = /VmHWM:\s+(\d+)\s+kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-    if (match) return Number(match[1]) / 1024;
-  } catch {
-    // Not Linux: fall through.
-  }
-  return process.resourceUsage().maxRSS / 1024;
-}
-
 function spawnMethod(method: Method, dataPath: string, n: number, d: number, seed: number, dir: string): Promise<RunResult> {
   const out = join(dir, `${method}.f32`);
   const script = fileURLToPath(import.meta.url);

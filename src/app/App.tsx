@@ -12,6 +12,7 @@ import { InputPanel } from '../panels/InputPanel';
 import { ModelPanel } from '../panels/ModelPanel';
 import { ProjectionPanel } from '../panels/ProjectionPanel';
 import { RunPanel } from '../panels/RunPanel';
+import { SelectionPanel } from '../panels/SelectionPanel';
 import { useAtlasStore } from '../store';
 import { AtlasController } from './controller';
 import { installTestHook } from './testHook';
@@ -71,6 +72,7 @@ export function App() {
           }}
           onCancel={() => controller?.cancel()}
         />
+        <SelectionPanel />
         <ErrorList />
         <ExportPanel
           onExportPng={async (size) => controller?.exportPng(size)}

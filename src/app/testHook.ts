@@ -1,6 +1,7 @@
 import type { AtlasViewHandle } from '../atlas/AtlasView';
 import type { ScreenCenter } from '../atlas/screenCenters';
 import type { AppStatus, useAtlasStore } from '../store';
+import { selectedInputs } from '../atlas/selection';
 import { selectLevel } from '../store/selectors';
 
 /** The name of the performance marks that record each change of `status`, with the new status as detail. */
@@ -29,6 +30,8 @@ export interface AtlasTestHook {
   readonly projectionMethod: string;
   /** Intermediate layouts drawn while the current build's projection settled. */
   readonly previewFrames: number;
+  /** The selected points (indices into the atlas's points) and the inputs they come from. */
+  readonly selection: { points: number[]; inputs: number[] };
   /** Feature-visualisation icons of the current grid level: finished and in all; `shown`: icons uploaded to the view, all levels. */
   readonly featureVis: { done: number; total: number; status: string; shown: number };
   cellScreenCenters(): ScreenCenter[];
@@ -48,6 +51,10 @@ export function installTestHook(store: typeof useAtlasStore, view: () => AtlasVi
     },
     get modality() {
       return store.getState().atlas?.modality ?? '';
+    },
+    get selection() {
+      const { atlas, selection } = store.getState();
+      return { points: [...selection], inputs: atlas ? selectedInputs(atlas, selection) : [] };
     },
     get iconMode() {
       return store.getState().iconMode;

@@ -15,6 +15,8 @@ export function AtlasToolbar({ onStep }: { onStep: (step: ViewStep) => void }) {
   const featureVis = useAtlasStore((s) => s.featureVisLevels.find((l) => l.gridSize === s.gridSize));
   const featureVisStatus = useAtlasStore((s) => s.featureVisStatus);
   const featureVisMessage = useAtlasStore((s) => s.featureVisMessage);
+  const selectTool = useAtlasStore((s) => s.selectTool);
+  const setSelectTool = useAtlasStore((s) => s.setSelectTool);
   return (
     <div className="atlas-toolbar">
       <button type="button" disabled={disabled} onClick={() => onStep('zoomIn')} aria-label="Zoom in" title="Zoom in (+)">
@@ -26,6 +28,14 @@ export function AtlasToolbar({ onStep }: { onStep: (step: ViewStep) => void }) {
       <button type="button" disabled={disabled} onClick={() => onStep('fit')} title="Fit the whole atlas (0)">
         Fit
       </button>
+      <label title="Drag to pan, or select points with a lasso or a box: shift adds to the selection, alt removes">
+        drag{' '}
+        <select data-testid="select-tool" value={selectTool} disabled={disabled} onChange={(e) => setSelectTool(e.target.value as typeof selectTool)}>
+          <option value="pan">pans</option>
+          <option value="lasso">lassoes points</option>
+          <option value="box">boxes points</option>
+        </select>
+      </label>
       <label>
         <input type="checkbox" checked={showLabels} onChange={(e) => setShowLabels(e.target.checked)} /> labels
       </label>

@@ -2,7 +2,9 @@ import { OrthographicView, type Layer, type PickingInfo } from '@deck.gl/core';
 import DeckGL, { type DeckGLRef } from '@deck.gl/react';
 import { useCallback, useEffect, useImperativeHandle, useMemo, useRef, useState, type Ref } from 'react';
 import { useAtlasStore, type AtlasViewState } from '../store';
-import { cellIconLayer, cellLabelLayer, labelsByLevel, outlineLayer, pointColumns, pointLayer, type Outline } from './atlasLayers';
+import { cellIconLayer, cellLabelLayer, labelsByLevel, outlineLayer, pointColumns, pointLayer, selectionLayer, type Outline } from './atlasLayers';
+import { pointsInPolygon, selectedPerCell } from './selection';
+import { SelectionOverlay } from './SelectionOverlay';
 import type { PlacedLabel } from './cellStyle';
 import { CellTooltip } from './CellTooltip';
 import { cellAt, cellCenter } from './geometry';
@@ -53,6 +55,9 @@ export function AtlasView({
   // New feature-visualisation icons come as a fresh level canvas, which the icon layer re-uploads.
   const iconVersion = useAtlasStore((s) => s.iconVersion);
   const selectCell = useAtlasStore((s) => s.selectCell);
+  const selection = useAtlasStore((s) => s.selection);
+  const selectTool = useAtlasStore((s) => s.selectTool);
+  const applySelection = useAtlasStore((s) => s.applySelection);
 
   const atlas = visuals?.atlas ?? null;
   const sizes = useMemo(() => atlas?.levels.map((l) => l.size) ?? [], [atlas]);
@@ -66,18 +71,24 @@ export function AtlasView({
   const id = `atlas${atlasVersion}.${contextEpoch}`;
   const points = useMemo(() => (atlas && showPoints ? pointColumns(atlas) : null), [atlas, showPoints]);
 
+  const selectedCells = useMemo(
+    () => (atlas && selection.length ? selectedPerCell(atlas, gridSize, selection) : null),
+    [atlas, gridSize, selection],
+  );
+
   const baseLayers = useMemo(() => {
     if (!atlas || !visuals) return [];
     const layers: Layer[] = [];
     // Only the level on screen has a layer (and so a texture); zooming to another level makes its own.
     const current = atlas.levels.find((l) => l.size === gridSize);
     const icons = current && visuals.iconAtlas(current.size);
-    if (current && icons) layers.push(cellIconLayer(id, current, icons));
+    if (current && icons) layers.push(cellIconLayer(id, current, icons, selectedCells));
     if (points) layers.push(pointLayer(id, points));
+    if (selection.length) layers.push(selectionLayer(id, atlas, selection));
     const placed = current ? labels.get(current.size) : undefined;
     if (current && placed?.length && showLabels) layers.push(cellLabelLayer(id, current, placed));
     return layers;
-  }, [atlas, visuals, id, gridSize, points, showLabels, labels, iconVersion]);
+  }, [atlas, visuals, id, gridSize, points, showLabels, labels, iconVersion, selection, selectedCells]);
 
   const outlines: Outline[] = [];
   if (hover) outlines.push({ i: hover.i, j: hover.j, gridSize, color: HOVER_COLOR });
@@ -149,7 +160,7 @@ export function AtlasView({
               setHover(null);
               camera.apply(next as AtlasViewState);
             }}
-            controller={CONTROLLER}
+            controller={selectTool === 'pan' ? CONTROLLER : { ...CONTROLLER, dragPan: false }}
             layers={layers}
             onLoad={onLoad}
             onHover={(info) => {
@@ -161,6 +172,17 @@ export function AtlasView({
               if (cell) selectCell({ gridSize: level!.size, i: cell.i, j: cell.j });
             }}
             getCursor={({ isDragging }) => (isDragging ? 'grabbing' : hover ? 'pointer' : 'grab')}
+          />
+        )}
+        {atlas && selectTool !== 'pan' && (
+          <SelectionOverlay
+            tool={selectTool}
+            onShape={(screen, mode) => {
+              const viewport = deckRef.current?.deck?.getViewports()[0];
+              if (!viewport || !atlas) return;
+              const world = screen.map((p) => viewport.unproject(p).slice(0, 2) as [number, number]);
+              applySelection(pointsInPolygon(atlas, world), mode);
+            }}
           />
         )}
         {atlas && hover && hoveredCell && <CellTooltip cell={hoveredCell} labelNames={atlas.labelNames} x={hover.x} y={hover.y} />}

@@ -6,9 +6,16 @@ import { countOpacity, labelColor, placeLabels, type PlacedLabel } from './cellS
 import { cellCenter, cellWorldSize, WORLD_SIZE } from './geometry';
 import { iconKey, type IconAtlas } from './iconAtlas';
 
-/** The icons of one grid level. The layer turns the canvas into a texture it owns and deletes. */
-export function cellIconLayer(id: string, level: GridLevel, icons: IconAtlas): Layer {
+/** Opacity of a cell without selected points while a selection exists: greyed out, still readable. */
+const UNSELECTED_OPACITY = 0.18;
+
+/**
+ * The icons of one grid level. The layer turns the canvas into a texture it owns and deletes. With a
+ * selection (points per cell), cells holding none of its points are greyed out.
+ */
+export function cellIconLayer(id: string, level: GridLevel, icons: IconAtlas, selected: Map<string, number> | null = null): Layer {
   const maxCount = level.cells.reduce((m, c) => Math.max(m, c.count), 1);
+  const dim = (c: AtlasCell) => (selected && !selected.has(`${c.i}:${c.j}`) ? UNSELECTED_OPACITY : 1);
   const size = cellWorldSize(level.size) * 0.94;
   return new IconLayer<AtlasCell>({
     id: `${id}-icons-${level.size}`,
@@ -20,7 +27,9 @@ export function cellIconLayer(id: string, level: GridLevel, icons: IconAtlas): L
     getPosition: (c) => cellCenter(c.i, c.j, level.size),
     getSize: size,
     sizeUnits: 'common',
-    getColor: (c) => [255, 255, 255, Math.round(255 * countOpacity(c.count, maxCount))],
+    getColor: (c) => [255, 255, 255, Math.round(255 * countOpacity(c.count, maxCount) * dim(c))],
+    // deck compares update triggers shallowly, which sees no difference between two Maps: a string does.
+    updateTriggers: { getColor: selected ? [...selected.keys()].join(' ') : '' },
     alphaCutoff: 0,
     // Upright on screen: the view flips y (row 0 at the top), which would turn world-aligned icons upside down.
     billboard: true,
@@ -74,6 +83,22 @@ export function pointLayer(id: string, points: ReturnType<typeof pointColumns>):
     getRadius: 1.6,
     radiusUnits: 'pixels',
     opacity: 0.8,
+  });
+}
+
+/** The selected points, drawn over the icons. */
+export function selectionLayer(id: string, atlas: Atlas, selection: readonly number[]): Layer {
+  const positions = new Float32Array(2 * selection.length);
+  selection.forEach((p, k) => {
+    positions[2 * k] = atlas.points.layoutX[p] * WORLD_SIZE;
+    positions[2 * k + 1] = atlas.points.layoutY[p] * WORLD_SIZE;
+  });
+  return new ScatterplotLayer({
+    id: `${id}-selection`,
+    data: { length: selection.length, attributes: { getPosition: { value: positions, size: 2 } } },
+    getFillColor: [255, 170, 40, 230],
+    getRadius: 2.2,
+    radiusUnits: 'pixels',
   });
 }
 

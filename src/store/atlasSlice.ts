@@ -24,5 +24,6 @@ export const createAtlasSlice: StateCreator<AtlasStore, [], [], AtlasSlice> = (s
       selected: null,
       enlarged: null,
       neuron: null,
+      selection: [],
     })),
 });

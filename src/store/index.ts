@@ -4,9 +4,10 @@ import { createFeatureVisSlice, type FeatureVisSlice } from './featureVisSlice';
 import { createInspectorSlice, type InspectorSlice } from './inspectorSlice';
 import { createModelSlice, type ModelSlice } from './modelSlice';
 import { createRunSlice, type RunSlice } from './runSlice';
+import { createSelectionSlice, type SelectionSlice } from './selectionSlice';
 import { createViewSlice, type ViewSlice } from './viewSlice';
 
-export type AtlasStore = ModelSlice & RunSlice & AtlasSlice & ViewSlice & InspectorSlice & FeatureVisSlice;
+export type AtlasStore = ModelSlice & RunSlice & AtlasSlice & ViewSlice & InspectorSlice & FeatureVisSlice & SelectionSlice;
 
 /** The one bound store of the app: plain, serialisable state and the actions beside it. */
 export const useAtlasStore = create<AtlasStore>()((...a) => ({
@@ -16,6 +17,7 @@ export const useAtlasStore = create<AtlasStore>()((...a) => ({
   ...createViewSlice(...a),
   ...createInspectorSlice(...a),
   ...createFeatureVisSlice(...a),
+  ...createSelectionSlice(...a),
 }));
 
 /** Back to the initial state (tests, and a fresh start). */
@@ -27,3 +29,4 @@ export type { AppStatus, AppError, RunParams, UserInputs } from './runSlice';
 export type { CellRef } from './inspectorSlice';
 export type { FeatureVisStatus } from './featureVisSlice';
 export type { AtlasViewState, IconMode } from './viewSlice';
+export type { SelectTool } from './selectionSlice';

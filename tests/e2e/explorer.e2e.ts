@@ -113,9 +113,65 @@ describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () =
     assert.ok(channels[0].max > 100, 'the exported image is not blank');
   });
 
+  it('selects points with a lasso and a box (shift adds, alt removes), greys out the rest, and exports the selection', async (t) => {
+    if (needsDefaultAtlas(t)) return;
+    const close = page.locator('[data-testid=cell-inspector] button[aria-label="Close inspector"]');
+    if (await close.count()) await close.click();
+    await waitForSteadyView(page);
+    const box = (await page.locator('[data-testid=atlas-view] canvas').boundingBox())!;
+    const [cx, cy] = [box.x + box.width / 2, box.y + box.height / 2];
+    const selection = () => page.evaluate(() => window.__atlas!.selection);
+    const drag = async (path: [number, number][], modifier?: 'Shift' | 'Alt') => {
+      if (modifier) await page.keyboard.down(modifier);
+      await page.mouse.move(...path[0]);
+      await page.mouse.down();
+      for (const p of path.slice(1)) await page.mouse.move(...p, { steps: 3 });
+      await page.mouse.up();
+      if (modifier) await page.keyboard.up(modifier);
+    };
+    const before = await page.locator('.atlas-canvas canvas').screenshot();
+    await page.locator('[data-testid=select-tool]').selectOption('lasso');
+    await drag([[cx - 120, cy - 100], [cx + 80, cy - 120], [cx + 120, cy + 60], [cx - 20, cy + 130], [cx - 140, cy + 40]]);
+    await page.waitForFunction(() => window.__atlas!.selection.points.length > 0);
+    const lassoed = await selection();
+    assert.ok(lassoed.inputs.length > 0 && lassoed.inputs.length <= lassoed.points.length, JSON.stringify({ points: lassoed.points.length, inputs: lassoed.inputs.length }));
+    assert.equal(await page.locator('[data-testid=selection-count]').innerText(), String(lassoed.points.length));
+    const greyed = await page.locator('.atlas-canvas canvas').screenshot();
+    // Far from the lasso (the lower right quarter of the canvas), the cells are greyed out: darker than before.
+    const quarterMean = async (png: Buffer) => {
+      const { width, height } = await sharp(png).metadata();
+      const crop = { left: Math.round(width! * 0.7), top: Math.round(height! * 0.7), width: Math.round(width! * 0.3), height: Math.round(height! * 0.3) };
+      const { channels } = await sharp(png).extract(crop).stats();
+      return channels[0].mean;
+    };
+    const [lit, dim] = [await quarterMean(before), await quarterMean(greyed)];
+    assert.ok(dim < 0.85 * lit, `cells outside the selection are greyed out: mean ${lit.toFixed(1)} -> ${dim.toFixed(1)}`);
+    await screenshot(page, '05a-lasso-selection');
+
+    await page.locator('[data-testid=select-tool]').selectOption('box');
+    await drag([[box.x + 20, box.y + 20], [box.x + 160, box.y + 180]], 'Shift');
+    const added = await selection();
+    assert.ok(added.points.length >= lassoed.points.length, 'shift adds');
+    assert.ok(lassoed.points.every((p) => added.points.includes(p)), 'shift keeps what was selected');
+    await drag([[cx - 60, cy - 60], [cx + 60, cy + 60]], 'Alt');
+    const removed = await selection();
+    assert.ok(removed.points.length < added.points.length, 'alt removes');
+    assert.ok(removed.points.every((p) => added.points.includes(p)), 'alt only removes');
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('[data-testid=export-selection]').click()]);
+    const path = join(outputDir, 'selection.json');
+    await download.saveAs(path);
+    const file = JSON.parse(readFileSync(path, 'utf8'));
+    assert.equal(file.format, 'activation-atlas-selection');
+    assert.equal(file.points.length, removed.points.length);
+    assert.ok(file.points.every((p: { input: string; position: number }) => p.input.startsWith('sample-') && p.position >= 0));
+    await page.locator('[data-testid=clear-selection]').click();
+    assert.equal((await selection()).points.length, 0);
+    await page.locator('[data-testid=select-tool]').selectOption('pan');
+  });
+
   it('exports the atlas JSON, and reopening it gives the same cells', async (t) => {
     if (needsDefaultAtlas(t)) return;
-    await page.locator('[data-testid=cell-inspector] button[aria-label="Close inspector"]').click();
     await waitForSteadyView(page);
     await page.keyboard.press('0');
     await waitForSteadyView(page);

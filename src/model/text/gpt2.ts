@@ -172,6 +172,40 @@ export class Gpt2Model {
     });
   }
 
+  /**
+   * The forward split at `layer`, for gradients with respect to it: the layer's activation [batch, tokens, width],
+   * and the next-token logits of the `vocab` ids [batch, tokens, vocab.length] as a differentiable function of a
+   * replacement for that activation (the rest of its block, the later blocks, ln_f, the unembedding). Call inside tf.tidy.
+   */
+  splitAt(tokenIds: Int32Array[], layer: string, vocab: number[]): { activation: tf.Tensor3D; logitsFrom: (activation: tf.Tensor3D) => tf.Tensor3D } {
+    const weights = this.live();
+    const { block, part } = this.layerRef(layer);
+    const { nEmbd, nHead, layerNormEpsilon: eps } = this.config;
+    const outside = vocab.find((id) => !Number.isInteger(id) || id < 0 || id >= this.config.vocabSize);
+    if (outside !== undefined) throw new Gpt2InputError(`Token id ${outside} is outside the vocabulary of ${this.config.vocabSize}.`);
+    const ids = tokenBatch(tokenIds, this.config);
+    const x = block === 0
+      ? (tf.add(tf.gather(weights.wte, ids), weights.wpe.slice([0, 0], [ids.shape[1], nEmbd])) as tf.Tensor3D)
+      : this.runBlocks(weights, ids, [{ block: block - 1, part: 'resid' }]).get(`h.${block - 1}`)!;
+    const w = weights.blocks[block];
+    const attention = selfAttention(layerNorm(x, w.ln1, eps), w, nHead);
+    const mid = x.add(attention) as tf.Tensor3D;
+    const neurons = geluNew(linear(layerNorm(mid, w.ln2, eps), w.fc));
+    const activation = part === 'attn' ? attention : part === 'mlp.act' ? neurons : (mid.add(linear(neurons, w.mlpProj)) as tf.Tensor3D);
+    const unembedding = tf.gather(weights.unembedding, tf.tensor1d(vocab, 'int32')) as tf.Tensor2D;
+    const logitsFrom = (value: tf.Tensor3D): tf.Tensor3D => {
+      let residual = value;
+      if (part !== 'resid') {
+        const m = part === 'attn' ? (x.add(value) as tf.Tensor3D) : mid;
+        const n = part === 'attn' ? geluNew(linear(layerNorm(m, w.ln2, eps), w.fc)) : value;
+        residual = m.add(linear(n, w.mlpProj)) as tf.Tensor3D;
+      }
+      for (let b = block + 1; b < weights.blocks.length; b++) residual = blockForward(residual, weights.blocks[b], nHead, eps);
+      return unembed(layerNorm(residual, weights.lnF, eps), unembedding);
+    };
+    return { activation, logitsFrom };
+  }
+
   /** Frees every weight; the model cannot be used afterwards. */
   dispose(): void {
     if (!this.weights) return;
@@ -252,6 +286,12 @@ function layerName({ block, part }: LayerRef): string {
 function layerNorm(x: tf.Tensor3D, { gamma, beta }: LayerNormWeights, eps: number): tf.Tensor3D {
   const { mean, variance } = tf.moments(x, -1, true);
   return x.sub(mean).mul(tf.rsqrt(variance.add(eps))).mul(gamma).add(beta);
+}
+
+/** One whole block on the residual stream (what runBlocks computes step by step, with nothing recorded). */
+function blockForward(x: tf.Tensor3D, w: BlockWeights, nHead: number, eps: number): tf.Tensor3D {
+  const mid = x.add(selfAttention(layerNorm(x, w.ln1, eps), w, nHead)) as tf.Tensor3D;
+  return mid.add(linear(geluNew(linear(layerNorm(mid, w.ln2, eps), w.fc)), w.mlpProj)) as tf.Tensor3D;
 }
 
 /** x·kernel + bias over the last axis of [batch, tokens, in]. */

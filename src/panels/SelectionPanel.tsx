@@ -1,0 +1,87 @@
+import { useMemo } from 'react';
+import { labelColor, labelName } from '../atlas/cellStyle';
+import { selectedInputs } from '../atlas/selection';
+import type { Atlas } from '../compute/atlas';
+import type { TopInput } from '../compute/types';
+import { downloadBlob, fileSlug } from '../export/download';
+import { rendererFor } from '../renderers';
+import { useAtlasStore } from '../store';
+
+const SHOWN = 12;
+export const SELECTION_FORMAT = 'activation-atlas-selection';
+
+/** The selection as a file: the atlas it belongs to, and each selected point's input name and position. */
+export function selectionJson(atlas: Atlas, selection: readonly number[]) {
+  return {
+    format: SELECTION_FORMAT,
+    version: 1,
+    atlas: { model: atlas.model.name, layer: atlas.layer.name, modality: atlas.modality, positionShape: atlas.layer.positionShape },
+    points: selection.map((p) => ({ point: p, input: atlas.inputs.names[atlas.points.input[p]], position: atlas.points.position[p] })),
+  };
+}
+
+/** The selected points: how many, from which inputs, their labels, a few of them, and the selection as JSON. */
+export function SelectionPanel() {
+  const atlas = useAtlasStore((s) => s.atlas);
+  const selection = useAtlasStore((s) => s.selection);
+  const clearSelection = useAtlasStore((s) => s.clearSelection);
+  const summary = useMemo(() => {
+    if (!atlas || selection.length === 0) return null;
+    const inputs = selectedInputs(atlas, selection);
+    const labels = new Map<number, number>();
+    for (const p of selection) {
+      const label = atlas.inputs.label[atlas.points.input[p]];
+      if (label >= 0) labels.set(label, (labels.get(label) ?? 0) + 1);
+    }
+    return { inputs, labels: [...labels.entries()].sort((a, b) => b[1] - a[1]) };
+  }, [atlas, selection]);
+  if (!atlas || !summary) return null;
+  const { InputView, topList } = rendererFor(atlas);
+  const shown: TopInput[] = selection.slice(0, SHOWN).map((p) => ({ row: p, input: atlas.points.input[p], position: atlas.points.position[p], score: 0 }));
+
+  return (
+    <section className="panel" data-testid="selection-panel">
+      <div className="row spread">
+        <h2>Selection</h2>
+        <button type="button" className="link" onClick={clearSelection} data-testid="clear-selection">
+          clear
+        </button>
+      </div>
+      <p className="small">
+        <strong data-testid="selection-count">{selection.length}</strong> point{selection.length === 1 ? '' : 's'} from {summary.inputs.length} input
+        {summary.inputs.length === 1 ? '' : 's'}
+      </p>
+      <ul className="histogram">
+        {summary.labels.slice(0, 8).map(([label, n]) => {
+          const [r, g, b] = labelColor(label);
+          return (
+            <li key={label}>
+              <span className="bar-label">{labelName(label, atlas.labelNames)}</span>
+              <span className="bar" style={{ width: `${(100 * n) / selection.length}%`, background: `rgb(${r},${g},${b})` }} />
+              <span className="bar-value">{n}</span>
+            </li>
+          );
+        })}
+      </ul>
+      <div className={topList.className}>
+        {shown.map((point) => (
+          <span key={point.row} title={atlas.inputs.names[point.input]}>
+            <InputView atlas={atlas} point={point} />
+          </span>
+        ))}
+      </div>
+      <button
+        type="button"
+        data-testid="export-selection"
+        onClick={() =>
+          downloadBlob(
+            new Blob([JSON.stringify(selectionJson(atlas, selection))], { type: 'application/json' }),
+            `selection-${fileSlug(atlas.model.name)}-${fileSlug(atlas.layer.name)}.json`,
+          )
+        }
+      >
+        Export selection JSON
+      </button>
+    </section>
+  );
+}

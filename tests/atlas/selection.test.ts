@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { combineSelection, pointInPolygon, pointsInPolygon, selectedInputs, selectedPerCell } from '../../src/atlas/selection';
+import type { Atlas } from '../../src/compute/atlas';
+import { WORLD_SIZE } from '../../src/atlas/geometry';
+
+/** An atlas with points on a 10 x 10 lattice of the layout, one input per row of the lattice. */
+function latticeAtlas(): Atlas {
+  const layoutX: number[] = [];
+  const layoutY: number[] = [];
+  const input: number[] = [];
+  for (let r = 0; r < 10; r++) {
+    for (let c = 0; c < 10; c++) {
+      layoutX.push((c + 0.5) / 10);
+      layoutY.push((r + 0.5) / 10);
+      input.push(r);
+    }
+  }
+  return { points: { layoutX, layoutY, input, position: input.map(() => -1), totalBeforeSampling: 100 } } as unknown as Atlas;
+}
+
+describe('selection', () => {
+  it('tests points against a polygon, concave ones included', () => {
+    const square: [number, number][] = [[0, 0], [10, 0], [10, 10], [0, 10]];
+    expect(pointInPolygon(5, 5, square)).toBe(true);
+    expect(pointInPolygon(15, 5, square)).toBe(false);
+    const u: [number, number][] = [[0, 0], [3, 0], [3, 10], [7, 10], [7, 0], [10, 0], [10, 12], [0, 12]];
+    expect(pointInPolygon(5, 5, u)).toBe(false);
+    expect(pointInPolygon(1, 5, u)).toBe(true);
+  });
+
+  it('selects exactly the lattice points inside a box and a triangle, as a brute-force count says', () => {
+    const atlas = latticeAtlas();
+    const w = WORLD_SIZE;
+    const box: [number, number][] = [[0, 0], [0.5 * w, 0], [0.5 * w, 0.3 * w], [0, 0.3 * w]];
+    expect(pointsInPolygon(atlas, box)).toEqual([0, 1, 2, 3, 4, 10, 11, 12, 13, 14, 20, 21, 22, 23, 24]);
+    // The hypotenuse x + y = 1.04 passes between lattice points, so no point lies on the boundary.
+    const triangle: [number, number][] = [[0, 0], [1.04 * w, 0], [0, 1.04 * w]];
+    const inside = pointsInPolygon(atlas, triangle);
+    const brute = atlas.points.layoutX.map((_, p) => p).filter((p) => atlas.points.layoutX[p] + atlas.points.layoutY[p] < 1.04);
+    expect(inside).toEqual(brute);
+    expect(pointsInPolygon(atlas, [[0, 0], [w, w]])).toEqual([]);
+  });
+
+  it('replaces, adds (shift) and removes (alt)', () => {
+    expect(combineSelection([1, 2, 3], [5, 4, 4], 'replace')).toEqual([4, 5]);
+    expect(combineSelection([1, 2, 3], [5, 2], 'add')).toEqual([1, 2, 3, 5]);
+    expect(combineSelection([1, 2, 3], [2, 9], 'remove')).toEqual([1, 3]);
+  });
+
+  it('counts selected points per cell and lists their inputs', () => {
+    const atlas = latticeAtlas();
+    const counts = selectedPerCell(atlas, 5, [0, 1, 10, 99]);
+    expect([...counts.entries()]).toEqual([['0:0', 3], ['4:4', 1]]);
+    expect(selectedInputs(atlas, [0, 1, 10, 99, 98])).toEqual([0, 1, 9]);
+  });
+});

@@ -30,7 +30,8 @@ export const createViewSlice: StateCreator<AtlasStore, [], [], ViewSlice> = (set
   gridSize: 0,
   showPoints: false,
   showLabels: true,
-  iconMode: 'exemplar',
+  // What an activation atlas is: each cell's feature visualisation, its exemplar until that arrives.
+  iconMode: 'featureVis',
   pngSize: 2048,
   setViewState: (viewState) => set({ viewState }),
   setGridSize: (gridSize) => set({ gridSize }),

@@ -129,6 +129,10 @@ describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () =
       await page.mouse.up();
       if (modifier) await page.keyboard.up(modifier);
     };
+    // Exemplars hold still while feature visualisations keep arriving: the brightness check below needs that.
+    await page.selectOption('[data-testid=icon-mode]', 'exemplar');
+    await page.waitForFunction(() => window.__atlas!.iconMode === 'exemplar');
+    await waitForSteadyView(page);
     const before = await page.locator('.atlas-canvas canvas').screenshot();
     await page.locator('[data-testid=select-tool]').selectOption('lasso');
     await drag([[cx - 120, cy - 100], [cx + 80, cy - 120], [cx + 120, cy + 60], [cx - 20, cy + 130], [cx - 140, cy + 40]]);
@@ -168,6 +172,7 @@ describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () =
     await page.locator('[data-testid=clear-selection]').click();
     assert.equal((await selection()).points.length, 0);
     await page.locator('[data-testid=select-tool]').selectOption('pan');
+    await page.selectOption('[data-testid=icon-mode]', 'featureVis');
   });
 
   it('exports the atlas JSON, and reopening it gives the same cells', async (t) => {

@@ -33,7 +33,11 @@ describe('feature-visualisation icons in Chromium', { timeout: 20 * 60_000 }, ()
     await waitForStatus(page, 'ready');
   });
 
-  it('fills the cells on screen with feature visualisations, progressively, without freezing the page', async () => {
+  it('fills the cells on screen with feature visualisations by default, progressively, without freezing the page', async () => {
+    assert.equal(await page.evaluate(() => window.__atlas!.iconMode), 'featureVis', 'feature visualisations are the default');
+    // The baseline: dataset exemplars everywhere, one toggle away.
+    await page.selectOption('[data-testid=icon-mode]', 'exemplar');
+    await page.waitForFunction(() => window.__atlas!.iconMode === 'exemplar');
     const exemplars = await page.locator('.atlas-canvas canvas').screenshot();
     const t0 = await page.evaluate(() => performance.now());
     await page.selectOption('[data-testid=icon-mode]', 'featureVis');

@@ -206,6 +206,36 @@ export class Gpt2Model {
     return { activation, logitsFrom };
   }
 
+  /**
+   * What the MLP neurons of `h.I.mlp.act` read: block I's ln_2 output [batch, tokens, nEmbd] and, from the same
+   * pass, the neurons after GELU [batch, tokens, nInner]; the caller disposes both.
+   */
+  mlpInputs(tokenIds: Int32Array[], layer: string): { inputs: tf.Tensor3D; activation: tf.Tensor3D } {
+    const weights = this.live();
+    const { block, part } = this.layerRef(layer);
+    if (part !== 'mlp.act') throw new Gpt2InputError(`${layer} is not an MLP layer: neuron inputs are read at h.I.mlp.act.`);
+    const { nEmbd, nHead, layerNormEpsilon: eps } = this.config;
+    return tf.tidy(() => {
+      const ids = tokenBatch(tokenIds, this.config);
+      const x = block === 0
+        ? (tf.add(tf.gather(weights.wte, ids), weights.wpe.slice([0, 0], [ids.shape[1], nEmbd])) as tf.Tensor3D)
+        : this.runBlocks(weights, ids, [{ block: block - 1, part: 'resid' }]).get(`h.${block - 1}`)!;
+      const w = weights.blocks[block];
+      const mid = x.add(selfAttention(layerNorm(x, w.ln1, eps), w, nHead)) as tf.Tensor3D;
+      const inputs = layerNorm(mid, w.ln2, eps);
+      return { inputs, activation: geluNew(linear(inputs, w.fc)) };
+    });
+  }
+
+  /** Block I's c_fc for `h.I.mlp.act` on the host: kernel [nEmbd, nInner] row-major and bias [nInner]. */
+  mlpInputWeights(layer: string): { kernel: Float32Array; bias: Float32Array } {
+    const weights = this.live();
+    const { block, part } = this.layerRef(layer);
+    if (part !== 'mlp.act') throw new Gpt2InputError(`${layer} is not an MLP layer: neuron inputs are read at h.I.mlp.act.`);
+    const { kernel, bias } = weights.blocks[block].fc;
+    return { kernel: Float32Array.from(kernel.dataSync()), bias: Float32Array.from(bias.dataSync()) };
+  }
+
   /** Frees every weight; the model cannot be used afterwards. */
   dispose(): void {
     if (!this.weights) return;

@@ -27,7 +27,7 @@ import { chooseBackend } from '../src/model/backend';
 import { Gpt2Model, gpt2Size, gpt2WeightShapes, isGpt2MaskBuffer } from '../src/model/text/gpt2';
 import { type Gpt2Config, parseGpt2Config } from '../src/model/text/gpt2Config';
 import { type HostTensor, readSafetensors } from '../src/model/text/safetensors';
-import { parseArgs, peakResidentMb } from './lib';
+import { parseArgs, peakResidentMb, printTable } from './lib';
 
 type ModelName = 'builtin' | 'small' | 'medium';
 type Backend = 'wasm' | 'cpu';
@@ -245,14 +245,6 @@ function runCase(model: ModelName, backend: Backend, argv: string[]): Promise<Ca
 }
 
 const fmt = (v: number | undefined, digits: number) => (v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(digits));
-
-function printTable(header: string[], rows: string[][], rightAligned: (column: number) => boolean): void {
-  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c].length)));
-  const line = (row: string[]) => row.map((v, c) => (rightAligned(c) ? v.padStart(widths[c]) : v.padEnd(widths[c]))).join('  ').trimEnd();
-  console.log(line(header));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const row of rows) console.log(line(row));
-}
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));

@@ -24,3 +24,12 @@ export function peakResidentMb(): number {
   }
   return process.resourceUsage().maxRSS / 1024;
 }
+
+/** A plain-text table: the header, a rule, then the rows; columns padded, `rightAligned` ones to the right. */
+export function printTable(header: string[], rows: string[][], rightAligned: (column: number) => boolean): void {
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c].length)));
+  const line = (row: string[]) => row.map((v, c) => (rightAligned(c) ? v.padStart(widths[c]) : v.padEnd(widths[c]))).join('  ').trimEnd();
+  console.log(line(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const row of rows) console.log(line(row));
+}

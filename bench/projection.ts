@@ -18,7 +18,7 @@ import { layoutQuality, tsneKl } from '../src/compute/quality';
 import { tsne } from '../src/compute/tsne';
 import { umap } from '../src/compute/umap';
 import { createRng, gaussian } from '../src/lib/rng';
-import { parseArgs, peakResidentMb } from './lib';
+import { parseArgs, peakResidentMb, printTable } from './lib';
 
 type Method = 'umap' | 'umap-js' | 'tsne' | 'tsne-js';
 const ALL_METHODS: Method[] = ['umap', 'umap-js', 'tsne', 'tsne-js'];
@@ -219,7 +219,7 @@ function spawnMethod(method: Method, dataPath: string, n: number, d: number, see
 
 const fmt = (v: number | undefined, digits: number) => (v === undefined || Number.isNaN(v) ? '-' : v.toFixed(digits));
 
-function printTable(rows: Row[]): void {
+function printRows(rows: Row[]): void {
   const header = ['dataset', 'method', 'N', 'D', 'wall s', 'cpu s', 'x stock (wall)', 'x stock (cpu)', 'peak RSS MB', 'peak heap MB', 'trust@15', 'recall@15', 'KL', 'note'];
   const cells = rows.map((r) => [
     r.dataset,
@@ -237,11 +237,7 @@ function printTable(rows: Row[]): void {
     fmt(r.kl, 3),
     r.note ?? '',
   ]);
-  const widths = header.map((h, c) => Math.max(h.length, ...cells.map((row) => row[c].length)));
-  const line = (row: string[]) => row.map((v, c) => (c >= 2 && c <= 12 ? v.padStart(widths[c]) : v.padEnd(widths[c]))).join('  ');
-  console.log(line(header));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const row of cells) console.log(line(row));
+  printTable(header, cells, (c) => c >= 2 && c <= 12);
 }
 
 async function main(): Promise<void> {
@@ -343,7 +339,7 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
   console.log(`\nResults (${((performance.now() - started) / 60000).toFixed(1)} min in all; KL uses exact P up to N=2000, else P on 90 neighbours; Z exact):\n`);
-  printTable(rows);
+  printRows(rows);
 }
 
 main().catch((error) => {

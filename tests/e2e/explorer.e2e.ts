@@ -65,6 +65,7 @@ describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () =
     await screenshot(page, '03-zoom-grid-80-points');
     await page.locator('[data-testid=points-toggle]').uncheck();
     // Drag to pan: the cells under the pointer move with it.
+    await waitForSteadyView(page);
     const before = (await cellCenters(page))[0];
     await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
     await page.mouse.down();
@@ -82,6 +83,7 @@ describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () =
 
   it('shows a tooltip on hover and opens the inspector on a cell click', async (t) => {
     if (needsDefaultAtlas(t)) return;
+    await waitForSteadyView(page);
     const [cell] = await cellCenters(page);
     await page.mouse.move(cell.x, cell.y);
     await page.locator('.cell-tooltip').waitFor({ timeout: 5_000 });
@@ -335,6 +337,7 @@ describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () =
     assert.ok(s.cellCount > 0);
     const summary = await page.locator('[data-testid=input-summary]').innerText();
     for (const label of folder.labels) assert.ok(summary.includes(label), `labels shown: ${summary}`);
+    await waitForSteadyView(page);
     const [cell] = await cellCenters(page);
     await page.mouse.click(cell.x, cell.y);
     const histogram = await page.locator('[data-testid=cell-inspector] .histogram').first().innerText();

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { atlasState, cellCenters, fixturesDir, openAppForSuite, screenshot, waitForNewAtlas } from './harness';
+import { atlasState, cellCenters, fixturesDir, openAppForSuite, screenshot, waitForNewAtlas, waitForSteadyView } from './harness';
 import { photosByClass } from './images';
 
 const modelDir = join(fixturesDir, 'models', 'tinyvgg');
@@ -42,6 +42,8 @@ describe(
       assert.equal(await page.locator('[data-testid=error-list] li').count(), 0, await page.locator('[data-testid=error-list]').innerText());
       await screenshot(page, '11-tinyvgg-atlas');
 
+      // The view fits the new atlas with a short transition: click where the cell is once it has settled.
+      await waitForSteadyView(page);
       const [cell] = await cellCenters(page);
       await page.mouse.click(cell.x, cell.y);
       const inspector = page.locator('[data-testid=cell-inspector]');

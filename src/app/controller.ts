@@ -295,7 +295,8 @@ export class AtlasController {
       this.store.getState().addErrors(result.errors.map((e) => ({ source: e.name, message: e.reason })));
       this.store.getState().runSucceeded(result.sampling, result.atlas.notices);
       await this.show(result.atlas, 'build', ticket, abort.signal);
-      if (ticket === this.ticket && !this.disposed) this.startFeatureVis(pipeline, result.atlas, result.iconSettings);
+      // Feature visualisation is an image capability: a text atlas keeps its token icons.
+      if (ticket === this.ticket && !this.disposed && result.atlas.modality === 'image') this.startFeatureVis(pipeline, result.atlas, result.iconSettings);
     } catch (e) {
       if (ticket !== this.ticket) return;
       if (abort.signal.aborted) this.store.getState().setStatus(this.store.getState().atlas ? 'ready' : 'idle');

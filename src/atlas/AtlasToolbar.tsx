@@ -16,6 +16,8 @@ export function AtlasToolbar({ onStep }: { onStep: (step: ViewStep) => void }) {
   const featureVisStatus = useAtlasStore((s) => s.featureVisStatus);
   const featureVisMessage = useAtlasStore((s) => s.featureVisMessage);
   const selectTool = useAtlasStore((s) => s.selectTool);
+  // Text atlases show their typical tokens: there is nothing to switch.
+  const imageAtlas = useAtlasStore((s) => s.atlas?.modality !== 'text');
   const setSelectTool = useAtlasStore((s) => s.setSelectTool);
   return (
     <div className="atlas-toolbar">
@@ -44,7 +46,12 @@ export function AtlasToolbar({ onStep }: { onStep: (step: ViewStep) => void }) {
       </label>
       <label title="What each cell shows: the input patch nearest its mean, or an image optimised to excite its mean direction">
         icons{' '}
-        <select data-testid="icon-mode" value={iconMode} onChange={(e) => setIconMode(e.target.value as typeof iconMode)}>
+        <select
+          data-testid="icon-mode"
+          value={iconMode}
+          disabled={!imageAtlas}
+          onChange={(e) => setIconMode(e.target.value as typeof iconMode)}
+        >
           <option value="exemplar">dataset exemplars</option>
           <option value="featureVis">feature visualisations</option>
         </select>

@@ -180,13 +180,10 @@ export class Gpt2Model {
   splitAt(tokenIds: Int32Array[], layer: string, vocab: number[]): { activation: tf.Tensor3D; logitsFrom: (activation: tf.Tensor3D) => tf.Tensor3D } {
     const weights = this.live();
     const { block, part } = this.layerRef(layer);
-    const { nEmbd, nHead, layerNormEpsilon: eps } = this.config;
+    const { nHead, layerNormEpsilon: eps } = this.config;
     const outside = vocab.find((id) => !Number.isInteger(id) || id < 0 || id >= this.config.vocabSize);
     if (outside !== undefined) throw new Gpt2InputError(`Token id ${outside} is outside the vocabulary of ${this.config.vocabSize}.`);
-    const ids = tokenBatch(tokenIds, this.config);
-    const x = block === 0
-      ? (tf.add(tf.gather(weights.wte, ids), weights.wpe.slice([0, 0], [ids.shape[1], nEmbd])) as tf.Tensor3D)
-      : this.runBlocks(weights, ids, [{ block: block - 1, part: 'resid' }]).get(`h.${block - 1}`)!;
+    const x = this.residualBefore(weights, tokenBatch(tokenIds, this.config), block);
     const w = weights.blocks[block];
     const attention = selfAttention(layerNorm(x, w.ln1, eps), w, nHead);
     const mid = x.add(attention) as tf.Tensor3D;
@@ -214,12 +211,9 @@ export class Gpt2Model {
     const weights = this.live();
     const { block, part } = this.layerRef(layer);
     if (part !== 'mlp.act') throw new Gpt2InputError(`${layer} is not an MLP layer: neuron inputs are read at h.I.mlp.act.`);
-    const { nEmbd, nHead, layerNormEpsilon: eps } = this.config;
+    const { nHead, layerNormEpsilon: eps } = this.config;
     return tf.tidy(() => {
-      const ids = tokenBatch(tokenIds, this.config);
-      const x = block === 0
-        ? (tf.add(tf.gather(weights.wte, ids), weights.wpe.slice([0, 0], [ids.shape[1], nEmbd])) as tf.Tensor3D)
-        : this.runBlocks(weights, ids, [{ block: block - 1, part: 'resid' }]).get(`h.${block - 1}`)!;
+      const x = this.residualBefore(weights, tokenBatch(tokenIds, this.config), block);
       const w = weights.blocks[block];
       const mid = x.add(selfAttention(layerNorm(x, w.ln1, eps), w, nHead)) as tf.Tensor3D;
       const inputs = layerNorm(mid, w.ln2, eps);
@@ -268,12 +262,17 @@ export class Gpt2Model {
    * computed; with no targets it runs every block and returns the residual stream as 'final'.
    * Call inside tf.tidy.
    */
+  /** The residual stream entering block `block`: the embeddings for block 0, else the output of block - 1. */
+  private residualBefore(weights: Gpt2Weights, ids: tf.Tensor2D, block: number): tf.Tensor3D {
+    if (block === 0) return embed(weights, ids, this.config.nEmbd);
+    return this.runBlocks(weights, ids, [{ block: block - 1, part: 'resid' }]).get(`h.${block - 1}`)!;
+  }
+
   private runBlocks(weights: Gpt2Weights, ids: tf.Tensor2D, targets: LayerRef[]): Map<string, tf.Tensor3D> {
     const { nEmbd, nHead, layerNormEpsilon: eps } = this.config;
     const found = new Map<string, tf.Tensor3D>();
     const wanted = new Set(targets.map(layerName));
-    const tokens = ids.shape[1];
-    let x: tf.Tensor3D = tf.add(tf.gather(weights.wte, ids), weights.wpe.slice([0, 0], [tokens, nEmbd]));
+    let x = embed(weights, ids, nEmbd);
     for (let block = 0; block < weights.blocks.length; block++) {
       const w = weights.blocks[block];
       // One tidy per block: its intermediates are freed as soon as the block is done, so memory stays at
@@ -316,6 +315,11 @@ function layerName({ block, part }: LayerRef): string {
 function layerNorm(x: tf.Tensor3D, { gamma, beta }: LayerNormWeights, eps: number): tf.Tensor3D {
   const { mean, variance } = tf.moments(x, -1, true);
   return x.sub(mean).mul(tf.rsqrt(variance.add(eps))).mul(gamma).add(beta);
+}
+
+/** Token plus position embeddings of a [batch, tokens] id batch. */
+function embed(weights: Gpt2Weights, ids: tf.Tensor2D, nEmbd: number): tf.Tensor3D {
+  return tf.add(tf.gather(weights.wte, ids), weights.wpe.slice([0, 0], [ids.shape[1], nEmbd])) as tf.Tensor3D;
 }
 
 /** One whole block on the residual stream (what runBlocks computes step by step, with nothing recorded). */

@@ -1,8 +1,9 @@
-import { labelColor, labelName, strongestChannels } from '../atlas/cellStyle';
+import { labelName, strongestChannels } from '../atlas/cellStyle';
 import { rendererFor } from '../renderers';
 import { useAtlasStore } from '../store';
 import { selectSelectedCell } from '../store/selectors';
 import { DirectionComparison, type DirectionImages } from './DirectionComparison';
+import { LabelHistogram } from './LabelHistogram';
 import { NeuronView } from './NeuronView';
 import type { AtlasCell } from '../compute/types';
 
@@ -73,18 +74,7 @@ export function CellInspector({ compare }: { compare?: (cell: AtlasCell) => Prom
       </div>
 
       <h3>Labels</h3>
-      <ul className="histogram">
-        {cell.labels.slice(0, 10).map(([label, n]) => {
-          const [r, g, b] = labelColor(label);
-          return (
-            <li key={label}>
-              <span className="bar-label">{labelName(label, atlas.labelNames)}</span>
-              <span className="bar" style={{ width: `${(100 * n) / cell.count}%`, background: `rgb(${r},${g},${b})` }} />
-              <span className="bar-value">{n}</span>
-            </li>
-          );
-        })}
-      </ul>
+      <LabelHistogram labels={cell.labels} labelNames={atlas.labelNames} total={cell.count} />
 
       {CellSection && <CellSection atlas={atlas} cell={cell} />}
 

@@ -1,11 +1,11 @@
 import { useMemo } from 'react';
-import { labelColor, labelName } from '../atlas/cellStyle';
 import { selectedInputs } from '../atlas/selection';
 import type { Atlas } from '../compute/atlas';
 import type { TopInput } from '../compute/types';
 import { downloadBlob, fileSlug } from '../export/download';
 import { rendererFor } from '../renderers';
 import { useAtlasStore } from '../store';
+import { LabelHistogram } from './LabelHistogram';
 
 const SHOWN = 12;
 export const SELECTION_FORMAT = 'activation-atlas-selection';
@@ -51,18 +51,7 @@ export function SelectionPanel() {
         <strong data-testid="selection-count">{selection.length}</strong> point{selection.length === 1 ? '' : 's'} from {summary.inputs.length} input
         {summary.inputs.length === 1 ? '' : 's'}
       </p>
-      <ul className="histogram">
-        {summary.labels.slice(0, 8).map(([label, n]) => {
-          const [r, g, b] = labelColor(label);
-          return (
-            <li key={label}>
-              <span className="bar-label">{labelName(label, atlas.labelNames)}</span>
-              <span className="bar" style={{ width: `${(100 * n) / selection.length}%`, background: `rgb(${r},${g},${b})` }} />
-              <span className="bar-value">{n}</span>
-            </li>
-          );
-        })}
-      </ul>
+      <LabelHistogram labels={summary.labels} labelNames={atlas.labelNames} total={selection.length} shown={8} />
       <div className={topList.className}>
         {shown.map((point) => (
           <span key={point.row} title={atlas.inputs.names[point.input]}>

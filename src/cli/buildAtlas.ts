@@ -7,7 +7,6 @@ import {
   layoutAtlas,
   type Atlas,
   type AtlasParams,
-  type AtlasPoints,
   type AtlasRequest,
   type InputError,
   type RecordedColumns,
@@ -144,39 +143,17 @@ async function readTextDocuments(path: string): Promise<DocumentsRead> {
   return read;
 }
 
-/** Records then lays out, in process; keeps the recorded table so the atlas's own rows can be written out. */
+/** Records then lays out, in process; keeps the table the layout used, whose rows are the atlas's points in order. */
 async function runStages(
   request: AtlasRequest,
   options: NodeAtlasOptions,
   record: (request: AtlasRequest) => Promise<RecordedColumns & { errors: InputError[] }>,
 ): Promise<Omit<NodeAtlasResult, 'backend'>> {
-  let recordedTable: ActivationTable | null = null;
+  let pointTable: ActivationTable | null = null;
   const { atlas, errors } = await buildAtlas(request, {
-    record: async (req) => {
-      const recorded = await record(req);
-      recordedTable = recorded.table;
-      return recorded;
-    },
-    layout: (recorded, params) => layoutAtlas(recorded, params, options.onProgress, options.signal),
+    record,
+    layout: (recorded, params) => layoutAtlas(recorded, params, options.onProgress, options.signal, (table) => (pointTable = table)),
   });
-  const activations = options.keepActivations && recordedTable ? pointActivations(recordedTable, atlas.points) : undefined;
+  const activations = options.keepActivations ? (pointTable as ActivationTable | null)?.values : undefined;
   return { atlas, errors, ...(activations ? { activations } : {}) };
-}
-
-/**
- * The recorded rows of an atlas's points, in point order. The layout stage keeps the table's rows in
- * order and only drops some (non-finite values or layout), and (input, position) is unique per row, so
- * each point is the next recorded row with its input and position.
- */
-export function pointActivations(table: ActivationTable, points: Pick<AtlasPoints, 'input' | 'position'>): Float32Array {
-  const { dim } = table;
-  const rows = new Float32Array(points.input.length * dim);
-  let r = 0;
-  for (let p = 0; p < points.input.length; p++) {
-    while (r < table.count && (table.input[r] !== points.input[p] || table.position[r] !== points.position[p])) r++;
-    if (r === table.count) throw new Error(`Point ${p} (input ${points.input[p]}, position ${points.position[p]}) is not among the recorded rows.`);
-    rows.set(table.values.subarray(r * dim, (r + 1) * dim), p * dim);
-    r++;
-  }
-  return rows;
 }

@@ -6,9 +6,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildAtlasInNode, DEFAULT_TEXT_MODEL_DIR, loadModelForCli, pointActivations } from '../../src/cli/buildAtlas';
+import { buildAtlasInNode, DEFAULT_TEXT_MODEL_DIR, loadModelForCli } from '../../src/cli/buildAtlas';
 import { decodeImageFile } from '../../src/cli/nodeIo';
-import type { ActivationTable } from '../../src/compute/types';
 import type { AtlasFileJson } from '../../src/export/atlasFile';
 import { parseAtlas } from '../../src/export/atlasFile';
 import { chooseBackend } from '../../src/model/backend';
@@ -198,23 +197,5 @@ describe('--save-activations for images', () => {
       tf.dispose([input, pixels, batch, activation, probabilities ?? []]);
     }
     model.dispose();
-  });
-});
-
-describe('pointActivations', () => {
-  const table: ActivationTable = {
-    layer: 'l', dim: 2, count: 5, positionShape: [4], totalBeforeSampling: 5,
-    values: Float32Array.from([0, 0, 1, 1, 2, 2, 3, 3, 4, 4]),
-    input: Uint32Array.from([0, 0, 1, 1, 2]),
-    position: Int32Array.from([1, 2, 1, 3, 2]),
-  };
-
-  it('gives the rows of the points that layout kept, in point order', () => {
-    expect(Array.from(pointActivations(table, { input: [0, 1, 2], position: [2, 1, 2] }))).toEqual([1, 1, 2, 2, 4, 4]);
-    expect(pointActivations(table, { input: [], position: [] }).length).toBe(0);
-  });
-
-  it('refuses a point that was not recorded', () => {
-    expect(() => pointActivations(table, { input: [0, 1], position: [1, 2] })).toThrow(/Point 1 \(input 1, position 2\) is not among the recorded rows/);
   });
 });

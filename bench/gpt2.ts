@@ -17,7 +17,6 @@
  * host tensors, the backend's copy of the weights and the activations. VmHWM is read before the matMul
  * measurement, which runs after the recording in the same child.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,7 +26,7 @@ import { chooseBackend } from '../src/model/backend';
 import { Gpt2Model, gpt2Size, gpt2WeightShapes, isGpt2MaskBuffer } from '../src/model/text/gpt2';
 import { type Gpt2Config, parseGpt2Config } from '../src/model/text/gpt2Config';
 import { type HostTensor, readSafetensors } from '../src/model/text/safetensors';
-import { parseArgs, peakResidentMb, printTable } from './lib';
+import { parseArgs, peakResidentMb, printTable, runChild } from './lib';
 
 type ModelName = 'builtin' | 'small' | 'medium';
 type Backend = 'wasm' | 'cpu';
@@ -226,22 +225,9 @@ async function child(args: Map<string, string>): Promise<void> {
   console.log(JSON.stringify(result));
 }
 
-function runCase(model: ModelName, backend: Backend, argv: string[]): Promise<CaseResult | string> {
-  const script = fileURLToPath(import.meta.url);
-  return new Promise((resolve) => {
-    const proc = spawn(process.execPath, ['--max-old-space-size=8192', '--import', 'tsx', script, ...argv, '--child', model, '--backend', backend], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (c) => (stdout += c));
-    proc.stderr.on('data', (c) => (stderr += c));
-    proc.on('close', (code) => {
-      const line = stdout.trim().split('\n').pop() ?? '';
-      if (code !== 0 || !line.startsWith('{')) resolve(`exit ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
-      else resolve(JSON.parse(line) as CaseResult);
-    });
-  });
+async function runCase(model: ModelName, backend: Backend, argv: string[]): Promise<CaseResult | string> {
+  const result = await runChild<CaseResult>(fileURLToPath(import.meta.url), [...argv, '--child', model, '--backend', backend]);
+  return result.ok ? result.value : result.error;
 }
 
 const fmt = (v: number | undefined, digits: number) => (v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(digits));

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 /** `--key value`, `--key=value` and bare `--flag` (true) from a command line. */
@@ -32,4 +33,23 @@ export function printTable(header: string[], rows: string[][], rightAligned: (co
   console.log(line(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const row of rows) console.log(line(row));
+}
+
+/**
+ * Runs `script` again as a child process (so its peak memory is its own) with `args`; resolves to the JSON of
+ * its last stdout line, or to an error saying how it ended and the last lines of its stderr.
+ */
+export function runChild<T>(script: string, args: string[]): Promise<{ ok: true; value: T } | { ok: false; error: string }> {
+  return new Promise((resolve) => {
+    const proc = spawn(process.execPath, ['--max-old-space-size=8192', '--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (c) => (stdout += c));
+    proc.stderr.on('data', (c) => (stderr += c));
+    proc.on('close', (code) => {
+      const line = stdout.trim().split('\n').pop() ?? '';
+      if (code !== 0 || !line.startsWith('{')) resolve({ ok: false, error: `exit ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}` });
+      else resolve({ ok: true, value: JSON.parse(line) as T });
+    });
+  });
 }

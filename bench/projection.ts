@@ -9,7 +9,6 @@
  * Each method runs in its own child process, so peak RSS is its own and a stock library that blows
  * up cannot take the run down with it.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -18,7 +17,7 @@ import { layoutQuality, tsneKl } from '../src/compute/quality';
 import { tsne } from '../src/compute/tsne';
 import { umap } from '../src/compute/umap';
 import { createRng, gaussian } from '../src/lib/rng';
-import { parseArgs, peakResidentMb, printTable } from './lib';
+import { parseArgs, peakResidentMb, printTable, runChild } from './lib';
 
 type Method = 'umap' | 'umap-js' | 'tsne' | 'tsne-js';
 const ALL_METHODS: Method[] = ['umap', 'umap-js', 'tsne', 'tsne-js'];
@@ -191,30 +190,14 @@ async function child(args: Map<string, string>): Promise<void> {
  * This process's peak resident set: VmHWM on Linux, which starts afresh at exec. getrusage's maxRSS
  * would also count the parent's memory at fork time.
  */
-function spawnMethod(method: Method, dataPath: string, n: number, d: number, seed: number, dir: string): Promise<RunResult> {
+async function spawnMethod(method: Method, dataPath: string, n: number, d: number, seed: number, dir: string): Promise<RunResult> {
   const out = join(dir, `${method}.f32`);
-  const script = fileURLToPath(import.meta.url);
-  return new Promise((resolve) => {
-    const proc = spawn(
-      process.execPath,
-      ['--max-old-space-size=8192', '--import', 'tsx', script, '--child', method, '--data', dataPath, '--n', `${n}`, '--d', `${d}`, '--seed', `${seed}`, '--out', out],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (c) => (stdout += c));
-    proc.stderr.on('data', (c) => (stderr += c));
-    proc.on('close', (code) => {
-      const line = stdout.trim().split('\n').pop() ?? '';
-      if (code !== 0 || !line.startsWith('{')) {
-        resolve({ method, seconds: NaN, cpuSeconds: NaN, peakRssMb: NaN, peakHeapMb: NaN, error: `exit ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}` });
-        return;
-      }
-      const figures = JSON.parse(line) as { seconds: number; cpuSeconds: number; peakRssMb: number; peakHeapMb: number };
-      const bytes = readFileSync(out);
-      resolve({ method, ...figures, layout: new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + n * 8)) });
-    });
-  });
+  type Figures = { seconds: number; cpuSeconds: number; peakRssMb: number; peakHeapMb: number };
+  const args = ['--child', method, '--data', dataPath, '--n', `${n}`, '--d', `${d}`, '--seed', `${seed}`, '--out', out];
+  const result = await runChild<Figures>(fileURLToPath(import.meta.url), args);
+  if (!result.ok) return { method, seconds: NaN, cpuSeconds: NaN, peakRssMb: NaN, peakHeapMb: NaN, error: result.error };
+  const bytes = readFileSync(out);
+  return { method, ...result.value, layout: new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + n * 8)) };
 }
 
 const fmt = (v: number | undefined, digits: number) => (v === undefined || Number.isNaN(v) ? '-' : v.toFixed(digits));

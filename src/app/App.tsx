@@ -4,6 +4,7 @@ import type { AtlasVisuals } from '../atlas/visuals';
 import { ProjectionPreview } from '../atlas/ProjectionPreview';
 import type { LayoutPreview } from '../workers/protocol';
 import { CellInspector } from '../panels/CellInspector';
+import { ConceptPanel } from '../panels/ConceptPanel';
 import { droppedFiles } from '../panels/droppedFiles';
 import { ErrorList } from '../panels/ErrorList';
 import { InspectorServicesContext } from '../panels/inspectorServices';
@@ -73,6 +74,9 @@ export function App() {
           onCancel={() => controller?.cancel()}
         />
         <SelectionPanel />
+        <InspectorServicesContext.Provider value={controller && atlasOrigin === 'build' ? controller.services : null}>
+          <ConceptPanel directions={controller?.directions ?? null} live={atlasOrigin === 'build'} />
+        </InspectorServicesContext.Provider>
         <ErrorList />
         <ExportPanel
           onExportPng={async (size) => controller?.exportPng(size)}

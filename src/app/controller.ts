@@ -12,6 +12,7 @@ import type { AtlasCell } from '../compute/types';
 import { neuronDirections, randomDirections } from '../featureVis/directions';
 import type { DirectionImages } from '../panels/DirectionComparison';
 import type { InspectorServices } from '../panels/inspectorServices';
+import { DirectionsController } from './directions';
 import { AtlasPipeline } from './pipeline';
 import type { InputSet, LayoutPreview, ModelSource } from '../workers/protocol';
 
@@ -51,6 +52,8 @@ export class AtlasController {
   private featureVis: FeatureVisJobs | null = null;
   private textureRefresh: ReturnType<typeof setTimeout> | null = null;
   private readonly unsubscribe: () => void;
+  /** Concepts, TCAV and the class filter over the atlas on screen. */
+  readonly directions: DirectionsController;
 
   constructor(
     private readonly store: Store,
@@ -60,6 +63,7 @@ export class AtlasController {
     /** The layout while the projection settles; null once the atlas (or nothing) replaces it. */
     private readonly showPreview: (preview: LayoutPreview | null) => void = () => {},
   ) {
+    this.directions = new DirectionsController(store, () => this.getPipeline());
     this.unsubscribe = store.subscribe((state, previous) => {
       if (state.iconMode !== previous.iconMode && this.visuals) {
         this.visuals.setIconMode(state.iconMode);
@@ -375,7 +379,8 @@ export class AtlasController {
     if (!atlas) return;
     // The feature visualisations computed so far travel in the file, beside any it was opened with.
     const icons = { ...(atlas.icons ?? {}), ...(this.visuals?.atlas === atlas ? this.visuals.featureVisDataUrls() : {}) };
-    const withIcons = Object.keys(icons).length ? { ...atlas, icons } : atlas;
+    const { concepts } = this.store.getState();
+    const withIcons = { ...atlas, ...(Object.keys(icons).length ? { icons } : {}), concepts };
     downloadBlob(new Blob([serializeAtlas(withIcons)], { type: 'application/json' }), `${this.fileStem(atlas)}.json`);
   }
 

@@ -1,9 +1,27 @@
 import { buildAtlas, type RecordedColumns } from '../compute/atlas';
 import type { NeuronProfile } from '../compute/grid';
 import type { ProgressEvent } from '../compute/types';
-import type { ComputeService } from '../workers/computeService';
+import type { ConceptFit, ConceptTcav, ConceptTcavOptions } from '../compute/directions/concept';
+import type { TopInput } from '../compute/types';
+import type { ComputeService, ConceptRequest } from '../workers/computeService';
 import type { FeatureVisSupport, IconBatch, ModelService, VisualiseRequest } from '../workers/modelService';
-import type { BackendInfo, BackendRequest, BuildRequest, BuildResult, DirectionOutputs, LayoutPreview, LoadProgress, ModelSource, ModelSummary, Stage, StageProgress } from '../workers/protocol';
+import type {
+  BackendInfo,
+  BackendRequest,
+  BuildRequest,
+  BuildResult,
+  ConceptActivations,
+  DirectionOutputs,
+  GradientRequest,
+  GradientResult,
+  InputSet,
+  LayoutPreview,
+  LoadProgress,
+  ModelSource,
+  ModelSummary,
+  Stage,
+  StageProgress,
+} from '../workers/protocol';
 import { RpcClient, type WorkerEndpoint } from '../workers/rpc';
 
 const createModelWorker = () =>
@@ -122,6 +140,37 @@ export class AtlasPipeline {
   /** One neuron of the last atlas built: its top points and histogram, from the compute worker's copy of the activations. */
   neuronProfile(neuron: number, topK: number): Promise<NeuronProfile> {
     return this.computeClient.call('neuronProfile', [neuron, topK]);
+  }
+
+  /** A concept's examples recorded at `layer` from inputs the user gave (model worker). */
+  conceptActivations(inputs: InputSet, layer: string, signal?: AbortSignal, onProgress?: (p: ProgressEvent) => void): Promise<ConceptActivations> {
+    return this.modelClient.call('conceptActivations', [inputs, layer], { signal, onProgress });
+  }
+
+  /** Learns a concept vector over the last atlas's activations (compute worker, which keeps its examples for TCAV). */
+  learnConcept(request: ConceptRequest): Promise<ConceptFit> {
+    const transfer = [request.positives, request.negatives].flatMap((side) => (side.kind === 'rows' ? [side.values.buffer as ArrayBuffer] : []));
+    return this.computeClient.call('learnConcept', [request], { transfer });
+  }
+
+  /** The inputs at both ends of a direction at the last atlas's layer. */
+  rankAlong(direction: Float32Array, topK: number): Promise<{ top: TopInput[]; bottom: TopInput[] }> {
+    return this.computeClient.call('rankAlong', [direction, topK]);
+  }
+
+  /** Gradients of a class's (or a next token's) logit at points of the last recording (model worker). */
+  gradients(request: GradientRequest, signal?: AbortSignal, onProgress?: (p: ProgressEvent) => void): Promise<GradientResult> {
+    return this.modelClient.call('gradients', [request], { signal, onProgress });
+  }
+
+  /** One class's TCAV test of a concept learnt on this atlas, from the class's gradients. */
+  conceptTcav(conceptId: string, gradients: Float32Array, n: number, options: ConceptTcavOptions): Promise<ConceptTcav> {
+    return this.computeClient.call('conceptTcav', [conceptId, gradients, n, options], { transfer: [gradients.buffer as ArrayBuffer] });
+  }
+
+  /** Activation times gradient at each point (gradients: a row per point, in order). */
+  attribution(points: number[], gradients: Float32Array): Promise<Float32Array> {
+    return this.computeClient.call('attribution', [points, gradients], { transfer: [gradients.buffer as ArrayBuffer] });
   }
 
   dispose(): void {

@@ -3,6 +3,7 @@ import type { ScreenCenter } from '../atlas/screenCenters';
 import type { AppStatus, useAtlasStore } from '../store';
 import { selectedInputs } from '../atlas/selection';
 import { selectLevel } from '../store/selectors';
+import { cellTints } from '../atlas/cellTint';
 
 /** The name of the performance marks that record each change of `status`, with the new status as detail. */
 export const STATUS_MARK = 'atlas-status';
@@ -34,6 +35,14 @@ export interface AtlasTestHook {
   readonly selection: { points: number[]; inputs: number[] };
   /** Feature-visualisation icons of the current grid level: finished and in all; `shown`: icons uploaded to the view, all levels. */
   readonly featureVis: { done: number; total: number; status: string; shown: number };
+  /** The atlas's concepts (without their directions). */
+  readonly concepts: { id: string; name: string; accuracy: number | null; positives: number; negatives: number; source: string }[];
+  /** What tints the cells of the level on screen, and how many are tinted. */
+  readonly colourBy: { kind: string; label: string; cells: number; min: number; max: number };
+  /** The last TCAV result (classes in order of testing). */
+  readonly tcav: { conceptId: string; classesTested: number; classes: { classIndex: number; className: string; score: number; randomMean: number; randomStd: number; p: number; significant: boolean }[] } | null;
+  /** The concept panel's running or failed task. */
+  readonly directionsTask: { name: string; status: string; message: string } | null;
   cellScreenCenters(): ScreenCenter[];
 }
 
@@ -96,6 +105,29 @@ export function installTestHook(store: typeof useAtlasStore, view: () => AtlasVi
       const s = store.getState();
       const level = s.featureVisLevels.find((l) => l.gridSize === s.gridSize);
       return { done: level?.done ?? 0, total: level?.total ?? 0, status: s.featureVisStatus, shown: s.iconsShown };
+    },
+    get concepts() {
+      return store.getState().concepts.map(({ direction: _, method: __, folds: ___, layer: ____, ...c }) => c);
+    },
+    get colourBy() {
+      const s = store.getState();
+      const level = selectLevel(s);
+      const tints = s.atlas && level ? cellTints(s.atlas, level, s.colourBy, s.concepts) : null;
+      const values = tints ? [...tints.values.values()] : [];
+      return { kind: s.colourBy.kind, label: tints?.label ?? '', cells: values.length, min: values.length ? Math.min(...values) : 0, max: values.length ? Math.max(...values) : 0 };
+    },
+    get tcav() {
+      const t = store.getState().tcav;
+      return t
+        ? {
+            conceptId: t.conceptId,
+            classesTested: t.classesTested,
+            classes: t.classes.map(({ classIndex, className, score, randomMean, randomStd, p, significant }) => ({ classIndex, className, score, randomMean, randomStd, p, significant })),
+          }
+        : null;
+    },
+    get directionsTask() {
+      return store.getState().directionsTask;
     },
     cellScreenCenters: () => view()?.cellScreenCenters() ?? [],
   };

@@ -2,7 +2,8 @@ import { OrthographicView, type Layer, type PickingInfo } from '@deck.gl/core';
 import DeckGL, { type DeckGLRef } from '@deck.gl/react';
 import { useCallback, useEffect, useImperativeHandle, useMemo, useRef, useState, type Ref } from 'react';
 import { useAtlasStore, type AtlasViewState } from '../store';
-import { cellIconLayer, cellLabelLayer, labelsByLevel, outlineLayer, pointColumns, pointLayer, selectionLayer, type Outline } from './atlasLayers';
+import { cellTints } from './cellTint';
+import { cellIconLayer, cellLabelLayer, cellTintLayer, labelsByLevel, outlineLayer, pointColumns, pointLayer, selectionLayer, type Outline } from './atlasLayers';
 import { pointsInPolygon, selectedPerCell } from './selection';
 import { SelectionOverlay } from './SelectionOverlay';
 import type { PlacedLabel } from './cellStyle';
@@ -58,6 +59,8 @@ export function AtlasView({
   const selection = useAtlasStore((s) => s.selection);
   const selectTool = useAtlasStore((s) => s.selectTool);
   const applySelection = useAtlasStore((s) => s.applySelection);
+  const colourBy = useAtlasStore((s) => s.colourBy);
+  const concepts = useAtlasStore((s) => s.concepts);
 
   const atlas = visuals?.atlas ?? null;
   const sizes = useMemo(() => atlas?.levels.map((l) => l.size) ?? [], [atlas]);
@@ -76,6 +79,13 @@ export function AtlasView({
     [atlas, gridSize, selection],
   );
 
+  const tintVersion = useRef(0);
+  const tints = useMemo(() => {
+    const current = atlas?.levels.find((l) => l.size === gridSize);
+    tintVersion.current++;
+    return atlas && current ? cellTints(atlas, current, colourBy, concepts) : null;
+  }, [atlas, gridSize, colourBy, concepts]);
+
   const baseLayers = useMemo(() => {
     if (!atlas || !visuals) return [];
     const layers: Layer[] = [];
@@ -83,12 +93,13 @@ export function AtlasView({
     const current = atlas.levels.find((l) => l.size === gridSize);
     const icons = current && visuals.iconAtlas(current.size);
     if (current && icons) layers.push(cellIconLayer(id, current, icons, selectedCells));
+    if (current && tints) layers.push(cellTintLayer(id, current, tints, tintVersion.current));
     if (points) layers.push(pointLayer(id, points));
     if (selection.length) layers.push(selectionLayer(id, atlas, selection));
     const placed = current ? labels.get(current.size) : undefined;
     if (current && placed?.length && showLabels) layers.push(cellLabelLayer(id, current, placed));
     return layers;
-  }, [atlas, visuals, id, gridSize, points, showLabels, labels, iconVersion, selection, selectedCells]);
+  }, [atlas, visuals, id, gridSize, points, showLabels, labels, iconVersion, selection, selectedCells, tints]);
 
   const outlines: Outline[] = [];
   if (hover) outlines.push({ i: hover.i, j: hover.j, gridSize, color: HOVER_COLOR });

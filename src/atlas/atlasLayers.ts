@@ -1,7 +1,8 @@
 import type { Layer } from '@deck.gl/core';
-import { IconLayer, PathLayer, ScatterplotLayer, TextLayer } from '@deck.gl/layers';
+import { IconLayer, PathLayer, PolygonLayer, ScatterplotLayer, TextLayer } from '@deck.gl/layers';
 import type { AtlasCell, GridLevel } from '../compute/types';
 import type { Atlas } from '../compute/atlas';
+import { tintColour, type CellTints } from './cellTint';
 import { countOpacity, labelColor, placeLabels, type PlacedLabel } from './cellStyle';
 import { cellCenter, cellWorldSize, WORLD_SIZE } from './geometry';
 import { iconKey, type IconAtlas } from './iconAtlas';
@@ -33,6 +34,21 @@ export function cellIconLayer(id: string, level: GridLevel, icons: IconAtlas, se
     alphaCutoff: 0,
     // Upright on screen: the view flips y (row 0 at the top), which would turn world-aligned icons upside down.
     billboard: true,
+  });
+}
+
+/** Cells tinted by a value (a concept's score, a class's attribution) over their icons; cells without a value stay clear. */
+export function cellTintLayer(id: string, level: GridLevel, tints: CellTints, version: number): Layer {
+  const w = cellWorldSize(level.size);
+  const cells = level.cells.filter((c) => tints.values.has(`${c.i}:${c.j}`));
+  return new PolygonLayer<AtlasCell>({
+    id: `${id}-tint-${level.size}`,
+    data: cells,
+    getPolygon: (c) => [[c.i * w, c.j * w], [(c.i + 1) * w, c.j * w], [(c.i + 1) * w, (c.j + 1) * w], [c.i * w, (c.j + 1) * w]],
+    getFillColor: (c) => tintColour(tints.values.get(`${c.i}:${c.j}`)!, tints.centre, tints.scale),
+    updateTriggers: { getFillColor: version },
+    stroked: false,
+    filled: true,
   });
 }
 

@@ -2,11 +2,12 @@ import { stat } from 'node:fs/promises';
 import type { CavMethod } from '../compute/directions/cav';
 import { cavAccuracy } from '../compute/directions/cav';
 import { bonferroni } from '../compute/directions/stats';
-import { conceptRuns, randomConcepts, tcavTest } from '../compute/directions/tcav';
+import { conceptRuns, mostPredicted, randomConcepts, tcavTest } from '../compute/directions/tcav';
 import { chooseBackend } from '../model/backend';
 import { classGradients } from '../model/directions/classGradients';
 import type { ImageModel } from '../model/image/imageModel';
-import { prepareImage, type Preprocessing } from '../model/image/preprocess';
+import { preparedInputs } from '../model/image/modelInputs';
+import type { Preprocessing } from '../model/image/preprocess';
 import { recordActivations, type ImageProvider, type ImageRecording } from '../model/image/recordImages';
 import { loadModelForCli } from './buildAtlas';
 import { folderProvider } from './nodeIo';
@@ -161,7 +162,7 @@ export async function runTcav(options: TcavCliOptions): Promise<TcavReport> {
         continue;
       }
       say(`class ${classIndex} (${base.className}): gradients of ${chosen.length} input(s)`);
-      const gradients = await classGradients(model, layer.name, await modelInputs(model, providers.inputs, inputs, chosen, options.preprocessing), classIndex, { sites: 'pooled' });
+      const gradients = await classGradients(model, layer.name, await preparedInputs(model, providers.inputs, inputs.names, chosen, options.preprocessing), classIndex, { sites: 'pooled' });
       const test = tcavTest({ gradients, n: chosen.length, dim, concept: conceptCavs, randomConcepts: randomCavs, alpha: ALPHA, classesTested });
       classes.push({ ...base, score: test.score, randomMean: test.randomMean, randomStd: test.randomStd, p: test.p, pBonferroni: bonferroni(test.p, classesTested), significant: test.significant });
     }
@@ -196,16 +197,6 @@ export async function runTcav(options: TcavCliOptions): Promise<TcavReport> {
   }
 }
 
-/** The `limit` classes predicted most often (ties: lower index first). */
-export function mostPredicted(predicted: Int32Array, limit: number): number[] {
-  const counts = new Map<number, number>();
-  for (const k of predicted) if (k >= 0) counts.set(k, (counts.get(k) ?? 0) + 1);
-  return [...counts.entries()]
-    .sort((a, b) => b[1] - a[1] || a[0] - b[0])
-    .slice(0, limit)
-    .map(([k]) => k);
-}
-
 /** The readable table `npm run tcav` prints. */
 export function formatTcavTable(report: TcavReport): string {
   const lines = [
@@ -236,23 +227,4 @@ async function imageFolder(flag: string, folder: string): Promise<ImageProvider>
   const provider = await folderProvider(folder);
   if (provider.count === 0) throw new Error(`--${flag} ${folder} holds no files.`);
   return provider;
-}
-
-/** The chosen recorded inputs prepared as the model sees them, N x H x W x C, decoded again from their files. */
-async function modelInputs(model: ImageModel, provider: ImageProvider, recording: ImageRecording, chosen: number[], preprocessing?: Preprocessing): Promise<Float32Array> {
-  const byName = new Map(Array.from({ length: provider.count }, (_, i) => [provider.name(i), i]));
-  const { inputHeight: height, inputWidth: width, inputChannels: channels } = model;
-  const size = height * width * channels;
-  const out = new Float32Array(chosen.length * size);
-  for (let k = 0; k < chosen.length; k++) {
-    const raw = await provider.load(byName.get(recording.names[chosen[k]])!);
-    const { input, pixels } = prepareImage(raw, { height, width, channels }, preprocessing ?? model.preprocessing);
-    try {
-      out.set(input.dataSync(), k * size);
-    } finally {
-      input.dispose();
-      pixels.dispose();
-    }
-  }
-  return out;
 }

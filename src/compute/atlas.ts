@@ -1,3 +1,4 @@
+import type { Concept } from './directions/concept';
 import { buildLevels, GRID_SIZES, normaliseLayout } from './grid';
 import { project, type ProjectionProgress } from './projection';
 import type { ActivationTable, GridLevel, Layout, Metric, ProgressEvent, ProjectionMethod, ProjectionOptions } from './types';
@@ -147,6 +148,8 @@ export interface AtlasOf<M extends Modality> {
   notices: string[];
   /** Feature-visualisation icons, keyed `${gridSize}:${i}:${j}`, as PNG data URLs. */
   icons?: Record<string, string>;
+  /** Concept vectors the user made at this layer. */
+  concepts?: Concept[];
 }
 
 export type Atlas = { [M in Modality]: AtlasOf<M> }[Modality];

@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import { DEFAULT_ATLAS_PARAMS, type Atlas, type AtlasLayerInfo, type AtlasParams, type ImageModelInfo, type TextModelInfo } from '../compute/atlas';
+import type { Concept } from '../compute/directions/concept';
 import type { AtlasCell, GridLevel, TopInput } from '../compute/types';
 import { decodeFloat32, encodeFloat32 } from '../lib/base64';
 
@@ -88,6 +89,20 @@ const levelsSchema = <T extends v.GenericSchema>(top: T) =>
     v.minLength(1, 'an atlas needs at least one grid level'),
   );
 
+/** A concept as stored: its direction as base64 little-endian float32, like a cell's mean. */
+const conceptSchema = v.object({
+  id: v.string(),
+  name: v.string(),
+  layer: v.string(),
+  method: v.picklist(['difference-of-means', 'logistic']),
+  direction: v.string(),
+  accuracy: v.nullable(v.pipe(finite, v.minValue(0), v.maxValue(1))),
+  folds: count,
+  positives: count,
+  negatives: count,
+  source: v.string(),
+}) satisfies v.GenericSchema<Omit<Concept, 'direction'> & { direction: string }>;
+
 const inputColumns = {
   names: v.array(v.string()),
   label: v.array(indexOrNone),
@@ -108,6 +123,7 @@ const common = {
   levels: levelsSchema(topSchema),
   notices: v.optional(v.array(v.string()), []),
   icons: v.optional(v.record(v.string(), v.string())),
+  concepts: v.optional(v.array(conceptSchema)),
 };
 
 const fileSchema = v.variant('modality', [
@@ -193,6 +209,7 @@ export function atlasToJson(atlas: Atlas): AtlasFileJson {
     })),
     notices: atlas.notices,
     ...(atlas.icons ? { icons: atlas.icons } : {}),
+    ...(atlas.concepts?.length ? { concepts: atlas.concepts.map((c) => ({ ...c, direction: encodeFloat32(c.direction) })) } : {}),
   } as const;
   return atlas.modality === 'text'
     ? { ...body, modality: 'text', model: atlas.model, inputs: atlas.inputs, points: { ...layout, token: position } }
@@ -317,15 +334,21 @@ function checkReferences(f: AtlasFileJson, position: number[]): void {
   );
 }
 
+/** A stored concept, checked against the atlas's layer: a concept only means something at the layer it was learnt. */
+function readConcept(c: v.InferOutput<typeof conceptSchema>, layer: AtlasLayerInfo, at: string): Concept {
+  if (c.layer !== layer.name) throw new AtlasFileError(`Atlas file: ${at}.layer: the concept "${c.name}" was learnt at ${c.layer}, not at this atlas's layer ${layer.name}.`);
+  return { ...c, direction: decodeMean(c.direction, layer.dim, `${at}.direction`) };
+}
+
 function decodeMean(mean: string, dim: number, at: string): Float32Array {
   let values: Float32Array;
   try {
     values = decodeFloat32(mean);
   } catch {
-    throw new AtlasFileError(`Atlas file: ${at}.mean is not readable base64 float32.`);
+    throw new AtlasFileError(`Atlas file: ${at} is not readable base64 float32.`);
   }
-  if (values.length !== dim) throw new AtlasFileError(`Atlas file: ${at}.mean holds ${values.length} values, expected ${dim} (layer.dim).`);
-  if (!values.every(Number.isFinite)) throw new AtlasFileError(`Atlas file: ${at}.mean holds NaN or infinite values.`);
+  if (values.length !== dim) throw new AtlasFileError(`Atlas file: ${at} holds ${values.length} values, expected ${dim} (layer.dim).`);
+  if (!values.every(Number.isFinite)) throw new AtlasFileError(`Atlas file: ${at} holds NaN or infinite values.`);
   return values;
 }
 
@@ -355,7 +378,7 @@ export function parseAtlas(text: string): Atlas {
         i: c.i,
         j: c.j,
         count: c.count,
-        mean: decodeMean(c.mean, f.layer.dim, `levels[${li}].cells[${ci}]`),
+        mean: decodeMean(c.mean, f.layer.dim, `levels[${li}].cells[${ci}].mean`),
         labels: c.labels,
         top: c.top.map(tupleToTop),
         exemplar: tupleToTop(c.exemplar),
@@ -375,5 +398,6 @@ export function parseAtlas(text: string): Atlas {
     levels,
     notices: f.notices,
     ...(f.icons ? { icons: f.icons } : {}),
+    ...(f.concepts ? { concepts: f.concepts.map((c, k) => readConcept(c, f.layer, `concepts[${k}]`)) } : {}),
   } as Atlas;
 }

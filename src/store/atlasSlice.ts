@@ -25,5 +25,10 @@ export const createAtlasSlice: StateCreator<AtlasStore, [], [], AtlasSlice> = (s
       enlarged: null,
       neuron: null,
       selection: [],
+      concepts: atlas.concepts ?? [],
+      activeConcept: atlas.concepts?.[0]?.id ?? null,
+      colourBy: { kind: 'none' },
+      tcav: null,
+      directionsTask: null,
     })),
 });

@@ -1,5 +1,6 @@
 import { create } from 'zustand';
 import { createAtlasSlice, type AtlasSlice } from './atlasSlice';
+import { createDirectionsSlice, type DirectionsSlice } from './directionsSlice';
 import { createFeatureVisSlice, type FeatureVisSlice } from './featureVisSlice';
 import { createInspectorSlice, type InspectorSlice } from './inspectorSlice';
 import { createModelSlice, type ModelSlice } from './modelSlice';
@@ -7,7 +8,7 @@ import { createRunSlice, type RunSlice } from './runSlice';
 import { createSelectionSlice, type SelectionSlice } from './selectionSlice';
 import { createViewSlice, type ViewSlice } from './viewSlice';
 
-export type AtlasStore = ModelSlice & RunSlice & AtlasSlice & ViewSlice & InspectorSlice & FeatureVisSlice & SelectionSlice;
+export type AtlasStore = ModelSlice & RunSlice & AtlasSlice & ViewSlice & InspectorSlice & FeatureVisSlice & SelectionSlice & DirectionsSlice;
 
 /** The one bound store of the app: plain, serialisable state and the actions beside it. */
 export const useAtlasStore = create<AtlasStore>()((...a) => ({
@@ -18,6 +19,7 @@ export const useAtlasStore = create<AtlasStore>()((...a) => ({
   ...createInspectorSlice(...a),
   ...createFeatureVisSlice(...a),
   ...createSelectionSlice(...a),
+  ...createDirectionsSlice(...a),
 }));
 
 /** Back to the initial state (tests, and a fresh start). */
@@ -30,3 +32,4 @@ export type { CellRef } from './inspectorSlice';
 export type { FeatureVisStatus } from './featureVisSlice';
 export type { AtlasViewState, IconMode } from './viewSlice';
 export type { SelectTool } from './selectionSlice';
+export type { ColourBy, DirectionsTask, TcavClass, TcavState } from './directionsSlice';

@@ -1,23 +1,98 @@
 import { layoutAtlas, type Atlas, type AtlasParams, type RecordedColumns } from '../compute/atlas';
-import { neuronProfile, type NeuronProfile } from '../compute/grid';
-import type { ActivationTable } from '../compute/types';
+import { conceptTcav, fitConcept, restRows, type ConceptExamples, type ConceptFit, type ConceptTcav, type ConceptTcavOptions } from '../compute/directions/concept';
+import type { CavMethod } from '../compute/directions/cav';
+import { gatherRows } from '../compute/directions/vectors';
+import { classAttribution } from '../model/directions/attribution';
+import { neuronProfile, rankByDirection, type NeuronProfile } from '../compute/grid';
+import type { ActivationTable, TopInput } from '../compute/types';
 import type { CallContext } from './rpc';
+
+/** One side of a concept: points of the atlas, or rows recorded elsewhere (a folder of concept inputs). */
+export type ConceptSide = { kind: 'points'; points: number[] } | { kind: 'rows'; values: Float32Array; count: number };
+
+export interface ConceptRequest {
+  /** The concept's id: its examples stay here for TCAV. */
+  id: string;
+  positives: ConceptSide;
+  /** Counterexamples; 'rest': the atlas's other points (at most REST_CAP, seeded). */
+  negatives: ConceptSide | { kind: 'rest' };
+  method: CavMethod;
+  seed: number;
+}
+
+/** Counterexamples drawn from the rest of the atlas: enough for stable means and random concepts, quick to fit. */
+const REST_CAP = 2000;
 
 /** Projection and gridding, served by compute.worker.ts (and by a worker thread in the Node pipeline test). */
 export function createComputeService() {
   /** The table of the last atlas built here: its rows are that atlas's points. */
   let table: ActivationTable | null = null;
+  /** Each concept's examples, for its TCAV tests; gone with the atlas they came from. */
+  const examples = new Map<string, ConceptExamples>();
+  const current = (what: string): ActivationTable => {
+    if (!table) throw new Error(`Build an atlas first: ${what} reads the activations it recorded (an opened atlas file has none).`);
+    return table;
+  };
+  const side = (t: ActivationTable, s: ConceptSide): { values: Float32Array; count: number } => {
+    if (s.kind === 'rows') {
+      if (s.values.length !== s.count * t.dim) throw new Error(`${s.count} concept rows do not have ${t.dim} values each, as ${t.layer} has.`);
+      return s;
+    }
+    const bad = s.points.find((p) => !Number.isInteger(p) || p < 0 || p >= t.count);
+    if (bad !== undefined) throw new Error(`Point ${bad} is not in the atlas (${t.count} points).`);
+    return { values: gatherRows(t.values, s.points, t.dim), count: s.points.length };
+  };
+
   return {
     /** Projects the recorded activations and bins them into the atlas's grid levels; intermediate layouts go out as progress. */
     layoutAtlas(context: CallContext, recorded: RecordedColumns, params: AtlasParams): Promise<Atlas> {
       table = null;
+      examples.clear();
       return layoutAtlas(recorded, params, (event) => context.progress(event), context.signal, (t) => (table = t));
     },
 
     /** One neuron of the last atlas's layer: its top points (indices into the atlas's points) and its histogram. */
     neuronProfile(_: CallContext, neuron: number, topK: number): NeuronProfile {
-      if (!table) throw new Error('Build an atlas first: the neuron view reads the activations it recorded.');
-      return neuronProfile(table, neuron, topK);
+      return neuronProfile(current('the neuron view'), neuron, topK);
+    },
+
+    /** Learns a concept vector from its examples at the atlas's layer, with its held-out accuracy; keeps the examples for TCAV. */
+    learnConcept(_: CallContext, request: ConceptRequest): ConceptFit {
+      const t = current('a concept');
+      const pos = side(t, request.positives);
+      const neg =
+        request.negatives.kind === 'rest'
+          ? (() => {
+              const exclude = request.positives.kind === 'points' ? request.positives.points : [];
+              const rest = restRows(t.values, t.count, t.dim, exclude, REST_CAP, request.seed);
+              return { values: rest.rows, count: rest.count };
+            })()
+          : side(t, request.negatives);
+      const ex: ConceptExamples = { dim: t.dim, pos: pos.values, nPos: pos.count, neg: neg.values, nNeg: neg.count };
+      const fit = fitConcept(ex, request.method, request.seed);
+      examples.set(request.id, ex);
+      return fit;
+    },
+
+    /** The inputs at both ends of a direction: the topK highest and lowest scoring, each input once (its best point). */
+    rankAlong(_: CallContext, direction: Float32Array, topK: number): { top: TopInput[]; bottom: TopInput[] } {
+      const t = current('ranking inputs along a direction');
+      const rows = Array.from({ length: t.count }, (_, r) => r);
+      const bottom = rankByDirection(t, rows, direction.map((v) => -v), topK).map((p) => ({ ...p, score: -p.score }));
+      return { top: rankByDirection(t, rows, direction, topK), bottom };
+    },
+
+    /** One class's TCAV test of a concept learnt here, from the class's gradients at the layer (n x dim). */
+    conceptTcav(_: CallContext, conceptId: string, gradients: Float32Array, n: number, options: ConceptTcavOptions): ConceptTcav {
+      const ex = examples.get(conceptId);
+      if (!ex) throw new Error('TCAV needs the concept\'s examples: learn it again on this atlas (a concept opened from a file keeps only its direction).');
+      return conceptTcav(ex, gradients, n, options);
+    },
+
+    /** Activation times gradient at each given point (gradients: one row per point, in the same order). */
+    attribution(_: CallContext, points: number[], gradients: Float32Array): Float32Array {
+      const t = current('the class filter');
+      return classAttribution(side(t, { kind: 'points', points }).values, gradients, t.dim);
     },
   };
 }

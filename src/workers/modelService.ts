@@ -12,14 +12,32 @@ import { chooseBackend } from '../model/backend';
 import { artifactsFromFiles, artifactsFromUrl } from '../model/image/artifacts';
 import { BUILT_IN_MODEL_NAME, ImageModel } from '../model/image/imageModel';
 import type { RawImage } from '../model/image/preprocess';
-import { recordImageAtlas, type ImageProvider } from '../model/image/recordImages';
+import { classGradients } from '../model/directions/classGradients';
+import { nextTokenGradients } from '../model/directions/textGradients';
+import { preparedInputs } from '../model/image/modelInputs';
+import { recordActivations, recordImageAtlas, type ImageProvider } from '../model/image/recordImages';
 import { documentsFromFiles, type TextFile } from '../model/text/documents';
 import { loadHubModel } from '../model/text/hub';
-import { recordTextAtlas } from '../model/text/recordText';
+import { recordTextActivations, recordTextAtlas } from '../model/text/recordText';
 import { BUILT_IN_TEXT_MODEL_NAME, TextModel, type ModelFile } from '../model/text/textModel';
-import { tokenTexts } from '../model/text/tokenizer';
+import { encode, tokenTexts } from '../model/text/tokenizer';
 import type { WeightCache } from '../model/text/weightCache';
-import type { BackendInfo, BackendRequest, BuildRequest, DirectionOutputs, ImageSource, InputError, LoadProgress, ModelSource, ModelSummary, TextSource } from './protocol';
+import type {
+  BackendInfo,
+  BackendRequest,
+  BuildRequest,
+  ConceptActivations,
+  DirectionOutputs,
+  GradientRequest,
+  GradientResult,
+  ImageSource,
+  InputError,
+  InputSet,
+  LoadProgress,
+  ModelSource,
+  ModelSummary,
+  TextSource,
+} from './protocol';
 import type { CallContext } from './rpc';
 import { withTransfer } from './rpc';
 
@@ -126,6 +144,9 @@ export function createModelService(deps: ModelServiceDeps) {
     if (backend && tf.getBackend() !== backend.name) await tf.setBackend(backend.name);
   };
 
+  /** The last recording's inputs, for gradients: an image atlas's images (by name), a text atlas's windows. */
+  let recordedInputs: { kind: 'image'; images: ImageProvider; names: string[] } | { kind: 'text'; tokenIds: Int32Array[] } | null = null;
+
   let fingerprint = '';
   const summary = (l: LoadedModel): ModelSummary => {
     const extras = { layers: l.model.layers, defaultLayer: l.model.defaultLayer, fingerprint };
@@ -202,6 +223,7 @@ export function createModelService(deps: ModelServiceDeps) {
       loaded?.model.dispose();
       loaded = next;
       featureVis = null;
+      recordedInputs = null;
       fingerprint = next.modality === 'image' ? await modelFingerprint(next.model) : `${next.model.info.name}:${next.model.info.nLayer}x${next.model.info.nEmbd}`;
       return summary(next);
     },
@@ -220,6 +242,7 @@ export function createModelService(deps: ModelServiceDeps) {
           onProgress: (event: ProgressEvent) => context.progress(event),
         });
         const { table } = recorded;
+        recordedInputs = { kind: 'text', tokenIds: recorded.previews.tokenIds.map((ids) => Int32Array.from(ids)) };
         return withTransfer(
           { ...recorded, errors: [...read.errors, ...recorded.errors], iconSettings: '' },
           [table.values.buffer, table.input.buffer, table.position.buffer, ...(table.key ? [table.key.buffer] : [])],
@@ -235,6 +258,7 @@ export function createModelService(deps: ModelServiceDeps) {
         onProgress: (event: ProgressEvent) => context.progress(event),
       });
       const { table } = recorded;
+      recordedInputs = { kind: 'image', images, names: recorded.names };
       featureVis = {
         layer: request.layer,
         whitening: whiteningMatrix(table),
@@ -277,6 +301,93 @@ export function createModelService(deps: ModelServiceDeps) {
       await useMainBackend();
       const out = await tokenActivations(layer, direction, documents);
       return withTransfer(out, out.map((a) => a.buffer as ArrayBuffer));
+    },
+
+    /** A concept's examples at `layer`: each image pooled over its positions, or every token of each text but the first. */
+    async conceptActivations(context: CallContext, inputs: InputSet, layer: string): Promise<ConceptActivations> {
+      if (!loaded) throw new Error('No model is loaded.');
+      await useMainBackend();
+      const options = { signal: context.signal, onProgress: (event: ProgressEvent) => context.progress(event) };
+      let recorded: { table: { values: Float32Array; count: number; dim: number }; names: string[]; errors: InputError[] };
+      if (loaded.modality === 'text') {
+        if (inputs.kind !== 'text') throw new Error('This is a text model: a concept needs text examples.');
+        const read = documentsFromFiles(textFilesOf(inputs.texts));
+        if (read.documents.length === 0) throw new Error(`No text in the concept's files${read.errors[0] ? ` (${read.errors[0].name}: ${read.errors[0].reason})` : ''}.`);
+        const r = await recordTextActivations(loaded.model, read.documents, { layer, samplesPerInput: 'all', seed: 0, ...options });
+        recorded = { ...r, errors: [...read.errors, ...r.errors] };
+      } else {
+        if (inputs.kind !== 'images') throw new Error('This is an image model: a concept needs images.');
+        const size = { width: loaded.model.inputWidth, height: loaded.model.inputHeight };
+        recorded = await recordActivations(loaded.model, blobProvider(inputs.images, (blob) => deps.decodeImage(blob, size)), {
+          layer,
+          samplesPerInput: 'pooled',
+          thumbnailSize: 1,
+          ...options,
+        });
+      }
+      const { values, count, dim } = recorded.table;
+      const rows = values.slice(0, count * dim);
+      return withTransfer({ values: rows, count, dim, names: recorded.names, errors: recorded.errors }, [rows.buffer]);
+    },
+
+    /**
+     * Gradients of a class logit (image models) or of a next token's logit (GPT-2) with respect to the recorded
+     * layer, one row per asked point (input, position) of the last recording; position -1: the pooled row.
+     */
+    async gradients(context: CallContext, request: GradientRequest): Promise<GradientResult> {
+      if (!loaded || !recordedInputs) throw new Error('Build an atlas first: gradients are taken at its inputs.');
+      const { layer, input, position } = request;
+      if (input.length !== position.length) throw new Error(`${input.length} inputs but ${position.length} positions.`);
+      const dim = loaded.model.layer(layer).shape.at(-1)!;
+      if (loaded.modality === 'text' && recordedInputs.kind === 'text') {
+        if (request.target.kind !== 'token') throw new Error('A language model has no classes: name a next token.');
+        const ids = encode(request.target.text);
+        if (ids.length !== 1) {
+          throw new Error(`"${request.target.text}" is ${ids.length} tokens (${tokenTexts(ids).map((t) => JSON.stringify(t)).join(' ')}); name one token, with its leading space if it has one.`);
+        }
+        const tokenIds = recordedInputs.tokenIds;
+        // The model is causal: the logit and the activation at t only see tokens up to t, so each row's window ends there.
+        const at = position.map((p, k) => (p < 0 ? tokenIds[input[k]].length - 1 : p));
+        const windows = at.map((p, k) => tokenIds[input[k]].subarray(0, p + 1));
+        const gradients = new Float32Array(input.length * dim);
+        const chunk = 64;
+        for (let start = 0; start < input.length; start += chunk) {
+          if (context.signal.aborted) throw context.signal.reason;
+          const end = Math.min(input.length, start + chunk);
+          gradients.set(await nextTokenGradients(loaded.model, layer, windows.slice(start, end), at.slice(start, end), ids[0]), start * dim);
+          context.progress({ stage: 'gradients', done: end, total: input.length });
+        }
+        return withTransfer({ gradients, dim, tokenId: ids[0], target: tokenTexts(ids)[0] }, [gradients.buffer]);
+      }
+      if (loaded.modality !== 'image' || recordedInputs.kind !== 'image') throw new Error('The atlas and the loaded model differ: build the atlas again.');
+      if (request.target.kind !== 'class') throw new Error('An image model\'s gradients are of a class: pick one.');
+      const model = loaded.model;
+      const { images, names } = recordedInputs;
+      const classIndex = request.target.classIndex;
+      const positions = model.layer(layer).positionShape.reduce((a, b) => a * b, 1);
+      const out = new Float32Array(input.length * dim);
+      const distinct = [...new Set(input)];
+      const rowsOf = new Map<number, number[]>();
+      input.forEach((i, k) => rowsOf.set(i, [...(rowsOf.get(i) ?? []), k]));
+      const chunk = 32;
+      for (let start = 0; start < distinct.length; start += chunk) {
+        if (context.signal.aborted) throw context.signal.reason;
+        const batch = distinct.slice(start, start + chunk);
+        const prepared = await preparedInputs(model, images, names, batch);
+        const all = await classGradients(model, layer, prepared, classIndex, { sites: 'all' });
+        batch.forEach((inputIndex, b) => {
+          for (const k of rowsOf.get(inputIndex)!) {
+            const p = position[k];
+            const row = out.subarray(k * dim, (k + 1) * dim);
+            if (p >= 0) row.set(all.subarray((b * positions + p) * dim, (b * positions + p + 1) * dim));
+            // A pooled row's gradient is the sum of its positions' (see classGradients).
+            else for (let q = 0; q < positions; q++) for (let d = 0; d < dim; d++) row[d] += all[(b * positions + q) * dim + d];
+          }
+        });
+        context.progress({ stage: 'gradients', done: Math.min(distinct.length, start + chunk), total: distinct.length });
+      }
+      const target = model.classNames?.[classIndex] ?? `class ${classIndex}`;
+      return withTransfer({ gradients: out, dim, tokenId: null, target }, [out.buffer]);
     },
 
     /** The k tokens a direction at `layer` promotes most, and the k it suppresses most, in the next-token logits. */

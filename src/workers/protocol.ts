@@ -82,6 +82,36 @@ export interface DirectionOutputs {
   suppressed: OutputToken[];
 }
 
+/** A concept's examples recorded at the atlas's layer from inputs the user gave, and the inputs that failed. */
+export interface ConceptActivations {
+  values: Float32Array;
+  count: number;
+  dim: number;
+  names: string[];
+  errors: InputError[];
+}
+
+/** Whose logit a gradient is of: an image model's class, or a next token for GPT-2 (as text, one token). */
+export type GradientTarget = { kind: 'class'; classIndex: number } | { kind: 'token'; text: string };
+
+/** Gradients at points of the last recording: each point's input index and position (-1: pooled). */
+export interface GradientRequest {
+  layer: string;
+  target: GradientTarget;
+  input: number[];
+  position: number[];
+}
+
+export interface GradientResult {
+  /** One row of `dim` per asked point. */
+  gradients: Float32Array;
+  dim: number;
+  /** The token's id for a next-token target; null for a class. */
+  tokenId: number | null;
+  /** The class name or the token's text. */
+  target: string;
+}
+
 export type Stage = 'decode' | 'record' | 'project' | 'grid' | 'icons';
 
 export type StageProgress = ProgressEvent & { stage: Stage };

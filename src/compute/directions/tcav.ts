@@ -152,3 +152,13 @@ function predictionTest(x: number, sample: Float64Array): { t: number; df: numbe
   const t = difference / spread;
   return { t, df, p: tTwoSidedP(t, df) };
 }
+
+/** The `limit` classes predicted most often (ties: lower index first). */
+export function mostPredicted(predicted: ArrayLike<number>, limit: number): number[] {
+  const counts = new Map<number, number>();
+  for (const k of Array.from(predicted)) if (k >= 0) counts.set(k, (counts.get(k) ?? 0) + 1);
+  return [...counts.entries()]
+    .sort((a, b) => b[1] - a[1] || a[0] - b[0])
+    .slice(0, limit)
+    .map(([k]) => k);
+}

@@ -1,0 +1,219 @@
+import type { Atlas } from '../compute/atlas';
+import type { CavMethod } from '../compute/directions/cav';
+import type { Concept } from '../compute/directions/concept';
+import { mostPredicted } from '../compute/directions/tcav';
+import { range, shuffle } from '../compute/directions/vectors';
+import type { TopInput } from '../compute/types';
+import { isImageFile, type PickedFile } from '../lib/inputFiles';
+import { createRng } from '../lib/rng';
+import type { TcavClass, useAtlasStore } from '../store';
+import type { ConceptSide } from '../workers/computeService';
+import type { DirectionOutputs, GradientTarget, InputSet } from '../workers/protocol';
+import type { AtlasPipeline } from './pipeline';
+
+type Store = typeof useAtlasStore;
+
+const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/** TCAV's defaults: 20 concept runs against 20 random concepts (the issue's minimum), classes most predicted. */
+export const TCAV_RUNS = 20;
+const AUTO_CLASSES = 3;
+/** Inputs per class whose gradients are tested: enough for a stable fraction, quick on a CPU. */
+const MAX_CLASS_INPUTS = 100;
+/** GPT-2 has a gradient per token position: a seeded sample of the atlas's points stands for its inputs. */
+const MAX_TEXT_POINTS = 200;
+/** The class filter's sample of text points (every image point is used). */
+const MAX_TEXT_FILTER_POINTS = 600;
+const SEED = 0;
+
+/** Where a concept's examples come from. */
+export type ConceptExamplesSource =
+  | { kind: 'selection' }
+  | { kind: 'points'; points: number[]; description: string }
+  | { kind: 'inputs'; positives: PickedFile[]; negatives: PickedFile[] | null };
+
+/** The items of a "next tokens" field: each a word that follows a space (" whale"), or a "quoted" exact token. */
+export function parseTokenList(text: string): string[] {
+  return text
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => t.length > 0)
+    .map((t) => (/^".*"$/.test(t) ? t.slice(1, -1) : ` ${t}`));
+}
+
+/** A seeded sample of at most k of 0..n-1, ascending. */
+export function samplePoints(n: number, k: number, seed: number): number[] {
+  if (n <= k) return Array.from(range(n));
+  return Array.from(shuffle(range(n), createRng(seed)).subarray(0, k)).sort((a, b) => a - b);
+}
+
+/**
+ * The concept panel's work: concepts from a selection, a cluster or folders of inputs; TCAV; the class filter.
+ * Each task reports through the store's `directionsTask`; a failure is a message there, and what was on screen stays.
+ */
+export class DirectionsController {
+  private serial = 0;
+
+  constructor(
+    private readonly store: Store,
+    private readonly pipeline: () => Promise<AtlasPipeline>,
+  ) {}
+
+  private atlas(): Atlas {
+    const atlas = this.store.getState().atlas;
+    if (!atlas) throw new Error('No atlas is open.');
+    return atlas;
+  }
+
+  /** Runs a task with its name in the store; errors become the task's message. */
+  private async task<T>(name: string, work: () => Promise<T>): Promise<T | null> {
+    const s = this.store.getState();
+    s.setDirectionsTask({ name, status: 'running', message: `${name}…` });
+    try {
+      const result = await work();
+      this.store.getState().setDirectionsTask(null);
+      return result;
+    } catch (e) {
+      this.store.getState().setDirectionsTask({ name, status: 'error', message: `${name}: ${messageOf(e)}` });
+      return null;
+    }
+  }
+
+  /** Learns a concept and makes it the one shown and colouring the atlas. */
+  createConcept(source: ConceptExamplesSource, name: string, method: CavMethod): Promise<Concept | null> {
+    return this.task('Learning the concept', async () => {
+      const atlas = this.atlas();
+      const pipeline = await this.pipeline();
+      let positives: ConceptSide;
+      let negatives: ConceptSide | { kind: 'rest' } = { kind: 'rest' };
+      let described: string;
+      if (source.kind === 'inputs') {
+        const record = async (files: PickedFile[], role: string) => {
+          const recorded = await pipeline.conceptActivations(await inputSetOf(files, atlas), atlas.layer.name);
+          if (recorded.errors.length) {
+            this.store.getState().addErrors(recorded.errors.map((e) => ({ source: `${role}: ${e.name}`, message: e.reason })));
+          }
+          if (recorded.count === 0) throw new Error(`none of the ${files.length} ${role} file(s) could be used.`);
+          return recorded;
+        };
+        const pos = await record(source.positives, 'concept');
+        positives = { kind: 'rows', values: pos.values, count: pos.count };
+        const unit = atlas.modality === 'text' ? 'token' : 'input';
+        described = `${pos.count} ${unit}s of ${folderOf(source.positives)}`;
+        if (source.negatives?.length) {
+          const neg = await record(source.negatives, 'counterexample');
+          negatives = { kind: 'rows', values: neg.values, count: neg.count };
+          described += ` against ${neg.count} ${unit}s of ${folderOf(source.negatives)}`;
+        } else described += ' against the rest of the atlas';
+      } else {
+        const points = source.kind === 'selection' ? this.store.getState().selection : source.points;
+        if (points.length === 0) throw new Error('select some points on the atlas first (lasso or box).');
+        positives = { kind: 'points', points: [...points] };
+        described = `${source.kind === 'selection' ? `${points.length} selected points` : source.description} against the rest of the atlas`;
+      }
+      const id = `concept-${Date.now().toString(36)}-${++this.serial}`;
+      const fit = await pipeline.learnConcept({ id, positives, negatives, method, seed: SEED });
+      const concept: Concept = { id, name: name.trim() || `concept ${this.store.getState().concepts.length + 1}`, layer: atlas.layer.name, ...fit, source: described };
+      this.store.getState().addConcept(concept);
+      return concept;
+    });
+  }
+
+  /** The inputs at both ends of a concept. */
+  async rankAlong(concept: Concept, topK: number): Promise<{ top: TopInput[]; bottom: TopInput[] }> {
+    return (await this.pipeline()).rankAlong(concept.direction, topK);
+  }
+
+  /** For text: what the concept writes to the next-token logits. */
+  async conceptOutputs(concept: Concept): Promise<DirectionOutputs> {
+    return (await this.pipeline()).directionOutputs(concept.layer, concept.direction, 10);
+  }
+
+  /** For images: the concept's feature visualisation, as a PNG data URL. */
+  async conceptImage(concept: Concept): Promise<{ rgba: Uint8ClampedArray; width: number; height: number; score: number }> {
+    const batch = await (await this.pipeline()).visualise({ directions: concept.direction });
+    return { rgba: batch.images[0], width: batch.width, height: batch.height, score: batch.scores[0] };
+  }
+
+  /**
+   * TCAV of a concept (Kim et al. 2018): image models test classes (`auto`: the most predicted), each on the
+   * inputs predicted as it; GPT-2 tests next tokens, each on a seeded sample of the atlas's token positions.
+   */
+  runTcav(conceptId: string, classes: 'auto' | number[] | string[], runs = TCAV_RUNS): Promise<void | null> {
+    return this.task('TCAV', async () => {
+      const atlas = this.atlas();
+      const concept = this.store.getState().concepts.find((c) => c.id === conceptId);
+      if (!concept) throw new Error('the concept is gone.');
+      const pipeline = await this.pipeline();
+      type Test = { target: GradientTarget; name: string; input: number[]; position: number[] };
+      let tests: Test[];
+      if (atlas.modality === 'text') {
+        const tokens = classes === 'auto' ? [] : (classes as (string | number)[]).map(String);
+        if (tokens.length === 0) throw new Error('name the next token(s) to test, e.g. whale, sea.');
+        const points = samplePoints(atlas.points.input.length, MAX_TEXT_POINTS, SEED);
+        const input = points.map((p) => atlas.points.input[p]);
+        const position = points.map((p) => atlas.points.position[p]);
+        tests = tokens.map((text) => ({ target: { kind: 'token', text }, name: JSON.stringify(text), input, position }));
+      } else {
+        const names = atlas.model.classNames;
+        if (!names) throw new Error('this model has no class output to test.');
+        const wanted = classes === 'auto' ? mostPredicted(atlas.inputs.predicted, AUTO_CLASSES) : (classes as number[]);
+        tests = wanted.map((k) => {
+          const members = atlas.inputs.predicted.flatMap((c, i) => (c === k ? [i] : []));
+          const input = samplePoints(members.length, MAX_CLASS_INPUTS, SEED).map((i) => members[i]);
+          return { target: { kind: 'class', classIndex: k }, name: names[k] ?? `class ${k}`, input, position: input.map(() => -1) };
+        });
+      }
+      const tested = tests.filter((t) => t.input.length >= 2);
+      if (tested.length === 0) throw new Error('no class has 2 inputs predicted as it.');
+      const results: TcavClass[] = [];
+      for (const t of tested) {
+        const g = await pipeline.gradients({ layer: atlas.layer.name, target: t.target, input: t.input, position: t.position });
+        const result = await pipeline.conceptTcav(conceptId, g.gradients, t.input.length, { method: concept.method, runs, seed: SEED, classesTested: tested.length });
+        const classIndex = t.target.kind === 'class' ? t.target.classIndex : g.tokenId!;
+        results.push({ ...result, classIndex, className: t.target.kind === 'class' ? t.name : JSON.stringify(g.target), inputs: t.input.length });
+        this.store.getState().setTcav({ conceptId, classes: [...results], runs, classesTested: tested.length });
+      }
+    });
+  }
+
+  /**
+   * The Activation Atlas's class filter: each point's activation x gradient of the class's (or next token's)
+   * logit; the atlas tints each cell by the sum over its members. Text atlases use a seeded sample of points.
+   */
+  classFilter(target: GradientTarget): Promise<void | null> {
+    return this.task('Class attribution', async () => {
+      const atlas = this.atlas();
+      const pipeline = await this.pipeline();
+      const n = atlas.points.input.length;
+      const points = atlas.modality === 'text' ? samplePoints(n, MAX_TEXT_FILTER_POINTS, SEED) : Array.from(range(n));
+      const g = await pipeline.gradients({
+        layer: atlas.layer.name,
+        target,
+        input: points.map((p) => atlas.points.input[p]),
+        position: points.map((p) => atlas.points.position[p]),
+      });
+      const sampled = await pipeline.attribution(points, g.gradients);
+      const values = new Float32Array(n).fill(Number.NaN);
+      points.forEach((p, k) => (values[p] = sampled[k]));
+      const name = target.kind === 'class' ? g.target : JSON.stringify(g.target);
+      this.store.getState().setColourBy({ kind: 'class', target: name, values });
+    });
+  }
+}
+
+/** The folder the user picked, for a concept's description. */
+function folderOf(files: PickedFile[]): string {
+  const first = files[0]?.path.split('/') ?? [];
+  return first.length > 1 ? `${first[0]}/` : `${files.length} file(s)`;
+}
+
+/** Concept files as the model worker takes them: images for an image atlas, texts for a text atlas. */
+async function inputSetOf(files: PickedFile[], atlas: Atlas): Promise<InputSet> {
+  if (atlas.modality === 'image') {
+    const images = files.filter((p) => isImageFile(p.file));
+    if (images.length === 0) throw new Error(`none of the ${files.length} file(s) is an image.`);
+    return { kind: 'images', images: images.map((p) => ({ name: p.path, label: null, blob: p.file })) };
+  }
+  return { kind: 'text', texts: await Promise.all(files.map(async (p) => ({ name: p.path, label: null, text: await p.file.text() }))) };
+}

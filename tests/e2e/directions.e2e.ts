@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import type { Page } from 'playwright-core';
+import { outputDir, openAppForSuite, screenshot, waitForNewAtlas, waitForStatus, waitForSteadyView } from './harness';
+
+/** Drags a lasso through the given page points. */
+async function lasso(page: Page, path: [number, number][]): Promise<void> {
+  await page.locator('[data-testid=select-tool]').selectOption('lasso');
+  await page.mouse.move(...path[0]);
+  await page.mouse.down();
+  for (const p of path.slice(1)) await page.mouse.move(...p, { steps: 3 });
+  await page.mouse.up();
+  await page.locator('[data-testid=select-tool]').selectOption('pan');
+}
+
+/** A lasso around the middle of the atlas canvas. */
+async function lassoMiddle(page: Page): Promise<void> {
+  await waitForSteadyView(page);
+  const box = (await page.locator('[data-testid=atlas-view] canvas').boundingBox())!;
+  const [cx, cy] = [box.x + box.width / 2, box.y + box.height / 2];
+  await lasso(page, [[cx - 90, cy - 80], [cx + 70, cy - 90], [cx + 90, cy + 50], [cx - 10, cy + 100], [cx - 100, cy + 30]]);
+  await page.waitForFunction(() => window.__atlas!.selection.points.length > 0);
+}
+
+/** Waits for the concept panel's task to finish; fails with its message if it failed. */
+async function waitForTask(page: Page, timeout = 240_000): Promise<void> {
+  const handle = await page.waitForFunction(() => {
+    const t = window.__atlas!.directionsTask;
+    return t === null ? { ok: true } : t.status === 'error' ? { ok: false, message: t.message } : false;
+  }, null, { timeout, polling: 100 });
+  const result = (await handle.jsonValue()) as { ok: boolean; message?: string };
+  assert.ok(result.ok, result.message);
+}
+
+/** Mean brightness difference between two screenshots of the atlas canvas (PNG buffers compared by bytes). */
+const differs = (a: Buffer, b: Buffer) => !a.equals(b);
+
+describe('Directions in Chromium: concepts, TCAV, class filter (built-in image model)', { timeout: 20 * 60_000 }, () => {
+  let page: Page;
+  let ready = false;
+  const needsAtlas = (t: TestContext) => {
+    if (!ready) t.skip('the default atlas did not build');
+    return !ready;
+  };
+  openAppForSuite((p) => {
+    page = p;
+  });
+
+  it('makes a concept of a lassoed region, colours the atlas by it and lists both of its ends', async () => {
+    await waitForStatus(page, 'ready');
+    ready = true;
+    await lassoMiddle(page);
+    const selected = await page.evaluate(() => window.__atlas!.selection.points.length);
+    await page.locator('[data-testid=concept-name]').fill('middle');
+    const before = await page.locator('.atlas-canvas canvas').screenshot();
+    await page.locator('[data-testid=concept-from-selection]').click();
+    await waitForTask(page);
+    const concepts = await page.evaluate(() => window.__atlas!.concepts);
+    assert.equal(concepts.length, 1);
+    assert.equal(concepts[0].name, 'middle');
+    assert.equal(concepts[0].positives, selected);
+    assert.ok(concepts[0].accuracy !== null && concepts[0].accuracy > 0.8, `held-out accuracy ${concepts[0].accuracy}`);
+    const colour = await page.evaluate(() => window.__atlas!.colourBy);
+    assert.equal(colour.kind, 'concept');
+    assert.ok(colour.cells > 20 && colour.max > colour.min, JSON.stringify(colour));
+    await page.locator('[data-testid=concept-top] > span').first().waitFor();
+    assert.ok((await page.locator('[data-testid=concept-top] > span').count()) > 0);
+    assert.ok((await page.locator('[data-testid=concept-bottom] > span').count()) > 0);
+    await page.locator('[data-testid=concept-accuracy]').waitFor();
+    await waitForSteadyView(page);
+    const after = await page.locator('.atlas-canvas canvas').screenshot();
+    assert.ok(differs(before, after), 'the atlas looks different once coloured by the concept');
+    await page.locator('[data-testid=concept-featurevis]').waitFor({ timeout: 240_000 });
+    await screenshot(page, 'directions-01-concept');
+  });
+
+  it('runs TCAV for the most predicted classes and draws bars with significance marks', async (t) => {
+    if (needsAtlas(t)) return;
+    await page.locator('[data-testid=tcav-run]').click();
+    await waitForTask(page);
+    const tcav = await page.evaluate(() => window.__atlas!.tcav);
+    assert.ok(tcav && tcav.classes.length === 3, JSON.stringify(tcav));
+    for (const c of tcav.classes) {
+      assert.ok(c.score >= 0 && c.score <= 1 && c.randomStd >= 0 && c.p >= 0 && c.p <= 1, JSON.stringify(c));
+      assert.equal(c.significant, c.p < 0.05 / tcav.classesTested);
+    }
+    assert.equal(await page.locator('[data-testid=tcav-bar]').count(), 3);
+    const marks = (await page.locator('[data-testid=tcav-significant]').count()) + (await page.locator('[data-testid=tcav-not-significant]').count());
+    assert.equal(marks, 3);
+    console.log(`TCAV of the lassoed concept: ${tcav.classes.map((c) => `${c.className} ${c.score.toFixed(2)} vs ${c.randomMean.toFixed(2)}±${c.randomStd.toFixed(2)} p=${c.p.toExponential(1)}`).join('; ')}`);
+    await page.locator('[data-testid=tcav-chart]').screenshot({ path: join(outputDir, 'directions-02-tcav.png') });
+  });
+
+  it('tints cells by their attribution to a class (the class filter)', async (t) => {
+    if (needsAtlas(t)) return;
+    await page.locator('[data-testid=class-filter-target]').selectOption({ label: 'Trouser' });
+    await page.locator('[data-testid=class-filter-run]').click();
+    await waitForTask(page);
+    const colour = await page.evaluate(() => window.__atlas!.colourBy);
+    assert.equal(colour.kind, 'class');
+    assert.ok(colour.label.includes('Trouser'), colour.label);
+    assert.ok(colour.cells > 20 && colour.max > 0 && colour.min < colour.max, JSON.stringify(colour));
+    await waitForSteadyView(page);
+    await screenshot(page, 'directions-03-class-filter');
+    await page.locator('[data-testid=colour-clear]').click();
+    assert.equal((await page.evaluate(() => window.__atlas!.colourBy)).kind, 'none');
+  });
+
+  it('saves concepts in the atlas file and brings them back on import', async (t) => {
+    if (needsAtlas(t)) return;
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('[data-testid=export-json]').click()]);
+    const path = join(outputDir, 'atlas-with-concept.json');
+    await download.saveAs(path);
+    const file = JSON.parse(readFileSync(path, 'utf8'));
+    assert.equal(file.concepts.length, 1);
+    assert.equal(file.concepts[0].name, 'middle');
+    const before = await page.evaluate(() => ({ atlasVersion: window.__atlas!.atlasVersion, error: window.__atlas!.error ?? null }));
+    await page.locator('[data-testid=atlas-input]').setInputFiles(path);
+    await waitForNewAtlas(page, before);
+    const concepts = await page.evaluate(() => window.__atlas!.concepts);
+    assert.deepEqual(concepts.map((c) => c.name), ['middle']);
+    await page.locator('[data-testid=concept-item]').first().click();
+    await page.locator('[data-testid=concept-colour]').check();
+    assert.ok((await page.evaluate(() => window.__atlas!.colourBy)).cells > 20);
+  });
+});

@@ -1,0 +1,181 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_ATLAS_PARAMS, type Atlas, type RecordedColumns } from '../../src/compute/atlas';
+import { cosine } from '../../src/compute/directions/vectors';
+import { nodeModelServiceDeps } from '../../src/cli/nodeServices';
+import { bundledSample, DEFAULT_MODEL_DIR } from '../../src/cli/buildAtlas';
+import { artifactsFromDirectory } from '../../src/cli/nodeIo';
+import { createRng, gaussian } from '../../src/lib/rng';
+import { classGradients } from '../../src/model/directions/classGradients';
+import { nextTokenGradients } from '../../src/model/directions/textGradients';
+import { ImageModel } from '../../src/model/image/imageModel';
+import { preparedInputs } from '../../src/model/image/modelInputs';
+import { createComputeService } from '../../src/workers/computeService';
+import { createModelService } from '../../src/workers/modelService';
+import type { CallContext } from '../../src/workers/rpc';
+
+const context = (): CallContext => ({ signal: new AbortController().signal, progress: () => {} });
+
+/** N points of dim D: the first `planted` rows are shifted along a unit direction u; labels say which. */
+function plantedTable(n: number, dim: number, planted: number, seed: number) {
+  const random = createRng(seed);
+  const u = Float32Array.from({ length: dim }, () => gaussian(random));
+  const norm = Math.hypot(...u);
+  u.forEach((v, k) => (u[k] = v / norm));
+  const values = Float32Array.from({ length: n * dim }, () => gaussian(random));
+  for (let r = 0; r < planted; r++) for (let k = 0; k < dim; k++) values[r * dim + k] += 3 * u[k];
+  return { values, u };
+}
+
+function recorded(values: Float32Array, n: number, dim: number): RecordedColumns {
+  return {
+    modality: 'image',
+    model: { name: 'planted', kind: 'layers', inputHeight: 1, inputWidth: 1, inputChannels: 1, classNames: null },
+    previews: { thumbnails: Array.from({ length: n }, () => '') },
+    table: { layer: 'l', dim, count: n, values, input: Uint32Array.from({ length: n }, (_, i) => i), position: new Int32Array(n).fill(-1), positionShape: [], totalBeforeSampling: n },
+    layerShape: [dim],
+    samplesPerInput: 'pooled',
+    names: Array.from({ length: n }, (_, i) => `x${i}`),
+    labels: Array.from({ length: n }, () => null),
+    predicted: new Int32Array(n).fill(-1),
+    probability: new Float32Array(n),
+    notices: [],
+  } as RecordedColumns;
+}
+
+describe('the compute worker\'s concept service', () => {
+  const n = 400;
+  const dim = 16;
+  const { values, u } = plantedTable(n, dim, 80, 5);
+  const service = createComputeService();
+  let atlas: Atlas;
+  beforeAll(async () => {
+    atlas = await service.layoutAtlas(context(), recorded(values.slice(), n, dim), { ...DEFAULT_ATLAS_PARAMS, iterations: 20, gridSizes: [10] });
+  });
+
+  it('learns a planted concept from points against the rest: direction recovered, held out accuracy high', () => {
+    const points = Array.from({ length: 80 }, (_, i) => i);
+    for (const method of ['difference-of-means', 'logistic'] as const) {
+      const fit = service.learnConcept(context(), { id: method, positives: { kind: 'points', points }, negatives: { kind: 'rest' }, method, seed: 0 });
+      expect(cosine(fit.direction, u)).toBeGreaterThan(0.95);
+      // A shift of 3 standard deviations: the best threshold misclassifies Φ(-1.5) ≈ 6.7% of each class.
+      expect(fit.accuracy).toBeGreaterThan(0.88);
+      expect([fit.positives, fit.negatives, fit.folds]).toEqual([80, 320, 5]);
+    }
+    expect(atlas.points.input).toHaveLength(n);
+  });
+
+  it('ranks inputs at both ends of a direction as a brute force does', () => {
+    const { top, bottom } = service.rankAlong(context(), u, 5);
+    const scores = Array.from({ length: n }, (_, r) => [r, u.reduce((s, v, k) => s + v * values[r * dim + k], 0)] as const);
+    const sorted = [...scores].sort((a, b) => b[1] - a[1]);
+    expect(top.map((p) => p.row)).toEqual(sorted.slice(0, 5).map(([r]) => r));
+    expect(bottom.map((p) => p.row)).toEqual(sorted.slice(-5).reverse().map(([r]) => r));
+    expect(bottom[0].score).toBeCloseTo(sorted[n - 1][1], 4);
+  });
+
+  it('TCAV: gradients aligned with the concept score 1 and are significant; random gradients are not', () => {
+    const grads = new Float32Array(30 * dim);
+    const random = createRng(9);
+    for (let r = 0; r < 30; r++) for (let k = 0; k < dim; k++) grads[r * dim + k] = u[k] + 0.2 * gaussian(random);
+    const aligned = service.conceptTcav(context(), 'difference-of-means', grads, 30, { method: 'difference-of-means', runs: 20, seed: 0, classesTested: 1 });
+    expect(aligned.score).toBe(1);
+    expect(aligned.significant).toBe(true);
+    const noise = Float32Array.from({ length: 30 * dim }, () => gaussian(random));
+    const unrelated = service.conceptTcav(context(), 'difference-of-means', noise, 30, { method: 'difference-of-means', runs: 20, seed: 0, classesTested: 1 });
+    expect(unrelated.score).toBeGreaterThan(0.2);
+    expect(unrelated.score).toBeLessThan(0.8);
+    expect(() => service.conceptTcav(context(), 'unknown', grads, 30, { method: 'logistic', runs: 20, seed: 0, classesTested: 1 })).toThrow(/learn it again/);
+  });
+
+  it('attribution is activation · gradient per asked point', () => {
+    const grads = Float32Array.from({ length: 3 * dim }, (_, i) => (i % 7) - 3);
+    const out = service.attribution(context(), [4, 0, 399], grads);
+    [4, 0, 399].forEach((p, k) => {
+      let dot = 0;
+      for (let d = 0; d < dim; d++) dot += values[p * dim + d] * grads[k * dim + d];
+      expect(out[k]).toBeCloseTo(dot, 4);
+    });
+    expect(() => service.attribution(context(), [400], grads.subarray(0, dim))).toThrow(/not in the atlas/);
+  });
+});
+
+describe('the model worker\'s gradients and concept recordings', () => {
+  const service = createModelService(nodeModelServiceDeps());
+  let model: ImageModel;
+  beforeAll(async () => {
+    await service.init(context(), { backend: 'wasm', threads: null });
+    model = await ImageModel.fromArtifacts((await artifactsFromDirectory(DEFAULT_MODEL_DIR)).artifacts, 'check');
+  }, 60_000);
+  afterAll(() => model?.dispose());
+
+  it('image: class gradients at points equal classGradients on the same inputs (positions and pooled), without leaking tensors', async () => {
+    await service.loadModel(context(), { kind: 'default' });
+    const rec = await service.record(context(), { inputs: { kind: 'sample' }, layer: 'conv3', params: { ...DEFAULT_ATLAS_PARAMS, samplesPerInput: 4 } });
+    const input = [0, 0, 7, 12];
+    const position = [rec.table.position[0], -1, rec.table.position[7 * 4 + 1], -1];
+    const before = tf.memory().numTensors;
+    const result = await service.gradients(context(), { layer: 'conv3', target: { kind: 'class', classIndex: 1 }, input, position });
+    expect(tf.memory().numTensors).toBe(before);
+    const prepared = await preparedInputs(model, await bundledSample(), rec.names, [0, 7, 12]);
+    const all = await classGradients(model, 'conv3', prepared, 1, { sites: 'all' });
+    const pooled = await classGradients(model, 'conv3', prepared, 1, { sites: 'pooled' });
+    const dim = 32;
+    const row = (a: Float32Array, r: number) => Array.from(a.subarray(r * dim, (r + 1) * dim));
+    const close = (a: number[], b: number[]) => a.forEach((v, k) => expect(v).toBeCloseTo(b[k], 4));
+    close(row(result.gradients, 0), row(all, 0 * 49 + position[0]));
+    close(row(result.gradients, 1), row(pooled, 0));
+    close(row(result.gradients, 2), row(all, 1 * 49 + position[2]));
+    close(row(result.gradients, 3), row(pooled, 2));
+    expect(result.target).toBe('Trouser');
+  }, 120_000);
+
+  it('image: a concept folder is recorded pooled at the layer, without leaking tensors', async () => {
+    const sample = await bundledSample();
+    const images = await Promise.all(
+      [0, 1, 2].map(async (i) => {
+        const raw = await sample.load(i);
+        const sharp = (await import('sharp')).default;
+        const png = await sharp(Buffer.from(raw.data), { raw: { width: raw.width, height: raw.height, channels: raw.channels } }).png().toBuffer();
+        return { name: `concept/${i}.png`, label: null, blob: new Blob([new Uint8Array(png)]) };
+      }),
+    );
+    images.push({ name: 'concept/broken.png', label: null, blob: new Blob([new Uint8Array([1, 2, 3])]) });
+    const before = tf.memory().numTensors;
+    const out = await service.conceptActivations(context(), { kind: 'images', images }, 'conv3');
+    expect(tf.memory().numTensors).toBe(before);
+    expect([out.count, out.dim, out.values.length]).toEqual([3, 32, 96]);
+    expect(out.errors.map((e) => e.name)).toEqual(['concept/broken.png']);
+  }, 120_000);
+
+  it('text: a next token\'s gradients on windows cut at the point equal those on the whole window (the model is causal)', async () => {
+    await service.loadModel(context(), { kind: 'default-text' });
+    await service.record(context(), { inputs: { kind: 'text', texts: [{ name: 'a', label: null, text: 'Call me Ishmael. Some years ago, never mind how long precisely, I went to sea.' }] }, layer: 'h.1.mlp.act', params: { ...DEFAULT_ATLAS_PARAMS, samplesPerInput: 'all' } });
+    const before = tf.memory().numTensors;
+    const result = await service.gradients(context(), { layer: 'h.1.mlp.act', target: { kind: 'token', text: ' sea' }, input: [0, 0], position: [3, 9] });
+    expect(tf.memory().numTensors).toBe(before);
+    const { encode } = await import('../../src/model/text/tokenizer');
+    const ids = Int32Array.from([50256, ...encode('Call me Ishmael. Some years ago, never mind how long precisely, I went to sea.')]);
+    const textModel = (await import('../../src/model/text/textModel')).TextModel;
+    const deps = nodeModelServiceDeps();
+    const direct = await TextModelGradients(textModel, deps, ids);
+    const dim = 256;
+    for (let k = 0; k < 2 * dim; k++) expect(result.gradients[k]).toBeCloseTo(direct[k], 4);
+    await expect(service.gradients(context(), { layer: 'h.1.mlp.act', target: { kind: 'token', text: ' Ishmael' }, input: [0], position: [3] })).rejects.toThrow(/tokens/);
+  }, 120_000);
+});
+
+/** The whole-window gradients from a separately loaded built-in text model. */
+async function TextModelGradients(
+  textModel: typeof import('../../src/model/text/textModel').TextModel,
+  deps: ReturnType<typeof nodeModelServiceDeps>,
+  ids: Int32Array,
+): Promise<Float32Array> {
+  const model = await textModel.fromFiles(await deps.loadDefaultTextModel(), 'check');
+  try {
+    const { encode } = await import('../../src/model/text/tokenizer');
+    return await nextTokenGradients(model, 'h.1.mlp.act', [ids, ids], [3, 9], encode(' sea')[0]);
+  } finally {
+    model.dispose();
+  }
+}

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import type { Page } from 'playwright-core';
-import { outputDir, openAppForSuite, screenshot, waitForNewAtlas, waitForStatus, waitForSteadyView } from './harness';
+import { outputDir, openAppForSuite, repoRoot, screenshot, waitForNewAtlas, waitForStatus, waitForSteadyView } from './harness';
 
 /** Drags a lasso through the given page points. */
 async function lasso(page: Page, path: [number, number][]): Promise<void> {
@@ -124,5 +124,51 @@ describe('Directions in Chromium: concepts, TCAV, class filter (built-in image m
     await page.locator('[data-testid=concept-item]').first().click();
     await page.locator('[data-testid=concept-colour]').check();
     assert.ok((await page.evaluate(() => window.__atlas!.colourBy)).cells > 20);
+  });
+});
+
+describe('Directions in Chromium: concepts and TCAV on the built-in GPT-2', { timeout: 20 * 60_000 }, () => {
+  let page: Page;
+  openAppForSuite(async (p) => {
+    page = p;
+    await waitForStatus(page, 'ready');
+  });
+
+  it('makes a concept of lassoed tokens, shows the tokens it promotes, and tests next tokens with TCAV', async () => {
+    const paragraphs = readFileSync(join(repoRoot, 'public/text-sample/moby-dick-sample.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(0, 30)
+      .map((line) => (JSON.parse(line) as { text: string }).text);
+    const before = await page.evaluate(() => ({ atlasVersion: window.__atlas!.atlasVersion, error: window.__atlas!.error ?? null }));
+    await page.locator('[data-testid=text-paste]').fill(paragraphs.join('\n\n'));
+    await page.locator('[data-testid=text-run]').click();
+    await waitForNewAtlas(page, before);
+    assert.equal(await page.evaluate(() => window.__atlas!.modality), 'text');
+    await lassoMiddle(page);
+    await page.locator('[data-testid=concept-name]').fill('middle tokens');
+    await page.locator('[data-testid=concept-method]').selectOption('logistic');
+    await page.locator('[data-testid=concept-from-selection]').click();
+    await waitForTask(page);
+    const [concept] = await page.evaluate(() => window.__atlas!.concepts);
+    assert.ok(concept.accuracy !== null && concept.accuracy > 0.7, `held-out accuracy ${concept.accuracy}`);
+    assert.ok((await page.evaluate(() => window.__atlas!.colourBy)).cells > 10);
+    await page.locator('[data-testid=concept-details] [data-testid=promoted-tokens] span').first().waitFor({ timeout: 60_000 });
+    await page.locator('[data-testid=concept-top] > span').first().waitFor();
+    await page.locator('[data-testid=tcav-classes]').fill('whale, sea');
+    await page.locator('[data-testid=tcav-run]').click();
+    await waitForTask(page);
+    const tcav = (await page.evaluate(() => window.__atlas!.tcav))!;
+    assert.deepEqual(tcav.classes.map((c) => c.className), ['" whale"', '" sea"']);
+    for (const c of tcav.classes) assert.equal(c.significant, c.p < 0.05 / 2);
+    assert.equal(await page.locator('[data-testid=tcav-bar]').count(), 2);
+    console.log(`GPT-2 TCAV: ${tcav.classes.map((c) => `${c.className} ${c.score.toFixed(2)} vs ${c.randomMean.toFixed(2)}±${c.randomStd.toFixed(2)} p=${c.p.toExponential(1)}`).join('; ')}`);
+    await page.locator('[data-testid=class-filter-target]').fill('whale');
+    await page.locator('[data-testid=class-filter-run]').click();
+    await waitForTask(page);
+    const colour = await page.evaluate(() => window.__atlas!.colourBy);
+    assert.ok(colour.kind === 'class' && colour.cells > 10 && colour.label.includes('whale'), JSON.stringify(colour));
+    await waitForSteadyView(page);
+    await screenshot(page, 'directions-04-text-concept');
   });
 });

@@ -5,6 +5,8 @@ import { ProjectionPreview } from '../atlas/ProjectionPreview';
 import type { LayoutPreview } from '../workers/protocol';
 import { CellInspector } from '../panels/CellInspector';
 import { ConceptPanel } from '../panels/ConceptPanel';
+import { NeuronsPanel } from '../panels/NeuronsPanel';
+import { StudyOverlay } from '../panels/StudyOverlay';
 import { droppedFiles } from '../panels/droppedFiles';
 import { ErrorList } from '../panels/ErrorList';
 import { InspectorServicesContext } from '../panels/inspectorServices';
@@ -76,6 +78,7 @@ export function App() {
         <SelectionPanel />
         <InspectorServicesContext.Provider value={controller && atlasOrigin === 'build' ? controller.services : null}>
           <ConceptPanel directions={controller?.directions ?? null} live={atlasOrigin === 'build'} />
+          <NeuronsPanel directions={controller?.directions ?? null} live={atlasOrigin === 'build'} />
         </InspectorServicesContext.Provider>
         <ErrorList />
         <ExportPanel
@@ -87,6 +90,9 @@ export function App() {
       <main className="atlas-pane">
         <AtlasView visuals={visuals} ref={viewRef} onVisibleCells={onVisibleCells} />
         {preview && status === 'projecting' && <ProjectionPreview preview={preview} />}
+        <InspectorServicesContext.Provider value={controller && atlasOrigin === 'build' ? controller.services : null}>
+          <StudyOverlay directions={controller?.directions ?? null} />
+        </InspectorServicesContext.Provider>
         {!hasAtlas && !(preview && status === 'projecting') && (
           <div className="atlas-placeholder">
             {status === 'error' ? 'No atlas yet: see the problems on the left.' : 'Building the atlas of the built-in model…'}

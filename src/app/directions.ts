@@ -2,6 +2,7 @@ import type { Atlas } from '../compute/atlas';
 import type { CavMethod } from '../compute/directions/cav';
 import type { Concept } from '../compute/directions/concept';
 import { mostPredicted } from '../compute/directions/tcav';
+import { studyDeck, studyReveal } from '../compute/directions/versusRandom';
 import { range, shuffle } from '../compute/directions/vectors';
 import type { TopInput } from '../compute/types';
 import { isImageFile, type PickedFile } from '../lib/inputFiles';
@@ -9,6 +10,7 @@ import { createRng } from '../lib/rng';
 import type { TcavClass, useAtlasStore } from '../store';
 import type { ConceptSide } from '../workers/computeService';
 import type { DirectionOutputs, GradientTarget, InputSet } from '../workers/protocol';
+import { iconCanvas } from './featureVisJobs';
 import type { AtlasPipeline } from './pipeline';
 
 type Store = typeof useAtlasStore;
@@ -177,6 +179,64 @@ export class DirectionsController {
     });
   }
 
+  /** k neurons against k seeded random directions at the atlas's layer, with Network Dissection's check. */
+  versusRandom(k: number, topN: number): Promise<void | null> {
+    return this.task('Neurons against random directions', async () => {
+      const atlas = this.atlas();
+      const { labels, described } = pointLabels(atlas);
+      const result = await (await this.pipeline()).versusRandom(labels, { k, topN, seed: SEED, rotations: 10, threshold: 0.5 });
+      this.store.getState().setVersus({ result, labels: described });
+    });
+  }
+
+  /** Starts the blind study over the last neurons-versus-random result: its directions shuffled, none marked. */
+  startStudy(seed: number = SEED): void {
+    const versus = this.store.getState().versus;
+    if (!versus) return;
+    const deck = studyDeck(versus.result, seed);
+    this.store.getState().setStudy({ deck, marks: deck.cards.map(() => false), reveal: null });
+  }
+
+  /** Reveals which cards were neurons: both rates and Fisher's exact test. */
+  revealStudy(): void {
+    const study = this.store.getState().study;
+    if (study) this.store.getState().setStudy({ ...study, reveal: studyReveal(study.deck, study.marks) });
+  }
+
+  /** Polysemanticity of the atlas's layer by neuron embeddings, over the atlas's inputs. */
+  polysemanticity(threshold: number | null, minMembers: number): Promise<void | null> {
+    return this.task('Measuring polysemanticity', async () => {
+      const atlas = this.atlas();
+      const result = await (await this.pipeline()).polysemanticity(atlas.layer.name, threshold, minMembers);
+      this.store.getState().setPolysemanticity(result);
+    });
+  }
+
+  /** Feature visualisations of the study's cards (image atlases), in card order, as PNG data URLs. */
+  async studyImages(): Promise<string[]> {
+    const { study, versus, atlas } = this.store.getState();
+    if (!study || !versus || !atlas) return [];
+    const dim = atlas.layer.dim;
+    const directions = new Float32Array(study.deck.key.length * dim);
+    study.deck.key.forEach((k, c) => {
+      const d = versus.result.directions[k.direction];
+      if (d.direction) directions.set(d.direction, c * dim);
+      else directions[c * dim + d.index] = 1;
+    });
+    const batch = await (await this.pipeline()).visualise({ directions });
+    return batch.images.map((rgba, k) => iconCanvas({ width: batch.width, height: batch.height, rgba, score: batch.scores[k] }).toDataURL('image/png'));
+  }
+
+  /** A neuron's feature cluster as a concept: its members that are points of the atlas, against the rest. */
+  conceptFromCluster(neuron: number, cluster: number, method: CavMethod): Promise<Concept | null> {
+    const atlas = this.atlas();
+    const found = this.store.getState().polysemanticity?.neurons.find((n) => n.index === neuron)?.clusters[cluster];
+    if (!found) return Promise.resolve(null);
+    const points = pointsOf(atlas, found.members.input, found.members.position);
+    const name = `neuron ${neuron} cluster ${cluster + 1}`;
+    return this.createConcept({ kind: 'points', points, description: `${points.length} points of ${name} (${found.size} examples)` }, name, method);
+  }
+
   /**
    * The Activation Atlas's class filter: each point's activation x gradient of the class's (or next token's)
    * logit; the atlas tints each cell by the sum over its members. Text atlases use a seeded sample of points.
@@ -200,6 +260,34 @@ export class DirectionsController {
       this.store.getState().setColourBy({ kind: 'class', target: name, values });
     });
   }
+}
+
+/** Labels per point for Network Dissection's purity: true labels where the atlas has them, else predicted classes; text: the token. */
+function pointLabels(atlas: Atlas): { labels: Int32Array | 'key' | null; described: string } {
+  if (atlas.modality === 'text') return { labels: 'key', described: 'the recorded token' };
+  const truth = atlas.inputs.label.some((l) => l >= 0);
+  const perInput = truth ? atlas.inputs.label : atlas.inputs.predicted;
+  if (!perInput.some((l) => l >= 0)) return { labels: null, described: 'none' };
+  return { labels: Int32Array.from(atlas.points.input, (i) => perInput[i]), described: truth ? 'true labels' : 'predicted classes' };
+}
+
+/**
+ * The atlas points at the given (input, position) pairs; where the atlas did not record that position (it
+ * pooled, or sampled others), the input's recorded points stand in for it.
+ */
+export function pointsOf(atlas: Atlas, input: readonly number[], position: readonly number[]): number[] {
+  const at = new Map<string, number>();
+  const ofInput = new Map<number, number[]>();
+  atlas.points.input.forEach((i, p) => {
+    at.set(`${i}:${atlas.points.position[p]}`, p);
+    ofInput.set(i, [...(ofInput.get(i) ?? []), p]);
+  });
+  const found = new Set<number>();
+  input.forEach((i, k) => {
+    const p = at.get(`${i}:${position[k]}`);
+    for (const q of p !== undefined ? [p] : (ofInput.get(i) ?? [])) found.add(q);
+  });
+  return [...found].sort((a, b) => a - b);
 }
 
 /** The folder the user picked, for a concept's description. */

@@ -1,6 +1,7 @@
 import { buildAtlas, type RecordedColumns } from '../compute/atlas';
 import type { NeuronProfile } from '../compute/grid';
 import type { ProgressEvent } from '../compute/types';
+import type { VersusRandomOptions, VersusRandomResult } from '../compute/directions/versusRandom';
 import type { ConceptFit, ConceptTcav, ConceptTcavOptions } from '../compute/directions/concept';
 import type { TopInput } from '../compute/types';
 import type { ComputeService, ConceptRequest } from '../workers/computeService';
@@ -15,6 +16,7 @@ import type {
   GradientRequest,
   GradientResult,
   InputSet,
+  LayerPolysemanticityView,
   LayoutPreview,
   LoadProgress,
   ModelSource,
@@ -171,6 +173,16 @@ export class AtlasPipeline {
   /** Activation times gradient at each point (gradients: a row per point, in order). */
   attribution(points: number[], gradients: Float32Array): Promise<Float32Array> {
     return this.computeClient.call('attribution', [points, gradients], { transfer: [gradients.buffer as ArrayBuffer] });
+  }
+
+  /** Neurons against random directions at the last atlas's layer (compute worker). */
+  versusRandom(labels: Int32Array | 'key' | null, options: VersusRandomOptions): Promise<VersusRandomResult> {
+    return this.computeClient.call('versusRandom', [labels, options]);
+  }
+
+  /** Polysemanticity of the last atlas's layer over its inputs (model worker). */
+  polysemanticity(layer: string, threshold: number | null, minMembers: number, signal?: AbortSignal, onProgress?: (p: ProgressEvent) => void): Promise<LayerPolysemanticityView> {
+    return this.modelClient.call('polysemanticity', [layer, threshold, minMembers], { signal, onProgress });
   }
 
   dispose(): void {

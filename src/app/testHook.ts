@@ -43,6 +43,18 @@ export interface AtlasTestHook {
   readonly tcav: { conceptId: string; classesTested: number; classes: { classIndex: number; className: string; score: number; randomMean: number; randomStd: number; p: number; significant: boolean }[] } | null;
   /** The concept panel's running or failed task. */
   readonly directionsTask: { name: string; status: string; message: string } | null;
+  /** The last neurons-against-random result: the scores' means, the tests' p and the dissection rates. */
+  readonly versus: {
+    neurons: number;
+    labels: string;
+    purity: { neuron: number; random: number; p: number } | null;
+    coherence: { neuron: number; random: number; p: number } | null;
+    dissection: { basis: number; rotatedMean: number } | null;
+  } | null;
+  /** The blind study: cards, how many are marked, and the reveal. */
+  readonly study: { cards: number; marked: number; reveal: { neuron: number; random: number; p: number } | null } | null;
+  /** Polysemanticity of the layer: neurons measured, mean score, the neuron shown and its cluster sizes. */
+  readonly polysemanticity: { neurons: number; mean: number; histogram: number[]; neuron: number | null; clusters: number[] } | null;
   cellScreenCenters(): ScreenCenter[];
 }
 
@@ -128,6 +140,35 @@ export function installTestHook(store: typeof useAtlasStore, view: () => AtlasVi
     },
     get directionsTask() {
       return store.getState().directionsTask;
+    },
+    get versus() {
+      const v = store.getState().versus;
+      if (!v) return null;
+      const { summary, tests, dissection } = v.result;
+      const pair = (name: 'purity' | 'coherence') => {
+        const a = summary.neuron[name];
+        const b = summary.random[name];
+        return a && b && tests[name] ? { neuron: a.mean, random: b.mean, p: tests[name].p } : null;
+      };
+      return {
+        neurons: v.result.neurons,
+        labels: v.labels,
+        purity: pair('purity'),
+        coherence: pair('coherence'),
+        dissection: dissection ? { basis: dissection.basis, rotatedMean: dissection.rotatedMean } : null,
+      };
+    },
+    get study() {
+      const st = store.getState().study;
+      if (!st) return null;
+      const r = st.reveal;
+      return { cards: st.deck.cards.length, marked: st.marks.filter(Boolean).length, reveal: r ? { neuron: r.neuron.rate, random: r.random.rate, p: r.fisher.p } : null };
+    },
+    get polysemanticity() {
+      const { polysemanticity: p, polyNeuron } = store.getState();
+      if (!p) return null;
+      const shown = p.neurons.find((n) => n.index === polyNeuron);
+      return { neurons: p.neurons.length, mean: p.meanPolysemanticity, histogram: p.histogram, neuron: polyNeuron, clusters: shown?.clusters.map((c) => c.size) ?? [] };
     },
     cellScreenCenters: () => view()?.cellScreenCenters() ?? [],
   };

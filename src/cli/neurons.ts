@@ -3,42 +3,52 @@ import { parseArgs } from 'node:util';
 import type { InputError } from '../compute/atlas';
 import type { ProgressEvent } from '../compute/types';
 import { chooseBackend } from '../model/backend';
-import { neuronPolysemanticity, recordNeuronInputs, type NeuronInputs, type NeuronPolysemanticity } from '../model/directions/neuronInputs';
+import { imageNeuronLayers, recordImageNeuronInputs, type ImageNeuronInputs } from '../model/directions/imageNeuronInputs';
+import { recordNeuronInputs, type NeuronInputs } from '../model/directions/neuronInputs';
+import {
+  DEFAULT_MAX_EXAMPLES,
+  DEFAULT_MIN_MEMBERS,
+  defaultThreshold,
+  EXAMPLE_FRACTION,
+  measurePolysemanticity,
+  type LayerPolysemanticity,
+  type NeuronMeasure,
+} from '../model/directions/polysemanticity';
+import type { ImageModel } from '../model/image/imageModel';
+import type { ImageProvider } from '../model/image/recordImages';
 import { documentsFromFiles, splitNotice, windows as windowsOf } from '../model/text/documents';
 import { encode, tokenTexts } from '../model/text/tokenizer';
-import { loadTextModelForCli } from './buildAtlas';
-import { textFilesFromPath } from './nodeIo';
+import { bundledSample, loadModelForCli, loadTextModelForCli } from './buildAtlas';
+import { folderProvider, textFilesFromPath } from './nodeIo';
 
-/**
- * Two examples are joined at cosine 0.5 by default, in every layer: in the built-in model the embeddings of
- * random token pairs have a median cosine of 0.04 to 0.16 in each of its four layers (about 1/sqrt(nEmbd)), a
- * neuron's own examples 0.45 to 0.63, so 0.5 joins examples driven the same way and rarely joins by chance.
- */
-export const DEFAULT_THRESHOLD = 0.5;
-/** A pair of look-alike tokens is not yet a behaviour: a cluster counts from 3 examples. */
-export const DEFAULT_MIN_MEMBERS = 3;
-/** An example reaches this fraction of its neuron's maximum activation (Foote 2024). */
-export const EXAMPLE_FRACTION = 0.75;
-/** Clustering is quadratic in a neuron's examples: past this many, only the most active are clustered. */
-export const DEFAULT_MAX_EXAMPLES = 2000;
 /** Tokens before an example shown as its context. */
 const CONTEXT_TOKENS = 8;
 
-const USAGE = `Polysemanticity of a GPT-2's MLP neurons by neuron embeddings (Foote 2024); writes a JSON report.
+const USAGE = `Polysemanticity of a model's neurons by neuron embeddings (Foote 2024): GPT-2 MLP neurons, or the
+convolution and Dense neurons of an image model; writes a JSON report.
 
   npm run neurons -- --text <file|dir> --layer h.1.mlp.act [--model <dir>] [--out neurons.json]
+  npm run neurons -- --images <dir|sample> --layer conv3 [--model <dir>] [--out neurons.json]
 
-  --model <dir|default>   GPT-2 folder (config.json + safetensors); default: the built-in models/text-gpt2
-  --text <file|dir>       .txt (one document per paragraph) or .jsonl, or a folder of them
-  --layer <h.I.mlp.act>   the MLP neurons to measure; default: the middle block's
-  --threshold <t>         cosine similarity that joins two examples' embeddings; default: ${DEFAULT_THRESHOLD}
+  --text <file|dir>       .txt (one document per paragraph) or .jsonl, or a folder of them: GPT-2 neurons
+  --images <dir|sample>   a folder of images (sub-folders give labels), or "sample" for the bundled Fashion-MNIST
+                          sample (built-in model only): image-model neurons. Exactly one of --text and --images.
+  --model <dir|default>   with --text, a GPT-2 folder (config.json + safetensors), default models/text-gpt2;
+                          with --images, a TF.js layers model folder (model.json), default models/fashion-cnn
+  --layer <name>          text: h.I.mlp.act, default the middle block's; images: a Conv2D or Dense layer, or an
+                          activation layer after one (directly or through a BatchNormalization), default the
+                          model's atlas layer where it qualifies, else the last one that does
+  --threshold <t>         cosine similarity that joins two examples' embeddings; default: ${defaultThreshold('text')} (text), ${defaultThreshold('image')} (images)
   --min-members <m>       examples a cluster needs to count towards polysemanticity; default: ${DEFAULT_MIN_MEMBERS}
   --neurons <list|all>    neurons to measure, e.g. 0-255, 3,17,40-47 or all; default: all
-  --max-tokens <N>        record at most N tokens (the first, in document order); default: all
+  --max-tokens <N>        text: record at most N tokens (the first, in document order); default: all
+  --max-images <N>        images: record only the first N images; default: all
+  --max-rows <N>          images: record at most N (image, position) rows, a seeded choice of positions per image;
+                          default: 200,000, fewer where a row is wide (64 Mi values in all)
+  --seed <s>              images: seed of that choice; default: 0
   --max-examples <k>      cluster at most k examples per neuron, the most active; default: ${DEFAULT_MAX_EXAMPLES}
-  --contexts <k>          example contexts kept for each of a neuron's 3 largest clusters; default: 3
+  --contexts <k>          examples kept for each of a neuron's 3 largest clusters (text: with their context); default: 3
   --out <file>            output JSON; default: neurons.json
-  --images <dir>          not supported yet: neuron embeddings are measured on GPT-2 MLP layers only
 `;
 
 /** A recorded token shown as an example of a cluster. */
@@ -52,7 +62,18 @@ export interface ExampleContext {
   activation: number;
 }
 
-export interface NeuronReport {
+/** A recorded (image, position) shown as an example of a cluster. */
+export interface ImageExample {
+  image: string;
+  label: string | null;
+  /** Flat row-major index in the layer's [H, W], with its row and column; -1 (and no y, x) for a Dense layer. */
+  position: number;
+  y?: number;
+  x?: number;
+  activation: number;
+}
+
+export interface NeuronReport<Example = ExampleContext> {
   index: number;
   maxActivation: number;
   examples: number;
@@ -62,10 +83,11 @@ export interface NeuronReport {
   clusters: number[];
   polysemanticity: number;
   /** For each of the 3 largest clusters, its most active examples. */
-  topClusters: ExampleContext[][];
+  topClusters: Example[][];
 }
 
-export interface NeuronsFile {
+/** What both modalities' reports share. */
+interface NeuronsFileCommon {
   version: 1;
   kind: 'neuron-polysemanticity';
   model: string;
@@ -74,33 +96,65 @@ export interface NeuronsFile {
   minMembers: number;
   exampleFraction: number;
   maxExamples: number;
+  /** Neurons by polysemanticity: histogram[k] neurons have k clusters of at least minMembers examples. */
+  histogram: number[];
+  /** Neurons with no example (never positive on these inputs). */
+  deadNeurons: number;
+  meanPolysemanticity: number;
+  notices: string[];
+  errors: InputError[];
+}
+
+/** The report on a GPT-2's MLP neurons (it has no `modality`: it predates the image report). */
+export interface NeuronsFile extends NeuronsFileCommon {
   documents: number;
   windows: number;
   /** Tokens recorded, and those the documents hold (more when --max-tokens capped them). */
   tokens: number;
   tokensAvailable: number;
-  /** Neurons by polysemanticity: histogram[k] neurons have k clusters of at least minMembers examples. */
-  histogram: number[];
-  /** Neurons with no example (never positive on these documents). */
-  deadNeurons: number;
-  meanPolysemanticity: number;
-  notices: string[];
-  errors: InputError[];
   neurons: NeuronReport[];
 }
 
-export interface NeuronsOptions {
+/** The report on an image model's neurons. */
+export interface ImageNeuronsFile extends NeuronsFileCommon {
+  modality: 'image';
+  /** The Conv2D or Dense whose weights the neurons read, and a BatchNormalization folded into them. */
+  weightsLayer: string;
+  batchNorm: string | null;
+  /** [H, W] of a convolution's positions; [] for a Dense layer. */
+  positionShape: number[];
+  /** Images given (after --max-images) and those read. */
+  images: number;
+  imagesRead: number;
+  /** (image, position) rows recorded, and those the images read hold (more when --max-rows capped them). */
+  rows: number;
+  rowsAvailable: number;
+  neurons: NeuronReport<ImageExample>[];
+}
+
+interface CommonOptions {
   model: string;
-  text: string;
   layer?: string;
   threshold?: number;
   minMembers?: number;
   /** Neuron ids; all unless given. */
   neurons?: number[];
-  maxTokens?: number;
   maxExamples?: number;
   contexts?: number;
   onProgress?: (event: ProgressEvent) => void;
+}
+
+export interface NeuronsOptions extends CommonOptions {
+  text: string;
+  maxTokens?: number;
+}
+
+export interface ImageNeuronsOptions extends CommonOptions {
+  /** An image folder, or 'sample' for the bundled sample. */
+  images: string;
+  maxImages?: number;
+  maxRows?: number;
+  seed?: number;
 }
 
 /** Records the documents at an MLP layer and measures each neuron's polysemanticity. */
@@ -114,9 +168,6 @@ export async function measureNeurons(options: NeuronsOptions): Promise<NeuronsFi
   const model = await loadTextModelForCli(options.model);
   try {
     const layer = options.layer ?? model.defaultLayer;
-    const threshold = options.threshold ?? DEFAULT_THRESHOLD;
-    const minMembers = options.minMembers ?? DEFAULT_MIN_MEMBERS;
-    const maxExamples = options.maxExamples ?? DEFAULT_MAX_EXAMPLES;
     const notices: string[] = [];
     const tokenIds: Int32Array[] = [];
     const names: string[] = [];
@@ -136,71 +187,138 @@ export async function measureNeurons(options: NeuronsOptions): Promise<NeuronsFi
     if (recorded.count < recorded.available) {
       notices.push(`--max-tokens: recorded the first ${recorded.count.toLocaleString('en')} of ${recorded.available.toLocaleString('en')} tokens.`);
     }
-    const neurons = options.neurons ?? Array.from({ length: recorded.width }, (_, i) => i);
-    const outside = neurons.find((n) => n >= recorded.width);
-    if (outside !== undefined) throw new Error(`--neurons: ${layer} has neurons 0-${recorded.width - 1}; got ${outside}.`);
-    const reports: NeuronReport[] = [];
-    let capped = 0;
-    neurons.forEach((neuron, k) => {
-      const result = neuronPolysemanticity(recorded, neuron, { threshold, minMembers, fraction: EXAMPLE_FRACTION, maxExamples });
-      if (result.clustered.length < result.examples.length) capped++;
-      reports.push(neuronReport(result, recorded, tokenIds, names, options.contexts ?? 3));
-      options.onProgress?.({ stage: 'cluster', done: k + 1, total: neurons.length });
-    });
-    if (capped > 0) notices.push(`${capped} neuron(s) had more than ${maxExamples} examples: only their ${maxExamples} most active were clustered (--max-examples).`);
-    const histogram: number[] = [];
-    for (const r of reports) {
-      while (histogram.length <= r.polysemanticity) histogram.push(0);
-      histogram[r.polysemanticity]++;
-    }
+    const { settings, measured } = await measure(recorded, 'text', options, notices);
+    const contexts = options.contexts ?? 3;
     return {
       version: 1,
       kind: 'neuron-polysemanticity',
       model: model.info.name,
       layer,
-      threshold,
-      minMembers,
-      exampleFraction: EXAMPLE_FRACTION,
-      maxExamples,
+      ...settings,
       documents: read.documents.length,
       windows: tokenIds.length,
       tokens: recorded.count,
       tokensAvailable: recorded.available,
-      histogram,
-      deadNeurons: reports.filter((r) => r.examples === 0).length,
-      meanPolysemanticity: reports.reduce((s, r) => s + r.polysemanticity, 0) / Math.max(1, reports.length),
+      ...distribution(measured),
       notices,
       errors: read.errors,
-      neurons: reports,
+      neurons: measured.neurons.map((n) =>
+        neuronReport(n, recorded, contexts, (row, activation): ExampleContext => {
+          const w = recorded.window[row];
+          const t = recorded.position[row];
+          const texts = tokenTexts(tokenIds[w].subarray(Math.max(1, t - CONTEXT_TOKENS), t + 1));
+          const token = texts.pop()!;
+          return { document: names[w], position: t, token, context: `${texts.join('')}[${token}]`, activation };
+        }),
+      ),
     };
   } finally {
     model.dispose();
   }
 }
 
-function neuronReport(result: NeuronPolysemanticity, recorded: NeuronInputs, tokenIds: Int32Array[], names: string[], contexts: number): NeuronReport {
+/** Records images at a convolution, Dense or activation layer of an image model and measures each neuron's polysemanticity. */
+export async function measureImageNeurons(options: ImageNeuronsOptions): Promise<ImageNeuronsFile> {
+  await chooseBackend({ node: true });
+  const model = await loadModelForCli(options.model);
+  try {
+    let images: ImageProvider;
+    if (options.images === 'sample') {
+      if (options.model !== 'default') throw new Error('--images sample: the bundled sample only fits the built-in model; pass --images <folder>.');
+      images = await bundledSample();
+    } else {
+      images = await folderProvider(options.images);
+    }
+    if (images.count === 0) throw new Error(`--images ${options.images} holds no files.`);
+    if (options.maxImages !== undefined && options.maxImages < images.count) images = { ...images, count: options.maxImages };
+    const layer = options.layer ?? defaultImageLayer(model);
+    const recorded = await recordImageNeuronInputs(model, images, layer, { maxRows: options.maxRows, seed: options.seed, onProgress: options.onProgress });
+    const notices = [...recorded.notices];
+    const { settings, measured } = await measure(recorded, 'image', options, notices);
+    const contexts = options.contexts ?? 3;
+    const [, w] = recorded.positionShape;
+    return {
+      version: 1,
+      kind: 'neuron-polysemanticity',
+      modality: 'image',
+      model: model.name,
+      layer,
+      weightsLayer: recorded.weightsLayer,
+      batchNorm: recorded.batchNorm,
+      ...settings,
+      positionShape: recorded.positionShape,
+      images: images.count,
+      imagesRead: images.count - recorded.errors.length,
+      rows: recorded.count,
+      rowsAvailable: recorded.available,
+      ...distribution(measured),
+      notices,
+      errors: recorded.errors,
+      neurons: measured.neurons.map((n) =>
+        neuronReport(n, recorded, contexts, (row, activation): ImageExample => {
+          const i = recorded.window[row];
+          const p = recorded.position[row];
+          const where = p >= 0 ? { y: Math.floor(p / w), x: p % w } : {};
+          return { image: images.name(i), label: images.label(i), position: p, ...where, activation };
+        }),
+      ),
+    };
+  } finally {
+    model.dispose();
+  }
+}
+
+/** The model's atlas layer where its neurons have embeddings, else the last layer whose neurons do. */
+function defaultImageLayer(model: ImageModel): string {
+  const measurable = imageNeuronLayers(model);
+  if (measurable.includes(model.defaultLayer)) return model.defaultLayer;
+  if (measurable.length === 0) throw new Error(`No layer of "${model.name}" has neuron embeddings: it needs a Conv2D or Dense layer (a layers model, not a graph model).`);
+  return measurable[measurable.length - 1];
+}
+
+/** The shared loop with the CLI's defaults; notes when --max-examples capped some neurons. */
+async function measure(recorded: NeuronInputs, kind: 'text' | 'image', options: CommonOptions, notices: string[]) {
+  const settings = {
+    threshold: options.threshold ?? defaultThreshold(kind),
+    minMembers: options.minMembers ?? DEFAULT_MIN_MEMBERS,
+    exampleFraction: EXAMPLE_FRACTION,
+    maxExamples: options.maxExamples ?? DEFAULT_MAX_EXAMPLES,
+  };
+  const outside = options.neurons?.find((n) => n >= recorded.width);
+  if (outside !== undefined) throw new Error(`--neurons: ${recorded.layer} has neurons 0-${recorded.width - 1}; got ${outside}.`);
+  const measured = await measurePolysemanticity(recorded, {
+    threshold: settings.threshold,
+    minMembers: settings.minMembers,
+    fraction: settings.exampleFraction,
+    maxExamples: settings.maxExamples,
+    neurons: options.neurons,
+    onProgress: options.onProgress,
+  });
+  const { maxExamples } = settings;
+  if (measured.capped > 0) notices.push(`${measured.capped} neuron(s) had more than ${maxExamples} examples: only their ${maxExamples} most active were clustered (--max-examples).`);
+  return { settings, measured };
+}
+
+function distribution(measured: LayerPolysemanticity): Pick<NeuronsFileCommon, 'histogram' | 'deadNeurons' | 'meanPolysemanticity'> {
+  return { histogram: measured.histogram, deadNeurons: measured.deadNeurons, meanPolysemanticity: measured.meanPolysemanticity };
+}
+
+/** A measured neuron with the most active examples of its 3 largest clusters. */
+function neuronReport<Example>(
+  neuron: NeuronMeasure,
+  recorded: NeuronInputs | ImageNeuronInputs,
+  contexts: number,
+  example: (row: number, activation: number) => Example,
+): NeuronReport<Example> {
   const { width, activations } = recorded;
-  const activation = (row: number) => activations[row * width + result.neuron];
-  const topClusters = result.clusters.slice(0, 3).map((rows) =>
-    [...rows]
-      .sort((a, b) => activation(b) - activation(a) || a - b)
-      .slice(0, contexts)
-      .map((row): ExampleContext => {
-        const w = recorded.window[row];
-        const t = recorded.position[row];
-        const texts = tokenTexts(tokenIds[w].subarray(Math.max(1, t - CONTEXT_TOKENS), t + 1));
-        const token = texts.pop()!;
-        return { document: names[w], position: t, token, context: `${texts.join('')}[${token}]`, activation: activation(row) };
-      }),
-  );
   return {
-    index: result.neuron,
-    maxActivation: result.maxActivation,
-    examples: result.examples.length,
-    clusteredExamples: result.clustered.length,
-    clusters: result.clusters.map((c) => c.length),
-    polysemanticity: result.polysemanticity,
-    topClusters,
+    index: neuron.index,
+    maxActivation: neuron.maxActivation,
+    examples: neuron.examples,
+    clusteredExamples: neuron.clusteredExamples,
+    clusters: neuron.clusters.map((c) => c.length),
+    polysemanticity: neuron.polysemanticity,
+    topClusters: neuron.clusters.slice(0, 3).map((rows) => Array.from(rows.subarray(0, contexts), (row) => example(row, activations[row * width + neuron.index]))),
   };
 }
 
@@ -233,20 +351,29 @@ function integer(value: string, flag: string, min: number): number {
 }
 
 /** The report in a few lines: the distribution, then the most polysemantic neurons with an example of each cluster. */
-export function summary(file: NeuronsFile, top = 8): string {
+export function summary(file: NeuronsFile | ImageNeuronsFile, top = 8): string {
+  const over =
+    'modality' in file
+      ? `${file.rows.toLocaleString('en')} (image, position) rows of ${file.imagesRead} images`
+      : `${file.tokens.toLocaleString('en')} tokens of ${file.documents} documents`;
   const lines = [
-    `${file.layer} of ${file.model}: ${file.neurons.length} neurons over ${file.tokens.toLocaleString('en')} tokens of ${file.documents} documents ` +
-      `(threshold ${file.threshold}, clusters of at least ${file.minMembers})`,
+    `${file.layer} of ${file.model}: ${file.neurons.length} neurons over ${over} (threshold ${file.threshold}, clusters of at least ${file.minMembers})`,
     `polysemanticity: ${file.histogram.map((n, k) => `${k}: ${n}`).join(', ')}; mean ${file.meanPolysemanticity.toFixed(2)}; ${file.deadNeurons} neuron(s) with no example`,
   ];
-  const ranked = [...file.neurons].sort((a, b) => b.polysemanticity - a.polysemanticity || a.index - b.index).slice(0, top);
+  const neurons: NeuronReport<ExampleContext | ImageExample>[] = file.neurons;
+  const ranked = [...neurons].sort((a, b) => b.polysemanticity - a.polysemanticity || a.index - b.index).slice(0, top);
   if (ranked.length && ranked[0].polysemanticity > 0) lines.push('most polysemantic:');
   for (const n of ranked) {
     if (n.polysemanticity === 0) break;
-    const shown = n.topClusters.map((c, k) => `${n.clusters[k]}x ${JSON.stringify(c[0]?.context ?? '')}`).join('  ');
+    const shown = n.topClusters.map((c, k) => `${n.clusters[k]}x ${c[0] ? exampleText(c[0]) : '""'}`).join('  ');
     lines.push(`  neuron ${n.index}: ${n.polysemanticity} (clusters ${n.clusters.slice(0, 6).join(', ')}${n.clusters.length > 6 ? ', ...' : ''} of ${n.examples} examples)  ${shown}`);
   }
   return lines.join('\n') + '\n';
+}
+
+function exampleText(e: ExampleContext | ImageExample): string {
+  if ('context' in e) return JSON.stringify(e.context);
+  return e.y === undefined ? e.image : `${e.image}@(${e.y},${e.x})`;
 }
 
 function progress(event: ProgressEvent): void {
@@ -264,6 +391,9 @@ async function main(): Promise<void> {
       'min-members': { type: 'string' },
       neurons: { type: 'string', default: 'all' },
       'max-tokens': { type: 'string' },
+      'max-images': { type: 'string' },
+      'max-rows': { type: 'string' },
+      seed: { type: 'string' },
       'max-examples': { type: 'string' },
       contexts: { type: 'string', default: '3' },
       out: { type: 'string', default: 'neurons.json' },
@@ -274,21 +404,29 @@ async function main(): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
-  if (values.images !== undefined) throw new Error('--images is not supported yet: neuron embeddings are measured on GPT-2 MLP layers (h.I.mlp.act) with --text.');
-  if (values.text === undefined) throw new Error('Pass --text <file|dir> with the documents to record (see --help).');
+  if (values.images !== undefined && values.text !== undefined) throw new Error('Pass --text or --images, not both.');
+  if (values.images === undefined && values.text === undefined) throw new Error('Pass --text <file|dir> with documents, or --images <dir|sample> with images, to record (see --help).');
+  const onlyFor = (flag: string, modality: string) => {
+    throw new Error(`${flag} is for ${modality} (see --help).`);
+  };
+  if (values.text !== undefined) for (const flag of ['max-images', 'max-rows', 'seed'] as const) if (values[flag] !== undefined) onlyFor(`--${flag}`, '--images');
+  if (values.images !== undefined && values['max-tokens'] !== undefined) onlyFor('--max-tokens', '--text');
   const started = performance.now();
-  const file = await measureNeurons({
+  const common = {
     model: values.model,
-    text: values.text,
     layer: values.layer,
     threshold: values.threshold === undefined ? undefined : number(values.threshold, '--threshold', -1, 1),
     minMembers: values['min-members'] === undefined ? undefined : integer(values['min-members'], '--min-members', 1),
     neurons: parseNeurons(values.neurons),
-    maxTokens: values['max-tokens'] === undefined ? undefined : integer(values['max-tokens'], '--max-tokens', 1),
     maxExamples: values['max-examples'] === undefined ? undefined : integer(values['max-examples'], '--max-examples', 1),
     contexts: integer(values.contexts, '--contexts', 0),
     onProgress: progress,
-  });
+  };
+  const optional = (flag: 'max-tokens' | 'max-images' | 'max-rows' | 'seed', min: number) => (values[flag] === undefined ? undefined : integer(values[flag], `--${flag}`, min));
+  const file =
+    values.text !== undefined
+      ? await measureNeurons({ ...common, text: values.text, maxTokens: optional('max-tokens', 1) })
+      : await measureImageNeurons({ ...common, images: values.images!, maxImages: optional('max-images', 1), maxRows: optional('max-rows', 1), seed: optional('seed', 0) });
   await writeFile(values.out, JSON.stringify(file, null, 1));
   for (const notice of file.notices) process.stderr.write(`note: ${notice}\n`);
   if (file.errors.length) {

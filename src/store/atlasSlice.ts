@@ -30,5 +30,9 @@ export const createAtlasSlice: StateCreator<AtlasStore, [], [], AtlasSlice> = (s
       colourBy: { kind: 'none' },
       tcav: null,
       directionsTask: null,
+      versus: null,
+      study: null,
+      polysemanticity: null,
+      polyNeuron: null,
     })),
 });

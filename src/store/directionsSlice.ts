@@ -1,5 +1,7 @@
 import type { StateCreator } from 'zustand';
 import type { Concept, ConceptTcav } from '../compute/directions/concept';
+import type { StudyDeck, StudyReveal, VersusRandomResult } from '../compute/directions/versusRandom';
+import type { LayerPolysemanticityView } from '../workers/protocol';
 import type { AtlasStore } from './index';
 
 /** What tints the atlas's cells: nothing, a concept (each cell's mean score along it), or a class's attribution. */
@@ -32,6 +34,20 @@ export interface DirectionsTask {
   message: string;
 }
 
+/** Neurons against random directions: the result, and what its labels were. */
+export interface VersusState {
+  result: VersusRandomResult;
+  /** 'true labels', 'predicted classes' or 'the recorded token'. */
+  labels: string;
+}
+
+/** The blind study: shuffled cards, the user's marks, and the reveal once asked for. */
+export interface StudyState {
+  deck: StudyDeck;
+  marks: boolean[];
+  reveal: StudyReveal | null;
+}
+
 /** Concepts of the atlas on screen, what colours it, the last TCAV result, and the task running. */
 export interface DirectionsSlice {
   concepts: Concept[];
@@ -40,6 +56,16 @@ export interface DirectionsSlice {
   colourBy: ColourBy;
   tcav: TcavState | null;
   directionsTask: DirectionsTask | null;
+  versus: VersusState | null;
+  study: StudyState | null;
+  polysemanticity: LayerPolysemanticityView | null;
+  /** The neuron whose clusters are shown. */
+  polyNeuron: number | null;
+  setVersus: (versus: VersusState | null) => void;
+  setStudy: (study: StudyState | null) => void;
+  markStudyCard: (card: number, interpretable: boolean) => void;
+  setPolysemanticity: (result: LayerPolysemanticityView | null) => void;
+  setPolyNeuron: (neuron: number | null) => void;
   addConcept: (concept: Concept) => void;
   removeConcept: (id: string) => void;
   setActiveConcept: (id: string | null) => void;
@@ -54,6 +80,16 @@ export const createDirectionsSlice: StateCreator<AtlasStore, [], [], DirectionsS
   colourBy: { kind: 'none' },
   tcav: null,
   directionsTask: null,
+  versus: null,
+  study: null,
+  polysemanticity: null,
+  polyNeuron: null,
+  setVersus: (versus) => set({ versus, study: null }),
+  setStudy: (study) => set({ study }),
+  markStudyCard: (card, interpretable) =>
+    set((s) => (s.study && !s.study.reveal ? { study: { ...s.study, marks: s.study.marks.map((m, k) => (k === card ? interpretable : m)) } } : {})),
+  setPolysemanticity: (polysemanticity) => set({ polysemanticity, polyNeuron: polysemanticity?.neurons[0]?.index ?? null }),
+  setPolyNeuron: (polyNeuron) => set({ polyNeuron }),
   addConcept: (concept) =>
     set((s) => ({ concepts: [...s.concepts, concept], activeConcept: concept.id, colourBy: { kind: 'concept', id: concept.id }, tcav: null })),
   removeConcept: (id) =>

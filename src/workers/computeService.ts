@@ -2,6 +2,7 @@ import { layoutAtlas, type Atlas, type AtlasParams, type RecordedColumns } from 
 import { conceptTcav, fitConcept, restRows, type ConceptExamples, type ConceptFit, type ConceptTcav, type ConceptTcavOptions } from '../compute/directions/concept';
 import type { CavMethod } from '../compute/directions/cav';
 import { gatherRows } from '../compute/directions/vectors';
+import { neuronsVersusRandom, type VersusRandomOptions, type VersusRandomResult } from '../compute/directions/versusRandom';
 import { classAttribution } from '../model/directions/attribution';
 import { neuronProfile, rankByDirection, type NeuronProfile } from '../compute/grid';
 import type { ActivationTable, TopInput } from '../compute/types';
@@ -87,6 +88,17 @@ export function createComputeService() {
       const ex = examples.get(conceptId);
       if (!ex) throw new Error('TCAV needs the concept\'s examples: learn it again on this atlas (a concept opened from a file keeps only its direction).');
       return conceptTcav(ex, gradients, n, options);
+    },
+
+    /**
+     * k neurons against k seeded random directions, scored by their top inputs, and Network Dissection's check;
+     * labels per point (-1: none), or 'key' for each point's recorded token (text), or null.
+     */
+    versusRandom(_: CallContext, labels: Int32Array | 'key' | null, options: VersusRandomOptions): VersusRandomResult {
+      const t = current('neurons against random directions');
+      const perRow = labels === 'key' ? (t.key ?? null) : labels;
+      if (perRow && perRow.length !== t.count) throw new Error(`${perRow.length} labels for ${t.count} points.`);
+      return neuronsVersusRandom(t.values, t.count, t.dim, perRow, { ...options, groups: t.input });
     },
 
     /** Activation times gradient at each given point (gradients: one row per point, in the same order). */

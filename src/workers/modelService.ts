@@ -13,6 +13,9 @@ import { artifactsFromFiles, artifactsFromUrl } from '../model/image/artifacts';
 import { BUILT_IN_MODEL_NAME, ImageModel } from '../model/image/imageModel';
 import type { RawImage } from '../model/image/preprocess';
 import { classGradients } from '../model/directions/classGradients';
+import { recordImageNeuronInputs } from '../model/directions/imageNeuronInputs';
+import { recordNeuronInputs, type NeuronInputs } from '../model/directions/neuronInputs';
+import { DEFAULT_MAX_EXAMPLES, defaultThreshold, EXAMPLE_FRACTION, measurePolysemanticity } from '../model/directions/polysemanticity';
 import { nextTokenGradients } from '../model/directions/textGradients';
 import { preparedInputs } from '../model/image/modelInputs';
 import { recordActivations, recordImageAtlas, type ImageProvider } from '../model/image/recordImages';
@@ -33,7 +36,9 @@ import type {
   ImageSource,
   InputError,
   InputSet,
+  LayerPolysemanticityView,
   LoadProgress,
+  NeuronClustersView,
   ModelSource,
   ModelSummary,
   TextSource,
@@ -96,6 +101,10 @@ export type RecordResult = RecordedColumns & {
   /** settingsKey of what shapes icons besides the direction. */
   iconSettings: string;
 };
+
+/** Examples shown per neuron cluster, and members carried (to make the cluster a concept). */
+const CLUSTER_TOP = 8;
+const MAX_CLUSTER_MEMBERS = 500;
 
 /** The loaded model, of either modality. */
 type LoadedModel = { modality: 'image'; model: ImageModel } | { modality: 'text'; model: TextModel };
@@ -388,6 +397,54 @@ export function createModelService(deps: ModelServiceDeps) {
       }
       const target = model.classNames?.[classIndex] ?? `class ${classIndex}`;
       return withTransfer({ gradients: out, dim, tokenId: null, target }, [out.buffer]);
+    },
+
+    /**
+     * Polysemanticity by neuron embeddings (Foote 2024) of the atlas's layer over the atlas's inputs: each neuron's
+     * examples clustered by cosine `asked` (null: the modality's default), a cluster counting from `minMembers` examples.
+     */
+    async polysemanticity(context: CallContext, layer: string, asked: number | null, minMembers: number): Promise<LayerPolysemanticityView> {
+      if (!loaded || !recordedInputs) throw new Error('Build an atlas first: neurons are measured on its inputs.');
+      const threshold = asked ?? defaultThreshold(loaded.modality);
+      await useMainBackend();
+      const options = { signal: context.signal, onProgress: (event: ProgressEvent) => context.progress(event) };
+      let recorded: NeuronInputs;
+      /** The atlas input of each recorded window (text: the window itself; images: by name). */
+      let inputOf: (window: number) => number;
+      const notices: string[] = [];
+      if (loaded.modality === 'text' && recordedInputs.kind === 'text') {
+        recorded = await recordNeuronInputs(loaded.model, recordedInputs.tokenIds, layer, options);
+        inputOf = (w) => w;
+      } else if (loaded.modality === 'image' && recordedInputs.kind === 'image') {
+        const { images, names } = recordedInputs;
+        const index = new Map(names.map((n, i) => [n, i]));
+        const kept = names.flatMap((n) => (index.has(n) ? [n] : []));
+        const byName = new Map(Array.from({ length: images.count }, (_, i) => [images.name(i), i]));
+        const provider: ImageProvider = { count: kept.length, name: (i) => kept[i], label: (i) => images.label(byName.get(kept[i])!), load: (i) => images.load(byName.get(kept[i])!) };
+        const image = await recordImageNeuronInputs(loaded.model, provider, layer, options);
+        notices.push(...image.notices);
+        recorded = image;
+        inputOf = (w) => index.get(kept[w])!;
+      } else throw new Error('The atlas and the loaded model differ: build the atlas again.');
+      const measured = await measurePolysemanticity(recorded, { threshold, minMembers, fraction: EXAMPLE_FRACTION, maxExamples: DEFAULT_MAX_EXAMPLES, ...options });
+      if (measured.capped) notices.push(`${measured.capped} neuron(s) had more than ${DEFAULT_MAX_EXAMPLES} examples: only the most active were clustered.`);
+      const point = (row: number) => ({ input: inputOf(recorded.window[row]), position: recorded.position[row] });
+      const neurons: NeuronClustersView[] = measured.neurons.map((n) => ({
+        index: n.index,
+        maxActivation: n.maxActivation,
+        examples: n.examples,
+        polysemanticity: n.polysemanticity,
+        clusters: n.clusters.map((rows) => {
+          const members = Array.from(rows.subarray(0, MAX_CLUSTER_MEMBERS), point);
+          return {
+            size: rows.length,
+            top: Array.from(rows.subarray(0, CLUSTER_TOP), (row) => ({ ...point(row), activation: recorded.activations[row * recorded.width + n.index] })),
+            members: { input: members.map((m) => m.input), position: members.map((m) => m.position) },
+          };
+        }),
+      }));
+      neurons.sort((a, b) => b.polysemanticity - a.polysemanticity || b.examples - a.examples || a.index - b.index);
+      return { layer, threshold, minMembers, neurons, histogram: measured.histogram, meanPolysemanticity: measured.meanPolysemanticity, deadNeurons: measured.deadNeurons, notices };
     },
 
     /** The k tokens a direction at `layer` promotes most, and the k it suppresses most, in the next-token logits. */

@@ -112,6 +112,34 @@ export interface GradientResult {
   target: string;
 }
 
+/** A recorded example of a neuron's cluster: where it is (input and position, as an atlas point's) and how strongly it fires. */
+export interface NeuronExample {
+  input: number;
+  position: number;
+  activation: number;
+}
+
+/** One neuron's feature clusters (Foote 2024), largest first, each with its strongest examples and (up to a cap) all its members. */
+export interface NeuronClustersView {
+  index: number;
+  maxActivation: number;
+  examples: number;
+  polysemanticity: number;
+  clusters: { size: number; top: NeuronExample[]; members: { input: number[]; position: number[] } }[];
+}
+
+/** Polysemanticity of the atlas's layer: every neuron, sorted by score (highest first), and the distribution. */
+export interface LayerPolysemanticityView {
+  layer: string;
+  threshold: number;
+  minMembers: number;
+  neurons: NeuronClustersView[];
+  histogram: number[];
+  meanPolysemanticity: number;
+  deadNeurons: number;
+  notices: string[];
+}
+
 export type Stage = 'decode' | 'record' | 'project' | 'grid' | 'icons';
 
 export type StageProgress = ProgressEvent & { stage: Stage };

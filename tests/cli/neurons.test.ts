@@ -1,14 +1,20 @@
+import * as tf from '@tensorflow/tfjs';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { NeuronsFile } from '../../src/cli/neurons';
+import { bundledSample, loadModelForCli } from '../../src/cli/buildAtlas';
+import type { ImageNeuronsFile, NeuronsFile } from '../../src/cli/neurons';
 import { chooseBackend } from '../../src/model/backend';
+import { recordActivations } from '../../src/model/image/recordImages';
 import { windows as windowsOf } from '../../src/model/text/documents';
 import { TextModel } from '../../src/model/text/textModel';
 import { encode } from '../../src/model/text/tokenizer';
+import { createRng } from '../../src/lib/rng';
+import { asFiles, saveArtifacts } from '../model/helpers';
 import { tinyGpt2Files, writeCheckpointFolder } from '../model/text/tinyGpt2';
 
 const run = promisify(execFile);
@@ -21,10 +27,10 @@ const PARAGRAPHS = [
   'Whenever I find myself growing grim about the mouth; whenever it is a damp, drizzly November in my soul, then I account it high time to get to sea as soon as I can.',
 ];
 
-async function neuronsCli(args: string[]): Promise<{ json: NeuronsFile; stdout: string; stderr: string }> {
+async function neuronsCli<File = NeuronsFile>(args: string[]): Promise<{ json: File; stdout: string; stderr: string }> {
   const out = join(mkdtempSync(join(tmpdir(), 'neurons-cli-')), 'neurons.json');
   const { stdout, stderr } = await run('node', ['--import', 'tsx', 'src/cli/neurons.ts', ...args, '--out', out], { cwd: root, maxBuffer: 1 << 26 });
-  return { json: JSON.parse(readFileSync(out, 'utf8')) as NeuronsFile, stdout, stderr };
+  return { json: JSON.parse(readFileSync(out, 'utf8')) as File, stdout, stderr };
 }
 
 async function cliError(args: string[]): Promise<string> {
@@ -102,10 +108,98 @@ describe('npm run neurons (CLI)', () => {
   });
 
   it('fails clearly on images, non-MLP layers and bad flags', async () => {
-    expect(await cliError(['--images', tmpdir()])).toMatch(/--images is not supported yet/);
+    expect(await cliError(['--text', textFile, '--images', 'sample'])).toMatch(/Pass --text or --images, not both/);
+    expect(await cliError([])).toMatch(/Pass --text <file\|dir> with documents, or --images <dir\|sample>/);
     expect(await cliError(['--model', checkpoint, '--text', textFile, '--layer', 'h.1'])).toMatch(/MLP neurons \(h\.I\.mlp\.act\); h\.1 is not one/);
     expect(await cliError(['--model', checkpoint, '--text', textFile, '--neurons', '5-2'])).toMatch(/runs backwards/);
     expect(await cliError(['--model', checkpoint, '--text', textFile, '--neurons', '70'])).toMatch(/neurons 0-63; got 70/);
     expect(await cliError(['--model', checkpoint, '--text', textFile, '--threshold', '2'])).toMatch(/--threshold must be a number from -1 to 1/);
+  });
+});
+
+/** A 16x16 RGB model: conv (linear) -> bn -> act (ReLU) -> pool -> flatten -> probs; its atlas layer is pool. */
+async function writeBatchNormModel(): Promise<string> {
+  const init = (seed: number) => tf.initializers.glorotUniform({ seed });
+  const model = tf.sequential({
+    layers: [
+      tf.layers.conv2d({ name: 'conv', inputShape: [16, 16, 3], filters: 6, kernelSize: 3, kernelInitializer: init(1) }),
+      tf.layers.batchNormalization({ name: 'bn' }),
+      tf.layers.activation({ name: 'act', activation: 'relu' }),
+      tf.layers.maxPooling2d({ name: 'pool', poolSize: 2 }),
+      tf.layers.flatten({ name: 'flat' }),
+      tf.layers.dense({ name: 'probs', units: 2, activation: 'softmax', kernelInitializer: init(2) }),
+    ],
+  });
+  const bnWeights = [tf.fill([6], 1.5), tf.fill([6], 0.1), tf.fill([6], 0.05), tf.fill([6], 0.5)];
+  model.getLayer('bn').setWeights(bnWeights);
+  const { json, weights } = asFiles(await saveArtifacts(model));
+  tf.dispose(bnWeights);
+  model.dispose();
+  const dir = mkdtempSync(join(tmpdir(), 'neurons-model-'));
+  writeFileSync(join(dir, 'model.json'), json);
+  writeFileSync(join(dir, 'weights.bin'), weights);
+  return dir;
+}
+
+/** 8 random 16x16 PNGs in two class folders, and one file that is not an image. */
+async function writeImageFolder(): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'neurons-images-'));
+  const random = createRng(4);
+  for (const label of ['a', 'b']) mkdirSync(join(dir, label));
+  await Promise.all(
+    Array.from({ length: 8 }, (_, i) => {
+      const data = Uint8Array.from({ length: 16 * 16 * 3 }, () => Math.floor(random() * 256));
+      return sharp(Buffer.from(data), { raw: { width: 16, height: 16, channels: 3 } }).png().toFile(join(dir, i % 2 ? 'b' : 'a', `img${i}.png`));
+    }),
+  );
+  writeFileSync(join(dir, 'a', 'broken.png'), 'not a png');
+  return dir;
+}
+
+describe('npm run neurons --images (CLI)', () => {
+  it('measures a convolution of the built-in model on the bundled sample; maxima equal a direct record', async () => {
+    const { json, stdout } = await neuronsCli<ImageNeuronsFile>(['--images', 'sample', '--layer', 'conv3', '--max-images', '40', '--contexts', '2']);
+    expect(json).toMatchObject({ version: 1, kind: 'neuron-polysemanticity', modality: 'image', layer: 'conv3', weightsLayer: 'conv3', batchNorm: null, threshold: 0.7, minMembers: 3 });
+    expect(json).toMatchObject({ positionShape: [7, 7], images: 40, imagesRead: 40, rows: 40 * 49, rowsAvailable: 40 * 49, errors: [], notices: [] });
+    expect(json.neurons.map((n) => n.index)).toEqual(Array.from({ length: 32 }, (_, i) => i));
+    expect(json.histogram.reduce((a, b) => a + b, 0)).toBe(32);
+    json.histogram.forEach((count, k) => expect(count).toBe(json.neurons.filter((n) => n.polysemanticity === k).length));
+
+    const model = await loadModelForCli('default');
+    const sample = await bundledSample();
+    const recording = await recordActivations(model, { ...sample, count: 40 }, { layer: 'conv3', samplesPerInput: 'all' });
+    model.dispose();
+    const max = new Float32Array(32).fill(-Infinity);
+    const { values } = recording.table;
+    for (let i = 0; i < values.length; i++) max[i % 32] = Math.max(max[i % 32], values[i]);
+    for (const n of json.neurons) {
+      expect(n.maxActivation).toBeCloseTo(max[n.index], 5);
+      expect(n.clusters.reduce((a, b) => a + b, 0)).toBe(n.clusteredExamples);
+      expect(n.polysemanticity).toBe(n.clusters.filter((c) => c >= 3).length);
+      n.topClusters.forEach((examples, k) => {
+        expect(examples.length).toBe(Math.min(2, n.clusters[k]));
+        for (const e of examples) {
+          expect(e.image).toMatch(/^sample-00[0-3]\d$/);
+          expect(e.position).toBe(e.y! * 7 + e.x!);
+          expect(e.activation).toBeGreaterThanOrEqual(0.75 * n.maxActivation);
+        }
+      });
+      if (n.examples > 0 && n.clusters.length <= 3) expect(Math.max(...n.topClusters.map((c) => c[0].activation))).toBe(n.maxActivation);
+    }
+    expect(stdout).toMatch(/conv3 of fashion-cnn \(built-in\): 32 neurons over 1,960 \(image, position\) rows of 40 images \(threshold 0\.7/);
+  });
+
+  it('reads a model folder and an image folder; by default measures the activation after a batch norm, and lists unreadable files', async () => {
+    const [modelDir, imageDir] = await Promise.all([writeBatchNormModel(), writeImageFolder()]);
+    const { json, stderr } = await neuronsCli<ImageNeuronsFile>(['--model', modelDir, '--images', imageDir, '--max-rows', '100', '--threshold', '0.5', '--neurons', '0-2']);
+    expect(json).toMatchObject({ layer: 'act', weightsLayer: 'conv', batchNorm: 'bn', threshold: 0.5, positionShape: [14, 14], images: 9, imagesRead: 8 });
+    expect([json.rows, json.rowsAvailable]).toEqual([8 * 11, 8 * 196]);
+    expect(json.notices).toEqual(['Recorded 88 of 1,568 (image, position) rows of act (at most 100 rows, 11 seeded position(s) of 196 per image).']);
+    expect(json.errors.map((e) => e.name)).toEqual(['a/broken.png']);
+    expect(json.neurons.map((n) => n.index)).toEqual([0, 1, 2]);
+    for (const e of json.neurons.flatMap((n) => n.topClusters.flat())) expect(e.label === 'a' || e.label === 'b').toBe(true);
+    expect(stderr).toMatch(/skipped 1 input\(s\) that could not be read/);
+    expect(await cliError(['--model', modelDir, '--images', imageDir, '--layer', 'pool'])).toMatch(/pool is a pooling layer \(MaxPooling2D\): it has no weights before its nonlinearity/);
+    expect(await cliError(['--model', modelDir, '--images', 'sample'])).toMatch(/the bundled sample only fits the built-in model/);
   });
 });

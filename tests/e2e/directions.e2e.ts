@@ -34,6 +34,50 @@ async function waitForTask(page: Page, timeout = 240_000): Promise<void> {
   assert.ok(result.ok, result.message);
 }
 
+/** Neurons against random directions, then the blind study with the first `marked` cards ticked, then the reveal. */
+async function versusAndStudy(page: Page, shot: string, marked = 6): Promise<void> {
+  await page.locator('[data-testid=versus-run]').click();
+  await waitForTask(page);
+  const versus = (await page.evaluate(() => window.__atlas!.versus))!;
+  assert.ok(versus.neurons >= 2, JSON.stringify(versus));
+  assert.ok(versus.coherence && versus.coherence.p >= 0 && versus.coherence.p <= 1, JSON.stringify(versus));
+  assert.equal(await page.locator('[data-testid=versus-table] tbody tr').count(), 3);
+  console.log(`neurons vs random: ${JSON.stringify(versus)}`);
+  await page.locator('[data-testid=study-start]').click();
+  const cards = page.locator('[data-testid=study-card]');
+  assert.equal(await cards.count(), 2 * versus.neurons);
+  for (let c = 0; c < marked; c++) await page.locator('[data-testid=study-mark]').nth(c).check();
+  assert.equal((await page.evaluate(() => window.__atlas!.study))!.marked, marked);
+  await page.locator('[data-testid=study-reveal]').click();
+  await page.locator('[data-testid=study-result]').waitFor();
+  const study = (await page.evaluate(() => window.__atlas!.study))!;
+  assert.ok(study.reveal, 'revealed');
+  // The two rates account for every mark: marked = neuron rate x neurons + random rate x random directions.
+  assert.equal(Math.round(study.reveal.neuron * versus.neurons + study.reveal.random * versus.neurons), marked);
+  assert.ok(study.reveal.p > 0 && study.reveal.p <= 1);
+  assert.equal(await page.locator('.study-card.neuron').count(), versus.neurons);
+  await screenshot(page, shot);
+  await page.locator('[data-testid=study-close]').click();
+}
+
+/** Measures the layer's polysemanticity, opens the top neuron's clusters and makes its first cluster a concept. */
+async function polysemanticity(page: Page): Promise<void> {
+  await page.locator('[data-testid=poly-run]').click();
+  await waitForTask(page, 300_000);
+  const poly = (await page.evaluate(() => window.__atlas!.polysemanticity))!;
+  assert.ok(poly.neurons > 0 && poly.histogram.reduce((a, b) => a + b, 0) === poly.neurons, JSON.stringify(poly));
+  assert.ok(poly.clusters.length > 0, 'the first neuron listed has clusters');
+  // Listed by score, the first shown: it has the most clusters of at least m = 3 members.
+  assert.equal(poly.clusters.filter((size) => size >= 3).length, poly.histogram.length - 1);
+  assert.equal(await page.locator('[data-testid=poly-neuron]').first().innerText(), `#${poly.neuron}`);
+  await page.locator('[data-testid=poly-cluster]').first().waitFor();
+  console.log(`polysemanticity: ${JSON.stringify(poly)}`);
+  const concepts = (await page.evaluate(() => window.__atlas!.concepts)).length;
+  await page.locator('[data-testid=poly-concept]').first().click();
+  await waitForTask(page);
+  assert.equal((await page.evaluate(() => window.__atlas!.concepts)).length, concepts + 1);
+}
+
 /** Mean brightness difference between two screenshots of the atlas canvas (PNG buffers compared by bytes). */
 const differs = (a: Buffer, b: Buffer) => !a.equals(b);
 
@@ -90,7 +134,7 @@ describe('Directions in Chromium: concepts, TCAV, class filter (built-in image m
     const marks = (await page.locator('[data-testid=tcav-significant]').count()) + (await page.locator('[data-testid=tcav-not-significant]').count());
     assert.equal(marks, 3);
     console.log(`TCAV of the lassoed concept: ${tcav.classes.map((c) => `${c.className} ${c.score.toFixed(2)} vs ${c.randomMean.toFixed(2)}±${c.randomStd.toFixed(2)} p=${c.p.toExponential(1)}`).join('; ')}`);
-    await page.locator('[data-testid=tcav-chart]').screenshot({ path: join(outputDir, 'directions-02-tcav.png') });
+    await page.locator('[data-testid=concept-details]').screenshot({ path: join(outputDir, 'directions-02-tcav.png') });
   });
 
   it('tints cells by their attribution to a class (the class filter)', async (t) => {
@@ -124,6 +168,24 @@ describe('Directions in Chromium: concepts, TCAV, class filter (built-in image m
     await page.locator('[data-testid=concept-item]').first().click();
     await page.locator('[data-testid=concept-colour]').check();
     assert.ok((await page.evaluate(() => window.__atlas!.colourBy)).cells > 20);
+  });
+
+  it('compares neurons with random directions, runs the blind study and reveals it', async (t) => {
+    if (needsAtlas(t)) return;
+    // The file's atlas has no activations: build the default one again.
+    const before = await page.evaluate(() => ({ atlasVersion: window.__atlas!.atlasVersion, error: window.__atlas!.error ?? null }));
+    await page.locator('[data-testid=builtin-image]').click();
+    await waitForNewAtlas(page, before);
+    await versusAndStudy(page, 'directions-05-study');
+    assert.ok((await page.evaluate(() => window.__atlas!.versus))!.dissection, 'the sample is labelled: Network Dissection runs');
+    await page.locator('[data-testid=neurons-panel]').scrollIntoViewIfNeeded();
+    await screenshot(page, 'directions-06-versus');
+  });
+
+  it('measures polysemanticity and shows a neuron\'s clusters', async (t) => {
+    if (needsAtlas(t)) return;
+    await polysemanticity(page);
+    await page.locator('[data-testid=poly-clusters]').screenshot({ path: join(outputDir, 'directions-07-polysemanticity.png') });
   });
 });
 
@@ -170,5 +232,12 @@ describe('Directions in Chromium: concepts and TCAV on the built-in GPT-2', { ti
     assert.ok(colour.kind === 'class' && colour.cells > 10 && colour.label.includes('whale'), JSON.stringify(colour));
     await waitForSteadyView(page);
     await screenshot(page, 'directions-04-text-concept');
+  });
+
+  it('compares neurons with random directions, studies them blind, and measures polysemanticity on GPT-2', async () => {
+    await versusAndStudy(page, 'directions-08-text-study', 4);
+    assert.equal((await page.evaluate(() => window.__atlas!.versus))!.labels, 'the recorded token');
+    await polysemanticity(page);
+    await page.locator('[data-testid=poly-clusters]').screenshot({ path: join(outputDir, 'directions-09-text-polysemanticity.png') });
   });
 });

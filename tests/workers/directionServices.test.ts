@@ -88,6 +88,18 @@ describe('the compute worker\'s concept service', () => {
     expect(() => service.conceptTcav(context(), 'unknown', grads, 30, { method: 'logistic', runs: 20, seed: 0, classesTested: 1 })).toThrow(/learn it again/);
   });
 
+  it('neurons against random directions run on the atlas\'s table, with labels per point or none', () => {
+    const labels = Int32Array.from({ length: n }, (_, r) => (r < 80 ? 1 : 0));
+    const labelled = service.versusRandom(context(), labels, { k: 8, topN: 10, seed: 0, rotations: 3 });
+    expect(labelled.neurons).toBe(8);
+    expect(labelled.directions).toHaveLength(16);
+    expect(labelled.dissection?.rotated).toHaveLength(3);
+    const unlabelled = service.versusRandom(context(), 'key', { k: 8, topN: 10, seed: 0, rotations: 3 });
+    expect(unlabelled.dissection).toBeNull();
+    expect(unlabelled.summary.neuron.purity).toBeNull();
+    expect(() => service.versusRandom(context(), labels.subarray(1), { k: 8 })).toThrow(/399 labels for 400 points/);
+  });
+
   it('attribution is activation · gradient per asked point', () => {
     const grads = Float32Array.from({ length: 3 * dim }, (_, i) => (i % 7) - 3);
     const out = service.attribution(context(), [4, 0, 399], grads);
@@ -103,6 +115,7 @@ describe('the compute worker\'s concept service', () => {
 describe('the model worker\'s gradients and concept recordings', () => {
   const service = createModelService(nodeModelServiceDeps());
   let model: ImageModel;
+  let rec: Awaited<ReturnType<typeof service.record>>;
   beforeAll(async () => {
     await service.init(context(), { backend: 'wasm', threads: null });
     model = await ImageModel.fromArtifacts((await artifactsFromDirectory(DEFAULT_MODEL_DIR)).artifacts, 'check');
@@ -111,7 +124,7 @@ describe('the model worker\'s gradients and concept recordings', () => {
 
   it('image: class gradients at points equal classGradients on the same inputs (positions and pooled), without leaking tensors', async () => {
     await service.loadModel(context(), { kind: 'default' });
-    const rec = await service.record(context(), { inputs: { kind: 'sample' }, layer: 'conv3', params: { ...DEFAULT_ATLAS_PARAMS, samplesPerInput: 4 } });
+    rec = await service.record(context(), { inputs: { kind: 'sample' }, layer: 'conv3', params: { ...DEFAULT_ATLAS_PARAMS, samplesPerInput: 4 } });
     const input = [0, 0, 7, 12];
     const position = [rec.table.position[0], -1, rec.table.position[7 * 4 + 1], -1];
     const before = tf.memory().numTensors;
@@ -148,6 +161,25 @@ describe('the model worker\'s gradients and concept recordings', () => {
     expect(out.errors.map((e) => e.name)).toEqual(['concept/broken.png']);
   }, 120_000);
 
+  it('image: polysemanticity of the atlas\'s layer, sorted by score, its examples in atlas terms, without leaking tensors', async () => {
+    const before = tf.memory().numTensors;
+    const poly = await service.polysemanticity(context(), 'conv3', null, 3);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(poly.threshold).toBe(0.7);
+    expect(poly.neurons).toHaveLength(32);
+    const scores = poly.neurons.map((x) => x.polysemanticity);
+    expect(scores).toEqual([...scores].sort((a, b) => b - a));
+    expect(poly.histogram.reduce((a, b) => a + b, 0)).toBe(32);
+    for (const neuron of poly.neurons) {
+      for (const c of neuron.clusters) {
+        expect(c.top[0].activation).toBeGreaterThanOrEqual(0.75 * neuron.maxActivation - 1e-6);
+        expect(c.members.input.every((i) => i >= 0 && i < rec.names.length)).toBe(true);
+        expect(c.members.position.every((p) => p >= 0 && p < 49)).toBe(true);
+      }
+    }
+    await expect(service.polysemanticity(context(), 'pool2', null, 3)).rejects.toThrow(/pool/i);
+  }, 180_000);
+
   it('text: a next token\'s gradients on windows cut at the point equal those on the whole window (the model is causal)', async () => {
     await service.loadModel(context(), { kind: 'default-text' });
     await service.record(context(), { inputs: { kind: 'text', texts: [{ name: 'a', label: null, text: 'Call me Ishmael. Some years ago, never mind how long precisely, I went to sea.' }] }, layer: 'h.1.mlp.act', params: { ...DEFAULT_ATLAS_PARAMS, samplesPerInput: 'all' } });
@@ -162,6 +194,17 @@ describe('the model worker\'s gradients and concept recordings', () => {
     const dim = 256;
     for (let k = 0; k < 2 * dim; k++) expect(result.gradients[k]).toBeCloseTo(direct[k], 4);
     await expect(service.gradients(context(), { layer: 'h.1.mlp.act', target: { kind: 'token', text: ' Ishmael' }, input: [0], position: [3] })).rejects.toThrow(/tokens/);
+  }, 120_000);
+
+  it('text: polysemanticity of an MLP layer over the atlas\'s windows, without leaking tensors; other layers say why not', async () => {
+    const before = tf.memory().numTensors;
+    const poly = await service.polysemanticity(context(), 'h.1.mlp.act', 0.5, 2);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(poly.neurons).toHaveLength(256);
+    const live = poly.neurons.filter((x) => x.examples > 0);
+    expect(live.length).toBeGreaterThan(100);
+    for (const neuron of live) for (const c of neuron.clusters) expect(c.members.input.every((i) => i === 0)).toBe(true);
+    await expect(service.polysemanticity(context(), 'h.1', 0.5, 2)).rejects.toThrow(/MLP/);
   }, 120_000);
 });
 

@@ -1,6 +1,4 @@
 import type * as tf from '@tensorflow/tfjs';
-import { neuronClusters, neuronEmbeddings, neuronExamples } from '../../compute/directions/neuronClusters';
-import { gatherRows } from '../../compute/directions/vectors';
 import type { ProgressCallback } from '../../compute/types';
 import { abortError } from '../../lib/abort';
 import { yieldToPage } from '../../lib/yieldToPage';
@@ -9,28 +7,30 @@ import { lengthBatches } from '../text/recordText';
 import type { TextModel } from '../text/textModel';
 
 /**
- * One MLP layer's neurons and what they read, per recorded token (token 0, `<|endoftext|>`, never recorded):
- * rows in window order, then token order.
+ * One layer's neurons and what their weights read, per recorded row, in either modality. GPT-2 (this file):
+ * an MLP layer per token (token 0, `<|endoftext|>`, never recorded), rows in window order, then token order.
+ * Images: see `ImageNeuronInputs`. Each embedding (input times a neuron's weights) sums to the pre-activation
+ * less the bias.
  */
 export interface NeuronInputs {
   layer: string;
-  /** Recorded tokens N. */
+  /** Recorded rows N (tokens, or image positions). */
   count: number;
-  /** Neurons (nInner). */
+  /** Neurons (GPT-2: nInner; images: channels or units). */
   width: number;
-  /** Width of a neuron's input (nEmbd). */
+  /** Width of a neuron's input (GPT-2: nEmbd; a convolution: kh x kw x cin). */
   dim: number;
-  /** N x width: the neurons after GELU. */
+  /** N x width: the neurons after their nonlinearity (GPT-2: GELU). */
   activations: Float32Array;
-  /** N x dim: block I's ln_2 output, what every neuron of the block reads. */
+  /** N x dim: what every neuron of the layer reads (GPT-2: block I's ln_2 output). */
   inputs: Float32Array;
-  /** Each row's window and token position in it. */
+  /** Each row's window (GPT-2) or image and its position there. */
   window: Int32Array;
   position: Int32Array;
-  /** c_fc: kernel dim x width row-major (a neuron's input weights are its column) and bias [width]. */
+  /** Input weights: kernel dim x width row-major (a neuron's input weights are its column) and bias [width] (GPT-2: c_fc). */
   kernel: Float32Array;
   bias: Float32Array;
-  /** Tokens the windows hold (but token 0); more than `count` when --max-tokens capped the recording. */
+  /** Rows the inputs hold; more than `count` when the recording was capped (GPT-2: --max-tokens). */
   available: number;
 }
 
@@ -95,7 +95,7 @@ export async function recordNeuronInputs(model: TextModel, tokenIds: readonly In
   return { layer, count, width, dim, activations, inputs, window, position, kernel, bias, available };
 }
 
-/** One neuron's activations over the recorded tokens (column `neuron` of the N x width table). */
+/** One neuron's activations over the recorded rows (column `neuron` of the N x width table). */
 export function neuronColumn(recorded: NeuronInputs, neuron: number): Float32Array {
   const { count, width, activations } = recorded;
   const out = new Float32Array(count);
@@ -103,63 +103,12 @@ export function neuronColumn(recorded: NeuronInputs, neuron: number): Float32Arr
   return out;
 }
 
-/** A neuron's input weights: column `neuron` of c_fc (dim). */
+/** A neuron's input weights: column `neuron` of the kernel (dim). */
 export function neuronWeights(recorded: NeuronInputs, neuron: number): Float32Array {
   const { dim, width, kernel } = recorded;
   const out = new Float32Array(dim);
   for (let j = 0; j < dim; j++) out[j] = kernel[j * width + neuron];
   return out;
-}
-
-export interface PolysemanticityOptions {
-  /** Cosine similarity that joins two examples. */
-  threshold: number;
-  /** Members a cluster needs to count. */
-  minMembers: number;
-  /** An example reaches this fraction of the neuron's maximum; 0.75 unless given. */
-  fraction?: number;
-  /** Cluster at most this many examples, the most active ones; all unless given. */
-  maxExamples?: number;
-}
-
-/** One neuron's examples and the clusters of their embeddings. */
-export interface NeuronPolysemanticity {
-  neuron: number;
-  maxActivation: number;
-  /** Rows (recorded tokens) whose activation reaches the fraction of the maximum, ascending. */
-  examples: Int32Array;
-  /** The examples clustered: all of them, or the maxExamples most active. */
-  clustered: Int32Array;
-  /** Clusters as rows, largest first; each ascending by row. */
-  clusters: number[][];
-  polysemanticity: number;
-}
-
-/**
- * Polysemanticity of one neuron by neuron embeddings (Foote 2024): its examples' inputs times its input
- * weights, clustered by cosine similarity; the count of clusters with at least minMembers examples.
- */
-export function neuronPolysemanticity(recorded: NeuronInputs, neuron: number, options: PolysemanticityOptions): NeuronPolysemanticity {
-  const column = neuronColumn(recorded, neuron);
-  let maxActivation = -Infinity;
-  for (const a of column) if (a > maxActivation) maxActivation = a;
-  const examples = neuronExamples(column, options.fraction ?? 0.75);
-  let clustered = examples;
-  if (options.maxExamples !== undefined && examples.length > options.maxExamples) {
-    const top = Array.from(examples).sort((a, b) => column[b] - column[a] || a - b).slice(0, options.maxExamples);
-    clustered = Int32Array.from(top.sort((a, b) => a - b));
-  }
-  const m = clustered.length;
-  const embeddings = neuronEmbeddings(gatherRows(recorded.inputs, clustered, recorded.dim), m, recorded.dim, neuronWeights(recorded, neuron));
-  const { clusters, polysemanticity } = neuronClusters(embeddings, m, recorded.dim, { threshold: options.threshold, minMembers: options.minMembers });
-  return {
-    neuron,
-    maxActivation: Number.isFinite(maxActivation) ? maxActivation : 0,
-    examples,
-    clustered,
-    clusters: clusters.map((c) => c.map((i) => clustered[i])),
-    polysemanticity,
-  };
 }
 
 function disposeAll(...tensors: tf.Tensor[]): void {

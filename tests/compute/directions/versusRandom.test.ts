@@ -1,0 +1,251 @@
+import { describe, expect, it } from 'vitest';
+import { directionCoherence, dissectionRate, labelPurity, randomRotation, rotateRows } from '../../../src/compute/directions/basisVsRandom';
+import {
+  neuronsVersusRandom,
+  streamSeed,
+  studyDeck,
+  studyReveal,
+  topDistinct,
+  topSpread,
+  type VersusRandomResult,
+} from '../../../src/compute/directions/versusRandom';
+import { createRng, gaussian } from '../../../src/lib/rng';
+
+/** Isotropic Gaussian rows labelled by their largest coordinate: each label drives one coordinate. */
+function basisAligned(n: number, dim: number, seed: number) {
+  const random = createRng(seed);
+  const values = Float32Array.from({ length: n * dim }, () => gaussian(random));
+  const labels = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 1; j < dim; j++) if (values[i * dim + j] > values[i * dim + labels[i]]) labels[i] = j;
+  }
+  return { values, labels };
+}
+
+function bruteTop(scores: ArrayLike<number>, topN: number, groups?: ArrayLike<number>): number[] {
+  const rows = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[b] - scores[a] || a - b);
+  if (!groups) return rows.slice(0, topN);
+  const seen = new Set<number>();
+  return rows.filter((r) => !seen.has(groups[r]) && seen.add(groups[r])).slice(0, topN);
+}
+
+const column = (values: Float32Array, n: number, dim: number, j: number) => Float32Array.from({ length: n }, (_, i) => values[i * dim + j]);
+
+const n = 2000;
+const dim = 16;
+
+describe('neuronsVersusRandom on a planted structure', () => {
+  it.each([1, 2, 3])('finds neurons purer than random directions and the basis a detector more often than rotations (seed %i)', (seed) => {
+    const { values, labels } = basisAligned(n, dim, seed);
+    const result = neuronsVersusRandom(values, n, dim, labels, { k: 16, topN: 20, seed, rotations: 5 });
+    expect(result.neurons).toBe(16); // dim <= k: every live neuron
+    expect(result.summary.neuron.purity!.mean - result.summary.random.purity!.mean).toBeGreaterThan(0.4);
+    expect(result.tests.purity!.t).toBeGreaterThan(0);
+    expect(result.tests.purity!.p).toBeLessThan(1e-6);
+    const d = result.dissection!;
+    expect(d.basis).toBeGreaterThanOrEqual(0.9);
+    expect(d.rotatedMean).toBeLessThanOrEqual(0.2);
+    expect(d.rotated).toHaveLength(5);
+    expect(d.p).toBeCloseTo(1 / 6, 12); // no rotation reaches the basis
+  });
+
+  it.each([1, 2, 3])('finds no difference once the data is rotated by a random orthogonal matrix (seed %i)', (seed) => {
+    const { values, labels } = basisAligned(n, dim, seed);
+    const rotated = rotateRows(values, n, dim, randomRotation(dim, 99 + seed));
+    const result = neuronsVersusRandom(rotated, n, dim, labels, { k: 16, topN: 20, seed, rotations: 5 });
+    expect(result.tests.purity!.p).toBeGreaterThan(0.05);
+    expect(Math.abs(result.summary.neuron.purity!.mean - result.summary.random.purity!.mean)).toBeLessThan(0.1);
+    const d = result.dissection!;
+    expect(d.basis).toBeLessThanOrEqual(0.2);
+    expect(Math.abs(d.basis - d.rotatedMean)).toBeLessThanOrEqual(0.1);
+    expect(d.p).toBeGreaterThan(0.3);
+  });
+
+  it("counts the dissection as basisVsRandom's dissectionRate does, for the basis and each seeded rotation", () => {
+    const { values, labels } = basisAligned(600, 8, 7);
+    const result = neuronsVersusRandom(values, 600, 8, labels, { k: 4, topN: 10, seed: 3, rotations: 3, threshold: 0.6 });
+    const d = result.dissection!;
+    expect(d).toMatchObject({ threshold: 0.6, topN: 10, units: 8 });
+    expect(d.basis).toBe(dissectionRate(values, 600, 8, labels, null, 0.6, 10));
+    d.rotated.forEach((rate, r) => expect(rate).toBe(dissectionRate(values, 600, 8, labels, randomRotation(8, streamSeed(3, 2 + r)), 0.6, 10)));
+  });
+});
+
+describe('neuronsVersusRandom directions and scores', () => {
+  const { values, labels } = basisAligned(500, 12, 11);
+
+  it('samples k live neurons with a seed and scores them and as many random unit directions by their top rows', () => {
+    const result = neuronsVersusRandom(values, 500, 12, labels, { k: 5, topN: 8, seed: 4, rotations: 2 });
+    expect(result).toMatchObject({ n: 500, dim: 12, k: 5, topN: 8, seed: 4, inputs: 500, liveNeurons: 12, neurons: 5 });
+    const neurons = result.directions.filter((d) => d.kind === 'neuron');
+    const randoms = result.directions.filter((d) => d.kind === 'random');
+    expect(result.directions.slice(0, 5)).toEqual(neurons); // neurons first, then random directions
+    expect(randoms.map((d) => d.index)).toEqual([0, 1, 2, 3, 4]);
+    const ids = neurons.map((d) => d.index);
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    expect(new Set(ids).size).toBe(5);
+    for (const d of neurons) {
+      expect(d.direction).toBeUndefined();
+      const scores = column(values, 500, 12, d.index);
+      expect(Array.from(d.top)).toEqual(bruteTop(scores, 8));
+      expect(d.purity).toBe(labelPurity(d.top, labels));
+      expect(d.coherence).toBeCloseTo(directionCoherence(values, 500, 12, d.top), 12);
+      expect(d.spread).toBeCloseTo(topSpread(scores, d.top), 12);
+    }
+    for (const d of randoms) {
+      expect(Math.hypot(...d.direction!)).toBeCloseTo(1, 5);
+      const scores = Array.from({ length: 500 }, (_, i) => d.direction!.reduce((s, v, j) => s + v * values[i * 12 + j], 0));
+      expect(Array.from(d.top)).toEqual(bruteTop(scores, 8));
+    }
+    expect(result.summary.neuron.spread.count).toBe(5);
+    expect(result.summary.neuron.coherence.mean).toBeCloseTo(neurons.reduce((s, d) => s + d.coherence, 0) / 5, 12);
+  });
+
+  it('is reproducible by seed and differs between seeds', () => {
+    const options = { k: 5, topN: 8, rotations: 2 };
+    const a = neuronsVersusRandom(values, 500, 12, labels, { ...options, seed: 4 });
+    expect(neuronsVersusRandom(values, 500, 12, labels, { ...options, seed: 4 })).toEqual(a);
+    const b = neuronsVersusRandom(values, 500, 12, labels, { ...options, seed: 5 });
+    expect(b.directions.map((d) => d.index).slice(0, 5)).not.toEqual(a.directions.map((d) => d.index).slice(0, 5));
+    expect(b.directions[5].direction).not.toEqual(a.directions[5].direction);
+    expect(b.dissection!.rotated).not.toEqual(a.dissection!.rotated);
+  });
+
+  it('leaves dead neurons out, takes every live one when there are at most k, and skips purity without labels', () => {
+    const relu = values.map((v, i) => (i % 12 < 3 ? 0 : Math.max(0, v))); // neurons 0-2 dead
+    relu[7 * 12 + 1] = 2; // neuron 1 fires on one row only: its top 8 are ties at 0 beyond it
+    const result = neuronsVersusRandom(relu, 500, 12, null, { k: 32, topN: 8 });
+    expect(result.liveNeurons).toBe(9);
+    expect(result.directions.filter((d) => d.kind === 'neuron').map((d) => d.index)).toEqual([3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    expect(result.directions.filter((d) => d.kind === 'random')).toHaveLength(9);
+    expect(result.directions.every((d) => d.purity === null)).toBe(true);
+    expect(result.summary.neuron.purity).toBeNull();
+    expect(result.tests.purity).toBeNull();
+    expect(result.tests.coherence).not.toBeNull();
+    expect(result.dissection).toBeNull();
+
+    const withLabels = neuronsVersusRandom(relu, 500, 12, labels, { k: 32, topN: 8, rotations: 1, threshold: 0.01 });
+    expect(withLabels.dissection!.basis).toBeCloseTo(9 / 12, 12); // dead units count, and fail
+  });
+
+  it('takes the top N as distinct inputs when rows are grouped by input', () => {
+    // Each input is recorded at 4 positions; input 0's positions all lead neuron 0.
+    const groups = Int32Array.from({ length: 500 }, (_, i) => Math.floor(i / 4));
+    const grouped = values.slice();
+    for (let p = 0; p < 4; p++) grouped[p * 12] = 50 + p;
+    const result = neuronsVersusRandom(grouped, 500, 12, labels, { k: 12, topN: 6, groups, rotations: 0 });
+    expect(result.inputs).toBe(125);
+    const neuron0 = result.directions.find((d) => d.kind === 'neuron' && d.index === 0)!;
+    expect(neuron0.top[0]).toBe(3); // input 0 at its best position, once
+    for (const d of result.directions) {
+      expect(new Set(Array.from(d.top, (r) => groups[r])).size).toBe(6);
+    }
+    expect(Array.from(neuron0.top)).toEqual(bruteTop(column(grouped, 500, 12, 0), 6, groups));
+    expect(result.dissection!.rotated).toEqual([]);
+    expect(result.dissection!.rotatedMean).toBeNaN();
+  });
+});
+
+describe('topDistinct and topSpread', () => {
+  it('ranks as a brute-force sort does, ties by lower row, with and without groups', () => {
+    const random = createRng(2);
+    const scores = Float32Array.from({ length: 300 }, () => Math.round(gaussian(random) * 4) / 4); // many ties
+    const groups = Int32Array.from({ length: 300 }, () => Math.floor(random() * 40));
+    expect(Array.from(topDistinct(scores, 25))).toEqual(bruteTop(scores, 25));
+    expect(Array.from(topDistinct(scores, 25, groups))).toEqual(bruteTop(scores, 25, groups));
+    expect(Array.from(topDistinct(Float32Array.of(1, 3, 2), 5))).toEqual([1, 2, 0]);
+    const tieRank = Int32Array.from({ length: 300 }, (_, i) => (i * 7919) % 300);
+    const byRank = (rows: number[]) => rows.sort((a, b) => scores[b] - scores[a] || tieRank[a] - tieRank[b]);
+    expect(Array.from(topDistinct(scores, 25, null, tieRank))).toEqual(byRank(Array.from({ length: 300 }, (_, i) => i)).slice(0, 25));
+    const seen = new Set<number>();
+    const distinct = byRank(Array.from({ length: 300 }, (_, i) => i)).filter((r) => !seen.has(groups[r]) && seen.add(groups[r]));
+    expect(Array.from(topDistinct(scores, 25, groups, tieRank))).toEqual(distinct.slice(0, 25));
+  });
+
+  it('breaks ties at a saturated top in a seeded order, so that rows sorted by label do not make a tie pure', () => {
+    // Rows sorted by label (as files in class folders are); neuron 0 saturates at 6 on every row but a few.
+    const rows = 400;
+    const labels = Int32Array.from({ length: rows }, (_, i) => Math.floor(i / 100));
+    const random = createRng(8);
+    const values = Float32Array.from({ length: rows * 3 }, (_, i) => (i % 3 === 0 ? (i < 30 ? 0 : 6) : gaussian(random)));
+    const neuron0 = (seed: number) => neuronsVersusRandom(values, rows, 3, labels, { k: 3, topN: 20, seed, rotations: 0 }).directions.find((d) => d.kind === 'neuron' && d.index === 0)!;
+    const a = neuron0(0);
+    expect(a.spread).toBe(0);
+    expect(a.purity).toBeLessThan(0.7); // the first 20 saturated rows would all be label 0
+    expect(Math.max(...a.top)).toBeGreaterThan(100);
+    expect(neuron0(1).top).not.toEqual(a.top);
+  });
+
+  it('measures the top projections\' spread from the mean of all rows, so a shift of the origin does not change it', () => {
+    const projection = [1, 3, 0, 0]; // top rows 0 and 1: std 1, lift 2 - 1
+    expect(topSpread(projection, [1, 0])).toBeCloseTo(1, 12);
+    expect(topSpread(projection.map((v) => v + 100), [1, 0])).toBeCloseTo(1, 12);
+    expect(topSpread([2, 2, 2], [0, 1])).toBeNaN(); // no lift
+  });
+});
+
+describe('studyDeck and studyReveal', () => {
+  const { values, labels } = basisAligned(400, 16, 5);
+
+  function resultWith(k: number): VersusRandomResult {
+    return neuronsVersusRandom(values, 400, 16, labels, { k, topN: 5, rotations: 0 });
+  }
+
+  it('shuffles the k + k directions with a seed under opaque ids and keeps the key apart', () => {
+    const result = resultWith(10);
+    const deck = studyDeck(result, 1);
+    expect(deck.cards).toHaveLength(20);
+    expect(new Set(deck.cards.map((c) => c.id)).size).toBe(20);
+    expect(deck.cards.map((c) => c.id).slice(0, 3)).toEqual(['D01', 'D02', 'D03']);
+    expect(deck.key.map((k) => k.direction).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    deck.cards.forEach((card, i) => {
+      const d = result.directions[deck.key[i].direction];
+      expect(card.top).toBe(d.top);
+      expect(deck.key[i]).toMatchObject({ kind: d.kind, index: d.index });
+      expect(Object.keys(card).sort()).toEqual(['id', 'top']);
+    });
+    expect(deck.key.slice(0, 10).filter((k) => k.kind === 'neuron').length).not.toBe(10); // not neurons first
+    expect(studyDeck(result, 1)).toEqual(deck);
+    expect(studyDeck(result, 2).key).not.toEqual(deck.key);
+  });
+
+  it.each([
+    // scipy.stats.fisher_exact([[a, b], [c, d]]), two-sided
+    [10, 7, 2, 0.06977851869492736, 9.333333333333334],
+    [16, 12, 5, 0.03195238826540324, 6.6],
+  ])('reveals the rates and Fisher p of the 2 x 2 table (k = %i: %i of the neurons, %i of the random marked)', (k, neuronsMarked, randomMarked, p, oddsRatio) => {
+    const deck = studyDeck(resultWith(k), 3);
+    const seen = { neuron: 0, random: 0 };
+    const marks = deck.key.map((entry) => seen[entry.kind]++ < (entry.kind === 'neuron' ? neuronsMarked : randomMarked));
+    const reveal = studyReveal(deck, marks);
+    expect(reveal.neuron).toEqual({ interpretable: neuronsMarked, total: k, rate: neuronsMarked / k });
+    expect(reveal.random).toEqual({ interpretable: randomMarked, total: k, rate: randomMarked / k });
+    expect(reveal.fisher.p).toBeCloseTo(p, 10);
+    expect(reveal.fisher.oddsRatio).toBeCloseTo(oddsRatio, 10);
+    expect(reveal.cards.map((c) => c.interpretable)).toEqual(marks);
+    expect(reveal.cards.map((c) => c.kind)).toEqual(deck.key.map((e) => e.kind));
+  });
+
+  it('asks for a mark on every card', () => {
+    const deck = studyDeck(resultWith(3), 0);
+    expect(() => studyReveal(deck, [true, false])).toThrow(/2 marks for 6 cards/);
+  });
+});
+
+describe('neuronsVersusRandom input checks', () => {
+  const { values, labels } = basisAligned(30, 4, 1);
+  it.each([
+    ['fewer rows than topN', () => neuronsVersusRandom(values, 30, 4, labels, { topN: 40 }), /topN = 40 distinct inputs .* 30 input/],
+    ['fewer inputs than topN', () => neuronsVersusRandom(values, 30, 4, labels, { topN: 10, groups: new Int32Array(30).map((_, i) => i % 5) }), /come from 5 input/],
+    ['dim 0', () => neuronsVersusRandom(new Float32Array(0), 30, 0, labels), /at least one dimension/],
+    ['k < 2', () => neuronsVersusRandom(values, 30, 4, labels, { k: 1, topN: 5 }), /k must be .* at least 2/],
+    ['topN < 2', () => neuronsVersusRandom(values, 30, 4, labels, { topN: 1 }), /topN must be/],
+    ['a short table', () => neuronsVersusRandom(values, 31, 4, labels, { topN: 5 }), /expected 31 x 4/],
+    ['short labels', () => neuronsVersusRandom(values, 30, 4, labels.subarray(0, 10), { topN: 5 }), /10 labels for 30 rows/],
+    ['a bad threshold', () => neuronsVersusRandom(values, 30, 4, labels, { topN: 5, threshold: 0 }), /threshold/],
+    ['negative group ids', () => neuronsVersusRandom(values, 30, 4, labels, { topN: 5, groups: new Int32Array(30).fill(-1) }), /group ids/],
+    ['a constant table', () => neuronsVersusRandom(new Float32Array(120), 30, 4, labels, { topN: 5 }), /only 0 of 4 neurons vary/],
+  ])('fails clearly on %s', (_, call, message) => {
+    expect(call).toThrow(message);
+  });
+});

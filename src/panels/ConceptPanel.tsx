@@ -2,6 +2,7 @@ import { useCallback, useMemo, useState } from 'react';
 import type { Atlas } from '../compute/atlas';
 import type { CavMethod } from '../compute/directions/cav';
 import type { Concept } from '../compute/directions/concept';
+import type { TopInput } from '../compute/types';
 import { iconCanvas } from '../app/featureVisJobs';
 import { parseTokenList, type DirectionsController } from '../app/directions';
 import { pickedFromInput, type PickedFile } from '../lib/inputFiles';
@@ -113,7 +114,6 @@ function ConceptDetails({ atlas, concept, directions, live }: { atlas: Atlas; co
     [directions],
   );
   const picture = useRequest(live && directions && atlas.modality === 'image' ? concept : null, live && directions ? image : null);
-  const { InputView, topList } = rendererFor(atlas);
   const classNames = atlas.model.classNames;
   const runTcav = () => {
     if (!directions) return;
@@ -146,22 +146,8 @@ function ConceptDetails({ atlas, concept, directions, live }: { atlas: Atlas; co
       {atlas.modality === 'text' && <DirectionOutputsView direction={concept.direction} />}
       {ends.kind === 'done' && (
         <>
-          <h3>Highest along it</h3>
-          <div className={topList.className} data-testid="concept-top">
-            {ends.result.top.map((p) => (
-              <span key={p.row} title={`${atlas.inputs.names[p.input]} · ${p.score.toFixed(2)}`}>
-                <InputView atlas={atlas} point={p} direction={concept.direction} />
-              </span>
-            ))}
-          </div>
-          <h3>Lowest along it</h3>
-          <div className={topList.className} data-testid="concept-bottom">
-            {ends.result.bottom.map((p) => (
-              <span key={p.row} title={`${atlas.inputs.names[p.input]} · ${p.score.toFixed(2)}`}>
-                <InputView atlas={atlas} point={p} direction={concept.direction} />
-              </span>
-            ))}
-          </div>
+          <EndList atlas={atlas} title="Highest along it" testId="concept-top" points={ends.result.top} direction={concept.direction} />
+          <EndList atlas={atlas} title="Lowest along it" testId="concept-bottom" points={ends.result.bottom} direction={concept.direction} />
         </>
       )}
       {ends.kind === 'error' && <p className="error small">{ends.message}</p>}
@@ -194,6 +180,23 @@ function ConceptDetails({ atlas, concept, directions, live }: { atlas: Atlas; co
       )}
       {tcav?.conceptId === concept.id && tcav.classes.length > 0 && <TcavChart tcav={tcav} accuracy={concept.accuracy} />}
     </div>
+  );
+}
+
+/** The inputs at one end of a concept. */
+function EndList({ atlas, title, testId, points, direction }: { atlas: Atlas; title: string; testId: string; points: TopInput[]; direction: Float32Array }) {
+  const { InputView, topList } = rendererFor(atlas);
+  return (
+    <>
+      <h3>{title}</h3>
+      <div className={topList.className} data-testid={testId}>
+        {points.map((p) => (
+          <span key={p.row} title={`${atlas.inputs.names[p.input]} · ${p.score.toFixed(2)}`}>
+            <InputView atlas={atlas} point={p} direction={direction} />
+          </span>
+        ))}
+      </div>
+    </>
   );
 }
 

@@ -1,5 +1,6 @@
 import type { StateCreator } from 'zustand';
 import type { Atlas } from '../compute/atlas';
+import { directionsFor } from './directionsSlice';
 import type { AtlasStore } from './index';
 
 /** The atlas on screen; `version` changes whenever a new one replaces it. */
@@ -25,14 +26,6 @@ export const createAtlasSlice: StateCreator<AtlasStore, [], [], AtlasSlice> = (s
       enlarged: null,
       neuron: null,
       selection: [],
-      concepts: atlas.concepts ?? [],
-      activeConcept: atlas.concepts?.[0]?.id ?? null,
-      colourBy: { kind: 'none' },
-      tcav: null,
-      directionsTask: null,
-      versus: null,
-      study: null,
-      polysemanticity: null,
-      polyNeuron: null,
+      ...directionsFor(atlas.concepts ?? []),
     })),
 });

@@ -74,16 +74,25 @@ export interface DirectionsSlice {
   setDirectionsTask: (task: DirectionsTask | null) => void;
 }
 
+type DirectionsState = Omit<DirectionsSlice, { [K in keyof DirectionsSlice]: DirectionsSlice[K] extends (...args: never[]) => unknown ? K : never }[keyof DirectionsSlice]>;
+
+/** The directions state of a newly shown atlas: its saved concepts, the first one active, nothing computed yet. */
+export function directionsFor(concepts: Concept[]): DirectionsState {
+  return {
+    concepts,
+    activeConcept: concepts[0]?.id ?? null,
+    colourBy: { kind: 'none' },
+    tcav: null,
+    directionsTask: null,
+    versus: null,
+    study: null,
+    polysemanticity: null,
+    polyNeuron: null,
+  };
+}
+
 export const createDirectionsSlice: StateCreator<AtlasStore, [], [], DirectionsSlice> = (set) => ({
-  concepts: [],
-  activeConcept: null,
-  colourBy: { kind: 'none' },
-  tcav: null,
-  directionsTask: null,
-  versus: null,
-  study: null,
-  polysemanticity: null,
-  polyNeuron: null,
+  ...directionsFor([]),
   setVersus: (versus) => set({ versus, study: null }),
   setStudy: (study) => set({ study }),
   markStudyCard: (card, interpretable) =>

@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseTokenList, samplePoints } from '../../src/app/directions';
 import { cellTints, tintColour } from '../../src/atlas/cellTint';
-import { DEFAULT_ATLAS_PARAMS, type Atlas, type RecordedColumns } from '../../src/compute/atlas';
+import { DEFAULT_ATLAS_PARAMS, type Atlas } from '../../src/compute/atlas';
+import { pooledRecording } from '../compute/recorded';
 import type { Concept } from '../../src/compute/directions/concept';
 import { cellOf } from '../../src/compute/grid';
 import { atlasToJson, parseAtlas } from '../../src/export/atlasFile';
@@ -17,20 +18,7 @@ const concept: Concept = { id: 'c', name: 'planted', layer: 'l', method: 'differ
 let atlas: Atlas;
 
 beforeAll(async () => {
-  const recorded = {
-    modality: 'image',
-    model: { name: 'm', kind: 'layers', inputHeight: 1, inputWidth: 1, inputChannels: 1, classNames: null },
-    previews: { thumbnails: Array.from({ length: n }, () => '') },
-    table: { layer: 'l', dim, count: n, values: values.slice(), input: Uint32Array.from({ length: n }, (_, i) => i), position: new Int32Array(n).fill(-1), positionShape: [], totalBeforeSampling: n },
-    layerShape: [dim],
-    samplesPerInput: 'pooled',
-    names: Array.from({ length: n }, (_, i) => `x${i}`),
-    labels: Array.from({ length: n }, () => null),
-    predicted: new Int32Array(n).fill(-1),
-    probability: new Float32Array(n),
-    notices: [],
-  } as RecordedColumns;
-  atlas = await createComputeService().layoutAtlas({ signal: new AbortController().signal, progress: () => {} }, recorded, { ...DEFAULT_ATLAS_PARAMS, iterations: 20, gridSizes: [8] });
+  atlas = await createComputeService().layoutAtlas({ signal: new AbortController().signal, progress: () => {} }, pooledRecording(values.slice(), n, dim), { ...DEFAULT_ATLAS_PARAMS, iterations: 20, gridSizes: [8] });
 });
 
 /** Each point's cell key at grid g, as the atlas bins them. */

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_ATLAS_PARAMS, type Atlas, type RecordedColumns } from '../../src/compute/atlas';
+import { DEFAULT_ATLAS_PARAMS, type Atlas } from '../../src/compute/atlas';
+import { pooledRecording } from '../compute/recorded';
 import { cosine } from '../../src/compute/directions/vectors';
 import { nodeModelServiceDeps } from '../../src/cli/nodeServices';
 import { bundledSample, DEFAULT_MODEL_DIR } from '../../src/cli/buildAtlas';
@@ -27,22 +28,6 @@ function plantedTable(n: number, dim: number, planted: number, seed: number) {
   return { values, u };
 }
 
-function recorded(values: Float32Array, n: number, dim: number): RecordedColumns {
-  return {
-    modality: 'image',
-    model: { name: 'planted', kind: 'layers', inputHeight: 1, inputWidth: 1, inputChannels: 1, classNames: null },
-    previews: { thumbnails: Array.from({ length: n }, () => '') },
-    table: { layer: 'l', dim, count: n, values, input: Uint32Array.from({ length: n }, (_, i) => i), position: new Int32Array(n).fill(-1), positionShape: [], totalBeforeSampling: n },
-    layerShape: [dim],
-    samplesPerInput: 'pooled',
-    names: Array.from({ length: n }, (_, i) => `x${i}`),
-    labels: Array.from({ length: n }, () => null),
-    predicted: new Int32Array(n).fill(-1),
-    probability: new Float32Array(n),
-    notices: [],
-  } as RecordedColumns;
-}
-
 describe('the compute worker\'s concept service', () => {
   const n = 400;
   const dim = 16;
@@ -50,7 +35,7 @@ describe('the compute worker\'s concept service', () => {
   const service = createComputeService();
   let atlas: Atlas;
   beforeAll(async () => {
-    atlas = await service.layoutAtlas(context(), recorded(values.slice(), n, dim), { ...DEFAULT_ATLAS_PARAMS, iterations: 20, gridSizes: [10] });
+    atlas = await service.layoutAtlas(context(), pooledRecording(values.slice(), n, dim), { ...DEFAULT_ATLAS_PARAMS, iterations: 20, gridSizes: [10] });
   });
 
   it('learns a planted concept from points against the rest: direction recovered, held out accuracy high', () => {

@@ -91,10 +91,12 @@ export class DirectionsController {
       let described: string;
       if (source.kind === 'inputs') {
         const record = async (files: PickedFile[], role: string) => {
-          const recorded = await pipeline.conceptActivations(await inputSetOf(files, atlas), atlas.layer.name);
-          if (recorded.errors.length) {
-            this.store.getState().addErrors(recorded.errors.map((e) => ({ source: `${role}: ${e.name}`, message: e.reason })));
-          }
+          const { inputs, skipped } = await inputSetOf(files, atlas);
+          const recorded = await pipeline.conceptActivations(inputs, atlas.layer.name);
+          this.store.getState().addErrors([
+            ...skipped.map((p) => ({ source: `${role}: ${p.path}`, message: `Not an image (${p.file.type || 'unknown type'}); skipped.` })),
+            ...recorded.errors.map((e) => ({ source: `${role}: ${e.name}`, message: e.reason })),
+          ]);
           if (recorded.count === 0) throw new Error(`none of the ${files.length} ${role} file(s) could be used.`);
           return recorded;
         };
@@ -296,12 +298,13 @@ function folderOf(files: PickedFile[]): string {
   return first.length > 1 ? `${first[0]}/` : `${files.length} file(s)`;
 }
 
-/** Concept files as the model worker takes them: images for an image atlas, texts for a text atlas. */
-async function inputSetOf(files: PickedFile[], atlas: Atlas): Promise<InputSet> {
+/** Concept files as the model worker takes them (images for an image atlas, texts for a text atlas), and the files skipped. */
+async function inputSetOf(files: PickedFile[], atlas: Atlas): Promise<{ inputs: InputSet; skipped: PickedFile[] }> {
   if (atlas.modality === 'image') {
     const images = files.filter((p) => isImageFile(p.file));
     if (images.length === 0) throw new Error(`none of the ${files.length} file(s) is an image.`);
-    return { kind: 'images', images: images.map((p) => ({ name: p.path, label: null, blob: p.file })) };
+    const inputs: InputSet = { kind: 'images', images: images.map((p) => ({ name: p.path, label: null, blob: p.file })) };
+    return { inputs, skipped: files.filter((p) => !images.includes(p)) };
   }
-  return { kind: 'text', texts: await Promise.all(files.map(async (p) => ({ name: p.path, label: null, text: await p.file.text() }))) };
+  return { inputs: { kind: 'text', texts: await Promise.all(files.map(async (p) => ({ name: p.path, label: null, text: await p.file.text() }))) }, skipped: [] };
 }

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import type { Page } from 'playwright-core';
 import { outputDir, openAppForSuite, repoRoot, screenshot, waitForNewAtlas, waitForStatus, waitForSteadyView } from './harness';
+import { filesWithCorruptOnes } from './images';
 
 /** Drags a lasso through the given page points. */
 async function lasso(page: Page, path: [number, number][]): Promise<void> {
@@ -180,6 +181,25 @@ describe('Directions in Chromium: concepts, TCAV, class filter (built-in image m
     assert.ok((await page.evaluate(() => window.__atlas!.versus))!.dissection, 'the sample is labelled: Network Dissection runs');
     await page.locator('[data-testid=neurons-panel]').scrollIntoViewIfNeeded();
     await screenshot(page, 'directions-06-versus');
+  });
+
+  it('learns a concept from a folder of images against the rest; unreadable files are listed, the rest go through', async (t) => {
+    if (needsAtlas(t)) return;
+    const files = await filesWithCorruptOnes(12);
+    const before = (await page.evaluate(() => window.__atlas!.concepts)).length;
+    await page.locator('[data-testid=concept-panel] summary').click();
+    await page.locator('[data-testid=concept-folder]').setInputFiles(dirname(files.paths[0]));
+    await page.locator('[data-testid=concept-name]').fill('shapes');
+    await page.locator('[data-testid=concept-from-folder]').click();
+    await waitForTask(page);
+    const concepts = await page.evaluate(() => window.__atlas!.concepts);
+    assert.equal(concepts.length, before + 1);
+    const shapes = concepts.at(-1)!;
+    assert.equal(shapes.name, 'shapes');
+    assert.equal(shapes.positives, files.good);
+    assert.ok(shapes.accuracy !== null && shapes.accuracy > 0.9, `drawn shapes stand apart from clothes: ${shapes.accuracy}`);
+    const problems = await page.locator('[data-testid=error-list] li').allInnerTexts();
+    for (const bad of files.bad) assert.ok(problems.some((p) => p.includes(bad)), `${bad} is listed: ${problems.join(' | ')}`);
   });
 
   it('measures polysemanticity and shows a neuron\'s clusters', async (t) => {

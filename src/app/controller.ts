@@ -135,7 +135,10 @@ export class AtlasController {
   readonly services: InspectorServices = {
     tokenActivations: async (direction, documents) => (await this.getPipeline()).tokenActivations(this.atlasLayer(), direction, documents),
     directionOutputs: async (direction) => (await this.getPipeline()).directionOutputs(this.atlasLayer(), direction, 12),
-    neuronProfile: async (neuron) => (await this.getPipeline()).neuronProfile(neuron, 16),
+    neuronProfile: async (neuron) => {
+      if (!this.directions.live) throw new Error('The neuron view reads the activations of an atlas built in this session.');
+      return (await this.getPipeline()).neuronProfile(this.directions.live.layout, neuron, 16);
+    },
   };
 
   private atlasLayer(): string {
@@ -299,6 +302,7 @@ export class AtlasController {
       this.store.getState().addErrors(result.errors.map((e) => ({ source: e.name, message: e.reason })));
       this.store.getState().runSucceeded(result.sampling, result.atlas.notices);
       await this.show(result.atlas, 'build', ticket, abort.signal);
+      if (ticket === this.ticket) this.directions.live = result.ref;
       // Feature visualisation is an image capability: a text atlas keeps its token icons.
       if (ticket === this.ticket && !this.disposed && result.atlas.modality === 'image') this.startFeatureVis(pipeline, result.atlas, result.iconSettings);
     } catch (e) {
@@ -329,6 +333,7 @@ export class AtlasController {
       const atlas = parseAtlas(await file.text());
       if (ticket !== this.ticket) return;
       await this.show(atlas, 'file', ticket);
+      if (ticket === this.ticket) this.directions.live = null;
     } catch (e) {
       if (ticket !== this.ticket) return;
       this.store.getState().fail(file.name, messageOf(e));

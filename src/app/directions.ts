@@ -9,7 +9,8 @@ import { isImageFile, type PickedFile } from '../lib/inputFiles';
 import { createRng } from '../lib/rng';
 import type { TcavClass, useAtlasStore } from '../store';
 import type { ConceptSide } from '../workers/computeService';
-import type { DirectionOutputs, GradientTarget, InputSet } from '../workers/protocol';
+import type { ProgressEvent } from '../compute/types';
+import type { BuildRef, DirectionOutputs, GradientTarget, InputSet } from '../workers/protocol';
 import { iconCanvas } from './featureVisJobs';
 import type { AtlasPipeline } from './pipeline';
 
@@ -55,6 +56,8 @@ export function samplePoints(n: number, k: number, seed: number): number[] {
  */
 export class DirectionsController {
   private serial = 0;
+  /** The workers' recording and layout of the atlas on screen; null for an atlas opened from a file. */
+  live: BuildRef | null = null;
 
   constructor(
     private readonly store: Store,
@@ -67,23 +70,43 @@ export class DirectionsController {
     return atlas;
   }
 
-  /** Runs a task with its name in the store; errors become the task's message. */
-  private async task<T>(name: string, work: () => Promise<T>): Promise<T | null> {
-    const s = this.store.getState();
-    s.setDirectionsTask({ name, status: 'running', message: `${name}…` });
+  private ref(): BuildRef {
+    if (this.live === null) throw new Error('this atlas was opened from a file: build it to compute on its inputs.');
+    return this.live;
+  }
+
+  /** Progress of a task's long step, as its message. */
+  private progress(name: string) {
+    return (p: ProgressEvent) => this.store.getState().setDirectionsTask({ name, status: 'running', message: `${name}: ${p.done} of ${p.total}…` });
+  }
+
+  /**
+   * Runs a task with its name in the store; errors become the task's message. An answer that comes after another
+   * atlas replaced the one it was asked about is dropped (`Stale`), so it never lands on the wrong atlas.
+   */
+  private async task<T>(name: string, work: (current: () => void) => Promise<T>): Promise<T | null> {
+    const version = this.store.getState().atlasVersion;
+    const current = () => {
+      if (this.store.getState().atlasVersion !== version) throw new Stale();
+    };
+    this.store.getState().setDirectionsTask({ name, status: 'running', message: `${name}…` });
     try {
-      const result = await work();
+      const result = await work(current);
+      current();
       this.store.getState().setDirectionsTask(null);
       return result;
     } catch (e) {
-      this.store.getState().setDirectionsTask({ name, status: 'error', message: `${name}: ${messageOf(e)}` });
+      // Whatever went wrong with an atlas that is gone, the one on screen now has its own state.
+      if (!(e instanceof Stale) && this.store.getState().atlasVersion === version) {
+        this.store.getState().setDirectionsTask({ name, status: 'error', message: `${name}: ${messageOf(e)}` });
+      }
       return null;
     }
   }
 
   /** Learns a concept and makes it the one shown and colouring the atlas. */
   createConcept(source: ConceptExamplesSource, name: string, method: CavMethod): Promise<Concept | null> {
-    return this.task('Learning the concept', async () => {
+    return this.task('Learning the concept', async (current) => {
       const atlas = this.atlas();
       const pipeline = await this.pipeline();
       let positives: ConceptSide;
@@ -92,7 +115,8 @@ export class DirectionsController {
       if (source.kind === 'inputs') {
         const record = async (files: PickedFile[], role: string) => {
           const { inputs, skipped } = await inputSetOf(files, atlas);
-          const recorded = await pipeline.conceptActivations(inputs, atlas.layer.name);
+          const recorded = await pipeline.conceptActivations(this.ref().recording, inputs, atlas.layer.name, atlas.params, this.progress('Recording the concept'));
+          current();
           this.store.getState().addErrors([
             ...skipped.map((p) => ({ source: `${role}: ${p.path}`, message: `Not an image (${p.file.type || 'unknown type'}); skipped.` })),
             ...recorded.errors.map((e) => ({ source: `${role}: ${e.name}`, message: e.reason })),
@@ -116,16 +140,23 @@ export class DirectionsController {
         described = `${source.kind === 'selection' ? `${points.length} selected points` : source.description} against the rest of the atlas`;
       }
       const id = `concept-${Date.now().toString(36)}-${++this.serial}`;
-      const fit = await pipeline.learnConcept({ id, positives, negatives, method, seed: SEED });
+      const fit = await pipeline.learnConcept(this.ref().layout, { id, positives, negatives, method, seed: SEED });
+      current();
       const concept: Concept = { id, name: name.trim() || `concept ${this.store.getState().concepts.length + 1}`, layer: atlas.layer.name, ...fit, source: described };
       this.store.getState().addConcept(concept);
       return concept;
     });
   }
 
+  /** Removes a concept, and its examples from the compute worker. */
+  removeConcept(id: string): void {
+    this.store.getState().removeConcept(id);
+    void this.pipeline().then((p) => p.forgetConcept(id)).catch(() => undefined);
+  }
+
   /** The inputs at both ends of a concept. */
   async rankAlong(concept: Concept, topK: number): Promise<{ top: TopInput[]; bottom: TopInput[] }> {
-    return (await this.pipeline()).rankAlong(concept.direction, topK);
+    return (await this.pipeline()).rankAlong(this.ref().layout, concept.direction, topK);
   }
 
   /** For text: what the concept writes to the next-token logits. */
@@ -144,7 +175,7 @@ export class DirectionsController {
    * inputs predicted as it; GPT-2 tests next tokens, each on a seeded sample of the atlas's token positions.
    */
   runTcav(conceptId: string, classes: 'auto' | number[] | string[], runs = TCAV_RUNS): Promise<void | null> {
-    return this.task('TCAV', async () => {
+    return this.task('TCAV', async (current) => {
       const atlas = this.atlas();
       const concept = this.store.getState().concepts.find((c) => c.id === conceptId);
       if (!concept) throw new Error('the concept is gone.');
@@ -152,7 +183,7 @@ export class DirectionsController {
       type Test = { target: GradientTarget; name: string; input: number[]; position: number[] };
       let tests: Test[];
       if (atlas.modality === 'text') {
-        const tokens = classes === 'auto' ? [] : (classes as (string | number)[]).map(String);
+        const tokens = classes === 'auto' ? [] : [...new Set((classes as (string | number)[]).map(String))];
         if (tokens.length === 0) throw new Error('name the next token(s) to test, e.g. whale, sea.');
         const points = samplePoints(atlas.points.input.length, MAX_TEXT_POINTS, SEED);
         const input = points.map((p) => atlas.points.input[p]);
@@ -161,7 +192,10 @@ export class DirectionsController {
       } else {
         const names = atlas.model.classNames;
         if (!names) throw new Error('this model has no class output to test.');
-        const wanted = classes === 'auto' ? mostPredicted(atlas.inputs.predicted, AUTO_CLASSES) : (classes as number[]);
+        const given = classes === 'auto' ? null : [...new Set(classes as number[])];
+        const bad = given?.find((k) => !Number.isInteger(k) || k < 0 || k >= names.length);
+        if (bad !== undefined) throw new Error(`${bad} is not a class of this model (0 to ${names.length - 1}).`);
+        const wanted = given ?? mostPredicted(atlas.inputs.predicted, AUTO_CLASSES);
         tests = wanted.map((k) => {
           const members = atlas.inputs.predicted.flatMap((c, i) => (c === k ? [i] : []));
           const input = samplePoints(members.length, MAX_CLASS_INPUTS, SEED).map((i) => members[i]);
@@ -172,8 +206,10 @@ export class DirectionsController {
       if (tested.length === 0) throw new Error('no class has 2 inputs predicted as it.');
       const results: TcavClass[] = [];
       for (const t of tested) {
-        const g = await pipeline.gradients({ layer: atlas.layer.name, target: t.target, input: t.input, position: t.position });
-        const result = await pipeline.conceptTcav(conceptId, g.gradients, t.input.length, { method: concept.method, runs, seed: SEED, classesTested: tested.length });
+        const request = { recording: this.ref().recording, layer: atlas.layer.name, target: t.target, input: t.input, position: t.position };
+        const g = await pipeline.gradients(request, undefined, this.progress(`TCAV of ${t.name}`));
+        const result = await pipeline.conceptTcav(this.ref().layout, conceptId, g.gradients, t.input.length, { method: concept.method, runs, seed: SEED, classesTested: tested.length });
+        current();
         const classIndex = t.target.kind === 'class' ? t.target.classIndex : g.tokenId!;
         results.push({ ...result, classIndex, className: t.target.kind === 'class' ? t.name : JSON.stringify(g.target), inputs: t.input.length });
         this.store.getState().setTcav({ conceptId, classes: [...results], runs, classesTested: tested.length });
@@ -183,10 +219,12 @@ export class DirectionsController {
 
   /** k neurons against k seeded random directions at the atlas's layer, with Network Dissection's check. */
   versusRandom(k: number, topN: number): Promise<void | null> {
-    return this.task('Neurons against random directions', async () => {
+    return this.task('Neurons against random directions', async (current) => {
       const atlas = this.atlas();
       const { labels, described } = pointLabels(atlas);
-      const result = await (await this.pipeline()).versusRandom(labels, { k, topN, seed: SEED, rotations: 10, threshold: 0.5 });
+      if (!Number.isInteger(k) || k < 2 || !Number.isInteger(topN) || topN < 2) throw new Error(`k and top need to be whole numbers of at least 2; got ${k} and ${topN}.`);
+      const result = await (await this.pipeline()).versusRandom(this.ref().layout, labels, { k, topN, seed: SEED, rotations: 10, threshold: 0.5 });
+      current();
       this.store.getState().setVersus({ result, labels: described });
     });
   }
@@ -196,7 +234,7 @@ export class DirectionsController {
     const versus = this.store.getState().versus;
     if (!versus) return;
     const deck = studyDeck(versus.result, seed);
-    this.store.getState().setStudy({ deck, marks: deck.cards.map(() => false), reveal: null });
+    this.store.getState().setStudy({ id: ++this.serial, deck, marks: deck.cards.map(() => false), reveal: null });
   }
 
   /** Reveals which cards were neurons: both rates and Fisher's exact test. */
@@ -207,9 +245,12 @@ export class DirectionsController {
 
   /** Polysemanticity of the atlas's layer by neuron embeddings, over the atlas's inputs. */
   polysemanticity(threshold: number | null, minMembers: number): Promise<void | null> {
-    return this.task('Measuring polysemanticity', async () => {
+    return this.task('Measuring polysemanticity', async (current) => {
       const atlas = this.atlas();
-      const result = await (await this.pipeline()).polysemanticity(atlas.layer.name, threshold, minMembers);
+      if (threshold !== null && !(threshold >= -1 && threshold <= 1)) throw new Error(`the threshold is a cosine similarity, from -1 to 1; got ${threshold}.`);
+      if (!Number.isInteger(minMembers) || minMembers < 1) throw new Error(`m is a whole number of examples, at least 1; got ${minMembers}.`);
+      const result = await (await this.pipeline()).polysemanticity(this.ref().recording, atlas.layer.name, threshold, minMembers, undefined, this.progress('Measuring polysemanticity'));
+      current();
       this.store.getState().setPolysemanticity(result);
     });
   }
@@ -244,18 +285,18 @@ export class DirectionsController {
    * logit; the atlas tints each cell by the sum over its members. Text atlases use a seeded sample of points.
    */
   classFilter(target: GradientTarget): Promise<void | null> {
-    return this.task('Class attribution', async () => {
+    return this.task('Class attribution', async (current) => {
       const atlas = this.atlas();
       const pipeline = await this.pipeline();
       const n = atlas.points.input.length;
       const points = atlas.modality === 'text' ? samplePoints(n, MAX_TEXT_FILTER_POINTS, SEED) : Array.from(range(n));
-      const g = await pipeline.gradients({
-        layer: atlas.layer.name,
-        target,
-        input: points.map((p) => atlas.points.input[p]),
-        position: points.map((p) => atlas.points.position[p]),
-      });
-      const sampled = await pipeline.attribution(points, g.gradients);
+      const g = await pipeline.gradients(
+        { recording: this.ref().recording, layer: atlas.layer.name, target, input: points.map((p) => atlas.points.input[p]), position: points.map((p) => atlas.points.position[p]) },
+        undefined,
+        this.progress('Class attribution'),
+      );
+      const sampled = await pipeline.attribution(this.ref().layout, points, g.gradients);
+      current();
       const values = new Float32Array(n).fill(Number.NaN);
       points.forEach((p, k) => (values[p] = sampled[k]));
       const name = target.kind === 'class' ? g.target : JSON.stringify(g.target);
@@ -291,6 +332,9 @@ export function pointsOf(atlas: Atlas, input: readonly number[], position: reado
   });
   return [...found].sort((a, b) => a - b);
 }
+
+/** Thrown inside a task whose atlas was replaced: its answer is dropped. */
+class Stale extends Error {}
 
 /** The folder the user picked, for a concept's description. */
 function folderOf(files: PickedFile[]): string {

@@ -1,4 +1,4 @@
-import { buildAtlas, type RecordedColumns } from '../compute/atlas';
+import { buildAtlas, type AtlasParams, type RecordedColumns } from '../compute/atlas';
 import type { NeuronProfile } from '../compute/grid';
 import type { ProgressEvent } from '../compute/types';
 import type { VersusRandomOptions, VersusRandomResult } from '../compute/directions/versusRandom';
@@ -86,6 +86,8 @@ export class AtlasPipeline {
     let groups: Int32Array = new Int32Array(0);
     let iconSettings = '';
     let sampling: BuildResult['sampling'] = null;
+    let recording = 0;
+    let layoutId = 0;
     const relay = (event: ProgressEvent & { layout?: Float32Array }) => {
       const { layout, ...progress } = event;
       onProgress({ ...progress, stage: event.stage as Stage });
@@ -102,21 +104,24 @@ export class AtlasPipeline {
           throw e;
         });
         iconSettings = recorded.iconSettings;
+        recording = recorded.recording;
         const { count, totalBeforeSampling } = recorded.table;
         if (totalBeforeSampling > count) sampling = { kept: count, total: totalBeforeSampling };
         groups = pointGroups(recorded.labels, recorded.predicted, recorded.table.input);
         return recorded;
       },
-      layout: (recorded: RecordedColumns, params) => {
+      layout: async (recorded: RecordedColumns, params) => {
         const { table } = recorded;
-        return this.computeClient.call('layoutAtlas', [recorded, params], {
+        const laid = await this.computeClient.call('layoutAtlas', [recorded, params], {
           signal,
           onProgress: relay,
           transfer: [table.values.buffer, table.input.buffer, table.position.buffer],
         });
+        layoutId = laid.layout;
+        return laid.atlas;
       },
     });
-    return { atlas, errors, sampling, iconSettings };
+    return { atlas, errors, sampling, iconSettings, ref: { recording, layout: layoutId } };
   }
 
   /** Whether (and on which backend) feature visualisation can run for the last recorded layer. */
@@ -140,24 +145,29 @@ export class AtlasPipeline {
   }
 
   /** One neuron of the last atlas built: its top points and histogram, from the compute worker's copy of the activations. */
-  neuronProfile(neuron: number, topK: number): Promise<NeuronProfile> {
-    return this.computeClient.call('neuronProfile', [neuron, topK]);
+  neuronProfile(layout: number, neuron: number, topK: number): Promise<NeuronProfile> {
+    return this.computeClient.call('neuronProfile', [layout, neuron, topK]);
   }
 
   /** A concept's examples recorded at `layer` from inputs the user gave (model worker). */
-  conceptActivations(inputs: InputSet, layer: string, signal?: AbortSignal, onProgress?: (p: ProgressEvent) => void): Promise<ConceptActivations> {
-    return this.modelClient.call('conceptActivations', [inputs, layer], { signal, onProgress });
+  conceptActivations(recording: number, inputs: InputSet, layer: string, params: Pick<AtlasParams, 'samplesPerInput' | 'seed'>, onProgress?: (p: ProgressEvent) => void): Promise<ConceptActivations> {
+    return this.modelClient.call('conceptActivations', [recording, inputs, layer, params], { onProgress });
   }
 
   /** Learns a concept vector over the last atlas's activations (compute worker, which keeps its examples for TCAV). */
-  learnConcept(request: ConceptRequest): Promise<ConceptFit> {
+  learnConcept(layout: number, request: ConceptRequest): Promise<ConceptFit> {
     const transfer = [request.positives, request.negatives].flatMap((side) => (side.kind === 'rows' ? [side.values.buffer as ArrayBuffer] : []));
-    return this.computeClient.call('learnConcept', [request], { transfer });
+    return this.computeClient.call('learnConcept', [layout, request], { transfer });
+  }
+
+  /** Drops a concept's examples from the compute worker. */
+  forgetConcept(id: string): Promise<void> {
+    return this.computeClient.call('forgetConcept', [id]);
   }
 
   /** The inputs at both ends of a direction at the last atlas's layer. */
-  rankAlong(direction: Float32Array, topK: number): Promise<{ top: TopInput[]; bottom: TopInput[] }> {
-    return this.computeClient.call('rankAlong', [direction, topK]);
+  rankAlong(layout: number, direction: Float32Array, topK: number): Promise<{ top: TopInput[]; bottom: TopInput[] }> {
+    return this.computeClient.call('rankAlong', [layout, direction, topK]);
   }
 
   /** Gradients of a class's (or a next token's) logit at points of the last recording (model worker). */
@@ -166,23 +176,30 @@ export class AtlasPipeline {
   }
 
   /** One class's TCAV test of a concept learnt on this atlas, from the class's gradients. */
-  conceptTcav(conceptId: string, gradients: Float32Array, n: number, options: ConceptTcavOptions): Promise<ConceptTcav> {
-    return this.computeClient.call('conceptTcav', [conceptId, gradients, n, options], { transfer: [gradients.buffer as ArrayBuffer] });
+  conceptTcav(layout: number, conceptId: string, gradients: Float32Array, n: number, options: ConceptTcavOptions): Promise<ConceptTcav> {
+    return this.computeClient.call('conceptTcav', [layout, conceptId, gradients, n, options], { transfer: [gradients.buffer as ArrayBuffer] });
   }
 
   /** Activation times gradient at each point (gradients: a row per point, in order). */
-  attribution(points: number[], gradients: Float32Array): Promise<Float32Array> {
-    return this.computeClient.call('attribution', [points, gradients], { transfer: [gradients.buffer as ArrayBuffer] });
+  attribution(layout: number, points: number[], gradients: Float32Array): Promise<Float32Array> {
+    return this.computeClient.call('attribution', [layout, points, gradients], { transfer: [gradients.buffer as ArrayBuffer] });
   }
 
   /** Neurons against random directions at the last atlas's layer (compute worker). */
-  versusRandom(labels: Int32Array | 'key' | null, options: VersusRandomOptions): Promise<VersusRandomResult> {
-    return this.computeClient.call('versusRandom', [labels, options]);
+  versusRandom(layout: number, labels: Int32Array | 'key' | null, options: VersusRandomOptions): Promise<VersusRandomResult> {
+    return this.computeClient.call('versusRandom', [layout, labels, options]);
   }
 
   /** Polysemanticity of the last atlas's layer over its inputs (model worker). */
-  polysemanticity(layer: string, threshold: number | null, minMembers: number, signal?: AbortSignal, onProgress?: (p: ProgressEvent) => void): Promise<LayerPolysemanticityView> {
-    return this.modelClient.call('polysemanticity', [layer, threshold, minMembers], { signal, onProgress });
+  polysemanticity(
+    recording: number,
+    layer: string,
+    threshold: number | null,
+    minMembers: number,
+    signal?: AbortSignal,
+    onProgress?: (p: ProgressEvent) => void,
+  ): Promise<LayerPolysemanticityView> {
+    return this.modelClient.call('polysemanticity', [recording, layer, threshold, minMembers], { signal, onProgress });
   }
 
   dispose(): void {

@@ -48,7 +48,11 @@ export function cellTints(atlas: Atlas, level: GridLevel, colourBy: ColourBy, co
       }
       sums.set(key, entry);
     }
-    for (const [key, e] of sums) if (e.sampled > 0) values.set(key, (e.sum / e.sampled) * e.count);
+    // Only the level's cells are drawn (cells under minCellCount are not): only they set the scale.
+    for (const c of level.cells) {
+      const e = sums.get(`${c.i}:${c.j}`);
+      if (e && e.sampled > 0) values.set(`${c.i}:${c.j}`, (e.sum / e.sampled) * e.count);
+    }
     return withScale(values, 0, `attribution to ${colourBy.target}`);
   }
   return null;

@@ -84,7 +84,7 @@ export function ConceptPanel({ directions, live }: { directions: DirectionsContr
                 {c.name}
               </button>{' '}
               <span className="muted small">{c.accuracy === null ? '' : `acc ${c.accuracy.toFixed(2)}`}</span>{' '}
-              <button type="button" className="link small" title="Remove" onClick={() => removeConcept(c.id)}>
+              <button type="button" className="link small" title="Remove" onClick={() => (directions ? directions.removeConcept(c.id) : removeConcept(c.id))}>
                 ×
               </button>
             </li>
@@ -119,7 +119,8 @@ function ConceptDetails({ atlas, concept, directions, live }: { atlas: Atlas; co
     if (!directions) return;
     if (atlas.modality === 'text') void directions.runTcav(concept.id, parseTokenList(classes));
     else {
-      const given = classes.trim() === '' || classes.trim() === 'auto' ? 'auto' : classes.split(',').map((k) => Number(k.trim()));
+      const items = classes.split(',').map((k) => k.trim()).filter((k) => k !== '');
+      const given = items.length === 0 || (items.length === 1 && items[0] === 'auto') ? 'auto' : items.map(Number);
       void directions.runTcav(concept.id, given);
     }
   };

@@ -71,7 +71,7 @@ export function NeuronsPanel({ directions, live }: { directions: DirectionsContr
           Measure
         </button>
       </form>
-      {poly && <PolysemanticityView atlas={atlas} directions={directions} />}
+      {poly && <PolysemanticityView atlas={atlas} directions={directions} disabled={!live || busy} />}
     </section>
   );
 }
@@ -140,7 +140,7 @@ function PurityStrip({ result }: { result: VersusRandomResult }) {
   );
 }
 
-function PolysemanticityView({ atlas, directions }: { atlas: Atlas; directions: DirectionsController | null }) {
+function PolysemanticityView({ atlas, directions, disabled }: { atlas: Atlas; directions: DirectionsController | null; disabled: boolean }) {
   const poly = useAtlasStore((s) => s.polysemanticity)!;
   const polyNeuron = useAtlasStore((s) => s.polyNeuron);
   const setPolyNeuron = useAtlasStore((s) => s.setPolyNeuron);
@@ -184,7 +184,7 @@ function PolysemanticityView({ atlas, directions }: { atlas: Atlas; directions: 
                 <span>
                   Cluster {ci + 1}: {c.size} example{c.size === 1 ? '' : 's'}
                 </span>
-                <button type="button" className="link" data-testid="poly-concept" onClick={() => void directions?.conceptFromCluster(neuron.index, ci, 'difference-of-means')}>
+                <button type="button" className="link" data-testid="poly-concept" disabled={disabled} onClick={() => void directions?.conceptFromCluster(neuron.index, ci, 'difference-of-means')}>
                   as concept
                 </button>
               </div>

@@ -12,6 +12,12 @@ const SHOWN = 6;
  * neurons, both rates and Fisher's exact test.
  */
 export function StudyOverlay({ directions }: { directions: DirectionsController | null }) {
+  const study = useAtlasStore((s) => s.study);
+  // A new deck is a new study: its images and requests start afresh.
+  return study ? <StudyBody key={study.id} directions={directions} /> : null;
+}
+
+function StudyBody({ directions }: { directions: DirectionsController | null }) {
   const atlas = useAtlasStore((s) => s.atlas);
   const study = useAtlasStore((s) => s.study);
   const versus = useAtlasStore((s) => s.versus);
@@ -50,6 +56,7 @@ export function StudyOverlay({ directions }: { directions: DirectionsController 
             onClick={() => {
               setImages({ state: 'pending', urls: [] });
               directions?.studyImages().then(
+                // The body is keyed by its deck, so a late answer for another deck lands on an unmounted body.
                 (urls) => setImages({ state: 'idle', urls }),
                 (e: Error) => setImages({ state: 'error', urls: [], message: e.message }),
               );

@@ -43,6 +43,8 @@ export interface VersusState {
 
 /** The blind study: shuffled cards, the user's marks, and the reveal once asked for. */
 export interface StudyState {
+  /** Changes with every new deck. */
+  id: number;
   deck: StudyDeck;
   marks: boolean[];
   reveal: StudyReveal | null;

@@ -26,12 +26,17 @@ const REST_CAP = 2000;
 
 /** Projection and gridding, served by compute.worker.ts (and by a worker thread in the Node pipeline test). */
 export function createComputeService() {
-  /** The table of the last atlas built here: its rows are that atlas's points. */
+  /** The table of the last atlas laid out here: its rows are that atlas's points. */
   let table: ActivationTable | null = null;
+  /** Numbers the layouts (BuildRef.layout); `tableLayout` is the one `table` belongs to. */
+  let layouts = 0;
+  let tableLayout = 0;
   /** Each concept's examples, for its TCAV tests; gone with the atlas they came from. */
   const examples = new Map<string, ConceptExamples>();
-  const current = (what: string): ActivationTable => {
-    if (!table) throw new Error(`Build an atlas first: ${what} reads the activations it recorded (an opened atlas file has none).`);
+  const current = (layout: number, what: string): ActivationTable => {
+    if (!table || layout !== tableLayout) {
+      throw new Error(`Build the atlas again: ${what} reads the activations it recorded, which an atlas opened from a file lacks and a cancelled rebuild replaced.`);
+    }
     return table;
   };
   const side = (t: ActivationTable, s: ConceptSide): { values: Float32Array; count: number } => {
@@ -46,20 +51,25 @@ export function createComputeService() {
 
   return {
     /** Projects the recorded activations and bins them into the atlas's grid levels; intermediate layouts go out as progress. */
-    layoutAtlas(context: CallContext, recorded: RecordedColumns, params: AtlasParams): Promise<Atlas> {
+    async layoutAtlas(context: CallContext, recorded: RecordedColumns, params: AtlasParams): Promise<{ atlas: Atlas; layout: number }> {
+      const layout = ++layouts;
       table = null;
       examples.clear();
-      return layoutAtlas(recorded, params, (event) => context.progress(event), context.signal, (t) => (table = t));
+      const atlas = await layoutAtlas(recorded, params, (event) => context.progress(event), context.signal, (t) => {
+        table = t;
+        tableLayout = layout;
+      });
+      return { atlas, layout };
     },
 
     /** One neuron of the last atlas's layer: its top points (indices into the atlas's points) and its histogram. */
-    neuronProfile(_: CallContext, neuron: number, topK: number): NeuronProfile {
-      return neuronProfile(current('the neuron view'), neuron, topK);
+    neuronProfile(_: CallContext, layout: number, neuron: number, topK: number): NeuronProfile {
+      return neuronProfile(current(layout, 'the neuron view'), neuron, topK);
     },
 
     /** Learns a concept vector from its examples at the atlas's layer, with its held-out accuracy; keeps the examples for TCAV. */
-    learnConcept(_: CallContext, request: ConceptRequest): ConceptFit {
-      const t = current('a concept');
+    learnConcept(_: CallContext, layout: number, request: ConceptRequest): ConceptFit {
+      const t = current(layout, 'a concept');
       const pos = side(t, request.positives);
       const neg =
         request.negatives.kind === 'rest'
@@ -75,16 +85,22 @@ export function createComputeService() {
       return fit;
     },
 
+    /** Drops a concept's examples (the concept was removed). */
+    forgetConcept(_: CallContext, id: string): void {
+      examples.delete(id);
+    },
+
     /** The inputs at both ends of a direction: the topK highest and lowest scoring, each input once (its best point). */
-    rankAlong(_: CallContext, direction: Float32Array, topK: number): { top: TopInput[]; bottom: TopInput[] } {
-      const t = current('ranking inputs along a direction');
+    rankAlong(_: CallContext, layout: number, direction: Float32Array, topK: number): { top: TopInput[]; bottom: TopInput[] } {
+      const t = current(layout, 'ranking inputs along a direction');
       const rows = Array.from({ length: t.count }, (_, r) => r);
       const bottom = rankByDirection(t, rows, direction.map((v) => -v), topK).map((p) => ({ ...p, score: -p.score }));
       return { top: rankByDirection(t, rows, direction, topK), bottom };
     },
 
     /** One class's TCAV test of a concept learnt here, from the class's gradients at the layer (n x dim). */
-    conceptTcav(_: CallContext, conceptId: string, gradients: Float32Array, n: number, options: ConceptTcavOptions): ConceptTcav {
+    conceptTcav(_: CallContext, layout: number, conceptId: string, gradients: Float32Array, n: number, options: ConceptTcavOptions): ConceptTcav {
+      current(layout, 'TCAV');
       const ex = examples.get(conceptId);
       if (!ex) throw new Error('TCAV needs the concept\'s examples: learn it again on this atlas (a concept opened from a file keeps only its direction).');
       return conceptTcav(ex, gradients, n, options);
@@ -94,16 +110,16 @@ export function createComputeService() {
      * k neurons against k seeded random directions, scored by their top inputs, and Network Dissection's check;
      * labels per point (-1: none), or 'key' for each point's recorded token (text), or null.
      */
-    versusRandom(_: CallContext, labels: Int32Array | 'key' | null, options: VersusRandomOptions): VersusRandomResult {
-      const t = current('neurons against random directions');
+    versusRandom(_: CallContext, layout: number, labels: Int32Array | 'key' | null, options: VersusRandomOptions): VersusRandomResult {
+      const t = current(layout, 'neurons against random directions');
       const perRow = labels === 'key' ? (t.key ?? null) : labels;
       if (perRow && perRow.length !== t.count) throw new Error(`${perRow.length} labels for ${t.count} points.`);
       return neuronsVersusRandom(t.values, t.count, t.dim, perRow, { ...options, groups: t.input });
     },
 
     /** Activation times gradient at each given point (gradients: one row per point, in the same order). */
-    attribution(_: CallContext, points: number[], gradients: Float32Array): Float32Array {
-      const t = current('the class filter');
+    attribution(_: CallContext, layout: number, points: number[], gradients: Float32Array): Float32Array {
+      const t = current(layout, 'the class filter');
       return classAttribution(side(t, { kind: 'points', points }).values, gradients, t.dim);
     },
   };

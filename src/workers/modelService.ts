@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount, setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
-import type { RecordedColumns } from '../compute/atlas';
+import type { AtlasParams, RecordedColumns } from '../compute/atlas';
 import type { ProgressEvent } from '../compute/types';
 import { chooseFeatureVisBackend } from '../featureVis/backendSupport';
 import { settingsKey } from '../featureVis/cache';
@@ -98,6 +98,8 @@ export interface VisualiseRequest {
 
 export type RecordResult = RecordedColumns & {
   errors: InputError[];
+  /** Numbers this worker's recordings: gradients and neuron measures name the one they are about. */
+  recording: number;
   /** settingsKey of what shapes icons besides the direction. */
   iconSettings: string;
 };
@@ -105,6 +107,8 @@ export type RecordResult = RecordedColumns & {
 /** Examples shown per neuron cluster, and members carried (to make the cluster a concept). */
 const CLUSTER_TOP = 8;
 const MAX_CLUSTER_MEMBERS = 500;
+/** Most float32 values a text layer's neuron recording may hold in the worker (64 Mi: 256 MB). */
+const MAX_NEURON_VALUES = 64 * 2 ** 20;
 
 /** The loaded model, of either modality. */
 type LoadedModel = { modality: 'image'; model: ImageModel } | { modality: 'text'; model: TextModel };
@@ -155,6 +159,13 @@ export function createModelService(deps: ModelServiceDeps) {
 
   /** The last recording's inputs, for gradients: an image atlas's images (by name), a text atlas's windows. */
   let recordedInputs: { kind: 'image'; images: ImageProvider; names: string[] } | { kind: 'text'; tokenIds: Int32Array[] } | null = null;
+  let recording = 0;
+  /** The last recording's inputs, if it is the one asked about (the atlas on screen may be older: a rebuild was cancelled after recording). */
+  const inputsOf = (asked: number) => {
+    if (!loaded || !recordedInputs) throw new Error('Build an atlas first: this is computed on its inputs.');
+    if (asked !== recording) throw new Error('The atlas on screen is not the one last recorded (a rebuild was cancelled): build it again.');
+    return recordedInputs;
+  };
 
   let fingerprint = '';
   const summary = (l: LoadedModel): ModelSummary => {
@@ -253,7 +264,7 @@ export function createModelService(deps: ModelServiceDeps) {
         const { table } = recorded;
         recordedInputs = { kind: 'text', tokenIds: recorded.previews.tokenIds.map((ids) => Int32Array.from(ids)) };
         return withTransfer(
-          { ...recorded, errors: [...read.errors, ...recorded.errors], iconSettings: '' },
+          { ...recorded, errors: [...read.errors, ...recorded.errors], iconSettings: '', recording: ++recording },
           [table.values.buffer, table.input.buffer, table.position.buffer, ...(table.key ? [table.key.buffer] : [])],
         );
       }
@@ -275,7 +286,7 @@ export function createModelService(deps: ModelServiceDeps) {
         site: recorded.samplesPerInput === 'pooled' ? 'pooled' : 'centre',
       };
       return withTransfer(
-        { ...recorded, iconSettings: settingsKey({ ...featureVis, layer: undefined }) },
+        { ...recorded, iconSettings: settingsKey({ ...featureVis, layer: undefined }), recording: ++recording },
         [table.values.buffer, table.input.buffer, table.position.buffer],
       );
     },
@@ -312,27 +323,32 @@ export function createModelService(deps: ModelServiceDeps) {
       return withTransfer(out, out.map((a) => a.buffer as ArrayBuffer));
     },
 
-    /** A concept's examples at `layer`: each image pooled over its positions, or every token of each text but the first. */
-    async conceptActivations(context: CallContext, inputs: InputSet, layer: string): Promise<ConceptActivations> {
-      if (!loaded) throw new Error('No model is loaded.');
+    /**
+     * A concept's examples at `layer`, sampled as the atlas's points were (pooled, k seeded positions, or all), so
+     * that a concept against the rest of the atlas tells the concept apart, not two ways of sampling.
+     */
+    async conceptActivations(
+      context: CallContext,
+      of: number,
+      inputs: InputSet,
+      layer: string,
+      params: Pick<AtlasParams, 'samplesPerInput' | 'seed'>,
+    ): Promise<ConceptActivations> {
+      inputsOf(of);
       await useMainBackend();
-      const options = { signal: context.signal, onProgress: (event: ProgressEvent) => context.progress(event) };
+      const options = { layer, samplesPerInput: params.samplesPerInput, seed: params.seed, signal: context.signal, onProgress: (event: ProgressEvent) => context.progress(event) };
       let recorded: { table: { values: Float32Array; count: number; dim: number }; names: string[]; errors: InputError[] };
-      if (loaded.modality === 'text') {
+      if (loaded!.modality === 'text') {
         if (inputs.kind !== 'text') throw new Error('This is a text model: a concept needs text examples.');
         const read = documentsFromFiles(textFilesOf(inputs.texts));
         if (read.documents.length === 0) throw new Error(`No text in the concept's files${read.errors[0] ? ` (${read.errors[0].name}: ${read.errors[0].reason})` : ''}.`);
-        const r = await recordTextActivations(loaded.model, read.documents, { layer, samplesPerInput: 'all', seed: 0, ...options });
+        const r = await recordTextActivations(loaded!.model as TextModel, read.documents, options);
         recorded = { ...r, errors: [...read.errors, ...r.errors] };
       } else {
         if (inputs.kind !== 'images') throw new Error('This is an image model: a concept needs images.');
-        const size = { width: loaded.model.inputWidth, height: loaded.model.inputHeight };
-        recorded = await recordActivations(loaded.model, blobProvider(inputs.images, (blob) => deps.decodeImage(blob, size)), {
-          layer,
-          samplesPerInput: 'pooled',
-          thumbnailSize: 1,
-          ...options,
-        });
+        const model = loaded!.model as ImageModel;
+        const size = { width: model.inputWidth, height: model.inputHeight };
+        recorded = await recordActivations(model, blobProvider(inputs.images, (blob) => deps.decodeImage(blob, size)), { ...options, thumbnailSize: 1 });
       }
       const { values, count, dim } = recorded.table;
       const rows = values.slice(0, count * dim);
@@ -344,26 +360,33 @@ export function createModelService(deps: ModelServiceDeps) {
      * layer, one row per asked point (input, position) of the last recording; position -1: the pooled row.
      */
     async gradients(context: CallContext, request: GradientRequest): Promise<GradientResult> {
-      if (!loaded || !recordedInputs) throw new Error('Build an atlas first: gradients are taken at its inputs.');
+      const recordedInputs = inputsOf(request.recording);
+      if (!loaded) throw new Error('No model is loaded.');
       const { layer, input, position } = request;
       if (input.length !== position.length) throw new Error(`${input.length} inputs but ${position.length} positions.`);
       const dim = loaded.model.layer(layer).shape.at(-1)!;
       if (loaded.modality === 'text' && recordedInputs.kind === 'text') {
         if (request.target.kind !== 'token') throw new Error('A language model has no classes: name a next token.');
+        if (position.some((p) => p < 0)) {
+          throw new Error('A pooled text atlas has no token positions to take gradients at: record tokens (samples per input: every token, or k).');
+        }
+        // The model the points were recorded with; a model loaded meanwhile must not answer for it.
+        const model = loaded.model;
         const ids = encode(request.target.text);
         if (ids.length !== 1) {
           throw new Error(`"${request.target.text}" is ${ids.length} tokens (${tokenTexts(ids).map((t) => JSON.stringify(t)).join(' ')}); name one token, with its leading space if it has one.`);
         }
         const tokenIds = recordedInputs.tokenIds;
         // The model is causal: the logit and the activation at t only see tokens up to t, so each row's window ends there.
-        const at = position.map((p, k) => (p < 0 ? tokenIds[input[k]].length - 1 : p));
+        const at = position;
         const windows = at.map((p, k) => tokenIds[input[k]].subarray(0, p + 1));
         const gradients = new Float32Array(input.length * dim);
         const chunk = 64;
         for (let start = 0; start < input.length; start += chunk) {
           if (context.signal.aborted) throw context.signal.reason;
           const end = Math.min(input.length, start + chunk);
-          gradients.set(await nextTokenGradients(loaded.model, layer, windows.slice(start, end), at.slice(start, end), ids[0]), start * dim);
+          if (loaded?.model !== model) throw new Error('Another model was loaded meanwhile: build the atlas again.');
+          gradients.set(await nextTokenGradients(model, layer, windows.slice(start, end), at.slice(start, end), ids[0]), start * dim);
           context.progress({ stage: 'gradients', done: end, total: input.length });
         }
         return withTransfer({ gradients, dim, tokenId: ids[0], target: tokenTexts(ids)[0] }, [gradients.buffer]);
@@ -381,6 +404,7 @@ export function createModelService(deps: ModelServiceDeps) {
       const chunk = 32;
       for (let start = 0; start < distinct.length; start += chunk) {
         if (context.signal.aborted) throw context.signal.reason;
+        if (loaded?.model !== model) throw new Error('Another model was loaded meanwhile: build the atlas again.');
         const batch = distinct.slice(start, start + chunk);
         const prepared = await preparedInputs(model, images, names, batch);
         const all = await classGradients(model, layer, prepared, classIndex, { sites: 'all' });
@@ -403,8 +427,9 @@ export function createModelService(deps: ModelServiceDeps) {
      * Polysemanticity by neuron embeddings (Foote 2024) of the atlas's layer over the atlas's inputs: each neuron's
      * examples clustered by cosine `asked` (null: the modality's default), a cluster counting from `minMembers` examples.
      */
-    async polysemanticity(context: CallContext, layer: string, asked: number | null, minMembers: number): Promise<LayerPolysemanticityView> {
-      if (!loaded || !recordedInputs) throw new Error('Build an atlas first: neurons are measured on its inputs.');
+    async polysemanticity(context: CallContext, of: number, layer: string, asked: number | null, minMembers: number): Promise<LayerPolysemanticityView> {
+      const recordedInputs = inputsOf(of);
+      if (!loaded) throw new Error('No model is loaded.');
       const threshold = asked ?? defaultThreshold(loaded.modality);
       await useMainBackend();
       const options = { signal: context.signal, onProgress: (event: ProgressEvent) => context.progress(event) };
@@ -413,13 +438,18 @@ export function createModelService(deps: ModelServiceDeps) {
       let inputOf: (window: number) => number;
       const notices: string[] = [];
       if (loaded.modality === 'text' && recordedInputs.kind === 'text') {
-        recorded = await recordNeuronInputs(loaded.model, recordedInputs.tokenIds, layer, options);
+        const { nEmbd, nInner } = loaded.model.gpt2.config;
+        // What is recorded stays in memory (N x (nInner + nEmbd) floats): the first tokens up to a budget.
+        const maxTokens = Math.floor(MAX_NEURON_VALUES / (nInner + nEmbd));
+        recorded = await recordNeuronInputs(loaded.model, recordedInputs.tokenIds, layer, { ...options, maxTokens });
+        if (recorded.count < recorded.available) notices.push(`Measured the first ${recorded.count.toLocaleString('en')} of ${recorded.available.toLocaleString('en')} tokens (a memory budget).`);
         inputOf = (w) => w;
       } else if (loaded.modality === 'image' && recordedInputs.kind === 'image') {
         const { images, names } = recordedInputs;
         const index = new Map(names.map((n, i) => [n, i]));
-        const kept = names.flatMap((n) => (index.has(n) ? [n] : []));
-        const byName = new Map(Array.from({ length: images.count }, (_, i) => [images.name(i), i]));
+        const byName = new Map<string, number>();
+        for (let i = images.count - 1; i >= 0; i--) byName.set(images.name(i), i);
+        const kept = names.filter((n) => byName.has(n));
         const provider: ImageProvider = { count: kept.length, name: (i) => kept[i], label: (i) => images.label(byName.get(kept[i])!), load: (i) => images.load(byName.get(kept[i])!) };
         const image = await recordImageNeuronInputs(loaded.model, provider, layer, options);
         notices.push(...image.notices);

@@ -96,6 +96,8 @@ export type GradientTarget = { kind: 'class'; classIndex: number } | { kind: 'to
 
 /** Gradients at points of the last recording: each point's input index and position (-1: pooled). */
 export interface GradientRequest {
+  /** The model worker's recording the points belong to (BuildResult.recording). */
+  recording: number;
   layer: string;
   target: GradientTarget;
   input: number[];
@@ -159,4 +161,16 @@ export interface BuildResult {
   iconSettings: string;
   /** Set when activations were sampled down to the memory budget. */
   sampling: { kept: number; total: number } | null;
+  /** Which recording and layout of the workers this atlas is: later requests about it name them. */
+  ref: BuildRef;
+}
+
+/**
+ * The workers' numbers for one built atlas: the model worker's recording (its inputs) and the compute worker's
+ * layout (its activation table). A request names them, and a worker that has since recorded or laid out another
+ * atlas (a rebuild that was cancelled after that stage) refuses it instead of answering about the wrong rows.
+ */
+export interface BuildRef {
+  recording: number;
+  layout: number;
 }

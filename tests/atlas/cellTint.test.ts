@@ -18,7 +18,7 @@ const concept: Concept = { id: 'c', name: 'planted', layer: 'l', method: 'differ
 let atlas: Atlas;
 
 beforeAll(async () => {
-  atlas = await createComputeService().layoutAtlas({ signal: new AbortController().signal, progress: () => {} }, pooledRecording(values.slice(), n, dim), { ...DEFAULT_ATLAS_PARAMS, iterations: 20, gridSizes: [8] });
+  ({ atlas } = await createComputeService().layoutAtlas({ signal: new AbortController().signal, progress: () => {} }, pooledRecording(values.slice(), n, dim), { ...DEFAULT_ATLAS_PARAMS, iterations: 20, gridSizes: [8] }));
 });
 
 /** Each point's cell key at grid g, as the atlas bins them. */

@@ -34,14 +34,15 @@ describe('the compute worker\'s concept service', () => {
   const { values, u } = plantedTable(n, dim, 80, 5);
   const service = createComputeService();
   let atlas: Atlas;
+  let layout: number;
   beforeAll(async () => {
-    atlas = await service.layoutAtlas(context(), pooledRecording(values.slice(), n, dim), { ...DEFAULT_ATLAS_PARAMS, iterations: 20, gridSizes: [10] });
+    ({ atlas, layout } = await service.layoutAtlas(context(), pooledRecording(values.slice(), n, dim), { ...DEFAULT_ATLAS_PARAMS, iterations: 20, gridSizes: [10] }));
   });
 
   it('learns a planted concept from points against the rest: direction recovered, held out accuracy high', () => {
     const points = Array.from({ length: 80 }, (_, i) => i);
     for (const method of ['difference-of-means', 'logistic'] as const) {
-      const fit = service.learnConcept(context(), { id: method, positives: { kind: 'points', points }, negatives: { kind: 'rest' }, method, seed: 0 });
+      const fit = service.learnConcept(context(), layout, { id: method, positives: { kind: 'points', points }, negatives: { kind: 'rest' }, method, seed: 0 });
       expect(cosine(fit.direction, u)).toBeGreaterThan(0.95);
       // A shift of 3 standard deviations: the best threshold misclassifies Φ(-1.5) ≈ 6.7% of each class.
       expect(fit.accuracy).toBeGreaterThan(0.88);
@@ -51,7 +52,7 @@ describe('the compute worker\'s concept service', () => {
   });
 
   it('ranks inputs at both ends of a direction as a brute force does', () => {
-    const { top, bottom } = service.rankAlong(context(), u, 5);
+    const { top, bottom } = service.rankAlong(context(), layout, u, 5);
     const scores = Array.from({ length: n }, (_, r) => [r, u.reduce((s, v, k) => s + v * values[r * dim + k], 0)] as const);
     const sorted = [...scores].sort((a, b) => b[1] - a[1]);
     expect(top.map((p) => p.row)).toEqual(sorted.slice(0, 5).map(([r]) => r));
@@ -63,37 +64,45 @@ describe('the compute worker\'s concept service', () => {
     const grads = new Float32Array(30 * dim);
     const random = createRng(9);
     for (let r = 0; r < 30; r++) for (let k = 0; k < dim; k++) grads[r * dim + k] = u[k] + 0.2 * gaussian(random);
-    const aligned = service.conceptTcav(context(), 'difference-of-means', grads, 30, { method: 'difference-of-means', runs: 20, seed: 0, classesTested: 1 });
+    const aligned = service.conceptTcav(context(), layout, 'difference-of-means', grads, 30, { method: 'difference-of-means', runs: 20, seed: 0, classesTested: 1 });
     expect(aligned.score).toBe(1);
     expect(aligned.significant).toBe(true);
     const noise = Float32Array.from({ length: 30 * dim }, () => gaussian(random));
-    const unrelated = service.conceptTcav(context(), 'difference-of-means', noise, 30, { method: 'difference-of-means', runs: 20, seed: 0, classesTested: 1 });
+    const unrelated = service.conceptTcav(context(), layout, 'difference-of-means', noise, 30, { method: 'difference-of-means', runs: 20, seed: 0, classesTested: 1 });
     expect(unrelated.score).toBeGreaterThan(0.2);
     expect(unrelated.score).toBeLessThan(0.8);
-    expect(() => service.conceptTcav(context(), 'unknown', grads, 30, { method: 'logistic', runs: 20, seed: 0, classesTested: 1 })).toThrow(/learn it again/);
+    expect(() => service.conceptTcav(context(), layout, 'unknown', grads, 30, { method: 'logistic', runs: 20, seed: 0, classesTested: 1 })).toThrow(/learn it again/);
   });
 
   it('neurons against random directions run on the atlas\'s table, with labels per point or none', () => {
     const labels = Int32Array.from({ length: n }, (_, r) => (r < 80 ? 1 : 0));
-    const labelled = service.versusRandom(context(), labels, { k: 8, topN: 10, seed: 0, rotations: 3 });
+    const labelled = service.versusRandom(context(), layout, labels, { k: 8, topN: 10, seed: 0, rotations: 3 });
     expect(labelled.neurons).toBe(8);
     expect(labelled.directions).toHaveLength(16);
     expect(labelled.dissection?.rotated).toHaveLength(3);
-    const unlabelled = service.versusRandom(context(), 'key', { k: 8, topN: 10, seed: 0, rotations: 3 });
+    const unlabelled = service.versusRandom(context(), layout, 'key', { k: 8, topN: 10, seed: 0, rotations: 3 });
     expect(unlabelled.dissection).toBeNull();
     expect(unlabelled.summary.neuron.purity).toBeNull();
-    expect(() => service.versusRandom(context(), labels.subarray(1), { k: 8 })).toThrow(/399 labels for 400 points/);
+    expect(() => service.versusRandom(context(), layout, labels.subarray(1), { k: 8 })).toThrow(/399 labels for 400 points/);
   });
 
   it('attribution is activation · gradient per asked point', () => {
     const grads = Float32Array.from({ length: 3 * dim }, (_, i) => (i % 7) - 3);
-    const out = service.attribution(context(), [4, 0, 399], grads);
+    const out = service.attribution(context(), layout, [4, 0, 399], grads);
     [4, 0, 399].forEach((p, k) => {
       let dot = 0;
       for (let d = 0; d < dim; d++) dot += values[p * dim + d] * grads[k * dim + d];
       expect(out[k]).toBeCloseTo(dot, 4);
     });
-    expect(() => service.attribution(context(), [400], grads.subarray(0, dim))).toThrow(/not in the atlas/);
+    expect(() => service.attribution(context(), layout, [400], grads.subarray(0, dim))).toThrow(/not in the atlas/);
+  });
+
+  it('refuses requests about another layout than the one it holds (a cancelled rebuild), and forgets removed concepts', async () => {
+    expect(() => service.rankAlong(context(), layout + 1, u, 5)).toThrow(/Build the atlas again/);
+    const points = Array.from({ length: 10 }, (_, i) => i);
+    service.learnConcept(context(), layout, { id: 'gone', positives: { kind: 'points', points }, negatives: { kind: 'rest' }, method: 'difference-of-means', seed: 0 });
+    service.forgetConcept(context(), 'gone');
+    expect(() => service.conceptTcav(context(), layout, 'gone', new Float32Array(2 * dim), 2, { method: 'difference-of-means', runs: 2, seed: 0, classesTested: 1 })).toThrow(/learn it again/);
   });
 });
 
@@ -101,6 +110,7 @@ describe('the model worker\'s gradients and concept recordings', () => {
   const service = createModelService(nodeModelServiceDeps());
   let model: ImageModel;
   let rec: Awaited<ReturnType<typeof service.record>>;
+  let text: Awaited<ReturnType<typeof service.record>>;
   beforeAll(async () => {
     await service.init(context(), { backend: 'wasm', threads: null });
     model = await ImageModel.fromArtifacts((await artifactsFromDirectory(DEFAULT_MODEL_DIR)).artifacts, 'check');
@@ -113,7 +123,7 @@ describe('the model worker\'s gradients and concept recordings', () => {
     const input = [0, 0, 7, 12];
     const position = [rec.table.position[0], -1, rec.table.position[7 * 4 + 1], -1];
     const before = tf.memory().numTensors;
-    const result = await service.gradients(context(), { layer: 'conv3', target: { kind: 'class', classIndex: 1 }, input, position });
+    const result = await service.gradients(context(), { recording: rec.recording, layer: 'conv3', target: { kind: 'class', classIndex: 1 }, input, position });
     expect(tf.memory().numTensors).toBe(before);
     const prepared = await preparedInputs(model, await bundledSample(), rec.names, [0, 7, 12]);
     const all = await classGradients(model, 'conv3', prepared, 1, { sites: 'all' });
@@ -140,15 +150,18 @@ describe('the model worker\'s gradients and concept recordings', () => {
     );
     images.push({ name: 'concept/broken.png', label: null, blob: new Blob([new Uint8Array([1, 2, 3])]) });
     const before = tf.memory().numTensors;
-    const out = await service.conceptActivations(context(), { kind: 'images', images }, 'conv3');
+    const out = await service.conceptActivations(context(), rec.recording, { kind: 'images', images }, 'conv3', { samplesPerInput: 'pooled', seed: 0 });
     expect(tf.memory().numTensors).toBe(before);
     expect([out.count, out.dim, out.values.length]).toEqual([3, 32, 96]);
+    // Sampled as the atlas was: 4 positions per image.
+    const sampled = await service.conceptActivations(context(), rec.recording, { kind: 'images', images: images.slice(0, 3) }, 'conv3', { samplesPerInput: 4, seed: 0 });
+    expect(sampled.count).toBe(12);
     expect(out.errors.map((e) => e.name)).toEqual(['concept/broken.png']);
   }, 120_000);
 
   it('image: polysemanticity of the atlas\'s layer, sorted by score, its examples in atlas terms, without leaking tensors', async () => {
     const before = tf.memory().numTensors;
-    const poly = await service.polysemanticity(context(), 'conv3', null, 3);
+    const poly = await service.polysemanticity(context(), rec.recording, 'conv3', null, 3);
     expect(tf.memory().numTensors).toBe(before);
     expect(poly.threshold).toBe(0.7);
     expect(poly.neurons).toHaveLength(32);
@@ -162,14 +175,14 @@ describe('the model worker\'s gradients and concept recordings', () => {
         expect(c.members.position.every((p) => p >= 0 && p < 49)).toBe(true);
       }
     }
-    await expect(service.polysemanticity(context(), 'pool2', null, 3)).rejects.toThrow(/pool/i);
+    await expect(service.polysemanticity(context(), rec.recording, 'pool2', null, 3)).rejects.toThrow(/pool/i);
   }, 180_000);
 
   it('text: a next token\'s gradients on windows cut at the point equal those on the whole window (the model is causal)', async () => {
     await service.loadModel(context(), { kind: 'default-text' });
-    await service.record(context(), { inputs: { kind: 'text', texts: [{ name: 'a', label: null, text: 'Call me Ishmael. Some years ago, never mind how long precisely, I went to sea.' }] }, layer: 'h.1.mlp.act', params: { ...DEFAULT_ATLAS_PARAMS, samplesPerInput: 'all' } });
+    text = await service.record(context(), { inputs: { kind: 'text', texts: [{ name: 'a', label: null, text: 'Call me Ishmael. Some years ago, never mind how long precisely, I went to sea.' }] }, layer: 'h.1.mlp.act', params: { ...DEFAULT_ATLAS_PARAMS, samplesPerInput: 'all' } });
     const before = tf.memory().numTensors;
-    const result = await service.gradients(context(), { layer: 'h.1.mlp.act', target: { kind: 'token', text: ' sea' }, input: [0, 0], position: [3, 9] });
+    const result = await service.gradients(context(), { recording: text.recording, layer: 'h.1.mlp.act', target: { kind: 'token', text: ' sea' }, input: [0, 0], position: [3, 9] });
     expect(tf.memory().numTensors).toBe(before);
     const { encode } = await import('../../src/model/text/tokenizer');
     const ids = Int32Array.from([50256, ...encode('Call me Ishmael. Some years ago, never mind how long precisely, I went to sea.')]);
@@ -178,18 +191,20 @@ describe('the model worker\'s gradients and concept recordings', () => {
     const direct = await TextModelGradients(textModel, deps, ids);
     const dim = 256;
     for (let k = 0; k < 2 * dim; k++) expect(result.gradients[k]).toBeCloseTo(direct[k], 4);
-    await expect(service.gradients(context(), { layer: 'h.1.mlp.act', target: { kind: 'token', text: ' Ishmael' }, input: [0], position: [3] })).rejects.toThrow(/tokens/);
+    await expect(service.gradients(context(), { recording: text.recording, layer: 'h.1.mlp.act', target: { kind: 'token', text: ' Ishmael' }, input: [0], position: [3] })).rejects.toThrow(/tokens/);
+    // Points of an older recording (the atlas on screen after a cancelled rebuild) are refused, not mixed up.
+    await expect(service.gradients(context(), { recording: text.recording - 1, layer: 'h.1.mlp.act', target: { kind: 'token', text: ' sea' }, input: [0], position: [3] })).rejects.toThrow(/not the one last recorded/);
   }, 120_000);
 
   it('text: polysemanticity of an MLP layer over the atlas\'s windows, without leaking tensors; other layers say why not', async () => {
     const before = tf.memory().numTensors;
-    const poly = await service.polysemanticity(context(), 'h.1.mlp.act', 0.5, 2);
+    const poly = await service.polysemanticity(context(), text.recording, 'h.1.mlp.act', 0.5, 2);
     expect(tf.memory().numTensors).toBe(before);
     expect(poly.neurons).toHaveLength(256);
     const live = poly.neurons.filter((x) => x.examples > 0);
     expect(live.length).toBeGreaterThan(100);
     for (const neuron of live) for (const c of neuron.clusters) expect(c.members.input.every((i) => i === 0)).toBe(true);
-    await expect(service.polysemanticity(context(), 'h.1', 0.5, 2)).rejects.toThrow(/MLP/);
+    await expect(service.polysemanticity(context(), text.recording, 'h.1', 0.5, 2)).rejects.toThrow(/MLP/);
   }, 120_000);
 });
 

@@ -77,8 +77,10 @@ export function conceptClassifier(
 }
 
 /**
- * Held-out accuracy of the CAV's classifier by stratified k-fold cross-validation (seeded): the share of
- * all rows classified correctly when their fold was held out. Row counts are pos.length / dim and neg.length / dim.
+ * Held-out balanced accuracy of the CAV's classifier by stratified k-fold cross-validation (seeded): the mean
+ * of the shares of concept rows and of negative rows classified correctly when their fold was held out. Balanced,
+ * because a concept of a few dozen rows against thousands would otherwise score high by calling everything
+ * negative; with equal counts it is the plain accuracy. Row counts are pos.length / dim and neg.length / dim.
  */
 export function cavAccuracy(
   method: CavMethod,
@@ -95,16 +97,17 @@ export function cavAccuracy(
   const posFold = stratifiedFolds(nPos, folds, random);
   const negFold = stratifiedFolds(nNeg, folds, random);
 
-  let correct = 0;
+  let correctPos = 0;
+  let correctNeg = 0;
   for (let fold = 0; fold < folds; fold++) {
     const trainPos = gatherRows(pos, rowsWhere(posFold, (f) => f !== fold), dim);
     const trainNeg = gatherRows(neg, rowsWhere(negFold, (f) => f !== fold), dim);
     const classifier = conceptClassifier(method, trainPos, trainPos.length / dim, trainNeg, trainNeg.length / dim, dim, options);
     const onConceptSide = (values: Float32Array, row: number) => dotRow(values, row, dim, classifier.direction) > classifier.threshold;
-    for (const row of rowsWhere(posFold, (f) => f === fold)) if (onConceptSide(pos, row)) correct++;
-    for (const row of rowsWhere(negFold, (f) => f === fold)) if (!onConceptSide(neg, row)) correct++;
+    for (const row of rowsWhere(posFold, (f) => f === fold)) if (onConceptSide(pos, row)) correctPos++;
+    for (const row of rowsWhere(negFold, (f) => f === fold)) if (!onConceptSide(neg, row)) correctNeg++;
   }
-  return correct / (nPos + nNeg);
+  return (correctPos / nPos + correctNeg / nNeg) / 2;
 }
 
 /** Projection of each of n rows on a unit direction (the concept score of each input). */

@@ -51,6 +51,15 @@ describe('cavAccuracy', () => {
     }
   });
 
+  it('is balanced: a few concept rows against many negatives score near chance when unrelated, not near the majority share', () => {
+    const { pos, neg } = plantedConcept(20, 500, DIM, 6, 7);
+    expect(cavAccuracy('difference-of-means', pos, neg, DIM, { folds: 5, seed: 7 })).toBeGreaterThan(0.9);
+    const random = createRng(8);
+    const noise = (n: number) => Float32Array.from({ length: n * DIM }, () => random() - 0.5);
+    // Calling every row negative would be right 500 / 520 = 96% of the time; balanced, it is a coin.
+    expect(Math.abs(cavAccuracy('difference-of-means', noise(20), noise(500), DIM, { folds: 5, seed: 7 }) - 0.5)).toBeLessThan(0.15);
+  });
+
   it('refuses too few rows for two folds', () => {
     expect(() => cavAccuracy('logistic', new Float32Array(DIM), new Float32Array(4 * DIM), DIM)).toThrow(/2 folds/);
   });

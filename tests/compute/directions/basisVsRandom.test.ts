@@ -10,17 +10,8 @@ import {
   topByDirection,
 } from '../../../src/compute/directions/basisVsRandom';
 import { createRng, gaussian } from '../../../src/lib/rng';
+import { basisAligned } from './planted';
 
-/** Isotropic Gaussian rows labelled by their largest coordinate: a structure aligned with the basis. */
-function basisAligned(n: number, dim: number, seed: number) {
-  const random = createRng(seed);
-  const values = Float32Array.from({ length: n * dim }, () => gaussian(random));
-  const labels = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    for (let j = 1; j < dim; j++) if (values[i * dim + j] > values[i * dim + labels[i]]) labels[i] = j;
-  }
-  return { values, labels };
-}
 
 function maxOrthogonalityError(q: Float64Array, dim: number): number {
   let worst = 0;

@@ -33,3 +33,14 @@ export function plantedConcept(nPos: number, nNeg: number, dim: number, shift: n
   const neg = shiftedRows(nNeg, dim, offset, direction, 0, 1, random);
   return { direction, pos, neg, random };
 }
+
+/** Isotropic Gaussian rows labelled by their largest coordinate: each label drives one coordinate (a structure aligned with the basis). */
+export function basisAligned(n: number, dim: number, seed: number) {
+  const random = createRng(seed);
+  const values = Float32Array.from({ length: n * dim }, () => gaussian(random));
+  const labels = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 1; j < dim; j++) if (values[i * dim + j] > values[i * dim + labels[i]]) labels[i] = j;
+  }
+  return { values, labels };
+}

@@ -10,17 +10,8 @@ import {
   type VersusRandomResult,
 } from '../../../src/compute/directions/versusRandom';
 import { createRng, gaussian } from '../../../src/lib/rng';
+import { basisAligned } from './planted';
 
-/** Isotropic Gaussian rows labelled by their largest coordinate: each label drives one coordinate. */
-function basisAligned(n: number, dim: number, seed: number) {
-  const random = createRng(seed);
-  const values = Float32Array.from({ length: n * dim }, () => gaussian(random));
-  const labels = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    for (let j = 1; j < dim; j++) if (values[i * dim + j] > values[i * dim + labels[i]]) labels[i] = j;
-  }
-  return { values, labels };
-}
 
 function bruteTop(scores: ArrayLike<number>, topN: number, groups?: ArrayLike<number>): number[] {
   const rows = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[b] - scores[a] || a - b);

@@ -6,6 +6,7 @@ import { studyDeck, studyReveal } from '../compute/directions/versusRandom';
 import { range, shuffle } from '../compute/directions/vectors';
 import type { TopInput } from '../compute/types';
 import { isImageFile, type PickedFile } from '../lib/inputFiles';
+import { isAbortError } from '../lib/abort';
 import { createRng } from '../lib/rng';
 import type { TcavClass, useAtlasStore } from '../store';
 import type { ConceptSide } from '../workers/computeService';
@@ -58,6 +59,8 @@ export class DirectionsController {
   private serial = 0;
   /** The workers' recording and layout of the atlas on screen; null for an atlas opened from a file. */
   live: BuildRef | null = null;
+  /** The running task's cancel. */
+  private running: AbortController | null = null;
 
   constructor(
     private readonly store: Store,
@@ -84,29 +87,38 @@ export class DirectionsController {
    * Runs a task with its name in the store; errors become the task's message. An answer that comes after another
    * atlas replaced the one it was asked about is dropped (`Stale`), so it never lands on the wrong atlas.
    */
-  private async task<T>(name: string, work: (current: () => void) => Promise<T>): Promise<T | null> {
+  private async task<T>(name: string, work: (current: () => void, signal: AbortSignal) => Promise<T>): Promise<T | null> {
     const version = this.store.getState().atlasVersion;
+    const abort = new AbortController();
+    this.running = abort;
     const current = () => {
       if (this.store.getState().atlasVersion !== version) throw new Stale();
     };
     this.store.getState().setDirectionsTask({ name, status: 'running', message: `${name}…` });
     try {
-      const result = await work(current);
+      const result = await work(current, abort.signal);
       current();
       this.store.getState().setDirectionsTask(null);
       return result;
     } catch (e) {
       // Whatever went wrong with an atlas that is gone, the one on screen now has its own state.
       if (!(e instanceof Stale) && this.store.getState().atlasVersion === version) {
-        this.store.getState().setDirectionsTask({ name, status: 'error', message: `${name}: ${messageOf(e)}` });
+        this.store.getState().setDirectionsTask(isAbortError(e) ? null : { name, status: 'error', message: `${name}: ${messageOf(e)}` });
       }
       return null;
+    } finally {
+      if (this.running === abort) this.running = null;
     }
+  }
+
+  /** Stops the running task's model-worker steps (recording, gradients, neuron measures); what was on screen stays. */
+  cancel(): void {
+    this.running?.abort();
   }
 
   /** Learns a concept and makes it the one shown and colouring the atlas. */
   createConcept(source: ConceptExamplesSource, name: string, method: CavMethod): Promise<Concept | null> {
-    return this.task('Learning the concept', async (current) => {
+    return this.task('Learning the concept', async (current, signal) => {
       const atlas = this.atlas();
       const pipeline = await this.pipeline();
       let positives: ConceptSide;
@@ -115,7 +127,7 @@ export class DirectionsController {
       if (source.kind === 'inputs') {
         const record = async (files: PickedFile[], role: string) => {
           const { inputs, skipped } = await inputSetOf(files, atlas);
-          const recorded = await pipeline.conceptActivations(this.ref().recording, inputs, atlas.layer.name, atlas.params, this.progress('Recording the concept'));
+          const recorded = await pipeline.conceptActivations(this.ref().recording, inputs, atlas.layer.name, atlas.params, this.progress('Recording the concept'), signal);
           current();
           this.store.getState().addErrors([
             ...skipped.map((p) => ({ source: `${role}: ${p.path}`, message: `Not an image (${p.file.type || 'unknown type'}); skipped.` })),
@@ -175,7 +187,7 @@ export class DirectionsController {
    * inputs predicted as it; GPT-2 tests next tokens, each on a seeded sample of the atlas's token positions.
    */
   runTcav(conceptId: string, classes: 'auto' | number[] | string[], runs = TCAV_RUNS): Promise<void | null> {
-    return this.task('TCAV', async (current) => {
+    return this.task('TCAV', async (current, signal) => {
       const atlas = this.atlas();
       const concept = this.store.getState().concepts.find((c) => c.id === conceptId);
       if (!concept) throw new Error('the concept is gone.');
@@ -207,7 +219,7 @@ export class DirectionsController {
       const results: TcavClass[] = [];
       for (const t of tested) {
         const request = { recording: this.ref().recording, layer: atlas.layer.name, target: t.target, input: t.input, position: t.position };
-        const g = await pipeline.gradients(request, undefined, this.progress(`TCAV of ${t.name}`));
+        const g = await pipeline.gradients(request, signal, this.progress(`TCAV of ${t.name}`));
         const result = await pipeline.conceptTcav(this.ref().layout, conceptId, g.gradients, t.input.length, { method: concept.method, runs, seed: SEED, classesTested: tested.length });
         current();
         const classIndex = t.target.kind === 'class' ? t.target.classIndex : g.tokenId!;
@@ -245,11 +257,11 @@ export class DirectionsController {
 
   /** Polysemanticity of the atlas's layer by neuron embeddings, over the atlas's inputs. */
   polysemanticity(threshold: number | null, minMembers: number): Promise<void | null> {
-    return this.task('Measuring polysemanticity', async (current) => {
+    return this.task('Measuring polysemanticity', async (current, signal) => {
       const atlas = this.atlas();
       if (threshold !== null && !(threshold >= -1 && threshold <= 1)) throw new Error(`the threshold is a cosine similarity, from -1 to 1; got ${threshold}.`);
       if (!Number.isInteger(minMembers) || minMembers < 1) throw new Error(`m is a whole number of examples, at least 1; got ${minMembers}.`);
-      const result = await (await this.pipeline()).polysemanticity(this.ref().recording, atlas.layer.name, threshold, minMembers, undefined, this.progress('Measuring polysemanticity'));
+      const result = await (await this.pipeline()).polysemanticity(this.ref().recording, atlas.layer.name, threshold, minMembers, signal, this.progress('Measuring polysemanticity'));
       current();
       this.store.getState().setPolysemanticity(result);
     });
@@ -285,14 +297,14 @@ export class DirectionsController {
    * logit; the atlas tints each cell by the sum over its members. Text atlases use a seeded sample of points.
    */
   classFilter(target: GradientTarget): Promise<void | null> {
-    return this.task('Class attribution', async (current) => {
+    return this.task('Class attribution', async (current, signal) => {
       const atlas = this.atlas();
       const pipeline = await this.pipeline();
       const n = atlas.points.input.length;
       const points = atlas.modality === 'text' ? samplePoints(n, MAX_TEXT_FILTER_POINTS, SEED) : Array.from(range(n));
       const g = await pipeline.gradients(
         { recording: this.ref().recording, layer: atlas.layer.name, target, input: points.map((p) => atlas.points.input[p]), position: points.map((p) => atlas.points.position[p]) },
-        undefined,
+        signal,
         this.progress('Class attribution'),
       );
       const sampled = await pipeline.attribution(this.ref().layout, points, g.gradients);

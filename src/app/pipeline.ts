@@ -67,6 +67,8 @@ export class AtlasPipeline {
   }
 
   private lastModel: ModelSource | null = null;
+  /** Model workers lost so far, as last seen by a direction request. */
+  private lostBefore = 0;
 
   async loadModel(source: ModelSource, onProgress?: (p: LoadProgress) => void): Promise<ModelSummary> {
     // A restarted model worker (after a cancel) must pick its backend again.
@@ -150,8 +152,27 @@ export class AtlasPipeline {
   }
 
   /** A concept's examples recorded at `layer` from inputs the user gave (model worker). */
-  conceptActivations(recording: number, inputs: InputSet, layer: string, params: Pick<AtlasParams, 'samplesPerInput' | 'seed'>, onProgress?: (p: ProgressEvent) => void): Promise<ConceptActivations> {
-    return this.modelClient.call('conceptActivations', [recording, inputs, layer, params], { onProgress });
+  conceptActivations(
+    recording: number,
+    inputs: InputSet,
+    layer: string,
+    params: Pick<AtlasParams, 'samplesPerInput' | 'seed'>,
+    onProgress?: (p: ProgressEvent) => void,
+    signal?: AbortSignal,
+  ): Promise<ConceptActivations> {
+    return this.modelClient.call('conceptActivations', [recording, inputs, layer, params], { onProgress, signal }).catch((e) => this.afterCancel(e));
+  }
+
+  /**
+   * A direction request that was cancelled may have cost the model worker (restarted when it did not stop in
+   * time): the model is loaded again, and the next request about the old recording says to build again.
+   */
+  private async afterCancel(e: unknown): Promise<never> {
+    if (this.lostBefore !== this.modelClient.lostWorkers && this.lastModel) {
+      this.lostBefore = this.modelClient.lostWorkers;
+      await this.loadModel(this.lastModel).catch(() => undefined);
+    }
+    throw e;
   }
 
   /** Learns a concept vector over the last atlas's activations (compute worker, which keeps its examples for TCAV). */
@@ -172,7 +193,7 @@ export class AtlasPipeline {
 
   /** Gradients of a class's (or a next token's) logit at points of the last recording (model worker). */
   gradients(request: GradientRequest, signal?: AbortSignal, onProgress?: (p: ProgressEvent) => void): Promise<GradientResult> {
-    return this.modelClient.call('gradients', [request], { signal, onProgress });
+    return this.modelClient.call('gradients', [request], { signal, onProgress }).catch((e) => this.afterCancel(e));
   }
 
   /** One class's TCAV test of a concept learnt on this atlas, from the class's gradients. */
@@ -199,7 +220,7 @@ export class AtlasPipeline {
     signal?: AbortSignal,
     onProgress?: (p: ProgressEvent) => void,
   ): Promise<LayerPolysemanticityView> {
-    return this.modelClient.call('polysemanticity', [recording, layer, threshold, minMembers], { signal, onProgress });
+    return this.modelClient.call('polysemanticity', [recording, layer, threshold, minMembers], { signal, onProgress }).catch((e) => this.afterCancel(e));
   }
 
   dispose(): void {

@@ -71,11 +71,7 @@ export function ConceptPanel({ directions, live }: { directions: DirectionsContr
           Learn from {positives.length} file(s)
         </button>
       </details>
-      {task && (
-        <p className={task.status === 'error' ? 'error small' : 'muted small'} data-testid="directions-task">
-          {task.message}
-        </p>
-      )}
+      <TaskLine directions={directions} />
       {concepts.length > 0 && (
         <ul className="concept-list">
           {concepts.map((c) => (
@@ -181,6 +177,22 @@ function ConceptDetails({ atlas, concept, directions, live }: { atlas: Atlas; co
       )}
       {tcav?.conceptId === concept.id && tcav.classes.length > 0 && <TcavChart tcav={tcav} accuracy={concept.accuracy} />}
     </div>
+  );
+}
+
+/** The running direction task (with its progress and a cancel) or the last one's failure. */
+export function TaskLine({ directions }: { directions: DirectionsController | null }) {
+  const task = useAtlasStore((s) => s.directionsTask);
+  if (!task) return null;
+  return (
+    <p className={task.status === 'error' ? 'error small' : 'muted small'} data-testid="directions-task">
+      {task.message}{' '}
+      {task.status === 'running' && (
+        <button type="button" className="link" data-testid="directions-cancel" onClick={() => directions?.cancel()}>
+          cancel
+        </button>
+      )}
+    </p>
   );
 }
 

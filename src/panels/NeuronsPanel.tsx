@@ -5,6 +5,7 @@ import type { ScoreSummary, VersusRandomResult } from '../compute/directions/ver
 import type { TopInput } from '../compute/types';
 import { rendererFor } from '../renderers';
 import { useAtlasStore } from '../store';
+import { TaskLine } from './ConceptPanel';
 
 const fmt = (s: ScoreSummary | null) => (s && s.count > 0 ? `${s.mean.toFixed(2)} ± ${s.std.toFixed(2)}` : '–');
 const fmtP = (t: { p: number } | null) => (t ? (t.p < 1e-3 ? t.p.toExponential(1) : t.p.toFixed(3)) : '–');
@@ -35,6 +36,7 @@ export function NeuronsPanel({ directions, live }: { directions: DirectionsContr
     <section className="panel" data-testid="neurons-panel">
       <h2>Neurons</h2>
       {!live && <p className="muted small">These read the activations of an atlas built in this session.</p>}
+      <TaskLine directions={directions} />
       <h3>Against random directions</h3>
       <div className="row small">
         <label>

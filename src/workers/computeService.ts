@@ -29,8 +29,9 @@ export function createComputeService() {
   /** The table of the last atlas laid out here: its rows are that atlas's points. */
   let table: ActivationTable | null = null;
   /** Numbers the layouts (BuildRef.layout); `tableLayout` is the one `table` belongs to. */
-  let layouts = 0;
-  let tableLayout = 0;
+  // Numbers start at random so that a restarted worker's layouts never reuse an earlier worker's numbers.
+  let layouts = Math.floor(Math.random() * 2 ** 30);
+  let tableLayout = -1;
   /** Each concept's examples, for its TCAV tests; gone with the atlas they came from. */
   const examples = new Map<string, ConceptExamples>();
   const current = (layout: number, what: string): ActivationTable => {

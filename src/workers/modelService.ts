@@ -43,6 +43,7 @@ import type {
   ModelSummary,
   TextSource,
 } from './protocol';
+import { nextTask } from '../lib/yieldToPage';
 import type { CallContext } from './rpc';
 import { withTransfer } from './rpc';
 
@@ -107,6 +108,8 @@ export type RecordResult = RecordedColumns & {
 /** Examples shown per neuron cluster, and members carried (to make the cluster a concept). */
 const CLUSTER_TOP = 8;
 const MAX_CLUSTER_MEMBERS = 500;
+/** How often a long gradient loop lets a cancel in. */
+const CANCEL_POLL_MS = 150;
 /** Most float32 values a text layer's neuron recording may hold in the worker (64 Mi: 256 MB). */
 const MAX_NEURON_VALUES = 64 * 2 ** 20;
 
@@ -159,7 +162,8 @@ export function createModelService(deps: ModelServiceDeps) {
 
   /** The last recording's inputs, for gradients: an image atlas's images (by name), a text atlas's windows. */
   let recordedInputs: { kind: 'image'; images: ImageProvider; names: string[] } | { kind: 'text'; tokenIds: Int32Array[] } | null = null;
-  let recording = 0;
+  // Numbers start at random so that a restarted worker's recordings never reuse an earlier worker's numbers.
+  let recording = Math.floor(Math.random() * 2 ** 30);
   /** The last recording's inputs, if it is the one asked about (the atlas on screen may be older: a rebuild was cancelled after recording). */
   const inputsOf = (asked: number) => {
     if (!loaded || !recordedInputs) throw new Error('Build an atlas first: this is computed on its inputs.');
@@ -360,6 +364,13 @@ export function createModelService(deps: ModelServiceDeps) {
      * layer, one row per asked point (input, position) of the last recording; position -1: the pooled row.
      */
     async gradients(context: CallContext, request: GradientRequest): Promise<GradientResult> {
+      // Now and then a macrotask between chunks, so that a cancel message can arrive (other calls may run then too).
+      let last = performance.now();
+      const cancelPoint = async () => {
+        if (performance.now() - last < CANCEL_POLL_MS) return;
+        await nextTask();
+        last = performance.now();
+      };
       const recordedInputs = inputsOf(request.recording);
       if (!loaded) throw new Error('No model is loaded.');
       const { layer, input, position } = request;
@@ -383,6 +394,7 @@ export function createModelService(deps: ModelServiceDeps) {
         const gradients = new Float32Array(input.length * dim);
         const chunk = 64;
         for (let start = 0; start < input.length; start += chunk) {
+          await cancelPoint();
           if (context.signal.aborted) throw context.signal.reason;
           const end = Math.min(input.length, start + chunk);
           if (loaded?.model !== model) throw new Error('Another model was loaded meanwhile: build the atlas again.');
@@ -403,6 +415,7 @@ export function createModelService(deps: ModelServiceDeps) {
       input.forEach((i, k) => rowsOf.set(i, [...(rowsOf.get(i) ?? []), k]));
       const chunk = 32;
       for (let start = 0; start < distinct.length; start += chunk) {
+        await cancelPoint();
         if (context.signal.aborted) throw context.signal.reason;
         if (loaded?.model !== model) throw new Error('Another model was loaded meanwhile: build the atlas again.');
         const batch = distinct.slice(start, start + chunk);

@@ -153,6 +153,31 @@ describe('Directions in Chromium: concepts, TCAV, class filter (built-in image m
     assert.equal((await page.evaluate(() => window.__atlas!.colourBy)).kind, 'none');
   });
 
+  it('cancels a running direction task; the atlas stays as it was and the model worker keeps working', async (t) => {
+    if (needsAtlas(t)) return;
+    await page.locator('[data-testid=class-filter-target]').selectOption({ label: 'Bag' });
+    await page.locator('[data-testid=class-filter-run]').click();
+    // Cancel as soon as gradients are under way (progress: "done of total"), from inside the page so no time is lost.
+    // A string, not a function: the test runner's transform would add helpers the page does not have.
+    await page.evaluate(`new Promise((resolve) => {
+      const tick = () => {
+        const button = document.querySelector('[data-testid=concept-panel] [data-testid=directions-cancel]');
+        if (button && / of \\d+/.test(window.__atlas.directionsTask?.message ?? '')) {
+          button.click();
+          resolve();
+        } else requestAnimationFrame(tick);
+      };
+      tick();
+    })`);
+    await page.waitForFunction(() => window.__atlas!.directionsTask === null);
+    assert.equal((await page.evaluate(() => window.__atlas!.colourBy)).kind, 'none', 'a cancelled class filter tints nothing');
+    await page.locator('[data-testid=class-filter-run]').click();
+    await waitForTask(page);
+    const colour = await page.evaluate(() => window.__atlas!.colourBy);
+    assert.ok(colour.kind === 'class' && colour.label.includes('Bag'), JSON.stringify(colour));
+    await page.locator('[data-testid=colour-clear]').click();
+  });
+
   it('saves concepts in the atlas file and brings them back on import', async (t) => {
     if (needsAtlas(t)) return;
     const [download] = await Promise.all([page.waitForEvent('download'), page.locator('[data-testid=export-json]').click()]);

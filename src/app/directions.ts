@@ -335,7 +335,9 @@ export function pointsOf(atlas: Atlas, input: readonly number[], position: reado
   const ofInput = new Map<number, number[]>();
   atlas.points.input.forEach((i, p) => {
     at.set(`${i}:${atlas.points.position[p]}`, p);
-    ofInput.set(i, [...(ofInput.get(i) ?? []), p]);
+    const points = ofInput.get(i);
+    if (points) points.push(p);
+    else ofInput.set(i, [p]);
   });
   const found = new Set<number>();
   input.forEach((i, k) => {

@@ -3,7 +3,7 @@ import { conceptTcav, fitConcept, restRows, type ConceptExamples, type ConceptFi
 import type { CavMethod } from '../compute/directions/cav';
 import { gatherRows } from '../compute/directions/vectors';
 import { neuronsVersusRandom, type VersusRandomOptions, type VersusRandomResult } from '../compute/directions/versusRandom';
-import { classAttribution } from '../model/directions/attribution';
+import { classAttribution } from '../compute/directions/attribution';
 import { neuronProfile, rankByDirection, type NeuronProfile } from '../compute/grid';
 import type { ActivationTable, TopInput } from '../compute/types';
 import type { CallContext } from './rpc';
@@ -24,7 +24,11 @@ export interface ConceptRequest {
 /** Counterexamples drawn from the rest of the atlas: enough for stable means and random concepts, quick to fit. */
 const REST_CAP = 2000;
 
-/** Projection and gridding, served by compute.worker.ts (and by a worker thread in the Node pipeline test). */
+/**
+ * Projection and gridding, and what is computed on the last atlas's activation table (neuron profiles, concepts,
+ * TCAV tests, class attribution, neurons against random directions); served by compute.worker.ts (and by a worker
+ * thread in the Node tests).
+ */
 export function createComputeService() {
   /** The table of the last atlas laid out here: its rows are that atlas's points. */
   let table: ActivationTable | null = null;

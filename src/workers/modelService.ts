@@ -125,7 +125,10 @@ const modelFilesOf = (files: File[]): Promise<ModelFile[]> =>
 const textFilesOf = (texts: TextSource[]): TextFile[] =>
   texts.map((t) => ({ path: /\.(txt|jsonl)$/i.test(t.name) ? t.name : `${t.name}.txt`, bytes: new TextEncoder().encode(t.text) }));
 
-/** Model loading and activation recording, served by model.worker.ts so TF.js never blocks the page. */
+/**
+ * Model loading, activation recording, and what needs the model again (feature visualisation, gradients, concept
+ * recordings, neuron measures), served by model.worker.ts so TF.js never blocks the page.
+ */
 export function createModelService(deps: ModelServiceDeps) {
   let loaded: LoadedModel | null = null;
   /** The image model, for what only images have (feature visualisation). */
@@ -412,7 +415,11 @@ export function createModelService(deps: ModelServiceDeps) {
       const out = new Float32Array(input.length * dim);
       const distinct = [...new Set(input)];
       const rowsOf = new Map<number, number[]>();
-      input.forEach((i, k) => rowsOf.set(i, [...(rowsOf.get(i) ?? []), k]));
+      input.forEach((i, k) => {
+        const rows = rowsOf.get(i);
+        if (rows) rows.push(k);
+        else rowsOf.set(i, [k]);
+      });
       const chunk = 32;
       for (let start = 0; start < distinct.length; start += chunk) {
         await cancelPoint();

@@ -29,7 +29,11 @@ export async function nextTokenGradients(
   });
   // Rows are batched with windows of their own length.
   const byLength = new Map<number, number[]>();
-  windows.forEach((w, i) => byLength.set(w.length, [...(byLength.get(w.length) ?? []), i]));
+  windows.forEach((w, i) => {
+    const rows = byLength.get(w.length);
+    if (rows) rows.push(i);
+    else byLength.set(w.length, [i]);
+  });
   const batchSize = options.batchSize ?? 16;
 
   return onGradientBackend(() => {

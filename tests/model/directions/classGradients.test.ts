@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chooseBackend } from '../../../src/model/backend';
 import { ImageModel } from '../../../src/model/image/imageModel';
 import { ModelUseError } from '../../../src/model/recordTable';
-import { classAttribution, tcavScore } from '../../../src/model/directions/attribution';
+import { classAttribution } from '../../../src/compute/directions/attribution';
+import { tcavScore } from '../../../src/compute/directions/tcav';
 import { classGradients, classLogitFunction } from '../../../src/model/directions/classGradients';
 import { uninstallWasmGradientKernels } from '../../../src/featureVis/wasmKernels';
 import { createRng } from '../../../src/lib/rng';
@@ -205,8 +206,8 @@ describe('concepts and attribution', () => {
     const dim = 6;
     const mean = new Float32Array(dim);
     for (let j = 0; j < grads.length; j++) mean[j % dim] += grads[j] / 16;
-    expect(tcavScore(grads, mean)).toBeGreaterThanOrEqual(0.9);
-    expect(tcavScore(grads, mean.map((m) => -m))).toBeLessThanOrEqual(0.1);
+    expect(tcavScore(grads, 16, dim, mean)).toBeGreaterThanOrEqual(0.9);
+    expect(tcavScore(grads, 16, dim, mean.map((m) => -m))).toBeLessThanOrEqual(0.1);
   });
 
   it('activation x gradient is the logit itself for the linear path to it', async () => {

@@ -1,4 +1,4 @@
-import { buildAtlas, type AtlasParams, type RecordedColumns } from '../compute/atlas';
+import { buildAtlas, joinPreviews, withRecordedPreviews, type AtlasParams, type LayoutColumns, type Previews } from '../compute/atlas';
 import type { NeuronProfile } from '../compute/grid';
 import type { ProgressEvent } from '../compute/types';
 import type { VersusRandomOptions, VersusRandomResult } from '../compute/directions/versusRandom';
@@ -30,6 +30,9 @@ const createModelWorker = () =>
   new Worker(new URL('../workers/model.worker.ts', import.meta.url), { type: 'module', name: 'model' }) as WorkerEndpoint;
 const createComputeWorker = () =>
   new Worker(new URL('../workers/compute.worker.ts', import.meta.url), { type: 'module', name: 'compute' }) as WorkerEndpoint;
+
+/** Inputs per message when the page fetches a recording's previews. */
+const PREVIEW_SLICE = 250;
 
 /** A colour group per point: its input's true label where known, else its predicted class. */
 function pointGroups(labels: (string | null)[], predicted: Int32Array, input: Uint32Array): Int32Array {
@@ -110,9 +113,10 @@ export class AtlasPipeline {
         const { count, totalBeforeSampling } = recorded.table;
         if (totalBeforeSampling > count) sampling = { kept: count, total: totalBeforeSampling };
         groups = pointGroups(recorded.labels, recorded.predicted, recorded.table.input);
-        return recorded;
+        const previews = await this.previewsOf(recording, recorded.names.length, signal);
+        return { ...withRecordedPreviews(recorded, previews), errors: recorded.errors };
       },
-      layout: async (recorded: RecordedColumns, params) => {
+      layout: async (recorded: LayoutColumns, params) => {
         const { table } = recorded;
         const laid = await this.computeClient.call('layoutAtlas', [recorded, params], {
           signal,
@@ -124,6 +128,18 @@ export class AtlasPipeline {
       },
     });
     return { atlas, errors, sampling, iconSettings, ref: { recording, layout: layoutId } };
+  }
+
+  /**
+   * A recording's previews, fetched from the model worker in slices: a message of 3,000 thumbnail data URLs
+   * takes Chromium's page thread 60 ms or more to read, a slice of them a few.
+   */
+  private async previewsOf(recording: number, inputs: number, signal?: AbortSignal): Promise<Previews> {
+    const slices: Previews[] = [];
+    for (let start = 0; start < inputs || start === 0; start += PREVIEW_SLICE) {
+      slices.push(await this.modelClient.call('previews', [recording, start, Math.min(inputs, start + PREVIEW_SLICE)], { signal }));
+    }
+    return joinPreviews(slices);
   }
 
   /** Whether (and on which backend) feature visualisation can run for the last recorded layer. */

@@ -1,5 +1,5 @@
 import type { GridLevel } from '../compute/types';
-import { yieldToPage } from '../lib/yieldToPage';
+import { timeSlicer } from '../lib/yieldToPage';
 import { iconAtlasLayout, iconSlot } from './iconAtlasLayout';
 import type { IconSource } from './iconSource';
 
@@ -19,7 +19,7 @@ export interface IconAtlas {
 
 export const iconKey = (cell: { i: number; j: number }): string => `${cell.i}:${cell.j}`;
 
-/** Draws every cell's icon of a level into one texture canvas, yielding to the page between chunks. */
+/** Draws every cell's icon of a level into one texture canvas, pausing for the page every few milliseconds. */
 export async function buildIconAtlas(level: GridLevel, source: IconSource, preferredSize = 64, signal?: AbortSignal): Promise<IconAtlas> {
   const layout = iconAtlasLayout(level.cells.length, preferredSize);
   const canvas = document.createElement('canvas');
@@ -31,11 +31,9 @@ export async function buildIconAtlas(level: GridLevel, source: IconSource, prefe
   const mapping: Record<string, IconMappingEntry> = {};
   // A one-pixel gutter keeps linear filtering and mipmaps from bleeding neighbours into an icon.
   const gutter = layout.iconSize > 8 ? 1 : 0;
+  const pause = timeSlicer();
   for (let k = 0; k < level.cells.length; k++) {
-    if (k % 200 === 199) {
-      signal?.throwIfAborted();
-      await yieldToPage();
-    }
+    await pause(signal);
     const cell = level.cells[k];
     const slot = iconSlot(k, layout);
     const size = slot.width - 2 * gutter;

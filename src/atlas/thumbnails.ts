@@ -1,9 +1,10 @@
 import { base64ToBytes } from '../lib/base64';
-import { yieldToPage } from '../lib/yieldToPage';
+import { timeSlicer } from '../lib/yieldToPage';
 
 /**
- * Decodes thumbnail data URLs into bitmaps (createImageBitmap decodes off the main thread), a batch
- * at a time; a thumbnail that will not decode becomes null and its icon is drawn blank.
+ * Decodes thumbnail data URLs into bitmaps. createImageBitmap decodes off the main thread, but making each
+ * Blob costs the page about a millisecond, so the loop pauses every few of them; a thumbnail that will not
+ * decode becomes null and its icon is drawn blank.
  */
 export async function decodeThumbnails(
   urls: readonly string[],
@@ -11,20 +12,26 @@ export async function decodeThumbnails(
   onProgress?: (done: number) => void,
 ): Promise<(ImageBitmap | null)[]> {
   const out: (ImageBitmap | null)[] = new Array(urls.length).fill(null);
-  const batch = 128;
-  for (let start = 0; start < urls.length; start += batch) {
-    signal?.throwIfAborted();
-    await Promise.all(
-      urls.slice(start, start + batch).map(async (url, k) => {
-        try {
-          out[start + k] = await createImageBitmap(dataUrlToBlob(url));
-        } catch {
-          out[start + k] = null;
-        }
-      }),
+  const pause = timeSlicer();
+  const pending: Promise<void>[] = [];
+  let done = 0;
+  for (let k = 0; k < urls.length; k++) {
+    await pause(signal);
+    pending.push(
+      createImageBitmap(dataUrlToBlob(urls[k]))
+        .then((bitmap) => {
+          out[k] = bitmap;
+        })
+        .catch(() => undefined)
+        .finally(() => {
+          if (++done % 100 === 0 || done === urls.length) onProgress?.(done);
+        }),
     );
-    onProgress?.(Math.min(urls.length, start + batch));
-    await yieldToPage();
+  }
+  await Promise.all(pending);
+  if (signal?.aborted) {
+    for (const b of out) b?.close();
+    signal.throwIfAborted();
   }
   return out;
 }

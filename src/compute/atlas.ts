@@ -163,6 +163,58 @@ export interface InputError {
 /** What recording produced, as plain columns (no tensors): the first stage's answer and the second's question. */
 export type RecordedColumns = { [M in Modality]: RecordedOf<M> }[Modality];
 
+/**
+ * A recording without its previews: what the layout stage needs. The previews (3,000 thumbnail data URLs
+ * cost Chromium about 60 ms of main thread for each crossing between threads) stay with the page.
+ */
+export type LayoutColumns = WithoutPreviews<RecordedColumns>;
+/** A recording (or a union of them) less its previews. */
+type WithoutPreviews<R> = R extends unknown ? Omit<R, 'previews'> : never;
+
+/** An atlas as the layout stage returns it: everything but the inputs' previews. */
+export type LaidOutAtlas = { [M in Modality]: Omit<AtlasOf<M>, 'inputs'> & { inputs: InputColumns } }[Modality];
+
+/** A recording less its previews, for the layout stage. */
+export function withoutPreviews<R extends RecordedColumns>(recorded: R): WithoutPreviews<R> {
+  const { previews: _, ...columns } = recorded;
+  return columns as WithoutPreviews<R>;
+}
+
+export type Previews = RecordedColumns['previews'];
+
+/** Inputs [start, end) of a recording's previews: every field holds one entry per input. */
+export function slicePreviews<P extends Previews>(previews: P, start: number, end: number): P {
+  return Object.fromEntries(Object.entries(previews).map(([key, perInput]) => [key, (perInput as unknown[]).slice(start, end)])) as P;
+}
+
+/** Slices of one recording's previews, in order, as one. */
+export function joinPreviews<P extends Previews>(slices: P[]): P {
+  return Object.fromEntries(Object.keys(slices[0]).map((key) => [key, slices.flatMap((p) => (p as Record<string, unknown[]>)[key])])) as P;
+}
+
+/** A recording from its columns and its previews, which may have come separately (in slices, from the model worker). */
+export function withRecordedPreviews(columns: LayoutColumns, previews: Previews): RecordedColumns {
+  const fields = columns.modality === 'image' ? ['thumbnails'] : ['tokenIds', 'tokens'];
+  for (const field of fields) {
+    const perInput = (previews as Record<string, unknown[] | undefined>)[field];
+    if (perInput?.length !== columns.names.length) {
+      throw new Error(`The recording has ${columns.names.length} inputs but ${perInput?.length ?? 'no'} ${columns.modality} previews (${field}).`);
+    }
+  }
+  // Checked above: the previews are the recording's own kind, one per input.
+  return { ...columns, previews } as RecordedColumns;
+}
+
+/** The atlas the layout stage laid out, with the previews of the recording it came from. */
+export function withPreviews(laid: LaidOutAtlas, recorded: RecordedColumns): Atlas {
+  if (laid.modality !== recorded.modality) throw new Error(`A ${laid.modality} layout cannot take ${recorded.modality} previews.`);
+  if (laid.inputs.names.length !== recorded.names.length) {
+    throw new Error(`The layout has ${laid.inputs.names.length} inputs and the recording ${recorded.names.length}.`);
+  }
+  // Modality checked above: the previews are the atlas's own kind.
+  return { ...laid, inputs: { ...laid.inputs, ...recorded.previews } } as Atlas;
+}
+
 export interface RecordedOf<M extends Modality> {
   modality: M;
   model: ModalityModels[M];
@@ -237,7 +289,7 @@ const droppedNotice = (dropped: number, what: string) =>
   `Dropped ${dropped.toLocaleString('en')} activation${dropped === 1 ? '' : 's'} with NaN or infinite ${what}; the atlas shows the rest.`;
 
 /** Builds the atlas from a projected table: normalises the layout, bins every grid level and gathers the per-input columns. */
-export function assembleAtlas(recorded: RecordedColumns, layout: Layout, params: AtlasParams, notices: string[] = recorded.notices): Atlas {
+export function assembleAtlas(recorded: LayoutColumns, layout: Layout, params: AtlasParams, notices: string[] = recorded.notices): LaidOutAtlas {
   const { table, model } = recorded;
   const labels = labelIndex(model.classNames);
   const n = recorded.names.length;
@@ -260,7 +312,7 @@ export function assembleAtlas(recorded: RecordedColumns, layout: Layout, params:
     inputLabel: histogramLabel,
   });
   const probability = (p: number) => (Number.isFinite(p) ? Math.round(p * 1e4) / 1e4 : 0);
-  // Modality, model and previews travel together from the recording, so they still match here.
+  // Modality and model travel together from the recording, so they still match here.
   return {
     modality: recorded.modality,
     model,
@@ -272,7 +324,6 @@ export function assembleAtlas(recorded: RecordedColumns, layout: Layout, params:
       label: Array.from(label),
       predicted: Array.from(predicted),
       probability: Array.from(recorded.probability, probability),
-      ...recorded.previews,
     },
     points: {
       input: Array.from(table.input),
@@ -283,7 +334,7 @@ export function assembleAtlas(recorded: RecordedColumns, layout: Layout, params:
     },
     levels,
     notices,
-  } as Atlas;
+  } as LaidOutAtlas;
 }
 
 /** Progress of the layout stage; `layout` carries a snapshot while the projection settles. */
@@ -294,13 +345,13 @@ export type LayoutProgress = (event: ProgressEvent & { layout?: Float32Array }) 
  * non-finite values (and says how many), projects, drops non-finite layout points, and assembles.
  */
 export async function layoutAtlas(
-  recorded: RecordedColumns,
+  recorded: LayoutColumns,
   params: AtlasParams,
   onProgress?: LayoutProgress,
   signal?: AbortSignal,
   /** Receives the table the atlas was built from (its rows are the atlas's points). */
   onTable?: (table: ActivationTable) => void,
-): Promise<Atlas> {
+): Promise<LaidOutAtlas> {
   const notices = [...recorded.notices];
   let table = recorded.table;
   const finite = finiteRows(table.values, table.count, table.dim);
@@ -326,12 +377,12 @@ export async function layoutAtlas(
 /** The two stages of an atlas build: recording (model) then layout (compute), wherever each runs. */
 export interface AtlasStages {
   record(request: AtlasRequest): Promise<RecordedColumns & { errors: InputError[] }>;
-  layout(recorded: RecordedColumns, params: AtlasParams): Promise<Atlas>;
+  layout(recorded: LayoutColumns, params: AtlasParams): Promise<LaidOutAtlas>;
 }
 
 /** Builds an atlas from a request: the one pipeline of the page (stages in workers) and the CLI (stages in process). */
 export async function buildAtlas(request: AtlasRequest, stages: AtlasStages): Promise<{ atlas: Atlas; errors: InputError[] }> {
   const { errors, ...recorded } = await stages.record(request);
-  const atlas = await stages.layout(recorded, request.params);
-  return { atlas, errors };
+  const laid = await stages.layout(withoutPreviews(recorded), request.params);
+  return { atlas: withPreviews(laid, recorded), errors };
 }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { abortError } from '../lib/abort';
 import { createRng, gaussian } from '../lib/rng';
+import { nextTask } from '../lib/yieldToPage';
 import type { ImageModel } from '../model/image/imageModel';
 import { directionObjective, layerFunction, layerVectors, objectiveTargets, toModelInput, type ObjectiveOptions } from './objective';
 import { FourierImage, rowsToImages } from './parameterisation';
@@ -41,8 +42,6 @@ export interface VisualiseResult {
   /** The TF.js backend the icons were computed on. */
   backend: string;
 }
-
-const nextTask = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 /**
  * Feature visualisation of k directions at a layer (directions: k x D row-major) by gradient ascent on

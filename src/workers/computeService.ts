@@ -1,4 +1,4 @@
-import { layoutAtlas, type Atlas, type AtlasParams, type RecordedColumns } from '../compute/atlas';
+import { layoutAtlas, type AtlasParams, type LaidOutAtlas, type LayoutColumns } from '../compute/atlas';
 import { conceptTcav, fitConcept, restRows, type ConceptExamples, type ConceptFit, type ConceptTcav, type ConceptTcavOptions } from '../compute/directions/concept';
 import type { CavMethod } from '../compute/directions/cav';
 import { gatherRows } from '../compute/directions/vectors';
@@ -56,7 +56,7 @@ export function createComputeService() {
 
   return {
     /** Projects the recorded activations and bins them into the atlas's grid levels; intermediate layouts go out as progress. */
-    async layoutAtlas(context: CallContext, recorded: RecordedColumns, params: AtlasParams): Promise<{ atlas: Atlas; layout: number }> {
+    async layoutAtlas(context: CallContext, recorded: LayoutColumns, params: AtlasParams): Promise<{ atlas: LaidOutAtlas; layout: number }> {
       const layout = ++layouts;
       table = null;
       examples.clear();

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount, setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
-import type { AtlasParams, RecordedColumns } from '../compute/atlas';
+import { slicePreviews, withoutPreviews, type AtlasParams, type LayoutColumns, type Previews } from '../compute/atlas';
 import type { ProgressEvent } from '../compute/types';
 import { chooseFeatureVisBackend } from '../featureVis/backendSupport';
 import { settingsKey } from '../featureVis/cache';
@@ -97,7 +97,8 @@ export interface VisualiseRequest {
   whiten?: boolean;
 }
 
-export type RecordResult = RecordedColumns & {
+/** A recording as the model worker answers it: its previews stay there, for `previews` to hand out in slices. */
+export type RecordResult = LayoutColumns & {
   errors: InputError[];
   /** Numbers this worker's recordings: gradients and neuron measures name the one they are about. */
   recording: number;
@@ -167,6 +168,8 @@ export function createModelService(deps: ModelServiceDeps) {
   let recordedInputs: { kind: 'image'; images: ImageProvider; names: string[] } | { kind: 'text'; tokenIds: Int32Array[] } | null = null;
   // Numbers start at random so that a restarted worker's recordings never reuse an earlier worker's numbers.
   let recording = Math.floor(Math.random() * 2 ** 30);
+  /** The last recording's previews (thumbnails, tokens), handed out in slices: one message of them all stalls the page. */
+  let recordedPreviews: Previews | null = null;
   /** The last recording's inputs, if it is the one asked about (the atlas on screen may be older: a rebuild was cancelled after recording). */
   const inputsOf = (asked: number) => {
     if (!loaded || !recordedInputs) throw new Error('Build an atlas first: this is computed on its inputs.');
@@ -251,6 +254,7 @@ export function createModelService(deps: ModelServiceDeps) {
       loaded = next;
       featureVis = null;
       recordedInputs = null;
+      recordedPreviews = null;
       fingerprint = next.modality === 'image' ? await modelFingerprint(next.model) : `${next.model.info.name}:${next.model.info.nLayer}x${next.model.info.nEmbd}`;
       return summary(next);
     },
@@ -270,8 +274,9 @@ export function createModelService(deps: ModelServiceDeps) {
         });
         const { table } = recorded;
         recordedInputs = { kind: 'text', tokenIds: recorded.previews.tokenIds.map((ids) => Int32Array.from(ids)) };
+        recordedPreviews = recorded.previews;
         return withTransfer(
-          { ...recorded, errors: [...read.errors, ...recorded.errors], iconSettings: '', recording: ++recording },
+          { ...withoutPreviews(recorded), errors: [...read.errors, ...recorded.errors], iconSettings: '', recording: ++recording },
           [table.values.buffer, table.input.buffer, table.position.buffer, ...(table.key ? [table.key.buffer] : [])],
         );
       }
@@ -292,10 +297,17 @@ export function createModelService(deps: ModelServiceDeps) {
         colourBasis: model.inputChannels === 3 ? colourBasisFromImages(thumbnails) : undefined,
         site: recorded.samplesPerInput === 'pooled' ? 'pooled' : 'centre',
       };
+      recordedPreviews = recorded.previews;
       return withTransfer(
-        { ...recorded, iconSettings: settingsKey({ ...featureVis, layer: undefined }), recording: ++recording },
+        { ...withoutPreviews(recorded), iconSettings: settingsKey({ ...featureVis, layer: undefined }), recording: ++recording },
         [table.values.buffer, table.input.buffer, table.position.buffer],
       );
+    },
+
+    /** Inputs [start, end) of the last recording's previews. */
+    previews(_: CallContext, asked: number, start: number, end: number): Previews {
+      inputsOf(asked);
+      return slicePreviews(recordedPreviews!, start, end);
     },
 
     /** Finds where feature visualisation of the recorded layer can run (probing gradients once per recording). */

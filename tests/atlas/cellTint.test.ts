@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseTokenList, samplePoints } from '../../src/app/directions';
 import { cellTints, tintColour } from '../../src/atlas/cellTint';
-import { DEFAULT_ATLAS_PARAMS, type Atlas } from '../../src/compute/atlas';
+import { DEFAULT_ATLAS_PARAMS, withPreviews, type Atlas } from '../../src/compute/atlas';
 import { pooledRecording } from '../compute/recorded';
 import type { Concept } from '../../src/compute/directions/concept';
 import { cellOf } from '../../src/compute/grid';
@@ -18,7 +18,9 @@ const concept: Concept = { id: 'c', name: 'planted', layer: 'l', method: 'differ
 let atlas: Atlas;
 
 beforeAll(async () => {
-  ({ atlas } = await createComputeService().layoutAtlas({ signal: new AbortController().signal, progress: () => {} }, pooledRecording(values.slice(), n, dim), { ...DEFAULT_ATLAS_PARAMS, iterations: 20, gridSizes: [8] }));
+  const recorded = pooledRecording(values.slice(), n, dim);
+  const laid = await createComputeService().layoutAtlas({ signal: new AbortController().signal, progress: () => {} }, recorded, { ...DEFAULT_ATLAS_PARAMS, iterations: 20, gridSizes: [8] });
+  atlas = withPreviews(laid.atlas, recorded);
 });
 
 /** Each point's cell key at grid g, as the atlas bins them. */

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { assembleAtlas, DEFAULT_ATLAS_PARAMS, finiteRows, keepRows, layoutAtlas, type Atlas, type RecordedColumns } from '../../src/compute/atlas';
+import { assembleAtlas, buildAtlas, DEFAULT_ATLAS_PARAMS, finiteRows, joinPreviews, keepRows, layoutAtlas, slicePreviews, withoutPreviews, withPreviews, withRecordedPreviews, type Atlas, type RecordedColumns } from '../../src/compute/atlas';
 import { ATLAS_VERSION, AtlasFileError, parseAtlas, serializeAtlas } from '../../src/export/atlasFile';
 import { createRng, gaussian } from '../../src/lib/rng';
 
@@ -34,7 +34,8 @@ const PARAMS = { ...DEFAULT_ATLAS_PARAMS, method: 'umap' as const, pcaDims: 0, n
 
 function smallAtlas(): Atlas {
   const random = createRng(2);
-  return assembleAtlas(recorded(), new Float32Array(60 * 2).map(() => random()), PARAMS);
+  const rec = recorded();
+  return withPreviews(assembleAtlas(rec, new Float32Array(60 * 2).map(() => random()), PARAMS), rec);
 }
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8');
@@ -61,6 +62,44 @@ describe('atlas file', () => {
     expect(back.points).toEqual(atlas.points);
     expect(back.layer).toEqual({ name: 'conv3', shape: [2, 3, 6], dim: 6, positionShape: [2, 3] });
     expect(back.params).toEqual(atlas.params);
+  });
+
+  it('builds without handing the previews to the layout stage, and puts them back on the atlas', async () => {
+    const rec = recorded();
+    let given: object | null = null;
+    const { atlas } = await buildAtlas(
+      { layer: 'conv3', params: PARAMS },
+      {
+        record: async () => ({ ...rec, errors: [] }),
+        layout: async (columns, params) => {
+          given = columns;
+          return layoutAtlas(columns, { ...params, iterations: 20 });
+        },
+      },
+    );
+    expect(given).not.toHaveProperty('previews');
+    expect(atlas.modality).toBe('image');
+    expect(atlas.inputs).toMatchObject(rec.previews);
+    expect(parseAtlas(serializeAtlas(atlas)).inputs).toEqual(atlas.inputs);
+  });
+
+  it('refuses previews of another recording', () => {
+    const rec = recorded();
+    const laid = assembleAtlas(rec, new Float32Array(60 * 2).fill(0.5), PARAMS);
+    const text = { ...rec, modality: 'text', previews: { tokenIds: [], tokens: [] } } as unknown as RecordedColumns;
+    expect(() => withPreviews(laid, text)).toThrow(/image layout cannot take text previews/);
+    expect(() => withPreviews(laid, { ...rec, names: rec.names.slice(1) })).toThrow(/20 inputs and the recording 19/);
+  });
+
+  it('cuts previews into slices and joins them back, and refuses previews that do not fit the recording', () => {
+    const text = { tokenIds: [[1, 2], [3], [4, 5, 6], [7]], tokens: [['a', 'b'], ['c'], ['d', 'e', 'f'], ['g']] };
+    expect(joinPreviews([slicePreviews(text, 0, 3), slicePreviews(text, 3, 4)])).toEqual(text);
+    const rec = recorded();
+    const { thumbnails } = rec.previews as { thumbnails: string[] };
+    const back = joinPreviews([0, 7, 14].map((s) => slicePreviews({ thumbnails }, s, Math.min(20, s + 7))));
+    expect(withRecordedPreviews(withoutPreviews(rec), back)).toEqual(rec);
+    expect(() => withRecordedPreviews(withoutPreviews(rec), slicePreviews({ thumbnails }, 0, 19))).toThrow(/20 inputs but 19 image previews/);
+    expect(() => withRecordedPreviews(withoutPreviews(rec), text)).toThrow(/20 inputs but no image previews/);
   });
 
   it('maps true labels and predictions onto one list of label names', () => {
@@ -97,7 +136,7 @@ describe('atlas file', () => {
     const rec = recorded(80, 4);
     rec.table.values[3 * 4 + 1] = Number.NaN;
     rec.table.values[10 * 4] = Number.POSITIVE_INFINITY;
-    const atlas = await layoutAtlas(rec, { ...PARAMS, iterations: 30 });
+    const atlas = withPreviews(await layoutAtlas(rec, { ...PARAMS, iterations: 30 }), rec);
     expect(atlas.points.input).toHaveLength(78);
     expect(atlas.notices.join(' ')).toMatch(/Dropped 2 activations with NaN or infinite values/);
     const text = serializeAtlas(atlas);

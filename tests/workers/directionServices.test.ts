@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_ATLAS_PARAMS, type Atlas } from '../../src/compute/atlas';
+import { DEFAULT_ATLAS_PARAMS, withPreviews, type Atlas } from '../../src/compute/atlas';
 import { pooledRecording } from '../compute/recorded';
 import { cosine } from '../../src/compute/directions/vectors';
 import { nodeModelServiceDeps } from '../../src/cli/nodeServices';
@@ -36,7 +36,10 @@ describe('the compute worker\'s concept service', () => {
   let atlas: Atlas;
   let layout: number;
   beforeAll(async () => {
-    ({ atlas, layout } = await service.layoutAtlas(context(), pooledRecording(values.slice(), n, dim), { ...DEFAULT_ATLAS_PARAMS, iterations: 20, gridSizes: [10] }));
+    const recorded = pooledRecording(values.slice(), n, dim);
+    const laid = await service.layoutAtlas(context(), recorded, { ...DEFAULT_ATLAS_PARAMS, iterations: 20, gridSizes: [10] });
+    ({ layout } = laid);
+    atlas = withPreviews(laid.atlas, recorded);
   });
 
   it('learns a planted concept from points against the rest: direction recovered, held out accuracy high', () => {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_ATLAS_PARAMS, layoutAtlas } from '../../../src/compute/atlas';
+import { DEFAULT_ATLAS_PARAMS, layoutAtlas, withPreviews } from '../../../src/compute/atlas';
 import type { ProgressEvent } from '../../../src/compute/types';
 import { parseAtlas, serializeAtlas } from '../../../src/export/atlasFile';
 import { isAbortError } from '../../../src/lib/abort';
@@ -192,7 +192,7 @@ describe('recordTextAtlas', () => {
     expect(recorded.previews.tokens[0].slice(0, 3)).toEqual(['<|endoftext|>', 'Call', ' me']);
     const { errors, ...columns } = recorded;
     expect(errors).toEqual([]);
-    const atlas = parseAtlas(serializeAtlas(await layoutAtlas(columns, request.params)));
+    const atlas = parseAtlas(serializeAtlas(withPreviews(await layoutAtlas(columns, request.params), columns)));
     expect(atlas.modality).toBe('text');
     expect(atlas.points.position).not.toContain(0);
     expect(atlas.labelNames).toEqual(['narration', 'dialogue']);

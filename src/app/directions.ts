@@ -231,11 +231,13 @@ export class DirectionsController {
 
   /** k neurons against k seeded random directions at the atlas's layer, with Network Dissection's check. */
   versusRandom(k: number, topN: number): Promise<void | null> {
-    return this.task('Neurons against random directions', async (current) => {
+    const name = 'Neurons against random directions';
+    return this.task(name, async (current, signal) => {
       const atlas = this.atlas();
       const { labels, described } = pointLabels(atlas);
       if (!Number.isInteger(k) || k < 2 || !Number.isInteger(topN) || topN < 2) throw new Error(`k and top need to be whole numbers of at least 2; got ${k} and ${topN}.`);
-      const result = await (await this.pipeline()).versusRandom(this.ref().layout, labels, { k, topN, seed: SEED, rotations: 10, threshold: 0.5 });
+      const options = { k, topN, seed: SEED, rotations: 10, threshold: 0.5 };
+      const result = await (await this.pipeline()).versusRandom(this.ref().layout, labels, options, signal, this.progress(name));
       current();
       this.store.getState().setVersus({ result, labels: described });
     });

@@ -63,7 +63,9 @@ export class AtlasPipeline {
   ): Promise<AtlasPipeline> {
     // Model work checks its signal between batches and steps; only a long stall warrants losing the model.
     const modelClient = new RpcClient<ModelService>(options.workers?.model ?? createModelWorker, 5000);
-    const computeClient = new RpcClient<ComputeService>(options.workers?.compute ?? createComputeWorker);
+    // Compute work pauses every 50 ms for a cancel; the grace covers its longest step (a rotation's columns for a wide
+    // layer), since a restarted compute worker has lost the atlas's table that concepts and tests run on.
+    const computeClient = new RpcClient<ComputeService>(options.workers?.compute ?? createComputeWorker, 3000);
     const request: BackendRequest = { backend: options.backend ?? null, threads: options.threads ?? null };
     const backend = await modelClient.call('init', [request]);
     return new AtlasPipeline(modelClient, computeClient, backend, request);
@@ -223,8 +225,14 @@ export class AtlasPipeline {
   }
 
   /** Neurons against random directions at the last atlas's layer (compute worker). */
-  versusRandom(layout: number, labels: Int32Array | 'key' | null, options: VersusRandomOptions): Promise<VersusRandomResult> {
-    return this.computeClient.call('versusRandom', [layout, labels, options]);
+  versusRandom(
+    layout: number,
+    labels: Int32Array | 'key' | null,
+    options: VersusRandomOptions,
+    signal?: AbortSignal,
+    onProgress?: (p: ProgressEvent) => void,
+  ): Promise<VersusRandomResult> {
+    return this.computeClient.call('versusRandom', [layout, labels, options], { signal, onProgress });
   }
 
   /** Polysemanticity of the last atlas's layer over its inputs (model worker). */

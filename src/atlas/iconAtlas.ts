@@ -1,5 +1,5 @@
 import type { GridLevel } from '../compute/types';
-import { timeSlicer } from '../lib/yieldToPage';
+import { createPacer, PAGE_SLICE_MS } from '../lib/yieldToPage';
 import { iconAtlasLayout, iconSlot } from './iconAtlasLayout';
 import type { IconSource } from './iconSource';
 
@@ -31,9 +31,9 @@ export async function buildIconAtlas(level: GridLevel, source: IconSource, prefe
   const mapping: Record<string, IconMappingEntry> = {};
   // A one-pixel gutter keeps linear filtering and mipmaps from bleeding neighbours into an icon.
   const gutter = layout.iconSize > 8 ? 1 : 0;
-  const pause = timeSlicer();
+  const pacer = createPacer(signal, PAGE_SLICE_MS);
   for (let k = 0; k < level.cells.length; k++) {
-    await pause(signal);
+    if (pacer.due()) await pacer.pause();
     const cell = level.cells[k];
     const slot = iconSlot(k, layout);
     const size = slot.width - 2 * gutter;

@@ -1,7 +1,7 @@
 import { countOpacity, type PlacedLabel } from './cellStyle';
 import type { IconSource } from './iconSource';
 import type { GridLevel } from '../compute/types';
-import { timeSlicer } from '../lib/yieldToPage';
+import { createPacer, PAGE_SLICE_MS } from '../lib/yieldToPage';
 
 export const PNG_SIZES = [1024, 2048, 4096] as const;
 
@@ -39,9 +39,9 @@ export async function renderAtlasPng({ level, size, icons, labels }: AtlasPngOpt
   ctx.fillRect(0, 0, size, size);
   const maxCount = level.cells.reduce((m, c) => Math.max(m, c.count), 1);
   const gap = size / level.size > 12 ? 1 : 0;
-  const pause = timeSlicer();
+  const pacer = createPacer(signal, PAGE_SLICE_MS);
   for (let k = 0; k < level.cells.length; k++) {
-    await pause(signal);
+    if (pacer.due()) await pacer.pause();
     const cell = level.cells[k];
     const r = cellPixelRect(cell.i, cell.j, level.size, size);
     ctx.globalAlpha = countOpacity(cell.count, maxCount);

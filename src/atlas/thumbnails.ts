@@ -1,5 +1,5 @@
 import { base64ToBytes } from '../lib/base64';
-import { timeSlicer } from '../lib/yieldToPage';
+import { createPacer, PAGE_SLICE_MS } from '../lib/yieldToPage';
 
 /**
  * Decodes thumbnail data URLs into bitmaps. createImageBitmap decodes off the main thread, but making each
@@ -12,11 +12,11 @@ export async function decodeThumbnails(
   onProgress?: (done: number) => void,
 ): Promise<(ImageBitmap | null)[]> {
   const out: (ImageBitmap | null)[] = new Array(urls.length).fill(null);
-  const pause = timeSlicer();
+  const pacer = createPacer(signal, PAGE_SLICE_MS);
   const pending: Promise<void>[] = [];
   let done = 0;
   for (let k = 0; k < urls.length; k++) {
-    await pause(signal);
+    if (pacer.due()) await pacer.pause();
     pending.push(
       createImageBitmap(dataUrlToBlob(urls[k]))
         .then((bitmap) => {

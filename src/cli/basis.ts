@@ -168,7 +168,9 @@ export async function runBasis(options: BasisCliOptions): Promise<BasisReport> {
   say(`scoring ${k} neurons and random directions over ${table.count} rows (${dim}-d), ${rotations} rotation(s)`);
   const computeStarted = performance.now();
   const values = table.values.subarray(0, table.count * dim);
-  const result = neuronsVersusRandom(values, table.count, dim, recorded.labels, { k, topN: top, seed, rotations, threshold, groups });
+  const result = await neuronsVersusRandom(values, table.count, dim, recorded.labels, { k, topN: top, seed, rotations, threshold, groups }, {
+    onProgress: (e) => say(`  step ${e.done} of ${e.total} (the basis, the directions, then each rotation)`),
+  });
   const computeSeconds = (performance.now() - computeStarted) / 1000;
   if (result.liveNeurons < dim) recorded.notices.push(`${dim - result.liveNeurons} of ${dim} neurons are dead or tied at their minimum over their top ${top} inputs; they are not sampled.`);
   const saturated = result.directions.filter((d) => d.kind === 'neuron' && d.spread === 0).length;
@@ -402,7 +404,8 @@ export function formatBasisTable(report: BasisReport): string {
   lines.push(row(header), row(widths.map((w) => '-'.repeat(w))), ...body.map(row));
   if (dissection) {
     const rotated = dissection.rotated.length
-      ? `rotations ${fixed(dissection.rotatedMean)} ± ${fixed(dissection.rotatedStd)} (${dissection.rotated.length}, max ${fixed(Math.max(...dissection.rotated))}), p = ${formatP(dissection.p)}`
+      ? `rotations ${fixed(dissection.rotatedMean)} ± ${fixed(dissection.rotatedStd)} (${dissection.rotated.length}` +
+        `${dissection.unitsPerRotation < dissection.units ? `, ${dissection.unitsPerRotation} directions of each` : ''}, max ${fixed(Math.max(...dissection.rotated))}), p = ${formatP(dissection.p)}`
       : 'no rotations';
     lines.push('', `Network Dissection (purity >= ${dissection.threshold} over the top ${dissection.topN}): basis ${fixed(dissection.basis)} of ${dissection.units} units ` +
         `(${fixed(dissection.basisLive)} of the ${dissection.liveUnits} live); ${rotated}`);

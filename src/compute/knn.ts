@@ -1,4 +1,5 @@
 import { createRng } from '../lib/rng';
+import { createPacer, type Pacer } from '../lib/yieldToPage';
 import { DistanceKernels } from './distanceKernels';
 import type { Metric } from './types';
 
@@ -48,7 +49,7 @@ export async function exactKnn(
   options: KnnOptions = {},
 ): Promise<KnnGraph> {
   const metric = options.metric ?? 'euclidean';
-  const pacer = createPacer(options.signal);
+  const pacer = createPacer(options.signal, 50, 'Projection cancelled');
   const x = metric === 'cosine' ? normaliseRows(data, n, d) : data;
   const heaps = new NeighbourHeaps(n, k);
   const kernels = options.simd === false ? null : DistanceKernels.create(x, n, d);
@@ -112,7 +113,7 @@ export async function nnDescent(
 ): Promise<KnnGraph> {
   const metric = options.metric ?? 'euclidean';
   const random = createRng(options.seed ?? 0);
-  const pacer = createPacer(options.signal);
+  const pacer = createPacer(options.signal, 50, 'Projection cancelled');
   const source = metric === 'cosine' ? normaliseRows(data, n, d) : data;
   const heaps = new NeighbourHeaps(n, k);
   const iterations = options.iterations ?? Math.max(5, Math.round(Math.log2(Math.max(2, n))));
@@ -456,30 +457,4 @@ function replaceRoot(keys: Float32Array, indices: Int32Array, flags: Uint8Array 
     pos = child;
   }
   return pos;
-}
-
-/** Paces long loops: says when ~sliceMs of work has passed, then yields a macrotask and honours the abort signal. */
-export interface Pacer {
-  due(): boolean;
-  pause(): Promise<void>;
-  /** Throws the AbortError now if the signal has aborted. */
-  check(): void;
-}
-
-/** A pacer for the given signal; a macrotask yield lets a worker's message handler deliver the abort. */
-export function createPacer(signal?: AbortSignal, sliceMs = 50): Pacer {
-  let last = performance.now();
-  const check = () => {
-    if (signal?.aborted) throw new DOMException('Projection cancelled', 'AbortError');
-  };
-  check();
-  return {
-    due: () => performance.now() - last >= sliceMs,
-    pause: async () => {
-      await new Promise<void>((resolve) => setTimeout(resolve, 0));
-      last = performance.now();
-      check();
-    },
-    check,
-  };
 }

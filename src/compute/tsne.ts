@@ -1,5 +1,6 @@
 import { createRng, gaussian } from '../lib/rng';
-import { createPacer, knn, type KnnGraph } from './knn';
+import { createPacer } from '../lib/yieldToPage';
+import { knn, type KnnGraph } from './knn';
 import { reducePca } from './pca';
 import { TsneKernels } from './tsneKernels';
 import type { Metric } from './types';
@@ -74,7 +75,7 @@ export async function tsne(data: Float32Array, n: number, d: number, options: Ts
   const exaggerationIterations = Math.min(iterations, options.exaggerationIterations ?? 250);
   const learningRate = options.learningRate ?? Math.max(n / exaggeration, 200);
   const report = options.onProgress;
-  const pacer = createPacer(options.signal);
+  const pacer = createPacer(options.signal, 50, 'Projection cancelled');
   const random = createRng(seed);
   if (n <= 2) return new Float32Array(n * 2);
 

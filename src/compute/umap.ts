@@ -1,5 +1,6 @@
 import { createRng, gaussian } from '../lib/rng';
-import { createPacer, knn, type KnnGraph } from './knn';
+import { createPacer } from '../lib/yieldToPage';
+import { knn, type KnnGraph } from './knn';
 import { reducePca, symmetricEigen } from './pca';
 import type { Metric } from './types';
 
@@ -43,7 +44,7 @@ export async function umap(data: Float32Array, n: number, d: number, options: Um
   const seed = options.seed ?? 0;
   const epochs = options.epochs ?? (n <= 10_000 ? 500 : 200);
   const report = options.onProgress;
-  const pacer = createPacer(options.signal);
+  const pacer = createPacer(options.signal, 50, 'Projection cancelled');
   const random = createRng(seed);
   if (n <= 2) return trivialLayout(n);
 

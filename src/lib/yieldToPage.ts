@@ -1,22 +1,8 @@
+import { abortError } from './abort';
+
 /** Lets the browser paint and handle input between chunks of main-thread work. */
 export function yieldToPage(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
-}
-
-/**
- * A main-thread work loop's pause: each call returns at once until `budgetMs` of work has passed since the
- * last pause, then checks `signal` and lets the page paint and take input. Slices by time, not by count, so
- * a loop stays responsive however slow each step is on this machine.
- */
-export function timeSlicer(budgetMs = 16): (signal?: AbortSignal) => Promise<void> | undefined {
-  let since = performance.now();
-  return (signal) => {
-    if (performance.now() - since < budgetMs) return undefined;
-    signal?.throwIfAborted();
-    return yieldToPage().then(() => {
-      since = performance.now();
-    });
-  };
 }
 
 /**
@@ -33,4 +19,37 @@ export function nextTask(): Promise<void> {
     };
     port2.postMessage(null);
   });
+}
+
+/** Work between pauses in a page loop: short enough that a frame or a click is never kept waiting long. */
+export const PAGE_SLICE_MS = 16;
+
+/** Paces a long loop: says when ~sliceMs of work has passed, then yields a macrotask and honours the abort signal. */
+export interface Pacer {
+  due(): boolean;
+  pause(): Promise<void>;
+  /** Throws the AbortError now if the signal has aborted. */
+  check(): void;
+}
+
+/**
+ * A pacer for the given signal. In a worker, the macrotask yield lets the message handler deliver a cancel;
+ * on the page, it lets the browser paint and take input. Slices go by time, not by count, so a loop stays
+ * responsive however slow each step is on this machine.
+ */
+export function createPacer(signal?: AbortSignal, sliceMs = 50, what = 'Cancelled'): Pacer {
+  let last = performance.now();
+  const check = () => {
+    if (signal?.aborted) throw abortError(what);
+  };
+  check();
+  return {
+    due: () => performance.now() - last >= sliceMs,
+    pause: async () => {
+      await yieldToPage();
+      last = performance.now();
+      check();
+    },
+    check,
+  };
 }

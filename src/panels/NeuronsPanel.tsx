@@ -115,7 +115,8 @@ function VersusTable({ result, labels }: { result: VersusRandomResult; labels: s
       {d ? (
         <p className="small" data-testid="dissection-rates">
           Network Dissection: {percent(d.basis)} of the layer's {d.units} neurons have top {d.topN} at least {percent(d.threshold)} pure;{' '}
-          {percent(d.rotatedMean)} of the directions of {d.rotated.length} random rotations ({d.rotated.map(percent).join(', ')}).
+          {percent(d.rotatedMean)} of the directions of {d.rotated.length} random rotations ({d.rotated.map(percent).join(', ')})
+          {d.unitsPerRotation < d.units ? `, each rate over ${d.unitsPerRotation} of its ${d.units} directions` : ''}.
         </p>
       ) : (
         <p className="small muted">No labels: Network Dissection's purity check needs them.</p>

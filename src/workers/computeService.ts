@@ -115,11 +115,11 @@ export function createComputeService() {
      * k neurons against k seeded random directions, scored by their top inputs, and Network Dissection's check;
      * labels per point (-1: none), or 'key' for each point's recorded token (text), or null.
      */
-    versusRandom(_: CallContext, layout: number, labels: Int32Array | 'key' | null, options: VersusRandomOptions): VersusRandomResult {
+    async versusRandom(context: CallContext, layout: number, labels: Int32Array | 'key' | null, options: VersusRandomOptions): Promise<VersusRandomResult> {
       const t = current(layout, 'neurons against random directions');
       const perRow = labels === 'key' ? (t.key ?? null) : labels;
       if (perRow && perRow.length !== t.count) throw new Error(`${perRow.length} labels for ${t.count} points.`);
-      return neuronsVersusRandom(t.values, t.count, t.dim, perRow, { ...options, groups: t.input });
+      return neuronsVersusRandom(t.values, t.count, t.dim, perRow, { ...options, groups: t.input }, { signal: context.signal, onProgress: (e) => context.progress(e) });
     },
 
     /** Activation times gradient at each given point (gradients: one row per point, in the same order). */

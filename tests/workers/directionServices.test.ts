@@ -77,16 +77,16 @@ describe('the compute worker\'s concept service', () => {
     expect(() => service.conceptTcav(context(), layout, 'unknown', grads, 30, { method: 'logistic', runs: 20, seed: 0, classesTested: 1 })).toThrow(/learn it again/);
   });
 
-  it('neurons against random directions run on the atlas\'s table, with labels per point or none', () => {
+  it('neurons against random directions run on the atlas\'s table, with labels per point or none', async () => {
     const labels = Int32Array.from({ length: n }, (_, r) => (r < 80 ? 1 : 0));
-    const labelled = service.versusRandom(context(), layout, labels, { k: 8, topN: 10, seed: 0, rotations: 3 });
+    const labelled = await service.versusRandom(context(), layout, labels, { k: 8, topN: 10, seed: 0, rotations: 3 });
     expect(labelled.neurons).toBe(8);
     expect(labelled.directions).toHaveLength(16);
     expect(labelled.dissection?.rotated).toHaveLength(3);
-    const unlabelled = service.versusRandom(context(), layout, 'key', { k: 8, topN: 10, seed: 0, rotations: 3 });
+    const unlabelled = await service.versusRandom(context(), layout, 'key', { k: 8, topN: 10, seed: 0, rotations: 3 });
     expect(unlabelled.dissection).toBeNull();
     expect(unlabelled.summary.neuron.purity).toBeNull();
-    expect(() => service.versusRandom(context(), layout, labels.subarray(1), { k: 8 })).toThrow(/399 labels for 400 points/);
+    await expect(service.versusRandom(context(), layout, labels.subarray(1), { k: 8 })).rejects.toThrow(/399 labels for 400 points/);
   });
 
   it('attribution is activation · gradient per asked point', () => {

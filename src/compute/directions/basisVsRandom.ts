@@ -17,27 +17,41 @@ export function randomUnitDirections(dim: number, k: number, seed: number): Floa
  * the sign correction that makes Q Haar rather than biased (Mezzadri 2007).
  */
 export function randomRotation(dim: number, seed: number): Float64Array {
+  return randomRotationColumns(dim, dim, seed);
+}
+
+/**
+ * The first `count` columns of `randomRotation(dim, seed)`, dim x count row-major. Gram–Schmidt's column c
+ * depends only on the Gaussian columns up to c, so these are exactly the full rotation's first columns, at
+ * O(dim count^2) instead of O(dim^3).
+ */
+export function randomRotationColumns(dim: number, count: number, seed: number): Float64Array {
+  if (!Number.isInteger(count) || count < 1 || count > dim) throw new Error(`randomRotationColumns: count must be 1 to ${dim}, got ${count}.`);
   const random = createRng(seed);
-  const columns = Float64Array.from({ length: dim * dim }, () => gaussian(random));
-  orthonormaliseColumns(columns, dim, dim);
-  const rotation = new Float64Array(dim * dim);
-  for (let c = 0; c < dim; c++) for (let i = 0; i < dim; i++) rotation[i * dim + c] = columns[c * dim + i];
+  const columns = Float64Array.from({ length: dim * count }, () => gaussian(random));
+  orthonormaliseColumns(columns, dim, count);
+  const rotation = new Float64Array(dim * count);
+  for (let c = 0; c < count; c++) for (let i = 0; i < dim; i++) rotation[i * count + c] = columns[c * dim + i];
   return rotation;
 }
 
-/** Rows expressed in a rotated basis: out_i = x_i Q, so column j of the result is the projection on Q's column j. */
-export function rotateRows(values: Float32Array, n: number, dim: number, rotation: Float64Array): Float32Array {
+/**
+ * Rows expressed in a rotated basis: out_i = x_i Q, so column j of the result is the projection on Q's column j.
+ * Q is dim x width (width = dim for a whole rotation, fewer for its first columns).
+ */
+export function rotateRows(values: Float32Array, n: number, dim: number, rotation: Float64Array, width = dim): Float32Array {
   checkTable('rotateRows', values, n, dim);
-  const out = new Float32Array(n * dim);
-  const row = new Float64Array(dim);
+  if (rotation.length !== dim * width) throw new Error(`rotateRows: the rotation has ${rotation.length} values, expected ${dim} x ${width}.`);
+  const out = new Float32Array(n * width);
+  const row = new Float64Array(width);
   for (let i = 0; i < n; i++) {
     row.fill(0);
     for (let k = 0; k < dim; k++) {
       const x = values[i * dim + k];
       if (x === 0) continue;
-      for (let j = 0; j < dim; j++) row[j] += x * rotation[k * dim + j];
+      for (let j = 0; j < width; j++) row[j] += x * rotation[k * width + j];
     }
-    out.set(row, i * dim);
+    out.set(row, i * width);
   }
   return out;
 }

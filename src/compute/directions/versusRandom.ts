@@ -1,5 +1,7 @@
 import { createRng } from '../../lib/rng';
-import { directionCoherence, labelPurity, randomRotation, randomUnitDirections, rotateRows } from './basisVsRandom';
+import { createPacer, type Pacer } from '../../lib/yieldToPage';
+import type { ProgressEvent } from '../types';
+import { directionCoherence, labelPurity, randomRotationColumns, randomUnitDirections, rotateRows } from './basisVsRandom';
 import { conceptScores } from './cav';
 import { fisherExact, mean, std, welchTTest, type FisherResult, type TTestResult } from './stats';
 import { checkTable, range, shuffle } from './vectors';
@@ -29,6 +31,12 @@ export interface VersusRandomOptions {
    * distinct inputs, each at its best row, as in the atlas's cell top lists. Null or absent: every row is its own input.
    */
   groups?: ArrayLike<number> | null;
+}
+
+/** How a long neurons-versus-random run reports and stops: steps done (the basis, the directions, each rotation). */
+export interface VersusRandomRun {
+  signal?: AbortSignal;
+  onProgress?: (event: ProgressEvent) => void;
 }
 
 /** One neuron or random direction with its top inputs' scores. */
@@ -79,6 +87,12 @@ export interface DissectionResult {
   /** Units whose top inputs are not ties at their floor, and the share of them that pass. */
   liveUnits: number;
   basisLive: number;
+  /**
+   * Rotated directions scored per rotation: all `units` up to DISSECTION_UNITS, else the rotation's first
+   * DISSECTION_UNITS columns. A Haar rotation's columns are exchangeable, so their share is an unbiased
+   * estimate of the whole rotation's (standard error at most 0.5 / sqrt(unitsPerRotation)).
+   */
+  unitsPerRotation: number;
   /** Share that pass in each seeded random rotation of the basis (`randomRotation(dim, streamSeed(seed, 2 + r))`). */
   rotated: number[];
   rotatedMean: number;
@@ -172,13 +186,14 @@ export function streamSeed(seed: number, stream: number): number {
  * layer's own coordinates, as many as neurons so that the two samples and the study deck are balanced.
  * A direction's top inputs are the rows with the largest projection on it, ties in a seeded random order.
  */
-export function neuronsVersusRandom(
+export async function neuronsVersusRandom(
   values: Float32Array,
   n: number,
   dim: number,
   labels: ArrayLike<number> | null,
   options: VersusRandomOptions = {},
-): VersusRandomResult {
+  run: VersusRandomRun = {},
+): Promise<VersusRandomResult> {
   const k = options.k ?? 32;
   const topN = options.topN ?? 20;
   const seed = options.seed ?? 0;
@@ -199,12 +214,18 @@ export function neuronsVersusRandom(
     throw new Error(`neuronsVersusRandom: topN = ${topN} distinct inputs are asked for, but the rows come from ${grouping.count} input(s).`);
   }
 
+  const pacer = createPacer(run.signal, 50, 'Neurons against random directions cancelled');
+  const steps = 2 + (labels ? rotations : 0);
+  const stepDone = (done: number) => run.onProgress?.({ stage: 'versus-random', done, total: steps });
   const column = new Float32Array(n);
   const basisTops: (Int32Array | null)[] = [];
   for (let j = 0; j < dim; j++) {
+    if (pacer.due()) await pacer.pause();
     for (let i = 0; i < n; i++) column[i] = values[i * dim + j];
     basisTops.push(liveTop(column, topN, grouping));
   }
+  stepDone(1);
+  pacer.check();
   const live = basisTops.flatMap((top, j) => (top ? [j] : []));
   if (live.length < 2) throw new Error(`neuronsVersusRandom: only ${live.length} of ${dim} neurons vary over their top ${topN} inputs; at least 2 are needed.`);
   const chosen = live.length <= k ? live : Array.from(shuffle(Int32Array.from(live), createRng(streamSeed(seed, 0))).subarray(0, k)).sort((a, b) => a - b);
@@ -221,16 +242,22 @@ export function neuronsVersusRandom(
       top,
     };
   };
-  const directions: ScoredDirection[] = chosen.map((j) => {
+  const directions: ScoredDirection[] = [];
+  for (const j of chosen) {
+    if (pacer.due()) await pacer.pause();
     for (let i = 0; i < n; i++) column[i] = values[i * dim + j];
-    return scoreOf('neuron', j, column, basisTops[j]!);
-  });
+    directions.push(scoreOf('neuron', j, column, basisTops[j]!));
+  }
   const randoms = randomUnitDirections(dim, chosen.length, streamSeed(seed, 1));
   for (let r = 0; r < chosen.length; r++) {
+    if (pacer.due()) await pacer.pause();
     const direction = randoms.slice(r * dim, r * dim + dim);
     const projection = conceptScores(values, n, dim, direction);
     directions.push(scoreOf('random', r, projection, topOf(projection, topN, grouping), direction));
   }
+
+  stepDone(2);
+  pacer.check();
 
   const of = (kind: DirectionKind, score: 'purity' | 'spread' | 'coherence') =>
     directions.filter((d) => d.kind === kind).map((d) => d[score]).filter((v): v is number => v !== null && Number.isFinite(v));
@@ -256,7 +283,7 @@ export function neuronsVersusRandom(
     directions,
     summary: { neuron: summarise('neuron'), random: summarise('random') },
     tests: { purity: labels ? test('purity') : null, spread: test('spread'), coherence: test('coherence') },
-    dissection: labels ? dissection(values, n, dim, labels, basisTops, { threshold, topN, rotations, seed, grouping }) : null,
+    dissection: labels ? await dissection(values, n, dim, labels, basisTops, { threshold, topN, rotations, seed, grouping }, pacer, (r) => stepDone(2 + r)) : null,
   };
 }
 
@@ -396,39 +423,62 @@ function summary(values: number[]): ScoreSummary {
   return { mean: values.length ? mean(values) : NaN, std: values.length >= 2 ? std(values) : NaN, count: values.length };
 }
 
+/** Rows rotated between checks for a cancel. */
+const ROTATE_BLOCK = 256;
+/**
+ * Most rotated directions scored per rotation. A whole rotation of GPT-2 small's MLP (3,072 units) costs
+ * O(dim^3) to draw and n dim^2 to apply, minutes per rotation; 256 of its columns cost a twelfth of the
+ * latter and estimate the rate to within 0.03.
+ */
+export const DISSECTION_UNITS = 256;
+
 /**
  * Network Dissection's rate for the basis and for seeded random rotations of it. A unit whose top inputs are
  * ties at its floor (dead) fails, as in `dissectionRate`'s count over every unit; otherwise the same
  * count as `dissectionRate`, with the top inputs distinct when rows are grouped.
  */
-function dissection(
+async function dissection(
   values: Float32Array,
   n: number,
   dim: number,
   labels: ArrayLike<number>,
   basisTops: (Int32Array | null)[],
   options: { threshold: number; topN: number; rotations: number; seed: number; grouping: Grouping },
-): DissectionResult {
+  pacer: Pacer,
+  rotationDone: (rotations: number) => void,
+): Promise<DissectionResult> {
   const { threshold, topN, rotations, seed, grouping } = options;
   const passes = (top: Int32Array | null) => top !== null && labelPurity(top, labels) >= threshold;
   const basisPassed = basisTops.filter(passes).length;
   const liveUnits = basisTops.filter((top) => top !== null).length;
   const rotated: number[] = [];
   const column = new Float32Array(n);
+  const width = Math.min(dim, DISSECTION_UNITS);
   for (let r = 0; r < rotations; r++) {
-    const coordinates = rotateRows(values, n, dim, randomRotation(dim, streamSeed(seed, 2 + r)));
+    pacer.check();
+    const rotation = randomRotationColumns(dim, width, streamSeed(seed, 2 + r));
+    const coordinates = new Float32Array(n * width);
+    // A block of rows at a time: a rotation of a large table takes seconds, and a cancel must get in.
+    for (let i0 = 0; i0 < n; i0 += ROTATE_BLOCK) {
+      if (pacer.due()) await pacer.pause();
+      const i1 = Math.min(n, i0 + ROTATE_BLOCK);
+      coordinates.set(rotateRows(values.subarray(i0 * dim, i1 * dim), i1 - i0, dim, rotation, width), i0 * width);
+    }
     let passed = 0;
-    for (let j = 0; j < dim; j++) {
-      for (let i = 0; i < n; i++) column[i] = coordinates[i * dim + j];
+    for (let j = 0; j < width; j++) {
+      if (pacer.due()) await pacer.pause();
+      for (let i = 0; i < n; i++) column[i] = coordinates[i * width + j];
       if (passes(liveTop(column, topN, grouping))) passed++;
     }
-    rotated.push(passed / dim);
+    rotated.push(passed / width);
+    rotationDone(r + 1);
   }
   const basis = basisPassed / dim;
   return {
     threshold,
     topN,
     units: dim,
+    unitsPerRotation: width,
     basis,
     liveUnits,
     basisLive: basisPassed / liveUnits,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { directionCoherence, dissectionRate, labelPurity, randomRotation, rotateRows } from '../../../src/compute/directions/basisVsRandom';
+import { directionCoherence, dissectionRate, labelPurity, randomRotation, randomRotationColumns, rotateRows } from '../../../src/compute/directions/basisVsRandom';
 import {
+  DISSECTION_UNITS,
   neuronsVersusRandom,
   streamSeed,
   studyDeck,
@@ -26,9 +27,9 @@ const n = 2000;
 const dim = 16;
 
 describe('neuronsVersusRandom on a planted structure', () => {
-  it.each([1, 2, 3])('finds neurons purer than random directions and the basis a detector more often than rotations (seed %i)', (seed) => {
+  it.each([1, 2, 3])('finds neurons purer than random directions and the basis a detector more often than rotations (seed %i)', async (seed) => {
     const { values, labels } = basisAligned(n, dim, seed);
-    const result = neuronsVersusRandom(values, n, dim, labels, { k: 16, topN: 20, seed, rotations: 5 });
+    const result = await neuronsVersusRandom(values, n, dim, labels, { k: 16, topN: 20, seed, rotations: 5 });
     expect(result.neurons).toBe(16); // dim <= k: every live neuron
     expect(result.summary.neuron.purity!.mean - result.summary.random.purity!.mean).toBeGreaterThan(0.4);
     expect(result.tests.purity!.t).toBeGreaterThan(0);
@@ -40,10 +41,10 @@ describe('neuronsVersusRandom on a planted structure', () => {
     expect(d.p).toBeCloseTo(1 / 6, 12); // no rotation reaches the basis
   });
 
-  it.each([1, 2, 3])('finds no difference once the data is rotated by a random orthogonal matrix (seed %i)', (seed) => {
+  it.each([1, 2, 3])('finds no difference once the data is rotated by a random orthogonal matrix (seed %i)', async (seed) => {
     const { values, labels } = basisAligned(n, dim, seed);
     const rotated = rotateRows(values, n, dim, randomRotation(dim, 99 + seed));
-    const result = neuronsVersusRandom(rotated, n, dim, labels, { k: 16, topN: 20, seed, rotations: 5 });
+    const result = await neuronsVersusRandom(rotated, n, dim, labels, { k: 16, topN: 20, seed, rotations: 5 });
     expect(result.tests.purity!.p).toBeGreaterThan(0.05);
     expect(Math.abs(result.summary.neuron.purity!.mean - result.summary.random.purity!.mean)).toBeLessThan(0.1);
     const d = result.dissection!;
@@ -52,9 +53,9 @@ describe('neuronsVersusRandom on a planted structure', () => {
     expect(d.p).toBeGreaterThan(0.3);
   });
 
-  it("counts the dissection as basisVsRandom's dissectionRate does, for the basis and each seeded rotation", () => {
+  it("counts the dissection as basisVsRandom's dissectionRate does, for the basis and each seeded rotation", async () => {
     const { values, labels } = basisAligned(600, 8, 7);
-    const result = neuronsVersusRandom(values, 600, 8, labels, { k: 4, topN: 10, seed: 3, rotations: 3, threshold: 0.6 });
+    const result = await neuronsVersusRandom(values, 600, 8, labels, { k: 4, topN: 10, seed: 3, rotations: 3, threshold: 0.6 });
     const d = result.dissection!;
     expect(d).toMatchObject({ threshold: 0.6, topN: 10, units: 8 });
     expect(d.basis).toBe(dissectionRate(values, 600, 8, labels, null, 0.6, 10));
@@ -62,11 +63,40 @@ describe('neuronsVersusRandom on a planted structure', () => {
   });
 });
 
+describe('the dissection of a wide layer', () => {
+  it('scores the first DISSECTION_UNITS columns of each rotation, which are exactly the whole rotation\'s first columns', async () => {
+    const dim = DISSECTION_UNITS + 44;
+    const full = randomRotation(dim, 5);
+    const first = randomRotationColumns(dim, DISSECTION_UNITS, 5);
+    let worst = 0;
+    for (let i = 0; i < dim; i++) for (let c = 0; c < DISSECTION_UNITS; c++) worst = Math.max(worst, Math.abs(first[i * DISSECTION_UNITS + c] - full[i * dim + c]));
+    expect(worst).toBeLessThan(1e-12);
+
+    const rows = 300;
+    const random = createRng(4);
+    const values = Float32Array.from({ length: rows * dim }, () => gaussian(random));
+    const labels = Int32Array.from({ length: rows }, (_, i) => i % 3);
+    const result = await neuronsVersusRandom(values, rows, dim, labels, { k: 4, topN: 6, seed: 2, rotations: 2, threshold: 0.6 });
+    const d = result.dissection!;
+    expect(d).toMatchObject({ units: dim, unitsPerRotation: DISSECTION_UNITS });
+    d.rotated.forEach((rate, r) => {
+      // Brute force over the same columns of the whole rotation.
+      const coordinates = rotateRows(values, rows, dim, randomRotation(dim, streamSeed(2, 2 + r)));
+      let passed = 0;
+      for (let c = 0; c < DISSECTION_UNITS; c++) {
+        const top = bruteTop(column(coordinates, rows, dim, c), 6);
+        if (labelPurity(top, labels) >= 0.6) passed++;
+      }
+      expect(rate).toBe(passed / DISSECTION_UNITS);
+    });
+  });
+});
+
 describe('neuronsVersusRandom directions and scores', () => {
   const { values, labels } = basisAligned(500, 12, 11);
 
-  it('samples k live neurons with a seed and scores them and as many random unit directions by their top rows', () => {
-    const result = neuronsVersusRandom(values, 500, 12, labels, { k: 5, topN: 8, seed: 4, rotations: 2 });
+  it('samples k live neurons with a seed and scores them and as many random unit directions by their top rows', async () => {
+    const result = await neuronsVersusRandom(values, 500, 12, labels, { k: 5, topN: 8, seed: 4, rotations: 2 });
     expect(result).toMatchObject({ n: 500, dim: 12, k: 5, topN: 8, seed: 4, inputs: 500, liveNeurons: 12, neurons: 5 });
     const neurons = result.directions.filter((d) => d.kind === 'neuron');
     const randoms = result.directions.filter((d) => d.kind === 'random');
@@ -92,20 +122,20 @@ describe('neuronsVersusRandom directions and scores', () => {
     expect(result.summary.neuron.coherence.mean).toBeCloseTo(neurons.reduce((s, d) => s + d.coherence, 0) / 5, 12);
   });
 
-  it('is reproducible by seed and differs between seeds', () => {
+  it('is reproducible by seed and differs between seeds', async () => {
     const options = { k: 5, topN: 8, rotations: 2 };
-    const a = neuronsVersusRandom(values, 500, 12, labels, { ...options, seed: 4 });
-    expect(neuronsVersusRandom(values, 500, 12, labels, { ...options, seed: 4 })).toEqual(a);
-    const b = neuronsVersusRandom(values, 500, 12, labels, { ...options, seed: 5 });
+    const a = await neuronsVersusRandom(values, 500, 12, labels, { ...options, seed: 4 });
+    expect(await neuronsVersusRandom(values, 500, 12, labels, { ...options, seed: 4 })).toEqual(a);
+    const b = await neuronsVersusRandom(values, 500, 12, labels, { ...options, seed: 5 });
     expect(b.directions.map((d) => d.index).slice(0, 5)).not.toEqual(a.directions.map((d) => d.index).slice(0, 5));
     expect(b.directions[5].direction).not.toEqual(a.directions[5].direction);
     expect(b.dissection!.rotated).not.toEqual(a.dissection!.rotated);
   });
 
-  it('leaves dead neurons out, takes every live one when there are at most k, and skips purity without labels', () => {
+  it('leaves dead neurons out, takes every live one when there are at most k, and skips purity without labels', async () => {
     const relu = values.map((v, i) => (i % 12 < 3 ? 0 : Math.max(0, v))); // neurons 0-2 dead
     relu[7 * 12 + 1] = 2; // neuron 1 fires on one row only: its top 8 are ties at 0 beyond it
-    const result = neuronsVersusRandom(relu, 500, 12, null, { k: 32, topN: 8 });
+    const result = await neuronsVersusRandom(relu, 500, 12, null, { k: 32, topN: 8 });
     expect(result.liveNeurons).toBe(9);
     expect(result.directions.filter((d) => d.kind === 'neuron').map((d) => d.index)).toEqual([3, 4, 5, 6, 7, 8, 9, 10, 11]);
     expect(result.directions.filter((d) => d.kind === 'random')).toHaveLength(9);
@@ -115,16 +145,16 @@ describe('neuronsVersusRandom directions and scores', () => {
     expect(result.tests.coherence).not.toBeNull();
     expect(result.dissection).toBeNull();
 
-    const withLabels = neuronsVersusRandom(relu, 500, 12, labels, { k: 32, topN: 8, rotations: 1, threshold: 0.01 });
+    const withLabels = await neuronsVersusRandom(relu, 500, 12, labels, { k: 32, topN: 8, rotations: 1, threshold: 0.01 });
     expect(withLabels.dissection!.basis).toBeCloseTo(9 / 12, 12); // dead units count, and fail
   });
 
-  it('takes the top N as distinct inputs when rows are grouped by input', () => {
+  it('takes the top N as distinct inputs when rows are grouped by input', async () => {
     // Each input is recorded at 4 positions; input 0's positions all lead neuron 0.
     const groups = Int32Array.from({ length: 500 }, (_, i) => Math.floor(i / 4));
     const grouped = values.slice();
     for (let p = 0; p < 4; p++) grouped[p * 12] = 50 + p;
-    const result = neuronsVersusRandom(grouped, 500, 12, labels, { k: 12, topN: 6, groups, rotations: 0 });
+    const result = await neuronsVersusRandom(grouped, 500, 12, labels, { k: 12, topN: 6, groups, rotations: 0 });
     expect(result.inputs).toBe(125);
     const neuron0 = result.directions.find((d) => d.kind === 'neuron' && d.index === 0)!;
     expect(neuron0.top[0]).toBe(3); // input 0 at its best position, once
@@ -134,6 +164,32 @@ describe('neuronsVersusRandom directions and scores', () => {
     expect(Array.from(neuron0.top)).toEqual(bruteTop(column(grouped, 500, 12, 0), 6, groups));
     expect(result.dissection!.rotated).toEqual([]);
     expect(result.dissection!.rotatedMean).toBeNaN();
+  });
+});
+
+describe('neuronsVersusRandom progress and cancel', () => {
+  const { values, labels } = basisAligned(2000, 16, 3);
+
+  it('reports the basis, the directions and each rotation as steps, and gives the same answer as an unwatched run', async () => {
+    const steps: [number, number][] = [];
+    const watched = await neuronsVersusRandom(values, 2000, 16, labels, { k: 8, topN: 10, rotations: 3 }, { onProgress: (e) => steps.push([e.done, e.total]) });
+    expect(steps).toEqual([[1, 5], [2, 5], [3, 5], [4, 5], [5, 5]]);
+    expect(watched).toEqual(await neuronsVersusRandom(values, 2000, 16, labels, { k: 8, topN: 10, rotations: 3 }));
+  });
+
+  it('stops with an AbortError when cancelled, before or during the run', async () => {
+    await expect(neuronsVersusRandom(values, 2000, 16, labels, {}, { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
+    const abort = new AbortController();
+    let stepsAfterCancel = 0;
+    const run = neuronsVersusRandom(values, 2000, 16, labels, { k: 8, topN: 10, rotations: 50 }, {
+      signal: abort.signal,
+      onProgress: (e) => {
+        if (abort.signal.aborted) stepsAfterCancel++;
+        if (e.done === 3) abort.abort();
+      },
+    });
+    await expect(run).rejects.toMatchObject({ name: 'AbortError' });
+    expect(stepsAfterCancel).toBe(0); // no step starts after the cancel
   });
 });
 
@@ -153,18 +209,18 @@ describe('topDistinct and topSpread', () => {
     expect(Array.from(topDistinct(scores, 25, groups, tieRank))).toEqual(distinct.slice(0, 25));
   });
 
-  it('breaks ties at a saturated top in a seeded order, so that rows sorted by label do not make a tie pure', () => {
+  it('breaks ties at a saturated top in a seeded order, so that rows sorted by label do not make a tie pure', async () => {
     // Rows sorted by label (as files in class folders are); neuron 0 saturates at 6 on every row but a few.
     const rows = 400;
     const labels = Int32Array.from({ length: rows }, (_, i) => Math.floor(i / 100));
     const random = createRng(8);
     const values = Float32Array.from({ length: rows * 3 }, (_, i) => (i % 3 === 0 ? (i < 30 ? 0 : 6) : gaussian(random)));
-    const neuron0 = (seed: number) => neuronsVersusRandom(values, rows, 3, labels, { k: 3, topN: 20, seed, rotations: 0 }).directions.find((d) => d.kind === 'neuron' && d.index === 0)!;
-    const a = neuron0(0);
+    const neuron0 = async (seed: number) => (await neuronsVersusRandom(values, rows, 3, labels, { k: 3, topN: 20, seed, rotations: 0 })).directions.find((d) => d.kind === 'neuron' && d.index === 0)!;
+    const a = await neuron0(0);
     expect(a.spread).toBe(0);
     expect(a.purity).toBeLessThan(0.7); // the first 20 saturated rows would all be label 0
     expect(Math.max(...a.top)).toBeGreaterThan(100);
-    expect(neuron0(1).top).not.toEqual(a.top);
+    expect((await neuron0(1)).top).not.toEqual(a.top);
   });
 
   it('measures the top projections\' spread from the mean of all rows, so a shift of the origin does not change it', () => {
@@ -178,12 +234,12 @@ describe('topDistinct and topSpread', () => {
 describe('studyDeck and studyReveal', () => {
   const { values, labels } = basisAligned(400, 16, 5);
 
-  function resultWith(k: number): VersusRandomResult {
+  function resultWith(k: number): Promise<VersusRandomResult> {
     return neuronsVersusRandom(values, 400, 16, labels, { k, topN: 5, rotations: 0 });
   }
 
-  it('shuffles the k + k directions with a seed under opaque ids and keeps the key apart', () => {
-    const result = resultWith(10);
+  it('shuffles the k + k directions with a seed under opaque ids and keeps the key apart', async () => {
+    const result = await resultWith(10);
     const deck = studyDeck(result, 1);
     expect(deck.cards).toHaveLength(20);
     expect(new Set(deck.cards.map((c) => c.id)).size).toBe(20);
@@ -204,8 +260,8 @@ describe('studyDeck and studyReveal', () => {
     // scipy.stats.fisher_exact([[a, b], [c, d]]), two-sided
     [10, 7, 2, 0.06977851869492736, 9.333333333333334],
     [16, 12, 5, 0.03195238826540324, 6.6],
-  ])('reveals the rates and Fisher p of the 2 x 2 table (k = %i: %i of the neurons, %i of the random marked)', (k, neuronsMarked, randomMarked, p, oddsRatio) => {
-    const deck = studyDeck(resultWith(k), 3);
+  ])('reveals the rates and Fisher p of the 2 x 2 table (k = %i: %i of the neurons, %i of the random marked)', async (k, neuronsMarked, randomMarked, p, oddsRatio) => {
+    const deck = studyDeck(await resultWith(k), 3);
     const seen = { neuron: 0, random: 0 };
     const marks = deck.key.map((entry) => seen[entry.kind]++ < (entry.kind === 'neuron' ? neuronsMarked : randomMarked));
     const reveal = studyReveal(deck, marks);
@@ -217,8 +273,8 @@ describe('studyDeck and studyReveal', () => {
     expect(reveal.cards.map((c) => c.kind)).toEqual(deck.key.map((e) => e.kind));
   });
 
-  it('asks for a mark on every card', () => {
-    const deck = studyDeck(resultWith(3), 0);
+  it('asks for a mark on every card', async () => {
+    const deck = studyDeck(await resultWith(3), 0);
     expect(() => studyReveal(deck, [true, false])).toThrow(/2 marks for 6 cards/);
   });
 });
@@ -236,7 +292,7 @@ describe('neuronsVersusRandom input checks', () => {
     ['a bad threshold', () => neuronsVersusRandom(values, 30, 4, labels, { topN: 5, threshold: 0 }), /threshold/],
     ['negative group ids', () => neuronsVersusRandom(values, 30, 4, labels, { topN: 5, groups: new Int32Array(30).fill(-1) }), /group ids/],
     ['a constant table', () => neuronsVersusRandom(new Float32Array(120), 30, 4, labels, { topN: 5 }), /only 0 of 4 neurons vary/],
-  ])('fails clearly on %s', (_, call, message) => {
-    expect(call).toThrow(message);
+  ])('fails clearly on %s', async (_, call, message) => {
+    await expect(call()).rejects.toThrow(message);
   });
 });

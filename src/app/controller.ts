@@ -47,6 +47,8 @@ export class AtlasController {
   private building: Promise<unknown> = Promise.resolve();
   private ticket = 0;
   private modelTicket = 0;
+  /** The fingerprint of the model that built the atlas on screen; null for an atlas opened from a file. */
+  private builtWith: string | null = null;
   private visuals: AtlasVisuals | null = null;
   private disposed = false;
   private featureVis: FeatureVisJobs | null = null;
@@ -279,13 +281,16 @@ export class AtlasController {
     this.build = abort;
     const ticket = ++this.ticket;
     const { params } = s;
+    // Concepts learnt at this layer of this model stay through a rebuild (a different projection, other inputs).
+    const fingerprint = s.model.fingerprint;
+    const carried = this.builtWith === fingerprint ? s.concepts.filter((c) => c.layer === s.layer) : [];
     s.runStarted();
     try {
       const pipeline = await this.getPipeline();
       await this.building;
       abort.signal.throwIfAborted();
       const pending = pipeline.build(
-        { inputs, layer: s.layer, params },
+        { inputs, layer: s.layer, params, keepConcepts: carried.map((c) => c.id) },
         (p) => {
           if (ticket === this.ticket) this.store.getState().runProgress(p);
         },
@@ -301,8 +306,11 @@ export class AtlasController {
       if (ticket !== this.ticket) return;
       this.store.getState().addErrors(result.errors.map((e) => ({ source: e.name, message: e.reason })));
       this.store.getState().runSucceeded(result.sampling, result.atlas.notices);
-      await this.show(result.atlas, 'build', ticket, abort.signal);
-      if (ticket === this.ticket) this.directions.live = result.ref;
+      await this.show(carried.length ? { ...result.atlas, concepts: carried } : result.atlas, 'build', ticket, abort.signal);
+      if (ticket === this.ticket) {
+        this.directions.live = result.ref;
+        this.builtWith = fingerprint;
+      }
       // Feature visualisation is an image capability: a text atlas keeps its token icons.
       if (ticket === this.ticket && !this.disposed && result.atlas.modality === 'image') this.startFeatureVis(pipeline, result.atlas, result.iconSettings);
     } catch (e) {
@@ -333,7 +341,10 @@ export class AtlasController {
       const atlas = parseAtlas(await file.text());
       if (ticket !== this.ticket) return;
       await this.show(atlas, 'file', ticket);
-      if (ticket === this.ticket) this.directions.live = null;
+      if (ticket === this.ticket) {
+        this.directions.live = null;
+        this.builtWith = null;
+      }
     } catch (e) {
       if (ticket !== this.ticket) return;
       this.store.getState().fail(file.name, messageOf(e));

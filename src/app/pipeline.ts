@@ -120,7 +120,7 @@ export class AtlasPipeline {
       },
       layout: async (recorded: LayoutColumns, params) => {
         const { table } = recorded;
-        const laid = await this.computeClient.call('layoutAtlas', [recorded, params], {
+        const laid = await this.computeClient.call('layoutAtlas', [recorded, params, request.keepConcepts ?? []], {
           signal,
           onProgress: relay,
           transfer: [table.values.buffer, table.input.buffer, table.position.buffer],

@@ -36,7 +36,7 @@ export function createComputeService() {
   // Numbers start at random so that a restarted worker's layouts never reuse an earlier worker's numbers.
   let layouts = Math.floor(Math.random() * 2 ** 30);
   let tableLayout = -1;
-  /** Each concept's examples, for its TCAV tests; gone with the atlas they came from. */
+  /** Each concept's examples, for its TCAV tests; kept through a rebuild only for the concepts the page carries over. */
   const examples = new Map<string, ConceptExamples>();
   const current = (layout: number, what: string): ActivationTable => {
     if (!table || layout !== tableLayout) {
@@ -56,10 +56,16 @@ export function createComputeService() {
 
   return {
     /** Projects the recorded activations and bins them into the atlas's grid levels; intermediate layouts go out as progress. */
-    async layoutAtlas(context: CallContext, recorded: LayoutColumns, params: AtlasParams): Promise<{ atlas: LaidOutAtlas; layout: number }> {
+    async layoutAtlas(
+      context: CallContext,
+      recorded: LayoutColumns,
+      params: AtlasParams,
+      keepConcepts: string[] = [],
+    ): Promise<{ atlas: LaidOutAtlas; layout: number }> {
       const layout = ++layouts;
       table = null;
-      examples.clear();
+      // A concept's examples are rows of its layer, not points of an atlas: those the page carries over stay.
+      for (const id of examples.keys()) if (!keepConcepts.includes(id)) examples.delete(id);
       const atlas = await layoutAtlas(recorded, params, (event) => context.progress(event), context.signal, (t) => {
         table = t;
         tableLayout = layout;

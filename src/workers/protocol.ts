@@ -67,6 +67,8 @@ export type InputSet = { kind: 'sample' } | { kind: 'images'; images: ImageSourc
 /** An atlas request with its inputs. */
 export interface BuildRequest extends AtlasRequest {
   inputs: InputSet;
+  /** Concepts learnt at this layer of this model: the compute worker keeps their examples, so TCAV still runs. */
+  keepConcepts?: string[];
 }
 
 /** A token a direction writes to the output, and its logit. */

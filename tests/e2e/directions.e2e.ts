@@ -230,6 +230,21 @@ describe('Directions in Chromium: concepts, TCAV, class filter (built-in image m
     for (const bad of files.bad) assert.ok(problems.some((p) => p.includes(bad)), `${bad} is listed: ${problems.join(' | ')}`);
   });
 
+  it('keeps the concepts through a rebuild of the same layer, and TCAV still runs on them', async (t) => {
+    if (needsAtlas(t)) return;
+    const names = (await page.evaluate(() => window.__atlas!.concepts)).map((c) => c.name);
+    assert.ok(names.includes('shapes'), names.join(', '));
+    const before = await page.evaluate(() => ({ atlasVersion: window.__atlas!.atlasVersion, error: window.__atlas!.error ?? null }));
+    await page.locator('[data-testid=run-button]').click();
+    await waitForNewAtlas(page, before);
+    assert.deepEqual((await page.evaluate(() => window.__atlas!.concepts)).map((c) => c.name), names);
+    await page.locator('[data-testid=tcav-run]').click();
+    await waitForTask(page);
+    const tcav = await page.evaluate(() => window.__atlas!.tcav);
+    assert.ok(tcav && tcav.classes.length === 3, `TCAV of a carried concept: ${JSON.stringify(tcav)}`);
+    assert.equal(await page.locator('[data-testid=tcav-bar]').count(), 3);
+  });
+
   it('measures polysemanticity and shows a neuron\'s clusters', async (t) => {
     if (needsAtlas(t)) return;
     await polysemanticity(page);

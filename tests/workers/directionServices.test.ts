@@ -28,6 +28,25 @@ function plantedTable(n: number, dim: number, planted: number, seed: number) {
   return { values, u };
 }
 
+describe('concepts through a rebuild', () => {
+  it('keeps the examples of the concepts the page carries over to the new atlas, and only those', async () => {
+    const service = createComputeService();
+    const { values, u } = plantedTable(300, 8, 60, 2);
+    const params = { ...DEFAULT_ATLAS_PARAMS, iterations: 10, gridSizes: [6] };
+    const first = await service.layoutAtlas(context(), pooledRecording(values.slice(), 300, 8), params);
+    const points = Array.from({ length: 60 }, (_, i) => i);
+    for (const id of ['kept', 'dropped']) {
+      service.learnConcept(context(), first.layout, { id, positives: { kind: 'points', points }, negatives: { kind: 'rest' }, method: 'difference-of-means', seed: 0 });
+    }
+    const second = await service.layoutAtlas(context(), pooledRecording(values.slice(), 300, 8), params, ['kept']);
+    const aligned = Float32Array.from({ length: 10 * 8 }, (_, i) => u[i % 8]);
+    const options = { method: 'difference-of-means' as const, runs: 20, seed: 0, classesTested: 1 };
+    expect(service.conceptTcav(context(), second.layout, 'kept', aligned, 10, options).score).toBe(1);
+    expect(() => service.conceptTcav(context(), second.layout, 'dropped', aligned, 10, options)).toThrow(/learn it again/);
+    expect(() => service.conceptTcav(context(), first.layout, 'kept', aligned, 10, options)).toThrow();
+  });
+});
+
 describe('the compute worker\'s concept service', () => {
   const n = 400;
   const dim = 16;

@@ -59,4 +59,25 @@ describe('one pipeline for the page and the CLI', () => {
     expect(reload).not.toHaveBeenCalled();
     reload.mockRestore();
   });
+
+  it('cancels neurons against random directions in the compute worker, which keeps the atlas\'s table', async () => {
+    const params = { ...useAtlasStore.getState().params, iterations: 30 };
+    const built = await pipeline.build({ inputs: { kind: 'sample' }, layer: 'conv3', params }, () => {});
+    const controller = new AbortController();
+    const steps: number[] = [];
+    const options = { k: 8, topN: 10, seed: 0, rotations: 200, threshold: 0.5 };
+    const labels = Int32Array.from(built.atlas.points.input, (i) => built.atlas.inputs.label[i]);
+    const cancelled = pipeline.versusRandom(built.ref.layout, labels, options, controller.signal, (p) => {
+      steps.push(p.done);
+      if (p.done === 1) controller.abort();
+    });
+    await expect(cancelled).rejects.toMatchObject({ name: 'AbortError' });
+    expect(steps[0]).toBe(1);
+    expect(steps.length).toBeLessThan(20); // of 202 steps
+    // The worker honoured the cancel rather than being restarted: the same layout still answers.
+    const result = await pipeline.versusRandom(built.ref.layout, labels, { ...options, rotations: 1 });
+    expect(result.dissection?.rotated).toHaveLength(1);
+    expect(result.neurons).toBe(8);
+    expect(result.n).toBe(built.atlas.points.input.length);
+  });
 });

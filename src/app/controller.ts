@@ -306,7 +306,9 @@ export class AtlasController {
       if (ticket !== this.ticket) return;
       this.store.getState().addErrors(result.errors.map((e) => ({ source: e.name, message: e.reason })));
       this.store.getState().runSucceeded(result.sampling, result.atlas.notices);
-      await this.show(carried.length ? { ...result.atlas, concepts: carried } : result.atlas, 'build', ticket, abort.signal);
+      // Those removed meanwhile stay removed.
+      const kept = this.store.getState().concepts.filter((c) => carried.some((k) => k.id === c.id));
+      await this.show(kept.length ? { ...result.atlas, concepts: kept } : result.atlas, 'build', ticket, abort.signal);
       if (ticket === this.ticket) {
         this.directions.live = result.ref;
         this.builtWith = fingerprint;

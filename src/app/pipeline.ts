@@ -138,9 +138,12 @@ export class AtlasPipeline {
    */
   private async previewsOf(recording: number, inputs: number, signal?: AbortSignal): Promise<Previews> {
     const slices: Previews[] = [];
-    for (let start = 0; start < inputs || start === 0; start += PREVIEW_SLICE) {
+    let start = 0;
+    // At least one slice, so that even no inputs give the previews' fields.
+    do {
       slices.push(await this.modelClient.call('previews', [recording, start, Math.min(inputs, start + PREVIEW_SLICE)], { signal }));
-    }
+      start += PREVIEW_SLICE;
+    } while (start < inputs);
     return joinPreviews(slices);
   }
 

@@ -15,23 +15,27 @@ export async function decodeThumbnails(
   const pacer = createPacer(signal, PAGE_SLICE_MS);
   const pending: Promise<void>[] = [];
   let done = 0;
-  for (let k = 0; k < urls.length; k++) {
-    if (pacer.due()) await pacer.pause();
-    pending.push(
-      createImageBitmap(dataUrlToBlob(urls[k]))
-        .then((bitmap) => {
-          out[k] = bitmap;
-        })
-        .catch(() => undefined)
-        .finally(() => {
-          if (++done % 100 === 0 || done === urls.length) onProgress?.(done);
-        }),
-    );
-  }
-  await Promise.all(pending);
-  if (signal?.aborted) {
+  try {
+    for (let k = 0; k < urls.length; k++) {
+      if (pacer.due()) await pacer.pause();
+      pending.push(
+        createImageBitmap(dataUrlToBlob(urls[k]))
+          .then((bitmap) => {
+            out[k] = bitmap;
+          })
+          .catch(() => undefined)
+          .finally(() => {
+            if (++done % 100 === 0 || done === urls.length) onProgress?.(done);
+          }),
+      );
+    }
+    await Promise.all(pending);
+    pacer.check();
+  } catch (e) {
+    // Cancelled: the bitmaps decoded so far are freed, none is handed out.
+    await Promise.all(pending);
     for (const b of out) b?.close();
-    signal.throwIfAborted();
+    throw e;
   }
   return out;
 }

@@ -24,7 +24,7 @@ import type {
   Stage,
   StageProgress,
 } from '../workers/protocol';
-import { RpcClient, type WorkerEndpoint } from '../workers/rpc';
+import { RpcClient, type Args, type CallOptions, type Result, type WorkerEndpoint } from '../workers/rpc';
 
 const createModelWorker = () =>
   new Worker(new URL('../workers/model.worker.ts', import.meta.url), { type: 'module', name: 'model' }) as WorkerEndpoint;
@@ -72,8 +72,6 @@ export class AtlasPipeline {
   }
 
   private lastModel: ModelSource | null = null;
-  /** Model workers lost so far, as last seen by a direction request. */
-  private lostBefore = 0;
 
   async loadModel(source: ModelSource, onProgress?: (p: LoadProgress) => void): Promise<ModelSummary> {
     // A restarted model worker (after a cancel) must pick its backend again.
@@ -104,12 +102,7 @@ export class AtlasPipeline {
     await this.modelClient.call('init', [this.backendRequest], { signal });
     const { atlas, errors } = await buildAtlas(request, {
       record: async () => {
-        const lost = this.modelClient.lostWorkers;
-        const recorded = await this.modelClient.call('record', [request], { signal, onProgress: relay }).catch(async (e: Error) => {
-          // Only a worker restarted to cancel has lost its model; one that honoured the cancel keeps it.
-          if (this.modelClient.lostWorkers !== lost) await this.loadModel(this.lastModel!).catch(() => undefined);
-          throw e;
-        });
+        const recorded = await this.modelCall('record', [request], { signal, onProgress: relay });
         iconSettings = recorded.iconSettings;
         recording = recorded.recording;
         const { count, totalBeforeSampling } = recorded.table;
@@ -181,19 +174,26 @@ export class AtlasPipeline {
     onProgress?: (p: ProgressEvent) => void,
     signal?: AbortSignal,
   ): Promise<ConceptActivations> {
-    return this.modelClient.call('conceptActivations', [recording, inputs, layer, params], { onProgress, signal }).catch((e) => this.afterCancel(e));
+    return this.modelCall('conceptActivations', [recording, inputs, layer, params], { onProgress, signal });
   }
 
   /**
-   * A direction request that was cancelled may have cost the model worker (restarted when it did not stop in
-   * time): the model is loaded again, and the next request about the old recording says to build again.
+   * A call to the model worker. One that was cancelled may have cost the worker (restarted when it did not stop
+   * in time): the model is loaded again, and the next request about the old recording says to build again. A
+   * worker that honoured the cancel keeps its model.
    */
-  private async afterCancel(e: unknown): Promise<never> {
-    if (this.lostBefore !== this.modelClient.lostWorkers && this.lastModel) {
-      this.lostBefore = this.modelClient.lostWorkers;
-      await this.loadModel(this.lastModel).catch(() => undefined);
+  private async modelCall<M extends keyof ModelService & string>(
+    method: M,
+    args: Args<ModelService[M]>,
+    options: CallOptions = {},
+  ): Promise<Result<ModelService[M]>> {
+    const lost = this.modelClient.lostWorkers;
+    try {
+      return await this.modelClient.call(method, args, options);
+    } catch (e) {
+      if (this.modelClient.lostWorkers !== lost && this.lastModel) await this.loadModel(this.lastModel).catch(() => undefined);
+      throw e;
     }
-    throw e;
   }
 
   /** Learns a concept vector over the last atlas's activations (compute worker, which keeps its examples for TCAV). */
@@ -214,7 +214,7 @@ export class AtlasPipeline {
 
   /** Gradients of a class's (or a next token's) logit at points of the last recording (model worker). */
   gradients(request: GradientRequest, signal?: AbortSignal, onProgress?: (p: ProgressEvent) => void): Promise<GradientResult> {
-    return this.modelClient.call('gradients', [request], { signal, onProgress }).catch((e) => this.afterCancel(e));
+    return this.modelCall('gradients', [request], { signal, onProgress });
   }
 
   /** One class's TCAV test of a concept learnt on this atlas, from the class's gradients. */
@@ -247,7 +247,7 @@ export class AtlasPipeline {
     signal?: AbortSignal,
     onProgress?: (p: ProgressEvent) => void,
   ): Promise<LayerPolysemanticityView> {
-    return this.modelClient.call('polysemanticity', [recording, layer, threshold, minMembers], { signal, onProgress }).catch((e) => this.afterCancel(e));
+    return this.modelCall('polysemanticity', [recording, layer, threshold, minMembers], { signal, onProgress });
   }
 
   dispose(): void {

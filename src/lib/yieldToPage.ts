@@ -33,11 +33,11 @@ export interface Pacer {
 }
 
 /**
- * A pacer for the given signal. In a worker, the macrotask yield lets the message handler deliver a cancel;
- * on the page, it lets the browser paint and take input. Slices go by time, not by count, so a loop stays
- * responsive however slow each step is on this machine.
+ * A pacer for the given signal. In a worker, the macrotask yield lets the message handler deliver a cancel
+ * (pass `nextTask`, which no timer throttling delays); on the page, `yieldToPage` lets the browser paint and
+ * take input. Slices go by time, not by count, so a loop stays responsive however slow each step is.
  */
-export function createPacer(signal?: AbortSignal, sliceMs = 50, what = 'Cancelled'): Pacer {
+export function createPacer(signal?: AbortSignal, sliceMs = 50, what = 'Cancelled', yieldTask: () => Promise<void> = yieldToPage): Pacer {
   let last = performance.now();
   const check = () => {
     if (signal?.aborted) throw abortError(what);
@@ -46,7 +46,7 @@ export function createPacer(signal?: AbortSignal, sliceMs = 50, what = 'Cancelle
   return {
     due: () => performance.now() - last >= sliceMs,
     pause: async () => {
-      await yieldToPage();
+      await yieldTask();
       last = performance.now();
       check();
     },

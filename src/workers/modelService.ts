@@ -43,7 +43,7 @@ import type {
   ModelSummary,
   TextSource,
 } from './protocol';
-import { nextTask } from '../lib/yieldToPage';
+import { createPacer, nextTask } from '../lib/yieldToPage';
 import type { CallContext } from './rpc';
 import { withTransfer } from './rpc';
 
@@ -380,11 +380,9 @@ export function createModelService(deps: ModelServiceDeps) {
      */
     async gradients(context: CallContext, request: GradientRequest): Promise<GradientResult> {
       // Now and then a macrotask between chunks, so that a cancel message can arrive (other calls may run then too).
-      let last = performance.now();
+      const pacer = createPacer(context.signal, CANCEL_POLL_MS, 'Cancelled', nextTask);
       const cancelPoint = async () => {
-        if (performance.now() - last < CANCEL_POLL_MS) return;
-        await nextTask();
-        last = performance.now();
+        if (pacer.due()) await pacer.pause();
       };
       const recordedInputs = inputsOf(request.recording);
       if (!loaded) throw new Error('No model is loaded.');

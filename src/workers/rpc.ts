@@ -21,8 +21,8 @@ export interface CallContext {
 type ServiceMethod = (context: CallContext, ...args: any[]) => unknown;
 export type Service = { [method: string]: ServiceMethod };
 
-type Args<F> = F extends (context: CallContext, ...args: infer A) => unknown ? A : never;
-type Result<F> = F extends (...args: any[]) => infer R ? Awaited<R> : never;
+export type Args<F> = F extends (context: CallContext, ...args: infer A) => unknown ? A : never;
+export type Result<F> = F extends (...args: any[]) => infer R ? Awaited<R> : never;
 
 type Message =
   | { type: 'call'; id: number; method: string; args: unknown[] }

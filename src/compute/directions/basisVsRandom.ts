@@ -95,11 +95,18 @@ export function activationSpread(values: Float32Array, rows: ArrayLike<number>, 
 /**
  * Mean pairwise cosine similarity of the chosen rows after centring on the mean of all n rows: near 1 when
  * a direction's top rows share one pattern, near 0 when they only share the direction among unrelated ones.
+ * `centre` is that mean (columnMeans), for a caller that scores many directions of one table.
  */
-export function directionCoherence(values: Float32Array, n: number, dim: number, rows: ArrayLike<number>): number {
+export function directionCoherence(
+  values: Float32Array,
+  n: number,
+  dim: number,
+  rows: ArrayLike<number>,
+  centre?: ArrayLike<number>,
+): number {
   checkTable('directionCoherence', values, n, dim);
-  const centre = columnMeans(values, n, dim);
-  const centred = Array.from(rows, (row) => Float64Array.from({ length: dim }, (_, j) => values[row * dim + j] - centre[j]));
+  const mean = centre ?? columnMeans(values, n, dim);
+  const centred = Array.from(rows, (row) => Float64Array.from({ length: dim }, (_, j) => values[row * dim + j] - mean[j]));
   let sum = 0;
   let pairs = 0;
   for (let a = 0; a < centred.length; a++) {

@@ -1,5 +1,6 @@
 import { createRng } from '../../lib/rng';
-import { createPacer, type Pacer } from '../../lib/yieldToPage';
+import { createPacer, nextTask, type Pacer } from '../../lib/yieldToPage';
+import { columnMeans } from '../pca';
 import type { ProgressEvent } from '../types';
 import { directionCoherence, labelPurity, randomRotationColumns, randomUnitDirections, rotateRows } from './basisVsRandom';
 import { conceptScores } from './cav';
@@ -214,7 +215,7 @@ export async function neuronsVersusRandom(
     throw new Error(`neuronsVersusRandom: topN = ${topN} distinct inputs are asked for, but the rows come from ${grouping.count} input(s).`);
   }
 
-  const pacer = createPacer(run.signal, 50, 'Neurons against random directions cancelled');
+  const pacer = createPacer(run.signal, 50, 'Neurons against random directions cancelled', nextTask);
   const steps = 2 + (labels ? rotations : 0);
   const stepDone = (done: number) => run.onProgress?.({ stage: 'versus-random', done, total: steps });
   const column = new Float32Array(n);
@@ -230,6 +231,8 @@ export async function neuronsVersusRandom(
   if (live.length < 2) throw new Error(`neuronsVersusRandom: only ${live.length} of ${dim} neurons vary over their top ${topN} inputs; at least 2 are needed.`);
   const chosen = live.length <= k ? live : Array.from(shuffle(Int32Array.from(live), createRng(streamSeed(seed, 0))).subarray(0, k)).sort((a, b) => a - b);
 
+  // Every direction's coherence centres on the same column means: computed once, not once per direction.
+  const centre = columnMeans(values, n, dim);
   const scoreOf = (kind: DirectionKind, index: number, projection: Float32Array, top: Int32Array, direction?: Float32Array): ScoredDirection => {
     const purity = labels ? labelPurity(top, labels) : NaN;
     return {
@@ -238,7 +241,7 @@ export async function neuronsVersusRandom(
       ...(direction ? { direction } : {}),
       purity: Number.isNaN(purity) ? null : purity,
       spread: topSpread(projection, top),
-      coherence: directionCoherence(values, n, dim, top),
+      coherence: directionCoherence(values, n, dim, top, centre),
       top,
     };
   };
@@ -382,31 +385,37 @@ function topOf(scores: ArrayLike<number>, topN: number, grouping: Grouping): Int
   const better = tieRank
     ? (a: number, b: number) => scores[a] > scores[b] || (scores[a] === scores[b] && tieRank[a] < tieRank[b])
     : (a: number, b: number) => scores[a] > scores[b] || (scores[a] === scores[b] && a < b);
-  let candidates: Int32Array;
+  // With groups, each group's best row is a candidate; without, every row is (no index array of n per call).
+  let best: Int32Array | null = null;
+  let candidates = n;
   if (groups) {
-    const best = new Int32Array(grouping.range).fill(-1);
+    best = new Int32Array(grouping.range).fill(-1);
     for (let i = 0; i < n; i++) {
       const g = groups[i];
       if (Number.isNaN(scores[i])) continue;
       if (best[g] < 0 || better(i, best[g])) best[g] = i;
     }
-    candidates = best.filter((row) => row >= 0);
-  } else {
-    candidates = Int32Array.from({ length: n }, (_, i) => i);
+    candidates = 0;
+    for (const row of best) if (row >= 0) candidates++;
   }
-  const size = Math.min(topN, candidates.length);
+  const size = Math.min(topN, candidates);
   const rows = new Int32Array(size);
   if (size === 0) return rows;
   let filled = 0;
-  for (const row of candidates) {
-    if (Number.isNaN(scores[row])) continue;
-    if (filled === size && !better(row, rows[size - 1])) continue;
+  const consider = (row: number) => {
+    if (Number.isNaN(scores[row])) return;
+    if (filled === size && !better(row, rows[size - 1])) return;
     let at = filled < size ? filled++ : size - 1;
     while (at > 0 && better(row, rows[at - 1])) {
       rows[at] = rows[at - 1];
       at--;
     }
     rows[at] = row;
+  };
+  if (best) {
+    for (const row of best) if (row >= 0) consider(row);
+  } else {
+    for (let row = 0; row < n; row++) consider(row);
   }
   return rows.subarray(0, filled);
 }
@@ -454,10 +463,10 @@ async function dissection(
   const rotated: number[] = [];
   const column = new Float32Array(n);
   const width = Math.min(dim, DISSECTION_UNITS);
+  const coordinates = new Float32Array(rotations > 0 ? n * width : 0);
   for (let r = 0; r < rotations; r++) {
     pacer.check();
     const rotation = randomRotationColumns(dim, width, streamSeed(seed, 2 + r));
-    const coordinates = new Float32Array(n * width);
     // A block of rows at a time: a rotation of a large table takes seconds, and a cancel must get in.
     for (let i0 = 0; i0 < n; i0 += ROTATE_BLOCK) {
       if (pacer.due()) await pacer.pause();

@@ -1,8 +1,7 @@
 import { neuronClusters, neuronEmbeddings, neuronExamples } from '../../compute/directions/neuronClusters';
 import { gatherRows } from '../../compute/directions/vectors';
 import type { ProgressCallback } from '../../compute/types';
-import { abortError } from '../../lib/abort';
-import { yieldToPage } from '../../lib/yieldToPage';
+import { createPacer, nextTask } from '../../lib/yieldToPage';
 import { neuronColumn, neuronWeights, type NeuronInputs } from './neuronInputs';
 
 /**
@@ -115,7 +114,7 @@ export interface LayerPolysemanticity {
   capped: number;
 }
 
-/** Main-thread work between yields, so a worker's cancel message is read while neurons are clustered. */
+/** Work between yields, so a worker's cancel message is read while neurons are clustered. */
 const SLICE_MS = 50;
 
 /**
@@ -130,9 +129,9 @@ export async function measurePolysemanticity(recorded: NeuronInputs, options: Me
   const neurons: NeuronMeasure[] = [];
   const histogram: number[] = [];
   let capped = 0;
-  let sliceStart = performance.now();
+  const pacer = createPacer(options.signal, SLICE_MS, 'Measuring cancelled', nextTask);
   for (let k = 0; k < ids.length; k++) {
-    if (options.signal?.aborted) throw abortError('Measuring cancelled');
+    pacer.check();
     const result = neuronPolysemanticity(recorded, ids[k], options);
     if (result.clustered.length < result.examples.length) capped++;
     const activation = (row: number) => recorded.activations[row * recorded.width + result.neuron];
@@ -147,10 +146,7 @@ export async function measurePolysemanticity(recorded: NeuronInputs, options: Me
     while (histogram.length <= result.polysemanticity) histogram.push(0);
     histogram[result.polysemanticity]++;
     options.onProgress?.({ stage: 'cluster', done: k + 1, total: ids.length });
-    if (performance.now() - sliceStart > SLICE_MS) {
-      await yieldToPage();
-      sliceStart = performance.now();
-    }
+    if (pacer.due()) await pacer.pause();
   }
   return {
     neurons,

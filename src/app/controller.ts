@@ -14,7 +14,7 @@ import type { DirectionImages } from '../panels/DirectionComparison';
 import type { InspectorServices } from '../panels/inspectorServices';
 import { DirectionsController } from './directions';
 import { AtlasPipeline } from './pipeline';
-import type { InputSet, LayoutPreview, ModelSource } from '../workers/protocol';
+import type { BuildRef, InputSet, LayoutPreview, ModelSource } from '../workers/protocol';
 
 type Store = typeof useAtlasStore;
 
@@ -308,11 +308,7 @@ export class AtlasController {
       this.store.getState().runSucceeded(result.sampling, result.atlas.notices);
       // Those removed meanwhile stay removed.
       const kept = this.store.getState().concepts.filter((c) => carried.some((k) => k.id === c.id));
-      await this.show(kept.length ? { ...result.atlas, concepts: kept } : result.atlas, 'build', ticket, abort.signal);
-      if (ticket === this.ticket) {
-        this.directions.live = result.ref;
-        this.builtWith = fingerprint;
-      }
+      await this.show(kept.length ? { ...result.atlas, concepts: kept } : result.atlas, { ref: result.ref, fingerprint }, ticket, abort.signal);
       // Feature visualisation is an image capability: a text atlas keeps its token icons.
       if (ticket === this.ticket && !this.disposed && result.atlas.modality === 'image') this.startFeatureVis(pipeline, result.atlas, result.iconSettings);
     } catch (e) {
@@ -342,18 +338,16 @@ export class AtlasController {
     try {
       const atlas = parseAtlas(await file.text());
       if (ticket !== this.ticket) return;
-      await this.show(atlas, 'file', ticket);
-      if (ticket === this.ticket) {
-        this.directions.live = null;
-        this.builtWith = null;
-      }
+      await this.show(atlas, null, ticket);
     } catch (e) {
       if (ticket !== this.ticket) return;
       this.store.getState().fail(file.name, messageOf(e));
     }
   }
 
-  private async show(atlas: Atlas, origin: 'build' | 'file', ticket: number, signal?: AbortSignal): Promise<void> {
+  /** Shows an atlas; `built` names the workers' copy of a built one (null: opened from a file, nothing to compute on). */
+  private async show(atlas: Atlas, built: { ref: BuildRef; fingerprint: string } | null, ticket: number, signal?: AbortSignal): Promise<void> {
+    const origin = built ? 'build' : 'file';
     this.store.getState().setStatus('projecting');
     const onProgress =
       origin === 'build'
@@ -371,6 +365,9 @@ export class AtlasController {
     visuals.refreshTextures();
     this.visuals = visuals;
     this.showVisuals(visuals);
+    // Before the store says so, so that whatever the new atlas's panels ask goes to the workers' copy of it.
+    this.directions.live = built?.ref ?? null;
+    this.builtWith = built?.fingerprint ?? null;
     this.store.getState().setAtlas(atlas, origin);
     this.store.getState().setStatus('ready');
     old?.close();

@@ -2,15 +2,15 @@ import type { Atlas } from '../compute/atlas';
 import type { CavMethod } from '../compute/directions/cav';
 import type { Concept } from '../compute/directions/concept';
 import { mostPredicted } from '../compute/directions/tcav';
-import { studyDeck, studyReveal } from '../compute/directions/versusRandom';
+import { studyDeck, studyReveal, type ScoredDirection } from '../compute/directions/versusRandom';
 import { range, shuffle } from '../compute/directions/vectors';
-import type { TopInput } from '../compute/types';
+import type { ProgressEvent, TopInput } from '../compute/types';
+import { neuronDirections } from '../featureVis/directions';
 import { isImageFile, type PickedFile } from '../lib/inputFiles';
 import { isAbortError } from '../lib/abort';
 import { createRng } from '../lib/rng';
 import type { TcavClass, useAtlasStore } from '../store';
 import type { ConceptSide } from '../workers/computeService';
-import type { ProgressEvent } from '../compute/types';
 import type { BuildRef, DirectionOutputs, GradientTarget, InputSet } from '../workers/protocol';
 import { iconCanvas } from './featureVisJobs';
 import type { AtlasPipeline } from './pipeline';
@@ -49,6 +49,11 @@ export function parseTokenList(text: string): string[] {
 export function samplePoints(n: number, k: number, seed: number): number[] {
   if (n <= k) return Array.from(range(n));
   return Array.from(shuffle(range(n), createRng(seed)).subarray(0, k)).sort((a, b) => a - b);
+}
+
+/** A scored direction as a vector of the layer: its random draw, or the neuron's axis. */
+export function directionVector(d: ScoredDirection, dim: number): Float32Array {
+  return d.direction ?? neuronDirections(dim, [d.index]);
 }
 
 /**
@@ -111,7 +116,7 @@ export class DirectionsController {
     }
   }
 
-  /** Stops the running task's model-worker steps (recording, gradients, neuron measures); what was on screen stays. */
+  /** Stops the running task, in either worker (recording, gradients, neuron measures, versus random); what was on screen stays. */
   cancel(): void {
     this.running?.abort();
   }
@@ -127,7 +132,7 @@ export class DirectionsController {
       if (source.kind === 'inputs') {
         const record = async (files: PickedFile[], role: string) => {
           const { inputs, skipped } = await inputSetOf(files, atlas);
-          const recorded = await pipeline.conceptActivations(this.ref().recording, inputs, atlas.layer.name, atlas.params, this.progress('Recording the concept'), signal);
+          const recorded = await pipeline.conceptActivations(this.ref().recording, inputs, atlas.layer.name, atlas.params, signal, this.progress('Recording the concept'));
           current();
           this.store.getState().addErrors([
             ...skipped.map((p) => ({ source: `${role}: ${p.path}`, message: `Not an image (${p.file.type || 'unknown type'}); skipped.` })),
@@ -275,11 +280,7 @@ export class DirectionsController {
     if (!study || !versus || !atlas) return [];
     const dim = atlas.layer.dim;
     const directions = new Float32Array(study.deck.key.length * dim);
-    study.deck.key.forEach((k, c) => {
-      const d = versus.result.directions[k.direction];
-      if (d.direction) directions.set(d.direction, c * dim);
-      else directions[c * dim + d.index] = 1;
-    });
+    study.deck.key.forEach((k, c) => directions.set(directionVector(versus.result.directions[k.direction], dim), c * dim));
     const batch = await (await this.pipeline()).visualise({ directions });
     return batch.images.map((rgba, k) => iconCanvas({ width: batch.width, height: batch.height, rgba, score: batch.scores[k] }).toDataURL('image/png'));
   }

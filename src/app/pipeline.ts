@@ -171,8 +171,8 @@ export class AtlasPipeline {
     inputs: InputSet,
     layer: string,
     params: Pick<AtlasParams, 'samplesPerInput' | 'seed'>,
-    onProgress?: (p: ProgressEvent) => void,
     signal?: AbortSignal,
+    onProgress?: (p: ProgressEvent) => void,
   ): Promise<ConceptActivations> {
     return this.modelCall('conceptActivations', [recording, inputs, layer, params], { onProgress, signal });
   }

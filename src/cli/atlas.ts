@@ -5,6 +5,7 @@ import { serializeAtlas } from '../export/atlasFile';
 import { npyFloat32 } from '../export/npy';
 import type { Preprocessing } from '../model/image/preprocess';
 import { buildAtlasInNode } from './buildAtlas';
+import { printNotes } from './cliText';
 
 const USAGE = `Build an activation atlas from the command line; writes the JSON the app opens.
 
@@ -157,11 +158,7 @@ async function main(): Promise<void> {
   await writeFile(values.out, serializeAtlas(atlas));
   if (saveTo !== undefined && result.activations) await writeFile(saveTo, npyFloat32(result.activations, [atlas.points.input.length, atlas.layer.dim]));
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  for (const notice of atlas.notices) process.stderr.write(`note: ${notice}\n`);
-  if (result.errors.length) {
-    process.stderr.write(`skipped ${result.errors.length} input(s) that could not be read:\n`);
-    for (const e of result.errors) process.stderr.write(`  ${e.name}: ${e.reason}\n`);
-  }
+  printNotes(atlas.notices, result.errors);
   const cells = atlas.levels.map((l) => `${l.size}:${l.cells.length}`).join(' ');
   process.stdout.write(
     `wrote ${values.out}: ${atlas.inputs.names.length} inputs, ${atlas.points.input.length} points of layer ${atlas.layer.name} ` +

@@ -16,6 +16,7 @@ import { recordTextActivations } from '../model/text/recordText';
 import type { TextModel } from '../model/text/textModel';
 import { tokenTexts } from '../model/text/tokenizer';
 import { bundledSample, isTextModelArg, loadModelForCli, loadTextModelForCli } from './buildAtlas';
+import { printNotes, wholeNumber } from './cliText';
 import { folderProvider, textFilesFromPath } from './nodeIo';
 
 export const BASIS_FILE_VERSION = 1;
@@ -271,7 +272,7 @@ async function recordText(options: BasisCliOptions, seed: number, say: (message:
     const notices = [...recording.notices];
     if (!key) notices.push('Pooled text rows stand for no one token, so they have no labels.');
     else notices.push('Text labels are token ids: purity is the share of the top inputs recorded at the same token.');
-    const labels = key ? Int32Array.from(key.subarray(0, recording.table.count)) : null;
+    const labels = key ? key.subarray(0, recording.table.count) : null;
     return {
       modality: 'text',
       model: model.info.name,
@@ -417,15 +418,9 @@ export function formatBasisTable(report: BasisReport): string {
 const fixed = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : '-');
 const formatP = (p: number) => (p === 0 ? '0' : p < 1e-3 ? p.toExponential(1) : p.toFixed(3));
 
-function integer(value: string, flag: string, min: number): number {
-  const v = Number(value);
-  if (value.trim() === '' || !Number.isInteger(v) || v < min) throw new Error(`${flag} must be a whole number of at least ${min}; got "${value}".`);
-  return v;
-}
-
 function parseSamples(value: string): PositionSampling {
   if (value === 'pooled' || value === 'all') return value;
-  return integer(value, '--samples', 1);
+  return wholeNumber(value, '--samples', 1);
 }
 
 /** Parses the command line into runBasis's options and the output path; null for --help. */
@@ -468,13 +463,13 @@ export function parseBasisArgs(args: string[]): { options: BasisCliOptions; out:
       images: values.images,
       text: values.text,
       samples: values.samples === undefined ? undefined : parseSamples(values.samples),
-      k: integer(values.k, '--k', 2),
-      top: integer(values.top, '--top', 2),
-      rotations: integer(values.rotations, '--rotations', 0),
+      k: wholeNumber(values.k, '--k', 2),
+      top: wholeNumber(values.top, '--top', 2),
+      rotations: wholeNumber(values.rotations, '--rotations', 0),
       threshold,
-      seed: integer(values.seed, '--seed', Number.MIN_SAFE_INTEGER),
+      seed: wholeNumber(values.seed, '--seed', Number.MIN_SAFE_INTEGER),
       preprocessing: preprocess ? { range: preprocess } : undefined,
-      inputSize: values['input-size'] ? integer(values['input-size'], '--input-size', 1) : undefined,
+      inputSize: values['input-size'] ? wholeNumber(values['input-size'], '--input-size', 1) : undefined,
     },
     out: values.out,
     listLayers: values['list-layers'],
@@ -498,11 +493,7 @@ async function main(): Promise<void> {
   if (parsed.listLayers) return listLayers(parsed.options);
   const report = await runBasis({ ...parsed.options, onStage: (message) => process.stderr.write(`${message}\n`) });
   await writeFile(parsed.out, `${JSON.stringify(report, null, 1)}\n`);
-  for (const notice of report.notices) process.stderr.write(`note: ${notice}\n`);
-  if (report.unreadable.length) {
-    process.stderr.write(`skipped ${report.unreadable.length} input(s) that could not be read:\n`);
-    for (const e of report.unreadable) process.stderr.write(`  ${e.name}: ${e.reason}\n`);
-  }
+  printNotes(report.notices, report.unreadable);
   process.stdout.write(formatBasisTable(report));
   process.stdout.write(`wrote ${parsed.out}\n`);
 }

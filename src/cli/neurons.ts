@@ -19,6 +19,7 @@ import type { ImageProvider } from '../model/image/recordImages';
 import { documentsFromFiles, splitNotice, windows as windowsOf } from '../model/text/documents';
 import { encode, tokenTexts } from '../model/text/tokenizer';
 import { bundledSample, loadModelForCli, loadTextModelForCli } from './buildAtlas';
+import { printNotes } from './cliText';
 import { folderProvider, textFilesFromPath } from './nodeIo';
 
 /** Tokens before an example shown as its context. */
@@ -428,11 +429,7 @@ async function main(): Promise<void> {
       ? await measureNeurons({ ...common, text: values.text, maxTokens: optional('max-tokens', 1) })
       : await measureImageNeurons({ ...common, images: values.images!, maxImages: optional('max-images', 1), maxRows: optional('max-rows', 1), seed: optional('seed', 0) });
   await writeFile(values.out, JSON.stringify(file, null, 1));
-  for (const notice of file.notices) process.stderr.write(`note: ${notice}\n`);
-  if (file.errors.length) {
-    process.stderr.write(`skipped ${file.errors.length} input(s) that could not be read:\n`);
-    for (const e of file.errors) process.stderr.write(`  ${e.name}: ${e.reason}\n`);
-  }
+  printNotes(file.notices, file.errors);
   process.stdout.write(summary(file));
   process.stdout.write(`wrote ${values.out} in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
 }

@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { Preprocessing } from '../model/image/preprocess';
+import { wholeNumber } from './cliText';
 import { formatTcavTable, runTcav, type TcavCliOptions } from './tcavRun';
 
 const USAGE = `Test a concept's influence on a model's classes with TCAV (Kim et al. 2018); writes JSON and prints a table.
@@ -21,12 +22,6 @@ const USAGE = `Test a concept's influence on a model's classes with TCAV (Kim et
   --seed <n>              random seed; default: 0
   --out <file>            output JSON; default: tcav.json
 `;
-
-function integer(value: string, flag: string, min: number): number {
-  const v = Number(value);
-  if (value.trim() === '' || !Number.isInteger(v) || v < min) throw new Error(`${flag} must be a whole number of at least ${min}; got "${value}".`);
-  return v;
-}
 
 /** Parses the command line into runTcav's options and the output path. */
 export function parseTcavArgs(args: string[]): { options: TcavCliOptions; out: string } | null {
@@ -55,7 +50,7 @@ export function parseTcavArgs(args: string[]): { options: TcavCliOptions; out: s
   if (values.method !== 'mean' && values.method !== 'logistic') throw new Error(`--method must be mean or logistic; got "${values.method}".`);
   const preprocess = values.preprocess as Preprocessing['range'] | undefined;
   if (preprocess && !['unit', 'symmetric', 'meanstd'].includes(preprocess)) throw new Error('--preprocess must be unit, symmetric or meanstd.');
-  const classes = values.classes === 'auto' ? 'auto' : [...new Set(values.classes.split(',').map((k) => integer(k.trim(), '--classes', 0)))];
+  const classes = values.classes === 'auto' ? 'auto' : [...new Set(values.classes.split(',').map((k) => wholeNumber(k.trim(), '--classes', 0)))];
   return {
     options: {
       model: values.model!,
@@ -64,12 +59,12 @@ export function parseTcavArgs(args: string[]): { options: TcavCliOptions; out: s
       negatives: values.negatives!,
       inputs: values.inputs!,
       classes,
-      runs: integer(values.runs, '--runs', 2),
+      runs: wholeNumber(values.runs, '--runs', 2),
       method: values.method,
       labels: values.labels,
-      seed: integer(values.seed, '--seed', Number.MIN_SAFE_INTEGER),
+      seed: wholeNumber(values.seed, '--seed', Number.MIN_SAFE_INTEGER),
       preprocessing: preprocess ? { range: preprocess } : undefined,
-      inputSize: values['input-size'] ? integer(values['input-size'], '--input-size', 1) : undefined,
+      inputSize: values['input-size'] ? wholeNumber(values['input-size'], '--input-size', 1) : undefined,
     },
     out: values.out,
   };

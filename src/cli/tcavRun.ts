@@ -71,7 +71,7 @@ export interface TcavReport {
   method: 'mean' | 'logistic';
   runs: number;
   seed: number;
-  /** Held-out accuracy of the concept's classifier (concept vs all negatives), by stratified k-fold. */
+  /** Balanced held-out accuracy of the concept's classifier (concept vs all negatives), by stratified k-fold. */
   cavAccuracy: number;
   cavAccuracyFolds: number;
   classSelection: 'auto' | 'given';

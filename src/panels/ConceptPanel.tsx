@@ -26,13 +26,12 @@ export function ConceptPanel({ directions, live }: { directions: DirectionsContr
   const setActive = useAtlasStore((s) => s.setActiveConcept);
   const removeConcept = useAtlasStore((s) => s.removeConcept);
   const selection = useAtlasStore((s) => s.selection);
-  const task = useAtlasStore((s) => s.directionsTask);
+  const busy = useAtlasStore((s) => s.directionsTask?.status === 'running');
   const [name, setName] = useState('');
   const [method, setMethod] = useState<CavMethod>('difference-of-means');
   const [positives, setPositives] = useState<PickedFile[]>([]);
   const [negatives, setNegatives] = useState<PickedFile[]>([]);
   if (!atlas) return null;
-  const busy = task?.status === 'running';
   const active = concepts.find((c) => c.id === activeId) ?? null;
   const learn = (source: Parameters<DirectionsController['createConcept']>[0]) => {
     void directions?.createConcept(source, name, method).then((c) => c && setName(''));
@@ -97,10 +96,11 @@ function ConceptDetails({ atlas, concept, directions, live }: { atlas: Atlas; co
   const colourBy = useAtlasStore((s) => s.colourBy);
   const setColourBy = useAtlasStore((s) => s.setColourBy);
   const tcav = useAtlasStore((s) => s.tcav);
-  const task = useAtlasStore((s) => s.directionsTask);
+  const busy = useAtlasStore((s) => s.directionsTask?.status === 'running');
   const [classes, setClasses] = useState('');
   const colouring = colourBy.kind === 'concept' && colourBy.id === concept.id;
-  const rank = useCallback((c: Concept) => directions!.rankAlong(c, ENDS_SHOWN), [directions]);
+  // The ends are inputs of the atlas on screen: a rebuild that keeps the concept ranks again.
+  const rank = useCallback((c: Concept) => directions!.rankAlong(c, ENDS_SHOWN), [directions, atlas]);
   const ends = useRequest(live && directions ? concept : null, live && directions ? rank : null);
   const image = useCallback(
     async (c: Concept) => {
@@ -170,7 +170,7 @@ function ConceptDetails({ atlas, concept, directions, live }: { atlas: Atlas; co
                 : 'auto: the 3 classes the model predicts most often here; or class indices.'
             }
           />
-          <button type="submit" data-testid="tcav-run" disabled={!live || task?.status === 'running'}>
+          <button type="submit" data-testid="tcav-run" disabled={!live || busy}>
             Test
           </button>
         </form>
@@ -217,7 +217,7 @@ function EndList({ atlas, title, testId, points, direction }: { atlas: Atlas; ti
 function ClassFilter({ atlas, directions, live }: { atlas: Atlas; directions: DirectionsController | null; live: boolean }) {
   const colourBy = useAtlasStore((s) => s.colourBy);
   const setColourBy = useAtlasStore((s) => s.setColourBy);
-  const task = useAtlasStore((s) => s.directionsTask);
+  const busy = useAtlasStore((s) => s.directionsTask?.status === 'running');
   const [target, setTarget] = useState('');
   const classNames = useMemo(() => atlas.model.classNames ?? [], [atlas]);
   const text = atlas.modality === 'text';
@@ -245,7 +245,7 @@ function ClassFilter({ atlas, directions, live }: { atlas: Atlas; directions: Di
             ))}
           </select>
         )}
-        <button type="submit" data-testid="class-filter-run" disabled={!live || target === '' || task?.status === 'running'}>
+        <button type="submit" data-testid="class-filter-run" disabled={!live || target === '' || busy}>
           Show
         </button>
       </form>

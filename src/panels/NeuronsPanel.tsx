@@ -1,8 +1,9 @@
-import { useState } from 'react';
+import { useMemo, useState } from 'react';
 import type { DirectionsController } from '../app/directions';
 import type { Atlas } from '../compute/atlas';
 import type { ScoreSummary, VersusRandomResult } from '../compute/directions/versusRandom';
 import type { TopInput } from '../compute/types';
+import { neuronDirections } from '../featureVis/directions';
 import { rendererFor } from '../renderers';
 import { useAtlasStore } from '../store';
 import { TaskLine } from './ConceptPanel';
@@ -23,14 +24,13 @@ export const asTop = (atlas: Atlas, row: number): TopInput => ({ row, input: atl
 export function NeuronsPanel({ directions, live }: { directions: DirectionsController | null; live: boolean }) {
   const atlas = useAtlasStore((s) => s.atlas);
   const versus = useAtlasStore((s) => s.versus);
-  const task = useAtlasStore((s) => s.directionsTask);
+  const busy = useAtlasStore((s) => s.directionsTask?.status === 'running');
   const poly = useAtlasStore((s) => s.polysemanticity);
   const [k, setK] = useState(32);
   const [topN, setTopN] = useState(20);
   const [threshold, setThreshold] = useState('');
   const [minMembers, setMinMembers] = useState(3);
   if (!atlas) return null;
-  const busy = task?.status === 'running';
 
   return (
     <section className="panel" data-testid="neurons-panel">
@@ -149,8 +149,10 @@ function PolysemanticityView({ atlas, directions, disabled }: { atlas: Atlas; di
   const setPolyNeuron = useAtlasStore((s) => s.setPolyNeuron);
   const neuron = poly.neurons.find((n) => n.index === polyNeuron) ?? null;
   const { InputView, topList } = rendererFor(atlas);
-  const basis = new Float32Array(atlas.layer.dim);
-  if (neuron) basis[neuron.index] = 1;
+  const dim = atlas.layer.dim;
+  const neuronIndex = neuron?.index ?? -1;
+  // One array per neuron shown, so the examples' views do not ask again on every render.
+  const basis = useMemo(() => (neuronIndex < 0 ? new Float32Array(dim) : neuronDirections(dim, [neuronIndex])), [dim, neuronIndex]);
   return (
     <>
       <p className="small" data-testid="poly-histogram">

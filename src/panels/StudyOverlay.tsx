@@ -1,5 +1,5 @@
-import { useState } from 'react';
-import type { DirectionsController } from '../app/directions';
+import { useMemo, useState } from 'react';
+import { directionVector, type DirectionsController } from '../app/directions';
 import { rendererFor } from '../renderers';
 import { useAtlasStore } from '../store';
 import { asTop } from './NeuronsPanel';
@@ -24,17 +24,16 @@ function StudyBody({ directions }: { directions: DirectionsController | null }) 
   const mark = useAtlasStore((s) => s.markStudyCard);
   const setStudy = useAtlasStore((s) => s.setStudy);
   const [images, setImages] = useState<{ state: 'idle' | 'pending' | 'error'; urls: string[]; message?: string }>({ state: 'idle', urls: [] });
+  const dim = atlas?.layer.dim ?? 0;
+  const deck = study?.deck;
+  // One vector per card for the deck, so the cards' input views do not ask again on every mark.
+  const cardDirections = useMemo(
+    () => (deck && versus ? deck.key.map((k) => directionVector(versus.result.directions[k.direction], dim)) : []),
+    [deck, versus, dim],
+  );
   if (!atlas || !study || !versus) return null;
   const { InputView, topList } = rendererFor(atlas);
   const { reveal } = study;
-  const dim = atlas.layer.dim;
-  const directionOf = (card: number) => {
-    const d = versus.result.directions[study.deck.key[card].direction];
-    if (d.direction) return d.direction;
-    const basis = new Float32Array(dim);
-    basis[d.index] = 1;
-    return basis;
-  };
 
   return (
     <div className="study-overlay" data-testid="study-overlay">
@@ -91,7 +90,7 @@ function StudyBody({ directions }: { directions: DirectionsController | null }) 
               <div className={topList.className}>
                 {Array.from(card.top.subarray(0, SHOWN), (row) => (
                   <span key={row}>
-                    <InputView atlas={atlas} point={asTop(atlas, row)} direction={directionOf(c)} />
+                    <InputView atlas={atlas} point={asTop(atlas, row)} direction={cardDirections[c]} />
                   </span>
                 ))}
               </div>

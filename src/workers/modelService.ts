@@ -402,8 +402,7 @@ export function createModelService(deps: ModelServiceDeps) {
         }
         const tokenIds = recordedInputs.tokenIds;
         // The model is causal: the logit and the activation at t only see tokens up to t, so each row's window ends there.
-        const at = position;
-        const windows = at.map((p, k) => tokenIds[input[k]].subarray(0, p + 1));
+        const windows = position.map((p, k) => tokenIds[input[k]].subarray(0, p + 1));
         const gradients = new Float32Array(input.length * dim);
         const chunk = 64;
         for (let start = 0; start < input.length; start += chunk) {
@@ -411,7 +410,7 @@ export function createModelService(deps: ModelServiceDeps) {
           if (context.signal.aborted) throw context.signal.reason;
           const end = Math.min(input.length, start + chunk);
           if (loaded?.model !== model) throw new Error('Another model was loaded meanwhile: build the atlas again.');
-          gradients.set(await nextTokenGradients(model, layer, windows.slice(start, end), at.slice(start, end), ids[0]), start * dim);
+          gradients.set(await nextTokenGradients(model, layer, windows.slice(start, end), position.slice(start, end), ids[0]), start * dim);
           context.progress({ stage: 'gradients', done: end, total: input.length });
         }
         return withTransfer({ gradients, dim, tokenId: ids[0], target: tokenTexts(ids)[0] }, [gradients.buffer]);

@@ -12,7 +12,7 @@ export interface Concept {
   method: CavMethod;
   /** Unit vector pointing from the counterexamples towards the concept's examples (dim floats). */
   direction: Float32Array;
-  /** Held-out accuracy of the concept's classifier by stratified k-fold; null with fewer than 2 examples a side. */
+  /** Balanced held-out accuracy of the concept's classifier by stratified k-fold; null with fewer than 2 examples a side. */
   accuracy: number | null;
   folds: number;
   positives: number;
@@ -35,7 +35,7 @@ export type ConceptFit = Pick<Concept, 'method' | 'direction' | 'accuracy' | 'fo
 
 const FOLDS = 5;
 
-/** Learns the concept's direction on all its examples and its held-out accuracy by (up to) 5-fold cross-validation. */
+/** Learns the concept's direction on all its examples and its balanced held-out accuracy by (up to) 5-fold cross-validation. */
 export function fitConcept(examples: ConceptExamples, method: CavMethod, seed: number): ConceptFit {
   const { pos, nPos, neg, nNeg, dim } = examples;
   if (nPos < 1) throw new Error('A concept needs at least one example: select some points, or give it inputs.');

@@ -29,6 +29,8 @@ export function App() {
   const status = useAtlasStore((s) => s.status);
   const hasAtlas = useAtlasStore((s) => s.atlas !== null);
   const atlasOrigin = useAtlasStore((s) => s.atlasOrigin);
+  // What the inspector and the direction panels may ask of the workers: only about an atlas built here.
+  const services = controller && atlasOrigin === 'build' ? controller.services : null;
   const onVisibleCells = useCallback(
     (gridSize: number, cells: [number, number][]) => controller?.setVisibleCells(gridSize, cells),
     [controller],
@@ -76,7 +78,7 @@ export function App() {
           onCancel={() => controller?.cancel()}
         />
         <SelectionPanel />
-        <InspectorServicesContext.Provider value={controller && atlasOrigin === 'build' ? controller.services : null}>
+        <InspectorServicesContext.Provider value={services}>
           <ConceptPanel directions={controller?.directions ?? null} live={atlasOrigin === 'build'} />
           <NeuronsPanel directions={controller?.directions ?? null} live={atlasOrigin === 'build'} />
         </InspectorServicesContext.Provider>
@@ -90,7 +92,7 @@ export function App() {
       <main className="atlas-pane">
         <AtlasView visuals={visuals} ref={viewRef} onVisibleCells={onVisibleCells} />
         {preview && status === 'projecting' && <ProjectionPreview preview={preview} />}
-        <InspectorServicesContext.Provider value={controller && atlasOrigin === 'build' ? controller.services : null}>
+        <InspectorServicesContext.Provider value={services}>
           <StudyOverlay directions={controller?.directions ?? null} />
         </InspectorServicesContext.Provider>
         {!hasAtlas && !(preview && status === 'projecting') && (
@@ -99,7 +101,7 @@ export function App() {
           </div>
         )}
       </main>
-      <InspectorServicesContext.Provider value={controller && atlasOrigin === 'build' ? controller.services : null}>
+      <InspectorServicesContext.Provider value={services}>
         <CellInspector compare={controller ? (cell) => controller.compareDirections(cell) : undefined} />
       </InspectorServicesContext.Provider>
     </div>

@@ -14,7 +14,7 @@ import { recordActivations, type ImageProvider } from '../model/image/recordImag
 import { documentsFromFiles } from '../model/text/documents';
 import { recordTextActivations } from '../model/text/recordText';
 import type { TextModel } from '../model/text/textModel';
-import { tokenTexts } from '../model/text/tokenizer';
+import { tokenContext } from '../model/text/tokenizer';
 import { bundledSample, isTextModelArg, loadModelForCli, loadTextModelForCli } from './buildAtlas';
 import { printNotes, wholeNumber } from './cliText';
 import { folderProvider, textFilesFromPath } from './nodeIo';
@@ -370,10 +370,10 @@ function directionsOf(result: VersusRandomResult, recorded: Recorded, values: Fl
       const activation = d.direction ? dotRow(values, row, dim, d.direction) : values[row * dim + d.index];
       const entry: BasisTopInput = { input: names[input], position, label, activation };
       if (tokenIds && position >= 0) {
-        const texts = tokenTexts(tokenIds[input].subarray(Math.max(1, position - CONTEXT_TOKENS), position + 1));
-        entry.token = texts.pop()!;
-        entry.label = entry.token;
-        entry.context = `${texts.join('')}[${entry.token}]`;
+        const { token, context } = tokenContext(tokenIds[input], position, CONTEXT_TOKENS);
+        entry.token = token;
+        entry.label = token;
+        entry.context = context;
       }
       return entry;
     }),

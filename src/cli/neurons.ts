@@ -17,7 +17,7 @@ import {
 import type { ImageModel } from '../model/image/imageModel';
 import type { ImageProvider } from '../model/image/recordImages';
 import { documentsFromFiles, splitNotice, windows as windowsOf } from '../model/text/documents';
-import { encode, tokenTexts } from '../model/text/tokenizer';
+import { encode, tokenContext } from '../model/text/tokenizer';
 import { bundledSample, loadModelForCli, loadTextModelForCli } from './buildAtlas';
 import { printNotes } from './cliText';
 import { folderProvider, textFilesFromPath } from './nodeIo';
@@ -207,9 +207,7 @@ export async function measureNeurons(options: NeuronsOptions): Promise<NeuronsFi
         neuronReport(n, recorded, contexts, (row, activation): ExampleContext => {
           const w = recorded.window[row];
           const t = recorded.position[row];
-          const texts = tokenTexts(tokenIds[w].subarray(Math.max(1, t - CONTEXT_TOKENS), t + 1));
-          const token = texts.pop()!;
-          return { document: names[w], position: t, token, context: `${texts.join('')}[${token}]`, activation };
+          return { document: names[w], position: t, ...tokenContext(tokenIds[w], t, CONTEXT_TOKENS), activation };
         }),
       ),
     };

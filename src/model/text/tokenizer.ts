@@ -36,3 +36,13 @@ export function tokenTexts(ids: ArrayLike<number>): string[] {
     return typeof entry === 'string' ? entry : decodeBytes(entry);
   });
 }
+
+/**
+ * The token at `t` of a window (`<|endoftext|>` first) with up to `before` tokens leading to it, the token marked:
+ * "…Call me [Ishmael]". The leading `<|endoftext|>` is left out.
+ */
+export function tokenContext(ids: Int32Array | Uint32Array | number[], t: number, before: number): { token: string; context: string } {
+  const texts = tokenTexts(ids.slice(Math.max(1, t - before), t + 1));
+  const token = texts.pop()!;
+  return { token, context: `${texts.join('')}[${token}]` };
+}

@@ -12,7 +12,6 @@ import {
 import { createRng, gaussian } from '../../../src/lib/rng';
 import { basisAligned } from './planted';
 
-
 function maxOrthogonalityError(q: Float64Array, dim: number): number {
   let worst = 0;
   for (let a = 0; a < dim; a++) {

@@ -1,6 +1,6 @@
 import { decode } from 'gpt-tokenizer/encoding/r50k_base';
 import { describe, expect, it } from 'vitest';
-import { encode, EOT, EOT_TEXT, GPT2_VOCAB_SIZE, tokenTexts } from '../../../src/model/text/tokenizer';
+import { encode, EOT, EOT_TEXT, GPT2_VOCAB_SIZE, tokenContext, tokenTexts } from '../../../src/model/text/tokenizer';
 
 describe('GPT-2 tokenizer', () => {
   it('gives the ids of OpenAI GPT-2 (r50k_base)', () => {
@@ -44,5 +44,11 @@ describe('GPT-2 tokenizer', () => {
   it('refuses an id outside the vocabulary', () => {
     expect(() => tokenTexts([GPT2_VOCAB_SIZE])).toThrow(/outside the GPT-2 vocabulary of 50257/);
     expect(() => tokenTexts([-1])).toThrow(RangeError);
+  });
+
+  it('marks a token in the context leading to it, without the window\'s <|endoftext|>', () => {
+    const ids = [EOT, ...encode('Call me Ishmael. Some years ago')];
+    expect(tokenContext(ids, 2, 8)).toEqual({ token: ' me', context: 'Call[ me]' });
+    expect(tokenContext(Int32Array.from(ids), 8, 2)).toEqual({ token: ' years', context: '. Some[ years]' });
   });
 });

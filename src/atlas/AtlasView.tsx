@@ -1,6 +1,6 @@
 import { OrthographicView, type Layer, type PickingInfo } from '@deck.gl/core';
 import DeckGL, { type DeckGLRef } from '@deck.gl/react';
-import { useCallback, useEffect, useImperativeHandle, useMemo, useRef, useState, type Ref } from 'react';
+import { memo, useCallback, useEffect, useImperativeHandle, useMemo, useRef, useState, type Ref } from 'react';
 import { useAtlasStore, type AtlasViewState } from '../store';
 import { cellTints } from './cellTint';
 import { cellIconLayer, cellLabelLayer, cellTintLayer, labelsByLevel, outlineLayer, pointColumns, pointLayer, selectionLayer, type Outline } from './atlasLayers';
@@ -31,8 +31,12 @@ const CONTROLLER = { scrollZoom: { smooth: true, speed: 0.02 }, inertia: 250, ke
 const HOVER_COLOR: Outline['color'] = [255, 255, 255, 200];
 const SELECTED_COLOR: Outline['color'] = [255, 170, 40, 255];
 
-/** The zoomable atlas: one deck.gl canvas, the grid level following the zoom, click to inspect. */
-export function AtlasView({
+/**
+ * The zoomable atlas: one deck.gl canvas, the grid level following the zoom, click to inspect. Memoised: the
+ * page's other state (the run's status) must not re-render it, since every render hands deck.gl new props and
+ * costs a WebGL frame (about 60 ms in software GL).
+ */
+export const AtlasView = memo(function AtlasView({
   visuals,
   ref,
   onVisibleCells,
@@ -200,4 +204,4 @@ export function AtlasView({
       </div>
     </div>
   );
-}
+});

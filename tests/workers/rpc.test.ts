@@ -41,8 +41,8 @@ describe('worker RPC', () => {
     make();
     const worker = await client.call('threadId', []);
     const controller = new AbortController();
-    const call = client.call('count', [1000], { signal: controller.signal });
-    setTimeout(() => controller.abort(), 50);
+    // Cancelled once it is under way: the first step it reports.
+    const call = client.call('count', [1000], { signal: controller.signal, onProgress: () => controller.abort() });
     const error = await call.catch((e) => e);
     expect(error).toMatchObject({ name: 'AbortError', message: 'count cancelled' });
     expect(client.lostWorkers).toBe(0);
@@ -53,8 +53,7 @@ describe('worker RPC', () => {
     make(200);
     const worker = await client.call('threadId', []);
     const controller = new AbortController();
-    const call = client.call('sleep', [60_000], { signal: controller.signal });
-    setTimeout(() => controller.abort(), 50);
+    const call = client.call('sleep', [60_000], { signal: controller.signal, onProgress: () => controller.abort() });
     const error = await call.catch((e) => e);
     expect(error.name).toBe('AbortError');
     expect(client.lostWorkers).toBe(1);
@@ -65,8 +64,8 @@ describe('worker RPC', () => {
     make(200);
     const worker = await client.call('threadId', []);
     const controller = new AbortController();
-    const call = client.call('spin', [], { signal: controller.signal });
-    setTimeout(() => controller.abort(), 300);
+    // Cancelled once the worker says it is spinning, so the cancel cannot reach it first.
+    const call = client.call('spin', [], { signal: controller.signal, onProgress: () => controller.abort() });
     const error = await call.catch((e) => e);
     expect(error.name).toBe('AbortError');
     expect(client.lostWorkers).toBe(1);

@@ -13,12 +13,14 @@ export const testService = {
     }
     return steps;
   },
-  async sleep(_: CallContext, ms: number) {
+  async sleep(context: CallContext, ms: number) {
     // asynchronous, so it could look at its signal, but never does
+    context.progress('started');
     await new Promise((r) => setTimeout(r, ms));
     return ms;
   },
-  spin(_: CallContext) {
+  spin(context: CallContext) {
+    context.progress('started');
     for (;;) {
       // synchronous work that never looks at its signal, like tsne-js
     }

@@ -2,6 +2,8 @@
  * Finished icons, kept across reloads in IndexedDB (in memory where there is none, as in Node). No TF
  * here, so the page can show cached icons before the model worker has loaded anything.
  */
+import type { DBSchema, IDBPDatabase, IDBPTransaction } from 'idb';
+import { openDatabase } from '../lib/indexedDb';
 
 /** One finished icon. */
 export interface CachedIcon {
@@ -16,6 +18,8 @@ export interface CachedIcon {
 export interface IconCache {
   readonly kind: 'indexeddb' | 'memory';
   get(key: string): Promise<CachedIcon | undefined>;
+  /** Several icons at once, in the order of `keys` (undefined where there is none). */
+  getMany(keys: readonly string[]): Promise<(CachedIcon | undefined)[]>;
   put(key: string, icon: CachedIcon): Promise<void>;
   clear(): Promise<void>;
   close(): void;
@@ -78,14 +82,52 @@ export function settingsKey(settings: Record<string, unknown>): string {
   return hashString(parts.join(';'));
 }
 
-/** An in-memory cache that drops the least recently used icons past `maxEntries`. */
+/** What the icon cache may hold, in icon bytes (width x height x 4 each): about 3,600 icons of 96 x 96. */
+export const ICON_CACHE_MAX_BYTES = 128 * 2 ** 20;
+
+const iconBytes = (icon: CachedIcon) => icon.rgba.byteLength;
+
+/** An in-memory cache that drops the least recently used icons past `maxBytes`. */
 export class MemoryIconCache implements IconCache {
   readonly kind = 'memory';
   private readonly icons = new Map<string, CachedIcon>();
+  private bytes = 0;
 
-  constructor(private readonly maxEntries = 10_000) {}
+  constructor(private readonly maxBytes = ICON_CACHE_MAX_BYTES) {}
 
   async get(key: string): Promise<CachedIcon | undefined> {
+    return this.take(key);
+  }
+
+  async getMany(keys: readonly string[]): Promise<(CachedIcon | undefined)[]> {
+    return keys.map((key) => this.take(key));
+  }
+
+  async put(key: string, icon: CachedIcon): Promise<void> {
+    this.remove(key);
+    this.icons.set(key, icon);
+    this.bytes += iconBytes(icon);
+    // A Map iterates in insertion order, and every use re-inserts: the first key is the least recently used.
+    while (this.bytes > this.maxBytes) this.remove(this.icons.keys().next().value!);
+  }
+
+  async clear(): Promise<void> {
+    this.icons.clear();
+    this.bytes = 0;
+  }
+
+  close(): void {}
+
+  get size(): number {
+    return this.icons.size;
+  }
+
+  /** Bytes of icon pixels held. */
+  get storedBytes(): number {
+    return this.bytes;
+  }
+
+  private take(key: string): CachedIcon | undefined {
     const icon = this.icons.get(key);
     if (icon) {
       this.icons.delete(key);
@@ -94,56 +136,91 @@ export class MemoryIconCache implements IconCache {
     return icon;
   }
 
-  async put(key: string, icon: CachedIcon): Promise<void> {
+  private remove(key: string): void {
+    const icon = this.icons.get(key);
+    if (!icon) return;
     this.icons.delete(key);
-    this.icons.set(key, icon);
-    while (this.icons.size > this.maxEntries) this.icons.delete(this.icons.keys().next().value!);
-  }
-
-  async clear(): Promise<void> {
-    this.icons.clear();
-  }
-
-  close(): void {}
-
-  get size(): number {
-    return this.icons.size;
+    this.bytes -= iconBytes(icon);
   }
 }
 
-const STORE = 'icons';
+interface IconDb extends DBSchema {
+  icons: { key: string; value: CachedIcon };
+  /** When each icon was last read or written (a counter, so that order survives equal clock times) and its size. */
+  usage: { key: string; value: { used: number; bytes: number }; indexes: { used: number } };
+  /** The bytes of all icons and the use counter, kept in step with `usage` by the same transactions. */
+  totals: { key: 'all'; value: { bytes: number; clock: number } };
+}
 
-const request = <T>(r: IDBRequest<T>) =>
-  new Promise<T>((resolve, reject) => {
-    r.onsuccess = () => resolve(r.result);
-    r.onerror = () => reject(r.error);
-  });
+/** Version 1 stored icons without their use times; its icons are dropped rather than guessed at. */
+const ICON_DB_VERSION = 2;
 
-/** Icons in one IndexedDB object store, keyed by iconCacheKey. */
+/**
+ * Icons in IndexedDB, keyed by iconCacheKey, with their total size capped at `maxBytes`: a put past the
+ * cap deletes the least recently used icons (a read counts as a use) in the same transaction.
+ */
 export class IndexedDbIconCache implements IconCache {
   readonly kind = 'indexeddb';
 
-  private constructor(private readonly db: IDBDatabase) {}
+  private constructor(
+    private readonly db: IDBPDatabase<IconDb>,
+    private readonly maxBytes: number,
+  ) {}
 
-  static async open(factory: IDBFactory, name: string): Promise<IndexedDbIconCache> {
-    const open = factory.open(name, 1);
-    open.onupgradeneeded = () => {
-      if (!open.result.objectStoreNames.contains(STORE)) open.result.createObjectStore(STORE);
-    };
-    return new IndexedDbIconCache(await request(open));
+  static async open(factory: IDBFactory, name: string, maxBytes = ICON_CACHE_MAX_BYTES): Promise<IndexedDbIconCache> {
+    const db = await openDatabase<IconDb>(factory, name, ICON_DB_VERSION, (upgrading) => {
+      for (const store of [...upgrading.objectStoreNames]) upgrading.deleteObjectStore(store);
+      upgrading.createObjectStore('icons');
+      upgrading.createObjectStore('usage').createIndex('used', 'used');
+      upgrading.createObjectStore('totals');
+    });
+    return new IndexedDbIconCache(db, maxBytes);
   }
 
   async get(key: string): Promise<CachedIcon | undefined> {
-    const value = await request(this.db.transaction(STORE, 'readonly').objectStore(STORE).get(key));
-    return (value as CachedIcon | undefined) ?? undefined;
+    return (await this.getMany([key]))[0];
+  }
+
+  /** Reads many icons in one transaction (a lookup per transaction costs a round trip each); hits count as used. */
+  async getMany(keys: readonly string[]): Promise<(CachedIcon | undefined)[]> {
+    const tx = this.db.transaction(['icons', 'usage', 'totals'], 'readwrite');
+    const [icons, totals] = await Promise.all([Promise.all(keys.map((key) => tx.objectStore('icons').get(key))), readTotals(tx)]);
+    const writes: Promise<unknown>[] = [];
+    keys.forEach((key, k) => {
+      const icon = icons[k];
+      if (icon) writes.push(tx.objectStore('usage').put({ used: ++totals.clock, bytes: iconBytes(icon) }, key));
+    });
+    if (writes.length) writes.push(tx.objectStore('totals').put(totals, 'all'));
+    await Promise.all([...writes, tx.done]);
+    return icons;
   }
 
   async put(key: string, icon: CachedIcon): Promise<void> {
-    await request(this.db.transaction(STORE, 'readwrite').objectStore(STORE).put(icon, key));
+    const tx = this.db.transaction(['icons', 'usage', 'totals'], 'readwrite');
+    const [usage, icons] = [tx.objectStore('usage'), tx.objectStore('icons')];
+    const [totals, previous] = await Promise.all([readTotals(tx), usage.get(key)]);
+    const bytes = iconBytes(icon);
+    totals.bytes += bytes - (previous?.bytes ?? 0);
+    const writes: Promise<unknown>[] = [icons.put(icon, key), usage.put({ used: ++totals.clock, bytes }, key)];
+    // Oldest first; the icon just written is the newest, so it goes last (only when it alone passes the cap).
+    for (let cursor = await usage.index('used').openCursor(); cursor && totals.bytes > this.maxBytes; cursor = await cursor.continue()) {
+      totals.bytes -= cursor.value.bytes;
+      writes.push(icons.delete(cursor.primaryKey), cursor.delete());
+    }
+    writes.push(tx.objectStore('totals').put(totals, 'all'));
+    await Promise.all([...writes, tx.done]);
   }
 
   async clear(): Promise<void> {
-    await request(this.db.transaction(STORE, 'readwrite').objectStore(STORE).clear());
+    const tx = this.db.transaction(['icons', 'usage', 'totals'], 'readwrite');
+    await Promise.all([tx.objectStore('icons').clear(), tx.objectStore('usage').clear(), tx.objectStore('totals').clear(), tx.done]);
+  }
+
+  /** Icons held and their bytes, as the cache counts them. */
+  async usage(): Promise<{ icons: number; bytes: number }> {
+    const tx = this.db.transaction(['usage', 'totals'], 'readonly');
+    const [icons, totals] = await Promise.all([tx.objectStore('usage').count(), readTotals(tx)]);
+    return { icons, bytes: totals.bytes };
   }
 
   close(): void {
@@ -151,18 +228,22 @@ export class IndexedDbIconCache implements IconCache {
   }
 }
 
+async function readTotals(tx: IDBPTransaction<IconDb, ('usage' | 'totals' | 'icons')[], IDBTransactionMode>): Promise<IconDb['totals']['value']> {
+  return (await tx.objectStore('totals').get('all')) ?? { bytes: 0, clock: 0 };
+}
+
 /**
  * The icon cache: IndexedDB when the environment has it and it opens (private windows may refuse),
  * otherwise memory, which lasts only as long as the page or process.
  */
-export async function openIconCache(options: { name?: string; indexedDB?: IDBFactory | null } = {}): Promise<IconCache> {
+export async function openIconCache(options: { name?: string; indexedDB?: IDBFactory | null; maxBytes?: number } = {}): Promise<IconCache> {
   const factory = options.indexedDB !== undefined ? options.indexedDB : (globalThis as { indexedDB?: IDBFactory }).indexedDB;
   if (factory) {
     try {
-      return await IndexedDbIconCache.open(factory, options.name ?? 'activation-atlas-icons');
+      return await IndexedDbIconCache.open(factory, options.name ?? 'activation-atlas-icons', options.maxBytes);
     } catch {
       // Fall through: a blocked or broken IndexedDB still leaves a working (if forgetful) cache.
     }
   }
-  return new MemoryIconCache();
+  return new MemoryIconCache(options.maxBytes);
 }

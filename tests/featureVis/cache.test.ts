@@ -72,8 +72,8 @@ describe('openIconCache', () => {
     expect((await openIconCache({ indexedDB: broken })).kind).toBe('memory');
   });
 
-  it('the memory cache drops the least recently used icon past its size', async () => {
-    const cache = new MemoryIconCache(2);
+  it('the memory cache drops the least recently used icon past its byte budget', async () => {
+    const cache = new MemoryIconCache(8); // two 1 x 1 icons
     await cache.put('a', icon(1));
     await cache.put('b', icon(2));
     await cache.get('a');
@@ -81,6 +81,7 @@ describe('openIconCache', () => {
     expect(await cache.get('b')).toBeUndefined();
     expect(await cache.get('a')).toBeDefined();
     expect(cache.size).toBe(2);
+    expect(cache.storedBytes).toBe(8);
   });
 });
 

@@ -2,6 +2,8 @@
  * Browser storage for downloaded checkpoint files, so that a model fetched once loads again offline.
  * Keys are `${baseUrl}/${modelId}/${file}` (see `weightCacheKey`): a mirror and the real hub never share entries.
  */
+import type { DBSchema, IDBPDatabase, IDBPObjectStore } from 'idb';
+import { openDatabase } from '../../lib/indexedDb';
 
 /** Where fetched model files are kept between page loads. */
 export interface WeightCache {
@@ -77,15 +79,23 @@ export class MemoryWeightCache implements WeightCache {
 const DATABASE_VERSION = 1;
 const STORE = 'files';
 
+interface WeightDb extends DBSchema {
+  files: { key: string; value: Uint8Array };
+}
+
+/** The store as a read-write transaction types it; a read-only one is only ever asked to read. */
+type FilesStore = IDBPObjectStore<WeightDb, ['files'], 'files', 'readwrite'>;
+
 /** A cache in IndexedDB: one database with one object store of Uint8Arrays keyed by `weightCacheKey`. */
 export class IndexedDbWeightCache implements WeightCache {
   private readonly factory: IDBFactory | undefined;
   private readonly databaseName: string;
-  private database: Promise<IDBDatabase> | null = null;
+  private database: Promise<IDBPDatabase<WeightDb>> | null = null;
 
+  /** `factory` defaults to the environment's IndexedDB; pass `factory: undefined` for none. */
   constructor(options: { databaseName?: string; factory?: IDBFactory } = {}) {
     this.databaseName = options.databaseName ?? 'activation-atlas-weights';
-    this.factory = options.factory ?? (globalThis as { indexedDB?: IDBFactory }).indexedDB;
+    this.factory = 'factory' in options ? options.factory : (globalThis as { indexedDB?: IDBFactory }).indexedDB;
   }
 
   async get(key: string): Promise<Uint8Array | null> {
@@ -108,7 +118,7 @@ export class IndexedDbWeightCache implements WeightCache {
     if (database) (await database.catch(() => null))?.close();
   }
 
-  private open(): Promise<IDBDatabase> {
+  private open(): Promise<IDBPDatabase<WeightDb>> {
     if (!this.database) {
       const opening = this.openDatabase();
       // A failed open is retried on the next call rather than remembered.
@@ -120,53 +130,33 @@ export class IndexedDbWeightCache implements WeightCache {
     return this.database;
   }
 
-  private openDatabase(): Promise<IDBDatabase> {
-    const factory = this.factory;
-    if (!factory) return Promise.reject(new WeightCacheError('IndexedDB is not available here, so downloaded models cannot be kept for offline use.'));
-    return new Promise((resolve, reject) => {
-      let opening: IDBOpenDBRequest;
-      try {
-        opening = factory.open(this.databaseName, DATABASE_VERSION);
-      } catch (e) {
-        reject(new WeightCacheError(`IndexedDB could not be opened (${describe(e)}).`));
-        return;
-      }
-      opening.onupgradeneeded = () => {
-        if (!opening.result.objectStoreNames.contains(STORE)) opening.result.createObjectStore(STORE);
-      };
-      opening.onsuccess = () => {
-        const database = opening.result;
-        // Lets another tab upgrade the schema instead of blocking on this connection.
-        database.onversionchange = () => {
-          database.close();
-          this.database = null;
-        };
-        resolve(database);
-      };
-      opening.onerror = () => reject(new WeightCacheError(`IndexedDB could not be opened (${describe(opening.error)}).`));
-      opening.onblocked = () => reject(new WeightCacheError('IndexedDB is blocked by another tab holding an older version of the model cache open.'));
-    });
+  private async openDatabase(): Promise<IDBPDatabase<WeightDb>> {
+    if (!this.factory) throw new WeightCacheError('IndexedDB is not available here, so downloaded models cannot be kept for offline use.');
+    try {
+      const opening = openDatabase<WeightDb>(this.factory, this.databaseName, DATABASE_VERSION, (database) => {
+        if (!database.objectStoreNames.contains(STORE)) database.createObjectStore(STORE);
+      }, () => {
+        // Another tab upgraded the schema: this connection is closed, the next call opens a new one.
+        if (this.database === opening) this.database = null;
+      });
+      return await opening;
+    } catch (e) {
+      const blocked = (e as { name?: string } | null)?.name === 'BlockedError';
+      throw new WeightCacheError(blocked ? 'IndexedDB is blocked by another tab holding an older version of the model cache open.' : `IndexedDB could not be opened (${describe(e)}).`);
+    }
   }
 
   /** Runs one request in its own transaction and resolves with its result once the transaction commits. */
-  private async request(mode: IDBTransactionMode, key: string, action: string, run: (store: IDBObjectStore) => IDBRequest, size = 0): Promise<unknown> {
+  private async request<T>(mode: IDBTransactionMode, key: string, action: string, run: (store: FilesStore) => Promise<T>, size = 0): Promise<T> {
     const database = await this.open();
-    return new Promise((resolve, reject) => {
-      const fail = (error: unknown) => reject(storageError(error, key, action, size));
-      let request: IDBRequest;
-      let transaction: IDBTransaction;
-      try {
-        transaction = database.transaction(STORE, mode);
-        request = run(transaction.objectStore(STORE));
-      } catch (e) {
-        fail(e);
-        return;
-      }
-      transaction.oncomplete = () => resolve(request.result);
-      // A quota failure arrives as the transaction's abort, with no request error before it.
-      transaction.onabort = () => fail(transaction.error ?? request.error);
-      transaction.onerror = () => fail(request.error ?? transaction.error);
-    });
+    try {
+      const tx = database.transaction(STORE, mode);
+      // A quota failure arrives as the transaction's abort (tx.done rejects), with no request error before it.
+      const [result] = await Promise.all([run(tx.store as FilesStore), tx.done]);
+      return result;
+    } catch (e) {
+      throw storageError(e, key, action, size);
+    }
   }
 }
 

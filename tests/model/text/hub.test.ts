@@ -17,6 +17,7 @@ import {
   readHubCheckpoint,
 } from '../../../src/model/text/hub';
 import { readSafetensors } from '../../../src/model/text/safetensors';
+import { fakeIndexedDb } from '../../fakeIndexedDb';
 import { IndexedDbWeightCache, MemoryWeightCache, WeightCacheError, WeightCacheQuotaError, weightCacheKey } from '../../../src/model/text/weightCache';
 import { checkpointTensors, randomCheckpoint, randomTokens, type TestCheckpoint, type TestConfigJson, writeSafetensors } from './checkpoints';
 
@@ -415,56 +416,6 @@ describe('loadHubModel with a weight cache', () => {
     expect(load.cacheWarning).toMatch(/The model cache could not be read \(IndexedDB is not available here/);
   });
 });
-
-/**
- * The slice of IndexedDB that IndexedDbWeightCache uses, with a byte quota; values are copied on put as
- * a structured clone would, and every callback fires on a later turn, as in a browser.
- */
-function fakeIndexedDb(quotaBytes = Infinity): IDBFactory {
-  const databases = new Map<string, Map<string, Map<string, unknown>>>();
-  const later = (f: () => void) => setTimeout(f, 0);
-  const open = (name: string) => {
-    const request: Record<string, unknown> & { onupgradeneeded?: () => void; onsuccess?: () => void } = { result: null, error: null };
-    later(() => {
-      const fresh = !databases.has(name);
-      if (fresh) databases.set(name, new Map());
-      const stores = databases.get(name)!;
-      request.result = {
-        objectStoreNames: { contains: (store: string) => stores.has(store) },
-        createObjectStore: (store: string) => stores.set(store, new Map()),
-        close: () => undefined,
-        transaction: (storeName: string) => transaction(stores.get(storeName)!),
-      };
-      if (fresh) request.onupgradeneeded?.();
-      request.onsuccess?.();
-    });
-    return request;
-  };
-  const transaction = (store: Map<string, unknown>) => {
-    const tx: Record<string, unknown> & { oncomplete?: () => void; onabort?: () => void } = { error: null };
-    const run = (apply: () => unknown, size = 0) => {
-      const request: Record<string, unknown> = { result: undefined, error: null };
-      later(() => {
-        const used = [...store.values()].reduce((n: number, v) => n + (v as Uint8Array).byteLength, 0);
-        if (used + size > quotaBytes) {
-          tx.error = new DOMException('The quota has been exceeded.', 'QuotaExceededError');
-          tx.onabort?.();
-          return;
-        }
-        request.result = apply();
-        tx.oncomplete?.();
-      });
-      return request;
-    };
-    tx.objectStore = () => ({
-      get: (key: string) => run(() => store.get(key)),
-      put: (value: Uint8Array, key: string) => run(() => void store.set(key, value.slice()), value.byteLength),
-      delete: (key: string) => run(() => void store.delete(key)),
-    });
-    return tx;
-  };
-  return { open } as unknown as IDBFactory;
-}
 
 describe('IndexedDbWeightCache', () => {
   it('stores, reads back and deletes bytes, and copies a view rather than storing its whole buffer', async () => {

@@ -63,7 +63,7 @@ export function App() {
         <h1>Activation Atlas Explorer</h1>
       </header>
       <nav className="sidebar">
-        <ModelPanel onLoadModel={(source) => controller?.loadModel(source)} />
+        <ModelPanel onLoadModel={(source) => controller?.loadModel(source)} onCancelLoad={() => controller?.cancelModelLoad()} />
         <InputPanel
           onFiles={(files) => controller?.addFiles(files)}
           onText={(text) => controller?.addText(text)}

@@ -43,6 +43,8 @@ export class AtlasController {
   /** The user's inputs; null: the bundled sample of a built-in model. */
   private inputs: InputSet | null = null;
   private build: AbortController | null = null;
+  /** The model load in progress. */
+  private load: AbortController | null = null;
   /** Settles when the last build has finished unwinding (a cancelled one restores the model worker first). */
   private building: Promise<unknown> = Promise.resolve();
   private ticket = 0;
@@ -121,7 +123,7 @@ export class AtlasController {
     directions.set(cell.mean, 0);
     directions.set(neuronDirections(dim, [channel]), dim);
     directions.set(randomDirections(dim, 1, cell.i * 1000 + cell.j), 2 * dim);
-    const batch = await pipeline.visualise({ directions });
+    const batch = await pipeline.visualise({ directions, priority: 'user' });
     const titles = [`cell (${cell.i}, ${cell.j}) direction`, `neuron #${channel}`, 'random direction'];
     return {
       channel,
@@ -172,30 +174,39 @@ export class AtlasController {
     return this.pipeline;
   }
 
-  /** Loads a model, then builds: over the user's inputs, or the bundled sample of a built-in model. */
+  /**
+   * Loads a model, then builds: over the user's inputs, or the bundled sample of a built-in model. A load still
+   * running is cancelled, not waited for: the model worker ends it and takes the new one.
+   */
   loadModel(source: ModelSource): Promise<void> {
     this.cancel();
+    this.cancelModelLoad();
+    const abort = new AbortController();
+    this.load = abort;
     const ticket = ++this.modelTicket;
     const s = this.store.getState();
     s.modelRequested();
     s.setStatus('loading');
-    const previous = this.modelLoading;
-    // One model load at a time, in order: the worker keeps whichever model finished loading last.
     this.modelLoading = (async () => {
-      await previous;
-      if (ticket !== this.modelTicket) return;
       try {
         await this.building;
-        const summary = await (await this.getPipeline()).loadModel(source, (p) => {
-          if (ticket === this.modelTicket) this.store.getState().modelLoadProgress(p);
-        });
+        const summary = await (await this.getPipeline()).loadModel(
+          source,
+          (p) => {
+            if (ticket === this.modelTicket) this.store.getState().modelLoadProgress(p);
+          },
+          abort.signal,
+        );
         if (ticket !== this.modelTicket) return;
         this.store.getState().modelLoaded(summary, source.kind);
         this.store.getState().setStatus(this.store.getState().atlas ? 'ready' : 'idle');
       } catch (e) {
         if (ticket !== this.modelTicket) return;
         this.store.getState().modelFailed();
-        this.store.getState().fail(describeSource(source), `Could not load the model: ${messageOf(e)}`);
+        if (abort.signal.aborted) this.store.getState().setStatus(this.store.getState().atlas ? 'ready' : 'idle');
+        else this.store.getState().fail(describeSource(source), `Could not load the model: ${messageOf(e)}`);
+      } finally {
+        if (this.load === abort) this.load = null;
       }
     })();
     return this.modelLoading.then(() => {
@@ -324,9 +335,16 @@ export class AtlasController {
     }
   }
 
+  /** Stops the build, the icons and any direction task; what was on screen stays. */
   cancel(): void {
     this.build?.abort();
     this.stopFeatureVis();
+    this.directions.cancel();
+  }
+
+  /** Stops a model load (a download from the hub or a URL); the model loaded before stays. */
+  cancelModelLoad(): void {
+    this.load?.abort();
   }
 
   /** Opens a saved atlas JSON without any model; a bad file leaves the current atlas in place. */
@@ -411,6 +429,7 @@ export class AtlasController {
     this.ticket++;
     this.modelTicket++;
     this.build?.abort();
+    this.load?.abort();
     this.pipeline?.then((p) => p.dispose()).catch(() => {});
     this.visuals?.close();
     this.visuals = null;

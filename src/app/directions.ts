@@ -83,9 +83,10 @@ export class DirectionsController {
     return this.live;
   }
 
-  /** Progress of a task's long step, as its message. */
+  /** Progress of a task's long step, as its message; a step that waits for its turn on the model says what for. */
   private progress(name: string) {
-    return (p: ProgressEvent) => this.store.getState().setDirectionsTask({ name, status: 'running', message: `${name}: ${p.done} of ${p.total}…` });
+    return (p: ProgressEvent) =>
+      this.store.getState().setDirectionsTask({ name, status: 'running', message: p.stage === 'waiting' ? `${name}: ${p.message}` : `${name}: ${p.done} of ${p.total}…` });
   }
 
   /**

@@ -73,10 +73,12 @@ export class AtlasPipeline {
 
   private lastModel: ModelSource | null = null;
 
-  async loadModel(source: ModelSource, onProgress?: (p: LoadProgress) => void): Promise<ModelSummary> {
+  /** Loads a model in the model worker; `signal` cancels it (the model loaded before stays). */
+  async loadModel(source: ModelSource, onProgress?: (p: LoadProgress) => void, signal?: AbortSignal): Promise<ModelSummary> {
     // A restarted model worker (after a cancel) must pick its backend again.
-    await this.modelClient.call('init', [this.backendRequest]);
-    const summary = await this.modelClient.call('loadModel', [source], { onProgress });
+    await this.modelClient.call('init', [this.backendRequest], { signal });
+    // A cancel that cost the worker also cost the model loaded before: modelCall loads that one again.
+    const summary = await this.modelCall('loadModel', [source], { onProgress, signal });
     this.lastModel = source;
     return summary;
   }
@@ -95,7 +97,8 @@ export class AtlasPipeline {
     let layoutId = 0;
     const relay = (event: ProgressEvent & { layout?: Float32Array }) => {
       const { layout, ...progress } = event;
-      onProgress({ ...progress, stage: event.stage as Stage });
+      // A recording that waits for its turn on the model says so on the record stage.
+      onProgress({ ...progress, stage: event.stage === 'waiting' ? 'record' : (event.stage as Stage) });
       if (layout && onLayout) onLayout({ layout, groups });
     };
     if (!this.lastModel) throw new Error('Load a model first.');

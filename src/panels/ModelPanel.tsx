@@ -6,7 +6,7 @@ import { useAtlasStore } from '../store';
 const HUB_BASE_URL = 'https://huggingface.co';
 
 /** Which model (built-in, files, URL, Hugging Face id), which layer to record, and the backend running it. */
-export function ModelPanel({ onLoadModel }: { onLoadModel: (source: ModelSource) => void }) {
+export function ModelPanel({ onLoadModel, onCancelLoad }: { onLoadModel: (source: ModelSource) => void; onCancelLoad: () => void }) {
   const modelProgress = useAtlasStore((s) => s.modelProgress);
   const [hubId, setHubId] = useState('');
   const [hubBase, setHubBase] = useState(HUB_BASE_URL);
@@ -58,7 +58,14 @@ export function ModelPanel({ onLoadModel }: { onLoadModel: (source: ModelSource)
         </button>
       </form>
       <p className="muted small" data-testid="model-summary">
-        {modelStatus === 'pending' && 'Loading model…'}
+        {modelStatus === 'pending' && (
+          <>
+            Loading model…{' '}
+            <button type="button" className="link" data-testid="model-cancel" onClick={onCancelLoad}>
+              cancel
+            </button>
+          </>
+        )}
         {modelStatus !== 'pending' && model && (
           <>
             {modelOrigin === 'default' || modelOrigin === 'default-text' ? 'Built-in: ' : ''}

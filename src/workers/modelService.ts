@@ -42,10 +42,13 @@ import type {
   ModelSource,
   ModelSummary,
   TextSource,
+  WaitProgress,
 } from './protocol';
+import { abortError } from '../lib/abort';
 import { createPacer, nextTask } from '../lib/yieldToPage';
 import type { CallContext } from './rpc';
 import { withTransfer } from './rpc';
+import { TaskQueue, type Priority } from './taskQueue';
 
 /** How the model worker reaches what differs between the page and Node: the bundled assets, storage, decoding, PNG encoding. */
 export interface ModelServiceDeps {
@@ -95,6 +98,17 @@ export interface VisualiseRequest {
   seed?: number;
   /** Skip the whitening S (plain direction objective), e.g. for a single neuron. */
   whiten?: boolean;
+  /** 'background' (the default: the atlas's icons) waits behind, and is stopped for, what the user asks; 'user' does not. */
+  priority?: Priority;
+}
+
+/** How a method takes its turn on the model. */
+interface QueuedTask {
+  /** What it does, as a task waiting behind it says. */
+  label: string;
+  priority?: Priority;
+  /** Ends every task queued or running before it, with this message (their answers would be about the old state). */
+  supersedes?: string;
 }
 
 /** A recording as the model worker answers it: its previews stay there, for `previews` to hand out in slices. */
@@ -119,9 +133,14 @@ type LoadedModel = { modality: 'image'; model: ImageModel } | { modality: 'text'
 
 const isTextCheckpointFile = (name: string) => /(^|\/)config\.json$|\.safetensors(\.index\.json)?$/.test(name);
 
-/** A text model's files from the user's picks: config.json, the safetensors and an index, as bytes. */
+/** A text model's files from the user's picks, as bytes: config.json, the safetensors and an index; nothing else is read. */
 const modelFilesOf = (files: File[]): Promise<ModelFile[]> =>
-  Promise.all(files.map(async (f) => ({ name: f.webkitRelativePath || f.name, bytes: new Uint8Array(await f.arrayBuffer()) })));
+  Promise.all(
+    files
+      .map((f) => ({ file: f, name: f.webkitRelativePath || f.name }))
+      .filter(({ name }) => isTextCheckpointFile(name))
+      .map(async ({ file, name }) => ({ name, bytes: new Uint8Array(await file.arrayBuffer()) })),
+  );
 
 const textFilesOf = (texts: TextSource[]): TextFile[] =>
   texts.map((t) => ({ path: /\.(txt|jsonl)$/i.test(t.name) ? t.name : `${t.name}.txt`, bytes: new TextEncoder().encode(t.text) }));
@@ -170,6 +189,7 @@ export function createModelService(deps: ModelServiceDeps) {
   let recording = Math.floor(Math.random() * 2 ** 30);
   /** The last recording's previews (thumbnails, tokens), handed out in slices: one message of them all stalls the page. */
   let recordedPreviews: Previews | null = null;
+  let recordedInputCount = 0;
   /** The last recording's inputs, if it is the one asked about (the atlas on screen may be older: a rebuild was cancelled after recording). */
   const inputsOf = (asked: number) => {
     if (!loaded || !recordedInputs) throw new Error('Build an atlas first: this is computed on its inputs.');
@@ -202,11 +222,14 @@ export function createModelService(deps: ModelServiceDeps) {
     return TextModel.fromFiles(load.files, source.id);
   };
 
-  const loadImage = async (source: ModelSource): Promise<ImageModel> => {
+  const loadImage = async (context: CallContext, source: ModelSource): Promise<ImageModel> => {
     let found: { artifacts: Parameters<typeof ImageModel.fromArtifacts>[0]; name: string };
+    const fetchCancellable: typeof fetch = (input, init) => fetch(input, { ...init, signal: context.signal });
     if (source.kind === 'files') found = await artifactsFromFiles(source.files);
-    else if (source.kind === 'url') found = { artifacts: await artifactsFromUrl(source.url), name: source.url.split('/').slice(-2)[0] || source.url };
+    else if (source.kind === 'url') found = { artifacts: await artifactsFromUrl(source.url, fetchCancellable), name: source.url.split('/').slice(-2)[0] || source.url };
     else found = { artifacts: await deps.loadDefaultModel(), name: BUILT_IN_MODEL_NAME };
+    // A download cut by the cancel reads as a failed fetch: say it was cancelled.
+    if (context.signal.aborted) throw abortError();
     return ImageModel.fromArtifacts(found.artifacts, found.name);
   };
 
@@ -231,7 +254,7 @@ export function createModelService(deps: ModelServiceDeps) {
     return out;
   };
 
-  return {
+  const methods = {
     async init(_: CallContext, request: BackendRequest): Promise<BackendInfo> {
       if (!backend) {
         // Threads are opt-in (?threads=N): with the bundle fixed (vite.config.ts) the threaded build starts,
@@ -249,7 +272,11 @@ export function createModelService(deps: ModelServiceDeps) {
       await useMainBackend();
       const next: LoadedModel = isTextSource(source)
         ? { modality: 'text', model: await loadText(context, source) }
-        : { modality: 'image', model: await loadImage(source) };
+        : { modality: 'image', model: await loadImage(context, source) };
+      if (context.signal.aborted) {
+        next.model.dispose();
+        throw abortError();
+      }
       loaded?.model.dispose();
       loaded = next;
       featureVis = null;
@@ -275,6 +302,8 @@ export function createModelService(deps: ModelServiceDeps) {
         const { table } = recorded;
         recordedInputs = { kind: 'text', tokenIds: recorded.previews.tokenIds.map((ids) => Int32Array.from(ids)) };
         recordedPreviews = recorded.previews;
+      recordedInputCount = recorded.names.length;
+        recordedInputCount = recorded.names.length;
         return withTransfer(
           { ...withoutPreviews(recorded), errors: [...read.errors, ...recorded.errors], iconSettings: '', recording: ++recording },
           [table.values.buffer, table.input.buffer, table.position.buffer, ...(table.key ? [table.key.buffer] : [])],
@@ -304,10 +333,13 @@ export function createModelService(deps: ModelServiceDeps) {
       );
     },
 
-    /** Inputs [start, end) of the last recording's previews. */
-    previews(_: CallContext, asked: number, start: number, end: number): Previews {
+    /** Inputs [start, end) of the last recording's previews; once the last slice is handed out the worker drops them. */
+    async previews(_: CallContext, asked: number, start: number, end: number): Promise<Previews> {
       inputsOf(asked);
-      return slicePreviews(recordedPreviews!, start, end);
+      if (!recordedPreviews) throw new Error('This recording\'s previews were already handed out: build the atlas again.');
+      const slice = slicePreviews(recordedPreviews, start, end);
+      if (end >= recordedInputCount) recordedPreviews = null;
+      return slice;
     },
 
     /** Finds where feature visualisation of the recorded layer can run (probing gradients once per recording). */
@@ -320,15 +352,20 @@ export function createModelService(deps: ModelServiceDeps) {
       const support = await ensureSupport();
       if (!support.backend) throw new Error(support.message);
       if (tf.getBackend() !== support.backend) await tf.setBackend(support.backend);
-      const result = await visualiseDirections(model, featureVis.layer, request.directions, {
-        steps: request.steps,
-        seed: request.seed,
-        whitening: request.whiten === false ? undefined : featureVis.whitening,
-        colourBasis: featureVis.colourBasis,
-        site: featureVis.site,
-        signal: context.signal,
-        onProgress: (p) => context.progress(p),
-      });
+      let result: Awaited<ReturnType<typeof visualiseDirections>>;
+      try {
+        result = await visualiseDirections(model, featureVis.layer, request.directions, {
+          steps: request.steps,
+          seed: request.seed,
+          whitening: request.whiten === false ? undefined : featureVis.whitening,
+          colourBasis: featureVis.colourBasis,
+          site: featureVis.site,
+          signal: context.signal,
+          onProgress: (p) => context.progress(p),
+        });
+      } finally {
+        await useMainBackend();
+      }
       return withTransfer(
         { images: result.images, width: result.width, height: result.height, scores: result.scores, backend: result.backend },
         result.images.map((im) => im.buffer as ArrayBuffer),
@@ -379,7 +416,7 @@ export function createModelService(deps: ModelServiceDeps) {
      * layer, one row per asked point (input, position) of the last recording; position -1: the pooled row.
      */
     async gradients(context: CallContext, request: GradientRequest): Promise<GradientResult> {
-      // Now and then a macrotask between chunks, so that a cancel message can arrive (other calls may run then too).
+      // Now and then a macrotask between chunks, so that a cancel message can arrive (other calls wait in the queue).
       const pacer = createPacer(context.signal, CANCEL_POLL_MS, 'Cancelled', nextTask);
       const cancelPoint = async () => {
         if (pacer.due()) await pacer.pause();
@@ -517,6 +554,38 @@ export function createModelService(deps: ModelServiceDeps) {
       };
       return { promoted: pick(order.slice(0, k)), suppressed: pick(order.slice(-k).reverse()) };
     },
+  };
+
+  // Every call shares the loaded model, its recordings and TF.js's one global backend: each runs alone, in its turn.
+  const queue = new TaskQueue();
+  /** A method run in its turn on the model; while it waits, its progress says what for. */
+  const queued =
+    <A extends unknown[], R>(describe: (...args: NoInfer<A>) => QueuedTask, method: (context: CallContext, ...args: A) => Promise<R>) =>
+    (context: CallContext, ...args: A): Promise<R> => {
+      const { label, priority, supersedes } = describe(...args);
+      if (supersedes) queue.supersede(new Error(supersedes));
+      const onWait = (running: string) => context.progress({ stage: 'waiting', done: 0, total: 0, message: `Waiting for ${running} to finish…` } satisfies WaitProgress);
+      // Icons are background work: a user's request stops a batch, which starts again after it.
+      const preemptible = priority === 'background';
+      return queue.run({ label, priority, preemptible, signal: context.signal, onWait }, (signal) => method({ signal, progress: context.progress }, ...args));
+    };
+  const NEW_MODEL = 'Stopped: another model is being loaded.';
+  const NEW_ATLAS = 'Stopped: a new atlas is being built.';
+  return {
+    init: queued(() => ({ label: 'starting the backend' }), methods.init),
+    loadModel: queued(() => ({ label: 'loading a model', supersedes: NEW_MODEL }), methods.loadModel),
+    record: queued(() => ({ label: 'recording', supersedes: NEW_ATLAS }), methods.record),
+    previews: queued(() => ({ label: 'previews' }), methods.previews),
+    featureVisSupport: queued(() => ({ label: 'the feature-visualisation check', priority: 'background' }), methods.featureVisSupport),
+    visualise: queued(
+      (request: VisualiseRequest) => ({ label: 'feature visualisation', priority: request.priority ?? 'background' }),
+      methods.visualise,
+    ),
+    tokenActivations: queued(() => ({ label: 'token activations' }), methods.tokenActivations),
+    conceptActivations: queued(() => ({ label: 'recording a concept' }), methods.conceptActivations),
+    gradients: queued(() => ({ label: 'gradients' }), methods.gradients),
+    polysemanticity: queued(() => ({ label: 'polysemanticity' }), methods.polysemanticity),
+    directionOutputs: queued(() => ({ label: 'output tokens' }), methods.directionOutputs),
   };
 }
 

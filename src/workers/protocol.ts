@@ -21,6 +21,14 @@ export interface LoadProgress {
   message: string;
 }
 
+/** The progress a call reports while it waits for its turn on the model: what it waits for. */
+export interface WaitProgress {
+  stage: 'waiting';
+  done: 0;
+  total: 0;
+  message: string;
+}
+
 /** A loaded model as the page sees it: the atlas's model description plus what the pickers need. */
 export type ModelSummary = { [M in Modality]: ModalityModels[M] & ModelExtras<M> }[Modality];
 

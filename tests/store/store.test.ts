@@ -1,16 +1,25 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { Atlas } from '../../src/compute/atlas';
+import { DEFAULT_ATLAS_PARAMS, type Atlas } from '../../src/compute/atlas';
+import type { TopInput } from '../../src/compute/types';
 import { resetAtlasStore, useAtlasStore } from '../../src/store';
 import { selectLevel, selectSelectedCell } from '../../src/store/selectors';
 
-const top = { row: 0, input: 0, x: 1, y: 2, score: 1 };
-const atlas = {
+/** One input seen at three positions, all in one cell of the coarser level. */
+const top: TopInput = { row: 0, input: 0, position: 0, score: 1 };
+const atlas: Atlas = {
+  modality: 'image',
+  model: { name: 'tiny', kind: 'layers', inputHeight: 2, inputWidth: 2, inputChannels: 1, classNames: ['a'] },
+  inputs: { names: ['a/0.png'], label: [0], predicted: [0], probability: [1], thumbnails: [''] },
+  layer: { name: 'conv', shape: [1, 3, 1], dim: 1, positionShape: [1, 3] },
+  params: DEFAULT_ATLAS_PARAMS,
   labelNames: ['a'],
+  points: { input: [0, 0, 0], position: [0, 1, 2], layoutX: [0.06, 0.07, 0.08], layoutY: [0.11, 0.12, 0.13], totalBeforeSampling: 3 },
   levels: [
     { size: 20, cells: [{ i: 1, j: 2, count: 3, mean: new Float32Array(1), labels: [[0, 3]], top: [top], exemplar: top }] },
     { size: 40, cells: [] },
   ],
-} as unknown as Atlas;
+  notices: [],
+};
 
 describe('the bound store', () => {
   beforeEach(resetAtlasStore);

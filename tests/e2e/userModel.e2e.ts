@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { atlasState, cellCenters, fixturesDir, openAppForSuite, screenshot, waitForNewAtlas, waitForSteadyView } from './harness';
+import { atlasState, cellCenters, fixtureAvailable, fixturesDir, openAppForSuite, screenshot, waitForNewAtlas, waitForSteadyView } from './harness';
 import { photosByClass } from './images';
 
 const modelDir = join(fixturesDir, 'models', 'tinyvgg');
 const photoDir = join(fixturesDir, 'images', 'tinyimagenet10');
-const missing = !existsSync(join(modelDir, 'model.json')) || !existsSync(photoDir);
+const missing = !fixtureAvailable(join(modelDir, 'model.json')) || !fixtureAvailable(photoDir);
 
 describe(
   'A user-picked model (Tiny VGG) end to end',

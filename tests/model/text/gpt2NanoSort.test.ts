@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { chooseBackend } from '../../../src/model/backend';
@@ -7,12 +7,12 @@ import { Gpt2Model } from '../../../src/model/text/gpt2';
 import { parseGpt2Config } from '../../../src/model/text/gpt2Config';
 import type { HostTensor } from '../../../src/model/text/safetensors';
 import { FIXTURES } from '../../fixtures';
+import { fixtureAvailable } from '../../missingFixture';
 import { maxError } from './reference';
 
 /** bbycroft/llm-viz's minGPT "gpt-nano" sorter with PyTorch's intermediates (see ../shared/fixtures/README.md). */
 const NANO_SORT = join(FIXTURES, 'models/gpt-nano-sort');
-const hasNanoSort = existsSync(NANO_SORT);
-if (!hasNanoSort) console.warn(`skipped: ${NANO_SORT} (../shared/fixtures/models/gpt-nano-sort) is absent`);
+const hasNanoSort = fixtureAvailable(NANO_SORT);
 
 interface EncodedTensor {
   shape: number[];

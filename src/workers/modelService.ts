@@ -189,7 +189,6 @@ export function createModelService(deps: ModelServiceDeps) {
   let recording = Math.floor(Math.random() * 2 ** 30);
   /** The last recording's previews (thumbnails, tokens), handed out in slices: one message of them all stalls the page. */
   let recordedPreviews: Previews | null = null;
-  let recordedInputCount = 0;
   /** The last recording's inputs, if it is the one asked about (the atlas on screen may be older: a rebuild was cancelled after recording). */
   const inputsOf = (asked: number) => {
     if (!loaded || !recordedInputs) throw new Error('Build an atlas first: this is computed on its inputs.');
@@ -302,8 +301,6 @@ export function createModelService(deps: ModelServiceDeps) {
         const { table } = recorded;
         recordedInputs = { kind: 'text', tokenIds: recorded.previews.tokenIds.map((ids) => Int32Array.from(ids)) };
         recordedPreviews = recorded.previews;
-      recordedInputCount = recorded.names.length;
-        recordedInputCount = recorded.names.length;
         return withTransfer(
           { ...withoutPreviews(recorded), errors: [...read.errors, ...recorded.errors], iconSettings: '', recording: ++recording },
           [table.values.buffer, table.input.buffer, table.position.buffer, ...(table.key ? [table.key.buffer] : [])],
@@ -338,7 +335,8 @@ export function createModelService(deps: ModelServiceDeps) {
       inputsOf(asked);
       if (!recordedPreviews) throw new Error('This recording\'s previews were already handed out: build the atlas again.');
       const slice = slicePreviews(recordedPreviews, start, end);
-      if (end >= recordedInputCount) recordedPreviews = null;
+      // Every field holds one entry per input.
+      if (end >= (Object.values(recordedPreviews)[0] as unknown[]).length) recordedPreviews = null;
       return slice;
     },
 

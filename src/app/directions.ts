@@ -184,7 +184,7 @@ export class DirectionsController {
 
   /** For images: the concept's feature visualisation, as a PNG data URL. */
   async conceptImage(concept: Concept): Promise<{ rgba: Uint8ClampedArray; width: number; height: number; score: number }> {
-    const batch = await (await this.pipeline()).visualise({ directions: concept.direction });
+    const batch = await (await this.pipeline()).visualise({ directions: concept.direction, priority: 'user' });
     return { rgba: batch.images[0], width: batch.width, height: batch.height, score: batch.scores[0] };
   }
 
@@ -282,7 +282,7 @@ export class DirectionsController {
     const dim = atlas.layer.dim;
     const directions = new Float32Array(study.deck.key.length * dim);
     study.deck.key.forEach((k, c) => directions.set(directionVector(versus.result.directions[k.direction], dim), c * dim));
-    const batch = await (await this.pipeline()).visualise({ directions });
+    const batch = await (await this.pipeline()).visualise({ directions, priority: 'user' });
     return batch.images.map((rgba, k) => iconCanvas({ width: batch.width, height: batch.height, rgba, score: batch.scores[k] }).toDataURL('image/png'));
   }
 

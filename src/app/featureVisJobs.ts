@@ -1,14 +1,21 @@
 import type { AtlasCell } from '../compute/types';
 import type { Atlas } from '../compute/atlas';
 import { iconCacheKey, openIconCache, type CachedIcon, type IconCache } from '../featureVis/cache';
-import { IconQueue, type LevelProgress } from '../featureVis/queue';
+import { IconQueue, type IconJob, type LevelProgress } from '../featureVis/queue';
 import { runIconQueue } from '../featureVis/runner';
 import { isAbortError } from '../lib/abort';
 import type { AtlasPipeline } from './pipeline';
 
-/** One icon cache per page: IndexedDB where the browser has it, so a reload shows computed icons at once. */
-let sharedCache: Promise<IconCache> | null = null;
-const iconCache = () => (sharedCache ??= openIconCache({ name: 'atlas-feature-vis' }));
+/** Cells looked up in the cache per IndexedDB transaction when an atlas is shown. */
+const CACHE_LOOKUPS_PER_READ = 64;
+
+/**
+ * One icon cache per page: IndexedDB where the browser has it, so a reload shows computed icons at once.
+ * Opened when the page loads, while the first atlas is built: once it is shown, the main thread is busy
+ * drawing it for a second or more, and an open then would wait for that before the first read.
+ */
+const sharedCache: Promise<IconCache> = openIconCache({ name: 'atlas-feature-vis' });
+const iconCache = () => sharedCache;
 
 /** A finished icon as a canvas, ready to draw into the level textures and the PNG export. */
 export function iconCanvas(icon: CachedIcon): HTMLCanvasElement {
@@ -46,33 +53,75 @@ export class FeatureVisJobs {
     for (const level of atlas.levels) for (const c of level.cells) this.cells.set(`${level.size}:${c.i}:${c.j}`, c);
   }
 
-  /** Starts working; resolves when every icon is done, the model cannot do it, or `stop` was called. */
+  /**
+   * Starts working; resolves when every icon is done, the model cannot do it, or `stop` was called. The
+   * cached icons are shown first, while the model worker probes where gradients run: nothing computed
+   * waits on the probe, and a reload shows what was computed before at once.
+   */
   async run(): Promise<void> {
     const { signal } = this.abort;
+    const support = this.pipeline.featureVisSupport();
+    support.catch(() => undefined); // awaited below, after the cache
     try {
-      const support = await this.pipeline.featureVisSupport();
-      if (!support.backend) {
-        this.callbacks.onFinished('unavailable', support.message);
-        return;
-      }
       const cache = await iconCache();
       const layer = this.atlas.layer.name;
+      const key = (job: IconJob) => iconCacheKey({ model: this.fingerprint, layer, direction: this.cells.get(job.key)!.mean, settings: this.iconSettings });
+      const lookedUp = await this.showCached(cache, key, signal);
+      const { backend, message } = await support;
+      if (!backend) {
+        this.callbacks.onFinished('unavailable', message);
+        return;
+      }
       await runIconQueue({
         queue: this.queue,
-        cache,
+        cache: withoutMisses(cache, lookedUp),
         batchSize: 16,
         signal,
         direction: (job) => this.cells.get(job.key)!.mean,
-        key: (_, direction) => iconCacheKey({ model: this.fingerprint, layer, direction, settings: this.iconSettings }),
+        key: (job) => key(job),
         visualise: (directions, s) => this.pipeline.visualise({ directions }, s),
         onIcon: (job, icon) => this.callbacks.onIcon(job.key, job.gridSize, iconCanvas(icon)),
         onProgress: (levels) => this.callbacks.onProgress(levels),
         onError: (jobs, e) => console.warn(`Feature visualisation failed for ${jobs.length} cells:`, e),
       });
-      this.callbacks.onFinished('done', support.message);
+      this.callbacks.onFinished('done', message);
     } catch (e) {
       if (isAbortError(e) || signal.aborted) return;
       this.callbacks.onFinished('failed', `Feature visualisation stopped: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * Looks every cell up in the cache, best first (following the viewport as it changes), many keys per
+   * transaction, and shows the icons found; returns the cache keys that were not there (none known when the
+   * cache could not be read).
+   */
+  private async showCached(cache: IconCache, key: (job: IconJob) => string, signal: AbortSignal): Promise<Set<string>> {
+    const seen = new Set<string>();
+    const misses = new Set<string>();
+    for (;;) {
+      signal.throwIfAborted();
+      const jobs = this.queue.pending().filter((job) => !seen.has(job.key)).slice(0, CACHE_LOOKUPS_PER_READ);
+      if (jobs.length === 0) return misses;
+      const keys = jobs.map((job) => (seen.add(job.key), key(job)));
+      let icons: (CachedIcon | undefined)[];
+      try {
+        icons = await cache.getMany(keys);
+      } catch (e) {
+        // A cache that cannot be read does not stop the icons being computed (each is looked up again then).
+        console.warn('The icon cache could not be read:', e);
+        return new Set();
+      }
+      signal.throwIfAborted();
+      jobs.forEach((job, k) => {
+        const icon = icons[k];
+        if (!icon) misses.add(keys[k]);
+        else if (this.queue.state(job.key) === 'pending') {
+          this.queue.complete(job.key);
+          this.callbacks.onIcon(job.key, job.gridSize, iconCanvas(icon));
+        }
+      });
+      this.callbacks.onProgress(this.queue.progress());
     }
   }
 
@@ -84,4 +133,16 @@ export class FeatureVisJobs {
   stop(): void {
     this.abort.abort();
   }
+}
+
+/** The cache as the compute loop sees it: keys just looked up and missing are misses without asking again. */
+function withoutMisses(cache: IconCache, misses: ReadonlySet<string>): IconCache {
+  return {
+    kind: cache.kind,
+    get: (key) => (misses.has(key) ? Promise.resolve(undefined) : cache.get(key)),
+    getMany: (keys) => cache.getMany(keys),
+    put: (key, icon) => cache.put(key, icon),
+    clear: () => cache.clear(),
+    close: () => cache.close(),
+  };
 }

@@ -94,6 +94,11 @@ export class IconQueue {
     return out;
   }
 
+  /** The pending jobs, best first, left pending (e.g. to look them up in a cache before computing any). */
+  pending(): IconJob[] {
+    return this.ranked.filter((e) => e.state === 'pending').map((e) => e.job);
+  }
+
   /** Marks a job done (computed or read from the cache). */
   complete(key: string): void {
     this.set(key, 'done');

@@ -1,0 +1,100 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Atlas } from '../../src/compute/atlas';
+import type { FeatureVisSupport } from '../../src/workers/modelService';
+import { FeatureVisJobs } from '../../src/app/featureVisJobs';
+import type { AtlasPipeline } from '../../src/app/pipeline';
+import { IconQueue } from '../../src/featureVis/queue';
+
+/** Just enough of a canvas for iconCanvas in Node. */
+beforeAll(() => {
+  const g = globalThis as Record<string, unknown>;
+  g.ImageData ??= class {
+    constructor(readonly data: Uint8ClampedArray, readonly width: number, readonly height: number) {}
+  };
+  g.document ??= { createElement: () => ({ getContext: () => ({ putImageData: () => undefined }) }) };
+});
+
+/** A 2 x 2 level and a 4 x 4 level, every cell with its own mean direction. */
+const atlas = {
+  layer: { name: 'conv' },
+  levels: [2, 4].map((size) => ({
+    size,
+    cells: Array.from({ length: size * size }, (_, k) => ({ i: k % size, j: Math.floor(k / size), mean: Float32Array.from([size, k]) })),
+  })),
+} as unknown as Atlas;
+
+/** A pipeline whose probe answers when `answer` is called; visualise paints 1 x 1 icons. */
+function fakePipeline() {
+  let answer!: (support: FeatureVisSupport) => void;
+  const probe = new Promise<FeatureVisSupport>((resolve) => (answer = resolve));
+  const visualised: number[] = [];
+  const pipeline = {
+    featureVisSupport: () => probe,
+    visualise: async ({ directions }: { directions: Float32Array }) => {
+      const k = directions.length / 2;
+      visualised.push(k);
+      return { images: Array.from({ length: k }, () => new Uint8ClampedArray(4)), width: 1, height: 1, scores: new Float32Array(k), backend: 'cpu' };
+    },
+  } as unknown as AtlasPipeline;
+  return { pipeline, visualised, answer: (support: FeatureVisSupport) => answer(support) };
+}
+
+function jobsOf(pipeline: AtlasPipeline) {
+  const icons: string[] = [];
+  const done: number[] = [];
+  let finished: string | null = null;
+  const jobs = new FeatureVisJobs(pipeline, atlas, 'model-a', 'settings', {
+    onIcon: (key) => icons.push(key),
+    onProgress: (levels) => done.push(levels.reduce((n, l) => n + l.done, 0)),
+    onFinished: (status) => (finished = status),
+  });
+  return { jobs, icons, done, finished: () => finished };
+}
+
+/** Turns of the event loop until `ready`, failing after a second (everything here is in memory). */
+const until = async (ready: () => boolean) => {
+  const deadline = Date.now() + 1000;
+  while (!ready()) {
+    if (Date.now() > deadline) throw new Error('not within a second');
+    await new Promise((r) => setImmediate(r));
+  }
+};
+
+describe('FeatureVisJobs', () => {
+  it('shows cached icons before the model worker has answered where gradients run', async () => {
+    // First atlas: computes and caches every icon.
+    const first = fakePipeline();
+    const a = jobsOf(first.pipeline);
+    const running = a.jobs.run();
+    first.answer({ backend: 'cpu', message: 'on cpu' });
+    await running;
+    expect(a.finished()).toBe('done');
+    expect(a.icons).toHaveLength(20);
+
+    // The same atlas again (a reload): every icon comes from the cache while the probe has not answered.
+    const second = fakePipeline();
+    const b = jobsOf(second.pipeline);
+    const again = b.jobs.run();
+    await until(() => b.icons.length === 20);
+    expect(b.done.at(-1)).toBe(20);
+    expect(b.finished()).toBeNull();
+    second.answer({ backend: null, message: 'no gradients here' });
+    await again;
+    // Nothing was left to compute, and a model that cannot compute icons still shows the cached ones.
+    expect(second.visualised).toEqual([]);
+    expect(b.finished()).toBe('unavailable');
+  });
+});
+
+describe('IconQueue.pending', () => {
+  it('lists the pending jobs best first without taking them', () => {
+    const q = new IconQueue([{ size: 2, cells: [{ i: 0, j: 0 }, { i: 1, j: 0 }, { i: 0, j: 1 }, { i: 1, j: 1 }] }]);
+    q.setViewport({ gridSize: 2, cells: [[1, 1]] });
+    expect(q.pending().map((j) => j.key)[0]).toBe('2:1:1');
+    q.complete('2:1:1');
+    const [best, ...rest] = q.pending();
+    expect(rest).toHaveLength(2);
+    expect(q.next(1)).toEqual([best]);
+    expect(q.pending()).toEqual(rest);
+  });
+});

@@ -7,7 +7,10 @@
  * offsets are relative to the data section, which tensors must cover without gaps or overlaps.
  */
 
-/** A tensor decoded to float32 on the host, row-major. */
+/**
+ * A tensor decoded to float32 on the host, row-major. An F32 tensor's data is a view of the file's bytes
+ * where they are 4-byte aligned (no copy): the file must not be changed while its tensors are in use.
+ */
 export interface HostTensor {
   shape: number[];
   data: Float32Array;
@@ -178,8 +181,11 @@ function checkDataLayout(entries: SafetensorsEntry[], dataLength: number, fileNa
 
 function decodeToFloat32(raw: Uint8Array, entry: SafetensorsEntry, fileName: string): Float32Array {
   const count = raw.byteLength / DTYPE_BYTES[entry.dtype];
-  const out = new Float32Array(count);
   // Safetensors is little-endian, as are the platforms TF.js runs on, so typed-array views read it directly.
+  // A view rather than a copy: a second copy of every weight, beside the file and the backend's, would
+  // double the host memory a load needs (the safetensors writer pads its header so that data is aligned).
+  if (entry.dtype === 'F32' && raw.byteOffset % 4 === 0) return new Float32Array(raw.buffer, raw.byteOffset, count);
+  const out = new Float32Array(count);
   switch (entry.dtype) {
     case 'F32':
       new Uint8Array(out.buffer).set(raw);

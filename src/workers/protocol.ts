@@ -1,25 +1,9 @@
 /** What the page and its workers say to each other, besides the services' own method signatures. */
 import type { Atlas, AtlasRequest, InputError, ModalityModels, Modality } from '../compute/atlas';
 import type { ProgressEvent } from '../compute/types';
-import type { LayerInfo } from '../model/recordTable';
+import type { GradientTarget, InputSet } from '../model/session';
 
-/**
- * Where a model comes from: a built-in one (the image CNN, or the text GPT-2), user-picked files (a TF.js
- * model.json + shards, or a GPT-2's config.json + safetensors), a URL, or a Hugging Face model id.
- */
-export type ModelSource =
-  | { kind: 'default' }
-  | { kind: 'default-text' }
-  | { kind: 'files'; files: File[] }
-  | { kind: 'url'; url: string }
-  | { kind: 'hub'; id: string; baseUrl: string };
-
-/** Progress of a model load: bytes fetched of the total (where known), and what is happening. */
-export interface LoadProgress {
-  done: number;
-  total: number;
-  message: string;
-}
+export type { DirectionOutputs, GradientTarget, ImageSource, InputSet, LoadProgress, ModelSource, ModelSummary, OutputToken, TextSource } from '../model/session';
 
 /** The progress a call reports while it waits for its turn on the model: what it waits for. */
 export interface WaitProgress {
@@ -27,18 +11,6 @@ export interface WaitProgress {
   done: 0;
   total: 0;
   message: string;
-}
-
-/** A loaded model as the page sees it: the atlas's model description plus what the pickers need. */
-export type ModelSummary = { [M in Modality]: ModalityModels[M] & ModelExtras<M> }[Modality];
-
-interface ModelExtras<M extends Modality> {
-  modality: M;
-  layers: LayerInfo[];
-  /** The layer the app records unless the user picks another. */
-  defaultLayer: string;
-  /** A hash of the model's name, input and weights: the model part of icon cache keys. */
-  fingerprint: string;
 }
 
 /** What the page asks of the backend: a backend to force (`?backend=`), and threads for wasm (`?threads=`); null: choose. */
@@ -55,41 +27,11 @@ export interface BackendInfo {
   threads: number;
 }
 
-/** An image the user dropped or picked; `label` is its sub-folder name, if any. */
-export interface ImageSource {
-  name: string;
-  label: string | null;
-  blob: Blob;
-}
-
-/** A text file or pasted text the user gave; `label` is its sub-folder name, if any. */
-export interface TextSource {
-  name: string;
-  label: string | null;
-  text: string;
-}
-
-/** What an atlas is built over: the user's images or texts, or the bundled sample of a built-in model. */
-export type InputSet = { kind: 'sample' } | { kind: 'images'; images: ImageSource[] } | { kind: 'text'; texts: TextSource[] };
-
 /** An atlas request with its inputs. */
 export interface BuildRequest extends AtlasRequest {
   inputs: InputSet;
   /** Concepts learnt at this layer of this model: the compute worker keeps their examples, so TCAV still runs. */
   keepConcepts?: string[];
-}
-
-/** A token a direction writes to the output, and its logit. */
-export interface OutputToken {
-  id: number;
-  text: string;
-  logit: number;
-}
-
-/** What a direction at the recorded layer writes to the next-token logits: the most promoted and suppressed tokens. */
-export interface DirectionOutputs {
-  promoted: OutputToken[];
-  suppressed: OutputToken[];
 }
 
 /** A concept's examples recorded at the atlas's layer from inputs the user gave, and the inputs that failed. */
@@ -100,9 +42,6 @@ export interface ConceptActivations {
   names: string[];
   errors: InputError[];
 }
-
-/** Whose logit a gradient is of: an image model's class, or a next token for GPT-2 (as text, one token). */
-export type GradientTarget = { kind: 'class'; classIndex: number } | { kind: 'token'; text: string };
 
 /** Gradients at points of the last recording: each point's input index and position (-1: pooled). */
 export interface GradientRequest {

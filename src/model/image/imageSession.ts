@@ -1,0 +1,130 @@
+import { classGradients } from '../directions/classGradients';
+import { recordImageNeuronInputs } from '../directions/imageNeuronInputs';
+import { defaultThreshold } from '../directions/polysemanticity';
+import type { AtlasParams, AtlasRequest } from '../../compute/atlas';
+import type { GradientTarget, ImageSource, InputSet, ModelSession, SessionDeps, SessionNeuronInputs, StepOptions } from '../session';
+import type { ImageModel } from './imageModel';
+import { preparedInputs } from './modelInputs';
+import type { RawImage } from './preprocess';
+import { recordActivations, recordImageAtlas, type ImageProvider } from './recordImages';
+
+function blobProvider(images: ImageSource[], decode: (blob: Blob) => Promise<RawImage>): ImageProvider {
+  return {
+    count: images.length,
+    name: (i) => images[i].name,
+    label: (i) => images[i].label,
+    load: (i) => decode(images[i].blob),
+  };
+}
+
+/** A CNN's side of the seam: images in, thumbnails as previews, class gradients, feature visualisation. */
+export class ImageSession implements ModelSession {
+  readonly modality = 'image';
+  readonly defaultThreshold = defaultThreshold('image');
+  readonly tokens = null;
+  /** The last recording's inputs (by name: the table keeps only the inputs that recorded). */
+  private recorded: { images: ImageProvider; names: string[] } | null = null;
+
+  constructor(
+    readonly model: ImageModel,
+    private readonly deps: SessionDeps,
+    /** A hash of the model's weights (featureVis/fingerprint: the icon cache's key). */
+    private readonly hashWeights: (model: ImageModel) => Promise<string>,
+  ) {}
+
+  describe(fingerprint: string) {
+    return { ...this.model.info, modality: 'image' as const, layers: this.model.layers, defaultLayer: this.model.defaultLayer, fingerprint };
+  }
+
+  fingerprint(): Promise<string> {
+    return this.hashWeights(this.model);
+  }
+
+  get hasRecording(): boolean {
+    return this.recorded !== null;
+  }
+
+  layerShape(layer: string): number[] {
+    return this.model.layer(layer).shape;
+  }
+
+  private imagesOf(inputs: InputSet, what: string): Promise<ImageProvider> | ImageProvider {
+    if (inputs.kind === 'text') throw new Error(`This is an image model: ${what} images, not text.`);
+    if (inputs.kind === 'sample') return this.deps.loadSample();
+    const size = { width: this.model.inputWidth, height: this.model.inputHeight };
+    return blobProvider(inputs.images, (blob) => this.deps.decodeImage(blob, size));
+  }
+
+  async record(inputs: InputSet, request: AtlasRequest, options: StepOptions) {
+    const images = await this.imagesOf(inputs, 'give it');
+    const { thumbnails, ...recorded } = await recordImageAtlas(this.model, images, request, { encodePng: this.deps.encodePng, ...options });
+    this.recorded = { images, names: recorded.names };
+    const site = recorded.samplesPerInput === 'pooled' ? ('pooled' as const) : ('centre' as const);
+    return { ...recorded, visualisable: { model: this.model, layer: request.layer, site, thumbnails } };
+  }
+
+  async conceptActivations(inputs: InputSet, layer: string, params: Pick<AtlasParams, 'samplesPerInput' | 'seed'>, options: StepOptions) {
+    if (inputs.kind !== 'images') throw new Error('This is an image model: a concept needs images.');
+    const images = await this.imagesOf(inputs, 'a concept needs');
+    return recordActivations(this.model, images, { layer, samplesPerInput: params.samplesPerInput, seed: params.seed, thumbnailSize: 1, ...options });
+  }
+
+  async gradients(
+    request: { layer: string; target: GradientTarget; input: number[]; position: number[] },
+    options: StepOptions & { pause(): Promise<void> },
+  ) {
+    const recorded = this.requireRecording();
+    if (request.target.kind !== 'class') throw new Error('An image model\'s gradients are of a class: pick one.');
+    const { layer, input, position } = request;
+    const model = this.model;
+    const dim = model.layer(layer).shape.at(-1)!;
+    const classIndex = request.target.classIndex;
+    const positions = model.layer(layer).positionShape.reduce((a, b) => a * b, 1);
+    const out = new Float32Array(input.length * dim);
+    const distinct = [...new Set(input)];
+    const rowsOf = new Map<number, number[]>();
+    input.forEach((i, k) => {
+      const rows = rowsOf.get(i);
+      if (rows) rows.push(k);
+      else rowsOf.set(i, [k]);
+    });
+    const chunk = 32;
+    for (let start = 0; start < distinct.length; start += chunk) {
+      await options.pause();
+      const batch = distinct.slice(start, start + chunk);
+      const prepared = await preparedInputs(model, recorded.images, recorded.names, batch);
+      const all = await classGradients(model, layer, prepared, classIndex, { sites: 'all' });
+      batch.forEach((inputIndex, b) => {
+        for (const k of rowsOf.get(inputIndex)!) {
+          const p = position[k];
+          const row = out.subarray(k * dim, (k + 1) * dim);
+          if (p >= 0) row.set(all.subarray((b * positions + p) * dim, (b * positions + p + 1) * dim));
+          // A pooled row's gradient is the sum of its positions' (see classGradients).
+          else for (let q = 0; q < positions; q++) for (let d = 0; d < dim; d++) row[d] += all[(b * positions + q) * dim + d];
+        }
+      });
+      options.onProgress({ stage: 'gradients', done: Math.min(distinct.length, start + chunk), total: distinct.length });
+    }
+    return { gradients: out, dim, tokenId: null, target: model.classNames?.[classIndex] ?? `class ${classIndex}` };
+  }
+
+  async neuronInputs(layer: string, options: StepOptions): Promise<SessionNeuronInputs> {
+    const { images, names } = this.requireRecording();
+    const index = new Map(names.map((n, i) => [n, i]));
+    const byName = new Map<string, number>();
+    for (let i = images.count - 1; i >= 0; i--) byName.set(images.name(i), i);
+    const kept = names.filter((n) => byName.has(n));
+    const provider: ImageProvider = { count: kept.length, name: (i) => kept[i], label: (i) => images.label(byName.get(kept[i])!), load: (i) => images.load(byName.get(kept[i])!) };
+    const recorded = await recordImageNeuronInputs(this.model, provider, layer, options);
+    return { recorded, inputOf: (w) => index.get(kept[w])!, notices: [...recorded.notices] };
+  }
+
+  private requireRecording() {
+    if (!this.recorded) throw new Error('Build an atlas first: this is computed on its inputs.');
+    return this.recorded;
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}

@@ -1,0 +1,138 @@
+import * as tf from '@tensorflow/tfjs';
+import type { AtlasParams, AtlasRequest } from '../../compute/atlas';
+import { recordNeuronInputs } from '../directions/neuronInputs';
+import { defaultThreshold } from '../directions/polysemanticity';
+import { nextTokenGradients } from '../directions/textGradients';
+import type { DirectionOutputs, GradientTarget, InputSet, ModelSession, SessionDeps, SessionNeuronInputs, StepOptions, TextSource, TokenCapability } from '../session';
+import { documentsFromFiles, type TextFile } from './documents';
+import { recordTextActivations, recordTextAtlas } from './recordText';
+import type { TextModel } from './textModel';
+import { encode, tokenTexts } from './tokenizer';
+
+/** Most float32 values a text layer's neuron recording may hold (64 Mi: 256 MB). */
+const MAX_NEURON_VALUES = 64 * 2 ** 20;
+
+const textFilesOf = (texts: TextSource[]): TextFile[] =>
+  texts.map((t) => ({ path: /\.(txt|jsonl)$/i.test(t.name) ? t.name : `${t.name}.txt`, bytes: new TextEncoder().encode(t.text) }));
+
+/** A GPT-2's side of the seam: texts in, token windows as previews, next-token gradients, token-level reading. */
+export class TextSession implements ModelSession, TokenCapability {
+  readonly modality = 'text';
+  readonly defaultThreshold = defaultThreshold('text');
+  readonly tokens: TokenCapability = this;
+  /** The last recording's windows, as token ids (`<|endoftext|>` first). */
+  private tokenIds: Int32Array[] | null = null;
+
+  constructor(
+    readonly model: TextModel,
+    private readonly deps: SessionDeps,
+  ) {}
+
+  describe(fingerprint: string) {
+    return { ...this.model.info, modality: 'text' as const, layers: this.model.layers, defaultLayer: this.model.defaultLayer, fingerprint };
+  }
+
+  async fingerprint(): Promise<string> {
+    return `${this.model.info.name}:${this.model.info.nLayer}x${this.model.info.nEmbd}`;
+  }
+
+  get hasRecording(): boolean {
+    return this.tokenIds !== null;
+  }
+
+  layerShape(layer: string): number[] {
+    return this.model.layer(layer).shape;
+  }
+
+  private async documentsOf(inputs: InputSet, none: string) {
+    if (inputs.kind === 'images') throw new Error('This is a text model: give it text, not images.');
+    const read = documentsFromFiles(inputs.kind === 'sample' ? await this.deps.loadTextSample() : textFilesOf(inputs.texts));
+    if (read.documents.length === 0) throw new Error(`${none}${read.errors[0] ? ` (${read.errors[0].name}: ${read.errors[0].reason})` : ''}.`);
+    return read;
+  }
+
+  async record(inputs: InputSet, request: AtlasRequest, options: StepOptions) {
+    const read = await this.documentsOf(inputs, 'No text to record');
+    const recorded = await recordTextAtlas(this.model, read.documents, request, options);
+    this.tokenIds = recorded.previews.tokenIds.map((ids) => Int32Array.from(ids));
+    return { ...recorded, errors: [...read.errors, ...recorded.errors], visualisable: null };
+  }
+
+  async conceptActivations(inputs: InputSet, layer: string, params: Pick<AtlasParams, 'samplesPerInput' | 'seed'>, options: StepOptions) {
+    if (inputs.kind !== 'text') throw new Error('This is a text model: a concept needs text examples.');
+    const read = await this.documentsOf(inputs, 'No text in the concept\'s files');
+    const recorded = await recordTextActivations(this.model, read.documents, { layer, samplesPerInput: params.samplesPerInput, seed: params.seed, ...options });
+    return { ...recorded, errors: [...read.errors, ...recorded.errors] };
+  }
+
+  async gradients(request: { layer: string; target: GradientTarget; input: number[]; position: number[] }, options: StepOptions & { pause(): Promise<void> }) {
+    const tokenIds = this.requireRecording();
+    const { layer, input, position, target } = request;
+    if (target.kind !== 'token') throw new Error('A language model has no classes: name a next token.');
+    if (position.some((p) => p < 0)) {
+      throw new Error('A pooled text atlas has no token positions to take gradients at: record tokens (samples per input: every token, or k).');
+    }
+    const ids = encode(target.text);
+    if (ids.length !== 1) {
+      throw new Error(`"${target.text}" is ${ids.length} tokens (${tokenTexts(ids).map((t) => JSON.stringify(t)).join(' ')}); name one token, with its leading space if it has one.`);
+    }
+    const dim = this.model.layer(layer).shape.at(-1)!;
+    // The model is causal: the logit and the activation at t only see tokens up to t, so each row's window ends there.
+    const windows = position.map((p, k) => tokenIds[input[k]].subarray(0, p + 1));
+    const gradients = new Float32Array(input.length * dim);
+    const chunk = 64;
+    for (let start = 0; start < input.length; start += chunk) {
+      await options.pause();
+      const end = Math.min(input.length, start + chunk);
+      gradients.set(await nextTokenGradients(this.model, layer, windows.slice(start, end), position.slice(start, end), ids[0]), start * dim);
+      options.onProgress({ stage: 'gradients', done: end, total: input.length });
+    }
+    return { gradients, dim, tokenId: ids[0], target: tokenTexts(ids)[0] };
+  }
+
+  async neuronInputs(layer: string, options: StepOptions): Promise<SessionNeuronInputs> {
+    const tokenIds = this.requireRecording();
+    const { nEmbd, nInner } = this.model.gpt2.config;
+    // What is recorded stays in memory (N x (nInner + nEmbd) floats): the first tokens up to a budget.
+    const maxTokens = Math.floor(MAX_NEURON_VALUES / (nInner + nEmbd));
+    const recorded = await recordNeuronInputs(this.model, tokenIds, layer, { ...options, maxTokens });
+    const notices = recorded.count < recorded.available ? [`Measured the first ${recorded.count.toLocaleString('en')} of ${recorded.available.toLocaleString('en')} tokens (a memory budget).`] : [];
+    return { recorded, inputOf: (w) => w, notices };
+  }
+
+  /** Each token's activation along `direction` (its projection on the unit direction), one document at a time. */
+  async tokenActivations(layer: string, direction: Float32Array, documents: number[][]): Promise<Float32Array[]> {
+    const norm = Math.hypot(...direction) || 1;
+    const out: Float32Array[] = [];
+    for (const ids of documents) {
+      const acts = this.model.record([Int32Array.from(ids)], layer);
+      try {
+        const projected = tf.tidy(() => tf.matMul(acts.reshape([ids.length, direction.length]), tf.tensor2d(direction, [direction.length, 1])).div(norm));
+        out.push((await projected.data()) as Float32Array);
+        projected.dispose();
+      } finally {
+        acts.dispose();
+      }
+    }
+    return out;
+  }
+
+  directionOutputs(layer: string, direction: Float32Array, k: number): DirectionOutputs {
+    const logits = this.model.gpt2.directionLogits(layer, direction);
+    const order = Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a]);
+    const pick = (ids: number[]) => {
+      const texts = tokenTexts(ids);
+      return ids.map((id, n) => ({ id, text: texts[n], logit: logits[id] }));
+    };
+    return { promoted: pick(order.slice(0, k)), suppressed: pick(order.slice(-k).reverse()) };
+  }
+
+  private requireRecording(): Int32Array[] {
+    if (!this.tokenIds) throw new Error('Build an atlas first: this is computed on its inputs.');
+    return this.tokenIds;
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}

@@ -7,11 +7,13 @@ import { renderAtlasPng } from '../atlas/png';
 import { isImageFile, isJsonFile, labelsFromPaths, type PickedFile } from '../lib/inputFiles';
 import type { useAtlasStore } from '../store';
 import { selectLevel } from '../store/selectors';
-import { FeatureVisJobs, iconCanvas } from './featureVisJobs';
+import { FeatureVisJobs } from './featureVisJobs';
+import { iconCanvas } from '../atlas/iconCanvas';
+import { rendererFor } from '../renderers';
 import type { AtlasCell } from '../compute/types';
 import { neuronDirections, randomDirections } from '../featureVis/directions';
 import type { DirectionImages } from '../panels/DirectionComparison';
-import type { InspectorServices } from '../panels/inspectorServices';
+import type { InspectorServices } from '../renderers/inspectorServices';
 import { DirectionsController } from './directions';
 import { AtlasPipeline } from './pipeline';
 import type { BuildRef, InputSet, LayoutPreview, ModelSource } from '../workers/protocol';
@@ -198,6 +200,7 @@ export class AtlasController {
           abort.signal,
         );
         if (ticket !== this.modelTicket) return;
+        this.store.getState().addErrors((summary.notices ?? []).map((message) => ({ source: describeSource(source), message })));
         this.store.getState().modelLoaded(summary, source.kind);
         this.store.getState().setStatus(this.store.getState().atlas ? 'ready' : 'idle');
       } catch (e) {
@@ -321,7 +324,7 @@ export class AtlasController {
       const kept = this.store.getState().concepts.filter((c) => carried.some((k) => k.id === c.id));
       await this.show(kept.length ? { ...result.atlas, concepts: kept } : result.atlas, { ref: result.ref, fingerprint }, ticket, abort.signal);
       // Feature visualisation is an image capability: a text atlas keeps its token icons.
-      if (ticket === this.ticket && !this.disposed && result.atlas.modality === 'image') this.startFeatureVis(pipeline, result.atlas, result.iconSettings);
+      if (ticket === this.ticket && !this.disposed && rendererFor(result.atlas).featureVisualisation) this.startFeatureVis(pipeline, result.atlas, result.iconSettings);
     } catch (e) {
       if (ticket !== this.ticket) return;
       if (abort.signal.aborted) this.store.getState().setStatus(this.store.getState().atlas ? 'ready' : 'idle');

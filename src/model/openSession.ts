@@ -41,11 +41,11 @@ const modelFilesOf = (files: File[]): Promise<ModelFile[]> =>
 const isTextSource = (source: ModelSource) =>
   source.kind === 'default-text' || source.kind === 'hub' || (source.kind === 'files' && source.files.some((f) => isTextCheckpointFile(f.name)));
 
-async function openText(source: ModelSource, deps: OpenSessionDeps, options: OpenOptions): Promise<TextModel> {
-  if (source.kind === 'default-text') return TextModel.fromFiles(await deps.loadDefaultTextModel(), BUILT_IN_TEXT_MODEL_NAME);
+async function openText(source: ModelSource, deps: OpenSessionDeps, options: OpenOptions): Promise<{ model: TextModel; notices: string[] }> {
+  if (source.kind === 'default-text') return { model: await TextModel.fromFiles(await deps.loadDefaultTextModel(), BUILT_IN_TEXT_MODEL_NAME), notices: [] };
   if (source.kind === 'files') {
     const name = source.files.find((f) => /config\.json$/.test(f.name))?.webkitRelativePath.split('/')[0] || 'GPT-2 (files)';
-    return TextModel.fromFiles(await modelFilesOf(source.files), name);
+    return { model: await TextModel.fromFiles(await modelFilesOf(source.files), name), notices: [] };
   }
   if (source.kind !== 'hub') throw new Error(`A ${source.kind} source is not a text model.`);
   const load = await loadHubModel(source.id, {
@@ -60,7 +60,7 @@ async function openText(source: ModelSource, deps: OpenSessionDeps, options: Ope
       }),
   });
   options.onProgress({ done: 1, total: 1, message: load.fromCache ? 'Read from this browser\'s storage; building the model…' : 'Building the model…' });
-  return TextModel.fromFiles(load.files, source.id);
+  return { model: await TextModel.fromFiles(load.files, source.id), notices: load.cacheWarning ? [load.cacheWarning] : [] };
 }
 
 async function openImage(source: ModelSource, deps: OpenSessionDeps, options: OpenOptions): Promise<ImageModel> {
@@ -76,9 +76,11 @@ async function openImage(source: ModelSource, deps: OpenSessionDeps, options: Op
 
 /** Loads a model of either modality, by its source, as a session; `signal` cancels (nothing is kept then). */
 export async function openSession(source: ModelSource, deps: OpenSessionDeps, options: OpenOptions): Promise<ModelSession> {
-  const session = isTextSource(source)
-    ? new TextSession(await openText(source, deps, options), deps)
-    : new ImageSession(await openImage(source, deps, options), deps, deps.hashWeights);
+  let session: ModelSession;
+  if (isTextSource(source)) {
+    const { model, notices } = await openText(source, deps, options);
+    session = new TextSession(model, deps, notices);
+  } else session = new ImageSession(await openImage(source, deps, options), deps, deps.hashWeights);
   if (options.signal.aborted) {
     session.dispose();
     throw abortError();

@@ -60,6 +60,8 @@ interface ModelExtras<M extends Modality> {
   defaultLayer: string;
   /** A hash of the model's name, input and weights: the model part of icon cache keys. */
   fingerprint: string;
+  /** What the user should know about the load that did not stop it (e.g. the model cache could not be used). */
+  notices?: string[];
 }
 
 /** How a session reaches what differs between the page and Node: the bundled samples, decoding, PNG encoding. */

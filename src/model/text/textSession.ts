@@ -26,10 +26,12 @@ export class TextSession implements ModelSession, TokenCapability {
   constructor(
     readonly model: TextModel,
     private readonly deps: SessionDeps,
+    /** What the load could not do but went on without (the hub model cache). */
+    private readonly notices: string[] = [],
   ) {}
 
   describe(fingerprint: string) {
-    return { ...this.model.info, modality: 'text' as const, layers: this.model.layers, defaultLayer: this.model.defaultLayer, fingerprint };
+    return { ...this.model.info, modality: 'text' as const, layers: this.model.layers, defaultLayer: this.model.defaultLayer, fingerprint, notices: this.notices };
   }
 
   async fingerprint(): Promise<string> {

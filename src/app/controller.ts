@@ -9,7 +9,7 @@ import type { useAtlasStore } from '../store';
 import { selectLevel } from '../store/selectors';
 import { FeatureVisJobs } from './featureVisJobs';
 import { iconCanvas } from '../atlas/iconCanvas';
-import { rendererFor } from '../renderers';
+import { rendererFor, rendererOf, rendererOfInputs } from '../renderers';
 import type { AtlasCell } from '../compute/types';
 import { neuronDirections, randomDirections } from '../featureVis/directions';
 import type { DirectionImages } from '../panels/DirectionComparison';
@@ -169,6 +169,10 @@ export class AtlasController {
       this.pipeline = created.then((p) => {
         if (this.disposed) p.dispose();
         else this.store.getState().setBackend(p.backend);
+        p.onModelLost = (message) => {
+          this.store.getState().modelLost();
+          this.store.getState().fail('Model', message);
+        };
         return p;
       });
       this.pipeline.catch(() => (this.pipeline = null));
@@ -257,9 +261,9 @@ export class AtlasController {
   /** Builds over the inputs; text with an image model (or images with a text model) switches to the matching built-in model first. */
   private async buildWithMatchingModel(): Promise<void> {
     await this.modelLoading;
-    const modality = this.inputs?.kind === 'text' ? 'text' : 'image';
     const model = this.store.getState().model;
-    if (model && model.modality !== modality) return this.loadModel({ kind: modality === 'text' ? 'default-text' : 'default' });
+    const wanted = this.inputs && this.inputs.kind !== 'sample' ? rendererOfInputs(this.inputs.kind) : null;
+    if (model && wanted && rendererOf(model.modality) !== wanted) return this.loadModel({ kind: wanted.inputs.builtInModel });
     await this.run();
   }
 
@@ -279,13 +283,13 @@ export class AtlasController {
       return;
     }
     const inputs: InputSet | null = this.inputs ?? (isBuiltIn(s.modelOrigin) ? { kind: 'sample' } : null);
+    const taken = rendererOf(s.model.modality).inputs;
     if (!inputs) {
-      const what = s.model.modality === 'text' ? 'Paste text or drop .txt / .jsonl files' : 'Drop images, or a folder with one sub-folder per label,';
-      s.addErrors([{ source: 'Inputs', message: `${what} to build an atlas for this model.` }]);
+      s.addErrors([{ source: 'Inputs', message: `${taken.ask} to build an atlas for this model.` }]);
       return;
     }
-    if (inputs.kind !== 'sample' && (inputs.kind === 'text') !== (s.model.modality === 'text')) {
-      s.fail('Inputs', s.model.modality === 'text' ? 'This is a text model: paste text or drop text files.' : 'This is an image model: drop images.');
+    if (inputs.kind !== 'sample' && inputs.kind !== taken.kind) {
+      s.fail('Inputs', taken.wrongKind);
       return;
     }
     this.build?.abort();

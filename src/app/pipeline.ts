@@ -194,8 +194,22 @@ export class AtlasPipeline {
     try {
       return await this.modelClient.call(method, args, options);
     } catch (e) {
-      if (this.modelClient.lostWorkers !== lost && this.lastModel) await this.loadModel(this.lastModel).catch(() => undefined);
+      if (this.modelClient.lostWorkers !== lost && this.lastModel) await this.restoreModel(this.lastModel);
       throw e;
+    }
+  }
+
+  /** Told when a restarted model worker could not load the model again: the page has no model then. */
+  onModelLost: (message: string) => void = () => {};
+
+  /** Loads the model again into a restarted worker; if that fails too, there is no model, and the page is told. */
+  private async restoreModel(source: ModelSource): Promise<void> {
+    try {
+      await this.modelClient.call('init', [this.backendRequest]);
+      await this.modelClient.call('loadModel', [source]);
+    } catch (e) {
+      this.lastModel = null;
+      this.onModelLost(`The model worker stopped, and the model could not be loaded again (${e instanceof Error ? e.message : String(e)}): load a model again.`);
     }
   }
 

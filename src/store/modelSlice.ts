@@ -1,5 +1,5 @@
 import type { StateCreator } from 'zustand';
-import { DEFAULT_ATLAS_PARAMS } from '../compute/atlas';
+import { DEFAULT_SAMPLES_PER_INPUT } from '../compute/atlas';
 import type { BackendInfo, LoadProgress, ModelSource, ModelSummary } from '../workers/protocol';
 import type { AtlasStore } from './index';
 
@@ -20,6 +20,8 @@ export interface ModelSlice {
   modelRequested: () => void;
   modelLoaded: (model: ModelSummary, origin: ModelOrigin) => void;
   modelFailed: () => void;
+  /** The model worker lost the model and could not load it again: there is none. */
+  modelLost: () => void;
   modelLoadProgress: (progress: LoadProgress | null) => void;
   selectLayer: (name: string) => void;
 }
@@ -41,9 +43,10 @@ export const createModelSlice: StateCreator<AtlasStore, [], [], ModelSlice> = (s
       modelProgress: null,
       layer: model.defaultLayer,
       // A new modality starts from its own default sampling: every token of a text, 4 positions of an image.
-      params: s.model?.modality === model.modality ? s.params : { ...s.params, samplesPerInput: model.modality === 'text' ? 'all' : DEFAULT_ATLAS_PARAMS.samplesPerInput },
+      params: s.model?.modality === model.modality ? s.params : { ...s.params, samplesPerInput: DEFAULT_SAMPLES_PER_INPUT[model.modality] },
     })),
   modelFailed: () => set((s) => ({ modelStatus: s.model ? 'ready' : 'error', modelProgress: null })),
+  modelLost: () => set({ model: null, modelStatus: 'error', modelProgress: null }),
   modelLoadProgress: (modelProgress) => set({ modelProgress }),
   selectLayer: (layer) => set({ layer }),
 });

@@ -15,10 +15,13 @@ const workers = {
 
 // The built-in CNN's files served as a model from a URL: a model the controller loads without building an atlas.
 let server: Server;
+/** The model's URL answers 404 (the user's server went away). */
+let modelGone = false;
 let modelUrl = '';
 let crashUrl = '';
 beforeAll(async () => {
   server = createServer((request, response) => {
+    if (modelGone && request.url?.startsWith('/model/')) return void response.writeHead(404).end();
     readFile(join(DEFAULT_MODEL_DIR, (request.url ?? '').replace(/^\/model\//, '')))
       .then((bytes) => response.end(bytes))
       .catch(() => response.writeHead(404).end());
@@ -34,6 +37,7 @@ afterAll(() => new Promise<void>((closed) => server.close(() => closed())));
 let controller: AtlasController;
 let pipelines: Promise<AtlasPipeline>[];
 beforeEach(() => {
+  modelGone = false;
   resetAtlasStore();
   pipelines = [];
   const create = AtlasPipeline.create.bind(AtlasPipeline);
@@ -85,5 +89,16 @@ describe('a model worker lost during a model load', () => {
     await controller.loadModel({ kind: 'url', url: modelUrl });
     expect(useAtlasStore.getState().modelStatus).toBe('ready');
     expect(useAtlasStore.getState().model?.layers.length).toBeGreaterThan(0);
+  });
+
+  it('when the previous model cannot be loaded again either, says there is no model instead of offering one the worker lacks', async () => {
+    await controller.loadModel({ kind: 'url', url: modelUrl });
+    expect(useAtlasStore.getState().modelStatus).toBe('ready');
+    modelGone = true;
+    await controller.loadModel({ kind: 'url', url: crashUrl });
+    const s = useAtlasStore.getState();
+    expect(s.modelStatus).toBe('error');
+    expect(s.model).toBeNull();
+    expect(s.errors.map((e) => e.message).join(' | ')).toMatch(/could not be loaded again/);
   });
 });

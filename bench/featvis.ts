@@ -7,7 +7,7 @@
  *
  * Flags: --models default,mobilenet  --cells N  --steps N  --cpu-steps N  --grid N  --tries N
  */
-import { gridPosition } from '../src/atlas/patch';
+import { gridPosition } from '../src/renderers/patch';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';

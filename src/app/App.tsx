@@ -9,7 +9,7 @@ import { NeuronsPanel } from '../panels/NeuronsPanel';
 import { StudyOverlay } from '../panels/StudyOverlay';
 import { droppedFiles } from '../panels/droppedFiles';
 import { ErrorList } from '../panels/ErrorList';
-import { InspectorServicesContext } from '../panels/inspectorServices';
+import { InspectorServicesContext } from '../renderers/inspectorServices';
 import { ExportPanel } from '../panels/ExportPanel';
 import { InputPanel } from '../panels/InputPanel';
 import { ModelPanel } from '../panels/ModelPanel';

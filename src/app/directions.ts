@@ -1,18 +1,16 @@
+import { iconCanvas } from '../atlas/iconCanvas';
 import type { Atlas } from '../compute/atlas';
 import type { CavMethod } from '../compute/directions/cav';
 import type { Concept } from '../compute/directions/concept';
-import { mostPredicted } from '../compute/directions/tcav';
-import { studyDeck, studyReveal, type ScoredDirection } from '../compute/directions/versusRandom';
-import { range, shuffle } from '../compute/directions/vectors';
+import { directionVector, studyDeck, studyReveal } from '../compute/directions/versusRandom';
 import type { ProgressEvent, TopInput } from '../compute/types';
-import { neuronDirections } from '../featureVis/directions';
-import { isImageFile, type PickedFile } from '../lib/inputFiles';
+import type { PickedFile } from '../lib/inputFiles';
 import { isAbortError } from '../lib/abort';
-import { createRng } from '../lib/rng';
+import type { ConceptExamplesSource, DirectionTasks } from '../panels/directionTasks';
+import { rendererFor, type TcavTargets } from '../renderers';
 import type { TcavClass, useAtlasStore } from '../store';
 import type { ConceptSide } from '../workers/computeService';
-import type { BuildRef, DirectionOutputs, GradientTarget, InputSet } from '../workers/protocol';
-import { iconCanvas } from './featureVisJobs';
+import type { BuildRef, DirectionOutputs, GradientTarget } from '../workers/protocol';
 import type { AtlasPipeline } from './pipeline';
 
 type Store = typeof useAtlasStore;
@@ -21,46 +19,14 @@ const messageOf = (e: unknown): string => (e instanceof Error ? e.message : Stri
 
 /** TCAV's defaults: 20 concept runs against 20 random concepts (the issue's minimum), classes most predicted. */
 export const TCAV_RUNS = 20;
-const AUTO_CLASSES = 3;
-/** Inputs per class whose gradients are tested: enough for a stable fraction, quick on a CPU. */
-const MAX_CLASS_INPUTS = 100;
-/** GPT-2 has a gradient per token position: a seeded sample of the atlas's points stands for its inputs. */
-const MAX_TEXT_POINTS = 200;
-/** The class filter's sample of text points (every image point is used). */
-const MAX_TEXT_FILTER_POINTS = 600;
 const SEED = 0;
-
-/** Where a concept's examples come from. */
-export type ConceptExamplesSource =
-  | { kind: 'selection' }
-  | { kind: 'points'; points: number[]; description: string }
-  | { kind: 'inputs'; positives: PickedFile[]; negatives: PickedFile[] | null };
-
-/** The items of a "next tokens" field: each a word that follows a space (" whale"), or a "quoted" exact token. */
-export function parseTokenList(text: string): string[] {
-  return text
-    .split(',')
-    .map((t) => t.trim())
-    .filter((t) => t.length > 0)
-    .map((t) => (/^".*"$/.test(t) ? t.slice(1, -1) : ` ${t}`));
-}
-
-/** A seeded sample of at most k of 0..n-1, ascending. */
-export function samplePoints(n: number, k: number, seed: number): number[] {
-  if (n <= k) return Array.from(range(n));
-  return Array.from(shuffle(range(n), createRng(seed)).subarray(0, k)).sort((a, b) => a - b);
-}
-
-/** A scored direction as a vector of the layer: its random draw, or the neuron's axis. */
-export function directionVector(d: ScoredDirection, dim: number): Float32Array {
-  return d.direction ?? neuronDirections(dim, [d.index]);
-}
 
 /**
  * The concept panel's work: concepts from a selection, a cluster or folders of inputs; TCAV; the class filter.
  * Each task reports through the store's `directionsTask`; a failure is a message there, and what was on screen stays.
+ * What differs between modalities (examples, TCAV's targets, the class filter's points) is the atlas's renderer's.
  */
-export class DirectionsController {
+export class DirectionsController implements DirectionTasks {
   private serial = 0;
   /** The workers' recording and layout of the atlas on screen; null for an atlas opened from a file. */
   live: BuildRef | null = null;
@@ -131,12 +97,13 @@ export class DirectionsController {
       let negatives: ConceptSide | { kind: 'rest' } = { kind: 'rest' };
       let described: string;
       if (source.kind === 'inputs') {
+        const { directions } = rendererFor(atlas);
         const record = async (files: PickedFile[], role: string) => {
-          const { inputs, skipped } = await inputSetOf(files, atlas);
+          const { inputs, skipped } = await directions.readExamples(files);
           const recorded = await pipeline.conceptActivations(this.ref().recording, inputs, atlas.layer.name, atlas.params, signal, this.progress('Recording the concept'));
           current();
           this.store.getState().addErrors([
-            ...skipped.map((p) => ({ source: `${role}: ${p.path}`, message: `Not an image (${p.file.type || 'unknown type'}); skipped.` })),
+            ...skipped.map((p) => ({ source: `${role}: ${p.file.path}`, message: p.reason })),
             ...recorded.errors.map((e) => ({ source: `${role}: ${e.name}`, message: e.reason })),
           ]);
           if (recorded.count === 0) throw new Error(`none of the ${files.length} ${role} file(s) could be used.`);
@@ -144,7 +111,7 @@ export class DirectionsController {
         };
         const pos = await record(source.positives, 'concept');
         positives = { kind: 'rows', values: pos.values, count: pos.count };
-        const unit = atlas.modality === 'text' ? 'token' : 'input';
+        const unit = directions.exampleUnit;
         described = `${pos.count} ${unit}s of ${folderOf(source.positives)}`;
         if (source.negatives?.length) {
           const neg = await record(source.negatives, 'counterexample');
@@ -183,43 +150,22 @@ export class DirectionsController {
   }
 
   /** For images: the concept's feature visualisation, as a PNG data URL. */
-  async conceptImage(concept: Concept): Promise<{ rgba: Uint8ClampedArray; width: number; height: number; score: number }> {
+  async conceptImage(concept: Concept): Promise<string> {
     const batch = await (await this.pipeline()).visualise({ directions: concept.direction, priority: 'user' });
-    return { rgba: batch.images[0], width: batch.width, height: batch.height, score: batch.scores[0] };
+    return iconCanvas({ rgba: batch.images[0], width: batch.width, height: batch.height, score: batch.scores[0] }).toDataURL('image/png');
   }
 
   /**
    * TCAV of a concept (Kim et al. 2018): image models test classes (`auto`: the most predicted), each on the
    * inputs predicted as it; GPT-2 tests next tokens, each on a seeded sample of the atlas's token positions.
    */
-  runTcav(conceptId: string, classes: 'auto' | number[] | string[], runs = TCAV_RUNS): Promise<void | null> {
+  runTcav(conceptId: string, targets: TcavTargets, runs = TCAV_RUNS): Promise<void | null> {
     return this.task('TCAV', async (current, signal) => {
       const atlas = this.atlas();
       const concept = this.store.getState().concepts.find((c) => c.id === conceptId);
       if (!concept) throw new Error('the concept is gone.');
       const pipeline = await this.pipeline();
-      type Test = { target: GradientTarget; name: string; input: number[]; position: number[] };
-      let tests: Test[];
-      if (atlas.modality === 'text') {
-        const tokens = classes === 'auto' ? [] : [...new Set((classes as (string | number)[]).map(String))];
-        if (tokens.length === 0) throw new Error('name the next token(s) to test, e.g. whale, sea.');
-        const points = samplePoints(atlas.points.input.length, MAX_TEXT_POINTS, SEED);
-        const input = points.map((p) => atlas.points.input[p]);
-        const position = points.map((p) => atlas.points.position[p]);
-        tests = tokens.map((text) => ({ target: { kind: 'token', text }, name: JSON.stringify(text), input, position }));
-      } else {
-        const names = atlas.model.classNames;
-        if (!names) throw new Error('this model has no class output to test.');
-        const given = classes === 'auto' ? null : [...new Set(classes as number[])];
-        const bad = given?.find((k) => !Number.isInteger(k) || k < 0 || k >= names.length);
-        if (bad !== undefined) throw new Error(`${bad} is not a class of this model (0 to ${names.length - 1}).`);
-        const wanted = given ?? mostPredicted(atlas.inputs.predicted, AUTO_CLASSES);
-        tests = wanted.map((k) => {
-          const members = atlas.inputs.predicted.flatMap((c, i) => (c === k ? [i] : []));
-          const input = samplePoints(members.length, MAX_CLASS_INPUTS, SEED).map((i) => members[i]);
-          return { target: { kind: 'class', classIndex: k }, name: names[k] ?? `class ${k}`, input, position: input.map(() => -1) };
-        });
-      }
+      const tests = rendererFor(atlas).directions.tcavTests(atlas, targets);
       const tested = tests.filter((t) => t.input.length >= 2);
       if (tested.length === 0) throw new Error('no class has 2 inputs predicted as it.');
       const results: TcavClass[] = [];
@@ -240,7 +186,7 @@ export class DirectionsController {
     const name = 'Neurons against random directions';
     return this.task(name, async (current, signal) => {
       const atlas = this.atlas();
-      const { labels, described } = pointLabels(atlas);
+      const { labels, described } = rendererFor(atlas).directions.pointLabels(atlas);
       if (!Number.isInteger(k) || k < 2 || !Number.isInteger(topN) || topN < 2) throw new Error(`k and top need to be whole numbers of at least 2; got ${k} and ${topN}.`);
       const options = { k, topN, seed: SEED, rotations: 10, threshold: 0.5 };
       const result = await (await this.pipeline()).versusRandom(this.ref().layout, labels, options, signal, this.progress(name));
@@ -298,14 +244,14 @@ export class DirectionsController {
 
   /**
    * The Activation Atlas's class filter: each point's activation x gradient of the class's (or next token's)
-   * logit; the atlas tints each cell by the sum over its members. Text atlases use a seeded sample of points.
+   * logit; the atlas tints each cell by the sum over its members (of those the renderer picks: text samples them).
    */
   classFilter(target: GradientTarget): Promise<void | null> {
     return this.task('Class attribution', async (current, signal) => {
       const atlas = this.atlas();
       const pipeline = await this.pipeline();
       const n = atlas.points.input.length;
-      const points = atlas.modality === 'text' ? samplePoints(n, MAX_TEXT_FILTER_POINTS, SEED) : Array.from(range(n));
+      const points = rendererFor(atlas).directions.classFilterPoints(atlas);
       const g = await pipeline.gradients(
         { recording: this.ref().recording, layer: atlas.layer.name, target, input: points.map((p) => atlas.points.input[p]), position: points.map((p) => atlas.points.position[p]) },
         signal,
@@ -319,15 +265,6 @@ export class DirectionsController {
       this.store.getState().setColourBy({ kind: 'class', target: name, values });
     });
   }
-}
-
-/** Labels per point for Network Dissection's purity: true labels where the atlas has them, else predicted classes; text: the token. */
-function pointLabels(atlas: Atlas): { labels: Int32Array | 'key' | null; described: string } {
-  if (atlas.modality === 'text') return { labels: 'key', described: 'the recorded token' };
-  const truth = atlas.inputs.label.some((l) => l >= 0);
-  const perInput = truth ? atlas.inputs.label : atlas.inputs.predicted;
-  if (!perInput.some((l) => l >= 0)) return { labels: null, described: 'none' };
-  return { labels: Int32Array.from(atlas.points.input, (i) => perInput[i]), described: truth ? 'true labels' : 'predicted classes' };
 }
 
 /**
@@ -358,15 +295,4 @@ class Stale extends Error {}
 function folderOf(files: PickedFile[]): string {
   const first = files[0]?.path.split('/') ?? [];
   return first.length > 1 ? `${first[0]}/` : `${files.length} file(s)`;
-}
-
-/** Concept files as the model worker takes them (images for an image atlas, texts for a text atlas), and the files skipped. */
-async function inputSetOf(files: PickedFile[], atlas: Atlas): Promise<{ inputs: InputSet; skipped: PickedFile[] }> {
-  if (atlas.modality === 'image') {
-    const images = files.filter((p) => isImageFile(p.file));
-    if (images.length === 0) throw new Error(`none of the ${files.length} file(s) is an image.`);
-    const inputs: InputSet = { kind: 'images', images: images.map((p) => ({ name: p.path, label: null, blob: p.file })) };
-    return { inputs, skipped: files.filter((p) => !images.includes(p)) };
-  }
-  return { inputs: { kind: 'text', texts: await Promise.all(files.map(async (p) => ({ name: p.path, label: null, text: await p.file.text() }))) }, skipped: [] };
 }

@@ -3,6 +3,7 @@ import type { Atlas } from '../compute/atlas';
 import { iconCacheKey, openIconCache, type CachedIcon, type IconCache } from '../featureVis/cache';
 import { IconQueue, type IconJob, type LevelProgress } from '../featureVis/queue';
 import { runIconQueue } from '../featureVis/runner';
+import { iconCanvas } from '../atlas/iconCanvas';
 import { isAbortError } from '../lib/abort';
 import type { AtlasPipeline } from './pipeline';
 
@@ -16,16 +17,6 @@ const CACHE_LOOKUPS_PER_READ = 64;
  */
 const sharedCache: Promise<IconCache> = openIconCache({ name: 'atlas-feature-vis' });
 const iconCache = () => sharedCache;
-
-/** A finished icon as a canvas, ready to draw into the level textures and the PNG export. */
-export function iconCanvas(icon: CachedIcon): HTMLCanvasElement {
-  const canvas = document.createElement('canvas');
-  canvas.width = icon.width;
-  canvas.height = icon.height;
-  const rgba = new Uint8ClampedArray(icon.rgba.buffer as ArrayBuffer, icon.rgba.byteOffset, icon.rgba.byteLength);
-  canvas.getContext('2d')!.putImageData(new ImageData(rgba, icon.width, icon.height), 0, 0);
-  return canvas;
-}
 
 export interface FeatureVisCallbacks {
   onIcon(key: string, gridSize: number, icon: HTMLCanvasElement): void;

@@ -1,3 +1,4 @@
+import { rendererFor } from '../renderers';
 import { useAtlasStore } from '../store';
 import type { ViewStep } from './viewSteps';
 
@@ -16,8 +17,8 @@ export function AtlasToolbar({ onStep }: { onStep: (step: ViewStep) => void }) {
   const featureVisStatus = useAtlasStore((s) => s.featureVisStatus);
   const featureVisMessage = useAtlasStore((s) => s.featureVisMessage);
   const selectTool = useAtlasStore((s) => s.selectTool);
-  // Text atlases show their typical tokens: there is nothing to switch.
-  const imageAtlas = useAtlasStore((s) => s.atlas?.modality !== 'text');
+  // Without feature visualisations (text) a cell shows its typical tokens: there is nothing to switch.
+  const iconModes = useAtlasStore((s) => !s.atlas || rendererFor(s.atlas).featureVisualisation);
   const setSelectTool = useAtlasStore((s) => s.setSelectTool);
   return (
     <div className="atlas-toolbar">
@@ -49,7 +50,7 @@ export function AtlasToolbar({ onStep }: { onStep: (step: ViewStep) => void }) {
         <select
           data-testid="icon-mode"
           value={iconMode}
-          disabled={!imageAtlas}
+          disabled={!iconModes}
           onChange={(e) => setIconMode(e.target.value as typeof iconMode)}
         >
           <option value="exemplar">dataset exemplars</option>

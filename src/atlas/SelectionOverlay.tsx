@@ -1,5 +1,5 @@
 import { useRef, useState, type PointerEvent } from 'react';
-import type { SelectionMode } from './selection';
+import type { SelectionMode } from '../store/selectionSlice';
 
 /** The mode a drag's modifier keys ask for: shift adds, alt removes, neither replaces. */
 const modeOf = (e: { shiftKey: boolean; altKey: boolean }): SelectionMode => (e.altKey ? 'remove' : e.shiftKey ? 'add' : 'replace');

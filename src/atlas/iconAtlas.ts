@@ -1,7 +1,7 @@
 import type { GridLevel } from '../compute/types';
 import { createPacer, PAGE_SLICE_MS } from '../lib/yieldToPage';
 import { iconAtlasLayout, iconSlot } from './iconAtlasLayout';
-import type { IconSource } from './iconSource';
+import type { IconSource } from '../renderers/iconSource';
 
 export interface IconMappingEntry {
   x: number;

@@ -1,5 +1,5 @@
 import { countOpacity, type PlacedLabel } from './cellStyle';
-import type { IconSource } from './iconSource';
+import type { IconSource } from '../renderers/iconSource';
 import type { GridLevel } from '../compute/types';
 import { createPacer, PAGE_SLICE_MS } from '../lib/yieldToPage';
 

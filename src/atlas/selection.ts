@@ -2,9 +2,6 @@ import type { Atlas } from '../compute/atlas';
 import { cellOf } from '../compute/grid';
 import { WORLD_SIZE } from './geometry';
 
-/** How a new lasso or box combines with the selection: replace it, add to it (shift), or take from it (alt). */
-export type SelectionMode = 'replace' | 'add' | 'remove';
-
 /** Whether (x, y) lies inside the polygon (even-odd rule; the polygon closes itself). */
 export function pointInPolygon(x: number, y: number, polygon: readonly (readonly [number, number])[]): boolean {
   let inside = false;
@@ -30,17 +27,6 @@ export function pointsInPolygon(atlas: Atlas, polygon: readonly (readonly [numbe
     if (x >= x0 && x <= x1 && y >= y0 && y <= y1 && pointInPolygon(x, y, polygon)) hits.push(p);
   }
   return hits;
-}
-
-/** The selection after a lasso or box: sorted, without repeats. */
-export function combineSelection(current: readonly number[], hits: readonly number[], mode: SelectionMode): number[] {
-  if (mode === 'replace') return [...new Set(hits)].sort((a, b) => a - b);
-  const set = new Set(current);
-  for (const h of hits) {
-    if (mode === 'add') set.add(h);
-    else set.delete(h);
-  }
-  return [...set].sort((a, b) => a - b);
 }
 
 /** Selected points per cell of a g x g level, keyed `${i}:${j}`: the view dims cells without any. */

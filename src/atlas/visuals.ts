@@ -2,7 +2,7 @@ import type { Atlas } from '../compute/atlas';
 import type { IconMode } from '../store';
 import { buildIconAtlas, iconKey, type IconAtlas } from './iconAtlas';
 import { rendererFor, type InputPreviews } from '../renderers';
-import type { IconSource } from './iconSource';
+import type { IconSource } from '../renderers/iconSource';
 
 /**
  * The CPU-side pictures of one atlas: its inputs' decoded previews, the icon source and one icon canvas per

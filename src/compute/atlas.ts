@@ -29,6 +29,9 @@ export interface AtlasParams {
   topK: number;
 }
 
+/** The sampling a model starts from, by its modality: every token of a text (a document gives few points), 4 positions of an image. */
+export const DEFAULT_SAMPLES_PER_INPUT: { [M in Modality]: PositionSampling } = { image: 4, text: 'all' };
+
 export const DEFAULT_ATLAS_PARAMS: AtlasParams = {
   method: 'umap',
   metric: 'euclidean',
@@ -38,7 +41,7 @@ export const DEFAULT_ATLAS_PARAMS: AtlasParams = {
   minDist: 0.1,
   perplexity: 30,
   iterations: null,
-  samplesPerInput: 4,
+  samplesPerInput: DEFAULT_SAMPLES_PER_INPUT.image,
   gridSizes: [...GRID_SIZES],
   minCellCount: 1,
   topK: 16,
@@ -192,10 +195,12 @@ export function joinPreviews<P extends Previews>(slices: P[]): P {
   return Object.fromEntries(Object.keys(slices[0]).map((key) => [key, slices.flatMap((p) => (p as Record<string, unknown[]>)[key])])) as P;
 }
 
+/** The per-input fields of each modality's previews (the keys of `ModalityInputs`), checked when previews arrive apart. */
+const PREVIEW_FIELDS: { [M in Modality]: (keyof ModalityInputs[M])[] } = { image: ['thumbnails'], text: ['tokenIds', 'tokens'] };
+
 /** A recording from its columns and its previews, which may have come separately (in slices, from the model worker). */
 export function withRecordedPreviews(columns: LayoutColumns, previews: Previews): RecordedColumns {
-  const fields = columns.modality === 'image' ? ['thumbnails'] : ['tokenIds', 'tokens'];
-  for (const field of fields) {
+  for (const field of PREVIEW_FIELDS[columns.modality]) {
     const perInput = (previews as Record<string, unknown[] | undefined>)[field];
     if (perInput?.length !== columns.names.length) {
       throw new Error(`The recording has ${columns.names.length} inputs but ${perInput?.length ?? 'no'} ${columns.modality} previews (${field}).`);

@@ -21,7 +21,7 @@ export function CellInspector({ compare }: { compare?: (cell: AtlasCell) => Prom
   const canCompare = useAtlasStore((s) => s.atlasOrigin === 'build' && s.featureVisStatus !== 'unavailable');
   if (!atlas || !cell || !selected) return null;
 
-  const { InputView, describePosition, topList, CellSection } = rendererFor(atlas);
+  const { InputView, describePosition, topList, CellSection, featureVisualisation } = rendererFor(atlas);
   const channels = strongestChannels(cell.mean, CHANNELS_SHOWN);
   const maxChannel = Math.max(1e-9, ...channels.map((c) => Math.abs(c.value)));
   const big = enlarged !== null ? cell.top[enlarged] : null;
@@ -78,7 +78,7 @@ export function CellInspector({ compare }: { compare?: (cell: AtlasCell) => Prom
 
       {CellSection && <CellSection atlas={atlas} cell={cell} />}
 
-      {compare && canCompare && atlas.modality === 'image' && <DirectionComparison cell={cell} compare={compare} />}
+      {compare && canCompare && featureVisualisation && <DirectionComparison cell={cell} compare={compare} />}
 
       <h3>Strongest channels of the mean</h3>
       <ul className="histogram">

@@ -1,16 +1,14 @@
-import { useCallback, useMemo, useState } from 'react';
+import { useCallback, useState } from 'react';
 import type { Atlas } from '../compute/atlas';
 import type { CavMethod } from '../compute/directions/cav';
 import type { Concept } from '../compute/directions/concept';
 import type { TopInput } from '../compute/types';
-import { iconCanvas } from '../app/featureVisJobs';
-import { parseTokenList, type DirectionsController } from '../app/directions';
 import { pickedFromInput, type PickedFile } from '../lib/inputFiles';
+import { useRequest } from '../lib/useRequest';
 import { rendererFor } from '../renderers';
-import { DirectionOutputsView } from '../renderers/text';
 import { useAtlasStore } from '../store';
+import type { DirectionTasks } from './directionTasks';
 import { TcavChart } from './TcavChart';
-import { useRequest } from './useRequest';
 
 const ENDS_SHOWN = 8;
 
@@ -19,7 +17,7 @@ const ENDS_SHOWN = 8;
  * folder of counterexamples; the active one colours the atlas, lists inputs at both of its ends, shows what it
  * looks like (images) or writes (text), and is tested with TCAV. Below, the class filter.
  */
-export function ConceptPanel({ directions, live }: { directions: DirectionsController | null; live: boolean }) {
+export function ConceptPanel({ directions, live }: { directions: DirectionTasks | null; live: boolean }) {
   const atlas = useAtlasStore((s) => s.atlas);
   const concepts = useAtlasStore((s) => s.concepts);
   const activeId = useAtlasStore((s) => s.activeConcept);
@@ -33,7 +31,7 @@ export function ConceptPanel({ directions, live }: { directions: DirectionsContr
   const [negatives, setNegatives] = useState<PickedFile[]>([]);
   if (!atlas) return null;
   const active = concepts.find((c) => c.id === activeId) ?? null;
-  const learn = (source: Parameters<DirectionsController['createConcept']>[0]) => {
+  const learn = (source: Parameters<DirectionTasks['createConcept']>[0]) => {
     void directions?.createConcept(source, name, method).then((c) => c && setName(''));
   };
 
@@ -52,7 +50,7 @@ export function ConceptPanel({ directions, live }: { directions: DirectionsContr
         From the selection ({selection.length} points)
       </button>
       <details>
-        <summary className="small">From a folder of {atlas.modality === 'text' ? 'texts' : 'images'}</summary>
+        <summary className="small">From a folder of {rendererFor(atlas).inputs.noun}s</summary>
         <label className="small">
           Concept examples
           <input type="file" data-testid="concept-folder" ref={(el) => el?.setAttribute('webkitdirectory', '')} multiple onChange={(e) => setPositives(pickedFromInput(e.target.files))} />
@@ -92,7 +90,7 @@ export function ConceptPanel({ directions, live }: { directions: DirectionsContr
   );
 }
 
-function ConceptDetails({ atlas, concept, directions, live }: { atlas: Atlas; concept: Concept; directions: DirectionsController | null; live: boolean }) {
+function ConceptDetails({ atlas, concept, directions, live }: { atlas: Atlas; concept: Concept; directions: DirectionTasks | null; live: boolean }) {
   const colourBy = useAtlasStore((s) => s.colourBy);
   const setColourBy = useAtlasStore((s) => s.setColourBy);
   const tcav = useAtlasStore((s) => s.tcav);
@@ -102,23 +100,11 @@ function ConceptDetails({ atlas, concept, directions, live }: { atlas: Atlas; co
   // The ends are inputs of the atlas on screen: a rebuild that keeps the concept ranks again.
   const rank = useCallback((c: Concept) => directions!.rankAlong(c, ENDS_SHOWN), [directions, atlas]);
   const ends = useRequest(live && directions ? concept : null, live && directions ? rank : null);
-  const image = useCallback(
-    async (c: Concept) => {
-      const icon = await directions!.conceptImage(c);
-      return iconCanvas(icon).toDataURL('image/png');
-    },
-    [directions],
-  );
-  const picture = useRequest(live && directions && atlas.modality === 'image' ? concept : null, live && directions ? image : null);
-  const classNames = atlas.model.classNames;
+  const { featureVisualisation, DirectionOutputs, directions: modality } = rendererFor(atlas);
+  const image = useCallback((c: Concept) => directions!.conceptImage(c), [directions]);
+  const picture = useRequest(live && directions && featureVisualisation ? concept : null, live && directions ? image : null);
   const runTcav = () => {
-    if (!directions) return;
-    if (atlas.modality === 'text') void directions.runTcav(concept.id, parseTokenList(classes));
-    else {
-      const items = classes.split(',').map((k) => k.trim()).filter((k) => k !== '');
-      const given = items.length === 0 || (items.length === 1 && items[0] === 'auto') ? 'auto' : items.map(Number);
-      void directions.runTcav(concept.id, given);
-    }
+    if (directions) void directions.runTcav(concept.id, modality.tcavField.parse(classes));
   };
 
   return (
@@ -133,14 +119,14 @@ function ConceptDetails({ atlas, concept, directions, live }: { atlas: Atlas; co
         <input type="checkbox" data-testid="concept-colour" checked={colouring} onChange={(e) => setColourBy(e.target.checked ? { kind: 'concept', id: concept.id } : { kind: 'none' })} />
         Colour the atlas by each cell's mean score (orange: high, blue: low)
       </label>
-      {atlas.modality === 'image' && picture.kind === 'done' && (
+      {picture.kind === 'done' && (
         <p className="small">
           <img src={picture.result} alt={`feature visualisation of ${concept.name}`} className="concept-image" data-testid="concept-featurevis" width={96} height={96} />
         </p>
       )}
-      {atlas.modality === 'image' && picture.kind === 'pending' && <p className="muted small">Visualising the concept…</p>}
+      {picture.kind === 'pending' && <p className="muted small">Visualising the concept…</p>}
       {picture.kind === 'error' && <p className="muted small">No feature visualisation: {picture.message}</p>}
-      {atlas.modality === 'text' && <DirectionOutputsView direction={concept.direction} />}
+      {DirectionOutputs && <DirectionOutputs direction={concept.direction} />}
       {ends.kind === 'done' && (
         <>
           <EndList atlas={atlas} title="Highest along it" testId="concept-top" points={ends.result.top} direction={concept.direction} />
@@ -149,7 +135,7 @@ function ConceptDetails({ atlas, concept, directions, live }: { atlas: Atlas; co
       )}
       {ends.kind === 'error' && <p className="error small">{ends.message}</p>}
       <h3>TCAV</h3>
-      {atlas.modality === 'image' && !classNames ? (
+      {!modality.hasTargets(atlas) ? (
         <p className="muted small">This model has no class output to test.</p>
       ) : (
         <form
@@ -163,12 +149,8 @@ function ConceptDetails({ atlas, concept, directions, live }: { atlas: Atlas; co
             data-testid="tcav-classes"
             value={classes}
             onChange={(e) => setClasses(e.target.value)}
-            placeholder={atlas.modality === 'text' ? 'next tokens: whale, sea' : 'classes: auto or 0,3,7'}
-            title={
-              atlas.modality === 'text'
-                ? 'Next tokens, comma-separated; each is a word after a space (" whale"); "quoted" for an exact token.'
-                : 'auto: the 3 classes the model predicts most often here; or class indices.'
-            }
+            placeholder={modality.tcavField.placeholder}
+            title={modality.tcavField.title}
           />
           <button type="submit" data-testid="tcav-run" disabled={!live || busy}>
             Test
@@ -181,7 +163,7 @@ function ConceptDetails({ atlas, concept, directions, live }: { atlas: Atlas; co
 }
 
 /** The running direction task (with its progress and a cancel) or the last one's failure. */
-export function TaskLine({ directions }: { directions: DirectionsController | null }) {
+export function TaskLine({ directions }: { directions: DirectionTasks | null }) {
   const task = useAtlasStore((s) => s.directionsTask);
   if (!task) return null;
   return (
@@ -214,14 +196,13 @@ function EndList({ atlas, title, testId, points, direction }: { atlas: Atlas; ti
 }
 
 /** The Activation Atlas's class filter: tint each cell by its members' attribution (activation x gradient) to a class's logit. */
-function ClassFilter({ atlas, directions, live }: { atlas: Atlas; directions: DirectionsController | null; live: boolean }) {
+function ClassFilter({ atlas, directions, live }: { atlas: Atlas; directions: DirectionTasks | null; live: boolean }) {
   const colourBy = useAtlasStore((s) => s.colourBy);
   const setColourBy = useAtlasStore((s) => s.setColourBy);
   const busy = useAtlasStore((s) => s.directionsTask?.status === 'running');
   const [target, setTarget] = useState('');
-  const classNames = useMemo(() => atlas.model.classNames ?? [], [atlas]);
-  const text = atlas.modality === 'text';
-  if (!text && classNames.length === 0) return null;
+  const { directions: modality } = rendererFor(atlas);
+  if (!modality.hasTargets(atlas)) return null;
   return (
     <div className="class-filter">
       <h3>Class filter</h3>
@@ -230,21 +211,10 @@ function ClassFilter({ atlas, directions, live }: { atlas: Atlas; directions: Di
         onSubmit={(e) => {
           e.preventDefault();
           if (!directions || target === '') return;
-          void directions.classFilter(text ? { kind: 'token', text: parseTokenList(target)[0] ?? target } : { kind: 'class', classIndex: Number(target) });
+          void directions.classFilter(modality.classTarget(target));
         }}
       >
-        {text ? (
-          <input data-testid="class-filter-target" value={target} onChange={(e) => setTarget(e.target.value)} placeholder="next token: whale" />
-        ) : (
-          <select data-testid="class-filter-target" value={target} onChange={(e) => setTarget(e.target.value)}>
-            <option value="">class…</option>
-            {classNames.map((n, k) => (
-              <option key={k} value={k}>
-                {n}
-              </option>
-            ))}
-          </select>
-        )}
+        <modality.ClassTargetField atlas={atlas} value={target} onChange={setTarget} />
         <button type="submit" data-testid="class-filter-run" disabled={!live || target === '' || busy}>
           Show
         </button>

@@ -1,5 +1,6 @@
 import { useState, type ChangeEvent, type DragEvent } from 'react';
 import { pickedFromInput, type PickedFile } from '../lib/inputFiles';
+import { rendererOfInputs } from '../renderers';
 import { useAtlasStore } from '../store';
 import { droppedFiles } from './droppedFiles';
 
@@ -82,7 +83,7 @@ export function InputPanel({
       </form>
       <p className="muted small" data-testid="input-summary">
         {userInputs
-          ? `${userInputs.count} ${userInputs.kind === 'text' ? 'text' : 'image'}${userInputs.count === 1 ? '' : 's'}${
+          ? `${userInputs.count} ${rendererOfInputs(userInputs.kind).inputs.noun}${userInputs.count === 1 ? '' : 's'}${
               userInputs.labels.length ? `, labels: ${userInputs.labels.join(', ')}` : ', unlabelled'
             }`
           : modelOrigin === 'default'

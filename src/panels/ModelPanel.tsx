@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import type { ModelSource } from '../workers/protocol';
+import { rendererOf } from '../renderers';
 import { useAtlasStore } from '../store';
 
 /** Where the hub's files are fetched from unless the user sets another base URL (a mirror). */
@@ -70,9 +71,7 @@ export function ModelPanel({ onLoadModel, onCancelLoad }: { onLoadModel: (source
           <>
             {modelOrigin === 'default' || modelOrigin === 'default-text' ? 'Built-in: ' : ''}
             <strong>{model.name}</strong>,{' '}
-            {model.modality === 'image'
-              ? `input ${model.inputHeight}×${model.inputWidth}×${model.inputChannels}`
-              : `GPT-2, ${model.nLayer} layers, ${model.nEmbd}-d, context ${model.contextLength}`}
+            {rendererOf(model.modality).describeModel(model)}
           </>
         )}
         {modelStatus === 'error' && !model && 'No model loaded.'}

@@ -1,10 +1,9 @@
 import { useCallback, useContext, useMemo } from 'react';
 import type { Atlas } from '../compute/atlas';
+import { useRequest } from '../lib/useRequest';
 import { rendererFor } from '../renderers';
-import { DirectionOutputsView } from '../renderers/text';
+import { InspectorServicesContext } from '../renderers/inspectorServices';
 import { useAtlasStore } from '../store';
-import { InspectorServicesContext } from './inspectorServices';
-import { useRequest } from './useRequest';
 
 const TOP_SHOWN = 12;
 
@@ -22,7 +21,7 @@ export function NeuronView({ atlas }: { atlas: Atlas }) {
     if (neuron !== null && neuron < dim) d[neuron] = 1;
     return d;
   }, [neuron, dim]);
-  const { InputView, topList } = rendererFor(atlas);
+  const { InputView, topList, DirectionOutputs } = rendererFor(atlas);
 
   return (
     <section data-testid="neuron-view">
@@ -60,7 +59,7 @@ export function NeuronView({ atlas }: { atlas: Atlas }) {
               </span>
             ))}
           </div>
-          {atlas.modality === 'text' && <DirectionOutputsView direction={basis} />}
+          {DirectionOutputs && <DirectionOutputs direction={basis} />}
         </>
       )}
     </section>

@@ -1,5 +1,4 @@
 import { useMemo, useState } from 'react';
-import type { DirectionsController } from '../app/directions';
 import type { Atlas } from '../compute/atlas';
 import type { ScoreSummary, VersusRandomResult } from '../compute/directions/versusRandom';
 import type { TopInput } from '../compute/types';
@@ -7,6 +6,7 @@ import { neuronDirections } from '../featureVis/directions';
 import { rendererFor } from '../renderers';
 import { useAtlasStore } from '../store';
 import { TaskLine } from './ConceptPanel';
+import type { DirectionTasks } from './directionTasks';
 
 const fmt = (s: ScoreSummary | null) => (s && s.count > 0 ? `${s.mean.toFixed(2)} ± ${s.std.toFixed(2)}` : '–');
 const fmtP = (t: { p: number } | null) => (t ? (t.p < 1e-3 ? t.p.toExponential(1) : t.p.toFixed(3)) : '–');
@@ -21,7 +21,7 @@ export const asTop = (atlas: Atlas, row: number): TopInput => ({ row, input: atl
  * The questions about the layer's basis: are neurons more interpretable than random directions (a table of the
  * two distributions, Network Dissection's check, a blind study), and how polysemantic is each neuron (Foote 2024)?
  */
-export function NeuronsPanel({ directions, live }: { directions: DirectionsController | null; live: boolean }) {
+export function NeuronsPanel({ directions, live }: { directions: DirectionTasks | null; live: boolean }) {
   const atlas = useAtlasStore((s) => s.atlas);
   const versus = useAtlasStore((s) => s.versus);
   const busy = useAtlasStore((s) => s.directionsTask?.status === 'running');
@@ -143,7 +143,7 @@ function PurityStrip({ result }: { result: VersusRandomResult }) {
   );
 }
 
-function PolysemanticityView({ atlas, directions, disabled }: { atlas: Atlas; directions: DirectionsController | null; disabled: boolean }) {
+function PolysemanticityView({ atlas, directions, disabled }: { atlas: Atlas; directions: DirectionTasks | null; disabled: boolean }) {
   const poly = useAtlasStore((s) => s.polysemanticity)!;
   const polyNeuron = useAtlasStore((s) => s.polyNeuron);
   const setPolyNeuron = useAtlasStore((s) => s.setPolyNeuron);

@@ -1,7 +1,8 @@
 import { useMemo, useState } from 'react';
-import { directionVector, type DirectionsController } from '../app/directions';
+import { directionVector } from '../compute/directions/versusRandom';
 import { rendererFor } from '../renderers';
 import { useAtlasStore } from '../store';
+import type { DirectionTasks } from './directionTasks';
 import { asTop } from './NeuronsPanel';
 
 const SHOWN = 6;
@@ -11,13 +12,13 @@ const SHOWN = 6;
  * its feature visualisation); the user marks those that look interpretable, then the app reveals which were
  * neurons, both rates and Fisher's exact test.
  */
-export function StudyOverlay({ directions }: { directions: DirectionsController | null }) {
+export function StudyOverlay({ directions }: { directions: DirectionTasks | null }) {
   const study = useAtlasStore((s) => s.study);
   // A new deck is a new study: its images and requests start afresh.
   return study ? <StudyBody key={study.id} directions={directions} /> : null;
 }
 
-function StudyBody({ directions }: { directions: DirectionsController | null }) {
+function StudyBody({ directions }: { directions: DirectionTasks | null }) {
   const atlas = useAtlasStore((s) => s.atlas);
   const study = useAtlasStore((s) => s.study);
   const versus = useAtlasStore((s) => s.versus);
@@ -32,7 +33,7 @@ function StudyBody({ directions }: { directions: DirectionsController | null }) 
     [deck, versus, dim],
   );
   if (!atlas || !study || !versus) return null;
-  const { InputView, topList } = rendererFor(atlas);
+  const { InputView, topList, featureVisualisation } = rendererFor(atlas);
   const { reveal } = study;
 
   return (
@@ -48,7 +49,7 @@ function StudyBody({ directions }: { directions: DirectionsController | null }) 
         something you could name.
       </p>
       <div className="row">
-        {atlas.modality === 'image' && images.state === 'idle' && images.urls.length === 0 && (
+        {featureVisualisation && images.state === 'idle' && images.urls.length === 0 && (
           <button
             type="button"
             data-testid="study-featurevis"

@@ -1,13 +1,20 @@
 import { useCallback, useContext } from 'react';
 import type { AtlasOf } from '../compute/atlas';
+import { samplePoints } from '../compute/directions/vectors';
 import type { AtlasCell, TopInput } from '../compute/types';
-import { InspectorServicesContext, type OutputToken } from '../panels/inspectorServices';
-import { useRequest } from '../panels/useRequest';
-import type { InputPreviews, ModalityRenderer } from './types';
+import { parseTokenList } from '../lib/tokenList';
+import { useRequest } from '../lib/useRequest';
+import { InspectorServicesContext, type OutputToken } from './inspectorServices';
+import type { InputPreviews, ModalityDirections, ModalityRenderer } from './types';
 
 /** Tokens shown on each side of the recorded one in a context. */
 const CONTEXT = 8;
 const CONTEXT_LARGE = 32;
+/** GPT-2 has a gradient per token position: TCAV tests a seeded sample of the atlas's points for each next token. */
+const MAX_TCAV_POINTS = 200;
+/** The class filter's seeded sample of points. */
+const MAX_FILTER_POINTS = 600;
+const SEED = 0;
 
 /** A token as it reads on screen: leading spaces kept as a thin gap, newlines and tabs made visible. */
 export function displayToken(text: string): string {
@@ -117,8 +124,53 @@ function TextCellSection({ cell }: { atlas: AtlasOf<'text'>; cell: AtlasCell }) 
   );
 }
 
+/** A seeded sample of the atlas's points, as (input, position) columns. */
+function samplePointsOf(atlas: AtlasOf<'text'>, k: number): { input: number[]; position: number[] } {
+  const points = samplePoints(atlas.points.input.length, k, SEED);
+  return { input: points.map((p) => atlas.points.input[p]), position: points.map((p) => atlas.points.position[p]) };
+}
+
+/** A language model's direction tasks: examples are tokens of texts, targets are next tokens, tested at sampled token positions. */
+const textDirections: ModalityDirections<'text'> = {
+  exampleUnit: 'token',
+
+  async readExamples(files) {
+    return { inputs: { kind: 'text', texts: await Promise.all(files.map(async (p) => ({ name: p.path, label: null, text: await p.file.text() }))) }, skipped: [] };
+  },
+
+  hasTargets: () => true,
+
+  tcavField: {
+    placeholder: 'next tokens: whale, sea',
+    title: 'Next tokens, comma-separated; each is a word after a space (" whale"); "quoted" for an exact token.',
+    parse: parseTokenList,
+  },
+
+  tcavTests(atlas, targets) {
+    const tokens = targets === 'auto' ? [] : [...new Set((targets as (string | number)[]).map(String))];
+    if (tokens.length === 0) throw new Error('name the next token(s) to test, e.g. whale, sea.');
+    const { input, position } = samplePointsOf(atlas, MAX_TCAV_POINTS);
+    return tokens.map((text) => ({ target: { kind: 'token', text }, name: JSON.stringify(text), input, position }));
+  },
+
+  ClassTargetField: ({ value, onChange }) => (
+    <input data-testid="class-filter-target" value={value} onChange={(e) => onChange(e.target.value)} placeholder="next token: whale" />
+  ),
+  classTarget: (value) => ({ kind: 'token', text: parseTokenList(value)[0] ?? value }),
+  classFilterPoints: (atlas) => samplePoints(atlas.points.input.length, MAX_FILTER_POINTS, SEED),
+  pointLabels: () => ({ labels: 'key', described: 'the recorded token' }),
+};
+
 /** Text: a cell's icon is its most typical tokens; an input is shown as the context around its recorded token. */
 export const textRenderer: ModalityRenderer<'text'> = {
+  inputs: {
+    kind: 'text',
+    noun: 'text',
+    builtInModel: 'default-text',
+    ask: 'Paste text or drop .txt / .jsonl files',
+    wrongKind: 'This is a text model: paste text or drop text files.',
+  },
+  describeModel: (model) => `GPT-2, ${model.nLayer} layers, ${model.nEmbd}-d, context ${model.contextLength}`,
   topList: { title: 'Top contexts', className: 'top-contexts', testId: 'top-context' },
 
   async loadPreviews(atlas, _signal, onProgress) {
@@ -157,10 +209,14 @@ export const textRenderer: ModalityRenderer<'text'> = {
     };
   },
 
+  featureVisualisation: false,
   InputView: TextInput,
   CellSection: TextCellSection,
+  DirectionOutputs: DirectionOutputsView,
 
   describePosition(atlas, position) {
     return position < 0 ? '' : `token ${position}`;
   },
+
+  directions: textDirections,
 };

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseTokenList, samplePoints } from '../../src/app/directions';
+import { samplePoints } from '../../src/compute/directions/vectors';
+import { parseTokenList } from '../../src/lib/tokenList';
 import { cellTints, tintColour } from '../../src/atlas/cellTint';
 import { DEFAULT_ATLAS_PARAMS, withPreviews, type Atlas } from '../../src/compute/atlas';
 import { pooledRecording } from '../compute/recorded';

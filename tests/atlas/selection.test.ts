@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { combineSelection, pointInPolygon, pointsInPolygon, selectedInputs, selectedPerCell } from '../../src/atlas/selection';
+import { pointInPolygon, pointsInPolygon, selectedInputs, selectedPerCell } from '../../src/atlas/selection';
+import { combineSelection } from '../../src/store/selectionSlice';
 import type { Atlas } from '../../src/compute/atlas';
 import { WORLD_SIZE } from '../../src/atlas/geometry';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { patchRegion, positionRegion, toPixels } from '../../src/atlas/patch';
+import { patchRegion, positionRegion, toPixels } from '../../src/renderers/patch';
 
 describe('positionRegion', () => {
   it('maps layer position (x, y) to [x/w, (x+1)/w) of the input', () => {

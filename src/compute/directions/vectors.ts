@@ -1,3 +1,5 @@
+import { createRng } from '../../lib/rng';
+
 /** Dot product of row `row` of an n x dim row-major table with `direction`. */
 export function dotRow(values: Float32Array, row: number, dim: number, direction: ArrayLike<number>): number {
   const offset = row * dim;
@@ -50,6 +52,12 @@ export function shuffle<T extends { length: number; [i: number]: number }>(items
 /** 0, 1, ..., n - 1. */
 export function range(n: number): Int32Array {
   return Int32Array.from({ length: n }, (_, i) => i);
+}
+
+/** A seeded sample of at most k of 0..n-1, ascending. */
+export function samplePoints(n: number, k: number, seed: number): number[] {
+  if (n <= k) return Array.from(range(n));
+  return Array.from(shuffle(range(n), createRng(seed)).subarray(0, k)).sort((a, b) => a - b);
 }
 
 /** Throws unless `values` holds at least n rows of `dim` values. */

@@ -61,6 +61,14 @@ export interface ScoredDirection {
   top: Int32Array;
 }
 
+/** A scored direction as a vector of the layer: its random draw, or the neuron's axis. */
+export function directionVector(d: ScoredDirection, dim: number): Float32Array {
+  if (d.direction) return d.direction;
+  const axis = new Float32Array(dim);
+  axis[d.index] = 1;
+  return axis;
+}
+
 /** Mean and sample std of one score over the directions of one kind where it is finite. */
 export interface ScoreSummary {
   mean: number;

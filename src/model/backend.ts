@@ -48,18 +48,51 @@ interface GpuAdapterLike {
   info?: { isFallbackAdapter?: boolean };
 }
 
-async function trySetBackend(name: BackendName): Promise<boolean> {
+/** Values in the read-back probe: more than tfjs-backend-webgpu computes on the CPU (its hand-off threshold is 1,000). */
+const READBACK_PROBE_SIZE = 4096;
+
+/**
+ * Why the current backend cannot be used, or null when it computes and reads back right: a backend can initialise
+ * and still fail its first kernel (a lost context), or read values back wrong. tfjs-backend-webgpu 4.22's
+ * synchronous read (dataSync, through a canvas) gave zeros on Chromium's SwiftShader WebGPU adapter in a worker
+ * and lost the device, while its asynchronous read was right; the model code reads both ways.
+ */
+async function backendProblem(): Promise<string | null> {
+  const n = READBACK_PROBE_SIZE;
+  const wrong = (values: ArrayLike<number>) => values.length !== n || values[0] !== 1 || values[n - 1] !== n;
+  const sync = tf.tidy(() => tf.add(tf.range(0, n), 1));
+  const async_ = tf.tidy(() => tf.add(tf.range(0, n), 1));
+  try {
+    const values = sync.dataSync();
+    if (wrong(values)) return `its synchronous read-back (dataSync) returns wrong values here (${values[0]}, ..., ${values[n - 1]} for 1, ..., ${n})`;
+    const later = await async_.data();
+    if (wrong(later)) return `its read-back (data) returns wrong values here (${later[0]}, ..., ${later[n - 1]} for 1, ..., ${n})`;
+    return null;
+  } catch (e) {
+    return `its first kernel failed (${e instanceof Error ? e.message : String(e)})`;
+  } finally {
+    tf.dispose([sync, async_]);
+  }
+}
+
+/** Switches to `name`; returns null when it works, else why not (a backend that works wrong is removed, so nothing picks it later). */
+async function trySetBackend(name: BackendName): Promise<string | null> {
   if (name === 'webgpu') await import('@tensorflow/tfjs-backend-webgpu').catch(() => undefined);
   try {
-    const ok = await tf.setBackend(name);
-    if (!ok) return false;
+    if (!(await tf.setBackend(name))) return 'failed to initialise';
     await tf.ready();
-    // A backend can initialise and still fail its first kernel (e.g. a lost context).
-    tf.tidy(() => tf.add(tf.scalar(1), tf.scalar(1)).dataSync());
-    return true;
   } catch {
-    return false;
+    return 'failed to initialise';
   }
+  const problem = await backendProblem();
+  if (problem) {
+    try {
+      tf.removeBackend(name);
+    } catch {
+      // A backend whose device is lost may fail to free itself; nothing here picks it again.
+    }
+  }
+  return problem;
 }
 
 /**
@@ -71,10 +104,9 @@ export async function chooseBackend(options: { override?: string | null; node?: 
   const skipped: string[] = [];
   const override = options.override;
   if (override) {
-    if (isBackendName(override) && (await trySetBackend(override))) {
-      return { name: override, reason: `requested with ?backend=${override}` };
-    }
-    skipped.push(`${override}: requested but failed to initialise`);
+    const problem = isBackendName(override) ? await trySetBackend(override) : 'it is not a TF.js backend';
+    if (!problem && isBackendName(override)) return { name: override, reason: `requested with ?backend=${override}` };
+    skipped.push(`${override}: requested but ${problem}`);
   }
   for (const name of order) {
     if (name === override) continue;
@@ -83,11 +115,12 @@ export async function chooseBackend(options: { override?: string | null; node?: 
       skipped.push(`${name}: ${software}`);
       continue;
     }
-    if (await trySetBackend(name)) {
+    const problem = await trySetBackend(name);
+    if (!problem) {
       const why = skipped.length ? `skipped ${skipped.join('; ')}` : 'fastest available';
       return { name, reason: why };
     }
-    skipped.push(`${name}: failed to initialise`);
+    skipped.push(`${name}: ${problem}`);
   }
   throw new Error(`No TensorFlow.js backend works here (${skipped.join('; ')}).`);
 }

@@ -8,7 +8,7 @@ import { isAbortError } from '../lib/abort';
 import type { AtlasPipeline } from './pipeline';
 
 /** Cells looked up in the cache per IndexedDB transaction when an atlas is shown. */
-const CACHE_LOOKUPS_PER_READ = 64;
+const CACHE_LOOKUPS_PER_READ = 256;
 
 /**
  * One icon cache per page: IndexedDB where the browser has it, so a reload shows computed icons at once.

@@ -181,18 +181,31 @@ export class IndexedDbIconCache implements IconCache {
     return (await this.getMany([key]))[0];
   }
 
-  /** Reads many icons in one transaction (a lookup per transaction costs a round trip each); hits count as used. */
+  /**
+   * Reads many icons in one read-only transaction (a lookup per transaction costs a round trip each), then
+   * marks the hits as used in a read-write one. That one is not waited for: IndexedDB runs transactions
+   * over the same stores in the order they were created, so a later put still sees the new use times.
+   */
   async getMany(keys: readonly string[]): Promise<(CachedIcon | undefined)[]> {
+    const read = this.db.transaction('icons', 'readonly');
+    const [icons] = await Promise.all([Promise.all(keys.map((key) => read.store.get(key))), read.done]);
+    // A failed touch only leaves the use times as they were.
+    if (icons.some(Boolean)) this.touch(keys.filter((_, k) => icons[k])).catch(() => undefined);
+    return icons;
+  }
+
+  /** Makes the icons under `keys` the most recently used, in the order given (those evicted meanwhile stay gone). */
+  private async touch(keys: string[]): Promise<void> {
     const tx = this.db.transaction(['icons', 'usage', 'totals'], 'readwrite');
-    const [icons, totals] = await Promise.all([Promise.all(keys.map((key) => tx.objectStore('icons').get(key))), readTotals(tx)]);
+    const usage = tx.objectStore('usage');
+    const [totals, entries] = await Promise.all([readTotals(tx), Promise.all(keys.map((key) => usage.get(key)))]);
     const writes: Promise<unknown>[] = [];
     keys.forEach((key, k) => {
-      const icon = icons[k];
-      if (icon) writes.push(tx.objectStore('usage').put({ used: ++totals.clock, bytes: iconBytes(icon) }, key));
+      const entry = entries[k];
+      if (entry) writes.push(usage.put({ ...entry, used: ++totals.clock }, key));
     });
-    if (writes.length) writes.push(tx.objectStore('totals').put(totals, 'all'));
+    writes.push(tx.objectStore('totals').put(totals, 'all'));
     await Promise.all([...writes, tx.done]);
-    return icons;
   }
 
   async put(key: string, icon: CachedIcon): Promise<void> {

@@ -85,6 +85,15 @@ const MAX_CLUSTER_MEMBERS = 500;
 /** How often a long gradient loop lets a cancel in. */
 const CANCEL_POLL_MS = 150;
 
+/**
+ * wasm threads unless `?threads=N` says otherwise: with 4 or more logical cores, all but one (at most 8), leaving
+ * one for the page; on 2 cores none. Measured in Chromium on 2 cores (docs/methods.md): 2 threads record MobileNet
+ * 1.5x faster but the built-in CNN no faster (decoding dominates), and the page then competes for both cores.
+ */
+export function defaultThreads(logicalCores: number): number | null {
+  return logicalCores >= 4 ? Math.min(8, logicalCores - 1) : null;
+}
+
 /** What feature visualisation needs from the last recording: the model, whitening, colour basis, where to read h. */
 interface FeatureVisState {
   model: ImageModel;
@@ -149,9 +158,8 @@ export function createModelService(deps: ModelServiceDeps) {
   const methods = {
     async init(_: CallContext, request: BackendRequest): Promise<BackendInfo> {
       if (!backend) {
-        // Threads are opt-in (?threads=N): with the bundle fixed (vite.config.ts) the threaded build starts,
-        // but its pool was only ever seen at one thread here (2 cores), which runs slower than plain SIMD.
-        if (request.threads) setThreadsCount(request.threads);
+        const threads = request.threads ?? defaultThreads(globalThis.navigator?.hardwareConcurrency ?? 1);
+        if (threads) setThreadsCount(threads);
         else tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
         const choice = await chooseBackend({ override: request.backend });
         backend = { ...choice, threads: choice.name === 'wasm' ? getThreadsCount() : 1 };

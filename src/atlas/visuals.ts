@@ -3,6 +3,7 @@ import type { IconMode } from '../store';
 import { buildIconAtlas, iconKey, type IconAtlas } from './iconAtlas';
 import { rendererFor, type InputPreviews } from '../renderers';
 import type { IconSource } from '../renderers/iconSource';
+import { decodeSavedIcons } from './savedIcons';
 
 /**
  * The CPU-side pictures of one atlas: its inputs' decoded previews, the icon source and one icon canvas per
@@ -121,16 +122,9 @@ export class AtlasVisuals {
     }
   }
 
-  /** Feature visualisations stored in an opened atlas file. */
+  /** Feature visualisations stored in an opened atlas file: inline images only, nothing is fetched. */
   private async loadSavedIcons(icons: Record<string, string>): Promise<void> {
-    for (const [key, url] of Object.entries(icons)) {
-      try {
-        const bitmap = await createImageBitmap(await (await fetch(url)).blob());
-        this.featureVisIcons.set(key, bitmap);
-      } catch {
-        // An unreadable icon leaves its cell showing the exemplar.
-      }
-    }
+    for (const [key, bitmap] of await decodeSavedIcons(icons, (blob) => createImageBitmap(blob))) this.featureVisIcons.set(key, bitmap);
   }
 
   iconAtlas(gridSize: number): IconAtlas | null {

@@ -3,6 +3,8 @@ import { DEFAULT_ATLAS_PARAMS, type Atlas, type AtlasLayerInfo, type AtlasParams
 import type { Concept } from '../compute/directions/concept';
 import type { AtlasCell, GridLevel, TopInput } from '../compute/types';
 import { decodeFloat32, encodeFloat32 } from '../lib/base64';
+import { BLANK_IMAGE_DATA_URL, isImageDataUrl } from '../lib/dataUrl';
+import { parseOrFail } from '../lib/validate';
 
 /** The one self-contained file an atlas is saved to and opened from (CLI and app alike). */
 export const ATLAS_FORMAT = 'activation-atlas';
@@ -220,22 +222,8 @@ export function serializeAtlas(atlas: Atlas): string {
   return JSON.stringify(atlasToJson(atlas));
 }
 
-/** Where a schema issue is, as a reader would write it: `levels[0].cells[3].mean`. */
-function issuePath(issue: v.BaseIssue<unknown>): string {
-  let path = '';
-  for (const item of issue.path ?? []) {
-    const key = item.key as string | number;
-    path += typeof key === 'number' ? `[${key}]` : path ? `.${key}` : key;
-  }
-  return path || '(top level)';
-}
-
 function validate<S extends v.GenericSchema>(schema: S, raw: unknown): v.InferOutput<S> {
-  const result = v.safeParse(schema, raw);
-  if (result.success) return result.output;
-  const shown = result.issues.slice(0, 3).map((i) => `${issuePath(i)}: ${i.message}`);
-  const more = result.issues.length > 3 ? ` (and ${result.issues.length - 3} more problems)` : '';
-  throw new AtlasFileError(`Atlas file: ${shown.join('; ')}${more}.`);
+  return parseOrFail(schema, raw, (problems) => new AtlasFileError(`Atlas file: ${problems}.`));
 }
 
 /** A version-1 file in version 2's form: (x, y) become flat positions, missing parameters are the engines' defaults then. */
@@ -352,6 +340,36 @@ function decodeMean(mean: string, dim: number, at: string): Float32Array {
   return values;
 }
 
+/**
+ * The file's pictures, keeping only inline PNG, JPEG or WebP: a file may come from anyone, and a URL in it
+ * would make the page fetch whatever it names. A dropped thumbnail becomes blank, a dropped icon leaves its
+ * cell showing the exemplar; the file's notices say how many went.
+ */
+function keepInlinePictures(f: AtlasFileJson): AtlasFileJson {
+  const notices = [...f.notices];
+  const dropped = (field: string, urls: string[], first: string, then: string) =>
+    notices.push(
+      `${field}: ${urls.filter((url) => !isImageDataUrl(url)).length} of ${urls.length} were not base64 data:image/png, jpeg or webp URLs ` +
+        `and were dropped (the first at ${first}); ${then}.`,
+    );
+  let picked = f;
+  if (f.modality === 'image') {
+    const { thumbnails } = f.inputs;
+    const bad = thumbnails.findIndex((url) => !isImageDataUrl(url));
+    if (bad >= 0) {
+      dropped('inputs.thumbnails', thumbnails, `[${bad}]`, 'those inputs show blank');
+      picked = { ...f, inputs: { ...f.inputs, thumbnails: thumbnails.map((url) => (isImageDataUrl(url) ? url : BLANK_IMAGE_DATA_URL)) } };
+    }
+  }
+  const icons = Object.entries(f.icons ?? {});
+  const badIcon = icons.find(([, url]) => !isImageDataUrl(url));
+  if (badIcon) {
+    dropped('icons', icons.map(([, url]) => url), `"${badIcon[0]}"`, 'those cells show their exemplars');
+    picked = { ...picked, icons: Object.fromEntries(icons.filter(([, url]) => isImageDataUrl(url))) };
+  }
+  return picked === f ? f : { ...picked, notices };
+}
+
 /** Parses and validates an atlas file (version 1 is migrated); every problem is an AtlasFileError naming the field. */
 export function parseAtlas(text: string): Atlas {
   let raw: unknown;
@@ -367,7 +385,7 @@ export function parseAtlas(text: string): Atlas {
   if (version > ATLAS_VERSION) {
     throw new AtlasFileError(`Atlas file version ${version} is newer than this app understands (${ATLAS_VERSION}); update the app.`);
   }
-  const f = version === 1 ? migrateV1(validate(fileSchemaV1, raw)) : validate(fileSchema, raw);
+  const f = keepInlinePictures(version === 1 ? migrateV1(validate(fileSchemaV1, raw)) : validate(fileSchema, raw));
   const { token, position, ...layout } = { token: undefined, position: undefined, ...f.points };
   const positions = (f.modality === 'text' ? token : position) as number[];
   checkReferences(f, positions);

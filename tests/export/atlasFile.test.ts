@@ -155,6 +155,39 @@ describe('atlas file', () => {
     expect(Array.from(table.position)).toEqual([0, 2]);
   });
 
+  describe('pictures from an untrusted file', () => {
+    const PNG = 'data:image/png;base64,iVBORw0KGgo=';
+    const hostile = ['https://tracker.example/pixel.png', 'blob:https://example.org/1234', 'javascript:alert(1)', 'data:text/html;base64,PHNjcmlwdD4=', 'data:image/svg+xml;base64,PHN2Zz4=', 'data:image/png,notbase64', 'data:image/png;base64,<script>'];
+
+    it('keeps only base64 PNG, JPEG and WebP thumbnails; the rest become blank, with a notice the page shows', () => {
+      const json = JSON.parse(serializeAtlas(smallAtlas()));
+      json.inputs.thumbnails = json.inputs.thumbnails.map((_: string, k: number) => hostile[k] ?? (k % 3 === 0 ? PNG : k % 3 === 1 ? 'data:image/jpeg;base64,/9j/4A==' : 'data:image/webp;base64,UklGRg=='));
+      const atlas = parseAtlas(JSON.stringify(json));
+      if (atlas.modality !== 'image') throw new Error('expected an image atlas');
+      for (const url of atlas.inputs.thumbnails) expect(url).toMatch(/^data:image\/(png|jpeg|webp);base64,[A-Za-z0-9+/]*=*$/);
+      expect(atlas.inputs.thumbnails.slice(hostile.length)).toEqual(json.inputs.thumbnails.slice(hostile.length));
+      expect(new Set(atlas.inputs.thumbnails.slice(0, hostile.length)).size).toBe(1);
+      expect(atlas.notices).toEqual([expect.stringMatching(/^inputs\.thumbnails: 7 of 20 were not base64 data:image\/png, jpeg or webp URLs and were dropped \(the first at \[0\]\)/)]);
+    });
+
+    it('drops feature-visualisation icons that are not inline images, keeping the others and saying so', () => {
+      const json = JSON.parse(serializeAtlas(smallAtlas()));
+      json.notices = ['an earlier notice'];
+      json.icons = { '20:0:0': PNG, ...Object.fromEntries(hostile.map((url, k) => [`20:1:${k}`, url])) };
+      const atlas = parseAtlas(JSON.stringify(json));
+      expect(atlas.icons).toEqual({ '20:0:0': PNG });
+      expect(atlas.notices).toEqual(['an earlier notice', expect.stringMatching(/^icons: 7 of 8 were not .* \(the first at "20:1:0"\); those cells show their exemplars\.$/)]);
+    });
+
+    it('checks the pictures of version-1 files too', () => {
+      const json = JSON.parse(fixture('atlas-v1-spatial.json'));
+      json.inputs.thumbnails[0] = 'https://tracker.example/pixel.png';
+      const atlas = parseAtlas(JSON.stringify(json));
+      expect(atlas.modality === 'image' && atlas.inputs.thumbnails[0]).toMatch(/^data:image\/png;base64,/);
+      expect(atlas.notices).toEqual([expect.stringMatching(/^inputs\.thumbnails: 1 of \d+ were not/)]);
+    });
+  });
+
   const broken: [string, (f: any) => unknown, RegExp][] = [
     ['not JSON', () => '{oops', /not JSON/],
     ['a foreign JSON file', () => ({ hello: 'world' }), /"format" is undefined/],

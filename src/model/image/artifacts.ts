@@ -1,16 +1,41 @@
 import type * as tf from '@tensorflow/tfjs';
+import * as v from 'valibot';
+import { parseOrFail } from '../../lib/validate';
 
 /** A model.json and its weight shards could not be assembled; the message names the file at fault. */
 export class ModelFileError extends Error {
   override name = 'ModelFileError';
 }
 
-const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2, string: 0 };
+const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2, complex64: 8, string: 0 };
 
-interface WeightsGroup {
-  paths: string[];
-  weights: tf.io.WeightsManifestEntry[];
-}
+/** A JSON object (valibot's object schemas also take arrays). */
+const jsonObject = v.custom<Record<string, unknown>>(
+  (x) => typeof x === 'object' && x !== null && !Array.isArray(x),
+  (issue) => `Invalid type: Expected an object but received ${issue.received}`,
+);
+
+const weightSpecSchema = v.looseObject({
+  name: v.string(),
+  shape: v.array(v.pipe(v.number(), v.safeInteger(), v.minValue(0))),
+  dtype: v.picklist(['float32', 'int32', 'bool', 'string', 'complex64']),
+  group: v.optional(v.picklist(['model', 'optimizer'])),
+  quantization: v.optional(
+    v.looseObject({ dtype: v.picklist(['uint8', 'uint16', 'float16']), scale: v.optional(v.pipe(v.number(), v.finite())), min: v.optional(v.pipe(v.number(), v.finite())) }),
+  ),
+}) satisfies v.GenericSchema<tf.io.WeightsManifestEntry>;
+
+/** A TF.js model.json as this app reads it; the topology itself is checked by TF.js when the model is built. */
+const modelJsonSchema = v.looseObject({
+  modelTopology: jsonObject,
+  format: v.optional(v.string()),
+  generatedBy: v.optional(v.string()),
+  convertedBy: v.optional(v.nullable(v.string())),
+  weightsManifest: v.optional(v.array(v.looseObject({ paths: v.array(v.pipe(v.string(), v.nonEmpty())), weights: v.array(weightSpecSchema) })), []),
+  userDefinedMetadata: v.optional(jsonObject),
+  signature: v.optional(jsonObject),
+  modelInitializer: v.optional(jsonObject),
+});
 
 /** Bytes a weights group should hold according to its specs (quantised weights included). */
 export function expectedWeightBytes(weights: tf.io.WeightsManifestEntry[]): number {
@@ -34,17 +59,17 @@ export async function assembleArtifacts(
   readShard: (name: string) => Promise<ArrayBuffer | null>,
   source: string,
 ): Promise<tf.io.ModelArtifacts> {
-  let json: Record<string, unknown>;
+  let raw: unknown;
   try {
-    json = JSON.parse(modelJsonText);
+    raw = JSON.parse(modelJsonText);
   } catch (e) {
     throw new ModelFileError(`${source} is not valid JSON (${(e as Error).message}).`);
   }
-  if (!json || typeof json !== 'object' || !json.modelTopology) {
+  if (!raw || typeof raw !== 'object' || !(raw as { modelTopology?: unknown }).modelTopology) {
     throw new ModelFileError(`${source} is not a TF.js model.json: it has no "modelTopology".`);
   }
-  const manifest = (json.weightsManifest ?? []) as WeightsGroup[];
-  if (!Array.isArray(manifest)) throw new ModelFileError(`${source}: "weightsManifest" must be a list.`);
+  const json = parseOrFail(modelJsonSchema, raw, (problems) => new ModelFileError(`${source}: ${problems}.`));
+  const manifest = json.weightsManifest;
   const specs: tf.io.WeightsManifestEntry[] = [];
   const buffers: Uint8Array[] = [];
   for (const group of manifest) {
@@ -72,15 +97,15 @@ export async function assembleArtifacts(
     offset += b.byteLength;
   }
   return {
-    modelTopology: json.modelTopology as tf.io.ModelArtifacts['modelTopology'],
-    format: json.format as string | undefined,
-    generatedBy: json.generatedBy as string | undefined,
-    convertedBy: json.convertedBy as string | null | undefined,
+    modelTopology: json.modelTopology,
+    format: json.format,
+    generatedBy: json.generatedBy,
+    convertedBy: json.convertedBy,
     weightSpecs: specs,
     weightData: weightData.buffer,
     userDefinedMetadata: json.userDefinedMetadata as tf.io.ModelArtifacts['userDefinedMetadata'],
-    signature: json.signature as Record<string, unknown> | undefined,
-    modelInitializer: json.modelInitializer as Record<string, unknown> | undefined,
+    signature: json.signature,
+    modelInitializer: json.modelInitializer,
   };
 }
 

@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
+import * as v from 'valibot';
 import type { ImageModelInfo } from '../../compute/atlas';
+import { parseOrFail } from '../../lib/validate';
 import { ModelUseError, type LayerInfo } from '../recordTable';
 import type { Preprocessing } from './preprocess';
 
@@ -31,6 +33,20 @@ const RECORDABLE_OPS = new Set([
   'Squeeze',
   'Softmax',
 ]);
+
+const finite = v.pipe(v.number(), v.finite());
+
+/** What this app reads from a model.json's userDefinedMetadata; other keys are left alone. */
+const metadataSchema = v.looseObject({
+  classNames: v.optional(v.array(v.union([v.string(), finite]))),
+  preprocessing: v.optional(
+    v.looseObject({
+      range: v.optional(v.picklist(['unit', 'symmetric', 'meanstd'])),
+      mean: v.optional(v.pipe(v.array(finite), v.minLength(1))),
+      std: v.optional(v.pipe(v.array(v.pipe(finite, v.gtValue(0))), v.minLength(1))),
+    }),
+  ),
+});
 
 interface GraphNode {
   name: string;
@@ -68,8 +84,12 @@ export class ImageModel {
     name: string,
     options: { classNames?: string[] | null; preprocessing?: Preprocessing; inputSize?: number } = {},
   ): Promise<ImageModel> {
-    const meta = (artifacts.userDefinedMetadata ?? {}) as { classNames?: unknown; preprocessing?: Partial<Preprocessing> };
-    const metaClasses = Array.isArray(meta.classNames) ? meta.classNames.map(String) : null;
+    const { userDefinedMetadata: meta } = parseOrFail(
+      v.object({ userDefinedMetadata: metadataSchema }),
+      { userDefinedMetadata: artifacts.userDefinedMetadata ?? {} },
+      (problems) => new ModelUseError(`Model "${name}", model.json: ${problems}.`),
+    );
+    const metaClasses = meta.classNames?.map(String) ?? null;
     const preprocessing: Preprocessing = options.preprocessing ?? { range: meta.preprocessing?.range ?? 'unit', mean: meta.preprocessing?.mean, std: meta.preprocessing?.std };
     const topology = artifacts.modelTopology as { node?: GraphNode[] } | undefined;
     const isGraph = artifacts.format === 'graph-model' || Array.isArray(topology?.node);

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseSample, type Sample } from './sample';
+import { parseSample, readSampleManifest, type Sample } from './sample';
 
 /** public/sample in this checkout (this file lives in src/model/image/). */
 export const SAMPLE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../public/sample');
@@ -15,10 +15,8 @@ export async function loadSampleFromDisk(dir: string = SAMPLE_DIR): Promise<Samp
   } catch (err) {
     throw new Error(`Cannot read sample manifest ${manifestPath}: ${(err as Error).message}`);
   }
-  const file = (manifest as { file?: unknown } | null)?.file;
-  if (typeof file !== 'string' || file.length === 0) {
-    throw new Error(`Invalid sample manifest: "file" must name the pixel file (in ${manifestPath})`);
-  }
+  const { file } = readSampleManifest(manifest);
+  if (!file) throw new Error(`Invalid sample manifest: "file" must name the pixel file (in ${manifestPath})`);
   // basename: the manifest may only point at a file beside itself.
   const bytes = new Uint8Array(await readFile(join(dir, basename(file))));
   return parseSample(manifest, bytes);

@@ -58,6 +58,10 @@ describe('bundled Fashion-MNIST sample', () => {
     expect(() => parseSample({ ...good, labels: [0, 7] }, bytes)).toThrow(/labels\[1\] = 7 is not a class index/);
     expect(() => parseSample({ ...good, labelNames: [] }, bytes)).toThrow(/"labelNames" must be a non-empty array/);
     expect(() => parseSample(good, bytes.subarray(1))).toThrow(/pixel file has 1567 bytes, expected 1568/);
+    expect(() => parseSample({ ...good, file: 3 }, bytes)).toThrow('Invalid sample manifest: "file" must name the pixel file');
+    expect(() => parseSample([good], bytes)).toThrow('Invalid sample manifest: expected a JSON object, got an array');
+    const { height: _, ...withoutHeight } = good;
+    expect(() => parseSample(withoutHeight, bytes)).toThrow('Invalid sample manifest: "height" is missing');
   });
 
   it('names the missing file when the sample directory is wrong', async () => {

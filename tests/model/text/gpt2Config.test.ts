@@ -51,6 +51,9 @@ describe('parseGpt2Config', () => {
     expect(() => parseGpt2Config({ ...minimal, activation_function: 'relu' })).toThrow('activation_function is "relu"; GPT-2 uses "gelu_new"');
     expect(() => parseGpt2Config({ ...minimal, scale_attn_weights: false })).toThrow(/scale_attn_weights is false/);
     expect(() => parseGpt2Config({ ...minimal, scale_attn_by_inverse_layer_idx: true })).toThrow(/scale_attn_by_inverse_layer_idx/);
+    // Values that are neither true nor false are refused too, not read as the default.
+    expect(() => parseGpt2Config({ ...minimal, scale_attn_weights: 'no' })).toThrow('scale_attn_weights is "no"; only the standard 1/sqrt(head_dim) attention scale is supported.');
+    expect(() => parseGpt2Config({ ...minimal, scale_attn_by_inverse_layer_idx: 1 })).toThrow('scale_attn_by_inverse_layer_idx is 1; it is not supported.');
     expect(() => parseGpt2Config('{"n_embd": ')).toThrow(/^config\.json is not JSON/);
     expect(() => parseGpt2Config('[1]')).toThrow('config.json is not a JSON object.');
   });

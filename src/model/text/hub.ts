@@ -3,9 +3,13 @@
  * model id: `config.json`, then `model.safetensors`, or `model.safetensors.index.json` and its shards.
  * Files are kept in a WeightCache, so a second load of the same id needs no network.
  */
-import { isGpt2MaskBuffer } from './gpt2';
+import * as v from 'valibot';
+import { describeIssues } from '../../lib/validate';
+import { gpt2Size, isGpt2MaskBuffer } from './gpt2';
 import { type Gpt2Config, Gpt2ConfigError, parseGpt2Config } from './gpt2Config';
 import { type HostTensor, readSafetensors, readSafetensorsHeader, readShardedSafetensors, SafetensorsError } from './safetensors';
+import { checkSize, DEFAULT_MAX_MODEL_BYTES } from './textModel';
+import { GPT2_VOCAB_SIZE } from './tokenizer';
 import { type WeightCache, weightCacheKey } from './weightCache';
 
 export const DEFAULT_HUB_URL = 'https://huggingface.co';
@@ -15,6 +19,9 @@ export const INDEX_FILE = 'model.safetensors.index.json';
 /** Written to the cache after every file of a model, so its presence means the model is complete there. */
 const MANIFEST_FILE = '.atlas-cache-manifest.json';
 const MANIFEST_VERSION = 1;
+const LM_HEAD = 'lm_head.weight';
+/** Room in a checkpoint's files for their JSON headers (names, shapes, offsets) beside the tensors. */
+const HEADER_ALLOWANCE = 1024 ** 2;
 
 /** One downloaded file of a checkpoint, by its name in the repository. */
 export interface HubFile {
@@ -49,6 +56,13 @@ export interface HubLoadOptions {
   cache?: WeightCache | null;
   /** Called as bytes arrive, once the list of files and their sizes is known; `total` does not change within a load. */
   onProgress?: (progress: HubProgress) => void;
+  /**
+   * Most bytes the model's float32 weights may take (DEFAULT_MAX_MODEL_BYTES, as TextModel.fromFiles, unless set).
+   * A larger model is refused from its config.json, the index and the files' announced sizes, before any weights arrive.
+   */
+  maxBytes?: number;
+  /** The vocabulary the model must have, checked from config.json: the GPT-2 tokenizer's unless set; null accepts any. */
+  vocabSize?: number | null;
 }
 
 /** The model could not be found or downloaded; the message says which id, URL or file and why. */
@@ -114,7 +128,9 @@ export async function loadHubModel(modelId: string, options: HubLoadOptions = {}
     signal?.throwIfAborted();
   }
 
-  const download = new Download(fetchFile, baseUrl, id, signal, onProgress);
+  const limits = { maxBytes: options.maxBytes ?? DEFAULT_MAX_MODEL_BYTES, vocabSize: options.vocabSize === undefined ? GPT2_VOCAB_SIZE : options.vocabSize };
+  const download = new Download(fetchFile, baseUrl, id, signal, onProgress, limits);
+  // A model refused here has fetched no weights, and nothing of it is cached.
   const files = await download.checkpoint();
   signal?.throwIfAborted();
   if (cache) {
@@ -129,7 +145,12 @@ export async function forgetCachedModel(modelId: string, options: { baseUrl?: st
   const id = parseModelId(modelId);
   const baseUrl = parseBaseUrl(options.baseUrl ?? DEFAULT_HUB_URL);
   const manifestKey = weightCacheKey(baseUrl, id, MANIFEST_FILE);
-  const manifest = parseManifest(await options.cache.get(manifestKey));
+  let manifest: ManifestEntry[] | null = null;
+  try {
+    manifest = parseManifest(await options.cache.get(manifestKey));
+  } catch {
+    // An unreadable manifest names no files to remove; dropping it is enough for the next load to download.
+  }
   await options.cache.delete(manifestKey);
   for (const file of manifest ?? []) await options.cache.delete(weightCacheKey(baseUrl, id, file.name));
 }
@@ -168,6 +189,9 @@ class Download {
   private loaded = 0;
   private total: number | null = null;
   private reporting = false;
+  /** Weight bytes received so far, and the most the config's model can have (set once config.json is read). */
+  private weightBytes = 0;
+  private weightBudget = Infinity;
 
   constructor(
     private readonly fetchFile: typeof globalThis.fetch,
@@ -175,14 +199,21 @@ class Download {
     private readonly id: string,
     private readonly signal: AbortSignal | undefined,
     private readonly onProgress: ((progress: HubProgress) => void) | undefined,
+    private readonly limits: { maxBytes: number; vocabSize: number | null },
   ) {}
 
   async checkpoint(): Promise<HubFile[]> {
-    const config = await this.configFile();
+    const { file: config, gpt2 } = await this.configFile();
+    this.admitConfig(gpt2);
     const weights = await this.get(WEIGHTS_FILE, { missingOk: true });
     if (weights) {
+      // Only the headers have arrived: a refused file's body is never read.
+      await this.admitOrDiscard(weights, () => this.admitFiles([contentLength(weights)], null));
       this.startReporting(WEIGHTS_FILE, [contentLength(weights)]);
-      const bytes = checkSafetensors(await this.body(weights, WEIGHTS_FILE), this.url(WEIGHTS_FILE));
+      const bytes = checkSafetensors(await this.body(weights, WEIGHTS_FILE, { weights: true }), this.url(WEIGHTS_FILE));
+      // Whether the lm_head is tied is only known from the file's header; a model refused now is not cached.
+      const ownLmHead = readSafetensorsHeader(bytes, WEIGHTS_FILE).entries.some((e) => e.name === LM_HEAD);
+      this.admitSize(gpt2, ownLmHead, 'was refused after its download (it is not kept)');
       return [config, { name: WEIGHTS_FILE, bytes }];
     }
     const indexResponse = await this.get(INDEX_FILE, { missingOk: true });
@@ -192,19 +223,69 @@ class Download {
       );
     }
     const index: HubFile = { name: INDEX_FILE, bytes: await this.body(indexResponse, INDEX_FILE) };
-    const shardNames = parseShardNames(index.bytes, this.url(INDEX_FILE));
+    const { shardNames, ownLmHead, totalSize } = parseIndex(index.bytes, this.url(INDEX_FILE));
+    this.admitSize(gpt2, ownLmHead);
     const sizes: (number | null)[] = [];
     for (const name of shardNames) sizes.push(await this.size(name));
+    this.admitFiles(sizes, totalSize);
     this.startReporting(shardNames[0], sizes);
     const shards: HubFile[] = [];
     for (const name of shardNames) {
       const response = (await this.get(name))!;
-      shards.push({ name, bytes: checkSafetensors(await this.body(response, name), this.url(name)) });
+      shards.push({ name, bytes: checkSafetensors(await this.body(response, name, { weights: true }), this.url(name)) });
     }
     return [config, index, ...shards];
   }
 
-  private async configFile(): Promise<HubFile> {
+  /** The vocabulary and the smallest size the config allows (a tied lm_head), before any weight file is asked for. */
+  private admitConfig(config: Gpt2Config): void {
+    const { vocabSize } = this.limits;
+    if (vocabSize !== null && config.vocabSize !== vocabSize) {
+      throw this.refused(`${CONFIG_FILE} gives a vocabulary of ${config.vocabSize} tokens, but the GPT-2 tokenizer has ${vocabSize}.`);
+    }
+    this.admitSize(config, false);
+    this.weightBudget = largestCheckpointBytes(config);
+  }
+
+  /** The model's float32 size against the limit, in TextModel's words. */
+  private admitSize(config: Gpt2Config, ownLmHead: boolean, how?: string): void {
+    try {
+      checkSize(config, ownLmHead, this.limits.maxBytes);
+    } catch (e) {
+      throw this.refused(messageOf(e), how);
+    }
+  }
+
+  /**
+   * The weight files' announced sizes (and the index's total_size) against the most a checkpoint of the config's
+   * model can hold: larger files are not what config.json describes. Unknown sizes are bounded while they arrive.
+   */
+  private admitFiles(sizes: (number | null)[], totalSize: number | null): void {
+    const announced = sizes.every((size) => size !== null) ? sizes.reduce((n: number, size) => n + size!, 0) : 0;
+    const largest = Math.max(announced, totalSize ?? 0);
+    if (largest > this.weightBudget) throw this.refused(filesTooLarge(largest, this.weightBudget));
+  }
+
+  private async admitOrDiscard(response: Response, admit: () => void): Promise<void> {
+    try {
+      admit();
+    } catch (e) {
+      await discard(response);
+      throw e;
+    }
+  }
+
+  /** Counts weight bytes as they arrive: past the most the config's model can hold, the model is refused. */
+  private countWeights(bytes: number, how: string): void {
+    this.weightBytes += bytes;
+    if (this.weightBytes > this.weightBudget) throw this.refused(filesTooLarge(this.weightBytes, this.weightBudget), how);
+  }
+
+  private refused(why: string, how = 'was refused before any of its weights were downloaded'): HubError {
+    return new HubError(`"${this.id}" at ${this.baseUrl} ${how}: ${why}`);
+  }
+
+  private async configFile(): Promise<{ file: HubFile; gpt2: Gpt2Config }> {
     const url = this.url(CONFIG_FILE);
     const response = await this.fetch(url, 'GET');
     if (response.status === 404 || response.status === 401) {
@@ -215,12 +296,11 @@ class Download {
     if (!response.ok) throw await httpError(response, url);
     const bytes = await this.body(response, CONFIG_FILE);
     try {
-      parseGpt2Config(new TextDecoder().decode(bytes));
+      return { file: { name: CONFIG_FILE, bytes }, gpt2: parseGpt2Config(new TextDecoder().decode(bytes)) };
     } catch (e) {
       if (!(e instanceof Gpt2ConfigError)) throw e;
       throw new HubError(`"${this.id}" at ${this.baseUrl} is not a GPT-2 this app can run: ${e.message}`);
     }
-    return { name: CONFIG_FILE, bytes };
   }
 
   /** The response for a file; null for a 404 when `missingOk`. */
@@ -267,8 +347,8 @@ class Download {
     this.onProgress?.({ file, loaded: this.loaded, total: this.total });
   }
 
-  /** Streams a response body, into one preallocated array when its length is known. */
-  private async body(response: Response, file: string): Promise<Uint8Array> {
+  /** Streams a response body, into one preallocated array when its length is known; weights stop at the config's bound. */
+  private async body(response: Response, file: string, { weights = false } = {}): Promise<Uint8Array> {
     if (this.signal?.aborted) {
       await discard(response);
       throw this.signal.reason;
@@ -282,6 +362,7 @@ class Download {
     if (!response.body) {
       const bytes = new Uint8Array(await response.arrayBuffer());
       report(bytes.byteLength);
+      if (weights) this.countWeights(bytes.byteLength, 'was refused after its download (it is not kept)');
       return bytes;
     }
     const reader = response.body.getReader();
@@ -304,11 +385,14 @@ class Download {
         }
         received += value.byteLength;
         report(value.byteLength);
+        // A server that did not announce a length is held to the bound as the bytes arrive.
+        if (weights) this.countWeights(value.byteLength, 'was refused during its download (it is not kept)');
       }
     } catch (e) {
       if (this.signal?.aborted) throw this.signal.reason;
       if (isAbortError(e)) throw e;
       await reader.cancel().catch(() => undefined);
+      if (e instanceof HubError) throw e;
       const of = expected === null ? '' : ` of ${expected}`;
       throw new HubError(`The download of ${url} broke off after ${received}${of} bytes (${messageOf(e)}); try again.`);
     } finally {
@@ -346,42 +430,71 @@ function checkSafetensors(bytes: Uint8Array, url: string): Uint8Array {
   return bytes;
 }
 
-/** The shard files an index names, each once, in name order. */
-function parseShardNames(bytes: Uint8Array, url: string): string[] {
-  let weightMap: unknown;
+/**
+ * The most bytes the weight files of this config's model can hold: float32 weights with an lm_head of their
+ * own, float32 attention masks (older checkpoints store them) and headers. Larger files are another model.
+ */
+function largestCheckpointBytes(config: Gpt2Config): number {
+  const masks = config.nLayer * 4 * (config.nPositions ** 2 + 1);
+  return gpt2Size(config, { tiedLmHead: false }).bytes + masks + HEADER_ALLOWANCE;
+}
+
+const filesTooLarge = (bytes: number, most: number) =>
+  `its weight files hold ${bytes.toLocaleString('en')} bytes, more than the ${most.toLocaleString('en')} that the model its ${CONFIG_FILE} describes can take (float32, with its own lm_head and attention masks); the files are not that model.`;
+
+/** A shard's name becomes a URL path and a cache key: a file name in the model's repository, no way out of its folder. */
+const repositoryFile = v.pipe(
+  v.string(),
+  v.check((name) => name.split('/').every((p) => /^[\w.-]+$/.test(p) && p !== '.' && p !== '..'), (issue) => `${JSON.stringify(issue.input)} is not a file name in the model's repository`),
+);
+
+/** model.safetensors.index.json: which shard holds each tensor, and optionally the tensors' total size. */
+const indexSchema = v.object({
+  metadata: v.optional(v.looseObject({ total_size: v.optional(v.pipe(v.number(), v.safeInteger(), v.minValue(0))) })),
+  weight_map: v.pipe(
+    v.record(v.string(), repositoryFile),
+    v.check((map) => Object.keys(map).length > 0, 'names no shard files'),
+  ),
+});
+
+/** The shard files an index names (each once, in name order), whether it has its own lm_head, and the total size it states. */
+function parseIndex(bytes: Uint8Array, url: string): { shardNames: string[]; ownLmHead: boolean; totalSize: number | null } {
+  let raw: unknown;
   try {
-    weightMap = (JSON.parse(new TextDecoder().decode(bytes)) as { weight_map?: unknown } | null)?.weight_map;
+    raw = JSON.parse(new TextDecoder().decode(bytes));
   } catch (e) {
     throw new HubError(`${url} is not JSON (${messageOf(e)}).`);
   }
-  if (typeof weightMap !== 'object' || weightMap === null || Array.isArray(weightMap)) {
-    throw new HubError(`${url} has no "weight_map" object (tensor name -> shard file).`);
-  }
-  const names = [...new Set(Object.values(weightMap))].sort();
-  if (names.length === 0) throw new HubError(`${url} names no shard files.`);
-  for (const name of names) {
-    // Shard names become URL paths and cache keys: no way out of the model's folder.
-    const safe = typeof name === 'string' && name.split('/').every((p) => /^[\w.-]+$/.test(p) && p !== '.' && p !== '..');
-    if (!safe) throw new HubError(`${url} names a shard ${JSON.stringify(name)} that is not a file name in the model's repository.`);
-  }
-  return names as string[];
+  const result = v.safeParse(indexSchema, raw);
+  if (!result.success) throw new HubError(`${url}: ${describeIssues(result.issues)}.`);
+  const { weight_map: weightMap, metadata } = result.output;
+  return {
+    shardNames: [...new Set(Object.values(weightMap))].sort(),
+    ownLmHead: Object.hasOwn(weightMap, LM_HEAD),
+    totalSize: metadata?.total_size ?? null,
+  };
 }
 
-interface ManifestEntry {
-  name: string;
-  bytes: number;
-}
+/** What the cache holds of one model: every file by name with its size, written last so its presence means complete. */
+const manifestSchema = v.object({
+  version: v.literal(MANIFEST_VERSION),
+  files: v.array(v.object({ name: repositoryFile, bytes: v.pipe(v.number(), v.safeInteger(), v.minValue(0)) })),
+});
 
+type ManifestEntry = v.InferOutput<typeof manifestSchema>['files'][number];
+
+/** The cached manifest's files; null when there is none; a HubError naming the field when it is unreadable. */
 function parseManifest(bytes: Uint8Array | null): ManifestEntry[] | null {
   if (!bytes) return null;
+  let raw: unknown;
   try {
-    const manifest = JSON.parse(new TextDecoder().decode(bytes)) as { version?: unknown; files?: unknown };
-    if (manifest.version !== MANIFEST_VERSION || !Array.isArray(manifest.files)) return null;
-    const files = manifest.files as ManifestEntry[];
-    return files.every((f) => typeof f?.name === 'string' && Number.isSafeInteger(f?.bytes)) ? files : null;
-  } catch {
-    return null;
+    raw = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (e) {
+    throw new HubError(`its list of files is not JSON (${messageOf(e)})`);
   }
+  const result = v.safeParse(manifestSchema, raw);
+  if (!result.success) throw new HubError(`its list of files is unreadable: ${describeIssues(result.issues)}`);
+  return result.output.files;
 }
 
 /** Every file of a model from the cache, or null unless all of them are there with their recorded sizes. */

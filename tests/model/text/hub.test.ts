@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chooseBackend } from '../../../src/model/backend';
-import { Gpt2Model, isGpt2MaskBuffer } from '../../../src/model/text/gpt2';
+import { Gpt2Model, gpt2Size, isGpt2MaskBuffer } from '../../../src/model/text/gpt2';
 import { parseGpt2Config } from '../../../src/model/text/gpt2Config';
 import {
   forgetCachedModel,
@@ -12,7 +12,7 @@ import {
   type HubFile,
   type HubLoadOptions,
   type HubProgress,
-  loadHubModel,
+  loadHubModel as loadHub,
   parseModelId,
   readHubCheckpoint,
 } from '../../../src/model/text/hub';
@@ -95,6 +95,9 @@ class Mirror {
     else if (delivery !== 'stall') response.end();
   }
 }
+
+/** The mirror's checkpoints have tiny vocabularies: any vocabulary is accepted unless a test says otherwise. */
+const loadHubModel = (id: string, options: HubLoadOptions = {}) => loadHub(id, { vocabSize: null, ...options });
 
 const TINY: TestConfigJson = { model_type: 'gpt2', n_embd: 16, n_layer: 2, n_head: 4, n_positions: 12, vocab_size: 23 };
 const SHARDED_CONFIG: TestConfigJson = { ...TINY, n_layer: 3, n_head: 2, n_embd: 24 };
@@ -414,6 +417,147 @@ describe('loadHubModel with a weight cache', () => {
     const load = await loadHubModel('tiny', { baseUrl: mirror.origin, cache: new IndexedDbWeightCache({ factory: undefined }) });
     expect(load.fromCache).toBe(false);
     expect(load.cacheWarning).toMatch(/The model cache could not be read \(IndexedDB is not available here/);
+  });
+});
+
+/** A fetch that answers each file of any model id as `routes` says (404 otherwise), and lists what was asked. */
+function scriptedFetch(routes: Record<string, (method: string) => Response>): { fetch: typeof globalThis.fetch; requests: string[] } {
+  const requests: string[] = [];
+  const fetch: typeof globalThis.fetch = async (input, init) => {
+    const method = init?.method ?? 'GET';
+    const file = String(input).split('/resolve/main/')[1];
+    requests.push(`${method} ${file}`);
+    return routes[file]?.(method) ?? new Response('Entry not found', { status: 404 });
+  };
+  return { fetch, requests };
+}
+
+/** A body of zero bytes in pieces, read only on demand, that counts the pieces read. */
+function countedBody(pieces: number, size: number): { body: ReadableStream<Uint8Array>; read: { pieces: number } } {
+  const read = { pieces: 0 };
+  const body = new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        if (read.pieces === pieces) return controller.close();
+        read.pieces++;
+        controller.enqueue(new Uint8Array(size));
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  return { body, read };
+}
+
+describe('loadHubModel refuses a model it cannot run before downloading its weights', () => {
+  const tiedBytes = (config: TestConfigJson) => gpt2Size(parseGpt2Config(config)).bytes;
+  const asked = (id: string) => mirror.requests.filter((r) => r.includes(`/${id}/`)).map((r) => r.slice(r.lastIndexOf('/') + 1));
+  const GPT2_LARGE = { model_type: 'gpt2', n_embd: 1280, n_layer: 36, n_head: 20, n_positions: 1024, vocab_size: 50257 };
+  const withIndex = (files: HubFile[], index: unknown) => files.map((f) => (f.name === 'model.safetensors.index.json' ? { ...f, bytes: json(index) } : f));
+  const shardedIndex = JSON.parse(new TextDecoder().decode(sharded.files[1].bytes)) as { metadata: object; weight_map: Record<string, string> };
+  const ownHead = randomCheckpoint(TINY, { seed: 14, dtype: 'F32', untiedHead: true });
+  const ownHeadSingle = writeSafetensors(checkpointTensors(ownHead, { prefix: true, maskBuffers: 'F32' }), { format: 'pt' });
+
+  beforeAll(() => {
+    serve(mirror, 'owner/other-vocab', tiny.files);
+    serve(mirror, 'owner/too-large', tiny.files);
+    serve(mirror, 'openai-community/gpt2-large', [{ name: 'config.json', bytes: json(GPT2_LARGE) }]);
+    serve(mirror, 'owner/sharded-own-head', withIndex(sharded.files, { ...shardedIndex, weight_map: { ...shardedIndex.weight_map, 'lm_head.weight': 'model-00002-of-00002.safetensors' } }));
+    serve(mirror, 'owner/sharded-huge', withIndex(sharded.files, { ...shardedIndex, metadata: { total_size: 10 ** 12 } }));
+    serve(mirror, 'owner/bad-index', withIndex(sharded.files, { weight_map: { 'wte.weight': 5 } }));
+    serve(mirror, 'owner/own-head', [tiny.files[0], { name: 'model.safetensors', bytes: ownHeadSingle }]);
+  });
+
+  it('a vocabulary the GPT-2 tokenizer cannot read, from config.json alone, and caches nothing', async () => {
+    const cache = new MemoryWeightCache();
+    await expect(loadHub('owner/other-vocab', { baseUrl: mirror.origin, cache })).rejects.toThrow(
+      `"owner/other-vocab" at ${mirror.origin} was refused before any of its weights were downloaded: config.json gives a vocabulary of 23 tokens, but the GPT-2 tokenizer has 50257.`,
+    );
+    expect(asked('owner/other-vocab')).toEqual(['config.json']);
+    expect(cache.keys()).toEqual([]);
+  });
+
+  it('GPT-2 large under the default limit, from config.json alone, in the words TextModel uses', async () => {
+    const cache = new MemoryWeightCache();
+    const error = await loadHub('openai-community/gpt2-large', { baseUrl: mirror.origin, cache }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(HubError);
+    expect((error as Error).message).toMatch(/was refused before any of its weights were downloaded: This GPT-2 is too large: 774 M parameters take 2\.88 GiB as float32, more than the 2\.00 GiB/);
+    expect(asked('openai-community/gpt2-large')).toEqual(['config.json']);
+    expect(cache.keys()).toEqual([]);
+  });
+
+  it('a model over a lower limit, and the same model when it fits', async () => {
+    const cache = new MemoryWeightCache();
+    const maxBytes = tiedBytes(TINY) - 1;
+    await expect(loadHubModel('owner/too-large', { baseUrl: mirror.origin, cache, maxBytes })).rejects.toThrow(/was refused before any of its weights were downloaded: This GPT-2 is too large/);
+    expect(asked('owner/too-large')).toEqual(['config.json']);
+    expect(cache.keys()).toEqual([]);
+    expect((await loadHubModel('owner/too-large', { baseUrl: mirror.origin, cache, maxBytes: maxBytes + 1 })).files.map((f) => f.name)).toEqual(['config.json', 'model.safetensors']);
+  });
+
+  it('a sharded model whose index shows its own lm_head takes it over the limit, before any shard is asked for', async () => {
+    const cache = new MemoryWeightCache();
+    const load = loadHubModel('owner/sharded-own-head', { baseUrl: mirror.origin, cache, maxBytes: tiedBytes(SHARDED_CONFIG) });
+    await expect(load).rejects.toThrow(/was refused before any of its weights were downloaded: This GPT-2 is too large/);
+    expect(asked('owner/sharded-own-head')).toEqual(['config.json', 'model.safetensors', 'model.safetensors.index.json']);
+    expect(cache.keys()).toEqual([]);
+  });
+
+  it('shards larger than the config can describe (the index total_size), before any shard is downloaded', async () => {
+    const cache = new MemoryWeightCache();
+    await expect(loadHubModel('owner/sharded-huge', { baseUrl: mirror.origin, cache })).rejects.toThrow(
+      /was refused before any of its weights were downloaded: its weight files hold 1,000,000,000,000 bytes, more than the [\d,]+ that the model its config\.json describes can take/,
+    );
+    expect(mirror.requests.filter((r) => r.startsWith('GET') && r.includes('/owner/sharded-huge/model-'))).toEqual([]);
+    expect(cache.keys()).toEqual([]);
+  });
+
+  it('a weight file announced larger than the config can describe: its body is never read', async () => {
+    const { body, read } = countedBody(1000, 50_000);
+    const { fetch, requests } = scriptedFetch({
+      'config.json': () => new Response(json(TINY)),
+      'model.safetensors': () => new Response(body, { headers: { 'content-length': '50000000' } }),
+    });
+    const cache = new MemoryWeightCache();
+    await expect(loadHubModel('owner/liar', { baseUrl: mirror.origin, fetch, cache })).rejects.toThrow(
+      /"owner\/liar" at .* was refused before any of its weights were downloaded: its weight files hold 50,000,000 bytes, more than the [\d,]+ that the model its config\.json describes can take/,
+    );
+    expect(requests).toEqual(['GET config.json', 'GET model.safetensors']);
+    expect(read.pieces).toBe(0);
+    expect(cache.keys()).toEqual([]);
+  });
+
+  it('a weight file of unannounced length is stopped once it passes what the config can describe', async () => {
+    const { body, read } = countedBody(1000, 64 * 1024);
+    const { fetch } = scriptedFetch({ 'config.json': () => new Response(json(TINY)), 'model.safetensors': () => new Response(body) });
+    const cache = new MemoryWeightCache();
+    await expect(loadHubModel('owner/endless', { baseUrl: mirror.origin, fetch, cache })).rejects.toThrow(/was refused during its download \(it is not kept\): its weight files hold/);
+    const bound = gpt2Size(parseGpt2Config(TINY), { tiedLmHead: false }).bytes + 2 * 4 * (12 * 12 + 1) + 1024 ** 2;
+    expect(read.pieces).toBe(Math.floor(bound / (64 * 1024)) + 1);
+    expect(cache.keys()).toEqual([]);
+  });
+
+  it('a single file whose header shows its own lm_head over the limit is refused after its download and not cached', async () => {
+    const cache = new MemoryWeightCache();
+    await expect(loadHubModel('owner/own-head', { baseUrl: mirror.origin, cache, maxBytes: tiedBytes(TINY) })).rejects.toThrow(
+      /"owner\/own-head" at .* was refused after its download \(it is not kept\): This GPT-2 is too large/,
+    );
+    expect(cache.keys()).toEqual([]);
+  });
+
+  it('names the field of an index it cannot read', async () => {
+    await expect(loadHubModel('owner/bad-index', { baseUrl: mirror.origin })).rejects.toThrow(
+      /model\.safetensors\.index\.json: weight_map\.wte\.weight: Invalid type: Expected string but received 5\.$/,
+    );
+  });
+
+  it('says which field of a cached model list is unreadable, and downloads instead', async () => {
+    const cache = new MemoryWeightCache();
+    const list = { version: 1, files: [{ name: 'config.json', bytes: 'many' }] };
+    await cache.put(weightCacheKey(mirror.origin, 'tiny', '.atlas-cache-manifest.json'), json(list));
+    const load = await loadHubModel('tiny', { baseUrl: mirror.origin, cache });
+    expect(load.fromCache).toBe(false);
+    expect(load.cacheWarning).toMatch(/^The model cache could not be read \(its list of files is unreadable: files\[0\]\.bytes: Invalid type: Expected number but received "many"\); downloading instead\./);
+    expect((await loadHubModel('tiny', { baseUrl: mirror.origin, cache })).fromCache).toBe(true);
   });
 });
 

@@ -364,6 +364,8 @@ export class AtlasController {
       const atlas = parseAtlas(await file.text());
       if (ticket !== this.ticket) return;
       await this.show(atlas, null, ticket);
+      // The file's notices (pictures dropped on opening, a build's sampling) show as a build's do.
+      if (ticket === this.ticket) this.store.getState().showNotices(atlas.notices);
     } catch (e) {
       if (ticket !== this.ticket) return;
       this.store.getState().fail(file.name, messageOf(e));

@@ -47,7 +47,7 @@ export function RunPanel({ onRun, onCancel }: { onRun: () => void; onCancel: () 
         </p>
       )}
       {notices.map((n) => (
-        <p key={n} className="muted small">
+        <p key={n} className="muted small" data-testid="run-notice">
           {n}
         </p>
       ))}

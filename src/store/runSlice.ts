@@ -48,6 +48,8 @@ export interface RunSlice {
   previewFrames: number;
   layoutPreviewed: () => void;
   runSucceeded: (sampling: { kept: number; total: number } | null, notices: string[]) => void;
+  /** What the user should know about the atlas on screen (e.g. pictures dropped from an opened file). */
+  showNotices: (notices: string[]) => void;
   setRunning: (running: boolean) => void;
   /** The last request failed as a whole: status 'error', and the reason in the error list. */
   fail: (source: string, message: string) => void;
@@ -81,6 +83,7 @@ export const createRunSlice: StateCreator<AtlasStore, [], [], RunSlice> = (set) 
       // Stages report progress in steps; a finished build has finished every stage it started.
       progress: Object.fromEntries(Object.entries(s.progress).map(([k, p]) => [k, { ...p, done: p.total }])),
     })),
+  showNotices: (notices) => set({ notices }),
   setRunning: (running) => set({ running }),
   fail: (source, message) =>
     set((s) => ({ status: 'error', error: `${source}: ${message}`, errors: [...s.errors, { source, message }] })),

@@ -231,6 +231,29 @@ describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () =
     assert.equal(after.inputCount, before.inputCount);
   });
 
+  it('opens an atlas file whose pictures point elsewhere without fetching them, and says what it dropped', async (t) => {
+    if (needsDefaultAtlas(t)) return;
+    const file = JSON.parse(readFileSync(join(outputDir, 'atlas-export.json'), 'utf8'));
+    file.inputs.thumbnails[0] = 'http://127.0.0.1:9/tracker.png';
+    file.inputs.thumbnails[1] = 'javascript:alert(1)';
+    const path = join(outputDir, 'atlas-untrusted.json');
+    writeFileSync(path, JSON.stringify(file));
+    const requested: string[] = [];
+    const watch = (request: { url(): string }) => {
+      if (/tracker|alert/.test(request.url())) requested.push(request.url());
+    };
+    page.on('request', watch);
+    const before = await atlasState(page);
+    await page.locator('[data-testid=atlas-input]').setInputFiles(path);
+    await waitForNewAtlas(page, before, 60_000);
+    await page.locator('[data-testid=run-notice]', { hasText: 'were dropped' }).waitFor({ timeout: 10_000 });
+    assert.match(await page.locator('[data-testid=run-notice]').allInnerTexts().then((t) => t.join(' | ')), /2 of \d+ were not base64 data:image/);
+    // What was drawn is on screen; nothing was asked of the other address.
+    await waitForSteadyView(page);
+    page.off('request', watch);
+    assert.deepEqual(requested, []);
+  });
+
   it('opens a version-1 atlas file written by the CLI before format 2', async (t) => {
     if (needsDefaultAtlas(t)) return;
     const before = await atlasState(page);

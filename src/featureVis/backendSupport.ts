@@ -21,10 +21,11 @@ export interface GradientSupport {
 /** Kernels that the gradients of these forward kernels run, beyond elementwise ones every backend has. */
 const GRADIENT_KERNELS: Record<string, string[]> = {
   Conv2D: ['Conv2DBackpropInput'],
-  FusedConv2D: ['Conv2DBackpropInput'],
+  // A fused op's gradient (a customGrad) computes the filter's gradient too, wanted or not.
+  FusedConv2D: ['Conv2DBackpropInput', 'Conv2DBackpropFilter'],
   Conv2DBackpropInput: ['Conv2D'],
   DepthwiseConv2dNative: ['DepthwiseConv2dNativeBackpropInput'],
-  FusedDepthwiseConv2D: ['DepthwiseConv2dNativeBackpropInput'],
+  FusedDepthwiseConv2D: ['DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter'],
   MaxPool: ['MaxPoolGrad'],
   AvgPool: ['AvgPoolGrad'],
   GatherV2: ['UnsortedSegmentSum'],
@@ -46,7 +47,8 @@ const errorKernel = (message: string): { missing?: string; noGradient?: string }
 /**
  * What stops gradient ascent on `layer` from running on `backend`: gradient kernels missing from the registry
  * (for the forward kernels tf.profile lists), then one real step of the whole pipeline, whose error names any
- * op without a gradient. Switches to `backend` for the probe and back; the weights follow lazily.
+ * op without a gradient. Switches to `backend` for the probe and back (unless another caller switched meanwhile:
+ * the model worker serialises its calls); the weights follow lazily.
  */
 export async function gradientSupport(model: ImageModel, layer: string, backend = tf.getBackend(), options: { size?: number } = {}): Promise<GradientSupport> {
   const previous = tf.getBackend();
@@ -57,9 +59,12 @@ export async function gradientSupport(model: ImageModel, layer: string, backend 
   }
   try {
     const forward = layerFunction(model, layer);
+    // The forward runs under a gradient tape, as in a real step: there TF.js fuses a convolution only when it
+    // has no activation. The tape's only path from z is z * 0, so no backward kernel of the model runs.
     const profile = await tf.profile(() => {
       tf.tidy(() => {
-        forward(tf.zeros([1, model.inputHeight, model.inputWidth, model.inputChannels]));
+        const input = tf.zeros<tf.Rank.R4>([1, model.inputHeight, model.inputWidth, model.inputChannels]);
+        tf.grad((z: tf.Tensor) => tf.add(tf.sum(forward(input)), tf.mul(z, 0)))(tf.scalar(0));
       });
     });
     for (const kernel of new Set(profile.kernelNames)) {
@@ -81,7 +86,7 @@ export async function gradientSupport(model: ImageModel, layer: string, backend 
     }
     return result;
   } finally {
-    if (tf.getBackend() !== previous) await tf.setBackend(previous);
+    if (tf.getBackend() === backend && backend !== previous) await tf.setBackend(previous);
   }
 }
 

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ImageModel } from '../model/image/imageModel';
 import { layerFunction } from './objective';
 import { randomDirections, visualiseDirections } from './optimise';
-import { installWasmGradientKernels, isInstalled, SUPPLIED_WASM_KERNELS } from './wasmKernels';
+import { installWasmGradientKernels, isInstalled, SUPPLIED_WASM_KERNELS } from '../model/wasmKernels';
 
 /** Whether feature visualisation of one layer can run on one backend, and what stops it. */
 export interface GradientSupport {

@@ -5,7 +5,7 @@ import { loadModelForCli } from '../../src/cli/buildAtlas';
 import { ImageModel } from '../../src/model/image/imageModel';
 import { chooseBackend } from '../../src/model/backend';
 import { chooseFeatureVisBackend, gradientSupport } from '../../src/featureVis/backendSupport';
-import { installWasmGradientKernels, uninstallWasmGradientKernels } from '../../src/featureVis/wasmKernels';
+import { installWasmGradientKernels, uninstallWasmGradientKernels } from '../../src/model/wasmKernels';
 import { FIXTURES, hasFixtures, SKIP_FIXTURES } from '../fixtures';
 import { smallCnnArtifacts } from '../model/helpers';
 import { noGradientArtifacts } from './helpers';

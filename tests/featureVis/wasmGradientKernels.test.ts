@@ -4,7 +4,7 @@ import { chooseBackend } from '../../src/model/backend';
 import { ImageModel } from '../../src/model/image/imageModel';
 import { chooseFeatureVisBackend, gradientSupport } from '../../src/featureVis/backendSupport';
 import { layerFunction } from '../../src/featureVis/objective';
-import { installWasmGradientKernels, uninstallWasmGradientKernels } from '../../src/featureVis/wasmKernels';
+import { installWasmGradientKernels, uninstallWasmGradientKernels } from '../../src/model/wasmKernels';
 import { classGradients } from '../../src/model/directions/classGradients';
 import { onGradientBackend } from '../../src/model/directions/gradientBackend';
 import { createRng, gaussian } from '../../src/lib/rng';

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { installWasmGradientKernels } from '../../featureVis/wasmKernels';
+import { installWasmGradientKernels } from '../wasmKernels';
 import { ModelUseError } from '../recordTable';
 
 export interface GradientBackendOptions {

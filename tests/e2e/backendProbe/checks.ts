@@ -5,7 +5,7 @@ import { randomDirections } from '../../../src/featureVis/directions';
 import { FourierImage, rowsToImages } from '../../../src/featureVis/parameterisation';
 import { resampleMode, resampleRows, resampleTaps, sampleTransform } from '../../../src/featureVis/transforms';
 import { visualiseDirections } from '../../../src/featureVis/optimise';
-import { installWasmGradientKernels } from '../../../src/featureVis/wasmKernels';
+import { installWasmGradientKernels } from '../../../src/model/wasmKernels';
 import { createRng } from '../../../src/lib/rng';
 import { chooseBackend } from '../../../src/model/backend';
 import { artifactsFromFiles } from '../../../src/model/image/artifacts';

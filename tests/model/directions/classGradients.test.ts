@@ -6,7 +6,7 @@ import { ModelUseError } from '../../../src/model/recordTable';
 import { classAttribution } from '../../../src/compute/directions/attribution';
 import { tcavScore } from '../../../src/compute/directions/tcav';
 import { classGradients, classLogitFunction } from '../../../src/model/directions/classGradients';
-import { uninstallWasmGradientKernels } from '../../../src/featureVis/wasmKernels';
+import { uninstallWasmGradientKernels } from '../../../src/model/wasmKernels';
 import { createRng } from '../../../src/lib/rng';
 import { saveArtifacts, smallCnnArtifacts } from '../helpers';
 

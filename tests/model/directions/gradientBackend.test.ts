@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { chooseBackend } from '../../../src/model/backend';
 import { onGradientBackend } from '../../../src/model/directions/gradientBackend';
-import { uninstallWasmGradientKernels } from '../../../src/featureVis/wasmKernels';
+import { uninstallWasmGradientKernels } from '../../../src/model/wasmKernels';
 
 /** A small gradient that records the backend it ran on. */
 function gradientWork(seen: string[]): () => Float32Array {

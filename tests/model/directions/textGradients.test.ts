@@ -4,7 +4,7 @@ import { chooseBackend } from '../../../src/model/backend';
 import { TextModel } from '../../../src/model/text/textModel';
 import { ModelUseError } from '../../../src/model/recordTable';
 import { nextTokenGradients } from '../../../src/model/directions/textGradients';
-import { uninstallWasmGradientKernels } from '../../../src/featureVis/wasmKernels';
+import { uninstallWasmGradientKernels } from '../../../src/model/wasmKernels';
 import { randomTokens } from '../text/checkpoints';
 import { tinyGpt2Files } from '../text/tinyGpt2';
 

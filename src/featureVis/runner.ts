@@ -15,8 +15,13 @@ export interface IconRunnerOptions {
   onProgress?(levels: LevelProgress[]): void;
   /** A batch that failed for a reason other than cancellation; its jobs are marked failed. */
   onError?(jobs: IconJob[], error: unknown): void;
-  /** Icons computed together (cache hits do not count). */
+  /** Icons computed together at most (cache hits do not count). */
   batchSize?: number;
+  /**
+   * The first batch's size (default 4, or batchSize if smaller); each next batch doubles up to batchSize, so the
+   * first icons come in a quarter of a full batch's time on a slow backend, and later batches use its throughput.
+   */
+  firstBatchSize?: number;
   signal?: AbortSignal;
 }
 
@@ -28,8 +33,9 @@ export interface IconRunnerOptions {
  */
 export async function runIconQueue(options: IconRunnerOptions): Promise<void> {
   const { queue, cache, signal } = options;
-  const batchSize = options.batchSize ?? 16;
-  for (;;) {
+  const largest = options.batchSize ?? 16;
+  let batchSize = Math.min(largest, options.firstBatchSize ?? 4);
+  for (;; batchSize = Math.min(largest, batchSize * 2)) {
     if (signal?.aborted) throw abortError('Icon queue cancelled');
     const misses: { job: IconJob; direction: Float32Array; key: string }[] = [];
     while (misses.length < batchSize) {

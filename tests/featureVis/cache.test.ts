@@ -113,6 +113,23 @@ describe('runIconQueue', () => {
     expect(cache.size).toBe(4);
   });
 
+  it('starts with a small batch, so the first icons come soon, and doubles it up to the batch size', async () => {
+    const many = [{ size: 8, cells: Array.from({ length: 40 }, (_, n) => ({ i: n % 8, j: Math.floor(n / 8) })) }];
+    const batches: number[] = [];
+    await runIconQueue({
+      queue: new IconQueue(many),
+      cache: new MemoryIconCache(),
+      direction,
+      key,
+      batchSize: 16,
+      visualise: async (dirs) => {
+        batches.push(dirs.length / 2);
+        return { images: Array.from({ length: dirs.length / 2 }, () => new Uint8ClampedArray(4)), width: 1, height: 1, scores: new Float32Array(dirs.length / 2) };
+      },
+    });
+    expect(batches).toEqual([4, 8, 16, 12]);
+  });
+
   it('puts a cancelled batch back in line and rejects with an AbortError', async () => {
     const queue = new IconQueue(levels);
     const controller = new AbortController();

@@ -7,8 +7,8 @@ import { iconCanvas } from '../atlas/iconCanvas';
 import { isAbortError } from '../lib/abort';
 import type { AtlasPipeline } from './pipeline';
 
-/** Cells looked up in the cache per IndexedDB transaction when an atlas is shown. */
-const CACHE_LOOKUPS_PER_READ = 256;
+/** Cached icons read per IndexedDB transaction when an atlas is shown. */
+const CACHE_READS_PER_TRANSACTION = 64;
 
 /**
  * One icon cache per page: IndexedDB where the browser has it, so a reload shows computed icons at once.
@@ -17,6 +17,19 @@ const CACHE_LOOKUPS_PER_READ = 256;
  */
 const sharedCache: Promise<IconCache> = openIconCache({ name: 'atlas-feature-vis' });
 const iconCache = () => sharedCache;
+
+/** Pixels of the most recently used icons read into memory when the page loads (about 450 icons of 96 x 96). */
+const WARM_ICON_BYTES = 16 * 2 ** 20;
+/**
+ * After a reload, the icons shown last are those most likely wanted first: they are read while the first
+ * atlas builds, and the first atlas shown takes them (later ones find them in the cache as usual).
+ */
+let warmIcons: Promise<Map<string, CachedIcon>> | null = sharedCache.then((cache) => cache.recent(WARM_ICON_BYTES)).catch(() => new Map());
+const takeWarmIcons = (): Promise<Map<string, CachedIcon>> => {
+  const warm = warmIcons ?? Promise.resolve(new Map<string, CachedIcon>());
+  warmIcons = null;
+  return warm;
+};
 
 export interface FeatureVisCallbacks {
   onIcon(key: string, gridSize: number, icon: HTMLCanvasElement): void;
@@ -83,36 +96,57 @@ export class FeatureVisJobs {
   }
 
   /**
-   * Looks every cell up in the cache, best first (following the viewport as it changes), many keys per
-   * transaction, and shows the icons found; returns the cache keys that were not there (none known when the
-   * cache could not be read).
+   * Shows every cached icon of the atlas, best first (following the viewport as it changes), many per
+   * transaction; returns the cache keys that were not there (none known when the cache could not be read).
    */
   private async showCached(cache: IconCache, key: (job: IconJob) => string, signal: AbortSignal): Promise<Set<string>> {
-    const seen = new Set<string>();
     const misses = new Set<string>();
-    for (;;) {
-      signal.throwIfAborted();
-      const jobs = this.queue.pending().filter((job) => !seen.has(job.key)).slice(0, CACHE_LOOKUPS_PER_READ);
-      if (jobs.length === 0) return misses;
-      const keys = jobs.map((job) => (seen.add(job.key), key(job)));
-      let icons: (CachedIcon | undefined)[];
-      try {
-        icons = await cache.getMany(keys);
-      } catch (e) {
-        // A cache that cannot be read does not stop the icons being computed (each is looked up again then).
-        console.warn('The icon cache could not be read:', e);
-        return new Set();
+    const seen = new Set<string>();
+    const show = (job: IconJob, icon: CachedIcon) => {
+      if (this.queue.state(job.key) !== 'pending') return;
+      this.queue.complete(job.key);
+      this.callbacks.onIcon(job.key, job.gridSize, iconCanvas(icon));
+    };
+    const warm = await takeWarmIcons();
+    if (warm.size) {
+      for (const job of this.queue.pending()) {
+        const icon = warm.get(key(job));
+        if (icon) (seen.add(job.key), show(job, icon));
       }
-      signal.throwIfAborted();
-      jobs.forEach((job, k) => {
-        const icon = icons[k];
-        if (!icon) misses.add(keys[k]);
-        else if (this.queue.state(job.key) === 'pending') {
-          this.queue.complete(job.key);
-          this.callbacks.onIcon(job.key, job.gridSize, iconCanvas(icon));
-        }
-      });
       this.callbacks.onProgress(this.queue.progress());
+    }
+    try {
+      // One request for what the cache holds, then reads of those icons only: most cells of a new atlas are misses.
+      const held = new Set(await cache.keys());
+      for (;;) {
+        signal.throwIfAborted();
+        const jobs: IconJob[] = [];
+        const keys: string[] = [];
+        for (const job of this.queue.pending()) {
+          if (jobs.length === CACHE_READS_PER_TRANSACTION) break;
+          if (seen.has(job.key)) continue;
+          seen.add(job.key);
+          const k = key(job);
+          if (held.has(k)) {
+            jobs.push(job);
+            keys.push(k);
+          } else misses.add(k);
+        }
+        if (jobs.length === 0) return misses;
+        const icons = await cache.getMany(keys);
+        signal.throwIfAborted();
+        jobs.forEach((job, k) => {
+          const icon = icons[k];
+          if (icon) show(job, icon);
+          else misses.add(keys[k]);
+        });
+        this.callbacks.onProgress(this.queue.progress());
+      }
+    } catch (e) {
+      if (isAbortError(e) || signal.aborted) throw e;
+      // A cache that cannot be read does not stop the icons being computed (each is looked up again then).
+      console.warn('The icon cache could not be read:', e);
+      return new Set();
     }
   }
 
@@ -132,6 +166,8 @@ function withoutMisses(cache: IconCache, misses: ReadonlySet<string>): IconCache
     kind: cache.kind,
     get: (key) => (misses.has(key) ? Promise.resolve(undefined) : cache.get(key)),
     getMany: (keys) => cache.getMany(keys),
+    keys: () => cache.keys(),
+    recent: (maxBytes) => cache.recent(maxBytes),
     put: (key, icon) => cache.put(key, icon),
     clear: () => cache.clear(),
     close: () => cache.close(),

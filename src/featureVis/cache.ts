@@ -20,6 +20,10 @@ export interface IconCache {
   get(key: string): Promise<CachedIcon | undefined>;
   /** Several icons at once, in the order of `keys` (undefined where there is none). */
   getMany(keys: readonly string[]): Promise<(CachedIcon | undefined)[]>;
+  /** The keys of every icon held (one request: cheaper than asking for each key that may be missing). */
+  keys(): Promise<string[]>;
+  /** The most recently used icons, newest first, up to `maxBytes` of pixels; reading them is not a use. */
+  recent(maxBytes: number): Promise<Map<string, CachedIcon>>;
   put(key: string, icon: CachedIcon): Promise<void>;
   clear(): Promise<void>;
   close(): void;
@@ -101,6 +105,20 @@ export class MemoryIconCache implements IconCache {
 
   async getMany(keys: readonly string[]): Promise<(CachedIcon | undefined)[]> {
     return keys.map((key) => this.take(key));
+  }
+
+  async keys(): Promise<string[]> {
+    return [...this.icons.keys()];
+  }
+
+  async recent(maxBytes: number): Promise<Map<string, CachedIcon>> {
+    const recent = new Map<string, CachedIcon>();
+    let bytes = 0;
+    for (const [key, icon] of [...this.icons].reverse()) {
+      if ((bytes += iconBytes(icon)) > maxBytes) break;
+      recent.set(key, icon);
+    }
+    return recent;
   }
 
   async put(key: string, icon: CachedIcon): Promise<void> {
@@ -192,6 +210,23 @@ export class IndexedDbIconCache implements IconCache {
     // A failed touch only leaves the use times as they were.
     if (icons.some(Boolean)) this.touch(keys.filter((_, k) => icons[k])).catch(() => undefined);
     return icons;
+  }
+
+  async keys(): Promise<string[]> {
+    return this.db.getAllKeys('icons');
+  }
+
+  async recent(maxBytes: number): Promise<Map<string, CachedIcon>> {
+    const tx = this.db.transaction(['icons', 'usage'], 'readonly');
+    const keys: string[] = [];
+    let bytes = 0;
+    for (let cursor = await tx.objectStore('usage').index('used').openCursor(null, 'prev'); cursor; cursor = await cursor.continue()) {
+      if ((bytes += cursor.value.bytes) > maxBytes) break;
+      keys.push(cursor.primaryKey);
+    }
+    const icons = await Promise.all(keys.map((key) => tx.objectStore('icons').get(key)));
+    await tx.done;
+    return new Map(keys.flatMap((key, k): [string, CachedIcon][] => (icons[k] ? [[key, icons[k]]] : [])));
   }
 
   /** Makes the icons under `keys` the most recently used, in the order given (those evicted meanwhile stay gone). */

@@ -71,10 +71,24 @@ describe('IndexedDbIconCache', () => {
     cache.close();
   });
 
-  it('reads many icons in order, undefined where there is none', async () => {
+  it('reads many icons in order, undefined where there is none, and lists the keys it holds', async () => {
     const cache = await IndexedDbIconCache.open(fakeIndexedDb(), 'icons');
     await cache.put('x', icon(7));
+    await cache.put('w', icon(8));
+    expect((await cache.keys()).sort()).toEqual(['w', 'x']);
     expect((await cache.getMany(['y', 'x', 'z'])).map((i) => i?.score)).toEqual([undefined, 7, undefined]);
+    cache.close();
+  });
+
+  it('reads the most recently used icons, newest first, within a byte budget, without counting that as a use', async () => {
+    const cache = await IndexedDbIconCache.open(fakeIndexedDb(), 'icons', 3 * ICON_BYTES);
+    for (const [n, key] of ['a', 'b', 'c'].entries()) await cache.put(key, icon(n));
+    await cache.get('a');
+    expect([...(await cache.recent(2 * ICON_BYTES)).keys()]).toEqual(['a', 'c']);
+    expect((await cache.recent(10 * ICON_BYTES)).get('b')?.score).toBe(1);
+    // 'b' is still the least recently used: the next put evicts it.
+    await cache.put('d', icon(3));
+    expect((await cache.keys()).sort()).toEqual(['a', 'c', 'd']);
     cache.close();
   });
 

@@ -111,7 +111,9 @@ export class FeatureVisJobs {
     if (warm.size) {
       for (const job of this.queue.pending()) {
         const icon = warm.get(key(job));
-        if (icon) (seen.add(job.key), show(job, icon));
+        if (!icon) continue;
+        seen.add(job.key);
+        show(job, icon);
       }
       this.callbacks.onProgress(this.queue.progress());
     }

@@ -57,6 +57,7 @@ export class AtlasController {
   private disposed = false;
   private featureVis: FeatureVisJobs | null = null;
   private textureRefresh: ReturnType<typeof setTimeout> | null = null;
+  private lastTextureRefresh = -Infinity;
   private readonly unsubscribe: () => void;
   /** Concepts, TCAV and the class filter over the atlas on screen. */
   readonly directions: DirectionsController;
@@ -78,12 +79,18 @@ export class AtlasController {
     });
   }
 
-  /** Uploads redrawn icon textures at most a few times a second, however fast icons arrive. */
+  /**
+   * Uploads redrawn icon textures at most every 300 ms, however fast icons arrive: the first icons after a pause go
+   * up at once (cached icons after a reload must not wait behind the view's first frame), the rest together.
+   */
   private scheduleTextureRefresh(): void {
-    this.textureRefresh ??= setTimeout(() => {
+    if (this.textureRefresh) return;
+    const wait = Math.max(0, this.lastTextureRefresh + 300 - performance.now());
+    this.textureRefresh = setTimeout(() => {
       this.textureRefresh = null;
+      this.lastTextureRefresh = performance.now();
       this.refreshTextures();
-    }, 300);
+    }, wait);
   }
 
   private refreshTextures(): void {

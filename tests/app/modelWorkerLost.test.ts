@@ -15,12 +15,22 @@ const workers = {
 
 // The built-in CNN's files served as a model from a URL: a model the controller loads without building an atlas.
 let server: Server;
+/** Requests to /stall/ are held open here, and `stallArrived` is told when one comes. */
+const stalled: import('node:http').ServerResponse[] = [];
+let stallArrived: (() => void) | null = null;
+const stallRequested = () => new Promise<void>((resolve) => (stallArrived = resolve));
 /** The model's URL answers 404 (the user's server went away). */
 let modelGone = false;
 let modelUrl = '';
 let crashUrl = '';
 beforeAll(async () => {
   server = createServer((request, response) => {
+    if (request.url?.startsWith('/stall/')) {
+      // A download that never ends (a slow hub or server): it answers nothing until the client gives up.
+      stalled.push(response);
+      stallArrived?.();
+      return;
+    }
     if (modelGone && request.url?.startsWith('/model/')) return void response.writeHead(404).end();
     readFile(join(DEFAULT_MODEL_DIR, (request.url ?? '').replace(/^\/model\//, '')))
       .then((bytes) => response.end(bytes))
@@ -32,7 +42,10 @@ beforeAll(async () => {
   // The model worker dies fetching it (crashingModel.worker.ts).
   crashUrl = `http://127.0.0.1:${port}/crash/model.json`;
 });
-afterAll(() => new Promise<void>((closed) => server.close(() => closed())));
+afterAll(() => {
+  for (const response of stalled) response.destroy();
+  return new Promise<void>((closed) => server.close(() => closed()));
+});
 
 let controller: AtlasController;
 let pipelines: Promise<AtlasPipeline>[];
@@ -100,5 +113,37 @@ describe('a model worker lost during a model load', () => {
     expect(s.modelStatus).toBe('error');
     expect(s.model).toBeNull();
     expect(s.errors.map((e) => e.message).join(' | ')).toMatch(/could not be loaded again/);
+  });
+});
+
+describe('model loads', () => {
+  const stallUrl = () => modelUrl.replace('/model/', '/stall/');
+
+  it('a new load cancels the one still downloading instead of waiting behind it', async () => {
+    const requested = stallRequested();
+    const first = controller.loadModel({ kind: 'url', url: stallUrl() });
+    await requested;
+    await controller.loadModel({ kind: 'url', url: modelUrl });
+    const s = useAtlasStore.getState();
+    expect(s.modelStatus).toBe('ready');
+    expect(s.model?.name).toBe('model');
+    await first;
+    expect(useAtlasStore.getState().errors).toEqual([]);
+  });
+
+  it('cancel stops a download and keeps the model loaded before, without an error', async () => {
+    await controller.loadModel({ kind: 'url', url: modelUrl });
+    const before = useAtlasStore.getState().model;
+    const requested = stallRequested();
+    const loading = controller.loadModel({ kind: 'url', url: stallUrl() });
+    await requested;
+    expect(useAtlasStore.getState().modelStatus).toBe('pending');
+    controller.cancelModelLoad();
+    await loading;
+    const s = useAtlasStore.getState();
+    expect(s.modelStatus).toBe('ready');
+    expect(s.model?.fingerprint).toBe(before?.fingerprint);
+    expect(s.status).not.toBe('error');
+    expect(s.errors).toEqual([]);
   });
 });

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import type { Page } from 'playwright-core';
-import { outputDir, openAppForSuite, repoRoot, screenshot, waitForNewAtlas, waitForStatus, waitForSteadyView } from './harness';
+import { openAppForSuite, openReadyAppForSuite, outputDir, repoRoot, screenshot, waitForNewAtlas, waitForStatus, waitForSteadyView } from './harness';
 import { filesWithCorruptOnes } from './images';
 
 /** Drags a lasso through the given page points. */
@@ -254,10 +254,7 @@ describe('Directions in Chromium: concepts, TCAV, class filter (built-in image m
 
 describe('Directions in Chromium: concepts and TCAV on the built-in GPT-2', { timeout: 20 * 60_000 }, () => {
   let page: Page;
-  openAppForSuite(async (p) => {
-    page = p;
-    await waitForStatus(page, 'ready');
-  });
+  openReadyAppForSuite((p) => (page = p));
 
   it('makes a concept of lassoed tokens, shows the tokens it promotes, and tests next tokens with TCAV', async () => {
     const paragraphs = readFileSync(join(repoRoot, 'public/text-sample/moby-dick-sample.jsonl'), 'utf8')

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { openAppForSuite, screenshot, waitForStatus, waitForSteadyView } from './harness';
+import { openReadyAppForSuite, screenshot, waitForSteadyView } from './harness';
 
 const ICON_TIMEOUT_MS = 300_000;
 
@@ -28,10 +28,7 @@ async function longTasksSince(page: Page, since: number): Promise<number[]> {
 
 describe('feature-visualisation icons in Chromium', { timeout: 20 * 60_000 }, () => {
   let page: Page;
-  openAppForSuite(async (p) => {
-    page = p;
-    await waitForStatus(page, 'ready');
-  });
+  openReadyAppForSuite((p) => (page = p));
 
   it('fills the cells on screen with feature visualisations by default, progressively, without freezing the page', async () => {
     assert.equal(await page.evaluate(() => window.__atlas!.iconMode), 'featureVis', 'feature visualisations are the default');

@@ -254,3 +254,11 @@ export function openAppForSuite(opened: (page: Page) => void | Promise<void>): v
     }
   });
 }
+
+/** openAppForSuite, with the suite starting once the app's first atlas is ready. */
+export function openReadyAppForSuite(opened: (page: Page) => void): void {
+  openAppForSuite(async (page) => {
+    opened(page);
+    await waitForStatus(page, 'ready');
+  });
+}

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { openAppForSuite, screenshot, waitForStatus } from './harness';
+import { openReadyAppForSuite, screenshot, waitForStatus } from './harness';
 
 const ICON_TIMEOUT_MS = 300_000;
 /** The bar: after a reload, the cached icons of the level on screen are all shown within this of ready. */
@@ -15,10 +15,7 @@ async function featureVis(page: Page) {
 
 describe('feature-visualisation icons after a reload', { timeout: 20 * 60_000 }, () => {
   let page: Page;
-  openAppForSuite(async (p) => {
-    page = p;
-    await waitForStatus(page, 'ready');
-  });
+  openReadyAppForSuite((p) => (page = p));
 
   it('shows the cached icons of the level on screen within 2 s of ready', async () => {
     // First visit: icons are computed for the cells on screen and cached in IndexedDB as they arrive.

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { checkpointTensors, randomCheckpoint, writeSafetensors } from '../model/text/checkpoints';
-import { atlasState, cellCenters, openAppForSuite, outputDir, screenshot, waitForNewAtlas, waitForStatus, waitForSteadyView } from './harness';
+import { atlasState, cellCenters, openReadyAppForSuite, outputDir, screenshot, waitForNewAtlas, waitForSteadyView } from './harness';
 
 const PASTED = [
   'Call me Ishmael. Some years ago, never mind how long precisely, having little or no money in my purse, I thought I would sail about a little and see the watery part of the world.',
@@ -55,10 +55,7 @@ async function hubMirror(id: string, dir: string): Promise<{ baseUrl: string; re
 
 describe('text: the built-in GPT-2, token atlases, contexts', { timeout: 20 * 60_000 }, () => {
   let page: Page;
-  openAppForSuite(async (p) => {
-    page = p;
-    await waitForStatus(page, 'ready');
-  });
+  openReadyAppForSuite((p) => (page = p));
   const tiny = randomGpt2Folder();
   let mirror: Awaited<ReturnType<typeof hubMirror>> | null = null;
   before(async () => {

@@ -16,7 +16,6 @@ const CACHE_READS_PER_TRANSACTION = 64;
  * drawing it for a second or more, and an open then would wait for that before the first read.
  */
 const sharedCache: Promise<IconCache> = openIconCache({ name: 'atlas-feature-vis' });
-const iconCache = () => sharedCache;
 
 /** Pixels of the most recently used icons read into memory when the page loads (about 450 icons of 96 x 96). */
 const WARM_ICON_BYTES = 16 * 2 ** 20;
@@ -67,9 +66,18 @@ export class FeatureVisJobs {
     const support = this.pipeline.featureVisSupport();
     support.catch(() => undefined); // awaited below, after the cache
     try {
-      const cache = await iconCache();
+      const cache = await sharedCache;
       const layer = this.atlas.layer.name;
-      const key = (job: IconJob) => iconCacheKey({ model: this.fingerprint, layer, direction: this.cells.get(job.key)!.mean, settings: this.iconSettings });
+      // Each key hashes the cell's direction; the warm pass, the cache reads and the compute loop all ask for it.
+      const keys = new Map<string, string>();
+      const key = (job: IconJob) => {
+        let k = keys.get(job.key);
+        if (k === undefined) {
+          k = iconCacheKey({ model: this.fingerprint, layer, direction: this.cells.get(job.key)!.mean, settings: this.iconSettings });
+          keys.set(job.key, k);
+        }
+        return k;
+      };
       const lookedUp = await this.showCached(cache, key, signal);
       const { backend, message } = await support;
       if (!backend) {
@@ -82,7 +90,7 @@ export class FeatureVisJobs {
         batchSize: 16,
         signal,
         direction: (job) => this.cells.get(job.key)!.mean,
-        key: (job) => key(job),
+        key,
         visualise: (directions, s) => this.pipeline.visualise({ directions }, s),
         onIcon: (job, icon) => this.callbacks.onIcon(job.key, job.gridSize, iconCanvas(icon)),
         onProgress: (levels) => this.callbacks.onProgress(levels),

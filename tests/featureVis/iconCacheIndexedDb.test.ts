@@ -27,6 +27,13 @@ describe('IndexedDbIconCache', () => {
 
   it('has a stated byte budget by default', async () => {
     expect(ICON_CACHE_MAX_BYTES).toBe(128 * 2 ** 20);
+    // Opened without a cap, it holds an icon of exactly the budget, and one more byte evicts it.
+    const cache = await IndexedDbIconCache.open(fakeIndexedDb(), 'icons');
+    await cache.put('full', { width: 4096, height: ICON_CACHE_MAX_BYTES / 4096 / 4, rgba: new Uint8ClampedArray(ICON_CACHE_MAX_BYTES), score: 0 });
+    expect(await cache.usage()).toEqual({ icons: 1, bytes: ICON_CACHE_MAX_BYTES });
+    await cache.put('one', icon(1, 1));
+    expect(await cache.usage()).toEqual({ icons: 1, bytes: 4 });
+    cache.close();
   });
 
   it('holds to its byte cap, evicting the least recently used icons, and keeps the recent ones', async () => {

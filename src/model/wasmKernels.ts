@@ -180,7 +180,7 @@ function conv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs): tf.Tensor
       }
     }
     const colsInfo = wasm.makeOutput([k, n], 'float32', undefined, cols);
-    const dyBlock = dys ? wasm.makeOutput([n, co], 'float32', undefined, dys.slice(r0 * co, (r0 + n) * co)) : { dataId: dy.dataId, shape: [n, co], dtype: 'float32' as const };
+    const dyBlock = dys ? wasm.makeOutput([n, co], 'float32', undefined, dys.subarray(r0 * co, (r0 + n) * co)) : { dataId: dy.dataId, shape: [n, co], dtype: 'float32' as const };
     try {
       last = matMul({ inputs: { a: colsInfo, b: dyBlock }, backend: backend as tf.KernelBackend, attrs: { transposeA: false, transposeB: false } }) as tf.TensorInfo;
     } finally {

@@ -20,11 +20,10 @@ import { runInNewContext } from 'node:vm';
 import { Worker } from 'node:worker_threads';
 import { createRng } from '../src/lib/rng';
 import { gpt2WeightShapes } from '../src/model/text/gpt2';
-import type { Gpt2Config } from '../src/model/text/gpt2Config';
+import { parseGpt2Config } from '../src/model/text/gpt2Config';
 import { parseArgs, peakResidentMb, printTable, runChild } from './lib';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const GPT2_SMALL: Gpt2Config = { nEmbd: 768, nLayer: 12, nHead: 12, nPositions: 1024, vocabSize: 50257, nInner: 3072, layerNormEpsilon: 1e-5 };
 /** config.json as the Hugging Face hub publishes GPT-2 small's. */
 const CONFIG_JSON = {
   activation_function: 'gelu_new',
@@ -39,6 +38,8 @@ const CONFIG_JSON = {
   n_positions: 1024,
   vocab_size: 50257,
 };
+/** The shapes the checkpoint is written in, as the loader reads them from CONFIG_JSON. */
+const GPT2_SMALL = parseGpt2Config(CONFIG_JSON);
 const MB = 2 ** 20;
 
 /** A full garbage collection, so that RSS before and after counts only what is still referenced. */

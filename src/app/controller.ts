@@ -4,6 +4,7 @@ import { parseAtlas, serializeAtlas } from '../export/atlasFile';
 import { type Atlas } from '../compute/atlas';
 import { downloadBlob, fileSlug } from '../export/download';
 import { renderAtlasPng } from '../atlas/png';
+import { messageOf } from '../lib/errors';
 import { isImageFile, isJsonFile, labelsFromPaths, type PickedFile } from '../lib/inputFiles';
 import type { useAtlasStore } from '../store';
 import { selectLevel } from '../store/selectors';
@@ -20,7 +21,6 @@ import type { BuildRef, InputSet, LayoutPreview, ModelSource } from '../workers/
 
 type Store = typeof useAtlasStore;
 
-const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 function describeSource(source: ModelSource): string {
   if (source.kind === 'default') return 'Built-in model';
@@ -213,11 +213,11 @@ export class AtlasController {
         if (ticket !== this.modelTicket) return;
         this.store.getState().addErrors((summary.notices ?? []).map((message) => ({ source: describeSource(source), message })));
         this.store.getState().modelLoaded(summary, source.kind);
-        this.store.getState().setStatus(this.store.getState().atlas ? 'ready' : 'idle');
+        this.settleStatus();
       } catch (e) {
         if (ticket !== this.modelTicket) return;
         this.store.getState().modelFailed();
-        if (abort.signal.aborted) this.store.getState().setStatus(this.store.getState().atlas ? 'ready' : 'idle');
+        if (abort.signal.aborted) this.settleStatus();
         else this.store.getState().fail(describeSource(source), `Could not load the model: ${messageOf(e)}`);
       } finally {
         if (this.load === abort) this.load = null;
@@ -338,7 +338,7 @@ export class AtlasController {
       if (ticket === this.ticket && !this.disposed && rendererFor(result.atlas).featureVisualisation) this.startFeatureVis(pipeline, result.atlas, result.iconSettings);
     } catch (e) {
       if (ticket !== this.ticket) return;
-      if (abort.signal.aborted) this.store.getState().setStatus(this.store.getState().atlas ? 'ready' : 'idle');
+      if (abort.signal.aborted) this.settleStatus();
       else this.store.getState().fail('Build', messageOf(e));
     } finally {
       if (ticket === this.ticket) this.showPreview(null);
@@ -347,6 +347,11 @@ export class AtlasController {
         this.store.getState().setRunning(false);
       }
     }
+  }
+
+  /** After a load or build that ended without error: ready if an atlas is on screen, else idle. */
+  private settleStatus(): void {
+    this.store.getState().setStatus(this.store.getState().atlas ? 'ready' : 'idle');
   }
 
   /** Stops the build, the icons and any direction task; what was on screen stays. */

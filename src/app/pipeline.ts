@@ -24,6 +24,7 @@ import type {
   Stage,
   StageProgress,
 } from '../workers/protocol';
+import { messageOf } from '../lib/errors';
 import { RpcClient, type Args, type CallOptions, type Result, type WorkerEndpoint } from '../workers/rpc';
 
 const createModelWorker = () =>
@@ -202,14 +203,17 @@ export class AtlasPipeline {
   /** Told when a restarted model worker could not load the model again: the page has no model then. */
   onModelLost: (message: string) => void = () => {};
 
-  /** Loads the model again into a restarted worker; if that fails too, there is no model, and the page is told. */
+  /**
+   * Loads the model again into a restarted worker; if that fails too, there is no model, and the page is told.
+   * It calls the worker directly, not through modelCall: a worker lost again must not restore again.
+   */
   private async restoreModel(source: ModelSource): Promise<void> {
     try {
       await this.modelClient.call('init', [this.backendRequest]);
       await this.modelClient.call('loadModel', [source]);
     } catch (e) {
       this.lastModel = null;
-      this.onModelLost(`The model worker stopped, and the model could not be loaded again (${e instanceof Error ? e.message : String(e)}): load a model again.`);
+      this.onModelLost(`The model worker stopped, and the model could not be loaded again (${messageOf(e)}): load a model again.`);
     }
   }
 

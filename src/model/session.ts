@@ -137,6 +137,9 @@ export interface TokenCapability {
   directionOutputs(layer: string, direction: Float32Array, k: number): DirectionOutputs;
 }
 
+/** What asking about a recording says when the session holds none. */
+export const NO_RECORDING = 'Build an atlas first: this is computed on its inputs.';
+
 /** A loaded model and its last recording, of either modality. */
 export interface ModelSession {
   readonly modality: Modality;

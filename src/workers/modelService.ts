@@ -13,7 +13,7 @@ import { chooseBackend } from '../model/backend';
 import { DEFAULT_MAX_EXAMPLES, EXAMPLE_FRACTION, measurePolysemanticity } from '../model/directions/polysemanticity';
 import type { ImageModel } from '../model/image/imageModel';
 import { openSession, type OpenSessionDeps } from '../model/openSession';
-import type { ModelSession, ModelSummary } from '../model/session';
+import { NO_RECORDING, type ModelSession, type ModelSummary } from '../model/session';
 import type {
   BackendInfo,
   BackendRequest,
@@ -126,7 +126,7 @@ export function createModelService(deps: ModelServiceDeps) {
   };
   /** The session, if the recording asked about is its last (the atlas on screen may be older: a rebuild was cancelled after recording). */
   const sessionOf = (asked: number): ModelSession => {
-    if (!session?.hasRecording) throw new Error('Build an atlas first: this is computed on its inputs.');
+    if (!session?.hasRecording) throw new Error(NO_RECORDING);
     if (asked !== recording) throw new Error('The atlas on screen is not the one last recorded (a rebuild was cancelled): build it again.');
     return session;
   };
@@ -274,6 +274,7 @@ export function createModelService(deps: ModelServiceDeps) {
     async gradients(context: CallContext, request: GradientRequest): Promise<GradientResult> {
       const current = sessionOf(request.recording);
       if (request.input.length !== request.position.length) throw new Error(`${request.input.length} inputs but ${request.position.length} positions.`);
+      // A layer the model does not have is named before anything else is checked.
       current.layerShape(request.layer);
       // Now and then a macrotask between chunks, so that a cancel message can arrive (other calls wait in the queue).
       const pacer = createPacer(context.signal, CANCEL_POLL_MS, 'Cancelled', nextTask);

@@ -44,10 +44,6 @@ export class TaskQueue {
     return this.running?.options.label ?? null;
   }
 
-  /** Tasks waiting for their turn. */
-  get waitingCount(): number {
-    return this.waiting.length;
-  }
 
   /** Runs `work` when its turn comes, with a signal that aborts on the caller's cancel, a preemption or a supersede. */
   run<T>(options: TaskOptions, work: (signal: AbortSignal) => Promise<T>): Promise<T> {

@@ -2,7 +2,7 @@ import { classGradients } from '../directions/classGradients';
 import { recordImageNeuronInputs } from '../directions/imageNeuronInputs';
 import { defaultThreshold } from '../directions/polysemanticity';
 import type { AtlasParams, AtlasRequest } from '../../compute/atlas';
-import type { GradientTarget, ImageSource, InputSet, ModelSession, SessionDeps, SessionNeuronInputs, StepOptions } from '../session';
+import { NO_RECORDING, type GradientTarget, type ImageSource, type InputSet, type ModelSession, type SessionDeps, type SessionNeuronInputs, type StepOptions } from '../session';
 import type { ImageModel } from './imageModel';
 import { preparedInputs } from './modelInputs';
 import type { RawImage } from './preprocess';
@@ -48,15 +48,15 @@ export class ImageSession implements ModelSession {
     return this.model.layer(layer).shape;
   }
 
-  private imagesOf(inputs: InputSet, what: string): Promise<ImageProvider> | ImageProvider {
-    if (inputs.kind === 'text') throw new Error(`This is an image model: ${what} images, not text.`);
+  private imagesOf(inputs: InputSet): Promise<ImageProvider> | ImageProvider {
+    if (inputs.kind === 'text') throw new Error('This is an image model: give it images, not text.');
     if (inputs.kind === 'sample') return this.deps.loadSample();
     const size = { width: this.model.inputWidth, height: this.model.inputHeight };
     return blobProvider(inputs.images, (blob) => this.deps.decodeImage(blob, size));
   }
 
   async record(inputs: InputSet, request: AtlasRequest, options: StepOptions) {
-    const images = await this.imagesOf(inputs, 'give it');
+    const images = await this.imagesOf(inputs);
     const { thumbnails, ...recorded } = await recordImageAtlas(this.model, images, request, { encodePng: this.deps.encodePng, ...options });
     this.recorded = { images, names: recorded.names };
     const site = recorded.samplesPerInput === 'pooled' ? ('pooled' as const) : ('centre' as const);
@@ -65,7 +65,7 @@ export class ImageSession implements ModelSession {
 
   async conceptActivations(inputs: InputSet, layer: string, params: Pick<AtlasParams, 'samplesPerInput' | 'seed'>, options: StepOptions) {
     if (inputs.kind !== 'images') throw new Error('This is an image model: a concept needs images.');
-    const images = await this.imagesOf(inputs, 'a concept needs');
+    const images = await this.imagesOf(inputs);
     return recordActivations(this.model, images, { layer, samplesPerInput: params.samplesPerInput, seed: params.seed, thumbnailSize: 1, ...options });
   }
 
@@ -120,7 +120,7 @@ export class ImageSession implements ModelSession {
   }
 
   private requireRecording() {
-    if (!this.recorded) throw new Error('Build an atlas first: this is computed on its inputs.');
+    if (!this.recorded) throw new Error(NO_RECORDING);
     return this.recorded;
   }
 

@@ -3,7 +3,7 @@ import type { AtlasParams, AtlasRequest } from '../../compute/atlas';
 import { recordNeuronInputs } from '../directions/neuronInputs';
 import { defaultThreshold } from '../directions/polysemanticity';
 import { nextTokenGradients } from '../directions/textGradients';
-import type { DirectionOutputs, GradientTarget, InputSet, ModelSession, SessionDeps, SessionNeuronInputs, StepOptions, TextSource, TokenCapability } from '../session';
+import { NO_RECORDING, type DirectionOutputs, type GradientTarget, type InputSet, type ModelSession, type SessionDeps, type SessionNeuronInputs, type StepOptions, type TextSource, type TokenCapability } from '../session';
 import { documentsFromFiles, type TextFile } from './documents';
 import { recordTextActivations, recordTextAtlas } from './recordText';
 import type { TextModel } from './textModel';
@@ -130,7 +130,7 @@ export class TextSession implements ModelSession, TokenCapability {
   }
 
   private requireRecording(): Int32Array[] {
-    if (!this.tokenIds) throw new Error('Build an atlas first: this is computed on its inputs.');
+    if (!this.tokenIds) throw new Error(NO_RECORDING);
     return this.tokenIds;
   }
 

@@ -1,4 +1,4 @@
-import { base64ToBytes } from '../lib/base64';
+import { imageDataUrlBlob } from '../lib/dataUrl';
 import { createPacer, PAGE_SLICE_MS } from '../lib/yieldToPage';
 
 /**
@@ -18,8 +18,10 @@ export async function decodeThumbnails(
   try {
     for (let k = 0; k < urls.length; k++) {
       if (pacer.due()) await pacer.pause();
+      // Every thumbnail is an image data URL (recorded as PNG, or checked when its file was opened).
+      const blob = imageDataUrlBlob(urls[k]);
       pending.push(
-        createImageBitmap(dataUrlToBlob(urls[k]))
+        (blob ? createImageBitmap(blob) : Promise.reject(new Error('not an image data URL')))
           .then((bitmap) => {
             out[k] = bitmap;
           })
@@ -38,13 +40,4 @@ export async function decodeThumbnails(
     throw e;
   }
   return out;
-}
-
-/** A data URL's bytes as a Blob, without a round trip through fetch. */
-function dataUrlToBlob(url: string): Blob {
-  const comma = url.indexOf(',');
-  const header = url.slice(5, comma);
-  const type = header.split(';')[0] || 'application/octet-stream';
-  if (!header.endsWith(';base64')) return new Blob([decodeURIComponent(url.slice(comma + 1))], { type });
-  return new Blob([base64ToBytes(url.slice(comma + 1))], { type });
 }

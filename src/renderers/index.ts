@@ -27,4 +27,4 @@ export function rendererFor(atlas: Atlas): ModalityRenderer {
   return rendererOf(atlas.modality);
 }
 
-export type { InputPreviews, ModalityDirections, ModalityRenderer, PointLabels, TcavTargets, TcavTest } from './types';
+export type { InputPreviews, ModalityRenderer, TcavTargets } from './types';

@@ -17,7 +17,7 @@ type Store = typeof useAtlasStore;
 
 const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
-/** TCAV's defaults: 20 concept runs against 20 random concepts (the issue's minimum), classes most predicted. */
+/** TCAV's default: 20 concept runs against 20 random concepts (the issue's minimum); what each tests is the renderer's (`tcavTests`). */
 export const TCAV_RUNS = 20;
 const SEED = 0;
 

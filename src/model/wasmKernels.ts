@@ -81,7 +81,7 @@ function depthwiseBackpropInput({ inputs, backend, attrs }: KernelArgs): tf.Tens
   const info = tf.backend_util.computeConv2DInfo(a.inputShape, filter.shape as Shape4, a.strides, a.dilations, a.pad, a.dimRoundingMode, true);
   const { batchSize, inHeight, inWidth, inChannels, outChannels, filterHeight: fh, filterWidth: fw } = info;
   const input = info.dilationHeight === 1 && info.dilationWidth === 1 ? transposedConvInput(wasm, dy, info) : null;
-  if (!input) throw new Error('DepthwiseConv2dNativeBackpropInput (featureVis wasm kernel) supports dilation 1 and padding narrower than the filter only');
+  if (!input) throw new Error('DepthwiseConv2dNativeBackpropInput (supplied wasm kernel) supports dilation 1 and padding narrower than the filter only');
   const multiplier = outChannels / inChannels;
   const fs = wasm.readSync(filter.dataId) as Float32Array;
   const turned = new Float32Array(fh * fw * outChannels);
@@ -148,7 +148,7 @@ function conv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs): tf.Tensor
   const a = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
   const x = inputs.x!;
   const dy = inputs.dy!;
-  if (a.dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter (featureVis wasm kernel) supports NHWC only');
+  if (a.dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter (supplied wasm kernel) supports NHWC only');
   const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4, a.filterShape, a.strides, 1, a.pad, a.dimRoundingMode);
   const { batchSize, inHeight, inWidth, inChannels: ci, outHeight, outWidth, outChannels: co, filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw } = info;
   const top = info.padInfo.top;
@@ -207,7 +207,7 @@ function depthwiseBackpropFilter({ inputs, backend, attrs }: KernelArgs): tf.Ten
   const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4, a.filterShape, a.strides, a.dilations, a.pad, a.dimRoundingMode, true);
   const { batchSize, inHeight, inWidth, inChannels: ci, outHeight, outWidth, outChannels: co, filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw } = info;
   // TF.js takes no gradient through a dilated depthwise convolution (and cpu's kernel ignores dilation).
-  if (info.dilationHeight !== 1 || info.dilationWidth !== 1) throw new Error('DepthwiseConv2dNativeBackpropFilter (featureVis wasm kernel) supports dilation 1 only');
+  if (info.dilationHeight !== 1 || info.dilationWidth !== 1) throw new Error('DepthwiseConv2dNativeBackpropFilter (supplied wasm kernel) supports dilation 1 only');
   const multiplier = co / ci;
   const xs = wasm.readSync(x.dataId) as Float32Array;
   const dys = wasm.readSync(dy.dataId) as Float32Array;

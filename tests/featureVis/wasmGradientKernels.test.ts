@@ -33,7 +33,7 @@ const tied = (n: number, seed: number) => {
   return Float32Array.from({ length: n }, () => Math.floor(random() * 4) - 2);
 };
 
-/** Runs one kernel on cpu and on wasm (with the featureVis kernels) on the same values. */
+/** Runs one kernel on cpu and on wasm (with the supplied gradient kernels) on the same values. */
 async function kernelOnBoth(kernel: string, inputs: Record<string, { values: Float32Array; shape: number[] }>, attrs: object): Promise<[Float32Array, Float32Array]> {
   installWasmGradientKernels();
   const out: Float32Array[] = [];
@@ -50,6 +50,9 @@ async function kernelOnBoth(kernel: string, inputs: Record<string, { values: Flo
   return [out[0], out[1]];
 }
 
+/** Tensors, and wasm's own data ids: a kernel that forgets an intermediate leaves an id without a tensor. */
+const counts = () => [tf.memory().numTensors, tf.findBackend('wasm')!.numDataIds()];
+
 const errors: string[] = [];
 afterAll(() => {
   uninstallWasmGradientKernels();
@@ -59,7 +62,7 @@ beforeAll(async () => {
   await chooseBackend({ node: true });
 });
 
-describe('featureVis wasm kernels against the cpu backend', () => {
+describe('supplied wasm gradient kernels against the cpu backend', () => {
   // XNNPACK sums in float32 in its own order, cpu in float64: the error grows with the number of terms (3.8e-6 of
   // the result's scale for 37k); an indexing mistake gives errors of order 1.
   it.each([
@@ -164,9 +167,7 @@ describe('featureVis wasm kernels against the cpu backend', () => {
   });
 });
 
-describe('featureVis wasm kernels leak nothing', () => {
-  /** Tensors, and wasm's own data ids: a kernel that forgets an intermediate leaves an id without a tensor. */
-  const counts = () => [tf.memory().numTensors, tf.findBackend('wasm')!.numDataIds()];
+describe('supplied wasm gradient kernels leak nothing', () => {
 
   it('on each kernel\'s paths (one and several im2col blocks, each fast-path case, an error)', async () => {
     installWasmGradientKernels();
@@ -214,8 +215,7 @@ describe('a darknet-style model (conv, batch norm, LeakyReLU, max pooling) on wa
     let used = '';
     const onWasm = await onGradientBackend(() => ((used = tf.getBackend()), inputGradient()), { backends: ['wasm', 'cpu'] });
     expect(used).toBe('wasm');
-    // The weights are on wasm now. A kernel that forgot to free an intermediate leaves a wasm data id behind.
-    const counts = () => [tf.memory().numTensors, tf.findBackend('wasm')!.numDataIds()];
+    // The weights are on wasm now.
     const before = counts();
     await onGradientBackend(inputGradient, { backends: ['wasm'] });
     expect(counts()).toEqual(before);

@@ -55,7 +55,7 @@ export async function launchBrowser(): Promise<Browser> {
 export const BENIGN_CONSOLE_ERRORS: readonly { pattern: RegExp; why: string }[] = [];
 
 /** Those of `errors` (as `collectPageErrors` writes them) that are not on BENIGN_CONSOLE_ERRORS. */
-export function unexpectedErrors(errors: readonly string[]): string[] {
+function unexpectedErrors(errors: readonly string[]): string[] {
   return errors.filter((e) => !BENIGN_CONSOLE_ERRORS.some((b) => b.pattern.test(e)));
 }
 

@@ -28,6 +28,11 @@ const positiveInteger = (field: string) => {
   return v.pipe(v.number(message), v.safeInteger(message), v.minValue(1, message));
 };
 
+const positiveNumber = (field: string) => {
+  const message = (issue: v.BaseIssue<unknown>) => `config.json: ${field} must be a positive number, got ${JSON.stringify(issue.input)}.`;
+  return v.pipe(v.number(message), v.finite(message), v.gtValue(0, message));
+};
+
 const notOneOf = (field: string, wanted: string) => (issue: v.BaseIssue<unknown>) =>
   `${field} is ${JSON.stringify(issue.input)}; ${wanted}`;
 
@@ -49,13 +54,7 @@ const configSchema = v.looseObject(
     n_ctx: v.optional(positiveInteger('n_ctx')),
     vocab_size: positiveInteger('vocab_size'),
     n_inner: v.nullish(positiveInteger('n_inner')),
-    layer_norm_epsilon: v.optional(
-      v.pipe(
-        v.number(positiveNumber('layer_norm_epsilon')),
-        v.finite(positiveNumber('layer_norm_epsilon')),
-        v.gtValue(0, positiveNumber('layer_norm_epsilon')),
-      ),
-    ),
+    layer_norm_epsilon: v.optional(positiveNumber('layer_norm_epsilon')),
   },
   (issue) => `config.json has no ${issuePath(issue)}.`,
 );
@@ -77,10 +76,6 @@ export function parseGpt2Config(json: string | unknown): Gpt2Config {
     nInner: raw.n_inner ?? 4 * raw.n_embd,
     layerNormEpsilon: raw.layer_norm_epsilon ?? 1e-5,
   };
-}
-
-function positiveNumber(field: string) {
-  return (issue: v.BaseIssue<unknown>) => `config.json: ${field} must be a positive number, got ${JSON.stringify(issue.input)}.`;
 }
 
 /** The config as a plain object (valibot takes an array for an object). */

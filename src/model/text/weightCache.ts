@@ -120,7 +120,10 @@ export class IndexedDbWeightCache implements WeightCache {
 
   private open(): Promise<IDBPDatabase<WeightDb>> {
     if (!this.database) {
-      const opening = this.openDatabase();
+      const opening = this.openDatabase(() => {
+        // Another tab upgraded the schema: this connection is closed, the next call opens a new one.
+        if (this.database === opening) this.database = null;
+      });
       // A failed open is retried on the next call rather than remembered.
       opening.catch(() => {
         if (this.database === opening) this.database = null;
@@ -130,16 +133,12 @@ export class IndexedDbWeightCache implements WeightCache {
     return this.database;
   }
 
-  private async openDatabase(): Promise<IDBPDatabase<WeightDb>> {
+  private async openDatabase(onClosed: () => void): Promise<IDBPDatabase<WeightDb>> {
     if (!this.factory) throw new WeightCacheError('IndexedDB is not available here, so downloaded models cannot be kept for offline use.');
     try {
-      const opening = openDatabase<WeightDb>(this.factory, this.databaseName, DATABASE_VERSION, (database) => {
+      return await openDatabase<WeightDb>(this.factory, this.databaseName, DATABASE_VERSION, (database) => {
         if (!database.objectStoreNames.contains(STORE)) database.createObjectStore(STORE);
-      }, () => {
-        // Another tab upgraded the schema: this connection is closed, the next call opens a new one.
-        if (this.database === opening) this.database = null;
-      });
-      return await opening;
+      }, onClosed);
     } catch (e) {
       const blocked = (e as { name?: string } | null)?.name === 'BlockedError';
       throw new WeightCacheError(blocked ? 'IndexedDB is blocked by another tab holding an older version of the model cache open.' : `IndexedDB could not be opened (${describe(e)}).`);

@@ -98,7 +98,7 @@ function TokenList({ tokens, kind }: { tokens: OutputToken[]; kind: 'promoted' |
 }
 
 /** What a direction writes to the next-token logits: its most promoted and suppressed tokens. */
-export function DirectionOutputsView({ direction }: { direction: Float32Array }) {
+function DirectionOutputsView({ direction }: { direction: Float32Array }) {
   const services = useContext(InspectorServicesContext);
   const run = useCallback((d: Float32Array) => services!.directionOutputs(d), [services]);
   const outputs = useRequest(services ? direction : null, services ? run : null);

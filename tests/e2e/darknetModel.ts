@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { saveArtifacts } from '../model/helpers';
 
 /** The layer a user of a darknet-style model records: the last LeakyReLU before pooling to classes. */
 export const DARKNET_LAYER = 'leaky_re_lu_3';
@@ -40,25 +41,21 @@ export async function darknetStyleModel(size = 96): Promise<string[]> {
     const wave = (scale: number, offset: number, phase: number) => tf.tensor1d(Array.from({ length: n }, (_, c) => offset + scale * Math.sin(c * 1.7 + phase)));
     bn.setWeights([wave(0.2, 1, k), wave(0.1, 0.05, k + 1), wave(0.3, 0, k + 2), wave(0.5, 1.5, k + 3)]);
   }
+  const artifacts = await saveArtifacts(model);
   const dir = mkdtempSync(join(tmpdir(), 'atlas-e2e-darknet-'));
-  await model.save(
-    tf.io.withSaveHandler(async (artifacts) => {
-      const bytes = new Uint8Array(artifacts.weightData as ArrayBuffer);
-      const half = Math.ceil(bytes.length / 8) * 4;
-      const shards = [bytes.slice(0, half), bytes.slice(half)];
-      const paths = shards.map((_, k) => `group1-shard${k + 1}of2.bin`);
-      shards.forEach((shard, k) => writeFileSync(join(dir, paths[k]), shard));
-      const modelJson = {
-        format: 'layers-model',
-        generatedBy: 'tests/e2e/darknetModel.ts',
-        convertedBy: null,
-        modelTopology: artifacts.modelTopology,
-        weightsManifest: [{ paths, weights: artifacts.weightSpecs }],
-      };
-      writeFileSync(join(dir, 'model.json'), JSON.stringify(modelJson));
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
+  const bytes = new Uint8Array(artifacts.weightData as ArrayBuffer);
+  const half = Math.ceil(bytes.length / 8) * 4;
+  const shards = [bytes.slice(0, half), bytes.slice(half)];
+  const paths = shards.map((_, k) => `group1-shard${k + 1}of2.bin`);
+  shards.forEach((shard, k) => writeFileSync(join(dir, paths[k]), shard));
+  const modelJson = {
+    format: 'layers-model',
+    generatedBy: 'tests/e2e/darknetModel.ts',
+    convertedBy: null,
+    modelTopology: artifacts.modelTopology,
+    weightsManifest: [{ paths, weights: artifacts.weightSpecs }],
+  };
+  writeFileSync(join(dir, 'model.json'), JSON.stringify(modelJson));
   model.dispose();
-  return [join(dir, 'model.json'), join(dir, 'group1-shard1of2.bin'), join(dir, 'group1-shard2of2.bin')];
+  return ['model.json', ...paths].map((name) => join(dir, name));
 }

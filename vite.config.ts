@@ -27,7 +27,8 @@ function tfjsWasmThreads(): Plugin {
 }
 
 // Cross-origin isolation (COOP/COEP) makes SharedArrayBuffer available, which tfjs-backend-wasm's threaded
-// build needs; the model worker keeps its threads off unless asked (?threads=N, see init in src/workers/modelService.ts).
+// build needs; the model worker starts threads on 4 or more logical cores unless ?threads=N says otherwise
+// (defaultThreads in src/workers/modelService.ts).
 const isolation = {
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Embedder-Policy': 'require-corp',

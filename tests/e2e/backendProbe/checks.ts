@@ -17,7 +17,7 @@ import { encode } from '../../../src/model/text/tokenizer';
 /** What one probe run is asked: a backend to force, wasm threads, and which checks. */
 export interface ProbeRequest {
   backend: string;
-  /** wasm threads: 0 threads off (the app's model worker today), -1 the threaded build's own count, N > 0 setThreadsCount(N). */
+  /** wasm threads: 0 threads off (the app's model worker on fewer than 4 cores), -1 the threaded build's own count, N > 0 setThreadsCount(N). */
   threads: number;
   /** Set the backend directly instead of through chooseBackend, to compare one that chooseBackend refuses. */
   force?: boolean;

@@ -47,7 +47,7 @@ function difference(actual: Float32Array, reference: Float32Array): Difference {
 
 let reference: ProbeResult | null = null;
 
-/** Runs the checks on the reference backend (wasm, threads off as in the app) and keeps its outputs in the page. */
+/** Runs the checks on the reference backend (wasm, threads off) and keeps its outputs in the page. */
 async function runReference(checks: ProbeRequest['checks'], backend = 'wasm'): Promise<Comparison> {
   const t0 = performance.now();
   reference = await probe({ backend, threads: 0, checks });

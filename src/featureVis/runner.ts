@@ -2,6 +2,12 @@ import { abortError, isAbortError } from '../lib/abort';
 import type { CachedIcon, IconCache } from './cache';
 import type { IconJob, IconQueue, LevelProgress } from './queue';
 
+/**
+ * The first batch's size; each next batch doubles up to the batch size, so the first icons come in a quarter of a
+ * full batch's time on a slow backend, and later batches use its throughput.
+ */
+const FIRST_BATCH = 4;
+
 export interface IconRunnerOptions {
   queue: IconQueue;
   cache: IconCache;
@@ -17,11 +23,7 @@ export interface IconRunnerOptions {
   onError?(jobs: IconJob[], error: unknown): void;
   /** Icons computed together at most (cache hits do not count). */
   batchSize?: number;
-  /**
-   * The first batch's size (default 4, or batchSize if smaller); each next batch doubles up to batchSize, so the
-   * first icons come in a quarter of a full batch's time on a slow backend, and later batches use its throughput.
-   */
-  firstBatchSize?: number;
+
   signal?: AbortSignal;
 }
 
@@ -34,7 +36,7 @@ export interface IconRunnerOptions {
 export async function runIconQueue(options: IconRunnerOptions): Promise<void> {
   const { queue, cache, signal } = options;
   const largest = options.batchSize ?? 16;
-  let batchSize = Math.min(largest, options.firstBatchSize ?? 4);
+  let batchSize = Math.min(largest, FIRST_BATCH);
   for (;; batchSize = Math.min(largest, batchSize * 2)) {
     if (signal?.aborted) throw abortError('Icon queue cancelled');
     const misses: { job: IconJob; direction: Float32Array; key: string }[] = [];

@@ -161,9 +161,12 @@ function conv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs): tf.Tensor
   const matMul = tf.getKernel('BatchMatMul', 'wasm')!.kernelFunc;
   const sum = dys ? new Float32Array(k * co) : null;
   let last: tf.TensorInfo | null = null;
+  // One buffer for every block (makeOutput copies it into wasm's heap); the last, shorter block uses its start.
+  const buffer = new Float32Array(k * block);
   for (let r0 = 0; r0 < positions; r0 += block) {
     const n = Math.min(block, positions - r0);
-    const cols = new Float32Array(k * n);
+    const cols = n === block ? buffer : buffer.subarray(0, k * n);
+    if (r0 > 0) cols.fill(0);
     for (let r = 0; r < n; r++) {
       const ox = (r0 + r) % outWidth;
       const oy = Math.floor((r0 + r) / outWidth) % outHeight;

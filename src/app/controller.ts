@@ -12,7 +12,7 @@ import { FeatureVisJobs } from './featureVisJobs';
 import { iconCanvas } from '../atlas/iconCanvas';
 import { rendererFor, rendererOf, rendererOfInputs } from '../renderers';
 import type { AtlasCell } from '../compute/types';
-import { neuronDirections, randomDirections } from '../featureVis/directions';
+import { neuronDirections, randomDirections } from '../compute/directions/vectors';
 import type { DirectionImages } from '../panels/DirectionComparison';
 import type { InspectorServices } from '../renderers/inspectorServices';
 import { DirectionsController } from './directions';

@@ -155,4 +155,4 @@ function toRgba(pixels: Float32Array, i: number, area: number, channels: number)
   return out;
 }
 
-export { neuronDirections, randomDirections } from './directions';
+export { neuronDirections, randomDirections } from '../compute/directions/vectors';

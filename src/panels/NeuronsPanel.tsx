@@ -2,7 +2,7 @@ import { useMemo, useState } from 'react';
 import type { Atlas } from '../compute/atlas';
 import type { ScoreSummary, VersusRandomResult } from '../compute/directions/versusRandom';
 import type { TopInput } from '../compute/types';
-import { neuronDirections } from '../featureVis/directions';
+import { neuronDirections } from '../compute/directions/vectors';
 import { rendererFor } from '../renderers';
 import { useAtlasStore } from '../store';
 import { TaskLine } from './ConceptPanel';

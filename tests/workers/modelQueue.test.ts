@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_ATLAS_PARAMS } from '../../src/compute/atlas';
 import { nodeModelServiceDeps } from '../../src/cli/nodeServices';
-import { randomDirections } from '../../src/featureVis/directions';
+import { randomDirections } from '../../src/compute/directions/vectors';
 import { createModelService } from '../../src/workers/modelService';
 import type { CallContext } from '../../src/workers/rpc';
 

@@ -5,7 +5,7 @@ import type { ProgressEvent } from '../types';
 import { directionCoherence, labelPurity, randomRotationColumns, randomUnitDirections, rotateRows } from './basisVsRandom';
 import { conceptScores } from './cav';
 import { fisherExact, mean, std, welchTTest, type FisherResult, type TTestResult } from './stats';
-import { checkTable, range, shuffle } from './vectors';
+import { checkTable, neuronDirections, range, shuffle } from './vectors';
 
 /**
  * Neurons against random directions (Szegedy et al. 2013; Bau et al. 2017; Olah et al. 2019's Activation
@@ -63,10 +63,7 @@ export interface ScoredDirection {
 
 /** A scored direction as a vector of the layer: its random draw, or the neuron's axis. */
 export function directionVector(d: ScoredDirection, dim: number): Float32Array {
-  if (d.direction) return d.direction;
-  const axis = new Float32Array(dim);
-  axis[d.index] = 1;
-  return axis;
+  return d.direction ?? neuronDirections(dim, [d.index]);
 }
 
 /** Mean and sample std of one score over the directions of one kind where it is finite. */

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount, setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { layerFunction, layerVectors, directionObjective, objectiveTargets, toModelInput } from '../../../src/featureVis/objective';
-import { randomDirections } from '../../../src/featureVis/directions';
+import { randomDirections } from '../../../src/compute/directions/vectors';
 import { FourierImage, rowsToImages } from '../../../src/featureVis/parameterisation';
 import { resampleMode, resampleRows, resampleTaps, sampleTransform } from '../../../src/featureVis/transforms';
 import { visualiseDirections } from '../../../src/featureVis/optimise';

@@ -5,6 +5,7 @@ import type { Concept } from '../compute/directions/concept';
 import { directionVector, studyDeck, studyReveal } from '../compute/directions/versusRandom';
 import type { ProgressEvent, TopInput } from '../compute/types';
 import type { PickedFile } from '../lib/inputFiles';
+import { messageOf } from '../lib/errors';
 import { isAbortError } from '../lib/abort';
 import type { ConceptExamplesSource, DirectionTasks } from '../panels/directionTasks';
 import { rendererFor, type TcavTargets } from '../renderers';
@@ -15,7 +16,6 @@ import type { AtlasPipeline } from './pipeline';
 
 type Store = typeof useAtlasStore;
 
-const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 /** TCAV's default: 20 concept runs against 20 random concepts (the issue's minimum); what each tests is the renderer's (`tcavTests`). */
 export const TCAV_RUNS = 20;

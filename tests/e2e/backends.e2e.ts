@@ -5,7 +5,7 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { build, preview, type PreviewServer } from 'vite';
 import type { Comparison, Difference } from './backendProbe/main';
-import { fixturesDir, launchBrowser, repoRoot } from './harness';
+import { assertNoUnexpectedErrors, collectPageErrors, fixturesDir, launchBrowser, repoRoot } from './harness';
 
 const probeRoot = join(repoRoot, 'tests/e2e/backendProbe');
 const probeDist = join(repoRoot, 'test-output/backend-probe');
@@ -47,16 +47,13 @@ describe('every TF.js backend agrees with wasm in Chromium', { timeout: 10 * 60_
   let server: Awaited<ReturnType<typeof serveProbe>> | undefined;
   let browser: Browser | undefined;
   let page: Page;
-  const consoleErrors: string[] = [];
+  let consoleErrors: string[] = [];
 
   before(async () => {
     server = await serveProbe();
     browser = await launchBrowser();
     page = await browser.newPage();
-    page.on('console', (m) => {
-      if (m.type() === 'error') consoleErrors.push(`${m.text()} ${m.location().url}`);
-    });
-    page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
+    consoleErrors = collectPageErrors(page);
     await page.goto(server.url);
     await page.waitForFunction(() => window.__backendProbe, null, { timeout: 60_000 });
     const reference = await page.evaluate(() => window.__backendProbe!.runReference(['cnn', 'gpt2', 'featureVis']));
@@ -133,6 +130,6 @@ describe('every TF.js backend agrees with wasm in Chromium', { timeout: 10 * 60_
   });
 
   it('logs no errors on the page or in its workers', () => {
-    assert.deepEqual(consoleErrors, []);
+    assertNoUnexpectedErrors(consoleErrors, 'while the backends were checked');
   });
 });

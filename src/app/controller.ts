@@ -270,7 +270,7 @@ export class AtlasController {
     await this.modelLoading;
     const model = this.store.getState().model;
     const wanted = this.inputs && this.inputs.kind !== 'sample' ? rendererOfInputs(this.inputs.kind) : null;
-    if (model && wanted && rendererOf(model.modality) !== wanted) return this.loadModel({ kind: wanted.inputs.builtInModel });
+    if (model && wanted?.inputs.builtInModel && rendererOf(model.modality) !== wanted) return this.loadModel({ kind: wanted.inputs.builtInModel });
     await this.run();
   }
 

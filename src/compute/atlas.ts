@@ -30,7 +30,7 @@ export interface AtlasParams {
 }
 
 /** The sampling a model starts from, by its modality: every token of a text (a document gives few points), 4 positions of an image. */
-export const DEFAULT_SAMPLES_PER_INPUT: { [M in Modality]: PositionSampling } = { image: 4, text: 'all' };
+export const DEFAULT_SAMPLES_PER_INPUT: { [M in Modality]: PositionSampling } = { image: 4, text: 'all', precomputed: 'pooled' };
 
 export const DEFAULT_ATLAS_PARAMS: AtlasParams = {
   method: 'umap',
@@ -90,10 +90,22 @@ export interface TextModelInfo {
   classNames: null;
 }
 
+/** Activations computed elsewhere (a NumPy .npy of rows x dim), read without any model: one pooled point per row. */
+export interface PrecomputedModelInfo {
+  /** The activation file's name. */
+  name: string;
+  kind: 'npy';
+  /** Rows in the file, each an input. */
+  rows: number;
+  /** No model, no classes. */
+  classNames: null;
+}
+
 /** The modalities an atlas can hold, each with its model description. */
 export interface ModalityModels {
   image: ImageModelInfo;
   text: TextModelInfo;
+  precomputed: PrecomputedModelInfo;
 }
 export type Modality = keyof ModalityModels;
 
@@ -103,6 +115,8 @@ export interface ModalityInputs {
   image: { thumbnails: string[] };
   /** The token ids the model saw (`<|endoftext|>` first) and each token's text. */
   text: { tokenIds: number[][]; tokens: string[][] };
+  /** Per row, where its points table gave them: a text, and an image as a data URL (null: none for that row). */
+  precomputed: { texts?: (string | null)[]; images?: (string | null)[] };
 }
 
 export interface AtlasLayerInfo {
@@ -196,7 +210,7 @@ export function joinPreviews<P extends Previews>(slices: P[]): P {
 }
 
 /** The per-input fields of each modality's previews (the keys of `ModalityInputs`), checked when previews arrive apart. */
-const PREVIEW_FIELDS: { [M in Modality]: (keyof ModalityInputs[M])[] } = { image: ['thumbnails'], text: ['tokenIds', 'tokens'] };
+const PREVIEW_FIELDS: { [M in Modality]: (keyof ModalityInputs[M])[] } = { image: ['thumbnails'], text: ['tokenIds', 'tokens'], precomputed: [] };
 
 /** A recording from its columns and its previews, which may have come separately (in slices, from the model worker). */
 export function withRecordedPreviews(columns: LayoutColumns, previews: Previews): RecordedColumns {

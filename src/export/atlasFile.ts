@@ -1,5 +1,5 @@
 import * as v from 'valibot';
-import { DEFAULT_ATLAS_PARAMS, type Atlas, type AtlasLayerInfo, type AtlasParams, type ImageModelInfo, type TextModelInfo } from '../compute/atlas';
+import { DEFAULT_ATLAS_PARAMS, type Atlas, type AtlasLayerInfo, type AtlasParams, type ImageModelInfo, type PrecomputedModelInfo, type TextModelInfo } from '../compute/atlas';
 import type { Concept } from '../compute/directions/concept';
 import type { AtlasCell, GridLevel, TopInput } from '../compute/types';
 import { decodeFloat32, encodeFloat32 } from '../lib/base64';
@@ -40,6 +40,13 @@ const textModelSchema = v.object({
   vocabSize: positive,
   classNames: v.null(),
 }) satisfies v.GenericSchema<TextModelInfo>;
+
+const precomputedModelSchema = v.object({
+  name: v.string(),
+  kind: v.literal('npy'),
+  rows: count,
+  classNames: v.null(),
+}) satisfies v.GenericSchema<PrecomputedModelInfo>;
 
 const layerSchema = v.object({
   name: v.string(),
@@ -146,6 +153,15 @@ const fileSchema = v.variant('modality', [
     /** token: the recorded token's index into its document's tokenIds, -1 when pooled. */
     points: v.object({ ...layoutColumns, token: v.array(indexOrNone) }),
   }),
+  v.object({
+    ...common,
+    modality: v.literal('precomputed'),
+    model: precomputedModelSchema,
+    /** Per row of the activation file, where its points table gave them: its text, its image as a data URL. */
+    inputs: v.object({ ...inputColumns, texts: v.optional(v.array(v.nullable(v.string()))), images: v.optional(v.array(v.nullable(v.string()))) }),
+    /** One pooled point per row: position is always -1. */
+    points: v.object({ ...layoutColumns, position: v.array(indexOrNone) }),
+  }),
 ]);
 
 /** The JSON form of an atlas file, as written and as read. */
@@ -213,9 +229,9 @@ export function atlasToJson(atlas: Atlas): AtlasFileJson {
     ...(atlas.icons ? { icons: atlas.icons } : {}),
     ...(atlas.concepts?.length ? { concepts: atlas.concepts.map((c) => ({ ...c, direction: encodeFloat32(c.direction) })) } : {}),
   } as const;
-  return atlas.modality === 'text'
-    ? { ...body, modality: 'text', model: atlas.model, inputs: atlas.inputs, points: { ...layout, token: position } }
-    : { ...body, modality: 'image', model: atlas.model, inputs: atlas.inputs, points: { ...layout, position } };
+  if (atlas.modality === 'text') return { ...body, modality: 'text', model: atlas.model, inputs: atlas.inputs, points: { ...layout, token: position } };
+  if (atlas.modality === 'precomputed') return { ...body, modality: 'precomputed', model: atlas.model, inputs: atlas.inputs, points: { ...layout, position } };
+  return { ...body, modality: 'image', model: atlas.model, inputs: atlas.inputs, points: { ...layout, position } };
 }
 
 export function serializeAtlas(atlas: Atlas): string {
@@ -286,7 +302,12 @@ function checkReferences(f: AtlasFileJson, position: number[]): void {
     if (inputs[key].length !== n) fail(`inputs.${key} holds ${inputs[key].length} values for ${n} inputs`);
   }
   if (f.modality === 'text') checkDocuments(f.inputs, n, f.model.vocabSize);
-  else if (f.inputs.thumbnails.length !== n) fail(`inputs.thumbnails holds ${f.inputs.thumbnails.length} values for ${n} inputs`);
+  else if (f.modality === 'precomputed') {
+    for (const key of ['texts', 'images'] as const) {
+      const column = f.inputs[key];
+      if (column && column.length !== n) fail(`inputs.${key} holds ${column.length} values for ${n} inputs`);
+    }
+  } else if (f.inputs.thumbnails.length !== n) fail(`inputs.thumbnails holds ${f.inputs.thumbnails.length} values for ${n} inputs`);
   for (const key of ['label', 'predicted'] as const) {
     const bad = inputs[key].findIndex((l) => l >= labelNames.length);
     if (bad >= 0) fail(`inputs.${key}[${bad}] is ${inputs[key][bad]}, but there are ${labelNames.length} label names`);
@@ -359,6 +380,14 @@ function keepInlinePictures(f: AtlasFileJson): AtlasFileJson {
     if (bad >= 0) {
       dropped('inputs.thumbnails', thumbnails, `[${bad}]`, 'those inputs show blank');
       picked = { ...f, inputs: { ...f.inputs, thumbnails: thumbnails.map((url) => (isImageDataUrl(url) ? url : BLANK_IMAGE_DATA_URL)) } };
+    }
+  }
+  if (f.modality === 'precomputed' && f.inputs.images) {
+    const images = f.inputs.images;
+    const bad = images.findIndex((url) => url !== null && !isImageDataUrl(url));
+    if (bad >= 0) {
+      dropped('inputs.images', images.filter((url): url is string => url !== null), `[${bad}]`, 'those rows show their text or label');
+      picked = { ...f, inputs: { ...f.inputs, images: images.map((url) => (url !== null && isImageDataUrl(url) ? url : null)) } };
     }
   }
   const icons = Object.entries(f.icons ?? {});

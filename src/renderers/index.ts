@@ -1,5 +1,6 @@
 import type { Atlas, Modality } from '../compute/atlas';
 import { imageRenderer } from './image';
+import { precomputedRenderer } from './precomputed';
 import { textRenderer } from './text';
 import type { ModalityRenderer } from './types';
 
@@ -7,6 +8,7 @@ import type { ModalityRenderer } from './types';
 const renderers: { [M in Modality]: ModalityRenderer<M> } = {
   image: imageRenderer,
   text: textRenderer,
+  precomputed: precomputedRenderer,
 };
 
 /** The renderer of a modality, for what exists before an atlas does (a loaded model). */

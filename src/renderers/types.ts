@@ -60,8 +60,14 @@ export interface ModalityRenderer<M extends Modality = Modality> {
   /**
    * The inputs the modality's models take: their kind in an `InputSet`, what one is called ('image', 'text'), the
    * built-in model that takes them, and what the page tells a user who has given none, or inputs of the other kind.
+   * Precomputed activations ('activations') have no model and no built-in one.
    */
-  inputs: { kind: 'images' | 'text'; noun: string; builtInModel: 'default' | 'default-text'; ask: string; wrongKind: string };
+  inputs: { kind: 'images' | 'text' | 'activations'; noun: string; builtInModel: 'default' | 'default-text' | null; ask: string; wrongKind: string };
+  /**
+   * Set where the modality's atlases have no model (precomputed activations): the tools that record inputs or take
+   * gradients (concepts from files, TCAV, the class filter, polysemanticity) are off, and this says why.
+   */
+  withoutModel?: string;
   /** A loaded model in one line, for the model panel. */
   describeModel(model: ModalityModels[M]): string;
   /** How the inspector lists a cell's top points: heading, list class, and the test id of an entry. */

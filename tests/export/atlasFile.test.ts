@@ -192,7 +192,7 @@ describe('atlas file', () => {
     ['not JSON', () => '{oops', /not JSON/],
     ['a foreign JSON file', () => ({ hello: 'world' }), /"format" is undefined/],
     ['a newer version', (f) => ({ ...f, version: 99 }), /newer than this app/],
-    ['an unknown modality', (f) => ({ ...f, modality: 'audio' }), /modality: Invalid type: Expected \("image" \| "text"\) but received "audio"/],
+    ['an unknown modality', (f) => ({ ...f, modality: 'audio' }), /modality: Invalid type: Expected \("image" \| "text" \| "precomputed"\) but received "audio"/],
     ['a missing input column', (f) => ({ ...f, inputs: { ...f.inputs, label: [] } }), /inputs.label holds 0 values for 20 inputs/],
     ['a point of an unknown input', (f) => ({ ...f, points: { ...f.points, input: f.points.input.map(() => 999) } }), /points.input\[0\] is 999, but there are 20 inputs/],
     ['a position outside the layer', (f) => ({ ...f, points: { ...f.points, position: f.points.position.map(() => 6) } }), /points.position\[0\] is 6, but layer conv3 has 6 positions/],

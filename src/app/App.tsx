@@ -86,6 +86,7 @@ export function App() {
         <ExportPanel
           onExportPng={async (size) => controller?.exportPng(size)}
           onExportJson={() => controller?.exportJson()}
+          onExportPoints={() => controller?.exportPointsParquet()}
           onOpenAtlas={(file) => controller?.openAtlasFile(file)}
         />
       </nav>

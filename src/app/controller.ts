@@ -17,7 +17,10 @@ import type { DirectionImages } from '../panels/DirectionComparison';
 import type { InspectorServices } from '../renderers/inspectorServices';
 import { DirectionsController } from './directions';
 import { AtlasPipeline } from './pipeline';
-import type { BuildRef, InputSet, LayoutPreview, ModelSource } from '../workers/protocol';
+import type { BuildRef, BuildResult, InputSet, LayoutPreview, ModelSource, StageProgress } from '../workers/protocol';
+import type { PrecomputedFiles } from '../workers/computeService';
+import type { Concept } from '../compute/directions/concept';
+import { writeAtlasPointsParquet } from '../export/pointsTable';
 
 type Store = typeof useAtlasStore;
 
@@ -33,6 +36,9 @@ function describeSource(source: ModelSource): string {
 const isBuiltIn = (origin: ModelSource['kind']) => origin === 'default' || origin === 'default-text';
 const TEXT_FILE = /\.(txt|jsonl|text|md)$/i;
 const isTextFile = (file: File) => TEXT_FILE.test(file.name) || (file.type.startsWith('text/') && !isJsonFile(file));
+/** Precomputed activations and the points table that describes their rows. */
+const NPY_FILE = /\.npy$/i;
+const POINTS_FILE = /\.(parquet|jsonl|ndjson)$/i;
 
 /**
  * Wires the pipeline (workers, model) to the store: every user action that needs the model or the
@@ -44,6 +50,8 @@ export class AtlasController {
   private modelLoading: Promise<void> = Promise.resolve();
   /** The user's inputs; null: the bundled sample of a built-in model. */
   private inputs: InputSet | null = null;
+  /** An activation file and its points table the user gave: while set, a build reads them instead of running a model. */
+  private precomputed: PrecomputedFiles | null = null;
   private build: AbortController | null = null;
   /** The model load in progress. */
   private load: AbortController | null = null;
@@ -193,6 +201,8 @@ export class AtlasController {
    */
   loadModel(source: ModelSource): Promise<void> {
     this.cancel();
+    // A model picked means atlases of its own inputs again.
+    this.precomputed = null;
     this.cancelModelLoad();
     const abort = new AbortController();
     this.load = abort;
@@ -235,6 +245,8 @@ export class AtlasController {
    */
   async addFiles(picked: PickedFile[]): Promise<void> {
     const s = this.store.getState();
+    if (picked.some((p) => NPY_FILE.test(p.file.name))) return this.addPrecomputed(picked);
+    this.precomputed = null;
     const images = picked.filter((p) => isImageFile(p.file));
     const texts = images.length ? [] : picked.filter((p) => isTextFile(p.file));
     const atlases = picked.filter((p) => !isImageFile(p.file) && isJsonFile(p.file));
@@ -256,10 +268,32 @@ export class AtlasController {
     await this.buildWithMatchingModel();
   }
 
+  /**
+   * Takes an activation file (.npy, rows x dim) with its points table (.parquet or .jsonl: label, text, image per
+   * row) and builds an atlas of them without a model; the model loaded stays for the next build of inputs.
+   */
+  private async addPrecomputed(picked: PickedFile[]): Promise<void> {
+    const s = this.store.getState();
+    s.clearErrors();
+    const npys = picked.filter((p) => NPY_FILE.test(p.file.name));
+    const tables = picked.filter((p) => POINTS_FILE.test(p.file.name));
+    const others = picked.filter((p) => !npys.includes(p) && !tables.includes(p));
+    s.addErrors(others.map((p) => ({ source: p.path, message: 'Not an .npy or a points table (.parquet, .jsonl); skipped: precomputed activations build from those alone.' })));
+    if (npys.length > 1 || tables.length > 1) {
+      s.fail('Inputs', `Drop one .npy with at most one points table; got ${npys.length} .npy and ${tables.length} table(s) (${[...npys, ...tables].map((p) => p.path).join(', ')}).`);
+      return;
+    }
+    const [npy] = npys;
+    const table = tables[0] ?? null;
+    this.precomputed = { activations: npy.file, activationsName: npy.file.name, points: table?.file ?? null, pointsName: table?.file.name ?? null };
+    await this.run();
+  }
+
   /** Builds an atlas of pasted text (one document per paragraph). */
   async addText(text: string): Promise<void> {
     const s = this.store.getState();
     s.clearErrors();
+    this.precomputed = null;
     this.inputs = { kind: 'text', texts: [{ name: 'pasted text', label: null, text }] };
     s.setUserInputs({ kind: 'text', count: 1, labels: [] });
     await this.buildWithMatchingModel();
@@ -277,14 +311,20 @@ export class AtlasController {
   /** Goes back to the bundled sample of the built-in model. */
   async useSample(): Promise<void> {
     this.inputs = null;
+    this.precomputed = null;
     this.store.getState().setUserInputs(null);
     await this.run();
   }
 
-  /** Builds an atlas of the current model, layer and inputs with the panel's parameters. */
+  /** Builds an atlas of the current model, layer and inputs with the panel's parameters; precomputed activations build without a model. */
   async run(): Promise<void> {
     await this.modelLoading;
     const s = this.store.getState();
+    if (this.precomputed) {
+      const files = this.precomputed;
+      await this.startBuild((pipeline, onProgress, signal, onLayout) => pipeline.buildPrecomputed(files, s.params, onProgress, signal, onLayout), `npy:${files.activationsName}`, []);
+      return;
+    }
     if (!s.model || !s.layer) {
       s.fail('Model', 'No model is loaded: pick the built-in one, model files or a URL first.');
       return;
@@ -299,23 +339,41 @@ export class AtlasController {
       s.fail('Inputs', taken.wrongKind);
       return;
     }
+    const { params, layer } = s;
+    // Concepts learnt at this layer of this model stay through a rebuild (a different projection, other inputs).
+    const fingerprint = s.model.fingerprint;
+    const carried = this.builtWith === fingerprint ? s.concepts.filter((c) => c.layer === layer) : [];
+    const request = { inputs, layer, params, keepConcepts: carried.map((c) => c.id) };
+    await this.startBuild((pipeline, onProgress, signal, onLayout) => pipeline.build(request, onProgress, signal, onLayout), fingerprint, carried);
+  }
+
+  /**
+   * Runs one build (`begin` starts it on the pipeline) and shows its atlas; a newer build or a cancel drops its answer.
+   * `fingerprint` names what built it (the model, or the activation file), `carried` the concepts it keeps.
+   */
+  private async startBuild(
+    begin: (
+      pipeline: AtlasPipeline,
+      onProgress: (p: StageProgress) => void,
+      signal: AbortSignal,
+      onLayout: (preview: LayoutPreview) => void,
+    ) => Promise<BuildResult>,
+    fingerprint: string,
+    carried: Concept[],
+  ): Promise<void> {
     this.build?.abort();
     // The model worker records next; icons of the old atlas would only compete with it.
     this.stopFeatureVis();
     const abort = new AbortController();
     this.build = abort;
     const ticket = ++this.ticket;
-    const { params } = s;
-    // Concepts learnt at this layer of this model stay through a rebuild (a different projection, other inputs).
-    const fingerprint = s.model.fingerprint;
-    const carried = this.builtWith === fingerprint ? s.concepts.filter((c) => c.layer === s.layer) : [];
-    s.runStarted();
+    this.store.getState().runStarted();
     try {
       const pipeline = await this.getPipeline();
       await this.building;
       abort.signal.throwIfAborted();
-      const pending = pipeline.build(
-        { inputs, layer: s.layer, params, keepConcepts: carried.map((c) => c.id) },
+      const pending = begin(
+        pipeline,
         (p) => {
           if (ticket === this.ticket) this.store.getState().runProgress(p);
         },
@@ -436,6 +494,17 @@ export class AtlasController {
     const { concepts } = this.store.getState();
     const withIcons = { ...atlas, ...(Object.keys(icons).length ? { icons } : {}), concepts };
     downloadBlob(new Blob([serializeAtlas(withIcons)], { type: 'application/json' }), `${this.fileStem(atlas)}.json`);
+  }
+
+  /** Downloads the atlas's points (x, y, cell, input, position, label, text) as Parquet, for pandas or Embedding Atlas. */
+  exportPointsParquet(): void {
+    const atlas = this.store.getState().atlas;
+    if (!atlas) return;
+    try {
+      downloadBlob(new Blob([writeAtlasPointsParquet(atlas)], { type: 'application/vnd.apache.parquet' }), `${this.fileStem(atlas)}-points.parquet`);
+    } catch (e) {
+      this.store.getState().addErrors([{ source: 'Points export', message: messageOf(e) }]);
+    }
   }
 
   private fileStem(atlas: Atlas): string {

@@ -49,6 +49,13 @@ export class DirectionsController implements DirectionTasks {
     return this.live;
   }
 
+  /** The model worker's recording of the atlas on screen, for the tasks that ask its model; an atlas without a model (precomputed activations) has none, and says so. */
+  private recording(atlas: Atlas): number {
+    const withoutModel = rendererFor(atlas).withoutModel;
+    if (withoutModel) throw new Error(withoutModel);
+    return this.ref().recording;
+  }
+
   /** Progress of a task's long step, as its message; a step that waits for its turn on the model says what for. */
   private progress(name: string) {
     return (p: ProgressEvent) =>
@@ -100,7 +107,7 @@ export class DirectionsController implements DirectionTasks {
         const { directions } = rendererFor(atlas);
         const record = async (files: PickedFile[], role: string) => {
           const { inputs, skipped } = await directions.readExamples(files);
-          const recorded = await pipeline.conceptActivations(this.ref().recording, inputs, atlas.layer.name, atlas.params, signal, this.progress('Recording the concept'));
+          const recorded = await pipeline.conceptActivations(this.recording(atlas), inputs, atlas.layer.name, atlas.params, signal, this.progress('Recording the concept'));
           current();
           this.store.getState().addErrors([
             ...skipped.map((p) => ({ source: `${role}: ${p.file.path}`, message: p.reason })),
@@ -170,7 +177,7 @@ export class DirectionsController implements DirectionTasks {
       if (tested.length === 0) throw new Error('no class has 2 inputs predicted as it.');
       const results: TcavClass[] = [];
       for (const t of tested) {
-        const request = { recording: this.ref().recording, layer: atlas.layer.name, target: t.target, input: t.input, position: t.position };
+        const request = { recording: this.recording(atlas), layer: atlas.layer.name, target: t.target, input: t.input, position: t.position };
         const g = await pipeline.gradients(request, signal, this.progress(`TCAV of ${t.name}`));
         const result = await pipeline.conceptTcav(this.ref().layout, conceptId, g.gradients, t.input.length, { method: concept.method, runs, seed: SEED, classesTested: tested.length });
         current();
@@ -215,7 +222,7 @@ export class DirectionsController implements DirectionTasks {
       const atlas = this.atlas();
       if (threshold !== null && !(threshold >= -1 && threshold <= 1)) throw new Error(`the threshold is a cosine similarity, from -1 to 1; got ${threshold}.`);
       if (!Number.isInteger(minMembers) || minMembers < 1) throw new Error(`m is a whole number of examples, at least 1; got ${minMembers}.`);
-      const result = await (await this.pipeline()).polysemanticity(this.ref().recording, atlas.layer.name, threshold, minMembers, signal, this.progress('Measuring polysemanticity'));
+      const result = await (await this.pipeline()).polysemanticity(this.recording(atlas), atlas.layer.name, threshold, minMembers, signal, this.progress('Measuring polysemanticity'));
       current();
       this.store.getState().setPolysemanticity(result);
     });
@@ -253,7 +260,7 @@ export class DirectionsController implements DirectionTasks {
       const n = atlas.points.input.length;
       const points = rendererFor(atlas).directions.classFilterPoints(atlas);
       const g = await pipeline.gradients(
-        { recording: this.ref().recording, layer: atlas.layer.name, target, input: points.map((p) => atlas.points.input[p]), position: points.map((p) => atlas.points.position[p]) },
+        { recording: this.recording(atlas), layer: atlas.layer.name, target, input: points.map((p) => atlas.points.input[p]), position: points.map((p) => atlas.points.position[p]) },
         signal,
         this.progress('Class attribution'),
       );

@@ -4,7 +4,7 @@ import type { ProgressEvent } from '../compute/types';
 import type { VersusRandomOptions, VersusRandomResult } from '../compute/directions/versusRandom';
 import type { ConceptFit, ConceptTcav, ConceptTcavOptions } from '../compute/directions/concept';
 import type { TopInput } from '../compute/types';
-import type { ComputeService, ConceptRequest } from '../workers/computeService';
+import type { ComputeService, ConceptRequest, PrecomputedFiles } from '../workers/computeService';
 import type { FeatureVisSupport, IconBatch, ModelService, VisualiseRequest } from '../workers/modelService';
 import type {
   BackendInfo,
@@ -127,6 +127,38 @@ export class AtlasPipeline {
       },
     });
     return { atlas, errors, sampling, iconSettings, ref: { recording, layout: layoutId } };
+  }
+
+  /**
+   * An atlas of precomputed activations (an .npy and its points table), without a model: the compute worker reads the
+   * files in chunks, records every row and lays out. The model worker is not asked, so its model and recording stay;
+   * the atlas's ref names no recording (-1), and the tasks that need one say so.
+   */
+  async buildPrecomputed(
+    files: PrecomputedFiles,
+    params: AtlasParams,
+    onProgress: (p: StageProgress) => void,
+    signal?: AbortSignal,
+    onLayout?: (preview: LayoutPreview) => void,
+  ): Promise<BuildResult> {
+    const groups = new Int32Array(0);
+    const relay = (event: ProgressEvent & { layout?: Float32Array }) => {
+      const { layout, ...progress } = event;
+      onProgress({ ...progress, stage: event.stage as Stage });
+      if (layout && onLayout) onLayout({ layout, groups });
+    };
+    const laid = await this.computeClient.call('layoutPrecomputed', [files, params], { signal, onProgress: relay });
+    const { atlas, layout, previews, errors } = laid;
+    if (atlas.modality !== 'precomputed') throw new Error(`The compute worker laid out a ${atlas.modality} atlas from precomputed activations.`);
+    const kept = atlas.points.input.length;
+    const total = atlas.points.totalBeforeSampling;
+    return {
+      atlas: { ...atlas, inputs: { ...atlas.inputs, ...previews } },
+      errors,
+      sampling: total > kept ? { kept, total } : null,
+      iconSettings: '',
+      ref: { recording: -1, layout },
+    };
   }
 
   /**

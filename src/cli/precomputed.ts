@@ -1,12 +1,12 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { basename, dirname, extname, isAbsolute, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import sharp from 'sharp';
 import { DEFAULT_ATLAS_PARAMS, layoutAtlas, withoutPreviews, withPreviews, type Atlas, type AtlasParams, type InputError } from '../compute/atlas';
 import type { UnitSummary } from '../compute/stream/recorder';
 import type { ProgressCallback } from '../compute/types';
 import { isImageDataUrl } from '../lib/dataUrl';
 import { precomputedRecording } from '../export/precomputed';
-import { isParquet, readPointsJsonl, readPointsParquet, writeAtlasPointsParquet, type PointsTable } from '../export/pointsTable';
+import { readPointsTable, writeAtlasPointsParquet, type PointsTable } from '../export/pointsTable';
 import { fileSource } from './npyFile';
 
 /** A precomputed atlas records nothing: one pooled point per row of the file. */
@@ -44,12 +44,7 @@ export async function readPointsFile(path: string, errors: InputError[] = []): P
   } catch (e) {
     throw new Error(`Cannot read the points table ${path}: ${(e as Error).message}`);
   }
-  const name = basename(path);
-  const ext = extname(path).toLowerCase();
-  let table: PointsTable;
-  if (ext === '.parquet' || isParquet(bytes)) table = await readPointsParquet(new Uint8Array(bytes), name);
-  else if (ext === '.jsonl' || ext === '.ndjson' || ext === '.json') table = readPointsJsonl(bytes.toString('utf8'), name);
-  else throw new Error(`${name}: a points table is a .parquet or a .jsonl file (one JSON object a line).`);
+  const table = await readPointsTable(new Uint8Array(bytes), basename(path));
   if (!table.image) return table;
   return { ...table, image: await inlineImages(table.image, dirname(path), errors) };
 }

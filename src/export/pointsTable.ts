@@ -110,6 +110,14 @@ export async function readPointsParquet(bytes: ArrayBuffer | Uint8Array, source 
   return fromRecords(records, source, names, (row) => `${source} row ${row}`);
 }
 
+/** Reads a points table by its name (.parquet, or .jsonl / .ndjson / .json lines) or, failing that, by its first bytes. */
+export async function readPointsTable(bytes: Uint8Array, name: string): Promise<PointsTable> {
+  const ext = /\.[^.]+$/.exec(name.toLowerCase())?.[0] ?? '';
+  if (ext === '.parquet' || isParquet(bytes)) return readPointsParquet(bytes, name);
+  if (ext === '.jsonl' || ext === '.ndjson' || ext === '.json') return readPointsJsonl(new TextDecoder().decode(bytes), name);
+  throw new PointsTableError(`${name}: a points table is a .parquet or a .jsonl file (one JSON object a line).`);
+}
+
 /** Writes an input points table as Parquet: the columns given, strings, null where a row has none. */
 export function writePointsTableParquet(columns: Partial<Record<PointColumn, (string | null)[]>>): ArrayBuffer {
   const given = POINT_COLUMNS.filter((c) => columns[c]);

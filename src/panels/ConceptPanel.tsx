@@ -49,25 +49,31 @@ export function ConceptPanel({ directions, live }: { directions: DirectionTasks 
       <button type="button" data-testid="concept-from-selection" disabled={!live || busy || selection.length === 0} onClick={() => learn({ kind: 'selection' })}>
         From the selection ({selection.length} points)
       </button>
-      <details>
-        <summary className="small">From a folder of {rendererFor(atlas).inputs.noun}s</summary>
-        <label className="small">
-          Concept examples
-          <input type="file" data-testid="concept-folder" ref={(el) => el?.setAttribute('webkitdirectory', '')} multiple onChange={(e) => setPositives(pickedFromInput(e.target.files))} />
-        </label>
-        <label className="small">
-          Counterexamples (empty: the rest of the atlas)
-          <input type="file" data-testid="concept-negatives" ref={(el) => el?.setAttribute('webkitdirectory', '')} multiple onChange={(e) => setNegatives(pickedFromInput(e.target.files))} />
-        </label>
-        <button
-          type="button"
-          data-testid="concept-from-folder"
-          disabled={!live || busy || positives.length === 0}
-          onClick={() => learn({ kind: 'inputs', positives, negatives: negatives.length ? negatives : null })}
-        >
-          Learn from {positives.length} file(s)
-        </button>
-      </details>
+      {rendererFor(atlas).withoutModel ? (
+        <p className="muted small" data-testid="without-model">
+          {rendererFor(atlas).withoutModel}
+        </p>
+      ) : (
+        <details>
+          <summary className="small">From a folder of {rendererFor(atlas).inputs.noun}s</summary>
+          <label className="small">
+            Concept examples
+            <input type="file" data-testid="concept-folder" ref={(el) => el?.setAttribute('webkitdirectory', '')} multiple onChange={(e) => setPositives(pickedFromInput(e.target.files))} />
+          </label>
+          <label className="small">
+            Counterexamples (empty: the rest of the atlas)
+            <input type="file" data-testid="concept-negatives" ref={(el) => el?.setAttribute('webkitdirectory', '')} multiple onChange={(e) => setNegatives(pickedFromInput(e.target.files))} />
+          </label>
+          <button
+            type="button"
+            data-testid="concept-from-folder"
+            disabled={!live || busy || positives.length === 0}
+            onClick={() => learn({ kind: 'inputs', positives, negatives: negatives.length ? negatives : null })}
+          >
+            Learn from {positives.length} file(s)
+          </button>
+        </details>
+      )}
       <TaskLine directions={directions} />
       {concepts.length > 0 && (
         <ul className="concept-list">
@@ -136,7 +142,7 @@ function ConceptDetails({ atlas, concept, directions, live }: { atlas: Atlas; co
       {ends.kind === 'error' && <p className="error small">{ends.message}</p>}
       <h3>TCAV</h3>
       {!modality.hasTargets(atlas) ? (
-        <p className="muted small">This model has no class output to test.</p>
+        <p className="muted small">{rendererFor(atlas).withoutModel ? 'TCAV takes gradients of the model, and this atlas has none.' : 'This model has no class output to test.'}</p>
       ) : (
         <form
           className="row"

@@ -2,14 +2,16 @@ import { useState } from 'react';
 import { PNG_SIZES } from '../atlas/png';
 import { useAtlasStore } from '../store';
 
-/** PNG of the whole current grid level, the atlas JSON, and reopening a saved atlas. */
+/** PNG of the whole current grid level, the atlas JSON, its points as Parquet, and reopening a saved atlas. */
 export function ExportPanel({
   onExportPng,
   onExportJson,
+  onExportPoints,
   onOpenAtlas,
 }: {
   onExportPng: (size: number) => Promise<void>;
   onExportJson: () => void;
+  onExportPoints: () => void;
   onOpenAtlas: (file: File) => void;
 }) {
   const hasAtlas = useAtlasStore((s) => s.atlas !== null);
@@ -47,6 +49,15 @@ export function ExportPanel({
         </button>
         <button type="button" data-testid="export-json" disabled={!hasAtlas} onClick={onExportJson}>
           JSON
+        </button>
+        <button
+          type="button"
+          data-testid="export-points"
+          disabled={!hasAtlas}
+          onClick={onExportPoints}
+          title="Every point's x, y, finest-grid cell, input, position, label and text, for pandas or Embedding Atlas"
+        >
+          Points (Parquet)
         </button>
       </div>
       <label className="button">

@@ -46,7 +46,7 @@ export function InputPanel({
         <p>Drop images, text files or folders here</p>
         <p className="muted small">
           One sub-folder per label, e.g. cats/…, dogs/…. Text: .txt (a document per paragraph) or .jsonl (a "text" field per
-          line, "label" if present). Or drop an atlas .json to reopen it.
+          line, "label" if present). Precomputed activations: an .npy with its points table (.parquet or .jsonl). Or drop an atlas .json to reopen it.
         </p>
         <div className="row">
           <label className="button">
@@ -56,6 +56,10 @@ export function InputPanel({
           <label className="button">
             Texts…
             <input type="file" multiple accept=".txt,.jsonl,.text,.md,text/plain" data-testid="text-input" onChange={picked} />
+          </label>
+          <label className="button" title="A NumPy .npy of activations (rows x dim) with its points table (.parquet or .jsonl: label, text, image per row): an atlas without a model">
+            Activations…
+            <input type="file" multiple accept=".npy,.parquet,.jsonl,.ndjson" data-testid="activations-input" onChange={picked} />
           </label>
           <label className="button">
             Folder…

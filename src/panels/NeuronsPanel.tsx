@@ -31,6 +31,7 @@ export function NeuronsPanel({ directions, live }: { directions: DirectionTasks 
   const [threshold, setThreshold] = useState('');
   const [minMembers, setMinMembers] = useState(3);
   if (!atlas) return null;
+  const { withoutModel } = rendererFor(atlas);
 
   return (
     <section className="panel" data-testid="neurons-panel">
@@ -56,6 +57,7 @@ export function NeuronsPanel({ directions, live }: { directions: DirectionTasks 
         </button>
       )}
       <h3>Polysemanticity</h3>
+      {withoutModel && <p className="muted small">Polysemanticity records neurons' examples with the model, and this atlas has none.</p>}
       <form
         className="row small"
         onSubmit={(e) => {
@@ -69,7 +71,7 @@ export function NeuronsPanel({ directions, live }: { directions: DirectionTasks 
         <label title="Examples a cluster needs to count">
           m <input type="number" className="narrow" min={1} value={minMembers} onChange={(e) => setMinMembers(Number(e.target.value))} data-testid="poly-min" />
         </label>
-        <button type="submit" data-testid="poly-run" disabled={!live || busy}>
+        <button type="submit" data-testid="poly-run" disabled={!live || busy || withoutModel !== undefined}>
           Measure
         </button>
       </form>

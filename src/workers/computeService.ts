@@ -1,4 +1,4 @@
-import { layoutAtlas, type AtlasParams, type LaidOutAtlas, type LayoutColumns } from '../compute/atlas';
+import { layoutAtlas, withoutPreviews, type AtlasParams, type InputError, type LaidOutAtlas, type LayoutColumns, type ModalityInputs } from '../compute/atlas';
 import { conceptTcav, fitConcept, restRows, type ConceptExamples, type ConceptFit, type ConceptTcav, type ConceptTcavOptions } from '../compute/directions/concept';
 import type { CavMethod } from '../compute/directions/cav';
 import { gatherRows } from '../compute/directions/vectors';
@@ -6,7 +6,26 @@ import { neuronsVersusRandom, type VersusRandomOptions, type VersusRandomResult 
 import { classAttribution } from '../compute/directions/attribution';
 import { neuronProfile, rankByDirection, type NeuronProfile } from '../compute/grid';
 import type { ActivationTable, TopInput } from '../compute/types';
+import { blobSource } from '../export/npyRead';
+import { readPointsTable } from '../export/pointsTable';
+import { precomputedRecording } from '../export/precomputed';
 import type { CallContext } from './rpc';
+
+/** An activation file (.npy) and its points table as the page picked them: read here in chunks, never whole on the page. */
+export interface PrecomputedFiles {
+  activations: Blob;
+  activationsName: string;
+  points: Blob | null;
+  pointsName: string | null;
+}
+
+/** A precomputed atlas laid out: the atlas less its rows' texts and images, which come beside it. */
+export interface PrecomputedLayout {
+  atlas: LaidOutAtlas;
+  layout: number;
+  previews: ModalityInputs['precomputed'];
+  errors: InputError[];
+}
 
 /** One side of a concept: points of the atlas, or rows recorded elsewhere (a folder of concept inputs). */
 export type ConceptSide = { kind: 'points'; points: number[] } | { kind: 'rows'; values: Float32Array; count: number };
@@ -54,23 +73,37 @@ export function createComputeService() {
     return { values: gatherRows(t.values, s.points, t.dim), count: s.points.length };
   };
 
+  /** Projects and grids a recording; its table becomes the one later requests name by the returned layout number. */
+  const layOut = async (context: CallContext, recorded: LayoutColumns, params: AtlasParams, keepConcepts: string[]): Promise<{ atlas: LaidOutAtlas; layout: number }> => {
+    const layout = ++layouts;
+    table = null;
+    // A concept's examples are rows of its layer, not points of an atlas: those the page carries over stay.
+    for (const id of examples.keys()) if (!keepConcepts.includes(id)) examples.delete(id);
+    const atlas = await layoutAtlas(recorded, params, (event) => context.progress(event), context.signal, (t) => {
+      table = t;
+      tableLayout = layout;
+    });
+    return { atlas, layout };
+  };
+
   return {
     /** Projects the recorded activations and bins them into the atlas's grid levels; intermediate layouts go out as progress. */
-    async layoutAtlas(
-      context: CallContext,
-      recorded: LayoutColumns,
-      params: AtlasParams,
-      keepConcepts: string[] = [],
-    ): Promise<{ atlas: LaidOutAtlas; layout: number }> {
-      const layout = ++layouts;
-      table = null;
-      // A concept's examples are rows of its layer, not points of an atlas: those the page carries over stay.
-      for (const id of examples.keys()) if (!keepConcepts.includes(id)) examples.delete(id);
-      const atlas = await layoutAtlas(recorded, params, (event) => context.progress(event), context.signal, (t) => {
-        table = t;
-        tableLayout = layout;
-      });
-      return { atlas, layout };
+    layoutAtlas(context: CallContext, recorded: LayoutColumns, params: AtlasParams, keepConcepts: string[] = []): Promise<{ atlas: LaidOutAtlas; layout: number }> {
+      return layOut(context, recorded, params, keepConcepts);
+    },
+
+    /**
+     * An atlas of precomputed activations, without a model: reads the .npy in chunks and its points table here (the
+     * page's thread only passes the files), records every row into the streaming recorder, then lays out as above.
+     */
+    async layoutPrecomputed(context: CallContext, files: PrecomputedFiles, params: AtlasParams): Promise<PrecomputedLayout> {
+      const points = files.points ? await readPointsTable(new Uint8Array(await files.points.arrayBuffer()), files.pointsName ?? 'points table') : null;
+      const { recorded, errors } = await precomputedRecording(
+        { activations: blobSource(files.activations), name: files.activationsName, points, ...(files.pointsName ? { pointsName: files.pointsName } : {}) },
+        { seed: params.seed, onProgress: (event) => context.progress(event), signal: context.signal },
+      );
+      const { atlas, layout } = await layOut(context, withoutPreviews(recorded), { ...params, samplesPerInput: 'pooled' }, []);
+      return { atlas, layout, previews: recorded.previews, errors };
     },
 
     /** One neuron of the last atlas's layer: its top points (indices into the atlas's points) and its histogram. */

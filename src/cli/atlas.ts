@@ -1,16 +1,22 @@
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { ProgressEvent } from '../compute/types';
 import { serializeAtlas } from '../export/atlasFile';
-import { npyFloat32 } from '../export/npy';
+import { join } from 'node:path';
+import type { Atlas, InputError } from '../compute/atlas';
 import type { Preprocessing } from '../model/image/preprocess';
-import { buildAtlasInNode } from './buildAtlas';
+import type { StreamHooks } from '../model/recordTable';
+import { layoutInNode, recordInNode, shardInputs } from './buildAtlas';
 import { printNotes } from './cliText';
+import { NpyRowWriter } from './npyWriter';
+import { mergeShards, parseShard, shardFolderName, writeShard } from './shards';
 
 const USAGE = `Build an activation atlas from the command line; writes the JSON the app opens.
 
   npm run atlas -- [--model default|<dir>] [--images <dir>] [--layer <name>] [--out atlas.json]
   npm run atlas -- --text <file|dir> [--model <dir>] [--layer h.1.mlp.act] [--out atlas.json]
+  npm run atlas -- <as above> --shard I/N|auto [--shards N] --out <dir>   record one slice into <dir>/shard-I-of-N/
+  npm run atlas -- --merge <dir> --out atlas.json                          merge every shard in <dir> and lay it out
 
   --model <dir|default>     TF.js layers or graph model folder (model.json + shards), or with --text a GPT-2
                             folder (config.json + model.safetensors, or model.safetensors.index.json + shards);
@@ -36,9 +42,20 @@ const USAGE = `Build an activation atlas from the command line; writes the JSON 
   --preprocess <p>          unit ([0,1]) | symmetric ([-1,1]) | meanstd (ImageNet mean/std)
   --input-size <px>         input size for graph models with a dynamic size
   --seed <n>                random seed; default: 0
-  --out <file>              output JSON; default: atlas.json
-  --save-activations <file> also write the atlas's points' activations as a NumPy .npy (float32, points x dim,
-                            in the order of the file's points)
+  --out <file|dir>          output JSON (default: atlas.json); with --shard, the folder shards go to (default: shards)
+  --sample <rows>           rows kept, seeded, for the layout (the same rows for any batch size or shard count);
+                            default: as many as 256 MB holds. Unit statistics and top inputs always cover every row
+  --save-activations <file> also stream EVERY recorded row to a NumPy .npy (float32, rows x dim), with
+                            <file>.rows.npy beside it (int32 rows x 2: the atlas's input index, position); with
+                            --shard, both go into the shard folder (activations.npy, activations.rows.npy) and
+                            the input index is the shard's (see its inputs.json)
+  --shard <I/N|auto>        record only the I-th of N slices of the inputs (by a stable hash of each image's
+                            name or each document's index); auto reads JOB_COMPLETION_INDEX (Kubernetes Indexed
+                            Job), CLOUD_RUN_TASK_INDEX and CLOUD_RUN_TASK_COUNT (Cloud Run jobs) or
+                            AWS_BATCH_JOB_ARRAY_INDEX (AWS Batch array jobs)
+  --shards <N>              the number of shards, where the engine does not give it (Kubernetes, AWS Batch)
+  --merge <dir>             merge the shard folders in <dir> (all N, one model, layer and parameters) into one
+                            atlas: exact unit top inputs and statistics, the seeded sample, the layout
   --list-layers             print the recordable layers and exit
 `;
 
@@ -93,8 +110,12 @@ async function main(): Promise<void> {
       preprocess: { type: 'string' },
       'input-size': { type: 'string' },
       seed: { type: 'string', default: '0' },
-      out: { type: 'string', default: 'atlas.json' },
+      out: { type: 'string' },
       'save-activations': { type: 'string' },
+      sample: { type: 'string' },
+      shard: { type: 'string' },
+      shards: { type: 'string' },
+      merge: { type: 'string' },
       'list-layers': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -127,9 +148,50 @@ async function main(): Promise<void> {
     return;
   }
 
-  const saveTo = values['save-activations'];
   const started = performance.now();
-  const result = await buildAtlasInNode({
+  const finish = async (atlas: Atlas, errors: InputError[], how: string) => {
+    const out = values.out ?? 'atlas.json';
+    await writeFile(out, serializeAtlas(atlas));
+    printNotes(atlas.notices, errors);
+    const cells = atlas.levels.map((l) => `${l.size}:${l.cells.length}`).join(' ');
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    process.stdout.write(
+      `wrote ${out}: ${atlas.inputs.names.length} inputs, ${atlas.points.totalBeforeSampling} rows recorded, ${atlas.points.input.length} points ` +
+        `of layer ${atlas.layer.name} (${atlas.layer.dim}-d), cells per grid ${cells}, ${how}, ${seconds} s\n`,
+    );
+  };
+
+  if (values.merge !== undefined) {
+    const merged = await mergeShards(values.merge);
+    const atlas = await layoutInNode(merged.recorded, merged.identity.params, progressBar);
+    await finish(atlas, merged.errors, `merged from ${merged.shards} shards`);
+    return;
+  }
+
+  const shard = values.shard !== undefined ? parseShard(values.shard, values.shards, process.env) : undefined;
+  if (shard === undefined && values.shards !== undefined) throw new Error('--shards applies with --shard auto.');
+  const shardDir = values.out ?? 'shards';
+  const saveTo = values['save-activations'];
+  const npyPath = saveTo === undefined ? undefined : shard ? join(shardDir, `.${shardFolderName(shard)}.activations.tmp-${process.pid}.npy`) : saveTo;
+  const rowsPath = npyPath?.replace(/(\.npy)?$/, '.rows.npy');
+  let writers: { values: NpyRowWriter<Float32Array>; rows: NpyRowWriter<Int32Array> } | null = null;
+  const place = new Int32Array(2);
+  const stream: StreamHooks = {
+    ...(values.sample !== undefined ? { sampleRows: integer(values.sample, '--sample', 1) } : {}),
+    ...(npyPath
+      ? {
+          onRow: (input, position, data, offset, dim) => {
+            writers ??= { values: new NpyRowWriter(npyPath, dim, 'float32'), rows: new NpyRowWriter(rowsPath!, 2, 'int32') };
+            writers.values.append(data, offset);
+            place[0] = input;
+            place[1] = position;
+            writers.rows.append(place);
+          },
+        }
+      : {}),
+  };
+  if (shard && npyPath) await mkdir(shardDir, { recursive: true });
+  const recording = await recordInNode({
     model: values.model,
     images: values.images,
     text: values.text,
@@ -151,21 +213,34 @@ async function main(): Promise<void> {
     labels: values.labels,
     preprocessing: preprocess ? { range: preprocess } : undefined,
     inputSize: values['input-size'] ? integer(values['input-size'], '--input-size', 1) : undefined,
-    keepActivations: saveTo !== undefined,
+    stream,
+    shard,
     onProgress: progressBar,
   });
-  const { atlas } = result;
-  await writeFile(values.out, serializeAtlas(atlas));
-  if (saveTo !== undefined && result.activations) await writeFile(saveTo, npyFloat32(result.activations, [atlas.points.input.length, atlas.layer.dim]));
-  const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  printNotes(atlas.notices, result.errors);
-  const cells = atlas.levels.map((l) => `${l.size}:${l.cells.length}`).join(' ');
-  process.stdout.write(
-    `wrote ${values.out}: ${atlas.inputs.names.length} inputs, ${atlas.points.input.length} points of layer ${atlas.layer.name} ` +
-      `(${atlas.layer.dim}-d), cells per grid ${cells}, backend ${result.backend.name}, ${seconds} s\n`,
-  );
+  const savedRows = writers === null ? 0 : (writers as { values: NpyRowWriter<Float32Array>; rows: NpyRowWriter<Int32Array> }).values.close();
+  if (writers) (writers as { rows: NpyRowWriter<Int32Array> }).rows.close();
+  const { recorded, errors } = recording;
+
+  if (shard) {
+    const extra = npyPath ? [{ path: npyPath, name: 'activations.npy' }, { path: rowsPath!, name: 'activations.rows.npy' }] : [];
+    const folder = await writeShard(
+      shardDir,
+      shard,
+      { identity: recording.identity, state: recording.stream.state, inputs: shardInputs(recording), notices: recorded.notices, errors },
+      extra,
+    );
+    printNotes([], errors);
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    process.stdout.write(
+      `wrote ${folder}: shard ${shard.index} of ${shard.count} (${shard.engine}), ${recorded.names.length} inputs, ` +
+        `${recording.stream.recorded} rows of layer ${recording.stream.layer.name}, backend ${recording.backend.name}, ${seconds} s\n`,
+    );
+    return;
+  }
+  const atlas = await layoutInNode(recorded, recording.identity.params, progressBar);
+  await finish(atlas, errors, `backend ${recording.backend.name}`);
   if (saveTo !== undefined) {
-    process.stdout.write(`wrote ${saveTo}: ${atlas.points.input.length} x ${atlas.layer.dim} float32 activations, in the order of the atlas's points\n`);
+    process.stdout.write(`wrote ${saveTo}: ${savedRows} x ${atlas.layer.dim} float32 activations (every recorded row), and ${rowsPath}: each row's input and position\n`);
   }
 }
 

@@ -1,24 +1,31 @@
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createHash } from 'node:crypto';
 import {
-  buildAtlas,
   DEFAULT_ATLAS_PARAMS,
   layoutAtlas,
+  withoutPreviews,
+  withPreviews,
   type Atlas,
   type AtlasParams,
   type AtlasRequest,
   type InputError,
   type RecordedColumns,
 } from '../compute/atlas';
-import type { ActivationTable, ProgressCallback } from '../compute/types';
+import type { StreamRecorder } from '../compute/stream/recorder';
+import { shardOf } from '../compute/stream/rowOrder';
+import type { ProgressCallback } from '../compute/types';
+import { modelFingerprint } from '../featureVis/fingerprint';
+import type { StreamHooks } from '../model/recordTable';
 import { chooseBackend, type BackendChoice } from '../model/backend';
 import { BUILT_IN_MODEL_NAME, ImageModel } from '../model/image/imageModel';
 import type { Preprocessing } from '../model/image/preprocess';
 import { recordImageAtlas, type ImageProvider } from '../model/image/recordImages';
-import { documentsFromFiles, type DocumentsRead } from '../model/text/documents';
+import { documentsFromFiles, type DocumentsRead, type TextDocument } from '../model/text/documents';
 import { recordTextAtlas } from '../model/text/recordText';
 import { BUILT_IN_TEXT_MODEL_NAME, TextModel } from '../model/text/textModel';
+import type { ShardIdentity, ShardInputs, ShardSpec } from './shards';
 import { artifactsFromDirectory, folderProvider, isTextModelFolder, pngDataUrl, readClassNames, textFilesFromPath, textModelFiles } from './nodeIo';
 
 export const DEFAULT_MODEL_DIR = fileURLToPath(new URL('../../models/fashion-cnn', import.meta.url));
@@ -26,7 +33,6 @@ export const DEFAULT_TEXT_MODEL_DIR = fileURLToPath(new URL('../../models/text-g
 
 /** The command line records one pooled vector per image unless asked for positions. */
 export const CLI_DEFAULT_PARAMS: AtlasParams = { ...DEFAULT_ATLAS_PARAMS, samplesPerInput: 'pooled' };
-/** For text it records tokens, as the page does: a pooled window mixes every token it holds. */
 /** Text records every token (but <|endoftext|>) unless asked to sample, as the page does. */
 export const TEXT_CLI_DEFAULT_PARAMS: AtlasParams = { ...DEFAULT_ATLAS_PARAMS, samplesPerInput: 'all' };
 
@@ -45,10 +51,11 @@ export interface NodeAtlasOptions {
   labels?: string;
   preprocessing?: Preprocessing;
   inputSize?: number;
-  maxValues?: number;
   thumbnailSize?: number;
-  /** Keep the recorded activations of the atlas's points, in point order (for --save-activations). */
-  keepActivations?: boolean;
+  /** The sample's size, a sink for every recorded row (--save-activations), the recorder when done. */
+  stream?: StreamHooks;
+  /** Record only this slice of the inputs (--shard). */
+  shard?: ShardSpec;
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
 }
@@ -57,8 +64,17 @@ export interface NodeAtlasResult {
   atlas: Atlas;
   backend: BackendChoice;
   errors: InputError[];
-  /** points x dim float32, row-major, when asked for with keepActivations. */
-  activations?: Float32Array;
+}
+
+/** A recording made in Node, with what a shard stores of it: the run's identity, the stream and each input's ordinal. */
+export interface NodeRecording {
+  recorded: RecordedColumns;
+  errors: InputError[];
+  backend: BackendChoice;
+  identity: ShardIdentity;
+  stream: StreamRecorder;
+  /** Each recorded input's place among all the run's inputs. */
+  ordinals: number[];
 }
 
 /** Loads an image model from the command line's --model value. */
@@ -94,45 +110,6 @@ export async function bundledSample(): Promise<ImageProvider> {
   return sampleProvider(await loadSampleFromDisk());
 }
 
-/** The whole pipeline in Node: the same two stages the page runs in its workers, here in process. */
-export async function buildAtlasInNode(options: NodeAtlasOptions): Promise<NodeAtlasResult> {
-  if (options.text !== undefined && options.images !== undefined) throw new Error('Pass --images or --text, not both.');
-  const backend = await chooseBackend({ node: true });
-  if (await isTextModelArg(options.model, options.text)) return { ...(await buildTextAtlasInNode(options)), backend };
-  return { ...(await buildImageAtlasInNode(options)), backend };
-}
-
-async function buildImageAtlasInNode(options: NodeAtlasOptions): Promise<Omit<NodeAtlasResult, 'backend'>> {
-  const model = await loadModelForCli(options.model, options);
-  try {
-    let images: ImageProvider;
-    if (options.images) images = await folderProvider(options.images);
-    else if (options.model === 'default') images = await bundledSample();
-    else throw new Error('No images given: pass --images <folder> (the bundled sample only fits the default model).');
-    const request = { layer: options.layer ?? model.defaultLayer, params: { ...CLI_DEFAULT_PARAMS, ...options.params } };
-    const { onProgress, signal } = options;
-    return await runStages(request, options, (req) =>
-      recordImageAtlas(model, images, req, { encodePng: pngDataUrl, thumbnailSize: options.thumbnailSize, maxValues: options.maxValues, onProgress, signal }),
-    );
-  } finally {
-    model.dispose();
-  }
-}
-
-async function buildTextAtlasInNode(options: NodeAtlasOptions): Promise<Omit<NodeAtlasResult, 'backend'>> {
-  if (options.text === undefined) throw new Error(`${options.model} is a GPT-2: pass --text <file|folder> with the documents to record.`);
-  const read = await readTextDocuments(options.text);
-  const model = await loadTextModelForCli(options.model);
-  try {
-    const request = { layer: options.layer ?? model.defaultLayer, params: { ...TEXT_CLI_DEFAULT_PARAMS, ...options.params } };
-    const { onProgress, signal } = options;
-    const built = await runStages(request, options, (req) => recordTextAtlas(model, read.documents, req, { maxValues: options.maxValues, onProgress, signal }));
-    return { ...built, errors: [...read.errors, ...built.errors] };
-  } finally {
-    model.dispose();
-  }
-}
-
 /** The documents of --text; bad files and lines are listed, and it fails only when nothing could be read. */
 async function readTextDocuments(path: string): Promise<DocumentsRead> {
   const read = documentsFromFiles(await textFilesFromPath(path));
@@ -143,17 +120,150 @@ async function readTextDocuments(path: string): Promise<DocumentsRead> {
   return read;
 }
 
-/** Records then lays out, in process; keeps the table the layout used, whose rows are the atlas's points in order. */
-async function runStages(
+/** The whole pipeline in Node: the same two stages the page runs in its workers, here in process. */
+export async function buildAtlasInNode(options: NodeAtlasOptions): Promise<NodeAtlasResult> {
+  const { recorded, errors, backend, identity } = await recordInNode(options);
+  const atlas = await layoutInNode(recorded, identity.params, options.onProgress, options.signal);
+  return { atlas, errors, backend };
+}
+
+/** The layout stage in process, for a recording made here or merged from shards. */
+export async function layoutInNode(recorded: RecordedColumns, params: AtlasParams, onProgress?: ProgressCallback, signal?: AbortSignal): Promise<Atlas> {
+  const laid = await layoutAtlas(withoutPreviews(recorded), params, onProgress, signal);
+  return withPreviews(laid, recorded);
+}
+
+/** The recording stage in process (the whole run, or one shard of it with options.shard). */
+export async function recordInNode(options: NodeAtlasOptions): Promise<NodeRecording> {
+  if (options.text !== undefined && options.images !== undefined) throw new Error('Pass --images or --text, not both.');
+  const backend = await chooseBackend({ node: true });
+  const recording = (await isTextModelArg(options.model, options.text)) ? await recordTextInNode(options) : await recordImagesInNode(options);
+  return { ...recording, backend };
+}
+
+/** What the stream hooks hand back when a pass is over. */
+function captureStream(options: NodeAtlasOptions) {
+  const captured: { stream?: StreamRecorder; ordinals?: number[] } = {};
+  const stream: StreamHooks = {
+    ...options.stream,
+    onRecorded: (recorder, ordinals) => {
+      captured.stream = recorder;
+      captured.ordinals = [...ordinals];
+      options.stream?.onRecorded?.(recorder, ordinals);
+    },
+  };
+  return { stream, captured };
+}
+
+/** The run's identity; the weights are hashed only when shards will be compared. */
+function identityOf(
+  recorded: RecordedColumns,
   request: AtlasRequest,
-  options: NodeAtlasOptions,
-  record: (request: AtlasRequest) => Promise<RecordedColumns & { errors: InputError[] }>,
-): Promise<Omit<NodeAtlasResult, 'backend'>> {
-  let pointTable: ActivationTable | null = null;
-  const { atlas, errors } = await buildAtlas(request, {
-    record,
-    layout: (recorded, params) => layoutAtlas(recorded, params, options.onProgress, options.signal, (table) => (pointTable = table)),
-  });
-  const activations = options.keepActivations ? (pointTable as ActivationTable | null)?.values : undefined;
-  return { atlas, errors, ...(activations ? { activations } : {}) };
+  recorder: StreamRecorder,
+  fingerprint: string,
+): ShardIdentity {
+  const { state } = recorder;
+  return {
+    fingerprint,
+    modality: recorded.modality,
+    model: recorded.model,
+    layer: recorder.layer,
+    layerShape: recorded.layerShape,
+    samplesPerInput: recorded.samplesPerInput,
+    params: request.params,
+    sampleRows: state.sample.capacity,
+    unitTopK: state.top.k,
+    covariance: state.moments !== null,
+  };
+}
+
+async function recordImagesInNode(options: NodeAtlasOptions): Promise<Omit<NodeRecording, 'backend'>> {
+  const model = await loadModelForCli(options.model, options);
+  try {
+    let images: ImageProvider;
+    if (options.images) images = await folderProvider(options.images);
+    else if (options.model === 'default') images = await bundledSample();
+    else throw new Error('No images given: pass --images <folder> (the bundled sample only fits the default model).');
+    if (options.shard) images = shardProvider(images, options.shard);
+    const request = { layer: options.layer ?? model.defaultLayer, params: { ...CLI_DEFAULT_PARAMS, ...options.params } };
+    const { stream, captured } = captureStream(options);
+    const { onProgress, signal } = options;
+    const fingerprint = options.shard ? await modelFingerprint(model) : '';
+    const { errors, ...recorded } = await recordImageAtlas(model, images, request, {
+      encodePng: pngDataUrl,
+      thumbnailSize: options.thumbnailSize,
+      stream,
+      onProgress,
+      signal,
+    });
+    const columns: RecordedColumns = recorded;
+    return { recorded: columns, errors, identity: identityOf(columns, request, captured.stream!, fingerprint), stream: captured.stream!, ordinals: captured.ordinals! };
+  } finally {
+    model.dispose();
+  }
+}
+
+async function recordTextInNode(options: NodeAtlasOptions): Promise<Omit<NodeRecording, 'backend'>> {
+  if (options.text === undefined) throw new Error(`${options.model} is a GPT-2: pass --text <file|folder> with the documents to record.`);
+  const read = await readTextDocuments(options.text);
+  const model = await loadTextModelForCli(options.model);
+  try {
+    const request = { layer: options.layer ?? model.defaultLayer, params: { ...TEXT_CLI_DEFAULT_PARAMS, ...options.params } };
+    const documents = options.shard ? shardDocuments(read.documents, options.shard) : read.documents;
+    const { stream, captured } = captureStream(options);
+    const { onProgress, signal } = options;
+    const fingerprint = options.shard ? await textModelFingerprint(options.model) : '';
+    const { errors, ...recorded } = await recordTextAtlas(model, documents, request, { stream, onProgress, signal });
+    const columns: RecordedColumns = recorded;
+    return {
+      recorded: columns,
+      errors: [...read.errors, ...errors],
+      identity: identityOf(columns, request, captured.stream!, fingerprint),
+      stream: captured.stream!,
+      ordinals: captured.ordinals!,
+    };
+  } finally {
+    model.dispose();
+  }
+}
+
+/** The inputs of one shard: those whose name hashes to it, each keeping its index in the whole folder as its ordinal. */
+export function shardProvider(images: ImageProvider, shard: ShardSpec): ImageProvider {
+  const picked: number[] = [];
+  for (let i = 0; i < images.count; i++) if (shardOf(images.name(i), shard.count) === shard.index) picked.push(i);
+  return {
+    count: picked.length,
+    name: (k) => images.name(picked[k]),
+    label: (k) => images.label(picked[k]),
+    load: (k) => images.load(picked[k]),
+    ordinal: (k) => (images.ordinal ? images.ordinal(picked[k]) : picked[k]),
+  };
+}
+
+/** The documents of one shard: those whose index hashes to it, each keeping its index as its ordinal. */
+export function shardDocuments(documents: readonly TextDocument[], shard: ShardSpec): TextDocument[] {
+  return documents.map((doc, d) => ({ ...doc, ordinal: doc.ordinal ?? d })).filter((doc) => shardOf(String(doc.ordinal), shard.count) === shard.index);
+}
+
+/** A hash of a GPT-2 folder's files (config and weights): shards of one run must share it. */
+async function textModelFingerprint(model: string): Promise<string> {
+  const hash = createHash('sha256');
+  for (const file of await textModelFiles(model === 'default' ? DEFAULT_TEXT_MODEL_DIR : model)) {
+    hash.update(file.name);
+    hash.update(file.bytes as Uint8Array);
+  }
+  return hash.digest('hex');
+}
+
+/** A shard's per-input columns, for its inputs.json. */
+export function shardInputs(recording: NodeRecording): ShardInputs {
+  const { recorded, ordinals } = recording;
+  return {
+    ordinals,
+    names: recorded.names,
+    labels: recorded.labels,
+    predicted: Array.from(recorded.predicted),
+    probability: Array.from(recorded.probability),
+    previews: recorded.previews,
+  };
 }

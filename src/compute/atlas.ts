@@ -1,4 +1,5 @@
 import type { Concept } from './directions/concept';
+import type { UnitSummary } from './stream/recorder';
 import { buildLevels, GRID_SIZES, normaliseLayout } from './grid';
 import { project, type ProjectionProgress } from './projection';
 import type { ActivationTable, GridLevel, Layout, Metric, ProgressEvent, ProjectionMethod, ProjectionOptions } from './types';
@@ -167,6 +168,8 @@ export interface AtlasOf<M extends Modality> {
   icons?: Record<string, string>;
   /** Concept vectors the user made at this layer. */
   concepts?: Concept[];
+  /** Every unit's statistics and top inputs over every recorded row (absent in files made before they were kept). */
+  units?: UnitSummary;
 }
 
 export type Atlas = { [M in Modality]: AtlasOf<M> }[Modality];
@@ -249,6 +252,8 @@ export interface RecordedOf<M extends Modality> {
   predicted: Int32Array;
   probability: Float32Array;
   notices: string[];
+  /** Every unit's statistics and top rows over every recorded row; the table holds only the sample. */
+  units?: UnitSummary;
 }
 
 /**
@@ -353,6 +358,7 @@ export function assembleAtlas(recorded: LayoutColumns, layout: Layout, params: A
     },
     levels,
     notices,
+    ...(recorded.units ? { units: recorded.units } : {}),
   } as LaidOutAtlas;
 }
 

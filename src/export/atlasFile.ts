@@ -1,6 +1,7 @@
 import * as v from 'valibot';
 import { DEFAULT_ATLAS_PARAMS, type Atlas, type AtlasLayerInfo, type AtlasParams, type ImageModelInfo, type PrecomputedModelInfo, type TextModelInfo } from '../compute/atlas';
 import type { Concept } from '../compute/directions/concept';
+import type { UnitSummary } from '../compute/stream/recorder';
 import type { AtlasCell, GridLevel, TopInput } from '../compute/types';
 import { decodeFloat32, encodeFloat32 } from '../lib/base64';
 import { BLANK_IMAGE_DATA_URL, isImageDataUrl } from '../lib/dataUrl';
@@ -122,6 +123,18 @@ const imageInputsSchema = v.object({ ...inputColumns, thumbnails: v.array(v.stri
 
 const layoutColumns = { input: v.array(count), layoutX: v.array(finite), layoutY: v.array(finite), totalBeforeSampling: count };
 
+/** Every unit's statistics and top rows over every recorded row: columns of one entry per unit. */
+const unitsSchema = v.object({
+  rows: count,
+  count: v.array(count),
+  mean: v.array(finite),
+  std: v.array(v.pipe(finite, v.minValue(0))),
+  min: v.array(finite),
+  max: v.array(finite),
+  /** Per unit, best first: [input, position (-1: pooled), value]. */
+  top: v.array(v.array(v.tuple([count, indexOrNone, finite]))),
+}) satisfies v.GenericSchema<UnitSummary>;
+
 const common = {
   format: v.literal(ATLAS_FORMAT),
   version: v.literal(ATLAS_VERSION),
@@ -133,6 +146,7 @@ const common = {
   notices: v.optional(v.array(v.string()), []),
   icons: v.optional(v.record(v.string(), v.string())),
   concepts: v.optional(v.array(conceptSchema)),
+  units: v.optional(unitsSchema),
 };
 
 const fileSchema = v.variant('modality', [
@@ -228,6 +242,7 @@ export function atlasToJson(atlas: Atlas): AtlasFileJson {
     notices: atlas.notices,
     ...(atlas.icons ? { icons: atlas.icons } : {}),
     ...(atlas.concepts?.length ? { concepts: atlas.concepts.map((c) => ({ ...c, direction: encodeFloat32(c.direction) })) } : {}),
+    ...(atlas.units ? { units: atlas.units } : {}),
   } as const;
   if (atlas.modality === 'text') return { ...body, modality: 'text', model: atlas.model, inputs: atlas.inputs, points: { ...layout, token: position } };
   if (atlas.modality === 'precomputed') return { ...body, modality: 'precomputed', model: atlas.model, inputs: atlas.inputs, points: { ...layout, position } };
@@ -341,6 +356,20 @@ function checkReferences(f: AtlasFileJson, position: number[]): void {
       });
     }),
   );
+  if (f.units) checkUnits(f.units, layer.dim, n, positions);
+}
+
+/** A file's unit summaries: one entry per unit in every column, each top row naming an input and a position that exist. */
+function checkUnits(units: UnitSummary, dim: number, inputs: number, positions: number): void {
+  for (const key of ['count', 'mean', 'std', 'min', 'max', 'top'] as const) {
+    if (units[key].length !== dim) fail(`units.${key} holds ${units[key].length} entries for a layer of ${dim} units`);
+  }
+  units.top.forEach((rows, u) =>
+    rows.forEach(([input, position], k) => {
+      if (input >= inputs) fail(`units.top[${u}][${k}] names input ${input}, but there are ${inputs}`);
+      if (position >= positions) fail(`units.top[${u}][${k}] is at position ${position}, but the layer has ${positions}`);
+    }),
+  );
 }
 
 /** A stored concept, checked against the atlas's layer: a concept only means something at the layer it was learnt. */
@@ -446,5 +475,6 @@ export function parseAtlas(text: string): Atlas {
     notices: f.notices,
     ...(f.icons ? { icons: f.icons } : {}),
     ...(f.concepts ? { concepts: f.concepts.map((c, k) => readConcept(c, f.layer, `concepts[${k}]`)) } : {}),
+    ...(f.units ? { units: f.units } : {}),
   } as Atlas;
 }

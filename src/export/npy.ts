@@ -25,11 +25,15 @@ export function npyFloat32(values: Float32Array, shape: readonly number[]): Uint
   return file;
 }
 
-/** The preamble and padded header dict of a C-order array. */
-function npyHeader(descr: string, shape: readonly number[]): Uint8Array {
+/**
+ * The preamble and padded header dict of a C-order array, at least `minBytes` long: a writer that streams rows
+ * writes a header of a fixed length first and the same length again once the row count is known.
+ */
+export function npyHeader(descr: string, shape: readonly number[], minBytes = 0): Uint8Array {
   const tuple = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
   const dict = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${tuple}, }`;
-  const padded = dict.padEnd(Math.ceil((PREAMBLE + dict.length + 1) / ALIGNMENT) * ALIGNMENT - PREAMBLE - 1, ' ') + '\n';
+  const total = Math.max(minBytes, PREAMBLE + dict.length + 1);
+  const padded = dict.padEnd(Math.ceil(total / ALIGNMENT) * ALIGNMENT - PREAMBLE - 1, ' ') + '\n';
   if (padded.length > 0xffff) throw new RangeError('The .npy header would pass 65,535 bytes, the most version 1.0 allows.');
   const bytes = new Uint8Array(PREAMBLE + padded.length);
   bytes.set(MAGIC);

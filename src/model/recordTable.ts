@@ -1,5 +1,5 @@
 import type { PositionSampling } from '../compute/atlas';
-import type { ActivationTable } from '../compute/types';
+import type { StreamOptions, StreamRecorder } from '../compute/stream/recorder';
 import { createRng } from '../lib/rng';
 
 /** A recordable layer of any modality. */
@@ -16,7 +16,11 @@ export class ModelUseError extends Error {
   override name = 'ModelUseError';
 }
 
-export const DEFAULT_MAX_VALUES = 64 * 1024 * 1024; // 256 MB of float32
+/** How a caller shapes a recording's stream beyond the user's parameters: the sample's size, a sink for every row, the recorder itself. */
+export interface StreamHooks extends Pick<StreamOptions, 'sampleRows' | 'maxValues' | 'covariance' | 'onRow'> {
+  /** Receives the recorder when the pass is over, with the ordinals of the inputs it recorded (a shard writes both). */
+  onRecorded?: (recorder: StreamRecorder, ordinals: readonly number[]) => void;
+}
 
 const positionCount = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
@@ -48,23 +52,6 @@ export function samplePositions(positionShape: readonly number[], samples: 'all'
   return candidates.slice(0, k);
 }
 
-/** Seeded choice of `keep` row ids out of `total`, as a mask. */
-function sampleRows(total: number, keep: number, seed: number): Uint8Array {
-  const mask = new Uint8Array(total);
-  if (keep >= total) return mask.fill(1);
-  const ids = new Uint32Array(total);
-  for (let i = 0; i < total; i++) ids[i] = i;
-  const random = createRng(seed ^ 0x9e3779b9);
-  for (let i = 0; i < keep; i++) {
-    const j = i + Math.floor(random() * (total - i));
-    const t = ids[i];
-    ids[i] = ids[j];
-    ids[j] = t;
-    mask[ids[i]] = 1;
-  }
-  return mask;
-}
-
 /** Checks the sampling a user asked for against a layer: 'pooled' where the layer has no positions, with a notice. */
 export function resolveSampling(layer: LayerInfo, asked: PositionSampling, notices: string[]): PositionSampling {
   if (typeof asked === 'number' && (!Number.isInteger(asked) || asked < 1)) {
@@ -75,67 +62,4 @@ export function resolveSampling(layer: LayerInfo, asked: PositionSampling, notic
     return 'pooled';
   }
   return asked;
-}
-
-/**
- * The activation table of one recording, filled input by input; past the memory budget a seeded sample
- * of rows is kept, and `finish` says so with both counts. Modality-free: positions are flat indices.
- */
-export class TableWriter {
-  private readonly values: Float32Array;
-  private readonly input: Uint32Array;
-  private readonly position: Int32Array;
-  private readonly keepMask: Uint8Array;
-  private rows = 0;
-  private recorded = 0;
-
-  constructor(
-    private readonly layer: LayerInfo,
-    /** Rows the whole recording would give; the budget's sample is drawn over these row ids. */
-    expectedRows: number,
-    options: { maxValues?: number; seed: number },
-  ) {
-    const dim = this.dim;
-    const maxRows = Math.max(1, Math.floor((options.maxValues ?? DEFAULT_MAX_VALUES) / dim));
-    this.keepMask = sampleRows(expectedRows, maxRows, options.seed);
-    const capacity = Math.min(expectedRows, maxRows);
-    this.values = new Float32Array(capacity * dim);
-    this.input = new Uint32Array(capacity);
-    this.position = new Int32Array(capacity);
-  }
-
-  get dim(): number {
-    return this.layer.shape[this.layer.shape.length - 1];
-  }
-
-  /** Offers row `rowId` (of the expected rows) for input `inputIndex` at `position`; copies `dim` values from `data` at `offset` if kept. */
-  add(rowId: number, inputIndex: number, position: number, data: Float32Array, offset: number): void {
-    this.recorded++;
-    if (!this.keepMask[rowId]) return;
-    const dim = this.dim;
-    this.values.set(data.subarray(offset, offset + dim), this.rows * dim);
-    this.input[this.rows] = inputIndex;
-    this.position[this.rows] = position;
-    this.rows++;
-  }
-
-  /** The table, and a notice when the budget dropped rows. */
-  finish(notices: string[]): ActivationTable {
-    const { rows, dim } = this;
-    if (this.recorded > rows) {
-      notices.push(
-        `Recorded ${this.recorded.toLocaleString('en')} activations; kept a seeded sample of ${rows.toLocaleString('en')} to stay within the memory budget.`,
-      );
-    }
-    return {
-      layer: this.layer.name,
-      dim,
-      count: rows,
-      values: this.values.slice(0, rows * dim),
-      input: this.input.slice(0, rows),
-      position: this.position.slice(0, rows),
-      positionShape: this.layer.positionShape,
-      totalBeforeSampling: this.recorded,
-    };
-  }
 }

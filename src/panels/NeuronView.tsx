@@ -22,6 +22,9 @@ export function NeuronView({ atlas }: { atlas: Atlas }) {
     return d;
   }, [neuron, dim]);
   const { InputView, topList, DirectionOutputs } = rendererFor(atlas);
+  // Every recorded row's ranking, kept in the atlas (also when opened from a file); the live profile ranks the sample.
+  const unitTop = neuron !== null && atlas.units && neuron < dim ? atlas.units.top[neuron] : null;
+  const unitStats = unitTop && atlas.units ? { mean: atlas.units.mean[neuron!], std: atlas.units.std[neuron!], min: atlas.units.min[neuron!], max: atlas.units.max[neuron!] } : null;
 
   return (
     <section data-testid="neuron-view">
@@ -35,23 +38,39 @@ export function NeuronView({ atlas }: { atlas: Atlas }) {
         }}
       >
         <input name="neuron" data-testid="neuron-input" type="number" min={0} max={dim - 1} placeholder={`0 to ${dim - 1}`} defaultValue={neuron ?? ''} key={neuron ?? 'none'} />
-        <button type="submit" disabled={!services}>
+        <button type="submit" disabled={!services && !atlas.units}>
           Show
         </button>
       </form>
-      {!services && <p className="muted small">The neuron view reads the activations of an atlas built in this session.</p>}
+      {unitTop && unitStats && (
+        <>
+          <p className="small" data-testid="neuron-stats">
+            #{neuron} over all {atlas.units!.rows.toLocaleString('en')} recorded rows: mean {unitStats.mean.toFixed(3)}, std {unitStats.std.toFixed(3)}, from{' '}
+            {unitStats.min.toFixed(2)} to {unitStats.max.toFixed(2)}
+          </p>
+          <div className={topList.className} data-testid="neuron-top">
+            {unitTop.slice(0, TOP_SHOWN).map(([input, position, value], k) => (
+              <span key={k} className="neuron-top-point" title={`${atlas.inputs.names[input]} · ${value.toFixed(2)}`}>
+                <InputView atlas={atlas} point={{ row: -1, input, position, score: value }} direction={basis} />
+              </span>
+            ))}
+          </div>
+        </>
+      )}
+      {!services && !unitTop && <p className="muted small">The neuron view reads the activations of an atlas built in this session.</p>}
       {profile.kind === 'pending' && <p className="muted small">Ranking every recorded point…</p>}
       {profile.kind === 'error' && <p className="error small">{profile.message}</p>}
       {profile.kind === 'done' && (
         <>
           <p className="small">
-            #{profile.result.neuron}: activations from {profile.result.histogram.min.toFixed(2)} to {profile.result.histogram.max.toFixed(2)}
+            #{profile.result.neuron} over the layout's {atlas.points.input.length.toLocaleString('en')} points: activations from {profile.result.histogram.min.toFixed(2)} to {profile.result.histogram.max.toFixed(2)}
           </p>
           <div className="neuron-histogram" data-testid="neuron-histogram">
             {profile.result.histogram.counts.map((n, k) => (
               <span key={k} style={{ height: `${(100 * n) / Math.max(1, ...profile.result.histogram.counts)}%` }} title={`${n}`} />
             ))}
           </div>
+          {!unitTop && (
           <div className={topList.className} data-testid="neuron-top">
             {profile.result.top.slice(0, TOP_SHOWN).map((point) => (
               <span key={point.row} className="neuron-top-point" title={`${atlas.inputs.names[point.input]} · ${point.score.toFixed(2)}`}>
@@ -59,6 +78,7 @@ export function NeuronView({ atlas }: { atlas: Atlas }) {
               </span>
             ))}
           </div>
+          )}
           {DirectionOutputs && <DirectionOutputs direction={basis} />}
         </>
       )}

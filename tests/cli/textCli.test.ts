@@ -26,6 +26,8 @@ interface CliRun {
   stdout: string;
   stderr: string;
   npy?: Uint8Array;
+  /** The .rows.npy beside it: each saved row's input and position. */
+  npyRows?: Uint8Array;
 }
 
 async function atlasCli(args: string[], options: { saveActivations?: boolean } = {}): Promise<CliRun> {
@@ -33,7 +35,8 @@ async function atlasCli(args: string[], options: { saveActivations?: boolean } =
   const [out, npy] = [join(dir, 'atlas.json'), join(dir, 'acts.npy')];
   const save = options.saveActivations ? ['--save-activations', npy] : [];
   const { stdout, stderr } = await run('node', ['--import', 'tsx', 'src/cli/atlas.ts', ...args, ...save, '--out', out], { cwd: root, maxBuffer: 1 << 26 });
-  return { json: JSON.parse(readFileSync(out, 'utf8')) as AtlasFileJson, stdout, stderr, ...(options.saveActivations ? { npy: new Uint8Array(readFileSync(npy)) } : {}) };
+  const saved = options.saveActivations ? { npy: new Uint8Array(readFileSync(npy)), npyRows: new Uint8Array(readFileSync(join(dir, 'acts.rows.npy'))) } : {};
+  return { json: JSON.parse(readFileSync(out, 'utf8')) as AtlasFileJson, stdout, stderr, ...saved };
 }
 
 /** The CLI's stderr when it fails. */
@@ -46,13 +49,28 @@ async function cliError(args: string[]): Promise<string> {
   return failed!.stderr;
 }
 
-/** A .npy file's shape and float32 rows, read from the format's description. */
-function readNpy(file: Uint8Array): { shape: number[]; values: Float32Array } {
+/** A .npy file's shape and float32 (or int32) rows, read from the format's description. */
+function readNpy(file: Uint8Array, dtype: '<f4' | '<i4' = '<f4'): { shape: number[]; values: Float32Array } {
   const headerLength = file[8] | (file[9] << 8);
   const header = new TextDecoder().decode(file.subarray(10, 10 + headerLength));
-  expect(header).toMatch(/'descr': '<f4', 'fortran_order': False/);
+  expect(header).toContain(`'descr': '${dtype}', 'fortran_order': False`);
   const shape = /'shape': \((\d+), (\d+)\)/.exec(header)!.slice(1).map(Number);
-  return { shape, values: new Float32Array(file.slice(10 + headerLength).buffer) };
+  const data = file.slice(10 + headerLength).buffer;
+  return { shape, values: dtype === '<f4' ? new Float32Array(data) : (new Int32Array(data) as unknown as Float32Array) };
+}
+
+/** The saved row of each of the atlas's points, found by its (input, position) in the .rows.npy. */
+function savedRowOfPoints(json: AtlasFileJson, npyRows: Uint8Array): number[] {
+  const { shape, values: places } = readNpy(npyRows, '<i4');
+  expect(shape[1]).toBe(2);
+  const rowOf = new Map<string, number>();
+  for (let r = 0; r < shape[0]; r++) rowOf.set(`${places[2 * r]}:${places[2 * r + 1]}`, r);
+  const position = 'token' in json.points ? json.points.token : json.points.position;
+  return json.points.input.map((input, p) => {
+    const row = rowOf.get(`${input}:${position[p]}`);
+    expect(row).toBeDefined();
+    return row!;
+  });
 }
 
 /** A folder of documents: labelled sub-folders, one document longer than the context of 24, and bad files. */
@@ -84,7 +102,7 @@ describe('npm run atlas -- --text (CLI)', () => {
   it('builds a text atlas with every parameter written, and saves the points’ activations equal to a direct record', async () => {
     const args = ['--text', textFolder(), '--model', checkpoint, '--layer', 'h.1.mlp.act', '--samples', 'all', '--method', 'umap', '--metric', 'cosine'];
     args.push('--pca', '8', '--neighbors', '6', '--min-dist', '0.2', '--perplexity', '12', '--iterations', '60', '--grid', '4,8', '--min-count', '2', '--top-k', '5', '--seed', '3');
-    const { json, stdout, stderr, npy } = await atlasCli(args, { saveActivations: true });
+    const { json, stdout, stderr, npy, npyRows } = await atlasCli(args, { saveActivations: true });
     if (json.modality !== 'text') throw new Error(`expected a text atlas, got ${json.modality}`);
     expect(json.params).toEqual({
       method: 'umap', metric: 'cosine', pcaDims: 8, seed: 3, nNeighbors: 6, minDist: 0.2, perplexity: 12, iterations: 60,
@@ -107,11 +125,12 @@ describe('npm run atlas -- --text (CLI)', () => {
     expect(json.levels.flatMap((l) => l.cells).some((c) => c.keys && c.keys.length > 0)).toBe(true);
     expect(stderr).toMatch(/skipped 4 input\(s\) that could not be read/);
     for (const bad of ['dialogue/binary.txt: a binary file', 'dialogue/lines.jsonl, line 3: not JSON', 'empty.txt: empty', 'notes.md: not a text file']) expect(stderr).toContain(bad);
-    expect(stdout).toMatch(/wrote .*acts.npy: \d+ x 64 float32 activations/);
+    expect(stdout).toMatch(/wrote .*acts.npy: \d+ x 64 float32 activations \(every recorded row\)/);
     expect(parseAtlas(JSON.stringify(json)).modality).toBe('text');
 
     const { shape, values } = readNpy(npy!);
     expect(shape).toEqual([json.points.input.length, 64]);
+    const saved = savedRowOfPoints(json, npyRows!);
     const model = await TextModel.fromFiles(tinyGpt2Files({ seed: 11 }), 'direct');
     json.inputs.tokenIds.forEach((ids, w) => {
       const direct = model.gpt2.record([Int32Array.from(ids)], 'h.1.mlp.act');
@@ -120,7 +139,7 @@ describe('npm run atlas -- --text (CLI)', () => {
       json.points.input.forEach((input, p) => {
         if (input !== w) return;
         const t = json.points.token[p];
-        expect(Array.from(values.subarray(p * 64, (p + 1) * 64))).toEqual(Array.from(rows.subarray(t * 64, (t + 1) * 64)));
+        expect(Array.from(values.subarray(saved[p] * 64, (saved[p] + 1) * 64))).toEqual(Array.from(rows.subarray(t * 64, (t + 1) * 64)));
       });
     });
     model.dispose();
@@ -182,10 +201,11 @@ describe('--save-activations for images', () => {
       const pixels = Buffer.from(Array.from({ length: 28 * 28 }, () => Math.floor(random() * 256)));
       await sharp(pixels, { raw: { width: 28, height: 28, channels: 1 } }).png().toFile(join(dir, `img${i}.png`));
     }
-    const { json, npy } = await atlasCli(['--images', dir, '--grid', '4', '--neighbors', '4'], { saveActivations: true });
+    const { json, npy, npyRows } = await atlasCli(['--images', dir, '--grid', '4', '--neighbors', '4'], { saveActivations: true });
     const { shape, values } = readNpy(npy!);
     const dim = json.layer.dim;
     expect(shape).toEqual([8, dim]);
+    const saved = savedRowOfPoints(json, npyRows!);
     const model = await loadModelForCli('default');
     for (let p = 0; p < 8; p++) {
       const name = json.inputs.names[json.points.input[p]];
@@ -193,7 +213,7 @@ describe('--save-activations for images', () => {
       const batch = input.expandDims(0) as tf.Tensor4D;
       const { activation, probabilities } = model.run(batch, json.layer.name);
       const mean = tf.tidy(() => tf.mean(activation, [0, 1, 2]).dataSync());
-      Array.from(values.subarray(p * dim, (p + 1) * dim)).forEach((v, k) => expect(v).toBeCloseTo(mean[k], 5));
+      Array.from(values.subarray(saved[p] * dim, (saved[p] + 1) * dim)).forEach((v, k) => expect(v).toBeCloseTo(mean[k], 5));
       tf.dispose([input, pixels, batch, activation, probabilities ?? []]);
     }
     model.dispose();

@@ -32,7 +32,7 @@ export interface StreamOptions {
   /** Rows carry a key that cells summarise (text: the recorded token's id). */
   keyed?: boolean;
   /** Receives every row as it is recorded, e.g. to stream it to a file. */
-  onRow?: (input: number, position: number, data: Float32Array, offset: number) => void;
+  onRow?: (input: number, position: number, data: Float32Array, offset: number, dim: number) => void;
 }
 
 /** Everything a stream keeps, as plain columns: what a shard stores and a merge reads. */
@@ -62,6 +62,10 @@ export interface UnitSummary {
   /** Per unit, best first: the input, the position (-1: pooled) and the value. */
   top: UnitTopRow[][];
 }
+
+const SAMPLE_NOTICE = /^Recorded [\d,]+ activations; the layout shows a seeded sample/;
+/** Whether a notice is the one `finish` writes about the sample (a shard's is replaced by the merge's). */
+export const isSampleNotice = (notice: string): boolean => SAMPLE_NOTICE.test(notice);
 
 /** Seven significant digits: float64 sums of the same rows added in another order agree to far more than that. */
 const rounded = (v: number) => Number(v.toPrecision(7));
@@ -109,7 +113,7 @@ export class StreamRecorder {
     this.top.addRow(ordinal, position, data, offset);
     this.stats.addRow(data, offset);
     this.moments?.addRow(data, offset);
-    this.options.onRow?.(input, position, data, offset);
+    this.options.onRow?.(input, position, data, offset, this.dim);
   }
 
   /** Adds another stream's state (a shard of the same layer, seed and budget). */

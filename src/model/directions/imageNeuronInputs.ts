@@ -7,7 +7,8 @@ import { yieldToPage } from '../../lib/yieldToPage';
 import type { ImageModel } from '../image/imageModel';
 import { prepareImage, type Preprocessing } from '../image/preprocess';
 import type { ImageProvider } from '../image/recordImages';
-import { DEFAULT_MAX_VALUES, ModelUseError } from '../recordTable';
+import { DEFAULT_MAX_VALUES } from '../../compute/stream/recorder';
+import { ModelUseError } from '../recordTable';
 import type { NeuronInputs } from './neuronInputs';
 
 /**

@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { AtlasRequest, InputError, PositionSampling, RecordedOf } from '../../compute/atlas';
 import type { ProgressCallback } from '../../compute/types';
 import { abortError } from '../../lib/abort';
-import { ModelUseError, resolveSampling, samplePositions, TableWriter } from '../recordTable';
+import { StreamRecorder } from '../../compute/stream/recorder';
+import { ModelUseError, resolveSampling, samplePositions, type StreamHooks } from '../recordTable';
 import type { ImageModel } from './imageModel';
 import { prepareImage, type Preprocessing, type RawImage } from './preprocess';
 
@@ -14,6 +15,8 @@ export interface ImageProvider {
   label(index: number): string | null;
   /** Decodes one input; a rejection marks that input as bad and the rest go on. */
   load(index: number): Promise<RawImage>;
+  /** The input's place among all the inputs of a recording split into shards; default: its index. */
+  ordinal?(index: number): number;
 }
 
 export interface RecordOptions {
@@ -22,8 +25,10 @@ export interface RecordOptions {
   samplesPerInput: PositionSampling;
   seed?: number;
   batchSize?: number;
-  /** Most float32 values the table may hold; past it, rows are sampled and the counts say so. */
-  maxValues?: number;
+  /** Top rows kept per unit over every recorded row. */
+  unitTopK?: number;
+  /** The sample's size, a sink for every row, the recorder when done. */
+  stream?: StreamHooks;
   /** Longest side of the thumbnail kept per input (what the model saw, resized). */
   thumbnailSize?: number;
   /** Overrides the model's own preprocessing. */
@@ -40,7 +45,10 @@ export type ImageRecording = Omit<RecordedOf<'image'>, 'modality' | 'model' | 'p
 
 const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e)) || 'unknown error';
 
-/** Records one layer's activations for every image, in batches, with progress and cancellation. */
+/**
+ * Records one layer's activations for every image, in batches, with progress and cancellation, into one
+ * stream: the table is its seeded sample (every row up to the budget), `units` covers every row.
+ */
 export async function recordActivations(model: ImageModel, images: ImageProvider, options: RecordOptions): Promise<ImageRecording> {
   const { signal, onProgress } = options;
   const seed = options.seed ?? 0;
@@ -49,9 +57,10 @@ export async function recordActivations(model: ImageModel, images: ImageProvider
   const notices: string[] = [];
   const samples = resolveSampling(layer, options.samplesPerInput, notices);
   const positions = layer.positionShape.reduce((a, b) => a * b, 1);
-  const perImage = samples === 'pooled' ? 1 : samplePositions(layer.positionShape, samples, 0).length;
-  const table = new TableWriter(layer, images.count * perImage, { maxValues: options.maxValues, seed });
-  const dim = table.dim;
+  const ordinals: number[] = [];
+  const { onRecorded, ...hooks } = options.stream ?? {};
+  const stream = new StreamRecorder(layer, { ...hooks, seed, unitTopK: options.unitTopK, ordinalOf: (input) => ordinals[input] });
+  const dim = stream.dim;
   const names: string[] = [];
   const labels: (string | null)[] = [];
   const predicted: number[] = [];
@@ -115,15 +124,17 @@ export async function recordActivations(model: ImageModel, images: ImageProvider
           const imageIndex = names.length;
           const i = batchIds[b];
           names.push(images.name(i));
+          ordinals.push(images.ordinal ? images.ordinal(i) : i);
           labels.push(images.label(i));
           predicted.push(top ? top[0][b] : -1);
           probability.push(top ? top[1][b] : 0);
           if (samples === 'pooled') {
-            table.add(i, imageIndex, -1, data, b * dim);
+            stream.add(imageIndex, -1, data, b * dim);
             continue;
           }
-          const picked = samplePositions(layer.positionShape, samples, seed * 100003 + i);
-          for (let k = 0; k < picked.length; k++) table.add(i * perImage + k, imageIndex, picked[k], data, (b * positions + picked[k]) * dim);
+          const ordinal = ordinals[imageIndex];
+          const picked = samplePositions(layer.positionShape, samples, seed * 100003 + ordinal);
+          for (const position of picked) stream.add(imageIndex, position, data, (b * positions + position) * dim);
         }
       } finally {
         activation.dispose();
@@ -139,8 +150,11 @@ export async function recordActivations(model: ImageModel, images: ImageProvider
   if (names.length === 0) {
     throw new ModelUseError(`None of the ${images.count} inputs could be read (${errors[0]?.name}: ${errors[0]?.reason}).`);
   }
+  onRecorded?.(stream, ordinals);
+  const { table, units } = stream.finish(notices, ordinals);
   return {
-    table: table.finish(notices),
+    table,
+    units,
     layerShape: layer.shape,
     samplesPerInput: samples,
     names,
@@ -158,7 +172,7 @@ export interface ImageStageOptions {
   /** Encodes a thumbnail's pixels as a PNG data URL (OffscreenCanvas in the page, sharp in Node). */
   encodePng(image: RawImage): Promise<string>;
   thumbnailSize?: number;
-  maxValues?: number;
+  stream?: StreamHooks;
   preprocessing?: Preprocessing;
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
@@ -179,7 +193,8 @@ export async function recordImageAtlas(
     samplesPerInput: request.params.samplesPerInput,
     seed: request.params.seed,
     thumbnailSize: options.thumbnailSize ?? 64,
-    maxValues: options.maxValues,
+    unitTopK: request.params.topK,
+    stream: options.stream,
     preprocessing: options.preprocessing,
     onProgress: options.onProgress,
     signal: options.signal,

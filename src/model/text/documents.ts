@@ -11,6 +11,8 @@ export interface TextDocument {
   name: string;
   text: string;
   label: string | null;
+  /** The document's place among all of a recording's documents when it is split into shards; default: its index. */
+  ordinal?: number;
 }
 
 /** A file the user gave, by its path relative to what they picked (sub-folders name labels, as for images). */

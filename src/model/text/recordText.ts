@@ -4,7 +4,9 @@ import type { ActivationTable, ProgressCallback } from '../../compute/types';
 import { abortError } from '../../lib/abort';
 import { createRng } from '../../lib/rng';
 import { yieldToPage } from '../../lib/yieldToPage';
-import { ModelUseError, resolveSampling, TableWriter } from '../recordTable';
+import { StreamRecorder } from '../../compute/stream/recorder';
+import { windowOrdinal } from '../../compute/stream/rowOrder';
+import { ModelUseError, resolveSampling, type StreamHooks } from '../recordTable';
 import { splitNotice, windows as windowsOf, type TextDocument } from './documents';
 import type { TextModel } from './textModel';
 import { encode, tokenTexts } from './tokenizer';
@@ -17,8 +19,10 @@ export interface TextRecordOptions {
    */
   samplesPerInput: PositionSampling;
   seed?: number;
-  /** Most float32 values the table may hold; past it, rows are sampled and the counts say so. */
-  maxValues?: number;
+  /** Top rows kept per unit over every recorded row. */
+  unitTopK?: number;
+  /** The sample's size, a sink for every row, the recorder when done. */
+  stream?: StreamHooks;
   /** Windows per forward pass (all of one length); default: as many as make about 4096 tokens. */
   batchSize?: number;
   onProgress?: ProgressCallback;
@@ -39,6 +43,8 @@ const DOCUMENTS_PER_STEP = 64;
 /** Every document's windows, each an input with its name and label, and the documents that gave none. */
 interface Windows {
   tokenIds: Int32Array[];
+  /** Each window's place among all the recording's windows (its document's ordinal and its number there). */
+  ordinals: number[];
   names: string[];
   labels: (string | null)[];
   errors: InputError[];
@@ -62,10 +68,17 @@ export async function recordTextActivations(model: TextModel, documents: readonl
   if (tokenIds.length === 0) {
     throw new ModelUseError(`None of the ${documents.length} documents gave any tokens (${read.errors[0]?.name}: ${read.errors[0]?.reason}).`);
   }
-  const picks = tokenIds.map((ids, w) => recordedTokens(ids.length, samples, seed * 100003 + w));
-  const firstRow = rowOffsets(picks.map((p) => (samples === 'pooled' ? 1 : p.length)));
-  const table = new TableWriter(layer, firstRow[tokenIds.length], { maxValues: options.maxValues, seed });
-  const dim = table.dim;
+  const { ordinals } = read;
+  const picks = tokenIds.map((ids, w) => recordedTokens(ids.length, samples, seed * 100003 + ordinals[w]));
+  const { onRecorded, ...hooks } = options.stream ?? {};
+  const stream = new StreamRecorder(layer, {
+    ...hooks,
+    seed,
+    unitTopK: options.unitTopK,
+    keyed: samples !== 'pooled',
+    ordinalOf: (w) => ordinals[w],
+  });
+  const dim = stream.dim;
   let done = 0;
   for (const batch of lengthBatches(tokenIds, options.batchSize)) {
     if (signal?.aborted) throw abortError('Recording cancelled');
@@ -78,16 +91,18 @@ export async function recordTextActivations(model: TextModel, documents: readonl
       activation.dispose();
     }
     batch.forEach((w, b) => {
-      if (samples === 'pooled') table.add(firstRow[w], w, -1, data, b * dim);
-      else picks[w].forEach((t, k) => table.add(firstRow[w] + k, w, t, data, (b * length + t) * dim));
+      if (samples === 'pooled') stream.add(w, -1, data, b * dim);
+      else for (const t of picks[w]) stream.add(w, t, data, (b * length + t) * dim, tokenIds[w][t]);
     });
     done += batch.length;
     onProgress?.({ stage: 'record', done, total: tokenIds.length });
     await yieldToPage();
   }
-  const rows = inWindowOrder(table.finish(notices));
+  onRecorded?.(stream, ordinals);
+  const { table, units } = stream.finish(notices, ordinals);
   return {
-    table: samples === 'pooled' ? rows : { ...rows, key: tokenKeys(rows, tokenIds) },
+    table,
+    units,
     layerShape: layer.shape,
     samplesPerInput: samples,
     names: read.names,
@@ -102,7 +117,7 @@ export async function recordTextActivations(model: TextModel, documents: readonl
 
 /** Options of the text recording stage that are the caller's, not the user's. */
 export interface TextStageOptions {
-  maxValues?: number;
+  stream?: StreamHooks;
   batchSize?: number;
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
@@ -122,6 +137,7 @@ export async function recordTextAtlas(
     layer: request.layer,
     samplesPerInput: request.params.samplesPerInput,
     seed: request.params.seed,
+    unitTopK: request.params.topK,
     ...options,
   });
   const ids = tokenIds.map((w) => Array.from(w));
@@ -152,7 +168,7 @@ async function tokenizeDocuments(
   onProgress?: ProgressCallback,
   signal?: AbortSignal,
 ): Promise<Windows> {
-  const read: Windows = { tokenIds: [], names: [], labels: [], errors: [] };
+  const read: Windows = { tokenIds: [], ordinals: [], names: [], labels: [], errors: [] };
   let split = 0;
   let splitWindows = 0;
   for (let d = 0; d < documents.length; d++) {
@@ -165,6 +181,7 @@ async function tokenizeDocuments(
     }
     docWindows.forEach((ids, k) => {
       read.tokenIds.push(ids);
+      read.ordinals.push(windowOrdinal(doc.ordinal ?? d, k));
       read.names.push(docWindows.length === 1 ? doc.name : `${doc.name} [window ${k + 1}/${docWindows.length}]`);
       read.labels.push(doc.label);
     });
@@ -188,13 +205,6 @@ async function batchValues(activation: tf.Tensor3D, pooled: boolean): Promise<Fl
   }
 }
 
-/** Row id of each window's first row among all the rows the recording would give, and the total last. */
-function rowOffsets(rowsPerWindow: number[]): Uint32Array {
-  const first = new Uint32Array(rowsPerWindow.length + 1);
-  rowsPerWindow.forEach((rows, w) => (first[w + 1] = first[w] + rows));
-  return first;
-}
-
 /** Window ids in batches of equal length (the forward takes one length per batch), shortest first. */
 export function lengthBatches(tokenIds: readonly Int32Array[], batchSize?: number): number[][] {
   const byLength = new Map<number, number[]>();
@@ -212,33 +222,3 @@ export function lengthBatches(tokenIds: readonly Int32Array[], batchSize?: numbe
   return batches;
 }
 
-/** The table's rows reordered by window (stable), in place: batches by length leave them in batch order. */
-function inWindowOrder(table: ActivationTable): ActivationTable {
-  const { count, dim, values } = table;
-  const order = Array.from({ length: count }, (_, r) => r).sort((a, b) => table.input[a] - table.input[b] || a - b);
-  if (order.every((r, k) => r === k)) return table;
-  // Row k takes old row order[k]; follow each cycle with one row of scratch.
-  const placed = new Uint8Array(count);
-  const scratch = new Float32Array(dim);
-  for (let start = 0; start < count; start++) {
-    if (placed[start]) continue;
-    scratch.set(values.subarray(start * dim, (start + 1) * dim));
-    let to = start;
-    for (;;) {
-      placed[to] = 1;
-      const from = order[to];
-      if (from === start) {
-        values.set(scratch, to * dim);
-        break;
-      }
-      values.copyWithin(to * dim, from * dim, (from + 1) * dim);
-      to = from;
-    }
-  }
-  return { ...table, input: Uint32Array.from(order, (r) => table.input[r]), position: Int32Array.from(order, (r) => table.position[r]) };
-}
-
-/** The id of the token each row recorded. */
-function tokenKeys(table: ActivationTable, tokenIds: readonly Int32Array[]): Int32Array {
-  return Int32Array.from(table.position, (t, r) => tokenIds[table.input[r]][t]);
-}

@@ -134,7 +134,7 @@ describe('recordActivations', () => {
 
   it('samples rows to the memory budget and says so with both counts', async () => {
     const model = await ImageModel.fromArtifacts(artifacts, 'small');
-    const rec = await recordActivations(model, memoryProvider(images(6)), { layer: 'conv_a', samplesPerInput: 'all', maxValues: 100 * 6 });
+    const rec = await recordActivations(model, memoryProvider(images(6)), { layer: 'conv_a', samplesPerInput: 'all', stream: { maxValues: 100 * 6 } });
     expect(rec.table.count).toBe(100);
     expect(rec.table.totalBeforeSampling).toBe(600);
     expect(rec.notices.join(' ')).toMatch(/Recorded 600 activations; kept a seeded sample of 100/);

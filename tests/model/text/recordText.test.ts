@@ -124,7 +124,7 @@ describe('recordTextActivations', () => {
 
   it('samples rows to the memory budget and says so with both counts', async () => {
     const all = await recordTextActivations(model, DOCUMENTS, { layer: 'h.0', samplesPerInput: 'all' });
-    const rec = await recordTextActivations(model, DOCUMENTS, { layer: 'h.0', samplesPerInput: 'all', maxValues: 16 * 20 });
+    const rec = await recordTextActivations(model, DOCUMENTS, { layer: 'h.0', samplesPerInput: 'all', stream: { maxValues: 16 * 20 } });
     expect(rec.table.count).toBe(20);
     expect(rec.table.totalBeforeSampling).toBe(all.table.count);
     expect(rec.notices).toContain(`Recorded ${all.table.count} activations; kept a seeded sample of 20 to stay within the memory budget.`);

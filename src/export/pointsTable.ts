@@ -138,6 +138,20 @@ export function checkPointRows(table: PointsTable, expected: number, source: str
 /** Text tokens shown before the recorded one: what a causal model had read when it reached it. */
 const CONTEXT_TOKENS = 16;
 
+/** Digits the file keeps of a layout coordinate (assembleAtlas rounds to 1e-5). */
+const LAYOUT_ROUNDING = 1e-5;
+
+/**
+ * The cells a stored coordinate may have been binned into: its own, and the neighbour across a cell boundary
+ * that lies within the file's rounding of it (the grid was built from the unrounded layout).
+ */
+function cellsNear(v: number, g: number): number[] {
+  const own = cellOf(v, g);
+  const lower = cellOf(v - LAYOUT_ROUNDING, g);
+  const upper = cellOf(v + LAYOUT_ROUNDING, g);
+  return [own, ...(lower !== own ? [lower] : []), ...(upper !== own ? [upper] : [])];
+}
+
 /** An atlas's points as columns: the layout, the finest grid's cell, the input, position, label and text of each. */
 export interface AtlasPointColumns {
   x: number[];
@@ -171,9 +185,8 @@ export function atlasPointColumns(atlas: Atlas): AtlasPointColumns {
   const kept = new Set(finest.cells.map((c) => c.j * g + c.i));
   const { input, position, layoutX, layoutY } = atlas.points;
   const cell = layoutX.map((x, p) => {
-    const i = cellOf(x, g);
-    const j = cellOf(layoutY[p], g);
-    return kept.has(j * g + i) ? `${i},${j}` : null;
+    for (const j of cellsNear(layoutY[p], g)) for (const i of cellsNear(x, g)) if (kept.has(j * g + i)) return `${i},${j}`;
+    return null;
   });
   const labelOf = (i: number) => {
     const l = atlas.inputs.label[i] >= 0 ? atlas.inputs.label[i] : atlas.inputs.predicted[i];

@@ -103,6 +103,13 @@ describe("an atlas's points as Parquet", () => {
     expect(cellOf(0.9, 2)).toBe(1);
   });
 
+  it('finds the cell of a point whose stored (rounded) coordinate fell onto the other side of a cell boundary', () => {
+    const atlas = tinyTextAtlas();
+    // Binned from 0.499996 into cell 0; the file keeps 0.5, which alone would say cell 1.
+    atlas.points.layoutX = [0.5, 0.9];
+    expect(atlasPointColumns(atlas).cell).toEqual(['0,0', null]);
+  });
+
   it.skipIf(!hasPyarrow)('opens in pyarrow', () => {
     const bytes = Buffer.from(writeAtlasPointsParquet(tinyTextAtlas()));
     const out = execFileSync('python3', ['-c', 'import sys, io, pyarrow.parquet as pq; t = pq.read_table(io.BytesIO(sys.stdin.buffer.read())); print(t.num_rows, t.column_names)'], {

@@ -285,8 +285,15 @@ export class AtlasController {
     }
     const [npy] = npys;
     const table = tables[0] ?? null;
-    this.precomputed = { activations: npy.file, activationsName: npy.file.name, points: table?.file ?? null, pointsName: table?.file.name ?? null };
+    const files = { activations: npy.file, activationsName: npy.file.name, points: table?.file ?? null, pointsName: table?.file.name ?? null };
+    this.precomputed = files;
+    const version = s.atlasVersion;
     await this.run();
+    // The rows and their labels are known once the compute worker has read the files.
+    const { atlas, atlasVersion } = this.store.getState();
+    if (this.precomputed === files && atlasVersion > version && atlas?.modality === 'precomputed') {
+      this.store.getState().setUserInputs({ kind: 'activations', count: atlas.inputs.names.length, labels: [...atlas.labelNames].sort() });
+    }
   }
 
   /** Builds an atlas of pasted text (one document per paragraph). */

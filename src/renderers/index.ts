@@ -18,7 +18,7 @@ export function rendererOf(modality: Modality): ModalityRenderer {
 }
 
 /** The renderer of the modality whose models take inputs of this kind. */
-export function rendererOfInputs(kind: 'images' | 'text'): ModalityRenderer {
+export function rendererOfInputs(kind: 'images' | 'text' | 'activations'): ModalityRenderer {
   const modalities = Object.keys(renderers) as Modality[];
   return rendererOf(modalities.find((m) => renderers[m].inputs.kind === kind)!);
 }

@@ -21,7 +21,8 @@ export interface AppError {
 
 /** A summary of the inputs the user gave (the files stay outside the store). */
 export interface UserInputs {
-  kind: 'images' | 'text';
+  /** 'activations': a precomputed .npy, each row an input. */
+  kind: 'images' | 'text' | 'activations';
   count: number;
   labels: string[];
 }

@@ -42,6 +42,7 @@ describe('precomputed activations: an .npy and its points table, without a model
     assert.equal(s.inputCount, ROWS);
     assert.equal(s.activationCount, ROWS);
     assert.ok(s.cellCount >= 3, `cells: ${s.cellCount}`);
+    await page.locator('[data-testid=input-summary]', { hasText: `${ROWS} rows, labels: cities, kitchens, whales` }).waitFor({ timeout: 10_000 });
     await waitForSteadyView(page);
   });
 

@@ -34,8 +34,8 @@ export interface PrecomputedOptions {
 }
 
 export interface PrecomputedRecording {
+  /** Carries `units` too: every unit's statistics and top rows over every row of the file, not only the layout's sample. */
   recorded: RecordedOf<'precomputed'>;
-  /** Every unit's statistics and top rows over every row of the file (not only the layout's sample). */
   units: UnitSummary;
   errors: InputError[];
 }
@@ -81,6 +81,7 @@ export async function precomputedRecording(input: PrecomputedInput, options: Pre
     predicted: new Int32Array(rows).fill(-1),
     probability: new Float32Array(rows),
     notices,
+    units,
   };
   return { recorded, units, errors };
 }

@@ -44,11 +44,13 @@ describe('buildPrecomputedAtlasInNode', () => {
     expect(finest.cells.some((c) => c.keys)).toBe(false);
     // Every unit's statistics cover every row; unit 0 is high in cluster 0 only.
     expect(units.rows).toBe(ROWS);
+    expect(atlas.units).toEqual(units);
     expect(units.top[0].every(([input]) => input % 3 === 0)).toBe(true);
     // The file round-trips.
     const reopened = parseAtlas(serializeAtlas(atlas));
     expect(reopened.modality).toBe('precomputed');
     expect(reopened.inputs).toEqual(atlas.inputs);
+    expect(reopened.units?.top[0]).toEqual(units.top[0]);
   });
 
   it('reads a JSONL points table, and without one names rows by their index', async () => {

@@ -65,6 +65,9 @@ describe('precomputed activations: an .npy and its points table, without a model
     assert.equal(files.label[row], labels[0]);
     assert.match(await page.locator('[data-testid=without-model]').innerText(), /without a model/);
     assert.equal(await page.locator('[data-testid=poly-run]').isDisabled(), true);
+    // The neuron view needs no model: the cell's strongest unit lists its top rows.
+    await inspector.locator('[data-testid=strongest-channel]').first().click();
+    await inspector.locator('[data-testid=neuron-view] [data-testid=precomputed-row]').first().waitFor({ timeout: 30_000 });
     const path = await screenshot(page, '60-precomputed-atlas');
     mkdirSync(join(SHOT_COPY, '..'), { recursive: true });
     copyFileSync(path, SHOT_COPY);

@@ -137,7 +137,7 @@ describe('recordActivations', () => {
     const rec = await recordActivations(model, memoryProvider(images(6)), { layer: 'conv_a', samplesPerInput: 'all', stream: { maxValues: 100 * 6 } });
     expect(rec.table.count).toBe(100);
     expect(rec.table.totalBeforeSampling).toBe(600);
-    expect(rec.notices.join(' ')).toMatch(/Recorded 600 activations; kept a seeded sample of 100/);
+    expect(rec.notices.join(' ')).toMatch(/Recorded 600 activations; the layout shows a seeded sample of 100, and every unit's statistics and top inputs cover all of them/);
     model.dispose();
   });
 

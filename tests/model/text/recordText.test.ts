@@ -127,7 +127,11 @@ describe('recordTextActivations', () => {
     const rec = await recordTextActivations(model, DOCUMENTS, { layer: 'h.0', samplesPerInput: 'all', stream: { maxValues: 16 * 20 } });
     expect(rec.table.count).toBe(20);
     expect(rec.table.totalBeforeSampling).toBe(all.table.count);
-    expect(rec.notices).toContain(`Recorded ${all.table.count} activations; kept a seeded sample of 20 to stay within the memory budget.`);
+    expect(rec.notices).toContain(
+      `Recorded ${all.table.count} activations; the layout shows a seeded sample of 20, and every unit's statistics and top inputs cover all of them.`,
+    );
+    // The units rank every row, not the sample: the same as without a budget.
+    expect(rec.units).toEqual(all.units);
     expect(Array.from(rec.table.position)).not.toContain(0);
     const input = Array.from(rec.table.input);
     expect(input).toEqual([...input].sort((a, b) => a - b));

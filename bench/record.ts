@@ -31,6 +31,7 @@ const GNU_TIME = '/usr/bin/time';
 
 interface Run {
   name: string;
+  /** Tokens recorded: the rows the CLI reports it recorded (a shard's own), else the prefix's count. */
   tokens: number;
   wallSeconds: number;
   /** Seconds of the recording stage: from the CLI's report that the stage before it is done to its own, where reported. */
@@ -81,8 +82,9 @@ function runCli(name: string, tokens: number, args: string[], tmp: string): Prom
     let lastStageDone = 0;
     let polledKb = 0;
     let stderr = '';
+    let stdout = '';
     let pending = '';
-    child.stdout.resume();
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => {
       const now = (performance.now() - started) / 1000;
       stderr += chunk.toString();
@@ -116,9 +118,11 @@ function runCli(name: string, tokens: number, args: string[], tmp: string): Prom
         peakKb = Number(lines[lines.length - 1]) || 0;
         rmSync(timeFile, { force: true });
       }
+      // `wrote <file>: ..., 10000 rows recorded, ...` or, for a shard, `..., 4913 rows of layer ...`.
+      const rows = /\b(\d+) rows (?:recorded|of layer)\b/.exec(stdout);
       resolvePromise({
         name,
-        tokens,
+        tokens: rows ? Number(rows[1]) : tokens,
         wallSeconds,
         recordSeconds,
         peakRssMb: peakKb / 1024,
@@ -177,7 +181,9 @@ async function main(): Promise<void> {
     writeFileSync(file, prefix.documents.join('\n\n') + '\n');
     prefixes.set(size, { file, tokens: prefix.tokens });
     console.error(`one process, ${fmtInt(prefix.tokens)} tokens ...`);
-    runs.push(check(await runCli(`1 process`, prefix.tokens, ['--text', file, '--layer', layer, ...sampleArgs, '--out', join(tmp, `atlas-${size}.json`)], tmp)));
+    const run = check(await runCli(`1 process`, prefix.tokens, ['--text', file, '--layer', layer, ...sampleArgs, '--out', join(tmp, `atlas-${size}.json`)], tmp));
+    if (run.tokens !== prefix.tokens) console.error(`the CLI recorded ${run.tokens} rows of a prefix of ${prefix.tokens} tokens`);
+    runs.push(run);
   }
 
   const largest = Math.max(...sizes);
@@ -204,6 +210,8 @@ async function main(): Promise<void> {
     const mergeConcurrent = check(await runCli('merge', tokens, ['--merge', concurrentDir, '--out', join(tmp, 'atlas-merged-concurrent.json')], tmp));
 
     runs.push(...sequential, mergeSequential, ...concurrent, mergeConcurrent);
+    const shardRowsRecorded = sequential.reduce((n, r) => n + r.tokens, 0);
+    if (shardRowsRecorded !== tokens) console.error(`the ${shards} shards recorded ${shardRowsRecorded} rows of ${tokens} tokens`);
     const single = runs.find((r) => r.tokens === tokens && r.name === '1 process')!;
     shardRows.push(
       { name: '1 process', wallSeconds: single.wallSeconds, peakRssMb: single.peakRssMb, tokens },

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
+import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { buildPrecomputedAtlasInNode, writePointsParquet } from '../../src/cli/precomputed';
 import { npyFloat32 } from '../../src/export/npy';
@@ -62,6 +63,21 @@ describe('buildPrecomputedAtlasInNode', () => {
     const bare = await buildPrecomputedAtlasInNode({ activations: f.npy, params: FAST });
     expect(bare.atlas.inputs.names.slice(0, 3)).toEqual(['0', '1', '2']);
     expect(bare.atlas.labelNames).toEqual([]);
+  });
+
+  it('reads image paths beside the table into PNG thumbnails; a missing one is listed and its row shows its label', async () => {
+    const f = files();
+    const png = await sharp({ create: { width: 96, height: 80, channels: 3, background: { r: 200, g: 30, b: 30 } } }).png().toBuffer();
+    writeFileSync(join(f.dir, 'red.png'), png);
+    const jsonl = join(f.dir, 'points.jsonl');
+    writeFileSync(jsonl, writePointsJsonl(f.label.map((label, k) => ({ label, image: k === 0 ? 'red.png' : k === 1 ? 'missing.png' : null }))));
+    const { atlas, errors } = await buildPrecomputedAtlasInNode({ activations: f.npy, points: jsonl, params: FAST });
+    if (atlas.modality !== 'precomputed') throw new Error('not precomputed');
+    expect(atlas.inputs.images![0]).toMatch(/^data:image\/png;base64,/);
+    const thumb = await sharp(Buffer.from(atlas.inputs.images![0]!.split(',')[1], 'base64')).metadata();
+    expect([thumb.width, thumb.height]).toEqual([64, 53]);
+    expect(atlas.inputs.images!.slice(1, 3)).toEqual([null, null]);
+    expect(errors).toEqual([{ name: 'row 1', reason: expect.stringMatching(/its image missing\.png could not be read/) }]);
   });
 
   it('refuses a points table with another row count, saying what it expected', async () => {

@@ -9,6 +9,7 @@ import type { StreamHooks } from '../model/recordTable';
 import { layoutInNode, recordInNode, shardInputs } from './buildAtlas';
 import { printNotes } from './cliText';
 import { NpyRowWriter } from './npyWriter';
+import { buildPrecomputedAtlasInNode, writePointsParquet } from './precomputed';
 import { mergeShards, parseShard, shardFolderName, writeShard } from './shards';
 
 const USAGE = `Build an activation atlas from the command line; writes the JSON the app opens.
@@ -17,6 +18,7 @@ const USAGE = `Build an activation atlas from the command line; writes the JSON 
   npm run atlas -- --text <file|dir> [--model <dir>] [--layer h.1.mlp.act] [--out atlas.json]
   npm run atlas -- <as above> --shard I/N|auto [--shards N] --out <dir>   record one slice into <dir>/shard-I-of-N/
   npm run atlas -- --merge <dir> --out atlas.json                          merge every shard in <dir> and lay it out
+  npm run atlas -- --activations acts.npy [--points points.parquet|.jsonl] --out atlas.json   no model: precomputed rows
 
   --model <dir|default>     TF.js layers or graph model folder (model.json + shards), or with --text a GPT-2
                             folder (config.json + model.safetensors, or model.safetensors.index.json + shards);
@@ -54,6 +56,10 @@ const USAGE = `Build an activation atlas from the command line; writes the JSON 
                             Job), CLOUD_RUN_TASK_INDEX and CLOUD_RUN_TASK_COUNT (Cloud Run jobs) or
                             AWS_BATCH_JOB_ARRAY_INDEX (AWS Batch array jobs)
   --shards <N>              the number of shards, where the engine does not give it (Kubernetes, AWS Batch)
+  --activations <file.npy>  build from precomputed activations (rows x dim; float32, float64 or float16) with no model
+  --points <file>           with --activations: a .parquet or .jsonl table with one row per activation row
+                            (label, text, image: a data URL or a path beside the table); default: rows named by index
+  --points-out <file>       also write the atlas's points as Parquet (x, y, cell, input, position, label, text)
   --merge <dir>             merge the shard folders in <dir> (all N, one model, layer and parameters) into one
                             atlas: exact unit top inputs and statistics, the seeded sample, the layout
   --list-layers             print the recordable layers and exit
@@ -116,6 +122,9 @@ async function main(): Promise<void> {
       shard: { type: 'string' },
       shards: { type: 'string' },
       merge: { type: 'string' },
+      activations: { type: 'string' },
+      points: { type: 'string' },
+      'points-out': { type: 'string' },
       'list-layers': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -148,18 +157,45 @@ async function main(): Promise<void> {
     return;
   }
 
+  const params = {
+    method,
+    metric: values.metric as 'euclidean' | 'cosine',
+    pcaDims: integer(values.pca, '--pca', 0),
+    seed: integer(values.seed, '--seed', Number.MIN_SAFE_INTEGER),
+    nNeighbors: integer(values.neighbors, '--neighbors', 2),
+    minDist: number(values['min-dist'], '--min-dist', 0),
+    perplexity: number(values.perplexity, '--perplexity', 1),
+    iterations: values.iterations === undefined ? null : integer(values.iterations, '--iterations', 1),
+    ...(values.samples !== undefined ? { samplesPerInput: parseSamples(values.samples) } : {}),
+    gridSizes,
+    minCellCount: integer(values['min-count'], '--min-count', 1),
+    topK: integer(values['top-k'], '--top-k', 1),
+  };
   const started = performance.now();
   const finish = async (atlas: Atlas, errors: InputError[], how: string) => {
     const out = values.out ?? 'atlas.json';
     await writeFile(out, serializeAtlas(atlas));
     printNotes(atlas.notices, errors);
+    if (values['points-out'] !== undefined) await writePointsParquet(atlas, values['points-out']);
     const cells = atlas.levels.map((l) => `${l.size}:${l.cells.length}`).join(' ');
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     process.stdout.write(
       `wrote ${out}: ${atlas.inputs.names.length} inputs, ${atlas.points.totalBeforeSampling} rows recorded, ${atlas.points.input.length} points ` +
         `of layer ${atlas.layer.name} (${atlas.layer.dim}-d), cells per grid ${cells}, ${how}, ${seconds} s\n`,
     );
+    if (values['points-out'] !== undefined) process.stdout.write(`wrote ${values['points-out']}: ${atlas.points.input.length} points (Parquet)\n`);
   };
+
+  if (values.activations !== undefined) {
+    const modelFlags = (['model', 'images', 'text', 'layer', 'shard', 'merge', 'save-activations', 'labels', 'preprocess', 'input-size'] as const).filter(
+      (flag) => flag === 'model' ? values.model !== 'default' : values[flag] !== undefined,
+    );
+    if (modelFlags.length) throw new Error(`${modelFlags.map((f) => `--${f}`).join(', ')} cannot go with --activations: precomputed rows need no model.`);
+    const { atlas, errors } = await buildPrecomputedAtlasInNode({ activations: values.activations, points: values.points, params, onProgress: progressBar });
+    await finish(atlas, errors, `from ${values.activations}`);
+    return;
+  }
+  if (values.points !== undefined) throw new Error('--points goes with --activations.');
 
   if (values.merge !== undefined) {
     const merged = await mergeShards(values.merge);
@@ -196,20 +232,7 @@ async function main(): Promise<void> {
     images: values.images,
     text: values.text,
     layer: values.layer,
-    params: {
-      method,
-      metric: values.metric as 'euclidean' | 'cosine',
-      pcaDims: integer(values.pca, '--pca', 0),
-      seed: integer(values.seed, '--seed', Number.MIN_SAFE_INTEGER),
-      nNeighbors: integer(values.neighbors, '--neighbors', 2),
-      minDist: number(values['min-dist'], '--min-dist', 0),
-      perplexity: number(values.perplexity, '--perplexity', 1),
-      iterations: values.iterations === undefined ? null : integer(values.iterations, '--iterations', 1),
-      ...(values.samples !== undefined ? { samplesPerInput: parseSamples(values.samples) } : {}),
-      gridSizes,
-      minCellCount: integer(values['min-count'], '--min-count', 1),
-      topK: integer(values['top-k'], '--top-k', 1),
-    },
+    params,
     labels: values.labels,
     preprocessing: preprocess ? { range: preprocess } : undefined,
     inputSize: values['input-size'] ? integer(values['input-size'], '--input-size', 1) : undefined,

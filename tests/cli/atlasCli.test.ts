@@ -90,7 +90,7 @@ beforeAll(async () => {
 describe('npm run atlas (CLI)', () => {
   it('builds the default atlas from the built-in model and bundled sample, with correct top inputs', async () => {
     const { atlas, stdout } = await atlasCli(['--samples', '2', '--grid', '20,40,80,160']);
-    expect(stdout).toMatch(/3000 inputs, 6000 points of layer conv3 \(32-d\)/);
+    expect(stdout).toMatch(/3000 inputs, 6000 rows recorded, 6000 points of layer conv3 \(32-d\)/);
     expect(atlas.model.classNames).toHaveLength(10);
     expect(atlas.levels.map((l) => l.size)).toEqual([20, 40, 80, 160]);
     expect(atlas.levels.every((l) => l.cells.length > 0)).toBe(true);

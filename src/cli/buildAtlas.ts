@@ -11,13 +11,16 @@ import {
   type AtlasParams,
   type AtlasRequest,
   type InputError,
+  type Modality,
+  type ModalityInputs,
+  type ModalityModels,
   type RecordedColumns,
 } from '../compute/atlas';
-import type { StreamRecorder } from '../compute/stream/recorder';
+import { StreamRecorder } from '../compute/stream/recorder';
 import { shardOf } from '../compute/stream/rowOrder';
 import type { ProgressCallback } from '../compute/types';
 import { modelFingerprint } from '../featureVis/fingerprint';
-import type { StreamHooks } from '../model/recordTable';
+import { resolveSampling, type LayerInfo, type StreamHooks } from '../model/recordTable';
 import { chooseBackend, type BackendChoice } from '../model/backend';
 import { BUILT_IN_MODEL_NAME, ImageModel } from '../model/image/imageModel';
 import type { Preprocessing } from '../model/image/preprocess';
@@ -189,6 +192,7 @@ async function recordImagesInNode(options: NodeAtlasOptions): Promise<Omit<NodeR
     const { stream, captured } = captureStream(options);
     const { onProgress, signal } = options;
     const fingerprint = options.shard ? await modelFingerprint(model) : '';
+    if (options.shard && images.count === 0) return emptyShard('image', model.info, model.layer(request.layer), request, options, fingerprint);
     const { errors, ...recorded } = await recordImageAtlas(model, images, request, {
       encodePng: pngDataUrl,
       thumbnailSize: options.thumbnailSize,
@@ -213,6 +217,9 @@ async function recordTextInNode(options: NodeAtlasOptions): Promise<Omit<NodeRec
     const { stream, captured } = captureStream(options);
     const { onProgress, signal } = options;
     const fingerprint = options.shard ? await textModelFingerprint(options.model) : '';
+    if (options.shard && documents.length === 0) {
+      return { ...emptyShard('text', model.info, model.layer(request.layer), request, options, fingerprint), errors: read.errors };
+    }
     const { errors, ...recorded } = await recordTextAtlas(model, documents, request, { stream, onProgress, signal });
     const columns: RecordedColumns = recorded;
     return {
@@ -225,6 +232,41 @@ async function recordTextInNode(options: NodeAtlasOptions): Promise<Omit<NodeRec
   } finally {
     model.dispose();
   }
+}
+
+/**
+ * The recording of a shard whose slice holds no inputs (more shards than inputs, or a slice the hash left
+ * empty): no rows, so that the merge still finds every shard of the run.
+ */
+function emptyShard<M extends Modality>(
+  modality: M,
+  model: ModalityModels[M],
+  layer: LayerInfo,
+  request: AtlasRequest,
+  options: NodeAtlasOptions,
+  fingerprint: string,
+): Omit<NodeRecording, 'backend'> {
+  const notices: string[] = [];
+  const samplesPerInput = resolveSampling(layer, request.params.samplesPerInput, notices);
+  const { sampleRows, maxValues, covariance } = options.stream ?? {};
+  const stream = new StreamRecorder(layer, { seed: request.params.seed, sampleRows, maxValues, covariance, unitTopK: request.params.topK });
+  const { table, units } = stream.finish(notices, []);
+  const previews: ModalityInputs[Modality] = modality === 'image' ? { thumbnails: [] } : { tokenIds: [], tokens: [] };
+  const recorded = {
+    modality,
+    model,
+    previews,
+    table,
+    layerShape: layer.shape,
+    samplesPerInput,
+    names: [],
+    labels: [],
+    predicted: new Int32Array(0),
+    probability: new Float32Array(0),
+    notices,
+    units,
+  } as RecordedColumns;
+  return { recorded, errors: [], identity: identityOf(recorded, request, stream, fingerprint), stream, ordinals: [] };
 }
 
 /** The inputs of one shard: those whose name hashes to it, each keeping its index in the whole folder as its ordinal. */

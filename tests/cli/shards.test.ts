@@ -76,6 +76,17 @@ describe('shards and their merge', () => {
     expect(atlas.notices.some((n) => /split into \d+ windows/.test(n))).toBe(true);
   }, 120_000);
 
+  it('writes an empty shard for a slice with no inputs, so more shards than documents still merge', async () => {
+    const few = corpus(2);
+    const dir = mkdtempSync(join(tmpdir(), 'shards-empty-'));
+    for (let index = 0; index < 6; index++) await recordShard(dir, { index, count: 6 }, { text: few });
+    const merged = await mergeShards(dir);
+    const one = await recordInNode({ ...options(), text: few });
+    expect(merged.recorded.names).toEqual(one.recorded.names);
+    const [a, b] = [await layoutInNode(merged.recorded, merged.identity.params), await layoutInNode(one.recorded, one.identity.params)];
+    expect(comparable(a)).toEqual(comparable(b));
+  }, 60_000);
+
   it('refuses missing, duplicated, truncated and foreign shards by name', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'shards-bad-'));
     await recordShard(dir, { index: 0, count: 2 });

@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parquetReadObjects } from 'hyparquet';
 import type { Page } from 'playwright-core';
+import sharp from 'sharp';
 import { npyFloat32 } from '../../src/export/npy';
-import { writePointsTableParquet } from '../../src/export/pointsTable';
+import { writePointsJsonl, writePointsTableParquet } from '../../src/export/pointsTable';
 import { clusteredRows, CLUSTERS } from '../export/clusters';
 import { atlasState, cellCenters, openReadyAppForSuite, outputDir, screenshot, waitForNewAtlas, waitForSteadyView } from './harness';
 
@@ -25,7 +26,7 @@ function precomputedFiles() {
   writeFileSync(parquet, new Uint8Array(writePointsTableParquet({ label, text })));
   const short = join(dir, 'short.parquet');
   writeFileSync(short, new Uint8Array(writePointsTableParquet({ label: label.slice(0, ROWS - 1) })));
-  return { npy, parquet, short, label, text };
+  return { dir, npy, parquet, short, label, text };
 }
 
 describe('precomputed activations: an .npy and its points table, without a model', { timeout: 10 * 60_000 }, () => {
@@ -65,12 +66,12 @@ describe('precomputed activations: an .npy and its points table, without a model
     assert.equal(files.label[row], labels[0]);
     assert.match(await page.locator('[data-testid=without-model]').innerText(), /without a model/);
     assert.equal(await page.locator('[data-testid=poly-run]').isDisabled(), true);
-    // The neuron view needs no model: the cell's strongest unit lists its top rows.
-    await inspector.locator('[data-testid=strongest-channel]').first().click();
-    await inspector.locator('[data-testid=neuron-view] [data-testid=precomputed-row]').first().waitFor({ timeout: 30_000 });
     const path = await screenshot(page, '60-precomputed-atlas');
     mkdirSync(join(SHOT_COPY, '..'), { recursive: true });
     copyFileSync(path, SHOT_COPY);
+    // The neuron view needs no model: the cell's strongest unit lists its top rows.
+    await inspector.locator('[data-testid=strongest-channel]').first().click();
+    await inspector.locator('[data-testid=neuron-view] [data-testid=precomputed-row]').first().waitFor({ timeout: 30_000 });
     await inspector.locator('button[aria-label="Close inspector"]').click();
   });
 
@@ -89,6 +90,31 @@ describe('precomputed activations: an .npy and its points table, without a model
       assert.equal(r.position, -1);
       assert.match(String(r.cell), /^\d+,\d+$/);
     }
+  });
+
+  it('shows rows with images as pictures: a JSONL table with a data-URL image per row', async () => {
+    const colours = [
+      { r: 30, g: 90, b: 220 },
+      { r: 200, g: 60, b: 40 },
+      { r: 240, g: 200, b: 60 },
+    ];
+    const urls = await Promise.all(
+      colours.map(async (background) => `data:image/png;base64,${(await sharp({ create: { width: 28, height: 28, channels: 3, background } }).png().toBuffer()).toString('base64')}`),
+    );
+    const jsonl = join(files.dir, 'pictures.jsonl');
+    writeFileSync(jsonl, writePointsJsonl(files.label.map((label, k) => ({ label, text: files.text[k], image: urls[k % 3] }))));
+    const before = await atlasState(page);
+    await page.locator('[data-testid=activations-input]').setInputFiles([files.npy, jsonl]);
+    await waitForNewAtlas(page, before);
+    await waitForSteadyView(page);
+    const [cell] = await cellCenters(page);
+    await page.mouse.click(cell.x, cell.y);
+    const images = page.locator('[data-testid=cell-inspector] [data-testid=top-input] [data-testid=precomputed-row] img');
+    await images.first().waitFor();
+    assert.match((await images.first().getAttribute('src')) ?? '', /^data:image\/png;base64,/);
+    const path = await screenshot(page, '61-precomputed-images');
+    copyFileSync(path, SHOT_COPY.replace(/\.png$/, '-images.png'));
+    await page.locator('[data-testid=cell-inspector] button[aria-label="Close inspector"]').click();
   });
 
   it('refuses a points table of another row count, saying what it expected, and keeps the atlas', async () => {

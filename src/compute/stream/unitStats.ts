@@ -34,15 +34,25 @@ export interface UnitSummaryStats {
  */
 export function histogramBin(v: number): number {
   const a = Math.abs(v);
-  if (a < 10 ** LOWEST_DECADE) return SIDE;
-  const b = Math.min(SIDE - 1, Math.floor((Math.log10(a) - LOWEST_DECADE) * BINS_PER_DECADE));
-  return v > 0 ? SIDE + 1 + b : SIDE - 1 - b;
+  if (a < EDGES[0]) return SIDE;
+  // The last edge at or below |v|, by binary search over the SIDE edges (cheaper than a logarithm per value).
+  let lo = 0;
+  let hi = SIDE - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (EDGES[mid] <= a) lo = mid;
+    else hi = mid - 1;
+  }
+  return v > 0 ? SIDE + 1 + lo : SIDE - 1 - lo;
 }
+
+/** The lower edge of each magnitude bin: 10^(LOWEST_DECADE + b / BINS_PER_DECADE). */
+const EDGES = Float64Array.from({ length: SIDE }, (_, b) => 10 ** (LOWEST_DECADE + b / BINS_PER_DECADE));
 
 /** The value range of bin `bin`: [low, high) above zero, (low, high] below (±Infinity at the open ends). */
 export function histogramRange(bin: number): [number, number] {
   if (bin === SIDE) return [-(10 ** LOWEST_DECADE), 10 ** LOWEST_DECADE];
-  const edge = (b: number) => 10 ** (LOWEST_DECADE + b / BINS_PER_DECADE);
+  const edge = (b: number) => (b < SIDE ? EDGES[b] : 10 ** (LOWEST_DECADE + b / BINS_PER_DECADE));
   if (bin > SIDE) {
     const b = bin - SIDE - 1;
     return [edge(b), b === SIDE - 1 ? Infinity : edge(b + 1)];

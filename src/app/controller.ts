@@ -5,7 +5,7 @@ import { type Atlas } from '../compute/atlas';
 import { downloadBlob, fileSlug } from '../export/download';
 import { renderAtlasPng } from '../atlas/png';
 import { messageOf } from '../lib/errors';
-import { isImageFile, isJsonFile, labelsFromPaths, type PickedFile } from '../lib/inputFiles';
+import { isImageFile, isJsonFile, labelsFromPaths, readTextFiles, type PickedFile } from '../lib/inputFiles';
 import type { useAtlasStore } from '../store';
 import { selectLevel } from '../store/selectors';
 import { FeatureVisJobs } from './featureVisJobs';
@@ -262,7 +262,11 @@ export class AtlasController {
     const chosen = images.length ? images : texts;
     const labels = labelsFromPaths(chosen.map((p) => p.path));
     if (images.length) this.inputs = { kind: 'images', images: images.map((p, k) => ({ name: p.path, label: labels[k], blob: p.file })) };
-    else this.inputs = { kind: 'text', texts: await Promise.all(texts.map(async (p, k) => ({ name: p.path, label: labels[k], text: await p.file.text() }))) };
+    else {
+      const read = await readTextFiles(texts);
+      s.addErrors(read.failed.map((f) => ({ source: f.path, message: `Could not be read (${f.reason}); skipped.` })));
+      this.inputs = { kind: 'text', texts: texts.flatMap((p, k) => (read.texts[k] === null ? [] : [{ name: p.path, label: labels[k], text: read.texts[k]! }])) };
+    }
     const distinct = [...new Set(labels.filter((l): l is string => l !== null))].sort();
     s.setUserInputs({ kind: this.inputs.kind, count: chosen.length, labels: distinct });
     await this.buildWithMatchingModel();

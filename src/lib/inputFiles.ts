@@ -32,3 +32,27 @@ export function labelsFromPaths(paths: readonly string[]): (string | null)[] {
 export function pickedFromInput(files: FileList | null): PickedFile[] {
   return Array.from(files ?? [], (file) => ({ file, path: file.webkitRelativePath || file.name }));
 }
+
+/** Text files read at once: each read holds a file handle until it ends (a folder of 20,000 would run out of them). */
+const TEXT_READS_AT_ONCE = 8;
+
+/**
+ * Reads picked text files, a few at a time; `texts[k]` is file k's text, or null where it could not be read
+ * (moved, no permission, a NotReadableError), with why in `failed`: the rest go on.
+ */
+export async function readTextFiles(files: readonly PickedFile[]): Promise<{ texts: (string | null)[]; failed: { path: string; reason: string }[] }> {
+  const texts: (string | null)[] = new Array(files.length).fill(null);
+  const failed: { path: string; reason: string }[] = [];
+  let next = 0;
+  const reader = async () => {
+    for (let k = next++; k < files.length; k = next++) {
+      try {
+        texts[k] = await files[k].file.text();
+      } catch (e) {
+        failed.push({ path: files[k].path, reason: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(TEXT_READS_AT_ONCE, files.length) }, reader));
+  return { texts, failed };
+}

@@ -1,5 +1,8 @@
 import type { RawImage } from '../model/image/preprocess';
 import { bytesToBase64 } from '../lib/base64';
+import { createLimiter } from '../lib/concurrency';
+import { messageOf } from '../lib/errors';
+import { encodePng } from '../lib/png';
 
 /** The largest pixel buffer decoding has handed out in this worker, and how many images it decoded. */
 export const decodeStats = { largestBytes: 0, images: 0 };
@@ -13,6 +16,11 @@ export async function decodeImageToSize(blob: Blob, size: { width: number; heigh
   try {
     bitmap = await createImageBitmap(blob, { resizeWidth: size.width, resizeHeight: size.height, resizeQuality: 'high' });
   } catch {
+    // A file that cannot be read at all (moved, deleted, no permission, the browser out of file handles: a
+    // NotReadableError) says so instead of passing for an image that does not decode. The whole file is read:
+    // a slice of a file that is gone is empty, and reads.
+    const unreadable = await blob.arrayBuffer().then(() => null, (e: unknown) => e);
+    if (unreadable) throw new Error(`could not be read (${unreadable instanceof DOMException ? `${unreadable.name}: ` : ''}${messageOf(unreadable)})`);
     throw new Error(blob.type && !blob.type.startsWith('image/') ? `not an image (${blob.type})` : 'not a readable image');
   }
   try {
@@ -28,19 +36,16 @@ export async function decodeImageToSize(blob: Blob, size: { width: number; heigh
   }
 }
 
-/** A PNG data URL of decoded pixels (1, 3 or 4 channels). */
-export async function encodePngDataUrl(image: RawImage): Promise<string> {
-  const { width, height, channels, data } = image;
-  const rgba = new Uint8ClampedArray(width * height * 4);
-  for (let p = 0; p < width * height; p++) {
-    const gray = channels < 3;
-    rgba[4 * p] = data[p * channels];
-    rgba[4 * p + 1] = data[p * channels + (gray ? 0 : 1)];
-    rgba[4 * p + 2] = data[p * channels + (gray ? 0 : 2)];
-    rgba[4 * p + 3] = channels === 4 ? data[p * 4 + 3] : 255;
-  }
-  const canvas = new OffscreenCanvas(width, height);
-  canvas.getContext('2d')!.putImageData(new ImageData(rgba, width, height), 0, 0);
-  const bytes = new Uint8Array(await (await canvas.convertToBlob({ type: 'image/png' })).arrayBuffer());
-  return `data:image/png;base64,${bytesToBase64(bytes)}`;
+/**
+ * PNG encodings at once in this worker. The recorder asks for every thumbnail at once: 20,000 canvas encodings
+ * in flight (each a Blob in the browser's registry until read back) ran the renderer out of file handles, and
+ * every read then failed with a NotReadableError, the whole build with it. Encoding in JavaScript holds no
+ * handle and is 4x faster than a canvas for thumbnails; the bound keeps the buffers in flight few.
+ */
+const PNG_ENCODES_AT_ONCE = 16;
+const encodeSlot = createLimiter(PNG_ENCODES_AT_ONCE);
+
+/** A PNG data URL of decoded pixels (1, 3 or 4 channels, kept as they are); a few encode at once, the rest wait their turn. */
+export function encodePngDataUrl(image: RawImage): Promise<string> {
+  return encodeSlot(async () => `data:image/png;base64,${bytesToBase64(await encodePng(image))}`);
 }

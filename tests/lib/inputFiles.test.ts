@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isImageFile, labelsFromPaths } from '../../src/lib/inputFiles';
+import { isImageFile, labelsFromPaths, readTextFiles, type PickedFile } from '../../src/lib/inputFiles';
 
 describe('labelsFromPaths', () => {
   it('labels each file by its sub-folder under the picked folder', () => {
@@ -25,5 +25,31 @@ describe('isImageFile', () => {
     expect(isImageFile({ name: 'a.bin', type: 'image/png' })).toBe(true);
     expect(isImageFile({ name: 'a.JPEG', type: '' })).toBe(true);
     expect(isImageFile({ name: 'notes.txt', type: 'text/plain' })).toBe(false);
+  });
+});
+
+describe('readTextFiles', () => {
+  it('reads every file a few at a time; one that cannot be read is named with why, and the rest go on', async () => {
+    let reading = 0;
+    let most = 0;
+    const picked: PickedFile[] = Array.from({ length: 40 }, (_, k) => ({
+      path: `notes/${k}.txt`,
+      file: {
+        name: `${k}.txt`,
+        async text() {
+          most = Math.max(most, ++reading);
+          await new Promise((r) => setTimeout(r, 1));
+          reading--;
+          if (k === 7) throw new DOMException('The requested file could not be read.', 'NotReadableError');
+          return `text ${k}`;
+        },
+      } as unknown as File,
+    }));
+    const { texts, failed } = await readTextFiles(picked);
+    expect(texts[7]).toBeNull();
+    expect(texts.filter((t) => t !== null)).toHaveLength(39);
+    expect(texts[39]).toBe('text 39');
+    expect(failed).toEqual([{ path: 'notes/7.txt', reason: 'NotReadableError: The requested file could not be read.' }]);
+    expect(most).toBeLessThanOrEqual(8);
   });
 });

@@ -6,15 +6,20 @@ import { NO_RECORDING, type GradientTarget, type ImageSource, type InputSet, typ
 import type { ImageModel } from './imageModel';
 import { preparedInputs } from './modelInputs';
 import type { RawImage } from './preprocess';
+import { readAhead } from './readAhead';
 import { recordActivations, recordImageAtlas, type ImageProvider } from './recordImages';
 
+/** Files read and decoded ahead of the recorder (a bound, whatever the folder's size: each is a file handle while it is read). */
+const FILES_READ_AHEAD = 16;
+
+/** The user's files as the recorder asks for them, one by one, a bounded few read ahead. */
 function blobProvider(images: ImageSource[], decode: (blob: Blob) => Promise<RawImage>): ImageProvider {
-  return {
+  return readAhead({
     count: images.length,
     name: (i) => images[i].name,
     label: (i) => images[i].label,
     load: (i) => decode(images[i].blob),
-  };
+  }, FILES_READ_AHEAD);
 }
 
 /** A CNN's side of the seam: images in, thumbnails as previews, class gradients, feature visualisation. */

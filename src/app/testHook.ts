@@ -4,6 +4,7 @@ import type { AppStatus, useAtlasStore } from '../store';
 import { selectedInputs } from '../atlas/selection';
 import { selectLevel } from '../store/selectors';
 import { cellTints } from '../atlas/cellTint';
+import { sampleModelMemory, type ModelMemory } from './modelMemory';
 
 /** The name of the performance marks that record each change of `status`, with the new status as detail. */
 export const STATUS_MARK = 'atlas-status';
@@ -55,6 +56,8 @@ export interface AtlasTestHook {
   readonly study: { cards: number; marked: number; reveal: { neuron: number; random: number; p: number } | null } | null;
   /** Polysemanticity of the layer: neurons measured, mean score, the neuron shown and its cluster sizes. */
   readonly polysemanticity: { neurons: number; mean: number; histogram: number[]; neuron: number | null; clusters: number[] } | null;
+  /** The model worker's memory, read while the last build recorded (modelMemory.ts). */
+  readonly modelMemory: ModelMemory;
   cellScreenCenters(): ScreenCenter[];
 }
 
@@ -66,6 +69,7 @@ declare global {
 
 /** Installs `window.__atlas`; every read goes to the store, so it is always current. Returns the uninstaller. */
 export function installTestHook(store: typeof useAtlasStore, view: () => AtlasViewHandle | null): () => void {
+  const memory = sampleModelMemory(store);
   const hook: AtlasTestHook = {
     get status() {
       return store.getState().status;
@@ -170,6 +174,9 @@ export function installTestHook(store: typeof useAtlasStore, view: () => AtlasVi
       const shown = p.neurons.find((n) => n.index === polyNeuron);
       return { neurons: p.neurons.length, mean: p.meanPolysemanticity, histogram: p.histogram, neuron: polyNeuron, clusters: shown?.clusters.map((c) => c.size) ?? [] };
     },
+    get modelMemory() {
+      return memory.current();
+    },
     cellScreenCenters: () => view()?.cellScreenCenters() ?? [],
   };
   window.__atlas = hook;
@@ -181,6 +188,7 @@ export function installTestHook(store: typeof useAtlasStore, view: () => AtlasVi
   });
   return () => {
     unsubscribe();
+    memory.stop();
     if (window.__atlas === hook) delete window.__atlas;
   };
 }

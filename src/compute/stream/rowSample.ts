@@ -1,5 +1,8 @@
 import { rowKey } from './rowOrder';
 
+/** Rows the arrays hold at first; they double from there up to the capacity. */
+const FIRST_ROWS = 1024;
+
 /** A sample's rows as plain columns (what a shard stores and a merge reads). */
 export interface RowSampleState {
   dim: number;
@@ -18,12 +21,13 @@ export interface RowSampleState {
  * A seeded uniform sample of at most `capacity` rows out of a stream: the rows with the smallest `rowKey`
  * (bottom-k sampling). Unlike a reservoir that draws as rows arrive, which rows are kept depends only on the
  * seed and the set of rows, so any batch size, order or split into shards keeps the same ones, and two samples
- * merge exactly. Memory: capacity x (dim x 4 + 24) bytes, whatever the stream's length.
+ * merge exactly. Memory: up to capacity x (dim x 4 + 28) bytes, whatever the stream's length; the arrays start
+ * small and double as rows come, so a short recording never holds the whole budget.
  */
 export class RowSample {
   readonly state: RowSampleState;
   /** Max-heap of slots by (key, ordinal, position): the root is the row to drop first. */
-  private readonly heap: Int32Array;
+  private heap: Int32Array;
 
   constructor(
     dim: number,
@@ -31,17 +35,35 @@ export class RowSample {
     private readonly seed: number,
   ) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`A sample needs room for at least one row; got ${capacity}.`);
+    const rows = Math.min(capacity, FIRST_ROWS);
     this.state = {
       dim,
       capacity,
       size: 0,
-      key: new Float64Array(capacity),
-      ordinal: new Float64Array(capacity),
-      position: new Int32Array(capacity),
-      tag: new Int32Array(capacity),
-      values: new Float32Array(capacity * dim),
+      key: new Float64Array(rows),
+      ordinal: new Float64Array(rows),
+      position: new Int32Array(rows),
+      tag: new Int32Array(rows),
+      values: new Float32Array(rows * dim),
     };
-    this.heap = new Int32Array(capacity);
+    this.heap = new Int32Array(rows);
+  }
+
+  /** Doubles the arrays (up to the capacity) when they are full. */
+  private grow(): void {
+    const s = this.state;
+    const rows = Math.min(s.capacity, 2 * s.key.length);
+    const bigger = <T extends Float64Array | Int32Array | Float32Array>(a: T, length: number): T => {
+      const b = new (a.constructor as new (n: number) => T)(length);
+      b.set(a);
+      return b;
+    };
+    s.key = bigger(s.key, rows);
+    s.ordinal = bigger(s.ordinal, rows);
+    s.position = bigger(s.position, rows);
+    s.tag = bigger(s.tag, rows);
+    s.values = bigger(s.values, rows * s.dim);
+    this.heap = bigger(this.heap, rows);
   }
 
   /** Offers one row: `dim` values of `data` from `offset`. */
@@ -65,6 +87,7 @@ export class RowSample {
     const s = this.state;
     let slot: number;
     if (s.size < s.capacity) {
+      if (s.size === s.key.length) this.grow();
       slot = s.size;
       this.heap[s.size] = slot;
       s.size++;

@@ -74,6 +74,25 @@ describe('StreamRecorder', () => {
     expect(b.table.totalBeforeSampling).toBe(inputs * positions);
   });
 
+  it('keeps the rows with the smallest keys, as a brute-force sort does, growing its arrays only as rows come', () => {
+    const many = rows(1000, 5, 2, 8);
+    const recorder = new StreamRecorder({ name: 'l', shape: [5, 2], positionShape: [5] }, { seed: 5, sampleRows: 3000 });
+    const keys: [number, number, number][] = [];
+    for (let i = 0; i < 1000; i++) {
+      for (let p = 0; p < 5; p++) {
+        recorder.add(i, p, many, (i * 5 + p) * 2);
+        keys.push([rowKey(5, i, p), i, p]);
+      }
+      // 500 rows in, the arrays hold 1,024 rows, not the 3,000-row capacity.
+      if (i === 99) expect(recorder.state.sample.key.length).toBe(1024);
+    }
+    const kept = keys.sort((a, b) => a[0] - b[0]).slice(0, 3000).sort((a, b) => a[1] - b[1] || a[2] - b[2]);
+    const { table } = recorder.finish([]);
+    expect(Array.from(table.input)).toEqual(kept.map((k) => k[1]));
+    expect(Array.from(table.position)).toEqual(kept.map((k) => k[2]));
+    expect(Array.from(table.values.subarray(0, 4))).toEqual(Array.from(many.subarray((kept[0][1] * 5 + kept[0][2]) * 2, (kept[0][1] * 5 + kept[0][2]) * 2 + 2)).concat(Array.from(many.subarray((kept[1][1] * 5 + kept[1][2]) * 2, (kept[1][1] * 5 + kept[1][2]) * 2 + 2))));
+  });
+
   it('samples uniformly: every input is about equally likely to be kept', () => {
     const hits = new Float64Array(10);
     for (let seed = 0; seed < 400; seed++) {

@@ -66,7 +66,9 @@ describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () =
     await page.locator('[data-testid=points-toggle]').uncheck();
     // Drag to pan: the cells under the pointer move with it.
     await waitForSteadyView(page);
-    const before = (await cellCenters(page))[0];
+    // The fullest cell that stays on screen after the drag (one near the right or bottom edge would leave it).
+    const before = (await cellCenters(page)).find((c) => c.x + 80 < box.x + box.width && c.y + 60 < box.y + box.height)!;
+    assert.ok(before, 'a cell on screen away from the right and bottom edges');
     await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
     await page.mouse.down();
     await page.mouse.move(box.x + box.width / 2 + 60, box.y + box.height / 2 + 40, { steps: 5 });

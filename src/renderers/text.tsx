@@ -2,6 +2,7 @@ import { useCallback, useContext } from 'react';
 import type { AtlasOf } from '../compute/atlas';
 import { samplePoints } from '../compute/directions/vectors';
 import type { AtlasCell, TopInput } from '../compute/types';
+import { readTextFiles } from '../lib/inputFiles';
 import { parseTokenList } from '../lib/tokenList';
 import { useRequest } from '../lib/useRequest';
 import { InspectorServicesContext, type OutputToken } from './inspectorServices';
@@ -135,7 +136,11 @@ const textDirections: ModalityDirections<'text'> = {
   exampleUnit: 'token',
 
   async readExamples(files) {
-    return { inputs: { kind: 'text', texts: await Promise.all(files.map(async (p) => ({ name: p.path, label: null, text: await p.file.text() }))) }, skipped: [] };
+    // A few files at a time, as the input panel reads them; one that cannot be read is skipped with why.
+    const { texts, failed } = await readTextFiles(files);
+    const read = files.flatMap((p, k) => (texts[k] === null ? [] : [{ name: p.path, label: null, text: texts[k]! }]));
+    const byPath = new Map(files.map((p) => [p.path, p]));
+    return { inputs: { kind: 'text', texts: read }, skipped: failed.map((f) => ({ file: byPath.get(f.path)!, reason: f.reason })) };
   },
 
   hasTargets: () => true,

@@ -38,11 +38,12 @@ export async function serveApp(): Promise<{ url: string; close: () => Promise<vo
   return { url: `http://127.0.0.1:${port}/`, close: () => server.close() };
 }
 
-export async function launchBrowser(): Promise<Browser> {
+/** Headless Chromium with the project's flags, and any a suite adds (e.g. to measure memory at once). */
+export async function launchBrowser(extraFlags: string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     headless: true,
-    args: ['--no-sandbox', '--enable-unsafe-webgpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: ['--no-sandbox', '--enable-unsafe-webgpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', ...extraFlags],
   });
 }
 

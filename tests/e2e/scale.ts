@@ -3,20 +3,16 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { encodePng } from '../../src/lib/png';
-import { repoRoot } from './harness';
+import { launchBrowser, repoRoot } from './harness';
 
 /** A marker among the browser's flags, to find its processes by. */
 const MEASURING_FLAG = '--enable-blink-features=ForceEagerMeasureMemory';
 
 /** Chromium as the harness launches it, with measurements of memory answered at once (after a full GC) instead of at its next one. */
 export function launchMeasuringBrowser(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', MEASURING_FLAG],
-  });
+  return launchBrowser([MEASURING_FLAG]);
 }
 
 /** The pids of a measuring browser's processes (the browser's, then its descendants'); empty where there is no /proc. */

@@ -2,6 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { AtlasRequest, InputError, PositionSampling, RecordedOf } from '../../compute/atlas';
 import type { ProgressCallback } from '../../compute/types';
 import { abortError } from '../../lib/abort';
+import { createLimiter } from '../../lib/concurrency';
+import { messageOf } from '../../lib/errors';
 import { StreamRecorder } from '../../compute/stream/recorder';
 import { ModelUseError, resolveSampling, samplePositions, type StreamHooks } from '../recordTable';
 import type { ImageModel } from './imageModel';
@@ -43,7 +45,10 @@ export type ImageRecording = Omit<RecordedOf<'image'>, 'modality' | 'model' | 'p
   errors: InputError[];
 };
 
-const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e)) || 'unknown error';
+/** Thumbnails encoded at once. */
+const THUMBNAILS_AT_ONCE = 16;
+
+const reasonOf = (e: unknown) => messageOf(e) || 'unknown error';
 
 /**
  * Records one layer's activations for every image, in batches, with progress and cancellation, into one
@@ -89,7 +94,7 @@ export async function recordActivations(model: ImageModel, images: ImageProvider
           pixels.dispose();
           batchIds.push(i);
         } catch (e) {
-          errors.push({ name: images.name(i), reason: messageOf(e) });
+          errors.push({ name: images.name(i), reason: reasonOf(e) });
         }
       }
       onProgress?.({ stage: 'decode', done: end, total: images.count });
@@ -199,6 +204,8 @@ export async function recordImageAtlas(
     onProgress: options.onProgress,
     signal: options.signal,
   });
-  const thumbnails = await Promise.all(recording.thumbnails.map(options.encodePng));
+  // A bounded number of encodings at once: each may hold a buffer or a file handle until it ends.
+  const limit = createLimiter(THUMBNAILS_AT_ONCE);
+  const thumbnails = await Promise.all(recording.thumbnails.map((t) => limit(() => options.encodePng(t))));
   return { ...recording, modality: 'image', model: model.info, previews: { thumbnails } };
 }

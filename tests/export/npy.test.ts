@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { npyFloat32 } from '../../src/export/npy';
+import { pythonHas } from '../python';
 
 /** Reads a .npy v1.0 file back from the format's description: its header dict and its float32 data. */
 function parseNpy(file: Uint8Array): { header: string; data: Float32Array; dataOffset: number } {
@@ -16,14 +17,7 @@ function parseNpy(file: Uint8Array): { header: string; data: Float32Array; dataO
   return { header, data, dataOffset };
 }
 
-const hasNumpy = (() => {
-  try {
-    execFileSync('python3', ['-c', 'import numpy'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const hasNumpy = pythonHas('numpy');
 
 describe('npyFloat32', () => {
   it('writes a version 1.0 header with the shape, aligned to 64 bytes, then the values little-endian', () => {

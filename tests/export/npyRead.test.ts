@@ -6,15 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { fileSource } from '../../src/cli/npyFile';
 import { npyFloat32 } from '../../src/export/npy';
 import { blobSource, bytesSource, npyRowChunks, readNpyHeader, type ByteSource } from '../../src/export/npyRead';
+import { pythonHas } from '../python';
 
-const hasNumpy = (() => {
-  try {
-    execFileSync('python3', ['-c', 'import numpy'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const hasNumpy = pythonHas('numpy');
 
 /** Every row of a source, read in chunks of `chunkBytes`, and the chunks' sizes. */
 async function readAll(source: ByteSource, chunkBytes?: number) {

@@ -12,15 +12,9 @@ import {
   writePointsJsonl,
   writePointsTableParquet,
 } from '../../src/export/pointsTable';
+import { pythonHas } from '../python';
 
-const hasPyarrow = (() => {
-  try {
-    execFileSync('python3', ['-c', 'import pyarrow'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const hasPyarrow = pythonHas('pyarrow');
 
 const rows = [
   { label: 'cat', text: 'a cat on a mat' },

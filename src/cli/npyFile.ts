@@ -1,5 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { ByteSource } from '../export/npyRead';
+import { messageOf } from '../lib/errors';
 
 /** A file on disk as a byte source for the .npy reader: each read is one positioned read of the handle; `close` releases it. */
 export async function fileSource(path: string): Promise<ByteSource & { close(): Promise<void> }> {
@@ -7,7 +8,7 @@ export async function fileSource(path: string): Promise<ByteSource & { close(): 
   try {
     handle = await open(path, 'r');
   } catch (e) {
-    throw new Error(`Cannot open ${path}: ${(e as Error).message}`);
+    throw new Error(`Cannot open ${path}: ${messageOf(e)}`);
   }
   const { size } = await handle.stat();
   return {

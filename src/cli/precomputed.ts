@@ -5,6 +5,7 @@ import { DEFAULT_ATLAS_PARAMS, layoutAtlas, withoutPreviews, withPreviews, type 
 import type { UnitSummary } from '../compute/stream/recorder';
 import type { ProgressCallback } from '../compute/types';
 import { isImageDataUrl } from '../lib/dataUrl';
+import { messageOf } from '../lib/errors';
 import { precomputedRecording } from '../export/precomputed';
 import { readPointsTable, writeAtlasPointsParquet, type PointsTable } from '../export/pointsTable';
 import { fileSource } from './npyFile';
@@ -42,7 +43,7 @@ export async function readPointsFile(path: string, errors: InputError[] = []): P
   try {
     bytes = await readFile(path);
   } catch (e) {
-    throw new Error(`Cannot read the points table ${path}: ${(e as Error).message}`);
+    throw new Error(`Cannot read the points table ${path}: ${messageOf(e)}`);
   }
   const table = await readPointsTable(new Uint8Array(bytes), basename(path));
   if (!table.image) return table;
@@ -67,7 +68,7 @@ async function inlineImages(images: (string | null)[], base: string, errors: Inp
       const png = await sharp(bytes).rotate().resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside', withoutEnlargement: true }).png().toBuffer();
       out.push(`data:image/png;base64,${png.toString('base64')}`);
     } catch (e) {
-      errors.push({ name: `row ${row}`, reason: `its image ${value} could not be read (${(e as Error).message}); the row shows its text or label.` });
+      errors.push({ name: `row ${row}`, reason: `its image ${value} could not be read (${messageOf(e)}); the row shows its text or label.` });
       out.push(null);
     }
   }

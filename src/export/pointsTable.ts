@@ -9,6 +9,7 @@ import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import type { Atlas } from '../compute/atlas';
 import { cellOf } from '../compute/grid';
+import { messageOf } from '../lib/errors';
 
 export class PointsTableError extends Error {
   override name = 'PointsTableError';
@@ -66,7 +67,7 @@ export function readPointsJsonl(text: string, source = 'points.jsonl'): PointsTa
     try {
       value = JSON.parse(line);
     } catch (e) {
-      throw new PointsTableError(`${source} line ${k + 1}: not JSON (${(e as Error).message}).`);
+      throw new PointsTableError(`${source} line ${k + 1}: not JSON (${messageOf(e)}).`);
     }
     if (!value || typeof value !== 'object' || Array.isArray(value)) throw new PointsTableError(`${source} line ${k + 1}: expected a JSON object such as {"label": "cat", "text": "…"}.`);
     for (const name of Object.keys(value)) names.add(name);
@@ -98,7 +99,7 @@ export async function readPointsParquet(bytes: ArrayBuffer | Uint8Array, source 
   try {
     metadata = parquetMetadata(buffer);
   } catch (e) {
-    throw new PointsTableError(`${source}: the Parquet footer could not be read (${(e as Error).message}).`);
+    throw new PointsTableError(`${source}: the Parquet footer could not be read (${messageOf(e)}).`);
   }
   const names = new Set(parquetSchema(metadata).children.map((c) => c.element.name));
   const wanted = POINT_COLUMNS.filter((c) => names.has(c));

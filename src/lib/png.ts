@@ -1,3 +1,5 @@
+import { concatBytes } from './bytes';
+
 /** Pixels to encode: rows of `channels` bytes per pixel (1 grey, 2 grey + alpha, 3 RGB, 4 RGBA). */
 export interface PngPixels {
   width: number;
@@ -24,13 +26,7 @@ export const compressZlib: ZlibCompress = async (bytes) => {
     parts.push(value);
     length += value.length;
   }
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
+  return concatBytes(parts, length);
 };
 
 const COLOUR_TYPE = { 1: 0, 2: 4, 3: 2, 4: 6 } as const;

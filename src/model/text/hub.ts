@@ -4,6 +4,7 @@
  * Files are kept in a WeightCache, so a second load of the same id needs no network.
  */
 import * as v from 'valibot';
+import { concatBytes } from '../../lib/bytes';
 import { describeIssues } from '../../lib/validate';
 import { gpt2Size, isGpt2MaskBuffer } from './gpt2';
 import { type Gpt2Config, Gpt2ConfigError, parseGpt2Config } from './gpt2Config';
@@ -402,7 +403,7 @@ class Download {
     if (expected !== null && received !== expected) {
       throw new HubError(`The download of ${url} is incomplete: ${received} bytes arrived but the server announced ${expected}; try again.`);
     }
-    return preallocated ?? concat(chunks, received);
+    return preallocated ?? concatBytes(chunks, received);
   }
 
   private url(file: string): string {
@@ -546,16 +547,6 @@ async function httpError(response: Response, url: string): Promise<HubError> {
 /** Lets the connection go without reading a body we do not need. */
 async function discard(response: Response): Promise<void> {
   await response.body?.cancel().catch(() => undefined);
-}
-
-function concat(chunks: Uint8Array[], length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return out;
 }
 
 function isAbortError(error: unknown): boolean {

@@ -56,7 +56,7 @@ function headerField(dict: string, key: string): string | null {
 }
 
 /** Parses the preamble and header dict of a .npy file from its first bytes; `name` goes into the messages. */
-export function parseNpyHeader(prefix: Uint8Array, name = 'the .npy file'): NpyHeader & { headerEnd: number } | { needBytes: number } {
+export function parseNpyHeader(prefix: Uint8Array, name = 'the .npy file'): NpyHeader | { needBytes: number } {
   if (!MAGIC.every((b, k) => k >= prefix.length || prefix[k] === b) || prefix.length === 0) throw new NpyFormatError(`${name} is not a NumPy .npy file (it does not start with \\x93NUMPY): ${EXPECTED}.`);
   if (prefix.length < 10) return { needBytes: 10 };
   const major = prefix[6];
@@ -93,7 +93,7 @@ export function parseNpyHeader(prefix: Uint8Array, name = 'the .npy file'): NpyH
   }
   const [rows, dim] = shape;
   if (dim === 0) throw new NpyFormatError(`${name} has shape ${shapeText}: rows of no values; ${EXPECTED}.`);
-  return { version: `${major}.${minor}`, dtype, rows, dim, dataOffset: headerEnd, headerEnd, bytesPerValue: DTYPES[dtype] };
+  return { version: `${major}.${minor}`, dtype, rows, dim, dataOffset: headerEnd, bytesPerValue: DTYPES[dtype] };
 }
 
 /** Reads and checks the header of a .npy source, and that the file holds every row it announces. */
@@ -101,15 +101,14 @@ export async function readNpyHeader(source: ByteSource, name = 'the .npy file'):
   let want = 128;
   for (;;) {
     const prefix = await source.read(0, Math.min(want, source.size));
-    const parsed = parseNpyHeader(prefix, name);
-    if ('needBytes' in parsed) {
-      if (parsed.needBytes > source.size || prefix.length >= source.size) {
+    const header = parseNpyHeader(prefix, name);
+    if ('needBytes' in header) {
+      if (header.needBytes > source.size || prefix.length >= source.size) {
         throw new NpyFormatError(`${name} is truncated: ${source.size} bytes end inside its header; ${EXPECTED}.`);
       }
-      want = Math.max(parsed.needBytes, want * 2);
+      want = Math.max(header.needBytes, want * 2);
       continue;
     }
-    const { headerEnd: _, ...header } = parsed;
     const expected = header.dataOffset + header.rows * header.dim * header.bytesPerValue;
     if (source.size < expected) {
       const whole = Math.floor((source.size - header.dataOffset) / (header.dim * header.bytesPerValue));

@@ -8,7 +8,7 @@ import type { InputError, PrecomputedModelInfo, RecordedOf } from '../compute/at
 import { StreamRecorder, type UnitSummary } from '../compute/stream/recorder';
 import type { ProgressCallback } from '../compute/types';
 import { isImageDataUrl } from '../lib/dataUrl';
-import { npyRowChunks, readNpyHeader, type ByteSource } from './npyRead';
+import { npyDtypeName, npyRowChunks, readNpyHeader, type ByteSource } from './npyRead';
 import { checkPointRows, type PointsTable } from './pointsTable';
 
 /** The layer's name in a precomputed atlas: there is no model whose layer it could name. */
@@ -61,7 +61,7 @@ export async function precomputedRecording(input: PrecomputedInput, options: Pre
     options.onProgress?.({ stage: 'record', done: chunk.start + chunk.count, total: rows });
   }
   const notices = [...(points?.notices ?? [])];
-  if (header.dtype !== '<f4') notices.push(`${name} holds ${header.dtype === '<f8' ? 'float64' : 'float16'} values; they were converted to float32.`);
+  if (header.dtype !== '<f4') notices.push(`${name} holds ${npyDtypeName(header.dtype)} values; they were converted to float32.`);
   const { table: sampled, units } = recorder.finish(notices);
   // Rows have no key (a text atlas's token) for cells to summarise.
   const { key: _, ...table } = sampled;

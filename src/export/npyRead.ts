@@ -131,10 +131,13 @@ function halfToFloat(h: number): number {
   return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
 }
 
-/** Values of `count` elements of `dtype` in little-endian bytes, as float32 (copied: the bytes need no alignment). */
+/** Values of `count` elements of `dtype` in little-endian bytes, as float32: a view of them where they are aligned float32, else a copy. */
 function toFloat32(bytes: Uint8Array, dtype: NpyDtype, count: number): Float32Array {
-  // The common case: a copy of the bytes is an aligned float32 array already.
-  if (dtype === '<f4' && littleEndian) return new Float32Array(bytes.slice(0, 4 * count).buffer);
+  if (dtype === '<f4' && littleEndian) {
+    // A Blob's or a file's read is a fresh, aligned buffer: viewed, not copied; bytes at an odd offset are copied.
+    if (bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, count);
+    return new Float32Array(bytes.slice(0, 4 * count).buffer);
+  }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Float32Array(count);
   if (dtype === '<f4') for (let k = 0; k < count; k++) out[k] = view.getFloat32(4 * k, true);
@@ -143,7 +146,7 @@ function toFloat32(bytes: Uint8Array, dtype: NpyDtype, count: number): Float32Ar
   return out;
 }
 
-/** A chunk of rows: rows [start, start + count) as count x dim float32, row-major. */
+/** A chunk of rows: rows [start, start + count) as count x dim float32, row-major (it may view the bytes the source read: read it, never write it). */
 export interface NpyChunk {
   start: number;
   count: number;

@@ -30,6 +30,8 @@ export const compressZlib: ZlibCompress = async (bytes) => {
 };
 
 const COLOUR_TYPE = { 1: 0, 2: 4, 3: 2, 4: 6 } as const;
+/** The row filters tried: None, Sub, Up and Paeth (Average, 3, is left out). */
+const FILTERS = [0, 1, 2, 4] as const;
 
 let crcTable: Uint32Array | null = null;
 function crc32(bytes: Uint8Array, start: number, end: number): number {
@@ -58,7 +60,7 @@ function filteredRows({ width, height, channels, data }: PngPixels): Uint8Array 
     const row = y * stride;
     const above = (x: number) => (y > 0 ? data[row - stride + x] : 0);
     let bestCost = Infinity;
-    for (const filter of [0, 1, 2, 4]) {
+    for (const filter of FILTERS) {
       let cost = 0;
       for (let x = 0; x < stride; x++) {
         const a = x >= channels ? data[row + x - channels] : 0;
@@ -69,7 +71,9 @@ function filteredRows({ width, height, channels, data }: PngPixels): Uint8Array 
         else if (filter === 2) predictor = b;
         else if (filter === 4) {
           const p = a + b - c;
-          const [pa, pb, pc] = [Math.abs(p - a), Math.abs(p - b), Math.abs(p - c)];
+          const pa = Math.abs(p - a);
+          const pb = Math.abs(p - b);
+          const pc = Math.abs(p - c);
           predictor = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
         }
         const v = (data[row + x] - predictor) & 0xff;

@@ -89,9 +89,16 @@ export function isParquet(bytes: Uint8Array): boolean {
   return bytes.length >= 4 && String.fromCharCode(...bytes.subarray(0, 4)) === PARQUET_MAGIC;
 }
 
+/** The bytes as an ArrayBuffer, which hyparquet reads: a view's own buffer where it spans all of it, else a copy. */
+function arrayBufferOf(bytes: ArrayBuffer | Uint8Array): ArrayBuffer {
+  if (!(bytes instanceof Uint8Array)) return bytes;
+  const { buffer } = bytes;
+  return buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === buffer.byteLength ? buffer : bytes.slice().buffer;
+}
+
 /** Reads a Parquet points table: its label, text and image columns (strings; numbers are written as text). */
 export async function readPointsParquet(bytes: ArrayBuffer | Uint8Array, source = 'points.parquet'): Promise<PointsTable> {
-  const buffer = bytes instanceof Uint8Array ? bytes.slice().buffer : bytes;
+  const buffer = arrayBufferOf(bytes);
   const head = new Uint8Array(buffer, 0, Math.min(4, buffer.byteLength));
   const tail = new Uint8Array(buffer, Math.max(0, buffer.byteLength - 4));
   if (!isParquet(head) || !isParquet(tail)) throw new PointsTableError(`${source} is not a Parquet file (it does not start and end with "PAR1"); expected a .parquet or a .jsonl points table.`);

@@ -12,6 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { messageOf } from '../src/lib/errors';
 
 const DEFAULT_OUT = '/tmp/kjv.txt';
 /** Every verse from Genesis 1:1 to the last, as `bible` names the range. */
@@ -55,8 +56,7 @@ function main(): void {
   try {
     listing = execFileSync('bible', ['-f', WHOLE_BIBLE], { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    console.error(`Could not run \`bible\` (Debian: apt-get install bible-kjv): ${reason}`);
+    console.error(`Could not run \`bible\` (Debian: apt-get install bible-kjv): ${messageOf(error)}`);
     process.exit(1);
   }
   const chapters = chaptersFromVerses(listing);

@@ -47,6 +47,16 @@ function pointGroups(labels: (string | null)[], predicted: Int32Array, input: Ui
 }
 
 /** The app's one entry to the model and compute workers: load a model, build an atlas. */
+/** A worker's progress events as build stages, and the layouts among them as previews grouped by `groups()` at the time. */
+function relayProgress(onProgress: (p: StageProgress) => void, onLayout: ((preview: LayoutPreview) => void) | undefined, groups: () => Int32Array) {
+  return (event: ProgressEvent & { layout?: Float32Array }) => {
+    const { layout, ...progress } = event;
+    // A recording that waits for its turn on the model says so on the record stage.
+    onProgress({ ...progress, stage: event.stage === 'waiting' ? 'record' : (event.stage as Stage) });
+    if (layout && onLayout) onLayout({ layout, groups: groups() });
+  };
+}
+
 export class AtlasPipeline {
   private constructor(
     private readonly modelClient: RpcClient<ModelService>,
@@ -96,12 +106,7 @@ export class AtlasPipeline {
     let sampling: BuildResult['sampling'] = null;
     let recording = 0;
     let layoutId = 0;
-    const relay = (event: ProgressEvent & { layout?: Float32Array }) => {
-      const { layout, ...progress } = event;
-      // A recording that waits for its turn on the model says so on the record stage.
-      onProgress({ ...progress, stage: event.stage === 'waiting' ? 'record' : (event.stage as Stage) });
-      if (layout && onLayout) onLayout({ layout, groups });
-    };
+    const relay = relayProgress(onProgress, onLayout, () => groups);
     if (!this.lastModel) throw new Error('Load a model first.');
     await this.modelClient.call('init', [this.backendRequest], { signal });
     const { atlas, errors } = await buildAtlas(request, {
@@ -142,11 +147,7 @@ export class AtlasPipeline {
     onLayout?: (preview: LayoutPreview) => void,
   ): Promise<BuildResult> {
     const groups = new Int32Array(0);
-    const relay = (event: ProgressEvent & { layout?: Float32Array }) => {
-      const { layout, ...progress } = event;
-      onProgress({ ...progress, stage: event.stage as Stage });
-      if (layout && onLayout) onLayout({ layout, groups });
-    };
+    const relay = relayProgress(onProgress, onLayout, () => groups);
     const laid = await this.computeClient.call('layoutPrecomputed', [files, params], { signal, onProgress: relay });
     const { atlas, layout, previews, errors } = laid;
     if (atlas.modality !== 'precomputed') throw new Error(`The compute worker laid out a ${atlas.modality} atlas from precomputed activations.`);

@@ -2,9 +2,10 @@ import type { ImageProvider } from './recordImages';
 
 /**
  * An ImageProvider that, while its inputs are asked for in order, loads the next `window` - 1 meanwhile, so
- * reading and decoding files overlaps the model's work. At most `window` loads are ever in flight or waiting
+ * reading and decoding files overlaps the model's work. In order, at most `window` loads are in flight or waiting
  * to be taken: a folder of any size is read a few files at a time, and each decoded image is dropped once
- * handed out. An ask out of order (gradients, a neuron's inputs) drops what was read ahead and loads just it.
+ * handed out. An ask out of order (gradients, a neuron's inputs) drops what was read ahead (reads under way
+ * still finish, unused) and loads just it.
  */
 export function readAhead(images: ImageProvider, window: number): ImageProvider {
   const pending = new Map<number, Promise<Awaited<ReturnType<ImageProvider['load']>>>>();
@@ -30,7 +31,7 @@ export function readAhead(images: ImageProvider, window: number): ImageProvider 
         next = i + 1;
         return loading;
       }
-      for (next = Math.max(next, i + 1); next < images.count && next < i + window; next++) if (!pending.has(next)) start(next);
+      for (next = Math.max(next, i + 1); next < images.count && next < i + window; next++) start(next);
       return loading;
     },
   };

@@ -4,8 +4,8 @@ import { range, samplePoints } from '../compute/directions/vectors';
 import type { TopInput } from '../compute/types';
 import { isImageFile } from '../lib/inputFiles';
 import { gridPosition, patchRegion, positionRegion, toPixels } from './patch';
-import { decodeThumbnails } from './thumbnails';
-import type { InputPreviews, ModalityDirections, ModalityRenderer } from './types';
+import { decodeThumbnails, ThumbnailBitmaps } from './thumbnails';
+import type { ModalityDirections, ModalityRenderer } from './types';
 
 /**
  * Patch width, in layer positions, cropped around the exemplar's position. Five is close to what a
@@ -18,16 +18,6 @@ const AUTO_CLASSES = 3;
 /** Inputs per class whose gradients TCAV tests: enough for a stable fraction, quick on a CPU. */
 const MAX_CLASS_INPUTS = 100;
 const SEED = 0;
-
-class ThumbnailBitmaps implements InputPreviews {
-  constructor(readonly bitmaps: (ImageBitmap | null)[]) {}
-  get count(): number {
-    return this.bitmaps.length;
-  }
-  close(): void {
-    for (const b of this.bitmaps) b?.close();
-  }
-}
 
 /** An input thumbnail with the region the point's activation looked at outlined. */
 function ImageInput({ atlas, point, large }: { atlas: AtlasOf<'image'>; point: TopInput; large?: boolean }) {

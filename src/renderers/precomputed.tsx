@@ -1,7 +1,7 @@
 import type { AtlasOf } from '../compute/atlas';
 import type { TopInput } from '../compute/types';
-import { decodeThumbnails } from './thumbnails';
-import type { InputPreviews, ModalityDirections, ModalityRenderer } from './types';
+import { decodeThumbnails, ThumbnailBitmaps } from './thumbnails';
+import type { ModalityDirections, ModalityRenderer } from './types';
 
 /** Why the tools that need a model are off for an atlas of precomputed activations. */
 export const WITHOUT_MODEL =
@@ -10,17 +10,6 @@ export const WITHOUT_MODEL =
 /** Characters of a row's text shown in a list, and enlarged. */
 const TEXT_SHORT = 160;
 const TEXT_LONG = 1200;
-
-/** The rows' pictures, decoded where the points table gave one (null elsewhere). */
-class RowPictures implements InputPreviews {
-  constructor(readonly bitmaps: (ImageBitmap | null)[]) {}
-  get count(): number {
-    return this.bitmaps.length;
-  }
-  close(): void {
-    for (const b of this.bitmaps) b?.close();
-  }
-}
 
 const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 
@@ -112,13 +101,13 @@ export const precomputedRenderer: ModalityRenderer<'precomputed'> = {
     const images = atlas.inputs.images;
     if (!images) {
       onProgress?.(atlas.inputs.names.length);
-      return new RowPictures([]);
+      return new ThumbnailBitmaps([]);
     }
-    return new RowPictures(await decodeThumbnails(images.map((url) => url ?? ''), signal, onProgress));
+    return new ThumbnailBitmaps(await decodeThumbnails(images.map((url) => url ?? ''), signal, onProgress));
   },
 
   exemplarIcons(atlas, previews) {
-    const { bitmaps } = previews as RowPictures;
+    const { bitmaps } = previews as ThumbnailBitmaps;
     return {
       draw(ctx, cell, _gridSize, x, y, size) {
         const row = cell.exemplar.input;

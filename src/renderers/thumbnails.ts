@@ -1,5 +1,6 @@
 import { imageDataUrlBlob } from '../lib/dataUrl';
 import { createPacer, PAGE_SLICE_MS } from '../lib/yieldToPage';
+import type { InputPreviews } from './types';
 
 /**
  * Decodes thumbnail data URLs into bitmaps. createImageBitmap decodes off the main thread, but making each
@@ -40,4 +41,15 @@ export async function decodeThumbnails(
     throw e;
   }
   return out;
+}
+
+/** Decoded thumbnails as an atlas's previews (null where one would not decode or there was none); `close` frees them. */
+export class ThumbnailBitmaps implements InputPreviews {
+  constructor(readonly bitmaps: (ImageBitmap | null)[]) {}
+  get count(): number {
+    return this.bitmaps.length;
+  }
+  close(): void {
+    for (const b of this.bitmaps) b?.close();
+  }
 }

@@ -30,6 +30,7 @@ export function ConceptPanel({ directions, live }: { directions: DirectionTasks 
   const [positives, setPositives] = useState<PickedFile[]>([]);
   const [negatives, setNegatives] = useState<PickedFile[]>([]);
   if (!atlas) return null;
+  const { withoutModel, inputs } = rendererFor(atlas);
   const active = concepts.find((c) => c.id === activeId) ?? null;
   const learn = (source: Parameters<DirectionTasks['createConcept']>[0]) => {
     void directions?.createConcept(source, name, method).then((c) => c && setName(''));
@@ -49,13 +50,13 @@ export function ConceptPanel({ directions, live }: { directions: DirectionTasks 
       <button type="button" data-testid="concept-from-selection" disabled={!live || busy || selection.length === 0} onClick={() => learn({ kind: 'selection' })}>
         From the selection ({selection.length} points)
       </button>
-      {rendererFor(atlas).withoutModel ? (
+      {withoutModel ? (
         <p className="muted small" data-testid="without-model">
-          {rendererFor(atlas).withoutModel}
+          {withoutModel}
         </p>
       ) : (
         <details>
-          <summary className="small">From a folder of {rendererFor(atlas).inputs.noun}s</summary>
+          <summary className="small">From a folder of {inputs.noun}s</summary>
           <label className="small">
             Concept examples
             <input type="file" data-testid="concept-folder" ref={(el) => el?.setAttribute('webkitdirectory', '')} multiple onChange={(e) => setPositives(pickedFromInput(e.target.files))} />
@@ -106,7 +107,7 @@ function ConceptDetails({ atlas, concept, directions, live }: { atlas: Atlas; co
   // The ends are inputs of the atlas on screen: a rebuild that keeps the concept ranks again.
   const rank = useCallback((c: Concept) => directions!.rankAlong(c, ENDS_SHOWN), [directions, atlas]);
   const ends = useRequest(live && directions ? concept : null, live && directions ? rank : null);
-  const { featureVisualisation, DirectionOutputs, directions: modality } = rendererFor(atlas);
+  const { featureVisualisation, DirectionOutputs, directions: modality, withoutModel } = rendererFor(atlas);
   const image = useCallback((c: Concept) => directions!.conceptImage(c), [directions]);
   const picture = useRequest(live && directions && featureVisualisation ? concept : null, live && directions ? image : null);
   const runTcav = () => {
@@ -142,7 +143,7 @@ function ConceptDetails({ atlas, concept, directions, live }: { atlas: Atlas; co
       {ends.kind === 'error' && <p className="error small">{ends.message}</p>}
       <h3>TCAV</h3>
       {!modality.hasTargets(atlas) ? (
-        <p className="muted small">{rendererFor(atlas).withoutModel ? 'TCAV takes gradients of the model, and this atlas has none.' : 'This model has no class output to test.'}</p>
+        <p className="muted small">{withoutModel ? 'TCAV takes gradients of the model, and this atlas has none.' : 'This model has no class output to test.'}</p>
       ) : (
         <form
           className="row"

@@ -16,18 +16,18 @@ import {
   type ModalityModels,
   type RecordedColumns,
 } from '../compute/atlas';
-import { StreamRecorder } from '../compute/stream/recorder';
+import type { StreamRecorder } from '../compute/stream/recorder';
 import { shardOf } from '../compute/stream/rowOrder';
 import type { ProgressCallback } from '../compute/types';
 import { modelFingerprint } from '../featureVis/fingerprint';
-import { resolveSampling, type LayerInfo, type StreamHooks } from '../model/recordTable';
+import { openRecordingStream, resolveSampling, type LayerInfo, type StreamHooks } from '../model/recordTable';
 import { chooseBackend, type BackendChoice } from '../model/backend';
 import { BUILT_IN_MODEL_NAME, ImageModel } from '../model/image/imageModel';
 import type { Preprocessing } from '../model/image/preprocess';
 import { recordImageAtlas, type ImageProvider } from '../model/image/recordImages';
 import { documentsFromFiles, type DocumentsRead, type TextDocument } from '../model/text/documents';
 import { recordTextAtlas } from '../model/text/recordText';
-import { BUILT_IN_TEXT_MODEL_NAME, TextModel } from '../model/text/textModel';
+import { BUILT_IN_TEXT_MODEL_NAME, TextModel, type ModelFile } from '../model/text/textModel';
 import type { ShardIdentity, ShardInputs, ShardSpec } from './shards';
 import { artifactsFromDirectory, folderProvider, isTextModelFolder, pngDataUrl, readClassNames, textFilesFromPath, textModelFiles } from './nodeIo';
 
@@ -77,7 +77,7 @@ export interface NodeRecording {
   identity: ShardIdentity;
   stream: StreamRecorder;
   /** Each recorded input's place among all the run's inputs. */
-  ordinals: number[];
+  ordinals: readonly number[];
 }
 
 /** Loads an image model from the command line's --model value. */
@@ -93,13 +93,15 @@ export async function loadModelForCli(model: string, options: Pick<NodeAtlasOpti
 }
 
 /** Loads a GPT-2 from the command line's --model value ('default': models/text-gpt2). */
-export async function loadTextModelForCli(model: string): Promise<TextModel> {
+export async function loadTextModelForCli(model: string, onFiles?: (files: readonly ModelFile[]) => void): Promise<TextModel> {
   const builtIn = model === 'default';
   const dir = builtIn ? DEFAULT_TEXT_MODEL_DIR : model;
   if (builtIn && !(await stat(dir).catch(() => null))) {
     throw new Error('The built-in text model (models/text-gpt2) is not in this checkout: build it with `npm run train:text`, or pass --model <folder>.');
   }
-  return TextModel.fromFiles(await textModelFiles(dir), builtIn ? BUILT_IN_TEXT_MODEL_NAME : basename(dir));
+  const files = await textModelFiles(dir);
+  onFiles?.(files);
+  return TextModel.fromFiles(files, builtIn ? BUILT_IN_TEXT_MODEL_NAME : basename(dir));
 }
 
 /** Whether --model (with or without --text) names a GPT-2 rather than an image model. */
@@ -146,16 +148,28 @@ export async function recordInNode(options: NodeAtlasOptions): Promise<NodeRecor
 
 /** What the stream hooks hand back when a pass is over. */
 function captureStream(options: NodeAtlasOptions) {
-  const captured: { stream?: StreamRecorder; ordinals?: number[] } = {};
+  const captured: { stream?: StreamRecorder; ordinals?: readonly number[] } = {};
   const stream: StreamHooks = {
     ...options.stream,
     onRecorded: (recorder, ordinals) => {
       captured.stream = recorder;
-      captured.ordinals = [...ordinals];
+      captured.ordinals = ordinals;
       options.stream?.onRecorded?.(recorder, ordinals);
     },
   };
   return { stream, captured };
+}
+
+/** A recording made here, with the stream it went through and what identifies its run. */
+function nodeRecording(
+  recorded: RecordedColumns,
+  errors: InputError[],
+  request: AtlasRequest,
+  captured: ReturnType<typeof captureStream>['captured'],
+  fingerprint: string,
+): Omit<NodeRecording, 'backend'> {
+  const stream = captured.stream!;
+  return { recorded, errors, identity: identityOf(recorded, request, stream, fingerprint), stream, ordinals: captured.ordinals! };
 }
 
 /** The run's identity; the weights are hashed only when shards will be compared. */
@@ -189,19 +203,17 @@ async function recordImagesInNode(options: NodeAtlasOptions): Promise<Omit<NodeR
     else throw new Error('No images given: pass --images <folder> (the bundled sample only fits the default model).');
     if (options.shard) images = shardProvider(images, options.shard);
     const request = { layer: options.layer ?? model.defaultLayer, params: { ...CLI_DEFAULT_PARAMS, ...options.params } };
-    const { stream, captured } = captureStream(options);
-    const { onProgress, signal } = options;
     const fingerprint = options.shard ? await modelFingerprint(model) : '';
     if (options.shard && images.count === 0) return emptyShard('image', model.info, model.layer(request.layer), request, options, fingerprint);
+    const { stream, captured } = captureStream(options);
     const { errors, ...recorded } = await recordImageAtlas(model, images, request, {
       encodePng: pngDataUrl,
       thumbnailSize: options.thumbnailSize,
       stream,
-      onProgress,
-      signal,
+      onProgress: options.onProgress,
+      signal: options.signal,
     });
-    const columns: RecordedColumns = recorded;
-    return { recorded: columns, errors, identity: identityOf(columns, request, captured.stream!, fingerprint), stream: captured.stream!, ordinals: captured.ordinals! };
+    return nodeRecording(recorded, errors, request, captured, fingerprint);
   } finally {
     model.dispose();
   }
@@ -210,25 +222,18 @@ async function recordImagesInNode(options: NodeAtlasOptions): Promise<Omit<NodeR
 async function recordTextInNode(options: NodeAtlasOptions): Promise<Omit<NodeRecording, 'backend'>> {
   if (options.text === undefined) throw new Error(`${options.model} is a GPT-2: pass --text <file|folder> with the documents to record.`);
   const read = await readTextDocuments(options.text);
-  const model = await loadTextModelForCli(options.model);
+  // Shards hash the weights the model was loaded from, read once.
+  let fingerprint = '';
+  const model = await loadTextModelForCli(options.model, options.shard ? (files) => (fingerprint = filesFingerprint(files)) : undefined);
   try {
     const request = { layer: options.layer ?? model.defaultLayer, params: { ...TEXT_CLI_DEFAULT_PARAMS, ...options.params } };
     const documents = options.shard ? shardDocuments(read.documents, options.shard) : read.documents;
-    const { stream, captured } = captureStream(options);
-    const { onProgress, signal } = options;
-    const fingerprint = options.shard ? await textModelFingerprint(options.model) : '';
     if (options.shard && documents.length === 0) {
       return { ...emptyShard('text', model.info, model.layer(request.layer), request, options, fingerprint), errors: read.errors };
     }
-    const { errors, ...recorded } = await recordTextAtlas(model, documents, request, { stream, onProgress, signal });
-    const columns: RecordedColumns = recorded;
-    return {
-      recorded: columns,
-      errors: [...read.errors, ...errors],
-      identity: identityOf(columns, request, captured.stream!, fingerprint),
-      stream: captured.stream!,
-      ordinals: captured.ordinals!,
-    };
+    const { stream, captured } = captureStream(options);
+    const { errors, ...recorded } = await recordTextAtlas(model, documents, request, { stream, onProgress: options.onProgress, signal: options.signal });
+    return nodeRecording(recorded, [...read.errors, ...errors], request, captured, fingerprint);
   } finally {
     model.dispose();
   }
@@ -248,9 +253,8 @@ function emptyShard<M extends Modality>(
 ): Omit<NodeRecording, 'backend'> {
   const notices: string[] = [];
   const samplesPerInput = resolveSampling(layer, request.params.samplesPerInput, notices);
-  const { sampleRows, maxValues, covariance } = options.stream ?? {};
-  const stream = new StreamRecorder(layer, { seed: request.params.seed, sampleRows, maxValues, covariance, unitTopK: request.params.topK });
-  const { table, units } = stream.finish(notices, []);
+  const { stream, finish } = openRecordingStream(layer, options.stream, { seed: request.params.seed, unitTopK: request.params.topK, ordinals: [] });
+  const { table, units } = finish(notices);
   const previews: ModalityInputs[Modality] = modality === 'image' ? { thumbnails: [] } : { tokenIds: [], tokens: [] };
   const recorded = {
     modality,
@@ -287,10 +291,10 @@ export function shardDocuments(documents: readonly TextDocument[], shard: ShardS
   return documents.map((doc, d) => ({ ...doc, ordinal: doc.ordinal ?? d })).filter((doc) => shardOf(String(doc.ordinal), shard.count) === shard.index);
 }
 
-/** A hash of a GPT-2 folder's files (config and weights): shards of one run must share it. */
-async function textModelFingerprint(model: string): Promise<string> {
+/** A hash of a GPT-2's files (config and weights): shards of one run must share it. */
+function filesFingerprint(files: readonly ModelFile[]): string {
   const hash = createHash('sha256');
-  for (const file of await textModelFiles(model === 'default' ? DEFAULT_TEXT_MODEL_DIR : model)) {
+  for (const file of files) {
     hash.update(file.name);
     hash.update(file.bytes as Uint8Array);
   }

@@ -96,8 +96,8 @@ export interface ShardManifest {
   /** The stream's arrays in state.bin, and its length. */
   arrays: ArrayEntry[];
   stateBytes: number;
-  /** The stream's plain fields: its layer and seed, and each part's sizes. */
-  stream: { layer: StreamLayer; seed: number; parts: Record<Part, Record<string, unknown> | null> };
+  /** Each part of the stream's plain fields (its sizes); its layer and seed are the identity's. */
+  parts: Record<Part, Record<string, unknown> | null>;
   notices: string[];
   errors: InputError[];
   created: string;
@@ -105,7 +105,7 @@ export interface ShardManifest {
 
 /** Per-input columns of a shard, with each input's ordinal among all the recording's inputs. */
 export interface ShardInputs {
-  ordinals: number[];
+  ordinals: readonly number[];
   names: string[];
   labels: (string | null)[];
   predicted: number[];
@@ -176,7 +176,7 @@ export async function writeShard(
     notices: content.notices.filter((n) => !isSampleNotice(n)),
     errors: content.errors,
     created: new Date().toISOString(),
-    stream: { layer: content.state.layer, seed: content.state.seed, parts: split.scalars },
+    parts: split.scalars,
   };
   for (const file of extraFiles) await rename(file.path, join(temporary, file.name));
   // The manifest is written last: a folder without one never finished.
@@ -220,20 +220,20 @@ export async function readShard(folder: string): Promise<ShardRead> {
   if (inputs.names?.length !== manifest.inputs || inputs.ordinals?.length !== manifest.inputs) {
     throw new Error(`${folder}/inputs.json lists ${inputs.names?.length ?? 'no'} inputs, not the ${manifest.inputs} its manifest lists: the shard is damaged (rerun it alone).`);
   }
-  // Copied out of the file's buffer, so every array is aligned for its type.
-  const aligned = new Uint8Array(bytes);
+  // Arrays sit at multiples of 8 bytes in the file; copied only where the buffer itself is not so aligned.
+  const aligned = bytes.byteOffset % 8 === 0 ? bytes : new Uint8Array(bytes);
   const arrays = new Map<string, TypedArray>();
-  for (const entry of manifest.arrays) arrays.set(entry.name, new TYPES[entry.type](aligned.buffer, entry.byteOffset, entry.length));
+  for (const entry of manifest.arrays) arrays.set(entry.name, new TYPES[entry.type](aligned.buffer, aligned.byteOffset + entry.byteOffset, entry.length));
   const part = (name: Part) => {
-    const scalars = manifest.stream.parts[name];
+    const scalars = manifest.parts[name];
     if (!scalars) return null;
     const fields: Record<string, unknown> = { ...scalars };
     for (const [key, array] of arrays) if (key.startsWith(`${name}.`)) fields[key.slice(name.length + 1)] = array;
     return fields;
   };
   const state = {
-    layer: manifest.stream.layer,
-    seed: manifest.stream.seed,
+    layer: manifest.identity.layer,
+    seed: manifest.identity.params.seed,
     rows: manifest.rows,
     sample: part('sample'),
     top: part('top'),

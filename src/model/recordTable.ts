@@ -1,5 +1,5 @@
 import type { PositionSampling } from '../compute/atlas';
-import type { StreamOptions, StreamRecorder } from '../compute/stream/recorder';
+import { StreamRecorder, type StreamOptions } from '../compute/stream/recorder';
 import { createRng } from '../lib/rng';
 
 /** A recordable layer of any modality. */
@@ -20,6 +20,29 @@ export class ModelUseError extends Error {
 export interface StreamHooks extends Pick<StreamOptions, 'sampleRows' | 'maxValues' | 'covariance' | 'onRow'> {
   /** Receives the recorder when the pass is over, with the ordinals of the inputs it recorded (a shard writes both). */
   onRecorded?: (recorder: StreamRecorder, ordinals: readonly number[]) => void;
+}
+
+/**
+ * The one stream a recording feeds, set up from the caller's hooks and the recording's parameters: both
+ * recorders and a shard with no inputs open it alike, so every shard of a run is configured the same way.
+ * `ordinals` holds each input's ordinal (filled as inputs are read); `finish` hands the recorder to
+ * `onRecorded` and returns the sample and the units.
+ */
+export function openRecordingStream(
+  layer: LayerInfo,
+  hooks: StreamHooks | undefined,
+  options: { seed: number; unitTopK?: number; keyed?: boolean; ordinals: number[] },
+) {
+  const { onRecorded, ...streamOptions } = hooks ?? {};
+  const { seed, unitTopK, keyed, ordinals } = options;
+  const stream = new StreamRecorder(layer, { ...streamOptions, seed, unitTopK, keyed, ordinalOf: (input) => ordinals[input] });
+  return {
+    stream,
+    finish(notices: string[]) {
+      onRecorded?.(stream, ordinals);
+      return stream.finish(notices, ordinals);
+    },
+  };
 }
 
 const positionCount = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);

@@ -4,8 +4,7 @@ import type { ProgressCallback } from '../../compute/types';
 import { abortError } from '../../lib/abort';
 import { createLimiter } from '../../lib/concurrency';
 import { messageOf } from '../../lib/errors';
-import { StreamRecorder } from '../../compute/stream/recorder';
-import { ModelUseError, resolveSampling, samplePositions, type StreamHooks } from '../recordTable';
+import { ModelUseError, openRecordingStream, resolveSampling, samplePositions, type StreamHooks } from '../recordTable';
 import type { ImageModel } from './imageModel';
 import { prepareImage, type Preprocessing, type RawImage } from './preprocess';
 
@@ -63,8 +62,7 @@ export async function recordActivations(model: ImageModel, images: ImageProvider
   const samples = resolveSampling(layer, options.samplesPerInput, notices);
   const positions = layer.positionShape.reduce((a, b) => a * b, 1);
   const ordinals: number[] = [];
-  const { onRecorded, ...hooks } = options.stream ?? {};
-  const stream = new StreamRecorder(layer, { ...hooks, seed, unitTopK: options.unitTopK, ordinalOf: (input) => ordinals[input] });
+  const { stream, finish } = openRecordingStream(layer, options.stream, { seed, unitTopK: options.unitTopK, ordinals });
   const dim = stream.dim;
   const names: string[] = [];
   const labels: (string | null)[] = [];
@@ -155,8 +153,7 @@ export async function recordActivations(model: ImageModel, images: ImageProvider
   if (names.length === 0) {
     throw new ModelUseError(`None of the ${images.count} inputs could be read (${errors[0]?.name}: ${errors[0]?.reason}).`);
   }
-  onRecorded?.(stream, ordinals);
-  const { table, units } = stream.finish(notices, ordinals);
+  const { table, units } = finish(notices);
   return {
     table,
     units,

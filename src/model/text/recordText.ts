@@ -4,9 +4,8 @@ import type { ActivationTable, ProgressCallback } from '../../compute/types';
 import { abortError } from '../../lib/abort';
 import { createRng } from '../../lib/rng';
 import { yieldToPage } from '../../lib/yieldToPage';
-import { StreamRecorder } from '../../compute/stream/recorder';
 import { windowOrdinal } from '../../compute/stream/rowOrder';
-import { ModelUseError, resolveSampling, type StreamHooks } from '../recordTable';
+import { ModelUseError, openRecordingStream, resolveSampling, type StreamHooks } from '../recordTable';
 import { splitNotice, windows as windowsOf, type TextDocument } from './documents';
 import type { TextModel } from './textModel';
 import { encode, tokenTexts } from './tokenizer';
@@ -70,14 +69,7 @@ export async function recordTextActivations(model: TextModel, documents: readonl
   }
   const { ordinals } = read;
   const picks = tokenIds.map((ids, w) => recordedTokens(ids.length, samples, seed * 100003 + ordinals[w]));
-  const { onRecorded, ...hooks } = options.stream ?? {};
-  const stream = new StreamRecorder(layer, {
-    ...hooks,
-    seed,
-    unitTopK: options.unitTopK,
-    keyed: samples !== 'pooled',
-    ordinalOf: (w) => ordinals[w],
-  });
+  const { stream, finish } = openRecordingStream(layer, options.stream, { seed, unitTopK: options.unitTopK, keyed: samples !== 'pooled', ordinals });
   const dim = stream.dim;
   let done = 0;
   for (const batch of lengthBatches(tokenIds, options.batchSize)) {
@@ -98,8 +90,7 @@ export async function recordTextActivations(model: TextModel, documents: readonl
     onProgress?.({ stage: 'record', done, total: tokenIds.length });
     await yieldToPage();
   }
-  onRecorded?.(stream, ordinals);
-  const { table, units } = stream.finish(notices, ordinals);
+  const { table, units } = finish(notices);
   return {
     table,
     units,

@@ -8,7 +8,7 @@ import type { Preprocessing } from '../model/image/preprocess';
 import type { StreamHooks } from '../model/recordTable';
 import { layoutInNode, recordInNode, shardInputs } from './buildAtlas';
 import { printNotes } from './cliText';
-import { NpyRowWriter } from './npyWriter';
+import { ActivationsWriter } from './npyWriter';
 import { buildPrecomputedAtlasInNode, writePointsParquet } from './precomputed';
 import { mergeShards, parseShard, shardFolderName, writeShard } from './shards';
 
@@ -209,22 +209,10 @@ async function main(): Promise<void> {
   const shardDir = values.out ?? 'shards';
   const saveTo = values['save-activations'];
   const npyPath = saveTo === undefined ? undefined : shard ? join(shardDir, `.${shardFolderName(shard)}.activations.tmp-${process.pid}.npy`) : saveTo;
-  const rowsPath = npyPath?.replace(/(\.npy)?$/, '.rows.npy');
-  let writers: { values: NpyRowWriter<Float32Array>; rows: NpyRowWriter<Int32Array> } | null = null;
-  const place = new Int32Array(2);
+  const activations = npyPath === undefined ? null : new ActivationsWriter(npyPath);
   const stream: StreamHooks = {
     ...(values.sample !== undefined ? { sampleRows: integer(values.sample, '--sample', 1) } : {}),
-    ...(npyPath
-      ? {
-          onRow: (input, position, data, offset, dim) => {
-            writers ??= { values: new NpyRowWriter(npyPath, dim, 'float32'), rows: new NpyRowWriter(rowsPath!, 2, 'int32') };
-            writers.values.append(data, offset);
-            place[0] = input;
-            place[1] = position;
-            writers.rows.append(place);
-          },
-        }
-      : {}),
+    ...(activations ? { onRow: activations.onRow } : {}),
   };
   if (shard && npyPath) await mkdir(shardDir, { recursive: true });
   const recording = await recordInNode({
@@ -240,12 +228,16 @@ async function main(): Promise<void> {
     shard,
     onProgress: progressBar,
   });
-  const savedRows = writers === null ? 0 : (writers as { values: NpyRowWriter<Float32Array>; rows: NpyRowWriter<Int32Array> }).values.close();
-  if (writers) (writers as { rows: NpyRowWriter<Int32Array> }).rows.close();
+  const savedRows = activations?.close() ?? 0;
   const { recorded, errors } = recording;
 
   if (shard) {
-    const extra = npyPath ? [{ path: npyPath, name: 'activations.npy' }, { path: rowsPath!, name: 'activations.rows.npy' }] : [];
+    const extra = activations
+      ? [
+          { path: activations.path, name: 'activations.npy' },
+          { path: activations.rowsPath, name: 'activations.rows.npy' },
+        ]
+      : [];
     const folder = await writeShard(
       shardDir,
       shard,
@@ -263,7 +255,7 @@ async function main(): Promise<void> {
   const atlas = await layoutInNode(recorded, recording.identity.params, progressBar);
   await finish(atlas, errors, `backend ${recording.backend.name}`);
   if (saveTo !== undefined) {
-    process.stdout.write(`wrote ${saveTo}: ${savedRows} x ${atlas.layer.dim} float32 activations (every recorded row), and ${rowsPath}: each row's input and position\n`);
+    process.stdout.write(`wrote ${saveTo}: ${savedRows} x ${atlas.layer.dim} float32 activations (every recorded row), and ${activations!.rowsPath}: each row's input and position\n`);
   }
 }
 

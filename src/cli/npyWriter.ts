@@ -32,9 +32,9 @@ export class NpyRowWriter<T extends Columns> {
   }
 
   /** Appends one row: `width` values of `data` from `offset`. */
-  append(data: ArrayLike<number> & { subarray?: unknown }, offset = 0): void {
+  append(data: T, offset = 0): void {
     if (this.filled + this.width > this.buffer.length) this.flush();
-    for (let k = 0; k < this.width; k++) this.buffer[this.filled + k] = data[offset + k];
+    this.buffer.set(data.subarray(offset, offset + this.width), this.filled);
     this.filled += this.width;
     this.rows++;
   }
@@ -59,5 +59,36 @@ export class NpyRowWriter<T extends Columns> {
     const header = npyHeader(this.kind === 'float32' ? '<f4' : '<i4', [rows, this.width], HEADER_BYTES);
     if (header.length !== HEADER_BYTES) throw new RangeError(`A streamed .npy header must be ${HEADER_BYTES} bytes; this one is ${header.length}.`);
     return header;
+  }
+}
+
+/**
+ * Every recorded row streamed to `path` (float32, rows x dim) and each row's input and position to
+ * `<path>.rows.npy` (int32, rows x 2): a recording's `onRow` sink. The files open at the first row, whose
+ * width they take; `close` completes both and returns the row count.
+ */
+export class ActivationsWriter {
+  readonly rowsPath: string;
+  private values: NpyRowWriter<Float32Array> | null = null;
+  private places: NpyRowWriter<Int32Array> | null = null;
+  private readonly place = new Int32Array(2);
+
+  constructor(readonly path: string) {
+    this.rowsPath = path.replace(/(\.npy)?$/, '.rows.npy');
+  }
+
+  readonly onRow = (input: number, position: number, data: Float32Array, offset: number, dim: number): void => {
+    this.values ??= new NpyRowWriter(this.path, dim, 'float32');
+    this.places ??= new NpyRowWriter(this.rowsPath, 2, 'int32');
+    this.values.append(data, offset);
+    this.place[0] = input;
+    this.place[1] = position;
+    this.places.append(this.place);
+  };
+
+  /** Rows written; 0 (and no files) when no row came. */
+  close(): number {
+    this.places?.close();
+    return this.values?.close() ?? 0;
   }
 }

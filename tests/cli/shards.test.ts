@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { layoutInNode, recordInNode, shardInputs, type NodeAtlasOptions } from '../../src/cli/buildAtlas';
-import { NpyRowWriter } from '../../src/cli/npyWriter';
+import { ActivationsWriter } from '../../src/cli/npyWriter';
 import { mergeShards, parseShard, writeShard, type ShardSpec } from '../../src/cli/shards';
 import { atlasToJson } from '../../src/export/atlasFile';
 import { createRng } from '../../src/lib/rng';
@@ -120,22 +120,9 @@ describe('shards and their merge', () => {
 describe('the streaming recorder in the CLI', () => {
   it('ranks every unit’s top contexts over every row, as a brute-force scan of the saved .npy does', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'stream-npy-'));
-    let values: NpyRowWriter<Float32Array> | null = null;
-    let places: NpyRowWriter<Int32Array> | null = null;
-    const recording = await recordInNode({
-      ...options(),
-      stream: {
-        sampleRows: 40,
-        onRow: (input, position, data, offset, dim) => {
-          values ??= new NpyRowWriter(join(dir, 'acts.npy'), dim, 'float32');
-          places ??= new NpyRowWriter(join(dir, 'acts.rows.npy'), 2, 'int32');
-          values.append(data, offset);
-          places.append([input, position]);
-        },
-      },
-    });
-    const rows = values!.close();
-    places!.close();
+    const writer = new ActivationsWriter(join(dir, 'acts.npy'));
+    const recording = await recordInNode({ ...options(), stream: { sampleRows: 40, onRow: writer.onRow } });
+    const rows = writer.close();
     expect(rows).toBe(recording.stream.recorded);
     expect(recording.recorded.table.count).toBe(40);
     const read = (name: string) => {

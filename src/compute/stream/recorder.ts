@@ -141,11 +141,6 @@ export class StreamRecorder {
     };
   }
 
-  /** The layer's mean and covariance over every row, where accumulated. */
-  get layerMoments(): LayerMoments | null {
-    return this.moments;
-  }
-
   /**
    * The sample as a table in (input, position) order, and every unit's summary. `inputOrdinals` lists the
    * ordinals of the atlas's inputs in ascending order (a row's input becomes its index there); without it the

@@ -4,10 +4,12 @@
  * starts at a multiple of 64 bytes, then the data. https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
  */
 
-const MAGIC = [0x93, ...'NUMPY'.split('').map((c) => c.charCodeAt(0))];
-const PREAMBLE = MAGIC.length + 2 + 2;
+/** The bytes every .npy file starts with: \x93NUMPY. */
+export const NPY_MAGIC = [0x93, ...'NUMPY'.split('').map((c) => c.charCodeAt(0))];
+const PREAMBLE = NPY_MAGIC.length + 2 + 2;
 const ALIGNMENT = 64;
-const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+/** Whether this machine stores numbers little-endian, as .npy's '<f4' does. */
+export const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** A .npy file of float32 values ('<f4', C order) with the given shape, e.g. [rows, dim] for an N x D matrix. */
 export function npyFloat32(values: Float32Array, shape: readonly number[]): Uint8Array {
@@ -36,7 +38,7 @@ export function npyHeader(descr: string, shape: readonly number[], minBytes = 0)
   const padded = dict.padEnd(Math.ceil(total / ALIGNMENT) * ALIGNMENT - PREAMBLE - 1, ' ') + '\n';
   if (padded.length > 0xffff) throw new RangeError('The .npy header would pass 65,535 bytes, the most version 1.0 allows.');
   const bytes = new Uint8Array(PREAMBLE + padded.length);
-  bytes.set(MAGIC);
+  bytes.set(NPY_MAGIC);
   bytes[6] = 1;
   bytes[7] = 0;
   new DataView(bytes.buffer).setUint16(8, padded.length, true);

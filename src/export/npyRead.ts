@@ -5,6 +5,8 @@
  * ('<f8') and float16 ('<f2') are converted to float32 row by row. https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
  */
 
+import { littleEndian, NPY_MAGIC } from './npy';
+
 export class NpyFormatError extends Error {
   override name = 'NpyFormatError';
 }
@@ -28,8 +30,6 @@ export function bytesSource(bytes: Uint8Array): ByteSource {
   return { size: bytes.length, read: async (offset, length) => bytes.subarray(offset, offset + length) };
 }
 
-const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
 /** The element types read, each with its size; others are refused. */
 const DTYPES = { '<f4': 4, '<f8': 8, '<f2': 2 } as const;
@@ -57,7 +57,7 @@ function headerField(dict: string, key: string): string | null {
 
 /** Parses the preamble and header dict of a .npy file from its first bytes; `name` goes into the messages. */
 export function parseNpyHeader(prefix: Uint8Array, name = 'the .npy file'): NpyHeader | { needBytes: number } {
-  if (!MAGIC.every((b, k) => k >= prefix.length || prefix[k] === b) || prefix.length === 0) throw new NpyFormatError(`${name} is not a NumPy .npy file (it does not start with \\x93NUMPY): ${EXPECTED}.`);
+  if (!NPY_MAGIC.every((b, k) => k >= prefix.length || prefix[k] === b) || prefix.length === 0) throw new NpyFormatError(`${name} is not a NumPy .npy file (it does not start with \\x93NUMPY): ${EXPECTED}.`);
   if (prefix.length < 10) return { needBytes: 10 };
   const major = prefix[6];
   const minor = prefix[7];

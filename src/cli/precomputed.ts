@@ -10,9 +10,6 @@ import { precomputedRecording } from '../export/precomputed';
 import { readPointsTable, writeAtlasPointsParquet, type PointsTable } from '../export/pointsTable';
 import { fileSource } from './npyFile';
 
-/** A precomputed atlas records nothing: one pooled point per row of the file. */
-export const PRECOMPUTED_DEFAULT_PARAMS: AtlasParams = { ...DEFAULT_ATLAS_PARAMS, samplesPerInput: 'pooled' };
-
 /** Edge of the thumbnails made from a points table's image paths and URLs. */
 const THUMBNAIL_SIZE = 64;
 
@@ -21,7 +18,7 @@ export interface PrecomputedAtlasOptions {
   activations: string;
   /** A points table (.parquet or .jsonl) with one row per activation row: label, text, image (a data URL, a path beside the table, or a URL). */
   points?: string;
-  /** Any parameters left out take PRECOMPUTED_DEFAULT_PARAMS. */
+  /** Any parameters left out take DEFAULT_ATLAS_PARAMS; samples per input is always 'pooled' (one point per row of the file). */
   params?: Partial<AtlasParams>;
   /** Most float32 values the layout's sample may hold. */
   maxValues?: number;
@@ -82,7 +79,7 @@ async function inlineImages(images: (string | null)[], base: string, errors: Inp
 export async function buildPrecomputedAtlasInNode(options: PrecomputedAtlasOptions): Promise<PrecomputedAtlasResult> {
   const errors: InputError[] = [];
   const points = options.points !== undefined ? await readPointsFile(options.points, errors) : null;
-  const params = { ...PRECOMPUTED_DEFAULT_PARAMS, ...options.params, samplesPerInput: 'pooled' as const };
+  const params: AtlasParams = { ...DEFAULT_ATLAS_PARAMS, ...options.params, samplesPerInput: 'pooled' };
   const source = await fileSource(options.activations);
   let recording;
   try {

@@ -2,7 +2,7 @@
  * Reading NumPy .npy files of activations (rows x dim) in chunks of rows, never the whole file at once:
  * the header (versions 1.0, 2.0 and 3.0), then rows from any source that reads a byte range (a Blob or File
  * in the page, a file handle in the CLI: src/cli/npyFile.ts). float32 ('<f4') is read as it is; float64
- * ('<f8') and float16 ('<f2') are converted to float32 row by row. https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
+ * ('<f8') and float16 ('<f2') are converted to float32 a chunk at a time. https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
  */
 
 import { littleEndian, NPY_MAGIC } from './npy';

@@ -33,11 +33,12 @@ export interface PointsTable {
 /** One row of a points table as written to JSONL. */
 export type PointsRow = Partial<Record<PointColumn, string | null>>;
 
-const cellText = (value: unknown, where: string, column: string): string | null => {
+/** A cell as text; `where(row)` names its row, only in the message about one that is not. */
+const cellText = (value: unknown, row: number, column: string, where: (row: number) => string): string | null => {
   if (value === null || value === undefined) return null;
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
-  throw new PointsTableError(`${where}: "${column}" must be a string, got ${Array.isArray(value) ? 'an array' : typeof value}.`);
+  throw new PointsTableError(`${where(row)}: "${column}" must be a string, got ${Array.isArray(value) ? 'an array' : typeof value}.`);
 };
 
 function ignoredNotice(source: string, columns: string[]): string[] {
@@ -46,7 +47,7 @@ function ignoredNotice(source: string, columns: string[]): string[] {
 
 /** Columns of per-row values from rows of objects; every column any row names is kept. */
 function fromRecords(records: Record<string, unknown>[], source: string, names: Set<string>, where: (row: number) => string): PointsTable {
-  const column = (name: PointColumn) => (names.has(name) ? records.map((r, k) => cellText(r[name], where(k), name)) : null);
+  const column = (name: PointColumn) => (names.has(name) ? records.map((r, k) => cellText(r[name], k, name, where)) : null);
   return {
     rows: records.length,
     label: column('label'),

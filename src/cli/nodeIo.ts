@@ -76,8 +76,11 @@ export async function pngDataUrl(image: RawImage): Promise<string> {
   })
     .png({ compressionLevel: 9 })
     .toBuffer();
-  return `data:image/png;base64,${png.toString('base64')}`;
+  return pngBytesDataUrl(png);
 }
+
+/** A data URL of PNG bytes. */
+export const pngBytesDataUrl = (png: Buffer): string => `data:image/png;base64,${png.toString('base64')}`;
 
 /** Class names from a text file: one per line, or WordNet synset lines ("n01440764 tench, Tinca tinca"). */
 export async function readClassNames(path: string): Promise<string[]> {

@@ -9,6 +9,7 @@ import { messageOf } from '../lib/errors';
 import { precomputedRecording } from '../export/precomputed';
 import { readPointsTable, writeAtlasPointsParquet, type PointsTable } from '../export/pointsTable';
 import { fileSource } from './npyFile';
+import { pngBytesDataUrl } from './nodeIo';
 
 /** Edge of the thumbnails made from a points table's image paths and URLs. */
 const THUMBNAIL_SIZE = 64;
@@ -63,7 +64,7 @@ async function inlineImages(images: (string | null)[], base: string, errors: Inp
         bytes = new Uint8Array(await response.arrayBuffer());
       } else bytes = await readFile(isAbsolute(value) ? value : resolve(base, value));
       const png = await sharp(bytes).rotate().resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside', withoutEnlargement: true }).png().toBuffer();
-      out.push(`data:image/png;base64,${png.toString('base64')}`);
+      out.push(pngBytesDataUrl(png));
     } catch (e) {
       errors.push({ name: `row ${row}`, reason: `its image ${value} could not be read (${messageOf(e)}); the row shows its text or label.` });
       out.push(null);

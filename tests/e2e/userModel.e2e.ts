@@ -42,8 +42,11 @@ describe(
       await screenshot(page, '11-tinyvgg-atlas');
 
       // The view fits the new atlas with a short transition: click where the cell is once it has settled.
+      // Hover first, as a person does: the tooltip says the view picks the cell there, so the click lands on it.
       await waitForSteadyView(page);
       const [cell] = await cellCenters(page);
+      await page.mouse.move(cell.x, cell.y);
+      await page.locator('.cell-tooltip').waitFor({ timeout: 10_000 });
       await page.mouse.click(cell.x, cell.y);
       const inspector = page.locator('[data-testid=cell-inspector]');
       await inspector.waitFor();

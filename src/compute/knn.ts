@@ -1,6 +1,8 @@
 import { createRng } from '../lib/rng';
 import { createPacer, type Pacer } from '../lib/yieldToPage';
 import { DistanceKernels } from './distanceKernels';
+import type { RangeRunner } from './parallel/runner';
+import { allocate } from './parallel/shared';
 import type { Metric } from './types';
 
 /** k nearest neighbours of every row, nearest first, self excluded: n x k row-major. */
@@ -98,7 +100,15 @@ export interface NnDescentOptions extends KnnOptions {
   maxCandidates?: number;
   /** Stop when a round changes fewer than delta * n * k list entries. */
   delta?: number;
+  /**
+   * Threads for the local join (the distance evaluations, nearly all of the time); without one it runs here.
+   * The graph is the same whatever the runner's thread count.
+   */
+  runner?: RangeRunner;
 }
+
+/** Candidate-pair slots of one join block (12 bytes each): bounds the update buffers whatever n is. */
+const JOIN_BLOCK_SLOTS = 1 << 20;
 
 /**
  * Approximate k nearest neighbours by NN-descent (Dong et al. 2011) seeded with random-projection
@@ -115,7 +125,9 @@ export async function nnDescent(
   const random = createRng(options.seed ?? 0);
   const pacer = createPacer(options.signal, 50, 'Projection cancelled');
   const source = metric === 'cosine' ? normaliseRows(data, n, d) : data;
-  const heaps = new NeighbourHeaps(n, k);
+  const runner = options.runner && options.runner.threads > 1 ? options.runner : null;
+  const shared = runner?.sharesMemory ?? false;
+  const heaps = new NeighbourHeaps(n, k, shared);
   const iterations = options.iterations ?? Math.max(5, Math.round(Math.log2(Math.max(2, n))));
   // Past a few trees NN-descent recovers the same recall for less than another tree costs.
   const trees = Math.max(1, options.trees ?? (n <= 20_000 ? 6 : 4));
@@ -130,7 +142,7 @@ export async function nnDescent(
   // Work on a copy of the rows in the first tree's leaf order: candidates are then mostly near each
   // other in memory, which matters once the table outgrows the cache (100k x 128 floats is 51 MB).
   const original = first.order;
-  const x = new Float32Array(n * d);
+  const x = allocate(Float32Array, n * d, shared);
   for (let i = 0; i < n; i++) x.set(source.subarray(original[i] * d, (original[i] + 1) * d), i * d);
   for (let t = 0; t < trees; t++) {
     const leaves = t === 0 ? { order: identity(n), bounds: first.bounds } : await randomProjectionLeaves(x, n, d, leafSize, random, pacer);
@@ -158,9 +170,29 @@ export async function nnDescent(
     }
   }
 
-  const newCandidates = new CandidateLists(n, maxCandidates);
+  const m = maxCandidates;
+  const newCandidates = new CandidateLists(n, m, shared);
   const stamp = new Int32Array(n).fill(-1);
-  const oldCandidates = new CandidateLists(n, maxCandidates);
+  const oldCandidates = new CandidateLists(n, m, shared);
+  // The join measures a block of rows' candidate pairs against the lists as they stood at the block's start
+  // (in parallel where a runner has threads), then applies the kept pairs in row order, as pynndescent does:
+  // the graph is then the same however the block is split between threads.
+  const perRow = (m * (m - 1)) / 2 + m * m;
+  const blockRows = Math.max(1, Math.min(n, Math.floor(JOIN_BLOCK_SLOTS / perRow)));
+  const join: LocalJoinInput = {
+    x,
+    d,
+    keys: heaps.keys,
+    k,
+    newCandidates: newCandidates.indices,
+    oldCandidates: oldCandidates.indices,
+    m,
+    first: 0,
+    perRow,
+    pairs: allocate(Int32Array, 2 * blockRows * perRow, shared),
+    pairKeys: allocate(Float32Array, blockRows * perRow, shared),
+    counts: allocate(Int32Array, blockRows, shared),
+  };
   for (let it = 0; it < iterations; it++) {
     newCandidates.clear();
     oldCandidates.clear();
@@ -178,8 +210,8 @@ export async function nnDescent(
     }
     // Entries sampled as new are old from the next round on; a stamp per row makes the lookup O(1).
     for (let i = 0; i < n; i++) {
-      const oc = i * maxCandidates;
-      for (let s = 0; s < maxCandidates; s++) {
+      const oc = i * m;
+      for (let s = 0; s < m; s++) {
         const j = newCandidates.indices[oc + s];
         if (j >= 0) stamp[j] = i;
       }
@@ -189,26 +221,21 @@ export async function nnDescent(
       }
     }
     let updates = 0;
-    const m = maxCandidates;
-    for (let i = 0; i < n; i++) {
-      const o = i * m;
-      for (let a = 0; a < m; a++) {
-        const p = newCandidates.indices[o + a];
-        if (p < 0) continue;
-        for (let b = a + 1; b < m; b++) {
-          const q = newCandidates.indices[o + b];
-          if (q < 0) continue;
-          const s = squaredDistance(x, p * d, q * d, d);
-          updates += heaps.push(p, q, s) + heaps.push(q, p, s);
-        }
-        for (let b = 0; b < m; b++) {
-          const q = oldCandidates.indices[o + b];
-          if (q < 0 || q === p) continue;
-          const s = squaredDistance(x, p * d, q * d, d);
-          updates += heaps.push(p, q, s) + heaps.push(q, p, s);
+    for (let first = 0; first < n; first += blockRows) {
+      const rows = Math.min(blockRows, n - first);
+      join.first = first;
+      if (runner) await runner.run('knn-join', join, rows);
+      else localJoin(join, 0, rows);
+      const { pairs, pairKeys, counts } = join;
+      for (let r = 0; r < rows; r++) {
+        const end = r * perRow + counts[r];
+        for (let u = r * perRow; u < end; u++) {
+          const p = pairs[2 * u];
+          const q = pairs[2 * u + 1];
+          updates += heaps.push(p, q, pairKeys[u]) + heaps.push(q, p, pairKeys[u]);
         }
       }
-      if ((i & 255) === 0 && pacer.due()) await pacer.pause();
+      if (pacer.due()) await pacer.pause();
     }
     options.onProgress?.(++step, totalSteps);
     if (updates <= delta * n * k) break;
@@ -228,6 +255,68 @@ export async function nnDescent(
     }
   }
   return { n, k, indices, distances };
+}
+
+/** NN-descent's local join over a block of rows as the 'knn-join' kernel reads it; arrays shared with the threads when there are any. */
+export interface LocalJoinInput {
+  /** n x d rows, in the order nnDescent works in. */
+  x: Float32Array;
+  d: number;
+  /** Neighbour heap keys, n x k: index i * k (the root) is row i's farthest kept squared distance. */
+  keys: Float32Array;
+  k: number;
+  /** Each row's new and old candidates, n x m, -1 in empty slots. */
+  newCandidates: Int32Array;
+  oldCandidates: Int32Array;
+  m: number;
+  /** The block's first row: kernel index r is row first + r. */
+  first: number;
+  /** Update slots per row: the most pairs one row's candidates make. */
+  perRow: number;
+  /** Out: index r's kept pairs (p, q) at slots [r * perRow, r * perRow + counts[r]), two entries per slot. */
+  pairs: Int32Array;
+  /** Out: the squared distance of each kept pair. */
+  pairKeys: Float32Array;
+  /** Out: pairs kept per index. */
+  counts: Int32Array;
+}
+
+/**
+ * The local join of rows [first + start, first + end): every new-new and new-old candidate pair of each row is
+ * measured and kept where it would enter either list; reads only arrays nobody writes meanwhile.
+ */
+export function localJoin(input: LocalJoinInput, start: number, end: number): void {
+  const { x, d, keys, k, newCandidates, oldCandidates, m, first, perRow, pairs, pairKeys, counts } = input;
+  for (let r = start; r < end; r++) {
+    const o = (first + r) * m;
+    let slot = r * perRow;
+    for (let a = 0; a < m; a++) {
+      const p = newCandidates[o + a];
+      if (p < 0) continue;
+      const limit = keys[p * k];
+      for (let b = a + 1; b < m; b++) {
+        const q = newCandidates[o + b];
+        if (q < 0) continue;
+        const s = squaredDistance(x, p * d, q * d, d);
+        if (s < limit || s < keys[q * k]) {
+          pairs[2 * slot] = p;
+          pairs[2 * slot + 1] = q;
+          pairKeys[slot++] = s;
+        }
+      }
+      for (let b = 0; b < m; b++) {
+        const q = oldCandidates[o + b];
+        if (q < 0 || q === p) continue;
+        const s = squaredDistance(x, p * d, q * d, d);
+        if (s < limit || s < keys[q * k]) {
+          pairs[2 * slot] = p;
+          pairs[2 * slot + 1] = q;
+          pairKeys[slot++] = s;
+        }
+      }
+    }
+    counts[r] = slot - r * perRow;
+  }
 }
 
 function identity(n: number): Int32Array {
@@ -347,12 +436,14 @@ export class NeighbourHeaps {
   readonly keys: Float32Array;
   readonly isNew: Uint8Array;
 
+  /** `shared`: keys over shared memory, for a threaded join to read. */
   constructor(
     readonly n: number,
     readonly k: number,
+    shared = false,
   ) {
     this.indices = new Int32Array(n * k).fill(-1);
-    this.keys = new Float32Array(n * k).fill(Infinity);
+    this.keys = allocate(Float32Array, n * k, shared).fill(Infinity);
     this.isNew = new Uint8Array(n * k);
   }
 
@@ -412,11 +503,13 @@ class CandidateLists {
   readonly indices: Int32Array;
   private readonly priorities: Float32Array;
 
+  /** `shared`: indices over shared memory, for a threaded join to read. */
   constructor(
     n: number,
     private readonly m: number,
+    shared = false,
   ) {
-    this.indices = new Int32Array(n * m);
+    this.indices = allocate(Int32Array, n * m, shared);
     this.priorities = new Float32Array(n * m);
   }
 

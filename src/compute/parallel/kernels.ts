@@ -1,0 +1,37 @@
+import { localJoin, type LocalJoinInput } from '../knn';
+
+/**
+ * A kernel computes indices [start, end) of a job from its input and writes them into the input's output arrays.
+ * It must be deterministic per index (no shared RNG, no order-dependent accumulation across indices), so that any
+ * split of [0, total) into ranges writes the same output.
+ */
+export type Kernel<I> = (input: I, start: number, end: number) => void;
+
+/**
+ * The input of each registered kernel, by name. An interface so that a module registering its own kernel can
+ * declare its input beside it (`declare module '.../kernels' { interface KernelInputs { name: Input } }`).
+ */
+export interface KernelInputs {
+  /** NN-descent's local join: candidate pairs of rows [start, end) of a block measured and kept as updates. */
+  'knn-join': LocalJoinInput;
+}
+
+/** A registered kernel's name. */
+export type KernelName = keyof KernelInputs & string;
+
+const registry = new Map<string, Kernel<never>>([['knn-join', localJoin as Kernel<never>]]);
+
+/**
+ * Adds (or replaces) a kernel. A kernel a worker runs must be registered in the worker too: register it at the
+ * top level of a module that this file or the worker's entry imports.
+ */
+export function registerKernel<K extends KernelName>(name: K, kernel: Kernel<KernelInputs[K]>): void {
+  registry.set(name, kernel as Kernel<never>);
+}
+
+/** The kernel registered under `name`; throws for a name nothing registered (say, one a worker's entry lacks). */
+export function kernelFor<K extends KernelName>(name: K): Kernel<KernelInputs[K]> {
+  const kernel = registry.get(name);
+  if (!kernel) throw new Error(`No kernel "${name}" is registered in this thread (registered: ${[...registry.keys()].join(', ')}).`);
+  return kernel as Kernel<KernelInputs[K]>;
+}

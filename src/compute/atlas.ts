@@ -141,13 +141,16 @@ export interface InputColumns {
 
 export type AtlasInputs<M extends Modality = Modality> = InputColumns & ModalityInputs[M];
 
-/** Per-point columns: which input and position, and the normalised 2-D layout in [0, 1]. */
+/**
+ * Per-point columns: which input and position, and the normalised 2-D layout in [0, 1]. Typed columns, never
+ * per-point values: a million points are 16 MB here, move between threads by transfer and draw as GPU attributes.
+ */
 export interface AtlasPoints {
-  input: number[];
+  input: Uint32Array;
   /** Flat index into the layer's positionShape, -1 when pooled. */
-  position: number[];
-  layoutX: number[];
-  layoutY: number[];
+  position: Int32Array;
+  layoutX: Float32Array;
+  layoutY: Float32Array;
   /** Rows recorded before sampling to the memory budget; equal to input.length when nothing was dropped. */
   totalBeforeSampling: number;
 }
@@ -312,6 +315,26 @@ export function finiteRows(values: Float32Array, rows: number, width: number): {
 const droppedNotice = (dropped: number, what: string) =>
   `Dropped ${dropped.toLocaleString('en')} activation${dropped === 1 ? '' : 's'} with NaN or infinite ${what}; the atlas shows the rest.`;
 
+/**
+ * The points of a table laid out: its input and position columns (copies: the atlas moves to the page by transfer
+ * while the compute worker keeps the table) and the normalised layout split into x and y.
+ */
+function layoutPoints(table: ActivationTable, normalised: Layout): AtlasPoints {
+  const layoutX = new Float32Array(table.count);
+  const layoutY = new Float32Array(table.count);
+  for (let r = 0; r < table.count; r++) {
+    layoutX[r] = normalised[2 * r];
+    layoutY[r] = normalised[2 * r + 1];
+  }
+  return {
+    input: table.input.slice(0, table.count),
+    position: table.position.slice(0, table.count),
+    layoutX,
+    layoutY,
+    totalBeforeSampling: table.totalBeforeSampling,
+  };
+}
+
 /** Builds the atlas from a projected table: normalises the layout, bins every grid level and gathers the per-input columns. */
 export function assembleAtlas(recorded: LayoutColumns, layout: Layout, params: AtlasParams, notices: string[] = recorded.notices): LaidOutAtlas {
   const { table, model } = recorded;
@@ -349,13 +372,7 @@ export function assembleAtlas(recorded: LayoutColumns, layout: Layout, params: A
       predicted: Array.from(predicted),
       probability: Array.from(recorded.probability, probability),
     },
-    points: {
-      input: Array.from(table.input),
-      position: Array.from(table.position),
-      layoutX: Array.from({ length: table.count }, (_, r) => Math.round(normalised[2 * r] * 1e5) / 1e5),
-      layoutY: Array.from({ length: table.count }, (_, r) => Math.round(normalised[2 * r + 1] * 1e5) / 1e5),
-      totalBeforeSampling: table.totalBeforeSampling,
-    },
+    points: layoutPoints(table, normalised),
     levels,
     notices,
     ...(recorded.units ? { units: recorded.units } : {}),

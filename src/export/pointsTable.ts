@@ -187,13 +187,16 @@ function pointText(atlas: Atlas, input: number, position: number): string | null
   return null;
 }
 
+/** A float32 layout coordinate in [0, 1] as the double a reader expects (0.1, not 0.10000000149): 7 decimals, about float32's own precision there. */
+const float32Decimal = (v: number) => Math.round(v * 1e7) / 1e7;
+
 /** The points of an atlas as the columns of its points table. */
 export function atlasPointColumns(atlas: Atlas): AtlasPointColumns {
   const finest = atlas.levels.reduce((a, b) => (b.size > a.size ? b : a));
   const g = finest.size;
   const kept = new Set(finest.cells.map((c) => c.j * g + c.i));
   const { input, position, layoutX, layoutY } = atlas.points;
-  const cell = layoutX.map((x, p) => {
+  const cell = Array.from(layoutX, (x, p) => {
     for (const j of cellsNear(layoutY[p], g)) for (const i of cellsNear(x, g)) if (kept.has(j * g + i)) return `${i},${j}`;
     return null;
   });
@@ -202,13 +205,13 @@ export function atlasPointColumns(atlas: Atlas): AtlasPointColumns {
     return l >= 0 ? (atlas.labelNames[l] ?? null) : null;
   };
   return {
-    x: layoutX,
-    y: layoutY,
+    x: Array.from(layoutX, float32Decimal),
+    y: Array.from(layoutY, float32Decimal),
     cell,
-    input,
-    position,
-    label: input.map(labelOf),
-    text: input.map((i, p) => pointText(atlas, i, position[p])),
+    input: Array.from(input),
+    position: Array.from(position),
+    label: Array.from(input, labelOf),
+    text: Array.from(input, (i, p) => pointText(atlas, i, position[p])),
     gridSize: g,
   };
 }

@@ -60,9 +60,7 @@ async function checkTopInputs(atlas: Atlas, modelArg: string, loadImage: (name: 
     return grid.slice(o, o + dim);
   };
   for (const cell of cells) {
-    const members = atlas.points.input
-      .map((_, p) => p)
-      .filter((p) => cellOf(atlas.points.layoutX[p], g) === cell.i && cellOf(atlas.points.layoutY[p], g) === cell.j);
+    const members = Array.from(atlas.points.input, (_, p) => p).filter((p) => cellOf(atlas.points.layoutX[p], g) === cell.i && cellOf(atlas.points.layoutY[p], g) === cell.j);
     expect(members.length).toBe(cell.count);
     const vectors = await Promise.all(members.map(vectorOf));
     const mean = new Float32Array(dim);

@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { buildAtlasInNode, DEFAULT_TEXT_MODEL_DIR, loadModelForCli } from '../../src/cli/buildAtlas';
 import { decodeImageFile } from '../../src/cli/nodeIo';
 import type { AtlasFileJson } from '../../src/export/atlasFile';
+import type { Atlas } from '../../src/compute/atlas';
 import { parseAtlas } from '../../src/export/atlasFile';
 import { chooseBackend } from '../../src/model/backend';
 import { prepareImage } from '../../src/model/image/preprocess';
@@ -23,6 +24,8 @@ const root = new URL('../..', import.meta.url).pathname;
 
 interface CliRun {
   json: AtlasFileJson;
+  /** The file as the app opens it: its binary columns read. */
+  atlas: Atlas;
   stdout: string;
   stderr: string;
   npy?: Uint8Array;
@@ -36,7 +39,8 @@ async function atlasCli(args: string[], options: { saveActivations?: boolean } =
   const save = options.saveActivations ? ['--save-activations', npy] : [];
   const { stdout, stderr } = await run('node', ['--import', 'tsx', 'src/cli/atlas.ts', ...args, ...save, '--out', out], { cwd: root, maxBuffer: 1 << 26 });
   const saved = options.saveActivations ? { npy: new Uint8Array(readFileSync(npy)), npyRows: new Uint8Array(readFileSync(join(dir, 'acts.rows.npy'))) } : {};
-  return { json: JSON.parse(readFileSync(out, 'utf8')) as AtlasFileJson, stdout, stderr, ...saved };
+  const text = readFileSync(out, 'utf8');
+  return { json: JSON.parse(text) as AtlasFileJson, atlas: parseAtlas(text), stdout, stderr, ...saved };
 }
 
 /** The CLI's stderr when it fails. */
@@ -60,13 +64,13 @@ function readNpy(file: Uint8Array, dtype: '<f4' | '<i4' = '<f4'): { shape: numbe
 }
 
 /** The saved row of each of the atlas's points, found by its (input, position) in the .rows.npy. */
-function savedRowOfPoints(json: AtlasFileJson, npyRows: Uint8Array): number[] {
+function savedRowOfPoints(atlas: Atlas, npyRows: Uint8Array): number[] {
   const { shape, values: places } = readNpy(npyRows, '<i4');
   expect(shape[1]).toBe(2);
   const rowOf = new Map<string, number>();
   for (let r = 0; r < shape[0]; r++) rowOf.set(`${places[2 * r]}:${places[2 * r + 1]}`, r);
-  const position = 'token' in json.points ? json.points.token : json.points.position;
-  return json.points.input.map((input, p) => {
+  const { input: inputs, position } = atlas.points;
+  return Array.from(inputs, (input, p) => {
     const row = rowOf.get(`${input}:${position[p]}`);
     expect(row).toBeDefined();
     return row!;
@@ -102,7 +106,7 @@ describe('npm run atlas -- --text (CLI)', () => {
   it('builds a text atlas with every parameter written, and saves the points’ activations equal to a direct record', async () => {
     const args = ['--text', textFolder(), '--model', checkpoint, '--layer', 'h.1.mlp.act', '--samples', 'all', '--method', 'umap', '--metric', 'cosine'];
     args.push('--pca', '8', '--neighbors', '6', '--min-dist', '0.2', '--perplexity', '12', '--iterations', '60', '--grid', '4,8', '--min-count', '2', '--top-k', '5', '--seed', '3');
-    const { json, stdout, stderr, npy, npyRows } = await atlasCli(args, { saveActivations: true });
+    const { json, atlas, stdout, stderr, npy, npyRows } = await atlasCli(args, { saveActivations: true });
     if (json.modality !== 'text') throw new Error(`expected a text atlas, got ${json.modality}`);
     expect(json.params).toEqual({
       method: 'umap', metric: 'cosine', pcaDims: 8, seed: 3, nNeighbors: 6, minDist: 0.2, perplexity: 12, iterations: 60,
@@ -112,9 +116,9 @@ describe('npm run atlas -- --text (CLI)', () => {
     expect(json.layer).toEqual({ name: 'h.1.mlp.act', shape: [24, 64], dim: 64, positionShape: [24] });
     expect(json.inputs.tokenIds.every((ids) => ids[0] === EOT && ids.length <= 24)).toBe(true);
     expect(json.inputs.tokens.every((tokens) => tokens[0] === '<|endoftext|>')).toBe(true);
-    expect(json.points.token).not.toContain(0);
-    expect(json.points.token.length).toBe(json.inputs.tokenIds.reduce((n, ids) => n + ids.length - 1, 0));
-    expect(json.inputs.predicted.every((p) => p === -1)).toBe(true);
+    expect(atlas.points.position).not.toContain(0);
+    expect(atlas.points.position.length).toBe(json.inputs.tokenIds.reduce((n, ids) => n + ids.length - 1, 0));
+    expect(atlas.inputs.predicted.every((p) => p === -1)).toBe(true);
     // Documents: 3 paragraphs (the second split into windows) and 3 good .jsonl lines.
     const windows = json.inputs.names.filter((n) => n.includes('paragraph 2 [window'));
     expect(windows.length).toBeGreaterThan(1);
@@ -129,16 +133,16 @@ describe('npm run atlas -- --text (CLI)', () => {
     expect(parseAtlas(JSON.stringify(json)).modality).toBe('text');
 
     const { shape, values } = readNpy(npy!);
-    expect(shape).toEqual([json.points.input.length, 64]);
-    const saved = savedRowOfPoints(json, npyRows!);
+    expect(shape).toEqual([atlas.points.input.length, 64]);
+    const saved = savedRowOfPoints(atlas, npyRows!);
     const model = await TextModel.fromFiles(tinyGpt2Files({ seed: 11 }), 'direct');
     json.inputs.tokenIds.forEach((ids, w) => {
       const direct = model.gpt2.record([Int32Array.from(ids)], 'h.1.mlp.act');
       const rows = direct.dataSync();
       direct.dispose();
-      json.points.input.forEach((input, p) => {
+      atlas.points.input.forEach((input, p) => {
         if (input !== w) return;
-        const t = json.points.token[p];
+        const t = atlas.points.position[p];
         expect(Array.from(values.subarray(saved[p] * 64, (saved[p] + 1) * 64))).toEqual(Array.from(rows.subarray(t * 64, (t + 1) * 64)));
       });
     });
@@ -201,14 +205,14 @@ describe('--save-activations for images', () => {
       const pixels = Buffer.from(Array.from({ length: 28 * 28 }, () => Math.floor(random() * 256)));
       await sharp(pixels, { raw: { width: 28, height: 28, channels: 1 } }).png().toFile(join(dir, `img${i}.png`));
     }
-    const { json, npy, npyRows } = await atlasCli(['--images', dir, '--grid', '4', '--neighbors', '4'], { saveActivations: true });
+    const { json, atlas, npy, npyRows } = await atlasCli(['--images', dir, '--grid', '4', '--neighbors', '4'], { saveActivations: true });
     const { shape, values } = readNpy(npy!);
     const dim = json.layer.dim;
     expect(shape).toEqual([8, dim]);
-    const saved = savedRowOfPoints(json, npyRows!);
+    const saved = savedRowOfPoints(atlas, npyRows!);
     const model = await loadModelForCli('default');
     for (let p = 0; p < 8; p++) {
-      const name = json.inputs.names[json.points.input[p]];
+      const name = json.inputs.names[atlas.points.input[p]];
       const { input, pixels } = prepareImage(await decodeImageFile(join(dir, name)), { height: model.inputHeight, width: model.inputWidth, channels: model.inputChannels }, model.preprocessing);
       const batch = input.expandDims(0) as tf.Tensor4D;
       const { activation, probabilities } = model.run(batch, json.layer.name);

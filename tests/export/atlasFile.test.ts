@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { assembleAtlas, buildAtlas, DEFAULT_ATLAS_PARAMS, finiteRows, joinPreviews, keepRows, layoutAtlas, slicePreviews, withoutPreviews, withPreviews, withRecordedPreviews, type Atlas, type RecordedColumns } from '../../src/compute/atlas';
-import { ATLAS_VERSION, AtlasFileError, parseAtlas, serializeAtlas } from '../../src/export/atlasFile';
+import { ATLAS_VERSION, AtlasFileError, BINARY_INPUTS_FROM, parseAtlas, serializeAtlas } from '../../src/export/atlasFile';
+import { base64ToBytes, bytesToBase64 } from '../../src/lib/base64';
 import { createRng, gaussian } from '../../src/lib/rng';
 
 function recorded(n = 60, dim = 6): RecordedColumns {
@@ -39,6 +40,14 @@ function smallAtlas(): Atlas {
 }
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8');
+
+type Column = Uint32Array | Int32Array | Float32Array;
+/** A version-3 file's base64 column, changed by `edit` and written back (as a hand-edited or corrupt file would be). */
+function editColumn<T extends Column>(text: string, Type: new (buffer: ArrayBuffer) => T, edit: (column: T) => void): string {
+  const column = new Type(base64ToBytes(text).buffer);
+  edit(column);
+  return bytesToBase64(new Uint8Array(column.buffer));
+}
 
 describe('atlas file', () => {
   it('round-trips: the re-imported atlas has the same cells, means, rankings, modality and parameters', () => {
@@ -127,9 +136,69 @@ describe('atlas file', () => {
       const cell = atlas.levels[0].cells[0];
       const [row, input, x, y] = v1.levels[0].cells[0].top[0];
       expect(cell.top[0]).toMatchObject({ row, input, position: x < 0 ? -1 : y * gridWidth + x });
-      // A migrated file saves as version 2 and opens again unchanged.
+      // A migrated file saves as the current version and opens again unchanged.
       expect(parseAtlas(serializeAtlas(atlas)).points).toEqual(atlas.points);
     }
+  });
+
+  it('opens version-2 files (every column a JSON array), image and text, into the same typed columns, and saves them as version 3 unchanged', () => {
+    for (const name of ['atlas-v2-image.json', 'atlas-v2-text.json']) {
+      const v2 = JSON.parse(fixture(name));
+      expect(v2.version).toBe(2);
+      const atlas = parseAtlas(fixture(name));
+      const stored = v2.modality === 'text' ? v2.points.token : v2.points.position;
+      expect(atlas.modality).toBe(v2.modality);
+      expect(atlas.points.input).toBeInstanceOf(Uint32Array);
+      expect(Array.from(atlas.points.input)).toEqual(v2.points.input);
+      expect(Array.from(atlas.points.position)).toEqual(stored);
+      expect(Array.from(atlas.points.layoutX)).toEqual(v2.points.layoutX.map(Math.fround));
+      expect(Array.from(atlas.points.layoutY)).toEqual(v2.points.layoutY.map(Math.fround));
+      expect(atlas.points.totalBeforeSampling).toBe(v2.points.totalBeforeSampling);
+      expect(atlas.inputs).toEqual(v2.inputs);
+      expect(atlas.levels.map((l) => l.cells.length)).toEqual(v2.levels.map((l: { cells: unknown[] }) => l.cells.length));
+      expect(atlas.notices).toEqual(v2.notices);
+      const v3 = JSON.parse(serializeAtlas(atlas));
+      expect(v3.version).toBe(3);
+      expect(typeof v3.points.input).toBe('string');
+      const again = parseAtlas(JSON.stringify(v3));
+      expect(again.points).toEqual(atlas.points);
+      expect(again.inputs).toEqual(atlas.inputs);
+      expect(again.levels).toEqual(atlas.levels);
+    }
+  });
+
+  it('writes the points as base64 little-endian typed columns, and from BINARY_INPUTS_FROM inputs the numeric input columns too', () => {
+    const small = JSON.parse(serializeAtlas(smallAtlas()));
+    expect(small.points.count).toBe(60);
+    expect(new Uint32Array(base64ToBytes(small.points.input).buffer)).toEqual(smallAtlas().points.input);
+    expect(Array.isArray(small.inputs.label)).toBe(true);
+    const n = BINARY_INPUTS_FROM;
+    const base = recorded(n, 2);
+    if (base.modality !== 'image') throw new Error('expected an image recording');
+    const rec: RecordedColumns = {
+      ...base,
+      names: Array.from({ length: n }, (_, i) => `img${i}.png`),
+      labels: Array.from({ length: n }, (_, i) => (i % 7 === 0 ? null : i % 2 ? 'cat' : 'dog')),
+      predicted: Int32Array.from({ length: n }, (_, i) => (i % 5 === 0 ? -1 : i % 3)),
+      probability: Float32Array.from({ length: n }, (_, i) => (i % 97) / 96),
+      previews: { thumbnails: Array.from({ length: n }, () => 'data:image/png;base64,AAAA') },
+    };
+    rec.table.input = Uint32Array.from({ length: n }, (_, i) => i);
+    const random = createRng(3);
+    const atlas = withPreviews(assembleAtlas(rec, new Float32Array(2 * n).map(() => random()), PARAMS), rec);
+    const json = JSON.parse(serializeAtlas(atlas));
+    for (const key of ['label', 'predicted', 'probability']) expect(typeof json.inputs[key]).toBe('string');
+    const back = parseAtlas(JSON.stringify(json));
+    expect(back.inputs).toEqual(atlas.inputs);
+    expect(back.points).toEqual(atlas.points);
+    json.inputs.label = editColumn(json.inputs.label, Int32Array, (c) => (c[5] = -2));
+    expect(() => parseAtlas(JSON.stringify(json))).toThrow(/inputs.label\[5\] is -2, below -1/);
+  });
+
+  it('refuses a version-2 file with a NaN written as null, naming the field', () => {
+    const json = JSON.parse(fixture('atlas-v2-image.json'));
+    json.points.layoutX[3] = null;
+    expect(() => parseAtlas(JSON.stringify(json))).toThrow(/points.layoutX\[3\]: Invalid type/);
   });
 
   it('drops non-finite activations with a notice that counts them, so the app can open its own export', async () => {
@@ -194,10 +263,14 @@ describe('atlas file', () => {
     ['a newer version', (f) => ({ ...f, version: 99 }), /newer than this app/],
     ['an unknown modality', (f) => ({ ...f, modality: 'audio' }), /modality: Invalid type: Expected \("image" \| "text" \| "precomputed"\) but received "audio"/],
     ['a missing input column', (f) => ({ ...f, inputs: { ...f.inputs, label: [] } }), /inputs.label holds 0 values for 20 inputs/],
-    ['a point of an unknown input', (f) => ({ ...f, points: { ...f.points, input: f.points.input.map(() => 999) } }), /points.input\[0\] is 999, but there are 20 inputs/],
-    ['a position outside the layer', (f) => ({ ...f, points: { ...f.points, position: f.points.position.map(() => 6) } }), /points.position\[0\] is 6, but layer conv3 has 6 positions/],
+    ['a point of an unknown input', (f) => ({ ...f, points: { ...f.points, input: editColumn(f.points.input, Uint32Array, (c) => c.fill(999)) } }), /points.input\[0\] is 999, but there are 20 inputs/],
+    ['a position outside the layer', (f) => ({ ...f, points: { ...f.points, position: editColumn(f.points.position, Int32Array, (c) => c.fill(6)) } }), /points.position\[0\] is 6, but layer conv3 has 6 positions/],
+    ['a position below -1', (f) => ({ ...f, points: { ...f.points, position: editColumn(f.points.position, Int32Array, (c) => (c[4] = -3)) } }), /points.position\[4\] is -3, below -1/],
+    ['a column of the wrong length', (f) => ({ ...f, points: { ...f.points, layoutY: bytesToBase64(new Uint8Array(8)) } }), /points.layoutY holds 8 bytes, expected 240 \(60 values\)/],
+    ['a column that is not base64', (f) => ({ ...f, points: { ...f.points, layoutX: '%%%' } }), /points.layoutX is not readable base64/],
     ['a label outside the label names', (f) => ({ ...f, inputs: { ...f.inputs, label: f.inputs.label.map(() => 7) } }), /inputs.label\[0\] is 7, but there are 3 label names/],
-    ['a NaN written as null', (f) => ({ ...f, points: { ...f.points, layoutX: [null, ...f.points.layoutX.slice(1)] } }), /points.layoutX\[0\]: Invalid type/],
+    ['a NaN layout coordinate', (f) => ({ ...f, points: { ...f.points, layoutX: editColumn(f.points.layoutX, Float32Array, (c) => (c[2] = Number.NaN)) } }), /points.layoutX\[2\] is not a finite number/],
+    ['a point column as a JSON array', (f) => ({ ...f, points: { ...f.points, input: [0, 1] } }), /points.input: Invalid type: Expected string/],
     ['a cell outside its grid', (f) => ({ ...f, levels: [{ size: 2, cells: [{ ...f.levels[0].cells[0], i: 5 }] }] }), /levels\[0\].cells\[0\] \(5, \d+\) lies outside its 2x2 grid/],
     ['a top point that is not the point it names', (f) => ({ ...f, levels: [{ ...f.levels[0], cells: [{ ...f.levels[0].cells[0], exemplar: [0, 19, 0, 1] }] }] }), /levels\[0\].cells\[0\].exemplar says point 0 is input 19/],
     ['a malformed count', (f) => ({ ...f, levels: [{ ...f.levels[0], cells: [{ ...f.levels[0].cells[0], count: 'many' }] }] }), /levels\[0\].cells\[0\].count: Invalid type/],

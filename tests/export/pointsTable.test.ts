@@ -68,7 +68,13 @@ function tinyTextAtlas(): Atlas {
     layer: { name: 'h.0.mlp.act', shape: [8, 2], dim: 2, positionShape: [8] },
     params: {} as Atlas['params'],
     labelNames: ['sea'],
-    points: { input: [0, 0], position: [2, 4], layoutX: [0.1, 0.9], layoutY: [0.2, 0.7], totalBeforeSampling: 2 },
+    points: {
+      input: Uint32Array.of(0, 0),
+      position: Int32Array.of(2, 4),
+      layoutX: Float32Array.of(0.1, 0.9),
+      layoutY: Float32Array.of(0.2, 0.7),
+      totalBeforeSampling: 2,
+    },
     levels: [
       { size: 1, cells: [] },
       {
@@ -100,7 +106,7 @@ describe("an atlas's points as Parquet", () => {
   it('finds the cell of a point whose stored (rounded) coordinate fell onto the other side of a cell boundary', () => {
     const atlas = tinyTextAtlas();
     // Binned from 0.499996 into cell 0; the file keeps 0.5, which alone would say cell 1.
-    atlas.points.layoutX = [0.5, 0.9];
+    atlas.points.layoutX = Float32Array.of(0.5, 0.9);
     expect(atlasPointColumns(atlas).cell).toEqual(['0,0', null]);
   });
 

@@ -13,7 +13,13 @@ const atlas: Atlas = {
   layer: { name: 'conv', shape: [1, 3, 1], dim: 1, positionShape: [1, 3] },
   params: DEFAULT_ATLAS_PARAMS,
   labelNames: ['a'],
-  points: { input: [0, 0, 0], position: [0, 1, 2], layoutX: [0.06, 0.07, 0.08], layoutY: [0.11, 0.12, 0.13], totalBeforeSampling: 3 },
+  points: {
+    input: Uint32Array.of(0, 0, 0),
+    position: Int32Array.of(0, 1, 2),
+    layoutX: Float32Array.of(0.06, 0.07, 0.08),
+    layoutY: Float32Array.of(0.11, 0.12, 0.13),
+    totalBeforeSampling: 3,
+  },
   levels: [
     { size: 20, cells: [{ i: 1, j: 2, count: 3, mean: new Float32Array(1), labels: [[0, 3]], top: [top], exemplar: top }] },
     { size: 40, cells: [] },

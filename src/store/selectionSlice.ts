@@ -6,15 +6,32 @@ export type SelectTool = 'pan' | 'lasso' | 'box';
 /** How a new lasso or box combines with the selection: replace it, add to it (shift), or take from it (alt). */
 export type SelectionMode = 'replace' | 'add' | 'remove';
 
-/** The selection after a lasso or box: sorted, without repeats. */
-export function combineSelection(current: readonly number[], hits: readonly number[], mode: SelectionMode): number[] {
-  if (mode === 'replace') return [...new Set(hits)].sort((a, b) => a - b);
-  const set = new Set(current);
-  for (const h of hits) {
-    if (mode === 'add') set.add(h);
-    else set.delete(h);
+/** Whether the values ascend strictly (sorted, no repeats), as the point index answers a lasso. */
+function strictlyAscending(values: ArrayLike<number>): boolean {
+  for (let k = 1; k < values.length; k++) if (!(values[k] > values[k - 1])) return false;
+  return true;
+}
+
+/**
+ * The selection after a lasso or box: sorted, without repeats. Hits that already ascend (the point index's) merge
+ * with the selection in one linear pass, so a lasso over hundreds of thousands of points costs milliseconds.
+ */
+export function combineSelection(current: readonly number[], hits: ArrayLike<number>, mode: SelectionMode): number[] {
+  const sorted = strictlyAscending(hits) ? hits : Float64Array.from(new Set(Array.from(hits))).sort();
+  if (mode === 'replace') return Array.from(sorted);
+  const out: number[] = [];
+  let h = 0;
+  for (const p of current) {
+    while (h < sorted.length && sorted[h] < p) {
+      if (mode === 'add') out.push(sorted[h]);
+      h++;
+    }
+    const hit = h < sorted.length && sorted[h] === p;
+    if (hit) h++;
+    if (mode === 'add' || !hit) out.push(p);
   }
-  return [...set].sort((a, b) => a - b);
+  if (mode === 'add') for (; h < sorted.length; h++) out.push(sorted[h]);
+  return out;
 }
 
 /** What a drag on the atlas does, and the selected points (indices into the atlas's points). */
@@ -23,7 +40,7 @@ export interface SelectionSlice {
   /** Sorted point indices; empty: nothing selected. */
   selection: number[];
   setSelectTool: (tool: SelectTool) => void;
-  applySelection: (hits: number[], mode: SelectionMode) => void;
+  applySelection: (hits: ArrayLike<number>, mode: SelectionMode) => void;
   clearSelection: () => void;
 }
 

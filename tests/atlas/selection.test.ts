@@ -6,17 +6,18 @@ import { WORLD_SIZE } from '../../src/atlas/geometry';
 
 /** An atlas with points on a 10 x 10 lattice of the layout, one input per row of the lattice. */
 function latticeAtlas(): Atlas {
-  const layoutX: number[] = [];
-  const layoutY: number[] = [];
-  const input: number[] = [];
+  const layoutX = new Float32Array(100);
+  const layoutY = new Float32Array(100);
+  const input = new Uint32Array(100);
   for (let r = 0; r < 10; r++) {
     for (let c = 0; c < 10; c++) {
-      layoutX.push((c + 0.5) / 10);
-      layoutY.push((r + 0.5) / 10);
-      input.push(r);
+      layoutX[r * 10 + c] = (c + 0.5) / 10;
+      layoutY[r * 10 + c] = (r + 0.5) / 10;
+      input[r * 10 + c] = r;
     }
   }
-  return { points: { layoutX, layoutY, input, position: input.map(() => -1), totalBeforeSampling: 100 } } as unknown as Atlas;
+  const names = Array.from({ length: 10 }, (_, r) => `row ${r}`);
+  return { inputs: { names }, points: { layoutX, layoutY, input, position: new Int32Array(100).fill(-1), totalBeforeSampling: 100 } } as unknown as Atlas;
 }
 
 describe('selection', () => {
@@ -37,7 +38,7 @@ describe('selection', () => {
     // The hypotenuse x + y = 1.04 passes between lattice points, so no point lies on the boundary.
     const triangle: [number, number][] = [[0, 0], [1.04 * w, 0], [0, 1.04 * w]];
     const inside = pointsInPolygon(atlas, triangle);
-    const brute = atlas.points.layoutX.map((_, p) => p).filter((p) => atlas.points.layoutX[p] + atlas.points.layoutY[p] < 1.04);
+    const brute = Array.from(atlas.points.layoutX, (_, p) => p).filter((p) => atlas.points.layoutX[p] + atlas.points.layoutY[p] < 1.04);
     expect(inside).toEqual(brute);
     expect(pointsInPolygon(atlas, [[0, 0], [w, w]])).toEqual([]);
   });
@@ -46,6 +47,11 @@ describe('selection', () => {
     expect(combineSelection([1, 2, 3], [5, 4, 4], 'replace')).toEqual([4, 5]);
     expect(combineSelection([1, 2, 3], [5, 2], 'add')).toEqual([1, 2, 3, 5]);
     expect(combineSelection([1, 2, 3], [2, 9], 'remove')).toEqual([1, 3]);
+    // Ascending hits (the point index's) merge in one pass, with the same answers.
+    expect(combineSelection([1, 4, 6], Uint32Array.of(2, 4, 7), 'add')).toEqual([1, 2, 4, 6, 7]);
+    expect(combineSelection([1, 4, 6], Uint32Array.of(0, 4, 6, 8), 'remove')).toEqual([1]);
+    expect(combineSelection([], Uint32Array.of(3, 8), 'replace')).toEqual([3, 8]);
+    expect(combineSelection([2, 5], [], 'remove')).toEqual([2, 5]);
   });
 
   it('counts selected points per cell and lists their inputs', () => {

@@ -1,6 +1,6 @@
 import { labelsByLevel } from '../atlas/atlasLayers';
 import { AtlasVisuals } from '../atlas/visuals';
-import { parseAtlas, serializeAtlas } from '../export/atlasFile';
+import { serializeAtlas } from '../export/atlasFile';
 import { type Atlas } from '../compute/atlas';
 import { downloadBlob, fileSlug } from '../export/download';
 import { renderAtlasPng } from '../atlas/png';
@@ -19,10 +19,15 @@ import { DirectionsController } from './directions';
 import { AtlasPipeline } from './pipeline';
 import type { BuildRef, BuildResult, InputSet, LayoutPreview, ModelSource, StageProgress } from '../workers/protocol';
 import type { PrecomputedFiles } from '../workers/computeService';
+import type { AtlasFileService } from '../workers/atlasFileService';
+import { RpcClient, type WorkerEndpoint } from '../workers/rpc';
 import type { Concept } from '../compute/directions/concept';
 import { writeAtlasPointsParquet } from '../export/pointsTable';
 
 type Store = typeof useAtlasStore;
+
+const createAtlasFileWorker = () =>
+  new Worker(new URL('../workers/atlasFile.worker.ts', import.meta.url), { type: 'module', name: 'atlas-file' }) as WorkerEndpoint;
 
 
 function describeSource(source: ModelSource): string {
@@ -47,6 +52,8 @@ const POINTS_FILE = /\.(parquet|jsonl|ndjson)$/i;
  */
 export class AtlasController {
   private pipeline: Promise<AtlasPipeline> | null = null;
+  /** Parses opened atlas files off the page's main thread; started on the first file. */
+  private readonly atlasFiles = new RpcClient<AtlasFileService>(createAtlasFileWorker);
   private modelLoading: Promise<void> = Promise.resolve();
   /** The user's inputs; null: the bundled sample of a built-in model. */
   private inputs: InputSet | null = null;
@@ -435,14 +442,17 @@ export class AtlasController {
     this.load?.abort();
   }
 
-  /** Opens a saved atlas JSON without any model; a bad file leaves the current atlas in place. */
+  /**
+   * Opens a saved atlas JSON without any model; a bad file leaves the current atlas in place. The file is read and
+   * parsed in a worker, which hands the typed columns over: a million points never hold the page's main thread.
+   */
   async openAtlasFile(file: File): Promise<void> {
     this.cancel();
     const ticket = ++this.ticket;
     const s = this.store.getState();
     s.setStatus('loading');
     try {
-      const atlas = parseAtlas(await file.text());
+      const atlas = await this.atlasFiles.call('openAtlasFile', [file]);
       if (ticket !== this.ticket) return;
       await this.show(atlas, null, ticket);
       // The file's notices (pictures dropped on opening, a build's sampling) show as a build's do.
@@ -532,6 +542,7 @@ export class AtlasController {
     this.build?.abort();
     this.load?.abort();
     this.pipeline?.then((p) => p.dispose()).catch(() => {});
+    this.atlasFiles.terminate();
     this.visuals?.close();
     this.visuals = null;
   }

@@ -170,73 +170,55 @@ export async function nnDescent(
     }
   }
 
+  // Each round's four steps run over rows through the runner (here, without one): sampling the candidates,
+  // marking the sampled entries old, the local join in blocks, and applying the join's pairs. Each row's
+  // candidate list and neighbour list is written only by the thread that owns the row, in the same order as
+  // one thread would, and the join reads the lists as they stood at its block's start (as pynndescent does):
+  // the graph is then the same however the rows are split between threads.
   const m = maxCandidates;
-  const newCandidates = new CandidateLists(n, m, shared);
-  const stamp = new Int32Array(n).fill(-1);
-  const oldCandidates = new CandidateLists(n, m, shared);
-  // The join measures a block of rows' candidate pairs against the lists as they stood at the block's start
-  // (in parallel where a runner has threads), then applies the kept pairs in row order, as pynndescent does:
-  // the graph is then the same however the block is split between threads.
   const perRow = (m * (m - 1)) / 2 + m * m;
   const blockRows = Math.max(1, Math.min(n, Math.floor(JOIN_BLOCK_SLOTS / perRow)));
-  const join: LocalJoinInput = {
-    x,
+  const state: NnDescentState = {
+    n,
     d,
-    keys: heaps.keys,
     k,
-    newCandidates: newCandidates.indices,
-    oldCandidates: oldCandidates.indices,
     m,
+    x,
+    heapIndices: heaps.indices,
+    heapKeys: heaps.keys,
+    isNew: heaps.isNew,
+    newIndices: allocate(Int32Array, n * m, shared),
+    newPriorities: allocate(Float32Array, n * m, shared),
+    oldIndices: allocate(Int32Array, n * m, shared),
+    oldPriorities: allocate(Float32Array, n * m, shared),
+    salt: 0,
     first: 0,
+    rows: 0,
     perRow,
     pairs: allocate(Int32Array, 2 * blockRows * perRow, shared),
     pairKeys: allocate(Float32Array, blockRows * perRow, shared),
     counts: allocate(Int32Array, blockRows, shared),
+    changed: allocate(Int32Array, n, shared),
   };
+  const run = async (kernel: NnDescentKernel, total: number) => {
+    if (runner) await runner.run(kernel, state, total);
+    else NN_DESCENT_KERNELS[kernel](state, 0, total);
+  };
+  const seedSalt = Math.floor(random() * 2 ** 32);
   for (let it = 0; it < iterations; it++) {
-    newCandidates.clear();
-    oldCandidates.clear();
-    // Sample candidates, forward and reverse, with random priorities so hubs do not flood the join.
-    for (let i = 0; i < n; i++) {
-      const o = i * k;
-      for (let s = 0; s < k; s++) {
-        const j = heaps.indices[o + s];
-        if (j < 0) continue;
-        const priority = random();
-        const lists = heaps.isNew[o + s] ? newCandidates : oldCandidates;
-        lists.push(i, j, priority);
-        lists.push(j, i, priority);
-      }
-    }
-    // Entries sampled as new are old from the next round on; a stamp per row makes the lookup O(1).
-    for (let i = 0; i < n; i++) {
-      const oc = i * m;
-      for (let s = 0; s < m; s++) {
-        const j = newCandidates.indices[oc + s];
-        if (j >= 0) stamp[j] = i;
-      }
-      const o = i * k;
-      for (let s = 0; s < k; s++) {
-        if (heaps.isNew[o + s] && stamp[heaps.indices[o + s]] === i) heaps.isNew[o + s] = 0;
-      }
-    }
-    let updates = 0;
+    state.salt = mix32(seedSalt + it);
+    await run('knn-sample', n);
+    await run('knn-mark-old', n);
+    state.changed.fill(0);
     for (let first = 0; first < n; first += blockRows) {
-      const rows = Math.min(blockRows, n - first);
-      join.first = first;
-      if (runner) await runner.run('knn-join', join, rows);
-      else localJoin(join, 0, rows);
-      const { pairs, pairKeys, counts } = join;
-      for (let r = 0; r < rows; r++) {
-        const end = r * perRow + counts[r];
-        for (let u = r * perRow; u < end; u++) {
-          const p = pairs[2 * u];
-          const q = pairs[2 * u + 1];
-          updates += heaps.push(p, q, pairKeys[u]) + heaps.push(q, p, pairKeys[u]);
-        }
-      }
+      state.first = first;
+      state.rows = Math.min(blockRows, n - first);
+      await run('knn-join', state.rows);
+      await run('knn-apply', n);
       if (pacer.due()) await pacer.pause();
     }
+    let updates = 0;
+    for (let i = 0; i < n; i++) updates += state.changed[i];
     options.onProgress?.(++step, totalSteps);
     if (updates <= delta * n * k) break;
   }
@@ -257,66 +239,179 @@ export async function nnDescent(
   return { n, k, indices, distances };
 }
 
-/** NN-descent's local join over a block of rows as the 'knn-join' kernel reads it; arrays shared with the threads when there are any. */
-export interface LocalJoinInput {
+/**
+ * NN-descent's arrays while it refines, as its kernels read and write them (over shared memory when a runner
+ * has threads). Neighbour lists are max-heaps of squared distances, n x k; candidate lists keep the m entries
+ * of smallest priority, n x m, -1 in empty slots.
+ */
+export interface NnDescentState {
+  n: number;
+  d: number;
+  k: number;
+  m: number;
   /** n x d rows, in the order nnDescent works in. */
   x: Float32Array;
-  d: number;
-  /** Neighbour heap keys, n x k: index i * k (the root) is row i's farthest kept squared distance. */
-  keys: Float32Array;
-  k: number;
-  /** Each row's new and old candidates, n x m, -1 in empty slots. */
-  newCandidates: Int32Array;
-  oldCandidates: Int32Array;
-  m: number;
-  /** The block's first row: kernel index r is row first + r. */
+  heapIndices: Int32Array;
+  heapKeys: Float32Array;
+  isNew: Uint8Array;
+  newIndices: Int32Array;
+  newPriorities: Float32Array;
+  oldIndices: Int32Array;
+  oldPriorities: Float32Array;
+  /** The round's salt for candidate priorities, a hash of each list entry. */
+  salt: number;
+  /** The join block: rows [first, first + rows). */
   first: number;
-  /** Update slots per row: the most pairs one row's candidates make. */
+  rows: number;
+  /** Pair slots per block row: the most pairs one row's candidates make. */
   perRow: number;
-  /** Out: index r's kept pairs (p, q) at slots [r * perRow, r * perRow + counts[r]), two entries per slot. */
+  /** Block row r's kept pairs (p, q) at slots [r * perRow, r * perRow + counts[r]), two entries per slot. */
   pairs: Int32Array;
-  /** Out: the squared distance of each kept pair. */
+  /** The squared distance of each kept pair. */
   pairKeys: Float32Array;
-  /** Out: pairs kept per index. */
   counts: Int32Array;
+  /** Entries each row's neighbour list took in this round. */
+  changed: Int32Array;
+}
+
+/** 32-bit finaliser of murmur3: spreads an integer's bits over all 32. */
+function mix32(value: number): number {
+  let h = value >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }
 
 /**
- * The local join of rows [first + start, first + end): every new-new and new-old candidate pair of each row is
- * measured and kept where it would enter either list; reads only arrays nobody writes meanwhile.
+ * Rows [start, end)'s candidate lists: every neighbour-list entry (i, j) offers j to i's list and i to j's,
+ * new entries to the new lists, with a priority hashed from the entry (not drawn in turn), so each thread
+ * offers its own rows exactly what one thread would, in the same order.
  */
-export function localJoin(input: LocalJoinInput, start: number, end: number): void {
-  const { x, d, keys, k, newCandidates, oldCandidates, m, first, perRow, pairs, pairKeys, counts } = input;
+function sampleCandidates(s: NnDescentState, start: number, end: number): void {
+  const { n, k, m, heapIndices, isNew, newIndices, newPriorities, oldIndices, oldPriorities, salt } = s;
+  newIndices.fill(-1, start * m, end * m);
+  newPriorities.fill(Infinity, start * m, end * m);
+  oldIndices.fill(-1, start * m, end * m);
+  oldPriorities.fill(Infinity, start * m, end * m);
+  for (let i = 0; i < n; i++) {
+    const o = i * k;
+    const ownsI = i >= start && i < end;
+    for (let slot = 0; slot < k; slot++) {
+      const j = heapIndices[o + slot];
+      if (j < 0) continue;
+      const ownsJ = j >= start && j < end;
+      if (!ownsI && !ownsJ) continue;
+      const priority = mix32(salt ^ (o + slot)) / 4294967296;
+      const indices = isNew[o + slot] ? newIndices : oldIndices;
+      const priorities = isNew[o + slot] ? newPriorities : oldPriorities;
+      if (ownsI) candidatePush(indices, priorities, m, i, j, priority);
+      if (ownsJ) candidatePush(indices, priorities, m, j, i, priority);
+    }
+  }
+}
+
+/** Rows [start, end): entries sampled as new are old from the next round on. */
+function markSampledOld(s: NnDescentState, start: number, end: number): void {
+  const { k, m, heapIndices, isNew, newIndices } = s;
+  for (let i = start; i < end; i++) {
+    const o = i * k;
+    const oc = i * m;
+    for (let slot = 0; slot < k; slot++) {
+      if (!isNew[o + slot]) continue;
+      const j = heapIndices[o + slot];
+      for (let c = 0; c < m; c++) {
+        if (newIndices[oc + c] === j) {
+          isNew[o + slot] = 0;
+          break;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * The local join of block rows [first + start, first + end): every new-new and new-old candidate pair of each
+ * row is measured and kept where it would enter either list as the lists stand; writes only the block's pairs.
+ */
+function localJoin(s: NnDescentState, start: number, end: number): void {
+  const { x, d, heapKeys: keys, k, newIndices, oldIndices, m, first, perRow, pairs, pairKeys, counts } = s;
   for (let r = start; r < end; r++) {
     const o = (first + r) * m;
     let slot = r * perRow;
     for (let a = 0; a < m; a++) {
-      const p = newCandidates[o + a];
+      const p = newIndices[o + a];
       if (p < 0) continue;
       const limit = keys[p * k];
       for (let b = a + 1; b < m; b++) {
-        const q = newCandidates[o + b];
+        const q = newIndices[o + b];
         if (q < 0) continue;
-        const s = squaredDistance(x, p * d, q * d, d);
-        if (s < limit || s < keys[q * k]) {
+        const dist = squaredDistance(x, p * d, q * d, d);
+        if (dist < limit || dist < keys[q * k]) {
           pairs[2 * slot] = p;
           pairs[2 * slot + 1] = q;
-          pairKeys[slot++] = s;
+          pairKeys[slot++] = dist;
         }
       }
       for (let b = 0; b < m; b++) {
-        const q = oldCandidates[o + b];
+        const q = oldIndices[o + b];
         if (q < 0 || q === p) continue;
-        const s = squaredDistance(x, p * d, q * d, d);
-        if (s < limit || s < keys[q * k]) {
+        const dist = squaredDistance(x, p * d, q * d, d);
+        if (dist < limit || dist < keys[q * k]) {
           pairs[2 * slot] = p;
           pairs[2 * slot + 1] = q;
-          pairKeys[slot++] = s;
+          pairKeys[slot++] = dist;
         }
       }
     }
     counts[r] = slot - r * perRow;
   }
+}
+
+/** The block's pairs offered to the neighbour lists of rows [start, end), in block order; counts what each list took. */
+function applyJoin(s: NnDescentState, start: number, end: number): void {
+  const { k, heapIndices, heapKeys, isNew, rows, perRow, pairs, pairKeys, counts, changed } = s;
+  for (let r = 0; r < rows; r++) {
+    const last = r * perRow + counts[r];
+    for (let u = r * perRow; u < last; u++) {
+      const p = pairs[2 * u];
+      const q = pairs[2 * u + 1];
+      if (p >= start && p < end) changed[p] += heapPush(heapIndices, heapKeys, isNew, k, p, q, pairKeys[u]);
+      if (q >= start && q < end) changed[q] += heapPush(heapIndices, heapKeys, isNew, k, q, p, pairKeys[u]);
+    }
+  }
+}
+
+/** NN-descent's kernels by name: the range runner's registry holds the same functions under the same names. */
+export const NN_DESCENT_KERNELS = {
+  'knn-sample': sampleCandidates,
+  'knn-mark-old': markSampledOld,
+  'knn-join': localJoin,
+  'knn-apply': applyJoin,
+} satisfies Record<string, (s: NnDescentState, start: number, end: number) => void>;
+
+/** The name of one of NN-descent's kernels. */
+export type NnDescentKernel = keyof typeof NN_DESCENT_KERNELS;
+
+/** Offers j to row i's candidate list (a max-heap on priority, m slots) unless it is there or ranks below all. */
+function candidatePush(indices: Int32Array, priorities: Float32Array, m: number, i: number, j: number, priority: number): void {
+  const o = i * m;
+  if (!(priority < priorities[o])) return;
+  for (let c = 0; c < m; c++) if (indices[o + c] === j) return;
+  const pos = o + replaceRoot(priorities, indices, null, o, m, priority);
+  priorities[pos] = priority;
+  indices[pos] = j;
+}
+
+/** Offers j as a neighbour of i; returns 1 when the list changed. */
+function heapPush(indices: Int32Array, keys: Float32Array, isNew: Uint8Array, k: number, i: number, j: number, key: number): number {
+  const o = i * k;
+  if (!(key < keys[o])) return 0;
+  for (let s = 0; s < k; s++) if (indices[o + s] === j) return 0;
+  const pos = o + replaceRoot(keys, indices, isNew, o, k, key);
+  keys[pos] = key;
+  indices[pos] = j;
+  isNew[pos] = 1;
+  return 1;
 }
 
 function identity(n: number): Int32Array {
@@ -436,24 +531,20 @@ export class NeighbourHeaps {
   readonly keys: Float32Array;
   readonly isNew: Uint8Array;
 
-  /** `shared`: keys over shared memory, for a threaded join to read. */
+  /** `shared`: the lists over shared memory, for the threads of a runner. */
   constructor(
     readonly n: number,
     readonly k: number,
     shared = false,
   ) {
-    this.indices = new Int32Array(n * k).fill(-1);
+    this.indices = allocate(Int32Array, n * k, shared).fill(-1);
     this.keys = allocate(Float32Array, n * k, shared).fill(Infinity);
-    this.isNew = new Uint8Array(n * k);
+    this.isNew = allocate(Uint8Array, n * k, shared);
   }
 
   /** Offer j as a neighbour of i; returns 1 when the list changed. */
   push(i: number, j: number, key: number): number {
-    const k = this.k;
-    const o = i * k;
-    if (!(key < this.keys[o])) return 0;
-    for (let s = 0; s < k; s++) if (this.indices[o + s] === j) return 0;
-    return this.pushNew(i, j, key);
+    return heapPush(this.indices, this.keys, this.isNew, this.k, i, j, key);
   }
 
   /** Offer j as a neighbour of i when j cannot already be in i's list (each pair offered once). */
@@ -495,39 +586,6 @@ export class NeighbourHeaps {
       }
     }
     return { n, k, indices, distances };
-  }
-}
-
-/** Per-row candidate sets of bounded size keeping the entries with the smallest random priority. */
-class CandidateLists {
-  readonly indices: Int32Array;
-  private readonly priorities: Float32Array;
-
-  /** `shared`: indices over shared memory, for a threaded join to read. */
-  constructor(
-    n: number,
-    private readonly m: number,
-    shared = false,
-  ) {
-    this.indices = allocate(Int32Array, n * m, shared);
-    this.priorities = new Float32Array(n * m);
-  }
-
-  clear(): void {
-    this.indices.fill(-1);
-    this.priorities.fill(Infinity);
-  }
-
-  push(i: number, j: number, priority: number): void {
-    const m = this.m;
-    const o = i * m;
-    const pr = this.priorities;
-    const ix = this.indices;
-    if (!(priority < pr[o])) return;
-    for (let s = 0; s < m; s++) if (ix[o + s] === j) return;
-    const pos = o + replaceRoot(pr, ix, null, o, m, priority);
-    pr[pos] = priority;
-    ix[pos] = j;
   }
 }
 

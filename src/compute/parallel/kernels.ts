@@ -1,4 +1,4 @@
-import { localJoin, type LocalJoinInput } from '../knn';
+import { NN_DESCENT_KERNELS, type NnDescentState } from '../knn';
 
 /**
  * A kernel computes indices [start, end) of a job from its input and writes them into the input's output arrays.
@@ -12,14 +12,17 @@ export type Kernel<I> = (input: I, start: number, end: number) => void;
  * declare its input beside it (`declare module '.../kernels' { interface KernelInputs { name: Input } }`).
  */
 export interface KernelInputs {
-  /** NN-descent's local join: candidate pairs of rows [start, end) of a block measured and kept as updates. */
-  'knn-join': LocalJoinInput;
+  /** NN-descent's steps of one round (src/compute/knn.ts): over rows, or over a join block's rows for 'knn-join'. */
+  'knn-sample': NnDescentState;
+  'knn-mark-old': NnDescentState;
+  'knn-join': NnDescentState;
+  'knn-apply': NnDescentState;
 }
 
 /** A registered kernel's name. */
 export type KernelName = keyof KernelInputs & string;
 
-const registry = new Map<string, Kernel<never>>([['knn-join', localJoin as Kernel<never>]]);
+const registry = new Map<string, Kernel<never>>(Object.entries(NN_DESCENT_KERNELS));
 
 /**
  * Adds (or replaces) a kernel. A kernel a worker runs must be registered in the worker too: register it at the

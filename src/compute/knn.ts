@@ -1,5 +1,5 @@
 import { createRng } from '../lib/rng';
-import { createPacer, type Pacer } from '../lib/yieldToPage';
+import { createPacer } from '../lib/yieldToPage';
 import { DistanceKernels } from './distanceKernels';
 import type { RangeRunner } from './parallel/runner';
 import { allocate } from './parallel/shared';
@@ -138,30 +138,45 @@ export async function nnDescent(
 
   // Leaves of random-projection trees hold near neighbours together; all pairs within a leaf seed the lists.
   const leafSize = Math.max(k + 1, 24);
-  const first = await randomProjectionLeaves(source, n, d, leafSize, random, pacer);
+  const first = randomProjectionLeaves(source, n, d, leafSize, random);
+  options.onProgress?.(++step, totalSteps);
   // Work on a copy of the rows in the first tree's leaf order: candidates are then mostly near each
   // other in memory, which matters once the table outgrows the cache (100k x 128 floats is 51 MB).
   const original = first.order;
   const x = allocate(Float32Array, n * d, shared);
   for (let i = 0; i < n; i++) x.set(source.subarray(original[i] * d, (original[i] + 1) * d), i * d);
-  for (let t = 0; t < trees; t++) {
-    const leaves = t === 0 ? { order: identity(n), bounds: first.bounds } : await randomProjectionLeaves(x, n, d, leafSize, random, pacer);
-    for (let l = 0; l + 1 < leaves.bounds.length; l++) {
-      const start = leaves.bounds[l];
-      const end = leaves.bounds[l + 1];
-      for (let a = start; a < end; a++) {
-        const p = leaves.order[a];
-        for (let b = a + 1; b < end; b++) {
-          const q = leaves.order[b];
-          const s = squaredDistance(x, p * d, q * d, d);
-          heaps.push(p, q, s);
-          heaps.push(q, p, s);
-        }
-      }
+  // The other trees are built on that copy, each with its own seed, one per thread at a time.
+  const forest: ForestState = {
+    n,
+    d,
+    k,
+    x,
+    leafSize,
+    seeds: Uint32Array.from({ length: trees - 1 }, () => Math.floor(random() * 2 ** 32)),
+    orders: allocate(Int32Array, trees * n, shared),
+    bounds: allocate(Int32Array, trees * (n + 1), shared),
+    leaves: allocate(Int32Array, trees, shared),
+    heapIndices: heaps.indices,
+    heapKeys: heaps.keys,
+    isNew: heaps.isNew,
+  };
+  forest.orders.set(identity(n));
+  forest.bounds.set(first.bounds);
+  forest.leaves[0] = first.bounds.length - 1;
+  if (runner) await runner.run('knn-trees', forest, trees - 1);
+  else {
+    for (let t = 0; t + 1 < trees; t++) {
+      buildTrees(forest, t, t + 1);
+      options.onProgress?.(++step, totalSteps);
       if (pacer.due()) await pacer.pause();
     }
-    options.onProgress?.(++step, totalSteps);
   }
+  step = trees;
+  options.onProgress?.(step, totalSteps);
+  pacer.check();
+  if (runner) await runner.run('knn-leaf-join', forest, n);
+  else forestJoin(forest, 0, n);
+  if (pacer.due()) await pacer.pause();
   // Any list a tree left short gets random entries so every point joins the refinement.
   for (let i = 0; i < n; i++) {
     for (let tries = 0; heaps.count(i) < k && tries < 4 * k; tries++) {
@@ -381,16 +396,77 @@ function applyJoin(s: NnDescentState, start: number, end: number): void {
   }
 }
 
+/** The random-projection forest that seeds NN-descent, as its kernels read and write it. */
+export interface ForestState {
+  n: number;
+  d: number;
+  k: number;
+  /** n x d rows in the first tree's leaf order. */
+  x: Float32Array;
+  leafSize: number;
+  /** The seed of each tree after the first. */
+  seeds: Uint32Array;
+  /** Tree t's row order at [t * n, (t + 1) * n): leaf l holds order[bounds[l]..bounds[l + 1]). */
+  orders: Int32Array;
+  /** Tree t's leaf bounds at [t * (n + 1), ...), leaves[t] + 1 of them. */
+  bounds: Int32Array;
+  leaves: Int32Array;
+  heapIndices: Int32Array;
+  heapKeys: Float32Array;
+  isNew: Uint8Array;
+}
+
+/** Trees [start + 1, end + 1) of the forest (the first is built before the rows are reordered), each from its own seed. */
+function buildTrees(f: ForestState, start: number, end: number): void {
+  const { n, d, x, leafSize, seeds, orders, bounds, leaves } = f;
+  for (let t = start + 1; t < end + 1; t++) {
+    const tree = randomProjectionLeaves(x, n, d, leafSize, createRng(seeds[t - 1]));
+    orders.set(tree.order, t * n);
+    bounds.set(tree.bounds, t * (n + 1));
+    leaves[t] = tree.bounds.length - 1;
+  }
+}
+
+/**
+ * Every pair of rows sharing a leaf, tree by tree, offered to the neighbour lists of rows [start, end); a pair
+ * across two threads' rows is measured by both, which the first tree's row order makes rare.
+ */
+function forestJoin(f: ForestState, start: number, end: number): void {
+  const { n, d, k, x, orders, bounds, leaves, heapIndices, heapKeys, isNew } = f;
+  for (let t = 0; t < leaves.length; t++) {
+    const order = t * n;
+    const bound = t * (n + 1);
+    for (let l = 0; l < leaves[t]; l++) {
+      const from = bounds[bound + l];
+      const to = bounds[bound + l + 1];
+      for (let a = from; a < to; a++) {
+        const p = orders[order + a];
+        const ownsP = p >= start && p < end;
+        for (let b = a + 1; b < to; b++) {
+          const q = orders[order + b];
+          const ownsQ = q >= start && q < end;
+          if (!ownsP && !ownsQ) continue;
+          const dist = squaredDistance(x, p * d, q * d, d);
+          if (ownsP) heapPush(heapIndices, heapKeys, isNew, k, p, q, dist);
+          if (ownsQ) heapPush(heapIndices, heapKeys, isNew, k, q, p, dist);
+        }
+      }
+    }
+  }
+}
+
 /** NN-descent's kernels by name: the range runner's registry holds the same functions under the same names. */
 export const NN_DESCENT_KERNELS = {
   'knn-sample': sampleCandidates,
   'knn-mark-old': markSampledOld,
   'knn-join': localJoin,
   'knn-apply': applyJoin,
-} satisfies Record<string, (s: NnDescentState, start: number, end: number) => void>;
+  'knn-trees': buildTrees,
+  'knn-leaf-join': forestJoin,
+};
 
-/** The name of one of NN-descent's kernels. */
-export type NnDescentKernel = keyof typeof NN_DESCENT_KERNELS;
+/** The name of one of NN-descent's round kernels (those over NnDescentState). */
+export type NnDescentKernel = 'knn-sample' | 'knn-mark-old' | 'knn-join' | 'knn-apply';
 
 /** Offers j to row i's candidate list (a max-heap on priority, m slots) unless it is there or ranks below all. */
 function candidatePush(indices: Int32Array, priorities: Float32Array, m: number, i: number, j: number, priority: number): void {
@@ -458,14 +534,7 @@ export function normaliseRows(data: Float32Array, n: number, d: number): Float32
 }
 
 /** Leaves of one random-projection tree: `order` permutes the rows, leaf l is order[bounds[l]..bounds[l+1]). */
-async function randomProjectionLeaves(
-  x: Float32Array,
-  n: number,
-  d: number,
-  leafSize: number,
-  random: () => number,
-  pacer: Pacer,
-): Promise<{ order: Int32Array; bounds: number[] }> {
+function randomProjectionLeaves(x: Float32Array, n: number, d: number, leafSize: number, random: () => number): { order: Int32Array; bounds: number[] } {
   const order = new Int32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
   const side = new Float64Array(n);
@@ -518,7 +587,6 @@ async function randomProjectionLeaves(
     let mid = left;
     if (mid - start < 1 || end - mid < 1) mid = start + (size >> 1);
     stack.push(start, mid, mid, end);
-    if (pacer.due()) await pacer.pause();
   }
   bounds.sort((a, b) => a - b);
   bounds.push(n);

@@ -1,4 +1,4 @@
-import { NN_DESCENT_KERNELS, type NnDescentState } from '../knn';
+import { NN_DESCENT_KERNELS, type ForestState, type NnDescentState } from '../knn';
 
 /**
  * A kernel computes indices [start, end) of a job from its input and writes them into the input's output arrays.
@@ -17,6 +17,9 @@ export interface KernelInputs {
   'knn-mark-old': NnDescentState;
   'knn-join': NnDescentState;
   'knn-apply': NnDescentState;
+  /** NN-descent's random-projection forest: building the trees after the first (over trees), then their leaves' pairs (over rows). */
+  'knn-trees': ForestState;
+  'knn-leaf-join': ForestState;
 }
 
 /** A registered kernel's name. */

@@ -1,0 +1,37 @@
+import { nnDescent } from '../../../src/compute/knn';
+import { canShareMemory } from '../../../src/compute/parallel/runner';
+import { browserRangePool } from '../../../src/workers/browserRangePool';
+import { structuredMixture } from '../../compute/mixture';
+
+/** What the probe worker answers: its environment, and NN-descent without the pool against with it. */
+export interface RangePoolProbeResult {
+  sharesMemory: boolean;
+  hardwareConcurrency: number;
+  threads: number;
+  sameGraph: boolean;
+  secondsAlone: number;
+  secondsPooled: number;
+}
+
+self.onmessage = async (event: MessageEvent<{ n: number; d: number }>) => {
+  const { n, d } = event.data;
+  const pool = browserRangePool();
+  try {
+    const data = structuredMixture(n, d, 1);
+    // Workers start with the pool; one small run waits for them before the clock does.
+    await nnDescent(structuredMixture(400, 4, 2), 400, 4, 5, { seed: 1, runner: pool });
+    let t = performance.now();
+    const alone = await nnDescent(data, n, d, 15, { seed: 1 });
+    const secondsAlone = (performance.now() - t) / 1000;
+    t = performance.now();
+    const pooled = await nnDescent(data, n, d, 15, { seed: 1, runner: pool });
+    const secondsPooled = (performance.now() - t) / 1000;
+    const sameGraph = alone.indices.every((v, i) => v === pooled.indices[i]) && alone.distances.every((v, i) => v === pooled.distances[i]);
+    const result: RangePoolProbeResult = { sharesMemory: canShareMemory(), hardwareConcurrency: navigator.hardwareConcurrency, threads: pool.threads, sameGraph, secondsAlone, secondsPooled };
+    self.postMessage({ ok: true, result });
+  } catch (e) {
+    self.postMessage({ ok: false, error: String(e) });
+  } finally {
+    pool.dispose();
+  }
+};

@@ -1,7 +1,7 @@
 import { nnDescent } from '../../../src/compute/knn';
 import { canShareMemory } from '../../../src/compute/parallel/runner';
 import { browserRangePool } from '../../../src/workers/browserRangePool';
-import { structuredMixture } from '../../compute/mixture';
+import { mixture } from '../../compute/mixture';
 
 /** What the probe worker answers: its environment, and NN-descent without the pool against with it. */
 export interface RangePoolProbeResult {
@@ -17,9 +17,9 @@ self.onmessage = async (event: MessageEvent<{ n: number; d: number }>) => {
   const { n, d } = event.data;
   const pool = browserRangePool();
   try {
-    const data = structuredMixture(n, d, 1);
+    const { data } = mixture(n, d, 12, 1);
     // Workers start with the pool; one small run waits for them before the clock does.
-    await nnDescent(structuredMixture(400, 4, 2), 400, 4, 5, { seed: 1, runner: pool });
+    await nnDescent(mixture(400, 4, 3, 2).data, 400, 4, 5, { seed: 1, runner: pool });
     let t = performance.now();
     const alone = await nnDescent(data, n, d, 15, { seed: 1 });
     const secondsAlone = (performance.now() - t) / 1000;

@@ -28,6 +28,17 @@ export function shareWith<T extends SharedArray>(runner: RangeRunner, array: T):
   return copy;
 }
 
+/**
+ * A copy of a plain structure (objects, arrays, numbers, strings) whose typed arrays all lie where the runner's
+ * threads see them: for inputs that many runs read, such as a fitted layout, shared once instead of per run.
+ */
+export function shareTree<T>(runner: RangeRunner, value: T): T {
+  if (!runner.sharesMemory || value === null || typeof value !== 'object') return value;
+  if (ArrayBuffer.isView(value)) return (value instanceof DataView ? value : shareWith(runner, value as unknown as SharedArray)) as T;
+  if (Array.isArray(value)) return value.map((v) => shareTree(runner, v)) as T;
+  return Object.fromEntries(Object.entries(value).map(([key, v]) => [key, shareTree(runner, v)])) as T;
+}
+
 /** Runs every kernel in the calling thread over the whole range: the fallback where no memory can be shared. */
 export function inProcessRunner(): RangeRunner {
   return {

@@ -101,8 +101,8 @@ export interface NnDescentOptions extends KnnOptions {
   /** Stop when a round changes fewer than delta * n * k list entries. */
   delta?: number;
   /**
-   * Threads for the local join (the distance evaluations, nearly all of the time); without one it runs here.
-   * The graph is the same whatever the runner's thread count.
+   * Threads for the forest and every step of the refinement (all but the first tree); without one, all runs
+   * here. The graph is the same with or without one, whatever its thread count.
    */
   runner?: RangeRunner;
 }

@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { layoutQuality, tsneKl } from '../src/compute/quality';
 import { tsne } from '../src/compute/tsne';
 import { umap } from '../src/compute/umap';
-import { createRng, gaussian } from '../src/lib/rng';
+import { structuredMixture } from '../tests/compute/mixture';
 import { parseArgs, peakResidentMb, printTable, runChild } from './lib';
 
 type Method = 'umap' | 'umap-js' | 'tsne' | 'tsne-js';
@@ -60,30 +60,6 @@ interface Row {
   note?: string;
 }
 
-/** A seeded Gaussian mixture with structure inside each cluster: 12 clusters, each a noisy 8-dim linear manifold. */
-function gaussianMixture(n: number, d: number, seed: number): Float32Array {
-  const random = createRng(seed);
-  const clusters = 12;
-  const latent = Math.min(8, d);
-  const centres = new Float64Array(clusters * d);
-  for (let v = 0; v < centres.length; v++) centres[v] = 3 * gaussian(random);
-  const loadings = new Float64Array(clusters * latent * d);
-  for (let v = 0; v < loadings.length; v++) loadings[v] = gaussian(random) / Math.sqrt(latent);
-  const z = new Float64Array(latent);
-  const x = new Float32Array(n * d);
-  for (let i = 0; i < n; i++) {
-    const c = Math.floor(random() * clusters);
-    // Decaying latent scales give each cluster a dominant few directions, as real activations have.
-    for (let s = 0; s < latent; s++) z[s] = (gaussian(random) * 2) / (1 + s);
-    for (let j = 0; j < d; j++) {
-      let v = centres[c * d + j] + 0.3 * gaussian(random);
-      for (let s = 0; s < latent; s++) v += z[s] * loadings[(c * latent + s) * d + j];
-      x[i * d + j] = v;
-    }
-  }
-  return x;
-}
-
 interface Dataset {
   name: string;
   n: number;
@@ -95,7 +71,7 @@ function loadDataset(name: string, n: number, seed: number): Dataset | string {
   if (name === 'mixture') {
     // 100k is the UMAP target's 100k x 128; the smaller sizes are the 64-dim comparisons.
     const d = n >= 100_000 ? 128 : 64;
-    return { name, n, d, values: gaussianMixture(n, d, seed) };
+    return { name, n, d, values: structuredMixture(n, d, seed) };
   }
   if (name === 'fashion') {
     if (!existsSync(FASHION) || !existsSync(FASHION.replace(/\.f32$/, '.json'))) {

@@ -16,17 +16,37 @@ function percentile(sorted: Float32Array, p: number): number {
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }
 
-/** Clips each axis to its [low, high] percentiles and scales it into [margin, 1 - margin]. */
-export function normaliseLayout(layout: Layout, options: NormaliseOptions = {}): Layout {
+/** How a layout maps into [0, 1]: each axis clipped to [lo, hi] and scaled into [margin, 1 - margin]. */
+export interface LayoutFrame {
+  lo: [number, number];
+  hi: [number, number];
+  margin: number;
+}
+
+/** The frame of a layout: each axis's [low, high] percentiles. Rows placed later into the same layout use the same frame. */
+export function layoutFrame(layout: Layout, options: NormaliseOptions = {}): LayoutFrame {
   const { lowPercentile = 1, highPercentile = 99, margin = 0.02 } = options;
   const n = layout.length / 2;
-  const out = new Float32Array(layout.length);
+  const lo: [number, number] = [0, 0];
+  const hi: [number, number] = [0, 0];
   for (let axis = 0; axis < 2; axis++) {
     const column = new Float32Array(n);
     for (let i = 0; i < n; i++) column[i] = layout[2 * i + axis];
     column.sort();
-    const lo = percentile(column, lowPercentile);
-    const hi = percentile(column, highPercentile);
+    lo[axis] = percentile(column, lowPercentile);
+    hi[axis] = percentile(column, highPercentile);
+  }
+  return { lo, hi, margin };
+}
+
+/** A layout mapped into [0, 1] by a frame; values outside the frame are clipped to its edge. */
+export function applyFrame(layout: Layout, frame: LayoutFrame): Layout {
+  const out = new Float32Array(layout.length);
+  const n = layout.length / 2;
+  const { margin } = frame;
+  for (let axis = 0; axis < 2; axis++) {
+    const lo = frame.lo[axis];
+    const hi = frame.hi[axis];
     const span = hi - lo || 1;
     for (let i = 0; i < n; i++) {
       const v = Math.min(hi, Math.max(lo, layout[2 * i + axis]));
@@ -34,6 +54,11 @@ export function normaliseLayout(layout: Layout, options: NormaliseOptions = {}):
     }
   }
   return out;
+}
+
+/** Clips each axis to its [low, high] percentiles and scales it into [margin, 1 - margin]. */
+export function normaliseLayout(layout: Layout, options: NormaliseOptions = {}): Layout {
+  return applyFrame(layout, layoutFrame(layout, options));
 }
 
 export interface BinOptions {

@@ -8,6 +8,14 @@ export interface PcaOptions {
   iterations?: number;
 }
 
+/** A fitted PCA: the rows' mean and the top k principal directions (d x k, column-major, by decreasing variance). */
+export interface PcaBasis {
+  d: number;
+  k: number;
+  mean: Float64Array;
+  components: Float64Array;
+}
+
 /**
  * Project n x d rows onto their top min(k, d) principal components (centred scores, n x k row-major,
  * ordered by decreasing variance), by randomized subspace iteration.
@@ -20,12 +28,16 @@ export function reducePca(
   seed: number,
   options: PcaOptions = {},
 ): Float32Array {
+  return applyPca(fitPca(data, n, d, k, seed, options), data, n);
+}
+
+/** The top min(k, d) principal directions of n x d rows, by randomized subspace iteration; `applyPca` projects any rows on them. */
+export function fitPca(data: Float32Array, n: number, d: number, k: number, seed: number, options: PcaOptions = {}): PcaBasis {
   if (data.length < n * d) throw new Error(`reducePca: data has ${data.length} values, expected ${n} x ${d}`);
   k = Math.max(0, Math.min(k, d));
-  const out = new Float32Array(n * k);
-  if (n === 0 || k === 0) return out;
+  const mean = n > 0 ? columnMeans(data, n, d) : new Float64Array(d);
+  if (n === 0 || k === 0) return { d, k, mean, components: new Float64Array(0) };
 
-  const mean = columnMeans(data, n, d);
   // With the oversampled subspace as wide as the data, Q = I and the Rayleigh-Ritz step below is exact PCA.
   const l = Math.min(d, k + (options.oversample ?? 10));
   const iterations = l === d ? 0 : options.iterations ?? 3;
@@ -62,15 +74,26 @@ export function reducePca(
   }
   for (let a = 0; a < l; a++) for (let b = 0; b < a; b++) gram[a * l + b] = gram[b * l + a];
   const { vectors } = symmetricEigen(gram, l);
-
-  for (let i = 0; i < n; i++) {
-    const row = i * l;
-    for (let c = 0; c < k; c++) {
+  // The Ritz directions in the data's space: components = Q V[:, :k].
+  const components = new Float64Array(d * k);
+  for (let c = 0; c < k; c++) {
+    for (let j = 0; j < d; j++) {
       let s = 0;
-      for (let a = 0; a < l; a++) s += scores[row + a] * vectors[a * l + c];
-      out[i * k + c] = s;
+      for (let a = 0; a < l; a++) s += basis[a * d + j] * vectors[a * l + c];
+      components[c * d + j] = s;
     }
   }
+  return { d, k, mean, components };
+}
+
+/** Centred scores of n rows on a fitted basis: n x k row-major. */
+export function applyPca(basis: PcaBasis, data: Float32Array, n: number): Float32Array {
+  const { d, k } = basis;
+  const out = new Float32Array(n * k);
+  if (n === 0 || k === 0) return out;
+  const scores = new Float64Array(n * k);
+  projectCentred(data, n, d, basis.mean, basis.components, k, scores);
+  for (let v = 0; v < out.length; v++) out[v] = scores[v];
   return out;
 }
 

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { layoutQuality, tsneKl } from '../src/compute/quality';
 import { tsne } from '../src/compute/tsne';
 import { umap } from '../src/compute/umap';
+import { createRng } from '../src/lib/rng';
 import { structuredMixture } from '../tests/compute/mixture';
 import { parseArgs, peakResidentMb, printTable, runChild } from './lib';
 

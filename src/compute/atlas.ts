@@ -1,7 +1,8 @@
 import type { Concept } from './directions/concept';
 import type { UnitSummary } from './stream/recorder';
-import { buildLevels, GRID_SIZES, normaliseLayout } from './grid';
-import { project, type ProjectionProgress } from './projection';
+import { applyFrame, buildLevels, GRID_SIZES, layoutFrame, type LayoutFrame } from './grid';
+import type { ProjectionProgress } from './projection';
+import { projectAtScale, type LayoutFit, type ScaleOptions } from './scaleLayout';
 import type { ActivationTable, GridLevel, Layout, Metric, ProgressEvent, ProjectionMethod, ProjectionOptions } from './types';
 
 /** The domain of an atlas: what it holds, whatever file or screen it ends up in. */
@@ -336,7 +337,14 @@ function layoutPoints(table: ActivationTable, normalised: Layout): AtlasPoints {
 }
 
 /** Builds the atlas from a projected table: normalises the layout, bins every grid level and gathers the per-input columns. */
-export function assembleAtlas(recorded: LayoutColumns, layout: Layout, params: AtlasParams, notices: string[] = recorded.notices): LaidOutAtlas {
+export function assembleAtlas(
+  recorded: LayoutColumns,
+  layout: Layout,
+  params: AtlasParams,
+  notices: string[] = recorded.notices,
+  /** How the layout maps into [0, 1]: the fitted rows' frame where rows were placed into a fit; by default the layout's own. */
+  frame: LayoutFrame = layoutFrame(layout),
+): LaidOutAtlas {
   const { table, model } = recorded;
   const labels = labelIndex(model.classNames);
   const n = recorded.names.length;
@@ -351,7 +359,7 @@ export function assembleAtlas(recorded: LayoutColumns, layout: Layout, params: A
     // Cells are described by true labels where known, by predictions otherwise.
     histogramLabel[i] = label[i] >= 0 ? label[i] : predicted[i];
   }
-  const normalised = normaliseLayout(layout);
+  const normalised = applyFrame(layout, frame);
   const levels = buildLevels(table, normalised, {
     sizes: params.gridSizes,
     minCount: params.minCellCount,
@@ -382,9 +390,16 @@ export function assembleAtlas(recorded: LayoutColumns, layout: Layout, params: A
 /** Progress of the layout stage; `layout` carries a snapshot while the projection settles. */
 export type LayoutProgress = (event: ProgressEvent & { layout?: Float32Array }) => void;
 
+/** How a layout stage scales: threads, the fit's sample size, a fit to place into, and who keeps the fit. */
+export type LayoutScale = Pick<ScaleOptions, 'runner' | 'fitSample' | 'fit'> & {
+  /** Receives the fit the rows were laid out by (for placing more rows later, e.g. shards); absent for stock engines. */
+  onFit?: (fit: LayoutFit) => void;
+};
+
 /**
  * The second stage of every atlas build, in the compute worker and in the CLI alike: drops rows with
- * non-finite values (and says how many), projects, drops non-finite layout points, and assembles.
+ * non-finite values (and says how many), projects (fitting on a sample and placing the rest beyond
+ * FIT_SAMPLE rows), drops non-finite layout points, and assembles.
  */
 export async function layoutAtlas(
   recorded: LayoutColumns,
@@ -393,6 +408,7 @@ export async function layoutAtlas(
   signal?: AbortSignal,
   /** Receives the table the atlas was built from (its rows are the atlas's points). */
   onTable?: (table: ActivationTable) => void,
+  scale: LayoutScale = {},
 ): Promise<LaidOutAtlas> {
   const notices = [...recorded.notices];
   let table = recorded.table;
@@ -402,7 +418,13 @@ export async function layoutAtlas(
     notices.push(droppedNotice(finite.dropped, 'values'));
   }
   const progress: ProjectionProgress = (done, total, layout) => onProgress?.({ stage: 'project', done, total, ...(layout ? { layout } : {}) });
-  let layout = await project(table.values, table.count, table.dim, projectionOptions(params), progress, signal);
+  const scaled = await projectAtScale(table.values, table.count, table.dim, projectionOptions(params), { ...scale, onProgress: progress, signal });
+  let layout = scaled.layout;
+  if (scaled.fit) scale.onFit?.(scaled.fit);
+  if (scaled.sample) {
+    const count = table.count.toLocaleString('en');
+    notices.push(`The layout was fitted on ${scaled.sample.length.toLocaleString('en')} of the ${count} rows (a seeded sample); the rest were placed into it by their nearest fitted rows.`);
+  }
   const placed = finiteRows(layout, table.count, 2);
   if (placed.dropped > 0) {
     layout = layout.filter((_, k) => placed.keep[k >> 1] === 1);
@@ -410,7 +432,7 @@ export async function layoutAtlas(
     notices.push(droppedNotice(placed.dropped, 'layout coordinates'));
   }
   onProgress?.({ stage: 'grid', done: 0, total: 1 });
-  const atlas = assembleAtlas({ ...recorded, table }, layout, params, notices);
+  const atlas = assembleAtlas({ ...recorded, table }, layout, params, notices, scaled.fit ? scaled.frame : layoutFrame(layout));
   onTable?.(table);
   onProgress?.({ stage: 'grid', done: 1, total: 1 });
   return atlas;

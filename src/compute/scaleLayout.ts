@@ -5,7 +5,9 @@ import { layoutFrame, type LayoutFrame } from './grid';
 import { normaliseRows } from './knn';
 import { applyPca, fitPca, type PcaBasis } from './pca';
 import { project, ProjectionError, type ProjectionProgress } from './projection';
-import { fitTsne, fitUmap, Placer, type FittedLayout } from './transform';
+import { placeOnRunner } from './parallel/place';
+import { inProcessRunner, type RangeRunner } from './parallel/runner';
+import { fitTsne, fitUmap, type FittedLayout } from './transform';
 import type { ProjectionOptions } from './types';
 
 /**
@@ -34,15 +36,17 @@ export interface LayoutFit {
 
 /**
  * Places a batch of rows (count x fit's search width, preprocessed) into a fit, writing count x 2 into out;
- * numbers[r] is row r's global number, which seeds its random stream. A thread pool implements it, or `placeInProcess`.
+ * numbers[r] is row r's global number, which seeds its random stream (parallel/place.ts implements it on a runner).
  */
 export type PlaceRows = (fit: LayoutFit, rows: Float32Array, count: number, numbers: Int32Array, out: Float32Array) => Promise<void>;
 
 export interface ScaleOptions {
   /** Fit on at most this many rows (default FIT_SAMPLE). */
   fitSample?: number;
-  /** How batches are placed (default: in this thread). */
-  place?: PlaceRows;
+  /** Threads for the neighbour search and the placement; the layout is the same for any thread count. */
+  runner?: RangeRunner;
+  /** Place every row into this fit instead of fitting (a shard placing its rows into the merge's fit). */
+  fit?: LayoutFit;
   onProgress?: ProjectionProgress;
   signal?: AbortSignal;
 }
@@ -51,7 +55,7 @@ export interface ScaledLayout {
   /** n x 2 in the engine's coordinates. */
   layout: Float32Array;
   frame: LayoutFrame;
-  /** The fit rows were placed into; null when every row was fitted (n <= fitSample, or a stock engine). */
+  /** The fit (of every row when n <= fitSample, else of the sample); null for the stock engines, which cannot place rows. */
   fit: LayoutFit | null;
   /** Rows fitted (sorted); null when all were. */
   sample: Int32Array | null;
@@ -60,33 +64,31 @@ export interface ScaledLayout {
 const PROGRESS_TOTAL = 1000;
 const FIT_SHARE = 600;
 
-/** In-process placement, one Placer per fit. */
-export const placeInProcess: PlaceRows = async (fit, rows, count, numbers, out) => {
-  placerOf(fit.fitted).place(rows, numbers, out, 0, count);
-};
-
-const placers = new WeakMap<FittedLayout, Placer>();
-/** The placer of a fit, made once: its searcher's scratch is sized to the fitted rows. */
-export function placerOf(fitted: FittedLayout): Placer {
-  let placer = placers.get(fitted);
-  if (!placer) placers.set(fitted, (placer = new Placer(fitted)));
-  return placer;
-}
-
 /**
  * Projects n x d rows to n x 2: one fit when n <= fitSample, else a fit on a seeded sample of fitSample rows
- * and every other row placed into it, in batches. Stock engines (umap-js, tsne-js) always fit every row.
+ * and every other row placed into it, in batches; or, given a fit, every row placed into it. Stock engines
+ * (umap-js, tsne-js) fit every row and cannot place any.
  */
 export async function projectAtScale(data: Float32Array, n: number, d: number, options: ProjectionOptions, scale: ScaleOptions = {}): Promise<ScaledLayout> {
   const fitSample = Math.max(3, scale.fitSample ?? FIT_SAMPLE);
-  const { onProgress, signal } = scale;
-  if (n <= fitSample || (options.method !== 'umap' && options.method !== 'tsne')) {
+  const { onProgress, signal, runner } = scale;
+  if (scale.fit) {
+    if (scale.fit.dim !== d) throw new ProjectionError(`The fitted layout takes rows of ${scale.fit.dim} values; these have ${d}.`);
+    const layout = new Float32Array(2 * n);
+    await placeAll(scale.fit, data, allRows(n), layout, (done, total) => onProgress?.(done, total), scale);
+    return { layout, frame: scale.fit.frame, fit: scale.fit, sample: null };
+  }
+  if (options.method !== 'umap' && options.method !== 'tsne') {
     const layout = await project(data, n, d, options, onProgress, signal);
     return { layout, frame: layoutFrame(layout), fit: null, sample: null };
   }
+  if (n <= fitSample) {
+    const fit = await fitLayout(data, n, d, options, onProgress, signal, runner);
+    return { layout: fit.fitted.embedding, frame: fit.frame, fit, sample: null };
+  }
   const sample = sampleRows(n, fitSample, options.seed);
   const sampled = gatherRows(data, d, sample, 0, sample.length);
-  const fit = await fitLayout(sampled, sample.length, d, options, (done, total) => onProgress?.(Math.floor((FIT_SHARE * done) / total), PROGRESS_TOTAL), signal);
+  const fit = await fitLayout(sampled, sample.length, d, options, (done, total) => onProgress?.(Math.floor((FIT_SHARE * done) / total), PROGRESS_TOTAL), signal, runner);
   const layout = new Float32Array(2 * n);
   const isSampled = new Uint8Array(n);
   sample.forEach((row, s) => {
@@ -96,9 +98,16 @@ export async function projectAtScale(data: Float32Array, n: number, d: number, o
   });
   const rest = new Int32Array(n - sample.length);
   for (let i = 0, at = 0; i < n; i++) if (!isSampled[i]) rest[at++] = i;
-  await placeAll(fit, data, rest, layout, scale);
+  const placing = (done: number, total: number) => onProgress?.(FIT_SHARE + Math.floor(((PROGRESS_TOTAL - FIT_SHARE) * done) / total), PROGRESS_TOTAL);
+  await placeAll(fit, data, rest, layout, placing, scale);
   onProgress?.(PROGRESS_TOTAL, PROGRESS_TOTAL, layout.slice());
   return { layout, frame: fit.frame, fit, sample };
+}
+
+function allRows(n: number): Int32Array {
+  const rows = new Int32Array(n);
+  for (let i = 0; i < n; i++) rows[i] = i;
+  return rows;
 }
 
 /** Fits the layout on n x d rows: preprocessing (unit rows, PCA) fitted here too, so placed rows get the same. */
@@ -109,6 +118,7 @@ export async function fitLayout(
   options: ProjectionOptions,
   onProgress?: ProjectionProgress,
   signal?: AbortSignal,
+  runner?: RangeRunner,
 ): Promise<LayoutFit> {
   if (options.method !== 'umap' && options.method !== 'tsne') {
     throw new ProjectionError(`Only this project's UMAP and t-SNE can place rows into a fitted layout; "${options.method}" fits every row.`);
@@ -124,7 +134,7 @@ export async function fitLayout(
   }
   const dim = reduce ? options.pcaDims : d;
   const metric = reduce ? 'euclidean' : options.metric;
-  const common = { metric, seed: options.seed, onProgress, signal } as const;
+  const common = { metric, seed: options.seed, onProgress, signal, runner } as const;
   const fitted =
     options.method === 'umap'
       ? await fitUmap(rows, n, dim, { ...common, nNeighbors: options.nNeighbors, minDist: options.minDist, epochs: options.iterations })
@@ -140,8 +150,15 @@ export function preprocessRows(fit: LayoutFit, rows: Float32Array, count: number
 }
 
 /** Places the given rows of data (n x d) into the fit, a batch at a time, writing their places into layout (n x 2). */
-export async function placeAll(fit: LayoutFit, data: Float32Array, rows: Int32Array, layout: Float32Array, scale: ScaleOptions = {}): Promise<void> {
-  const place = scale.place ?? placeInProcess;
+export async function placeAll(
+  fit: LayoutFit,
+  data: Float32Array,
+  rows: Int32Array,
+  layout: Float32Array,
+  onProgress: (done: number, total: number) => void,
+  scale: Pick<ScaleOptions, 'runner' | 'signal'> = {},
+): Promise<void> {
+  const place = placeOnRunner(scale.runner ?? inProcessRunner());
   const pacer = createPacer(scale.signal, 50, 'Projection cancelled');
   const out = new Float32Array(2 * PLACE_BATCH);
   for (let start = 0; start < rows.length; start += PLACE_BATCH) {
@@ -154,7 +171,7 @@ export async function placeAll(fit: LayoutFit, data: Float32Array, rows: Int32Ar
       layout[2 * rows[start + r]] = out[2 * r];
       layout[2 * rows[start + r] + 1] = out[2 * r + 1];
     }
-    scale.onProgress?.(FIT_SHARE + Math.floor(((PROGRESS_TOTAL - FIT_SHARE) * end) / rows.length), PROGRESS_TOTAL);
+    onProgress(end, rows.length);
     if (pacer.due()) await pacer.pause();
     if (scale.signal?.aborted) throw abortError('Projection cancelled');
   }

@@ -1,5 +1,5 @@
 import { createRng } from '../lib/rng';
-import { knn, normaliseRows, type KnnGraph, type NnDescentOptions } from './knn';
+import { normaliseRows, type KnnGraph } from './knn';
 import { buildSearchIndex, IndexSearcher, type SearchIndex } from './searchIndex';
 import { Fft, tsne, type TsneOptions } from './tsne';
 import { fitCurve, gradientTables, umap, type UmapOptions } from './umap';
@@ -69,26 +69,27 @@ const UMAP_PLACE_NEIGHBOURS = 15;
  * memberships; the full fit 0.281).
  */
 const UMAP_START_PERPLEXITY = 1.5;
+/** Out-edges per fitted row in the search graph: t-SNE's 90-neighbour lists would make each step of the walk 6x dearer for little gain. */
+const SEARCH_DEGREE = 15;
+/** openTSNE's transform: 15 neighbours at perplexity 5. */
+const TSNE_PLACE_NEIGHBOURS = 15;
+const TSNE_PLACE_PERPLEXITY = 5;
+/** Gradient steps of a t-SNE placement (openTSNE runs 250; these steps are capped at maxStep, so 100 travel far enough). */
+const TSNE_PLACE_ITERATIONS = 100;
 
 /** Fits UMAP on n x d rows and keeps what placing more rows needs. */
-export async function fitUmap(
-  data: Float32Array,
-  n: number,
-  d: number,
-  options: UmapOptions & { knnOptions?: NnDescentOptions; placeEpochs?: number } = {},
-): Promise<FittedUmap> {
+export async function fitUmap(data: Float32Array, n: number, d: number, options: UmapOptions & { placeEpochs?: number } = {}): Promise<FittedUmap> {
   const metric = options.metric ?? 'euclidean';
   const seed = options.seed ?? 0;
-  const nNeighbors = Math.max(2, Math.min(options.nNeighbors ?? UMAP_PLACE_NEIGHBOURS, n));
-  const graph: KnnGraph = options.knnGraph ?? (await knn(data, n, d, nNeighbors - 1, { metric, seed, signal: options.signal, ...options.knnOptions }));
-  const embedding = await umap(data, n, d, { ...options, knnGraph: graph });
+  let graph: KnnGraph | null = null;
+  const embedding = await umap(data, n, d, { ...options, onGraph: (g) => (graph = g) });
   const { a, b } = fitCurve(options.spread ?? 1, options.minDist ?? 0.1);
   return {
     kind: 'umap',
-    index: buildSearchIndex(searchRows(data, n, d, metric), n, d, graph, seed),
+    index: indexOf(data, n, d, graph, metric, seed),
     embedding,
     metric,
-    neighbours: Math.min(nNeighbors, n),
+    neighbours: Math.min(UMAP_PLACE_NEIGHBOURS, n),
     seed,
     a,
     b,
@@ -100,25 +101,42 @@ export async function fitUmap(
 }
 
 /** Fits t-SNE on n x d rows and keeps what placing more rows needs. */
-export async function fitTsne(data: Float32Array, n: number, d: number, options: TsneOptions & { knnOptions?: NnDescentOptions } = {}): Promise<FittedTsne> {
+export async function fitTsne(data: Float32Array, n: number, d: number, options: TsneOptions = {}): Promise<FittedTsne> {
   const metric = options.metric ?? 'euclidean';
   const seed = options.seed ?? 0;
-  const perplexity = Math.max(2, Math.min(options.perplexity ?? 30, (n - 1) / 3));
-  const graph = options.knnGraph ?? (await knn(data, n, d, Math.min(n - 1, Math.ceil(3 * perplexity)), { metric, seed, signal: options.signal, ...options.knnOptions }));
-  const embedding = await tsne(data, n, d, { ...options, knnGraph: graph });
+  let graph: KnnGraph | null = null;
+  const embedding = await tsne(data, n, d, { ...options, onGraph: (g) => (graph = g) });
   return {
     kind: 'tsne',
-    index: buildSearchIndex(searchRows(data, n, d, metric), n, d, graph, seed),
+    index: indexOf(data, n, d, graph, metric, seed),
     embedding,
     metric,
-    neighbours: Math.min(n, 15),
+    neighbours: Math.min(n, TSNE_PLACE_NEIGHBOURS),
     seed,
-    perplexity: 5,
-    iterations: 100,
+    perplexity: TSNE_PLACE_PERPLEXITY,
+    iterations: TSNE_PLACE_ITERATIONS,
     learningRate: 1,
     maxStep: 0.25,
     field: repulsionField(embedding, n),
   };
+}
+
+/** The search index of a fit, over the graph the fit made (its nearest SEARCH_DEGREE neighbours per row). */
+function indexOf(data: Float32Array, n: number, d: number, graph: KnnGraph | null, metric: Metric, seed: number): SearchIndex {
+  if (!graph) throw new Error('The layout engine made no neighbour graph to search.');
+  return buildSearchIndex(searchRows(data, n, d, metric), n, d, truncateGraph(graph, SEARCH_DEGREE), seed);
+}
+
+/** The first k neighbours of each row (lists are nearest first). */
+function truncateGraph(graph: KnnGraph, k: number): KnnGraph {
+  if (graph.k <= k) return graph;
+  const indices = new Int32Array(graph.n * k);
+  const distances = new Float32Array(graph.n * k);
+  for (let i = 0; i < graph.n; i++) {
+    indices.set(graph.indices.subarray(i * graph.k, i * graph.k + k), i * k);
+    distances.set(graph.distances.subarray(i * graph.k, i * graph.k + k), i * k);
+  }
+  return { n: graph.n, k, indices, distances };
 }
 
 /** Per-thread scratch of a placement: the searcher and the neighbours' weights. */

@@ -3,6 +3,7 @@ import { createPacer } from '../lib/yieldToPage';
 import { knn, type KnnGraph } from './knn';
 import { reducePca } from './pca';
 import { TsneKernels } from './tsneKernels';
+import type { RangeRunner } from './parallel/runner';
 import type { Metric } from './types';
 
 export interface TsneOptions {
@@ -30,6 +31,10 @@ export interface TsneOptions {
   simd?: boolean;
   /** A precomputed neighbour graph (about 3 x perplexity neighbours per row) to skip the search. */
   knnGraph?: KnnGraph;
+  /** Receives the neighbour graph the layout was made from (to build a search index for placing more rows). */
+  onGraph?: (graph: KnnGraph) => void;
+  /** Threads for the neighbour search (NN-descent); the layout is the same for any thread count. */
+  runner?: RangeRunner;
 }
 
 /** Symmetric sparse matrix in CSR form. */
@@ -90,8 +95,10 @@ export async function tsne(data: Float32Array, n: number, d: number, options: Ts
       maxCandidates: 16,
       iterations: 3,
       signal: options.signal,
+      runner: options.runner,
       onProgress: (done, total) => report?.(Math.floor((SETUP_SHARE * done) / total), PROGRESS_TOTAL),
     }));
+  options.onGraph?.(graph);
   pacer.check();
   const p = jointProbabilities(graph, perplexity);
   await pacer.pause();

@@ -2,6 +2,7 @@ import { createRng, gaussian } from '../lib/rng';
 import { createPacer } from '../lib/yieldToPage';
 import { knn, type KnnGraph } from './knn';
 import { reducePca, symmetricEigen } from './pca';
+import type { RangeRunner } from './parallel/runner';
 import type { Metric } from './types';
 
 export interface UmapOptions {
@@ -17,6 +18,10 @@ export interface UmapOptions {
   signal?: AbortSignal;
   /** A precomputed neighbour graph (nNeighbors - 1 neighbours per row, self excluded) to skip the search. */
   knnGraph?: KnnGraph;
+  /** Receives the neighbour graph the layout was made from (to build a search index for placing more rows). */
+  onGraph?: (graph: KnnGraph) => void;
+  /** Threads for the neighbour search (NN-descent); the layout is the same for any thread count. */
+  runner?: RangeRunner;
   /** 'spectral' (default) or 'pca'. */
   init?: 'spectral' | 'pca';
   spread?: number;
@@ -54,8 +59,10 @@ export async function umap(data: Float32Array, n: number, d: number, options: Um
       metric,
       seed,
       signal: options.signal,
+      runner: options.runner,
       onProgress: (done, total) => report?.(Math.floor((KNN_SHARE * done) / total), PROGRESS_TOTAL),
     }));
+  options.onGraph?.(graph);
   pacer.check();
   const edges = fuzzySimplicialSet(graph, nNeighbors);
   pruneWeakEdges(edges, epochs);

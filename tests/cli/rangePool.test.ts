@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { nnDescent } from '../../src/compute/knn';
 import { allocate } from '../../src/compute/parallel/runner';
 import { nodeRangePool } from '../../src/cli/rangePool';
+import { projectAtScale } from '../../src/compute/scaleLayout';
 import type { RangePool } from '../../src/compute/parallel/runner';
 import { mixture } from '../compute/mixture';
 import './probeKernel';
@@ -34,6 +35,15 @@ describe('the Node range pool (worker_threads)', () => {
     const two = await nnDescent(data, 3000, 16, 10, { seed: 5, maxCandidates: 60, runner: pool });
     expect(two.indices).toEqual(one.indices);
     expect(two.distances).toEqual(one.distances);
+  });
+
+  it('places rows into a fitted layout on 2 threads exactly as in process', async () => {
+    const { data } = mixture(1200, 8, 4, 12);
+    const options = { method: 'umap', metric: 'euclidean', pcaDims: 0, seed: 2, iterations: 60 } as const;
+    const alone = await projectAtScale(data, 1200, 8, options, { fitSample: 500 });
+    pool = nodeRangePool({ threads: 2 });
+    const pooled = await projectAtScale(data, 1200, 8, options, { fitSample: 500, runner: pool });
+    expect(pooled.layout).toEqual(alone.layout);
   });
 
   it('rejects runs once disposed', async () => {

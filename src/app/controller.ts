@@ -19,7 +19,7 @@ import { DirectionsController } from './directions';
 import { AtlasPipeline } from './pipeline';
 import type { BuildRef, BuildResult, InputSet, LayoutPreview, ModelSource, StageProgress } from '../workers/protocol';
 import type { PrecomputedFiles } from '../workers/computeService';
-import type { AtlasFileService } from '../workers/atlasFileService';
+import { openAtlasFile, type AtlasFileService } from '../workers/atlasFileService';
 import { RpcClient, type WorkerEndpoint } from '../workers/rpc';
 import type { Concept } from '../compute/directions/concept';
 import { writeAtlasPointsParquet } from '../export/pointsTable';
@@ -452,7 +452,7 @@ export class AtlasController {
     const s = this.store.getState();
     s.setStatus('loading');
     try {
-      const atlas = await this.atlasFiles.call('openAtlasFile', [file]);
+      const atlas = await openAtlasFile(this.atlasFiles, file);
       if (ticket !== this.ticket) return;
       await this.show(atlas, null, ticket);
       // The file's notices (pictures dropped on opening, a build's sampling) show as a build's do.

@@ -3,12 +3,28 @@ import DeckGL, { type DeckGLRef } from '@deck.gl/react';
 import { memo, useCallback, useEffect, useImperativeHandle, useMemo, useRef, useState, type Ref } from 'react';
 import { useAtlasStore, type AtlasViewState } from '../store';
 import { cellTints } from './cellTint';
-import { cellIconLayer, cellLabelLayer, cellTintLayer, labelsByLevel, outlineLayer, pointColumns, pointLayer, selectionLayer, type Outline } from './atlasLayers';
-import { pointsInPolygon, selectedPerCell } from './selection';
+import {
+  cellIconLayer,
+  cellLabelLayer,
+  cellTintLayer,
+  densityCanvas,
+  densityLayer,
+  outlineLayer,
+  pointColumns,
+  pointLayer,
+  SELECTION_COLOR,
+  someOfColumns,
+  selectionColumns,
+  selectionLayer,
+  type Outline,
+} from './atlasLayers';
+import { DENSITY_SIZE, densityImage, pointShare, type DensityImage } from './density';
+import { pointIndexFor, pointsInPolygonIndexed, pointsNearRect } from './pointIndex';
+import { LASSO_MEASURE, selectedPerCell } from './selection';
 import { SelectionOverlay } from './SelectionOverlay';
-import type { PlacedLabel } from './cellStyle';
+import { placeLabels, type PlacedLabel } from './cellStyle';
 import { CellTooltip } from './CellTooltip';
-import { cellAt, cellCenter } from './geometry';
+import { cellAt, cellCenter, WORLD_SIZE } from './geometry';
 import { cellScreenCenters, type ScreenCenter } from './screenCenters';
 import type { AtlasVisuals } from './visuals';
 import { AtlasToolbar } from './AtlasToolbar';
@@ -29,6 +45,15 @@ interface Hover {
 const VIEW = new OrthographicView({ id: 'atlas', flipY: true });
 const CONTROLLER = { scrollZoom: { smooth: true, speed: 0.02 }, inertia: 250, keyboard: false, dragRotate: false, touchRotate: false };
 const HOVER_COLOR: Outline['color'] = [255, 255, 255, 200];
+/** From this many points a set (the atlas's, the selection) also gets a density image to fade into; fewer never crowd a pixel. */
+const DENSITY_FROM = 50_000;
+/** Steps of the points/image blend: layers are rebuilt when the zoom crosses a step, not on every frame of a zoom. */
+const FADE_STEPS = 16;
+
+/** A set of points binned into an image and its canvas, for a set large enough to crowd pixels. */
+function densityOf(image: DensityImage): { image: DensityImage; canvas: HTMLCanvasElement } {
+  return { image, canvas: densityCanvas(image) };
+}
 const SELECTED_COLOR: Outline['color'] = [255, 170, 40, 255];
 
 /**
@@ -71,12 +96,48 @@ export const AtlasView = memo(function AtlasView({
 
   const clearHover = useCallback(() => setHover(null), []);
   const camera = useAtlasCamera(containerRef, sizes, clearHover);
-  const { viewState, fitted } = camera;
+  const { viewState, fitted, size } = camera;
 
-  const labels = useMemo(() => (atlas ? labelsByLevel(atlas) : new Map<number, PlacedLabel[]>()), [atlas]);
+  // Placed per level when first shown: the finest level of a large atlas has tens of thousands of cells to place.
+  const labels = useMemo(() => new Map<number, PlacedLabel[]>(), [atlas]);
   // Layers are bound to the deck that initialised them; a rebuilt deck needs new instances.
   const id = `atlas${atlasVersion}.${contextEpoch}`;
   const points = useMemo(() => (atlas && showPoints ? pointColumns(atlas) : null), [atlas, showPoints]);
+  const pointsDensity = useMemo(
+    () => (atlas && points && points.length >= DENSITY_FROM ? densityOf(densityImage(atlas.points.layoutX, atlas.points.layoutY, points.colors)) : null),
+    [atlas, points],
+  );
+  const selectedColumns = useMemo(() => (atlas && selection.length ? selectionColumns(atlas, selection) : null), [atlas, selection]);
+  const selectedDensity = useMemo(
+    () => (atlas && selection.length >= DENSITY_FROM ? densityOf(densityImage(atlas.points.layoutX, atlas.points.layoutY, SELECTION_COLOR, selection)) : null),
+    [atlas, selection],
+  );
+  // Built once per atlas, when a selection tool is picked: every lasso after that reads it.
+  const index = useMemo(() => (atlas && selectTool !== 'pan' ? pointIndexFor(atlas.points) : null), [atlas, selectTool]);
+  // Where points crowd pixels they give way to their density image; zooming in brings them back.
+  const zoom = viewState?.zoom ?? 0;
+  const shareOf = (d: { image: DensityImage } | null) => (d ? Math.round(pointShare(d.image, WORLD_SIZE / DENSITY_SIZE, zoom) * FADE_STEPS) / FADE_STEPS : 1);
+  const pointsShare = shareOf(pointsDensity);
+  // A large atlas draws only the points of the cells in and around the view (all of them cost software GL seconds a
+  // frame): gathered again when the view leaves the gathered region or zooms out of it.
+  const gathered = useRef<{ rect: [number, number, number, number]; zoom: number } | null>(null);
+  let gatherKey = '';
+  if (pointsDensity && pointsShare > 0 && viewState && size) {
+    const halfW = size.width / 2 / 2 ** zoom / WORLD_SIZE;
+    const halfH = size.height / 2 / 2 ** zoom / WORLD_SIZE;
+    const [cx, cy] = [viewState.target[0] / WORLD_SIZE, viewState.target[1] / WORLD_SIZE];
+    const held = gathered.current;
+    const inside = held && cx - halfW >= held.rect[0] && cy - halfH >= held.rect[1] && cx + halfW <= held.rect[2] && cy + halfH <= held.rect[3];
+    if (!held || !inside || zoom < held.zoom - 0.5) gathered.current = { rect: [cx - 2 * halfW, cy - 2 * halfH, cx + 2 * halfW, cy + 2 * halfH], zoom };
+    gatherKey = gathered.current!.rect.join(' ');
+  }
+  const drawnPoints = useMemo(() => {
+    if (!atlas || !points || !pointsDensity) return points;
+    if (!gatherKey || !gathered.current) return null;
+    const [x0, y0, x1, y1] = gathered.current.rect;
+    return someOfColumns(points, pointsNearRect(pointIndexFor(atlas.points), x0, y0, x1, y1));
+  }, [atlas, points, pointsDensity, gatherKey]);
+  const selectedShare = shareOf(selectedDensity);
 
   const selectedCells = useMemo(
     () => (atlas && selection.length ? selectedPerCell(atlas, gridSize, selection) : null),
@@ -98,12 +159,15 @@ export const AtlasView = memo(function AtlasView({
     const icons = current && visuals.iconAtlas(current.size);
     if (current && icons) layers.push(cellIconLayer(id, current, icons, selectedCells));
     if (current && tints) layers.push(cellTintLayer(id, current, tints, tintVersion.current));
-    if (points) layers.push(pointLayer(id, points));
-    if (selection.length) layers.push(selectionLayer(id, atlas, selection));
-    const placed = current ? labels.get(current.size) : undefined;
+    if (pointsDensity) layers.push(densityLayer(`${id}-points`, pointsDensity.canvas, 1 - pointsShare));
+    if (drawnPoints) layers.push(pointLayer(id, drawnPoints, pointsShare));
+    if (selectedDensity) layers.push(densityLayer(`${id}-selection`, selectedDensity.canvas, 1 - selectedShare));
+    if (selectedColumns) layers.push(selectionLayer(id, selectedColumns, selectedShare));
+    let placed = current && showLabels ? labels.get(current.size) : undefined;
+    if (current && showLabels && !placed) labels.set(current.size, (placed = placeLabels(current.cells, atlas.labelNames)));
     if (current && placed?.length && showLabels) layers.push(cellLabelLayer(id, current, placed));
     return layers;
-  }, [atlas, visuals, id, gridSize, points, showLabels, labels, iconVersion, selection, selectedCells, tints]);
+  }, [atlas, visuals, id, gridSize, drawnPoints, pointsDensity, pointsShare, showLabels, labels, iconVersion, selectedColumns, selectedDensity, selectedShare, selectedCells, tints]);
 
   const outlines: Outline[] = [];
   if (hover) outlines.push({ i: hover.i, j: hover.j, gridSize, color: HOVER_COLOR });
@@ -164,13 +228,16 @@ export const AtlasView = memo(function AtlasView({
     <div className="atlas-view" data-testid="atlas-view">
       <AtlasToolbar onStep={camera.step} />
       <div className="atlas-canvas" ref={containerRef}>
-        {/* Mounted before any atlas exists, so the WebGL context is ready when the first one arrives. */}
-        {viewState && fitted && (
+        {/*
+          Mounted before any atlas exists, so the WebGL context is ready when the first one arrives, and kept while a new
+          atlas has no view state yet: a remount makes a new context, whose shaders software GL takes seconds to compile.
+        */}
+        {fitted && (
           <DeckGL
             key={contextEpoch}
             ref={deckRef}
             views={VIEW}
-            viewState={{ ...viewState, minZoom: fitted.minZoom, maxZoom: fitted.maxZoom }}
+            viewState={{ ...(viewState ?? fitted), minZoom: fitted.minZoom, maxZoom: fitted.maxZoom }}
             onViewStateChange={({ viewState: next }) => {
               setHover(null);
               camera.apply(next as AtlasViewState);
@@ -194,9 +261,13 @@ export const AtlasView = memo(function AtlasView({
             tool={selectTool}
             onShape={(screen, mode) => {
               const viewport = deckRef.current?.deck?.getViewports()[0];
-              if (!viewport || !atlas) return;
+              if (!viewport || !atlas || !index) return;
+              const started = performance.now();
               const world = screen.map((p) => viewport.unproject(p).slice(0, 2) as [number, number]);
-              applySelection(pointsInPolygon(atlas, world), mode);
+              const hits = pointsInPolygonIndexed(index, atlas.points.layoutX, atlas.points.layoutY, world);
+              applySelection(hits, mode);
+              // The lasso's cost on the page's thread (index query and store update), on the performance timeline.
+              performance.measure(LASSO_MEASURE, { start: started, detail: hits.length });
             }}
           />
         )}

@@ -1,11 +1,12 @@
 import type { Layer } from '@deck.gl/core';
-import { IconLayer, PathLayer, PolygonLayer, ScatterplotLayer, TextLayer } from '@deck.gl/layers';
+import { BitmapLayer, IconLayer, PathLayer, PolygonLayer, ScatterplotLayer, TextLayer } from '@deck.gl/layers';
 import type { AtlasCell, GridLevel } from '../compute/types';
 import type { Atlas } from '../compute/atlas';
 import { tintColour, type CellTints } from './cellTint';
 import { countOpacity, labelColor, placeLabels, type PlacedLabel } from './cellStyle';
 import { cellCenter, cellWorldSize, WORLD_SIZE } from './geometry';
 import { iconKey, type IconAtlas } from './iconAtlas';
+import type { DensityImage } from './density';
 
 /** Opacity of a cell without selected points while a selection exists: greyed out, still readable. */
 const UNSELECTED_OPACITY = 0.18;
@@ -74,22 +75,44 @@ export function cellLabelLayer(id: string, level: GridLevel, labels: PlacedLabel
   });
 }
 
-/** The projected points as binary columns (world positions, label colours), built once per atlas. */
+/** The projected points as binary columns (world positions, label colours), built once per atlas: no per-point object. */
 export function pointColumns(atlas: Atlas): { length: number; positions: Float32Array; colors: Uint8Array } {
   const { layoutX, layoutY, input } = atlas.points;
   const n = layoutX.length;
+  const labels = atlas.inputs.label;
+  // One colour per label, looked up by index: the palette's arrays are never touched per point.
+  const palette = new Uint8Array(3 * (atlas.labelNames.length + 1));
+  for (let l = -1; l < atlas.labelNames.length; l++) palette.set(labelColor(l), 3 * (l + 1));
   const positions = new Float32Array(2 * n);
   const colors = new Uint8Array(3 * n);
   for (let r = 0; r < n; r++) {
     positions[2 * r] = layoutX[r] * WORLD_SIZE;
     positions[2 * r + 1] = layoutY[r] * WORLD_SIZE;
-    colors.set(labelColor(atlas.inputs.label[input[r]]), 3 * r);
+    const o = 3 * (labels[input[r]] + 1);
+    colors[3 * r] = palette[o];
+    colors[3 * r + 1] = palette[o + 1];
+    colors[3 * r + 2] = palette[o + 2];
   }
   return { length: n, positions, colors };
 }
 
-/** The projected points over the icons, coloured by label. */
-export function pointLayer(id: string, points: ReturnType<typeof pointColumns>): Layer {
+/** The columns of some of the points (indices into them), for drawing those alone. */
+export function someOfColumns(columns: ReturnType<typeof pointColumns>, ids: Uint32Array): ReturnType<typeof pointColumns> {
+  const positions = new Float32Array(2 * ids.length);
+  const colors = new Uint8Array(3 * ids.length);
+  for (let k = 0; k < ids.length; k++) {
+    const p = ids[k];
+    positions[2 * k] = columns.positions[2 * p];
+    positions[2 * k + 1] = columns.positions[2 * p + 1];
+    colors[3 * k] = columns.colors[3 * p];
+    colors[3 * k + 1] = columns.colors[3 * p + 1];
+    colors[3 * k + 2] = columns.colors[3 * p + 2];
+  }
+  return { length: ids.length, positions, colors };
+}
+
+/** The projected points over the icons, coloured by label; `opacity` fades them out where the density image takes over. */
+export function pointLayer(id: string, points: ReturnType<typeof pointColumns>, opacity = 1): Layer {
   return new ScatterplotLayer({
     id: `${id}-points`,
     data: {
@@ -98,23 +121,58 @@ export function pointLayer(id: string, points: ReturnType<typeof pointColumns>):
     },
     getRadius: 1.6,
     radiusUnits: 'pixels',
-    opacity: 0.8,
+    opacity: 0.8 * opacity,
+    // Hidden, not removed: its GPU buffers stay for when the zoom brings the points back.
+    visible: opacity > 0,
   });
 }
 
-/** The selected points, drawn over the icons. */
-export function selectionLayer(id: string, atlas: Atlas, selection: readonly number[]): Layer {
-  const positions = new Float32Array(2 * selection.length);
-  selection.forEach((p, k) => {
-    positions[2 * k] = atlas.points.layoutX[p] * WORLD_SIZE;
-    positions[2 * k + 1] = atlas.points.layoutY[p] * WORLD_SIZE;
+/** A density image as a canvas, the layer's texture source. */
+export function densityCanvas(image: DensityImage): HTMLCanvasElement {
+  const canvas = document.createElement('canvas');
+  canvas.width = image.size;
+  canvas.height = image.size;
+  canvas.getContext('2d')!.putImageData(new ImageData(image.rgba, image.size, image.size), 0, 0);
+  return canvas;
+}
+
+/** Points binned into an image over the whole layout, drawn where they are denser than pixels; the layer owns its texture. */
+export function densityLayer(id: string, canvas: HTMLCanvasElement, opacity: number): Layer {
+  return new BitmapLayer({
+    id: `${id}-density`,
+    // deck's 'image' prop type also takes a canvas; the texture it makes is this layer's to delete.
+    image: canvas as unknown as string,
+    // [left, bottom, right, top] in world units: the view flips y, so the image's first row lies at y = 0.
+    bounds: [0, WORLD_SIZE, WORLD_SIZE, 0],
+    opacity,
+    visible: opacity > 0,
   });
+}
+
+/** The selected points as binary columns (world positions), once per selection. */
+export function selectionColumns(atlas: Atlas, selection: readonly number[]): { length: number; positions: Float32Array } {
+  const positions = new Float32Array(2 * selection.length);
+  const { layoutX, layoutY } = atlas.points;
+  for (let k = 0; k < selection.length; k++) {
+    positions[2 * k] = layoutX[selection[k]] * WORLD_SIZE;
+    positions[2 * k + 1] = layoutY[selection[k]] * WORLD_SIZE;
+  }
+  return { length: selection.length, positions };
+}
+
+/** The selection's colour, as points and as its density image. */
+export const SELECTION_COLOR: [number, number, number] = [255, 170, 40];
+
+/** The selected points, drawn over the icons; `opacity` fades them where the selection's density image takes over. */
+export function selectionLayer(id: string, selected: ReturnType<typeof selectionColumns>, opacity = 1): Layer {
   return new ScatterplotLayer({
     id: `${id}-selection`,
-    data: { length: selection.length, attributes: { getPosition: { value: positions, size: 2 } } },
-    getFillColor: [255, 170, 40, 230],
+    data: { length: selected.length, attributes: { getPosition: { value: selected.positions, size: 2 } } },
+    getFillColor: [...SELECTION_COLOR, 230],
     getRadius: 2.2,
     radiusUnits: 'pixels',
+    opacity,
+    visible: opacity > 0,
   });
 }
 

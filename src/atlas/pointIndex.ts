@@ -1,6 +1,5 @@
 import { cellOf } from '../compute/grid';
 import { WORLD_SIZE } from './geometry';
-import { pointInPolygon } from './selection';
 
 /**
  * The atlas's points binned by a fine grid over the layout, built once per atlas by a counting sort: a lasso
@@ -43,14 +42,23 @@ export function buildPointIndex(layoutX: Float32Array, layoutY: Float32Array, si
   return { size, order, offsets };
 }
 
+const indexes = new WeakMap<object, PointIndex>();
+
+/** The index of an atlas's points, built on first use and kept as long as the points are. */
+export function pointIndexFor(points: { layoutX: Float32Array; layoutY: Float32Array }): PointIndex {
+  let index = indexes.get(points);
+  if (!index) indexes.set(points, (index = buildPointIndex(points.layoutX, points.layoutY)));
+  return index;
+}
+
 type Polygon = readonly (readonly [number, number])[];
 
 /**
  * The points (indices, ascending) whose layout position in world units lies inside the polygon: the same answer as
- * `pointsInPolygon`, which tests every point. Cells an edge passes through, with one cell of margin (a point's cell
- * comes from its layout coordinate, its test from the world coordinate: insurance should the two ever round apart), and the grid's
- * border cells (which also hold the points clamped into them) are tested point by point; every other cell in the
- * polygon's bounding box lies wholly inside or wholly outside, which its centre says.
+ * `pointsInPolygon`, which tests every point. Cells an edge passes through or comes within EDGE_MARGIN of (a point's
+ * cell comes from its layout coordinate, its test from the world coordinate: the margin covers their rounding apart),
+ * and the grid's border cells (which also hold the points clamped into them) are tested point by point; every other
+ * cell in the polygon's bounding box lies wholly inside or wholly outside, which its centre says.
  */
 export function pointsInPolygonIndexed(
   index: PointIndex,
@@ -93,43 +101,70 @@ export function pointsInPolygonIndexed(
     for (let k = 0; k < cols; k++) if (state[r * cols + k]) candidates += offsets[c + k + 1] - offsets[c + k];
   }
   const hits = new Uint32Array(candidates);
+  const xs = Float64Array.from(polygon, ([x]) => x);
+  const ys = Float64Array.from(polygon, ([, y]) => y);
   let found = 0;
   for (let r = 0; r < rows; r++) {
     const c = (j0 + r) * size + i0;
     for (let k = 0; k < cols; k++) {
       const s = state[r * cols + k];
       if (!s) continue;
-      const start = offsets[c + k];
-      const end = offsets[c + k + 1];
       if (s === 2) {
+        // A run of whole cells along the row holds one contiguous range of the order: copied at once.
+        let last = k;
+        while (last + 1 < cols && state[r * cols + last + 1] === 2) last++;
+        const start = offsets[c + k];
+        const end = offsets[c + last + 1];
         hits.set(order.subarray(start, end), found);
         found += end - start;
+        k = last;
         continue;
       }
+      const start = offsets[c + k];
+      const end = offsets[c + k + 1];
       if (stats) stats.tested += end - start;
       for (let o = start; o < end; o++) {
         const p = order[o];
-        // The very test pointsInPolygon makes, so both agree on points that lie on an edge.
         const x = layoutX[p] * WORLD_SIZE;
         const y = layoutY[p] * WORLD_SIZE;
-        if (x >= x0 && x <= x1 && y >= y0 && y <= y1 && pointInPolygon(x, y, polygon)) hits[found++] = p;
+        if (x >= x0 && x <= x1 && y >= y0 && y <= y1 && insidePolygon(x, y, xs, ys)) hits[found++] = p;
       }
     }
   }
   return ascending(hits.subarray(0, found), layoutX.length);
 }
 
-/** Marks (1) every cell of the window that an edge passes through, dilated by one cell each way. */
+/**
+ * pointInPolygon (selection.ts) over the polygon's coordinates as two arrays, the same arithmetic in the same order,
+ * so both agree on points that lie on an edge; without a pair of numbers to take apart per edge.
+ */
+function insidePolygon(x: number, y: number, xs: Float64Array, ys: Float64Array): boolean {
+  let inside = false;
+  for (let i = 0, j = xs.length - 1; i < xs.length; j = i++) {
+    const xi = xs[i];
+    const yi = ys[i];
+    const xj = xs[j];
+    const yj = ys[j];
+    if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+  }
+  return inside;
+}
+
+/** How far beyond an edge a cell still counts as crossed, as a share of a cell: far above any rounding, far below a cell. */
+const EDGE_MARGIN = 1e-6;
+
+/** Marks (1) every cell of the window that an edge passes through or comes within EDGE_MARGIN of. */
 function markEdgeCells(state: Uint8Array, polygon: Polygon, w: number, i0: number, j0: number, cols: number, rows: number): void {
+  const eps = EDGE_MARGIN * w;
   for (let e = 0, f = polygon.length - 1; e < polygon.length; f = e++) {
     const [ax, ay] = polygon[f];
     const [bx, by] = polygon[e];
-    const lo = Math.max(0, Math.floor(Math.min(ay, by) / w) - 1 - j0);
-    const hi = Math.min(rows - 1, Math.floor(Math.max(ay, by) / w) + 1 - j0);
+    const lo = Math.max(0, Math.floor((Math.min(ay, by) - eps) / w) - j0);
+    const hi = Math.min(rows - 1, Math.floor((Math.max(ay, by) + eps) / w) - j0);
     for (let r = lo; r <= hi; r++) {
-      // The part of the edge within this row and the rows on either side, as an x range.
-      const bandLo = (j0 + r - 1) * w;
-      const bandHi = (j0 + r + 2) * w;
+      // The part of the edge within this row (and a margin), as an x range.
+      const bandLo = (j0 + r) * w - eps;
+      const bandHi = (j0 + r + 1) * w + eps;
       let xa: number;
       let xb: number;
       if (ay === by) {
@@ -141,30 +176,42 @@ function markEdgeCells(state: Uint8Array, polygon: Polygon, w: number, i0: numbe
         xa = ax + ta * (bx - ax);
         xb = ax + tb * (bx - ax);
       }
-      const from = Math.max(0, Math.floor(Math.min(xa, xb) / w) - 1 - i0);
-      const to = Math.min(cols - 1, Math.floor(Math.max(xa, xb) / w) + 1 - i0);
-      state.fill(1, r * cols + from, r * cols + to + 1);
+      const from = Math.max(0, Math.floor((Math.min(xa, xb) - eps) / w) - i0);
+      const to = Math.min(cols - 1, Math.floor((Math.max(xa, xb) + eps) / w) - i0);
+      if (from <= to) state.fill(1, r * cols + from, r * cols + to + 1);
     }
   }
 }
 
 /** Marks (2) the unmarked cells of the window whose centre is inside: a scanline per row of cells, crossings by the even-odd rule. */
 function markInsideCells(state: Uint8Array, polygon: Polygon, w: number, i0: number, j0: number, cols: number, rows: number): void {
-  const crossings: number[] = [];
+  const xs = Float64Array.from(polygon, ([x]) => x);
+  const ys = Float64Array.from(polygon, ([, y]) => y);
+  const crossings = new Float64Array(polygon.length);
   for (let r = 0; r < rows; r++) {
     const y = (j0 + r + 0.5) * w;
-    crossings.length = 0;
-    for (let e = 0, f = polygon.length - 1; e < polygon.length; f = e++) {
-      const [xi, yi] = polygon[e];
-      const [xj, yj] = polygon[f];
-      if (yi > y !== yj > y) crossings.push(((xj - xi) * (y - yi)) / (yj - yi) + xi);
+    let m = 0;
+    for (let e = 0, f = xs.length - 1; e < xs.length; f = e++) {
+      const xi = xs[e];
+      const yi = ys[e];
+      const xj = xs[f];
+      const yj = ys[f];
+      if (yi > y !== yj > y) {
+        // Insertion into the sorted crossings: a row crosses a lasso a handful of times.
+        const x = ((xj - xi) * (y - yi)) / (yj - yi) + xi;
+        let k = m++;
+        while (k > 0 && crossings[k - 1] > x) {
+          crossings[k] = crossings[k - 1];
+          k--;
+        }
+        crossings[k] = x;
+      }
     }
-    if (crossings.length === 0) continue;
-    crossings.sort((a, b) => a - b);
+    if (m === 0) continue;
     let passed = 0;
     for (let k = 0; k < cols; k++) {
       const x = (i0 + k + 0.5) * w;
-      while (passed < crossings.length && crossings[passed] <= x) passed++;
+      while (passed < m && crossings[passed] <= x) passed++;
       if (passed % 2 === 1 && state[r * cols + k] === 0) state[r * cols + k] = 2;
     }
   }
@@ -177,5 +224,28 @@ function ascending(hits: Uint32Array, n: number): Uint32Array {
   for (let k = 0; k < hits.length; k++) mark[hits[k]] = 1;
   const out = new Uint32Array(hits.length);
   for (let p = 0, o = 0; p < n; p++) if (mark[p]) out[o++] = p;
+  return out;
+}
+
+/**
+ * The points of the index's cells that meet a rectangle of the layout (normalised, [x0, x1] x [y0, y1]): whole cells,
+ * so a few more than the rectangle holds. Each row of cells is one contiguous range of the order: a copy per row.
+ */
+export function pointsNearRect(index: PointIndex, x0: number, y0: number, x1: number, y1: number): Uint32Array {
+  const { size, order, offsets } = index;
+  const i0 = cellOf(x0, size);
+  const i1 = cellOf(x1, size);
+  const j0 = cellOf(y0, size);
+  const j1 = cellOf(y1, size);
+  let total = 0;
+  for (let j = j0; j <= j1; j++) total += offsets[j * size + i1 + 1] - offsets[j * size + i0];
+  const out = new Uint32Array(total);
+  let at = 0;
+  for (let j = j0; j <= j1; j++) {
+    const start = offsets[j * size + i0];
+    const end = offsets[j * size + i1 + 1];
+    out.set(order.subarray(start, end), at);
+    at += end - start;
+  }
   return out;
 }

@@ -2,6 +2,9 @@ import type { Atlas } from '../compute/atlas';
 import { cellOf } from '../compute/grid';
 import { WORLD_SIZE } from './geometry';
 
+/** The performance measure each lasso or box records: its selection's time on the page's thread, the hits as detail. */
+export const LASSO_MEASURE = 'atlas-lasso';
+
 /** Whether (x, y) lies inside the polygon (even-odd rule; the polygon closes itself). */
 export function pointInPolygon(x: number, y: number, polygon: readonly (readonly [number, number])[]): boolean {
   let inside = false;

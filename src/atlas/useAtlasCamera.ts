@@ -11,7 +11,7 @@ export interface FittedView extends AtlasViewState {
 
 /**
  * The camera over the atlas: fits a new atlas to the element's size, keeps the grid level in step
- * with the zoom, and takes keyboard and toolbar steps. `onResize` runs whenever the element resizes.
+ * with the zoom, and takes keyboard and toolbar steps. `onResize` runs whenever the element resizes; `size` is its size.
  */
 export function useAtlasCamera(element: RefObject<HTMLElement | null>, sizes: readonly number[], onResize: () => void) {
   const [size, setSize] = useState<{ width: number; height: number } | null>(null);
@@ -61,5 +61,5 @@ export function useAtlasCamera(element: RefObject<HTMLElement | null>, sizes: re
     [fitted, apply],
   );
 
-  return { viewState, fitted, apply, step };
+  return { viewState, fitted, size, apply, step };
 }

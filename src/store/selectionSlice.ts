@@ -18,7 +18,11 @@ function strictlyAscending(values: ArrayLike<number>): boolean {
  */
 export function combineSelection(current: readonly number[], hits: ArrayLike<number>, mode: SelectionMode): number[] {
   const sorted = strictlyAscending(hits) ? hits : Float64Array.from(new Set(Array.from(hits))).sort();
-  if (mode === 'replace') return Array.from(sorted);
+  if (mode === 'replace') {
+    const out: number[] = new Array(sorted.length);
+    for (let k = 0; k < sorted.length; k++) out[k] = sorted[k];
+    return out;
+  }
   const out: number[] = [];
   let h = 0;
   for (const p of current) {

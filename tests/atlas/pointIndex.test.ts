@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { WORLD_SIZE } from '../../src/atlas/geometry';
-import { buildPointIndex, pointIndexSize, pointsInPolygonIndexed } from '../../src/atlas/pointIndex';
+import { buildPointIndex, pointIndexSize, pointsInPolygonIndexed, pointsNearRect } from '../../src/atlas/pointIndex';
 import { pointsInPolygon } from '../../src/atlas/selection';
 import type { Atlas } from '../../src/compute/atlas';
 import { cellOf } from '../../src/compute/grid';
@@ -118,5 +118,18 @@ describe('point index', () => {
     const index = buildPointIndex(x, y, 16);
     expect(pointsInPolygonIndexed(index, x, y, [[0, 0], [WORLD_SIZE, WORLD_SIZE]]).length).toBe(0);
     expect(pointsInPolygonIndexed(index, x, y, [[3000, 3000], [3100, 3000], [3100, 3100]]).length).toBe(0);
+  });
+
+  it('gathers the points of the cells under a rectangle: all the points inside it, and only those of cells it meets', () => {
+    const { x, y } = awkwardPoints(20_000, 5, 32);
+    const index = buildPointIndex(x, y, 32);
+    const [x0, y0, x1, y1] = [0.21, 0.4, 0.55, 0.62];
+    const near = new Set(pointsNearRect(index, x0, y0, x1, y1));
+    for (let p = 0; p < x.length; p++) {
+      if (x[p] >= x0 && x[p] <= x1 && y[p] >= y0 && y[p] <= y1) expect(near.has(p)).toBe(true);
+      const meets = cellOf(x[p], 32) >= cellOf(x0, 32) && cellOf(x[p], 32) <= cellOf(x1, 32) && cellOf(y[p], 32) >= cellOf(y0, 32) && cellOf(y[p], 32) <= cellOf(y1, 32);
+      expect(near.has(p)).toBe(meets);
+    }
+    expect(pointsNearRect(index, 0, 0, 1, 1).length).toBe(x.length);
   });
 });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseAtlas, serializeAtlas } from '../../src/export/atlasFile';
-import { atlasTransferables, createAtlasFileService, packLevelMeans, type AtlasFileService } from '../../src/workers/atlasFileService';
+import { atlasTransferables, createAtlasFileService, openAtlasFile, packLevelMeans, type AtlasFileService } from '../../src/workers/atlasFileService';
 import { RpcClient } from '../../src/workers/rpc';
 import { nodeWorkerEndpoint } from './nodeEndpoint';
 
@@ -15,16 +15,30 @@ describe('opening an atlas file in a worker', () => {
 
   it('parses the file on a worker thread and hands back the same atlas as parsing on this one, versions 2 and 3 alike', async () => {
     for (const text of [v3Text(), fixture('atlas-v2-text.json')]) {
-      const atlas = await client.call('openAtlasFile', [new Blob([text])]);
+      // Slices of 5 inputs and 7 cells: the 12 images come in 3 messages, the 2 documents in 1, the cells in several.
+      const atlas = await openAtlasFile(client, new Blob([text]), { inputs: 5, cells: 7 });
       const here = parseAtlas(text);
       expect(atlas.points.input).toBeInstanceOf(Uint32Array);
       expect(atlas.points.layoutX).toBeInstanceOf(Float32Array);
       expect(atlas.points).toEqual(here.points);
       expect(atlas.inputs).toEqual(here.inputs);
       expect(atlas.levels).toEqual(here.levels);
-      // Each level's means arrive as views of one buffer.
-      for (const level of atlas.levels) expect(new Set(level.cells.map((c) => c.mean.buffer)).size).toBe(1);
+      expect(atlas).toEqual(here);
     }
+  });
+
+  it('refuses a slice once the file is released, and serves slices of inputs and cells until then', async () => {
+    const service = createAtlasFileService();
+    const context = { signal: new AbortController().signal, progress: () => {} };
+    const opened = await service.openAtlasFile(context, new Blob([v3Text()]));
+    const whole = parseAtlas(v3Text());
+    expect(opened.inputCount).toBe(12);
+    expect(opened.levels).toEqual(whole.levels.map((l) => ({ size: l.size, cells: l.cells.length })));
+    expect(service.inputSlice(context, 0, 4).names).toEqual(['img0.png', 'img1.png', 'img2.png', 'img3.png']);
+    expect(service.inputSlice(context, 4, 12).thumbnails).toHaveLength(8);
+    expect(service.cellSlice(context, 1, 2, 5)).toEqual(whole.levels[1].cells.slice(2, 5));
+    service.release(context);
+    expect(() => service.inputSlice(context, 0, 4)).toThrow(/No atlas file is open here/);
   });
 
   it("rejects a bad file with the file's own message", async () => {
@@ -36,13 +50,13 @@ describe('opening an atlas file in a worker', () => {
     });
   });
 
-  it('packs the means of a level into one buffer and lists every buffer to move once', async () => {
+  it('packs the means of a level into one buffer and lists every buffer to move once', () => {
     const atlas = parseAtlas(v3Text());
     const levels = packLevelMeans(atlas.levels);
     levels.forEach((level, li) => level.cells.forEach((c, ci) => expect(c.mean).toEqual(atlas.levels[li].cells[ci].mean)));
-    const opened = await createAtlasFileService().openAtlasFile({ signal: new AbortController().signal, progress: () => {} }, new Blob([v3Text()]));
-    const buffers = atlasTransferables(opened);
-    expect(buffers).toHaveLength(4 + opened.levels.length);
+    for (const level of levels) expect(new Set(level.cells.map((c) => c.mean.buffer)).size).toBe(1);
+    const buffers = atlasTransferables({ points: atlas.points, levels });
+    expect(buffers).toHaveLength(4 + levels.length);
     expect(new Set(buffers).size).toBe(buffers.length);
   });
 });

@@ -1,9 +1,14 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { ProgressEvent } from '../compute/types';
 import { serializeAtlas } from '../export/atlasFile';
 import { join } from 'node:path';
-import type { Atlas, InputError } from '../compute/atlas';
+import { availableParallelism } from 'node:os';
+import type { Atlas, AtlasParams, InputError, LayoutScale } from '../compute/atlas';
+import type { RangePool } from '../compute/parallel/runner';
+import type { LayoutFit } from '../compute/scaleLayout';
+import { parseLayoutFit, serializeLayoutFit } from '../export/layoutFit';
+import { nodeRangePool } from './rangePool';
 import type { Preprocessing } from '../model/image/preprocess';
 import type { StreamHooks } from '../model/recordTable';
 import { layoutInNode, recordInNode, shardInputs } from './buildAtlas';
@@ -62,6 +67,13 @@ const USAGE = `Build an activation atlas from the command line; writes the JSON 
   --points-out <file>       also write the atlas's points as Parquet (x, y, cell, input, position, label, text)
   --merge <dir>             merge the shard folders in <dir> (all N, one model, layer and parameters) into one
                             atlas: exact unit top inputs and statistics, the seeded sample, the layout
+  --fit-sample <rows>       fit the layout on at most this many rows (a seeded sample) and place the rest into
+                            it; default: 100000
+  --fit-out <file>          also write the fitted layout (layout.json): what --fit needs to place more rows
+  --fit <file>              place every row into this fitted layout instead of fitting one (a shard placing its
+                            own rows, e.g. --activations shard-3/activations.npy, where the merge's layout
+                            put them; cells bin through the fit's frame). The rows must be as wide as the fit's
+  --threads <n>             threads for the neighbour search and the placement; default: the cores available
   --list-layers             print the recordable layers and exit
 `;
 
@@ -94,8 +106,8 @@ function progressBar(event: ProgressEvent): void {
   if (process.stderr.isTTY && event.done === event.total) process.stderr.write('\n');
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
+function parseCli() {
+  return parseArgs({
     options: {
       model: { type: 'string', default: 'default' },
       images: { type: 'string' },
@@ -125,10 +137,18 @@ async function main(): Promise<void> {
       activations: { type: 'string' },
       points: { type: 'string' },
       'points-out': { type: 'string' },
+      'fit-sample': { type: 'string' },
+      'fit-out': { type: 'string' },
+      fit: { type: 'string' },
+      threads: { type: 'string' },
       'list-layers': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
+}
+
+async function main(): Promise<void> {
+  const { values } = parseCli();
   if (values.help) {
     process.stdout.write(USAGE);
     return;
@@ -172,7 +192,38 @@ async function main(): Promise<void> {
     topK: integer(values['top-k'], '--top-k', 1),
   };
   const started = performance.now();
+  const threads = values.threads === undefined ? availableParallelism() : integer(values.threads, '--threads', 1);
+  const pool = threads > 1 ? nodeRangePool({ threads }) : undefined;
+  try {
+    await run(values, params, started, pool);
+  } finally {
+    pool?.dispose();
+  }
+}
+
+type CliValues = ReturnType<typeof parseCli>['values'];
+
+/** Everything after the flags are read: one build (a layout, a shard, a merge or precomputed rows). */
+async function run(values: CliValues, params: Partial<AtlasParams>, started: number, pool: RangePool | undefined): Promise<void> {
+  const preprocess = values.preprocess as Preprocessing['range'] | undefined;
+  if (values.fit !== undefined && values['fit-sample'] !== undefined) throw new Error('--fit places every row into a given fit; --fit-sample applies when fitting.');
+  const fitOut = values['fit-out'];
+  if (values.shard !== undefined && (values.fit !== undefined || fitOut !== undefined)) {
+    throw new Error('--fit and --fit-out apply to a layout; a --shard run only records (place its saved rows with --activations and --fit).');
+  }
+  const scale: LayoutScale = {
+    runner: pool,
+    ...(values['fit-sample'] !== undefined ? { fitSample: integer(values['fit-sample'], '--fit-sample', 3) } : {}),
+    ...(values.fit !== undefined ? { fit: parseLayoutFit(await readFile(values.fit, 'utf8')) } : {}),
+  };
+  let fitMade: LayoutFit | null = null;
+  if (fitOut !== undefined) scale.onFit = (fit) => (fitMade = fit);
   const finish = async (atlas: Atlas, errors: InputError[], how: string) => {
+    if (fitOut !== undefined) {
+      if (!fitMade) throw new Error(`--fit-out: the ${atlas.params.method} engine lays out every row itself and leaves no fit to place rows into; use umap or tsne.`);
+      await writeFile(fitOut, serializeLayoutFit(fitMade));
+      process.stdout.write(`wrote ${fitOut}: the layout fitted on ${(fitMade as LayoutFit).fitted.index.n} rows, for --fit\n`);
+    }
     const out = values.out ?? 'atlas.json';
     await writeFile(out, serializeAtlas(atlas));
     printNotes(atlas.notices, errors);
@@ -191,7 +242,7 @@ async function main(): Promise<void> {
       (flag) => flag === 'model' ? values.model !== 'default' : values[flag] !== undefined,
     );
     if (modelFlags.length) throw new Error(`${modelFlags.map((f) => `--${f}`).join(', ')} cannot go with --activations: precomputed rows need no model.`);
-    const { atlas, errors } = await buildPrecomputedAtlasInNode({ activations: values.activations, points: values.points, params, onProgress: progressBar });
+    const { atlas, errors } = await buildPrecomputedAtlasInNode({ activations: values.activations, points: values.points, params, onProgress: progressBar, scale });
     await finish(atlas, errors, `from ${values.activations}`);
     return;
   }
@@ -199,7 +250,7 @@ async function main(): Promise<void> {
 
   if (values.merge !== undefined) {
     const merged = await mergeShards(values.merge);
-    const atlas = await layoutInNode(merged.recorded, merged.identity.params, progressBar);
+    const atlas = await layoutInNode(merged.recorded, merged.identity.params, progressBar, undefined, scale);
     await finish(atlas, merged.errors, `merged from ${merged.shards} shards`);
     return;
   }
@@ -252,7 +303,7 @@ async function main(): Promise<void> {
     );
     return;
   }
-  const atlas = await layoutInNode(recorded, recording.identity.params, progressBar);
+  const atlas = await layoutInNode(recorded, recording.identity.params, progressBar, undefined, scale);
   await finish(atlas, errors, `backend ${recording.backend.name}`);
   if (saveTo !== undefined) {
     process.stdout.write(`wrote ${saveTo}: ${savedRows} x ${atlas.layer.dim} float32 activations (every recorded row), and ${activations!.rowsPath}: each row's input and position\n`);

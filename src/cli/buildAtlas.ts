@@ -11,6 +11,7 @@ import {
   type AtlasParams,
   type AtlasRequest,
   type InputError,
+  type LayoutScale,
   type Modality,
   type ModalityInputs,
   type ModalityModels,
@@ -133,8 +134,14 @@ export async function buildAtlasInNode(options: NodeAtlasOptions): Promise<NodeA
 }
 
 /** The layout stage in process, for a recording made here or merged from shards. */
-export async function layoutInNode(recorded: RecordedColumns, params: AtlasParams, onProgress?: ProgressCallback, signal?: AbortSignal): Promise<Atlas> {
-  const laid = await layoutAtlas(withoutPreviews(recorded), params, onProgress, signal);
+export async function layoutInNode(
+  recorded: RecordedColumns,
+  params: AtlasParams,
+  onProgress?: ProgressCallback,
+  signal?: AbortSignal,
+  scale: LayoutScale = {},
+): Promise<Atlas> {
+  const laid = await layoutAtlas(withoutPreviews(recorded), params, onProgress, signal, undefined, scale);
   return withPreviews(laid, recorded);
 }
 

@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import sharp from 'sharp';
-import { DEFAULT_ATLAS_PARAMS, layoutAtlas, withoutPreviews, withPreviews, type Atlas, type AtlasParams, type InputError } from '../compute/atlas';
+import { DEFAULT_ATLAS_PARAMS, layoutAtlas, withoutPreviews, withPreviews, type Atlas, type AtlasParams, type InputError, type LayoutScale } from '../compute/atlas';
 import type { UnitSummary } from '../compute/stream/recorder';
 import type { ProgressCallback } from '../compute/types';
 import { isImageDataUrl } from '../lib/dataUrl';
@@ -25,6 +25,8 @@ export interface PrecomputedAtlasOptions {
   maxValues?: number;
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
+  /** Threads, and a fit to place the rows into (or a hook that keeps the fit made). */
+  scale?: LayoutScale;
 }
 
 export interface PrecomputedAtlasResult {
@@ -92,7 +94,7 @@ export async function buildPrecomputedAtlasInNode(options: PrecomputedAtlasOptio
     await source.close();
   }
   const { recorded, units } = recording;
-  const laid = await layoutAtlas(withoutPreviews(recorded), params, options.onProgress, options.signal);
+  const laid = await layoutAtlas(withoutPreviews(recorded), params, options.onProgress, options.signal, undefined, options.scale);
   return { atlas: withPreviews(laid, recorded), errors: [...errors, ...recording.errors], units };
 }
 

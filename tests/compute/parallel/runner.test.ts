@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { nnDescent } from '../../../src/compute/knn';
 import { kernelFor, registerKernel } from '../../../src/compute/parallel/kernels';
-import { allocate, inProcessRunner, splitRange, type RangeRunner } from '../../../src/compute/parallel/runner';
+import { allocate, inProcessRunner, shareTree, splitRange, type RangeRunner } from '../../../src/compute/parallel/runner';
 import { createRangePool, serveRanges } from '../../../src/workers/rangePool';
 import type { WorkerEndpoint } from '../../../src/workers/rpc';
 import { mixture } from '../mixture';
@@ -59,6 +59,24 @@ describe('splitRange', () => {
       expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
       if (total > 0) expect(Math.min(...sizes)).toBeGreaterThan(0);
     }
+  });
+});
+
+describe('shareTree', () => {
+  it("copies a structure's typed arrays into shared memory for a runner that shares it, and leaves the rest", () => {
+    const tree = { kind: 'umap', a: 1.5, index: { data: new Float32Array([1, 2]), rows: [new Int32Array([3])] }, field: null };
+    const pool = createRangePool(channelWorker, 2);
+    try {
+      const shared = shareTree(pool, tree);
+      expect(shared).toEqual(tree);
+      expect(shared.index.data.buffer).toBeInstanceOf(SharedArrayBuffer);
+      expect(shared.index.rows[0].buffer).toBeInstanceOf(SharedArrayBuffer);
+      // Already shared: kept as it is.
+      expect(shareTree(pool, shared).index.data).toBe(shared.index.data);
+    } finally {
+      pool.dispose();
+    }
+    expect(shareTree(inProcessRunner(), tree)).toBe(tree);
   });
 });
 

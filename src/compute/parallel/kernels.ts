@@ -1,4 +1,5 @@
 import { NN_DESCENT_KERNELS, type ForestState, type NnDescentState } from '../knn';
+import { placeRange, type PlaceInput } from './placeKernel';
 
 /**
  * A kernel computes indices [start, end) of a job from its input and writes them into the input's output arrays.
@@ -20,12 +21,14 @@ export interface KernelInputs {
   /** NN-descent's random-projection forest: building the trees after the first (over trees), then their leaves' pairs (over rows). */
   'knn-trees': ForestState;
   'knn-leaf-join': ForestState;
+  /** Placing a batch of rows into a fitted UMAP or t-SNE layout (src/compute/transform.ts), over rows. */
+  'layout-place': PlaceInput;
 }
 
 /** A registered kernel's name. */
 export type KernelName = keyof KernelInputs & string;
 
-const registry = new Map<string, Kernel<never>>(Object.entries(NN_DESCENT_KERNELS));
+const registry = new Map<string, Kernel<never>>([...Object.entries(NN_DESCENT_KERNELS), ['layout-place', placeRange as Kernel<never>]]);
 
 /**
  * Adds (or replaces) a kernel. A kernel a worker runs must be registered in the worker too: register it at the

@@ -34,6 +34,8 @@ export interface AtlasTestHook {
   readonly previewFrames: number;
   /** The selected points (indices into the atlas's points) and the inputs they come from. */
   readonly selection: { points: number[]; inputs: number[] };
+  /** How many points are selected, without copying them (a lasso over a million-point atlas takes hundreds of thousands). */
+  readonly selectionCount: number;
   /** Feature-visualisation icons of the current grid level: finished and in all; `shown`: icons uploaded to the view, all levels. */
   readonly featureVis: { done: number; total: number; status: string; shown: number };
   /** The atlas's concepts (without their directions). */
@@ -80,6 +82,9 @@ export function installTestHook(store: typeof useAtlasStore, view: () => AtlasVi
     get selection() {
       const { atlas, selection } = store.getState();
       return { points: [...selection], inputs: atlas ? selectedInputs(atlas, selection) : [] };
+    },
+    get selectionCount() {
+      return store.getState().selection.length;
     },
     get iconMode() {
       return store.getState().iconMode;

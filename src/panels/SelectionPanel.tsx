@@ -28,12 +28,15 @@ export function SelectionPanel() {
   const summary = useMemo(() => {
     if (!atlas || selection.length === 0) return null;
     const inputs = selectedInputs(atlas, selection);
-    const labels = new Map<number, number>();
+    // Counted into an array by label index: a lasso over a million-point atlas selects hundreds of thousands.
+    const counts = new Float64Array(atlas.labelNames.length);
     for (const p of selection) {
       const label = atlas.inputs.label[atlas.points.input[p]];
-      if (label >= 0) labels.set(label, (labels.get(label) ?? 0) + 1);
+      if (label >= 0) counts[label]++;
     }
-    return { inputs, labels: [...labels.entries()].sort((a, b) => b[1] - a[1]) };
+    const labels: [number, number][] = [];
+    counts.forEach((n, label) => n > 0 && labels.push([label, n]));
+    return { inputs, labels: labels.sort((a, b) => b[1] - a[1] || a[0] - b[0]) };
   }, [atlas, selection]);
   if (!atlas || !summary) return null;
   const { InputView, topList } = rendererFor(atlas);

@@ -382,18 +382,29 @@ function localJoin(s: NnDescentState, start: number, end: number): void {
   }
 }
 
-/** The block's pairs offered to the neighbour lists of rows [start, end), in block order; counts what each list took. */
+/**
+ * The block's pairs offered, in block order, to the neighbour lists this range owns; counts what each list took.
+ * A block's pairs mostly touch rows near the block (the rows are in leaf order), so rows are owned in stripes
+ * (row p by the range holding stripeKey(p)), not in one run each, or one thread would do a block's work alone.
+ */
 function applyJoin(s: NnDescentState, start: number, end: number): void {
-  const { k, heapIndices, heapKeys, isNew, rows, perRow, pairs, pairKeys, counts, changed } = s;
+  const { n, k, heapIndices, heapKeys, isNew, rows, perRow, pairs, pairKeys, counts, changed } = s;
   for (let r = 0; r < rows; r++) {
     const last = r * perRow + counts[r];
     for (let u = r * perRow; u < last; u++) {
       const p = pairs[2 * u];
       const q = pairs[2 * u + 1];
-      if (p >= start && p < end) changed[p] += heapPush(heapIndices, heapKeys, isNew, k, p, q, pairKeys[u]);
-      if (q >= start && q < end) changed[q] += heapPush(heapIndices, heapKeys, isNew, k, q, p, pairKeys[u]);
+      const keyP = stripeKey(p, n);
+      const keyQ = stripeKey(q, n);
+      if (keyP >= start && keyP < end) changed[p] += heapPush(heapIndices, heapKeys, isNew, k, p, q, pairKeys[u]);
+      if (keyQ >= start && keyQ < end) changed[q] += heapPush(heapIndices, heapKeys, isNew, k, q, p, pairKeys[u]);
     }
   }
+}
+
+/** Row p's place in [0, n) for owning it: rows p, p + 64, p + 128... share one, and 64 consecutive rows spread across [0, n). */
+function stripeKey(p: number, n: number): number {
+  return Math.floor(((p & 63) * n) / 64);
 }
 
 /** The random-projection forest that seeds NN-descent, as its kernels read and write it. */

@@ -141,8 +141,13 @@ function searchGraph(graph: KnnGraph): { graphStart: Int32Array; graphRows: Int3
   return { graphStart, graphRows };
 }
 
-/** Slack of the walk: candidates up to (1 + epsilon) times the current k-th distance are explored (umap-learn's transform uses 0.24 on large data). */
-const EPSILON = 0.24;
+/**
+ * Slack of the walk: candidates up to (1 + epsilon)^2 times the current k-th squared distance are explored.
+ * umap-learn's transform passes 0.24 to pynndescent, whose search graph is pruned; on this unpruned graph
+ * (100k fitted rows of 64 dims, 15 neighbours) 0.24 measured 930 distances a query for recall 1.000, 0.05
+ * 254 for 0.990 (4x faster), 0 150 for 0.958.
+ */
+const EPSILON = 0.05;
 
 /**
  * Approximate k nearest fitted rows of query rows, by the tree's leaf and a best-first walk of the graph
@@ -162,6 +167,7 @@ export class IndexSearcher {
   constructor(
     readonly index: SearchIndex,
     readonly k: number,
+    readonly epsilon = EPSILON,
   ) {
     this.visited = new Int32Array(index.n);
     this.rows = new Int32Array(k);
@@ -201,7 +207,7 @@ export class IndexSearcher {
       this.offer(row, key);
       this.pushCandidate(row, key);
     }
-    const slack = (1 + EPSILON) * (1 + EPSILON);
+    const slack = (1 + this.epsilon) * (1 + this.epsilon);
     while (this.candidateCount > 0) {
       const row = this.candidateRows[0];
       const key = this.candidateKeys[0];

@@ -9,6 +9,7 @@ import type { ActivationTable, TopInput } from '../compute/types';
 import { blobSource } from '../export/npyRead';
 import { readPointsTable } from '../export/pointsTable';
 import { precomputedRecording } from '../export/precomputed';
+import type { RangeRunner } from '../compute/parallel/runner';
 import type { CallContext } from './rpc';
 
 /** An activation file (.npy) and its points table as the page picked them: read here in chunks, never whole on the page. */
@@ -40,6 +41,11 @@ export interface ConceptRequest {
   seed: number;
 }
 
+export interface ComputeServiceOptions {
+  /** Makes the range runner layouts use (the compute worker: a pool of nested workers); default: this thread only. */
+  threads?: () => RangeRunner;
+}
+
 /** Counterexamples drawn from the rest of the atlas: enough for stable means and random concepts, quick to fit. */
 const REST_CAP = 2000;
 
@@ -48,7 +54,10 @@ const REST_CAP = 2000;
  * TCAV tests, class attribution, neurons against random directions); served by compute.worker.ts (and by a worker
  * thread in the Node tests).
  */
-export function createComputeService() {
+export function createComputeService(options: ComputeServiceOptions = {}) {
+  /** The threads layouts run on, made at the first layout and kept (its workers stay warm between builds). */
+  let runner: RangeRunner | undefined;
+  const threads = (): RangeRunner | undefined => (runner ??= options.threads?.());
   /** The table of the last atlas laid out here: its rows are that atlas's points. */
   let table: ActivationTable | null = null;
   /** Numbers the layouts (BuildRef.layout); `tableLayout` is the one `table` belongs to. */
@@ -79,10 +88,17 @@ export function createComputeService() {
     table = null;
     // A concept's examples are rows of its layer, not points of an atlas: those the page carries over stay.
     for (const id of examples.keys()) if (!keepConcepts.includes(id)) examples.delete(id);
-    const atlas = await layoutAtlas(recorded, params, (event) => context.progress(event), context.signal, (t) => {
-      table = t;
-      tableLayout = layout;
-    });
+    const atlas = await layoutAtlas(
+      recorded,
+      params,
+      (event) => context.progress(event),
+      context.signal,
+      (t) => {
+        table = t;
+        tableLayout = layout;
+      },
+      { runner: threads() },
+    );
     return { atlas, layout };
   };
 

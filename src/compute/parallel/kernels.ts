@@ -2,9 +2,10 @@ import { NN_DESCENT_KERNELS, type ForestState, type NnDescentState } from '../kn
 import { placeRange, type PlaceInput } from './placeKernel';
 
 /**
- * A kernel computes indices [start, end) of a job from its input and writes them into the input's output arrays.
- * It must be deterministic per index (no shared RNG, no order-dependent accumulation across indices), so that any
- * split of [0, total) into ranges writes the same output.
+ * A kernel computes indices [start, end) of a job from its input and writes their outputs into the input's arrays,
+ * nothing that another range writes (an index may be a row, a tree, or rows it owns by some fixed rule). It must
+ * be deterministic per index (no shared RNG, nothing that depends on where a range starts), so that any split of
+ * [0, total) into ranges writes the same output.
  */
 export type Kernel<I> = (input: I, start: number, end: number) => void;
 

@@ -37,7 +37,7 @@ describe('the range pool in Chromium: nested module workers over shared memory',
     await server?.close();
   });
 
-  it('a worker spawns its pool from navigator.hardwareConcurrency; NN-descent gives the same graph with it as without', async () => {
+  it('a worker spawns its pool from navigator.hardwareConcurrency; NN-descent and UMAP placement give the same results with it as without', async () => {
     assert.ok(await page.evaluate(() => window.__rangePoolProbe!.crossOriginIsolated), 'the page is cross-origin isolated');
     const r = await page.evaluate(() => window.__rangePoolProbe!.probe(20_000, 64));
     console.log(`NN-descent 20,000 x 64 in a worker: ${r.secondsAlone.toFixed(2)} s alone, ${r.secondsPooled.toFixed(2)} s on ${r.threads} threads (hardwareConcurrency ${r.hardwareConcurrency})`);
@@ -45,6 +45,8 @@ describe('the range pool in Chromium: nested module workers over shared memory',
     assert.equal(r.threads, r.hardwareConcurrency);
     assert.ok(r.threads > 1, 'more than one core to test on');
     assert.ok(r.sameGraph, 'the pooled graph equals the single-thread one');
+    assert.equal(r.placedRows, 2000, 'UMAP fitted 1,000 of 3,000 rows and placed the rest');
+    assert.ok(r.samePlaces, 'rows placed on the pool land where the worker alone places them');
     assertNoUnexpectedErrors(consoleErrors, 'the probe');
   });
 });

@@ -1,5 +1,6 @@
 import { nnDescent } from '../../../src/compute/knn';
-import { canShareMemory } from '../../../src/compute/parallel/runner';
+import { canShareMemory, inProcessRunner } from '../../../src/compute/parallel/runner';
+import { projectAtScale } from '../../../src/compute/scaleLayout';
 import { browserRangePool } from '../../../src/workers/browserRangePool';
 import { mixture } from '../../compute/mixture';
 
@@ -11,6 +12,9 @@ export interface RangePoolProbeResult {
   sameGraph: boolean;
   secondsAlone: number;
   secondsPooled: number;
+  /** UMAP fitted on a sample and the rest placed, with the pool and in the worker alone: the same layout. */
+  samePlaces: boolean;
+  placedRows: number;
 }
 
 self.onmessage = async (event: MessageEvent<{ n: number; d: number }>) => {
@@ -27,7 +31,21 @@ self.onmessage = async (event: MessageEvent<{ n: number; d: number }>) => {
     const pooled = await nnDescent(data, n, d, 15, { seed: 1, runner: pool });
     const secondsPooled = (performance.now() - t) / 1000;
     const sameGraph = alone.indices.every((v, i) => v === pooled.indices[i]) && alone.distances.every((v, i) => v === pooled.distances[i]);
-    const result: RangePoolProbeResult = { sharesMemory: canShareMemory(), hardwareConcurrency: navigator.hardwareConcurrency, threads: pool.threads, sameGraph, secondsAlone, secondsPooled };
+    const small = mixture(3000, 16, 6, 3).data;
+    const options = { method: 'umap', metric: 'euclidean', pcaDims: 0, seed: 2, iterations: 60 } as const;
+    const placedAlone = await projectAtScale(small, 3000, 16, options, { fitSample: 1000, runner: inProcessRunner() });
+    const placedPooled = await projectAtScale(small, 3000, 16, options, { fitSample: 1000, runner: pool });
+    const samePlaces = placedAlone.layout.every((v, i) => v === placedPooled.layout[i]);
+    const result: RangePoolProbeResult = {
+      sharesMemory: canShareMemory(),
+      hardwareConcurrency: navigator.hardwareConcurrency,
+      threads: pool.threads,
+      sameGraph,
+      secondsAlone,
+      secondsPooled,
+      samePlaces,
+      placedRows: 3000 - (placedPooled.sample?.length ?? 3000),
+    };
     self.postMessage({ ok: true, result });
   } catch (e) {
     self.postMessage({ ok: false, error: String(e) });

@@ -3,7 +3,7 @@ import TSNE from 'tsne-js';
 import { abortError } from '../lib/abort';
 import { createRng } from '../lib/rng';
 import { normaliseRows } from './knn';
-import { reducePca } from './pca';
+import { applyPca, fitPca } from './pca';
 import { tsne } from './tsne';
 import { umap } from './umap';
 import type { Metric, ProjectionOptions } from './types';
@@ -96,6 +96,23 @@ function projectTsneJs(rows: number[][], options: ProjectionOptions, onProgress?
   return Float32Array.from((model.getOutput() as number[][]).flat());
 }
 
+/** Rows as the engines take them: PCA to `pcaDims` first when d is larger (unit rows first for cosine), and the metric they are then measured by. */
+export function prepareRows(data: Float32Array, n: number, d: number, options: ProjectionOptions) {
+  const reduce = options.pcaDims > 0 && d > options.pcaDims;
+  // Unit rows first, so distances in the PCA space approximate cosine distances.
+  const normaliseFirst = reduce && options.metric === 'cosine';
+  const unit = normaliseFirst ? normaliseRows(data, n, d) : data;
+  const pca = reduce ? fitPca(unit, n, d, options.pcaDims, options.seed) : null;
+  return {
+    rows: pca ? applyPca(pca, unit, n) : unit,
+    dim: pca ? options.pcaDims : d,
+    // After PCA the rows live in a euclidean space; without it the engines apply the metric themselves.
+    metric: pca ? ('euclidean' as const) : options.metric,
+    normaliseFirst,
+    pca,
+  };
+}
+
 /**
  * Projects n x d rows to n x 2 with the chosen method; PCA to `pcaDims` first when d is larger.
  * Cosine distance is handled by unit-normalising rows for engines that only know euclidean distance.
@@ -110,16 +127,7 @@ export async function project(
 ): Promise<Float32Array> {
   if (n < 3) throw new ProjectionError(`At least 3 activations are needed for a layout; got ${n}.`);
   if (signal?.aborted) throw abortError('Projection cancelled');
-  let input = data;
-  let dim = d;
-  if (options.pcaDims > 0 && dim > options.pcaDims) {
-    // Unit rows first, so distances in the PCA space approximate cosine distances.
-    if (options.metric === 'cosine') input = normaliseRows(input, n, dim);
-    input = reducePca(input, n, dim, options.pcaDims, options.seed);
-    dim = options.pcaDims;
-  }
-  // After PCA the rows live in a euclidean space; without it the engines apply the metric themselves.
-  const metric = options.pcaDims > 0 && d > options.pcaDims ? 'euclidean' : options.metric;
+  const { rows: input, dim, metric } = prepareRows(data, n, d, options);
   switch (options.method) {
     case 'umap':
       return umap(input, n, dim, { nNeighbors: options.nNeighbors, minDist: options.minDist, epochs: options.iterations, metric, seed: options.seed, onProgress, signal });

@@ -3,8 +3,8 @@ import { createRng } from '../lib/rng';
 import { createPacer } from '../lib/yieldToPage';
 import { layoutFrame, type LayoutFrame } from './grid';
 import { normaliseRows } from './knn';
-import { applyPca, fitPca, type PcaBasis } from './pca';
-import { project, ProjectionError, type ProjectionProgress } from './projection';
+import { applyPca, type PcaBasis } from './pca';
+import { prepareRows, project, ProjectionError, type ProjectionProgress } from './projection';
 import { placeOnRunner } from './parallel/place';
 import { inProcessRunner, type RangeRunner } from './parallel/runner';
 import { fitTsne, fitUmap, type FittedLayout } from './transform';
@@ -124,16 +124,7 @@ export async function fitLayout(
     throw new ProjectionError(`Only this project's UMAP and t-SNE can place rows into a fitted layout; "${options.method}" fits every row.`);
   }
   if (n < 3) throw new ProjectionError(`At least 3 activations are needed for a layout; got ${n}.`);
-  const reduce = options.pcaDims > 0 && d > options.pcaDims;
-  const normaliseFirst = reduce && options.metric === 'cosine';
-  let rows = normaliseFirst ? normaliseRows(data, n, d) : data;
-  let pca: PcaBasis | null = null;
-  if (reduce) {
-    pca = fitPca(rows, n, d, options.pcaDims, options.seed);
-    rows = applyPca(pca, rows, n);
-  }
-  const dim = reduce ? options.pcaDims : d;
-  const metric = reduce ? 'euclidean' : options.metric;
+  const { rows, dim, metric, normaliseFirst, pca } = prepareRows(data, n, d, options);
   const common = { metric, seed: options.seed, onProgress, signal, runner } as const;
   const fitted =
     options.method === 'umap'

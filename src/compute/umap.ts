@@ -2,7 +2,7 @@ import { createRng, gaussian } from '../lib/rng';
 import { createPacer } from '../lib/yieldToPage';
 import { knn, type KnnGraph } from './knn';
 import { reducePca, symmetricEigen } from './pca';
-import type { RangeRunner } from './parallel/runner';
+import { allocate, inProcessRunner, shareWith, type RangeRunner } from './parallel/runner';
 import type { Metric } from './types';
 
 export interface UmapOptions {
@@ -84,6 +84,7 @@ export async function umap(data: Float32Array, n: number, d: number, options: Um
     learningRate: options.learningRate ?? 1,
     random,
     pacer,
+    runner: options.runner,
     report: (epoch, withLayout) =>
       report?.(
         KNN_SHARE + SETUP_SHARE + Math.floor(((PROGRESS_TOTAL - KNN_SHARE - SETUP_SHARE) * epoch) / epochs),
@@ -528,6 +529,7 @@ interface OptimiseSettings {
   random: () => number;
   pacer: ReturnType<typeof createPacer>;
   report: (epoch: number, withLayout: boolean) => void;
+  runner?: RangeRunner;
 }
 
 /** Edges processed between pacer checks; a slice is a few milliseconds of work. */
@@ -539,6 +541,7 @@ const NEGATIVE_POOL = 1 << 20;
 async function optimiseLayout(layout: Float32Array, n: number, graph: WeightedGraph, settings: OptimiseSettings): Promise<void> {
   const { epochs, random, pacer } = settings;
   const state = createSgdState(layout, n, graph, settings);
+  if (n >= CHUNKED_SGD_FROM) return optimiseInChunks(state, settings);
   let lastLayoutAt = performance.now();
   for (let epoch = 1; epoch <= epochs; epoch++) {
     const alpha = settings.learningRate * (1 - (epoch - 1) / epochs);
@@ -561,6 +564,174 @@ async function optimiseLayout(layout: Float32Array, n: number, graph: WeightedGr
       await pacer.pause();
     }
   }
+  state.writeBack();
+}
+
+/**
+ * From this many points the SGD runs in chunks that threads can share: below it one thread is quick and the
+ * serial epoch (umap-learn's) is kept. Chosen by point count, never by thread count, so a seed gives one layout.
+ */
+const CHUNKED_SGD_FROM = 20_000;
+/** Chunks of vertices per epoch: a fixed number, so the layout is the same for any thread count. */
+const SGD_CHUNKS = 64;
+
+/**
+ * One epoch of the SGD over chunks [start, end) of vertices (BFS order), as the 'umap-epoch' kernel. A chunk moves
+ * only its own vertices: each directed edge pulls its head towards its tail with twice umap-learn's step (both
+ * directions of an edge are in the list, so each end still gets the pull umap-learn gives it by moving both ends
+ * of each), and negative samples push the head. It reads its own vertices live and every other vertex as the
+ * epoch began (`snapshot`), so what a chunk computes does not depend on which thread runs the others.
+ */
+export function sgdChunks(input: SgdChunkInput, start: number, end: number): void {
+  const { layout, snapshot, head, tail, epochsPerSample, nextSample, nextNegative, pool, chunkVertex, chunkEdge, epoch, alpha, negativeSampleRate, a, b } = input;
+  const { attract, repel, stepsPerUnit, exactBelow, tableEnd } = cachedTables(a, b);
+  const poolMask = NEGATIVE_POOL - 1;
+  for (let c = start; c < end; c++) {
+    const v0 = 2 * chunkVertex[c];
+    const v1 = 2 * chunkVertex[c + 1];
+    let poolAt = (input.poolSeed + c * 16411) & poolMask;
+    for (let e = chunkEdge[c]; e < chunkEdge[c + 1]; e++) {
+      if (nextSample[e] > epoch) continue;
+      const jx = 2 * head[e];
+      const kx = 2 * tail[e];
+      const other = kx >= v0 && kx < v1 ? layout : snapshot;
+      let px = layout[jx];
+      let py = layout[jx + 1];
+      let dx = px - other[kx];
+      let dy = py - other[kx + 1];
+      let d2 = dx * dx + dy * dy;
+      if (d2 > 0) {
+        const r = Math.sqrt(d2);
+        let coeff: number;
+        if (r >= exactBelow && r < tableEnd) {
+          const u = r * stepsPerUnit;
+          const t = u | 0;
+          coeff = attract[t] + (u - t) * (attract[t + 1] - attract[t]);
+        } else {
+          const p = Math.pow(d2, b);
+          coeff = (-2 * a * b * p) / d2 / (a * p + 1);
+        }
+        px += 2 * clip4(coeff * dx) * alpha;
+        py += 2 * clip4(coeff * dy) * alpha;
+      }
+      nextSample[e] += epochsPerSample[e];
+      const epochsPerNegative = epochsPerSample[e] / negativeSampleRate;
+      const negatives = Math.floor((epoch - nextNegative[e]) / epochsPerNegative);
+      let sx = 0;
+      let sy = 0;
+      for (let s = 0; s < negatives; s++) {
+        const ox = 2 * pool[poolAt];
+        poolAt = (poolAt + 1) & poolMask;
+        if (ox === jx) continue;
+        const from = ox >= v0 && ox < v1 ? layout : snapshot;
+        dx = px - from[ox];
+        dy = py - from[ox + 1];
+        d2 = dx * dx + dy * dy;
+        if (d2 > 0) {
+          const r = Math.sqrt(d2);
+          let coeff: number;
+          if (r >= exactBelow && r < tableEnd) {
+            const u = r * stepsPerUnit;
+            const t = u | 0;
+            coeff = repel[t] + (u - t) * (repel[t + 1] - repel[t]);
+          } else {
+            coeff = (2 * b) / ((0.001 + d2) * (a * Math.pow(d2, b) + 1));
+          }
+          sx += clip4(coeff * dx);
+          sy += clip4(coeff * dy);
+        } else {
+          sx += 4;
+          sy += 4;
+        }
+      }
+      layout[jx] = px + sx * alpha;
+      layout[jx + 1] = py + sy * alpha;
+      nextNegative[e] += negatives * epochsPerNegative;
+    }
+  }
+}
+
+/** What the 'umap-epoch' kernel reads and writes: the SGD's state in shared memory, and the epoch's numbers. */
+export interface SgdChunkInput {
+  [key: string]: Float32Array | Float64Array | Int32Array | number;
+  layout: Float32Array;
+  snapshot: Float32Array;
+  head: Int32Array;
+  tail: Int32Array;
+  epochsPerSample: Float64Array;
+  nextSample: Float64Array;
+  nextNegative: Float64Array;
+  pool: Int32Array;
+  chunkVertex: Int32Array;
+  chunkEdge: Int32Array;
+  epoch: number;
+  alpha: number;
+  poolSeed: number;
+  negativeSampleRate: number;
+  a: number;
+  b: number;
+}
+
+let tableCache: { a: number; b: number; tables: ReturnType<typeof gradientTables> } | null = null;
+
+/** The gradient tables of (a, b), made once per thread and layout. */
+export function cachedTables(a: number, b: number): ReturnType<typeof gradientTables> {
+  if (!tableCache || tableCache.a !== a || tableCache.b !== b) tableCache = { a, b, tables: gradientTables(a, b) };
+  return tableCache.tables;
+}
+
+/** The SGD epoch by epoch over SGD_CHUNKS chunks of vertices, on the runner's threads. */
+async function optimiseInChunks(state: SgdState, settings: OptimiseSettings): Promise<void> {
+  const { epochs, random, pacer } = settings;
+  const runner = settings.runner ?? inProcessRunner();
+  const shared = runner.sharesMemory;
+  const n = state.n;
+  // Chunks of consecutive vertices; edges are ordered by head, so each chunk's edges are one run.
+  const chunkVertex = allocate(Int32Array, SGD_CHUNKS + 1, shared);
+  const chunkEdge = allocate(Int32Array, SGD_CHUNKS + 1, shared);
+  for (let c = 0; c <= SGD_CHUNKS; c++) chunkVertex[c] = Math.round((c * n) / SGD_CHUNKS);
+  for (let c = 0, e = 0; c <= SGD_CHUNKS; c++) {
+    while (e < state.edgeCount && state.head[e] < chunkVertex[c]) e++;
+    chunkEdge[c] = c === SGD_CHUNKS ? state.edgeCount : e;
+  }
+  const input: SgdChunkInput = {
+    layout: shareWith(runner, state.layout),
+    snapshot: allocate(Float32Array, 2 * n, shared),
+    head: shareWith(runner, state.head),
+    tail: shareWith(runner, state.tail),
+    epochsPerSample: shareWith(runner, state.epochsPerSample),
+    nextSample: shareWith(runner, state.nextSample),
+    nextNegative: shareWith(runner, state.nextNegative),
+    pool: shareWith(runner, state.pool),
+    chunkVertex,
+    chunkEdge,
+    epoch: 0,
+    alpha: 0,
+    poolSeed: 0,
+    negativeSampleRate: state.negativeSampleRate,
+    a: state.a,
+    b: state.b,
+  };
+  let lastLayoutAt = performance.now();
+  for (let epoch = 1; epoch <= epochs; epoch++) {
+    input.snapshot.set(input.layout);
+    input.epoch = epoch;
+    input.alpha = settings.learningRate * (1 - (epoch - 1) / epochs);
+    input.poolSeed = Math.floor(random() * NEGATIVE_POOL);
+    await runner.run('umap-epoch', input, SGD_CHUNKS);
+    const now = performance.now();
+    const sendLayout = now - lastLayoutAt >= LAYOUT_INTERVAL_MS;
+    if (sendLayout) {
+      lastLayoutAt = now;
+      state.layout.set(input.layout);
+      state.writeBack();
+    }
+    if (sendLayout || pacer.due()) {
+      settings.report(epoch, sendLayout);
+      await pacer.pause();
+    }
+  }
+  state.layout.set(input.layout);
   state.writeBack();
 }
 

@@ -1,4 +1,5 @@
 import { NN_DESCENT_KERNELS, type ForestState, type NnDescentState } from '../knn';
+import { sgdChunks, type SgdChunkInput } from '../umap';
 import { placeRange, type PlaceInput } from './placeKernel';
 
 /**
@@ -24,12 +25,14 @@ export interface KernelInputs {
   'knn-leaf-join': ForestState;
   /** Placing a batch of rows into a fitted UMAP or t-SNE layout (src/compute/transform.ts), over rows. */
   'layout-place': PlaceInput;
+  /** One epoch of UMAP's SGD (src/compute/umap.ts), over fixed chunks of vertices. */
+  'umap-epoch': SgdChunkInput;
 }
 
 /** A registered kernel's name. */
 export type KernelName = keyof KernelInputs & string;
 
-const registry = new Map<string, Kernel<never>>([...Object.entries(NN_DESCENT_KERNELS), ['layout-place', placeRange as Kernel<never>]]);
+const registry = new Map<string, Kernel<never>>([...Object.entries(NN_DESCENT_KERNELS), ['layout-place', placeRange as Kernel<never>], ['umap-epoch', sgdChunks as Kernel<never>]]);
 
 /**
  * Adds (or replaces) a kernel. A kernel a worker runs must be registered in the worker too: register it at the

@@ -191,7 +191,10 @@ describe('Activation Atlas Explorer in Chromium', { timeout: 20 * 60_000 }, () =
     await download.saveAs(path);
     const file = JSON.parse(readFileSync(path, 'utf8'));
     assert.equal(file.format, 'activation-atlas');
-    assert.equal(file.version, 2);
+    assert.equal(file.version, 3);
+    // Format 3: the point columns as base64 typed arrays, `count` of them.
+    assert.equal(typeof file.points.layoutX, 'string');
+    assert.equal(file.points.count, before.activationCount);
     assert.equal(file.modality, 'image');
     assert.deepEqual(
       { nNeighbors: file.params.nNeighbors, minDist: file.params.minDist, perplexity: file.params.perplexity, samplesPerInput: file.params.samplesPerInput },

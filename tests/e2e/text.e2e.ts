@@ -146,7 +146,10 @@ describe('text: the built-in GPT-2, token atlases, contexts', { timeout: 20 * 60
     const file = JSON.parse(readFileSync(path, 'utf8'));
     assert.equal(file.modality, 'text');
     assert.ok(file.inputs.tokenIds.every((ids: number[]) => ids[0] === 50256), 'every document starts with <|endoftext|>');
-    assert.ok(file.points.token.every((t: number) => t >= 1), 'position 0 is never recorded');
+    // Format 3: the token column as base64 little-endian int32.
+    const tokens = new Int32Array(new Uint8Array(Buffer.from(file.points.token, 'base64')).buffer);
+    assert.equal(tokens.length, file.points.count);
+    assert.ok(tokens.every((t) => t >= 1), 'position 0 is never recorded');
     await page.locator('[data-testid=atlas-input]').setInputFiles(path);
     await waitForNewAtlas(page, before, 60_000);
     const reopened = await atlasState(page);

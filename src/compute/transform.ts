@@ -2,7 +2,7 @@ import { createRng } from '../lib/rng';
 import { normaliseRows, type KnnGraph } from './knn';
 import { buildSearchIndex, IndexSearcher, type SearchIndex } from './searchIndex';
 import { Fft, tsne, type TsneOptions } from './tsne';
-import { fitCurve, gradientTables, umap, type UmapOptions } from './umap';
+import { attraction, cachedTables, clip4, fitCurve, repulsion, umap, type UmapOptions } from './umap';
 import type { Metric } from './types';
 
 /**
@@ -213,8 +213,7 @@ function placeUmapRow(
     const sigma = smoothSigma(distances, k, Math.log2(k));
     for (let s = 0; s < k; s++) weights[s] = Math.exp(-distances[s] / sigma);
   }
-  const tables = gradientTableCache(a, b);
-  const { attract, repel, stepsPerUnit, exactBelow, tableEnd } = tables;
+  const tables = cachedTables(a, b);
   for (let epoch = 1; epoch <= epochs; epoch++) {
     const alpha = fitted.learningRate * (1 - (epoch - 1) / epochs);
     for (let s = 0; s < k; s++) {
@@ -229,16 +228,7 @@ function placeUmapRow(
       let dy = y - embedding[j + 1];
       let d2 = dx * dx + dy * dy;
       if (d2 > 0) {
-        const dist = Math.sqrt(d2);
-        let coeff: number;
-        if (dist >= exactBelow && dist < tableEnd) {
-          const u = dist * stepsPerUnit;
-          const t = u | 0;
-          coeff = attract[t] + (u - t) * (attract[t + 1] - attract[t]);
-        } else {
-          const p = Math.pow(d2, b);
-          coeff = (-2 * a * b * p) / d2 / (a * p + 1);
-        }
+        const coeff = attraction(d2, tables, a, b);
         x += clip4(coeff * dx) * alpha;
         y += clip4(coeff * dy) * alpha;
       }
@@ -250,15 +240,7 @@ function placeUmapRow(
         dy = y - embedding[o + 1];
         d2 = dx * dx + dy * dy;
         if (!(d2 > 0)) continue;
-        const dist = Math.sqrt(d2);
-        let coeff: number;
-        if (dist >= exactBelow && dist < tableEnd) {
-          const u = dist * stepsPerUnit;
-          const t = u | 0;
-          coeff = repel[t] + (u - t) * (repel[t + 1] - repel[t]);
-        } else {
-          coeff = (2 * b) / ((0.001 + d2) * (a * Math.pow(d2, b) + 1));
-        }
+        const coeff = repulsion(d2, tables, a, b);
         x += clip4(coeff * dx) * alpha;
         y += clip4(coeff * dy) * alpha;
       }
@@ -289,18 +271,6 @@ function smoothSigma(distances: Float64Array, k: number, target: number): number
     }
   }
   return Math.max(sigma, 1e-3 * mean, 1e-12);
-}
-
-let cachedTables: { a: number; b: number; tables: ReturnType<typeof gradientTables> } | null = null;
-
-/** The gradient tables of the last (a, b): every row of a layout shares one pair. */
-function gradientTableCache(a: number, b: number) {
-  if (!cachedTables || cachedTables.a !== a || cachedTables.b !== b) cachedTables = { a, b, tables: gradientTables(a, b) };
-  return cachedTables.tables;
-}
-
-function clip4(v: number): number {
-  return v > 4 ? 4 : v < -4 ? -4 : v;
 }
 
 /**

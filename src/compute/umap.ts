@@ -672,10 +672,10 @@ export interface SgdChunkInput {
   b: number;
 }
 
-let tableCache: { a: number; b: number; tables: ReturnType<typeof gradientTables> } | null = null;
+let tableCache: { a: number; b: number; tables: GradientTables } | null = null;
 
 /** The gradient tables of (a, b), made once per thread and layout. */
-export function cachedTables(a: number, b: number): ReturnType<typeof gradientTables> {
+export function cachedTables(a: number, b: number): GradientTables {
   if (!tableCache || tableCache.a !== a || tableCache.b !== b) tableCache = { a, b, tables: gradientTables(a, b) };
   return tableCache.tables;
 }
@@ -898,7 +898,35 @@ function sgdSlice(state: SgdState, epoch: number, alpha: number, start: number, 
   state.poolAt = poolAt;
 }
 
-function clip4(v: number): number {
+/**
+ * The attractive gradient coefficient at squared distance d2 > 0: tabulated where the table is accurate, else the
+ * formula. The SGD loops here write it out inline: a call cost them 3-11% (measured at 15k and 30k points).
+ */
+export function attraction(d2: number, tables: GradientTables, a: number, b: number): number {
+  const r = Math.sqrt(d2);
+  if (r >= tables.exactBelow && r < tables.tableEnd) {
+    const u = r * tables.stepsPerUnit;
+    const t = u | 0;
+    return tables.attract[t] + (u - t) * (tables.attract[t + 1] - tables.attract[t]);
+  }
+  const p = Math.pow(d2, b);
+  return (-2 * a * b * p) / d2 / (a * p + 1);
+}
+
+/** The repulsive gradient coefficient at squared distance d2 > 0, as `attraction`. */
+export function repulsion(d2: number, tables: GradientTables, a: number, b: number): number {
+  const r = Math.sqrt(d2);
+  if (r >= tables.exactBelow && r < tables.tableEnd) {
+    const u = r * tables.stepsPerUnit;
+    const t = u | 0;
+    return tables.repel[t] + (u - t) * (tables.repel[t + 1] - tables.repel[t]);
+  }
+  return (2 * b) / ((0.001 + d2) * (a * Math.pow(d2, b) + 1));
+}
+
+export type GradientTables = ReturnType<typeof gradientTables>;
+
+export function clip4(v: number): number {
   return v > 4 ? 4 : v < -4 ? -4 : v;
 }
 

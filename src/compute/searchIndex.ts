@@ -167,7 +167,6 @@ export class IndexSearcher {
   constructor(
     readonly index: SearchIndex,
     readonly k: number,
-    readonly epsilon = EPSILON,
   ) {
     this.visited = new Int32Array(index.n);
     this.rows = new Int32Array(k);
@@ -207,7 +206,7 @@ export class IndexSearcher {
       this.offer(row, key);
       this.pushCandidate(row, key);
     }
-    const slack = (1 + this.epsilon) * (1 + this.epsilon);
+    const slack = (1 + EPSILON) * (1 + EPSILON);
     while (this.candidateCount > 0) {
       const row = this.candidateRows[0];
       const key = this.candidateKeys[0];

@@ -60,7 +60,7 @@ export function searchRows(data: Float32Array, n: number, d: number, metric: Met
   return metric === 'cosine' ? normaliseRows(data, n, d) : data;
 }
 
-/** Neighbours of a placed row (the fitted layout's nNeighbors, as umap-learn). */
+/** Neighbours of a placed row: umap-learn's default n_neighbors, whatever the fit's neighbourhood size. */
 const UMAP_PLACE_NEIGHBOURS = 15;
 /**
  * A placed row starts at its neighbours' places averaged with Gaussian weights of this perplexity: openTSNE

@@ -2,7 +2,7 @@ import { createRng } from '../lib/rng';
 import { normaliseRows, type KnnGraph } from './knn';
 import { buildSearchIndex, IndexSearcher, type SearchIndex } from './searchIndex';
 import { Fft, tsne, type TsneOptions } from './tsne';
-import { attraction, cachedTables, clip4, fitCurve, repulsion, umap, type UmapOptions } from './umap';
+import { attraction, bisectSigma, cachedTables, clip4, fitCurve, repulsion, umap, type UmapOptions } from './umap';
 import type { Metric } from './types';
 
 /**
@@ -252,25 +252,10 @@ function placeUmapRow(
 
 /** sigma with sum_s exp(-d_s / sigma) = target, by bisection; floored at 1e-3 of the mean distance, as umap-learn. */
 function smoothSigma(distances: Float64Array, k: number, target: number): number {
-  let lo = 0;
-  let hi = Infinity;
-  let sigma = 1;
   let mean = 0;
   for (let s = 0; s < k; s++) mean += distances[s];
   mean /= Math.max(1, k);
-  for (let it = 0; it < 64; it++) {
-    let sum = 0;
-    for (let s = 0; s < k; s++) sum += Math.exp(-distances[s] / sigma);
-    if (Math.abs(sum - target) < 1e-5) break;
-    if (sum > target) {
-      hi = sigma;
-      sigma = (lo + hi) / 2;
-    } else {
-      lo = sigma;
-      sigma = hi === Infinity ? sigma * 2 : (lo + hi) / 2;
-    }
-  }
-  return Math.max(sigma, 1e-3 * mean, 1e-12);
+  return Math.max(bisectSigma(distances, null, 0, k, 0, target), 1e-3 * mean, 1e-12);
 }
 
 /**

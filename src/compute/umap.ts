@@ -135,25 +135,7 @@ export function fuzzySimplicialSet(graph: KnnGraph, nNeighbors: number): Weighte
       valid++;
     }
     mean = valid > 0 ? mean / valid : 0;
-    let lo = 0;
-    let hi = Infinity;
-    let sigma = 1;
-    for (let it = 0; it < 64; it++) {
-      let sum = 0;
-      for (let s = 0; s < k; s++) {
-        if (indices[o + s] < 0) continue;
-        const gap = distances[o + s] - rho;
-        sum += gap > 0 ? Math.exp(-gap / sigma) : 1;
-      }
-      if (Math.abs(sum - target) < 1e-5) break;
-      if (sum > target) {
-        hi = sigma;
-        sigma = (lo + hi) / 2;
-      } else {
-        lo = sigma;
-        sigma = hi === Infinity ? sigma * 2 : (lo + hi) / 2;
-      }
-    }
+    let sigma = bisectSigma(distances, indices, o, k, rho, target);
     // umap-learn's floor keeps sigma from collapsing where all neighbours sit at the same distance.
     const floor = 1e-3 * (rho > 0 ? mean : meanAll);
     if (sigma < floor) sigma = floor;
@@ -200,6 +182,33 @@ export function fuzzySimplicialSet(graph: KnnGraph, nNeighbors: number): Weighte
     weights[fill[j]++] = w;
   });
   return { n, rowStart, columns, weights };
+}
+
+/**
+ * The sigma with sum_s exp(-max(0, d_s - rho) / sigma) = target over the k distances from offset o (those whose index
+ * is >= 0 where `indices` is given), by bisection: UMAP's smooth kNN distance, for the fit and for placed rows.
+ */
+export function bisectSigma(distances: ArrayLike<number>, indices: ArrayLike<number> | null, o: number, k: number, rho: number, target: number): number {
+  let lo = 0;
+  let hi = Infinity;
+  let sigma = 1;
+  for (let it = 0; it < 64; it++) {
+    let sum = 0;
+    for (let s = 0; s < k; s++) {
+      if (indices && indices[o + s] < 0) continue;
+      const gap = distances[o + s] - rho;
+      sum += gap > 0 ? Math.exp(-gap / sigma) : 1;
+    }
+    if (Math.abs(sum - target) < 1e-5) break;
+    if (sum > target) {
+      hi = sigma;
+      sigma = (lo + hi) / 2;
+    } else {
+      lo = sigma;
+      sigma = hi === Infinity ? sigma * 2 : (lo + hi) / 2;
+    }
+  }
+  return sigma;
 }
 
 /** Drop edges too weak to be sampled even once in the given number of epochs (umap-learn does the same). */

@@ -87,6 +87,14 @@ describe('Gpt2Model against a float64 reference forward', () => {
         expect(logits.shape).toEqual([count, length, c.config.vocab_size]);
         check('logits', logits.dataSync(), reference.logits);
         logits.dispose();
+        // The differentiable path (TF.js's attention ops, which gradients go through) from block 0's attention on.
+        const vocab = Array.from({ length: c.config.vocab_size }, (_, id) => id);
+        const split = tf.tidy(() => {
+          const { activation, logitsFrom } = model.splitAt(tokens, 'h.0.attn', vocab);
+          return logitsFrom(activation);
+        });
+        check('splitAt logits', split.dataSync(), reference.logits);
+        split.dispose();
       }
       for (const { name, width } of model.layers.filter((l) => /^h\.1(\.mlp\.act|\.attn)?$/.test(l.name))) {
         const direction = seededDirection(width, c.seed);
@@ -149,14 +157,15 @@ describe('Gpt2Model runs only as far as it must and owns its tensors', () => {
       const info = await tf.profile(run);
       tf.dispose(info.result as tf.Tensor);
       const count = (name: string) => info.kernels.filter((k) => k.name === name).length;
-      return { tanh: count('Tanh'), matMuls: count('BatchMatMul') };
+      return { gelu: count('Sigmoid'), matMuls: count('BatchMatMul') + count('_FusedMatMul') };
     };
-    // Per block: c_attn, q·kᵀ, weights·v, attn c_proj, then c_fc, mlp c_proj; the unembedding is one more.
-    expect(await kernelsOf(() => model.record(tokens, 'h.0.attn'))).toEqual({ tanh: 0, matMuls: 4 });
-    expect(await kernelsOf(() => model.record(tokens, 'h.0.mlp.act'))).toEqual({ tanh: 1, matMuls: 5 });
-    expect(await kernelsOf(() => model.record(tokens, 'h.0'))).toEqual({ tanh: 1, matMuls: 6 });
-    expect(await kernelsOf(() => model.record(tokens, 'h.1.attn'))).toEqual({ tanh: 1, matMuls: 10 });
-    expect(await kernelsOf(() => model.logits(tokens))).toEqual({ tanh: 2, matMuls: 13 });
+    // Per block: the q, k and v projections, attn c_proj (the heads run in the attention kernel, not in matMuls),
+    // then c_fc and GELU's one sigmoid, mlp c_proj; the unembedding is one more.
+    expect(await kernelsOf(() => model.record(tokens, 'h.0.attn'))).toEqual({ gelu: 0, matMuls: 4 });
+    expect(await kernelsOf(() => model.record(tokens, 'h.0.mlp.act'))).toEqual({ gelu: 1, matMuls: 5 });
+    expect(await kernelsOf(() => model.record(tokens, 'h.0'))).toEqual({ gelu: 1, matMuls: 6 });
+    expect(await kernelsOf(() => model.record(tokens, 'h.1.attn'))).toEqual({ gelu: 1, matMuls: 10 });
+    expect(await kernelsOf(() => model.logits(tokens))).toEqual({ gelu: 2, matMuls: 13 });
     model.dispose();
   });
 
@@ -164,7 +173,8 @@ describe('Gpt2Model runs only as far as it must and owns its tensors', () => {
     const start = tf.memory().numTensors;
     const model = Gpt2Model.fromTensors(config, hostTensors(checkpoint));
     const loaded = tf.memory().numTensors;
-    expect(loaded - start).toBe(4 + 12 * config.nLayer);
+    // wte, wpe, ln_f's two; per block 16: two LayerNorms, q, k, v, c_proj, c_fc and mlp c_proj with their biases.
+    expect(loaded - start).toBe(4 + 16 * config.nLayer);
     for (const layer of model.layers) model.record(tokens, layer.name).dispose();
     tf.dispose(model.recordLayers(tokens, ['h.1', 'h.0.mlp.act']));
     model.logits(tokens).dispose();

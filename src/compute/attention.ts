@@ -1,0 +1,86 @@
+import { ATTENTION_KERNELS_WASM } from './wasm/attentionKernels.wasm';
+import { instantiateKernels, kernelModule } from './wasmKernels';
+
+interface KernelExports {
+  memory: WebAssembly.Memory;
+  scores(q: number, k: number, stride: number, tokens: number, dim: number, scale: number, out: number): void;
+  mix(p: number, v: number, stride: number, tokens: number, dim: number, out: number): void;
+}
+
+/** The shape of a batch of multi-head activations laid out [batch, tokens, heads, dim] (a projection's own output). */
+export interface HeadsShape {
+  batch: number;
+  tokens: number;
+  heads: number;
+  dim: number;
+}
+
+let instance: KernelExports | null = null;
+
+/** The kernels' instance, its memory grown to at least `bytes`; null where the runtime has no WebAssembly SIMD. */
+function kernels(bytes: number): KernelExports | null {
+  if (!instance) {
+    const module = kernelModule(ATTENTION_KERNELS_WASM);
+    if (!module) return null;
+    instance = instantiateKernels<KernelExports>(module, bytes);
+  } else if (instance.memory.buffer.byteLength < bytes) {
+    instance.memory.grow(Math.ceil((bytes - instance.memory.buffer.byteLength) / 65536));
+  }
+  return instance;
+}
+
+/** Whether `causalAttention` runs for heads of `dim` values here (WebAssembly SIMD, dim a multiple of 4). */
+export const causalAttentionRuns = (dim: number): boolean => dim % 4 === 0 && kernelModule(ATTENTION_KERNELS_WASM) !== null;
+
+/**
+ * Causal multi-head self-attention, softmax(q·kᵀ/sqrt(dim)) v with each query seeing the keys at or before it, over
+ * q, k, v laid out [batch, tokens, heads, dim]; the result has the same layout, i.e. the heads already merged. Only
+ * the causal half of each score square is computed (TF.js's batched matMul computes and masks all of it, at about
+ * 2 GFLOP/s on wasm). The softmax subtracts each row's maximum, as TF.js's does. Throws where `causalAttentionRuns`
+ * is false.
+ */
+export function causalAttention(q: Float32Array, k: Float32Array, v: Float32Array, shape: HeadsShape): Float32Array {
+  const { batch, tokens, heads, dim } = shape;
+  const size = batch * tokens * heads * dim;
+  for (const [name, x] of [['q', q], ['k', k], ['v', v]] as const) {
+    if (x.length !== size) throw new Error(`causalAttention: ${name} has ${x.length} values, not ${batch} x ${tokens} x ${heads} x ${dim}.`);
+  }
+  const scoresBytes = 4 * tokens * tokens;
+  // Memory: q, k, v, out, then one head's score square.
+  const exports = causalAttentionRuns(dim) ? kernels(16 * size + scoresBytes) : null;
+  if (!exports) throw new Error(`causalAttention needs WebAssembly SIMD and a head size that is a multiple of 4 (got ${dim}).`);
+  const [qAt, kAt, vAt, outAt, scoresAt] = [0, 4 * size, 8 * size, 12 * size, 16 * size];
+  const memory = new Float32Array(exports.memory.buffer);
+  memory.set(q, qAt / 4);
+  memory.set(k, kAt / 4);
+  memory.set(v, vAt / 4);
+  const scores = new Float32Array(exports.memory.buffer, scoresAt, tokens * tokens);
+  const stride = heads * dim;
+  const scale = 1 / Math.sqrt(dim);
+  for (let b = 0; b < batch; b++) {
+    for (let h = 0; h < heads; h++) {
+      const head = 4 * (b * tokens * stride + h * dim);
+      exports.scores(qAt + head, kAt + head, stride, tokens, dim, scale, scoresAt);
+      softmaxCausalRows(scores, tokens);
+      exports.mix(scoresAt, vAt + head, stride, tokens, dim, outAt + head);
+    }
+  }
+  return memory.slice(outAt / 4, outAt / 4 + size);
+}
+
+/** Row i of the tokens x tokens square, over its first i + 1 entries, replaced by their softmax. */
+function softmaxCausalRows(scores: Float32Array, tokens: number): void {
+  for (let i = 0; i < tokens; i++) {
+    const row = i * tokens;
+    let max = -Infinity;
+    for (let j = row; j <= row + i; j++) if (scores[j] > max) max = scores[j];
+    let sum = 0;
+    for (let j = row; j <= row + i; j++) {
+      const e = Math.exp(scores[j] - max);
+      scores[j] = e;
+      sum += e;
+    }
+    const inverse = 1 / sum;
+    for (let j = row; j <= row + i; j++) scores[j] *= inverse;
+  }
+}

@@ -1,11 +1,13 @@
 /**
  * GPT-2 recording benchmark: tokens per second of `Gpt2Model.record` up to one layer, per TF.js backend,
  * beside the same backend's dense matMul rate measured in the same process, so that the forward's
- * efficiency is (matmul FLOPs of the forward / time) over matMul's rate. Also peak RSS per case.
+ * efficiency is (matmul FLOPs of the forward / time) over matMul's rate; and beside ONNX Runtime Web
+ * running the same forward, exported from the same weights, on the same batch. Also peak RSS per case.
  *
- *   npm run bench:gpt2 -- [--backends wasm,cpu] [--models builtin,small] [--cpu-models builtin]
- *                         [--batch 8] [--tokens 128] [--layer h.6.mlp.act] [--reps 3]
+ *   npm run bench:gpt2 -- [--engines tfjs,ort] [--backends wasm,cpu] [--threads 1,N] [--models builtin,small]
+ *                         [--cpu-models builtin] [--batch 8] [--tokens 128] [--layer h.6.mlp.act] [--reps 3]
  *                         [--matmul-reps 3] [--matmul-rows 1024] [--seed 1] [--builtin-dir models/text-gpt2]
+ *                         [--python python3]
  *
  * Models: `builtin` is models/text-gpt2/ (config.json + model.safetensors; skipped if absent), `small` a
  * GPT-2-small-shaped model (n_embd 768, 12 layers, 12 heads, vocab 50257, 1024 positions: 124M
@@ -13,29 +15,46 @@
  * 1024, 24 layers, 16 heads: 355M parameters), not run by default. `--layer` defaults to the middle block's
  * `h.I.mlp.act` (I = n_layer / 2) of each model. The cpu backend runs only `--cpu-models` (it is slow).
  *
- * Each (model, backend) runs in its own child process, so that peak RSS (VmHWM) is that case's own:
- * host tensors, the backend's copy of the weights and the activations. VmHWM is read before the matMul
- * measurement, which runs after the recording in the same child.
+ * Engines: `tfjs` is this project's recording on each of `--backends`; `ort` is ONNX Runtime Web's wasm
+ * backend (bench/gpt2Ort.ts) on the graph scripts/export-gpt2-onnx.py exports (cached in bench/out/onnx/,
+ * re-exported when the checkpoint or the script is newer; a seeded model's checkpoint is written once to
+ * bench/out/gpt2-<model>-seed<seed>/). Each runs on every count of `--threads` (default 1 and all cores)
+ * it can; ORT also prints its largest difference from our activations of the same batch.
+ *
+ * Each case runs in its own child process, so that peak RSS (VmHWM) is that case's own: host tensors,
+ * the engine's copy of the weights and the activations. VmHWM is read before the matMul measurement,
+ * which runs after the recording in the same child.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
+import { getThreadsCount, setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { createRng } from '../src/lib/rng';
 import { chooseBackend } from '../src/model/backend';
 import { Gpt2Model, gpt2Size, gpt2WeightShapes, isGpt2MaskBuffer } from '../src/model/text/gpt2';
 import { type Gpt2Config, parseGpt2Config } from '../src/model/text/gpt2Config';
 import { type HostTensor, readSafetensors } from '../src/model/text/safetensors';
-import { parseArgs, peakResidentMb, printTable, runChild } from './lib';
+import { type TestConfigJson, type TensorToWrite, writeSafetensors } from '../tests/model/text/checkpoints';
+import type { OrtCaseResult } from './gpt2Ort';
+import { parseArgs, peakResidentMb, printTable, runChild, seededTokens } from './lib';
 
 type ModelName = 'builtin' | 'small' | 'medium';
 type Backend = 'wasm' | 'cpu';
+type Engine = 'tfjs' | 'ort';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const DEFAULT_BUILTIN_DIR = join(HERE, '..', 'models', 'text-gpt2');
+const OUT_DIR = join(HERE, 'out');
+const EXPORT_SCRIPT = join(HERE, '..', 'scripts', 'export-gpt2-onnx.py');
+const ORT_CHILD = join(HERE, 'gpt2Ort.ts');
 const GPT2_SMALL: Gpt2Config = { nEmbd: 768, nLayer: 12, nHead: 12, nPositions: 1024, vocabSize: 50257, nInner: 3072, layerNormEpsilon: 1e-5 };
 /** GPT-2 medium's shape (355M parameters), to show it loads and runs on wasm. */
 const GPT2_MEDIUM: Gpt2Config = { nEmbd: 1024, nLayer: 24, nHead: 16, nPositions: 1024, vocabSize: 50257, nInner: 4096, layerNormEpsilon: 1e-5 };
+/** Pythons tried, in order, for the ONNX export when `--python` is not given: a pyenv python3 on PATH may lack Debian's torch. */
+const PYTHONS = ['python3', '/usr/bin/python3'];
 
 interface Settings {
   builtinDir: string;
@@ -54,19 +73,25 @@ interface MatMulRate {
   reps: number;
 }
 
-/** What a child prints as its last line. */
+/** What a TF.js child prints as its last line. */
 interface CaseResult {
-  parameters: number;
-  shape: string;
-  layer: string;
-  flopsPerToken: number;
   buildSeconds: number;
   /** Seconds of each timed `record` + read-back of one batch. */
   recordSeconds: number[];
   cpuSeconds: number;
   peakRssMb: number;
   matmul: MatMulRate[];
-  threads: number | null;
+}
+
+/** One engine's figures on one (model, backend, threads), for the closing comparison. */
+interface Measured {
+  model: ModelName;
+  engine: Engine;
+  backend: Backend;
+  threads: number;
+  tokensPerSecond: number;
+  gflops: number;
+  peakRssMb: number;
 }
 
 function positiveInteger(args: Map<string, string>, key: string, fallback: number): number {
@@ -88,7 +113,12 @@ function settingsFrom(args: Map<string, string>): Settings {
   };
 }
 
+/** The token batch's seed: apart from the weights' seed, so that tokens and weights are not one random stream. */
+const tokenSeed = (s: Settings) => s.seed + 7;
+
 const middleLayer = (config: Gpt2Config) => `h.${Math.floor(config.nLayer / 2)}.mlp.act`;
+
+const shapeLabel = (config: Gpt2Config) => `${config.nLayer}L ${config.nEmbd}d ${config.nHead}h v${config.vocabSize}`;
 
 /**
  * Matmul FLOPs (2*M*K*N each) of the forward of `batch` sequences of `tokens` up to `layer`: per block the
@@ -123,19 +153,17 @@ function randomWeights(config: Gpt2Config, seed: number): Map<string, HostTensor
   return tensors;
 }
 
-function buildModel(name: ModelName, s: Settings): Gpt2Model {
+function modelConfig(name: ModelName, s: Settings): Gpt2Config {
+  if (name === 'builtin') return parseGpt2Config(readFileSync(join(s.builtinDir, 'config.json'), 'utf8'));
+  return name === 'medium' ? GPT2_MEDIUM : GPT2_SMALL;
+}
+
+function buildModel(name: ModelName, config: Gpt2Config, s: Settings): Gpt2Model {
   if (name === 'builtin') {
-    const config = parseGpt2Config(readFileSync(join(s.builtinDir, 'config.json'), 'utf8'));
     const tensors = readSafetensors(readFileSync(join(s.builtinDir, 'model.safetensors')), { skip: isGpt2MaskBuffer, fileName: 'model.safetensors' });
     return Gpt2Model.fromTensors(config, tensors);
   }
-  const config = name === 'medium' ? GPT2_MEDIUM : GPT2_SMALL;
   return Gpt2Model.fromTensors(config, randomWeights(config, s.seed));
-}
-
-function seededTokens(batch: number, tokens: number, vocabSize: number, seed: number): Int32Array[] {
-  const random = createRng(seed);
-  return Array.from({ length: batch }, () => Int32Array.from({ length: tokens }, () => Math.floor(random() * vocabSize)));
 }
 
 /** Dense matMul rate: one warm-up, then at least `minReps` products (more while under a second), each read back. */
@@ -162,47 +190,55 @@ async function matMulRate(m: number, k: number, n: number, minReps: number, seed
   }
 }
 
-/** This process's peak resident set (VmHWM, which starts afresh at exec); maxRSS where /proc is absent. */
-async function wasmThreads(backend: Backend): Promise<number | null> {
-  if (backend !== 'wasm') return null;
-  const { getThreadsCount } = await import('@tensorflow/tfjs-backend-wasm');
-  return getThreadsCount();
+/**
+ * Why our wasm recording cannot run on `threads` threads in Node, or null when it can: the one place to change
+ * when TF.js's threaded wasm is made to start here.
+ */
+function tfjsWasmThreadsProblem(threads: number): string | null {
+  if (threads === 1) return null;
+  return "TF.js's threaded wasm cannot start in Node (its pthread worker is a blob: URL, which Node's Worker rejects)";
 }
 
-/** Child entry: build the model on the backend, time `record` on one batch, read VmHWM, then measure matMul. */
+/**
+ * TF.js child entry: build the model on the backend (wasm on `--wasm-threads`), time `record` on one batch,
+ * read VmHWM, write the last batch's activations to `--save-activations` if asked, then measure matMul.
+ */
 async function child(args: Map<string, string>): Promise<void> {
   const backend = args.get('backend') as Backend;
   const modelName = args.get('child') as ModelName;
   const s = settingsFrom(args);
+  const wasmThreads = positiveInteger(args, 'wasm-threads', 1);
+  if (backend === 'wasm') setThreadsCount(wasmThreads);
   const chosen = await chooseBackend({ override: backend, node: true });
   if (chosen.name !== backend) throw new Error(`backend ${backend} did not initialise (${chosen.reason})`);
+  if (backend === 'wasm' && getThreadsCount() !== wasmThreads) throw new Error(`asked TF.js wasm for ${wasmThreads} threads, it runs ${getThreadsCount()}`);
 
+  const config = modelConfig(modelName, s);
   const buildStart = performance.now();
-  const model = buildModel(modelName, s);
+  const model = buildModel(modelName, config, s);
   const buildSeconds = (performance.now() - buildStart) / 1000;
-  const { config } = model;
-  const layer = s.layer ?? middleLayer(config);
-  const batch = seededTokens(s.batch, s.tokens, config.vocabSize, s.seed + 7);
-  const recordOnce = async () => {
-    const activations = model.record(batch, layer);
+  const batch = seededTokens(s.batch, s.tokens, config.vocabSize, tokenSeed(s));
+  const recordOnce = async (): Promise<Float32Array> => {
+    const activations = model.record(batch, s.layer ?? middleLayer(config));
     try {
-      await activations.data();
+      return (await activations.data()) as Float32Array;
     } finally {
       activations.dispose();
     }
   };
-  await recordOnce();
+  let last = await recordOnce();
   const recordSeconds: number[] = [];
   const cpuStart = process.cpuUsage();
   for (let r = 0; r < s.reps; r++) {
     const start = performance.now();
-    await recordOnce();
+    last = await recordOnce();
     recordSeconds.push((performance.now() - start) / 1000);
   }
   const cpu = process.cpuUsage(cpuStart);
   const peakRssMb = peakResidentMb();
-  const parameters = gpt2Size(config).parameters;
   model.dispose();
+  const savePath = args.get('save-activations');
+  if (savePath) writeFileSync(savePath, new Uint8Array(last.buffer, last.byteOffset, last.byteLength));
 
   const rows = s.matmulRows;
   const matmul = [
@@ -210,97 +246,269 @@ async function child(args: Map<string, string>): Promise<void> {
     await matMulRate(rows, 3072, 768, s.matmulReps, s.seed),
     await matMulRate(1024, 1024, 1024, s.matmulReps, s.seed),
   ];
-  const result: CaseResult = {
-    parameters,
-    shape: `${config.nLayer}L ${config.nEmbd}d ${config.nHead}h v${config.vocabSize}`,
-    layer,
-    flopsPerToken: forwardFlops(config, layer, s.batch, s.tokens) / (s.batch * s.tokens),
-    buildSeconds,
-    recordSeconds,
-    cpuSeconds: (cpu.user + cpu.system) / 1e6,
-    peakRssMb,
-    matmul,
-    threads: await wasmThreads(backend),
-  };
+  const result: CaseResult = { buildSeconds, recordSeconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, peakRssMb, matmul };
   console.log(JSON.stringify(result));
 }
 
-async function runCase(model: ModelName, backend: Backend, argv: string[]): Promise<CaseResult | string> {
-  const result = await runChild<CaseResult>(fileURLToPath(import.meta.url), [...argv, '--child', model, '--backend', backend]);
-  return result.ok ? result.value : result.error;
+/** The first of `--python`, else PYTHONS, that imports torch; or why none can export. */
+function pythonWithTorch(args: Map<string, string>): { python: string } | { problem: string } {
+  const candidates = args.has('python') ? [args.get('python')!] : PYTHONS;
+  for (const python of candidates) {
+    if (spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore', timeout: 60_000 }).status === 0) return { python };
+  }
+  return { problem: `no Python with torch to export the ONNX graph (tried ${candidates.join(', ')}; Debian: apt-get install python3-torch)` };
+}
+
+/** Hugging Face config.json fields of a GPT-2, as the export script reads them. */
+function configJson(config: Gpt2Config): TestConfigJson {
+  return {
+    model_type: 'gpt2',
+    n_embd: config.nEmbd,
+    n_layer: config.nLayer,
+    n_head: config.nHead,
+    n_positions: config.nPositions,
+    vocab_size: config.vocabSize,
+    n_inner: config.nInner,
+    layer_norm_epsilon: config.layerNormEpsilon,
+    activation_function: 'gelu_new',
+  };
+}
+
+/**
+ * The folder holding config.json + model.safetensors (F32) of a seeded model, written once under bench/out/
+ * from the same `randomWeights` our child builds, so that both engines run the same weights.
+ */
+function seededCheckpoint(name: ModelName, config: Gpt2Config, seed: number): string {
+  const dir = join(OUT_DIR, `gpt2-${name}-seed${seed}`);
+  const file = join(dir, 'model.safetensors');
+  if (existsSync(file)) return dir;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(configJson(config), null, 2));
+  // Float32Array bytes are little-endian on every platform Node runs on, as safetensors stores them.
+  const tensors: TensorToWrite[] = [...randomWeights(config, seed)].map(([tensorName, { shape, data }]) => ({
+    name: tensorName,
+    dtype: 'F32',
+    shape,
+    bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+  }));
+  writeFileSync(`${file}.partial`, writeSafetensors(tensors, { format: 'pt' }));
+  renameSync(`${file}.partial`, file);
+  return dir;
+}
+
+/**
+ * The ONNX graph of `model` up to `layer`, exported by scripts/export-gpt2-onnx.py unless one newer than both
+ * the checkpoint and the script is already in bench/out/onnx/; or why there is none.
+ */
+function onnxGraph(model: ModelName, config: Gpt2Config, layer: string, s: Settings, python: { python: string } | { problem: string }): { path: string } | { problem: string } {
+  if ('problem' in python) return python;
+  const checkpointDir = model === 'builtin' ? s.builtinDir : seededCheckpoint(model, config, s.seed);
+  const path = join(OUT_DIR, 'onnx', `${basename(checkpointDir)}-${layer}.onnx`);
+  const newestInput = Math.max(statSync(join(checkpointDir, 'model.safetensors')).mtimeMs, statSync(EXPORT_SCRIPT).mtimeMs);
+  if (existsSync(path) && statSync(path).mtimeMs >= newestInput) return { path };
+  process.stdout.write(`[prep] exporting ${model} up to ${layer} to ONNX ... `);
+  const exported = spawnSync(python.python, [EXPORT_SCRIPT, '--model-dir', checkpointDir, '--layer', layer, '--out', path], { encoding: 'utf8' });
+  if (exported.status !== 0) {
+    const why = `${basename(EXPORT_SCRIPT)} exited ${exported.status ?? exported.signal}: ${(exported.stderr ?? '').trim().split('\n').slice(-2).join(' | ')}`;
+    console.log(`failed (${why})`);
+    return { problem: why };
+  }
+  console.log(exported.stdout.trim());
+  return { path };
 }
 
 const fmt = (v: number | undefined, digits: number) => (v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(digits));
+
+/** Tokens per second and mean seconds per batch over the timed records. */
+function rates(s: Settings, recordSeconds: number[]): { tokensPerSecond: number; secondsPerBatch: number; wall: number } {
+  const wall = recordSeconds.reduce((a, b) => a + b, 0);
+  return { tokensPerSecond: (s.batch * s.tokens * recordSeconds.length) / wall, secondsPerBatch: wall / recordSeconds.length, wall };
+}
+
+const HEADER = ['model', 'engine', 'backend', 'threads', 'params', 'shape', 'layer', 'MFLOP/token', 'tokens/s', 'ms/batch', 'GFLOP/s', 'matMul GFLOP/s', 'efficiency %', 'peak RSS MB', 'build s', 'cpu/wall', 'note'];
+
+/** One model as every case of it is run and labelled. */
+interface ModelCase {
+  model: ModelName;
+  config: Gpt2Config;
+  layer: string;
+  flopsPerToken: number;
+  /** The params, shape, layer and MFLOP/token cells of its rows. */
+  described: string[];
+}
+
+/** Our activations of a model's batch, written by its first TF.js case, for ORT's to be compared with. */
+interface Reference {
+  path: string;
+  label: string;
+}
+
+/** The printed tables' rows, filled in as the cases run. */
+class Report {
+  readonly rows: string[][] = [];
+  readonly matmulRows: string[][] = [];
+  readonly measured: Measured[] = [];
+
+  /** A row for a case that was skipped or failed, with why. */
+  unmeasured(model: string, engine: string, backend: string, threads: string, note: string): void {
+    console.log(`[skip] ${model} on ${engine} ${backend}, ${threads} thread(s): ${note}`);
+    this.rows.push([model, engine, backend, threads, ...HEADER.slice(4, -1).map(() => '-'), note]);
+  }
+
+  print(models: ModelName[], threadCounts: number[]): void {
+    console.log('\nRecording:\n');
+    printTable(HEADER, this.rows, (c) => c === 3 || (c >= 7 && c <= 15));
+    if (this.matmulRows.length > 0) {
+      console.log('\nDense matMul, measured in each TF.js case\'s process after its recording (efficiency uses the best row of that process):\n');
+      printTable(['case', 'backend', 'threads', 'shape', 'GFLOP/s', 'reps'], this.matmulRows, (c) => c === 2 || c >= 4);
+    }
+    printComparison(this.measured, models, threadCounts);
+  }
+}
+
+/** Runs our recording of `c` on `backend` with `threads` threads in a child; true when it ran (and wrote `savePath`, if given). */
+async function runTfjsCase(c: ModelCase, backend: Backend, threads: number, s: Settings, passOn: string[], savePath: string | null, report: Report): Promise<boolean> {
+  process.stdout.write(`[run ] ${c.model} on tfjs ${backend}, ${threads} thread(s) ... `);
+  const result = await runChild<CaseResult>(fileURLToPath(import.meta.url), [
+    ...passOn, '--child', c.model, '--backend', backend, '--layer', c.layer, '--wasm-threads', `${threads}`, ...(savePath ? ['--save-activations', savePath] : []),
+  ]);
+  if (!result.ok) {
+    console.log(`failed (${result.error})`);
+    report.unmeasured(c.model, 'tfjs', backend, `${threads}`, `failed: ${result.error}`);
+    return false;
+  }
+  const r = result.value;
+  const { tokensPerSecond, secondsPerBatch, wall } = rates(s, r.recordSeconds);
+  const achieved = (c.flopsPerToken * tokensPerSecond) / 1e9;
+  const best = Math.max(...r.matmul.map((m) => m.gflops));
+  console.log(`${fmt(tokensPerSecond, 0)} tokens/s, ${fmt(achieved, 2)} GFLOP/s vs matMul ${fmt(best, 2)}, peak RSS ${fmt(r.peakRssMb, 0)} MB`);
+  report.measured.push({ model: c.model, engine: 'tfjs', backend, threads, tokensPerSecond, gflops: achieved, peakRssMb: r.peakRssMb });
+  report.rows.push([
+    c.model, 'tfjs', backend, `${threads}`, ...c.described,
+    fmt(tokensPerSecond, 0), fmt(secondsPerBatch * 1000, 0), fmt(achieved, 2), fmt(best, 2), fmt((100 * achieved) / best, 1),
+    fmt(r.peakRssMb, 0), fmt(r.buildSeconds, 1), fmt(r.cpuSeconds / wall, 2),
+    `records ${r.recordSeconds.map((t) => t.toFixed(2)).join('/')} s`,
+  ]);
+  for (const m of r.matmul) report.matmulRows.push([c.model, backend, `${threads}`, m.shape, fmt(m.gflops, 2), `${m.reps}`]);
+  return true;
+}
+
+/** Runs ONNX Runtime Web on the graph of `c` with `threads` threads in a child (bench/gpt2Ort.ts), compared with `reference` when there is one. */
+async function runOrtCase(c: ModelCase, onnxPath: string, threads: number, s: Settings, reference: Reference | null, report: Report): Promise<void> {
+  process.stdout.write(`[run ] ${c.model} on ort wasm, ${threads} thread(s) ... `);
+  const result = await runChild<OrtCaseResult>(ORT_CHILD, [
+    '--onnx', onnxPath, '--threads', `${threads}`, '--batch', `${s.batch}`, '--tokens', `${s.tokens}`, '--vocab-size', `${c.config.vocabSize}`,
+    '--token-seed', `${tokenSeed(s)}`, '--reps', `${s.reps}`, ...(reference ? ['--reference', reference.path] : []),
+  ]);
+  if (!result.ok) {
+    console.log(`failed (${result.error})`);
+    report.unmeasured(c.model, 'ort', 'wasm', `${threads}`, `failed: ${result.error}`);
+    return;
+  }
+  const r = result.value;
+  const { tokensPerSecond, secondsPerBatch, wall } = rates(s, r.recordSeconds);
+  const achieved = (c.flopsPerToken * tokensPerSecond) / 1e9;
+  const compared = r.maxRelativeError === null || !reference
+    ? 'not compared (no TF.js case ran)'
+    : `max rel. error vs ${reference.label} ${r.maxRelativeError.toExponential(1)}`;
+  const threadNote = r.threads === threads ? '' : `; asked for ${threads} threads, ORT ran ${r.threads}`;
+  console.log(`${fmt(tokensPerSecond, 0)} tokens/s, ${fmt(achieved, 2)} GFLOP/s, peak RSS ${fmt(r.peakRssMb, 0)} MB; ${compared}`);
+  report.measured.push({ model: c.model, engine: 'ort', backend: 'wasm', threads: r.threads, tokensPerSecond, gflops: achieved, peakRssMb: r.peakRssMb });
+  report.rows.push([
+    c.model, 'ort', 'wasm', `${r.threads}`, ...c.described,
+    fmt(tokensPerSecond, 0), fmt(secondsPerBatch * 1000, 0), fmt(achieved, 2), '-', '-',
+    fmt(r.peakRssMb, 0), fmt(r.sessionSeconds, 1), fmt(r.cpuSeconds / wall, 2),
+    `records ${r.recordSeconds.map((t) => t.toFixed(2)).join('/')} s; ${compared}${threadNote}`,
+  ]);
+}
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (args.has('child')) return child(args);
   const s = settingsFrom(args);
+  const engines = new Set((args.get('engines') ?? 'tfjs,ort').split(',') as Engine[]);
   const backends = (args.get('backends') ?? 'wasm,cpu').split(',') as Backend[];
   const models = (args.get('models') ?? 'builtin,small').split(',') as ModelName[];
   const cpuModels = new Set((args.get('cpu-models') ?? 'builtin').split(','));
+  const threadCounts = [...new Set((args.get('threads') ?? `1,${availableParallelism()}`).split(',').map(Number))].sort((a, b) => a - b);
+  if (threadCounts.some((n) => !Number.isSafeInteger(n) || n <= 0)) throw new Error(`--threads must list positive integers, got ${args.get('threads')}.`);
   const passOn = process.argv.slice(2);
+  const python = engines.has('ort') ? pythonWithTorch(args) : { problem: 'not asked' };
+  const referenceDir = mkdtempSync(join(tmpdir(), 'bench-gpt2-'));
 
   console.log(
     `GPT-2 recording benchmark: batch ${s.batch} x ${s.tokens} tokens, layer ${s.layer ?? "each model's middle h.I.mlp.act"}, ` +
-      `${s.reps} timed records after 1 warm-up; matMul ${s.matmulReps}+ reps after 1 warm-up; seed ${s.seed}; node ${process.version}.`,
+      `${s.reps} timed records after 1 warm-up; matMul ${s.matmulReps}+ reps after 1 warm-up; seed ${s.seed}; ` +
+      `engines ${[...engines].join(', ')}; threads ${threadCounts.join(', ')}; node ${process.version}.`,
   );
-  console.log('FLOPs count matmuls only (2*M*K*N; attention q·kᵀ and softmax·v over the full square). Efficiency = achieved / best matMul rate of the same backend and process.\n');
+  console.log('FLOPs count matmuls only (2*M*K*N; attention q·kᵀ and softmax·v over the full square). Efficiency = achieved / best matMul rate of the same backend and process.');
+  console.log("build s: our model's upload, or ORT's session creation. ORT's graph holds the weights up to the layer only; our model holds all of them.\n");
 
-  const header = ['model', 'backend', 'params', 'shape', 'layer', 'MFLOP/token', 'tokens/s', 'ms/batch', 'GFLOP/s', 'matMul GFLOP/s', 'efficiency %', 'peak RSS MB', 'build s', 'cpu/wall', 'note'];
-  const rows: string[][] = [];
-  const matmulRows: string[][] = [];
-  const skip = (model: string, backend: string, note: string) => {
-    console.log(`[skip] ${model} on ${backend}: ${note}`);
-    rows.push([model, backend, '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', `skipped: ${note}`]);
-  };
-  for (const model of models) {
-    if (model === 'builtin' && !(existsSync(join(s.builtinDir, 'config.json')) && existsSync(join(s.builtinDir, 'model.safetensors')))) {
-      skip(model, backends.join(','), `${s.builtinDir} has no config.json + model.safetensors yet (npm run train:text writes them)`);
-      continue;
+  const report = new Report();
+  try {
+    for (const model of models) {
+      if (model === 'builtin' && !(existsSync(join(s.builtinDir, 'config.json')) && existsSync(join(s.builtinDir, 'model.safetensors')))) {
+        report.unmeasured(model, [...engines].join(','), backends.join(','), '-', `skipped: ${s.builtinDir} has no config.json + model.safetensors yet (npm run train:text writes them)`);
+        continue;
+      }
+      const config = modelConfig(model, s);
+      const layer = s.layer ?? middleLayer(config);
+      const flopsPerToken = forwardFlops(config, layer, s.batch, s.tokens) / (s.batch * s.tokens);
+      const described = [`${(gpt2Size(config).parameters / 1e6).toFixed(1)}M`, shapeLabel(config), layer, fmt(flopsPerToken / 1e6, 2)];
+      const c: ModelCase = { model, config, layer, flopsPerToken, described };
+      let reference: Reference | null = null;
+
+      for (const backend of engines.has('tfjs') ? backends : []) {
+        if (backend === 'cpu' && !cpuModels.has(model)) {
+          report.unmeasured(model, 'tfjs', backend, '-', 'skipped: the cpu backend is slow; add it with --cpu-models');
+          continue;
+        }
+        // The cpu backend is single-threaded JavaScript: one row whatever --threads says.
+        for (const threads of backend === 'wasm' ? threadCounts : [1]) {
+          const problem = backend === 'wasm' ? tfjsWasmThreadsProblem(threads) : null;
+          if (problem) {
+            report.unmeasured(model, 'tfjs', backend, `${threads}`, `skipped: ${problem}`);
+            continue;
+          }
+          const savePath: string | null = reference ? null : join(referenceDir, `${model}.f32`);
+          const ran = await runTfjsCase(c, backend, threads, s, passOn, savePath, report);
+          if (ran && savePath) reference = { path: savePath, label: `ours on ${backend}, ${threads} thread${threads === 1 ? '' : 's'}` };
+        }
+      }
+
+      if (!engines.has('ort')) continue;
+      const graph = onnxGraph(model, config, layer, s, python);
+      if ('problem' in graph) {
+        report.unmeasured(model, 'ort', 'wasm', threadCounts.join(','), `skipped: ${graph.problem}`);
+        continue;
+      }
+      for (const threads of threadCounts) await runOrtCase(c, graph.path, threads, s, reference, report);
     }
-    for (const backend of backends) {
-      if (backend === 'cpu' && !cpuModels.has(model)) {
-        skip(model, backend, 'the cpu backend is slow; add it with --cpu-models');
-        continue;
-      }
-      process.stdout.write(`[run ] ${model} on ${backend} ... `);
-      const result = await runCase(model, backend, passOn);
-      if (typeof result === 'string') {
-        console.log(`failed (${result})`);
-        rows.push([model, backend, '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', `failed: ${result}`]);
-        continue;
-      }
-      const wall = result.recordSeconds.reduce((a, b) => a + b, 0);
-      const tokensPerSecond = (s.batch * s.tokens * result.recordSeconds.length) / wall;
-      const achieved = (result.flopsPerToken * tokensPerSecond) / 1e9;
-      const best = Math.max(...result.matmul.map((m) => m.gflops));
-      console.log(`${fmt(tokensPerSecond, 0)} tokens/s, ${fmt(achieved, 2)} GFLOP/s vs matMul ${fmt(best, 2)}, peak RSS ${fmt(result.peakRssMb, 0)} MB`);
-      const spread = `records ${result.recordSeconds.map((t) => t.toFixed(2)).join('/')} s`;
+  } finally {
+    rmSync(referenceDir, { recursive: true, force: true });
+  }
+  report.print(models, threadCounts);
+}
+
+/** Ours (TF.js wasm) against ONNX Runtime Web per model and thread count; '-' where one side did not run (the table above says why). */
+function printComparison(measured: Measured[], models: ModelName[], threadCounts: number[]): void {
+  const find = (model: ModelName, engine: Engine, threads: number) => measured.find((m) => m.model === model && m.engine === engine && m.backend === 'wasm' && m.threads === threads);
+  const rows: string[][] = [];
+  for (const model of models) {
+    for (const threads of threadCounts) {
+      const ours = find(model, 'tfjs', threads);
+      const ort = find(model, 'ort', threads);
+      if (!ours && !ort) continue;
       rows.push([
-        model,
-        backend,
-        `${(result.parameters / 1e6).toFixed(1)}M`,
-        result.shape,
-        result.layer,
-        fmt(result.flopsPerToken / 1e6, 2),
-        fmt(tokensPerSecond, 0),
-        fmt((wall / result.recordSeconds.length) * 1000, 0),
-        fmt(achieved, 2),
-        fmt(best, 2),
-        fmt((100 * achieved) / best, 1),
-        fmt(result.peakRssMb, 0),
-        fmt(result.buildSeconds, 1),
-        fmt(result.cpuSeconds / wall, 2),
-        result.threads === null ? spread : `${spread}; ${result.threads} wasm thread${result.threads === 1 ? '' : 's'}`,
+        model, `${threads}`,
+        fmt(ours?.tokensPerSecond, 0), fmt(ort?.tokensPerSecond, 0), ours && ort ? fmt(ours.tokensPerSecond / ort.tokensPerSecond, 2) : '-',
+        fmt(ours?.gflops, 2), fmt(ort?.gflops, 2), fmt(ours?.peakRssMb, 0), fmt(ort?.peakRssMb, 0),
       ]);
-      for (const m of result.matmul) matmulRows.push([model, backend, m.shape, fmt(m.gflops, 2), `${m.reps}`]);
     }
   }
-  console.log('\nRecording:\n');
-  printTable(header, rows, (c) => c >= 5 && c <= 13);
-  console.log('\nDense matMul, measured in each case\'s process after its recording (efficiency uses the best row of that process):\n');
-  printTable(['case', 'backend', 'shape', 'GFLOP/s', 'reps'], matmulRows, (c) => c >= 3);
+  if (rows.length === 0) return;
+  console.log('\nOurs (TF.js wasm) vs ONNX Runtime Web (wasm), same model, batch, layer and thread count:\n');
+  printTable(['model', 'threads', 'ours tokens/s', 'ORT tokens/s', 'ours/ORT', 'ours GFLOP/s', 'ORT GFLOP/s', 'ours peak RSS MB', 'ORT peak RSS MB'], rows, (c) => c >= 1);
 }
 
 main().catch((error) => {

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createRng } from '../src/lib/rng';
 
 /** `--key value`, `--key=value` and bare `--flag` (true) from a command line. */
 export function parseArgs(argv: string[]): Map<string, string> {
@@ -52,4 +53,10 @@ export function runChild<T>(script: string, args: string[]): Promise<{ ok: true;
       else resolve({ ok: true, value: JSON.parse(line) as T });
     });
   });
+}
+
+/** `batch` seeded token sequences of `tokens` ids below `vocabSize`: the same batch for every engine a benchmark compares. */
+export function seededTokens(batch: number, tokens: number, vocabSize: number, seed: number): Int32Array[] {
+  const random = createRng(seed);
+  return Array.from({ length: batch }, () => Int32Array.from({ length: tokens }, () => Math.floor(random() * vocabSize)));
 }

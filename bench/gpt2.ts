@@ -31,7 +31,8 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { getThreadsCount, setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+import { withNodeWasmThreads } from '../src/cli/wasmThreads';
 import { createRng } from '../src/lib/rng';
 import { chooseBackend } from '../src/model/backend';
 import { Gpt2Model, gpt2Size, gpt2WeightShapes, isGpt2MaskBuffer } from '../src/model/text/gpt2';
@@ -190,14 +191,6 @@ async function matMulRate(m: number, k: number, n: number, minReps: number, seed
   }
 }
 
-/**
- * Why our wasm recording cannot run on `threads` threads in Node, or null when it can: the one place to change
- * when TF.js's threaded wasm is made to start here.
- */
-function tfjsWasmThreadsProblem(threads: number): string | null {
-  if (threads === 1) return null;
-  return "TF.js's threaded wasm cannot start in Node (its pthread worker is a blob: URL, which Node's Worker rejects)";
-}
 
 /**
  * TF.js child entry: build the model on the backend (wasm on `--wasm-threads`), time `record` on one batch,
@@ -208,10 +201,9 @@ async function child(args: Map<string, string>): Promise<void> {
   const modelName = args.get('child') as ModelName;
   const s = settingsFrom(args);
   const wasmThreads = positiveInteger(args, 'wasm-threads', 1);
-  if (backend === 'wasm') setThreadsCount(wasmThreads);
-  const chosen = await chooseBackend({ override: backend, node: true });
+  const { value: chosen, note } = await withNodeWasmThreads(backend === 'wasm' ? wasmThreads : 1, () => chooseBackend({ override: backend, node: true }));
   if (chosen.name !== backend) throw new Error(`backend ${backend} did not initialise (${chosen.reason})`);
-  if (backend === 'wasm' && getThreadsCount() !== wasmThreads) throw new Error(`asked TF.js wasm for ${wasmThreads} threads, it runs ${getThreadsCount()}`);
+  if (backend === 'wasm' && getThreadsCount() !== wasmThreads) throw new Error(note ?? `asked TF.js wasm for ${wasmThreads} threads, it runs ${getThreadsCount()}`);
 
   const config = modelConfig(modelName, s);
   const buildStart = performance.now();
@@ -465,11 +457,6 @@ async function main(): Promise<void> {
         }
         // The cpu backend is single-threaded JavaScript: one row whatever --threads says.
         for (const threads of backend === 'wasm' ? threadCounts : [1]) {
-          const problem = backend === 'wasm' ? tfjsWasmThreadsProblem(threads) : null;
-          if (problem) {
-            report.unmeasured(model, 'tfjs', backend, `${threads}`, `skipped: ${problem}`);
-            continue;
-          }
           const savePath: string | null = reference ? null : join(referenceDir, `${model}.f32`);
           const ran = await runTfjsCase(c, backend, threads, s, passOn, savePath, report);
           if (ran && savePath) reference = { path: savePath, label: `ours on ${backend}, ${threads} thread${threads === 1 ? '' : 's'}` };

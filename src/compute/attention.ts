@@ -4,7 +4,9 @@ import { instantiateKernels, kernelModule } from './wasmKernels';
 interface KernelExports {
   memory: WebAssembly.Memory;
   scores(q: number, k: number, stride: number, tokens: number, dim: number, scale: number, out: number): void;
+  softmaxRows(scores: number, tokens: number): void;
   mix(p: number, v: number, stride: number, tokens: number, dim: number, out: number): void;
+  mix16(p: number, v: number, stride: number, tokens: number, dim: number, out: number): void;
 }
 
 /** The shape of a batch of multi-head activations laid out [batch, tokens, heads, dim] (a projection's own output). */
@@ -45,8 +47,9 @@ export function causalAttention(q: Float32Array, k: Float32Array, v: Float32Arra
   for (const [name, x] of [['q', q], ['k', k], ['v', v]] as const) {
     if (x.length !== size) throw new Error(`causalAttention: ${name} has ${x.length} values, not ${batch} x ${tokens} x ${heads} x ${dim}.`);
   }
-  const scoresBytes = 4 * tokens * tokens;
-  // Memory: q, k, v, out, then one head's score square.
+  // One head's score square, and 16 bytes that the softmax's last partial chunk may read past it.
+  const scoresBytes = 4 * tokens * tokens + 16;
+  // Memory: q, k, v, out, then the score square.
   const exports = causalAttentionRuns(dim) ? kernels(16 * size + scoresBytes) : null;
   if (!exports) throw new Error(`causalAttention needs WebAssembly SIMD and a head size that is a multiple of 4 (got ${dim}).`);
   const [qAt, kAt, vAt, outAt, scoresAt] = [0, 4 * size, 8 * size, 12 * size, 16 * size];
@@ -54,33 +57,16 @@ export function causalAttention(q: Float32Array, k: Float32Array, v: Float32Arra
   memory.set(q, qAt / 4);
   memory.set(k, kAt / 4);
   memory.set(v, vAt / 4);
-  const scores = new Float32Array(exports.memory.buffer, scoresAt, tokens * tokens);
   const stride = heads * dim;
   const scale = 1 / Math.sqrt(dim);
+  const mix = dim % 16 === 0 ? exports.mix16 : exports.mix;
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < heads; h++) {
       const head = 4 * (b * tokens * stride + h * dim);
       exports.scores(qAt + head, kAt + head, stride, tokens, dim, scale, scoresAt);
-      softmaxCausalRows(scores, tokens);
-      exports.mix(scoresAt, vAt + head, stride, tokens, dim, outAt + head);
+      exports.softmaxRows(scoresAt, tokens);
+      mix(scoresAt, vAt + head, stride, tokens, dim, outAt + head);
     }
   }
   return memory.slice(outAt / 4, outAt / 4 + size);
-}
-
-/** Row i of the tokens x tokens square, over its first i + 1 entries, replaced by their softmax. */
-function softmaxCausalRows(scores: Float32Array, tokens: number): void {
-  for (let i = 0; i < tokens; i++) {
-    const row = i * tokens;
-    let max = -Infinity;
-    for (let j = row; j <= row + i; j++) if (scores[j] > max) max = scores[j];
-    let sum = 0;
-    for (let j = row; j <= row + i; j++) {
-      const e = Math.exp(scores[j] - max);
-      scores[j] = e;
-      sum += e;
-    }
-    const inverse = 1 / sum;
-    for (let j = row; j <= row + i; j++) scores[j] *= inverse;
-  }
 }

@@ -73,9 +73,15 @@ const USAGE = `Build an activation atlas from the command line; writes the JSON 
   --fit <file>              place every row into this fitted layout instead of fitting one (a shard placing its
                             own rows, e.g. --activations shard-3/activations.npy, where the merge's layout
                             put them; cells bin through the fit's frame). The rows must be as wide as the fit's
-  --threads <n>             threads for the neighbour search and the placement; default: the cores available
+  --threads <n>             threads for the recording (TF.js wasm), the neighbour search and the placement;
+                            default: the cores available
   --list-layers             print the recordable layers and exit
 `;
+
+/** The backend a recording ran on, with its wasm threads where more than one. */
+function backendLabel({ backend, wasmThreads }: { backend: { name: string }; wasmThreads: number }): string {
+  return `backend ${backend.name}${wasmThreads > 1 ? ` (${wasmThreads} threads)` : ''}`;
+}
 
 function parseSamples(value: string): 'pooled' | 'all' | number {
   if (value === 'pooled' || value === 'all') return value;
@@ -195,7 +201,7 @@ async function main(): Promise<void> {
   const threads = values.threads === undefined ? availableParallelism() : integer(values.threads, '--threads', 1);
   const pool = threads > 1 ? nodeRangePool({ threads }) : undefined;
   try {
-    await run(values, params, started, pool);
+    await run(values, params, started, pool, threads);
   } finally {
     pool?.dispose();
   }
@@ -204,7 +210,7 @@ async function main(): Promise<void> {
 type CliValues = ReturnType<typeof parseCli>['values'];
 
 /** Everything after the flags are read: one build (a layout, a shard, a merge or precomputed rows). */
-async function run(values: CliValues, params: Partial<AtlasParams>, started: number, pool: RangePool | undefined): Promise<void> {
+async function run(values: CliValues, params: Partial<AtlasParams>, started: number, pool: RangePool | undefined, threads: number): Promise<void> {
   const preprocess = values.preprocess as Preprocessing['range'] | undefined;
   if (values.fit !== undefined && values['fit-sample'] !== undefined) throw new Error('--fit places every row into a given fit; --fit-sample applies when fitting.');
   const fitOut = values['fit-out'];
@@ -277,6 +283,7 @@ async function run(values: CliValues, params: Partial<AtlasParams>, started: num
     inputSize: values['input-size'] ? integer(values['input-size'], '--input-size', 1) : undefined,
     stream,
     shard,
+    threads,
     onProgress: progressBar,
   });
   const savedRows = activations?.close() ?? 0;
@@ -299,12 +306,12 @@ async function run(values: CliValues, params: Partial<AtlasParams>, started: num
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     process.stdout.write(
       `wrote ${folder}: shard ${shard.index} of ${shard.count} (${shard.engine}), ${recorded.names.length} inputs, ` +
-        `${recording.stream.recorded} rows of layer ${recording.stream.layer.name}, backend ${recording.backend.name}, ${seconds} s\n`,
+        `${recording.stream.recorded} rows of layer ${recording.stream.layer.name}, ${backendLabel(recording)}, ${seconds} s\n`,
     );
     return;
   }
   const atlas = await layoutInNode(recorded, recording.identity.params, progressBar, undefined, scale);
-  await finish(atlas, errors, `backend ${recording.backend.name}`);
+  await finish(atlas, errors, backendLabel(recording));
   if (saveTo !== undefined) {
     process.stdout.write(`wrote ${saveTo}: ${savedRows} x ${atlas.layer.dim} float32 activations (every recorded row), and ${activations!.rowsPath}: each row's input and position\n`);
   }

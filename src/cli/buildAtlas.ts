@@ -23,6 +23,7 @@ import type { ProgressCallback } from '../compute/types';
 import { modelFingerprint } from '../featureVis/fingerprint';
 import { openRecordingStream, resolveSampling, type LayerInfo, type StreamHooks } from '../model/recordTable';
 import { chooseBackend, type BackendChoice } from '../model/backend';
+import { withNodeWasmThreads } from './wasmThreads';
 import { BUILT_IN_MODEL_NAME, ImageModel } from '../model/image/imageModel';
 import type { Preprocessing } from '../model/image/preprocess';
 import { recordImageAtlas, type ImageProvider } from '../model/image/recordImages';
@@ -60,6 +61,8 @@ export interface NodeAtlasOptions {
   stream?: StreamHooks;
   /** Record only this slice of the inputs (--shard). */
   shard?: ShardSpec;
+  /** TF.js wasm threads for the recording (--threads); default 1. */
+  threads?: number;
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
 }
@@ -75,6 +78,8 @@ export interface NodeRecording {
   recorded: RecordedColumns;
   errors: InputError[];
   backend: BackendChoice;
+  /** The threads the wasm backend runs (1 on other backends). */
+  wasmThreads: number;
   identity: ShardIdentity;
   stream: StreamRecorder;
   /** Each recorded input's place among all the run's inputs. */
@@ -148,9 +153,10 @@ export async function layoutInNode(
 /** The recording stage in process (the whole run, or one shard of it with options.shard). */
 export async function recordInNode(options: NodeAtlasOptions): Promise<NodeRecording> {
   if (options.text !== undefined && options.images !== undefined) throw new Error('Pass --images or --text, not both.');
-  const backend = await chooseBackend({ node: true });
+  const { value: choice, threads, note } = await withNodeWasmThreads(options.threads ?? 1, () => chooseBackend({ node: true }));
+  const backend = note ? { ...choice, reason: `${choice.reason}; ${note}` } : choice;
   const recording = (await isTextModelArg(options.model, options.text)) ? await recordTextInNode(options) : await recordImagesInNode(options);
-  return { ...recording, backend };
+  return { ...recording, backend, wasmThreads: threads };
 }
 
 /** What the stream hooks hand back when a pass is over. */
@@ -174,7 +180,7 @@ function nodeRecording(
   request: AtlasRequest,
   captured: ReturnType<typeof captureStream>['captured'],
   fingerprint: string,
-): Omit<NodeRecording, 'backend'> {
+): Omit<NodeRecording, 'backend' | 'wasmThreads'> {
   const stream = captured.stream!;
   return { recorded, errors, identity: identityOf(recorded, request, stream, fingerprint), stream, ordinals: captured.ordinals! };
 }
@@ -201,7 +207,7 @@ function identityOf(
   };
 }
 
-async function recordImagesInNode(options: NodeAtlasOptions): Promise<Omit<NodeRecording, 'backend'>> {
+async function recordImagesInNode(options: NodeAtlasOptions): Promise<Omit<NodeRecording, 'backend' | 'wasmThreads'>> {
   const model = await loadModelForCli(options.model, options);
   try {
     let images: ImageProvider;
@@ -226,7 +232,7 @@ async function recordImagesInNode(options: NodeAtlasOptions): Promise<Omit<NodeR
   }
 }
 
-async function recordTextInNode(options: NodeAtlasOptions): Promise<Omit<NodeRecording, 'backend'>> {
+async function recordTextInNode(options: NodeAtlasOptions): Promise<Omit<NodeRecording, 'backend' | 'wasmThreads'>> {
   if (options.text === undefined) throw new Error(`${options.model} is a GPT-2: pass --text <file|folder> with the documents to record.`);
   const read = await readTextDocuments(options.text);
   // Shards hash the weights the model was loaded from, read once.
@@ -257,7 +263,7 @@ function emptyShard<M extends Modality>(
   request: AtlasRequest,
   options: NodeAtlasOptions,
   fingerprint: string,
-): Omit<NodeRecording, 'backend'> {
+): Omit<NodeRecording, 'backend' | 'wasmThreads'> {
   const notices: string[] = [];
   const samplesPerInput = resolveSampling(layer, request.params.samplesPerInput, notices);
   const { stream, finish } = openRecordingStream(layer, options.stream, { seed: request.params.seed, unitTopK: request.params.topK, ordinals: [] });

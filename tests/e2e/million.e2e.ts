@@ -12,9 +12,11 @@ import { mixtureAtlas } from './millionAtlas';
 const POINTS = Number(process.env.E2E_MILLION_POINTS ?? 1_000_000);
 /**
  * No task on the page's main thread longer than this while the file opens. The goal is 200 ms (issue 17): run alone
- * this suite's longest task is 100-122 ms, but at the end of the whole e2e run on a 2-core machine one run measured
- * 249 ms, so the test holds the open to 300 ms (it was 2,863 ms before the file opened off the main thread) and
- * prints the longest task against the goal.
+ * this suite's longest task is 97-122 ms, but after other suites on a 2-core machine runs measured 220-258 ms, so the
+ * test holds the open to 300 ms (it was 2,863 ms before the file opened off the main thread) and prints the longest
+ * task against the goal. That task is the first frame of the new atlas, not the million points: a Chromium trace
+ * shows deck.gl's draw (38-58 ms) then the compositor's commit waiting 64-104 ms on the GPU process, where
+ * SwiftShader finishes the frame for a CPU readback of the canvas; a 10,000-point atlas's first frame costs the same.
  */
 const LONG_TASK_MS = 300;
 const LONG_TASK_GOAL_MS = 200;

@@ -38,8 +38,9 @@ export function App() {
 
   useEffect(() => {
     const query = new URLSearchParams(window.location.search);
-    const threads = Number(query.get('threads'));
-    const backend = { backend: query.get('backend') ?? undefined, threads: Number.isInteger(threads) && threads > 0 ? threads : undefined };
+    // `?threads=0` turns wasm threads off, wherever the default would turn them on.
+    const threads = query.has('threads') ? Number(query.get('threads')) : NaN;
+    const backend = { backend: query.get('backend') ?? undefined, threads: Number.isInteger(threads) && threads >= 0 ? threads : undefined };
     const c = new AtlasController(useAtlasStore, setVisuals, backend, setPreview);
     const uninstall = installTestHook(useAtlasStore, () => viewRef.current);
     setController(c);

@@ -406,7 +406,7 @@ export class AtlasController {
       const result = await pending;
       if (ticket !== this.ticket) return;
       this.store.getState().addErrors(result.errors.map((e) => ({ source: e.name, message: e.reason })));
-      this.store.getState().runSucceeded(result.sampling, result.atlas.notices);
+      this.store.getState().runSucceeded(result, result.atlas.notices);
       // Those removed meanwhile stay removed.
       const kept = this.store.getState().concepts.filter((c) => carried.some((k) => k.id === c.id));
       await this.show(kept.length ? { ...result.atlas, concepts: kept } : result.atlas, { ref: result.ref, fingerprint }, ticket, abort.signal);

@@ -104,6 +104,7 @@ export class AtlasPipeline {
     let groups: Int32Array = new Int32Array(0);
     let iconSettings = '';
     let sampling: BuildResult['sampling'] = null;
+    let recordingStats: BuildResult['recordingStats'] = null;
     let recording = 0;
     let layoutId = 0;
     const relay = relayProgress(onProgress, onLayout, () => groups);
@@ -111,8 +112,9 @@ export class AtlasPipeline {
     await this.modelClient.call('init', [this.backendRequest], { signal });
     const { atlas, errors } = await buildAtlas(request, {
       record: async () => {
-        const recorded = await this.modelCall('record', [request], { signal, onProgress: relay });
+        const { stats, ...recorded } = await this.modelCall('record', [request], { signal, onProgress: relay });
         iconSettings = recorded.iconSettings;
+        recordingStats = stats;
         recording = recorded.recording;
         const { count, totalBeforeSampling } = recorded.table;
         if (totalBeforeSampling > count) sampling = { kept: count, total: totalBeforeSampling };
@@ -131,7 +133,7 @@ export class AtlasPipeline {
         return laid.atlas;
       },
     });
-    return { atlas, errors, sampling, iconSettings, ref: { recording, layout: layoutId } };
+    return { atlas, errors, sampling, recordingStats, iconSettings, ref: { recording, layout: layoutId } };
   }
 
   /**
@@ -157,6 +159,7 @@ export class AtlasPipeline {
       atlas: { ...atlas, inputs: { ...atlas.inputs, ...previews } },
       errors,
       sampling: total > kept ? { kept, total } : null,
+      recordingStats: null,
       iconSettings: '',
       ref: { recording: -1, layout },
     };

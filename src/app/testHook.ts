@@ -5,6 +5,7 @@ import { selectedInputs } from '../atlas/selection';
 import { selectLevel } from '../store/selectors';
 import { cellTints } from '../atlas/cellTint';
 import { sampleModelMemory, type ModelMemory } from './modelMemory';
+import type { RecordingStats } from '../workers/protocol';
 
 /** The name of the performance marks that record each change of `status`, with the new status as detail. */
 export const STATUS_MARK = 'atlas-status';
@@ -60,6 +61,8 @@ export interface AtlasTestHook {
   readonly polysemanticity: { neurons: number; mean: number; histogram: number[]; neuron: number | null; clusters: number[] } | null;
   /** The model worker's memory, read while the last build recorded (modelMemory.ts). */
   readonly modelMemory: ModelMemory;
+  /** The last build's recording: tokens or images, seconds, and a digest of its activations (null before one finished). */
+  readonly recording: RecordingStats | null;
   cellScreenCenters(): ScreenCenter[];
 }
 
@@ -181,6 +184,9 @@ export function installTestHook(store: typeof useAtlasStore, view: () => AtlasVi
     },
     get modelMemory() {
       return memory.current();
+    },
+    get recording() {
+      return store.getState().recordingStats;
     },
     cellScreenCenters: () => view()?.cellScreenCenters() ?? [],
   };

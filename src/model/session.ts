@@ -91,9 +91,16 @@ export interface VisualisableRecording {
   thumbnails: RawImage[];
 }
 
+/** What a recording ran the model over: tokens (text, `<|endoftext|>` included) or images. */
+export interface RecordedAmount {
+  count: number;
+  unit: 'tokens' | 'images';
+}
+
 /** A recording as a session returns it: its columns and previews, the inputs that failed, and what icons start from. */
 export type SessionRecording = RecordedColumns & {
   errors: InputError[];
+  amount: RecordedAmount;
   /** null where the modality has no feature visualisation. */
   visualisable: VisualisableRecording | null;
 };

@@ -1,5 +1,6 @@
 import { STAGES } from '../store/runSlice';
 import { useAtlasStore } from '../store';
+import { recordingRateLine } from './recordingRate';
 
 const STAGE_NAMES = { decode: 'Decode', record: 'Record', project: 'Project', grid: 'Grid', icons: 'Icons' } as const;
 
@@ -10,6 +11,9 @@ export function RunPanel({ onRun, onCancel }: { onRun: () => void; onCancel: () 
   const status = useAtlasStore((s) => s.status);
   const sampling = useAtlasStore((s) => s.sampling);
   const notices = useAtlasStore((s) => s.notices);
+  // An atlas opened from a file was not recorded here: the last build's rate would be about another atlas.
+  const recordingStats = useAtlasStore((s) => (s.atlasOrigin === 'build' ? s.recordingStats : null));
+  const backend = useAtlasStore((s) => s.backend);
   const finished = !running && status === 'ready';
   const canRun = useAtlasStore(
     (s) => s.modelStatus === 'ready' && (s.userInputs !== null || s.modelOrigin === 'default' || s.modelOrigin === 'default-text'),
@@ -41,6 +45,11 @@ export function RunPanel({ onRun, onCancel }: { onRun: () => void; onCancel: () 
           );
         })}
       </ol>
+      {recordingStats && (
+        <p className="muted small" data-testid="recording-rate">
+          {recordingRateLine(recordingStats, backend)}
+        </p>
+      )}
       {sampling && (
         <p className="muted small">
           Sampled {sampling.kept.toLocaleString()} of {sampling.total.toLocaleString()} activations to fit the memory budget.

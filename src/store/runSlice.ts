@@ -1,6 +1,6 @@
 import type { StateCreator } from 'zustand';
 import { DEFAULT_ATLAS_PARAMS, type AtlasParams } from '../compute/atlas';
-import type { Stage, StageProgress } from '../workers/protocol';
+import type { BuildResult, RecordingStats, Stage, StageProgress } from '../workers/protocol';
 import type { AtlasStore } from './index';
 
 /** What the app is doing, as the test contract (`window.__atlas.status`) reports it. */
@@ -37,7 +37,9 @@ export interface RunSlice {
   errors: AppError[];
   /** Images the user dropped or picked (the files stay outside the store); null: the bundled sample. */
   userInputs: UserInputs | null;
-  sampling: { kept: number; total: number } | null;
+  sampling: BuildResult['sampling'];
+  /** The last build's recording: its rate and a digest of its rows; null before one finished, or for precomputed activations. */
+  recordingStats: RecordingStats | null;
   /** What the last build wants the user to know that is not an error. */
   notices: string[];
   setParams: (params: Partial<RunParams>) => void;
@@ -48,7 +50,7 @@ export interface RunSlice {
   /** Intermediate layouts shown while the projection settles, in this run. */
   previewFrames: number;
   layoutPreviewed: () => void;
-  runSucceeded: (sampling: { kept: number; total: number } | null, notices: string[]) => void;
+  runSucceeded: (result: Pick<BuildResult, 'sampling' | 'recordingStats'>, notices: string[]) => void;
   /** What the user should know about the atlas on screen (e.g. pictures dropped from an opened file). */
   showNotices: (notices: string[]) => void;
   setRunning: (running: boolean) => void;
@@ -69,17 +71,19 @@ export const createRunSlice: StateCreator<AtlasStore, [], [], RunSlice> = (set) 
   errors: [],
   userInputs: null,
   sampling: null,
+  recordingStats: null,
   notices: [],
   setParams: (params) => set((s) => ({ params: { ...s.params, ...params } })),
   setStatus: (status) => set({ status, ...(status === 'error' ? {} : { error: null }) }),
   setUserInputs: (userInputs) => set({ userInputs }),
-  runStarted: () => set({ running: true, progress: {}, status: 'recording', error: null, sampling: null, notices: [], previewFrames: 0 }),
+  runStarted: () => set({ running: true, progress: {}, status: 'recording', error: null, sampling: null, recordingStats: null, notices: [], previewFrames: 0 }),
   previewFrames: 0,
   layoutPreviewed: () => set((s) => ({ previewFrames: s.previewFrames + 1 })),
   runProgress: (p) => set((s) => ({ progress: { ...s.progress, [p.stage]: p }, status: statusOfStage(p.stage) })),
-  runSucceeded: (sampling, notices) =>
+  runSucceeded: ({ sampling, recordingStats }, notices) =>
     set((s) => ({
       sampling,
+      recordingStats,
       notices,
       // Stages report progress in steps; a finished build has finished every stage it started.
       progress: Object.fromEntries(Object.entries(s.progress).map(([k, p]) => [k, { ...p, done: p.total }])),

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount, setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { slicePreviews, withoutPreviews, type AtlasParams, type InputError, type LayoutColumns, type Previews } from '../compute/atlas';
 import { chooseFeatureVisBackend } from '../featureVis/backendSupport';
-import { settingsKey } from '../featureVis/cache';
+import { hashFloats, settingsKey } from '../featureVis/cache';
 import { modelFingerprint } from '../featureVis/fingerprint';
 import { visualiseDirections } from '../featureVis/optimise';
 import { colourBasisFromImages } from '../featureVis/parameterisation';
@@ -26,6 +26,7 @@ import type {
   LayerPolysemanticityView,
   ModelSource,
   NeuronClustersView,
+  RecordingStats,
   WaitProgress,
 } from './protocol';
 import type { CallContext } from './rpc';
@@ -77,7 +78,11 @@ export type RecordResult = LayoutColumns & {
   recording: number;
   /** settingsKey of what shapes icons besides the direction ('' where the modality has no icons to compute). */
   iconSettings: string;
+  stats: RecordingStats;
 };
+
+/** Values of a recording's table kept in its stats. */
+const STATS_HEAD = 16;
 
 /** Examples shown per neuron cluster, and members carried (to make the cluster a concept). */
 const CLUSTER_TOP = 8;
@@ -183,8 +188,13 @@ export function createModelService(deps: ModelServiceDeps) {
       const current = loadedSession();
       await useMainBackend();
       featureVis = null;
-      const { visualisable: forIcons, ...recorded } = await current.record(request.inputs, request, { signal: context.signal, onProgress: (event) => context.progress(event) });
+      // Timed here, in its turn on the model: a recording queued behind icons does not count their time.
+      const started = performance.now();
+      const { visualisable: forIcons, amount, ...recorded } = await current.record(request.inputs, request, { signal: context.signal, onProgress: (event) => context.progress(event) });
+      const seconds = (performance.now() - started) / 1000;
       const { table } = recorded;
+      const values = table.values.subarray(0, table.count * table.dim);
+      const stats: RecordingStats = { ...amount, seconds, digest: hashFloats(values), head: Array.from(values.subarray(0, STATS_HEAD)) };
       if (forIcons) {
         featureVis = {
           model: forIcons.model,
@@ -197,7 +207,7 @@ export function createModelService(deps: ModelServiceDeps) {
       recordedPreviews = recorded.previews;
       const iconSettings = featureVis ? settingsKey({ whitening: featureVis.whitening, colourBasis: featureVis.colourBasis, site: featureVis.site }) : '';
       return withTransfer(
-        { ...withoutPreviews(recorded), iconSettings, recording: ++recording },
+        { ...withoutPreviews(recorded), iconSettings, recording: ++recording, stats },
         [table.values.buffer, table.input.buffer, table.position.buffer, ...(table.key ? [table.key.buffer] : [])],
       );
     },

@@ -1,7 +1,7 @@
 /** What the page and its workers say to each other, besides the services' own method signatures. */
 import type { Atlas, AtlasRequest, InputError, ModalityModels, Modality } from '../compute/atlas';
 import type { ProgressEvent } from '../compute/types';
-import type { GradientTarget, InputSet } from '../model/session';
+import type { GradientTarget, InputSet, RecordedAmount } from '../model/session';
 
 export type { DirectionOutputs, GradientTarget, ImageSource, InputSet, LoadProgress, ModelSource, ModelSummary, OutputToken, TextSource } from '../model/session';
 
@@ -13,7 +13,7 @@ export interface WaitProgress {
   message: string;
 }
 
-/** What the page asks of the backend: a backend to force (`?backend=`), and threads for wasm (`?threads=`); null: choose. */
+/** What the page asks of the backend: a backend to force (`?backend=`), and threads for wasm (`?threads=`, 0: off); null: choose. */
 export interface BackendRequest {
   backend: string | null;
   threads: number | null;
@@ -103,6 +103,16 @@ export interface LayoutPreview {
 
 export type { InputError };
 
+/** How the model worker's recording of a build went: what it ran the model over, how long it took, and a digest of its rows. */
+export type RecordingStats = RecordedAmount & {
+  /** Seconds the model worker spent recording (reading and tokenizing or decoding inputs, forward passes, the table), not waiting its turn. */
+  seconds: number;
+  /** hashFloats of the table's values (rows x dim, row-major): equal activations, bit for bit, give equal digests. */
+  digest: string;
+  /** The table's first values, as recorded, for a message when two digests differ. */
+  head: number[];
+};
+
 export interface BuildResult {
   atlas: Atlas;
   errors: InputError[];
@@ -110,6 +120,8 @@ export interface BuildResult {
   iconSettings: string;
   /** Set when activations were sampled down to the memory budget. */
   sampling: { kept: number; total: number } | null;
+  /** null where no model recorded (precomputed activations). */
+  recordingStats: RecordingStats | null;
   /** Which recording and layout of the workers this atlas is: later requests about it name them. */
   ref: BuildRef;
 }

@@ -6,6 +6,7 @@ import { cosine } from '../../src/compute/directions/vectors';
 import { nodeModelServiceDeps } from '../../src/cli/nodeServices';
 import { bundledSample, DEFAULT_MODEL_DIR } from '../../src/cli/buildAtlas';
 import { artifactsFromDirectory } from '../../src/cli/nodeIo';
+import { hashFloats } from '../../src/featureVis/cache';
 import { createRng, gaussian } from '../../src/lib/rng';
 import { classGradients } from '../../src/model/directions/classGradients';
 import { nextTokenGradients } from '../../src/model/directions/textGradients';
@@ -16,6 +17,15 @@ import { createModelService } from '../../src/workers/modelService';
 import type { CallContext } from '../../src/workers/rpc';
 
 const context = (): CallContext => ({ signal: new AbortController().signal, progress: () => {} });
+
+/** A recording's stats hash and begin with its table's values, as recorded. */
+function expectStatsOfTable({ stats, table }: { stats: { digest: string; head: number[]; seconds: number }; table: { values: Float32Array; count: number; dim: number } }) {
+  const values = table.values.subarray(0, table.count * table.dim);
+  expect(stats.digest).toBe(hashFloats(values));
+  expect(stats.head).toEqual(Array.from(values.subarray(0, stats.head.length)));
+  expect(stats.head.length).toBeGreaterThan(0);
+  expect(stats.seconds).toBeGreaterThan(0);
+}
 
 /** N points of dim D: the first `planted` rows are shifted along a unit direction u; labels say which. */
 function plantedTable(n: number, dim: number, planted: number, seed: number) {
@@ -142,6 +152,8 @@ describe('the model worker\'s gradients and concept recordings', () => {
   it('image: class gradients at points equal classGradients on the same inputs (positions and pooled), without leaking tensors', async () => {
     await service.loadModel(context(), { kind: 'default' });
     rec = await service.record(context(), { inputs: { kind: 'sample' }, layer: 'conv3', params: { ...DEFAULT_ATLAS_PARAMS, samplesPerInput: 4 } });
+    expect(rec.stats).toMatchObject({ count: rec.names.length, unit: 'images' });
+    expectStatsOfTable(rec);
     const input = [0, 0, 7, 12];
     const position = [rec.table.position[0], -1, rec.table.position[7 * 4 + 1], -1];
     const before = tf.memory().numTensors;
@@ -208,6 +220,10 @@ describe('the model worker\'s gradients and concept recordings', () => {
     expect(tf.memory().numTensors).toBe(before);
     const { encode } = await import('../../src/model/text/tokenizer');
     const ids = Int32Array.from([50256, ...encode('Call me Ishmael. Some years ago, never mind how long precisely, I went to sea.')]);
+    // Every token through the model counts, <|endoftext|> too; token 0's row is not recorded.
+    expect(text.stats).toMatchObject({ count: ids.length, unit: 'tokens' });
+    expect(text.table.count).toBe(ids.length - 1);
+    expectStatsOfTable(text);
     const textModel = (await import('../../src/model/text/textModel')).TextModel;
     const deps = nodeModelServiceDeps();
     const direct = await TextModelGradients(textModel, deps, ids);

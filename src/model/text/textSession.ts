@@ -57,7 +57,8 @@ export class TextSession implements ModelSession, TokenCapability {
     const read = await this.documentsOf(inputs, 'No text to record');
     const recorded = await recordTextAtlas(this.model, read.documents, request, options);
     this.tokenIds = recorded.previews.tokenIds.map((ids) => Int32Array.from(ids));
-    return { ...recorded, errors: [...read.errors, ...recorded.errors], visualisable: null };
+    const amount = { count: this.tokenIds.reduce((n, ids) => n + ids.length, 0), unit: 'tokens' as const };
+    return { ...recorded, errors: [...read.errors, ...recorded.errors], amount, visualisable: null };
   }
 
   async conceptActivations(inputs: InputSet, layer: string, params: Pick<AtlasParams, 'samplesPerInput' | 'seed'>, options: StepOptions) {

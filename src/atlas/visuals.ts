@@ -104,14 +104,16 @@ export class AtlasVisuals {
   /** Decodes the inputs' previews and draws every level's icons; `onProgress` counts inputs, then levels. */
   static async load(atlas: Atlas, signal?: AbortSignal, onProgress?: (done: number, total: number) => void): Promise<AtlasVisuals> {
     const renderer = rendererFor(atlas);
-    const total = atlas.inputs.names.length + atlas.levels.length;
+    const inputs = atlas.inputs.names.length;
+    const total = inputs + atlas.levels.length;
     const previews = await renderer.loadPreviews(atlas, signal, (done) => onProgress?.(done, total));
     try {
       const icons = renderer.exemplarIcons(atlas, previews);
       const iconAtlases = new Map<number, IconAtlas>();
       for (const level of atlas.levels) {
         iconAtlases.set(level.size, await buildIconAtlas(level, icons, 64, signal));
-        onProgress?.(previews.count + iconAtlases.size, total);
+        // Every input's preview is loaded by now; previews.count counts what a renderer keeps (a text atlas's distinct tokens).
+        onProgress?.(inputs + iconAtlases.size, total);
       }
       const visuals = new AtlasVisuals(atlas, previews, icons, iconAtlases);
       await visuals.loadSavedIcons(atlas.icons ?? {});

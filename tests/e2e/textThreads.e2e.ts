@@ -39,6 +39,10 @@ async function recordPasted(browser: Browser, url: string, shot?: string) {
       threads: window.__atlas!.backendThreads,
       isolated: window.crossOriginIsolated,
     }));
+    // The icons stage counts inputs, then levels: it ends at its total (it once counted distinct tokens against inputs).
+    const icons = await page.locator('.stages li', { hasText: 'Icons' }).locator('.stage-msg').innerText();
+    const [done, total] = icons.split('/').map(Number);
+    assert.ok(total > 0 && done === total, `the icons stage reads "${icons}" once the atlas is ready`);
     const line = page.locator('[data-testid=recording-rate]');
     if (shot) {
       await line.scrollIntoViewIfNeeded();

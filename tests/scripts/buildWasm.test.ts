@@ -6,8 +6,8 @@ import { compileWat, wasmModuleSource, watSources } from '../../scripts/build-wa
 describe('WebAssembly kernels', () => {
   const sources = watSources();
 
-  it('has the t-SNE and distance kernel sources', () => {
-    expect(sources.map((s) => basename(s)).sort()).toEqual(['distanceKernels.wat', 'tsneKernels.wat']);
+  it('has the attention, distance and t-SNE kernel sources', () => {
+    expect(sources.map((s) => basename(s)).sort()).toEqual(['attentionKernels.wat', 'distanceKernels.wat', 'tsneKernels.wat']);
   });
 
   it.each(sources.map((s) => [basename(s), s]))('%s: the committed module is the compiled source (run npm run build:wasm)', async (_, wat) => {

@@ -44,6 +44,12 @@ interface Hover {
 
 const VIEW = new OrthographicView({ id: 'atlas', flipY: true });
 const CONTROLLER = { scrollZoom: { smooth: true, speed: 0.02 }, inertia: 250, keyboard: false, dragRotate: false, touchRotate: false };
+/**
+ * No multisampling: the atlas draws axis-aligned quads, text from glyph textures and points that smooth their own
+ * edges, so MSAA changes nothing visible (screenshots alike), while software GL paid for it in every frame: hovering
+ * redrew in 55-75 ms with it and mostly under 50 ms without (Chromium here, the browser's long-task entries).
+ */
+const DEVICE = { webgl: { antialias: false } };
 const HOVER_COLOR: Outline['color'] = [255, 255, 255, 200];
 /** From this many points a set (the atlas's, the selection) also gets a density image to fade into; fewer never crowd a pixel. */
 const DENSITY_FROM = 50_000;
@@ -237,6 +243,7 @@ export const AtlasView = memo(function AtlasView({
             key={contextEpoch}
             ref={deckRef}
             views={VIEW}
+            deviceProps={DEVICE}
             viewState={{ ...(viewState ?? fitted), minZoom: fitted.minZoom, maxZoom: fitted.maxZoom }}
             onViewStateChange={({ viewState: next }) => {
               setHover(null);

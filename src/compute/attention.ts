@@ -47,26 +47,29 @@ export function causalAttention(q: Float32Array, k: Float32Array, v: Float32Arra
   for (const [name, x] of [['q', q], ['k', k], ['v', v]] as const) {
     if (x.length !== size) throw new Error(`causalAttention: ${name} has ${x.length} values, not ${batch} x ${tokens} x ${heads} x ${dim}.`);
   }
-  // One head's score square, and 16 bytes that the softmax's last partial chunk may read past it.
-  const scoresBytes = 4 * tokens * tokens + 16;
-  // Memory: q, k, v, out, then the score square.
-  const exports = causalAttentionRuns(dim) ? kernels(16 * size + scoresBytes) : null;
+  // The kernels' memory holds one sequence at a time, so it grows with the longest sequence, not with the batch:
+  // its q, k, v and out, then one head's score square and 16 bytes the softmax's last partial chunk may read past it.
+  const sequence = tokens * heads * dim;
+  const exports = causalAttentionRuns(dim) ? kernels(16 * sequence + 4 * tokens * tokens + 16) : null;
   if (!exports) throw new Error(`causalAttention needs WebAssembly SIMD and a head size that is a multiple of 4 (got ${dim}).`);
-  const [qAt, kAt, vAt, outAt, scoresAt] = [0, 4 * size, 8 * size, 12 * size, 16 * size];
+  const [qAt, kAt, vAt, outAt, scoresAt] = [0, 4 * sequence, 8 * sequence, 12 * sequence, 16 * sequence];
   const memory = new Float32Array(exports.memory.buffer);
-  memory.set(q, qAt / 4);
-  memory.set(k, kAt / 4);
-  memory.set(v, vAt / 4);
+  const out = new Float32Array(size);
   const stride = heads * dim;
   const scale = 1 / Math.sqrt(dim);
   const mix = dim % 16 === 0 ? exports.mix16 : exports.mix;
   for (let b = 0; b < batch; b++) {
+    const [from, to] = [b * sequence, (b + 1) * sequence];
+    memory.set(q.subarray(from, to), qAt / 4);
+    memory.set(k.subarray(from, to), kAt / 4);
+    memory.set(v.subarray(from, to), vAt / 4);
     for (let h = 0; h < heads; h++) {
-      const head = 4 * (b * tokens * stride + h * dim);
+      const head = 4 * h * dim;
       exports.scores(qAt + head, kAt + head, stride, tokens, dim, scale, scoresAt);
       exports.softmaxRows(scoresAt, tokens);
       mix(scoresAt, vAt + head, stride, tokens, dim, outAt + head);
     }
+    out.set(memory.subarray(outAt / 4, outAt / 4 + sequence), from);
   }
-  return memory.slice(outAt / 4, outAt / 4 + size);
+  return out;
 }

@@ -355,7 +355,8 @@ const HOST_BACKENDS = new Set(['wasm', 'cpu']);
 /**
  * Causal multi-head self-attention: q, k, v projections, masked softmax(q·kᵀ/sqrt(d)), c_proj. With `onHost` (no
  * gradient wanted, a host backend), the heads run in the WebAssembly kernel of compute/attention.ts, which computes
- * the causal half alone and needs no transposes: 6.5x TF.js wasm's batched matMuls for GPT-2 small's heads.
+ * the causal half alone and needs no transposes: 30 against ~215 ms of TF.js wasm's batched matMuls a block of
+ * GPT-2 small's heads, 8 x 128 tokens.
  */
 function selfAttention(x: tf.Tensor3D, w: BlockWeights, nHead: number, onHost = false): tf.Tensor3D {
   const [batch, tokens, width] = x.shape;

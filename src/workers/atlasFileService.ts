@@ -105,14 +105,19 @@ export interface AtlasFileCalls {
 export async function openAtlasFile(service: AtlasFileCalls, file: Blob, slices = { inputs: INPUT_SLICE, cells: CELL_SLICE }): Promise<Atlas> {
   try {
     const { atlas, levels: shape, inputCount } = await service.call('openAtlasFile', [file]);
-    const parts: InputArrays[] = [];
+    // Each slice is copied into the whole columns as it comes, in its own task: joined at the end, a million rows'
+    // slices outlived many tasks (the collector promoted them) and their join in one task ran into a major GC
+    // (110 ms tasks, 40 ms of them finishing the collection, in a loaded Chromium trace).
+    const inputs: InputArrays = {};
     let start = 0;
     do {
       const end = Math.min(inputCount, start + slices.inputs);
-      parts.push(await service.call('inputSlice', [start, end]));
+      for (const [key, column] of Object.entries(await service.call('inputSlice', [start, end]))) {
+        const whole = (inputs[key] ??= new Array<unknown>(inputCount));
+        for (let k = 0; k < column.length; k++) whole[start + k] = column[k];
+      }
       start = end;
     } while (start < inputCount);
-    const inputs = Object.fromEntries(Object.keys(parts[0]).map((key) => [key, ([] as unknown[]).concat(...parts.map((p) => p[key]))]));
     const levels: GridLevel[] = [];
     for (const [index, { size, cells }] of shape.entries()) {
       const chunks: AtlasCell[][] = [];

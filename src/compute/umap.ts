@@ -913,23 +913,21 @@ function sgdSlice(state: SgdState, epoch: number, alpha: number, start: number, 
  */
 export function attraction(d2: number, tables: GradientTables, a: number, b: number): number {
   const r = Math.sqrt(d2);
-  if (r >= tables.exactBelow && r < tables.tableEnd) {
-    const u = r * tables.stepsPerUnit;
-    const t = u | 0;
-    return tables.attract[t] + (u - t) * (tables.attract[t + 1] - tables.attract[t]);
-  }
+  if (r >= tables.exactBelow && r < tables.tableEnd) return interpolate(tables.attract, r * tables.stepsPerUnit);
   const p = Math.pow(d2, b);
   return (-2 * a * b * p) / d2 / (a * p + 1);
+}
+
+/** A gradient table read between its entries at fractional index u. */
+function interpolate(table: Float32Array | Float64Array, u: number): number {
+  const t = u | 0;
+  return table[t] + (u - t) * (table[t + 1] - table[t]);
 }
 
 /** The repulsive gradient coefficient at squared distance d2 > 0, as `attraction`. */
 export function repulsion(d2: number, tables: GradientTables, a: number, b: number): number {
   const r = Math.sqrt(d2);
-  if (r >= tables.exactBelow && r < tables.tableEnd) {
-    const u = r * tables.stepsPerUnit;
-    const t = u | 0;
-    return tables.repel[t] + (u - t) * (tables.repel[t + 1] - tables.repel[t]);
-  }
+  if (r >= tables.exactBelow && r < tables.tableEnd) return interpolate(tables.repel, r * tables.stepsPerUnit);
   return (2 * b) / ((0.001 + d2) * (a * Math.pow(d2, b) + 1));
 }
 

@@ -40,7 +40,7 @@ import { type Gpt2Config, parseGpt2Config } from '../src/model/text/gpt2Config';
 import { type HostTensor, readSafetensors } from '../src/model/text/safetensors';
 import { type TestConfigJson, type TensorToWrite, writeSafetensors } from '../tests/model/text/checkpoints';
 import type { OrtCaseResult } from './gpt2Ort';
-import { parseArgs, peakResidentMb, printTable, runChild, seededTokens } from './lib';
+import { parseArgs, peakResidentMb, positiveInteger, printTable, runChild, seededTokens } from './lib';
 
 type ModelName = 'builtin' | 'small' | 'medium';
 type Backend = 'wasm' | 'cpu';
@@ -93,12 +93,6 @@ interface Measured {
   tokensPerSecond: number;
   gflops: number;
   peakRssMb: number;
-}
-
-function positiveInteger(args: Map<string, string>, key: string, fallback: number): number {
-  const value = Number(args.get(key) ?? fallback);
-  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`--${key} must be a positive integer, got ${args.get(key)}.`);
-  return value;
 }
 
 function settingsFrom(args: Map<string, string>): Settings {

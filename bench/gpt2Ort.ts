@@ -12,7 +12,8 @@
  */
 import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-web';
-import { parseArgs, peakResidentMb, seededTokens } from './lib';
+import { maxError } from '../tests/model/text/reference';
+import { parseArgs, peakResidentMb, positiveInteger, seededTokens } from './lib';
 
 /** What the child prints as its last line. */
 export interface OrtCaseResult {
@@ -27,24 +28,6 @@ export interface OrtCaseResult {
   width: number;
   /** max |ORT - ours| / max |ours| over the batch; null without `--reference`. */
   maxRelativeError: number | null;
-}
-
-function positiveInteger(args: Map<string, string>, key: string): number {
-  const value = Number(args.get(key));
-  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`--${key} must be a positive integer, got ${args.get(key)}.`);
-  return value;
-}
-
-/** max |a - b| / max |b|: the error of `a` on the scale of the reference `b`. */
-function maxRelativeError(a: Float32Array, b: Float32Array): number {
-  if (a.length !== b.length) throw new Error(`Cannot compare ${a.length} activations with ${b.length}.`);
-  let difference = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    difference = Math.max(difference, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return difference / scale;
 }
 
 async function main(): Promise<void> {
@@ -83,10 +66,10 @@ async function main(): Promise<void> {
   await session.release();
 
   const referencePath = args.get('reference');
-  let maxError: number | null = null;
+  let relativeError: number | null = null;
   if (referencePath) {
     const ours = new Float32Array(Uint8Array.from(readFileSync(referencePath)).buffer);
-    maxError = maxRelativeError(last.values, ours);
+    relativeError = maxError(last.values, ours).rel;
   }
   const result: OrtCaseResult = {
     threads: ort.env.wasm.numThreads ?? 1,
@@ -95,7 +78,7 @@ async function main(): Promise<void> {
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     peakRssMb,
     width: last.width,
-    maxRelativeError: maxError,
+    maxRelativeError: relativeError,
   };
   console.log(JSON.stringify(result));
 }

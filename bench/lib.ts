@@ -17,6 +17,13 @@ export function parseArgs(argv: string[]): Map<string, string> {
 }
 
 /** This process's peak resident memory in MB: VmHWM on Linux (maxRSS counts the parent at fork), else maxRSS. */
+/** `--key` as a positive integer (or `fallback` when absent and one is given); throws naming the flag otherwise. */
+export function positiveInteger(args: Map<string, string>, key: string, fallback?: number): number {
+  const value = Number(args.get(key) ?? fallback);
+  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`--${key} must be a positive integer, got ${args.get(key)}.`);
+  return value;
+}
+
 export function peakResidentMb(): number {
   try {
     const match = /VmHWM:\s+(\d+)\s+kB/.exec(readFileSync('/proc/self/status', 'utf8'));

@@ -15,7 +15,9 @@
  * 1024, 24 layers, 16 heads: 355M parameters), not run by default. `--layer` defaults to the middle block's
  * `h.I.mlp.act` (I = n_layer / 2) of each model. The cpu backend runs only `--cpu-models` (it is slow).
  *
- * Engines: `tfjs` is this project's recording on each of `--backends`; `ort` is ONNX Runtime Web's wasm
+ * Engines: `tfjs` is this project's recording on each of `--backends`, on N threads two ways: TF.js wasm's own
+ * threads under one model (`tfjs`), and a copy of the model per thread, each batch split between them, as the CLI
+ * records (`tfjs pool`, src/cli/textRecordPool.ts, loading the checkpoint's files); `ort` is ONNX Runtime Web's wasm
  * backend (bench/gpt2Ort.ts) on the graph scripts/export-gpt2-onnx.py exports (cached in bench/out/onnx/,
  * re-exported when the checkpoint or the script is newer; a seeded model's checkpoint is written once to
  * bench/out/gpt2-<model>-seed<seed>/). Each runs on every count of `--threads` (default 1 and all cores)
@@ -35,7 +37,10 @@ import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { withNodeWasmThreads } from '../src/cli/wasmThreads';
 import { createRng } from '../src/lib/rng';
 import { chooseBackend } from '../src/model/backend';
+import { openTextRecordPool } from '../src/cli/textRecordPool';
 import { Gpt2Model, gpt2Size, gpt2WeightShapes, isGpt2MaskBuffer } from '../src/model/text/gpt2';
+import { modelForward } from '../src/model/text/recordText';
+import { TextModel } from '../src/model/text/textModel';
 import { type Gpt2Config, parseGpt2Config } from '../src/model/text/gpt2Config';
 import { type HostTensor, readSafetensors } from '../src/model/text/safetensors';
 import { type TestConfigJson, type TensorToWrite, writeSafetensors } from '../tests/model/text/checkpoints';
@@ -45,6 +50,8 @@ import { parseArgs, peakResidentMb, positiveInteger, printTable, runChild, seede
 type ModelName = 'builtin' | 'small' | 'medium';
 type Backend = 'wasm' | 'cpu';
 type Engine = 'tfjs' | 'ort';
+/** What a row measured: an engine, or our recording with a copy of the model per thread. */
+type Measurement = Engine | 'tfjs pool';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const DEFAULT_BUILTIN_DIR = join(HERE, '..', 'models', 'text-gpt2');
@@ -87,7 +94,7 @@ interface CaseResult {
 /** One engine's figures on one (model, backend, threads), for the closing comparison. */
 interface Measured {
   model: ModelName;
-  engine: Engine;
+  engine: Measurement;
   backend: Backend;
   threads: number;
   tokensPerSecond: number;
@@ -161,6 +168,22 @@ function buildModel(name: ModelName, config: Gpt2Config, s: Settings): Gpt2Model
   return Gpt2Model.fromTensors(config, randomWeights(config, s.seed));
 }
 
+/**
+ * The model and what records with it: on one thread, the model itself; on several, a copy of the model per thread
+ * loaded from the checkpoint's files (a seeded model's are written once, as for ORT).
+ */
+async function buildForward(name: ModelName, config: Gpt2Config, s: Settings, threads: number, backend: Backend) {
+  if (threads === 1) {
+    const model = buildModel(name, config, s);
+    return { model, forward: modelForward(model), close: async () => undefined };
+  }
+  const dir = name === 'builtin' ? s.builtinDir : seededCheckpoint(name, config, s.seed);
+  const files = ['config.json', 'model.safetensors'].map((file) => ({ name: file, bytes: new Uint8Array(readFileSync(join(dir, file))) }));
+  const text = await TextModel.fromFiles(files, name);
+  const pool = await openTextRecordPool(text, files, threads, backend);
+  return { model: text.gpt2, forward: pool, close: () => pool.close() };
+}
+
 /** Dense matMul rate: one warm-up, then at least `minReps` products (more while under a second), each read back. */
 async function matMulRate(m: number, k: number, n: number, minReps: number, seed: number): Promise<MatMulRate> {
   const a = tf.randomUniform([m, k], -1, 1, 'float32', seed);
@@ -195,23 +218,17 @@ async function child(args: Map<string, string>): Promise<void> {
   const modelName = args.get('child') as ModelName;
   const s = settingsFrom(args);
   const wasmThreads = positiveInteger(args, 'wasm-threads', 1);
+  const modelThreads = positiveInteger(args, 'model-threads', 1);
   const { value: chosen, note } = await withNodeWasmThreads(backend === 'wasm' ? wasmThreads : 1, () => chooseBackend({ override: backend, node: true }));
   if (chosen.name !== backend) throw new Error(`backend ${backend} did not initialise (${chosen.reason})`);
   if (backend === 'wasm' && getThreadsCount() !== wasmThreads) throw new Error(note ?? `asked TF.js wasm for ${wasmThreads} threads, it runs ${getThreadsCount()}`);
 
   const config = modelConfig(modelName, s);
   const buildStart = performance.now();
-  const model = buildModel(modelName, config, s);
+  const { model, forward, close } = await buildForward(modelName, config, s, modelThreads, backend);
   const buildSeconds = (performance.now() - buildStart) / 1000;
   const batch = seededTokens(s.batch, s.tokens, config.vocabSize, tokenSeed(s));
-  const recordOnce = async (): Promise<Float32Array> => {
-    const activations = model.record(batch, s.layer ?? middleLayer(config));
-    try {
-      return (await activations.data()) as Float32Array;
-    } finally {
-      activations.dispose();
-    }
-  };
+  const recordOnce = () => forward.values(batch, s.layer ?? middleLayer(config), false);
   let last = await recordOnce();
   const recordSeconds: number[] = [];
   const cpuStart = process.cpuUsage();
@@ -222,12 +239,14 @@ async function child(args: Map<string, string>): Promise<void> {
   }
   const cpu = process.cpuUsage(cpuStart);
   const peakRssMb = peakResidentMb();
+  await close();
   model.dispose();
   const savePath = args.get('save-activations');
   if (savePath) writeFileSync(savePath, new Uint8Array(last.buffer, last.byteOffset, last.byteLength));
 
+  // A pool's threads record together but each runs its products on one wasm thread: no one rate stands for them.
   const rows = s.matmulRows;
-  const matmul = [
+  const matmul = modelThreads > 1 ? [] : [
     await matMulRate(rows, 768, 3072, s.matmulReps, s.seed),
     await matMulRate(rows, 3072, 768, s.matmulReps, s.seed),
     await matMulRate(1024, 1024, 1024, s.matmulReps, s.seed),
@@ -352,15 +371,28 @@ class Report {
   }
 }
 
-/** Runs our recording of `c` on `backend` with `threads` threads in a child; true when it ran (and wrote `savePath`, if given). */
-async function runTfjsCase(c: ModelCase, backend: Backend, threads: number, s: Settings, passOn: string[], savePath: string | null, report: Report): Promise<boolean> {
-  process.stdout.write(`[run ] ${c.model} on tfjs ${backend}, ${threads} thread(s) ... `);
+/**
+ * Runs our recording of `c` on `backend` with `threads` threads in a child, as TF.js wasm threads (`tfjs`) or a copy
+ * of the model per thread (`tfjs pool`); true when it ran (and wrote `savePath`, if given).
+ */
+async function runTfjsCase(
+  c: ModelCase,
+  backend: Backend,
+  threads: number,
+  engine: Extract<Measurement, 'tfjs' | 'tfjs pool'>,
+  s: Settings,
+  passOn: string[],
+  savePath: string | null,
+  report: Report,
+): Promise<boolean> {
+  process.stdout.write(`[run ] ${c.model} on ${engine} ${backend}, ${threads} thread(s) ... `);
+  const split = engine === 'tfjs pool' ? ['--wasm-threads', '1', '--model-threads', `${threads}`] : ['--wasm-threads', `${threads}`];
   const result = await runChild<CaseResult>(fileURLToPath(import.meta.url), [
-    ...passOn, '--child', c.model, '--backend', backend, '--layer', c.layer, '--wasm-threads', `${threads}`, ...(savePath ? ['--save-activations', savePath] : []),
+    ...passOn, '--child', c.model, '--backend', backend, '--layer', c.layer, ...split, ...(savePath ? ['--save-activations', savePath] : []),
   ]);
   if (!result.ok) {
     console.log(`failed (${result.error})`);
-    report.unmeasured(c.model, 'tfjs', backend, `${threads}`, `failed: ${result.error}`);
+    report.unmeasured(c.model, engine, backend, `${threads}`, `failed: ${result.error}`);
     return false;
   }
   const r = result.value;
@@ -368,14 +400,14 @@ async function runTfjsCase(c: ModelCase, backend: Backend, threads: number, s: S
   const achieved = (c.flopsPerToken * tokensPerSecond) / 1e9;
   const best = Math.max(...r.matmul.map((m) => m.gflops));
   console.log(`${fmt(tokensPerSecond, 0)} tokens/s, ${fmt(achieved, 2)} GFLOP/s vs matMul ${fmt(best, 2)}, peak RSS ${fmt(r.peakRssMb, 0)} MB`);
-  report.measured.push({ model: c.model, engine: 'tfjs', backend, threads, tokensPerSecond, gflops: achieved, peakRssMb: r.peakRssMb });
+  report.measured.push({ model: c.model, engine, backend, threads, tokensPerSecond, gflops: achieved, peakRssMb: r.peakRssMb });
   report.rows.push([
-    c.model, 'tfjs', backend, `${threads}`, ...c.described,
-    fmt(tokensPerSecond, 0), fmt(secondsPerBatch * 1000, 0), fmt(achieved, 2), fmt(best, 2), fmt((100 * achieved) / best, 1),
+    c.model, engine, backend, `${threads}`, ...c.described,
+    fmt(tokensPerSecond, 0), fmt(secondsPerBatch * 1000, 0), fmt(achieved, 2), fmt(best, 2), fmt(best > 0 ? (100 * achieved) / best : undefined, 1),
     fmt(r.peakRssMb, 0), fmt(r.buildSeconds, 1), fmt(r.cpuSeconds / wall, 2),
     `records ${r.recordSeconds.map((t) => t.toFixed(2)).join('/')} s`,
   ]);
-  for (const m of r.matmul) report.matmulRows.push([c.model, backend, `${threads}`, m.shape, fmt(m.gflops, 2), `${m.reps}`]);
+  for (const m of r.matmul) report.matmulRows.push([`${c.model} ${engine}`, backend, `${threads}`, m.shape, fmt(m.gflops, 2), `${m.reps}`]);
   return true;
 }
 
@@ -449,11 +481,14 @@ async function main(): Promise<void> {
           report.unmeasured(model, 'tfjs', backend, '-', 'skipped: the cpu backend is slow; add it with --cpu-models');
           continue;
         }
-        // The cpu backend is single-threaded JavaScript: one row whatever --threads says.
+        // The cpu backend is single-threaded JavaScript: one row whatever --threads says. On wasm, several threads
+        // run both ways: TF.js's threads under one model, and a copy of the model per thread.
         for (const threads of backend === 'wasm' ? threadCounts : [1]) {
-          const savePath: string | null = reference ? null : join(referenceDir, `${model}.f32`);
-          const ran = await runTfjsCase(c, backend, threads, s, passOn, savePath, report);
-          if (ran && savePath) reference = { path: savePath, label: `ours on ${backend}, ${threads} thread${threads === 1 ? '' : 's'}` };
+          for (const engine of threads > 1 ? (['tfjs', 'tfjs pool'] as const) : (['tfjs'] as const)) {
+            const savePath: string | null = reference ? null : join(referenceDir, `${model}.f32`);
+            const ran = await runTfjsCase(c, backend, threads, engine, s, passOn, savePath, report);
+            if (ran && savePath) reference = { path: savePath, label: `ours on ${backend}, ${threads} thread${threads === 1 ? '' : 's'}` };
+          }
         }
       }
 
@@ -471,25 +506,35 @@ async function main(): Promise<void> {
   report.print(models, threadCounts);
 }
 
-/** Ours (TF.js wasm) against ONNX Runtime Web per model and thread count; '-' where one side did not run (the table above says why). */
+/**
+ * Ours (TF.js wasm) against ONNX Runtime Web per model and thread count; '-' where one side did not run (the table
+ * above says why). On several threads ours is the copy of the model per thread, as the CLI records; TF.js's own
+ * threads under one model are beside it.
+ */
 function printComparison(measured: Measured[], models: ModelName[], threadCounts: number[]): void {
-  const find = (model: ModelName, engine: Engine, threads: number) => measured.find((m) => m.model === model && m.engine === engine && m.backend === 'wasm' && m.threads === threads);
+  const find = (model: ModelName, engine: Measurement, threads: number) => measured.find((m) => m.model === model && m.engine === engine && m.backend === 'wasm' && m.threads === threads);
   const rows: string[][] = [];
   for (const model of models) {
     for (const threads of threadCounts) {
-      const ours = find(model, 'tfjs', threads);
+      const wasmThreads = find(model, 'tfjs', threads);
+      const ours = threads > 1 ? find(model, 'tfjs pool', threads) : wasmThreads;
       const ort = find(model, 'ort', threads);
       if (!ours && !ort) continue;
       rows.push([
         model, `${threads}`,
         fmt(ours?.tokensPerSecond, 0), fmt(ort?.tokensPerSecond, 0), ours && ort ? fmt(ours.tokensPerSecond / ort.tokensPerSecond, 2) : '-',
         fmt(ours?.gflops, 2), fmt(ort?.gflops, 2), fmt(ours?.peakRssMb, 0), fmt(ort?.peakRssMb, 0),
+        threads > 1 ? fmt(wasmThreads?.tokensPerSecond, 0) : '-',
       ]);
     }
   }
   if (rows.length === 0) return;
-  console.log('\nOurs (TF.js wasm) vs ONNX Runtime Web (wasm), same model, batch, layer and thread count:\n');
-  printTable(['model', 'threads', 'ours tokens/s', 'ORT tokens/s', 'ours/ORT', 'ours GFLOP/s', 'ORT GFLOP/s', 'ours peak RSS MB', 'ORT peak RSS MB'], rows, (c) => c >= 1);
+  console.log('\nOurs (TF.js wasm; on several threads a copy of the model per thread) vs ONNX Runtime Web (wasm), same model, batch, layer and thread count:\n');
+  printTable(
+    ['model', 'threads', 'ours tokens/s', 'ORT tokens/s', 'ours/ORT', 'ours GFLOP/s', 'ORT GFLOP/s', 'ours peak RSS MB', 'ORT peak RSS MB', 'ours, TF.js threads, tokens/s'],
+    rows,
+    (c) => c >= 1,
+  );
 }
 
 main().catch((error) => {

@@ -11,7 +11,7 @@ import { parseLayoutFit, serializeLayoutFit } from '../export/layoutFit';
 import { nodeRangePool } from './rangePool';
 import type { Preprocessing } from '../model/image/preprocess';
 import type { StreamHooks } from '../model/recordTable';
-import { layoutInNode, recordInNode, shardInputs } from './buildAtlas';
+import { layoutInNode, recordInNode, shardInputs, type NodeRecording } from './buildAtlas';
 import { printNotes } from './cliText';
 import { ActivationsWriter } from './npyWriter';
 import { buildPrecomputedAtlasInNode, writePointsParquet } from './precomputed';
@@ -73,13 +73,14 @@ const USAGE = `Build an activation atlas from the command line; writes the JSON 
   --fit <file>              place every row into this fitted layout instead of fitting one (a shard placing its
                             own rows, e.g. --activations shard-3/activations.npy, where the merge's layout
                             put them; cells bin through the fit's frame). The rows must be as wide as the fit's
-  --threads <n>             threads for the recording (TF.js wasm), the neighbour search and the placement;
-                            default: the cores available
+  --threads <n>             threads for the recording (TF.js wasm; a GPT-2 runs a copy of the model on each),
+                            the neighbour search and the placement; default: the cores available
   --list-layers             print the recordable layers and exit
 `;
 
 /** The backend a recording ran on, with its wasm threads where more than one. */
-function backendLabel({ backend, wasmThreads }: { backend: { name: string }; wasmThreads: number }): string {
+function backendLabel({ backend, wasmThreads, modelThreads }: Pick<NodeRecording, 'backend' | 'wasmThreads' | 'modelThreads'>): string {
+  if (modelThreads > 1) return `backend ${backend.name} (${modelThreads} threads, a copy of the model in each)`;
   return `backend ${backend.name}${wasmThreads > 1 ? ` (${wasmThreads} threads)` : ''}`;
 }
 

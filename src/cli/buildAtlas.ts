@@ -23,6 +23,7 @@ import type { ProgressCallback } from '../compute/types';
 import { modelFingerprint } from '../featureVis/fingerprint';
 import { openRecordingStream, resolveSampling, type LayerInfo, type StreamHooks } from '../model/recordTable';
 import { chooseBackend, type BackendChoice } from '../model/backend';
+import { openTextRecordPool, type TextRecordPool } from './textRecordPool';
 import { withNodeWasmThreads } from './wasmThreads';
 import { BUILT_IN_MODEL_NAME, ImageModel } from '../model/image/imageModel';
 import type { Preprocessing } from '../model/image/preprocess';
@@ -61,7 +62,10 @@ export interface NodeAtlasOptions {
   stream?: StreamHooks;
   /** Record only this slice of the inputs (--shard). */
   shard?: ShardSpec;
-  /** TF.js wasm threads for the recording (--threads); default 1. */
+  /**
+   * Threads for the recording (--threads); default 1. An image model runs TF.js wasm on that many threads; a GPT-2
+   * records on that many threads with a copy of the model each (one wasm thread apiece), which is faster.
+   */
   threads?: number;
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
@@ -80,6 +84,8 @@ export interface NodeRecording {
   backend: BackendChoice;
   /** The threads the wasm backend runs (1 on other backends). */
   wasmThreads: number;
+  /** The threads that each ran a copy of the model (1 unless a GPT-2 recorded on several). */
+  modelThreads: number;
   identity: ShardIdentity;
   stream: StreamRecorder;
   /** Each recorded input's place among all the run's inputs. */
@@ -153,9 +159,11 @@ export async function layoutInNode(
 /** The recording stage in process (the whole run, or one shard of it with options.shard). */
 export async function recordInNode(options: NodeAtlasOptions): Promise<NodeRecording> {
   if (options.text !== undefined && options.images !== undefined) throw new Error('Pass --images or --text, not both.');
-  const { value: choice, threads, note } = await withNodeWasmThreads(options.threads ?? 1, () => chooseBackend({ node: true }));
+  const text = await isTextModelArg(options.model, options.text);
+  const { value: choice, threads, note } = await withNodeWasmThreads(text ? 1 : (options.threads ?? 1), () => chooseBackend({ node: true }));
   const backend = note ? { ...choice, reason: `${choice.reason}; ${note}` } : choice;
-  const recording = (await isTextModelArg(options.model, options.text)) ? await recordTextInNode(options) : await recordImagesInNode(options);
+  if (!text) return { ...(await recordImagesInNode(options)), backend, wasmThreads: threads, modelThreads: 1 };
+  const recording = await recordTextInNode(options, backend.name);
   return { ...recording, backend, wasmThreads: threads };
 }
 
@@ -180,7 +188,7 @@ function nodeRecording(
   request: AtlasRequest,
   captured: ReturnType<typeof captureStream>['captured'],
   fingerprint: string,
-): Omit<NodeRecording, 'backend' | 'wasmThreads'> {
+): Omit<NodeRecording, 'backend' | 'wasmThreads' | 'modelThreads'> {
   const stream = captured.stream!;
   return { recorded, errors, identity: identityOf(recorded, request, stream, fingerprint), stream, ordinals: captured.ordinals! };
 }
@@ -207,7 +215,7 @@ function identityOf(
   };
 }
 
-async function recordImagesInNode(options: NodeAtlasOptions): Promise<Omit<NodeRecording, 'backend' | 'wasmThreads'>> {
+async function recordImagesInNode(options: NodeAtlasOptions): Promise<Omit<NodeRecording, 'backend' | 'wasmThreads' | 'modelThreads'>> {
   const model = await loadModelForCli(options.model, options);
   try {
     let images: ImageProvider;
@@ -232,22 +240,32 @@ async function recordImagesInNode(options: NodeAtlasOptions): Promise<Omit<NodeR
   }
 }
 
-async function recordTextInNode(options: NodeAtlasOptions): Promise<Omit<NodeRecording, 'backend' | 'wasmThreads'>> {
+async function recordTextInNode(options: NodeAtlasOptions, backend: string): Promise<Omit<NodeRecording, 'backend' | 'wasmThreads'>> {
   if (options.text === undefined) throw new Error(`${options.model} is a GPT-2: pass --text <file|folder> with the documents to record.`);
   const read = await readTextDocuments(options.text);
-  // Shards hash the weights the model was loaded from, read once.
+  // Shards hash the weights the model was loaded from; the recording threads load them too. Both read them once.
   let fingerprint = '';
-  const model = await loadTextModelForCli(options.model, options.shard ? (files) => (fingerprint = filesFingerprint(files)) : undefined);
+  let files: readonly ModelFile[] = [];
+  const model = await loadTextModelForCli(options.model, (f) => {
+    files = f;
+    if (options.shard) fingerprint = filesFingerprint(f);
+  });
+  let pool: TextRecordPool | null = null;
   try {
     const request = { layer: options.layer ?? model.defaultLayer, params: { ...TEXT_CLI_DEFAULT_PARAMS, ...options.params } };
     const documents = options.shard ? shardDocuments(read.documents, options.shard) : read.documents;
     if (options.shard && documents.length === 0) {
-      return { ...emptyShard('text', model.info, model.layer(request.layer), request, options, fingerprint), errors: read.errors };
+      return { ...emptyShard('text', model.info, model.layer(request.layer), request, options, fingerprint), errors: read.errors, modelThreads: 1 };
     }
+    model.layer(request.layer);
+    if ((options.threads ?? 1) > 1) pool = await openTextRecordPool(model, files, options.threads!, backend);
+    files = [];
     const { stream, captured } = captureStream(options);
-    const { errors, ...recorded } = await recordTextAtlas(model, documents, request, { stream, onProgress: options.onProgress, signal: options.signal });
-    return nodeRecording(recorded, [...read.errors, ...errors], request, captured, fingerprint);
+    const stage = { stream, forward: pool ?? undefined, onProgress: options.onProgress, signal: options.signal };
+    const { errors, ...recorded } = await recordTextAtlas(model, documents, request, stage);
+    return { ...nodeRecording(recorded, [...read.errors, ...errors], request, captured, fingerprint), modelThreads: pool?.threads ?? 1 };
   } finally {
+    await pool?.close();
     model.dispose();
   }
 }
@@ -263,7 +281,7 @@ function emptyShard<M extends Modality>(
   request: AtlasRequest,
   options: NodeAtlasOptions,
   fingerprint: string,
-): Omit<NodeRecording, 'backend' | 'wasmThreads'> {
+): Omit<NodeRecording, 'backend' | 'wasmThreads' | 'modelThreads'> {
   const notices: string[] = [];
   const samplesPerInput = resolveSampling(layer, request.params.samplesPerInput, notices);
   const { stream, finish } = openRecordingStream(layer, options.stream, { seed: request.params.seed, unitTopK: request.params.topK, ordinals: [] });

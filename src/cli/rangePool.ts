@@ -1,10 +1,9 @@
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { RangePool } from '../compute/parallel/runner';
 import { createRangePool } from '../workers/rangePool';
 import type { WorkerEndpoint } from '../workers/rpc';
+import { tsThread } from './tsThread';
 
 const THREAD_ENTRY = new URL('./rangePoolThread.ts', import.meta.url);
 
@@ -15,16 +14,11 @@ export interface NodeRangePoolOptions {
   entry?: URL;
 }
 
-/**
- * A range pool over worker_threads. Each thread registers tsx itself before importing its TypeScript entry,
- * so the pool works the same under `node --import tsx` and under a test runner that passes no loader on.
- */
+/** A range pool over worker_threads (TypeScript entries, started by tsThread). */
 export function nodeRangePool(options: NodeRangePoolOptions = {}): RangePool {
   const threads = options.threads ?? availableParallelism();
   const entry = options.entry ?? THREAD_ENTRY;
-  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/index\.cjs$/, 'index.mjs')).href;
-  const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); })`;
-  return createRangePool(() => workerEndpoint(new Worker(boot, { eval: true })), threads);
+  return createRangePool(() => workerEndpoint(tsThread(entry)), threads);
 }
 
 /**

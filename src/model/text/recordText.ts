@@ -24,8 +24,29 @@ export interface TextRecordOptions {
   stream?: StreamHooks;
   /** Windows per forward pass (all of one length); default: as many as make about 4096 tokens. */
   batchSize?: number;
+  /** What runs each batch's forward (default: the model, in this thread). */
+  forward?: TextForward;
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
+}
+
+/** Runs the forward of equal-length windows and hands back one layer's values on the host: [windows, tokens, width], or [windows, width] pooled. */
+export interface TextForward {
+  values(tokenIds: Int32Array[], layer: string, pooled: boolean): Promise<Float32Array>;
+}
+
+/** The model's own forward, in this thread. */
+export function modelForward(model: Pick<TextModel, 'record'>): TextForward {
+  return {
+    async values(tokenIds, layer, pooled) {
+      const activation = model.record(tokenIds, layer);
+      try {
+        return await batchValues(activation, pooled);
+      } finally {
+        activation.dispose();
+      }
+    },
+  };
 }
 
 /** A text recording: one input per window; the modality-free columns, each window's token ids, and the documents that gave none. */
@@ -59,6 +80,7 @@ export async function recordTextActivations(model: TextModel, documents: readonl
   const { signal, onProgress } = options;
   const seed = options.seed ?? 0;
   const layer = model.layer(options.layer);
+  const forward = options.forward ?? modelForward(model);
   if (documents.length === 0) throw new ModelUseError('No documents to record: pick, drop or paste some text first.');
   const notices: string[] = [];
   const samples = resolveSampling(layer, options.samplesPerInput, notices);
@@ -75,13 +97,7 @@ export async function recordTextActivations(model: TextModel, documents: readonl
   for (const batch of lengthBatches(tokenIds, options.batchSize)) {
     if (signal?.aborted) throw abortError('Recording cancelled');
     const length = tokenIds[batch[0]].length;
-    const activation = model.record(batch.map((w) => tokenIds[w]), layer.name);
-    let data: Float32Array;
-    try {
-      data = await batchValues(activation, samples === 'pooled');
-    } finally {
-      activation.dispose();
-    }
+    const data = await forward.values(batch.map((w) => tokenIds[w]), layer.name, samples === 'pooled');
     batch.forEach((w, b) => {
       if (samples === 'pooled') stream.add(w, -1, data, b * dim);
       else for (const t of picks[w]) stream.add(w, t, data, (b * length + t) * dim, tokenIds[w][t]);
@@ -107,12 +123,7 @@ export async function recordTextActivations(model: TextModel, documents: readonl
 }
 
 /** Options of the text recording stage that are the caller's, not the user's. */
-export interface TextStageOptions {
-  stream?: StreamHooks;
-  batchSize?: number;
-  onProgress?: ProgressCallback;
-  signal?: AbortSignal;
-}
+export type TextStageOptions = Pick<TextRecordOptions, 'stream' | 'batchSize' | 'forward' | 'onProgress' | 'signal'>;
 
 /**
  * The first stage of every text atlas build, in the model worker and in the CLI alike: records the

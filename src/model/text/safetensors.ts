@@ -1,6 +1,6 @@
 /**
  * Reader for Hugging Face safetensors checkpoints (single files and sharded ones), decoding
- * F32, F16 and BF16 tensors to Float32Array.
+ * F32, F16 and BF16 tensors to Float32Array, and a writer (F32 from Float32Array, or any dtype's raw bytes).
  *
  * Layout: an 8-byte little-endian header length N, N bytes of JSON
  * `{name: {dtype, shape, data_offsets: [begin, end]}, __metadata__?}`, then the data section;
@@ -124,6 +124,50 @@ export function readShardedSafetensors(
     }
   }
   return tensors;
+}
+
+/** A tensor to write: float32 values, or the little-endian bytes of any dtype the format defines. */
+export type SafetensorsTensorToWrite =
+  | { name: string; shape: number[]; data: Float32Array }
+  | { name: string; dtype: string; shape: number[]; bytes: Uint8Array };
+
+/**
+ * Safetensors bytes: u64 LE header length, the JSON header padded with spaces to a multiple of 8 bytes (as
+ * Hugging Face does, so that the reader's F32 views are aligned), then the tensors in the order given.
+ */
+export function writeSafetensors(tensors: readonly SafetensorsTensorToWrite[], metadata?: Record<string, string>): Uint8Array {
+  const names = new Set<string>();
+  const chunks = tensors.map((t) => {
+    if (names.has(t.name) || t.name === '__metadata__') throw new SafetensorsError(`Cannot write tensor ${t.name}: the name is used twice or reserved.`);
+    names.add(t.name);
+    const dtype = 'data' in t ? 'F32' : t.dtype;
+    const bytes = 'data' in t ? new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength) : t.bytes;
+    if (!(dtype in DTYPE_BYTES)) throw unsupportedDtype(t.name, dtype, 'the file to write');
+    if (!t.shape.every((d) => isNonNegativeInteger(d))) throw new SafetensorsError(`Cannot write tensor ${t.name}: invalid shape [${t.shape.join(', ')}].`);
+    const expected = t.shape.reduce((n, d) => n * d, 1) * DTYPE_BYTES[dtype];
+    if (bytes.byteLength !== expected) {
+      throw new SafetensorsError(`Cannot write tensor ${t.name}: ${bytes.byteLength} bytes, but ${dtype} of shape [${t.shape.join(', ')}] takes ${expected}.`);
+    }
+    return { dtype, bytes };
+  });
+  const header: Record<string, unknown> = metadata ? { __metadata__: metadata } : {};
+  let offset = 0;
+  tensors.forEach((t, i) => {
+    header[t.name] = { dtype: chunks[i].dtype, shape: t.shape, data_offsets: [offset, offset + chunks[i].bytes.byteLength] };
+    offset += chunks[i].bytes.byteLength;
+  });
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const headerLength = json.length + ((8 - (json.length % 8)) % 8);
+  const file = new Uint8Array(8 + headerLength + offset);
+  new DataView(file.buffer).setBigUint64(0, BigInt(headerLength), true);
+  file.set(json, 8);
+  file.fill(0x20, 8 + json.length, 8 + headerLength);
+  let at = 8 + headerLength;
+  for (const { bytes } of chunks) {
+    file.set(bytes, at);
+    at += bytes.byteLength;
+  }
+  return file;
 }
 
 function parseHeaderJson(headerBytes: Uint8Array, fileName: string): Record<string, unknown> {

@@ -1,4 +1,5 @@
 import { createRng, gaussian } from '../../../src/lib/rng';
+import { writeSafetensors as writeSafetensorsFile } from '../../../src/model/text/safetensors';
 
 /** A float64 tensor in Hugging Face GPT-2 layout (Conv1D weights [in, out]). */
 export interface RefTensor {
@@ -14,29 +15,14 @@ export type TensorToWrite =
   | { name: string; dtype: string; shape: number[]; bytes: Uint8Array };
 
 /**
- * Safetensors bytes written from the format's description, independently of the reader under test:
- * u64 LE header length, a JSON header padded with spaces to 8 bytes (as Hugging Face does), the data.
+ * Safetensors bytes through the app's writer (src/model/text/safetensors.ts), with F16 and BF16 values
+ * rounded and encoded here, independently of the reader under test.
  */
 export function writeSafetensors(tensors: TensorToWrite[], metadata?: Record<string, string>): Uint8Array {
-  const chunks = tensors.map((t) => ('bytes' in t ? t.bytes : encode(t.values, t.dtype)));
-  const header: Record<string, unknown> = metadata ? { __metadata__: metadata } : {};
-  let offset = 0;
-  tensors.forEach((t, i) => {
-    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + chunks[i].length] };
-    offset += chunks[i].length;
-  });
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (json.length % 8)) % 8);
-  const headerBytes = new TextEncoder().encode(json);
-  const file = new Uint8Array(8 + headerBytes.length + offset);
-  new DataView(file.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
-  file.set(headerBytes, 8);
-  let at = 8 + headerBytes.length;
-  for (const chunk of chunks) {
-    file.set(chunk, at);
-    at += chunk.length;
-  }
-  return file;
+  return writeSafetensorsFile(
+    tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, bytes: 'bytes' in t ? t.bytes : encode(t.values, t.dtype) })),
+    metadata,
+  );
 }
 
 function encode(values: ArrayLike<number>, dtype: StoredDtype): Uint8Array {

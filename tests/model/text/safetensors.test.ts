@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readSafetensors, readSafetensorsHeader, readShardedSafetensors, SafetensorsError } from '../../../src/model/text/safetensors';
+import { readSafetensors, readSafetensorsHeader, readShardedSafetensors, SafetensorsError, writeSafetensors as writeApp } from '../../../src/model/text/safetensors';
 import { toBfloat16, toHalf, writeSafetensors } from './checkpoints';
 
 /** A file with exactly this header (any JSON text) and `dataLength` zero bytes of data. */
@@ -152,5 +152,28 @@ describe('readShardedSafetensors', () => {
     expect(() => readShardedSafetensors(lying, shards)).toThrow('The index puts a in shard "model-00002-of-00002.safetensors", but that shard has no such tensor.');
     expect(() => readShardedSafetensors('{"metadata": {}}', shards)).toThrow('The sharded checkpoint\'s index has no "weight_map" object');
     expect(() => readShardedSafetensors('not json', shards)).toThrow(/^The sharded checkpoint's index is not JSON/);
+  });
+});
+
+describe('writeSafetensors (the app writer)', () => {
+  it('writes float32 arrays (views too) and raw bytes that read back bit for bit, data aligned for views', () => {
+    const big = Float32Array.from({ length: 10 }, (_, i) => i / 3 - 1);
+    const file = writeApp([
+      { name: 'w', shape: [2, 3], data: big.subarray(1, 7) },
+      { name: 'mask', dtype: 'BOOL', shape: [3], bytes: Uint8Array.from([1, 0, 1]) },
+      { name: 'b', shape: [1], data: Float32Array.from([-0]) },
+    ], { format: 'pt' });
+    const { entries, dataStart } = readSafetensorsHeader(file);
+    expect(dataStart % 8).toBe(0);
+    expect(entries.map((e) => [e.name, e.dtype, e.shape])).toEqual([['w', 'F32', [2, 3]], ['mask', 'BOOL', [3]], ['b', 'F32', [1]]]);
+    const tensors = readSafetensors(file, { skip: (name) => name === 'mask' });
+    expect(tensors.get('w')!.data).toEqual(big.subarray(1, 7));
+    expect(Object.is(tensors.get('b')!.data[0], -0)).toBe(true);
+  });
+
+  it('refuses a tensor whose bytes do not fit its shape, a repeated name, or an unknown dtype', () => {
+    expect(() => writeApp([{ name: 'w', shape: [2, 2], data: new Float32Array(3) }])).toThrow('Cannot write tensor w: 12 bytes, but F32 of shape [2, 2] takes 16.');
+    expect(() => writeApp([{ name: 'w', shape: [1], data: new Float32Array(1) }, { name: 'w', shape: [1], data: new Float32Array(1) }])).toThrow('Cannot write tensor w: the name is used twice or reserved.');
+    expect(() => writeApp([{ name: 'q', dtype: 'Q4', shape: [1], bytes: new Uint8Array(1) }])).toThrow(SafetensorsError);
   });
 });

@@ -1,0 +1,132 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { SaeReport } from '../../src/cli/sae';
+import { chooseBackend } from '../../src/model/backend';
+import { encodeSae, measureSae } from '../../src/model/sae/encode';
+import { readSaeLens } from '../../src/model/sae/saelens';
+import { windows as windowsOf } from '../../src/model/text/documents';
+import { TextModel } from '../../src/model/text/textModel';
+import { encode } from '../../src/model/text/tokenizer';
+import { createRng } from '../../src/lib/rng';
+import { tinyGpt2Files, writeCheckpointFolder } from '../model/text/tinyGpt2';
+
+const run = promisify(execFile);
+const root = new URL('../..', import.meta.url).pathname;
+
+const PARAGRAPHS = [
+  'Call me Ishmael.',
+  'Some years ago, never mind how long precisely, having little or no money in my purse, and nothing particular to interest me on shore, I thought I would sail about a little and see the watery part of the world.',
+  'It is a way I have of driving off the spleen and regulating the circulation.',
+  'Whenever I find myself growing grim about the mouth; whenever it is a damp, drizzly November in my soul, then I account it high time to get to sea as soon as I can.',
+];
+
+async function saeCli(args: string[]): Promise<{ dir: string; report: SaeReport; stdout: string; stderr: string }> {
+  const dir = join(mkdtempSync(join(tmpdir(), 'sae-cli-')), 'sae');
+  const { stdout, stderr } = await run('node', ['--import', 'tsx', 'src/cli/sae.ts', ...args, '--threads', '1', '--out', dir], { cwd: root, maxBuffer: 1 << 26 });
+  return { dir, report: JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as SaeReport, stdout, stderr };
+}
+
+async function cliError(args: string[]): Promise<string> {
+  const out = join(mkdtempSync(join(tmpdir(), 'sae-cli-')), 'sae');
+  const failed = await run('node', ['--import', 'tsx', 'src/cli/sae.ts', ...args, '--out', out], { cwd: root }).then(
+    () => null,
+    (e: { stderr: string; code: number }) => e,
+  );
+  expect(failed?.code).toBe(1);
+  return failed!.stderr;
+}
+
+/** A float32 .npy of rows x dim. */
+function writeNpy(path: string, values: Float32Array, rows: number, dim: number): void {
+  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${rows}, ${dim}), }`;
+  header += ' '.repeat(64 - ((10 + header.length + 1) % 64)) + '\n';
+  const prefix = new Uint8Array(10 + header.length);
+  prefix.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
+  new DataView(prefix.buffer).setUint16(8, header.length, true);
+  prefix.set(new TextEncoder().encode(header), 10);
+  writeFileSync(path, Buffer.concat([prefix, new Uint8Array(values.buffer, values.byteOffset, values.byteLength)]));
+}
+
+let checkpoint: string;
+let textFile: string;
+beforeAll(async () => {
+  await chooseBackend({ node: true });
+  checkpoint = writeCheckpointFolder(tinyGpt2Files({ seed: 11 }));
+  textFile = join(mkdtempSync(join(tmpdir(), 'sae-text-')), 'moby.txt');
+  writeFileSync(textFile, PARAGRAPHS.join('\n\n'));
+});
+
+describe('npm run sae (CLI)', () => {
+  it('trains on a GPT-2 layer; the SAELens files reopen and encode the recorded rows as the report says', async () => {
+    const layer = 'h.1.mlp.act';
+    const { dir, report, stdout, stderr } = await saeCli(['--model', checkpoint, '--text', textFile, '--layer', layer, '--latents', '48', '--k', '4', '--epochs', '3', '--top-examples', '3', '--loss-windows', '4']);
+    expect(stderr).toMatch(/train epoch 3\/3/);
+    expect(stdout).toMatch(/loss recovered/);
+    expect(report).toMatchObject({ version: 1, kind: 'sae-report', modality: 'text', layer, hookName: 'blocks.1.mlp.hook_post', width: 64 });
+    expect(report.settings).toMatchObject({ architecture: 'topk', latents: 48, k: 4, epochs: 3, seed: 0 });
+    expect(report.epochs).toHaveLength(3);
+    for (const epoch of report.epochs) for (const key of ['mse', 'fve', 'l0', 'deadLatents'] as const) expect(Number.isFinite(epoch[key])).toBe(true);
+    expect(report.latents).toHaveLength(48);
+    expect(report.lossRecovered).toMatchObject({ windows: 4 });
+    for (const key of ['clean', 'spliced', 'zero', 'lossRecovered'] as const) expect(Number.isFinite(report.lossRecovered![key])).toBe(true);
+
+    const sae = readSaeLens(
+      { cfg: readFileSync(join(dir, 'cfg.json'), 'utf8'), weights: readFileSync(join(dir, 'sae_weights.safetensors')) },
+      { modality: 'text', target: { layer, width: 64 } },
+    );
+    expect(sae.config).toMatchObject({ architecture: 'topk', dIn: 64, dSae: 48, k: 4, layer });
+
+    // Every recorded row (each window's tokens but <|endoftext|>), recorded directly: the report's figures come back.
+    const model = await TextModel.fromFiles(tinyGpt2Files({ seed: 11 }), 'tiny');
+    const rows: number[] = [];
+    for (const ids of PARAGRAPHS.flatMap((p) => windowsOf(encode(p), 24))) {
+      const recorded = model.record([ids], layer);
+      const values = await recorded.data();
+      recorded.dispose();
+      rows.push(...values.subarray(64));
+    }
+    model.dispose();
+    expect(report.rows).toBe(rows.length / 64);
+    const activations = Float32Array.from(rows);
+    const measured = await measureSae(sae, activations);
+    expect(report.final.fve).toBeCloseTo(measured.fve, 4);
+    expect(report.final.deadLatents).toBe(measured.deadLatents);
+    const latents = await encodeSae(sae, activations);
+    for (const latent of report.latents) {
+      expect(latent.frequency).toBeCloseTo(measured.frequency[latent.index], 6);
+      expect(latent.maxActivation).toBeCloseTo(measured.maxActivation[latent.index], 4);
+      expect(latent.topExamples.length).toBe(Math.min(3, Math.round(latent.frequency * report.rows)));
+      if (latent.topExamples.length === 0) continue;
+      const [first] = latent.topExamples;
+      expect(first.activation).toBeCloseTo(latent.maxActivation, 4);
+      expect(first.context).toContain(`[${first.token}]`);
+      expect(first.position).toBeGreaterThan(0);
+      for (let j = 1; j < latent.topExamples.length; j++) expect(latent.topExamples[j].activation).toBeLessThanOrEqual(latent.topExamples[j - 1].activation);
+    }
+    expect(latents.count).toBe(report.rows);
+  }, 60_000);
+
+  it('trains on an .npy of rows with a seeded --sample, and says so', async () => {
+    const random = createRng(3);
+    const values = Float32Array.from({ length: 600 * 8 }, () => random() - 0.5);
+    const npy = join(mkdtempSync(join(tmpdir(), 'sae-npy-')), 'acts.npy');
+    writeNpy(npy, values, 600, 8);
+    const { report, stderr } = await saeCli(['--activations', npy, '--latents', '16', '--k', '2', '--epochs', '2', '--sample', '400', '--top-examples', '2']);
+    expect(report).toMatchObject({ modality: 'precomputed', layer: 'activations', hookName: 'activations', width: 8, rows: 400, rowsRecorded: 600, lossRecovered: null });
+    expect(stderr).toMatch(/--sample: trained on a seeded 400 of 600 rows/);
+    const example = report.latents.find((l) => l.topExamples.length > 0)!.topExamples[0];
+    expect(example.input).toMatch(/^row \d+$/);
+    expect(example.position).toBe(-1);
+  }, 30_000);
+
+  it('bad flags and layers get a clear message and exit code 1', async () => {
+    expect(await cliError(['--model', checkpoint, '--text', textFile, '--latents', '8', '--k', '16'])).toMatch(/--k \(16\) cannot exceed --latents \(8\)/);
+    expect(await cliError(['--model', checkpoint, '--text', textFile, '--layer', 'h.7.mlp.act'])).toMatch(/h\.7\.mlp\.act.*cannot be recorded|not a layer/);
+    expect(await cliError(['--model', checkpoint, '--text', textFile, '--architecture', 'gated'])).toMatch(/--architecture must be topk or relu/);
+    expect(await cliError(['--text', textFile, '--activations', 'x.npy'])).toMatch(/one of --text, --images and --activations/);
+  }, 30_000);
+});

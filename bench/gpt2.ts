@@ -23,6 +23,9 @@
  * bench/out/gpt2-<model>-seed<seed>/). Each runs on every count of `--threads` (default 1 and all cores)
  * it can; ORT also prints its largest difference from our activations of the same batch.
  *
+ * Each one-thread TF.js case also times generation (src/model/text/generate.ts) per token where the context holds
+ * 200 tokens: with the key/value cache (Gpt2Model.extend) against recomputing the whole window.
+ *
  * Each case runs in its own child process, so that peak RSS (VmHWM) is that case's own: host tensors,
  * the engine's copy of the weights and the activations. VmHWM is read before the matMul measurement,
  * which runs after the recording in the same child.
@@ -38,7 +41,7 @@ import { withNodeWasmThreads } from '../src/cli/wasmThreads';
 import { createRng } from '../src/lib/rng';
 import { chooseBackend } from '../src/model/backend';
 import { openTextRecordPool } from '../src/cli/textRecordPool';
-import { Gpt2Model, gpt2Size, gpt2WeightShapes, isGpt2MaskBuffer } from '../src/model/text/gpt2';
+import { disposeCache, Gpt2Model, gpt2Size, gpt2WeightShapes, isGpt2MaskBuffer } from '../src/model/text/gpt2';
 import { modelForward } from '../src/model/text/recordText';
 import { TextModel } from '../src/model/text/textModel';
 import { type Gpt2Config, parseGpt2Config } from '../src/model/text/gpt2Config';
@@ -89,6 +92,40 @@ interface CaseResult {
   cpuSeconds: number;
   peakRssMb: number;
   matmul: MatMulRate[];
+  /** One thread's generation, timed where the context holds GENERATION_CONTEXT tokens; null on other cases. */
+  generation: GenerationTiming | null;
+}
+
+/** Milliseconds per generated token with the key/value cache and by recomputing the whole window. */
+interface GenerationTiming {
+  context: number;
+  cachedMs: number;
+  windowMs: number;
+}
+
+/** Where generation is timed (issue 20: the cache at 200 tokens at least 5x faster than without). */
+const GENERATION_CONTEXT = 200;
+
+/**
+ * Per-token time of generation at `context` tokens: with the cache, the mean of 10 one-token steps after a prompt
+ * of context - 1 tokens; without, the mean of 3 forwards of the whole context-token window (the logits of its last
+ * token only), each after one warm-up.
+ */
+function generationTiming(model: Gpt2Model, context: number, tokens: Int32Array): GenerationTiming {
+  const prompt = tokens.subarray(0, context - 1);
+  let { cache } = model.extend(null, prompt);
+  const step = (id: number) => (cache = model.extend(cache, Int32Array.of(id)).cache);
+  step(tokens[context - 1]);
+  const cachedStart = performance.now();
+  for (let t = 0; t < 10; t++) step(tokens[context + t]);
+  const cachedMs = (performance.now() - cachedStart) / 10;
+  disposeCache(cache);
+  // The whole window's forward without a cache to start from, and the last token's logits only.
+  const window = () => disposeCache(model.extend(null, tokens.subarray(0, context)).cache);
+  window();
+  const windowStart = performance.now();
+  for (let r = 0; r < 3; r++) window();
+  return { context, cachedMs, windowMs: (performance.now() - windowStart) / 3 };
 }
 
 /** One engine's figures on one (model, backend, threads), for the closing comparison. */
@@ -240,6 +277,10 @@ async function child(args: Map<string, string>): Promise<void> {
   const cpu = process.cpuUsage(cpuStart);
   const peakRssMb = peakResidentMb();
   await close();
+  const onOneThread = modelThreads === 1 && (backend !== 'wasm' || wasmThreads === 1);
+  const generation = onOneThread && config.nPositions >= GENERATION_CONTEXT + 10
+    ? generationTiming(model, GENERATION_CONTEXT, seededTokens(1, GENERATION_CONTEXT + 10, config.vocabSize, tokenSeed(s))[0])
+    : null;
   model.dispose();
   const savePath = args.get('save-activations');
   if (savePath) writeFileSync(savePath, new Uint8Array(last.buffer, last.byteOffset, last.byteLength));
@@ -251,7 +292,7 @@ async function child(args: Map<string, string>): Promise<void> {
     await matMulRate(rows, 3072, 768, s.matmulReps, s.seed),
     await matMulRate(1024, 1024, 1024, s.matmulReps, s.seed),
   ];
-  const result: CaseResult = { buildSeconds, recordSeconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, peakRssMb, matmul };
+  const result: CaseResult = { buildSeconds, recordSeconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, peakRssMb, matmul, generation };
   console.log(JSON.stringify(result));
 }
 
@@ -352,6 +393,7 @@ interface Reference {
 class Report {
   readonly rows: string[][] = [];
   readonly matmulRows: string[][] = [];
+  readonly generationRows: string[][] = [];
   readonly measured: Measured[] = [];
 
   /** A row for a case that was skipped or failed, with why. */
@@ -366,6 +408,10 @@ class Report {
     if (this.matmulRows.length > 0) {
       console.log('\nDense matMul, measured in each TF.js case\'s process after its recording (efficiency uses the best row of that process):\n');
       printTable(['case', 'backend', 'threads', 'shape', 'GFLOP/s', 'reps'], this.matmulRows, (c) => c === 2 || c >= 4);
+    }
+    if (this.generationRows.length > 0) {
+      console.log('\nGeneration, one thread, per token where the context holds the tokens shown: with the key/value cache, and recomputing the whole window:\n');
+      printTable(['model', 'backend', 'context', 'cached ms/token', 'window ms/token', 'speed-up'], this.generationRows, (c) => c >= 2);
     }
     printComparison(this.measured, models, threadCounts);
   }
@@ -408,6 +454,8 @@ async function runTfjsCase(
     `records ${r.recordSeconds.map((t) => t.toFixed(2)).join('/')} s`,
   ]);
   for (const m of r.matmul) report.matmulRows.push([`${c.model} ${engine}`, backend, `${threads}`, m.shape, fmt(m.gflops, 2), `${m.reps}`]);
+  const g = r.generation;
+  if (g) report.generationRows.push([c.model, backend, `${g.context}`, fmt(g.cachedMs, 1), fmt(g.windowMs, 1), fmt(g.windowMs / g.cachedMs, 1)]);
   return true;
 }
 

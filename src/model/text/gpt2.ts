@@ -9,6 +9,19 @@ export interface Gpt2Layer {
   width: number;
 }
 
+/** Each block's keys and values [heads, tokens, head width] of the tokens a sequence has run so far (Gpt2Model.extend). */
+export interface KvCache {
+  keys: tf.Tensor3D[];
+  values: tf.Tensor3D[];
+  /** Tokens cached. */
+  length: number;
+}
+
+/** Frees a cache's tensors. */
+export function disposeCache(cache: KvCache): void {
+  tf.dispose([...cache.keys, ...cache.values]);
+}
+
 /** The checkpoint does not fit the config: a tensor missing, of the wrong shape, or not part of this GPT-2. */
 export class Gpt2WeightsError extends Error {
   override name = 'Gpt2WeightsError';
@@ -109,6 +122,12 @@ export class Gpt2Model {
   /** Recordable layers in the order the forward computes them. */
   readonly layers: Gpt2Layer[];
   private weights: Gpt2Weights | null;
+  /**
+   * The unembedding transposed, [nEmbd, vocab], made by the first generation step (extend) and kept: TF.js wasm
+   * transposes a product's operand on every call, 3.7 against 0.5 ms a token for the built-in model (vocab x 64).
+   * It costs vocab x nEmbd floats more (154 MB for GPT-2 small) once a model generates; dispose frees it.
+   */
+  private unembeddingColumns: tf.Tensor2D | null = null;
 
   private constructor(readonly config: Gpt2Config, weights: Gpt2Weights) {
     this.weights = weights;
@@ -153,8 +172,53 @@ export class Gpt2Model {
     return tf.tidy(() => {
       const ids = tokenBatch(tokenIds, this.config);
       const residual = this.runBlocks(weights, ids, []).get('final')!;
-      return unembed(layerNorm(residual, weights.lnF, this.config.layerNormEpsilon), weights.unembedding);
+      return unembed(layerNorm(residual, weights.lnF, this.config.layerNormEpsilon), tf.transpose(weights.unembedding));
     });
+  }
+
+  /**
+   * Next-token logits after `tokenIds` appended to the sequence `cache` holds (null: a new sequence), and the cache
+   * grown by them: each block's keys and values of every token so far, so that each generated token costs one
+   * token's forward instead of the whole window's. The old cache's tensors are freed; the caller frees the last one
+   * (disposeCache). Logits equal the whole window's forward (tests/model/text/generate.test.ts).
+   */
+  extend(cache: KvCache | null, tokenIds: Int32Array): { logits: Float32Array; cache: KvCache } {
+    const weights = this.live();
+    const { nEmbd, nHead, layerNormEpsilon: eps, nPositions } = this.config;
+    const past = cache?.length ?? 0;
+    const count = tokenIds.length;
+    if (past + count > nPositions) {
+      throw new Gpt2InputError(`${past + count} tokens are more than this GPT-2's context of ${nPositions}.`);
+    }
+    const grown = tf.tidy(() => {
+      const ids = tokenBatch([tokenIds], this.config);
+      let x = tf.add(tf.gather(weights.wte, ids), weights.wpe.slice([past, 0], [count, nEmbd])) as tf.Tensor3D;
+      const keys: tf.Tensor3D[] = [];
+      const values: tf.Tensor3D[] = [];
+      weights.blocks.forEach((w, b) => {
+        const h = layerNorm(x, w.ln1, eps);
+        const headDim = nEmbd / nHead;
+        const toHeads = (t: tf.Tensor3D) => t.reshape([count, nHead, headDim]).transpose([1, 0, 2]) as tf.Tensor3D;
+        const q = toHeads(linear(h, w.query));
+        const k = cache ? tf.concat([cache.keys[b], toHeads(linear(h, w.key))], 1) : toHeads(linear(h, w.key));
+        const v = cache ? tf.concat([cache.values[b], toHeads(linear(h, w.value))], 1) : toHeads(linear(h, w.value));
+        keys.push(k);
+        values.push(v);
+        let scores = tf.matMul(q, k, false, true).div(Math.sqrt(headDim));
+        if (count > 1) scores = scores.add(causalMask(count, past));
+        const mixed = tf.matMul(tf.softmax(scores), v).transpose([1, 0, 2]).reshape([1, count, nEmbd]) as tf.Tensor3D;
+        const mid = x.add(linear(mixed, w.attnProj)) as tf.Tensor3D;
+        x = mid.add(linear(geluNew(linear(layerNorm(mid, w.ln2, eps), w.fc)), w.mlpProj)) as tf.Tensor3D;
+      });
+      const last = x.slice([0, count - 1, 0], [1, 1, nEmbd]) as tf.Tensor3D;
+      return { logits: unembed(layerNorm(last, weights.lnF, eps), this.columns(weights)), keys, values };
+    });
+    if (cache) disposeCache(cache);
+    try {
+      return { logits: grown.logits.dataSync() as Float32Array, cache: { keys: grown.keys, values: grown.values, length: past + count } };
+    } finally {
+      grown.logits.dispose();
+    }
   }
 
   /**
@@ -193,7 +257,7 @@ export class Gpt2Model {
     const mid = x.add(attention) as tf.Tensor3D;
     const neurons = geluNew(linear(layerNorm(mid, w.ln2, eps), w.fc));
     const activation = part === 'attn' ? attention : part === 'mlp.act' ? neurons : (mid.add(linear(neurons, w.mlpProj)) as tf.Tensor3D);
-    const unembedding = tf.gather(weights.unembedding, tf.tensor1d(vocab, 'int32')) as tf.Tensor2D;
+    const columns = tf.transpose(tf.gather(weights.unembedding, tf.tensor1d(vocab, 'int32'))) as tf.Tensor2D;
     const logitsFrom = (value: tf.Tensor3D): tf.Tensor3D => {
       let residual = value;
       if (part !== 'resid') {
@@ -202,7 +266,7 @@ export class Gpt2Model {
         residual = m.add(linear(n, w.mlpProj)) as tf.Tensor3D;
       }
       for (let b = block + 1; b < weights.blocks.length; b++) residual = blockForward(residual, weights.blocks[b], nHead, eps);
-      return unembed(layerNorm(residual, weights.lnF, eps), unembedding);
+      return unembed(layerNorm(residual, weights.lnF, eps), columns);
     };
     return { activation, logitsFrom };
   }
@@ -240,10 +304,17 @@ export class Gpt2Model {
     const { wte, wpe, blocks, lnF, unembedding } = this.weights;
     tf.dispose([wte, wpe, lnF.gamma, lnF.beta]);
     if (unembedding !== wte) unembedding.dispose();
+    this.unembeddingColumns?.dispose();
+    this.unembeddingColumns = null;
     for (const block of blocks) {
       for (const part of Object.values(block) as (LayerNormWeights | LinearWeights)[]) tf.dispose(Object.values(part));
     }
     this.weights = null;
+  }
+
+  private columns(weights: Gpt2Weights): tf.Tensor2D {
+    this.unembeddingColumns ??= tf.keep(tf.transpose(weights.unembedding));
+    return this.unembeddingColumns;
   }
 
   private live(): Gpt2Weights {
@@ -374,17 +445,21 @@ function selfAttention(x: tf.Tensor3D, w: BlockWeights, nHead: number, onHost = 
   return linear(merged, w.attnProj);
 }
 
-/** [tokens, tokens]: 0 where a query may attend (key <= query), MASKED_SCORE above the diagonal. */
-function causalMask(tokens: number): tf.Tensor2D {
-  const mask = new Float32Array(tokens * tokens);
-  for (let query = 0; query < tokens; query++) mask.fill(MASKED_SCORE, query * tokens + query + 1, (query + 1) * tokens);
-  return tf.tensor2d(mask, [tokens, tokens]);
+/**
+ * [tokens, past + tokens]: 0 where a query may attend (the `past` cached keys, and new keys up to its own position),
+ * MASKED_SCORE after.
+ */
+function causalMask(tokens: number, past = 0): tf.Tensor2D {
+  const width = past + tokens;
+  const mask = new Float32Array(tokens * width);
+  for (let query = 0; query < tokens; query++) mask.fill(MASKED_SCORE, query * width + past + query + 1, (query + 1) * width);
+  return tf.tensor2d(mask, [tokens, width]);
 }
 
-function unembed(x: tf.Tensor3D, unembedding: tf.Tensor2D): tf.Tensor3D {
+/** Logits of [batch, tokens, nEmbd] through the unembedding's columns [nEmbd, vocab]. */
+function unembed(x: tf.Tensor3D, columns: tf.Tensor2D): tf.Tensor3D {
   const [batch, tokens, width] = x.shape;
-  const logits = tf.matMul(x.reshape([batch * tokens, width]), unembedding, false, true);
-  return logits.reshape([batch, tokens, unembedding.shape[0]]);
+  return tf.matMul(x.reshape([batch * tokens, width]), columns).reshape([batch, tokens, columns.shape[1]]);
 }
 
 /** Validates a batch of token sequences and packs it as int32 [batch, tokens]. */

@@ -14,6 +14,8 @@ import { SAE_CFG_FILE, SAE_WEIGHTS_FILE, writeSaeLens } from '../model/sae/saele
 import type { SaeArchitecture } from '../model/sae/sae';
 import { resolveSaeSettings, trainSae, type SaeTrainMetrics, type SaeTrainProgress, type SaeTrainSettings } from '../model/sae/train';
 import { latentTopRows } from '../model/sae/topRows';
+import { measureLatentPolysemanticity } from '../model/sae/latentPolysemanticity';
+import { DEFAULT_MAX_EXAMPLES, DEFAULT_MIN_MEMBERS, defaultThreshold, EXAMPLE_FRACTION } from '../model/directions/polysemanticity';
 import { tokenContext } from '../model/text/tokenizer';
 import { loadTextModelForCli, recordInNode } from './buildAtlas';
 import { printNotes } from './cliText';
@@ -48,6 +50,10 @@ SAELens's files (cfg.json, sae_weights.safetensors) and a JSON report into a fol
   --batch-size <b>          rows per step; default: 256
   --seed <n>                seed of the sample and the training; default: 0
   --top-examples <n>        most active examples kept per latent in the report; default: 8
+  --threshold <t>           polysemanticity: cosine that joins two examples' neuron embeddings (the encoder column as
+                            the weights); default: as npm run neurons (0.5 text and .npy rows, 0.7 images)
+  --min-members <m>         examples a cluster needs to count towards polysemanticity; default: ${DEFAULT_MIN_MEMBERS}
+  --max-examples <k>        cluster at most k examples per latent, the most active; default: ${DEFAULT_MAX_EXAMPLES}
   --loss-windows <n>        text: windows (the first n recorded) over which loss recovered is measured; 0 skips it;
                             default: 64
   --threads <n>             wasm threads for recording and training; default: the cores available
@@ -75,6 +81,11 @@ export interface SaeLatentReport {
   /** Fraction of the training rows on which it is active. */
   frequency: number;
   maxActivation: number;
+  /** Clusters of at least minMembers among its examples' neuron embeddings (Foote 2024). */
+  polysemanticity: number;
+  /** Rows at >= 75% of its maximum, and their cluster sizes (largest first; at most 8 listed). */
+  examples: number;
+  clusters: number[];
   topExamples: SaeLatentExample[];
 }
 
@@ -98,13 +109,25 @@ export interface SaeReport {
   inputScale: number;
   trainSeconds: number;
   /** Wall-clock seconds of each stage: reading or recording the rows, training, measuring and encoding every row, loss recovered. */
-  seconds: { rows: number; train: number; measure: number; loss: number };
+  seconds: { rows: number; train: number; measure: number; polysemanticity: number; loss: number };
   /** Metrics over each epoch, each row measured with the weights of the step that trained on it. */
   epochs: (SaeTrainMetrics & { epoch: number })[];
   /** The trained SAE over every training row. */
   final: { rows: number; mse: number; fve: number; l0: number; deadLatents: number };
   /** GPT-2 only: clean, spliced and zero-ablated next-token loss over the first --loss-windows windows. */
   lossRecovered: SaeLossRecovered | null;
+  /** The latents' polysemanticity by neuron embeddings with the encoder columns as input weights, as npm run neurons measures neurons. */
+  polysemanticity: {
+    threshold: number;
+    minMembers: number;
+    exampleFraction: number;
+    maxExamples: number;
+    /** histogram[k] latents have k clusters. */
+    histogram: number[];
+    meanPolysemanticity: number;
+    /** Latents with more examples than maxExamples (only the most active were clustered). */
+    capped: number;
+  };
   latents: SaeLatentReport[];
   notices: string[];
   errors: InputError[];
@@ -148,6 +171,9 @@ function parseCli(args?: string[]) {
       seed: { type: 'string', default: '0' },
       'top-examples': { type: 'string', default: '8' },
       'loss-windows': { type: 'string', default: '64' },
+      threshold: { type: 'string' },
+      'min-members': { type: 'string' },
+      'max-examples': { type: 'string' },
       threads: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -326,6 +352,10 @@ async function main(): Promise<void> {
   };
   const topExamples = integer(values['top-examples'], '--top-examples', 0);
   const lossWindows = integer(values['loss-windows'], '--loss-windows', 0);
+  const threshold = values.threshold === undefined ? undefined : number(values.threshold, '--threshold', -1);
+  if (threshold !== undefined && threshold > 1) throw new Error(`--threshold is a cosine similarity, at most 1; got "${values.threshold}".`);
+  const minMembers = integer(values['min-members'] ?? String(DEFAULT_MIN_MEMBERS), '--min-members', 1);
+  const maxExamples = integer(values['max-examples'] ?? String(DEFAULT_MAX_EXAMPLES), '--max-examples', 1);
   const sample = optionalInteger(values.sample, '--sample', 1);
   const threads = values.threads === undefined ? availableParallelism() : integer(values.threads, '--threads', 1);
 
@@ -360,7 +390,17 @@ async function main(): Promise<void> {
 
   const measureStarted = performance.now();
   const measured = await measureSae(sae, data.values);
-  const top = latentTopRows(await encodeSae(sae, data.values), topExamples);
+  const encoded = await encodeSae(sae, data.values);
+  const top = latentTopRows(encoded, topExamples);
+  const clusterStarted = performance.now();
+  const clustering = {
+    threshold: threshold ?? defaultThreshold(data.modality === 'image' ? 'image' : 'text'),
+    minMembers,
+    exampleFraction: EXAMPLE_FRACTION,
+    maxExamples,
+  };
+  const poly = measureLatentPolysemanticity(sae, data.values, encoded, { ...clustering, fraction: EXAMPLE_FRACTION });
+  stageProgress({ stage: 'cluster', done: sae.config.dSae, total: sae.config.dSae });
   const lossStarted = performance.now();
   let lossRecovered: SaeLossRecovered | null = null;
   if (data.windows && lossWindows > 0) {
@@ -376,7 +416,8 @@ async function main(): Promise<void> {
   const seconds = {
     rows: (trainStarted - rowsStarted) / 1000,
     train: trainSeconds,
-    measure: (lossStarted - measureStarted) / 1000,
+    measure: (clusterStarted - measureStarted) / 1000,
+    polysemanticity: (lossStarted - clusterStarted) / 1000,
     loss: (performance.now() - lossStarted) / 1000,
   };
   const modality = data.modality;
@@ -399,13 +440,20 @@ async function main(): Promise<void> {
     epochs: trained.epochs.map((m, epoch) => ({ epoch, ...m })),
     final: { rows: measured.rows, mse: measured.mse, fve: measured.fve, l0: measured.l0, deadLatents: measured.deadLatents },
     lossRecovered,
+    polysemanticity: { ...clustering, histogram: poly.histogram, meanPolysemanticity: poly.meanPolysemanticity, capped: poly.capped },
     latents: Array.from({ length: sae.config.dSae }, (_, i) => ({
       index: i,
       frequency: measured.frequency[i],
       maxActivation: measured.maxActivation[i],
+      polysemanticity: poly.latents[i].polysemanticity,
+      examples: poly.latents[i].examples,
+      clusters: poly.latents[i].clusters.slice(0, 8),
       topExamples: Array.from(top.rows[i], (row, j) => data.example(row, top.values[i][j])),
     })),
-    notices: [...data.notices, 'Per-latent polysemanticity (neuron embeddings with the encoder rows) is not in this report yet.'],
+    notices: [
+      ...data.notices,
+      ...(poly.capped > 0 ? [`${poly.capped} latent(s) had more than ${maxExamples} examples: only their ${maxExamples} most active were clustered (--max-examples).`] : []),
+    ],
     errors: data.errors,
   };
   const files = writeSaeLens(sae, { modality });
@@ -420,9 +468,10 @@ async function main(): Promise<void> {
     : '';
   process.stdout.write(
     `${report.layer} of ${report.model}: ${sae.config.dSae} latents on ${data.rows.toLocaleString('en')} rows, FVE ${measured.fve.toFixed(3)}, L0 ${measured.l0.toFixed(1)}, ` +
-      `dead ${measured.deadLatents} (${((100 * measured.deadLatents) / sae.config.dSae).toFixed(1)}%), trained in ${trainSeconds.toFixed(1)} s${loss}\n`,
+      `dead ${measured.deadLatents} (${((100 * measured.deadLatents) / sae.config.dSae).toFixed(1)}%), trained in ${trainSeconds.toFixed(1)} s${loss}\n` +
+      `latent polysemanticity (threshold ${clustering.threshold}, clusters of at least ${minMembers}): ${poly.histogram.map((n, k) => `${k}: ${n}`).join(', ')}; mean ${poly.meanPolysemanticity.toFixed(2)}\n`,
   );
-  const stages = `rows ${seconds.rows.toFixed(1)} s, training ${seconds.train.toFixed(1)} s, measuring ${seconds.measure.toFixed(1)} s${lossRecovered ? `, loss ${seconds.loss.toFixed(1)} s` : ''}`;
+  const stages = `rows ${seconds.rows.toFixed(1)} s, training ${seconds.train.toFixed(1)} s, measuring ${seconds.measure.toFixed(1)} s, clustering ${seconds.polysemanticity.toFixed(1)} s${lossRecovered ? `, loss ${seconds.loss.toFixed(1)} s` : ''}`;
   process.stdout.write(`wrote ${values.out}: ${SAE_CFG_FILE}, ${SAE_WEIGHTS_FILE}, ${SAE_REPORT_FILE} in ${((performance.now() - started) / 1000).toFixed(1)} s (${stages})\n`);
 }
 

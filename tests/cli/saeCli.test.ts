@@ -108,6 +108,13 @@ describe('npm run sae (CLI)', () => {
       for (let j = 1; j < latent.topExamples.length; j++) expect(latent.topExamples[j].activation).toBeLessThanOrEqual(latent.topExamples[j - 1].activation);
     }
     expect(latents.count).toBe(report.rows);
+    // Polysemanticity: the histogram counts every latent; each latent's clusters cover its examples.
+    expect(report.polysemanticity).toMatchObject({ threshold: 0.5, minMembers: 3, exampleFraction: 0.75, maxExamples: 2000 });
+    expect(report.polysemanticity.histogram.reduce((a, b) => a + b, 0)).toBe(48);
+    for (const latent of report.latents) {
+      expect(latent.polysemanticity).toBe(latent.clusters.filter((size) => size >= 3).length);
+      expect(latent.examples === 0).toBe(latent.frequency === 0);
+    }
   }, 60_000);
 
   it('trains on an .npy of rows with a seeded --sample, and says so', async () => {

@@ -1,7 +1,7 @@
 import { abortError } from '../../lib/abort';
 import { createRng } from '../../lib/rng';
 import { yieldToPage } from '../../lib/yieldToPage';
-import { disposeCache, Gpt2InputError, type Gpt2Model, type KvCache } from './gpt2';
+import { disposeCache, Gpt2InputError, type Gpt2Model, type Intervention, type KvCache } from './gpt2';
 import { EOT } from './tokenizer';
 
 export interface GenerateOptions {
@@ -15,6 +15,8 @@ export interface GenerateOptions {
   seed?: number;
   /** Stop after `<|endoftext|>` (default true). */
   stopAtEndOfText?: boolean;
+  /** A change to one layer at every position, the prompt's included (steering, ablation). */
+  intervention?: Intervention | null;
   /** Each generated token as it comes, with its logits (the distribution it was picked from). */
   onToken?: (id: number, logits: Float32Array) => void;
   signal?: AbortSignal;
@@ -45,7 +47,7 @@ export async function generate(model: Gpt2Model, promptIds: Int32Array, options:
     while (ids.length < maxTokens) {
       if (options.signal?.aborted) throw abortError('Generation cancelled');
       if ((cache?.length ?? 0) + next.length > model.config.nPositions) return { ids, stop: 'context' };
-      const step: { logits: Float32Array; cache: KvCache } = model.extend(cache, next);
+      const step: { logits: Float32Array; cache: KvCache } = model.extend(cache, next, options.intervention ?? null);
       cache = step.cache;
       const id = pickToken(step.logits, options.temperature ?? 0, options.topK ?? 0, random);
       ids.push(id);

@@ -9,6 +9,16 @@ export interface Gpt2Layer {
   width: number;
 }
 
+/**
+ * A change to one layer's activations at every position during the forward (steering and ablation, issue 20):
+ * `add` adds `vector` (α·v); `project-out` removes the component along the unit `direction` (x − (x·v)v);
+ * `set-units` sets the listed units to `values` (0 for zero-ablation, their mean for mean-ablation).
+ */
+export type Intervention =
+  | { kind: 'add'; layer: string; vector: Float32Array }
+  | { kind: 'project-out'; layer: string; direction: Float32Array }
+  | { kind: 'set-units'; layer: string; units: number[]; values: number[] };
+
 /** Each block's keys and values [heads, tokens, head width] of the tokens a sequence has run so far (Gpt2Model.extend). */
 export interface KvCache {
   keys: tf.Tensor3D[];
@@ -166,12 +176,13 @@ export class Gpt2Model {
     });
   }
 
-  /** Next-token logits for a batch of equal-length token sequences: [batch, tokens, vocab]. */
-  logits(tokenIds: Int32Array[]): tf.Tensor3D {
+  /** Next-token logits for a batch of equal-length token sequences: [batch, tokens, vocab]; with `intervention`, of the changed forward. */
+  logits(tokenIds: Int32Array[], intervention: Intervention | null = null): tf.Tensor3D {
     const weights = this.live();
+    const edit = this.editor(intervention);
     return tf.tidy(() => {
       const ids = tokenBatch(tokenIds, this.config);
-      const residual = this.runBlocks(weights, ids, []).get('final')!;
+      const residual = this.runBlocks(weights, ids, [], edit).get('final')!;
       return unembed(layerNorm(residual, weights.lnF, this.config.layerNormEpsilon), tf.transpose(weights.unembedding));
     });
   }
@@ -182,8 +193,9 @@ export class Gpt2Model {
    * token's forward instead of the whole window's. The old cache's tensors are freed; the caller frees the last one
    * (disposeCache). Logits equal the whole window's forward (tests/model/text/generate.test.ts).
    */
-  extend(cache: KvCache | null, tokenIds: Int32Array): { logits: Float32Array; cache: KvCache } {
+  extend(cache: KvCache | null, tokenIds: Int32Array, intervention: Intervention | null = null): { logits: Float32Array; cache: KvCache } {
     const weights = this.live();
+    const edit = this.editor(intervention);
     const { nEmbd, nHead, layerNormEpsilon: eps, nPositions } = this.config;
     const past = cache?.length ?? 0;
     const count = tokenIds.length;
@@ -207,8 +219,9 @@ export class Gpt2Model {
         let scores = tf.matMul(q, k, false, true).div(Math.sqrt(headDim));
         if (count > 1) scores = scores.add(causalMask(count, past));
         const mixed = tf.matMul(tf.softmax(scores), v).transpose([1, 0, 2]).reshape([1, count, nEmbd]) as tf.Tensor3D;
-        const mid = x.add(linear(mixed, w.attnProj)) as tf.Tensor3D;
-        x = mid.add(linear(geluNew(linear(layerNorm(mid, w.ln2, eps), w.fc)), w.mlpProj)) as tf.Tensor3D;
+        const mid = x.add(edit(b, 'attn', linear(mixed, w.attnProj))) as tf.Tensor3D;
+        const neurons = edit(b, 'mlp.act', geluNew(linear(layerNorm(mid, w.ln2, eps), w.fc)));
+        x = edit(b, 'resid', mid.add(linear(neurons, w.mlpProj)) as tf.Tensor3D);
       });
       const last = x.slice([0, count - 1, 0], [1, 1, nEmbd]) as tf.Tensor3D;
       return { logits: unembed(layerNorm(last, weights.lnF, eps), this.columns(weights)), keys, values };
@@ -312,6 +325,22 @@ export class Gpt2Model {
     this.weights = null;
   }
 
+  /** What the forward applies to each layer's value: `intervention` at its layer, checked against its width; nothing elsewhere. */
+  private editor(intervention: Intervention | null): Editor {
+    if (!intervention) return unchanged;
+    const { block, part } = this.layerRef(intervention.layer);
+    const width = part === 'mlp.act' ? this.config.nInner : this.config.nEmbd;
+    const given = intervention.kind === 'add' ? intervention.vector.length : intervention.kind === 'project-out' ? intervention.direction.length : width;
+    if (given !== width) throw new Gpt2InputError(`A direction in ${intervention.layer} has ${width} components; got ${given}.`);
+    if (intervention.kind === 'set-units') {
+      const { units, values } = intervention;
+      const bad = units.find((u) => !Number.isInteger(u) || u < 0 || u >= width);
+      if (bad !== undefined) throw new Gpt2InputError(`${intervention.layer} has units 0..${width - 1}; got ${bad}.`);
+      if (values.length !== units.length) throw new Gpt2InputError(`set-units needs one value per unit: ${units.length} units, ${values.length} values.`);
+    }
+    return (b, p, value) => (b === block && p === part ? intervene(value, intervention) : value);
+  }
+
   private columns(weights: Gpt2Weights): tf.Tensor2D {
     this.unembeddingColumns ??= tf.keep(tf.transpose(weights.unembedding));
     return this.unembeddingColumns;
@@ -343,7 +372,7 @@ export class Gpt2Model {
     return this.runBlocks(weights, ids, [{ block: block - 1, part: 'resid' }]).get(`h.${block - 1}`)!;
   }
 
-  private runBlocks(weights: Gpt2Weights, ids: tf.Tensor2D, targets: LayerRef[]): Map<string, tf.Tensor3D> {
+  private runBlocks(weights: Gpt2Weights, ids: tf.Tensor2D, targets: LayerRef[], edit: Editor = unchanged): Map<string, tf.Tensor3D> {
     const { nEmbd, nHead, layerNormEpsilon: eps } = this.config;
     const found = new Map<string, tf.Tensor3D>();
     const wanted = new Set(targets.map(layerName));
@@ -359,12 +388,12 @@ export class Gpt2Model {
           if (wanted.has(name)) out[name] = value;
           return wanted.size > 0 && found.size + Object.keys(out).length === wanted.size;
         };
-        const attention = selfAttention(layerNorm(x, w.ln1, eps), w, nHead, true);
+        const attention = edit(block, 'attn', selfAttention(layerNorm(x, w.ln1, eps), w, nHead, true));
         if (keep('attn', attention)) return out;
         const mid = x.add(attention) as tf.Tensor3D;
-        const neurons = geluNew(linear(layerNorm(mid, w.ln2, eps), w.fc));
+        const neurons = edit(block, 'mlp.act', geluNew(linear(layerNorm(mid, w.ln2, eps), w.fc)));
         if (keep('mlp.act', neurons)) return out;
-        const next = mid.add(linear(neurons, w.mlpProj)) as tf.Tensor3D;
+        const next = edit(block, 'resid', mid.add(linear(neurons, w.mlpProj)) as tf.Tensor3D);
         keep('resid', next);
         out[RESIDUAL] = next;
         return out;
@@ -378,6 +407,29 @@ export class Gpt2Model {
     found.set('final', x);
     return found;
   }
+}
+
+/** What a forward applies to the value of layer (block, part); the identity where nothing changes. */
+type Editor = (block: number, part: BlockPart, value: tf.Tensor3D) => tf.Tensor3D;
+
+const unchanged: Editor = (_block, _part, value) => value;
+
+/** `intervention` applied to a layer's value [batch, tokens, width], at every position. */
+function intervene(value: tf.Tensor3D, intervention: Intervention): tf.Tensor3D {
+  const width = value.shape[2];
+  if (intervention.kind === 'add') return value.add(tf.tensor1d(intervention.vector));
+  if (intervention.kind === 'project-out') {
+    const v = tf.tensor1d(intervention.direction);
+    const along = tf.matMul(value.reshape([-1, width]), v.reshape([width, 1])).reshape([...value.shape.slice(0, 2), 1]);
+    return value.sub(along.mul(v));
+  }
+  const keep = new Float32Array(width).fill(1);
+  const set = new Float32Array(width);
+  intervention.units.forEach((u, i) => {
+    keep[u] = 0;
+    set[u] = intervention.values[i];
+  });
+  return value.mul(tf.tensor1d(keep)).add(tf.tensor1d(set));
 }
 
 /** The key a block's step returns its residual stream under (never a layer name). */

@@ -328,8 +328,7 @@ async function main(): Promise<void> {
   if (sources.length > 1) throw new Error(`Pass one of --text, --images and --activations, not ${sources.map((f) => `--${f}`).join(' and ')}.`);
   if (values.out === undefined) throw new Error('--out <dir> is required: the folder for cfg.json, sae_weights.safetensors and report.json.');
   if (values.activations !== undefined) {
-    const modelFlags = (['layer', 'samples'] as const).filter((flag) => values[flag] !== undefined);
-    if (values.model !== 'default') modelFlags.unshift('model' as never);
+    const modelFlags = (['model', 'layer', 'samples'] as const).filter((flag) => (flag === 'model' ? values.model !== 'default' : values[flag] !== undefined));
     if (modelFlags.length) throw new Error(`${modelFlags.map((f) => `--${f}`).join(', ')} cannot go with --activations: precomputed rows need no model.`);
   }
   const architecture = values.architecture as SaeArchitecture;
@@ -365,7 +364,6 @@ async function main(): Promise<void> {
   const data = values.activations !== undefined ? await readActivationRows(values.activations, sample, seed) : await recordRows(values, seed);
   if (note) data.notices.push(note);
   const settings = resolveSaeSettings(data.width, data.rows, Object.fromEntries(Object.entries(training).filter(([, v]) => v !== undefined)));
-  if (settings.architecture === 'topk' && settings.k > settings.latents) throw new Error(`--k (${settings.k}) cannot exceed the latents (${settings.latents}).`);
   const backendLabel = `${backend.name}${wasmThreads > 1 ? ` (${wasmThreads} threads)` : ''}`;
   process.stderr.write(
     `training ${settings.architecture} SAE: ${settings.latents} latents${settings.architecture === 'topk' ? `, k ${settings.k}` : ''} on ${data.rows.toLocaleString('en')} rows ` +

@@ -135,5 +135,10 @@ describe('npm run sae (CLI)', () => {
     expect(await cliError(['--model', checkpoint, '--text', textFile, '--layer', 'h.7.mlp.act'])).toMatch(/h\.7\.mlp\.act.*cannot be recorded|not a layer/);
     expect(await cliError(['--model', checkpoint, '--text', textFile, '--architecture', 'gated'])).toMatch(/--architecture must be topk or relu/);
     expect(await cliError(['--text', textFile, '--activations', 'x.npy'])).toMatch(/one of --text, --images and --activations/);
+    const npy = join(mkdtempSync(join(tmpdir(), 'sae-npy-')), 'acts.npy');
+    writeNpy(npy, new Float32Array(40 * 8).map((_, i) => Math.sin(i)), 40, 8);
+    // Width 8: 64 latents unless given.
+    expect(await cliError(['--activations', npy, '--k', '100'])).toMatch(/k \(100\) exceeds the number of latents \(64\)/);
+    expect(await cliError(['--activations', npy, '--layer', 'conv3'])).toMatch(/--layer cannot go with --activations/);
   }, 30_000);
 });

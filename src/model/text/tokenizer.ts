@@ -37,6 +37,18 @@ export function tokenTexts(ids: ArrayLike<number>): string[] {
   });
 }
 
+/** The text of a token sequence: its bytes decoded as UTF-8 together, so characters split across tokens join up. */
+export function decode(ids: ArrayLike<number>): string {
+  const utf8 = new TextEncoder();
+  const bytes: number[] = [];
+  for (const id of Array.from(ids)) {
+    const entry = id === EOT ? EOT_TEXT : Number.isInteger(id) ? ranks[id] : undefined;
+    if (entry === undefined) throw new RangeError(`Token id ${id} is outside the GPT-2 vocabulary of ${GPT2_VOCAB_SIZE}.`);
+    bytes.push(...(typeof entry === 'string' ? utf8.encode(entry) : entry));
+  }
+  return decodeBytes(bytes);
+}
+
 /**
  * The token at `t` of a window (`<|endoftext|>` first) with up to `before` tokens leading to it, the token marked:
  * "…Call me [Ishmael]". The leading `<|endoftext|>` is left out.

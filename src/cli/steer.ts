@@ -1,0 +1,112 @@
+import { writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { chooseBackend } from '../model/backend';
+import { loadTextModelForCli } from './buildAtlas';
+import { wholeNumber } from './cliText';
+import { steer, type SteerOptions } from './steerRun';
+
+const DEFAULT_TEXT = new URL('../../public/text-sample/moby-dick-sample.jsonl', import.meta.url).pathname;
+
+const USAGE = `Steer a GPT-2 along a direction: generate from a prompt with and without α·v added at a layer, and
+measure how the next-token distribution moves over held-out contexts.
+
+  npm run steer -- --layer <h.I | h.I.mlp.act | h.I.attn> --direction <spec> --alpha <a> --prompt <text> [options]
+
+  --model <dir|default>   a GPT-2 folder (config.json + model.safetensors); default: the built-in model
+  --direction <spec>      neuron:N | random:SEED | concept:NAME (with --atlas) | cell:I,J (with --atlas: the cell's
+                          mean direction at --grid) | latent:N (with --sae: the SAE's decoder row N)
+  --alpha <a>             strength, in units of the layer's typical activation along the direction (the root mean
+                          square of x·v over the held-out texts); 0 with greedy decoding is plain generation
+  --prompt <text>         the prompt
+  --tokens <n>            tokens to generate; default: 50
+  --temperature <t>       0 (default): greedy; above 0: seeded sampling
+  --top-k <k>             sample among the k most likely tokens; default: all
+  --seed <n>              the sampling's seed (the same for both continuations); default: 0
+  --text <file|folder>    texts for the scale and the held-out contexts; default: the built-in model's sample
+  --contexts <n>          held-out contexts (and as many more for the scale); default: 16
+  --context-tokens <n>    tokens per context; default: 64
+  --atlas <file>          an atlas file (for concept: and cell:)
+  --grid <g>              the atlas grid that cell:I,J counts in; default: its coarsest
+  --sae <dir>             a SAELens folder (cfg.json + sae_weights.safetensors) for latent:N
+  --out <file>            output JSON; default: steer.json
+`;
+
+/** The command line as steer's options and the output path; null for --help. */
+export function parseSteerArgs(args: string[]): { options: SteerOptions; out: string } | null {
+  const { values } = parseArgs({
+    args,
+    options: {
+      model: { type: 'string', default: 'default' },
+      layer: { type: 'string' },
+      direction: { type: 'string' },
+      alpha: { type: 'string' },
+      prompt: { type: 'string' },
+      tokens: { type: 'string', default: '50' },
+      temperature: { type: 'string', default: '0' },
+      'top-k': { type: 'string', default: '0' },
+      seed: { type: 'string', default: '0' },
+      text: { type: 'string', default: DEFAULT_TEXT },
+      contexts: { type: 'string', default: '16' },
+      'context-tokens': { type: 'string', default: '64' },
+      atlas: { type: 'string' },
+      grid: { type: 'string' },
+      sae: { type: 'string' },
+      out: { type: 'string', default: 'steer.json' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) return null;
+  const missing = (['layer', 'direction', 'alpha', 'prompt'] as const).filter((flag) => values[flag] === undefined);
+  if (missing.length) throw new Error(`Missing ${missing.map((f) => `--${f}`).join(', ')}. Run with --help for usage.`);
+  const alpha = Number(values.alpha);
+  if (!Number.isFinite(alpha)) throw new Error(`--alpha must be a number; got "${values.alpha}".`);
+  const temperature = Number(values.temperature);
+  if (!(temperature >= 0)) throw new Error(`--temperature must be 0 or more; got "${values.temperature}".`);
+  return {
+    options: {
+      model: values.model,
+      layer: values.layer!,
+      direction: values.direction!,
+      alpha,
+      prompt: values.prompt!,
+      tokens: wholeNumber(values.tokens, '--tokens', 1),
+      temperature,
+      topK: wholeNumber(values['top-k'], '--top-k', 0),
+      seed: wholeNumber(values.seed, '--seed', 0),
+      text: values.text,
+      contexts: wholeNumber(values.contexts, '--contexts', 1),
+      contextTokens: wholeNumber(values['context-tokens'], '--context-tokens', 2),
+      sources: { atlas: values.atlas, grid: values.grid === undefined ? undefined : wholeNumber(values.grid, '--grid', 1), sae: values.sae },
+    },
+    out: values.out,
+  };
+}
+
+async function main(): Promise<void> {
+  const parsed = parseSteerArgs(process.argv.slice(2));
+  if (!parsed) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  await chooseBackend({ node: true });
+  const model = await loadTextModelForCli(parsed.options.model);
+  try {
+    const report = await steer(parsed.options, model);
+    await writeFile(parsed.out, `${JSON.stringify(report, null, 2)}\n`);
+    const { heldOut: h } = report;
+    const tokens = (list: { text: string; change: number }[]) => list.slice(0, 5).map((t) => `${JSON.stringify(t.text)} ${t.change >= 0 ? '+' : ''}${t.change.toExponential(1)}`).join(', ');
+    process.stdout.write(
+      `${report.layer} along ${report.direction}, α ${report.alpha} (x ${report.scale.toPrecision(3)}):\n` +
+        `  unsteered: ${JSON.stringify(report.unsteered.text)}\n  steered:   ${JSON.stringify(report.steered.text)}\n` +
+        `  over ${h.contexts} held-out contexts (${h.positions} positions): KL ${h.klMean.toExponential(2)} nats; ` +
+        `promoted ${tokens(h.promoted)}; suppressed ${tokens(h.suppressed)}\nwrote ${parsed.out}\n`,
+    );
+  } finally {
+    model.dispose();
+  }
+}
+
+main().catch((e: Error) => {
+  process.stderr.write(`error: ${e.message}\n`);
+  process.exitCode = 1;
+});

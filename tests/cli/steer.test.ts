@@ -1,0 +1,54 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseSteerArgs } from '../../src/cli/steer';
+import { steer, type SteerOptions } from '../../src/cli/steerRun';
+import { chooseBackend } from '../../src/model/backend';
+import { TextModel } from '../../src/model/text/textModel';
+import { tinyGpt2Files } from '../model/text/tinyGpt2';
+
+let model: TextModel;
+let options: SteerOptions;
+
+beforeAll(async () => {
+  await chooseBackend({ node: true });
+  model = await TextModel.fromFiles(tinyGpt2Files({ seed: 3 }), 'tiny');
+  const text = join(mkdtempSync(join(tmpdir(), 'steer-')), 'texts.txt');
+  writeFileSync(text, Array.from({ length: 8 }, (_, k) => `Call me Ishmael, said the sailor ${k} to the whale in the sea.`).join('\n'));
+  options = {
+    model: 'tiny', layer: 'h.1', direction: 'neuron:3', alpha: 0, prompt: 'The whale', tokens: 6, temperature: 0, topK: 0, seed: 0,
+    text, contexts: 4, contextTokens: 16, sources: {},
+  };
+});
+afterAll(() => model?.dispose());
+
+describe('npm run steer', () => {
+  it('with α = 0 and greedy decoding is plain generation: the same tokens, no change in the held-out distribution', async () => {
+    const report = await steer(options, model);
+    expect(report.steered.ids).toEqual(report.unsteered.ids);
+    expect(report.unsteered.ids).toHaveLength(6);
+    expect(report.promptIds.length).toBeGreaterThan(0);
+    expect(report.heldOut).toMatchObject({ contexts: 4, klMean: 0 });
+    expect(report.heldOut.promoted.every((t) => t.change === 0)).toBe(true);
+    expect(report.scale).toBeGreaterThan(0);
+  });
+
+  it('moves the next-token distribution along a direction, more with a larger α', async () => {
+    const small = await steer({ ...options, direction: 'random:2', alpha: 2 }, model);
+    const large = await steer({ ...options, direction: 'random:2', alpha: 8 }, model);
+    expect(small.heldOut.klMean).toBeGreaterThan(0);
+    expect(large.heldOut.klMean).toBeGreaterThan(small.heldOut.klMean);
+    expect(large.heldOut.promoted[0].change).toBeGreaterThan(0);
+    expect(large.heldOut.suppressed[0].change).toBeLessThan(0);
+  });
+
+  it('says what is wrong with a direction or a flag', async () => {
+    await expect(steer({ ...options, direction: 'neuron:99' }, model)).rejects.toThrow('h.1 has units 0..15; got neuron:99.');
+    await expect(steer({ ...options, direction: 'latent:1' }, model)).rejects.toThrow('--direction latent: needs --sae <folder>.');
+    await expect(steer({ ...options, direction: 'cell:1,2' }, model)).rejects.toThrow('--direction cell: needs --atlas <file>.');
+    await expect(steer({ ...options, direction: 'north' }, model)).rejects.toThrow(/--direction must be neuron:N, random:SEED/);
+    expect(() => parseSteerArgs(['--layer', 'h.1', '--direction', 'neuron:1', '--prompt', 'x'])).toThrow('Missing --alpha.');
+    expect(() => parseSteerArgs(['--layer', 'h.1', '--direction', 'neuron:1', '--prompt', 'x', '--alpha', 'big'])).toThrow('--alpha must be a number; got "big".');
+  });
+});

@@ -35,7 +35,6 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, s
 import { availableParallelism, tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { withNodeWasmThreads } from '../src/cli/wasmThreads';
 import { createRng } from '../src/lib/rng';
@@ -48,7 +47,7 @@ import { type Gpt2Config, parseGpt2Config } from '../src/model/text/gpt2Config';
 import { type HostTensor, readSafetensors } from '../src/model/text/safetensors';
 import { type TestConfigJson, type TensorToWrite, writeSafetensors } from '../tests/model/text/checkpoints';
 import type { OrtCaseResult } from './gpt2Ort';
-import { parseArgs, peakResidentMb, positiveInteger, printTable, runChild, seededTokens } from './lib';
+import { type MatMulRate, matMulRate, parseArgs, peakResidentMb, positiveInteger, printTable, runChild, seededTokens } from './lib';
 
 type ModelName = 'builtin' | 'small' | 'medium';
 type Backend = 'wasm' | 'cpu';
@@ -78,11 +77,6 @@ interface Settings {
   seed: number;
 }
 
-interface MatMulRate {
-  shape: string;
-  gflops: number;
-  reps: number;
-}
 
 /** What a TF.js child prints as its last line. */
 interface CaseResult {
@@ -221,29 +215,6 @@ async function buildForward(name: ModelName, config: Gpt2Config, s: Settings, th
   return { model: text.gpt2, forward: pool, close: () => pool.close() };
 }
 
-/** Dense matMul rate: one warm-up, then at least `minReps` products (more while under a second), each read back. */
-async function matMulRate(m: number, k: number, n: number, minReps: number, seed: number): Promise<MatMulRate> {
-  const a = tf.randomUniform([m, k], -1, 1, 'float32', seed);
-  const b = tf.randomUniform([k, n], -1, 1, 'float32', seed + 1);
-  try {
-    const once = async () => {
-      const product = tf.matMul(a, b);
-      await product.data();
-      product.dispose();
-    };
-    await once();
-    let reps = 0;
-    const start = performance.now();
-    while (reps < minReps || (performance.now() - start < 1000 && reps < 20)) {
-      await once();
-      reps++;
-    }
-    const seconds = (performance.now() - start) / 1000;
-    return { shape: `${m}x${k} · ${k}x${n}`, gflops: (2 * m * k * n * reps) / seconds / 1e9, reps };
-  } finally {
-    tf.dispose([a, b]);
-  }
-}
 
 
 /**

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
 import { createRng } from '../src/lib/rng';
 
 /** `--key value`, `--key=value` and bare `--flag` (true) from a command line. */
@@ -66,4 +67,37 @@ export function runChild<T>(script: string, args: string[]): Promise<{ ok: true;
 export function seededTokens(batch: number, tokens: number, vocabSize: number, seed: number): Int32Array[] {
   const random = createRng(seed);
   return Array.from({ length: batch }, () => Int32Array.from({ length: tokens }, () => Math.floor(random() * vocabSize)));
+}
+
+export interface MatMulRate {
+  shape: string;
+  gflops: number;
+  reps: number;
+}
+
+/**
+ * The current TF.js backend's dense matMul rate on [m, k] x [k, n]: one warm-up, then at least `minReps` products
+ * (more while under a second, up to `maxReps`), each read back.
+ */
+export async function matMulRate(m: number, k: number, n: number, minReps: number, seed: number, maxReps = 20): Promise<MatMulRate> {
+  const a = tf.randomUniform([m, k], -1, 1, 'float32', seed);
+  const b = tf.randomUniform([k, n], -1, 1, 'float32', seed + 1);
+  try {
+    const once = async () => {
+      const product = tf.matMul(a, b);
+      await product.data();
+      product.dispose();
+    };
+    await once();
+    let reps = 0;
+    const start = performance.now();
+    while (reps < minReps || (performance.now() - start < 1000 && reps < maxReps)) {
+      await once();
+      reps++;
+    }
+    const seconds = (performance.now() - start) / 1000;
+    return { shape: `${m}x${k} · ${k}x${n}`, gflops: (2 * m * k * n * reps) / seconds / 1e9, reps };
+  } finally {
+    tf.dispose([a, b]);
+  }
 }

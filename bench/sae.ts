@@ -17,12 +17,11 @@
  */
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import * as tf from '@tensorflow/tfjs';
 import { recordInNode } from '../src/cli/buildAtlas';
 import { withNodeWasmThreads } from '../src/cli/wasmThreads';
 import { chooseBackend } from '../src/model/backend';
 import { trainSae } from '../src/model/sae/train';
-import { parseArgs, peakResidentMb, positiveInteger, printTable, runChild } from './lib';
+import { matMulRate, parseArgs, peakResidentMb, positiveInteger, printTable, runChild } from './lib';
 
 type CaseName = 'gpt2' | 'cnn';
 const TEXT_SAMPLE = fileURLToPath(new URL('../public/text-sample/moby-dick-sample.jsonl', import.meta.url));
@@ -50,28 +49,6 @@ interface CaseResult {
   matmulGflops: number;
 }
 
-/** The backend's dense matMul rate on [m, k] x [k, n], at least `minReps` products and about a second. */
-async function matMulGflops(m: number, k: number, n: number, seed: number): Promise<number> {
-  const a = tf.randomUniform([m, k], -1, 1, 'float32', seed);
-  const b = tf.randomUniform([k, n], -1, 1, 'float32', seed + 1);
-  try {
-    const once = async () => {
-      const product = tf.matMul(a, b);
-      await product.data();
-      product.dispose();
-    };
-    await once();
-    let reps = 0;
-    const start = performance.now();
-    while (reps < 5 || (performance.now() - start < 1000 && reps < 200)) {
-      await once();
-      reps++;
-    }
-    return (2 * m * k * n * reps) / ((performance.now() - start) / 1000) / 1e9;
-  } finally {
-    tf.dispose([a, b]);
-  }
-}
 
 /** Child: record the case's layer, train one SAE on its rows, measure matMul, print one JSON line. */
 async function runCase(name: CaseName, rows: number, epochs: number, threads: number, seed: number): Promise<void> {
@@ -109,7 +86,7 @@ async function runCase(name: CaseName, rows: number, epochs: number, threads: nu
     deadLatents: metrics.at(-1)!.deadLatents,
     peakRssMb,
     stepGflops: flops / trainSeconds / 1e9,
-    matmulGflops: await matMulGflops(BATCH, width, latents, seed),
+    matmulGflops: (await matMulRate(BATCH, width, latents, 5, seed, 200)).gflops,
   };
   console.log(JSON.stringify(result));
 }

@@ -16,16 +16,11 @@ import { encode } from '../../src/model/text/tokenizer';
 import { createRng } from '../../src/lib/rng';
 import { asFiles, saveArtifacts } from '../model/helpers';
 import { tinyGpt2Files, writeCheckpointFolder } from '../model/text/tinyGpt2';
+import { MOBY_PARAGRAPHS as PARAGRAPHS } from './paragraphs';
 
 const run = promisify(execFile);
 const root = new URL('../..', import.meta.url).pathname;
 
-const PARAGRAPHS = [
-  'Call me Ishmael.',
-  'Some years ago, never mind how long precisely, having little or no money in my purse, and nothing particular to interest me on shore, I thought I would sail about a little and see the watery part of the world.',
-  'It is a way I have of driving off the spleen and regulating the circulation.',
-  'Whenever I find myself growing grim about the mouth; whenever it is a damp, drizzly November in my soul, then I account it high time to get to sea as soon as I can.',
-];
 
 async function neuronsCli<File = NeuronsFile>(args: string[]): Promise<{ json: File; stdout: string; stderr: string }> {
   const out = join(mkdtempSync(join(tmpdir(), 'neurons-cli-')), 'neurons.json');

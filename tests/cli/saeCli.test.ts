@@ -13,16 +13,12 @@ import { TextModel } from '../../src/model/text/textModel';
 import { encode } from '../../src/model/text/tokenizer';
 import { createRng } from '../../src/lib/rng';
 import { tinyGpt2Files, writeCheckpointFolder } from '../model/text/tinyGpt2';
+import { npyFloat32 } from '../../src/export/npy';
+import { MOBY_PARAGRAPHS as PARAGRAPHS } from './paragraphs';
 
 const run = promisify(execFile);
 const root = new URL('../..', import.meta.url).pathname;
 
-const PARAGRAPHS = [
-  'Call me Ishmael.',
-  'Some years ago, never mind how long precisely, having little or no money in my purse, and nothing particular to interest me on shore, I thought I would sail about a little and see the watery part of the world.',
-  'It is a way I have of driving off the spleen and regulating the circulation.',
-  'Whenever I find myself growing grim about the mouth; whenever it is a damp, drizzly November in my soul, then I account it high time to get to sea as soon as I can.',
-];
 
 async function saeCli(args: string[]): Promise<{ dir: string; report: SaeReport; stdout: string; stderr: string }> {
   const dir = join(mkdtempSync(join(tmpdir(), 'sae-cli-')), 'sae');
@@ -38,17 +34,6 @@ async function cliError(args: string[]): Promise<string> {
   );
   expect(failed?.code).toBe(1);
   return failed!.stderr;
-}
-
-/** A float32 .npy of rows x dim. */
-function writeNpy(path: string, values: Float32Array, rows: number, dim: number): void {
-  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${rows}, ${dim}), }`;
-  header += ' '.repeat(64 - ((10 + header.length + 1) % 64)) + '\n';
-  const prefix = new Uint8Array(10 + header.length);
-  prefix.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
-  new DataView(prefix.buffer).setUint16(8, header.length, true);
-  prefix.set(new TextEncoder().encode(header), 10);
-  writeFileSync(path, Buffer.concat([prefix, new Uint8Array(values.buffer, values.byteOffset, values.byteLength)]));
 }
 
 let checkpoint: string;
@@ -121,7 +106,7 @@ describe('npm run sae (CLI)', () => {
     const random = createRng(3);
     const values = Float32Array.from({ length: 600 * 8 }, () => random() - 0.5);
     const npy = join(mkdtempSync(join(tmpdir(), 'sae-npy-')), 'acts.npy');
-    writeNpy(npy, values, 600, 8);
+    writeFileSync(npy, npyFloat32(values, [600, 8]));
     const { report, stderr } = await saeCli(['--activations', npy, '--latents', '16', '--k', '2', '--epochs', '2', '--sample', '400', '--top-examples', '2']);
     expect(report).toMatchObject({ modality: 'precomputed', layer: 'activations', hookName: 'activations', width: 8, rows: 400, rowsRecorded: 600, lossRecovered: null });
     expect(stderr).toMatch(/--sample: trained on a seeded 400 of 600 rows/);
@@ -136,7 +121,7 @@ describe('npm run sae (CLI)', () => {
     expect(await cliError(['--model', checkpoint, '--text', textFile, '--architecture', 'gated'])).toMatch(/--architecture must be topk or relu/);
     expect(await cliError(['--text', textFile, '--activations', 'x.npy'])).toMatch(/one of --text, --images and --activations/);
     const npy = join(mkdtempSync(join(tmpdir(), 'sae-npy-')), 'acts.npy');
-    writeNpy(npy, new Float32Array(40 * 8).map((_, i) => Math.sin(i)), 40, 8);
+    writeFileSync(npy, npyFloat32(new Float32Array(40 * 8).map((_, i) => Math.sin(i)), [40, 8]));
     // Width 8: 64 latents unless given.
     expect(await cliError(['--activations', npy, '--k', '100'])).toMatch(/k \(100\) exceeds the number of latents \(64\)/);
     expect(await cliError(['--activations', npy, '--layer', 'conv3'])).toMatch(/--layer cannot go with --activations/);

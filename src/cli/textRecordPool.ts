@@ -32,6 +32,8 @@ class RecordThread {
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
   private failure: Error | null = null;
+  /** The open under way: a thread that stops before it answers rejects it as it rejects the batches it owes. */
+  private opening: Pick<Pending, 'reject'> | null = null;
 
   constructor(private readonly worker: Worker) {
     worker.on('message', (reply: RecordThreadReply) => {
@@ -45,17 +47,19 @@ class RecordThread {
     worker.on('exit', (code) => this.fail(`it exited with code ${code}`));
   }
 
-  /** Loads the model in the thread; rejects with the thread's reason. */
+  /** Loads the model in the thread; rejects with the thread's reason, or when the thread stops first. */
   open(files: ModelFile[], name: string, backend: string): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
       const onReply = (reply: RecordThreadReply) => {
         if (reply.kind === 'opened') resolve();
         else if (reply.kind === 'failed' && reply.id === null) reject(new Error(reply.message));
         else return;
+        this.opening = null;
         this.worker.off('message', onReply);
       };
+      this.opening = { reject };
       this.worker.on('message', onReply);
-      this.worker.once('error', reject);
       this.post({ kind: 'open', files, name, backend });
     });
   }
@@ -80,8 +84,9 @@ class RecordThread {
 
   private fail(reason: string): void {
     this.failure ??= new Error(`A recording thread stopped: ${reason}`);
-    for (const call of this.pending.values()) call.reject(this.failure);
+    for (const call of [...this.pending.values(), ...(this.opening ? [this.opening] : [])]) call.reject(this.failure);
     this.pending.clear();
+    this.opening = null;
   }
 }
 

@@ -6,6 +6,7 @@ import type { LayoutPreview } from '../workers/protocol';
 import { CellInspector } from '../panels/CellInspector';
 import { ConceptPanel } from '../panels/ConceptPanel';
 import { NeuronsPanel } from '../panels/NeuronsPanel';
+import { DictionaryPanel } from '../panels/DictionaryPanel';
 import { StudyOverlay } from '../panels/StudyOverlay';
 import { droppedFiles } from '../panels/droppedFiles';
 import { ErrorList } from '../panels/ErrorList';
@@ -82,6 +83,7 @@ export function App() {
         <InspectorServicesContext.Provider value={services}>
           <ConceptPanel directions={controller?.directions ?? null} live={atlasOrigin === 'build'} />
           <NeuronsPanel directions={controller?.directions ?? null} live={atlasOrigin === 'build'} />
+          <DictionaryPanel dictionary={controller?.dictionary ?? null} live={atlasOrigin === 'build'} />
         </InspectorServicesContext.Provider>
         <ErrorList />
         <ExportPanel

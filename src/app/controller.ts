@@ -15,6 +15,7 @@ import type { AtlasCell } from '../compute/types';
 import { neuronDirections, randomDirections } from '../compute/directions/vectors';
 import type { DirectionImages } from '../panels/DirectionComparison';
 import type { InspectorServices } from '../renderers/inspectorServices';
+import { DictionaryController } from './dictionary';
 import { DirectionsController } from './directions';
 import { AtlasPipeline } from './pipeline';
 import type { BuildRef, BuildResult, InputSet, LayoutPreview, ModelSource, StageProgress } from '../workers/protocol';
@@ -76,6 +77,8 @@ export class AtlasController {
   private readonly unsubscribe: () => void;
   /** Concepts, TCAV and the class filter over the atlas on screen. */
   readonly directions: DirectionsController;
+  /** A sparse autoencoder over the atlas on screen. */
+  readonly dictionary: DictionaryController;
 
   constructor(
     private readonly store: Store,
@@ -86,6 +89,7 @@ export class AtlasController {
     private readonly showPreview: (preview: LayoutPreview | null) => void = () => {},
   ) {
     this.directions = new DirectionsController(store, () => this.getPipeline());
+    this.dictionary = new DictionaryController(store, () => this.getPipeline(), () => this.directions.live);
     this.unsubscribe = store.subscribe((state, previous) => {
       if (state.iconMode !== previous.iconMode && this.visuals) {
         this.visuals.setIconMode(state.iconMode);
@@ -435,6 +439,7 @@ export class AtlasController {
     this.build?.abort();
     this.stopFeatureVis();
     this.directions.cancel();
+    this.dictionary.cancel();
   }
 
   /** Stops a model load (a download from the hub or a URL); the model loaded before stays. */

@@ -23,6 +23,13 @@ import type {
   ModelSummary,
   Stage,
   StageProgress,
+  DictionaryTarget,
+  LatentTop,
+  SaeLensFiles,
+  SaeSummary,
+  SaeTaskProgress,
+  SaeTrainRequest,
+  WaitProgress,
 } from '../workers/protocol';
 import { messageOf } from '../lib/errors';
 import { RpcClient, type Args, type CallOptions, type Result, type WorkerEndpoint } from '../workers/rpc';
@@ -305,6 +312,47 @@ export class AtlasPipeline {
     onProgress?: (p: ProgressEvent) => void,
   ): Promise<LayerPolysemanticityView> {
     return this.modelCall('polysemanticity', [recording, layer, threshold, minMembers], { signal, onProgress });
+  }
+
+  /**
+   * Trains an SAE on the last atlas's rows in the model worker: the compute worker's copy of its activation table
+   * moves there; progress streams training spans and waits, `signal` cancels (the SAE held before stays).
+   */
+  async trainSae(
+    layout: number,
+    target: Omit<DictionaryTarget, 'width'>,
+    request: SaeTrainRequest,
+    signal?: AbortSignal,
+    onProgress?: (p: SaeTaskProgress | WaitProgress) => void,
+  ): Promise<SaeSummary> {
+    const rows = await this.computeClient.call('activationRows', [layout], { signal });
+    return this.modelCall('trainSae', [layout, rows.values, { ...target, width: rows.dim }, request], { signal, onProgress, transfer: [rows.values.buffer as ArrayBuffer] });
+  }
+
+  /** Opens SAELens's files on the last atlas's rows in the model worker (a file for another layer or width is refused). */
+  async openSae(
+    layout: number,
+    target: Omit<DictionaryTarget, 'width'>,
+    files: SaeLensFiles,
+    signal?: AbortSignal,
+    onProgress?: (p: SaeTaskProgress | WaitProgress) => void,
+  ): Promise<SaeSummary> {
+    const rows = await this.computeClient.call('activationRows', [layout], { signal });
+    return this.modelCall('openSae', [layout, rows.values, { ...target, width: rows.dim }, files], {
+      signal,
+      onProgress,
+      transfer: [rows.values.buffer as ArrayBuffer, files.weights.buffer as ArrayBuffer],
+    });
+  }
+
+  /** SAELens's cfg.json and sae_weights.safetensors of the SAE the model worker holds for this layout. */
+  saveSae(layout: number): Promise<SaeLensFiles> {
+    return this.modelClient.call('saveSae', [layout]);
+  }
+
+  /** A latent's top rows (the atlas's points) and directions. */
+  saeLatentTop(layout: number, latent: number): Promise<LatentTop> {
+    return this.modelClient.call('saeLatentTop', [layout, latent]);
   }
 
   dispose(): void {

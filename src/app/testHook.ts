@@ -59,6 +59,19 @@ export interface AtlasTestHook {
   readonly study: { cards: number; marked: number; reveal: { neuron: number; random: number; p: number } | null } | null;
   /** Polysemanticity of the layer: neurons measured, mean score, the neuron shown and its cluster sizes. */
   readonly polysemanticity: { neurons: number; mean: number; histogram: number[]; neuron: number | null; clusters: number[] } | null;
+  /**
+   * The dictionary panel's SAE: the task under way (or its failure) with the fraction done, the last training curve
+   * (spans and rows seen), how that run ended, and the SAE held (its figures over every row and a digest of its weights).
+   */
+  readonly sae: {
+    task: { kind: string; status: string; message: string; fraction: number } | null;
+    spans: number;
+    rowsSeen: number;
+    totalRows: number;
+    runEnd: string | null;
+    held: { origin: string; architecture: string; dIn: number; dSae: number; k: number | null; layer: string | null; mse: number; fve: number; l0: number; deadLatents: number; liveLatents: number; digest: string } | null;
+    latent: number | null;
+  };
   /** The model worker's memory, read while the last build recorded (modelMemory.ts). */
   readonly modelMemory: ModelMemory;
   /** The last build's recording: tokens or images, seconds, and a digest of its activations (null before one finished). */
@@ -181,6 +194,25 @@ export function installTestHook(store: typeof useAtlasStore, view: () => AtlasVi
       if (!p) return null;
       const shown = p.neurons.find((n) => n.index === polyNeuron);
       return { neurons: p.neurons.length, mean: p.meanPolysemanticity, histogram: p.histogram, neuron: polyNeuron, clusters: shown?.clusters.map((c) => c.size) ?? [] };
+    },
+    get sae() {
+      const { saeTask, saeCurve, saeRunEnd, saeSummary, saeLatent } = store.getState();
+      const last = saeCurve[saeCurve.length - 1];
+      const held = saeSummary && {
+        origin: saeSummary.origin,
+        architecture: saeSummary.config.architecture,
+        dIn: saeSummary.config.dIn,
+        dSae: saeSummary.config.dSae,
+        k: saeSummary.config.k,
+        layer: saeSummary.config.layer,
+        mse: saeSummary.measures.mse,
+        fve: saeSummary.measures.fve,
+        l0: saeSummary.measures.l0,
+        deadLatents: saeSummary.measures.deadLatents,
+        liveLatents: saeSummary.config.dSae - saeSummary.measures.deadLatents,
+        digest: saeSummary.digest,
+      };
+      return { task: saeTask, spans: saeCurve.length, rowsSeen: last?.rowsSeen ?? 0, totalRows: last?.totalRows ?? 0, runEnd: saeRunEnd, held, latent: saeLatent };
     },
     get modelMemory() {
       return memory.current();

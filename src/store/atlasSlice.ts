@@ -1,5 +1,6 @@
 import type { StateCreator } from 'zustand';
 import type { Atlas } from '../compute/atlas';
+import { dictionaryFor } from './dictionarySlice';
 import { directionsFor } from './directionsSlice';
 import type { AtlasStore } from './index';
 
@@ -27,5 +28,6 @@ export const createAtlasSlice: StateCreator<AtlasStore, [], [], AtlasSlice> = (s
       neuron: null,
       selection: [],
       ...directionsFor(atlas.concepts ?? []),
+      ...dictionaryFor(),
     })),
 });

@@ -1,5 +1,6 @@
 import { create } from 'zustand';
 import { createAtlasSlice, type AtlasSlice } from './atlasSlice';
+import { createDictionarySlice, type DictionarySlice } from './dictionarySlice';
 import { createDirectionsSlice, type DirectionsSlice } from './directionsSlice';
 import { createFeatureVisSlice, type FeatureVisSlice } from './featureVisSlice';
 import { createInspectorSlice, type InspectorSlice } from './inspectorSlice';
@@ -8,7 +9,7 @@ import { createRunSlice, type RunSlice } from './runSlice';
 import { createSelectionSlice, type SelectionSlice } from './selectionSlice';
 import { createViewSlice, type ViewSlice } from './viewSlice';
 
-export type AtlasStore = ModelSlice & RunSlice & AtlasSlice & ViewSlice & InspectorSlice & FeatureVisSlice & SelectionSlice & DirectionsSlice;
+export type AtlasStore = ModelSlice & RunSlice & AtlasSlice & ViewSlice & InspectorSlice & FeatureVisSlice & SelectionSlice & DirectionsSlice & DictionarySlice;
 
 /** The one bound store of the app: plain, serialisable state and the actions beside it. */
 export const useAtlasStore = create<AtlasStore>()((...a) => ({
@@ -20,6 +21,7 @@ export const useAtlasStore = create<AtlasStore>()((...a) => ({
   ...createFeatureVisSlice(...a),
   ...createSelectionSlice(...a),
   ...createDirectionsSlice(...a),
+  ...createDictionarySlice(...a),
 }));
 
 /** Back to the initial state (tests, and a fresh start). */
@@ -32,4 +34,5 @@ export type { CellRef } from './inspectorSlice';
 export type { FeatureVisStatus } from './featureVisSlice';
 export type { AtlasViewState, IconMode } from './viewSlice';
 export type { SelectTool } from './selectionSlice';
+export type { SaeTask } from './dictionarySlice';
 export type { ColourBy, DirectionsTask, TcavClass, TcavState } from './directionsSlice';

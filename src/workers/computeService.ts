@@ -10,7 +10,7 @@ import { blobSource } from '../export/npyRead';
 import { readPointsTable } from '../export/pointsTable';
 import { precomputedRecording } from '../export/precomputed';
 import type { RangeRunner } from '../compute/parallel/runner';
-import type { CallContext } from './rpc';
+import { withTransfer, type CallContext } from './rpc';
 
 /** An activation file (.npy) and its points table as the page picked them: read here in chunks, never whole on the page. */
 export interface PrecomputedFiles {
@@ -175,6 +175,13 @@ export function createComputeService(options: ComputeServiceOptions = {}) {
       const perRow = labels === 'key' ? (t.key ?? null) : labels;
       if (perRow && perRow.length !== t.count) throw new Error(`${perRow.length} labels for ${t.count} points.`);
       return neuronsVersusRandom(t.values, t.count, t.dim, perRow, { ...options, groups: t.input }, { signal: context.signal, onProgress: (e) => context.progress(e) });
+    },
+
+    /** A copy of the last atlas's activation rows (points x dim, row-major), e.g. to train an SAE on them in the model worker. */
+    activationRows(_: CallContext, layout: number): { values: Float32Array; count: number; dim: number; layer: string } {
+      const t = current(layout, 'a sparse autoencoder');
+      const values = t.values.slice(0, t.count * t.dim);
+      return withTransfer({ values, count: t.count, dim: t.dim, layer: t.layer }, [values.buffer]);
     },
 
     /** Activation times gradient at each given point (gradients: one row per point, in the same order). */

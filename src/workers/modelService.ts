@@ -14,6 +14,7 @@ import { DEFAULT_MAX_EXAMPLES, EXAMPLE_FRACTION, measurePolysemanticity } from '
 import type { ImageModel } from '../model/image/imageModel';
 import { openSession, type OpenSessionDeps } from '../model/openSession';
 import { NO_RECORDING, type ModelSession, type ModelSummary } from '../model/session';
+import { LayerDictionary } from '../model/sae/dictionary';
 import type {
   BackendInfo,
   BackendRequest,
@@ -27,6 +28,11 @@ import type {
   ModelSource,
   NeuronClustersView,
   RecordingStats,
+  DictionaryTarget,
+  LatentTop,
+  SaeLensFiles,
+  SaeSummary,
+  SaeTrainRequest,
   WaitProgress,
 } from './protocol';
 import type { CallContext } from './rpc';
@@ -124,6 +130,27 @@ export function createModelService(deps: ModelServiceDeps) {
   /** The last recording's previews (thumbnails, tokens), handed out in slices: one message of them all stalls the page. */
   let recordedPreviews: Previews | null = null;
   let fingerprint = '';
+  /** The SAE of the atlas whose layout (BuildRef.layout) it names, over that atlas's rows; dropped with a new recording or model. */
+  let dictionary: { layout: number; value: LayerDictionary } | null = null;
+  const dictionaryOf = (layout: number): LayerDictionary => {
+    if (!dictionary) throw new Error('No SAE is trained or open for this atlas.');
+    if (dictionary.layout !== layout) throw new Error('The SAE was made for an atlas no longer on screen: train or open one again.');
+    return dictionary.value;
+  };
+  /** Runs a dictionary task on `rows`; only its success replaces the SAE held (a cancel or a bad file leaves it). */
+  const withDictionary = async (
+    context: CallContext,
+    layout: number,
+    rows: Float32Array,
+    target: DictionaryTarget,
+    task: (d: LayerDictionary, options: { signal: AbortSignal; onProgress: (p: unknown) => void }) => Promise<SaeSummary>,
+  ): Promise<SaeSummary> => {
+    await useMainBackend();
+    const next = new LayerDictionary(rows, target, hashFloats);
+    const summary = await task(next, { signal: context.signal, onProgress: (p) => context.progress(p) });
+    dictionary = { layout, value: next };
+    return summary;
+  };
 
   const loadedSession = (): ModelSession => {
     if (!session) throw new Error('No model is loaded.');
@@ -179,6 +206,7 @@ export function createModelService(deps: ModelServiceDeps) {
       session?.dispose();
       session = next;
       featureVis = null;
+      dictionary = null;
       recordedPreviews = null;
       fingerprint = await next.fingerprint();
       return next.describe(fingerprint);
@@ -188,6 +216,7 @@ export function createModelService(deps: ModelServiceDeps) {
       const current = loadedSession();
       await useMainBackend();
       featureVis = null;
+      dictionary = null;
       // Timed here, in its turn on the model: a recording queued behind icons does not count their time.
       const started = performance.now();
       const { visualisable: forIcons, amount, ...recorded } = await current.record(request.inputs, request, { signal: context.signal, onProgress: (event) => context.progress(event) });
@@ -327,6 +356,31 @@ export function createModelService(deps: ModelServiceDeps) {
       return { layer, threshold, minMembers, neurons, histogram: measured.histogram, meanPolysemanticity: measured.meanPolysemanticity, deadNeurons: measured.deadNeurons, notices };
     },
 
+    /**
+     * Trains an SAE on an atlas's rows (its layout's activation table, copied here from the compute worker), then
+     * measures it over every row; progress streams training spans (SaeTaskProgress), and a cancel leaves the SAE held.
+     */
+    trainSae(context: CallContext, layout: number, rows: Float32Array, target: DictionaryTarget, request: SaeTrainRequest): Promise<SaeSummary> {
+      return withDictionary(context, layout, rows, target, (d, options) => d.train(request, options));
+    },
+
+    /** Opens SAELens's files on an atlas's rows; one for another layer or width, or with bad weights, is refused with the reason. */
+    openSae(context: CallContext, layout: number, rows: Float32Array, target: DictionaryTarget, files: SaeLensFiles): Promise<SaeSummary> {
+      return withDictionary(context, layout, rows, target, (d, options) => d.open(files, options));
+    },
+
+    /** The two files of SAELens's layout for the SAE held. */
+    async saveSae(_: CallContext, layout: number): Promise<SaeLensFiles> {
+      const files = dictionaryOf(layout).save();
+      return withTransfer(files, [files.weights.buffer as ArrayBuffer]);
+    },
+
+    /** A latent's strongest rows (the atlas's points) and its encoder and decoder directions. */
+    async saeLatentTop(_: CallContext, layout: number, latent: number): Promise<LatentTop> {
+      const top = dictionaryOf(layout).latentTop(latent);
+      return withTransfer(top, [top.rows.buffer, top.values.buffer, top.encoder.buffer, top.decoder.buffer] as ArrayBuffer[]);
+    },
+
     /** The k tokens a direction at `layer` promotes most, and the k it suppresses most, in the next-token logits. */
     async directionOutputs(_: CallContext, layer: string, direction: Float32Array, k: number): Promise<DirectionOutputs> {
       await useMainBackend();
@@ -364,6 +418,11 @@ export function createModelService(deps: ModelServiceDeps) {
     gradients: queued(() => ({ label: 'gradients' }), methods.gradients),
     polysemanticity: queued(() => ({ label: 'polysemanticity' }), methods.polysemanticity),
     directionOutputs: queued(() => ({ label: 'output tokens' }), methods.directionOutputs),
+    trainSae: queued(() => ({ label: 'SAE training' }), methods.trainSae),
+    openSae: queued(() => ({ label: 'opening an SAE' }), methods.openSae),
+    // Neither touches TF.js nor a half-made SAE (a task replaces it whole at its end): they answer during training.
+    saveSae: methods.saveSae,
+    saeLatentTop: methods.saeLatentTop,
   };
 }
 

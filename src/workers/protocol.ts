@@ -3,6 +3,9 @@ import type { Atlas, AtlasRequest, InputError, ModalityModels, Modality } from '
 import type { ProgressEvent } from '../compute/types';
 import type { GradientTarget, InputSet, RecordedAmount } from '../model/session';
 
+export type { DictionaryTarget, LatentTop, SaeSummary, SaeTaskProgress, SaeTrainRequest } from '../model/sae/dictionary';
+export type { SaeLensFiles } from '../model/sae/saelens';
+export type { SaeTrainMetrics, SaeTrainProgress } from '../model/sae/train';
 export type { DirectionOutputs, GradientTarget, ImageSource, InputSet, LoadProgress, ModelSource, ModelSummary, OutputToken, TextSource } from '../model/session';
 
 /** The progress a call reports while it waits for its turn on the model: what it waits for. */

@@ -1,0 +1,121 @@
+import type { Atlas } from '../compute/atlas';
+import { downloadBlob, fileSlug } from '../export/download';
+import { isAbortError } from '../lib/abort';
+import { messageOf } from '../lib/errors';
+import { SAE_CFG_FILE, SAE_WEIGHTS_FILE } from '../model/sae/saelens';
+import type { DictionaryTasks } from '../panels/dictionaryTasks';
+import type { useAtlasStore } from '../store';
+import type { BuildRef, DictionaryTarget, LatentTop, SaeSummary, SaeTaskProgress, SaeTrainRequest, WaitProgress } from '../workers/protocol';
+import type { AtlasPipeline } from './pipeline';
+
+type Store = typeof useAtlasStore;
+
+/**
+ * The dictionary panel's work: train a sparse autoencoder on the atlas's rows in the model worker (a live curve,
+ * cancellable), open and save SAELens's files, and each latent's top rows. Each task reports through the store's
+ * `saeTask`; a failure is a message there, and the atlas and the SAE on screen stay. An answer about an atlas
+ * that has since been replaced is dropped.
+ */
+export class DictionaryController implements DictionaryTasks {
+  private running: AbortController | null = null;
+
+  constructor(
+    private readonly store: Store,
+    private readonly pipeline: () => Promise<AtlasPipeline>,
+    /** The workers' copy of the atlas on screen; null for an atlas opened from a file. */
+    private readonly live: () => BuildRef | null,
+  ) {}
+
+  private layout(): number {
+    const ref = this.live();
+    if (!ref) throw new Error('an SAE trains on the activations of an atlas built in this session: build it first.');
+    return ref.layout;
+  }
+
+  private target(atlas: Atlas): Omit<DictionaryTarget, 'width'> {
+    return { layer: atlas.layer.name, modality: atlas.modality, modelName: atlas.model.name };
+  }
+
+  /** Runs a task that ends in a new SAE; its progress feeds the curve, and its end names how it ended. */
+  private async task(kind: 'train' | 'open', work: (layout: number, atlas: Atlas, signal: AbortSignal, onProgress: (p: SaeTaskProgress | WaitProgress) => void) => Promise<SaeSummary>): Promise<void> {
+    const s = this.store.getState();
+    const version = s.atlasVersion;
+    const current = () => this.store.getState().atlasVersion === version;
+    this.running?.abort();
+    const abort = new AbortController();
+    this.running = abort;
+    const name = kind === 'train' ? 'Training the SAE' : 'Opening the SAE';
+    const report = (message: string, fraction: number) => {
+      if (current() && this.running === abort) this.store.getState().setSaeTask({ kind, status: 'running', message, fraction });
+    };
+    report(`${name}…`, 0);
+    if (kind === 'train') s.startSaeRun();
+    try {
+      const atlas = s.atlas;
+      if (!atlas) throw new Error('no atlas is open.');
+      const summary = await work(this.layout(), atlas, abort.signal, (p) => {
+        if (!current()) return;
+        if (p.stage === 'waiting') report(`${name}: ${p.message}`, 0);
+        else if (p.stage === 'measure') report(`Measuring every row: ${p.done.toLocaleString('en')} of ${p.total.toLocaleString('en')}…`, p.done / p.total);
+        else {
+          const { stage: _, ...span } = p;
+          this.store.getState().addSaeProgress(span);
+          report(`${name}: epoch ${span.epoch + 1}, ${span.rowsSeen.toLocaleString('en')} of ${span.totalRows.toLocaleString('en')} rows…`, span.rowsSeen / span.totalRows);
+        }
+      });
+      if (!current()) return;
+      this.store.getState().setSaeSummary(summary);
+      if (kind === 'train') this.store.getState().endSaeRun('done');
+      this.store.getState().setSaeTask(null);
+    } catch (e) {
+      // A task replaced by a newer one, or about an atlas no longer on screen, leaves the state to what replaced it.
+      if (!current() || this.running !== abort) return;
+      if (kind === 'train' && isAbortError(e)) this.store.getState().endSaeRun('cancelled');
+      this.store.getState().setSaeTask(isAbortError(e) ? null : { kind, status: 'error', message: `${name}: ${messageOf(e)}`, fraction: 0 });
+    } finally {
+      if (this.running === abort) this.running = null;
+    }
+  }
+
+  /** Trains an SAE on the atlas's rows with the panel's settings. */
+  train(request: SaeTrainRequest): Promise<void> {
+    return this.task('train', async (layout, atlas, signal, onProgress) => (await this.pipeline()).trainSae(layout, this.target(atlas), request, signal, onProgress));
+  }
+
+  /** Opens SAELens's two files (cfg.json and the .safetensors) for the atlas's layer. */
+  open(files: File[]): Promise<void> {
+    return this.task('open', async (layout, atlas, signal, onProgress) => {
+      const cfg = files.find((f) => /\.json$/i.test(f.name));
+      const weights = files.find((f) => /\.safetensors$/i.test(f.name));
+      if (!cfg || !weights || files.length !== 2) {
+        throw new Error(`pick the SAE's two files, ${SAE_CFG_FILE} and ${SAE_WEIGHTS_FILE} (a .json and a .safetensors); got ${files.map((f) => f.name).join(', ') || 'none'}.`);
+      }
+      const opened = { cfg: await cfg.text(), weights: new Uint8Array(await weights.arrayBuffer()) };
+      return (await this.pipeline()).openSae(layout, this.target(atlas), opened, signal, onProgress);
+    });
+  }
+
+  /** Downloads the SAE held as SAELens's two files, named after the atlas's model and layer. */
+  async save(): Promise<void> {
+    const atlas = this.store.getState().atlas;
+    if (!atlas) return;
+    try {
+      const files = await (await this.pipeline()).saveSae(this.layout());
+      const stem = `sae-${fileSlug(atlas.model.name)}-${fileSlug(atlas.layer.name)}`;
+      downloadBlob(new Blob([files.cfg], { type: 'application/json' }), `${stem}-${SAE_CFG_FILE}`);
+      downloadBlob(new Blob([files.weights as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }), `${stem}-${SAE_WEIGHTS_FILE}`);
+    } catch (e) {
+      this.store.getState().setSaeTask({ kind: 'save', status: 'error', message: `Saving the SAE: ${messageOf(e)}`, fraction: 0 });
+    }
+  }
+
+  /** A latent's top rows (the atlas's points) and directions. */
+  async latentTop(latent: number): Promise<LatentTop> {
+    return (await this.pipeline()).saeLatentTop(this.layout(), latent);
+  }
+
+  /** Stops the training or opening under way; the SAE held before stays. */
+  cancel(): void {
+    this.running?.abort();
+  }
+}

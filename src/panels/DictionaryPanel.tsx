@@ -1,0 +1,209 @@
+import { useCallback, useMemo, useState } from 'react';
+import type { Atlas } from '../compute/atlas';
+import { useRequest } from '../lib/useRequest';
+import { rendererFor } from '../renderers';
+import { useAtlasStore } from '../store';
+import type { SaeSummary } from '../workers/protocol';
+import type { DictionaryTasks } from './dictionaryTasks';
+import { asTop } from './NeuronsPanel';
+import { SaeChart } from './SaeChart';
+
+const LATENTS_LISTED = 40;
+const TOP_SHOWN = 12;
+const percent = (v: number) => `${(100 * v).toFixed(v < 0.01 ? 2 : 1)}%`;
+
+/** A whole number from a field, or the default where it is left empty. */
+const whole = (text: string, fallback: number) => (text.trim() === '' ? fallback : Number(text));
+
+/**
+ * A sparse dictionary of the atlas's layer: train a sparse autoencoder (TopK or ReLU) on the atlas's rows with a
+ * live curve, or open one in SAELens's layout; its latents by frequency, and each latent's top inputs or contexts.
+ */
+export function DictionaryPanel({ dictionary, live }: { dictionary: DictionaryTasks | null; live: boolean }) {
+  const atlas = useAtlasStore((s) => s.atlas);
+  const task = useAtlasStore((s) => s.saeTask);
+  const curve = useAtlasStore((s) => s.saeCurve);
+  const runEnd = useAtlasStore((s) => s.saeRunEnd);
+  const summary = useAtlasStore((s) => s.saeSummary);
+  const [architecture, setArchitecture] = useState<'topk' | 'relu'>('topk');
+  const [latents, setLatents] = useState('');
+  const [k, setK] = useState('32');
+  const [epochs, setEpochs] = useState('5');
+  const [seed, setSeed] = useState('0');
+  if (!atlas) return null;
+  const dim = atlas.layer.dim;
+  const running = task?.status === 'running';
+
+  return (
+    <section className="panel" data-testid="dictionary-panel">
+      <h2>Dictionary</h2>
+      <p className="muted small">
+        A sparse autoencoder on the atlas's {atlas.points.input.length.toLocaleString('en')} recorded rows of {atlas.layer.name} ({dim} wide): each latent is a direction that a
+        few rows use.
+      </p>
+      {!live && <p className="muted small">It trains on the activations of an atlas built in this session.</p>}
+      <form
+        className="sae-settings small"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void dictionary?.train({ architecture, latents: whole(latents, 8 * dim), k: whole(k, 32), epochs: whole(epochs, 5), seed: whole(seed, 0) });
+        }}
+      >
+        <label>
+          architecture{' '}
+          <select value={architecture} onChange={(e) => setArchitecture(e.target.value as 'topk' | 'relu')} data-testid="sae-architecture">
+            <option value="topk">TopK</option>
+            <option value="relu">ReLU + L1</option>
+          </select>
+        </label>
+        <label title="Number of latents (8 x the layer's width unless set)">
+          latents <input className="narrow" data-testid="sae-latents" placeholder={String(8 * dim)} value={latents} onChange={(e) => setLatents(e.target.value)} />
+        </label>
+        <label title="Latents kept per row (TopK)">
+          k <input className="narrow" data-testid="sae-k" value={k} disabled={architecture !== 'topk'} onChange={(e) => setK(e.target.value)} />
+        </label>
+        <label>
+          epochs <input className="narrow" data-testid="sae-epochs" value={epochs} onChange={(e) => setEpochs(e.target.value)} />
+        </label>
+        <label>
+          seed <input className="narrow" data-testid="sae-seed" value={seed} onChange={(e) => setSeed(e.target.value)} />
+        </label>
+        <span className="row">
+          <button type="submit" data-testid="sae-train" disabled={!live || running || !dictionary}>
+            Train
+          </button>
+          <button type="button" data-testid="sae-cancel" disabled={!running} onClick={() => dictionary?.cancel()}>
+            Cancel
+          </button>
+        </span>
+      </form>
+      {task && (
+        <div data-testid="sae-task" data-status={task.status}>
+          <p className={task.status === 'error' ? 'error small' : 'muted small'} data-testid="sae-task-message">
+            {task.message}
+          </p>
+          {task.status === 'running' && <progress className="sae-progress" max={1} value={task.fraction} data-testid="sae-progress" />}
+        </div>
+      )}
+      {(curve.length > 0 || (running && task?.kind === 'train')) && (
+        <>
+          <h3>
+            Training{runEnd === 'cancelled' ? ' (cancelled)' : ''}
+            {curve.length > 0 && ` — ${curve[curve.length - 1].rowsSeen.toLocaleString('en')} of ${curve[0].totalRows.toLocaleString('en')} rows`}
+          </h3>
+          <SaeChart curve={curve} />
+        </>
+      )}
+      <div className="row small">
+        <button type="button" data-testid="sae-save" disabled={!summary || running} onClick={() => void dictionary?.save()}>
+          Save (SAELens)
+        </button>
+        <label className="file-button" title="cfg.json and sae_weights.safetensors, picked together">
+          Open SAELens files…
+          <input
+            type="file"
+            multiple
+            accept=".json,.safetensors"
+            data-testid="sae-open"
+            disabled={!live || running}
+            onChange={(e) => {
+              const files = [...(e.currentTarget.files ?? [])];
+              e.currentTarget.value = '';
+              if (files.length) void dictionary?.open(files);
+            }}
+          />
+        </label>
+      </div>
+      {summary && <SaeResult atlas={atlas} summary={summary} dictionary={dictionary} />}
+    </section>
+  );
+}
+
+/** The SAE held: its figures over every row, its latents by frequency, and the latent shown. */
+function SaeResult({ atlas, summary, dictionary }: { atlas: Atlas; summary: SaeSummary; dictionary: DictionaryTasks | null }) {
+  const latent = useAtlasStore((s) => s.saeLatent);
+  const showLatent = useAtlasStore((s) => s.showLatent);
+  const { config, measures, settings } = summary;
+  const order = useMemo(() => {
+    const live = Array.from({ length: config.dSae }, (_, i) => i).filter((i) => measures.frequency[i] > 0);
+    return live.sort((a, b) => measures.frequency[b] - measures.frequency[a] || a - b);
+  }, [config.dSae, measures]);
+  const made = summary.origin === 'trained' ? `trained in ${summary.seconds!.toFixed(1)} s, ${settings!.epochs} epochs, seed ${settings!.seed}` : 'opened from SAELens files';
+  return (
+    <div data-testid="sae-result">
+      <h3>The SAE</h3>
+      <p className="small">
+        {config.architecture === 'topk' ? `TopK (k ${config.k})` : 'ReLU'}, {config.dIn} → {config.dSae.toLocaleString('en')} latents, {made}.
+      </p>
+      <table className="versus" data-testid="sae-metrics">
+        <tbody>
+          <tr>
+            <th>over all {measures.rows.toLocaleString('en')} rows</th>
+            <td />
+          </tr>
+          <tr>
+            <th>variance explained</th>
+            <td data-testid="sae-fve">{measures.fve.toFixed(3)}</td>
+          </tr>
+          <tr>
+            <th>reconstruction MSE</th>
+            <td>{measures.mse.toExponential(3)}</td>
+          </tr>
+          <tr>
+            <th>L0 (active per row)</th>
+            <td>{measures.l0.toFixed(2)}</td>
+          </tr>
+          <tr>
+            <th>dead latents</th>
+            <td data-testid="sae-dead">
+              {measures.deadLatents.toLocaleString('en')} ({percent(measures.deadLatents / config.dSae)})
+            </td>
+          </tr>
+        </tbody>
+      </table>
+      <h3>Latents by frequency</h3>
+      <p className="muted small">
+        {Math.min(LATENTS_LISTED, order.length)} of {order.length.toLocaleString('en')} live latents listed; share of rows each fires on, and its largest activation.
+      </p>
+      <ul className="sae-latents" data-testid="sae-latents">
+        {order.slice(0, LATENTS_LISTED).map((i) => (
+          <li key={i}>
+            <button type="button" className={i === latent ? 'link active' : 'link'} data-testid="sae-latent" data-latent={i} onClick={() => showLatent(i)}>
+              #{i}
+            </button>{' '}
+            {percent(measures.frequency[i])} · max {measures.maxActivation[i].toFixed(2)}
+          </li>
+        ))}
+      </ul>
+      {latent !== null && <LatentView atlas={atlas} summary={summary} latent={latent} dictionary={dictionary} />}
+    </div>
+  );
+}
+
+/** A latent's strongest rows over every recorded row, as the renderer shows inputs or contexts. */
+function LatentView({ atlas, summary, latent, dictionary }: { atlas: Atlas; summary: SaeSummary; latent: number; dictionary: DictionaryTasks | null }) {
+  const { InputView, topList, DirectionOutputs } = rendererFor(atlas);
+  const run = useCallback((key: string) => dictionary!.latentTop(Number(key.split(':').pop())), [dictionary]);
+  const top = useRequest(dictionary ? `${summary.digest}:${latent}` : null, dictionary ? run : null);
+  return (
+    <section data-testid="sae-latent-view">
+      <h3>
+        Latent #{latent}: fires on {percent(summary.measures.frequency[latent])} of rows, up to {summary.measures.maxActivation[latent].toFixed(2)}
+      </h3>
+      {top.kind === 'pending' && <p className="muted small">Finding its top rows…</p>}
+      {top.kind === 'error' && <p className="error small">{top.message}</p>}
+      {top.kind === 'done' && (
+        <>
+          <div className={topList.className} data-testid="sae-latent-top">
+            {Array.from(top.result.rows.subarray(0, TOP_SHOWN), (row, k) => (
+              <span key={row} className="neuron-top-point" title={`${atlas.inputs.names[atlas.points.input[row]]} · ${top.result.values[k].toFixed(2)}`}>
+                <InputView atlas={atlas} point={{ ...asTop(atlas, row), score: top.result.values[k] }} direction={top.result.encoder} />
+              </span>
+            ))}
+          </div>
+          {DirectionOutputs && <DirectionOutputs direction={top.result.decoder} />}
+        </>
+      )}
+    </section>
+  );
+}

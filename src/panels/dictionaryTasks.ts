@@ -1,0 +1,16 @@
+import type { LatentTop, SaeTrainRequest } from '../workers/protocol';
+
+/**
+ * What the dictionary panel asks of the page's SAE tasks (the app's `DictionaryController`). Training and opening
+ * report through the store's `saeTask`, `saeCurve` and `saeSummary`; a failure is a message there.
+ */
+export interface DictionaryTasks {
+  train(request: SaeTrainRequest): Promise<void>;
+  /** Opens SAELens's cfg.json and .safetensors, picked together. */
+  open(files: File[]): Promise<void>;
+  /** Downloads the SAE held as SAELens's two files. */
+  save(): Promise<void>;
+  latentTop(latent: number): Promise<LatentTop>;
+  /** Stops the training or opening under way; the SAE held before stays. */
+  cancel(): void;
+}

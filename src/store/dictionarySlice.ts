@@ -1,0 +1,48 @@
+import type { StateCreator } from 'zustand';
+import type { SaeSummary, SaeTrainProgress } from '../workers/protocol';
+import type { AtlasStore } from './index';
+
+/** The dictionary panel's task under way (training, opening files, saving), or the last one's failure; null: idle. */
+export interface SaeTask {
+  kind: 'train' | 'open' | 'save';
+  status: 'running' | 'error';
+  message: string;
+  /** Of a running task: the fraction done (training's rows seen over its total; 0 while it waits its turn). */
+  fraction: number;
+}
+
+/** A sparse autoencoder over the atlas on screen: the task, the live training curve, the SAE held, the latent shown. */
+export interface DictionarySlice {
+  saeTask: SaeTask | null;
+  /** The last training run's progress spans, in order (kept when it ends, cancelled or not, for the chart). */
+  saeCurve: SaeTrainProgress[];
+  /** How the last run ended: 'done', 'cancelled', or null while it runs or before any. */
+  saeRunEnd: 'done' | 'cancelled' | null;
+  saeSummary: SaeSummary | null;
+  /** The latent whose top rows are shown. */
+  saeLatent: number | null;
+  setSaeTask: (task: SaeTask | null) => void;
+  /** A new training run: the curve starts empty. */
+  startSaeRun: () => void;
+  addSaeProgress: (progress: SaeTrainProgress) => void;
+  endSaeRun: (end: 'done' | 'cancelled') => void;
+  setSaeSummary: (summary: SaeSummary) => void;
+  showLatent: (latent: number | null) => void;
+}
+
+type DictionaryState = Pick<DictionarySlice, 'saeTask' | 'saeCurve' | 'saeRunEnd' | 'saeSummary' | 'saeLatent'>;
+
+/** The dictionary state of a newly shown atlas: no SAE (one is trained or opened for an atlas's rows). */
+export function dictionaryFor(): DictionaryState {
+  return { saeTask: null, saeCurve: [], saeRunEnd: null, saeSummary: null, saeLatent: null };
+}
+
+export const createDictionarySlice: StateCreator<AtlasStore, [], [], DictionarySlice> = (set) => ({
+  ...dictionaryFor(),
+  setSaeTask: (saeTask) => set({ saeTask }),
+  startSaeRun: () => set({ saeCurve: [], saeRunEnd: null }),
+  addSaeProgress: (progress) => set((s) => ({ saeCurve: [...s.saeCurve, progress] })),
+  endSaeRun: (saeRunEnd) => set({ saeRunEnd }),
+  setSaeSummary: (saeSummary) => set({ saeSummary, saeLatent: null }),
+  showLatent: (saeLatent) => set({ saeLatent }),
+});

@@ -1,12 +1,15 @@
 /**
  * Feature-visualisation benchmark (npm run bench:featvis). For the default model and the MobileNet fixture:
- * builds a coarse atlas in Node, visualises a seeded sample of its cells, and prints the time per icon on
- * each backend that can do it, and how often a cell's icon scores higher on the cell's own objective than
- * the best dataset example in that cell (its members re-recorded at their positions and scored by the same
- * code). Writes bench/out/featvis-<model>.png: every sampled icon beside that best example, for a person.
+ * builds a coarse atlas in Node, visualises a seeded sample of its cells with each recipe asked for, and prints
+ * per recipe: the time per icon, how often a cell's icon scores higher on the cell's own objective than the best
+ * dataset example in that cell (its members re-recorded at their positions and scored by the same code), how
+ * often the model recognises the icon (the class it most often gives the cell's members is in its top 5 for the
+ * icon), and the icons' contrast and colourfulness against crops of the dataset's own images (issue 21). The
+ * best examples' crops are measured the same way, as the reference. Writes bench/out/featvis-<model>.png: a row
+ * per cell, a column per recipe and the best exemplar's crop last, for a person.
  *
- * Flags: --models default,mobilenet  --cells N  --steps N  --cpu-steps N  --grid N  --tries N
- */
+ * Flags: --models default,mobilenet  --recipes current,lr-0.1,...  --cells N  --steps N  --cpu-steps N (0: no cpu row)
+ *        --grid N  --tries N */
 import { gridPosition } from '../src/renderers/patch';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -28,6 +31,8 @@ import { chooseFeatureVisBackend, gradientSupport } from '../src/featureVis/back
 import { objectiveTargets, scoreImages } from '../src/featureVis/objective';
 import { visualiseDirections, type VisualiseOptions } from '../src/featureVis/optimise';
 import { colourBasisFromImages } from '../src/featureVis/parameterisation';
+import { quartiles, stretchContrast } from '../src/featureVis/iconMeasures';
+import { cropSquare, fromRgba, looks, scoreIcons, topClasses, toRgba, withinQuartiles, type UnitImage } from './featvisMeasures';
 import { whiteningMatrix } from '../src/featureVis/whitening';
 
 const FIXTURES = new URL('../../shared/fixtures/', import.meta.url).pathname;
@@ -74,8 +79,33 @@ const { values: flags } = parseArgs({
     'cpu-steps': { type: 'string' },
     grid: { type: 'string' },
     tries: { type: 'string', default: '1' },
+    recipes: { type: 'string', default: 'current' },
   },
 });
+
+/** A feature-visualisation recipe under study (issue 21): options changed from today's, and an optional final contrast stretch. */
+interface Recipe {
+  options: Partial<VisualiseOptions>;
+  /** false: optimise the plain direction, without the recorded activations' whitening. */
+  whiten?: boolean;
+  /** Fraction of pixel values clipped at each end by a final contrast stretch (see stretchContrast). */
+  stretch?: number;
+}
+
+const RECIPES: Record<string, Recipe> = {
+  current: { options: {} },
+  'lr-0.1': { options: { learningRate: 0.1 } },
+  'lr-0.2': { options: { learningRate: 0.2 } },
+  'steps-512': { options: { steps: 512 } },
+  'decay-1.5': { options: { decayPower: 1.5 } },
+  'cos-0': { options: { cossimPower: 0 } },
+  'no-whitening': { options: {}, whiten: false },
+  'strong-transforms': { options: { transforms: { pad: 0.1, jitter: 0.08, scales: [0.9, 0.95, 1, 1.05, 1.1], angles: [-15, -10, -5, 0, 5, 10, 15] } } },
+  'no-settle': { options: { settle: 0 } },
+  stretch: { options: {}, stretch: 0.01 },
+};
+const recipeNames = flags.recipes!.split(',');
+for (const name of recipeNames) if (!RECIPES[name]) throw new Error(`--recipes: no recipe "${name}"; there are ${Object.keys(RECIPES).join(', ')}`);
 
 interface Row {
   model: string;
@@ -85,8 +115,12 @@ interface Row {
   steps: number;
   backend: string;
   msPerIcon: number;
+  /** The recipe, or what the row measures. */
   note: string;
   wins?: string;
+  recognised?: string;
+  contrast?: string;
+  colour?: string;
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -122,14 +156,12 @@ function sampleCells(cells: AtlasCell[], count: number, seed: number, minCount =
   return pool.slice(0, count);
 }
 
-/** The model's view of one input in [0, 1] (H x W x C floats) and as bytes for the sheet. */
-function unitPixels(model: ImageModel, raw: RawImage): { unit: Float32Array; display: RawImage } {
+/** The model's view of one input in [0, 1] (H x W x C floats). */
+function unitPixels(model: ImageModel, raw: RawImage): { unit: Float32Array } {
   const size = { height: model.inputHeight, width: model.inputWidth, channels: model.inputChannels };
   const { input, pixels } = prepareImage(raw, size, model.preprocessing);
   try {
-    const unit = tf.tidy(() => matchChannels(pixels, model.inputChannels).div(255).dataSync() as Float32Array);
-    const bytes = tf.tidy(() => pixels.round().clipByValue(0, 255).dataSync());
-    return { unit, display: { width: size.width, height: size.height, channels: pixels.shape[2] as 1 | 3, data: Uint8Array.from(bytes) } };
+    return { unit: tf.tidy(() => matchChannels(pixels, model.inputChannels).div(255).dataSync() as Float32Array) };
   } finally {
     tf.dispose([input, pixels]);
   }
@@ -177,21 +209,9 @@ async function runModel(config: BenchConfig): Promise<Row[]> {
     console.log(choice.message);
     if (!choice.backend) return [{ model: atlas.model.name, layer, dim, icon: '-', steps, backend: 'none', msPerIcon: NaN, note: choice.message }];
 
-    const options: VisualiseOptions = { steps, tries, seed: 0, whitening, colourBasis, size: config.size, batchSize: config.batchSize, cossimPower: 2 };
+    const baseOptions: VisualiseOptions = { steps, tries, seed: 0, whitening, colourBasis, size: config.size, batchSize: config.batchSize, cossimPower: 2 };
     const rows: Row[] = [];
     await tf.setBackend(choice.backend);
-    let lastLog = 0;
-    const t1 = performance.now();
-    const result = await visualiseDirections(model, layer, directions, {
-      ...options,
-      onProgress: ({ done, total }) => {
-        if (performance.now() - lastLog > 30_000) {
-          lastLog = performance.now();
-          console.log(`  ${choice.backend}: step ${done}/${total}, ${seconds(performance.now() - t1)}`);
-        }
-      },
-    });
-    const msPerIcon = (performance.now() - t1) / cells.length;
 
     // Dataset side: every member of every sampled cell, re-recorded at its position, same objective.
     const memberRows = cells.map((c) => members.get(`${c.i}:${c.j}`) ?? []);
@@ -200,18 +220,12 @@ async function runModel(config: BenchConfig): Promise<Row[]> {
     const area = model.inputHeight * model.inputWidth * model.inputChannels;
     const pixels = new Float32Array(flat.length * area);
     const memberDirections = new Float32Array(flat.length * dim);
-    const displays: RawImage[] = [];
     for (let m = 0; m < flat.length; m++) {
-      const { unit, display } = unitPixels(model, await rawOf(table.input[flat[m].r]));
-      pixels.set(unit, m * area);
-      displays.push(display);
+      pixels.set(unitPixels(model, await rawOf(table.input[flat[m].r])).unit, m * area);
       memberDirections.set(cells[flat[m].ci].mean, m * dim);
     }
-    const exampleScores = await scoreImages(model, layer, pixels, memberDirections, {
-      whitening,
-      cossimPower: 2,
-      site: { x: flat.map((f) => gridPosition(table.position[f.r], table.positionShape).x), y: flat.map((f) => gridPosition(table.position[f.r], table.positionShape).y) },
-    });
+    const sites = flat.map(({ r }) => gridPosition(table.position[r], table.positionShape));
+    const exampleScores = await scoreImages(model, layer, pixels, memberDirections, { whitening, cossimPower: 2, site: { x: sites.map((s) => s.x), y: sites.map((s) => s.y) } });
     // The same objective straight from the recorded rows: a check that re-recording matches.
     const targets = objectiveTargets(memberDirections, dim, whitening);
     let worstRelative = 0;
@@ -232,82 +246,162 @@ async function runModel(config: BenchConfig): Promise<Row[]> {
     flat.forEach(({ ci }, m) => {
       if (exampleScores[m] > best[ci].score) best[ci] = { score: exampleScores[m], m };
     });
-    const wins = cells.filter((_, i) => result.scores[i] > best[i].score).length;
-    const ratios = cells.map((_, i) => result.scores[i] / best[i].score);
-    console.log(
-      `icons beat the best dataset example in ${wins}/${cells.length} cells (${((100 * wins) / cells.length).toFixed(0)}%); ` +
-        `median icon score ${median(result.scores).toFixed(2)}, median best example ${median(best.map((b) => b.score)).toFixed(2)}, median ratio ${median(ratios).toFixed(2)}; ` +
-        `${flat.length} members re-recorded (largest relative difference from the recorded rows ${worstRelative.toExponential(1)}${mismatched ? `; ${mismatched} cells' member counts differ after rounding the layout` : ''})`,
-    );
-    const icon = `${result.width}px`;
-    rows.push({ model: atlas.model.name, layer, dim, icon, steps, backend: choice.backend, msPerIcon, note: `batch ${Math.min(cells.length, config.batchSize)}, tries ${tries}`, wins: `${wins}/${cells.length} (${((100 * wins) / cells.length).toFixed(0)}%)` });
+    console.log(`${flat.length} members re-recorded (largest relative difference from the recorded rows ${worstRelative.toExponential(1)}${mismatched ? `; ${mismatched} cells' member counts differ after rounding the layout` : ''})`);
+
+    // What a person and the model see: the best example's crop around its position, as large as an icon is in the
+    // model's input; and the same-sized crop at a seeded place in each of the dataset's images, for the range of
+    // contrast and colour that real images have.
+    const [H, W, C] = [model.inputHeight, model.inputWidth, model.inputChannels];
+    const side = Math.round(((config.size ?? H) / H) * Math.min(H, W));
+    const cropAt = (unit: Float32Array, site: { x: number; y: number }) => {
+      const [gh, gw] = atlas.layer.positionShape.length === 2 ? atlas.layer.positionShape : [1, 1];
+      const [cx, cy] = site.x < 0 ? [W / 2, H / 2] : [((site.x + 0.5) / gw) * W, ((site.y + 0.5) / gh) * H];
+      return cropSquare(unit, H, W, C, cx, cy, side);
+    };
+    const exemplars = best.map((b) => cropAt(pixels.subarray(b.m * area, (b.m + 1) * area), sites[b.m]));
+    const random = createRng(11);
+    const datasetCrops: Uint8ClampedArray[] = [];
+    for (let input = 0; input < Math.min(300, atlas.inputs.names.length); input++) {
+      const { unit } = unitPixels(model, await rawOf(input));
+      datasetCrops.push(toRgba(cropSquare(unit, H, W, C, side / 2 + random() * (W - side), side / 2 + random() * (H - side), side)));
+    }
+    const dataset = looks(datasetCrops);
+    // The class the model most often gives the cell's members (whole inputs): what its icon should be recognised as.
+    const memberClasses = model.outputSize > 0 ? await topClasses(model, Array.from(flat, (_, m) => ({ side: H, channels: C, data: pixels.subarray(m * area, (m + 1) * area) })), 1) : [];
+    const cellClass = cells.map((_, ci) => {
+      const counts = new Map<number, number>();
+      flat.forEach((f, m) => f.ci === ci && counts.set(memberClasses[m][0], (counts.get(memberClasses[m][0]) ?? 0) + 1));
+      return [...counts].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0]?.[0] ?? -1;
+    });
+    const recognised = async (images: UnitImage[]) => {
+      if (model.outputSize === 0) return null;
+      const top = await topClasses(model, images, 5);
+      return { top1: top.filter((t, i) => t[0] === cellClass[i]).length, top5: top.filter((t, i) => t.includes(cellClass[i])).length, hits: top.map((t, i) => t.includes(cellClass[i])) };
+    };
+    const exemplarRgba = exemplars.map(toRgba);
+    const summarise = (name: string, images: Uint8ClampedArray[], recognition: Awaited<ReturnType<typeof recognised>>) => {
+      const look = looks(images);
+      const n = images.length;
+      return {
+        name,
+        recognition,
+        look,
+        line:
+          `${name.padEnd(16)} ${recognition ? `recognised top-5 ${recognition.top5}/${n}, top-1 ${recognition.top1}/${n}; ` : ''}` +
+          `contrast median ${median(look.contrast).toFixed(1)} (in the dataset's IQR: ${withinQuartiles(look.contrast, dataset.contrast)}/${n}); ` +
+          `colourfulness median ${median(look.colourfulness).toFixed(1)} (in IQR: ${withinQuartiles(look.colourfulness, dataset.colourfulness)}/${n})`,
+      };
+    };
+    const [cq1, cq2, cq3] = quartiles(dataset.contrast);
+    const [fq1, fq2, fq3] = quartiles(dataset.colourfulness);
+    console.log(`dataset crops (${datasetCrops.length} of ${side}x${side} px): contrast quartiles ${cq1.toFixed(1)}, ${cq2.toFixed(1)}, ${cq3.toFixed(1)}; colourfulness ${fq1.toFixed(1)}, ${fq2.toFixed(1)}, ${fq3.toFixed(1)}`);
+    const reference = summarise('best exemplars', exemplarRgba, await recognised(exemplars));
+    console.log(reference.line);
+
+    const columns: SheetColumn[] = [];
+    for (const name of recipeNames) {
+      const recipe = RECIPES[name];
+      const options: VisualiseOptions = { ...baseOptions, ...recipe.options, whitening: recipe.whiten === false ? undefined : whitening };
+      let lastLog = 0;
+      const t1 = performance.now();
+      const result = await visualiseDirections(model, layer, directions, {
+        ...options,
+        onProgress: ({ done, total }) => {
+          if (performance.now() - lastLog > 30_000) {
+            lastLog = performance.now();
+            console.log(`  ${name} on ${choice.backend}: step ${done}/${total}, ${seconds(performance.now() - t1)}`);
+          }
+        },
+      });
+      const msPerIcon = (performance.now() - t1) / cells.length;
+      const icons = recipe.stretch ? result.images.map((im) => stretchContrast(im, recipe.stretch!)) : result.images;
+      // The recipe's icons scored by the same objective the best examples were (a stretched icon is rescored).
+      const scores = recipe.stretch ? await scoreIcons(model, layer, icons, result.width, directions, { whitening, cossimPower: 2, site: 'centre' }) : result.scores;
+      const wins = cells.filter((_, i) => scores[i] > best[i].score).length;
+      const ratio = median(cells.map((_, i) => scores[i] / best[i].score));
+      const summary = summarise(name, icons, await recognised(icons.map((im) => fromRgba(im, result.width, C))));
+      console.log(`${summary.line}; objective above the best example in ${wins}/${cells.length} (median ratio ${ratio.toFixed(2)}); ${seconds(msPerIcon)} per icon`);
+      columns.push({ title: name, images: icons, width: result.width, labels: cells.map((_, i) => `${scores[i] > best[i].score ? '>' : '<'} ${summary.recognition?.hits[i] ? 'recognised' : ''}`) });
+      rows.push({
+        model: atlas.model.name,
+        layer,
+        dim,
+        icon: `${result.width}px`,
+        steps: options.steps ?? steps,
+        backend: choice.backend,
+        msPerIcon,
+        note: name,
+        wins: `${wins}/${cells.length} (ratio ${ratio.toFixed(2)})`,
+        recognised: summary.recognition ? `${summary.recognition.top5}/${cells.length}` : '-',
+        contrast: median(summary.look.contrast).toFixed(1),
+        colour: median(summary.look.colourfulness).toFixed(1),
+      });
+    }
+    rows.push({ model: atlas.model.name, layer, dim, icon: `${side}px`, steps: 0, backend: '-', msPerIcon: NaN, note: 'best exemplar crops', wins: '', recognised: reference.recognition ? `${reference.recognition.top5}/${cells.length}` : '-', contrast: median(reference.look.contrast).toFixed(1), colour: median(reference.look.colourfulness).toFixed(1) });
+    rows.push({ model: atlas.model.name, layer, dim, icon: `${side}px`, steps: 0, backend: '-', msPerIcon: NaN, note: `dataset crops (IQR)`, wins: '', recognised: '-', contrast: `${cq1.toFixed(0)}-${cq3.toFixed(0)}`, colour: `${fq1.toFixed(0)}-${fq3.toFixed(0)}` });
+    columns.push({ title: 'best exemplar', images: exemplarRgba, width: side, labels: cells.map((_, i) => (reference.recognition?.hits[i] ? 'recognised' : '')) });
 
     // cpu timing (a few steps of one batch, extrapolated): cpu only runs what wasm cannot, here or in a browser.
-    if (choice.backend !== 'cpu') {
+    if (choice.backend !== 'cpu' && cpuSteps > 0) {
       const cpu = await gradientSupport(model, layer, 'cpu', { size: config.size });
+      const icon = `${columns[0].width}px`;
       if (cpu.ok) {
         const n = Math.min(cells.length, config.batchSize);
         await tf.setBackend('cpu');
         const t2 = performance.now();
-        await visualiseDirections(model, layer, directions.subarray(0, n * dim), { ...options, steps: cpuSteps, tries: 1 });
+        await visualiseDirections(model, layer, directions.subarray(0, n * dim), { ...baseOptions, steps: cpuSteps, tries: 1 });
         const ms = ((performance.now() - t2) / n) * (steps / cpuSteps);
-        rows.push({ model: atlas.model.name, layer, dim, icon, steps, backend: 'cpu', msPerIcon: ms, note: `batch ${n}, extrapolated from ${cpuSteps} step${cpuSteps > 1 ? 's' : ''}` });
+        rows.push({ model: atlas.model.name, layer, dim, icon, steps, backend: 'cpu', msPerIcon: ms, note: `current, batch ${n}, extrapolated from ${cpuSteps} step${cpuSteps > 1 ? 's' : ''}` });
         await tf.setBackend(choice.backend);
       } else rows.push({ model: atlas.model.name, layer, dim, icon, steps, backend: 'cpu', msPerIcon: NaN, note: cpu.error ?? 'no gradient' });
     }
 
-    await saveSheet(config.key, atlas, cells, result, best.map((b) => ({ score: b.score, display: displays[b.m], ...gridPosition(table.position[flat[b.m].r], table.positionShape) })), memberRows, {
-      wins,
-      steps,
-      backend: choice.backend,
-    });
+    const cellTitles = cells.map((c, i) => `cell ${c.i},${c.j} (n=${memberRows[i].length})${cellClass[i] >= 0 && model.classNames ? `: ${model.classNames[cellClass[i]].split(',')[0]}` : ''}`);
+    await saveSheet(config.key, `${atlas.model.name} · ${atlas.layer.name.split('/').slice(-2).join('/')} · ${steps} steps on ${choice.backend}`, cellTitles, columns);
     return rows;
   } finally {
     model.dispose();
   }
 }
 
-const TILE = 112;
+const TILE = 96;
 
-/** One PNG: for each sampled cell, its icon beside its best dataset example (box: the recorded position). */
-async function saveSheet(
-  key: string,
-  atlas: Atlas,
-  cells: AtlasCell[],
-  result: { images: Uint8ClampedArray[]; width: number; height: number; scores: Float32Array },
-  best: { score: number; display: RawImage; x: number; y: number }[],
-  memberRows: number[][],
-  info: { wins: number; steps: number; backend: string },
-): Promise<void> {
-  const columns = 4;
-  const cellW = 2 * TILE + 24;
-  const cellH = TILE + 36;
-  const header = 44;
-  const width = columns * cellW;
-  const height = header + Math.ceil(cells.length / columns) * cellH;
+/** One column of the sheet: an image per sampled cell, with a short label under each. */
+interface SheetColumn {
+  title: string;
+  images: Uint8ClampedArray[];
+  width: number;
+  labels: string[];
+}
+
+/** One PNG for a person: a row per sampled cell, a column per recipe and the best exemplar's crop last. */
+async function saveSheet(key: string, title: string, cellTitles: string[], columns: SheetColumn[]): Promise<void> {
+  const rowTitle = 150;
+  const columnW = TILE + 12;
+  const rowH = TILE + 18;
+  const header = 56;
+  const width = rowTitle + columns.length * columnW;
+  const height = header + cellTitles.length * rowH;
   const layers: OverlayOptions[] = [];
   const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
   let svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">`;
-  svg += `<text x="8" y="18" font-family="sans-serif" font-size="14" font-weight="bold">${escape(atlas.model.name)} · ${escape(atlas.layer.name.split("/").slice(-2).join("/"))} · ${info.steps} steps on ${info.backend}</text>`;
-  svg += `<text x="8" y="36" font-family="sans-serif" font-size="12">Left: feature visualisation of the cell's mean (objective at the centre). Right: the cell's best dataset example (box: its position). ${info.wins}/${cells.length} icons score higher.</text>`;
-  for (let c = 0; c < cells.length; c++) {
-    const left = (c % columns) * cellW + 8;
-    const top = header + Math.floor(c / columns) * cellH;
-    const iconPng = await sharp(Buffer.from(result.images[c]), { raw: { width: result.width, height: result.height, channels: 4 } })
-      .resize(TILE, TILE, { kernel: result.width < TILE / 2 ? 'nearest' : 'lanczos3' })
-      .png()
-      .toBuffer();
-    const ex = best[c].display;
-    const examplePng = await sharp(Buffer.from(ex.data), { raw: { width: ex.width, height: ex.height, channels: ex.channels } })
-      .resize(TILE, TILE, { kernel: ex.width < TILE / 2 ? 'nearest' : 'lanczos3' })
-      .png()
-      .toBuffer();
-    layers.push({ input: iconPng, left, top }, { input: examplePng, left: left + TILE + 6, top });
-    const win = result.scores[c] > best[c].score;
-    svg += `<text x="${left}" y="${top + TILE + 14}" font-family="sans-serif" font-size="11" fill="${win ? '#060' : '#a00'}">cell ${cells[c].i},${cells[c].j} (n=${memberRows[c].length}): icon ${result.scores[c].toFixed(2)} ${win ? '&gt;' : '&lt;='} best ${best[c].score.toFixed(2)}</text>`;
-    if (best[c].x >= 0) {
-      const [gh, gw] = atlas.layer.positionShape;
-      svg += `<rect x="${left + TILE + 6 + (best[c].x / gw) * TILE}" y="${top + (best[c].y / gh) * TILE}" width="${TILE / gw}" height="${TILE / gh}" fill="none" stroke="red" stroke-width="1.5"/>`;
+  svg += `<text x="8" y="18" font-family="sans-serif" font-size="14" font-weight="bold">${escape(title)}</text>`;
+  svg += `<text x="8" y="34" font-family="sans-serif" font-size="11">&gt;: beats the best example's objective. recognised: the cell's class is in the top 5.</text>`;
+  columns.forEach((column, c) => {
+    svg += `<text x="${rowTitle + c * columnW}" y="${header - 6}" font-family="sans-serif" font-size="11" font-weight="bold">${escape(column.title)}</text>`;
+  });
+  for (let r = 0; r < cellTitles.length; r++) {
+    const top = header + r * rowH;
+    svg += `<text x="8" y="${top + TILE / 2}" font-family="sans-serif" font-size="10">${escape(cellTitles[r].slice(0, 28))}</text>`;
+    for (let c = 0; c < columns.length; c++) {
+      const column = columns[c];
+      const left = rowTitle + c * columnW;
+      const png = await sharp(Buffer.from(column.images[r]), { raw: { width: column.width, height: column.width, channels: 4 } })
+        .resize(TILE, TILE, { kernel: column.width < TILE / 2 ? 'nearest' : 'lanczos3' })
+        .png()
+        .toBuffer();
+      layers.push({ input: png, left, top });
+      svg += `<text x="${left}" y="${top + TILE + 12}" font-family="sans-serif" font-size="10">${escape(column.labels[r])}</text>`;
     }
   }
   svg += '</svg>';
@@ -337,8 +431,21 @@ async function main() {
     }
   }
   console.log(`\nFeature visualisation (load average ${loadavg()[0].toFixed(1)} on ${cpus().length} cores; total ${seconds(performance.now() - start)})`);
-  const header = ['model', 'layer', 'D', 'icon', 'steps', 'backend', 'time per icon', 'icon > best example', 'notes'];
-  const table = rows.map((r) => [r.model, r.layer.replace(/^.*\/(Conv2d_\d+_\w+)\/.*$/, '$1'), String(r.dim), r.icon, String(r.steps), r.backend, Number.isFinite(r.msPerIcon) ? seconds(r.msPerIcon) : '-', r.wins ?? '', r.note]);
+  const header = ['model', 'layer', 'D', 'recipe', 'icon', 'steps', 'backend', 'time per icon', 'objective > best example', 'recognised (top 5)', 'contrast', 'colourfulness'];
+  const table = rows.map((r) => [
+    r.model,
+    r.layer.replace(/^.*\/(Conv2d_\d+_\w+)\/.*$/, '$1'),
+    String(r.dim),
+    r.note,
+    r.icon,
+    r.steps ? String(r.steps) : '-',
+    r.backend,
+    Number.isFinite(r.msPerIcon) ? seconds(r.msPerIcon) : '-',
+    r.wins ?? '',
+    r.recognised ?? '',
+    r.contrast ?? '',
+    r.colour ?? '',
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((t) => t[i].length)));
   for (const line of [header, ...table]) console.log(line.map((v, i) => v.padEnd(widths[i])).join('  '));
 }

@@ -67,3 +67,30 @@ export function topIndices(scores: ArrayLike<number>, k: number): number[] {
     .sort((a, b) => scores[b] - scores[a] || a - b)
     .slice(0, k);
 }
+
+/**
+ * A contrast stretch: the values below the `clip` quantile and above the 1 − `clip` quantile of all R, G and B
+ * values together go to 0 and 255, those between linearly (one map for the three channels, so hues keep
+ * their balance). A flat image is returned unchanged.
+ */
+export function stretchContrast(rgba: Uint8ClampedArray, clip: number): Uint8ClampedArray {
+  const values = new Uint32Array(256);
+  for (let p = 0; p < rgba.length; p += 4) for (let c = 0; c < 3; c++) values[rgba[p + c]]++;
+  const total = (rgba.length / 4) * 3;
+  const quantile = (q: number) => {
+    let seen = 0;
+    for (let v = 0; v < 256; v++) {
+      seen += values[v];
+      if (seen > q * total) return v;
+    }
+    return 255;
+  };
+  const [low, high] = [quantile(clip), quantile(1 - clip)];
+  if (high <= low) return rgba.slice();
+  const out = new Uint8ClampedArray(rgba.length);
+  for (let p = 0; p < rgba.length; p += 4) {
+    for (let c = 0; c < 3; c++) out[p + c] = Math.round((255 * (rgba[p + c] - low)) / (high - low));
+    out[p + 3] = rgba[p + 3];
+  }
+  return out;
+}

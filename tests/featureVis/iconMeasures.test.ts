@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { colourfulness, contrast, quartiles, topIndices } from '../../src/featureVis/iconMeasures';
+import { colourfulness, contrast, quartiles, stretchContrast, topIndices } from '../../src/featureVis/iconMeasures';
 import { createRng } from '../../src/lib/rng';
 
 /** RGBA bytes of `pixels` [r, g, b] triples, alpha 255. */
@@ -56,5 +56,22 @@ describe('quartiles and topIndices', () => {
     const scores = Array.from({ length: 50 }, () => Math.round(random() * 20));
     const brute = scores.map((s, i) => [s, i]).sort((a, b) => b[0] - a[0] || a[1] - b[1]).slice(0, 5).map(([, i]) => i);
     expect(topIndices(scores, 5)).toEqual(brute);
+  });
+});
+
+describe('stretchContrast', () => {
+  it('maps the clip quantiles to 0 and 255 with one map for all channels, raising contrast and keeping flat images', () => {
+    const random = createRng(13);
+    const dull = rgba(Array.from({ length: 400 }, () => [0, 1, 2].map(() => 100 + Math.floor(40 * random())) as [number, number, number]));
+    const stretched = stretchContrast(dull, 0);
+    const channelValues = Array.from(stretched).filter((_, k) => k % 4 !== 3);
+    expect(Math.min(...channelValues)).toBe(0);
+    expect(Math.max(...channelValues)).toBe(255);
+    // Linear: 100 -> 0, 139 -> 255, so contrast grows by 255 / 39.
+    expect(contrast(stretched)).toBeCloseTo((contrast(dull) * 255) / 39, 0);
+    // Order of values, within and across channels, is kept.
+    expect(stretched[0] < stretched[1]).toBe(dull[0] < dull[1]);
+    const flat = rgba([[70, 70, 70], [70, 70, 70]]);
+    expect(Array.from(stretchContrast(flat, 0.01))).toEqual(Array.from(flat));
   });
 });

@@ -77,11 +77,13 @@ export function stretchContrast(rgba: Uint8ClampedArray, clip: number): Uint8Cla
   const values = new Uint32Array(256);
   for (let p = 0; p < rgba.length; p += 4) for (let c = 0; c < 3; c++) values[rgba[p + c]]++;
   const total = (rgba.length / 4) * 3;
+  // The smallest value with at least a fraction q of all values at or below it (q = 0: the least, 1: the largest).
   const quantile = (q: number) => {
+    const wanted = Math.max(1, Math.ceil(q * total));
     let seen = 0;
     for (let v = 0; v < 256; v++) {
       seen += values[v];
-      if (seen > q * total) return v;
+      if (seen >= wanted) return v;
     }
     return 255;
   };

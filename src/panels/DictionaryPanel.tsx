@@ -98,7 +98,7 @@ export function DictionaryPanel({ dictionary, live }: { dictionary: DictionaryTa
         <button type="button" data-testid="sae-save" disabled={!summary || running} onClick={() => void dictionary?.save()}>
           Save (SAELens)
         </button>
-        <label className="file-button" title="cfg.json and sae_weights.safetensors, picked together">
+        <label className={!live || running ? 'button disabled' : 'button'} title="cfg.json and sae_weights.safetensors, picked together">
           Open SAELens files…
           <input
             type="file"
@@ -165,16 +165,30 @@ function SaeResult({ atlas, summary, dictionary }: { atlas: Atlas; summary: SaeS
       <p className="muted small">
         {Math.min(LATENTS_LISTED, order.length)} of {order.length.toLocaleString('en')} live latents listed; share of rows each fires on, and its largest activation.
       </p>
-      <ul className="sae-latents" data-testid="sae-latents">
-        {order.slice(0, LATENTS_LISTED).map((i) => (
-          <li key={i}>
-            <button type="button" className={i === latent ? 'link active' : 'link'} data-testid="sae-latent" data-latent={i} onClick={() => showLatent(i)}>
-              #{i}
-            </button>{' '}
-            {percent(measures.frequency[i])} · max {measures.maxActivation[i].toFixed(2)}
-          </li>
-        ))}
-      </ul>
+      <div className="sae-latents">
+        <table className="versus" data-testid="sae-latents">
+          <thead>
+            <tr>
+              <th>latent</th>
+              <th>rows</th>
+              <th>max</th>
+            </tr>
+          </thead>
+          <tbody>
+            {order.slice(0, LATENTS_LISTED).map((i) => (
+              <tr key={i}>
+                <th>
+                  <button type="button" className={i === latent ? 'link active' : 'link'} data-testid="sae-latent" data-latent={i} onClick={() => showLatent(i)}>
+                    #{i}
+                  </button>
+                </th>
+                <td>{percent(measures.frequency[i])}</td>
+                <td>{measures.maxActivation[i].toFixed(2)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
       {latent !== null && <LatentView atlas={atlas} summary={summary} latent={latent} dictionary={dictionary} />}
     </div>
   );

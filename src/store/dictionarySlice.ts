@@ -26,6 +26,7 @@ export interface DictionarySlice {
   startSaeRun: () => void;
   addSaeProgress: (progress: SaeTrainProgress) => void;
   endSaeRun: (end: 'done' | 'cancelled') => void;
+  /** The SAE now held; the latent shown is cleared, and an opened one clears the curve of the last run. */
   setSaeSummary: (summary: SaeSummary) => void;
   showLatent: (latent: number | null) => void;
 }
@@ -43,6 +44,7 @@ export const createDictionarySlice: StateCreator<AtlasStore, [], [], DictionaryS
   startSaeRun: () => set({ saeCurve: [], saeRunEnd: null }),
   addSaeProgress: (progress) => set((s) => ({ saeCurve: [...s.saeCurve, progress] })),
   endSaeRun: (saeRunEnd) => set({ saeRunEnd }),
-  setSaeSummary: (saeSummary) => set({ saeSummary, saeLatent: null }),
+  // An SAE opened from files was not trained here: the last run's curve is of another SAE.
+  setSaeSummary: (saeSummary) => set(saeSummary.origin === 'opened' ? { saeSummary, saeLatent: null, saeCurve: [], saeRunEnd: null } : { saeSummary, saeLatent: null }),
   showLatent: (saeLatent) => set({ saeLatent }),
 });

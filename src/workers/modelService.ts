@@ -37,7 +37,7 @@ import type {
 } from './protocol';
 import type { CallContext } from './rpc';
 import { withTransfer } from './rpc';
-import { TaskQueue, type Priority } from './taskQueue';
+import { TaskQueue, type Priority, type Turn } from './taskQueue';
 
 /** How the model worker reaches what differs between the page and Node: the bundled assets, storage, decoding, PNG encoding. */
 export type ModelServiceDeps = Omit<OpenSessionDeps, 'hashWeights'>;
@@ -67,6 +67,9 @@ export interface VisualiseRequest {
   /** 'background' (the default: the atlas's icons) waits behind, and is stopped for, what the user asks; 'user' does not. */
   priority?: Priority;
 }
+
+/** A call's context in its turn on the model: a long task may lend the turn to short ones between its steps. */
+type TurnContext = CallContext & { turn?: Turn };
 
 /** How a method takes its turn on the model. */
 interface QueuedTask {
@@ -139,15 +142,15 @@ export function createModelService(deps: ModelServiceDeps) {
   };
   /** Runs a dictionary task on `rows`; only its success replaces the SAE held (a cancel or a bad file leaves it). */
   const withDictionary = async (
-    context: CallContext,
+    context: TurnContext,
     layout: number,
     rows: Float32Array,
     target: DictionaryTarget,
-    task: (d: LayerDictionary, options: { signal: AbortSignal; onProgress: (p: unknown) => void }) => Promise<SaeSummary>,
+    task: (d: LayerDictionary, options: { signal: AbortSignal; onProgress: (p: unknown) => void; pause?: () => Promise<void> }) => Promise<SaeSummary>,
   ): Promise<SaeSummary> => {
     await useMainBackend();
     const next = new LayerDictionary(rows, target, hashFloats);
-    const summary = await task(next, { signal: context.signal, onProgress: (p) => context.progress(p) });
+    const summary = await task(next, { signal: context.signal, onProgress: (p) => context.progress(p), pause: context.turn?.lend });
     dictionary = { layout, value: next };
     return summary;
   };
@@ -359,8 +362,10 @@ export function createModelService(deps: ModelServiceDeps) {
     /**
      * Trains an SAE on an atlas's rows (its layout's activation table, copied here from the compute worker), then
      * measures it over every row; progress streams training spans (SaeTaskProgress), and a cancel leaves the SAE held.
+     * Between steps it lends its turn to the user's requests waiting (a neuron's contexts, output tokens): its
+     * tensors are its own until it ends, and those requests do not wait for the whole run.
      */
-    trainSae(context: CallContext, layout: number, rows: Float32Array, target: DictionaryTarget, request: SaeTrainRequest): Promise<SaeSummary> {
+    trainSae(context: TurnContext, layout: number, rows: Float32Array, target: DictionaryTarget, request: SaeTrainRequest): Promise<SaeSummary> {
       return withDictionary(context, layout, rows, target, (d, options) => d.train(request, options));
     },
 
@@ -392,14 +397,14 @@ export function createModelService(deps: ModelServiceDeps) {
   const queue = new TaskQueue();
   /** A method run in its turn on the model; while it waits, its progress says what for. */
   const queued =
-    <A extends unknown[], R>(describe: (...args: NoInfer<A>) => QueuedTask, method: (context: CallContext, ...args: A) => Promise<R>) =>
+    <A extends unknown[], R>(describe: (...args: NoInfer<A>) => QueuedTask, method: (context: TurnContext, ...args: A) => Promise<R>) =>
     (context: CallContext, ...args: A): Promise<R> => {
       const { label, priority, supersedes } = describe(...args);
       if (supersedes) queue.supersede(new Error(supersedes));
       const onWait = (running: string) => context.progress({ stage: 'waiting', done: 0, total: 0, message: `Waiting for ${running} to finish…` } satisfies WaitProgress);
       // Icons are background work: a user's request stops a batch, which starts again after it.
       const preemptible = priority === 'background';
-      return queue.run({ label, priority, preemptible, signal: context.signal, onWait }, (signal) => method({ signal, progress: context.progress }, ...args));
+      return queue.run({ label, priority, preemptible, signal: context.signal, onWait }, (signal, turn) => method({ signal, progress: context.progress, turn }, ...args));
     };
   const NEW_MODEL = 'Stopped: another model is being loaded.';
   const NEW_ATLAS = 'Stopped: a new atlas is being built.';

@@ -20,7 +20,7 @@ const PREEMPTED = Symbol('preempted');
 
 interface Entry {
   readonly options: TaskOptions;
-  readonly work: (signal: AbortSignal) => Promise<unknown>;
+  readonly work: (signal: AbortSignal, turn: Turn) => Promise<unknown>;
   resolve(value: unknown): void;
   reject(error: unknown): void;
   /** Aborts the running work: PREEMPTED, or the error that superseded it. */
@@ -29,15 +29,33 @@ interface Entry {
   toldWaitingFor?: string;
 }
 
+/** What a running task may do with its turn besides working. */
+export interface Turn {
+  /**
+   * Lets the user tasks waiting now run to their end, then resumes (at once when none waits). For a long task whose
+   * state is its own until it ends (SAE training): a short request does not wait for all of it.
+   */
+  lend(): Promise<void>;
+}
+
+/** The turn a running task lent: those it lets go first, and how it resumes. */
+interface Lent {
+  lender: Entry;
+  borrowers: Set<Entry>;
+  resume(): void;
+}
+
 /**
  * One task at a time over a stateful resource (a worker's loaded model, its recordings, TF.js's global backend):
- * each task runs alone from start to end, even across its awaits, so no task sees another's half-done state.
- * User tasks go before background ones and preempt a preemptible background task; within a priority, first come
- * first served. `supersede` ends every task queued or running (a new model makes their answers meaningless).
+ * each task runs alone from start to end, even across its awaits, so no task sees another's half-done state; only a
+ * task that keeps its state to itself lends its turn (`Turn.lend`) to the user tasks waiting. User tasks go before
+ * background ones and preempt a preemptible background task; within a priority, first come first served.
+ * `supersede` ends every task queued or running (a new model makes their answers meaningless).
  */
 export class TaskQueue {
   private running: Entry | null = null;
   private readonly waiting: Entry[] = [];
+  private lent: Lent | null = null;
 
   /** The running task's label, or null when idle. */
   get current(): string | null {
@@ -46,7 +64,7 @@ export class TaskQueue {
 
 
   /** Runs `work` when its turn comes, with a signal that aborts on the caller's cancel, a preemption or a supersede. */
-  run<T>(options: TaskOptions, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  run<T>(options: TaskOptions, work: (signal: AbortSignal, turn: Turn) => Promise<T>): Promise<T> {
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(abortError());
     return new Promise<T>((resolve, reject) => {
@@ -71,6 +89,20 @@ export class TaskQueue {
   supersede(error: Error): void {
     for (const entry of this.waiting.splice(0)) entry.reject(error);
     this.running?.stop?.abort(error);
+    // A task that lent its turn sees the error when it resumes, once the borrower has stopped.
+    this.lent?.lender.stop?.abort(error);
+  }
+
+  /** `entry` (running) lets the user tasks waiting now go first; it resumes when they have ended. */
+  private lend(entry: Entry): Promise<void> {
+    const borrowers = this.waiting.filter((e) => (e.options.priority ?? 'user') === 'user');
+    if (this.running !== entry || borrowers.length === 0) return Promise.resolve();
+    return new Promise<void>((resume) => {
+      this.lent = { lender: entry, borrowers: new Set(borrowers), resume };
+      this.running = null;
+      this.pump();
+      this.tellWaiting();
+    });
   }
 
   private enqueue(entry: Entry, front = false): void {
@@ -86,8 +118,24 @@ export class TaskQueue {
 
   private pump(): void {
     if (this.running) return;
+    const lent = this.lent;
+    if (lent) {
+      const next = this.waiting.findIndex((e) => lent.borrowers.has(e));
+      if (next < 0) {
+        // Every borrower has ended (or left the queue): the lender takes its turn back.
+        this.lent = null;
+        this.running = lent.lender;
+        lent.resume();
+        return;
+      }
+      this.start(this.waiting.splice(next, 1)[0]);
+      return;
+    }
     const entry = this.waiting.shift();
-    if (!entry) return;
+    if (entry) this.start(entry);
+  }
+
+  private start(entry: Entry): void {
     this.running = entry;
     const stop = new AbortController();
     entry.stop = stop;
@@ -99,8 +147,9 @@ export class TaskQueue {
       this.pump();
       this.tellWaiting();
     };
+    const turn: Turn = { lend: () => this.lend(entry) };
     Promise.resolve()
-      .then(() => entry.work(signal))
+      .then(() => entry.work(signal, turn))
       .then(
         (value) => settle(() => entry.resolve(value)),
         (error) =>

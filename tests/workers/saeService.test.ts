@@ -84,6 +84,25 @@ describe("the model worker's SAE tasks", () => {
     expect(Array.from(reopened.measures.frequency)).toEqual(Array.from(held.measures.frequency));
   }, 120_000);
 
+  it('lends its turn between training steps: a request made meanwhile answers before the training ends', async () => {
+    const order: string[] = [];
+    let asked: Promise<unknown> | null = null;
+    const training = service
+      .trainSae(
+        context((p) => {
+          if ((p as SaeTaskProgress).stage === 'train') asked ??= service.init(context(), { backend: 'wasm', threads: null }).then(() => order.push('request answered'));
+        }),
+        LAYOUT,
+        rows(),
+        target,
+        { ...request, epochs: 200 },
+      )
+      .then(() => order.push('training done'));
+    await training;
+    await asked;
+    expect(order).toEqual(['request answered', 'training done']);
+  }, 120_000);
+
   it('refuses an SAE for another width or layer, or with non-finite weights, with the reason; the SAE held stays', async () => {
     const held = await service.trainSae(context(), LAYOUT, rows(), target, request);
     const files = await service.saveSae(context(), LAYOUT);

@@ -123,4 +123,85 @@ describe('TaskQueue', () => {
     await queue.run({ label: 'second', onWait: (w) => waits.push(w) }, async () => 2);
     expect(waits).toEqual([]);
   });
+
+  it('a long task lends its turn: the user tasks waiting then run to their end, background and later tasks wait for the lender', async () => {
+    const queue = new TaskQueue();
+    const log: string[] = [];
+    const [lendNow, finish] = [gate(), gate()];
+    const long = queue.run({ label: 'SAE training' }, async (_, turn) => {
+      log.push('long start');
+      await lendNow.opened;
+      await turn.lend();
+      log.push('long resumes');
+      await finish.opened;
+      log.push('long end');
+    });
+    const icons = queue.run({ label: 'icons', priority: 'background' }, async () => void log.push('icons'));
+    const short = queue.run({ label: 'contexts' }, async () => {
+      log.push('contexts');
+      // Arrives while the turn is lent: it waits for the lender, not only for this borrower.
+      void queue.run({ label: 'later' }, async () => void log.push('later'));
+    });
+    await new Promise((r) => setImmediate(r));
+    expect(log).toEqual(['long start']);
+    lendNow.open();
+    await short;
+    await new Promise((r) => setImmediate(r));
+    expect(log).toEqual(['long start', 'contexts', 'long resumes']);
+    finish.open();
+    await long;
+    await icons;
+    expect(log).toEqual(['long start', 'contexts', 'long resumes', 'long end', 'later', 'icons']);
+  });
+
+  it('lending with no user task waiting goes on at once; a borrower cancelled while it waits gives the turn back', async () => {
+    const queue = new TaskQueue();
+    const log: string[] = [];
+    const [started, borrowerRuns, lend] = [gate(), gate(), gate()];
+    const long = queue.run({ label: 'long' }, async (_, turn) => {
+      await turn.lend();
+      log.push('no one waited');
+      started.open();
+      await lend.opened;
+      await turn.lend();
+      log.push('resumed');
+    });
+    await started.opened;
+    const first = queue.run({ label: 'first' }, async () => {
+      log.push('first');
+      await borrowerRuns.opened;
+    });
+    const cancel = new AbortController();
+    const second = queue.run({ label: 'second', signal: cancel.signal }, async () => void log.push('second'));
+    await new Promise((r) => setImmediate(r));
+    lend.open();
+    await new Promise((r) => setImmediate(r));
+    expect(log).toEqual(['no one waited', 'first']);
+    cancel.abort();
+    await expect(second).rejects.toMatchObject({ name: 'AbortError' });
+    borrowerRuns.open();
+    await first;
+    await long;
+    expect(log).toEqual(['no one waited', 'first', 'resumed']);
+  });
+
+  it('a supersede while the turn is lent stops the borrower and the lender', async () => {
+    const queue = new TaskQueue();
+    const borrowing = gate();
+    const long = queue.run({ label: 'long' }, async (signal, turn) => {
+      await new Promise((r) => setImmediate(r));
+      await turn.lend();
+      signal.throwIfAborted();
+      return 'finished';
+    });
+    const borrower = queue.run({ label: 'borrower' }, async (signal) => {
+      borrowing.open();
+      return untilAborted(signal);
+    });
+    await borrowing.opened;
+    queue.supersede(new Error('Stopped: a new atlas is being built.'));
+    await expect(borrower).rejects.toThrow(/new atlas/);
+    await expect(long).rejects.toThrow(/new atlas/);
+    expect(await queue.run({ label: 'next' }, async () => 1)).toBe(1);
+  });
 });

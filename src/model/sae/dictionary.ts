@@ -57,6 +57,8 @@ export interface LatentTop {
 export interface DictionaryTaskOptions {
   signal?: AbortSignal;
   onProgress?: (progress: SaeTaskProgress) => void;
+  /** Awaited between training steps (trainSae's `pause`). */
+  pause?: () => Promise<void>;
 }
 
 /** `hash` over an SAE's four tensors, concatenated in SAELens's order. */
@@ -100,6 +102,7 @@ export class LayerDictionary {
       modelName: this.target.modelName,
       signal: options.signal,
       onProgress: (p) => options.onProgress?.({ stage: 'train', ...p }),
+      pause: options.pause,
     });
     const seconds = (performance.now() - started) / 1000;
     return this.adopt(result.sae, 'trained', result.settings, result.epochs, seconds, options);

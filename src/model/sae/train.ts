@@ -54,6 +54,8 @@ export interface SaeTrainOptions extends Partial<SaeTrainSettings> {
   modelName?: string | null;
   signal?: AbortSignal;
   onProgress?: (progress: SaeTrainProgress) => void;
+  /** Awaited between steps, every ~50 ms, with every tensor of the run its own: the model worker lends its turn there. */
+  pause?: () => Promise<void>;
 }
 
 /** Figures over a span of training rows, each row measured with the weights of the step that trained on it. */
@@ -434,8 +436,13 @@ export async function trainSae(activations: Float32Array, width: number, options
           options.onProgress?.({ ...window.metrics(width, scale, deadLatents), epoch, step, rowsSeen: epoch * count + start + rows, totalRows: epochs * count });
           window = new MetricsSpan();
         }
-        if (pacer.due()) await pacer.pause();
-        else pacer.check();
+        if (pacer.due()) {
+          await pacer.pause();
+          if (options.pause) {
+            await options.pause();
+            pacer.check();
+          }
+        } else pacer.check();
       }
       history.push(epochSpan.metrics(width, scale, deadLatents));
     }

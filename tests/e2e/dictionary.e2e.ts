@@ -1,0 +1,161 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import type { Download, Page } from 'playwright-core';
+import { writeSafetensors } from '../../src/model/text/safetensors';
+import { openReadyAppForSuite, outputDir, screenshot } from './harness';
+
+const SAE_DIR = join(outputDir, 'dictionary');
+
+/** The page's SAE state (window.__atlas.sae). */
+const saeState = (page: Page) => page.evaluate(() => window.__atlas!.sae);
+
+/** Waits until the dictionary panel has no task running; returns its failure message, if it failed. */
+async function waitForSaeTask(page: Page, timeout = 120_000): Promise<string | null> {
+  const handle = await page.waitForFunction(
+    () => {
+      const t = window.__atlas!.sae.task;
+      return t === null ? { message: null } : t.status === 'error' ? { message: t.message } : false;
+    },
+    null,
+    { timeout, polling: 100 },
+  );
+  return ((await handle.jsonValue()) as { message: string | null }).message;
+}
+
+/** Fills the panel's settings and presses Train. */
+async function train(page: Page, settings: { k: number; epochs: number }): Promise<void> {
+  const panel = page.locator('[data-testid=dictionary-panel]');
+  await panel.locator('[data-testid=sae-architecture]').selectOption('topk');
+  await panel.locator('[data-testid=sae-k]').fill(String(settings.k));
+  await panel.locator('[data-testid=sae-epochs]').fill(String(settings.epochs));
+  await panel.locator('[data-testid=sae-seed]').fill('0');
+  await panel.locator('[data-testid=sae-train]').click();
+}
+
+/**
+ * The dictionary panel on the default atlas (the built-in fashion CNN's conv3, 32 wide, over its sample): an SAE
+ * trained in the page with a live curve, a cancelled run, a latent's top inputs, SAELens files saved and reopened,
+ * and a file of the wrong width refused with the atlas left as it was.
+ */
+describe('dictionary: a sparse autoencoder of the atlas layer, trained in the page', { timeout: 5 * 60_000 }, () => {
+  let page: Page;
+  openReadyAppForSuite((p) => (page = p));
+  let trained: NonNullable<Awaited<ReturnType<typeof saeState>>['held']>;
+
+  it('draws the training curve live, and a cancel stops the run cleanly without an SAE', async () => {
+    const panel = page.locator('[data-testid=dictionary-panel]');
+    await panel.scrollIntoViewIfNeeded();
+    const rows = await page.evaluate(() => window.__atlas!.activationCount);
+    assert.ok(rows > 1000, `the default atlas has its sample's rows: ${rows}`);
+    // Long enough that it is still running when cancelled.
+    await train(page, { k: 8, epochs: 400 });
+    await page.waitForFunction(() => window.__atlas!.sae.spans >= 3, null, { timeout: 60_000, polling: 50 });
+    const early = await saeState(page);
+    assert.equal(early.task?.kind, 'train');
+    assert.equal(early.task?.status, 'running');
+    // Progress goes up while the page watches: more rows seen, more points on the chart's lines.
+    await page.waitForFunction((seen) => window.__atlas!.sae.rowsSeen > seen && window.__atlas!.sae.task?.fraction! > 0, early.rowsSeen, { timeout: 60_000, polling: 50 });
+    const points = Number(await panel.locator('[data-testid=sae-series-fve] polyline').getAttribute('data-points'));
+    assert.ok(points >= 3, `the FVE line has a point per span: ${points}`);
+    await screenshot(page, '70-dictionary-training');
+    await panel.locator('[data-testid=sae-cancel]').click();
+    const failure = await waitForSaeTask(page);
+    assert.equal(failure, null, 'a cancel is not a failure');
+    const after = await saeState(page);
+    assert.equal(after.runEnd, 'cancelled');
+    assert.equal(after.held, null, 'a cancelled run leaves no SAE');
+    assert.ok(after.rowsSeen < after.totalRows, `it stopped before the end: ${after.rowsSeen} of ${after.totalRows}`);
+    assert.ok(after.spans >= early.spans);
+    assert.match(await panel.locator('h3').first().innerText(), /cancelled/);
+    assert.equal(await page.evaluate(() => window.__atlas!.status), 'ready', 'the atlas stays');
+  });
+
+  it('trains to the end: its figures over every row, latents by frequency, and a latent\'s top inputs', async () => {
+    const panel = page.locator('[data-testid=dictionary-panel]');
+    // The model worker answers after the cancel: this run starts and finishes.
+    await train(page, { k: 8, epochs: 3 });
+    assert.equal(await waitForSaeTask(page), null);
+    const s = await saeState(page);
+    assert.ok(s.held, 'an SAE is held');
+    trained = s.held;
+    assert.equal(s.runEnd, 'done');
+    assert.equal(s.rowsSeen, s.totalRows, 'the curve reaches the end');
+    assert.ok(s.spans > 3, `spans: ${s.spans}`);
+    assert.deepEqual([trained.origin, trained.architecture, trained.dIn, trained.dSae, trained.k, trained.layer], ['trained', 'topk', 32, 256, 8, 'conv3']);
+    assert.ok(trained.fve > 0.5 && trained.fve <= 1, `FVE ${trained.fve}`);
+    assert.ok(trained.l0 > 0 && trained.l0 <= 8, `L0 ${trained.l0}`);
+    assert.equal(await panel.locator('[data-testid=sae-fve]').innerText(), trained.fve.toFixed(3));
+    const listed = panel.locator('[data-testid=sae-latent]');
+    assert.equal(await listed.count(), Math.min(40, trained.liveLatents));
+    const first = Number(await listed.first().getAttribute('data-latent'));
+    await listed.first().click();
+    await page.waitForFunction((latent) => window.__atlas!.sae.latent === latent, first);
+    const top = panel.locator('[data-testid=sae-latent-top] .neuron-top-point');
+    await top.first().waitFor({ timeout: 30_000 });
+    assert.ok((await top.count()) >= 1);
+    assert.equal(await panel.locator('[data-testid=sae-latent-top] img').count(), await top.count(), 'each top input shows its image');
+    console.log(`SAE on conv3: ${JSON.stringify(trained)}`);
+    await panel.locator('[data-testid=sae-result]').scrollIntoViewIfNeeded();
+    await screenshot(page, '71-dictionary-latent');
+  });
+
+  it("saves SAELens's two files and opens them again: the same weights and figures", async () => {
+    const panel = page.locator('[data-testid=dictionary-panel]');
+    const downloads: Download[] = [];
+    const collect = (d: Download) => downloads.push(d);
+    page.on('download', collect);
+    await panel.locator('[data-testid=sae-save]').click();
+    const deadline = Date.now() + 30_000;
+    while (downloads.length < 2 && Date.now() < deadline) await page.waitForEvent('download', { timeout: deadline - Date.now() }).catch(() => undefined);
+    page.off('download', collect);
+    assert.equal(downloads.length, 2, 'cfg.json and sae_weights.safetensors');
+    mkdirSync(SAE_DIR, { recursive: true });
+    const paths = await Promise.all(
+      downloads.map(async (d) => {
+        const path = join(SAE_DIR, d.suggestedFilename());
+        await d.saveAs(path);
+        return path;
+      }),
+    );
+    const cfgPath = paths.find((p) => p.endsWith('cfg.json'))!;
+    assert.ok(paths.some((p) => p.endsWith('sae_weights.safetensors')), paths.join(', '));
+    const cfg = JSON.parse(readFileSync(cfgPath, 'utf8'));
+    assert.deepEqual([cfg.d_in, cfg.d_sae, cfg.architecture, cfg.k, cfg.metadata.hook_name], [32, 256, 'topk', 8, 'conv3']);
+    await panel.locator('[data-testid=sae-open]').setInputFiles(paths);
+    assert.equal(await waitForSaeTask(page), null);
+    const opened = (await saeState(page)).held!;
+    assert.equal(opened.origin, 'opened');
+    assert.equal(opened.digest, trained.digest, 'the same weights, bit for bit');
+    assert.deepEqual([opened.mse, opened.fve, opened.l0, opened.deadLatents], [trained.mse, trained.fve, trained.l0, trained.deadLatents]);
+  });
+
+  it('refuses an SAE of another width with a message; the atlas and the SAE on screen stay', async () => {
+    const panel = page.locator('[data-testid=dictionary-panel]');
+    const before = await page.evaluate(() => ({ version: window.__atlas!.atlasVersion, held: window.__atlas!.sae.held }));
+    const [dIn, dSae] = [64, 128];
+    const cfg = join(SAE_DIR, 'wide-cfg.json');
+    writeFileSync(cfg, JSON.stringify({ d_in: dIn, d_sae: dSae, architecture: 'topk', k: 4, apply_b_dec_to_input: true, metadata: { hook_name: 'conv3' } }));
+    const weights = join(SAE_DIR, 'wide-sae_weights.safetensors');
+    writeFileSync(
+      weights,
+      writeSafetensors([
+        { name: 'W_enc', shape: [dIn, dSae], data: new Float32Array(dIn * dSae).fill(0.01) },
+        { name: 'W_dec', shape: [dSae, dIn], data: new Float32Array(dSae * dIn).fill(0.01) },
+        { name: 'b_enc', shape: [dSae], data: new Float32Array(dSae) },
+        { name: 'b_dec', shape: [dIn], data: new Float32Array(dIn) },
+      ]),
+    );
+    await panel.locator('[data-testid=sae-open]').setInputFiles([cfg, weights]);
+    const message = await waitForSaeTask(page);
+    assert.match(message ?? '', /reads 64-wide activations \(d_in\), but layer conv3 is 32 wide/);
+    assert.match(await panel.locator('[data-testid=sae-task-message]').innerText(), /64-wide/);
+    const after = await page.evaluate(() => ({ version: window.__atlas!.atlasVersion, status: window.__atlas!.status, held: window.__atlas!.sae.held }));
+    assert.equal(after.version, before.version, 'the same atlas');
+    assert.equal(after.status, 'ready');
+    assert.equal(after.held?.digest, before.held?.digest, 'the SAE held stays');
+    await panel.locator('[data-testid=sae-task]').scrollIntoViewIfNeeded();
+    await screenshot(page, '72-dictionary-bad-file');
+  });
+});

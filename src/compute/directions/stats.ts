@@ -41,6 +41,70 @@ export function tTwoSidedP(t: number, df: number): number {
   return Math.min(1, 2 * tCdf(-Math.abs(t), df));
 }
 
+/** One-sided p-value P(T >= t) of a t statistic with `df` degrees of freedom. */
+export function tUpperP(t: number, df: number): number {
+  if (Number.isNaN(t)) return NaN;
+  return tCdf(-t, df);
+}
+
+/**
+ * Places one value x in a sample's distribution: t = (x - mean) / (std * sqrt(1 + 1/R)) with R - 1 df, the
+ * prediction test (two-sided p), exact for a normal sample and uniform under the null that x is one more draw.
+ * With a constant sample, t is 0 (p = 1) when x equals it and ±Infinity (p = 0) otherwise.
+ */
+export function predictionTest(x: number, sample: ArrayLike<number>): TTestResult {
+  if (sample.length < 2) throw new Error(`predictionTest: needs two values in the sample, got ${sample.length}`);
+  const df = sample.length - 1;
+  const spread = std(sample) * Math.sqrt(1 + 1 / sample.length);
+  const difference = x - mean(sample);
+  if (spread === 0) return { t: difference === 0 ? 0 : Math.sign(difference) * Infinity, df, p: difference === 0 ? 1 : 0 };
+  const t = difference / spread;
+  return { t, df, p: tTwoSidedP(t, df) };
+}
+
+/**
+ * The empirical one-sided p-value of x being larger than a sample's values: (1 + #{s >= x}) / (R + 1), the share
+ * of the R + 1 values (x among them) at least as large as x. It assumes nothing about the sample's distribution,
+ * but can be no smaller than 1 / (R + 1).
+ */
+export function rankP(x: number, sample: ArrayLike<number>): number {
+  let atLeast = 0;
+  for (let i = 0; i < sample.length; i++) if (sample[i] >= x) atLeast++;
+  return (1 + atLeast) / (sample.length + 1);
+}
+
+/** How one direction's effect compares with the same effect of random directions. */
+export interface VersusRandom {
+  value: number;
+  randomValues: number[];
+  randomMean: number;
+  randomStd: number;
+  /** The prediction test's t and df (value against the random values). */
+  t: number;
+  df: number;
+  /** One-sided p of "value is larger than a random direction's" from the prediction test's t (assumes normal random values). */
+  pT: number;
+  /** The same as an empirical rank, (1 + #{random >= value}) / (R + 1): no assumption, floor 1 / (R + 1). */
+  pRank: number;
+}
+
+/** One-sided tests of "value exceeds what random directions give" (prediction t-test and empirical rank). */
+export function versusRandom(value: number, randomValues: ArrayLike<number>): VersusRandom {
+  const { t, df } = predictionTest(value, randomValues);
+  const spread = std(randomValues);
+  return {
+    value,
+    randomValues: Array.from(randomValues),
+    randomMean: mean(randomValues),
+    randomStd: spread,
+    t,
+    df,
+    // A constant sample leaves no doubt: above it is certain (0), at or below it is not larger (1).
+    pT: spread === 0 ? (value > mean(randomValues) ? 0 : 1) : tUpperP(t, df),
+    pRank: rankP(value, randomValues),
+  };
+}
+
 /**
  * Welch's unequal-variance t-test of mean(a) = mean(b), two-sided, with Welch–Satterthwaite degrees of
  * freedom (scipy's `ttest_ind(a, b, equal_var=False)`). With both samples constant, t is 0 (p = 1) when

@@ -1,6 +1,6 @@
 import { createRng } from '../../lib/rng';
 import { learnCav, type CavMethod, type LogisticOptions } from './cav';
-import { mean, std, tTwoSidedP, welchTTest } from './stats';
+import { mean, predictionTest, std, welchTTest } from './stats';
 import { checkTable, dotRow, gatherRows, range, shuffle } from './vectors';
 
 /** Inputs of `tcavTest`. */
@@ -141,16 +141,6 @@ function scoresOf(gradients: Float32Array, n: number, dim: number, directions: F
   if (directions.length % dim !== 0) throw new Error(`tcavTest: ${name} has ${directions.length} values, not a multiple of ${dim}`);
   const count = directions.length / dim;
   return Float64Array.from({ length: count }, (_, k) => tcavScore(gradients, n, dim, directions.subarray(k * dim, k * dim + dim)));
-}
-
-/** Two-sided test that x is one more draw from the distribution the sample came from. */
-function predictionTest(x: number, sample: Float64Array): { t: number; df: number; p: number } {
-  const df = sample.length - 1;
-  const spread = std(sample) * Math.sqrt(1 + 1 / sample.length);
-  const difference = x - mean(sample);
-  if (spread === 0) return { t: difference === 0 ? 0 : Math.sign(difference) * Infinity, df, p: difference === 0 ? 1 : 0 };
-  const t = difference / spread;
-  return { t, df, p: tTwoSidedP(t, df) };
 }
 
 /** The `limit` classes predicted most often (ties: lower index first). */

@@ -415,7 +415,7 @@ type Editor = (block: number, part: BlockPart, value: tf.Tensor3D) => tf.Tensor3
 const unchanged: Editor = (_block, _part, value) => value;
 
 /** `intervention` applied to a layer's value [batch, tokens, width], at every position. */
-function intervene(value: tf.Tensor3D, intervention: Intervention): tf.Tensor3D {
+export function intervene(value: tf.Tensor3D, intervention: Intervention): tf.Tensor3D {
   const width = value.shape[2];
   if (intervention.kind === 'add') return value.add(tf.tensor1d(intervention.vector));
   if (intervention.kind === 'project-out') {

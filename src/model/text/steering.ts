@@ -1,5 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Gpt2Model, Intervention } from './gpt2';
+import { versusRandom, type VersusRandom } from '../../compute/directions/stats';
+import { randomDirections, range } from '../../compute/directions/vectors';
+import { Gpt2InputError, intervene, type Gpt2Model, type Intervention } from './gpt2';
+import { lengthBatches } from './recordText';
 import { tokenTexts } from './tokenizer';
 
 /** A token whose next-token probability an intervention moved, by its mean change over the held-out positions. */
@@ -25,7 +28,7 @@ export interface ProbabilityShift {
  * `windows` but the first (<|endoftext|>): the unit a steering strength α is counted in, so that α means the same on
  * every layer and model.
  */
-export function projectionScale(model: Gpt2Model, layer: string, direction: Float32Array, windows: Int32Array[]): number {
+export function projectionScale(model: Gpt2Model, layer: string, direction: Float32Array, windows: readonly Int32Array[]): number {
   let sum = 0;
   let count = 0;
   for (const ids of windows) {
@@ -74,5 +77,106 @@ export function probabilityShift(model: Gpt2Model, windows: Int32Array[], interv
     klMean: kl / positions,
     promoted: shift(order.slice(0, shown)),
     suppressed: shift(order.slice(-shown).reverse()),
+  };
+}
+
+/**
+ * The mean over every position of `windows` of the total next-token probability of the `watched` ids: clean, and with
+ * each of `vectors` added to `layer` at every position (each batch shares one forward up to the layer).
+ */
+export function watchedProbability(model: Gpt2Model, layer: string, windows: readonly Int32Array[], vectors: readonly Float32Array[], watched: readonly number[]): { positions: number; clean: number; steered: number[] } {
+  const vocab = model.config.vocabSize;
+  const bad = watched.find((id) => !Number.isInteger(id) || id < 0 || id >= vocab);
+  if (bad !== undefined) throw new Gpt2InputError(`Token id ${bad} is outside the vocabulary of ${vocab}.`);
+  if (watched.length === 0) throw new Gpt2InputError('No tokens to watch.');
+  const everyId = Array.from(range(vocab));
+  const sums = new Float64Array(1 + vectors.length);
+  let positions = 0;
+  for (const batch of lengthBatches(windows, 4)) {
+    const ids = batch.map((w) => windows[w]);
+    const totals = tf.tidy(() => {
+      const { activation, logitsFrom } = model.splitAt(ids, layer, everyId);
+      const columns = tf.tensor1d(Int32Array.from(watched), 'int32');
+      // One softmax at a time: only one set of logits [batch, tokens, vocab] is alive at once.
+      const total = (value: tf.Tensor3D) => tf.tidy(() => tf.gather(tf.softmax(logitsFrom(value)), columns, 2).sum());
+      const steered = vectors.map((vector) => total(intervene(activation, { kind: 'add', layer, vector })));
+      return tf.stack([total(activation), ...steered]);
+    });
+    const values = totals.dataSync();
+    totals.dispose();
+    for (let k = 0; k < sums.length; k++) sums[k] += values[k];
+    positions += ids.length * ids[0].length;
+  }
+  if (positions === 0) throw new Gpt2InputError('No held-out contexts to measure on.');
+  const [clean, ...steered] = Array.from(sums, (s) => s / positions);
+  return { positions, clean, steered };
+}
+
+/**
+ * How the random directions' vectors are sized: `alpha`, the same α in each one's own unit (α x the root mean square
+ * of x·r, as the direction's vector is α x its own); `norm`, the same norm as the direction's vector.
+ */
+export type SteeringControls = 'alpha' | 'norm';
+
+export interface SteeringTestOptions {
+  /** Random directions; at least 2. Default 20. */
+  random?: number;
+  seed?: number;
+  controls?: SteeringControls;
+  /** The texts each direction's scale (projectionScale) is measured on. */
+  scaleWindows: readonly Int32Array[];
+}
+
+/** Steering along a direction against steering along random directions: the rise in the watched tokens' probability. */
+export interface SteeringTest {
+  /** The watched tokens. */
+  tokens: { id: number; text: string }[];
+  positions: number;
+  alpha: number;
+  controls: SteeringControls;
+  /** Norm of the direction's added vector (|α| x its scale), and of each random direction's. */
+  norm: number;
+  randomNorms: number[];
+  /** Mean total probability of the watched tokens, clean and steered along the direction. */
+  clean: number;
+  steered: number;
+  random: number;
+  seed: number;
+  /** The direction's rise in probability (steered − clean) against the random directions' rises. */
+  rise: VersusRandom;
+}
+
+/**
+ * Adds α·scale(v)·v, and the same for `random` seeded random unit directions r (sized as `controls` says), at
+ * `layer`, and tests whether v raises the watched tokens' probability over `windows` more than the random directions do.
+ */
+export function steeringTest(model: Gpt2Model, layer: string, windows: readonly Int32Array[], direction: Float32Array, alpha: number, watched: readonly number[], options: SteeringTestOptions): SteeringTest {
+  const random = options.random ?? 20;
+  const seed = options.seed ?? 0;
+  const controls = options.controls ?? 'alpha';
+  if (!Number.isInteger(random) || random < 2) throw new Gpt2InputError(`The controls need a spread: at least 2 random directions, not ${random}.`);
+  const width = direction.length;
+  const scale = (v: Float32Array) => projectionScale(model, layer, v, options.scaleWindows);
+  const strength = alpha * scale(direction);
+  const randomUnits = randomDirections(width, random, seed);
+  const randomVectors = Array.from({ length: random }, (_, k) => {
+    const r = randomUnits.slice(k * width, (k + 1) * width);
+    const s = controls === 'alpha' ? alpha * scale(r) : strength;
+    return r.map((x) => s * x);
+  });
+  const { positions, clean, steered } = watchedProbability(model, layer, windows, [direction.map((x) => strength * x), ...randomVectors], watched);
+  const texts = tokenTexts(Array.from(watched));
+  return {
+    tokens: watched.map((id, k) => ({ id, text: texts[k] })),
+    positions,
+    alpha,
+    controls,
+    norm: Math.abs(strength),
+    randomNorms: randomVectors.map((v) => Math.hypot(...v)),
+    clean,
+    steered: steered[0],
+    random,
+    seed,
+    rise: versusRandom(steered[0] - clean, steered.slice(1).map((p) => p - clean)),
   };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bonferroni, fisherExact, mean, std, variance, welchTTest } from '../../../src/compute/directions/stats';
+import { bonferroni, fisherExact, mean, rankP, std, variance, versusRandom, welchTTest } from '../../../src/compute/directions/stats';
 import { createRng, gaussian } from '../../../src/lib/rng';
 
 const draw = (n: number, shift: number, scale: number, random: () => number) =>
@@ -79,5 +79,37 @@ describe('bonferroni', () => {
   it('multiplies by the number of tests and caps at 1', () => {
     expect(bonferroni(0.01, 3)).toBeCloseTo(0.03, 15);
     expect(bonferroni(0.4, 3)).toBe(1);
+  });
+});
+
+describe('versusRandom', () => {
+  const sample = [0.1, 0.3, -0.2, 0.5, 0.0, 0.25];
+
+  // Reference values from scipy 1.17.1: t = (x - mean) / (std * sqrt(1 + 1/R)), stats.t.sf(t, R - 1).
+  it('gives the prediction test\'s t and its one-sided p as scipy does', () => {
+    const high = versusRandom(0.9, sample);
+    expect(high.t).toBeCloseTo(2.793553451555833, 10);
+    expect(high.df).toBe(5);
+    expect(high.pT).toBeCloseTo(0.01914192569923763, 8);
+    expect(versusRandom(0.2, sample).pT).toBeCloseTo(0.4407158213865402, 8);
+    expect(high.randomMean).toBeCloseTo(mean(sample), 12);
+    expect(high.randomStd).toBeCloseTo(std(sample), 12);
+  });
+
+  it('ranks against a brute-force count of random values at least as large', () => {
+    const random = createRng(4);
+    const values = Array.from({ length: 20 }, () => gaussian(random));
+    for (const x of [-3, values[3], 0, values[11], 3]) {
+      const atLeast = values.filter((v) => v >= x).length;
+      expect(rankP(x, values)).toBe((1 + atLeast) / 21);
+      expect(versusRandom(x, values).pRank).toBe((1 + atLeast) / 21);
+    }
+    expect(rankP(10, values)).toBe(1 / 21);
+  });
+
+  it('reads a constant sample as certain: p 0 above it, 1 at or below it', () => {
+    expect(versusRandom(2, [1, 1, 1]).pT).toBe(0);
+    expect(versusRandom(0, [1, 1, 1]).pT).toBe(1);
+    expect(versusRandom(1, [1, 1, 1]).pT).toBe(1);
   });
 });

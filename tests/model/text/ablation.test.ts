@@ -1,0 +1,202 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomDirections } from '../../../src/compute/directions/vectors';
+import { createRng, gaussian } from '../../../src/lib/rng';
+import { chooseBackend } from '../../../src/model/backend';
+import { ablatedLosses, ablationTest, unitMeans } from '../../../src/model/text/ablation';
+import { Gpt2Model, isGpt2MaskBuffer, type Intervention } from '../../../src/model/text/gpt2';
+import { parseGpt2Config } from '../../../src/model/text/gpt2Config';
+import { readSafetensors } from '../../../src/model/text/safetensors';
+import { projectionScale, steeringTest, watchedProbability } from '../../../src/model/text/steering';
+import { tinyGpt2Files } from './tinyGpt2';
+
+const CONFIG = { n_embd: 32, n_layer: 3, n_head: 4, n_positions: 24 };
+let model: Gpt2Model;
+
+function windows(count: number, length: number, seed: number): Int32Array[] {
+  const random = createRng(seed);
+  return Array.from({ length: count }, () => Int32Array.from({ length }, (_, t) => (t === 0 ? 50256 : Math.floor(random() * 50257))));
+}
+
+/** The mean next-token cross-entropy from the whole forward with `intervention` (the model's own path), log-softmax in float64 on the host. */
+function hostLoss(ids: Int32Array[], intervention: Intervention | null): number {
+  const vocab = model.config.vocabSize;
+  let sum = 0;
+  let count = 0;
+  for (const w of ids) {
+    const logits = tf.tidy(() => model.logits([w], intervention).dataSync() as Float32Array);
+    for (let t = 0; t + 1 < w.length; t++) {
+      const row = logits.subarray(t * vocab, (t + 1) * vocab);
+      let max = -Infinity;
+      for (const x of row) max = Math.max(max, x);
+      let z = 0;
+      for (const x of row) z += Math.exp(x - max);
+      sum += max + Math.log(z) - row[w[t + 1]];
+      count++;
+    }
+  }
+  return sum / count;
+}
+
+/** Every position's row of `layer` over `ids`, on the host. */
+function rows(ids: Int32Array[], layer: string): Float32Array[] {
+  return ids.flatMap((w) => {
+    const values = tf.tidy(() => model.record([w], layer).dataSync() as Float32Array);
+    const width = values.length / w.length;
+    return Array.from({ length: w.length }, (_, t) => values.slice(t * width, (t + 1) * width));
+  });
+}
+
+beforeAll(async () => {
+  await chooseBackend({ node: true });
+  const [config, weights] = tinyGpt2Files({ seed: 9, config: CONFIG });
+  model = Gpt2Model.fromTensors(parseGpt2Config(new TextDecoder().decode(config.bytes)), readSafetensors(weights.bytes, { skip: isGpt2MaskBuffer }));
+});
+afterAll(() => model?.dispose());
+
+describe('Ablation in a GPT-2 layer', () => {
+  it('gives the loss of the whole forward with the same intervention, clean and projected out', async () => {
+    const ids = [...windows(2, 9, 1), ...windows(1, 6, 2)];
+    const v = randomDirections(32, 1, 5);
+    const project: Intervention = { kind: 'project-out', layer: 'h.1', direction: v };
+    const losses = await ablatedLosses(model, ids, [project], { batchSize: 2 });
+    expect(losses).toMatchObject({ windows: 3, predictions: 2 * 8 + 5 });
+    expect(losses.clean).toBeCloseTo(hostLoss(ids, null), 4);
+    expect(losses.ablated[0]).toBeCloseTo(hostLoss(ids, project), 4);
+    expect(losses.ablated[0]).not.toBeCloseTo(losses.clean, 4);
+  });
+
+  it('changes nothing when the direction is orthogonal to every activation it meets', async () => {
+    const ids = windows(2, 8, 3);
+    // 16 rows in a 32-wide layer leave a null space: a random vector with the rows' span removed (Gram–Schmidt).
+    const basis: Float64Array[] = [];
+    for (const row of rows(ids, 'h.2')) {
+      const b = Float64Array.from(row);
+      for (const q of basis) {
+        const dot = b.reduce((s, x, k) => s + x * q[k], 0);
+        for (let k = 0; k < b.length; k++) b[k] -= dot * q[k];
+      }
+      const norm = Math.hypot(...b);
+      if (norm > 1e-6) basis.push(b.map((x) => x / norm));
+    }
+    const random = createRng(7);
+    const v = Float64Array.from({ length: 32 }, () => gaussian(random));
+    for (const q of basis) {
+      const dot = v.reduce((s, x, k) => s + x * q[k], 0);
+      for (let k = 0; k < v.length; k++) v[k] -= dot * q[k];
+    }
+    const norm = Math.hypot(...v);
+    const orthogonal = Float32Array.from(v, (x) => x / norm);
+    const {
+      clean,
+      ablated: [unrelated, related],
+    } = await ablatedLosses(model, ids, [
+      { kind: 'project-out', layer: 'h.2', direction: orthogonal },
+      { kind: 'project-out', layer: 'h.2', direction: randomDirections(32, 1, 8) },
+    ]);
+    expect(Math.abs(unrelated - clean)).toBeLessThan(1e-5);
+    expect(Math.abs(related - clean)).toBeGreaterThan(1e-4);
+  });
+
+  it('zero-ablates a unit as projecting out its axis does, and mean-ablates it to its mean over every position but the first', async () => {
+    const ids = windows(2, 10, 4);
+    const layer = 'h.1.mlp.act';
+    const zero = await ablationTest(model, layer, ids, { kind: 'unit', unit: 7 }, 'zero', { random: 3, seed: 1 });
+    const axis = new Float32Array(128);
+    axis[7] = 1;
+    expect(zero.ablated).toBeCloseTo(hostLoss(ids, { kind: 'project-out', layer, direction: axis }), 4);
+    expect(zero.controls).toBe('random units');
+    expect(zero.controlUnits).toHaveLength(3);
+    expect(new Set([...zero.controlUnits!, 7]).size).toBe(4);
+    zero.controlUnits!.forEach((unit, k) => {
+      const a = new Float32Array(128);
+      a[unit] = 1;
+      expect(zero.increase.randomValues[k] + zero.clean).toBeCloseTo(hostLoss(ids, { kind: 'project-out', layer, direction: a }), 4);
+    });
+
+    const all = rows(ids, layer);
+    const kept = all.filter((_, r) => r % 10 !== 0);
+    const means = unitMeans(model, layer, ids);
+    for (const u of [0, 7, 127]) expect(means[u]).toBeCloseTo(kept.reduce((s, row) => s + row[u], 0) / kept.length, 5);
+    const mean = await ablationTest(model, layer, ids, { kind: 'unit', unit: 7 }, 'mean', { random: 2, seed: 1 });
+    expect(mean.ablated).toBeCloseTo(hostLoss(ids, { kind: 'set-units', layer, units: [7], values: [means[7]] }), 4);
+  });
+
+  it('tests the direction against each seeded random direction\'s own ablation, and ranks it among them', async () => {
+    const ids = windows(2, 8, 5);
+    const direction = randomDirections(32, 1, 11);
+    const test = await ablationTest(model, 'h.0', ids, { kind: 'direction', direction }, 'project', { random: 4, seed: 2 });
+    const controls = randomDirections(32, 4, 2);
+    const brute = await ablatedLosses(model, ids, Array.from({ length: 4 }, (_, k) => ({ kind: 'project-out', layer: 'h.0', direction: controls.slice(k * 32, (k + 1) * 32) }) as Intervention));
+    expect(test.controls).toBe('random directions');
+    test.increase.randomValues.forEach((value, k) => expect(value).toBeCloseTo(brute.ablated[k] - brute.clean, 6));
+    const atLeast = test.increase.randomValues.filter((value) => value >= test.increase.value).length;
+    expect(test.increase.pRank).toBe((1 + atLeast) / 5);
+    expect(test.increase.value).toBeCloseTo(test.ablated - test.clean, 12);
+  });
+
+  it('says what is wrong with an ablation', async () => {
+    const ids = windows(1, 6, 6);
+    await expect(ablationTest(model, 'h.1', ids, { kind: 'direction', direction: new Float32Array(32).fill(0.1) }, 'zero')).rejects.toThrow('zero-ablation sets one unit');
+    await expect(ablationTest(model, 'h.1', ids, { kind: 'unit', unit: 32 }, 'zero')).rejects.toThrow('h.1 has units 0..31; got 32.');
+    await expect(ablationTest(model, 'h.1', ids, { kind: 'unit', unit: 3 }, 'zero', { random: 40 })).rejects.toThrow('h.1 has 31 other units');
+    await expect(ablationTest(model, 'h.1', ids, { kind: 'unit', unit: 3 }, 'zero', { random: 1 })).rejects.toThrow('at least 2 random ablations');
+    await expect(ablationTest(model, 'h.9', ids, { kind: 'unit', unit: 3 }, 'zero')).rejects.toThrow('h.9 is not a layer of this GPT-2');
+    await expect(ablatedLosses(model, windows(2, 1, 6), [{ kind: 'project-out', layer: 'h.1', direction: new Float32Array(32) }])).rejects.toThrow('No window holds two tokens');
+  });
+
+  it('leaves no tensor behind', async () => {
+    const ids = windows(2, 6, 7);
+    await ablationTest(model, 'h.1', ids, { kind: 'unit', unit: 2 }, 'mean', { random: 2 }); // warm-up: kernels and caches
+    const before = tf.memory().numTensors;
+    await ablationTest(model, 'h.1', ids, { kind: 'unit', unit: 2 }, 'mean', { random: 2 });
+    await ablationTest(model, 'h.1', ids, { kind: 'direction', direction: randomDirections(32, 1, 1) }, 'project', { random: 2 });
+    steeringTest(model, 'h.1', ids, randomDirections(32, 1, 1), 3, [11, 262], { random: 2, scaleWindows: ids });
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('Steering against random directions', () => {
+  it('measures the watched tokens\' probability as the whole forward with the vector added does', () => {
+    const ids = windows(2, 7, 8);
+    const watched = [11, 262, 1000];
+    const vector = randomDirections(32, 1, 3).map((x) => 5 * x);
+    const { clean, steered, positions } = watchedProbability(model, 'h.1', ids, [new Float32Array(32), vector], watched);
+    const host = (intervention: Intervention | null) => {
+      let sum = 0;
+      for (const w of ids) {
+        const p = tf.tidy(() => tf.softmax(model.logits([w], intervention)).dataSync() as Float32Array);
+        for (let t = 0; t < w.length; t++) for (const id of watched) sum += p[t * model.config.vocabSize + id];
+      }
+      return sum / (ids.length * 7);
+    };
+    expect(positions).toBe(14);
+    expect(steered[0]).toBe(clean);
+    expect(clean).toBeCloseTo(host(null), 7);
+    expect(steered[1]).toBeCloseTo(host({ kind: 'add', layer: 'h.1', vector }), 7);
+    expect(steered[1]).not.toBeCloseTo(clean, 7);
+  });
+
+  it('sizes the random vectors by the same α in their own unit, or by the same norm, and with α = 0 finds no rise anywhere', () => {
+    const ids = windows(2, 6, 9);
+    const direction = randomDirections(32, 1, 4);
+    const none = steeringTest(model, 'h.2', ids, direction, 0, [11], { random: 3, scaleWindows: ids });
+    expect(none.steered).toBe(none.clean);
+    expect(none.rise.randomValues).toEqual([0, 0, 0]);
+    expect(none.rise.pT).toBe(1);
+
+    const controls = randomDirections(32, 3, 1);
+    const control = (k: number) => controls.slice(k * 32, (k + 1) * 32);
+    const scale = projectionScale(model, 'h.2', direction, ids);
+    const sameNorm = steeringTest(model, 'h.2', ids, direction, -4, [11], { random: 3, seed: 1, controls: 'norm', scaleWindows: ids });
+    expect(sameNorm.norm).toBeCloseTo(4 * scale, 5);
+    sameNorm.randomNorms.forEach((n) => expect(n).toBeCloseTo(4 * scale, 4));
+    const brute = watchedProbability(model, 'h.2', ids, [0, 1, 2].map((k) => control(k).map((x) => -4 * scale * x)), [11]);
+    sameNorm.rise.randomValues.forEach((rise, k) => expect(rise).toBeCloseTo(brute.steered[k] - brute.clean, 9));
+
+    const sameAlpha = steeringTest(model, 'h.2', ids, direction, -4, [11], { random: 3, seed: 1, scaleWindows: ids });
+    expect(sameAlpha.controls).toBe('alpha');
+    sameAlpha.randomNorms.forEach((n, k) => expect(n).toBeCloseTo(4 * projectionScale(model, 'h.2', control(k), ids), 4));
+    expect(sameAlpha.rise.value).toBeCloseTo(sameNorm.rise.value, 12);
+  });
+});

@@ -1,11 +1,13 @@
 import { writeFile } from 'node:fs/promises';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { chooseBackend } from '../model/backend';
+import type { SteeringTest } from '../model/text/steering';
 import { loadTextModelForCli } from './buildAtlas';
 import { wholeNumber } from './cliText';
 import { steer, type SteerOptions } from './steerRun';
 
-const DEFAULT_TEXT = new URL('../../public/text-sample/moby-dick-sample.jsonl', import.meta.url).pathname;
+const DEFAULT_TEXT = fileURLToPath(new URL('../../public/text-sample/moby-dick-sample.jsonl', import.meta.url));
 
 const USAGE = `Steer a GPT-2 along a direction: generate from a prompt with and without α·v added at a layer, and
 measure how the next-token distribution moves over held-out contexts.
@@ -14,7 +16,9 @@ measure how the next-token distribution moves over held-out contexts.
 
   --model <dir|default>   a GPT-2 folder (config.json + model.safetensors); default: the built-in model
   --direction <spec>      neuron:N | random:SEED | concept:NAME (with --atlas) | cell:I,J (with --atlas: the cell's
-                          mean direction at --grid) | latent:N (with --sae: the SAE's decoder row N)
+                          mean direction at --grid) | latent:N (with --sae: the SAE's decoder row N) |
+                          texts:PATH (with --negatives: a concept learnt from the texts at PATH, the difference of
+                          the means of their token rows and the negatives')
   --alpha <a>             strength, in units of the layer's typical activation along the direction (the root mean
                           square of x·v over the held-out texts); 0 with greedy decoding is plain generation
   --prompt <text>         the prompt
@@ -28,6 +32,12 @@ measure how the next-token distribution moves over held-out contexts.
   --atlas <file>          an atlas file (for concept: and cell:)
   --grid <g>              the atlas grid that cell:I,J counts in; default: its coarsest
   --sae <dir>             a SAELens folder (cfg.json + sae_weights.safetensors) for latent:N
+  --negatives <file|dir>  the counterexamples of a texts:PATH concept
+  --random <n>            also steer along n seeded random directions and test whether the direction raises the
+                          --watch tokens' probability over the held-out contexts more; 0 (default): no test
+  --controls <alpha|norm> the random directions' vectors: alpha (default), the same α, each in its own unit; norm,
+                          the same norm as the direction's vector
+  --watch <words>         comma-separated words, each one token with a leading space (" sea"), for --random
   --out <file>            output JSON; default: steer.json
 `;
 
@@ -51,6 +61,10 @@ export function parseSteerArgs(args: string[]): { options: SteerOptions; out: st
       atlas: { type: 'string' },
       grid: { type: 'string' },
       sae: { type: 'string' },
+      negatives: { type: 'string' },
+      random: { type: 'string', default: '0' },
+      watch: { type: 'string' },
+      controls: { type: 'string', default: 'alpha' },
       out: { type: 'string', default: 'steer.json' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -60,6 +74,7 @@ export function parseSteerArgs(args: string[]): { options: SteerOptions; out: st
   if (missing.length) throw new Error(`Missing ${missing.map((f) => `--${f}`).join(', ')}. Run with --help for usage.`);
   const alpha = Number(values.alpha);
   if (!Number.isFinite(alpha)) throw new Error(`--alpha must be a number; got "${values.alpha}".`);
+  if (values.controls !== 'alpha' && values.controls !== 'norm') throw new Error(`--controls must be alpha or norm; got "${values.controls}".`);
   const temperature = Number(values.temperature);
   if (!(temperature >= 0)) throw new Error(`--temperature must be 0 or more; got "${values.temperature}".`);
   return {
@@ -76,10 +91,23 @@ export function parseSteerArgs(args: string[]): { options: SteerOptions; out: st
       text: values.text,
       contexts: wholeNumber(values.contexts, '--contexts', 1),
       contextTokens: wholeNumber(values['context-tokens'], '--context-tokens', 2),
-      sources: { atlas: values.atlas, grid: values.grid === undefined ? undefined : wholeNumber(values.grid, '--grid', 1), sae: values.sae },
+      sources: { atlas: values.atlas, grid: values.grid === undefined ? undefined : wholeNumber(values.grid, '--grid', 1), sae: values.sae, negatives: values.negatives },
+      random: wholeNumber(values.random, '--random', 0),
+      watch: values.watch?.split(',').filter((w) => w.trim() !== ''),
+      controls: values.controls,
     },
     out: values.out,
   };
+}
+
+/** One line of the steering test: the direction's rise in the watched tokens' probability against the random directions'. */
+function significanceLine(test: SteeringTest): string {
+  const { rise } = test;
+  return (
+    `  P(${test.tokens.map((t) => JSON.stringify(t.text)).join(', ')}): clean ${test.clean.toExponential(3)}, steered ${test.steered.toExponential(3)}; ` +
+    `rise ${rise.value.toExponential(3)} against ${test.random} random directions of the same ${test.controls === 'alpha' ? 'α' : 'norm'} ${rise.randomMean.toExponential(3)} ± ${rise.randomStd.toExponential(3)}; ` +
+    `t ${rise.t.toFixed(2)}, p (t) ${rise.pT.toExponential(2)}, p (rank) ${rise.pRank.toFixed(3)}`
+  );
 }
 
 async function main(): Promise<void> {
@@ -99,14 +127,18 @@ async function main(): Promise<void> {
       `${report.layer} along ${report.direction}, α ${report.alpha} (x ${report.scale.toPrecision(3)}):\n` +
         `  unsteered: ${JSON.stringify(report.unsteered.text)}\n  steered:   ${JSON.stringify(report.steered.text)}\n` +
         `  over ${h.contexts} held-out contexts (${h.positions} positions): KL ${h.klMean.toExponential(2)} nats; ` +
-        `promoted ${tokens(h.promoted)}; suppressed ${tokens(h.suppressed)}\nwrote ${parsed.out}\n`,
+        `promoted ${tokens(h.promoted)}; suppressed ${tokens(h.suppressed)}\n` +
+        (report.significance ? `${significanceLine(report.significance)}\n` : '') +
+        `wrote ${parsed.out}\n`,
     );
   } finally {
     model.dispose();
   }
 }
 
-main().catch((e: Error) => {
-  process.stderr.write(`error: ${e.message}\n`);
-  process.exitCode = 1;
-});
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((e: Error) => {
+    process.stderr.write(`error: ${e.message}\n`);
+    process.exitCode = 1;
+  });
+}

@@ -1,16 +1,9 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { parseAtlas } from '../export/atlasFile';
-import { createRng, gaussian } from '../lib/rng';
-import { readSaeLens, SAE_CFG_FILE, SAE_WEIGHTS_FILE } from '../model/sae/saelens';
-import { documentsFromFiles, windows as windowsOf } from '../model/text/documents';
 import { generate } from '../model/text/generate';
 import type { Intervention } from '../model/text/gpt2';
-import { probabilityShift, projectionScale, type ProbabilityShift } from '../model/text/steering';
+import { probabilityShift, projectionScale, steeringTest, type ProbabilityShift, type SteeringControls, type SteeringTest } from '../model/text/steering';
 import type { TextModel } from '../model/text/textModel';
 import { decode, encode } from '../model/text/tokenizer';
-import { wholeNumber } from './cliText';
-import { textFilesFromPath } from './nodeIo';
+import { contextsFrom, directionOf, type DirectionSources } from './directions';
 
 /** What npm run steer writes. */
 export interface SteerReport {
@@ -27,70 +20,8 @@ export interface SteerReport {
   unsteered: { ids: number[]; text: string; stop: string };
   steered: { ids: number[]; text: string; stop: string };
   heldOut: ProbabilityShift;
-}
-
-export interface DirectionSources {
-  atlas?: string;
-  grid?: number;
-  sae?: string;
-}
-
-/** The unit direction `spec` names, `width` wide, at `layer`. */
-export async function directionOf(spec: string, width: number, layer: string, sources: DirectionSources): Promise<Float32Array> {
-  const [kind, arg = ''] = [spec.slice(0, spec.indexOf(':')), spec.slice(spec.indexOf(':') + 1)];
-  let v: Float32Array;
-  if (kind === 'neuron') {
-    const n = wholeNumber(arg, '--direction neuron:N', 0);
-    if (n >= width) throw new Error(`${layer} has units 0..${width - 1}; got neuron:${n}.`);
-    v = new Float32Array(width);
-    v[n] = 1;
-  } else if (kind === 'random') {
-    const random = createRng(wholeNumber(arg, '--direction random:SEED', 0));
-    v = Float32Array.from({ length: width }, () => gaussian(random));
-  } else if (kind === 'concept' || kind === 'cell') {
-    if (!sources.atlas) throw new Error(`--direction ${kind}: needs --atlas <file>.`);
-    const atlas = parseAtlas(await readFile(sources.atlas, 'utf8'));
-    if (atlas.layer.name !== layer) throw new Error(`${sources.atlas} is an atlas of ${atlas.layer.name}, not of ${layer}.`);
-    if (kind === 'concept') {
-      const concept = atlas.concepts?.find((c) => c.name === arg);
-      if (!concept) throw new Error(`${sources.atlas} has no concept "${arg}"; it has ${atlas.concepts?.map((c) => `"${c.name}"`).join(', ') || 'none'}.`);
-      v = Float32Array.from(concept.direction);
-    } else {
-      const [i, j] = arg.split(',').map((x) => wholeNumber(x.trim(), '--direction cell:I,J', 0));
-      const level = sources.grid === undefined ? atlas.levels[0] : atlas.levels.find((l) => l.size === sources.grid);
-      if (!level) throw new Error(`${sources.atlas} has no ${sources.grid}-cell grid; it has ${atlas.levels.map((l) => l.size).join(', ')}.`);
-      const cell = level.cells.find((c) => c.i === i && c.j === j);
-      if (!cell) throw new Error(`The ${level.size} x ${level.size} grid has no points in cell ${i},${j}.`);
-      v = Float32Array.from(cell.mean);
-    }
-  } else if (kind === 'latent') {
-    if (!sources.sae) throw new Error('--direction latent: needs --sae <folder>.');
-    const [cfg, weights] = await Promise.all([readFile(join(sources.sae, SAE_CFG_FILE), 'utf8'), readFile(join(sources.sae, SAE_WEIGHTS_FILE))]);
-    const sae = readSaeLens({ cfg, weights: new Uint8Array(weights) }, { modality: 'text', target: { layer, width } });
-    const n = wholeNumber(arg, '--direction latent:N', 0);
-    if (n >= sae.config.dSae) throw new Error(`The SAE has latents 0..${sae.config.dSae - 1}; got latent:${n}.`);
-    v = sae.weights.W_dec.slice(n * width, (n + 1) * width);
-  } else {
-    throw new Error(`--direction must be neuron:N, random:SEED, concept:NAME, cell:I,J or latent:N; got "${spec}".`);
-  }
-  if (v.length !== width) throw new Error(`The direction has ${v.length} components, but ${layer} is ${width} wide.`);
-  const norm = Math.hypot(...v);
-  if (!(norm > 0)) throw new Error(`The direction ${spec} is zero.`);
-  return v.map((x) => x / norm);
-}
-
-/** The first `count` windows of up to `contextTokens` tokens (each starting with <|endoftext|>) of the texts at `path`, in order. */
-async function contextsFrom(path: string, count: number, contextTokens: number): Promise<Int32Array[]> {
-  const { documents } = documentsFromFiles(await textFilesFromPath(path));
-  const out: Int32Array[] = [];
-  for (const doc of documents) {
-    for (const window of windowsOf(encode(doc.text), contextTokens)) {
-      if (window.length >= 2 && out.length < count) out.push(window);
-    }
-    if (out.length === count) break;
-  }
-  if (out.length < count) throw new Error(`${path} gives ${out.length} contexts of 2 tokens or more; ${count} are needed (--contexts ${count / 2}).`);
-  return out;
+  /** With --random N and --watch: the watched tokens' rise in probability over the held-out contexts against N random directions of the same α (or norm). */
+  significance?: SteeringTest;
 }
 
 export interface SteerOptions {
@@ -107,14 +38,34 @@ export interface SteerOptions {
   contexts: number;
   contextTokens: number;
   sources: DirectionSources;
+  /** Random directions to test the direction against (0: no test). */
+  random?: number;
+  /** The words whose tokens' probability the test watches (each one token with a leading space). */
+  watch?: string[];
+  /** How the random directions' vectors are sized: the same α (default) or the same norm as the direction's. */
+  controls?: SteeringControls;
+}
+
+/** The token ids of `words` as they appear inside a sentence (with a leading space); each must be one token. */
+export function watchedTokens(words: readonly string[]): number[] {
+  if (words.length === 0) throw new Error('--watch needs at least one word.');
+  return words.map((word) => {
+    const ids = encode(` ${word.trim()}`);
+    if (ids.length !== 1) throw new Error(`--watch: " ${word.trim()}" is ${ids.length} tokens; give words that are one token each.`);
+    return ids[0];
+  });
 }
 
 /** Generates with and without the steering vector, and measures its effect on held-out contexts. */
 export async function steer(options: SteerOptions, model: TextModel): Promise<SteerReport> {
   const layer = model.layer(options.layer);
   const width = layer.shape[1];
-  const direction = await directionOf(options.direction, width, layer.name, options.sources);
-  const contexts = await contextsFrom(options.text, 2 * options.contexts, Math.min(options.contextTokens, model.contextLength));
+  const random = options.random ?? 0;
+  if (!(Number.isInteger(random) && (random === 0 || random >= 2))) throw new Error(`--random must be 0 or a whole number of at least 2; got ${random}.`);
+  if (random > 0 && !options.watch) throw new Error('--random needs --watch <words>: the tokens whose probability the test compares.');
+  const watched = random > 0 ? watchedTokens(options.watch!) : [];
+  const direction = await directionOf(options.direction, width, layer.name, options.sources, model.gpt2);
+  const contexts = await contextsFrom(options.text, 2 * options.contexts, Math.min(options.contextTokens, model.contextLength), `--contexts ${options.contexts}, twice over`);
   const scale = projectionScale(model.gpt2, layer.name, direction, contexts.slice(0, options.contexts));
   const intervention: Intervention = { kind: 'add', layer: layer.name, vector: direction.map((x) => options.alpha * scale * x) };
   const promptIds = encode(options.prompt);
@@ -135,6 +86,16 @@ export async function steer(options: SteerOptions, model: TextModel): Promise<St
     unsteered: continuation(unsteered),
     steered: continuation(steered),
     heldOut: probabilityShift(model.gpt2, contexts.slice(options.contexts), intervention),
+    ...(random > 0
+      ? {
+          significance: steeringTest(model.gpt2, layer.name, contexts.slice(options.contexts), direction, options.alpha, watched, {
+            random,
+            seed: options.seed,
+            controls: options.controls ?? 'alpha',
+            scaleWindows: contexts.slice(0, options.contexts),
+          }),
+        }
+      : {}),
   };
 }
 

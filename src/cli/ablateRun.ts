@@ -1,0 +1,86 @@
+import type { VersusRandom } from '../compute/directions/stats';
+import { ablationTest, type AblationMode, type AblationTarget } from '../model/text/ablation';
+import type { TextModel } from '../model/text/textModel';
+import { wholeNumber } from './cliText';
+import { contextsFrom, directionOf, type DirectionSources } from './directions';
+
+export const ABLATE_FILE_VERSION = 1;
+export const ABLATION_MODES: readonly AblationMode[] = ['project', 'zero', 'mean'];
+
+export interface AblateOptions {
+  model: string;
+  layer: string;
+  direction: string;
+  mode: AblationMode;
+  /** Random directions (project) or random other units (zero, mean) ablated the same way; at least 2. */
+  random: number;
+  seed: number;
+  /** The texts whose loss is measured (a file or folder). */
+  texts: string;
+  contexts: number;
+  contextTokens: number;
+  sources: DirectionSources;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** What npm run ablate writes. */
+export interface AblateReport {
+  version: typeof ABLATE_FILE_VERSION;
+  model: string;
+  layer: string;
+  direction: string;
+  mode: AblationMode;
+  texts: string;
+  contextTokens: number;
+  windows: number;
+  predictions: number;
+  /** Mean next-token loss (nats per token) over the texts, clean and with the ablation at every position. */
+  clean: number;
+  ablated: number;
+  controls: 'random directions' | 'random units';
+  controlUnits?: number[];
+  random: number;
+  seed: number;
+  /** The loss increase (ablated − clean) against the controls' increases: one-sided prediction t-test and empirical rank. */
+  increase: VersusRandom;
+}
+
+/** What --direction names for the ablation: a unit for neuron:N in zero and mean modes, else a unit direction. */
+async function targetOf(options: AblateOptions, width: number, model: TextModel): Promise<AblationTarget> {
+  if (options.mode === 'project') return { kind: 'direction', direction: await directionOf(options.direction, width, options.layer, options.sources, model.gpt2) };
+  if (!options.direction.startsWith('neuron:')) {
+    throw new Error(`--mode ${options.mode} sets one unit: give --direction neuron:N, or --mode project for "${options.direction}".`);
+  }
+  const unit = wholeNumber(options.direction.slice('neuron:'.length), '--direction neuron:N', 0);
+  if (unit >= width) throw new Error(`${options.layer} has units 0..${width - 1}; got neuron:${unit}.`);
+  return { kind: 'unit', unit };
+}
+
+/** Ablates a direction or unit of a GPT-2 layer over texts, and the same for random controls, with a significance test. */
+export async function ablate(options: AblateOptions, model: TextModel): Promise<AblateReport> {
+  if (!ABLATION_MODES.includes(options.mode)) throw new Error(`--mode must be ${ABLATION_MODES.join(', ')}; got "${options.mode}".`);
+  if (!(Number.isInteger(options.random) && options.random >= 2)) throw new Error(`--random must be a whole number of at least 2 (the controls need a spread); got ${options.random}.`);
+  const layer = model.layer(options.layer);
+  const width = layer.shape[1];
+  const target = await targetOf(options, width, model);
+  const windows = await contextsFrom(options.texts, options.contexts, Math.min(options.contextTokens, model.contextLength), `--contexts ${options.contexts}`);
+  const test = await ablationTest(model.gpt2, layer.name, windows, target, options.mode, { random: options.random, seed: options.seed, onProgress: options.onProgress });
+  return {
+    version: ABLATE_FILE_VERSION,
+    model: model.info.name,
+    layer: layer.name,
+    direction: options.direction,
+    mode: options.mode,
+    texts: options.texts,
+    contextTokens: Math.min(options.contextTokens, model.contextLength),
+    windows: test.windows,
+    predictions: test.predictions,
+    clean: test.clean,
+    ablated: test.ablated,
+    controls: test.controls,
+    ...(test.controlUnits ? { controlUnits: test.controlUnits } : {}),
+    random: options.random,
+    seed: test.seed,
+    increase: test.increase,
+  };
+}

@@ -210,7 +210,7 @@ function LatentView({ atlas, summary, latent, dictionary }: { atlas: Atlas; summ
         <>
           <div className={topList.className} data-testid="sae-latent-top">
             {Array.from(top.result.rows.subarray(0, TOP_SHOWN), (row, k) => (
-              <span key={row} className="neuron-top-point" title={`${atlas.inputs.names[atlas.points.input[row]]} · ${top.result.values[k].toFixed(2)}`}>
+              <span key={row} className="neuron-top-point" data-testid={topList.testId} title={`${atlas.inputs.names[atlas.points.input[row]]} · ${top.result.values[k].toFixed(2)}`}>
                 <InputView atlas={atlas} point={{ ...asTop(atlas, row), score: top.result.values[k] }} direction={top.result.encoder} />
               </span>
             ))}

@@ -4,9 +4,14 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Download, Page } from 'playwright-core';
 import { writeSafetensors } from '../../src/model/text/safetensors';
-import { openReadyAppForSuite, outputDir, screenshot } from './harness';
+import { atlasState, openReadyAppForSuite, outputDir, screenshot, waitForNewAtlas } from './harness';
 
 const SAE_DIR = join(outputDir, 'dictionary');
+const PASTED = [
+  'Call me Ishmael. Some years ago, never mind how long precisely, having little or no money in my purse, I thought I would sail about a little and see the watery part of the world.',
+  'The whale rose slowly from the deep, and the sea around the ship was white with foam. The harpooneers stood ready in the boats, and the mate called out the bearings.',
+  'There now is your insular city of the Manhattoes, belted round by wharves as Indian isles by coral reefs; commerce surrounds it with her surf.',
+].join('\n\n');
 
 /** The page's SAE state (window.__atlas.sae). */
 const saeState = (page: Page) => page.evaluate(() => window.__atlas!.sae);
@@ -157,5 +162,28 @@ describe('dictionary: a sparse autoencoder of the atlas layer, trained in the pa
     assert.equal(after.held?.digest, before.held?.digest, 'the SAE held stays');
     await panel.locator('[data-testid=sae-task]').scrollIntoViewIfNeeded();
     await screenshot(page, '72-dictionary-bad-file');
+  });
+
+  it("on a GPT-2 token atlas: a new atlas drops the SAE; one trained on it shows a latent's top contexts and the tokens its decoder promotes", async () => {
+    const before = await atlasState(page);
+    await page.locator('[data-testid=text-paste]').fill(PASTED);
+    await page.locator('[data-testid=text-run]').click();
+    await waitForNewAtlas(page, before);
+    assert.equal(await page.evaluate(() => window.__atlas!.modality), 'text');
+    assert.equal((await saeState(page)).held, null, 'the SAE belonged to the atlas it replaced');
+    const panel = page.locator('[data-testid=dictionary-panel]');
+    await panel.scrollIntoViewIfNeeded();
+    await train(page, { k: 16, epochs: 20 });
+    assert.equal(await waitForSaeTask(page), null);
+    const held = (await saeState(page)).held!;
+    assert.deepEqual([held.dIn, held.dSae, held.layer], [256, 2048, 'h.2.mlp.act']);
+    await panel.locator('[data-testid=sae-latent]').first().click();
+    const contexts = panel.locator('[data-testid=sae-latent-top] [data-testid=top-context]');
+    await contexts.first().waitFor({ timeout: 30_000 });
+    const marked = await contexts.evaluateAll((els) => els.map((e) => e.querySelectorAll('[data-testid=context-token]').length));
+    assert.ok(marked.length >= 1 && marked.every((n) => n === 1), `each context marks its token: ${marked.join(',')}`);
+    await panel.locator('[data-testid=promoted-tokens] span').first().waitFor({ timeout: 30_000 });
+    await panel.locator('[data-testid=sae-latent-view]').scrollIntoViewIfNeeded();
+    await screenshot(page, '73-dictionary-text-latent');
   });
 });

@@ -58,6 +58,9 @@ export class ImageModel {
   readonly layers: LayerInfo[];
   readonly defaultLayer: string;
   private readonly subModels = new Map<string, tf.LayersModel>();
+  private readonly cuts = new Map<string, { head: tf.LayersModel; tail: tf.LayersModel }>();
+  /** How many times each layer is called in the model as loaded: a tail model (splitAt) adds calls of its own. */
+  private readonly callsAtLoad = new Map<string, number>();
 
   private constructor(
     readonly name: string,
@@ -76,6 +79,7 @@ export class ImageModel {
   ) {
     this.layers = layers;
     this.defaultLayer = pickDefaultLayer(layers);
+    for (const layer of layersModel?.layers ?? []) this.callsAtLoad.set(layer.name, layer.inboundNodes.length);
   }
 
   /** Loads a layers or graph model from artifacts (the format is read from model.json). */
@@ -193,12 +197,7 @@ export class ImageModel {
    */
   run(batch: tf.Tensor4D, layerName: string): { activation: tf.Tensor; probabilities: tf.Tensor2D | null } {
     this.layer(layerName);
-    const [, h, w, c] = batch.shape;
-    if (h !== this.inputHeight || w !== this.inputWidth || c !== this.inputChannels) {
-      throw new ModelUseError(
-        `Input is ${h}x${w}x${c} but model "${this.name}" expects ${this.inputHeight}x${this.inputWidth}x${this.inputChannels}.`,
-      );
-    }
+    this.checkInput(batch);
     const [activation, probabilities] = tf.tidy(() => {
       let activation: tf.Tensor;
       let output: tf.Tensor;
@@ -215,6 +214,77 @@ export class ImageModel {
       return probabilities ? [activation, probabilities] : [activation];
     });
     return { activation, probabilities: (probabilities as tf.Tensor2D | undefined) ?? null };
+  }
+
+  private checkInput(batch: tf.Tensor4D): void {
+    const [, h, w, c] = batch.shape;
+    if (h !== this.inputHeight || w !== this.inputWidth || c !== this.inputChannels) {
+      throw new ModelUseError(
+        `Input is ${h}x${w}x${c} but model "${this.name}" expects ${this.inputHeight}x${this.inputWidth}x${this.inputChannels}.`,
+      );
+    }
+  }
+
+  /**
+   * The model cut at a layer, for interventions (issue 20): the layer's activation for a batch, and the class
+   * probabilities the rest of the network computes from a value of that activation (the same weights). Layers
+   * models only; the caller owns what both return.
+   */
+  splitAt(batch: tf.Tensor4D, layerName: string): { activation: tf.Tensor; probabilitiesFrom: (value: tf.Tensor) => tf.Tensor2D } {
+    this.layer(layerName);
+    this.checkInput(batch);
+    if (!this.layersModel) {
+      throw new ModelUseError(
+        `Interventions at a layer need a layers model; "${this.name}" is a graph model, whose graph cannot be run on from an inner node here.`,
+      );
+    }
+    if (this.outputSize === 0) throw new ModelUseError(`Model "${this.name}" has no class output to read an intervention's effect on.`);
+    const { head, tail } = this.cut(layerName);
+    const activation = head.predict(batch) as tf.Tensor;
+    const probabilitiesFrom = (value: tf.Tensor) =>
+      tf.tidy(() => {
+        const out = tail.predict(value) as tf.Tensor;
+        return (this.outputIsProbability ? out : tf.softmax(out)) as tf.Tensor2D;
+      });
+    return { activation, probabilitiesFrom };
+  }
+
+  /**
+   * Input -> layer and layer -> output as two models sharing the loaded weights. The tail calls again every layer
+   * downstream of the cut, in the loaded model's (topological) order; a model the layer does not cut (a later layer
+   * also reads something computed before it, as a skip connection around it would) or whose downstream layers are
+   * shared is refused rather than run wrong.
+   */
+  private cut(layerName: string): { head: tf.LayersModel; tail: tf.LayersModel } {
+    const known = this.cuts.get(layerName);
+    if (known) return known;
+    const base = this.layersModel!;
+    const layer = base.getLayer(layerName);
+    const at = layer.output as tf.SymbolicTensor;
+    const start = tf.input({ shape: at.shape.slice(1) as number[] });
+    const replaced = new Map<number, tf.SymbolicTensor>([[at.id, start]]);
+    for (const later of base.layers.slice(base.layers.indexOf(layer) + 1)) {
+      const node = later.inboundNodes[0];
+      const inputs = node.inputTensors.map((t) => replaced.get(t.id));
+      if (inputs.every((t) => t === undefined)) continue;
+      if ((this.callsAtLoad.get(later.name) ?? 1) > 1) {
+        throw new ModelUseError(`Model "${this.name}" calls layer "${later.name}" more than once; interventions at "${layerName}" cannot split it.`);
+      }
+      const before = node.inputTensors.filter((_, k) => inputs[k] === undefined).map((t) => t.name);
+      if (before.length) {
+        throw new ModelUseError(
+          `Layer "${layerName}" does not cut model "${this.name}": "${later.name}" also reads ${before.join(', ')}, computed before it, so the rest of the network cannot run from that layer alone.`,
+        );
+      }
+      const out = later.apply(inputs.length === 1 ? inputs[0]! : (inputs as tf.SymbolicTensor[]), node.callArgs);
+      const outs = Array.isArray(out) ? out : [out];
+      node.outputTensors.forEach((t, k) => replaced.set(t.id, outs[k] as tf.SymbolicTensor));
+    }
+    const output = replaced.get(base.outputs[0].id);
+    if (!output) throw new ModelUseError(`The output of model "${this.name}" does not depend on layer "${layerName}".`);
+    const cut = { head: tf.model({ inputs: base.inputs, outputs: at }), tail: tf.model({ inputs: start, outputs: output }) };
+    this.cuts.set(layerName, cut);
+    return cut;
   }
 
   /** Class probabilities only, for classification checks. */
@@ -252,6 +322,7 @@ export class ImageModel {
 
   dispose(): void {
     this.subModels.clear();
+    this.cuts.clear();
     this.layersModel?.dispose();
     this.graphModel?.dispose();
   }

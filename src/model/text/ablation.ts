@@ -9,18 +9,15 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { versusRandom, type VersusRandom } from '../../compute/directions/stats';
-import { randomDirections, range, shuffle } from '../../compute/directions/vectors';
-import { createRng } from '../../lib/rng';
+import { range } from '../../compute/directions/vectors';
 import { createPacer, nextTask } from '../../lib/yieldToPage';
+import { ablationControls, ablationOf, type AblationMode, type AblationTarget } from '../intervention';
 import { Gpt2InputError, intervene, type Gpt2Model, type Intervention } from './gpt2';
 import { nextTokenTargets, summedNextTokenLoss } from './nextTokenLoss';
 import { lengthBatches } from './recordText';
 
-/** `project`: remove the component along a direction (x − (x·v)v); `zero` and `mean`: set a unit to 0 or to its mean. */
-export type AblationMode = 'project' | 'zero' | 'mean';
-
-/** What is ablated: a unit direction in the layer, or one unit (neuron). */
-export type AblationTarget = { kind: 'direction'; direction: Float32Array } | { kind: 'unit'; unit: number };
+export type { AblationMode, AblationTarget } from '../intervention';
+export { ablationOf } from '../intervention';
 
 export interface AblatedLosses {
   /** Windows scored (those of at least 2 tokens). */
@@ -53,18 +50,6 @@ export function unitMeans(model: Gpt2Model, layer: string, windows: readonly Int
   }
   if (count === 0) throw new Gpt2InputError('No window holds two tokens: there is no position to take a mean over.');
   return Float32Array.from(sums, (s) => s / count);
-}
-
-/** The intervention that ablates `target` at `layer` in `mode`; `means` (unitMeans) is needed for `mean`. */
-export function ablationOf(layer: string, mode: AblationMode, target: AblationTarget, means?: Float32Array): Intervention {
-  if (mode === 'project') {
-    if (target.kind === 'direction') return { kind: 'project-out', layer, direction: target.direction };
-    return { kind: 'set-units', layer, units: [target.unit], values: [0] };
-  }
-  if (target.kind !== 'unit') throw new Gpt2InputError(`${mode}-ablation sets one unit; give a neuron, or project a direction out.`);
-  if (mode === 'zero') return { kind: 'set-units', layer, units: [target.unit], values: [0] };
-  if (!means) throw new Gpt2InputError('Mean-ablation needs the units\u2019 means over the texts.');
-  return { kind: 'set-units', layer, units: [target.unit], values: [means[target.unit]] };
 }
 
 /** The mean next-token loss over `windows`, clean and with each of `ablations` (all at one layer), sharing each batch's forward up to that layer. */
@@ -145,19 +130,7 @@ export async function ablationTest(model: Gpt2Model, layer: string, windows: rea
   if (target.kind === 'unit' && !(Number.isInteger(target.unit) && target.unit >= 0 && target.unit < width)) {
     throw new Gpt2InputError(`${layer} has units 0..${width - 1}; got ${target.unit}.`);
   }
-  const unitControls = mode !== 'project';
-  let controls: AblationTarget[];
-  let controlUnits: number[] | undefined;
-  if (unitControls) {
-    if (target.kind !== 'unit') throw new Gpt2InputError(`${mode}-ablation sets one unit; give a neuron, or project a direction out.`);
-    if (random > width - 1) throw new Gpt2InputError(`${layer} has ${width - 1} other units to ablate as controls; ${random} were asked for.`);
-    const others = Array.from(range(width)).filter((u) => u !== target.unit);
-    controlUnits = Array.from(shuffle(Int32Array.from(others), createRng(seed)).subarray(0, random));
-    controls = controlUnits.map((unit) => ({ kind: 'unit', unit }));
-  } else {
-    const directions = randomDirections(width, random, seed);
-    controls = Array.from({ length: random }, (_, k) => ({ kind: 'direction', direction: directions.slice(k * width, (k + 1) * width) }));
-  }
+  const { controls, controlUnits } = ablationControls(layer, width, target, mode, random, seed);
   const means = mode === 'mean' ? unitMeans(model, layer, windows) : undefined;
   const ablations = [target, ...controls].map((t) => ablationOf(layer, mode, t, means));
   const losses = await ablatedLosses(model, windows, ablations, options);
@@ -169,7 +142,7 @@ export async function ablationTest(model: Gpt2Model, layer: string, windows: rea
     predictions: losses.predictions,
     clean: losses.clean,
     ablated,
-    controls: unitControls ? 'random units' : 'random directions',
+    controls: controlUnits ? 'random units' : 'random directions',
     ...(controlUnits ? { controlUnits } : {}),
     seed,
     increase: versusRandom(ablated - losses.clean, controlLosses.map((l) => l - losses.clean)),

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { causalAttention, causalAttentionRuns } from '../../compute/attention';
+import { intervene, type Intervention } from '../intervention';
 import type { Gpt2Config } from './gpt2Config';
 import type { HostTensor } from './safetensors';
 
@@ -9,15 +10,8 @@ export interface Gpt2Layer {
   width: number;
 }
 
-/**
- * A change to one layer's activations at every position during the forward (steering and ablation, issue 20):
- * `add` adds `vector` (α·v); `project-out` removes the component along the unit `direction` (x − (x·v)v);
- * `set-units` sets the listed units to `values` (0 for zero-ablation, their mean for mean-ablation).
- */
-export type Intervention =
-  | { kind: 'add'; layer: string; vector: Float32Array }
-  | { kind: 'project-out'; layer: string; direction: Float32Array }
-  | { kind: 'set-units'; layer: string; units: number[]; values: number[] };
+export type { Intervention } from '../intervention';
+export { intervene } from '../intervention';
 
 /** Each block's keys and values [heads, tokens, head width] of the tokens a sequence has run so far (Gpt2Model.extend). */
 export interface KvCache {
@@ -413,24 +407,6 @@ export class Gpt2Model {
 type Editor = (block: number, part: BlockPart, value: tf.Tensor3D) => tf.Tensor3D;
 
 const unchanged: Editor = (_block, _part, value) => value;
-
-/** `intervention` applied to a layer's value [batch, tokens, width], at every position. */
-export function intervene(value: tf.Tensor3D, intervention: Intervention): tf.Tensor3D {
-  const width = value.shape[2];
-  if (intervention.kind === 'add') return value.add(tf.tensor1d(intervention.vector));
-  if (intervention.kind === 'project-out') {
-    const v = tf.tensor1d(intervention.direction);
-    const along = tf.matMul(value.reshape([-1, width]), v.reshape([width, 1])).reshape([...value.shape.slice(0, 2), 1]);
-    return value.sub(along.mul(v));
-  }
-  const keep = new Float32Array(width).fill(1);
-  const set = new Float32Array(width);
-  intervention.units.forEach((u, i) => {
-    keep[u] = 0;
-    set[u] = intervention.values[i];
-  });
-  return value.mul(tf.tensor1d(keep)).add(tf.tensor1d(set));
-}
 
 /** The key a block's step returns its residual stream under (never a layer name). */
 const RESIDUAL = '#residual';

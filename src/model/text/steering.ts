@@ -1,9 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { versusRandom, type VersusRandom } from '../../compute/directions/stats';
-import { randomDirections, range } from '../../compute/directions/vectors';
+import { range } from '../../compute/directions/vectors';
+import { componentsAlong, steeringVectors, type SteeringControls } from '../intervention';
 import { Gpt2InputError, intervene, type Gpt2Model, type Intervention } from './gpt2';
 import { lengthBatches } from './recordText';
 import { tokenTexts } from './tokenizer';
+
+export type { SteeringControls } from '../intervention';
 
 /** A token whose next-token probability an intervention moved, by its mean change over the held-out positions. */
 export interface TokenShift {
@@ -32,11 +35,7 @@ export function projectionScale(model: Gpt2Model, layer: string, direction: Floa
   let sum = 0;
   let count = 0;
   for (const ids of windows) {
-    const along = tf.tidy(() => {
-      const acts = model.record([ids], layer);
-      const width = acts.shape[2];
-      return tf.matMul(acts.reshape([ids.length, width]), tf.tensor2d(direction, [width, 1])).dataSync() as Float32Array;
-    });
+    const along = tf.tidy(() => componentsAlong(model.record([ids], layer), direction).dataSync() as Float32Array);
     for (let t = 1; t < along.length; t++) sum += along[t] * along[t];
     count += Math.max(0, along.length - 1);
   }
@@ -112,12 +111,6 @@ export function watchedProbability(model: Gpt2Model, layer: string, windows: rea
   return { positions, clean, steered };
 }
 
-/**
- * How the random directions' vectors are sized: `alpha`, the same α in each one's own unit (α x the root mean square
- * of x·r, as the direction's vector is α x its own); `norm`, the same norm as the direction's vector.
- */
-export type SteeringControls = 'alpha' | 'norm';
-
 export interface SteeringTestOptions {
   /** Random directions; at least 2. Default 20. */
   random?: number;
@@ -155,24 +148,17 @@ export function steeringTest(model: Gpt2Model, layer: string, windows: readonly 
   const seed = options.seed ?? 0;
   const controls = options.controls ?? 'alpha';
   if (!Number.isInteger(random) || random < 2) throw new Gpt2InputError(`The controls need a spread: at least 2 random directions, not ${random}.`);
-  const width = direction.length;
   const scale = (v: Float32Array) => projectionScale(model, layer, v, options.scaleWindows);
-  const strength = alpha * scale(direction);
-  const randomUnits = randomDirections(width, random, seed);
-  const randomVectors = Array.from({ length: random }, (_, k) => {
-    const r = randomUnits.slice(k * width, (k + 1) * width);
-    const s = controls === 'alpha' ? alpha * scale(r) : strength;
-    return r.map((x) => s * x);
-  });
-  const { positions, clean, steered } = watchedProbability(model, layer, windows, [direction.map((x) => strength * x), ...randomVectors], watched);
+  const sized = steeringVectors(direction, alpha, random, seed, controls, scale);
+  const { positions, clean, steered } = watchedProbability(model, layer, windows, sized.vectors, watched);
   const texts = tokenTexts(Array.from(watched));
   return {
     tokens: watched.map((id, k) => ({ id, text: texts[k] })),
     positions,
     alpha,
     controls,
-    norm: Math.abs(strength),
-    randomNorms: randomVectors.map((v) => Math.hypot(...v)),
+    norm: sized.norm,
+    randomNorms: sized.randomNorms,
     clean,
     steered: steered[0],
     random,

@@ -1,0 +1,225 @@
+import * as tf from '@tensorflow/tfjs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { artifactsFromDirectory } from '../../../src/cli/nodeIo';
+import { chooseBackend } from '../../../src/model/backend';
+import { ImageModel } from '../../../src/model/image/imageModel';
+import { imageAblationTest, imageSteeringTest, intervenedProbabilities, layerMoments, scaleAlong, type PreparedImages } from '../../../src/model/image/intervention';
+import { prepareImage } from '../../../src/model/image/preprocess';
+import { sampleProvider } from '../../../src/model/image/providers';
+import { loadSampleFromDisk } from '../../../src/model/image/sampleNode';
+import type { Intervention } from '../../../src/model/intervention';
+import { randomDirections } from '../../../src/compute/directions/vectors';
+import { FIXTURES, hasFixtures, SKIP_FIXTURES } from '../../fixtures';
+import { saveArtifacts, smallCnnArtifacts } from '../helpers';
+
+const COUNT = 48;
+let cnn: ImageModel;
+let images: PreparedImages;
+let labels: Int32Array;
+
+beforeAll(async () => {
+  await chooseBackend({ node: true });
+  const { artifacts, name } = await artifactsFromDirectory(join(__dirname, '../../../models/fashion-cnn'));
+  cnn = await ImageModel.fromArtifacts(artifacts, name);
+  const sample = await loadSampleFromDisk();
+  const provider = sampleProvider(sample);
+  const inputs = new Float32Array(COUNT * 28 * 28);
+  for (let i = 0; i < COUNT; i++) {
+    const { input, pixels } = prepareImage(await provider.load(i), { height: 28, width: 28, channels: 1 }, cnn.preprocessing);
+    inputs.set(input.dataSync(), i * 28 * 28);
+    tf.dispose([input, pixels]);
+  }
+  images = { inputs, count: COUNT };
+  labels = sample.labels.slice(0, COUNT);
+});
+afterAll(() => cnn?.dispose());
+
+function batch(): tf.Tensor4D {
+  return tf.tensor4d(images.inputs, [COUNT, 28, 28, 1]);
+}
+
+function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+/** fashion-cnn's head after conv3 (flatten, fc + ReLU, prediction + softmax) in float64 from its weights: an oracle independent of TF.js's graph. */
+function headInFloat64(conv3: Float32Array, count: number): Float64Array {
+  const [fcKernel, fcBias] = cnn.tfModel.layers.find((l) => l.name === 'fc')!.getWeights().map((w) => w.dataSync());
+  const [outKernel, outBias] = cnn.tfModel.layers[cnn.tfModel.layers.length - 1].getWeights().map((w) => w.dataSync());
+  const inWidth = conv3.length / count;
+  const hidden = fcBias.length;
+  const classes = outBias.length;
+  const out = new Float64Array(count * classes);
+  for (let n = 0; n < count; n++) {
+    const h = new Float64Array(hidden);
+    for (let j = 0; j < hidden; j++) {
+      let s = fcBias[j];
+      for (let i = 0; i < inWidth; i++) s += conv3[n * inWidth + i] * fcKernel[i * hidden + j];
+      h[j] = Math.max(0, s);
+    }
+    const logits = Array.from({ length: classes }, (_, k) => h.reduce((s, x, j) => s + x * outKernel[j * classes + k], outBias[k]));
+    const top = Math.max(...logits);
+    const e = logits.map((z) => Math.exp(z - top));
+    const total = e.reduce((a, b) => a + b, 0);
+    e.forEach((x, k) => (out[n * classes + k] = x / total));
+  }
+  return out;
+}
+
+describe('interventions in an image model (fashion-cnn, conv3)', () => {
+  it('with α = 0 the probabilities are classify\'s', async () => {
+    expect(cnn.defaultLayer).toBe('conv3');
+    const input = batch();
+    const plain = tf.tidy(() => cnn.classify(input).dataSync() as Float32Array);
+    input.dispose();
+    const zero: Intervention = { kind: 'add', layer: 'conv3', vector: new Float32Array(32) };
+    const [clean, added] = await intervenedProbabilities(cnn, 'conv3', images, [null, zero], { batchSize: 20 });
+    expect(maxAbs(clean, plain)).toBeLessThanOrEqual(1e-6);
+    expect(maxAbs(added, plain)).toBeLessThanOrEqual(1e-6);
+  });
+
+  it('adding along a channel\'s axis equals the head recomputed in float64 on the changed activation', async () => {
+    const [unit, alpha] = [5, 3.5];
+    const input = batch();
+    const { activation } = cnn.run(input, 'conv3');
+    const changed = activation.dataSync().slice() as Float32Array;
+    tf.dispose([input, activation]);
+    for (let at = unit; at < changed.length; at += 32) changed[at] += alpha;
+    const expected = headInFloat64(changed, COUNT);
+    const vector = new Float32Array(32);
+    vector[unit] = alpha;
+    const [clean, steered] = await intervenedProbabilities(cnn, 'conv3', images, [null, { kind: 'add', layer: 'conv3', vector }]);
+    expect(maxAbs(steered, expected)).toBeLessThan(1e-5);
+    expect(maxAbs(steered, clean)).toBeGreaterThan(1e-3);
+  });
+
+  it('scales a direction by the root mean square of x·v over every position', () => {
+    const moments = layerMoments(cnn, 'conv3', images, 16);
+    const v = randomDirections(32, 1, 4);
+    const input = batch();
+    const rows = tf.tidy(() => cnn.run(input, 'conv3').activation.dataSync() as Float32Array);
+    input.dispose();
+    let sum = 0;
+    for (let p = 0; p < rows.length / 32; p++) sum += rows.subarray(p * 32, p * 32 + 32).reduce((s, x, u) => s + x * v[u], 0) ** 2;
+    expect(moments.positions).toBe(COUNT * 49);
+    expect(scaleAlong(moments, v)).toBeCloseTo(Math.sqrt(sum / (COUNT * 49)), 4);
+    const pooled0 = Array.from({ length: 32 }, (_, u) => rows.filter((_, k) => k < 49 * 32 && k % 32 === u).reduce((a, b) => a + b, 0) / 49);
+    expect(maxAbs(moments.pooled.subarray(0, 32), pooled0)).toBeLessThan(1e-5);
+  });
+
+  it('leaks no tensors', async () => {
+    const v = randomDirections(32, 1, 2);
+    const run = async () => {
+      await intervenedProbabilities(cnn, 'conv2', images, [null, { kind: 'project-out', layer: 'conv2', direction: v }]);
+      layerMoments(cnn, 'conv2', images);
+    };
+    await run();
+    const before = tf.memory().numTensors;
+    await run();
+    const moments = layerMoments(cnn, 'conv3', images);
+    await imageSteeringTest(cnn, 'conv3', images, randomDirections(32, 1, 3), 2, 1, { random: 2, scale: moments });
+    await imageAblationTest(cnn, 'conv3', images, labels, { kind: 'direction', direction: randomDirections(32, 1, 3) }, 'project', labels[0], { random: 2 });
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('steering with α = 0 moves nothing; same-norm controls have the direction\'s norm', async () => {
+    const moments = layerMoments(cnn, 'conv3', images);
+    const v = randomDirections(32, 1, 9);
+    const none = await imageSteeringTest(cnn, 'conv3', images, v, 0, 1, { random: 3, scale: moments });
+    expect(none.rise.value).toBe(0);
+    expect(none.rise.randomValues).toEqual([0, 0, 0]);
+    expect(none.rise.pT).toBe(1);
+    const sameNorm = await imageSteeringTest(cnn, 'conv3', images, v, 4, 1, { random: 3, controls: 'norm', scale: moments });
+    expect(sameNorm.norm).toBeCloseTo(4 * scaleAlong(moments, v), 4);
+    sameNorm.randomNorms.forEach((n) => expect(n).toBeCloseTo(sameNorm.norm, 3));
+    expect(sameNorm.classChanges.reduce((a, b) => a + b, 0)).toBeCloseTo(0, 5);
+    expect(sameNorm.classChanges[1]).toBeCloseTo(sameNorm.steered - sameNorm.clean, 6);
+  });
+
+  it('projecting a channel\'s axis out is zero-ablating it; a class without held-out images is refused', async () => {
+    const unit = 7;
+    const axis = new Float32Array(32);
+    axis[unit] = 1;
+    const cls = labels[0];
+    const projected = await imageAblationTest(cnn, 'conv3', images, labels, { kind: 'direction', direction: axis }, 'project', cls, { random: 3 });
+    const zeroed = await imageAblationTest(cnn, 'conv3', images, labels, { kind: 'unit', unit }, 'zero', cls, { random: 3 });
+    expect(projected.controls).toBe('random directions');
+    expect(zeroed.controls).toBe('random units');
+    expect(zeroed.controlUnits).toHaveLength(3);
+    expect(zeroed.controlUnits).not.toContain(unit);
+    expect(projected.images).toBe(labels.filter((l) => l === cls).length);
+    expect(zeroed.probability.ablated).toBeCloseTo(projected.probability.ablated, 6);
+    expect(zeroed.accuracy).toEqual(projected.accuracy);
+    expect(projected.accuracyDrop.value).toBeCloseTo(projected.accuracy.clean - projected.accuracy.ablated, 12);
+    const missing = Array.from({ length: 10 }, (_, k) => k).find((k) => !labels.includes(k));
+    const noLabels = new Int32Array(COUNT).fill(-1);
+    await expect(imageAblationTest(cnn, 'conv3', images, noLabels, { kind: 'direction', direction: axis }, 'project', missing ?? 0, { random: 2 })).rejects.toThrow(/No held-out image is labelled as class/);
+  });
+
+  it('refuses a direction of another width, another layer, and a class out of range', async () => {
+    await expect(intervenedProbabilities(cnn, 'conv3', images, [{ kind: 'add', layer: 'conv3', vector: new Float32Array(16) }])).rejects.toThrow('A direction in conv3 has 32 components; got 16.');
+    await expect(intervenedProbabilities(cnn, 'conv3', images, [{ kind: 'add', layer: 'conv2', vector: new Float32Array(32) }])).rejects.toThrow(/one layer: conv3 and conv2/);
+    const moments = layerMoments(cnn, 'conv3', images);
+    await expect(imageSteeringTest(cnn, 'conv3', images, randomDirections(32, 1, 1), 1, 10, { random: 2, scale: moments })).rejects.toThrow('has classes 0..9; got 10');
+  });
+});
+
+describe('other topologies: a dead channel, a skip connection, a graph model', () => {
+  it('projecting out a direction orthogonal to every activation changes nothing (a channel ReLU keeps at 0)', async () => {
+    const artifacts = await smallCnnArtifacts();
+    const built = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
+    const conv = built.getLayer('conv_b');
+    const [kernel, bias] = conv.getWeights();
+    const deadKernel = tf.tidy(() => kernel.mul(tf.tensor1d([0, 1, 1, 1, 1, 1, 1, 1])));
+    const deadBias = tf.tensor1d([-1, 0, 0, 0, 0, 0, 0, 0]);
+    conv.setWeights([deadKernel, deadBias]);
+    const model = await ImageModel.fromArtifacts(await saveArtifacts(built), 'dead');
+    tf.dispose([deadKernel, deadBias]);
+    built.dispose();
+    const count = 6;
+    const inputs = Float32Array.from({ length: count * 12 * 12 * 3 }, (_, i) => ((i * 7919) % 255) / 255);
+    const few = { inputs, count };
+    const axis = new Float32Array(8);
+    axis[0] = 1;
+    const [clean, projected, shifted] = await intervenedProbabilities(model, 'conv_b', few, [
+      null,
+      { kind: 'project-out', layer: 'conv_b', direction: axis },
+      { kind: 'project-out', layer: 'conv_b', direction: randomDirections(8, 1, 1) },
+    ]);
+    expect(maxAbs(projected, clean)).toBe(0);
+    expect(maxAbs(shifted, clean)).toBeGreaterThan(1e-4);
+    model.dispose();
+  });
+
+  it('refuses a layer a skip connection goes around', async () => {
+    const input = tf.input({ shape: [6, 6, 2] });
+    const a = tf.layers.conv2d({ name: 'a', filters: 2, kernelSize: 1 }).apply(input) as tf.SymbolicTensor;
+    const b = tf.layers.conv2d({ name: 'b', filters: 2, kernelSize: 1 }).apply(a) as tf.SymbolicTensor;
+    const sum = tf.layers.add({ name: 'sum' }).apply([a, b]) as tf.SymbolicTensor;
+    const flat = tf.layers.flatten({ name: 'flat' }).apply(sum) as tf.SymbolicTensor;
+    const out = tf.layers.dense({ name: 'out', units: 3, activation: 'softmax' }).apply(flat) as tf.SymbolicTensor;
+    const built = tf.model({ inputs: input, outputs: out });
+    const model = await ImageModel.fromArtifacts(await saveArtifacts(built), 'skip');
+    built.dispose();
+    const few = { inputs: new Float32Array(2 * 72).fill(0.5), count: 2 };
+    await expect(intervenedProbabilities(model, 'b', few, [null])).rejects.toThrow('Layer "b" does not cut model "skip": "sum" also reads');
+    // After the join the rest is a chain again, and the cut is exact.
+    const input4 = tf.tensor4d(few.inputs, [2, 6, 6, 2]);
+    const plain = tf.tidy(() => model.classify(input4).dataSync() as Float32Array);
+    input4.dispose();
+    const [clean] = await intervenedProbabilities(model, 'sum', few, [null]);
+    expect(maxAbs(clean, plain)).toBeLessThanOrEqual(1e-6);
+    model.dispose();
+  });
+
+  it.skipIf(!hasFixtures)(`refuses a graph model with a message ${hasFixtures ? '' : SKIP_FIXTURES}`, async () => {
+    const { artifacts, name } = await artifactsFromDirectory(join(FIXTURES, 'models/mobilenet_v1_025_224'));
+    const model = await ImageModel.fromArtifacts(artifacts, name);
+    const one = { inputs: new Float32Array(224 * 224 * 3), count: 1 };
+    await expect(intervenedProbabilities(model, model.defaultLayer, one, [null])).rejects.toThrow(/need a layers model; .* is a graph model/);
+    model.dispose();
+  });
+});

@@ -32,6 +32,7 @@ import { objectiveTargets, scoreImages } from '../src/featureVis/objective';
 import { visualiseDirections, type VisualiseOptions } from '../src/featureVis/optimise';
 import { colourBasisFromImages } from '../src/featureVis/parameterisation';
 import { quartiles, stretchContrast } from '../src/featureVis/iconMeasures';
+import { ICON_QUALITIES, iconRecipe, type IconQuality } from '../src/featureVis/recipe';
 import { cropSquare, fromRgba, looks, scoreIcons, topClasses, toRgba, withinQuartiles, type UnitImage } from './featvisMeasures';
 import { whiteningMatrix } from '../src/featureVis/whitening';
 
@@ -103,9 +104,17 @@ const RECIPES: Record<string, Recipe> = {
   'strong-transforms': { options: { transforms: { pad: 0.1, jitter: 0.08, scales: [0.9, 0.95, 1, 1.05, 1.1], angles: [-15, -10, -5, 0, 5, 10, 15] } } },
   'no-settle': { options: { settle: 0 } },
   stretch: { options: {}, stretch: 0.01 },
+  pooled: { options: { site: 'pooled' } },
+  'lr-0.1-decay-1.25': { options: { learningRate: 0.1, decayPower: 1.25 } },
+  'lr-0.1-pooled': { options: { learningRate: 0.1, site: 'pooled' } },
+  'decay-1.25-pooled': { options: { decayPower: 1.25, site: 'pooled' } },
 };
+/** The page's qualities (src/featureVis/recipe.ts) are recipes too, measured as the page runs them. */
+const isQuality = (name: string): name is IconQuality => (ICON_QUALITIES as readonly string[]).includes(name);
 const recipeNames = flags.recipes!.split(',');
-for (const name of recipeNames) if (!RECIPES[name]) throw new Error(`--recipes: no recipe "${name}"; there are ${Object.keys(RECIPES).join(', ')}`);
+for (const name of recipeNames) {
+  if (!RECIPES[name] && !isQuality(name)) throw new Error(`--recipes: no recipe "${name}"; there are ${[...Object.keys(RECIPES), ...ICON_QUALITIES].join(', ')}`);
+}
 
 interface Row {
   model: string;
@@ -300,7 +309,7 @@ async function runModel(config: BenchConfig): Promise<Row[]> {
 
     const columns: SheetColumn[] = [];
     for (const name of recipeNames) {
-      const recipe = RECIPES[name];
+      const recipe: Recipe = isQuality(name) ? { options: iconRecipe(name, Math.min(H, W)) } : RECIPES[name];
       const options: VisualiseOptions = { ...baseOptions, ...recipe.options, whitening: recipe.whiten === false ? undefined : whitening };
       let lastLog = 0;
       const t1 = performance.now();
@@ -315,8 +324,9 @@ async function runModel(config: BenchConfig): Promise<Row[]> {
       });
       const msPerIcon = (performance.now() - t1) / cells.length;
       const icons = recipe.stretch ? result.images.map((im) => stretchContrast(im, recipe.stretch!)) : result.images;
-      // The recipe's icons scored by the same objective the best examples were (a stretched icon is rescored).
-      const scores = recipe.stretch ? await scoreIcons(model, layer, icons, result.width, directions, { whitening, cossimPower: 2, site: 'centre' }) : result.scores;
+      // Every recipe's icons scored by the objective the best examples were (the centre, whitened, cos²), whatever the
+      // recipe optimised: a stretched icon, one optimised without whitening or over every position is scored the same way.
+      const scores = await scoreIcons(model, layer, icons, result.width, directions, { whitening, cossimPower: 2, site: 'centre' });
       const wins = cells.filter((_, i) => scores[i] > best[i].score).length;
       const ratio = median(cells.map((_, i) => scores[i] / best[i].score));
       const summary = summarise(name, icons, await recognised(icons.map((im) => fromRgba(im, result.width, C))));

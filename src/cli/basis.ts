@@ -3,13 +3,23 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { InputError, PositionSampling } from '../compute/atlas';
-import { neuronsVersusRandom, type DissectionResult, type KindSummary, type VersusRandomResult } from '../compute/directions/versusRandom';
+import {
+  neuronsVersusRandom,
+  type DirectionKind,
+  type DissectionResult,
+  type KindSummary,
+  type KindTests,
+  type VersusRandomResult,
+} from '../compute/directions/versusRandom';
 import type { TTestResult } from '../compute/directions/stats';
 import { dotRow } from '../compute/directions/vectors';
 import type { ActivationTable } from '../compute/types';
 import { chooseBackend } from '../model/backend';
 import type { ImageModel } from '../model/image/imageModel';
 import type { Preprocessing } from '../model/image/preprocess';
+import { encodeSae } from '../model/sae/encode';
+import { latentColumn, type Sae } from '../model/sae/sae';
+import { readSaeLens, SAE_CFG_FILE, SAE_WEIGHTS_FILE, SaeFileError } from '../model/sae/saelens';
 import { recordActivations, type ImageProvider } from '../model/image/recordImages';
 import { documentsFromFiles } from '../model/text/documents';
 import { recordTextActivations } from '../model/text/recordText';
@@ -44,6 +54,10 @@ Scores k neurons and k seeded random unit directions by their top inputs; prints
   --rotations <n>         random rotations of the basis for the dissection check; default: 10
   --threshold <p>         label purity of a detector in the dissection check; default: 0.5
   --seed <n>              random seed; default: 0
+  --sae <dir>             an SAE in SAELens's files (cfg.json, sae_weights.safetensors; npm run sae writes them) for
+                          this layer: k seeded live latents are scored beside the neurons and random directions, a
+                          latent's top inputs being the rows where the SAE's activation of it is largest, and every
+                          latent enters the dissection count
   --preprocess <p>        unit | symmetric | meanstd (image models)
   --input-size <px>       input size for graph models with a dynamic size
   --out <file>            output JSON; default: basis.json
@@ -63,6 +77,8 @@ export interface BasisCliOptions {
   rotations?: number;
   threshold?: number;
   seed?: number;
+  /** A folder with an SAE of this layer in SAELens's files: its latents are scored too. */
+  sae?: string;
   preprocessing?: Preprocessing;
   inputSize?: number;
   /** One line per stage, for the terminal. */
@@ -75,7 +91,7 @@ export interface BasisTopInput {
   /** Flat position in the layer's positions (y * W + x, or the token index); -1 for a pooled row. */
   position: number;
   label: string | null;
-  /** The row's projection on the direction (a neuron's activation). */
+  /** The row's projection on the direction (a neuron's activation; a latent's: the SAE's activation of it). */
   activation: number;
   /** Text: the recorded token and the tokens before it, the token in [brackets]. */
   token?: string;
@@ -84,7 +100,7 @@ export interface BasisTopInput {
 
 /** One scored direction in the file. */
 export interface BasisDirection {
-  kind: 'neuron' | 'random';
+  kind: DirectionKind;
   index: number;
   purity: number | null;
   spread: number;
@@ -108,16 +124,40 @@ export interface BasisReport {
   labels: { source: string | null; classes: number; labelledRows: number };
   options: { k: number; top: number; rotations: number; threshold: number; seed: number };
   /** How the scores are defined, in words. */
-  definitions: Record<'neurons' | 'random' | 'top' | 'purity' | 'spread' | 'coherence' | 'dissection', string>;
+  definitions: Record<'neurons' | 'random' | 'top' | 'purity' | 'spread' | 'coherence' | 'dissection', string> & { latents?: string };
   liveNeurons: number;
   neurons: number;
-  summary: { neuron: KindSummary; random: KindSummary };
+  /** `latent` only with --sae. */
+  summary: { neuron: KindSummary; random: KindSummary; latent?: KindSummary };
   tests: { purity: TTestResult | null; spread: TTestResult | null; coherence: TTestResult | null };
+  /** With --sae: Welch's t-tests of latents against neurons and against random directions (t > 0: latents higher). */
+  latentTests?: { versusNeurons: KindTests; versusRandom: KindTests };
+  /** With --sae, `dissection.latent` holds the rate over every latent. */
   dissection: DissectionResult | null;
+  /** The SAE whose latents were scored (--sae), or null. */
+  sae: BasisSae | null;
+  /** Neurons, then random directions, then latents. */
   directions: BasisDirection[];
-  seconds: { record: number; compute: number };
+  /** `encode`: encoding every row with the SAE (--sae). */
+  seconds: { record: number; compute: number; encode?: number };
   notices: string[];
   unreadable: InputError[];
+}
+
+/** The SAE of --sae in the file. */
+export interface BasisSae {
+  folder: string;
+  /** The layer its hook_name maps to (null where cfg.json names none: checked by width only). */
+  layer: string | null;
+  architecture: string;
+  /** Latents active per row (TopK), null for a ReLU SAE. */
+  k: number | null;
+  dSae: number;
+  /** Latents whose top inputs are not ties at 0 (active on at least --top inputs), and those scored: min(--k, live). */
+  liveLatents: number;
+  latents: number;
+  /** Mean latents active per row over the recorded rows. */
+  l0: number;
 }
 
 /** A recorded layer with what the report needs to name its rows. */
@@ -147,6 +187,9 @@ const DEFINITIONS: BasisReport['definitions'] = {
   coherence: 'mean pairwise cosine of the top inputs\' activation vectors, centred on the mean of all rows',
   dissection: 'share of the layer\'s units (dead ones failing) whose top inputs reach the purity threshold, for the basis and for seeded random rotations of it',
 };
+const LATENT_DEFINITION =
+  'a seeded sample of k among the SAE\'s live latents (active on at least --top inputs); a latent\'s top inputs are the rows with the largest activation of it by the SAE ' +
+  '(its encoder and nonlinearity over every recorded row, not a projection), and it is scored by the same purity, spread and coherence; the dissection counts every latent';
 
 /** Records the layer, scores neurons against random directions and gathers the report. */
 export async function runBasis(options: BasisCliOptions): Promise<BasisReport> {
@@ -158,6 +201,8 @@ export async function runBasis(options: BasisCliOptions): Promise<BasisReport> {
   const seed = options.seed ?? 0;
   if (options.images !== undefined && options.text !== undefined) throw new Error('Pass --images or --text, not both.');
   const backend = await chooseBackend({ node: true });
+  // The files are read before recording, so that a missing folder fails at once; they are checked against the layer after.
+  const saeFiles = options.sae !== undefined ? await readSaeFiles(options.sae) : null;
   const started = performance.now();
   const recorded = (await isText(options)) ? await recordText(options, seed, say) : await recordImages(options, seed, say);
   const recordSeconds = (performance.now() - started) / 1000;
@@ -166,12 +211,28 @@ export async function runBasis(options: BasisCliOptions): Promise<BasisReport> {
   const groups = recorded.samples === 'pooled' ? null : table.input;
   if (!recorded.labels) recorded.notices.push('No labels: purity and the dissection check are skipped.');
 
-  say(`scoring ${k} neurons and random directions over ${table.count} rows (${dim}-d), ${rotations} rotation(s)`);
-  const computeStarted = performance.now();
   const values = table.values.subarray(0, table.count * dim);
-  const result = await neuronsVersusRandom(values, table.count, dim, recorded.labels, { k, topN: top, seed, rotations, threshold, groups }, {
-    onProgress: (e) => say(`  step ${e.done} of ${e.total} (the basis, the directions, then each rotation)`),
-  });
+  let sae: Sae | null = null;
+  let latents: Awaited<ReturnType<typeof encodeSae>> | null = null;
+  let encodeSeconds = 0;
+  if (saeFiles) {
+    sae = openSae(saeFiles, options.sae!, recorded.modality, recorded.layer, dim);
+    say(`encoding ${table.count} rows with the SAE (${sae.config.dSae} latents)`);
+    const encodeStarted = performance.now();
+    latents = await encodeSae(sae, values);
+    encodeSeconds = (performance.now() - encodeStarted) / 1000;
+  }
+
+  say(`scoring ${k} neurons${sae ? ', latents' : ''} and random directions over ${table.count} rows (${dim}-d), ${rotations} rotation(s)`);
+  const computeStarted = performance.now();
+  const result = await neuronsVersusRandom(
+    values,
+    table.count,
+    dim,
+    recorded.labels,
+    { k, topN: top, seed, rotations, threshold, groups, latents: latents && sae ? { ...latents, decoder: sae.weights.W_dec } : null },
+    { onProgress: (e) => say(`  step ${e.done} of ${e.total} (the basis, the directions, then each rotation)`) },
+  );
   const computeSeconds = (performance.now() - computeStarted) / 1000;
   if (result.liveNeurons < dim) recorded.notices.push(`${dim - result.liveNeurons} of ${dim} neurons are dead or tied at their minimum over their top ${top} inputs; they are not sampled.`);
   const saturated = result.directions.filter((d) => d.kind === 'neuron' && d.spread === 0).length;
@@ -181,6 +242,8 @@ export async function runBasis(options: BasisCliOptions): Promise<BasisReport> {
     );
   }
   if (result.neurons < k) recorded.notices.push(`Only ${result.neurons} live neurons: ${result.neurons} neurons and ${result.neurons} random directions are scored, not ${k}.`);
+  const dictionary = result.dictionary;
+  if (dictionary && dictionary.latents < k) recorded.notices.push(`Only ${dictionary.liveLatents} of the SAE's ${dictionary.dSae} latents are active on at least ${top} inputs: ${dictionary.latents} latents are scored, not ${k}.`);
 
   return {
     version: BASIS_FILE_VERSION,
@@ -199,20 +262,57 @@ export async function runBasis(options: BasisCliOptions): Promise<BasisReport> {
       labelledRows: recorded.labels ? recorded.labels.filter((l) => l >= 0).length : 0,
     },
     options: { k, top, rotations, threshold, seed },
-    definitions: DEFINITIONS,
+    definitions: sae ? { ...DEFINITIONS, latents: LATENT_DEFINITION } : DEFINITIONS,
     liveNeurons: result.liveNeurons,
     neurons: result.neurons,
     summary: result.summary,
     tests: result.tests,
+    ...(result.latentTests ? { latentTests: result.latentTests } : {}),
     dissection: result.dissection,
-    directions: directionsOf(result, recorded, values),
-    seconds: { record: round(recordSeconds), compute: round(computeSeconds) },
+    sae:
+      sae && latents && dictionary
+        ? {
+            folder: options.sae!,
+            layer: sae.config.layer,
+            architecture: sae.config.architecture,
+            k: sae.config.architecture === 'topk' ? sae.config.k! : null,
+            dSae: sae.config.dSae,
+            liveLatents: dictionary.liveLatents,
+            latents: dictionary.latents,
+            l0: latents.latent.length / Math.max(1, latents.count),
+          }
+        : null,
+    directions: directionsOf(result, recorded, values, latents),
+    seconds: { record: round(recordSeconds), compute: round(computeSeconds), ...(sae ? { encode: round(encodeSeconds) } : {}) },
     notices: recorded.notices,
     unreadable: recorded.errors,
   };
 }
 
 const round = (seconds: number) => Math.round(seconds * 100) / 100;
+
+/** The two SAELens files of a --sae folder, read but not yet checked. */
+async function readSaeFiles(folder: string): Promise<{ cfg: string; weights: Uint8Array }> {
+  const read = async (file: string) => {
+    try {
+      return await readFile(join(folder, file));
+    } catch (e) {
+      throw new Error(`--sae ${folder}: cannot read ${file} there (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); the folder needs ${SAE_CFG_FILE} and ${SAE_WEIGHTS_FILE}, as npm run sae writes them.`);
+    }
+  };
+  const [cfg, weights] = await Promise.all([read(SAE_CFG_FILE), read(SAE_WEIGHTS_FILE)]);
+  return { cfg: cfg.toString('utf8'), weights: new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength) };
+}
+
+/** The SAE of --sae, checked against the recorded layer: a mismatch or a broken file is a message naming the folder. */
+function openSae(files: { cfg: string; weights: Uint8Array }, folder: string, modality: 'image' | 'text', layer: string, width: number): Sae {
+  try {
+    return readSaeLens(files, { modality, target: { layer, width } });
+  } catch (e) {
+    if (e instanceof SaeFileError) throw new Error(`--sae ${folder}: ${e.message}`);
+    throw e;
+  }
+}
 
 async function isText(options: BasisCliOptions): Promise<boolean> {
   if (options.model === 'default-text') return true;
@@ -354,10 +454,12 @@ function splitCsv(line: string): string[] {
   return cells;
 }
 
-function directionsOf(result: VersusRandomResult, recorded: Recorded, values: Float32Array): BasisDirection[] {
+function directionsOf(result: VersusRandomResult, recorded: Recorded, values: Float32Array, latents: Awaited<ReturnType<typeof encodeSae>> | null): BasisDirection[] {
   const { table, names, labels, labelNames, tokenIds } = recorded;
   const dim = table.dim;
-  return result.directions.map((d) => ({
+  return result.directions.map((d) => {
+    const latentValues = d.kind === 'latent' && latents ? latentColumn(latents, d.index) : null;
+    return {
     kind: d.kind,
     index: d.index,
     purity: d.purity,
@@ -367,7 +469,7 @@ function directionsOf(result: VersusRandomResult, recorded: Recorded, values: Fl
       const input = table.input[row];
       const position = table.position[row];
       const label = labels && labels[row] >= 0 ? (tokenIds ? null : labelNames[labels[row]]) : null;
-      const activation = d.direction ? dotRow(values, row, dim, d.direction) : values[row * dim + d.index];
+      const activation = latentValues ? latentValues[row] : d.direction ? dotRow(values, row, dim, d.direction) : values[row * dim + d.index];
       const entry: BasisTopInput = { input: names[input], position, label, activation };
       if (tokenIds && position >= 0) {
         const { token, context } = tokenContext(tokenIds[input], position, CONTEXT_TOKENS);
@@ -377,7 +479,8 @@ function directionsOf(result: VersusRandomResult, recorded: Recorded, values: Fl
       }
       return entry;
     }),
-  }));
+    };
+  });
 }
 
 /** The readable table `npm run basis` prints. */
@@ -387,18 +490,25 @@ export function formatBasisTable(report: BasisReport): string {
     report.samplesPerInput === 'pooled'
       ? 'pooled'
       : `${report.samplesPerInput === 'all' ? 'every position' : `${report.samplesPerInput} position(s)`} per input, top inputs distinct`;
+  const { sae, latentTests } = report;
   const lines = [
-    `neurons vs random directions at ${report.model} / ${report.layer} (${report.layerDim}-d, ${rowsPer})`,
+    `neurons vs ${sae ? 'latents vs ' : ''}random directions at ${report.model} / ${report.layer} (${report.layerDim}-d, ${rowsPer})`,
     `${report.rows} rows of ${report.inputs.count} inputs (${report.inputs.source}); ` +
       (report.labels.source ? `labels: ${report.labels.source} (${report.labels.classes} distinct)` : 'no labels'),
     `${report.neurons} neurons (seeded among ${report.liveNeurons} live of ${report.layerDim}) and ${report.neurons} random directions; top ${options.top}, seed ${options.seed}`,
+    ...(sae
+      ? [`${sae.latents} latents (seeded among ${sae.liveLatents} live of ${sae.dSae}) of the SAE in ${sae.folder} (${sae.architecture}${sae.k !== null ? `, k ${sae.k}` : ''}, L0 ${sae.l0.toFixed(1)} over these rows)`]
+      : []),
     '',
   ];
-  const header = ['score', 'neurons mean ± std', 'random mean ± std', 'Welch t', 'p'];
+  const header = ['score', 'neurons mean ± std', 'random mean ± std', 'Welch t', 'p', ...(sae ? ['latents mean ± std', 'lat vs neur t (p)', 'lat vs rand t (p)'] : [])];
+  const tp = (t: TTestResult | null) => (t ? `${t.t.toFixed(2)} (${formatP(t.p)})` : '-');
   const body = (['purity', 'spread', 'coherence'] as const).map((score) => {
     const [a, b, t] = [summary.neuron[score], summary.random[score], tests[score]];
-    if (!a || !b) return [score, '-', '-', '-', 'no labels'];
-    return [score, `${fixed(a.mean)} ± ${fixed(a.std)}`, `${fixed(b.mean)} ± ${fixed(b.std)}`, t ? t.t.toFixed(2) : '-', t ? formatP(t.p) : '-'];
+    if (!a || !b) return [score, '-', '-', '-', 'no labels', ...(sae ? ['-', '-', '-'] : [])];
+    const c = summary.latent?.[score];
+    const latentCells = sae && latentTests ? [c ? `${fixed(c.mean)} ± ${fixed(c.std)}` : '-', tp(latentTests.versusNeurons[score]), tp(latentTests.versusRandom[score])] : [];
+    return [score, `${fixed(a.mean)} ± ${fixed(a.std)}`, `${fixed(b.mean)} ± ${fixed(b.std)}`, t ? t.t.toFixed(2) : '-', t ? formatP(t.p) : '-', ...latentCells];
   });
   const widths = header.map((h, j) => Math.max(h.length, ...body.map((r) => r[j].length)));
   const row = (cells: string[]) => cells.map((cell, j) => cell.padEnd(widths[j])).join('  ').trimEnd();
@@ -410,8 +520,13 @@ export function formatBasisTable(report: BasisReport): string {
       : 'no rotations';
     lines.push('', `Network Dissection (purity >= ${dissection.threshold} over the top ${dissection.topN}): basis ${fixed(dissection.basis)} of ${dissection.units} units ` +
         `(${fixed(dissection.basisLive)} of the ${dissection.liveUnits} live); ${rotated}`);
+    const latent = dissection.latent;
+    if (latent) {
+      lines.push(`  latents: ${fixed(latent.rate)} of ${latent.units} (${fixed(latent.rateLive)} of the ${latent.liveUnits} live); against the rotations p = ${formatP(latent.p)}`);
+    }
   }
-  lines.push('', `record ${report.seconds.record.toFixed(1)} s, score ${report.seconds.compute.toFixed(1)} s (${report.backend})`);
+  const encoded = report.seconds.encode !== undefined ? `, encode ${report.seconds.encode.toFixed(1)} s` : '';
+  lines.push('', `record ${report.seconds.record.toFixed(1)} s${encoded}, score ${report.seconds.compute.toFixed(1)} s (${report.backend})`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -438,6 +553,7 @@ export function parseBasisArgs(args: string[]): { options: BasisCliOptions; out:
       rotations: { type: 'string', default: '10' },
       threshold: { type: 'string', default: '0.5' },
       seed: { type: 'string', default: '0' },
+      sae: { type: 'string' },
       preprocess: { type: 'string' },
       'input-size': { type: 'string' },
       out: { type: 'string', default: 'basis.json' },
@@ -468,6 +584,7 @@ export function parseBasisArgs(args: string[]): { options: BasisCliOptions; out:
       rotations: wholeNumber(values.rotations, '--rotations', 0),
       threshold,
       seed: wholeNumber(values.seed, '--seed', Number.MIN_SAFE_INTEGER),
+      ...(values.sae !== undefined ? { sae: values.sae } : {}),
       preprocessing: preprocess ? { range: preprocess } : undefined,
       inputSize: values['input-size'] ? wholeNumber(values['input-size'], '--input-size', 1) : undefined,
     },

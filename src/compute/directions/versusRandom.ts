@@ -13,8 +13,28 @@ import { checkTable, neuronDirections, range, shuffle } from './vectors';
  * its top inputs, with Welch tests of the difference and Network Dissection's basis-against-rotation rate.
  */
 
-/** Whether a scored direction is a neuron (a coordinate axis) or a random unit direction. */
-export type DirectionKind = 'neuron' | 'random';
+/**
+ * Whether a scored direction is a neuron (a coordinate axis), a random unit direction, or a sparse autoencoder's
+ * latent (its top inputs are the rows where the SAE's own activation of it is largest, not a projection).
+ */
+export type DirectionKind = 'neuron' | 'random' | 'latent';
+
+/**
+ * A sparse autoencoder's latent activations on the same rows as the table, in compressed sparse rows (the layout of
+ * the model side's `encodeSae`): row r's active latents are entries rowStart[r] to rowStart[r + 1]; a latent not
+ * listed in a row is 0 there.
+ */
+export interface LatentActivations {
+  /** Rows: must equal the table's n. */
+  count: number;
+  /** Latents (d_sae). */
+  dSae: number;
+  rowStart: Int32Array;
+  latent: Int32Array;
+  value: Float32Array;
+  /** dSae x dim decoder rows, each the direction a latent writes: given, a scored latent carries its row as `direction`. */
+  decoder?: Float32Array | null;
+}
 
 /** What `neuronsVersusRandom` is asked for; every field has a default. */
 export interface VersusRandomOptions {
@@ -32,6 +52,11 @@ export interface VersusRandomOptions {
    * distinct inputs, each at its best row, as in the atlas's cell top lists. Null or absent: every row is its own input.
    */
   groups?: ArrayLike<number> | null;
+  /**
+   * An SAE's latents on the same rows: k seeded live latents are scored beside the neurons and random directions,
+   * tested against both, and every latent enters the dissection count. Null or absent: neurons and random only.
+   */
+  latents?: LatentActivations | null;
 }
 
 /** How a long neurons-versus-random run reports and stops: steps done (the basis, the directions, each rotation). */
@@ -40,17 +65,17 @@ export interface VersusRandomRun {
   onProgress?: (event: ProgressEvent) => void;
 }
 
-/** One neuron or random direction with its top inputs' scores. */
+/** One neuron, random direction or latent with its top inputs' scores. */
 export interface ScoredDirection {
   kind: DirectionKind;
-  /** The neuron's id, or the random direction's draw number (0..). */
+  /** The neuron's id, the random direction's draw number (0..), or the latent's id. */
   index: number;
-  /** The unit direction of a random draw (dim values); a neuron is the axis of its id. */
+  /** The unit direction of a random draw, or a latent's decoder row (dim values); a neuron is the axis of its id. */
   direction?: Float32Array;
   /** Share of the most common label among the top inputs' labelled rows; null without labels or with none labelled. */
   purity: number | null;
   /**
-   * Population std of the top rows' projections over their lift above the mean projection of all rows:
+   * Population std of the top rows' projections (a latent's: its activations) over their lift above the mean of all rows:
    * small when the top inputs respond alike and stand well above the rest. Measured from the mean of all rows,
    * not from 0, so that it does not depend on where a projection's origin happens to lie (see `topSpread`).
    */
@@ -61,9 +86,11 @@ export interface ScoredDirection {
   top: Int32Array;
 }
 
-/** A scored direction as a vector of the layer: its random draw, or the neuron's axis. */
+/** A scored direction as a vector of the layer: its random draw, a latent's decoder row, or the neuron's axis. */
 export function directionVector(d: ScoredDirection, dim: number): Float32Array {
-  return d.direction ?? neuronDirections(dim, [d.index]);
+  if (d.direction) return d.direction;
+  if (d.kind === 'latent') throw new Error(`Latent ${d.index} was scored without the SAE's decoder, so it has no direction in the layer.`);
+  return neuronDirections(dim, [d.index]);
 }
 
 /** Mean and sample std of one score over the directions of one kind where it is finite. */
@@ -109,6 +136,28 @@ export interface DissectionResult {
    * randomisation p of "the basis is more often a detector than a rotation of it".
    */
   p: number;
+  /** With an SAE's latents: the same count over every latent of the dictionary. */
+  latent?: LatentDissection;
+}
+
+/** Network Dissection's rate over an SAE's latents: the dictionary taken as the basis. */
+export interface LatentDissection {
+  /** Every latent (d_sae), dead ones included (they count as not passing). */
+  units: number;
+  /** Share of the latents that pass. */
+  rate: number;
+  /** Latents whose top inputs are not ties at their floor (they fire on at least topN inputs), and the share of them that pass. */
+  liveUnits: number;
+  rateLive: number;
+  /** (1 + rotations passing at least as large a share) / (1 + rotations): the latents against the basis's random rotations. */
+  p: number;
+}
+
+/** Welch's t-tests of one pair of kinds (two-sided); null where a side has fewer than 2 finite scores. */
+export interface KindTests {
+  purity: TTestResult | null;
+  spread: TTestResult | null;
+  coherence: TTestResult | null;
 }
 
 /** Everything `neuronsVersusRandom` measured. */
@@ -125,11 +174,16 @@ export interface VersusRandomResult {
   liveNeurons: number;
   /** Neurons scored: min(k, liveNeurons); as many random directions are scored. */
   neurons: number;
-  /** The neurons (ascending id), then the random directions (draw order). */
+  /** The neurons (ascending id), then the random directions (draw order), then any latents (ascending id). */
   directions: ScoredDirection[];
-  summary: { neuron: KindSummary; random: KindSummary };
+  /** `latent` only with latents. */
+  summary: { neuron: KindSummary; random: KindSummary; latent?: KindSummary };
   /** Welch's t-test, neurons against random directions (two-sided); null where a side has fewer than 2 finite scores. */
-  tests: { purity: TTestResult | null; spread: TTestResult | null; coherence: TTestResult | null };
+  tests: KindTests;
+  /** With latents: the dictionary's latents (d_sae), those live (top inputs not ties at their floor), and those scored (min(k, live)). */
+  dictionary?: { dSae: number; liveLatents: number; latents: number };
+  /** With latents: Welch's t-tests of latents against neurons, and of latents against random directions (t > 0: latents higher). */
+  latentTests?: { versusNeurons: KindTests; versusRandom: KindTests };
   /** Null without labels. */
   dissection: DissectionResult | null;
 }
@@ -150,7 +204,7 @@ export interface StudyKey {
   direction: number;
 }
 
-/** The neurons and random directions of a result, shuffled, with the key kept apart. */
+/** The directions of a result (neurons, random, any latents), shuffled, with the key kept apart. */
 export interface StudyDeck {
   cards: StudyCard[];
   key: StudyKey[];
@@ -167,6 +221,8 @@ export interface StudyRate {
 export interface StudyReveal {
   neuron: StudyRate;
   random: StudyRate;
+  /** Only where the deck holds latents. */
+  latent?: StudyRate;
   /**
    * Two-sided Fisher's exact test of [[neurons marked, neurons not], [random marked, random not]]: an odds
    * ratio above 1 means neurons were marked interpretable more often.
@@ -191,6 +247,9 @@ export function streamSeed(seed: number, stream: number): number {
  * Random directions: `randomUnitDirections(dim, neurons, streamSeed(seed, 1))`, uniform on the sphere in the
  * layer's own coordinates, as many as neurons so that the two samples and the study deck are balanced.
  * A direction's top inputs are the rows with the largest projection on it, ties in a seeded random order.
+ * Latents (with `options.latents`): live ones as for neurons (a latent active on fewer than topN inputs has a tie
+ * at 0 among its top), all when at most k, else a seeded sample of k; a latent's top inputs are the rows where
+ * its activation is largest, and its coherence is that of those rows of the layer, centred as for the others.
  */
 export async function neuronsVersusRandom(
   values: Float32Array,
@@ -264,6 +323,27 @@ export async function neuronsVersusRandom(
     directions.push(scoreOf('random', r, projection, topOf(projection, topN, grouping), direction));
   }
 
+  const latents = options.latents ?? null;
+  let latentTops: (Int32Array | null)[] | null = null;
+  let dictionary: VersusRandomResult['dictionary'];
+  if (latents) {
+    const columns = latentColumns(latents, n, dim);
+    latentTops = [];
+    for (let i = 0; i < latents.dSae; i++) {
+      if (pacer.due()) await pacer.pause();
+      latentTops.push(liveTop(fillLatentColumn(columns, i, column), topN, grouping));
+    }
+    const liveLatents = latentTops.flatMap((top, i) => (top ? [i] : []));
+    const chosenLatents =
+      liveLatents.length <= k ? liveLatents : Array.from(shuffle(Int32Array.from(liveLatents), createRng(streamSeed(seed, LATENT_STREAM))).subarray(0, k)).sort((a, b) => a - b);
+    for (const i of chosenLatents) {
+      if (pacer.due()) await pacer.pause();
+      const direction = latents.decoder ? latents.decoder.slice(i * dim, (i + 1) * dim) : undefined;
+      directions.push(scoreOf('latent', i, fillLatentColumn(columns, i, column), latentTops[i]!, direction));
+    }
+    dictionary = { dSae: latents.dSae, liveLatents: liveLatents.length, latents: chosenLatents.length };
+  }
+
   stepDone(2);
   pacer.check();
 
@@ -274,10 +354,17 @@ export async function neuronsVersusRandom(
     spread: summary(of(kind, 'spread')),
     coherence: summary(of(kind, 'coherence')),
   });
-  const test = (score: 'purity' | 'spread' | 'coherence') => {
-    const [a, b] = [of('neuron', score), of('random', score)];
+  const test = (score: 'purity' | 'spread' | 'coherence', first: DirectionKind = 'neuron', second: DirectionKind = 'random') => {
+    const [a, b] = [of(first, score), of(second, score)];
     return a.length >= 2 && b.length >= 2 ? welchTTest(a, b) : null;
   };
+  const tests = (first: DirectionKind, second: DirectionKind): KindTests => ({
+    purity: labels ? test('purity', first, second) : null,
+    spread: test('spread', first, second),
+    coherence: test('coherence', first, second),
+  });
+  const dissected = labels ? await dissection(values, n, dim, labels, basisTops, { threshold, topN, rotations, seed, grouping }, pacer, (r) => stepDone(2 + r)) : null;
+  if (dissected && latentTops) dissected.latent = latentDissection(latentTops, labels!, threshold, dissected.rotated);
 
   return {
     n,
@@ -289,10 +376,66 @@ export async function neuronsVersusRandom(
     liveNeurons: live.length,
     neurons: chosen.length,
     directions,
-    summary: { neuron: summarise('neuron'), random: summarise('random') },
-    tests: { purity: labels ? test('purity') : null, spread: test('spread'), coherence: test('coherence') },
-    dissection: labels ? await dissection(values, n, dim, labels, basisTops, { threshold, topN, rotations, seed, grouping }, pacer, (r) => stepDone(2 + r)) : null,
+    summary: { neuron: summarise('neuron'), random: summarise('random'), ...(latents ? { latent: summarise('latent') } : {}) },
+    tests: tests('neuron', 'random'),
+    ...(dictionary ? { dictionary, latentTests: { versusNeurons: tests('latent', 'neuron'), versusRandom: tests('latent', 'random') } } : {}),
+    dissection: dissected,
   };
+}
+
+/** The stream of the latents' sample: apart from the neurons' (0), the directions' (1) and the rotations' (2, 3, ...). */
+const LATENT_STREAM = -2;
+
+/** Each latent's active rows and values: the compressed rows transposed, checked against the table. */
+interface LatentColumns {
+  count: number;
+  start: Int32Array;
+  row: Int32Array;
+  value: Float32Array;
+}
+
+function latentColumns(latents: LatentActivations, n: number, dim: number): LatentColumns {
+  const { count, dSae, rowStart, latent, value, decoder } = latents;
+  const name = 'neuronsVersusRandom';
+  if (count !== n) throw new Error(`${name}: the latents are of ${count} rows, the table has ${n}; encode the same rows.`);
+  if (!Number.isInteger(dSae) || dSae < 1) throw new Error(`${name}: the latents need at least one latent, got dSae = ${dSae}.`);
+  if (rowStart.length !== n + 1 || rowStart[0] !== 0 || rowStart[n] !== latent.length || value.length !== latent.length) {
+    throw new Error(`${name}: the latents' compressed rows are inconsistent (${rowStart.length} row starts for ${n} rows, ${latent.length} latent ids, ${value.length} values).`);
+  }
+  if (decoder && decoder.length !== dSae * dim) throw new Error(`${name}: the decoder holds ${decoder.length} values, not ${dSae} latents x ${dim}.`);
+  const start = new Int32Array(dSae + 1);
+  for (let e = 0; e < latent.length; e++) {
+    const i = latent[e];
+    if (!Number.isInteger(i) || i < 0 || i >= dSae) throw new Error(`${name}: latent id ${i} at entry ${e} is outside 0..${dSae - 1}.`);
+    if (!Number.isFinite(value[e])) throw new Error(`${name}: latent ${i} has a non-finite activation (${value[e]}) at entry ${e}.`);
+    start[i + 1]++;
+  }
+  for (let i = 0; i < dSae; i++) start[i + 1] += start[i];
+  const at = start.slice(0, dSae);
+  const row = new Int32Array(latent.length);
+  const kept = new Float32Array(latent.length);
+  for (let r = 0; r < n; r++) {
+    for (let e = rowStart[r]; e < rowStart[r + 1]; e++) {
+      row[at[latent[e]]] = r;
+      kept[at[latent[e]]++] = value[e];
+    }
+  }
+  return { count: n, start, row, value: kept };
+}
+
+/** Latent i's activation on every row (0 where it is not active), written into `column`. */
+function fillLatentColumn(columns: LatentColumns, i: number, column: Float32Array): Float32Array {
+  column.fill(0);
+  for (let e = columns.start[i]; e < columns.start[i + 1]; e++) column[columns.row[e]] = columns.value[e];
+  return column;
+}
+
+/** The dissection count over every latent (dead ones failing), with its p against the basis's rotations. */
+function latentDissection(tops: (Int32Array | null)[], labels: ArrayLike<number>, threshold: number, rotated: number[]): LatentDissection {
+  const passed = tops.filter((top) => top !== null && labelPurity(top, labels) >= threshold).length;
+  const liveUnits = tops.filter((top) => top !== null).length;
+  const rate = passed / tops.length;
+  return { units: tops.length, rate, liveUnits, rateLive: liveUnits ? passed / liveUnits : NaN, p: (1 + rotated.filter((r) => r >= rate).length) / (1 + rotated.length) };
 }
 
 /** The directions of a result shuffled with a seed, each shown only by its top inputs, with the answer key apart. */
@@ -324,9 +467,11 @@ export function studyReveal(deck: StudyDeck, marks: readonly boolean[]): StudyRe
   };
   const neuron = count('neuron');
   const random = count('random');
+  const latent = deck.key.some((entry) => entry.kind === 'latent') ? count('latent') : null;
   return {
     neuron,
     random,
+    ...(latent ? { latent } : {}),
     fisher: fisherExact(neuron.interpretable, neuron.total - neuron.interpretable, random.interpretable, random.total - random.interpretable),
     cards: deck.cards.map((card, i) => ({ id: card.id, kind: deck.key[i].kind, index: deck.key[i].index, interpretable: marks[i] })),
   };

@@ -262,7 +262,7 @@ describe('studyDeck and studyReveal', () => {
     [16, 12, 5, 0.03195238826540324, 6.6],
   ])('reveals the rates and Fisher p of the 2 x 2 table (k = %i: %i of the neurons, %i of the random marked)', async (k, neuronsMarked, randomMarked, p, oddsRatio) => {
     const deck = studyDeck(await resultWith(k), 3);
-    const seen = { neuron: 0, random: 0 };
+    const seen = { neuron: 0, random: 0, latent: 0 };
     const marks = deck.key.map((entry) => seen[entry.kind]++ < (entry.kind === 'neuron' ? neuronsMarked : randomMarked));
     const reveal = studyReveal(deck, marks);
     expect(reveal.neuron).toEqual({ interpretable: neuronsMarked, total: k, rate: neuronsMarked / k });

@@ -19,7 +19,6 @@ import type { ImageModel } from '../model/image/imageModel';
 import type { Preprocessing } from '../model/image/preprocess';
 import { encodeSae } from '../model/sae/encode';
 import { latentColumn, type Sae } from '../model/sae/sae';
-import { readSaeLens, SAE_CFG_FILE, SAE_WEIGHTS_FILE, SaeFileError } from '../model/sae/saelens';
 import { recordActivations, type ImageProvider } from '../model/image/recordImages';
 import { documentsFromFiles } from '../model/text/documents';
 import { recordTextActivations } from '../model/text/recordText';
@@ -27,6 +26,7 @@ import type { TextModel } from '../model/text/textModel';
 import { tokenContext } from '../model/text/tokenizer';
 import { bundledSample, isTextModelArg, loadModelForCli, loadTextModelForCli } from './buildAtlas';
 import { printNotes, wholeNumber } from './cliText';
+import { openSaeForLayer, readSaeFolder } from './saeFolder';
 import { folderProvider, textFilesFromPath } from './nodeIo';
 
 export const BASIS_FILE_VERSION = 1;
@@ -202,7 +202,7 @@ export async function runBasis(options: BasisCliOptions): Promise<BasisReport> {
   if (options.images !== undefined && options.text !== undefined) throw new Error('Pass --images or --text, not both.');
   const backend = await chooseBackend({ node: true });
   // The files are read before recording, so that a missing folder fails at once; they are checked against the layer after.
-  const saeFiles = options.sae !== undefined ? await readSaeFiles(options.sae) : null;
+  const saeFiles = options.sae !== undefined ? await readSaeFolder(options.sae) : null;
   const started = performance.now();
   const recorded = (await isText(options)) ? await recordText(options, seed, say) : await recordImages(options, seed, say);
   const recordSeconds = (performance.now() - started) / 1000;
@@ -216,7 +216,7 @@ export async function runBasis(options: BasisCliOptions): Promise<BasisReport> {
   let latents: Awaited<ReturnType<typeof encodeSae>> | null = null;
   let encodeSeconds = 0;
   if (saeFiles) {
-    sae = openSae(saeFiles, options.sae!, recorded.modality, recorded.layer, dim);
+    sae = openSaeForLayer(saeFiles, recorded.modality, recorded.layer, dim);
     say(`encoding ${table.count} rows with the SAE (${sae.config.dSae} latents)`);
     const encodeStarted = performance.now();
     latents = await encodeSae(sae, values);
@@ -290,29 +290,6 @@ export async function runBasis(options: BasisCliOptions): Promise<BasisReport> {
 }
 
 const round = (seconds: number) => Math.round(seconds * 100) / 100;
-
-/** The two SAELens files of a --sae folder, read but not yet checked. */
-async function readSaeFiles(folder: string): Promise<{ cfg: string; weights: Uint8Array }> {
-  const read = async (file: string) => {
-    try {
-      return await readFile(join(folder, file));
-    } catch (e) {
-      throw new Error(`--sae ${folder}: cannot read ${file} there (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); the folder needs ${SAE_CFG_FILE} and ${SAE_WEIGHTS_FILE}, as npm run sae writes them.`);
-    }
-  };
-  const [cfg, weights] = await Promise.all([read(SAE_CFG_FILE), read(SAE_WEIGHTS_FILE)]);
-  return { cfg: cfg.toString('utf8'), weights: new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength) };
-}
-
-/** The SAE of --sae, checked against the recorded layer: a mismatch or a broken file is a message naming the folder. */
-function openSae(files: { cfg: string; weights: Uint8Array }, folder: string, modality: 'image' | 'text', layer: string, width: number): Sae {
-  try {
-    return readSaeLens(files, { modality, target: { layer, width } });
-  } catch (e) {
-    if (e instanceof SaeFileError) throw new Error(`--sae ${folder}: ${e.message}`);
-    throw e;
-  }
-}
 
 async function isText(options: BasisCliOptions): Promise<boolean> {
   if (options.model === 'default-text') return true;

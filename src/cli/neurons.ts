@@ -16,11 +16,14 @@ import {
 } from '../model/directions/polysemanticity';
 import type { ImageModel } from '../model/image/imageModel';
 import type { ImageProvider } from '../model/image/recordImages';
+import { encodeSae } from '../model/sae/encode';
+import { measureLatentPolysemanticity } from '../model/sae/latentPolysemanticity';
 import { documentsFromFiles, splitNotice, windows as windowsOf } from '../model/text/documents';
 import { encode, tokenContext } from '../model/text/tokenizer';
 import { bundledSample, loadModelForCli, loadTextModelForCli } from './buildAtlas';
 import { printNotes } from './cliText';
 import { folderProvider, textFilesFromPath } from './nodeIo';
+import { openSaeForLayer, readSaeFolder, type SaeFolderFiles } from './saeFolder';
 
 /** Tokens before an example shown as its context. */
 const CONTEXT_TOKENS = 8;
@@ -49,6 +52,9 @@ convolution and Dense neurons of an image model; writes a JSON report.
   --seed <s>              images: seed of that choice; default: 0
   --max-examples <k>      cluster at most k examples per neuron, the most active; default: ${DEFAULT_MAX_EXAMPLES}
   --contexts <k>          examples kept for each of a neuron's 3 largest clusters (text: with their context); default: 3
+  --sae <dir>             an SAE of this layer in SAELens's files (npm run sae writes them): its latents are measured
+                          on the same rows, the same way, with a latent's encoder column as its input weights (Foote's
+                          suggestion for evaluating SAEs); both histograms are printed side by side
   --out <file>            output JSON; default: neurons.json
 `;
 
@@ -87,6 +93,34 @@ export interface NeuronReport<Example = ExampleContext> {
   topClusters: Example[][];
 }
 
+/** One latent measured as a neuron (--sae). */
+export interface LatentReport {
+  index: number;
+  examples: number;
+  clusteredExamples: number;
+  /** Cluster sizes, largest first; at most 8 listed. */
+  clusters: number[];
+  polysemanticity: number;
+}
+
+/** An SAE's latents measured on the neurons' rows with the neurons' settings (--sae). */
+export interface LatentsSection {
+  /** The --sae folder. */
+  sae: string;
+  architecture: string;
+  /** Latents active per row (TopK), null for a ReLU SAE. */
+  k: number | null;
+  dSae: number;
+  /** histogram[k] latents have k clusters of at least minMembers examples, as the neurons' histogram. */
+  histogram: number[];
+  /** Latents with no example (never active on these rows). */
+  deadLatents: number;
+  meanPolysemanticity: number;
+  /** Latents with more than maxExamples examples (only the most active were clustered). */
+  capped: number;
+  latents: LatentReport[];
+}
+
 /** What both modalities' reports share. */
 interface NeuronsFileCommon {
   version: 1;
@@ -102,6 +136,8 @@ interface NeuronsFileCommon {
   /** Neurons with no example (never positive on these inputs). */
   deadNeurons: number;
   meanPolysemanticity: number;
+  /** Only with --sae: the SAE's latents, measured on the same rows. */
+  latents?: LatentsSection;
   notices: string[];
   errors: InputError[];
 }
@@ -142,6 +178,8 @@ interface CommonOptions {
   neurons?: number[];
   maxExamples?: number;
   contexts?: number;
+  /** A folder with an SAE of the layer in SAELens's files: its latents are measured too. */
+  sae?: string;
   onProgress?: (event: ProgressEvent) => void;
 }
 
@@ -161,6 +199,7 @@ export interface ImageNeuronsOptions extends CommonOptions {
 /** Records the documents at an MLP layer and measures each neuron's polysemanticity. */
 export async function measureNeurons(options: NeuronsOptions): Promise<NeuronsFile> {
   await chooseBackend({ node: true });
+  const saeFiles = options.sae !== undefined ? await readSaeFolder(options.sae) : null;
   const read = documentsFromFiles(await textFilesFromPath(options.text));
   if (read.documents.length === 0) {
     const firstError = read.errors[0];
@@ -189,6 +228,7 @@ export async function measureNeurons(options: NeuronsOptions): Promise<NeuronsFi
       notices.push(`--max-tokens: recorded the first ${recorded.count.toLocaleString('en')} of ${recorded.available.toLocaleString('en')} tokens.`);
     }
     const { settings, measured } = await measure(recorded, 'text', options, notices);
+    const latents = saeFiles ? await measureLatents(saeFiles, 'text', recorded, settings, notices) : null;
     const contexts = options.contexts ?? 3;
     return {
       version: 1,
@@ -201,6 +241,7 @@ export async function measureNeurons(options: NeuronsOptions): Promise<NeuronsFi
       tokens: recorded.count,
       tokensAvailable: recorded.available,
       ...distribution(measured),
+      ...(latents ? { latents } : {}),
       notices,
       errors: read.errors,
       neurons: measured.neurons.map((n) =>
@@ -219,6 +260,7 @@ export async function measureNeurons(options: NeuronsOptions): Promise<NeuronsFi
 /** Records images at a convolution, Dense or activation layer of an image model and measures each neuron's polysemanticity. */
 export async function measureImageNeurons(options: ImageNeuronsOptions): Promise<ImageNeuronsFile> {
   await chooseBackend({ node: true });
+  const saeFiles = options.sae !== undefined ? await readSaeFolder(options.sae) : null;
   const model = await loadModelForCli(options.model);
   try {
     let images: ImageProvider;
@@ -234,6 +276,7 @@ export async function measureImageNeurons(options: ImageNeuronsOptions): Promise
     const recorded = await recordImageNeuronInputs(model, images, layer, { maxRows: options.maxRows, seed: options.seed, onProgress: options.onProgress });
     const notices = [...recorded.notices];
     const { settings, measured } = await measure(recorded, 'image', options, notices);
+    const latents = saeFiles ? await measureLatents(saeFiles, 'image', recorded, settings, notices) : null;
     const contexts = options.contexts ?? 3;
     const [, w] = recorded.positionShape;
     return {
@@ -251,6 +294,7 @@ export async function measureImageNeurons(options: ImageNeuronsOptions): Promise
       rows: recorded.count,
       rowsAvailable: recorded.available,
       ...distribution(measured),
+      ...(latents ? { latents } : {}),
       notices,
       errors: recorded.errors,
       neurons: measured.neurons.map((n) =>
@@ -296,6 +340,59 @@ async function measure(recorded: NeuronInputs, kind: 'text' | 'image', options: 
   const { maxExamples } = settings;
   if (measured.capped > 0) notices.push(`${measured.capped} neuron(s) had more than ${maxExamples} examples: only their ${maxExamples} most active were clustered (--max-examples).`);
   return { settings, measured };
+}
+
+/**
+ * The SAE's latents measured as the neurons are, on the same rows (the layer's activations the neurons output) with
+ * the same clustering settings; a latent's embedding reads its encoder column (measureLatentPolysemanticity).
+ */
+async function measureLatents(
+  files: SaeFolderFiles,
+  modality: 'text' | 'image',
+  recorded: NeuronInputs,
+  settings: { threshold: number; minMembers: number; exampleFraction: number; maxExamples: number },
+  notices: string[],
+): Promise<LatentsSection> {
+  const sae = openSaeForLayer(files, modality, recorded.layer, recorded.width);
+  const activations = recorded.activations.subarray(0, recorded.count * recorded.width);
+  const encoded = await encodeSae(sae, activations);
+  const poly = measureLatentPolysemanticity(sae, activations, encoded, {
+    threshold: settings.threshold,
+    minMembers: settings.minMembers,
+    fraction: settings.exampleFraction,
+    maxExamples: settings.maxExamples,
+  });
+  if (poly.capped > 0) notices.push(`${poly.capped} latent(s) had more than ${settings.maxExamples} examples: only their ${settings.maxExamples} most active were clustered (--max-examples).`);
+  return {
+    sae: files.folder,
+    architecture: sae.config.architecture,
+    k: sae.config.architecture === 'topk' ? sae.config.k! : null,
+    dSae: sae.config.dSae,
+    histogram: poly.histogram,
+    deadLatents: poly.deadLatents,
+    meanPolysemanticity: poly.meanPolysemanticity,
+    capped: poly.capped,
+    latents: poly.latents.map((l) => ({ index: l.index, examples: l.examples, clusteredExamples: l.clusteredExamples, clusters: l.clusters.slice(0, 8), polysemanticity: l.polysemanticity })),
+  };
+}
+
+/** Units per number of clusters in the bins 0, 1, 2, 3 and 4+, with the share of all units. */
+export function histogramBins(histogram: readonly number[]): { bin: string; count: number; share: number }[] {
+  const total = histogram.reduce((a, b) => a + b, 0);
+  const bins = [0, 1, 2, 3].map((k) => ({ bin: String(k), count: histogram[k] ?? 0 }));
+  bins.push({ bin: '4+', count: histogram.slice(4).reduce((a, b) => a + b, 0) });
+  return bins.map((b) => ({ ...b, share: total ? b.count / total : NaN }));
+}
+
+/** The neurons' and latents' histograms side by side: units (and their share) with 0, 1, 2, 3 and 4+ clusters. */
+export function histogramsSideBySide(file: NeuronsFile | ImageNeuronsFile): string {
+  const rows: [string, readonly number[], number][] = [[`neurons (${file.neurons.length})`, file.histogram, file.meanPolysemanticity]];
+  if (file.latents) rows.push([`latents (${file.latents.dSae})`, file.latents.histogram, file.latents.meanPolysemanticity]);
+  const header = ['clusters per unit', ...histogramBins([]).map((b) => b.bin), 'mean'];
+  const body = rows.map(([name, histogram, mean]) => [name, ...histogramBins(histogram).map((b) => `${b.count} (${(100 * b.share).toFixed(1)}%)`), mean.toFixed(2)]);
+  const widths = header.map((h, j) => Math.max(h.length, ...body.map((r) => r[j].length)));
+  const row = (cells: string[]) => cells.map((cell, j) => (j === 0 ? cell.padEnd(widths[j]) : cell.padStart(widths[j]))).join('  ');
+  return [row(header), ...body.map(row)].join('\n') + '\n';
 }
 
 function distribution(measured: LayerPolysemanticity): Pick<NeuronsFileCommon, 'histogram' | 'deadNeurons' | 'meanPolysemanticity'> {
@@ -359,6 +456,16 @@ export function summary(file: NeuronsFile | ImageNeuronsFile, top = 8): string {
     `${file.layer} of ${file.model}: ${file.neurons.length} neurons over ${over} (threshold ${file.threshold}, clusters of at least ${file.minMembers})`,
     `polysemanticity: ${file.histogram.map((n, k) => `${k}: ${n}`).join(', ')}; mean ${file.meanPolysemanticity.toFixed(2)}; ${file.deadNeurons} neuron(s) with no example`,
   ];
+  if (file.latents) {
+    const { latents } = file;
+    lines.push(
+      `latents of the SAE in ${latents.sae} (${latents.architecture}${latents.k !== null ? `, k ${latents.k}` : ''}): ${latents.histogram.map((n, k) => `${k}: ${n}`).join(', ')}; ` +
+        `mean ${latents.meanPolysemanticity.toFixed(2)}; ${latents.deadLatents} latent(s) with no example`,
+      '',
+      histogramsSideBySide(file).trimEnd(),
+      '',
+    );
+  }
   const neurons: NeuronReport<ExampleContext | ImageExample>[] = file.neurons;
   const ranked = [...neurons].sort((a, b) => b.polysemanticity - a.polysemanticity || a.index - b.index).slice(0, top);
   if (ranked.length && ranked[0].polysemanticity > 0) lines.push('most polysemantic:');
@@ -395,6 +502,7 @@ async function main(): Promise<void> {
       seed: { type: 'string' },
       'max-examples': { type: 'string' },
       contexts: { type: 'string', default: '3' },
+      sae: { type: 'string' },
       out: { type: 'string', default: 'neurons.json' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -419,6 +527,7 @@ async function main(): Promise<void> {
     neurons: parseNeurons(values.neurons),
     maxExamples: values['max-examples'] === undefined ? undefined : integer(values['max-examples'], '--max-examples', 1),
     contexts: integer(values.contexts, '--contexts', 0),
+    sae: values.sae,
     onProgress: progress,
   };
   const optional = (flag: 'max-tokens' | 'max-images' | 'max-rows' | 'seed', min: number) => (values[flag] === undefined ? undefined : integer(values[flag], `--${flag}`, min));

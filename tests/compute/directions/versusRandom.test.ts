@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { directionCoherence, dissectionRate, labelPurity, randomRotation, randomRotationColumns, rotateRows } from '../../../src/compute/directions/basisVsRandom';
 import {
+  directionVector,
   DISSECTION_UNITS,
   neuronsVersusRandom,
   streamSeed,
@@ -294,5 +295,108 @@ describe('neuronsVersusRandom input checks', () => {
     ['a constant table', () => neuronsVersusRandom(new Float32Array(120), 30, 4, labels, { topN: 5 }), /only 0 of 4 neurons vary/],
   ])('fails clearly on %s', async (_, call, message) => {
     await expect(call()).rejects.toThrow(message);
+  });
+});
+
+/** Compressed sparse rows from a dense n x dSae matrix, each row's entries in a seeded order (the scorer must not rely on it). */
+function sparseRows(dense: Float32Array, n: number, dSae: number, seed: number) {
+  const random = createRng(seed);
+  const rowStart = new Int32Array(n + 1);
+  const latent: number[] = [];
+  const value: number[] = [];
+  for (let r = 0; r < n; r++) {
+    const active = Array.from({ length: dSae }, (_, i) => i).filter((i) => dense[r * dSae + i] !== 0);
+    for (let i = active.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [active[i], active[j]] = [active[j], active[i]];
+    }
+    for (const i of active) [latent[latent.length], value[value.length]] = [i, dense[r * dSae + i]];
+    rowStart[r + 1] = latent.length;
+  }
+  return { count: n, dSae, rowStart, latent: Int32Array.from(latent), value: Float32Array.from(value) };
+}
+
+describe('neuronsVersusRandom with latents', () => {
+  const [n, dim, dSae, topN] = [400, 8, 6, 20];
+  const { values, labels } = basisAligned(n, dim, 5);
+  // Latents whose top rows are known by construction:
+  // 0: fires on the rows labelled 3, rising with the row: its top are the last 20 of them, latest first (purity 1);
+  // 1: fires on every third row, rising with the row: its top are the last 20 multiples of 3;
+  // 2: fires on 5 rows (fewer than topN: a tie at 0 among its top, not live); 3: never fires;
+  // 4: 1 on every row (its top a tie at its floor, not live); 5: fires on the rows labelled 5, falling with the row.
+  const dense = new Float32Array(n * dSae);
+  for (let r = 0; r < n; r++) {
+    if (labels[r] === 3) dense[r * dSae] = 1 + r / n;
+    if (r % 3 === 0) dense[r * dSae + 1] = 0.5 + r;
+    if (r < 5) dense[r * dSae + 2] = 2;
+    dense[r * dSae + 4] = 1;
+    if (labels[r] === 5) dense[r * dSae + 5] = 2 - r / n;
+  }
+  const rowsOf = (label: number) => Array.from({ length: n }, (_, r) => r).filter((r) => labels[r] === label);
+  const expectedTop: Record<number, number[]> = {
+    0: rowsOf(3).reverse().slice(0, topN),
+    1: Array.from({ length: n }, (_, r) => r).filter((r) => r % 3 === 0).reverse().slice(0, topN),
+    5: rowsOf(5).slice(0, topN),
+  };
+  const decoder = Float32Array.from({ length: dSae * dim }, (_, i) => i / 10);
+
+  it('scores live latents by their own top rows: purity, spread and coherence as for the others; dead and tied latents are left out', async () => {
+    const latents = { ...sparseRows(dense, n, dSae, 1), decoder };
+    const result = await neuronsVersusRandom(values, n, dim, labels, { k: 8, topN, seed: 2, rotations: 3, latents });
+    expect(result.dictionary).toEqual({ dSae, liveLatents: 3, latents: 3 });
+    const scored = result.directions.filter((d) => d.kind === 'latent');
+    expect(result.directions.slice(0, 2 * result.neurons).every((d) => d.kind !== 'latent')).toBe(true);
+    expect(scored.map((d) => d.index)).toEqual([0, 1, 5]);
+    for (const d of scored) {
+      const column = Float32Array.from({ length: n }, (_, r) => dense[r * dSae + d.index]);
+      expect(Array.from(d.top)).toEqual(expectedTop[d.index]);
+      expect(d.purity).toBe(labelPurity(expectedTop[d.index], labels));
+      expect(d.spread).toBeCloseTo(topSpread(column, expectedTop[d.index]), 12);
+      expect(d.coherence).toBeCloseTo(directionCoherence(values, n, dim, expectedTop[d.index]), 5);
+      expect(Array.from(d.direction!)).toEqual(Array.from(decoder.subarray(d.index * dim, (d.index + 1) * dim)));
+    }
+    expect(scored[0].purity).toBe(1);
+    expect(scored[2].purity).toBe(1);
+    expect(result.summary.latent!.purity!.count).toBe(3);
+    expect(result.summary.latent!.purity!.mean).toBeCloseTo((2 + scored[1].purity!) / 3, 12);
+    expect(result.latentTests!.versusNeurons.purity).not.toBeNull();
+    expect(result.latentTests!.versusRandom.coherence).not.toBeNull();
+
+    // The dissection over every latent: 0 and 5 pass, 1 passes if its mixed top reaches the threshold; 2, 3, 4 fail.
+    const d = result.dissection!;
+    const passed = 2 + (scored[1].purity! >= 0.5 ? 1 : 0);
+    expect(d.latent).toEqual({ units: dSae, rate: passed / dSae, liveUnits: 3, rateLive: passed / 3, p: (1 + d.rotated.filter((r) => r >= passed / dSae).length) / 4 });
+    // The latents change nothing of the neurons' and random directions' scores.
+    const plain = await neuronsVersusRandom(values, n, dim, labels, { k: 8, topN, seed: 2, rotations: 3 });
+    expect(plain.dictionary).toBeUndefined();
+    expect(plain.summary.latent).toBeUndefined();
+    expect(result.directions.slice(0, plain.directions.length)).toEqual(plain.directions);
+    expect(result.tests).toEqual(plain.tests);
+    const { latent: _, ...neuronsDissection } = d;
+    expect(neuronsDissection).toEqual(plain.dissection);
+  });
+
+  it('samples k live latents with a seed, tests latents against both kinds, and puts them in the study deck', async () => {
+    const latents = sparseRows(dense, n, dSae, 2);
+    const result = await neuronsVersusRandom(values, n, dim, labels, { k: 2, topN, seed: 4, rotations: 0, latents });
+    const again = await neuronsVersusRandom(values, n, dim, labels, { k: 2, topN, seed: 4, rotations: 0, latents: sparseRows(dense, n, dSae, 3) });
+    const chosen = result.directions.filter((d) => d.kind === 'latent').map((d) => d.index);
+    expect(chosen).toHaveLength(2);
+    expect(chosen.every((i) => [0, 1, 5].includes(i))).toBe(true);
+    expect(again.directions.filter((d) => d.kind === 'latent').map((d) => d.index)).toEqual(chosen);
+    expect(result.directions.filter((d) => d.kind === 'latent')[0].direction).toBeUndefined();
+    expect(() => directionVector(result.directions.find((d) => d.kind === 'latent')!, dim)).toThrow(/without the SAE's decoder/);
+    const deck = studyDeck(result, 1);
+    expect(deck.cards).toHaveLength(result.directions.length);
+    const reveal = studyReveal(deck, deck.key.map((k) => k.kind === 'latent'));
+    expect(reveal.latent).toEqual({ interpretable: 2, total: 2, rate: 1 });
+    expect(reveal.neuron.interpretable).toBe(0);
+  });
+
+  it('fails clearly on latents of other rows or with ids outside the dictionary', async () => {
+    const latents = sparseRows(dense, n, dSae, 1);
+    await expect(neuronsVersusRandom(values, n, dim, labels, { topN, latents: { ...latents, count: n - 1 } })).rejects.toThrow(/latents are of 399 rows, the table has 400/);
+    await expect(neuronsVersusRandom(values, n, dim, labels, { topN, latents: { ...latents, dSae: 3 } })).rejects.toThrow(/latent id \d at entry \d+ is outside 0\.\.2/);
+    await expect(neuronsVersusRandom(values, n, dim, labels, { topN, latents: { ...latents, decoder: new Float32Array(5) } })).rejects.toThrow(/decoder holds 5 values, not 6 latents x 8/);
   });
 });

@@ -3,9 +3,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { chooseBackend } from '../model/backend';
 import type { AblationMode } from '../model/text/ablation';
-import { ablate, ABLATION_MODES, type AblateOptions } from './ablateRun';
-import { loadTextModelForCli } from './buildAtlas';
-import { wholeNumber } from './cliText';
+import { ablate, ablateImages, ABLATION_MODES, type AblateOptions, type ImageAblateOptions, type ImageAblateReport } from './ablateRun';
+import { loadModelForCli, loadTextModelForCli } from './buildAtlas';
+import { printNotes, wholeNumber } from './cliText';
+import { heldOutShare } from './imageInterventions';
 
 const DEFAULT_TEXT = fileURLToPath(new URL('../../public/text-sample/moby-dick-sample.jsonl', import.meta.url));
 
@@ -31,10 +32,27 @@ ablation of random directions (or random units), with a one-sided test that it r
   --sae <dir>             a SAELens folder (cfg.json + sae_weights.safetensors) for latent:N
   --negatives <file|dir>  the counterexamples of a texts:PATH concept
   --out <file>            output JSON; default: ablate.json
+
+Image models: ablate at every spatial position of a layer and test whether it lowers a class's accuracy over its
+held-out images more than the same ablation of seeded random directions (or random units) does.
+
+  npm run ablate -- --images <dir|sample> --class <name> [--model <dir|default>] [--layer <name>] [options]
+
+  --model <dir|default>   a TF.js layers model folder; default: the built-in CNN (models/fashion-cnn)
+  --images <dir|sample>   a folder with one sub-folder of images per class (named as the model's classes), or sample:
+                          the bundled Fashion-MNIST sample (for the built-in CNN)
+  --class <name>          the class whose accuracy is measured: a class name of the model, or its index
+  --layer <name>          default: the model's default layer
+  --direction <spec>      class:NAME (default: class:<--class>): the difference of the means of the layer's pooled
+                          rows, the class's held-in images against the other held-in images; or neuron:N, random:SEED,
+                          concept:NAME, cell:I,J (with --atlas), latent:N (with --sae)
+  --mode <m>              project (default) | zero | mean (mean: the unit's mean over the held-in images' positions)
+  --held-out <f>          the share of the images held out and measured on; default: 0.5
+  --random <n>, --seed <n> as above (the seed also splits the images)
 `;
 
-/** The command line as ablate's options and the output path; null for --help. */
-export function parseAblateArgs(args: string[]): { options: AblateOptions; out: string } | null {
+/** The command line as ablate's options (for a GPT-2) or image options (with --images) and the output path; null for --help. */
+export function parseAblateArgs(args: string[]): { options: AblateOptions; out: string; image?: undefined } | { image: ImageAblateOptions; out: string; options?: undefined } | null {
   const { values } = parseArgs({
     args,
     options: {
@@ -44,21 +62,45 @@ export function parseAblateArgs(args: string[]): { options: AblateOptions; out: 
       mode: { type: 'string', default: 'project' },
       random: { type: 'string', default: '20' },
       seed: { type: 'string', default: '0' },
-      texts: { type: 'string', default: DEFAULT_TEXT },
+      texts: { type: 'string' },
       contexts: { type: 'string', default: '32' },
       'context-tokens': { type: 'string', default: '64' },
       atlas: { type: 'string' },
       grid: { type: 'string' },
       sae: { type: 'string' },
       negatives: { type: 'string' },
+      images: { type: 'string' },
+      class: { type: 'string' },
+      'held-out': { type: 'string', default: '0.5' },
       out: { type: 'string', default: 'ablate.json' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) return null;
+  if (!ABLATION_MODES.includes(values.mode as AblationMode)) throw new Error(`--mode must be ${ABLATION_MODES.join(', ')}; got "${values.mode}".`);
+  if (values.images !== undefined) {
+    if (values.class === undefined) throw new Error('Missing --class (with --images). Run with --help for usage.');
+    const textOnly = (['texts', 'negatives', 'contexts', 'context-tokens'] as const).filter((flag) => args.includes(`--${flag}`));
+    if (textOnly.length) throw new Error(`${textOnly.map((f) => `--${f}`).join(', ')}: for a GPT-2; with --images the effect is measured on the images' classes.`);
+    return {
+      image: {
+        model: values.model,
+        images: values.images,
+        className: values.class,
+        layer: values.layer,
+        direction: values.direction,
+        mode: values.mode as AblationMode,
+        heldOut: heldOutShare(values['held-out']),
+        random: wholeNumber(values.random, '--random', 2),
+        seed: wholeNumber(values.seed, '--seed', 0),
+        sources: { atlas: values.atlas, grid: values.grid === undefined ? undefined : wholeNumber(values.grid, '--grid', 1), sae: values.sae },
+      },
+      out: values.out,
+    };
+  }
+  if (values.class !== undefined) throw new Error('--class goes with --images (an image model).');
   const missing = (['layer', 'direction'] as const).filter((flag) => values[flag] === undefined);
   if (missing.length) throw new Error(`Missing ${missing.map((f) => `--${f}`).join(', ')}. Run with --help for usage.`);
-  if (!ABLATION_MODES.includes(values.mode as AblationMode)) throw new Error(`--mode must be ${ABLATION_MODES.join(', ')}; got "${values.mode}".`);
   return {
     options: {
       model: values.model,
@@ -67,13 +109,28 @@ export function parseAblateArgs(args: string[]): { options: AblateOptions; out: 
       mode: values.mode as AblationMode,
       random: wholeNumber(values.random, '--random', 2),
       seed: wholeNumber(values.seed, '--seed', 0),
-      texts: values.texts,
+      texts: values.texts ?? DEFAULT_TEXT,
       contexts: wholeNumber(values.contexts, '--contexts', 1),
       contextTokens: wholeNumber(values['context-tokens'], '--context-tokens', 2),
       sources: { atlas: values.atlas, grid: values.grid === undefined ? undefined : wholeNumber(values.grid, '--grid', 1), sae: values.sae, negatives: values.negatives },
     },
     out: values.out,
   };
+}
+
+/** The image report as the terminal shows it. */
+export function imageAblateSummary(report: ImageAblateReport): string {
+  const { test: t, images } = report;
+  const line = (what: string, d: ImageAblateReport['test']['accuracyDrop']) =>
+    `  ${what} drop ${d.value.toFixed(4)} against ${t.random} ${t.controls} ${d.randomMean.toFixed(4)} ± ${d.randomStd.toFixed(4)}; t ${d.t.toFixed(2)} (${d.df} df), one-sided p (t) ${d.pT.toExponential(2)}, p (rank) ${d.pRank.toFixed(3)}\n`;
+  return (
+    `${report.model}, ${report.layer}, ${report.mode}-ablation of ${report.direction}, class "${report.class}":\n` +
+    (report.concept ? `  concept learnt from ${report.concept.positives} held-in images of the class against ${report.concept.negatives} others (k-fold accuracy ${report.concept.accuracy?.toFixed(3) ?? 'n/a'})\n` : '') +
+    `  over the ${t.images} held-out images of the class (of ${images.heldOut} held out, ${images.count} in all; seed ${images.seed}): ` +
+    `accuracy clean ${t.accuracy.clean.toFixed(4)}, ablated ${t.accuracy.ablated.toFixed(4)}; P("${report.class}") clean ${t.probability.clean.toFixed(4)}, ablated ${t.probability.ablated.toFixed(4)}\n` +
+    line('accuracy', t.accuracyDrop) +
+    line('probability', t.probabilityDrop)
+  );
 }
 
 async function main(): Promise<void> {
@@ -83,6 +140,18 @@ async function main(): Promise<void> {
     return;
   }
   await chooseBackend({ node: true });
+  if (parsed.image) {
+    const imageModel = await loadModelForCli(parsed.image.model);
+    try {
+      const report = await ablateImages(parsed.image, imageModel);
+      await writeFile(parsed.out, `${JSON.stringify(report, null, 2)}\n`);
+      process.stdout.write(`${imageAblateSummary(report)}wrote ${parsed.out}\n`);
+      printNotes([], report.images.unreadable);
+    } finally {
+      imageModel.dispose();
+    }
+    return;
+  }
   const model = await loadTextModelForCli(parsed.options.model);
   try {
     const report = await ablate(parsed.options, model);

@@ -1,8 +1,11 @@
 import type { VersusRandom } from '../compute/directions/stats';
+import type { ImageModel } from '../model/image/imageModel';
+import { imageAblationTest, type ImageAblationTest } from '../model/image/intervention';
 import { ablationTest, type AblationMode, type AblationTarget } from '../model/text/ablation';
 import type { TextModel } from '../model/text/textModel';
 import { wholeNumber } from './cliText';
 import { contextsFrom, directionOf, type DirectionSources } from './directions';
+import { imageSetup, type ClassConcept, type ImageInterventionOptions, type ImagesUsed } from './imageInterventions';
 
 export const ABLATE_FILE_VERSION = 1;
 export const ABLATION_MODES: readonly AblationMode[] = ['project', 'zero', 'mean'];
@@ -82,5 +85,63 @@ export async function ablate(options: AblateOptions, model: TextModel): Promise<
     random: options.random,
     seed: test.seed,
     increase: test.increase,
+  };
+}
+
+/** npm run ablate with --images: options beyond the shared image ones. */
+export interface ImageAblateOptions extends ImageInterventionOptions {
+  model: string;
+  mode: AblationMode;
+  /** Random directions (project) or random other units (zero, mean) ablated the same way; at least 2. */
+  random: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** What npm run ablate --images writes. */
+export interface ImageAblateReport {
+  version: typeof ABLATE_FILE_VERSION;
+  modality: 'image';
+  model: string;
+  layer: string;
+  direction: string;
+  concept?: ClassConcept;
+  mode: AblationMode;
+  class: string;
+  classIndex: number;
+  classNames: string[] | null;
+  images: ImagesUsed;
+  /** The class's accuracy and probability over its held-out images, clean and ablated, against the controls' drops. */
+  test: ImageAblationTest;
+}
+
+/** Ablates a direction or unit of an image model's layer and tests whether it lowers a class's accuracy over its held-out images more than random controls. */
+export async function ablateImages(options: ImageAblateOptions, model: ImageModel): Promise<ImageAblateReport> {
+  if (!ABLATION_MODES.includes(options.mode)) throw new Error(`--mode must be ${ABLATION_MODES.join(', ')}; got "${options.mode}".`);
+  if (!(Number.isInteger(options.random) && options.random >= 2)) throw new Error(`--random must be a whole number of at least 2 (the controls need a spread); got ${options.random}.`);
+  if (options.mode !== 'project' && !options.direction?.startsWith('neuron:')) {
+    throw new Error(`--mode ${options.mode} sets one unit: give --direction neuron:N, or --mode project for "${options.direction ?? `class:${options.className}`}".`);
+  }
+  const setup = await imageSetup(options, model);
+  const target: AblationTarget =
+    options.mode === 'project' ? { kind: 'direction', direction: setup.direction } : { kind: 'unit', unit: wholeNumber(setup.directionSpec.slice('neuron:'.length), '--direction neuron:N', 0) };
+  const test = await imageAblationTest(model, setup.layer, setup.heldOut, setup.heldOut.labels, target, options.mode, setup.classIndex, {
+    random: options.random,
+    seed: options.seed,
+    means: setup.moments.means,
+    onProgress: options.onProgress,
+  });
+  return {
+    version: ABLATE_FILE_VERSION,
+    modality: 'image',
+    model: model.name,
+    layer: setup.layer,
+    direction: setup.directionSpec,
+    ...(setup.concept ? { concept: setup.concept } : {}),
+    mode: options.mode,
+    class: setup.className,
+    classIndex: setup.classIndex,
+    classNames: model.classNames,
+    images: setup.used,
+    test,
   };
 }

@@ -22,6 +22,8 @@ export interface DirectionSources {
   sae?: string;
   /** The counterexamples of a texts: concept (a file or folder of texts). */
   negatives?: string;
+  /** Which side the layer is on, for an SAE's hook name; default: text. */
+  modality?: 'text' | 'image';
 }
 
 /** The direction spec's forms, for messages and --help. */
@@ -58,7 +60,7 @@ export async function directionOf(spec: string, width: number, layer: string, so
   } else if (kind === 'latent') {
     if (!sources.sae) throw new Error('--direction latent: needs --sae <folder>.');
     const [cfg, weights] = await Promise.all([readFile(join(sources.sae, SAE_CFG_FILE), 'utf8'), readFile(join(sources.sae, SAE_WEIGHTS_FILE))]);
-    const sae = readSaeLens({ cfg, weights: new Uint8Array(weights) }, { modality: 'text', target: { layer, width } });
+    const sae = readSaeLens({ cfg, weights: new Uint8Array(weights) }, { modality: sources.modality ?? 'text', target: { layer, width } });
     const n = wholeNumber(arg, '--direction latent:N', 0);
     if (n >= sae.config.dSae) throw new Error(`The SAE has latents 0..${sae.config.dSae - 1}; got latent:${n}.`);
     v = sae.weights.W_dec.slice(n * width, (n + 1) * width);

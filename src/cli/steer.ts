@@ -3,9 +3,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { chooseBackend } from '../model/backend';
 import type { SteeringTest } from '../model/text/steering';
-import { loadTextModelForCli } from './buildAtlas';
-import { wholeNumber } from './cliText';
-import { steer, type SteerOptions } from './steerRun';
+import { loadModelForCli, loadTextModelForCli } from './buildAtlas';
+import { printNotes, wholeNumber } from './cliText';
+import { heldOutShare } from './imageInterventions';
+import { steer, steerImages, type ImageSteerOptions, type ImageSteerReport, type SteerOptions } from './steerRun';
 
 const DEFAULT_TEXT = fileURLToPath(new URL('../../public/text-sample/moby-dick-sample.jsonl', import.meta.url));
 
@@ -39,10 +40,30 @@ measure how the next-token distribution moves over held-out contexts.
                           the same norm as the direction's vector
   --watch <words>         comma-separated words, each one token with a leading space (" sea"), for --random
   --out <file>            output JSON; default: steer.json
+
+Image models: add α·v at every spatial position of a layer and test whether it raises a class's probability over
+held-out images more than seeded random directions do (no generation, no prompt).
+
+  npm run steer -- --images <dir|sample> --class <name> --alpha <a> [--model <dir|default>] [--layer <name>] [options]
+
+  --model <dir|default>   a TF.js layers model folder; default: the built-in CNN (models/fashion-cnn)
+  --images <dir|sample>   a folder with one sub-folder of images per class (named as the model's classes), or sample:
+                          the bundled Fashion-MNIST sample (for the built-in CNN)
+  --class <name>          the class whose probability is watched: a class name of the model, or its index
+  --layer <name>          default: the model's default layer
+  --direction <spec>      class:NAME (default: class:<--class>): the difference of the means of the layer's pooled
+                          rows, the class's held-in images against the other held-in images; or neuron:N, random:SEED,
+                          concept:NAME, cell:I,J (with --atlas), latent:N (with --sae)
+  --alpha <a>             strength, in units of the root mean square of x·v over every position of the held-in images
+  --held-out <f>          the share of the images held out and measured on; the rest learn the concept and the
+                          scales; default: 0.5
+  --random <n>            seeded random directions to test against; default: 20
+  --controls <alpha|norm> as above
+  --seed <n>              the split's and the random directions' seed; default: 0
 `;
 
-/** The command line as steer's options and the output path; null for --help. */
-export function parseSteerArgs(args: string[]): { options: SteerOptions; out: string } | null {
+/** The command line as steer's options (for a GPT-2) or image options (with --images) and the output path; null for --help. */
+export function parseSteerArgs(args: string[]): { options: SteerOptions; out: string; image?: undefined } | { image: ImageSteerOptions; out: string; options?: undefined } | null {
   const { values } = parseArgs({
     args,
     options: {
@@ -55,14 +76,17 @@ export function parseSteerArgs(args: string[]): { options: SteerOptions; out: st
       temperature: { type: 'string', default: '0' },
       'top-k': { type: 'string', default: '0' },
       seed: { type: 'string', default: '0' },
-      text: { type: 'string', default: DEFAULT_TEXT },
+      text: { type: 'string' },
       contexts: { type: 'string', default: '16' },
       'context-tokens': { type: 'string', default: '64' },
       atlas: { type: 'string' },
       grid: { type: 'string' },
       sae: { type: 'string' },
       negatives: { type: 'string' },
-      random: { type: 'string', default: '0' },
+      random: { type: 'string' },
+      images: { type: 'string' },
+      class: { type: 'string' },
+      'held-out': { type: 'string', default: '0.5' },
       watch: { type: 'string' },
       controls: { type: 'string', default: 'alpha' },
       out: { type: 'string', default: 'steer.json' },
@@ -70,11 +94,36 @@ export function parseSteerArgs(args: string[]): { options: SteerOptions; out: st
     },
   });
   if (values.help) return null;
+  if (values.controls !== 'alpha' && values.controls !== 'norm') throw new Error(`--controls must be alpha or norm; got "${values.controls}".`);
+  if (values.images !== undefined) {
+    const missingImage = (['class', 'alpha'] as const).filter((flag) => values[flag] === undefined);
+    if (missingImage.length) throw new Error(`Missing ${missingImage.map((f) => `--${f}`).join(', ')} (with --images). Run with --help for usage.`);
+    const textOnly = (['prompt', 'watch', 'text', 'negatives'] as const).filter((flag) => values[flag] !== undefined);
+    if (textOnly.length) throw new Error(`${textOnly.map((f) => `--${f}`).join(', ')}: for a GPT-2; with --images the effect is measured on the images' class probabilities.`);
+    const alpha = Number(values.alpha);
+    if (!Number.isFinite(alpha)) throw new Error(`--alpha must be a number; got "${values.alpha}".`);
+    return {
+      image: {
+        model: values.model,
+        images: values.images,
+        className: values.class!,
+        layer: values.layer,
+        direction: values.direction,
+        alpha,
+        heldOut: heldOutShare(values['held-out']),
+        random: wholeNumber(values.random ?? '20', '--random', 2),
+        controls: values.controls,
+        seed: wholeNumber(values.seed, '--seed', 0),
+        sources: { atlas: values.atlas, grid: values.grid === undefined ? undefined : wholeNumber(values.grid, '--grid', 1), sae: values.sae },
+      },
+      out: values.out,
+    };
+  }
+  if (values.class !== undefined) throw new Error('--class goes with --images (an image model); for a GPT-2 watch tokens with --watch.');
   const missing = (['layer', 'direction', 'alpha', 'prompt'] as const).filter((flag) => values[flag] === undefined);
   if (missing.length) throw new Error(`Missing ${missing.map((f) => `--${f}`).join(', ')}. Run with --help for usage.`);
   const alpha = Number(values.alpha);
   if (!Number.isFinite(alpha)) throw new Error(`--alpha must be a number; got "${values.alpha}".`);
-  if (values.controls !== 'alpha' && values.controls !== 'norm') throw new Error(`--controls must be alpha or norm; got "${values.controls}".`);
   const temperature = Number(values.temperature);
   if (!(temperature >= 0)) throw new Error(`--temperature must be 0 or more; got "${values.temperature}".`);
   return {
@@ -88,11 +137,11 @@ export function parseSteerArgs(args: string[]): { options: SteerOptions; out: st
       temperature,
       topK: wholeNumber(values['top-k'], '--top-k', 0),
       seed: wholeNumber(values.seed, '--seed', 0),
-      text: values.text,
+      text: values.text ?? DEFAULT_TEXT,
       contexts: wholeNumber(values.contexts, '--contexts', 1),
       contextTokens: wholeNumber(values['context-tokens'], '--context-tokens', 2),
       sources: { atlas: values.atlas, grid: values.grid === undefined ? undefined : wholeNumber(values.grid, '--grid', 1), sae: values.sae, negatives: values.negatives },
-      random: wholeNumber(values.random, '--random', 0),
+      random: wholeNumber(values.random ?? '0', '--random', 0),
       watch: values.watch?.split(',').filter((w) => w.trim() !== ''),
       controls: values.controls,
     },
@@ -110,6 +159,19 @@ function significanceLine(test: SteeringTest): string {
   );
 }
 
+/** The image report as the terminal shows it. */
+export function imageSteerSummary(report: ImageSteerReport): string {
+  const { significance: s, images } = report;
+  const { rise } = s;
+  return (
+    `${report.model}, ${report.layer} along ${report.direction}, α ${report.alpha} (x ${report.scale.toPrecision(3)}), class "${report.class}":\n` +
+    (report.concept ? `  concept learnt from ${report.concept.positives} held-in images of the class against ${report.concept.negatives} others (k-fold accuracy ${report.concept.accuracy?.toFixed(3) ?? 'n/a'})\n` : '') +
+    `  over ${s.images} held-out images (of ${images.count}; ${images.heldIn} held in, seed ${images.seed}): P("${report.class}") clean ${s.clean.toFixed(4)}, steered ${s.steered.toFixed(4)}\n` +
+    `  rise ${rise.value.toFixed(4)} against ${s.random} random directions of the same ${s.controls === 'alpha' ? 'α' : 'norm'} ${rise.randomMean.toFixed(4)} ± ${rise.randomStd.toFixed(4)}; ` +
+    `t ${rise.t.toFixed(2)} (${rise.df} df), one-sided p (t) ${rise.pT.toExponential(2)}, p (rank) ${rise.pRank.toFixed(3)}\n`
+  );
+}
+
 async function main(): Promise<void> {
   const parsed = parseSteerArgs(process.argv.slice(2));
   if (!parsed) {
@@ -117,6 +179,18 @@ async function main(): Promise<void> {
     return;
   }
   await chooseBackend({ node: true });
+  if (parsed.image) {
+    const imageModel = await loadModelForCli(parsed.image.model);
+    try {
+      const report = await steerImages(parsed.image, imageModel);
+      await writeFile(parsed.out, `${JSON.stringify(report, null, 2)}\n`);
+      process.stdout.write(`${imageSteerSummary(report)}wrote ${parsed.out}\n`);
+      printNotes([], report.images.unreadable);
+    } finally {
+      imageModel.dispose();
+    }
+    return;
+  }
   const model = await loadTextModelForCli(parsed.options.model);
   try {
     const report = await steer(parsed.options, model);

@@ -1,9 +1,12 @@
+import type { ImageModel } from '../model/image/imageModel';
+import { imageSteeringTest, scaleAlong, type ImageSteeringTest } from '../model/image/intervention';
 import { generate } from '../model/text/generate';
 import type { Intervention } from '../model/text/gpt2';
 import { probabilityShift, projectionScale, steeringTest, type ProbabilityShift, type SteeringControls, type SteeringTest } from '../model/text/steering';
 import type { TextModel } from '../model/text/textModel';
 import { decode, encode } from '../model/text/tokenizer';
 import { contextsFrom, directionOf, type DirectionSources } from './directions';
+import { imageSetup, type ClassConcept, type ImageInterventionOptions, type ImagesUsed } from './imageInterventions';
 
 /** What npm run steer writes. */
 export interface SteerReport {
@@ -99,3 +102,62 @@ export async function steer(options: SteerOptions, model: TextModel): Promise<St
   };
 }
 
+
+/** npm run steer with --images: options beyond the shared image ones. */
+export interface ImageSteerOptions extends ImageInterventionOptions {
+  model: string;
+  alpha: number;
+  /** Random directions the direction is tested against; at least 2. */
+  random: number;
+  controls: SteeringControls;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** What npm run steer --images writes. */
+export interface ImageSteerReport {
+  version: 1;
+  modality: 'image';
+  model: string;
+  layer: string;
+  direction: string;
+  /** Where a class:NAME direction was learnt (the held-in images). */
+  concept?: ClassConcept;
+  class: string;
+  classIndex: number;
+  classNames: string[] | null;
+  alpha: number;
+  /** The unit α is counted in: the root mean square of x·v over every position of the held-in images. */
+  scale: number;
+  images: ImagesUsed;
+  /** The class's mean probability over the held-out images, clean and steered, and its rise against random directions. */
+  significance: ImageSteeringTest;
+}
+
+/** Adds α·v at every position of an image model's layer and tests whether it raises a class's probability over held-out images more than random directions. */
+export async function steerImages(options: ImageSteerOptions, model: ImageModel): Promise<ImageSteerReport> {
+  if (!Number.isFinite(options.alpha)) throw new Error(`--alpha must be a number; got ${options.alpha}.`);
+  if (!(Number.isInteger(options.random) && options.random >= 2)) throw new Error(`--random must be a whole number of at least 2 with --images (the controls need a spread); got ${options.random}.`);
+  const setup = await imageSetup(options, model);
+  const significance = await imageSteeringTest(model, setup.layer, setup.heldOut, setup.direction, options.alpha, setup.classIndex, {
+    random: options.random,
+    seed: options.seed,
+    controls: options.controls,
+    scale: setup.moments,
+    onProgress: options.onProgress,
+  });
+  return {
+    version: 1,
+    modality: 'image',
+    model: model.name,
+    layer: setup.layer,
+    direction: setup.directionSpec,
+    ...(setup.concept ? { concept: setup.concept } : {}),
+    class: setup.className,
+    classIndex: setup.classIndex,
+    classNames: model.classNames,
+    alpha: options.alpha,
+    scale: scaleAlong(setup.moments, setup.direction),
+    images: setup.used,
+    significance,
+  };
+}

@@ -1,0 +1,183 @@
+/**
+ * The image side of npm run steer and npm run ablate (issue 20): the images read once and split (seeded) into a
+ * held-in part, which the class's concept and every direction's scale are learnt from, and a held-out part, which
+ * the effects are measured on.
+ */
+import { stat } from 'node:fs/promises';
+import { fitConcept } from '../compute/directions/concept';
+import { range, shuffle } from '../compute/directions/vectors';
+import { createRng } from '../lib/rng';
+import type { ImageModel } from '../model/image/imageModel';
+import { layerMoments, layerWidth, type LayerMoments, type PreparedImages } from '../model/image/intervention';
+import { prepareImage } from '../model/image/preprocess';
+import type { ImageProvider } from '../model/image/recordImages';
+import { bundledSample } from './buildAtlas';
+import { directionOf, type DirectionSources } from './directions';
+import { folderProvider } from './nodeIo';
+
+/** What the image branch of steer and ablate share. */
+export interface ImageInterventionOptions {
+  /** 'sample' (the bundled Fashion-MNIST sample, for the built-in model) or a folder of class sub-folders. */
+  images: string;
+  /** The class whose probability and accuracy are measured: a class name of the model, or its index. */
+  className: string;
+  /** The model's layer; default: its default layer. */
+  layer?: string;
+  /** class:NAME (default: class:<className>), the concept learnt from the held-in images, or any directionOf spec. */
+  direction?: string;
+  /** The share of the images held out (measured on), 0 < f < 1; default 0.5. */
+  heldOut?: number;
+  /** The split's and the controls' seed. */
+  seed: number;
+  sources: DirectionSources;
+}
+
+/** Which images were used how; travels into the report. */
+export interface ImagesUsed {
+  source: string;
+  /** Readable images, and the files that could not be read (the rest went through). */
+  count: number;
+  unreadable: { name: string; reason: string }[];
+  seed: number;
+  /** Images the concept and the scales were learnt from, and images the effects were measured on (disjoint). */
+  heldIn: number;
+  heldOut: number;
+}
+
+/** A class concept: the difference of the means of the held-in images' pooled rows, the class's against the rest. */
+export interface ClassConcept {
+  className: string;
+  positives: number;
+  negatives: number;
+  /** Balanced k-fold accuracy of the concept's classifier on the held-in rows (null with too few). */
+  accuracy: number | null;
+  folds: number;
+}
+
+export interface ImageSetup {
+  layer: string;
+  classIndex: number;
+  className: string;
+  /** Unit direction, the layer's width. */
+  direction: Float32Array;
+  directionSpec: string;
+  concept?: ClassConcept;
+  heldIn: PreparedImages & { labels: Int32Array };
+  heldOut: PreparedImages & { labels: Int32Array };
+  /** The held-in images' moments at the layer: scales and units' means. */
+  moments: LayerMoments;
+  used: ImagesUsed;
+}
+
+/** The provider --images names: the bundled sample, or a folder whose sub-folders are the labels. */
+async function imagesOf(images: string): Promise<ImageProvider> {
+  if (images === 'sample') return bundledSample();
+  const info = await stat(images).catch(() => null);
+  if (!info?.isDirectory()) throw new Error(`--images ${images} is not a folder (or "sample" for the bundled sample).`);
+  const provider = await folderProvider(images);
+  if (provider.count === 0) throw new Error(`--images ${images} holds no files.`);
+  return provider;
+}
+
+/** The class --class names: a class name of the model, or an index. */
+export function classIndexOf(model: ImageModel, name: string): number {
+  if (model.outputSize === 0) throw new Error(`Model "${model.name}" has no class output.`);
+  const byName = model.classNames?.indexOf(name) ?? -1;
+  if (byName >= 0) return byName;
+  const k = Number(name);
+  if (name.trim() !== '' && Number.isInteger(k) && k >= 0 && k < model.outputSize) return k;
+  const known = model.classNames ? `its classes are ${model.classNames.map((c) => `"${c}"`).join(', ')}` : `it has classes 0..${model.outputSize - 1} (no names)`;
+  throw new Error(`--class "${name}" is not a class of model "${model.name}": ${known}.`);
+}
+
+/** Reads, splits and records the images, and resolves the direction. */
+export async function imageSetup(options: ImageInterventionOptions, model: ImageModel): Promise<ImageSetup> {
+  const heldOutShare = options.heldOut ?? 0.5;
+  if (!(heldOutShare > 0 && heldOutShare < 1)) throw new Error(`--held-out must be a share between 0 and 1; got ${heldOutShare}.`);
+  const layer = model.layer(options.layer ?? model.defaultLayer).name;
+  const width = layerWidth(model, layer);
+  const classIndex = classIndexOf(model, options.className);
+  const className = model.classNames?.[classIndex] ?? String(classIndex);
+  const provider = await imagesOf(options.images);
+
+  const size = model.inputHeight * model.inputWidth * model.inputChannels;
+  const inputs = new Float32Array(provider.count * size);
+  const labels: number[] = [];
+  const unreadable: { name: string; reason: string }[] = [];
+  for (let i = 0; i < provider.count; i++) {
+    let prepared;
+    try {
+      prepared = prepareImage(await provider.load(i), { height: model.inputHeight, width: model.inputWidth, channels: model.inputChannels }, model.preprocessing);
+    } catch (e) {
+      unreadable.push({ name: provider.name(i), reason: (e as Error).message });
+      continue;
+    }
+    inputs.set(prepared.input.dataSync(), labels.length * size);
+    prepared.input.dispose();
+    prepared.pixels.dispose();
+    const label = provider.label(i);
+    labels.push(label === null ? -1 : (model.classNames?.indexOf(label) ?? -1));
+  }
+  const count = labels.length;
+  if (count < 4) throw new Error(`--images ${options.images}: ${count} readable image(s); at least 4 are needed to split into held-in and held-out.`);
+  if (!labels.includes(classIndex)) {
+    const found = [...new Set(labels.filter((l) => l >= 0).map((l) => model.classNames?.[l] ?? String(l)))];
+    throw new Error(`No image of --images ${options.images} is labelled "${className}"${found.length ? `; its labels that are classes of the model: ${found.join(', ')}` : ': none of its sub-folders is named after a class of the model'}.`);
+  }
+
+  const order = shuffle(range(count), createRng(options.seed));
+  const nOut = Math.max(1, Math.min(count - 1, Math.round(count * heldOutShare)));
+  const part = (indices: Int32Array): PreparedImages & { labels: Int32Array } => {
+    const chosen = Int32Array.from(indices).sort();
+    const out = new Float32Array(chosen.length * size);
+    chosen.forEach((i, k) => out.set(inputs.subarray(i * size, (i + 1) * size), k * size));
+    return { inputs: out, count: chosen.length, labels: Int32Array.from(chosen, (i) => labels[i]) };
+  };
+  const heldIn = part(order.subarray(nOut));
+  const heldOut = part(order.subarray(0, nOut));
+  const moments = layerMoments(model, layer, heldIn);
+
+  const directionSpec = options.direction ?? `class:${className}`;
+  let direction: Float32Array;
+  let concept: ClassConcept | undefined;
+  if (directionSpec.startsWith('class:')) {
+    const name = directionSpec.slice('class:'.length);
+    const k = classIndexOf(model, name);
+    const pos: number[] = [];
+    const neg: number[] = [];
+    heldIn.labels.forEach((label, r) => (label === k ? pos : neg).push(r));
+    if (pos.length === 0 || neg.length === 0) throw new Error(`--direction ${directionSpec}: the held-in images hold ${pos.length} of the class and ${neg.length} others; both are needed.`);
+    const rows = (list: number[]) => {
+      const out = new Float32Array(list.length * width);
+      list.forEach((r, j) => out.set(moments.pooled.subarray(r * width, (r + 1) * width), j * width));
+      return out;
+    };
+    const fit = fitConcept({ dim: width, pos: rows(pos), nPos: pos.length, neg: rows(neg), nNeg: neg.length }, 'difference-of-means', options.seed);
+    const norm = Math.hypot(...fit.direction);
+    if (!(norm > 0)) throw new Error(`--direction ${directionSpec}: the class's mean equals the others' at ${layer}.`);
+    direction = fit.direction.map((x) => x / norm);
+    concept = { className: model.classNames?.[k] ?? String(k), positives: pos.length, negatives: neg.length, accuracy: fit.accuracy, folds: fit.folds };
+  } else {
+    if (directionSpec.startsWith('texts:')) throw new Error('--direction texts: learns from texts, for a GPT-2; with --images give class:NAME.');
+    direction = await directionOf(directionSpec, width, layer, { ...options.sources, modality: 'image' });
+  }
+  return {
+    layer,
+    classIndex,
+    className,
+    direction,
+    directionSpec,
+    ...(concept ? { concept } : {}),
+    heldIn,
+    heldOut,
+    moments,
+    used: { source: options.images === 'sample' ? 'bundled sample (public/sample)' : options.images, count, unreadable, seed: options.seed, heldIn: heldIn.count, heldOut: heldOut.count },
+  };
+}
+
+/** --held-out's value: a share strictly between 0 and 1. */
+export function heldOutShare(value: string): number {
+  const share = Number(value);
+  if (!(value.trim() !== '' && share > 0 && share < 1)) throw new Error(`--held-out must be a share between 0 and 1 (exclusive); got "${value}".`);
+  return share;
+}

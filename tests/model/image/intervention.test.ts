@@ -47,8 +47,9 @@ function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 /** fashion-cnn's head after conv3 (flatten, fc + ReLU, prediction + softmax) in float64 from its weights: an oracle independent of TF.js's graph. */
 function headInFloat64(conv3: Float32Array, count: number): Float64Array {
-  const [fcKernel, fcBias] = cnn.tfModel.layers.find((l) => l.name === 'fc')!.getWeights().map((w) => w.dataSync());
-  const [outKernel, outBias] = cnn.tfModel.layers[cnn.tfModel.layers.length - 1].getWeights().map((w) => w.dataSync());
+  const { layers } = cnn.tfModel as tf.LayersModel;
+  const [fcKernel, fcBias] = layers.find((l) => l.name === 'fc')!.getWeights().map((w) => w.dataSync());
+  const [outKernel, outBias] = layers[layers.length - 1].getWeights().map((w) => w.dataSync());
   const inWidth = conv3.length / count;
   const hidden = fcBias.length;
   const classes = outBias.length;

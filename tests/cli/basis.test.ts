@@ -11,7 +11,10 @@ import { recordActivations } from '../../src/model/image/recordImages';
 import { loadSampleFromDisk } from '../../src/model/image/sampleNode';
 import { chooseBackend } from '../../src/model/backend';
 import { folderProvider } from '../../src/cli/nodeIo';
+import { encodeSae } from '../../src/model/sae/encode';
+import { denseLatents } from '../../src/model/sae/sae';
 import { tinyGpt2Files, writeCheckpointFolder } from '../model/text/tinyGpt2';
+import { randomSae, writeSaeFolder } from './saeFolder';
 
 const run = promisify(execFile);
 const root = new URL('../..', import.meta.url).pathname;
@@ -24,9 +27,9 @@ describe('parseBasisArgs', () => {
       out: 'basis.json',
       listLayers: false,
     });
-    const parsed = parseBasisArgs(['--model', 'm', '--layer', 'conv', '--images', 'imgs', '--samples', '4', '--k', '8', '--top', '5', '--rotations', '0', '--threshold', '0.8', '--seed=-3', '--preprocess', 'meanstd', '--input-size', '96', '--out', 'o.json']);
+    const parsed = parseBasisArgs(['--model', 'm', '--layer', 'conv', '--images', 'imgs', '--samples', '4', '--k', '8', '--top', '5', '--rotations', '0', '--threshold', '0.8', '--seed=-3', '--preprocess', 'meanstd', '--input-size', '96', '--sae', 'sae/', '--out', 'o.json']);
     expect(parsed).toMatchObject({
-      options: { model: 'm', layer: 'conv', images: 'imgs', samples: 4, k: 8, top: 5, rotations: 0, threshold: 0.8, seed: -3, preprocessing: { range: 'meanstd' }, inputSize: 96 },
+      options: { model: 'm', layer: 'conv', images: 'imgs', samples: 4, k: 8, top: 5, rotations: 0, threshold: 0.8, seed: -3, sae: 'sae/', preprocessing: { range: 'meanstd' }, inputSize: 96 },
       out: 'o.json',
     });
     expect(parseBasisArgs(['--model', 'default-text', '--samples', 'all'])!.options).toMatchObject({ model: 'default-text', samples: 'all' });
@@ -179,5 +182,67 @@ describe('npm run basis (CLI)', () => {
     );
     expect(failed?.code).toBe(1);
     expect(failed!.stderr).toMatch(/error: Layer "nope" is not a recordable layer of this model\. Its layers: conv1, /);
+  });
+});
+
+describe('runBasis and npm run basis with --sae (latents beside neurons and random directions)', () => {
+  it("scores the SAE's latents by their own top inputs: activations equal the SAE's on a direct record", async () => {
+    const sae = randomSae({ dIn: 64, dSae: 48, k: 8, layer: 'fc', seed: 5 });
+    const dir = writeSaeFolder(sae, 'image');
+    const report = await runBasis({ model: 'default', images: imageDir, layer: 'fc', k: 4, top: 4, rotations: 2, seed: 1, sae: dir });
+    expect(report.sae).toMatchObject({ folder: dir, layer: 'fc', architecture: 'topk', k: 8, dSae: 48, latents: 4 });
+    expect(report.sae!.l0).toBeCloseTo(8, 6);
+    expect(report.definitions.latents).toMatch(/largest activation of it by the SAE/);
+    const latents = report.directions.filter((d) => d.kind === 'latent');
+    expect(latents).toHaveLength(4);
+    expect(report.directions.slice(0, 2 * report.neurons).every((d) => d.kind !== 'latent')).toBe(true);
+    expect(report.summary.latent!.coherence.count).toBe(4);
+    expect(report.latentTests!.versusNeurons.purity).not.toBeNull();
+    expect(report.dissection!.latent).toMatchObject({ units: 48 });
+    expect(report.seconds.encode).toBeGreaterThanOrEqual(0);
+
+    const model = await loadModelForCli('default');
+    const recording = await recordActivations(model, await folderProvider(imageDir), { layer: 'fc', samplesPerInput: 'pooled', thumbnailSize: 1 });
+    model.dispose();
+    const dense = denseLatents(await encodeSae(sae, recording.table.values.subarray(0, IMAGES * 64)));
+    let live = 0;
+    for (let i = 0; i < 48; i++) if (Array.from({ length: IMAGES }, (_, r) => dense[r * 48 + i]).filter((v) => v > 0).length >= 4) live++;
+    expect(report.sae!.liveLatents).toBe(live);
+    for (const d of latents) {
+      const column = recording.names.map((name, r) => ({ name, value: dense[r * 48 + d.index] })).sort((a, b) => b.value - a.value);
+      expect(d.top.map((t) => t.input)).toEqual(column.slice(0, 4).map((c) => c.name));
+      d.top.forEach((t, r) => expect(t.activation).toBeCloseTo(column[r].value, 4));
+      expect(d.top[3].activation).toBeGreaterThan(0);
+    }
+    const table = formatBasisTable(report);
+    expect(table).toMatch(/neurons vs latents vs random directions at fashion-cnn/);
+    expect(table).toMatch(/4 latents \(seeded among \d+ live of 48\) of the SAE in /);
+    expect(table).toMatch(/^purity\s.*\d\.\d{3} ± \d\.\d{3}\s+-?\d+\.\d{2} \(\S+\)\s+-?\d+\.\d{2} \(\S+\)$/m);
+    expect(table).toMatch(/ {2}latents: \d\.\d{3} of 48 \(\d\.\d{3} of the \d+ live\); against the rotations p = /);
+  });
+
+  it('writes latent rows from the CLI; an SAE of another layer or width gets a message naming the folder', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'basis-cli-')), 'basis.json');
+    const fcSae = writeSaeFolder(randomSae({ dIn: 64, dSae: 32, k: 4, layer: 'fc', seed: 2 }), 'image');
+    const { stdout } = await run('node', ['--import', 'tsx', 'src/cli/basis.ts', '--images', imageDir, '--layer', 'fc', '--k', '3', '--top', '3', '--rotations', '1', '--sae', fcSae, '--out', out], { cwd: root });
+    const report = JSON.parse(readFileSync(out, 'utf8')) as BasisReport;
+    expect(report).toMatchObject({ version: 1, sae: { folder: fcSae, dSae: 32, latents: 3 } });
+    expect(report.directions.filter((d) => d.kind === 'latent')).toHaveLength(3);
+    expect(stdout).toMatch(/^coherence\s.*\(\S+\)$/m);
+
+    const cliError = (sae: string) =>
+      run('node', ['--import', 'tsx', 'src/cli/basis.ts', '--images', imageDir, '--layer', 'fc', '--sae', sae, '--out', out], { cwd: root }).then(
+        () => null,
+        (e: { stderr: string; code: number }) => e,
+      );
+    const conv3Sae = writeSaeFolder(randomSae({ dIn: 32, dSae: 16, k: 4, layer: 'conv3', seed: 3 }), 'image');
+    const failed = await cliError(conv3Sae);
+    expect(failed?.code).toBe(1);
+    expect(failed!.stderr).toContain(`error: --sae ${conv3Sae}: The SAE reads conv3, not fc, the layer it is opened on.`);
+    const narrow = writeSaeFolder(randomSae({ dIn: 32, dSae: 16, k: 4, layer: null, seed: 3 }), 'image');
+    await expect(runBasis({ model: 'default', images: imageDir, layer: 'fc', k: 3, top: 3, rotations: 0, sae: narrow })).rejects.toThrow(
+      `--sae ${narrow}: The SAE reads 32-wide activations (d_in), but layer fc is 64 wide.`,
+    );
+    await expect(runBasis({ model: 'default', images: imageDir, layer: 'fc', sae: join(narrow, 'absent') })).rejects.toThrow(/--sae .*absent: cannot read cfg\.json there \(ENOENT\)/);
   });
 });

@@ -15,7 +15,10 @@ import { TextModel } from '../../src/model/text/textModel';
 import { encode } from '../../src/model/text/tokenizer';
 import { createRng } from '../../src/lib/rng';
 import { asFiles, saveArtifacts } from '../model/helpers';
+import { encodeSae } from '../../src/model/sae/encode';
+import { measureLatentPolysemanticity } from '../../src/model/sae/latentPolysemanticity';
 import { tinyGpt2Files, writeCheckpointFolder } from '../model/text/tinyGpt2';
+import { randomSae, writeSaeFolder } from './saeFolder';
 import { MOBY_PARAGRAPHS as PARAGRAPHS } from './paragraphs';
 
 const run = promisify(execFile);
@@ -109,6 +112,49 @@ describe('npm run neurons (CLI)', () => {
     expect(await cliError(['--model', checkpoint, '--text', textFile, '--neurons', '5-2'])).toMatch(/runs backwards/);
     expect(await cliError(['--model', checkpoint, '--text', textFile, '--neurons', '70'])).toMatch(/neurons 0-63; got 70/);
     expect(await cliError(['--model', checkpoint, '--text', textFile, '--threshold', '2'])).toMatch(/--threshold must be a number from -1 to 1/);
+  });
+});
+
+describe('npm run neurons --sae (latents beside neurons)', () => {
+  it("measures the SAE's latents on the neurons' rows as a direct encode and measure does, and prints both histograms side by side", async () => {
+    const sae = randomSae({ dIn: 64, dSae: 96, k: 6, layer: 'h.1.mlp.act', seed: 4 });
+    const dir = writeSaeFolder(sae, 'text');
+    const { json, stdout } = await neuronsCli(['--model', checkpoint, '--text', textFile, '--layer', 'h.1.mlp.act', '--min-members', '2', '--sae', dir]);
+    const latents = json.latents!;
+    expect(latents).toMatchObject({ sae: dir, architecture: 'topk', k: 6, dSae: 96 });
+    expect(latents.latents.map((l) => l.index)).toEqual(Array.from({ length: 96 }, (_, i) => i));
+    expect(latents.histogram.reduce((a, b) => a + b, 0)).toBe(96);
+
+    // The oracle: the layer recorded window by window (token 0 left out, as the neurons' rows), encoded and measured directly.
+    const model = await TextModel.fromFiles(tinyGpt2Files({ seed: 11 }), 'direct');
+    const windows = PARAGRAPHS.flatMap((p) => windowsOf(encode(p), 24));
+    const rows: number[] = [];
+    for (const ids of windows) {
+      const t = model.gpt2.record([ids], 'h.1.mlp.act');
+      rows.push(...t.dataSync().subarray(64));
+      t.dispose();
+    }
+    model.dispose();
+    const activations = Float32Array.from(rows);
+    expect(activations.length / 64).toBe(json.tokens);
+    const direct = measureLatentPolysemanticity(sae, activations, await encodeSae(sae, activations), { threshold: 0.5, minMembers: 2, fraction: 0.75, maxExamples: 2000 });
+    expect(latents.histogram).toEqual(direct.histogram);
+    expect(latents.deadLatents).toBe(direct.deadLatents);
+    expect(latents.meanPolysemanticity).toBeCloseTo(direct.meanPolysemanticity, 12);
+    latents.latents.forEach((l, i) => expect(l).toEqual({ ...direct.latents[i], clusters: direct.latents[i].clusters.slice(0, 8) }));
+
+    const bins = (histogram: number[]) => [0, 1, 2, 3].map((k) => histogram[k] ?? 0).concat(histogram.slice(4).reduce((a, b) => a + b, 0));
+    expect(stdout).toMatch(/^clusters per unit\s+0\s+1\s+2\s+3\s+4\+\s+mean$/m);
+    const line = (name: string) => stdout.split('\n').find((l) => l.startsWith(name))!;
+    expect(line('neurons (64)').match(/\d+(?= \()/g)!.map(Number)).toEqual(bins(json.histogram));
+    expect(line('latents (96)').match(/\d+(?= \()/g)!.map(Number)).toEqual(bins(latents.histogram));
+  });
+
+  it('an SAE of another layer gets a message naming the folder', async () => {
+    const dir = writeSaeFolder(randomSae({ dIn: 64, dSae: 32, k: 4, layer: 'h.0.mlp.act', seed: 1 }), 'text');
+    expect(await cliError(['--model', checkpoint, '--text', textFile, '--layer', 'h.1.mlp.act', '--sae', dir])).toContain(
+      `error: --sae ${dir}: The SAE reads h.0.mlp.act (hook_name blocks.0.mlp.hook_post), not h.1.mlp.act, the layer it is opened on.`,
+    );
   });
 });
 

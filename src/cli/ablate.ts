@@ -41,6 +41,7 @@ held-out images more than the same ablation of seeded random directions (or rand
   --model <dir|default>   a TF.js layers model folder; default: the built-in CNN (models/fashion-cnn)
   --images <dir|sample>   a folder with one sub-folder of images per class (named as the model's classes), or sample:
                           the bundled Fashion-MNIST sample (for the built-in CNN)
+  --labels <file>         class names, one per line or synset_words.txt, for a model without them
   --class <name>          the class whose accuracy is measured: a class name of the model, or its index
   --layer <name>          default: the model's default layer
   --direction <spec>      class:NAME (default: class:<--class>): the difference of the means of the layer's pooled
@@ -71,6 +72,7 @@ export function parseAblateArgs(args: string[]): { options: AblateOptions; out: 
       negatives: { type: 'string' },
       images: { type: 'string' },
       class: { type: 'string' },
+      labels: { type: 'string' },
       'held-out': { type: 'string', default: '0.5' },
       out: { type: 'string', default: 'ablate.json' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -86,6 +88,7 @@ export function parseAblateArgs(args: string[]): { options: AblateOptions; out: 
       image: {
         model: values.model,
         images: values.images,
+        labels: values.labels,
         className: values.class,
         layer: values.layer,
         direction: values.direction,
@@ -141,7 +144,7 @@ async function main(): Promise<void> {
   }
   await chooseBackend({ node: true });
   if (parsed.image) {
-    const imageModel = await loadModelForCli(parsed.image.model);
+    const imageModel = await loadModelForCli(parsed.image.model, { labels: parsed.image.labels });
     try {
       const report = await ablateImages(parsed.image, imageModel);
       await writeFile(parsed.out, `${JSON.stringify(report, null, 2)}\n`);

@@ -19,6 +19,8 @@ import { folderProvider } from './nodeIo';
 export interface ImageInterventionOptions {
   /** 'sample' (the bundled Fashion-MNIST sample, for the built-in model) or a folder of class sub-folders. */
   images: string;
+  /** A class-names file for a model without them (read when the model is loaded). */
+  labels?: string;
   /** The class whose probability and accuracy are measured: a class name of the model, or its index. */
   className: string;
   /** The model's layer; default: its default layer. */

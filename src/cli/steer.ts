@@ -49,6 +49,7 @@ held-out images more than seeded random directions do (no generation, no prompt)
   --model <dir|default>   a TF.js layers model folder; default: the built-in CNN (models/fashion-cnn)
   --images <dir|sample>   a folder with one sub-folder of images per class (named as the model's classes), or sample:
                           the bundled Fashion-MNIST sample (for the built-in CNN)
+  --labels <file>         class names, one per line or synset_words.txt, for a model without them
   --class <name>          the class whose probability is watched: a class name of the model, or its index
   --layer <name>          default: the model's default layer
   --direction <spec>      class:NAME (default: class:<--class>): the difference of the means of the layer's pooled
@@ -86,6 +87,7 @@ export function parseSteerArgs(args: string[]): { options: SteerOptions; out: st
       random: { type: 'string' },
       images: { type: 'string' },
       class: { type: 'string' },
+      labels: { type: 'string' },
       'held-out': { type: 'string', default: '0.5' },
       watch: { type: 'string' },
       controls: { type: 'string', default: 'alpha' },
@@ -106,6 +108,7 @@ export function parseSteerArgs(args: string[]): { options: SteerOptions; out: st
       image: {
         model: values.model,
         images: values.images,
+        labels: values.labels,
         className: values.class!,
         layer: values.layer,
         direction: values.direction,
@@ -180,7 +183,7 @@ async function main(): Promise<void> {
   }
   await chooseBackend({ node: true });
   if (parsed.image) {
-    const imageModel = await loadModelForCli(parsed.image.model);
+    const imageModel = await loadModelForCli(parsed.image.model, { labels: parsed.image.labels });
     try {
       const report = await steerImages(parsed.image, imageModel);
       await writeFile(parsed.out, `${JSON.stringify(report, null, 2)}\n`);

@@ -97,6 +97,23 @@ describe('interventions in an image model (fashion-cnn, conv3)', () => {
     expect(maxAbs(steered, clean)).toBeGreaterThan(1e-3);
   });
 
+  it('mean-ablating a channel equals the head recomputed in float64 with the channel set to its held-in mean', async () => {
+    const unit = 11;
+    const heldIn = { inputs: images.inputs.subarray(0, 24 * 784), count: 24 };
+    const heldOut = { inputs: images.inputs.subarray(24 * 784), count: COUNT - 24 };
+    const { means } = layerMoments(cnn, 'conv3', heldIn);
+    const input = tf.tensor4d(heldOut.inputs, [heldOut.count, 28, 28, 1]);
+    const changed = tf.tidy(() => cnn.run(input, 'conv3').activation.dataSync() as Float32Array).slice();
+    input.dispose();
+    for (let at = unit; at < changed.length; at += 32) changed[at] = means[unit];
+    const expected = headInFloat64(changed, heldOut.count);
+    const test = await imageAblationTest(cnn, 'conv3', heldOut, labels.slice(24), { kind: 'unit', unit }, 'mean', labels[24], { random: 2, means });
+    const rows = Array.from(labels.slice(24).keys()).filter((r) => labels[24 + r] === labels[24]);
+    const probability = rows.reduce((s, r) => s + expected[r * 10 + labels[24]], 0) / rows.length;
+    expect(test.probability.ablated).toBeCloseTo(probability, 5);
+    await expect(imageAblationTest(cnn, 'conv3', heldOut, labels.slice(24), { kind: 'unit', unit }, 'mean', labels[24], { random: 2 })).rejects.toThrow('Mean-ablation needs the units');
+  });
+
   it('scales a direction by the root mean square of x·v over every position', () => {
     const moments = layerMoments(cnn, 'conv3', images, 16);
     const v = randomDirections(32, 1, 4);

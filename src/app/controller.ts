@@ -72,6 +72,10 @@ export class AtlasController {
   private visuals: AtlasVisuals | null = null;
   private disposed = false;
   private featureVis: FeatureVisJobs | null = null;
+  /** What the running (or last) icon jobs were started with, to start them again with another recipe. */
+  private featureVisSource: { pipeline: AtlasPipeline; atlas: Atlas; iconSettings: string } | null = null;
+  /** The cells on screen as the view last reported them. */
+  private visibleCells: { gridSize: number; cells: ReadonlyArray<readonly [number, number]> } | null = null;
   private textureRefresh: ReturnType<typeof setTimeout> | null = null;
   private lastTextureRefresh = -Infinity;
   private readonly unsubscribe: () => void;
@@ -95,6 +99,7 @@ export class AtlasController {
         this.visuals.setIconMode(state.iconMode);
         this.refreshTextures();
       }
+      if (state.iconQuality !== previous.iconQuality) this.restartFeatureVis();
     });
   }
 
@@ -122,7 +127,8 @@ export class AtlasController {
     const fingerprint = this.store.getState().model?.fingerprint ?? '';
     const s = this.store.getState();
     s.featureVisStarted();
-    const jobs: FeatureVisJobs = new FeatureVisJobs(pipeline, atlas, fingerprint, iconSettings, {
+    this.featureVisSource = { pipeline, atlas, iconSettings };
+    const jobs: FeatureVisJobs = new FeatureVisJobs(pipeline, atlas, fingerprint, iconSettings, s.iconQuality, {
       onIcon: (key, gridSize, icon) => {
         if (this.featureVis !== jobs) return;
         this.visuals?.addFeatureVisIcon(key, gridSize, icon);
@@ -133,6 +139,17 @@ export class AtlasController {
     });
     this.featureVis = jobs;
     void jobs.run();
+  }
+
+  /** Another recipe: the atlas on screen drops its icons and computes (or finds cached) those of the new one. */
+  private restartFeatureVis(): void {
+    const source = this.featureVisSource;
+    if (!source || this.visuals?.atlas !== source.atlas || this.featureVis === null) return;
+    this.visuals.clearFeatureVisIcons();
+    this.refreshTextures();
+    this.startFeatureVis(source.pipeline, source.atlas, source.iconSettings);
+    // The view reports the cells on screen when it moves; until it does, the new jobs start from where it stands.
+    if (this.visibleCells) this.featureVis?.setViewport(this.visibleCells.gridSize, this.visibleCells.cells);
   }
 
   private stopFeatureVis(): void {
@@ -151,7 +168,7 @@ export class AtlasController {
     directions.set(cell.mean, 0);
     directions.set(neuronDirections(dim, [channel]), dim);
     directions.set(randomDirections(dim, 1, cell.i * 1000 + cell.j), 2 * dim);
-    const batch = await pipeline.visualise({ directions, priority: 'user' });
+    const batch = await pipeline.visualise({ directions, priority: 'user', quality: this.store.getState().iconQuality });
     const titles = [`cell (${cell.i}, ${cell.j}) direction`, `neuron #${channel}`, 'random direction'];
     return {
       channel,
@@ -181,6 +198,7 @@ export class AtlasController {
 
   /** The cells on screen, so their icons are computed first. */
   setVisibleCells(gridSize: number, cells: ReadonlyArray<readonly [number, number]>): void {
+    this.visibleCells = { gridSize, cells };
     this.featureVis?.setViewport(gridSize, cells);
   }
 

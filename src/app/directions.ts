@@ -158,7 +158,7 @@ export class DirectionsController implements DirectionTasks {
 
   /** For images: the concept's feature visualisation, as a PNG data URL. */
   async conceptImage(concept: Concept): Promise<string> {
-    const batch = await (await this.pipeline()).visualise({ directions: concept.direction, priority: 'user' });
+    const batch = await (await this.pipeline()).visualise({ directions: concept.direction, priority: 'user', quality: this.store.getState().iconQuality });
     return iconCanvas({ rgba: batch.images[0], width: batch.width, height: batch.height, score: batch.scores[0] }).toDataURL('image/png');
   }
 
@@ -235,7 +235,7 @@ export class DirectionsController implements DirectionTasks {
     const dim = atlas.layer.dim;
     const directions = new Float32Array(study.deck.key.length * dim);
     study.deck.key.forEach((k, c) => directions.set(directionVector(versus.result.directions[k.direction], dim), c * dim));
-    const batch = await (await this.pipeline()).visualise({ directions, priority: 'user' });
+    const batch = await (await this.pipeline()).visualise({ directions, priority: 'user', quality: this.store.getState().iconQuality });
     return batch.images.map((rgba, k) => iconCanvas({ width: batch.width, height: batch.height, rgba, score: batch.scores[k] }).toDataURL('image/png'));
   }
 

@@ -1,7 +1,8 @@
 import type { AtlasCell } from '../compute/types';
 import type { Atlas } from '../compute/atlas';
-import { iconCacheKey, openIconCache, type CachedIcon, type IconCache } from '../featureVis/cache';
+import { iconCacheKey, openIconCache, settingsKey, type CachedIcon, type IconCache } from '../featureVis/cache';
 import { IconQueue, type IconJob, type LevelProgress } from '../featureVis/queue';
+import { iconRecipe, type IconQuality } from '../featureVis/recipe';
 import { runIconQueue } from '../featureVis/runner';
 import { iconCanvas } from '../atlas/iconCanvas';
 import { isAbortError } from '../lib/abort';
@@ -44,14 +45,19 @@ export class FeatureVisJobs {
   private readonly abort = new AbortController();
   private readonly queue: IconQueue;
   private readonly cells = new Map<string, AtlasCell>();
+  /** What shapes an icon besides its model, layer and direction: the recording's settings and the recipe, in every cache key. */
+  private readonly settings: string;
 
   constructor(
     private readonly pipeline: AtlasPipeline,
     private readonly atlas: Atlas,
     private readonly fingerprint: string,
-    private readonly iconSettings: string,
+    iconSettings: string,
+    private readonly quality: IconQuality,
     private readonly callbacks: FeatureVisCallbacks,
   ) {
+    // The recipe before it is fitted to a model's input size (the model's fingerprint holds that size).
+    this.settings = settingsKey({ recording: iconSettings, recipe: iconRecipe(quality, Infinity) });
     this.queue = new IconQueue(atlas.levels);
     for (const level of atlas.levels) for (const c of level.cells) this.cells.set(`${level.size}:${c.i}:${c.j}`, c);
   }
@@ -73,7 +79,7 @@ export class FeatureVisJobs {
       const key = (job: IconJob) => {
         let k = keys.get(job.key);
         if (k === undefined) {
-          k = iconCacheKey({ model: this.fingerprint, layer, direction: this.cells.get(job.key)!.mean, settings: this.iconSettings });
+          k = iconCacheKey({ model: this.fingerprint, layer, direction: this.cells.get(job.key)!.mean, settings: this.settings });
           keys.set(job.key, k);
         }
         return k;
@@ -91,7 +97,7 @@ export class FeatureVisJobs {
         signal,
         direction: (job) => this.cells.get(job.key)!.mean,
         key,
-        visualise: (directions, s) => this.pipeline.visualise({ directions }, s),
+        visualise: (directions, s) => this.pipeline.visualise({ directions, quality: this.quality }, s),
         onIcon: (job, icon) => this.callbacks.onIcon(job.key, job.gridSize, iconCanvas(icon)),
         onProgress: (levels) => this.callbacks.onProgress(levels),
         onError: (jobs, e) => console.warn(`Feature visualisation failed for ${jobs.length} cells:`, e),

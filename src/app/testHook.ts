@@ -38,7 +38,7 @@ export interface AtlasTestHook {
   /** How many points are selected, without copying them (a lasso over a million-point atlas takes hundreds of thousands). */
   readonly selectionCount: number;
   /** Feature-visualisation icons of the current grid level: finished and in all; `shown`: icons uploaded to the view, all levels. */
-  readonly featureVis: { done: number; total: number; status: string; shown: number };
+  readonly featureVis: { done: number; total: number; status: string; shown: number; quality: string };
   /** The atlas's concepts (without their directions). */
   readonly concepts: { id: string; name: string; accuracy: number | null; positives: number; negatives: number; source: string }[];
   /** What tints the cells of the level on screen, and how many are tinted. */
@@ -141,7 +141,7 @@ export function installTestHook(store: typeof useAtlasStore, view: () => AtlasVi
     get featureVis() {
       const s = store.getState();
       const level = s.featureVisLevels.find((l) => l.gridSize === s.gridSize);
-      return { done: level?.done ?? 0, total: level?.total ?? 0, status: s.featureVisStatus, shown: s.iconsShown };
+      return { done: level?.done ?? 0, total: level?.total ?? 0, status: s.featureVisStatus, shown: s.iconsShown, quality: s.iconQuality };
     },
     get concepts() {
       return store.getState().concepts.map(({ direction: _, method: __, folds: ___, layer: ____, ...c }) => c);

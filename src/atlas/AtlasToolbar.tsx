@@ -1,3 +1,4 @@
+import { ICON_QUALITIES, type IconQuality } from '../featureVis/recipe';
 import { rendererFor } from '../renderers';
 import { useAtlasStore } from '../store';
 import type { ViewStep } from './viewSteps';
@@ -13,6 +14,8 @@ export function AtlasToolbar({ onStep }: { onStep: (step: ViewStep) => void }) {
   const disabled = useAtlasStore((s) => s.atlas === null);
   const iconMode = useAtlasStore((s) => s.iconMode);
   const setIconMode = useAtlasStore((s) => s.setIconMode);
+  const iconQuality = useAtlasStore((s) => s.iconQuality);
+  const setIconQuality = useAtlasStore((s) => s.setIconQuality);
   const featureVis = useAtlasStore((s) => s.featureVisLevels.find((l) => l.gridSize === s.gridSize));
   const featureVisStatus = useAtlasStore((s) => s.featureVisStatus);
   const featureVisMessage = useAtlasStore((s) => s.featureVisMessage);
@@ -57,6 +60,18 @@ export function AtlasToolbar({ onStep }: { onStep: (step: ViewStep) => void }) {
           <option value="featureVis">feature visualisations</option>
         </select>
       </label>
+      {iconModes && iconMode === 'featureVis' && (
+        <label title="Feature visualisations' steps and size: fast is quickest, best the most settled (times per icon: docs/methods.md)">
+          quality{' '}
+          <select data-testid="icon-quality" value={iconQuality} onChange={(e) => setIconQuality(e.target.value as IconQuality)}>
+            {ICON_QUALITIES.map((q) => (
+              <option key={q} value={q}>
+                {q}
+              </option>
+            ))}
+          </select>
+        </label>
+      )}
       {featureVisStatus !== 'off' && (
         <span className="muted" data-testid="featurevis-info" title={featureVisMessage ?? undefined}>
           {featureVisStatus === 'unavailable' || featureVisStatus === 'failed'

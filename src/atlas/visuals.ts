@@ -47,6 +47,18 @@ export class AtlasVisuals {
     }
   }
 
+  /** Drops every feature visualisation (another recipe's are coming): the cells show their exemplars meanwhile. */
+  clearFeatureVisIcons(): void {
+    const shown = new Set(this.featureVisIcons.keys());
+    for (const icon of this.featureVisIcons.values()) if ('close' in icon) (icon as ImageBitmap).close();
+    this.featureVisIcons.clear();
+    if (this.mode !== 'featureVis') return;
+    for (const level of this.atlas.levels) {
+      const cells = level.cells.filter((c) => shown.has(`${level.size}:${c.i}:${c.j}`));
+      if (cells.length) this.redraw(level.size, cells);
+    }
+  }
+
   /** Adds a finished feature visualisation; it shows once `refreshTextures` runs. */
   addFeatureVisIcon(key: string, gridSize: number, icon: CanvasImageSource & { width: number; height: number }): void {
     this.featureVisIcons.set(key, icon);

@@ -85,8 +85,6 @@ export interface StepOptions {
 export interface VisualisableRecording {
   model: ImageModel;
   layer: string;
-  /** Where the layer's vector is read: the centre position, or pooled over positions. */
-  site: 'centre' | 'pooled';
   /** The inputs at thumbnail size, for the colour basis. */
   thumbnails: RawImage[];
 }

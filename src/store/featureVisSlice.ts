@@ -1,5 +1,6 @@
 import type { StateCreator } from 'zustand';
 import type { LevelProgress } from '../featureVis/queue';
+import type { IconQuality } from '../featureVis/recipe';
 import type { AtlasStore } from './index';
 
 export type FeatureVisStatus = 'off' | 'running' | 'done' | 'unavailable' | 'failed';
@@ -14,6 +15,9 @@ export interface FeatureVisSlice {
   iconVersion: number;
   /** Feature-visualisation icons in the textures uploaded last (all levels). */
   iconsShown: number;
+  /** The icons' recipe (src/featureVis/recipe.ts): the atlas's icons, and the concept and neuron visualisations. */
+  iconQuality: IconQuality;
+  setIconQuality: (quality: IconQuality) => void;
   featureVisStarted: () => void;
   featureVisProgress: (levels: LevelProgress[]) => void;
   featureVisFinished: (status: Exclude<FeatureVisStatus, 'running'>, message: string | null) => void;
@@ -26,6 +30,8 @@ export const createFeatureVisSlice: StateCreator<AtlasStore, [], [], FeatureVisS
   featureVisLevels: [],
   iconVersion: 0,
   iconsShown: 0,
+  iconQuality: 'standard',
+  setIconQuality: (iconQuality) => set({ iconQuality }),
   featureVisStarted: () => set({ featureVisStatus: 'running', featureVisMessage: null, featureVisLevels: [] }),
   featureVisProgress: (featureVisLevels) => set({ featureVisLevels }),
   featureVisFinished: (featureVisStatus, featureVisMessage) => set({ featureVisStatus, featureVisMessage }),

@@ -6,6 +6,7 @@ import { hashFloats, settingsKey } from '../featureVis/cache';
 import { modelFingerprint } from '../featureVis/fingerprint';
 import { visualiseDirections } from '../featureVis/optimise';
 import { colourBasisFromImages } from '../featureVis/parameterisation';
+import { iconRecipe, type IconQuality } from '../featureVis/recipe';
 import { whiteningMatrix } from '../featureVis/whitening';
 import { abortError } from '../lib/abort';
 import { createPacer, nextTask } from '../lib/yieldToPage';
@@ -64,6 +65,8 @@ export interface VisualiseRequest {
   seed?: number;
   /** Skip the whitening S (plain direction objective), e.g. for a single neuron. */
   whiten?: boolean;
+  /** The recipe (steps, icon size, objective site); 'standard' when absent. `steps` overrides its steps. */
+  quality?: IconQuality;
   /** 'background' (the default: the atlas's icons) waits behind, and is stopped for, what the user asks; 'user' does not. */
   priority?: Priority;
 }
@@ -108,13 +111,12 @@ export function defaultThreads(logicalCores: number): number | null {
   return logicalCores >= 4 ? Math.min(8, logicalCores - 1) : null;
 }
 
-/** What feature visualisation needs from the last recording: the model, whitening, colour basis, where to read h. */
+/** What feature visualisation needs from the last recording: the model, whitening and colour basis. */
 interface FeatureVisState {
   model: ImageModel;
   layer: string;
   whitening: Float32Array;
   colourBasis?: Float32Array;
-  site: 'centre' | 'pooled';
   support?: FeatureVisSupport;
 }
 
@@ -233,11 +235,10 @@ export function createModelService(deps: ModelServiceDeps) {
           layer: forIcons.layer,
           whitening: whiteningMatrix(table),
           colourBasis: forIcons.model.inputChannels === 3 ? colourBasisFromImages(forIcons.thumbnails) : undefined,
-          site: forIcons.site,
         };
       }
       recordedPreviews = recorded.previews;
-      const iconSettings = featureVis ? settingsKey({ whitening: featureVis.whitening, colourBasis: featureVis.colourBasis, site: featureVis.site }) : '';
+      const iconSettings = featureVis ? settingsKey({ whitening: featureVis.whitening, colourBasis: featureVis.colourBasis }) : '';
       return withTransfer(
         { ...withoutPreviews(recorded), iconSettings, recording: ++recording, stats },
         [table.values.buffer, table.input.buffer, table.position.buffer, ...(table.key ? [table.key.buffer] : [])],
@@ -265,12 +266,14 @@ export function createModelService(deps: ModelServiceDeps) {
       if (tf.getBackend() !== support.backend) await tf.setBackend(support.backend);
       let result: Awaited<ReturnType<typeof visualiseDirections>>;
       try {
-        result = await visualiseDirections(state.model, state.layer, request.directions, {
-          steps: request.steps,
+        const { model } = state;
+        const recipe = iconRecipe(request.quality ?? 'standard', Math.min(model.inputHeight, model.inputWidth));
+        result = await visualiseDirections(model, state.layer, request.directions, {
+          ...recipe,
+          steps: request.steps ?? recipe.steps,
           seed: request.seed,
           whitening: request.whiten === false ? undefined : state.whitening,
           colourBasis: state.colourBasis,
-          site: state.site,
           signal: context.signal,
           onProgress: (p) => context.progress(p),
         });

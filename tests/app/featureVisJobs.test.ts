@@ -4,6 +4,7 @@ import type { FeatureVisSupport } from '../../src/workers/modelService';
 import { FeatureVisJobs } from '../../src/app/featureVisJobs';
 import type { AtlasPipeline } from '../../src/app/pipeline';
 import { IconQueue } from '../../src/featureVis/queue';
+import type { IconQuality } from '../../src/featureVis/recipe';
 
 /** Just enough of a canvas for iconCanvas in Node. */
 beforeAll(() => {
@@ -28,22 +29,24 @@ function fakePipeline() {
   let answer!: (support: FeatureVisSupport) => void;
   const probe = new Promise<FeatureVisSupport>((resolve) => (answer = resolve));
   const visualised: number[] = [];
+  const qualities: (string | undefined)[] = [];
   const pipeline = {
     featureVisSupport: () => probe,
-    visualise: async ({ directions }: { directions: Float32Array }) => {
+    visualise: async ({ directions, quality }: { directions: Float32Array; quality?: string }) => {
       const k = directions.length / 2;
       visualised.push(k);
+      qualities.push(quality);
       return { images: Array.from({ length: k }, () => new Uint8ClampedArray(4)), width: 1, height: 1, scores: new Float32Array(k), backend: 'cpu' };
     },
   } as unknown as AtlasPipeline;
-  return { pipeline, visualised, answer: (support: FeatureVisSupport) => answer(support) };
+  return { pipeline, visualised, qualities, answer: (support: FeatureVisSupport) => answer(support) };
 }
 
-function jobsOf(pipeline: AtlasPipeline) {
+function jobsOf(pipeline: AtlasPipeline, quality: IconQuality = 'standard') {
   const icons: string[] = [];
   const done: number[] = [];
   let finished: string | null = null;
-  const jobs = new FeatureVisJobs(pipeline, atlas, 'model-a', 'settings', {
+  const jobs = new FeatureVisJobs(pipeline, atlas, 'model-a', 'settings', quality, {
     onIcon: (key) => icons.push(key),
     onProgress: (levels) => done.push(levels.reduce((n, l) => n + l.done, 0)),
     onFinished: (status) => (finished = status),
@@ -83,6 +86,27 @@ describe('FeatureVisJobs', () => {
     // Nothing was left to compute, and a model that cannot compute icons still shows the cached ones.
     expect(second.visualised).toEqual([]);
     expect(b.finished()).toBe('unavailable');
+  });
+
+  it('asks for the recipe of its quality, and keeps the icons of each quality under their own keys', async () => {
+    const run = async (quality: IconQuality) => {
+      const fake = fakePipeline();
+      const jobs = jobsOf(fake.pipeline, quality);
+      const running = jobs.jobs.run();
+      fake.answer({ backend: 'cpu', message: 'on cpu' });
+      await running;
+      return { ...fake, icons: jobs.icons };
+    };
+    // Another quality of the same atlas finds none of the other's icons: all 20 are computed, at that quality.
+    const fast = await run('fast');
+    expect(fast.visualised.reduce((a, b) => a + b, 0)).toBe(20);
+    expect(new Set(fast.qualities)).toEqual(new Set(['fast']));
+    // The same quality again computes nothing: its icons were cached under its own keys.
+    const again = await run('fast');
+    expect(again.visualised).toEqual([]);
+    expect(again.icons).toHaveLength(20);
+    const best = await run('best');
+    expect(best.visualised.reduce((a, b) => a + b, 0)).toBe(20);
   });
 });
 

@@ -106,4 +106,31 @@ describe('feature-visualisation icons in Chromium', { timeout: 20 * 60_000 }, ()
     assert.notDeepEqual(exemplars, withIcons, 'the cells no longer show feature visualisations');
     await screenshot(page, '22-exemplars-again');
   });
+
+  it('recomputes the icons with the quality chosen, and finds the other quality\'s icons in the cache on the way back', async () => {
+    // The previous test left the view on dataset exemplars: the same view with no feature visualisation on screen.
+    const exemplars = await page.locator('.atlas-canvas canvas').screenshot();
+    await page.selectOption('[data-testid=icon-mode]', 'featureVis');
+    const standard = await featureVis(page);
+    assert.equal(standard.quality, 'standard', 'standard is the default quality');
+    const before = await page.locator('.atlas-canvas canvas').screenshot();
+    const t0 = await page.evaluate(() => performance.now());
+    await page.selectOption('[data-testid=icon-quality]', 'fast');
+    // The new recipe's jobs start from nothing on screen (none of its icons is cached yet) and fill the cells again.
+    await page.waitForFunction(() => window.__atlas!.featureVis.quality === 'fast' && window.__atlas!.featureVis.done < 12, null, { timeout: 10_000 });
+    await waitForIcons(page, 12);
+    const fastSeconds = ((await page.evaluate(() => performance.now())) - t0) / 1000;
+    await page.waitForFunction(() => window.__atlas!.featureVis.shown >= 12, null, { timeout: 30_000 });
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    await screenshot(page, '24-feature-vis-fast');
+    const fast = await page.locator('.atlas-canvas canvas').screenshot();
+    assert.notDeepEqual(fast, before, 'the fast icons differ from the standard ones');
+    assert.notDeepEqual(fast, exemplars, 'fast icons are on screen: the cells in view were computed first');
+    // Back to standard: its icons were cached under keys that carry the recipe, so they come back without a recomputation.
+    const t1 = await page.evaluate(() => performance.now());
+    await page.selectOption('[data-testid=icon-quality]', 'standard');
+    await page.waitForFunction((n) => window.__atlas!.featureVis.quality === 'standard' && window.__atlas!.featureVis.done >= n, standard.done, { timeout: 60_000, polling: 100 });
+    const backSeconds = ((await page.evaluate(() => performance.now())) - t1) / 1000;
+    console.log(`icon quality: 12 fast icons in ${fastSeconds.toFixed(1)} s; the ${standard.done} standard icons back from the cache in ${backSeconds.toFixed(1)} s`);
+  });
 });

@@ -64,9 +64,8 @@ export class ImageSession implements ModelSession {
     const images = await this.imagesOf(inputs);
     const { thumbnails, ...recorded } = await recordImageAtlas(this.model, images, request, { encodePng: this.deps.encodePng, ...options });
     this.recorded = { images, names: recorded.names };
-    const site = recorded.samplesPerInput === 'pooled' ? ('pooled' as const) : ('centre' as const);
     const amount = { count: recorded.names.length, unit: 'images' as const };
-    return { ...recorded, amount, visualisable: { model: this.model, layer: request.layer, site, thumbnails } };
+    return { ...recorded, amount, visualisable: { model: this.model, layer: request.layer, thumbnails } };
   }
 
   async conceptActivations(inputs: InputSet, layer: string, params: Pick<AtlasParams, 'samplesPerInput' | 'seed'>, options: StepOptions) {

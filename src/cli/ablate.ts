@@ -4,9 +4,9 @@ import { parseArgs } from 'node:util';
 import { chooseBackend } from '../model/backend';
 import type { AblationMode } from '../model/text/ablation';
 import { ablate, ablateImages, ABLATION_MODES, type AblateOptions, type ImageAblateOptions, type ImageAblateReport } from './ablateRun';
-import { loadModelForCli, loadTextModelForCli } from './buildAtlas';
-import { printNotes, wholeNumber } from './cliText';
-import { heldOutShare } from './imageInterventions';
+import { loadTextModelForCli } from './buildAtlas';
+import { wholeNumber } from './cliText';
+import { heldOutShare, runImageCommand } from './imageInterventions';
 
 const DEFAULT_TEXT = fileURLToPath(new URL('../../public/text-sample/moby-dick-sample.jsonl', import.meta.url));
 
@@ -143,18 +143,8 @@ async function main(): Promise<void> {
     return;
   }
   await chooseBackend({ node: true });
-  if (parsed.image) {
-    const imageModel = await loadModelForCli(parsed.image.model, { labels: parsed.image.labels });
-    try {
-      const report = await ablateImages(parsed.image, imageModel);
-      await writeFile(parsed.out, `${JSON.stringify(report, null, 2)}\n`);
-      process.stdout.write(`${imageAblateSummary(report)}wrote ${parsed.out}\n`);
-      printNotes([], report.images.unreadable);
-    } finally {
-      imageModel.dispose();
-    }
-    return;
-  }
+  const { image } = parsed;
+  if (image) return runImageCommand(image, parsed.out, (model) => ablateImages(image, model), imageAblateSummary);
   const model = await loadTextModelForCli(parsed.options.model);
   try {
     const report = await ablate(parsed.options, model);

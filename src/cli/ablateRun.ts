@@ -1,7 +1,6 @@
-import type { VersusRandom } from '../compute/directions/stats';
 import type { ImageModel } from '../model/image/imageModel';
 import { imageAblationTest, type ImageAblationTest } from '../model/image/intervention';
-import { ablationTest, type AblationMode, type AblationTarget } from '../model/text/ablation';
+import { ablationTest, type AblationMode, type AblationTarget, type AblationTest } from '../model/text/ablation';
 import type { TextModel } from '../model/text/textModel';
 import { wholeNumber } from './cliText';
 import { contextsFrom, directionOf, type DirectionSources } from './directions';
@@ -26,26 +25,18 @@ export interface AblateOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-/** What npm run ablate writes. */
-export interface AblateReport {
+/**
+ * What npm run ablate writes: the ablation test (losses in nats per token over the texts, clean and with the ablation at
+ * every position; the increase against the controls' by a one-sided prediction t-test and the empirical rank), and
+ * what it was run on.
+ */
+export interface AblateReport extends AblationTest {
   version: typeof ABLATE_FILE_VERSION;
   model: string;
-  layer: string;
   direction: string;
-  mode: AblationMode;
   texts: string;
   contextTokens: number;
-  windows: number;
-  predictions: number;
-  /** Mean next-token loss (nats per token) over the texts, clean and with the ablation at every position. */
-  clean: number;
-  ablated: number;
-  controls: 'random directions' | 'random units';
-  controlUnits?: number[];
   random: number;
-  seed: number;
-  /** The loss increase (ablated − clean) against the controls' increases: one-sided prediction t-test and empirical rank. */
-  increase: VersusRandom;
 }
 
 /** What --direction names for the ablation: a unit for neuron:N in zero and mean modes, else a unit direction. */
@@ -71,20 +62,11 @@ export async function ablate(options: AblateOptions, model: TextModel): Promise<
   return {
     version: ABLATE_FILE_VERSION,
     model: model.info.name,
-    layer: layer.name,
     direction: options.direction,
-    mode: options.mode,
     texts: options.texts,
     contextTokens: Math.min(options.contextTokens, model.contextLength),
-    windows: test.windows,
-    predictions: test.predictions,
-    clean: test.clean,
-    ablated: test.ablated,
-    controls: test.controls,
-    ...(test.controlUnits ? { controlUnits: test.controlUnits } : {}),
     random: options.random,
-    seed: test.seed,
-    increase: test.increase,
+    ...test,
   };
 }
 

@@ -3,7 +3,7 @@
  * held-in part, which the class's concept and every direction's scale are learnt from, and a held-out part, which
  * the effects are measured on.
  */
-import { stat } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import { fitConcept } from '../compute/directions/concept';
 import { range, shuffle } from '../compute/directions/vectors';
 import { createRng } from '../lib/rng';
@@ -11,7 +11,8 @@ import type { ImageModel } from '../model/image/imageModel';
 import { layerMoments, layerWidth, type LayerMoments, type PreparedImages } from '../model/image/intervention';
 import { prepareImage } from '../model/image/preprocess';
 import type { ImageProvider } from '../model/image/recordImages';
-import { bundledSample } from './buildAtlas';
+import { bundledSample, loadModelForCli } from './buildAtlas';
+import { printNotes } from './cliText';
 import { directionOf, type DirectionSources } from './directions';
 import { folderProvider } from './nodeIo';
 
@@ -182,4 +183,22 @@ export function heldOutShare(value: string): number {
   const share = Number(value);
   if (!(value.trim() !== '' && share > 0 && share < 1)) throw new Error(`--held-out must be a share between 0 and 1 (exclusive); got "${value}".`);
   return share;
+}
+
+/** The image branch of steer and ablate: loads the model, runs the command, writes its report, prints its summary and the unreadable files. */
+export async function runImageCommand<R extends { images: ImagesUsed }>(
+  options: { model: string; labels?: string },
+  out: string,
+  run: (model: ImageModel) => Promise<R>,
+  summary: (report: R) => string,
+): Promise<void> {
+  const model = await loadModelForCli(options.model, { labels: options.labels });
+  try {
+    const report = await run(model);
+    await writeFile(out, `${JSON.stringify(report, null, 2)}\n`);
+    process.stdout.write(`${summary(report)}wrote ${out}\n`);
+    printNotes([], report.images.unreadable);
+  } finally {
+    model.dispose();
+  }
 }

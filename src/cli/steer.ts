@@ -3,9 +3,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { chooseBackend } from '../model/backend';
 import type { SteeringTest } from '../model/text/steering';
-import { loadModelForCli, loadTextModelForCli } from './buildAtlas';
-import { printNotes, wholeNumber } from './cliText';
-import { heldOutShare } from './imageInterventions';
+import { loadTextModelForCli } from './buildAtlas';
+import { wholeNumber } from './cliText';
+import { heldOutShare, runImageCommand } from './imageInterventions';
 import { steer, steerImages, type ImageSteerOptions, type ImageSteerReport, type SteerOptions } from './steerRun';
 
 const DEFAULT_TEXT = fileURLToPath(new URL('../../public/text-sample/moby-dick-sample.jsonl', import.meta.url));
@@ -182,18 +182,8 @@ async function main(): Promise<void> {
     return;
   }
   await chooseBackend({ node: true });
-  if (parsed.image) {
-    const imageModel = await loadModelForCli(parsed.image.model, { labels: parsed.image.labels });
-    try {
-      const report = await steerImages(parsed.image, imageModel);
-      await writeFile(parsed.out, `${JSON.stringify(report, null, 2)}\n`);
-      process.stdout.write(`${imageSteerSummary(report)}wrote ${parsed.out}\n`);
-      printNotes([], report.images.unreadable);
-    } finally {
-      imageModel.dispose();
-    }
-    return;
-  }
+  const { image } = parsed;
+  if (image) return runImageCommand(image, parsed.out, (model) => steerImages(image, model), imageSteerSummary);
   const model = await loadTextModelForCli(parsed.options.model);
   try {
     const report = await steer(parsed.options, model);

@@ -83,7 +83,7 @@ export function App() {
         <InspectorServicesContext.Provider value={services}>
           <ConceptPanel directions={controller?.directions ?? null} live={atlasOrigin === 'build'} />
           <NeuronsPanel directions={controller?.directions ?? null} live={atlasOrigin === 'build'} />
-          <DictionaryPanel dictionary={controller?.dictionary ?? null} live={atlasOrigin === 'build'} />
+          <DictionaryPanel dictionary={controller?.dictionary ?? null} directions={controller?.directions ?? null} live={atlasOrigin === 'build'} />
         </InspectorServicesContext.Provider>
         <ErrorList />
         <ExportPanel

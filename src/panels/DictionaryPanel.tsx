@@ -5,6 +5,7 @@ import { rendererFor } from '../renderers';
 import { useAtlasStore } from '../store';
 import type { SaeSummary } from '../workers/protocol';
 import type { DictionaryTasks } from './dictionaryTasks';
+import type { DirectionTasks } from './directionTasks';
 import { asTop } from './NeuronsPanel';
 import { SaeChart } from './SaeChart';
 
@@ -19,7 +20,7 @@ const whole = (text: string, fallback: number) => (text.trim() === '' ? fallback
  * A sparse dictionary of the atlas's layer: train a sparse autoencoder (TopK or ReLU) on the atlas's rows with a
  * live curve, or open one in SAELens's layout; its latents by frequency, and each latent's top inputs or contexts.
  */
-export function DictionaryPanel({ dictionary, live }: { dictionary: DictionaryTasks | null; live: boolean }) {
+export function DictionaryPanel({ dictionary, directions, live }: { dictionary: DictionaryTasks | null; directions: DirectionTasks | null; live: boolean }) {
   const atlas = useAtlasStore((s) => s.atlas);
   const task = useAtlasStore((s) => s.saeTask);
   const curve = useAtlasStore((s) => s.saeCurve);
@@ -114,13 +115,13 @@ export function DictionaryPanel({ dictionary, live }: { dictionary: DictionaryTa
           />
         </label>
       </div>
-      {summary && <SaeResult atlas={atlas} summary={summary} dictionary={dictionary} />}
+      {summary && <SaeResult atlas={atlas} summary={summary} dictionary={dictionary} directions={live ? directions : null} />}
     </section>
   );
 }
 
 /** The SAE held: its figures over every row, its latents by frequency, and the latent shown. */
-function SaeResult({ atlas, summary, dictionary }: { atlas: Atlas; summary: SaeSummary; dictionary: DictionaryTasks | null }) {
+function SaeResult({ atlas, summary, dictionary, directions }: { atlas: Atlas; summary: SaeSummary; dictionary: DictionaryTasks | null; directions: DirectionTasks | null }) {
   const latent = useAtlasStore((s) => s.saeLatent);
   const showLatent = useAtlasStore((s) => s.showLatent);
   const { config, measures, settings } = summary;
@@ -189,13 +190,16 @@ function SaeResult({ atlas, summary, dictionary }: { atlas: Atlas; summary: SaeS
           </tbody>
         </table>
       </div>
-      {latent !== null && <LatentView atlas={atlas} summary={summary} latent={latent} dictionary={dictionary} />}
+      {latent !== null && <LatentView atlas={atlas} summary={summary} latent={latent} dictionary={dictionary} directions={directions} />}
     </div>
   );
 }
 
-/** A latent's strongest rows over every recorded row, as the renderer shows inputs or contexts. */
-function LatentView({ atlas, summary, latent, dictionary }: { atlas: Atlas; summary: SaeSummary; latent: number; dictionary: DictionaryTasks | null }) {
+/**
+ * A latent's strongest rows over every recorded row, as the renderer shows inputs or contexts; with the model at hand
+ * (`directions`), its top rows become a concept (against the rest of the atlas) for TCAV, the class filter and ranking.
+ */
+function LatentView({ atlas, summary, latent, dictionary, directions }: { atlas: Atlas; summary: SaeSummary; latent: number; dictionary: DictionaryTasks | null; directions: DirectionTasks | null }) {
   const { InputView, topList, DirectionOutputs } = rendererFor(atlas);
   const run = useCallback((key: string) => dictionary!.latentTop(Number(key.split(':').pop())), [dictionary]);
   const top = useRequest(dictionary ? `${summary.digest}:${latent}` : null, dictionary ? run : null);
@@ -216,6 +220,22 @@ function LatentView({ atlas, summary, latent, dictionary }: { atlas: Atlas; summ
             ))}
           </div>
           {DirectionOutputs && <DirectionOutputs direction={top.result.decoder} />}
+          {directions && (
+            <button
+              type="button"
+              className="link"
+              data-testid="sae-latent-concept"
+              onClick={() =>
+                void directions.createConcept(
+                  { kind: 'points', points: Array.from(top.result.rows), description: `the ${top.result.rows.length} top points of SAE latent #${latent}` },
+                  `latent ${latent}`,
+                  'difference-of-means',
+                )
+              }
+            >
+              Use as a concept (its {top.result.rows.length} top points against the rest)
+            </button>
+          )}
         </>
       )}
     </section>

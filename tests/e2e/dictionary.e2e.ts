@@ -102,6 +102,18 @@ describe('dictionary: a sparse autoencoder of the atlas layer, trained in the pa
     assert.ok((await top.count()) >= 1);
     assert.equal(await panel.locator('[data-testid=sae-latent-top] img').count(), await top.count(), 'each top input shows its image');
     console.log(`SAE on conv3: ${JSON.stringify(trained)}`);
+    // As a concept: the latent's top points against the rest of the atlas, learnt like any concept.
+    const concepts = await page.evaluate(() => window.__atlas!.concepts.length);
+    const asConcept = panel.locator('[data-testid=sae-latent-concept]');
+    const rows = Number((await asConcept.innerText()).match(/its (\d+) top points/)![1]);
+    await asConcept.click();
+    await page.waitForFunction((n) => window.__atlas!.concepts.length > n, concepts, { timeout: 30_000 });
+    const concept = await page.evaluate(() => window.__atlas!.concepts.at(-1)!);
+    assert.equal(concept.name, `latent ${first}`);
+    assert.equal(concept.positives, rows, `the concept's examples are the latent's ${rows} top points: ${JSON.stringify(concept)}`);
+    // Against the rest of the atlas (a seeded sample of it, as for any concept from points).
+    assert.ok(concept.negatives > concept.positives, JSON.stringify(concept));
+    assert.match(concept.source, new RegExp(`top points of SAE latent #${first} against the rest of the atlas`));
     await panel.locator('[data-testid=sae-result]').scrollIntoViewIfNeeded();
     await screenshot(page, '71-dictionary-latent');
   });

@@ -1,9 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { bundledSample, loadModelForCli } from '../../src/cli/buildAtlas';
@@ -18,11 +16,10 @@ import { asFiles, saveArtifacts } from '../model/helpers';
 import { encodeSae } from '../../src/model/sae/encode';
 import { measureLatentPolysemanticity } from '../../src/model/sae/latentPolysemanticity';
 import { tinyGpt2Files, writeCheckpointFolder } from '../model/text/tinyGpt2';
+import { cliFailure, root, run } from './cliRun';
 import { randomSae, writeSaeFolder } from './saeFolder';
 import { MOBY_PARAGRAPHS as PARAGRAPHS } from './paragraphs';
 
-const run = promisify(execFile);
-const root = new URL('../..', import.meta.url).pathname;
 
 
 async function neuronsCli<File = NeuronsFile>(args: string[]): Promise<{ json: File; stdout: string; stderr: string }> {
@@ -31,14 +28,7 @@ async function neuronsCli<File = NeuronsFile>(args: string[]): Promise<{ json: F
   return { json: JSON.parse(readFileSync(out, 'utf8')) as File, stdout, stderr };
 }
 
-async function cliError(args: string[]): Promise<string> {
-  const failed = await run('node', ['--import', 'tsx', 'src/cli/neurons.ts', ...args, '--out', join(mkdtempSync(join(tmpdir(), 'neurons-cli-')), 'n.json')], { cwd: root }).then(
-    () => null,
-    (e: { stderr: string; code: number }) => e,
-  );
-  expect(failed?.code).toBe(1);
-  return failed!.stderr;
-}
+const cliError = (args: string[]) => cliFailure('src/cli/neurons.ts', [...args, '--out', join(mkdtempSync(join(tmpdir(), 'neurons-cli-')), 'n.json')]);
 
 let checkpoint: string;
 let textFile: string;

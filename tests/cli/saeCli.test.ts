@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { SaeReport } from '../../src/cli/sae';
 import { chooseBackend } from '../../src/model/backend';
@@ -14,10 +12,9 @@ import { encode } from '../../src/model/text/tokenizer';
 import { createRng } from '../../src/lib/rng';
 import { tinyGpt2Files, writeCheckpointFolder } from '../model/text/tinyGpt2';
 import { npyFloat32 } from '../../src/export/npy';
+import { cliFailure, root, run } from './cliRun';
 import { MOBY_PARAGRAPHS as PARAGRAPHS } from './paragraphs';
 
-const run = promisify(execFile);
-const root = new URL('../..', import.meta.url).pathname;
 
 
 async function saeCli(args: string[]): Promise<{ dir: string; report: SaeReport; stdout: string; stderr: string }> {
@@ -26,15 +23,7 @@ async function saeCli(args: string[]): Promise<{ dir: string; report: SaeReport;
   return { dir, report: JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as SaeReport, stdout, stderr };
 }
 
-async function cliError(args: string[]): Promise<string> {
-  const out = join(mkdtempSync(join(tmpdir(), 'sae-cli-')), 'sae');
-  const failed = await run('node', ['--import', 'tsx', 'src/cli/sae.ts', ...args, '--out', out], { cwd: root }).then(
-    () => null,
-    (e: { stderr: string; code: number }) => e,
-  );
-  expect(failed?.code).toBe(1);
-  return failed!.stderr;
-}
+const cliError = (args: string[]) => cliFailure('src/cli/sae.ts', [...args, '--out', join(mkdtempSync(join(tmpdir(), 'sae-cli-')), 'sae')]);
 
 let checkpoint: string;
 let textFile: string;

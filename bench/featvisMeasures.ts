@@ -3,7 +3,8 @@
  * H x W x C floats in [0, 1] (the model's view) or RGBA bytes (what a person sees), converted both ways.
  */
 import * as tf from '@tensorflow/tfjs';
-import { colourfulness, contrast, quartiles, topIndices } from '../src/featureVis/iconMeasures';
+import { colourfulness, contrast, quartiles } from '../src/featureVis/iconMeasures';
+import { topIndices } from '../src/lib/order';
 import { scoreImages, toModelInput, type ScoreOptions } from '../src/featureVis/objective';
 import type { ImageModel } from '../src/model/image/imageModel';
 

@@ -61,13 +61,6 @@ export function quartiles(values: ArrayLike<number>): [number, number, number] {
   return [at(0.25), at(0.5), at(0.75)];
 }
 
-/** The indices of the `k` largest of `scores`, largest first (ties: the lower index first). */
-export function topIndices(scores: ArrayLike<number>, k: number): number[] {
-  return Array.from(scores, (_, i) => i)
-    .sort((a, b) => scores[b] - scores[a] || a - b)
-    .slice(0, k);
-}
-
 /**
  * A contrast stretch: the values below the `clip` quantile and above the 1 − `clip` quantile of all R, G and B
  * values together go to 0 and 255, those between linearly (one map for the three channels, so hues keep

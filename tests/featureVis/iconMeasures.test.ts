@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { colourfulness, contrast, quartiles, stretchContrast, topIndices } from '../../src/featureVis/iconMeasures';
+import { colourfulness, contrast, quartiles, stretchContrast } from '../../src/featureVis/iconMeasures';
+import { topIndices } from '../../src/lib/order';
 import { createRng } from '../../src/lib/rng';
 
 /** RGBA bytes of `pixels` [r, g, b] triples, alpha 255. */

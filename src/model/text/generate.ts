@@ -1,4 +1,5 @@
 import { abortError } from '../../lib/abort';
+import { topIndices } from '../../lib/order';
 import { createRng } from '../../lib/rng';
 import { yieldToPage } from '../../lib/yieldToPage';
 import { disposeCache, Gpt2InputError, type Gpt2Model, type Intervention, type KvCache } from './gpt2';
@@ -72,8 +73,7 @@ export function pickToken(logits: Float32Array, temperature: number, topK: numbe
     for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
     return best;
   }
-  let candidates = Array.from(logits.keys());
-  if (topK > 0 && topK < logits.length) candidates = candidates.sort((a, b) => logits[b] - logits[a] || a - b).slice(0, topK);
+  const candidates = topK > 0 && topK < logits.length ? topIndices(logits, topK) : Array.from(logits.keys());
   const top = candidates.reduce((m, i) => Math.max(m, logits[i]), -Infinity);
   const weights = candidates.map((i) => Math.exp((logits[i] - top) / temperature));
   let u = random() * weights.reduce((a, b) => a + b, 0);

@@ -7,7 +7,7 @@ import type { ProgressEvent } from '../compute/types';
 import { readNpyHeader, npyRowChunks } from '../export/npyRead';
 import { createRng } from '../lib/rng';
 import { chooseBackend } from '../model/backend';
-import { encodeSae, measureSae } from '../model/sae/encode';
+import { encodeAndMeasureSae } from '../model/sae/encode';
 import { hookNameOfLayer } from '../model/sae/hookNames';
 import { saeLossRecovered, type SaeLossRecovered } from '../model/sae/lossRecovered';
 import { SAE_CFG_FILE, SAE_WEIGHTS_FILE, writeSaeLens } from '../model/sae/saelens';
@@ -387,8 +387,7 @@ async function main(): Promise<void> {
   const { sae } = trained;
 
   const measureStarted = performance.now();
-  const measured = await measureSae(sae, data.values);
-  const encoded = await encodeSae(sae, data.values);
+  const { measures: measured, latents: encoded } = await encodeAndMeasureSae(sae, data.values);
   const top = latentTopRows(encoded, topExamples);
   const clusterStarted = performance.now();
   const clustering = {

@@ -4,7 +4,7 @@
  * Plain data in, plain data out, so the model worker serves it and a Node test calls it directly.
  */
 import type { Modality } from '../../compute/atlas';
-import { encodeSae, measureSae, type SaeMeasures } from './encode';
+import { encodeAndMeasureSae, type SaeMeasures } from './encode';
 import { readSaeLens, writeSaeLens, type SaeLensFiles } from './saelens';
 import { SAE_TENSORS, type Sae, type SaeConfig } from './sae';
 import { latentTopRows, type LatentTopRows } from './topRows';
@@ -145,11 +145,9 @@ export class LayerDictionary {
     seconds: number | null,
     options: DictionaryTaskOptions,
   ): Promise<SaeSummary> {
-    const total = 2 * this.count;
-    const measures = await measureSae(sae, this.rows, { signal: options.signal, onProgress: (done) => options.onProgress?.({ stage: 'measure', done, total }) });
-    const latents = await encodeSae(sae, this.rows, {
+    const { latents, measures } = await encodeAndMeasureSae(sae, this.rows, {
       signal: options.signal,
-      onProgress: (done) => options.onProgress?.({ stage: 'measure', done: this.count + done, total }),
+      onProgress: (done, total) => options.onProgress?.({ stage: 'measure', done, total }),
     });
     this.top = latentTopRows(latents, TOP_ROWS);
     this.sae = sae;

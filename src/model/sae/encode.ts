@@ -5,6 +5,7 @@
  * the sparse rows: k x dIn multiply-adds per row instead of dSae x dIn.
  */
 import * as tf from '@tensorflow/tfjs';
+import { columnMeans } from '../../compute/pca';
 import { createPacer, nextTask } from '../../lib/yieldToPage';
 import { SaeInputError, type Sae, type SparseLatents } from './sae';
 
@@ -112,27 +113,43 @@ function compressRows(rows: number, width: number, value: Float32Array, index: I
   return { rows, rowStart, latent, value: kept };
 }
 
-/** The SAE's latent activations on `activations` (N x dIn rows), as compressed sparse rows. */
-export async function encodeSae(sae: Sae, activations: Float32Array, options: SaeEncodeOptions = {}): Promise<SparseLatents> {
-  const count = checkRows(sae, activations);
+/** What is gathered from encodeInBatches's batches, in row order, and what it becomes. */
+interface BatchSink<T> {
+  add(firstRow: number, batch: SparseBatch): void;
+  result(): T;
+}
+
+/** Collects the batches into one set of compressed sparse rows. */
+function sparseRows(sae: Sae, count: number): BatchSink<SparseLatents> {
   const rowStart = new Int32Array(count + 1);
   const chunks: SparseBatch[] = [];
   let total = 0;
-  await encodeInBatches(sae, activations, options, (firstRow, batch) => {
-    for (let r = 0; r < batch.rows; r++) rowStart[firstRow + r] = total + batch.rowStart[r];
-    total += batch.latent.length;
-    chunks.push(batch);
-  });
-  rowStart[count] = total;
-  const latent = new Int32Array(total);
-  const value = new Float32Array(total);
-  let at = 0;
-  for (const chunk of chunks) {
-    latent.set(chunk.latent, at);
-    value.set(chunk.value, at);
-    at += chunk.latent.length;
-  }
-  return { count, dSae: sae.config.dSae, rowStart, latent, value };
+  return {
+    add(firstRow, batch) {
+      for (let r = 0; r < batch.rows; r++) rowStart[firstRow + r] = total + batch.rowStart[r];
+      total += batch.latent.length;
+      chunks.push(batch);
+    },
+    result() {
+      rowStart[count] = total;
+      const latent = new Int32Array(total);
+      const value = new Float32Array(total);
+      let at = 0;
+      for (const chunk of chunks) {
+        latent.set(chunk.latent, at);
+        value.set(chunk.value, at);
+        at += chunk.latent.length;
+      }
+      return { count, dSae: sae.config.dSae, rowStart, latent, value };
+    },
+  };
+}
+
+/** The SAE's latent activations on `activations` (N x dIn rows), as compressed sparse rows. */
+export async function encodeSae(sae: Sae, activations: Float32Array, options: SaeEncodeOptions = {}): Promise<SparseLatents> {
+  const rows = sparseRows(sae, checkRows(sae, activations));
+  await encodeInBatches(sae, activations, options, rows.add);
+  return rows.result();
 }
 
 /** Adds row `r`'s reconstruction from its sparse latents to `out` (length dIn), in float64. */
@@ -179,18 +196,33 @@ export interface SaeMeasures {
 
 /** Reconstruction error, FVE, L0 and per-latent frequency over `activations`, without holding all latents at once. */
 export async function measureSae(sae: Sae, activations: Float32Array, options: SaeEncodeOptions = {}): Promise<SaeMeasures> {
-  const { dIn, dSae } = sae.config;
+  const measures = measuring(sae, activations, checkRows(sae, activations));
+  await encodeInBatches(sae, activations, options, measures.add);
+  return measures.result();
+}
+
+/** encodeSae and measureSae in one pass over the rows (one encoding instead of two). */
+export async function encodeAndMeasureSae(sae: Sae, activations: Float32Array, options: SaeEncodeOptions = {}): Promise<{ latents: SparseLatents; measures: SaeMeasures }> {
   const count = checkRows(sae, activations);
-  const mean = new Float64Array(dIn);
-  for (let i = 0; i < activations.length; i++) mean[i % dIn] += activations[i];
-  for (let j = 0; j < dIn; j++) mean[j] /= Math.max(count, 1);
+  const [rows, measures] = [sparseRows(sae, count), measuring(sae, activations, count)];
+  await encodeInBatches(sae, activations, options, (firstRow, batch) => {
+    rows.add(firstRow, batch);
+    measures.add(firstRow, batch);
+  });
+  return { latents: rows.result(), measures: measures.result() };
+}
+
+/** Sums, batch by batch, of each row's reconstruction error and active latents, that become SaeMeasures. */
+function measuring(sae: Sae, activations: Float32Array, count: number): BatchSink<SaeMeasures> {
+  const { dIn, dSae } = sae.config;
+  const mean = columnMeans(activations, count, dIn);
   const fired = new Float64Array(dSae);
   const maxActivation = new Float32Array(dSae);
   const row = new Float64Array(dIn);
   let squaredError = 0;
   let centredSquares = 0;
   let active = 0;
-  await encodeInBatches(sae, activations, options, (firstRow, batch) => {
+  const add = (firstRow: number, batch: SparseBatch) => {
     for (let r = 0; r < batch.rows; r++) {
       const [from, to] = [batch.rowStart[r], batch.rowStart[r + 1]];
       reconstructRow(sae, batch.latent, batch.value, from, to, row);
@@ -205,15 +237,18 @@ export async function measureSae(sae: Sae, activations: Float32Array, options: S
         maxActivation[batch.latent[e]] = Math.max(maxActivation[batch.latent[e]], batch.value[e]);
       }
     }
-  });
+  };
   const rows = Math.max(count, 1);
   return {
-    rows: count,
-    mse: squaredError / (rows * dIn),
-    fve: centredSquares > 0 ? 1 - squaredError / centredSquares : squaredError === 0 ? 1 : 0,
-    l0: active / rows,
-    frequency: fired.map((n) => n / rows),
-    maxActivation,
-    deadLatents: fired.reduce((n, f) => n + (f === 0 ? 1 : 0), 0),
+    add,
+    result: () => ({
+      rows: count,
+      mse: squaredError / (rows * dIn),
+      fve: centredSquares > 0 ? 1 - squaredError / centredSquares : squaredError === 0 ? 1 : 0,
+      l0: active / rows,
+      frequency: fired.map((n) => n / rows),
+      maxActivation,
+      deadLatents: fired.reduce((n, f) => n + (f === 0 ? 1 : 0), 0),
+    }),
   };
 }

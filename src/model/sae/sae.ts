@@ -53,11 +53,6 @@ export function saeTensorShape(name: SaeTensorName, config: Pick<SaeConfig, 'dIn
   }
 }
 
-/** The distinct buffers behind an SAE's weights: the transfer list for postMessage. */
-export function saeTransferables(sae: Sae): ArrayBuffer[] {
-  return [...new Set(SAE_TENSORS.map((name) => sae.weights[name].buffer as ArrayBuffer))];
-}
-
 /** Latent activations in compressed sparse rows: row r's non-zero latents are entries rowStart[r] to rowStart[r + 1]. */
 export interface SparseLatents {
   /** Rows encoded. */

@@ -13,9 +13,10 @@
  * rate and L1 coefficient then fit any layer's scale; the scale is undone on the weights at the end.
  */
 import * as tf from '@tensorflow/tfjs';
+import { range, shuffle } from '../../compute/directions/vectors';
 import { createRng, gaussian } from '../../lib/rng';
 import { createPacer, nextTask } from '../../lib/yieldToPage';
-import { SAE_TENSORS, SaeInputError, type Sae, type SaeArchitecture, type SaeTensorName, type SaeWeights } from './sae';
+import { SAE_TENSORS, saeTensorShape, SaeInputError, type Sae, type SaeArchitecture, type SaeTensorName, type SaeWeights } from './sae';
 
 export interface SaeTrainSettings {
   architecture: SaeArchitecture;
@@ -303,13 +304,6 @@ function foldDecoderNorms(w: SaeWeights, width: number, latents: number): void {
   }
 }
 
-/** Fisher-Yates with the run's generator. */
-function shuffle(order: Int32Array, random: () => number): void {
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [order[i], order[j]] = [order[j], order[i]];
-  }
-}
 
 /** Sums of a span of steps, turned into SaeTrainMetrics. */
 class MetricsSpan {
@@ -361,18 +355,18 @@ export async function trainSae(activations: Float32Array, width: number, options
   const random = createRng(settings.seed);
   const initial = initialWeights(width, latents, architecture === 'relu' ? RELU_INIT_NORM : 1, scaledMean, random);
 
-  const shapes: Record<SaeTensorName, number[]> = { W_enc: [width, latents], W_dec: [latents, width], b_enc: [latents], b_dec: [width] };
+  const shapes = { dIn: width, dSae: latents };
   let params = {} as SaeParams;
   let m = {} as SaeParams;
   let v = {} as SaeParams;
   for (const name of SAE_TENSORS) {
-    params[name] = tf.tensor(initial[name], shapes[name]);
-    m[name] = tf.zeros(shapes[name]);
-    v[name] = tf.zeros(shapes[name]);
+    params[name] = tf.tensor(initial[name], saeTensorShape(name, shapes));
+    m[name] = tf.zeros(saeTensorShape(name, shapes));
+    v[name] = tf.zeros(saeTensorShape(name, shapes));
   }
   const stepsPerEpoch = Math.ceil(count / batchSize);
   const totalSteps = stepsPerEpoch * epochs;
-  const order = Int32Array.from({ length: count }, (_, i) => i);
+  const order = range(count);
   const batch = new Float32Array(Math.min(batchSize, count) * width);
   const sinceFired = new Float64Array(latents);
   const history: SaeTrainMetrics[] = [];

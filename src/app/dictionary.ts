@@ -59,8 +59,9 @@ export class DictionaryController implements DictionaryTasks {
         else if (p.stage === 'measure') report(`Measuring every row: ${p.done.toLocaleString('en')} of ${p.total.toLocaleString('en')}…`, p.done / p.total);
         else {
           const { stage: _, ...span } = p;
-          this.store.getState().addSaeProgress(span);
-          report(`${name}: epoch ${span.epoch + 1}, ${span.rowsSeen.toLocaleString('en')} of ${span.totalRows.toLocaleString('en')} rows…`, span.rowsSeen / span.totalRows);
+          if (this.running !== abort) return;
+          const message = `${name}: epoch ${span.epoch + 1}, ${span.rowsSeen.toLocaleString('en')} of ${span.totalRows.toLocaleString('en')} rows…`;
+          this.store.getState().addSaeProgress(span, { kind, status: 'running', message, fraction: span.rowsSeen / span.totalRows });
         }
       });
       if (!current()) return;

@@ -24,7 +24,8 @@ export interface DictionarySlice {
   setSaeTask: (task: SaeTask | null) => void;
   /** A new training run: the curve starts empty. */
   startSaeRun: () => void;
-  addSaeProgress: (progress: SaeTrainProgress) => void;
+  /** A training span and the task's message with it: one update, so the panel and its charts draw once a span. */
+  addSaeProgress: (progress: SaeTrainProgress, task: SaeTask) => void;
   endSaeRun: (end: 'done' | 'cancelled') => void;
   /** The SAE now held; the latent shown is cleared, and an opened one clears the curve of the last run. */
   setSaeSummary: (summary: SaeSummary) => void;
@@ -42,7 +43,7 @@ export const createDictionarySlice: StateCreator<AtlasStore, [], [], DictionaryS
   ...dictionaryFor(),
   setSaeTask: (saeTask) => set({ saeTask }),
   startSaeRun: () => set({ saeCurve: [], saeRunEnd: null }),
-  addSaeProgress: (progress) => set((s) => ({ saeCurve: [...s.saeCurve, progress] })),
+  addSaeProgress: (progress, saeTask) => set((s) => ({ saeCurve: [...s.saeCurve, progress], saeTask })),
   endSaeRun: (saeRunEnd) => set({ saeRunEnd }),
   // An SAE opened from files was not trained here: the last run's curve is of another SAE.
   setSaeSummary: (saeSummary) => set(saeSummary.origin === 'opened' ? { saeSummary, saeLatent: null, saeCurve: [], saeRunEnd: null } : { saeSummary, saeLatent: null }),

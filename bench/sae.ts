@@ -112,7 +112,7 @@ async function main(): Promise<void> {
     const outcome = await runChild<CaseResult>(fileURLToPath(import.meta.url), ['--child', name, '--rows', String(rows), '--epochs', String(epochs), '--threads', String(threads), '--seed', String(seed)]);
     const label = CASES[name].label;
     if (!outcome.ok) {
-      table.push([label, 'failed', outcome.error, '', '', '', '', '', '', '']);
+      table.push([label, 'failed', outcome.error, ...Array<string>(9).fill('')]);
       continue;
     }
     const r = outcome.value;

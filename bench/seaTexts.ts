@@ -10,7 +10,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-/** The words that mark a paragraph as being about the sea; `npm run steer -- --watch` takes the same list. */
+/** The words that mark a paragraph as being about the sea; the experiment passes the same list to `npm run steer -- --watch`. */
 export const SEA_WORDS = ['sea', 'seas', 'ocean', 'waves', 'wave', 'water', 'waters', 'ship', 'ships', 'boat', 'boats', 'sail', 'sailor', 'sailors', 'deck', 'shore', 'tide'];
 const MIN_HITS = 3;
 

@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { fitConcept } from '../compute/directions/concept';
+import { unitVector } from '../compute/directions/vectors';
 import { parseAtlas } from '../export/atlasFile';
 import { createRng, gaussian } from '../lib/rng';
 import { readSaeLens, SAE_CFG_FILE, SAE_WEIGHTS_FILE } from '../model/sae/saelens';
@@ -73,9 +74,9 @@ export async function directionOf(spec: string, width: number, layer: string, so
     throw new Error(`--direction must be ${DIRECTION_FORMS}; got "${spec}".`);
   }
   if (v.length !== width) throw new Error(`The direction has ${v.length} components, but ${layer} is ${width} wide.`);
-  const norm = Math.hypot(...v);
-  if (!(norm > 0)) throw new Error(`The direction ${spec} is zero.`);
-  return v.map((x) => x / norm);
+  const unit = unitVector(v);
+  if (!unit.some((x) => x !== 0)) throw new Error(`The direction ${spec} is zero.`);
+  return unit;
 }
 
 /** Every token's row but each window's first (<|endoftext|>) of `layer` over the texts at `path`, in windows of the model's context. */

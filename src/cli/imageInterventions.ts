@@ -5,7 +5,7 @@
  */
 import { stat, writeFile } from 'node:fs/promises';
 import { fitConcept } from '../compute/directions/concept';
-import { range, shuffle } from '../compute/directions/vectors';
+import { gatherRows, range, shuffle, unitVector } from '../compute/directions/vectors';
 import { createRng } from '../lib/rng';
 import type { ImageModel } from '../model/image/imageModel';
 import { layerMoments, layerWidth, type LayerMoments, type PreparedImages } from '../model/image/intervention';
@@ -132,9 +132,7 @@ export async function imageSetup(options: ImageInterventionOptions, model: Image
   const nOut = Math.max(1, Math.min(count - 1, Math.round(count * heldOutShare)));
   const part = (indices: Int32Array): PreparedImages & { labels: Int32Array } => {
     const chosen = Int32Array.from(indices).sort();
-    const out = new Float32Array(chosen.length * size);
-    chosen.forEach((i, k) => out.set(inputs.subarray(i * size, (i + 1) * size), k * size));
-    return { inputs: out, count: chosen.length, labels: Int32Array.from(chosen, (i) => labels[i]) };
+    return { inputs: gatherRows(inputs, chosen, size), count: chosen.length, labels: Int32Array.from(chosen, (i) => labels[i]) };
   };
   const heldIn = part(order.subarray(nOut));
   const heldOut = part(order.subarray(0, nOut));
@@ -150,15 +148,10 @@ export async function imageSetup(options: ImageInterventionOptions, model: Image
     const neg: number[] = [];
     heldIn.labels.forEach((label, r) => (label === k ? pos : neg).push(r));
     if (pos.length === 0 || neg.length === 0) throw new Error(`--direction ${directionSpec}: the held-in images hold ${pos.length} of the class and ${neg.length} others; both are needed.`);
-    const rows = (list: number[]) => {
-      const out = new Float32Array(list.length * width);
-      list.forEach((r, j) => out.set(moments.pooled.subarray(r * width, (r + 1) * width), j * width));
-      return out;
-    };
+    const rows = (list: number[]) => gatherRows(moments.pooled, list, width);
     const fit = fitConcept({ dim: width, pos: rows(pos), nPos: pos.length, neg: rows(neg), nNeg: neg.length }, 'difference-of-means', options.seed);
-    const norm = Math.hypot(...fit.direction);
-    if (!(norm > 0)) throw new Error(`--direction ${directionSpec}: the class's mean equals the others' at ${layer}.`);
-    direction = fit.direction.map((x) => x / norm);
+    direction = unitVector(fit.direction);
+    if (!direction.some((x) => x !== 0)) throw new Error(`--direction ${directionSpec}: the class's mean equals the others' at ${layer}.`);
     concept = { className: model.classNames?.[k] ?? String(k), positives: pos.length, negatives: neg.length, accuracy: fit.accuracy, folds: fit.folds };
   } else {
     if (directionSpec.startsWith('texts:')) throw new Error('--direction texts: learns from texts, for a GPT-2; with --images give class:NAME.');

@@ -70,16 +70,13 @@ export function steeringVectors(direction: Float32Array, alpha: number, random: 
   const width = direction.length;
   const strength = alpha * scale(direction);
   const units = randomDirections(width, random, seed);
-  const randomVectors = Array.from({ length: random }, (_, k) => {
-    const r = units.slice(k * width, (k + 1) * width);
-    const s = controls === 'alpha' ? alpha * scale(r) : strength;
-    return r.map((x) => s * x);
-  });
+  // Each r is a unit vector, so s·r has norm |s|.
+  const sizes = Array.from({ length: random }, (_, k) => (controls === 'alpha' ? alpha * scale(units.subarray(k * width, (k + 1) * width)) : strength));
   return {
     strength,
-    vectors: [direction.map((x) => strength * x), ...randomVectors],
+    vectors: [direction.map((x) => strength * x), ...sizes.map((s, k) => units.slice(k * width, (k + 1) * width).map((x) => s * x))],
     norm: Math.abs(strength),
-    randomNorms: randomVectors.map((v) => Math.hypot(...v)),
+    randomNorms: sizes.map(Math.abs),
   };
 }
 

@@ -70,7 +70,6 @@ export async function saeLossRecovered(model: Gpt2Model, sae: Sae, layer: string
   const batchSize = options.batchSize ?? 4;
   if (!(Number.isInteger(batchSize) && batchSize > 0)) throw new SaeInputError(`The batch size must be a positive integer, not ${batchSize}.`);
   const scored = windows.filter((w) => w.length >= 2);
-  const vocab = Array.from({ length: model.config.vocabSize }, (_, id) => id);
   const { dIn, dSae } = sae.config;
   const tensors: SaeTensors = {
     wEnc: tf.tensor2d(sae.weights.W_enc, [dIn, dSae]),
@@ -87,7 +86,7 @@ export async function saeLossRecovered(model: Gpt2Model, sae: Sae, layer: string
       const ids = batch.map((w) => scored[w]);
       const tokens = ids[0].length;
       const losses = tf.tidy(() => {
-        const { activation, logitsFrom } = model.splitAt(ids, layer, vocab);
+        const { activation, logitsFrom } = model.splitAt(ids, layer);
         const { predicting, targets } = nextTokenTargets(ids, model.config.vocabSize);
         const spliced = reconstruct(sae, tensors, activation.reshape([-1, dIn]) as tf.Tensor2D).reshape(activation.shape) as tf.Tensor3D;
         const firstClean = tf.concat([activation.slice([0, 0, 0], [-1, 1, -1]), spliced.slice([0, 1, 0], [-1, -1, -1])], 1) as tf.Tensor3D;

@@ -4,12 +4,11 @@
  * directions (or random units), with a one-sided test of "this ablation raises the loss more than random ones".
  *
  * Every ablation of a batch shares one forward up to the layer (Gpt2Model.splitAt); each then runs the rest of the
- * model once. The change itself is Gpt2Model's own `intervene`, so an ablation here is the same forward as
+ * model once. The change itself is the shared `intervene` (src/model/intervention.ts) that Gpt2Model applies, so an ablation here is the same forward as
  * model.logits(ids, intervention) (tests/model/text/ablation.test.ts checks it).
  */
 import * as tf from '@tensorflow/tfjs';
 import { versusRandom, type VersusRandom } from '../../compute/directions/stats';
-import { range } from '../../compute/directions/vectors';
 import { createPacer, nextTask } from '../../lib/yieldToPage';
 import { ablationControls, ablationOf, type AblationMode, type AblationTarget } from '../intervention';
 import { Gpt2InputError, intervene, type Gpt2Model, type Intervention } from './gpt2';
@@ -62,7 +61,6 @@ export async function ablatedLosses(model: Gpt2Model, windows: readonly Int32Arr
   const batchSize = options.batchSize ?? 4;
   if (!(Number.isInteger(batchSize) && batchSize > 0)) throw new Gpt2InputError(`The batch size must be a positive integer, not ${batchSize}.`);
   const scored = windows.filter((w) => w.length >= 2);
-  const everyId = Array.from(range(model.config.vocabSize));
   const sums = new Float64Array(1 + ablations.length);
   const pacer = createPacer(options.signal, 50, 'Ablation cancelled', nextTask);
   let predictions = 0;
@@ -70,7 +68,7 @@ export async function ablatedLosses(model: Gpt2Model, windows: readonly Int32Arr
   for (const batch of lengthBatches(scored, batchSize)) {
     const ids = batch.map((w) => scored[w]);
     const losses = tf.tidy(() => {
-      const { activation, logitsFrom } = model.splitAt(ids, layer, everyId);
+      const { activation, logitsFrom } = model.splitAt(ids, layer);
       const { predicting, targets } = nextTokenTargets(ids, model.config.vocabSize);
       // One loss at a time, so that only one set of logits [batch, tokens, vocab] is alive at once.
       const loss = (value: tf.Tensor3D) => tf.tidy(() => summedNextTokenLoss(logitsFrom(value), predicting, targets));

@@ -249,14 +249,15 @@ export class Gpt2Model {
 
   /**
    * The forward split at `layer`, for gradients with respect to it: the layer's activation [batch, tokens, width],
-   * and the next-token logits of the `vocab` ids [batch, tokens, vocab.length] as a differentiable function of a
-   * replacement for that activation (the rest of its block, the later blocks, ln_f, the unembedding). Call inside tf.tidy.
+   * and the next-token logits of the `vocab` ids [batch, tokens, vocab.length] (every id when absent: the unembedding
+   * transposed, without gathering a copy of it first) as a differentiable function of a replacement for that activation (the rest of its block,
+   * the later blocks, ln_f, the unembedding). Call inside tf.tidy.
    */
-  splitAt(tokenIds: Int32Array[], layer: string, vocab: number[]): { activation: tf.Tensor3D; logitsFrom: (activation: tf.Tensor3D) => tf.Tensor3D } {
+  splitAt(tokenIds: Int32Array[], layer: string, vocab?: number[]): { activation: tf.Tensor3D; logitsFrom: (activation: tf.Tensor3D) => tf.Tensor3D } {
     const weights = this.live();
     const { block, part } = this.layerRef(layer);
     const { nHead, layerNormEpsilon: eps } = this.config;
-    const outside = vocab.find((id) => !Number.isInteger(id) || id < 0 || id >= this.config.vocabSize);
+    const outside = vocab?.find((id) => !Number.isInteger(id) || id < 0 || id >= this.config.vocabSize);
     if (outside !== undefined) throw new Gpt2InputError(`Token id ${outside} is outside the vocabulary of ${this.config.vocabSize}.`);
     const x = this.residualBefore(weights, tokenBatch(tokenIds, this.config), block);
     const w = weights.blocks[block];
@@ -264,7 +265,8 @@ export class Gpt2Model {
     const mid = x.add(attention) as tf.Tensor3D;
     const neurons = geluNew(linear(layerNorm(mid, w.ln2, eps), w.fc));
     const activation = part === 'attn' ? attention : part === 'mlp.act' ? neurons : (mid.add(linear(neurons, w.mlpProj)) as tf.Tensor3D);
-    const columns = tf.transpose(tf.gather(weights.unembedding, tf.tensor1d(vocab, 'int32'))) as tf.Tensor2D;
+    const rows = vocab ? tf.gather(weights.unembedding, tf.tensor1d(vocab, 'int32')) : weights.unembedding;
+    const columns = tf.transpose(rows) as tf.Tensor2D;
     const logitsFrom = (value: tf.Tensor3D): tf.Tensor3D => {
       let residual = value;
       if (part !== 'resid') {

@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
 import { versusRandom, type VersusRandom } from '../../compute/directions/stats';
-import { range } from '../../compute/directions/vectors';
 import { componentsAlong, steeringVectors, type SteeringControls } from '../intervention';
 import { Gpt2InputError, intervene, type Gpt2Model, type Intervention } from './gpt2';
 import { lengthBatches } from './recordText';
@@ -88,13 +87,12 @@ export function watchedProbability(model: Gpt2Model, layer: string, windows: rea
   const bad = watched.find((id) => !Number.isInteger(id) || id < 0 || id >= vocab);
   if (bad !== undefined) throw new Gpt2InputError(`Token id ${bad} is outside the vocabulary of ${vocab}.`);
   if (watched.length === 0) throw new Gpt2InputError('No tokens to watch.');
-  const everyId = Array.from(range(vocab));
   const sums = new Float64Array(1 + vectors.length);
   let positions = 0;
   for (const batch of lengthBatches(windows, 4)) {
     const ids = batch.map((w) => windows[w]);
     const totals = tf.tidy(() => {
-      const { activation, logitsFrom } = model.splitAt(ids, layer, everyId);
+      const { activation, logitsFrom } = model.splitAt(ids, layer);
       const columns = tf.tensor1d(Int32Array.from(watched), 'int32');
       // One softmax at a time: only one set of logits [batch, tokens, vocab] is alive at once.
       const total = (value: tf.Tensor3D) => tf.tidy(() => tf.gather(tf.softmax(logitsFrom(value)), columns, 2).sum());

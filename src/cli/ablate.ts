@@ -6,7 +6,7 @@ import type { AblationMode } from '../model/text/ablation';
 import { ablate, ablateImages, ABLATION_MODES, type AblateOptions, type ImageAblateOptions, type ImageAblateReport } from './ablateRun';
 import { loadTextModelForCli } from './buildAtlas';
 import { wholeNumber } from './cliText';
-import { heldOutShare, runImageCommand } from './imageInterventions';
+import { conceptLine, heldOutShare, runImageCommand, significanceText } from './imageInterventions';
 
 const DEFAULT_TEXT = fileURLToPath(new URL('../../public/text-sample/moby-dick-sample.jsonl', import.meta.url));
 
@@ -125,10 +125,10 @@ export function parseAblateArgs(args: string[]): { options: AblateOptions; out: 
 export function imageAblateSummary(report: ImageAblateReport): string {
   const { test: t, images } = report;
   const line = (what: string, d: ImageAblateReport['test']['accuracyDrop']) =>
-    `  ${what} drop ${d.value.toFixed(4)} against ${t.random} ${t.controls} ${d.randomMean.toFixed(4)} ± ${d.randomStd.toFixed(4)}; t ${d.t.toFixed(2)} (${d.df} df), one-sided p (t) ${d.pT.toExponential(2)}, p (rank) ${d.pRank.toFixed(3)}\n`;
+    `  ${what} drop ${d.value.toFixed(4)} against ${t.random} ${t.controls} ${d.randomMean.toFixed(4)} ± ${d.randomStd.toFixed(4)}; ${significanceText(d)}\n`;
   return (
     `${report.model}, ${report.layer}, ${report.mode}-ablation of ${report.direction}, class "${report.class}":\n` +
-    (report.concept ? `  concept learnt from ${report.concept.positives} held-in images of the class against ${report.concept.negatives} others (k-fold accuracy ${report.concept.accuracy?.toFixed(3) ?? 'n/a'})\n` : '') +
+    conceptLine(report.concept) +
     `  over the ${t.images} held-out images of the class (of ${images.heldOut} held out, ${images.count} in all; seed ${images.seed}): ` +
     `accuracy clean ${t.accuracy.clean.toFixed(4)}, ablated ${t.accuracy.ablated.toFixed(4)}; P("${report.class}") clean ${t.probability.clean.toFixed(4)}, ablated ${t.probability.ablated.toFixed(4)}\n` +
     line('accuracy', t.accuracyDrop) +
@@ -154,7 +154,7 @@ async function main(): Promise<void> {
       `${report.layer}, ${report.mode}-ablation of ${report.direction} over ${report.windows} windows (${report.predictions} predictions):\n` +
         `  loss clean ${report.clean.toFixed(4)}, ablated ${report.ablated.toFixed(4)}: increase ${d.value.toExponential(3)} nats\n` +
         `  ${report.random} ${report.controls} (seed ${report.seed}): increase ${d.randomMean.toExponential(3)} ± ${d.randomStd.toExponential(3)}\n` +
-        `  larger than random: t ${d.t.toFixed(2)} (${d.df} df), one-sided p (t) ${d.pT.toExponential(2)}, p (rank) ${d.pRank.toFixed(3)}\n` +
+        `  larger than random: ${significanceText(d)}\n` +
         `wrote ${parsed.out}\n`,
     );
   } finally {

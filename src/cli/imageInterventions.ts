@@ -5,6 +5,7 @@
  */
 import { stat, writeFile } from 'node:fs/promises';
 import { fitConcept } from '../compute/directions/concept';
+import type { VersusRandom } from '../compute/directions/stats';
 import { gatherRows, range, shuffle, unitVector } from '../compute/directions/vectors';
 import { createRng } from '../lib/rng';
 import type { ImageModel } from '../model/image/imageModel';
@@ -194,4 +195,14 @@ export async function runImageCommand<R extends { images: ImagesUsed }>(
   } finally {
     model.dispose();
   }
+}
+
+/** A test against random directions as the terminal shows it: the prediction test's t and both one-sided p-values. */
+export function significanceText(d: VersusRandom): string {
+  return `t ${d.t.toFixed(2)} (${d.df} df), one-sided p (t) ${d.pT.toExponential(2)}, p (rank) ${d.pRank.toFixed(3)}`;
+}
+
+/** The line on the class concept a report's direction was learnt as, if it was. */
+export function conceptLine(concept: ClassConcept | undefined): string {
+  return concept ? `  concept learnt from ${concept.positives} held-in images of the class against ${concept.negatives} others (k-fold accuracy ${concept.accuracy?.toFixed(3) ?? 'n/a'})\n` : '';
 }

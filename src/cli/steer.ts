@@ -5,7 +5,7 @@ import { chooseBackend } from '../model/backend';
 import type { SteeringTest } from '../model/text/steering';
 import { loadTextModelForCli } from './buildAtlas';
 import { wholeNumber } from './cliText';
-import { heldOutShare, runImageCommand } from './imageInterventions';
+import { conceptLine, heldOutShare, runImageCommand, significanceText } from './imageInterventions';
 import { steer, steerImages, type ImageSteerOptions, type ImageSteerReport, type SteerOptions } from './steerRun';
 
 const DEFAULT_TEXT = fileURLToPath(new URL('../../public/text-sample/moby-dick-sample.jsonl', import.meta.url));
@@ -168,10 +168,10 @@ export function imageSteerSummary(report: ImageSteerReport): string {
   const { rise } = s;
   return (
     `${report.model}, ${report.layer} along ${report.direction}, α ${report.alpha} (x ${report.scale.toPrecision(3)}), class "${report.class}":\n` +
-    (report.concept ? `  concept learnt from ${report.concept.positives} held-in images of the class against ${report.concept.negatives} others (k-fold accuracy ${report.concept.accuracy?.toFixed(3) ?? 'n/a'})\n` : '') +
+    conceptLine(report.concept) +
     `  over ${s.images} held-out images (of ${images.count}; ${images.heldIn} held in, seed ${images.seed}): P("${report.class}") clean ${s.clean.toFixed(4)}, steered ${s.steered.toFixed(4)}\n` +
     `  rise ${rise.value.toFixed(4)} against ${s.random} random directions of the same ${s.controls === 'alpha' ? 'α' : 'norm'} ${rise.randomMean.toFixed(4)} ± ${rise.randomStd.toFixed(4)}; ` +
-    `t ${rise.t.toFixed(2)} (${rise.df} df), one-sided p (t) ${rise.pT.toExponential(2)}, p (rank) ${rise.pRank.toFixed(3)}\n`
+    `${significanceText(rise)}\n`
   );
 }
 

@@ -188,15 +188,20 @@ export class DirectionsController implements DirectionTasks {
     });
   }
 
-  /** k neurons against k seeded random directions at the atlas's layer, with Network Dissection's check. */
-  versusRandom(k: number, topN: number): Promise<void | null> {
-    const name = 'Neurons against random directions';
+  /**
+   * k neurons against k seeded random directions at the atlas's layer, with Network Dissection's check; with
+   * `latents`, k of the SAE's live latents (the one held for this atlas) are scored beside them and tested against both.
+   */
+  versusRandom(k: number, topN: number, latents = false): Promise<void | null> {
+    const name = latents ? 'Neurons, SAE latents and random directions' : 'Neurons against random directions';
     return this.task(name, async (current, signal) => {
       const atlas = this.atlas();
       const { labels, described } = rendererFor(atlas).directions.pointLabels(atlas);
       if (!Number.isInteger(k) || k < 2 || !Number.isInteger(topN) || topN < 2) throw new Error(`k and top need to be whole numbers of at least 2; got ${k} and ${topN}.`);
-      const options = { k, topN, seed: SEED, rotations: 10, threshold: 0.5 };
-      const result = await (await this.pipeline()).versusRandom(this.ref().layout, labels, options, signal, this.progress(name));
+      const pipeline = await this.pipeline();
+      const layout = this.ref().layout;
+      const options = { k, topN, seed: SEED, rotations: 10, threshold: 0.5, latents: latents ? await pipeline.saeLatents(layout) : null };
+      const result = await pipeline.versusRandom(layout, labels, options, signal, this.progress(name));
       current();
       this.store.getState().setVersus({ result, labels: described });
     });

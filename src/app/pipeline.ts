@@ -1,7 +1,7 @@
 import { buildAtlas, joinPreviews, withRecordedPreviews, type AtlasParams, type LayoutColumns, type Previews } from '../compute/atlas';
 import type { NeuronProfile } from '../compute/grid';
 import type { ProgressEvent } from '../compute/types';
-import type { VersusRandomOptions, VersusRandomResult } from '../compute/directions/versusRandom';
+import type { LatentActivations, VersusRandomOptions, VersusRandomResult } from '../compute/directions/versusRandom';
 import type { ConceptFit, ConceptTcav, ConceptTcavOptions } from '../compute/directions/concept';
 import type { TopInput } from '../compute/types';
 import type { ComputeService, ConceptRequest, PrecomputedFiles } from '../workers/computeService';
@@ -299,7 +299,14 @@ export class AtlasPipeline {
     signal?: AbortSignal,
     onProgress?: (p: ProgressEvent) => void,
   ): Promise<VersusRandomResult> {
-    return this.computeClient.call('versusRandom', [layout, labels, options], { signal, onProgress });
+    const latents = options.latents;
+    const transfer = latents ? [latents.rowStart.buffer, latents.latent.buffer, latents.value.buffer, ...(latents.decoder ? [latents.decoder.buffer] : [])] : [];
+    return this.computeClient.call('versusRandom', [layout, labels, options], { signal, onProgress, transfer: transfer as ArrayBuffer[] });
+  }
+
+  /** Every row of the layout's active SAE latents and the decoder rows (model worker), to score latents beside neurons. */
+  saeLatents(layout: number): Promise<LatentActivations> {
+    return this.modelClient.call('saeLatents', [layout]);
   }
 
   /** Polysemanticity of the last atlas's layer over its inputs (model worker). */

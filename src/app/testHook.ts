@@ -10,6 +10,14 @@ import type { RecordingStats } from '../workers/protocol';
 /** The name of the performance marks that record each change of `status`, with the new status as detail. */
 export const STATUS_MARK = 'atlas-status';
 
+/** One score of the neurons-against-random result: each kind's mean, and the tests' p (latents: against neurons and random). */
+export interface VersusScore {
+  neuron: number;
+  random: number;
+  p: number;
+  latent: { mean: number; pNeurons: number; pRandom: number } | null;
+}
+
 /** The live state that scripts (e2e tests, people in the console) read from `window.__atlas`. */
 export interface AtlasTestHook {
   readonly status: AppStatus;
@@ -47,16 +55,20 @@ export interface AtlasTestHook {
   readonly tcav: { conceptId: string; classesTested: number; classes: { classIndex: number; className: string; score: number; randomMean: number; randomStd: number; p: number; significant: boolean }[] } | null;
   /** The concept panel's running or failed task. */
   readonly directionsTask: { name: string; status: string; message: string } | null;
-  /** The last neurons-against-random result: the scores' means, the tests' p and the dissection rates. */
+  /**
+   * The last neurons-against-random result: the scores' means, the tests' p and the dissection rates; with an SAE's
+   * latents, the latents scored, their means and their tests against neurons and random directions (else null).
+   */
   readonly versus: {
     neurons: number;
+    latents: number;
     labels: string;
-    purity: { neuron: number; random: number; p: number } | null;
-    coherence: { neuron: number; random: number; p: number } | null;
-    dissection: { basis: number; rotatedMean: number } | null;
+    purity: VersusScore | null;
+    coherence: VersusScore | null;
+    dissection: { basis: number; rotatedMean: number; latent: number | null } | null;
   } | null;
-  /** The blind study: cards, how many are marked, and the reveal. */
-  readonly study: { cards: number; marked: number; reveal: { neuron: number; random: number; p: number } | null } | null;
+  /** The blind study: cards, how many are marked, and the reveal (each kind's rate; latent null without latents). */
+  readonly study: { cards: number; marked: number; reveal: { neuron: number; random: number; latent: number | null; p: number } | null } | null;
   /** Polysemanticity of the layer: neurons measured, mean score, the neuron shown and its cluster sizes. */
   readonly polysemanticity: { neurons: number; mean: number; histogram: number[]; neuron: number | null; clusters: number[] } | null;
   /**
@@ -169,25 +181,30 @@ export function installTestHook(store: typeof useAtlasStore, view: () => AtlasVi
     get versus() {
       const v = store.getState().versus;
       if (!v) return null;
-      const { summary, tests, dissection } = v.result;
-      const pair = (name: 'purity' | 'coherence') => {
+      const { summary, tests, dissection, latentTests, dictionary } = v.result;
+      const pair = (name: 'purity' | 'coherence'): VersusScore | null => {
         const a = summary.neuron[name];
         const b = summary.random[name];
-        return a && b && tests[name] ? { neuron: a.mean, random: b.mean, p: tests[name].p } : null;
+        const c = summary.latent?.[name];
+        if (!a || !b || !tests[name]) return null;
+        const versusNeurons = latentTests?.versusNeurons[name];
+        const versusRandom = latentTests?.versusRandom[name];
+        return { neuron: a.mean, random: b.mean, p: tests[name].p, latent: c && versusNeurons && versusRandom ? { mean: c.mean, pNeurons: versusNeurons.p, pRandom: versusRandom.p } : null };
       };
       return {
         neurons: v.result.neurons,
+        latents: dictionary?.latents ?? 0,
         labels: v.labels,
         purity: pair('purity'),
         coherence: pair('coherence'),
-        dissection: dissection ? { basis: dissection.basis, rotatedMean: dissection.rotatedMean } : null,
+        dissection: dissection ? { basis: dissection.basis, rotatedMean: dissection.rotatedMean, latent: dissection.latent?.rate ?? null } : null,
       };
     },
     get study() {
       const st = store.getState().study;
       if (!st) return null;
       const r = st.reveal;
-      return { cards: st.deck.cards.length, marked: st.marks.filter(Boolean).length, reveal: r ? { neuron: r.neuron.rate, random: r.random.rate, p: r.fisher.p } : null };
+      return { cards: st.deck.cards.length, marked: st.marks.filter(Boolean).length, reveal: r ? { neuron: r.neuron.rate, random: r.random.rate, latent: r.latent?.rate ?? null, p: r.fisher.p } : null };
     },
     get polysemanticity() {
       const { polysemanticity: p, polyNeuron } = store.getState();

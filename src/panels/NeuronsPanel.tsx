@@ -1,6 +1,6 @@
 import { useMemo, useState } from 'react';
 import type { Atlas } from '../compute/atlas';
-import type { ScoreSummary, VersusRandomResult } from '../compute/directions/versusRandom';
+import type { DirectionKind, KindSummary, KindTests, ScoreSummary, VersusRandomResult } from '../compute/directions/versusRandom';
 import type { TopInput } from '../compute/types';
 import { neuronDirections } from '../compute/directions/vectors';
 import { rendererFor } from '../renderers';
@@ -26,6 +26,8 @@ export function NeuronsPanel({ directions, live }: { directions: DirectionTasks 
   const versus = useAtlasStore((s) => s.versus);
   const busy = useAtlasStore((s) => s.directionsTask?.status === 'running');
   const poly = useAtlasStore((s) => s.polysemanticity);
+  const saeLatents = useAtlasStore((s) => s.saeSummary?.config.dSae ?? null);
+  const [withLatents, setWithLatents] = useState(true);
   const [k, setK] = useState(32);
   const [topN, setTopN] = useState(20);
   const [threshold, setThreshold] = useState('');
@@ -46,7 +48,12 @@ export function NeuronsPanel({ directions, live }: { directions: DirectionTasks 
         <label>
           top <input type="number" className="narrow" min={2} value={topN} onChange={(e) => setTopN(Number(e.target.value))} data-testid="versus-top" />
         </label>
-        <button type="button" data-testid="versus-run" disabled={!live || busy} onClick={() => void directions?.versusRandom(k, topN)}>
+        {saeLatents !== null && (
+          <label className="check" title="Score k of the SAE's live latents beside the neurons and random directions">
+            <input type="checkbox" checked={withLatents} onChange={(e) => setWithLatents(e.target.checked)} data-testid="versus-latents" /> SAE latents
+          </label>
+        )}
+        <button type="button" data-testid="versus-run" disabled={!live || busy} onClick={() => void directions?.versusRandom(k, topN, saeLatents !== null && withLatents)}>
           Compare
         </button>
       </div>
@@ -81,11 +88,28 @@ export function NeuronsPanel({ directions, live }: { directions: DirectionTasks 
 }
 
 function VersusTable({ result, labels }: { result: VersusRandomResult; labels: string }) {
-  const { neuron, random } = result.summary;
-  const rows: [string, string, ScoreSummary | null, ScoreSummary | null, { p: number } | null][] = [
-    ['purity', `Share of the top ${result.topN} inputs with the most common label (${labels})`, neuron.purity, random.purity, result.tests.purity],
-    ['spread', 'Spread of the top inputs\' activations over their lift above the mean (lower: alike)', neuron.spread, random.spread, result.tests.spread],
-    ['coherence', 'Mean pairwise cosine of the top inputs\' centred activations', neuron.coherence, random.coherence, result.tests.coherence],
+  const { neuron, random, latent } = result.summary;
+  const { latentTests, dictionary } = result;
+  const withLatents = latent && latentTests && dictionary ? { latent, latentTests, dictionary } : null;
+  const scores: [keyof KindTests, string][] = [
+    ['purity', `Share of the top ${result.topN} inputs with the most common label (${labels})`],
+    ['spread', 'Spread of the top inputs\' activations over their lift above the mean (lower: alike)'],
+    ['coherence', 'Mean pairwise cosine of the top inputs\' centred activations'],
+  ];
+  // A row per kind, then a row per test: three narrow columns, whatever the kinds.
+  const kinds: [string, string, KindSummary][] = [
+    ['neuron', `${result.neurons} neurons`, neuron],
+    ['random', `${result.neurons} random`, random],
+    ...(withLatents ? [['latent', `${withLatents.dictionary.latents} SAE latents`, withLatents.latent] as [string, string, KindSummary]] : []),
+  ];
+  const tests: [string, string, KindTests][] = [
+    ['neurons-random', 'p, neurons vs random', result.tests],
+    ...(withLatents
+      ? [
+          ['latents-neurons', 'p, latents vs neurons', withLatents.latentTests.versusNeurons] as [string, string, KindTests],
+          ['latents-random', 'p, latents vs random', withLatents.latentTests.versusRandom] as [string, string, KindTests],
+        ]
+      : []),
   ];
   const d = result.dissection;
   return (
@@ -94,31 +118,44 @@ function VersusTable({ result, labels }: { result: VersusRandomResult; labels: s
         <thead>
           <tr>
             <th />
-            <th>{result.neurons} neurons</th>
-            <th>{result.neurons} random</th>
-            <th>p</th>
+            {scores.map(([name, title]) => (
+              <th key={name} title={title}>
+                {name}
+              </th>
+            ))}
           </tr>
         </thead>
         <tbody>
-          {rows.map(([name, title, a, b, t]) => (
-            <tr key={name} title={title}>
+          {kinds.map(([kind, name, summary]) => (
+            <tr key={kind} data-testid={`versus-${kind}`}>
               <th>{name}</th>
-              <td>{fmt(a)}</td>
-              <td>{fmt(b)}</td>
-              <td>{fmtP(t)}</td>
+              {scores.map(([score]) => (
+                <td key={score}>{fmt(summary[score])}</td>
+              ))}
+            </tr>
+          ))}
+          {tests.map(([id, name, t]) => (
+            <tr key={id} className="muted" data-testid={`versus-p-${id}`} title="Welch's t-test, two-sided">
+              <th>{name}</th>
+              {scores.map(([score]) => (
+                <td key={score}>{fmtP(t[score])}</td>
+              ))}
             </tr>
           ))}
         </tbody>
       </table>
       {neuron.purity && <PurityStrip result={result} />}
       <p className="small muted">
-        {result.liveNeurons} of {result.dim} neurons live; Welch's t-test, two-sided. Labels: {labels}.
+        {result.liveNeurons} of {result.dim} neurons live
+        {withLatents ? `; ${withLatents.dictionary.liveLatents} of the SAE's ${withLatents.dictionary.dSae} latents live (active on at least ${result.topN} inputs)` : ''}; Welch's t-test,
+        two-sided. Labels: {labels}.
       </p>
       {d ? (
         <p className="small" data-testid="dissection-rates">
           Network Dissection: {percent(d.basis)} of the layer's {d.units} neurons have top {d.topN} at least {percent(d.threshold)} pure;{' '}
           {percent(d.rotatedMean)} of the directions of {d.rotated.length} random rotations ({d.rotated.map(percent).join(', ')})
-          {d.unitsPerRotation < d.units ? `, each rate over ${d.unitsPerRotation} of its ${d.units} directions` : ''}.
+          {d.unitsPerRotation < d.units ? `, each rate over ${d.unitsPerRotation} of its ${d.units} directions` : ''}
+          {d.latent ? `; ${percent(d.latent.rate)} of the SAE's ${d.latent.units} latents (${percent(d.latent.rateLive)} of the ${d.latent.liveUnits} live), p ${fmtP(d.latent)} against the rotations` : ''}.
         </p>
       ) : (
         <p className="small muted">No labels: Network Dissection's purity check needs them.</p>
@@ -127,19 +164,23 @@ function VersusTable({ result, labels }: { result: VersusRandomResult; labels: s
   );
 }
 
-/** Each direction's purity as a dot, neurons above random directions: the two distributions side by side. */
+const STRIP_KINDS = { neuron: 'neurons', random: 'random', latent: 'SAE latents' } as const;
+
+/** Each direction's purity as a dot, one row per kind (neurons, random directions, any latents): the distributions side by side. */
 function PurityStrip({ result }: { result: VersusRandomResult }) {
   const width = 260;
   const x = (v: number) => 8 + v * (width - 16);
+  const kinds = (Object.keys(STRIP_KINDS) as DirectionKind[]).filter((kind) => result.summary[kind]);
+  const height = 8 + kinds.length * 18;
   return (
-    <svg width={width} height={44} className="purity-strip" data-testid="purity-strip" role="img" aria-label="Purity of each neuron and each random direction">
-      {(['neuron', 'random'] as const).map((kind, row) =>
+    <svg width={width} height={height + 12} className="purity-strip" data-testid="purity-strip" role="img" aria-label={`Purity of each direction: ${kinds.map((k) => STRIP_KINDS[k]).join(', ')}`}>
+      {kinds.map((kind, row) =>
         result.directions
           .filter((d) => d.kind === kind && d.purity !== null)
           .map((d) => <circle key={`${kind}${d.index}`} cx={x(d.purity!)} cy={10 + row * 18} r={3} className={`dot-${kind}`} />),
       )}
-      <text x={width - 8} y={24} textAnchor="end" className="tcav-axis">
-        purity: neurons (top), random (below)
+      <text x={width - 8} y={height + 8} textAnchor="end" className="tcav-axis">
+        purity, a row each: {kinds.map((k) => STRIP_KINDS[k]).join(', ')}
       </text>
     </svg>
   );

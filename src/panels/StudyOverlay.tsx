@@ -8,9 +8,10 @@ import { asTop } from './NeuronsPanel';
 const SHOWN = 6;
 
 /**
- * The blind study: neurons and random directions shuffled, each shown only by its top inputs (and, on request,
- * its feature visualisation); the user marks those that look interpretable, then the app reveals which were
- * neurons, both rates and Fisher's exact test.
+ * The blind study: neurons and random directions (and an SAE's latents, when they were compared) shuffled, each
+ * shown only by its top inputs (and, on request, its feature visualisation); the user marks those that look
+ * interpretable, then the app reveals which were which, each kind's rate and Fisher's exact test of neurons
+ * against random directions.
  */
 export function StudyOverlay({ directions }: { directions: DirectionTasks | null }) {
   const study = useAtlasStore((s) => s.study);
@@ -45,8 +46,8 @@ function StudyBody({ directions }: { directions: DirectionTasks | null }) {
         </button>
       </div>
       <p className="small muted">
-        {study.deck.cards.length} directions of {atlas.layer.name}, half of them neurons and half random, in a shuffled order. Tick those whose top inputs share
-        something you could name.
+        {study.deck.cards.length} directions of {atlas.layer.name}, {reveal?.latent || study.deck.key.some((k) => k.kind === 'latent') ? 'neurons, SAE latents and random directions' : 'half of them neurons and half random'}, in a
+        shuffled order. Tick those whose top inputs share something you could name.
       </p>
       <div className="row">
         {featureVisualisation && images.state === 'idle' && images.urls.length === 0 && (
@@ -74,8 +75,9 @@ function StudyBody({ directions }: { directions: DirectionTasks | null }) {
       {reveal && (
         <p className="study-result" data-testid="study-result">
           Marked interpretable: neurons {reveal.neuron.interpretable}/{reveal.neuron.total} ({(100 * reveal.neuron.rate).toFixed(0)}%), random directions{' '}
-          {reveal.random.interpretable}/{reveal.random.total} ({(100 * reveal.random.rate).toFixed(0)}%). Fisher's exact test, two-sided: p ={' '}
-          {reveal.fisher.p.toFixed(3)}, odds ratio {Number.isFinite(reveal.fisher.oddsRatio) ? reveal.fisher.oddsRatio.toFixed(2) : '∞'}.
+          {reveal.random.interpretable}/{reveal.random.total} ({(100 * reveal.random.rate).toFixed(0)}%)
+          {reveal.latent ? `, SAE latents ${reveal.latent.interpretable}/${reveal.latent.total} (${(100 * reveal.latent.rate).toFixed(0)}%)` : ''}. Fisher's exact test of neurons
+          against random directions, two-sided: p = {reveal.fisher.p.toFixed(3)}, odds ratio {Number.isFinite(reveal.fisher.oddsRatio) ? reveal.fisher.oddsRatio.toFixed(2) : '∞'}.
         </p>
       )}
       <div className="study-cards">
@@ -85,7 +87,7 @@ function StudyBody({ directions }: { directions: DirectionTasks | null }) {
             <div key={card.id} className={`study-card${reveal ? ` ${key.kind}` : ''}`} data-testid="study-card">
               <label className="check small">
                 <input type="checkbox" data-testid="study-mark" checked={study.marks[c]} disabled={reveal !== null} onChange={(e) => mark(c, e.target.checked)} />
-                {reveal ? (key.kind === 'neuron' ? `neuron #${key.index}` : `random #${key.index}`) : `direction ${card.id}`}
+                {reveal ? `${key.kind} #${key.index}` : `direction ${card.id}`}
               </label>
               {images.urls[c] && <img src={images.urls[c]} alt="" width={64} height={64} className="concept-image" />}
               <div className={topList.className}>

@@ -25,7 +25,7 @@ export interface DirectionTasks {
   runTcav(conceptId: string, targets: TcavTargets): Promise<void | null>;
   classFilter(target: GradientTarget): Promise<void | null>;
   conceptFromCluster(neuron: number, cluster: number, method: CavMethod): Promise<Concept | null>;
-  versusRandom(k: number, topN: number): Promise<void | null>;
+  versusRandom(k: number, topN: number, latents?: boolean): Promise<void | null>;
   polysemanticity(threshold: number | null, minMembers: number): Promise<void | null>;
   startStudy(): void;
   revealStudy(): void;

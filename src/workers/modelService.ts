@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount, setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { slicePreviews, withoutPreviews, type AtlasParams, type InputError, type LayoutColumns, type Previews } from '../compute/atlas';
+import type { LatentActivations } from '../compute/directions/versusRandom';
 import { chooseFeatureVisBackend } from '../featureVis/backendSupport';
 import { hashFloats, settingsKey } from '../featureVis/cache';
 import { modelFingerprint } from '../featureVis/fingerprint';
@@ -389,6 +390,12 @@ export function createModelService(deps: ModelServiceDeps) {
       return withTransfer(top, [top.rows.buffer, top.values.buffer, top.encoder.buffer, top.decoder.buffer] as ArrayBuffer[]);
     },
 
+    /** Every row's active latents and the SAE's decoder rows, for scoring latents beside neurons (compute worker). */
+    async saeLatents(_: CallContext, layout: number): Promise<LatentActivations> {
+      const latents = dictionaryOf(layout).latentActivations();
+      return withTransfer(latents, [latents.rowStart.buffer, latents.latent.buffer, latents.value.buffer, latents.decoder!.buffer] as ArrayBuffer[]);
+    },
+
     /** The k tokens a direction at `layer` promotes most, and the k it suppresses most, in the next-token logits. */
     async directionOutputs(_: CallContext, layer: string, direction: Float32Array, k: number): Promise<DirectionOutputs> {
       await useMainBackend();
@@ -431,6 +438,7 @@ export function createModelService(deps: ModelServiceDeps) {
     // Neither touches TF.js nor a half-made SAE (a task replaces it whole at its end): they answer during training.
     saveSae: methods.saveSae,
     saeLatentTop: methods.saeLatentTop,
+    saeLatents: methods.saeLatents,
   };
 }
 

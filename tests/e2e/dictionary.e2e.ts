@@ -41,8 +41,9 @@ async function train(page: Page, settings: { k: number; epochs: number }): Promi
 
 /**
  * The dictionary panel on the default atlas (the built-in fashion CNN's conv3, 32 wide, over its sample): an SAE
- * trained in the page with a live curve, a cancelled run, a latent's top inputs, SAELens files saved and reopened,
- * and a file of the wrong width refused with the atlas left as it was.
+ * trained in the page with a live curve, a cancelled run, a latent's top inputs, its latents against neurons and
+ * random directions (and in the blind study), SAELens files saved and reopened, and a file of the wrong width
+ * refused with the atlas left as it was.
  */
 describe('dictionary: a sparse autoencoder of the atlas layer, trained in the page', { timeout: 5 * 60_000 }, () => {
   let page: Page;
@@ -116,6 +117,48 @@ describe('dictionary: a sparse autoencoder of the atlas layer, trained in the pa
     assert.match(concept.source, new RegExp(`top points of SAE latent #${first} against the rest of the atlas`));
     await panel.locator('[data-testid=sae-result]').scrollIntoViewIfNeeded();
     await screenshot(page, '71-dictionary-latent');
+  });
+
+  it('scores the latents beside neurons and random directions, and deals them into the blind study', async () => {
+    const neurons = page.locator('[data-testid=neurons-panel]');
+    assert.equal(await neurons.locator('[data-testid=versus-latents]').isChecked(), true, 'with an SAE held, the comparison includes its latents');
+    await neurons.locator('[data-testid=versus-run]').click();
+    const handle = await page.waitForFunction(() => {
+      const t = window.__atlas!.directionsTask;
+      return t === null ? { message: null } : t.status === 'error' ? { message: t.message } : false;
+    }, null, { timeout: 120_000, polling: 100 });
+    assert.equal(((await handle.jsonValue()) as { message: string | null }).message, null);
+    const versus = (await page.evaluate(() => window.__atlas!.versus))!;
+    console.log(`neurons vs SAE latents vs random: ${JSON.stringify(versus)}`);
+    assert.ok(versus.latents >= 2 && versus.latents <= 32, JSON.stringify(versus));
+    for (const score of [versus.purity!, versus.coherence!]) {
+      assert.ok(score.latent, JSON.stringify(score));
+      for (const p of [score.latent.pNeurons, score.latent.pRandom]) assert.ok(p >= 0 && p <= 1, JSON.stringify(score));
+    }
+    assert.ok(versus.purity!.latent!.mean > 0 && versus.purity!.latent!.mean <= 1);
+    assert.ok(versus.dissection!.latent !== null && versus.dissection!.latent >= 0 && versus.dissection!.latent <= 1);
+    // A row for the latents' scores below the neurons' and the random directions', and two rows of their tests.
+    const table = neurons.locator('[data-testid=versus-table]');
+    const cells = await table.locator('[data-testid=versus-latent] td').allInnerTexts();
+    assert.equal(cells.length, 3);
+    assert.ok(cells[0].startsWith(`${versus.purity!.latent!.mean.toFixed(2)} ± `), cells[0]);
+    assert.equal(await table.locator('tbody tr').count(), 6);
+    assert.equal(await neurons.locator('[data-testid=purity-strip] .dot-latent').count(), versus.latents);
+    await neurons.locator('[data-testid=versus-table]').scrollIntoViewIfNeeded();
+    await screenshot(page, '71-dictionary-versus-latents');
+    await neurons.locator('[data-testid=study-start]').click();
+    assert.equal(await page.locator('[data-testid=study-card]').count(), 2 * versus.neurons + versus.latents);
+    const marked = 5;
+    for (let c = 0; c < marked; c++) await page.locator('[data-testid=study-mark]').nth(c).check();
+    await page.locator('[data-testid=study-reveal]').click();
+    await page.locator('[data-testid=study-result]').waitFor();
+    const reveal = (await page.evaluate(() => window.__atlas!.study!.reveal))!;
+    assert.ok(reveal.latent !== null, 'the reveal has the latents\' rate');
+    // The three rates account for every mark.
+    assert.equal(Math.round((reveal.neuron + reveal.random) * versus.neurons + reveal.latent * versus.latents), marked);
+    assert.equal(await page.locator('.study-card.latent').count(), versus.latents);
+    assert.match(await page.locator('[data-testid=study-result]').innerText(), /SAE latents \d+\/\d+/);
+    await page.locator('[data-testid=study-close]').click();
   });
 
   it("saves SAELens's two files and opens them again: the same weights and figures", async () => {

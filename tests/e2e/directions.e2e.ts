@@ -42,7 +42,8 @@ async function versusAndStudy(page: Page, shot: string, marked = 6): Promise<voi
   const versus = (await page.evaluate(() => window.__atlas!.versus))!;
   assert.ok(versus.neurons >= 2, JSON.stringify(versus));
   assert.ok(versus.coherence && versus.coherence.p >= 0 && versus.coherence.p <= 1, JSON.stringify(versus));
-  assert.equal(await page.locator('[data-testid=versus-table] tbody tr').count(), 3);
+  // Without an SAE: a row for the neurons, one for the random directions and one for their tests.
+  assert.deepEqual(await page.locator('[data-testid=versus-table] tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-testid'))), ['versus-neuron', 'versus-random', 'versus-p-neurons-random']);
   console.log(`neurons vs random: ${JSON.stringify(versus)}`);
   await page.locator('[data-testid=study-start]').click();
   const cards = page.locator('[data-testid=study-card]');

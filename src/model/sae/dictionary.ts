@@ -1,12 +1,14 @@
 /**
  * An SAE over one atlas's recorded rows, as the page explores it: trained here or opened from SAELens's files,
- * measured on every row, with each latent's top rows kept (bounded: TOP_ROWS a latent) for the latent list.
+ * measured on every row, with each latent's top rows kept (bounded: TOP_ROWS a latent) for the latent list and
+ * every row's active latents (k a row: smaller than the rows themselves) for scoring latents beside neurons.
  * Plain data in, plain data out, so the model worker serves it and a Node test calls it directly.
  */
 import type { Modality } from '../../compute/atlas';
+import type { LatentActivations } from '../../compute/directions/versusRandom';
 import { encodeAndMeasureSae, type SaeMeasures } from './encode';
 import { readSaeLens, writeSaeLens, type SaeLensFiles } from './saelens';
-import { SAE_TENSORS, type Sae, type SaeConfig } from './sae';
+import { SAE_TENSORS, type Sae, type SaeConfig, type SparseLatents } from './sae';
 import { latentTopRows, type LatentTopRows } from './topRows';
 import { trainSae, type SaeTrainMetrics, type SaeTrainProgress, type SaeTrainSettings } from './train';
 
@@ -77,6 +79,7 @@ export function saeDigest(sae: Sae, hash: (values: Float32Array) => string): str
 export class LayerDictionary {
   private sae: Sae | null = null;
   private top: LatentTopRows | null = null;
+  private latents: SparseLatents | null = null;
 
   /** `hash` fingerprints the weights for SaeSummary.digest (the page's hashFloats). */
   constructor(
@@ -131,6 +134,13 @@ export class LayerDictionary {
     return { latent, rows: this.top!.rows[latent].slice(), values: this.top!.values[latent].slice(), encoder, decoder: sae.weights.W_dec.slice(latent * dIn, (latent + 1) * dIn) };
   }
 
+  /** Every row's active latents and the decoder rows, copies: the page scores latents beside neurons with them. */
+  latentActivations(): LatentActivations {
+    const sae = this.held();
+    const { count, dSae, rowStart, latent, value } = this.latents!;
+    return { count, dSae, rowStart: rowStart.slice(), latent: latent.slice(), value: value.slice(), decoder: sae.weights.W_dec.slice() };
+  }
+
   private held(): Sae {
     if (!this.sae) throw new Error('No SAE is trained or open for this atlas.');
     return this.sae;
@@ -150,6 +160,7 @@ export class LayerDictionary {
       onProgress: (done, total) => options.onProgress?.({ stage: 'measure', done, total }),
     });
     this.top = latentTopRows(latents, TOP_ROWS);
+    this.latents = latents;
     this.sae = sae;
     return { origin, config: sae.config, settings, epochs, seconds, measures, digest: saeDigest(sae, this.hash) };
   }

@@ -7,6 +7,7 @@ import { CellInspector } from '../panels/CellInspector';
 import { ConceptPanel } from '../panels/ConceptPanel';
 import { NeuronsPanel } from '../panels/NeuronsPanel';
 import { DictionaryPanel } from '../panels/DictionaryPanel';
+import { InterventionsPanel } from '../panels/InterventionsPanel';
 import { StudyOverlay } from '../panels/StudyOverlay';
 import { droppedFiles } from '../panels/droppedFiles';
 import { ErrorList } from '../panels/ErrorList';
@@ -85,6 +86,7 @@ export function App() {
           <NeuronsPanel directions={controller?.directions ?? null} live={atlasOrigin === 'build'} />
           <DictionaryPanel dictionary={controller?.dictionary ?? null} directions={controller?.directions ?? null} live={atlasOrigin === 'build'} />
         </InspectorServicesContext.Provider>
+        <InterventionsPanel interventions={controller?.interventions ?? null} live={atlasOrigin === 'build'} />
         <ErrorList />
         <ExportPanel
           onExportPng={async (size) => controller?.exportPng(size)}

@@ -16,6 +16,7 @@ import { neuronDirections, randomDirections } from '../compute/directions/vector
 import type { DirectionImages } from '../panels/DirectionComparison';
 import type { InspectorServices } from '../renderers/inspectorServices';
 import { DictionaryController } from './dictionary';
+import { InterventionController } from './interventions';
 import { DirectionsController } from './directions';
 import { AtlasPipeline } from './pipeline';
 import type { BuildRef, BuildResult, InputSet, LayoutPreview, ModelSource, StageProgress } from '../workers/protocol';
@@ -83,6 +84,8 @@ export class AtlasController {
   readonly directions: DirectionsController;
   /** A sparse autoencoder over the atlas on screen. */
   readonly dictionary: DictionaryController;
+  /** Steering the atlas's model. */
+  readonly interventions: InterventionController;
 
   constructor(
     private readonly store: Store,
@@ -94,6 +97,7 @@ export class AtlasController {
   ) {
     this.directions = new DirectionsController(store, () => this.getPipeline());
     this.dictionary = new DictionaryController(store, () => this.getPipeline(), () => this.directions.live);
+    this.interventions = new InterventionController(store, () => this.getPipeline(), () => this.directions.live);
     this.unsubscribe = store.subscribe((state, previous) => {
       if (state.iconMode !== previous.iconMode && this.visuals) {
         this.visuals.setIconMode(state.iconMode);
@@ -458,6 +462,7 @@ export class AtlasController {
     this.stopFeatureVis();
     this.directions.cancel();
     this.dictionary.cancel();
+    this.interventions.cancel();
   }
 
   /** Stops a model load (a download from the hub or a URL); the model loaded before stays. */

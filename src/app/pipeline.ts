@@ -29,6 +29,9 @@ import type {
   SaeSummary,
   SaeTaskProgress,
   SaeTrainRequest,
+  SteerPromptRequest,
+  SteerPromptResult,
+  SteerToken,
   WaitProgress,
 } from '../workers/protocol';
 import { messageOf } from '../lib/errors';
@@ -319,6 +322,11 @@ export class AtlasPipeline {
     onProgress?: (p: ProgressEvent) => void,
   ): Promise<LayerPolysemanticityView> {
     return this.modelCall('polysemanticity', [recording, layer, threshold, minMembers], { signal, onProgress });
+  }
+
+  /** Steers a continuation of the prompt (model worker): both continuations stream a token at a time; `signal` stops them. */
+  steer(recording: number, request: SteerPromptRequest, signal?: AbortSignal, onToken?: (token: SteerToken | WaitProgress) => void): Promise<SteerPromptResult> {
+    return this.modelCall('steer', [recording, request], { signal, onProgress: onToken });
   }
 
   /**

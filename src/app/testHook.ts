@@ -84,6 +84,14 @@ export interface AtlasTestHook {
     held: { origin: string; architecture: string; dIn: number; dSae: number; k: number | null; layer: string | null; mse: number; fve: number; l0: number; deadLatents: number; liveLatents: number; digest: string } | null;
     latent: number | null;
   };
+  /**
+   * The Interventions panel: the last steering run (its direction, layer and α, how it ended, each continuation as
+   * streamed so far or as finished, and the held-out KL once done) and the last refused or failed request's message.
+   */
+  readonly steering: {
+    run: { direction: string; layer: string; alpha: number; end: string; unsteered: string; steered: string; streamed: { unsteered: number; steered: number }; kl: number | null } | null;
+    problem: string | null;
+  };
   /** The model worker's memory, read while the last build recorded (modelMemory.ts). */
   readonly modelMemory: ModelMemory;
   /** The last build's recording: tokens or images, seconds, and a digest of its activations (null before one finished). */
@@ -211,6 +219,16 @@ export function installTestHook(store: typeof useAtlasStore, view: () => AtlasVi
       if (!p) return null;
       const shown = p.neurons.find((n) => n.index === polyNeuron);
       return { neurons: p.neurons.length, mean: p.meanPolysemanticity, histogram: p.histogram, neuron: polyNeuron, clusters: shown?.clusters.map((c) => c.size) ?? [] };
+    },
+    get steering() {
+      const { steering: r, steerProblem } = store.getState();
+      const text = (side: 'unsteered' | 'steered') => (r!.result ? r!.result[side].text : r!.tokens[side].join(''));
+      return {
+        run: r
+          ? { direction: r.direction, layer: r.layer, alpha: r.alpha, end: r.end, unsteered: text('unsteered'), steered: text('steered'), streamed: { unsteered: r.tokens.unsteered.length, steered: r.tokens.steered.length }, kl: r.result?.heldOut.klMean ?? null }
+          : null,
+        problem: steerProblem,
+      };
     },
     get sae() {
       const { saeTask, saeCurve, saeRunEnd, saeSummary, saeLatent } = store.getState();

@@ -5,7 +5,7 @@ import { chooseBackend } from '../model/backend';
 import type { AblationMode } from '../model/text/ablation';
 import { ablate, ablateImages, ABLATION_MODES, type AblateOptions, type ImageAblateOptions, type ImageAblateReport } from './ablateRun';
 import { loadTextModelForCli } from './buildAtlas';
-import { wholeNumber } from './cliText';
+import { wholeNumber } from '../lib/validate';
 import { conceptLine, heldOutShare, runImageCommand, significanceText } from './imageInterventions';
 
 const DEFAULT_TEXT = fileURLToPath(new URL('../../public/text-sample/moby-dick-sample.jsonl', import.meta.url));

@@ -2,7 +2,7 @@ import type { ImageModel } from '../model/image/imageModel';
 import { imageAblationTest, type ImageAblationTest } from '../model/image/intervention';
 import { ablationTest, type AblationMode, type AblationTarget, type AblationTest } from '../model/text/ablation';
 import type { TextModel } from '../model/text/textModel';
-import { wholeNumber } from './cliText';
+import { wholeNumber } from '../lib/validate';
 import { contextsFrom, directionOf, type DirectionSources } from './directions';
 import { imageSetup, type ClassConcept, type ImageInterventionOptions, type ImagesUsed } from './imageInterventions';
 

@@ -25,7 +25,8 @@ import { recordTextActivations } from '../model/text/recordText';
 import type { TextModel } from '../model/text/textModel';
 import { tokenContext } from '../model/text/tokenizer';
 import { bundledSample, isTextModelArg, loadModelForCli, loadTextModelForCli } from './buildAtlas';
-import { printNotes, wholeNumber } from './cliText';
+import { wholeNumber } from '../lib/validate';
+import { printNotes } from './cliText';
 import { openSaeForLayer, readSaeFolder } from './saeFolder';
 import { folderProvider, textFilesFromPath } from './nodeIo';
 

@@ -6,14 +6,13 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { fitConcept } from '../compute/directions/concept';
-import { unitVector } from '../compute/directions/vectors';
+import { randomDirections, unitVector } from '../compute/directions/vectors';
 import { parseAtlas } from '../export/atlasFile';
-import { createRng, gaussian } from '../lib/rng';
 import { readSaeLens, SAE_CFG_FILE, SAE_WEIGHTS_FILE } from '../model/sae/saelens';
 import { documentsFromFiles, windows as windowsOf } from '../model/text/documents';
 import type { Gpt2Model } from '../model/text/gpt2';
 import { encode } from '../model/text/tokenizer';
-import { wholeNumber } from './cliText';
+import { wholeNumber } from '../lib/validate';
 import { textFilesFromPath } from './nodeIo';
 
 /** Where --direction's named directions come from. */
@@ -40,8 +39,7 @@ export async function directionOf(spec: string, width: number, layer: string, so
     v = new Float32Array(width);
     v[n] = 1;
   } else if (kind === 'random') {
-    const random = createRng(wholeNumber(arg, '--direction random:SEED', 0));
-    v = Float32Array.from({ length: width }, () => gaussian(random));
+    v = randomDirections(width, 1, wholeNumber(arg, '--direction random:SEED', 0));
   } else if (kind === 'concept' || kind === 'cell') {
     if (!sources.atlas) throw new Error(`--direction ${kind}: needs --atlas <file>.`);
     const atlas = parseAtlas(await readFile(sources.atlas, 'utf8'));

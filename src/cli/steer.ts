@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { chooseBackend } from '../model/backend';
 import type { SteeringTest } from '../model/text/steering';
 import { loadTextModelForCli } from './buildAtlas';
-import { wholeNumber } from './cliText';
+import { wholeNumber } from '../lib/validate';
 import { conceptLine, heldOutShare, runImageCommand, significanceText } from './imageInterventions';
 import { steer, steerImages, type ImageSteerOptions, type ImageSteerReport, type SteerOptions } from './steerRun';
 

@@ -1,10 +1,8 @@
 import type { ImageModel } from '../model/image/imageModel';
 import { imageSteeringTest, scaleAlong, type ImageSteeringTest } from '../model/image/intervention';
-import { generate } from '../model/text/generate';
-import type { Intervention } from '../model/text/gpt2';
-import { probabilityShift, projectionScale, steeringTest, type ProbabilityShift, type SteeringControls, type SteeringTest } from '../model/text/steering';
+import { continuation, steerGeneration, steeringTest, type Continuation, type ProbabilityShift, type SteeringControls, type SteeringTest } from '../model/text/steering';
 import type { TextModel } from '../model/text/textModel';
-import { decode, encode } from '../model/text/tokenizer';
+import { encode } from '../model/text/tokenizer';
 import { contextsFrom, directionOf, type DirectionSources } from './directions';
 import { imageSetup, type ClassConcept, type ImageInterventionOptions, type ImagesUsed } from './imageInterventions';
 
@@ -20,8 +18,8 @@ export interface SteerReport {
   decoding: { tokens: number; temperature: number; topK: number; seed: number };
   prompt: string;
   promptIds: number[];
-  unsteered: { ids: number[]; text: string; stop: string };
-  steered: { ids: number[]; text: string; stop: string };
+  unsteered: Continuation;
+  steered: Continuation;
   heldOut: ProbabilityShift;
   /** With --random N and --watch: the watched tokens' rise in probability over the held-out contexts against N random directions of the same α (or norm). */
   significance?: SteeringTest;
@@ -69,13 +67,14 @@ export async function steer(options: SteerOptions, model: TextModel): Promise<St
   const watched = random > 0 ? watchedTokens(options.watch!) : [];
   const direction = await directionOf(options.direction, width, layer.name, options.sources, model.gpt2);
   const contexts = await contextsFrom(options.text, 2 * options.contexts, Math.min(options.contextTokens, model.contextLength), `--contexts ${options.contexts}, twice over`);
-  const scale = projectionScale(model.gpt2, layer.name, direction, contexts.slice(0, options.contexts));
-  const intervention: Intervention = { kind: 'add', layer: layer.name, vector: direction.map((x) => options.alpha * scale * x) };
   const promptIds = encode(options.prompt);
   if (promptIds.length === 0) throw new Error('--prompt has no tokens.');
   const decoding = { maxTokens: options.tokens, temperature: options.temperature, topK: options.topK, seed: options.seed };
-  const [unsteered, steered] = [await generate(model.gpt2, promptIds, decoding), await generate(model.gpt2, promptIds, { ...decoding, intervention })];
-  const continuation = (g: { ids: number[]; stop: string }) => ({ ids: g.ids, text: decode(g.ids), stop: g.stop });
+  const { scale, unsteered, steered, heldOut } = await steerGeneration(
+    model.gpt2,
+    { layer: layer.name, direction, alpha: options.alpha, promptIds, decoding },
+    { scale: contexts.slice(0, options.contexts), heldOut: contexts.slice(options.contexts) },
+  );
   return {
     version: 1,
     model: model.info.name,
@@ -88,7 +87,7 @@ export async function steer(options: SteerOptions, model: TextModel): Promise<St
     promptIds: Array.from(promptIds),
     unsteered: continuation(unsteered),
     steered: continuation(steered),
-    heldOut: probabilityShift(model.gpt2, contexts.slice(options.contexts), intervention),
+    heldOut,
     ...(random > 0
       ? {
           significance: steeringTest(model.gpt2, layer.name, contexts.slice(options.contexts), direction, options.alpha, watched, {

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { Preprocessing } from '../model/image/preprocess';
-import { wholeNumber } from './cliText';
+import { wholeNumber } from '../lib/validate';
 import { formatTcavTable, runTcav, type TcavCliOptions } from './tcavRun';
 
 const USAGE = `Test a concept's influence on a model's classes with TCAV (Kim et al. 2018); writes JSON and prints a table.

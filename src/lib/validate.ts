@@ -23,3 +23,19 @@ export function parseOrFail<S extends v.GenericSchema>(schema: S, raw: unknown, 
   if (result.success) return result.output;
   throw fail(describeIssues(result.issues));
 }
+
+/** A typed whole number from `min` to `max`, or an error that names the field (a flag, a box) and what it got. */
+export function wholeNumber(value: string, name: string, min: number, max = Infinity): number {
+  const v = Number(value);
+  if (value.trim() === '' || !Number.isInteger(v) || v < min || v > max) {
+    throw new Error(`${name} must be a whole number ${max === Infinity ? `of at least ${min}` : `from ${min} to ${max}`}; got "${value}".`);
+  }
+  return v;
+}
+
+/** A typed finite number, or an error that names the field and what it got. */
+export function finiteNumber(value: string, name: string): number {
+  const v = Number(value);
+  if (value.trim() === '' || !Number.isFinite(v)) throw new Error(`${name} must be a number; got "${value}".`);
+  return v;
+}

@@ -10,6 +10,7 @@ import type { RawImage } from './image/preprocess';
 import type { ImageModel } from './image/imageModel';
 import type { ImageProvider } from './image/recordImages';
 import type { TextFile } from './text/documents';
+import type { Continuation, ProbabilityShift } from './text/steering';
 import type { LayerInfo } from './recordTable';
 
 /**
@@ -134,12 +135,45 @@ export interface DirectionOutputs {
   suppressed: OutputToken[];
 }
 
-/** What only language models do: read a direction token by token and in the next-token logits. */
+/** What the page asks a language model to steer: a unit direction at a layer, α (in the layer's scale along it), a prompt and its decoding. */
+export interface SteerPromptRequest {
+  layer: string;
+  direction: Float32Array;
+  alpha: number;
+  prompt: string;
+  maxTokens: number;
+  /** 0: greedy. */
+  temperature: number;
+  topK: number;
+  seed: number;
+}
+
+/** The prompt continued without and with steering, and the steering's effect on held-out contexts of the recording. */
+export interface SteerPromptResult {
+  promptIds: number[];
+  /** The unit α was counted in: the root mean square of x·v over the scale's contexts. */
+  scale: number;
+  unsteered: Continuation;
+  steered: Continuation;
+  heldOut: ProbabilityShift;
+  /** Contexts the scale was measured on (the held-out ones are in heldOut). */
+  scaleContexts: number;
+}
+
+/** A token of a continuation as it comes. */
+export interface SteerToken {
+  side: 'unsteered' | 'steered';
+  text: string;
+}
+
+/** What only language models do: read a direction token by token and in the next-token logits, and steer generation along it. */
 export interface TokenCapability {
   /** Each token's activation along `direction` at `layer`, for whole documents (token ids). */
   tokenActivations(layer: string, direction: Float32Array, documents: number[][]): Promise<Float32Array[]>;
   /** The k tokens a direction written at `layer` promotes most, and the k it suppresses most, in the next-token logits. */
   directionOutputs(layer: string, direction: Float32Array, k: number): DirectionOutputs;
+  /** Continues the prompt without and with α·v added at the layer, streaming both; held-out contexts come from the last recording. */
+  steer(request: SteerPromptRequest, options: { signal?: AbortSignal; onToken?: (token: SteerToken) => void }): Promise<SteerPromptResult>;
 }
 
 /** What asking about a recording says when the session holds none. */

@@ -1,6 +1,7 @@
 import type { StateCreator } from 'zustand';
 import type { Atlas } from '../compute/atlas';
 import { dictionaryFor } from './dictionarySlice';
+import { interventionFor } from './interventionSlice';
 import { directionsFor } from './directionsSlice';
 import type { AtlasStore } from './index';
 
@@ -29,5 +30,6 @@ export const createAtlasSlice: StateCreator<AtlasStore, [], [], AtlasSlice> = (s
       selection: [],
       ...directionsFor(atlas.concepts ?? []),
       ...dictionaryFor(),
+      ...interventionFor(),
     })),
 });

@@ -4,12 +4,13 @@ import { createDictionarySlice, type DictionarySlice } from './dictionarySlice';
 import { createDirectionsSlice, type DirectionsSlice } from './directionsSlice';
 import { createFeatureVisSlice, type FeatureVisSlice } from './featureVisSlice';
 import { createInspectorSlice, type InspectorSlice } from './inspectorSlice';
+import { createInterventionSlice, type InterventionSlice } from './interventionSlice';
 import { createModelSlice, type ModelSlice } from './modelSlice';
 import { createRunSlice, type RunSlice } from './runSlice';
 import { createSelectionSlice, type SelectionSlice } from './selectionSlice';
 import { createViewSlice, type ViewSlice } from './viewSlice';
 
-export type AtlasStore = ModelSlice & RunSlice & AtlasSlice & ViewSlice & InspectorSlice & FeatureVisSlice & SelectionSlice & DirectionsSlice & DictionarySlice;
+export type AtlasStore = ModelSlice & RunSlice & AtlasSlice & ViewSlice & InspectorSlice & FeatureVisSlice & SelectionSlice & DirectionsSlice & DictionarySlice & InterventionSlice;
 
 /** The one bound store of the app: plain, serialisable state and the actions beside it. */
 export const useAtlasStore = create<AtlasStore>()((...a) => ({
@@ -22,6 +23,7 @@ export const useAtlasStore = create<AtlasStore>()((...a) => ({
   ...createSelectionSlice(...a),
   ...createDirectionsSlice(...a),
   ...createDictionarySlice(...a),
+  ...createInterventionSlice(...a),
 }));
 
 /** Back to the initial state (tests, and a fresh start). */
@@ -35,4 +37,5 @@ export type { FeatureVisStatus } from './featureVisSlice';
 export type { AtlasViewState, IconMode } from './viewSlice';
 export type { SelectTool } from './selectionSlice';
 export type { SaeTask } from './dictionarySlice';
+export type { SteeringRun } from './interventionSlice';
 export type { ColourBy, DirectionsTask, TcavClass, TcavState } from './directionsSlice';

@@ -35,6 +35,8 @@ import type {
   SaeLensFiles,
   SaeSummary,
   SaeTrainRequest,
+  SteerPromptRequest,
+  SteerPromptResult,
   WaitProgress,
 } from './protocol';
 import type { CallContext } from './rpc';
@@ -401,6 +403,13 @@ export function createModelService(deps: ModelServiceDeps) {
       await useMainBackend();
       return tokensOf().directionOutputs(layer, direction, k);
     },
+
+    /** The prompt continued without and with steering along `direction`, both streamed a token at a time (SteerToken progress); cancellable. */
+    async steer(context: CallContext, of: number, request: SteerPromptRequest): Promise<SteerPromptResult> {
+      sessionOf(of);
+      await useMainBackend();
+      return tokensOf().steer(request, { signal: context.signal, onToken: (token) => context.progress(token) });
+    },
   };
 
   // Every call shares the loaded model, its recordings and TF.js's one global backend: each runs alone, in its turn.
@@ -433,6 +442,7 @@ export function createModelService(deps: ModelServiceDeps) {
     gradients: queued(() => ({ label: 'gradients' }), methods.gradients),
     polysemanticity: queued(() => ({ label: 'polysemanticity' }), methods.polysemanticity),
     directionOutputs: queued(() => ({ label: 'output tokens' }), methods.directionOutputs),
+    steer: queued(() => ({ label: 'steering' }), methods.steer),
     trainSae: queued(() => ({ label: 'SAE training' }), methods.trainSae),
     openSae: queued(() => ({ label: 'opening an SAE' }), methods.openSae),
     // Neither touches TF.js nor a half-made SAE (a task replaces it whole at its end): they answer during training.

@@ -295,6 +295,64 @@ describe('Directions in Chromium: concepts and TCAV on the built-in GPT-2', { ti
     await screenshot(page, 'directions-04-text-concept');
   });
 
+  it('steers a continuation along the concept: both continuations stream and differ; a long run cancels; bad input gets a message', async () => {
+    const panel = page.locator('[data-testid=interventions-panel]');
+    const steering = () => page.evaluate(() => window.__atlas!.steering);
+    const refused = async (pattern: RegExp) => {
+      await panel.locator('[data-testid=steer-run]').click();
+      await page.waitForFunction(() => window.__atlas!.steering.problem !== null, null, { polling: 50 });
+      assert.match((await steering()).problem!, pattern);
+      assert.match(await panel.locator('[data-testid=steer-problem]').innerText(), pattern);
+    };
+    const finished = () => page.waitForFunction(() => !['running', undefined].includes(window.__atlas!.steering.run?.end), null, { timeout: 120_000, polling: 50 });
+    await panel.scrollIntoViewIfNeeded();
+    await refused(/The prompt is empty/);
+    assert.equal((await steering()).run, null, 'nothing ran');
+
+    await panel.locator('[data-testid=steer-prompt]').fill('The ship sailed out of the harbour and the');
+    assert.equal(await panel.locator('[data-testid=steer-kind]').inputValue(), 'concept');
+    await panel.locator('[data-testid=steer-alpha]').fill('8');
+    await panel.locator('[data-testid=steer-tokens]').fill('20');
+    await panel.locator('[data-testid=steer-run]').click();
+    await finished();
+    const done = (await steering()).run!;
+    console.log(`steering: ${JSON.stringify(done)}`);
+    assert.equal(done.end, 'done');
+    assert.equal(done.direction, 'concept "middle tokens"');
+    assert.ok(done.streamed.unsteered > 0 && done.streamed.steered > 0, 'both continuations streamed');
+    assert.ok(done.unsteered.length > 0 && done.steered.length > 0);
+    assert.notEqual(done.steered, done.unsteered, 'α 8 along the concept changes the greedy continuation');
+    assert.ok(done.kl !== null && done.kl > 0, `KL ${done.kl}`);
+    assert.equal(await panel.locator('[data-testid=steer-steered]').innerText(), `The ship sailed out of the harbour and the${done.steered}`);
+    await panel.locator('[data-testid=steer-heldout]').waitFor();
+    await panel.screenshot({ path: join(outputDir, 'directions-10-text-steering.png') });
+
+    // Bad input: a message, and the run on screen stays.
+    await panel.locator('[data-testid=steer-alpha]').fill('a lot');
+    await refused(/α must be a number; got "a lot"/);
+    await panel.locator('[data-testid=steer-alpha]').fill('8');
+    // The layer select starts at the atlas's layer, where the concept was learnt.
+    const atlasLayer = await panel.locator('[data-testid=steer-layer]').inputValue();
+    assert.equal(done.layer, atlasLayer);
+    const other = (await panel.locator('[data-testid=steer-layer] option').allInnerTexts()).find((name) => name !== atlasLayer)!;
+    await panel.locator('[data-testid=steer-layer]').selectOption(other);
+    await refused(new RegExp(`is a direction of ${atlasLayer.replace(/\./g, '\\.')}, not of ${other.replace(/\./g, '\\.')}`));
+    assert.deepEqual((await steering()).run, done, 'the run on screen stays');
+    await panel.locator('[data-testid=steer-layer]').selectOption(atlasLayer);
+
+    // A long run cancels part way; what streamed stays.
+    await panel.locator('[data-testid=steer-tokens]').fill('200');
+    await panel.locator('[data-testid=steer-run]').click();
+    await page.waitForFunction(() => (window.__atlas!.steering.run?.streamed.steered ?? 0) >= 3, null, { timeout: 60_000, polling: 20 });
+    await panel.locator('[data-testid=steer-cancel]').click();
+    await finished();
+    const cancelled = (await steering()).run!;
+    assert.equal(cancelled.end, 'cancelled');
+    assert.ok(cancelled.streamed.steered >= 3 && cancelled.streamed.steered < 200, JSON.stringify(cancelled.streamed));
+    assert.equal(cancelled.kl, null);
+    assert.equal((await steering()).problem, null, 'a cancel is not a failure');
+  });
+
   it('compares neurons with random directions, studies them blind, and measures polysemanticity on GPT-2', async () => {
     await versusAndStudy(page, 'directions-08-text-study', 4);
     assert.equal((await page.evaluate(() => window.__atlas!.versus))!.labels, 'the recorded token');

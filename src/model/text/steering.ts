@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { versusRandom, type VersusRandom } from '../../compute/directions/stats';
 import { componentsAlong, steeringVectors, type SteeringControls } from '../intervention';
+import { generate, type GenerateOptions, type Generation, type StopReason } from './generate';
 import { Gpt2InputError, intervene, type Gpt2Model, type Intervention } from './gpt2';
 import { lengthBatches } from './recordText';
-import { tokenTexts } from './tokenizer';
+import { decode, tokenTexts } from './tokenizer';
 
 export type { SteeringControls } from '../intervention';
 
@@ -76,6 +77,69 @@ export function probabilityShift(model: Gpt2Model, windows: Int32Array[], interv
     promoted: shift(order.slice(0, shown)),
     suppressed: shift(order.slice(-shown).reverse()),
   };
+}
+
+/** One steering run as the page and `npm run steer` ask for it: a unit direction at a layer, α, a prompt and how to decode. */
+export interface SteerRequest {
+  layer: string;
+  /** Unit length, the layer's width. */
+  direction: Float32Array;
+  /** In units of the layer's typical activation along the direction (projectionScale over `scaleWindows`). */
+  alpha: number;
+  promptIds: Int32Array;
+  decoding: Pick<GenerateOptions, 'maxTokens' | 'temperature' | 'topK' | 'seed'>;
+}
+
+/** A generated continuation as reports show it. */
+export interface Continuation {
+  ids: number[];
+  text: string;
+  stop: StopReason;
+}
+
+export const continuation = (g: Generation): Continuation => ({ ids: g.ids, text: decode(g.ids), stop: g.stop });
+
+/** The prompt continued without and with the steering vector (same seed), and the vector's effect on held-out contexts. */
+export interface Steered {
+  /** The unit α is counted in. */
+  scale: number;
+  intervention: Intervention;
+  unsteered: Generation;
+  steered: Generation;
+  heldOut: ProbabilityShift;
+}
+
+/**
+ * Generates the unsteered and the steered continuation of the prompt side by side (they take turns a token at a
+ * time, each with its own cache and the same seed), then measures the steering's change of the next-token
+ * distribution over `heldOutWindows`. `onToken` streams each continuation's tokens as they come; `signal` stops it.
+ */
+export async function steerGeneration(
+  model: Gpt2Model,
+  request: SteerRequest,
+  windows: { scale: readonly Int32Array[]; heldOut: Int32Array[] },
+  options: { signal?: AbortSignal; onToken?: (side: 'unsteered' | 'steered', id: number) => void } = {},
+): Promise<Steered> {
+  if (!Number.isFinite(request.alpha)) throw new Gpt2InputError(`α must be a number; got ${request.alpha}.`);
+  if (request.promptIds.length === 0) throw new Gpt2InputError('The prompt has no tokens.');
+  const width = model.layers.find((l) => l.name === request.layer)?.width;
+  if (width === undefined) throw new Gpt2InputError(`The model has no layer ${request.layer}; it has ${model.layers.map((l) => l.name).join(', ')}.`);
+  if (request.direction.length !== width) throw new Gpt2InputError(`A direction in ${request.layer} has ${width} components; got ${request.direction.length}.`);
+  const scale = projectionScale(model, request.layer, request.direction, windows.scale);
+  const intervention: Intervention = { kind: 'add', layer: request.layer, vector: request.direction.map((x) => request.alpha * scale * x) };
+  const run = (side: 'unsteered' | 'steered') =>
+    generate(model, request.promptIds, {
+      ...request.decoding,
+      intervention: side === 'steered' ? intervention : null,
+      signal: options.signal,
+      onToken: (id) => options.onToken?.(side, id),
+    });
+  // Both settle before this returns or throws: a cancel stops the two, and neither outlives the call.
+  const settled = await Promise.allSettled([run('unsteered'), run('steered')]);
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  const [unsteered, steered] = settled.map((r) => (r as PromiseFulfilledResult<Generation>).value);
+  return { scale, intervention, unsteered, steered, heldOut: probabilityShift(model, windows.heldOut, intervention) };
 }
 
 /**

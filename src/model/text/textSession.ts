@@ -3,11 +3,17 @@ import type { AtlasParams, AtlasRequest } from '../../compute/atlas';
 import { recordNeuronInputs } from '../directions/neuronInputs';
 import { defaultThreshold } from '../directions/polysemanticity';
 import { nextTokenGradients } from '../directions/textGradients';
-import { NO_RECORDING, type DirectionOutputs, type GradientTarget, type InputSet, type ModelSession, type SessionDeps, type SessionNeuronInputs, type StepOptions, type TextSource, type TokenCapability } from '../session';
+import { NO_RECORDING, type SteerPromptRequest, type SteerPromptResult, type SteerToken, type DirectionOutputs, type GradientTarget, type InputSet, type ModelSession, type SessionDeps, type SessionNeuronInputs, type StepOptions, type TextSource, type TokenCapability } from '../session';
 import { documentsFromFiles, type TextFile } from './documents';
 import { recordTextActivations, recordTextAtlas } from './recordText';
+import { continuation, steerGeneration } from './steering';
 import type { TextModel } from './textModel';
 import { encode, tokenTexts } from './tokenizer';
+
+/** Tokens per context of the recording that steering measures its scale and its effect on. */
+const STEER_CONTEXT_TOKENS = 64;
+/** Contexts for the scale, and as many held out, at most. */
+const STEER_CONTEXTS = 8;
 
 /** Most float32 values a text layer's neuron recording may hold (64 Mi: 256 MB). */
 const MAX_NEURON_VALUES = 64 * 2 ** 20;
@@ -128,6 +134,39 @@ export class TextSession implements ModelSession, TokenCapability {
       return ids.map((id, n) => ({ id, text: texts[n], logit: logits[id] }));
     };
     return { promoted: pick(order.slice(0, k)), suppressed: pick(order.slice(-k).reverse()) };
+  }
+
+  /**
+   * Steers a continuation of the prompt along `direction` at the layer. The recording's texts, cut into contexts of
+   * STEER_CONTEXT_TOKENS, alternate between those the scale is measured on and those held out (at most
+   * STEER_CONTEXTS each); a recording of one context uses it for both.
+   */
+  async steer(request: SteerPromptRequest, options: { signal?: AbortSignal; onToken?: (token: SteerToken) => void }): Promise<SteerPromptResult> {
+    const layer = this.model.layer(request.layer).name;
+    const promptIds = encode(request.prompt);
+    if (promptIds.length === 0) throw new Error('The prompt is empty: type some text to continue.');
+    const contexts = this.requireRecording().flatMap((ids) => {
+      const pieces: Int32Array[] = [];
+      for (let at = 0; at + 1 < ids.length; at += STEER_CONTEXT_TOKENS) pieces.push(ids.subarray(at, at + STEER_CONTEXT_TOKENS));
+      return pieces;
+    });
+    const scale = contexts.filter((_, k) => k % 2 === 0).slice(0, STEER_CONTEXTS);
+    const heldOut = contexts.length > 1 ? contexts.filter((_, k) => k % 2 === 1).slice(0, STEER_CONTEXTS) : scale;
+    const decoding = { maxTokens: request.maxTokens, temperature: request.temperature, topK: request.topK, seed: request.seed };
+    const steered = await steerGeneration(
+      this.model.gpt2,
+      { layer, direction: request.direction, alpha: request.alpha, promptIds, decoding },
+      { scale, heldOut },
+      { signal: options.signal, onToken: (side, id) => options.onToken?.({ side, text: tokenTexts([id])[0] }) },
+    );
+    return {
+      promptIds: Array.from(promptIds),
+      scale: steered.scale,
+      unsteered: continuation(steered.unsteered),
+      steered: continuation(steered.steered),
+      heldOut: steered.heldOut,
+      scaleContexts: scale.length,
+    };
   }
 
   private requireRecording(): Int32Array[] {

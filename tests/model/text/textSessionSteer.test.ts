@@ -1,0 +1,75 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_ATLAS_PARAMS } from '../../../src/compute/atlas';
+import { randomDirections } from '../../../src/compute/directions/vectors';
+import { chooseBackend } from '../../../src/model/backend';
+import type { SessionDeps, SteerPromptRequest, SteerToken } from '../../../src/model/session';
+import { generate } from '../../../src/model/text/generate';
+import { TextModel } from '../../../src/model/text/textModel';
+import { TextSession } from '../../../src/model/text/textSession';
+import { encode } from '../../../src/model/text/tokenizer';
+import { tinyGpt2Files } from './tinyGpt2';
+
+const unused = () => {
+  throw new Error('not used by this test');
+};
+const DEPS: SessionDeps = { loadSample: unused, loadTextSample: unused, decodeImage: unused, encodePng: unused };
+const TEXTS = Array.from({ length: 6 }, (_, k) => ({ name: `t${k}`, text: `Call me Ishmael, said sailor ${k}. The whale rose from the sea, and the ship turned to the wind and the deep.` }));
+
+let session: TextSession;
+let request: SteerPromptRequest;
+
+beforeAll(async () => {
+  await chooseBackend({ node: true });
+  session = new TextSession(await TextModel.fromFiles(tinyGpt2Files({ seed: 5 }), 'tiny'), DEPS);
+  request = { layer: 'h.1', direction: randomDirections(16, 1, 4), alpha: 6, prompt: 'The whale', maxTokens: 5, temperature: 0, topK: 0, seed: 0 };
+});
+afterAll(() => session?.dispose());
+
+describe("the page's steering (TextSession.steer)", () => {
+  it('needs a recording: its texts are the contexts of the scale and of the held-out measure', async () => {
+    await expect(session.steer(request, {})).rejects.toThrow(/Build an atlas first/);
+    await session.record({ kind: 'text', texts: TEXTS }, { layer: 'h.1', params: DEFAULT_ATLAS_PARAMS }, {});
+  });
+
+  it('streams both continuations token by token; the unsteered one is plain generation', async () => {
+    const before = tf.memory().numTensors;
+    const streamed: SteerToken[] = [];
+    const result = await session.steer(request, { onToken: (t) => streamed.push(t) });
+    // The model keeps one tensor for generation, made at its first (its unembedding's columns, freed by dispose).
+    expect(tf.memory().numTensors).toBe(before + 1);
+    const plain = await generate(session.model.gpt2, encode('The whale'), { maxTokens: 5 });
+    expect(result.unsteered.ids).toEqual(plain.ids);
+    expect(result.promptIds).toEqual(Array.from(encode('The whale')));
+    expect(streamed.filter((t) => t.side === 'unsteered').map((t) => t.text).join('')).toBe(result.unsteered.text);
+    expect(streamed.filter((t) => t.side === 'steered').map((t) => t.text).join('')).toBe(result.steered.text);
+    // The two take turns: the stream interleaves them rather than giving one whole, then the other.
+    expect(streamed.slice(0, 2).map((t) => t.side).sort()).toEqual(['steered', 'unsteered']);
+    expect(result.scale).toBeGreaterThan(0);
+    expect(result.scaleContexts).toBeGreaterThan(0);
+    expect(result.heldOut.contexts).toBeGreaterThan(0);
+    expect(result.heldOut.klMean).toBeGreaterThan(0);
+  });
+
+  it('with α = 0 the two continuations are the same and the held-out distribution does not move; no tensor is left behind', async () => {
+    const before = tf.memory().numTensors;
+    const result = await session.steer({ ...request, alpha: 0 }, {});
+    expect(tf.memory().numTensors).toBe(before);
+    expect(result.steered.ids).toEqual(result.unsteered.ids);
+    expect(result.heldOut.klMean).toBe(0);
+  });
+
+  it('refuses an empty prompt, α not a number and a direction of another width, with the reason; a cancel stops it', async () => {
+    await expect(session.steer({ ...request, prompt: '' }, {})).rejects.toThrow('The prompt is empty');
+    await expect(session.steer({ ...request, alpha: NaN }, {})).rejects.toThrow('α must be a number');
+    await expect(session.steer({ ...request, direction: new Float32Array(64) }, {})).rejects.toThrow('A direction in h.1 has 16 components; got 64.');
+    await expect(session.steer({ ...request, layer: 'h.9' }, {})).rejects.toThrow(/h\.9/);
+    const before = tf.memory().numTensors;
+    const abort = new AbortController();
+    let seen = 0;
+    const stopped = session.steer({ ...request, maxTokens: 50 }, { signal: abort.signal, onToken: () => ++seen === 4 && abort.abort() });
+    await expect(stopped).rejects.toThrow(/cancelled/);
+    expect(seen).toBeLessThan(10);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});

@@ -14,7 +14,7 @@ const unused = () => {
   throw new Error('not used by this test');
 };
 const DEPS: SessionDeps = { loadSample: unused, loadTextSample: unused, decodeImage: unused, encodePng: unused };
-const TEXTS = Array.from({ length: 6 }, (_, k) => ({ name: `t${k}`, text: `Call me Ishmael, said sailor ${k}. The whale rose from the sea, and the ship turned to the wind and the deep.` }));
+const TEXTS = Array.from({ length: 6 }, (_, k) => ({ name: `t${k}`, label: null, text: `Call me Ishmael, said sailor ${k}. The whale rose from the sea, and the ship turned to the wind and the deep.` }));
 
 let session: TextSession;
 let request: SteerPromptRequest;

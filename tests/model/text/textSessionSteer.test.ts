@@ -29,7 +29,7 @@ afterAll(() => session?.dispose());
 describe("the page's steering (TextSession.steer)", () => {
   it('needs a recording: its texts are the contexts of the scale and of the held-out measure', async () => {
     await expect(session.steer(request, {})).rejects.toThrow(/Build an atlas first/);
-    await session.record({ kind: 'text', texts: TEXTS }, { layer: 'h.1', params: DEFAULT_ATLAS_PARAMS }, {});
+    await session.record({ kind: 'text', texts: TEXTS }, { layer: 'h.1', params: DEFAULT_ATLAS_PARAMS }, { signal: new AbortController().signal, onProgress: () => {} });
   });
 
   it('streams both continuations token by token; the unsteered one is plain generation', async () => {

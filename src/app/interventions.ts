@@ -2,20 +2,34 @@ import { randomDirections, unitVector } from '../compute/directions/vectors';
 import { isAbortError } from '../lib/abort';
 import { messageOf } from '../lib/errors';
 import { finiteNumber, wholeNumber } from '../lib/validate';
-import type { InterventionTasks, SteerDirection, SteerForm } from '../panels/interventionTasks';
+import type { AblateForm, InterventionDirection, InterventionForm, InterventionTasks, SteerForm } from '../panels/interventionTasks';
 import type { useAtlasStore } from '../store';
-import type { BuildRef, SteerPromptRequest } from '../workers/protocol';
+import type { AblatePromptRequest, AblationTest, BuildRef, SteerPromptRequest, SteerPromptResult } from '../workers/protocol';
 import type { AtlasPipeline } from './pipeline';
 
 type Store = typeof useAtlasStore;
 
 /** Most tokens a continuation may ask for in the page. */
 export const MAX_STEER_TOKENS = 200;
+/** Random ablations each ablation is tested against (the issue's "at least 20, seeded"). */
+export const ABLATION_CONTROLS = 20;
+
+/** A checked request: the layer, the unit direction (or neuron) and its name in words. */
+interface Resolved {
+  ref: BuildRef;
+  layer: string;
+  direction: Float32Array;
+  /** The neuron's index when the direction is one. */
+  neuron: number | null;
+  label: string;
+  seed: number;
+}
 
 /**
- * The Interventions panel's work: steer a continuation of the user's prompt along a direction of the model (a
- * concept, a neuron, an SAE latent, a random direction as control) at any layer, in the model worker, with both
- * continuations streamed and cancellable. A bad request is refused with a message, and the run on screen stays.
+ * The Interventions panel's work on the atlas's GPT-2, in the model worker: steer a continuation of the user's
+ * prompt along a direction (a concept, a neuron, an SAE latent, a random direction as control) at any layer, with
+ * both continuations streamed; ablate a direction or neuron and test the rise in loss over the atlas's texts against
+ * random ablations. Either cancels; a bad request is refused with a message, and the run on screen stays.
  */
 export class InterventionController implements InterventionTasks {
   private running: AbortController | null = null;
@@ -29,74 +43,114 @@ export class InterventionController implements InterventionTasks {
   ) {}
 
   async steer(form: SteerForm): Promise<void> {
-    const s = this.store.getState();
-    let asked: { request: SteerPromptRequest; label: string; ref: BuildRef };
+    await this.run(
+      async () => {
+        const r = await this.resolve(form);
+        if (form.prompt.trim() === '') throw new Error('The prompt is empty: type some text to continue.');
+        const alpha = finiteNumber(form.alpha, 'α');
+        const maxTokens = wholeNumber(form.tokens, 'Tokens', 1, MAX_STEER_TOKENS);
+        const temperature = finiteNumber(form.temperature, 'The temperature');
+        if (temperature < 0) throw new Error(`The temperature must be 0 (greedy) or more; got ${temperature}.`);
+        const request: SteerPromptRequest = { layer: r.layer, direction: r.direction, alpha, prompt: form.prompt, maxTokens, temperature, topK: 0, seed: r.seed };
+        return { r, request };
+      },
+      (id, { r, request }) =>
+        this.store.getState().startSteering({ id, direction: r.label, layer: r.layer, end: 'running', alpha: request.alpha, prompt: request.prompt, tokens: { unsteered: [], steered: [] }, result: null }),
+      (pipeline, { r, request }, id, signal) =>
+        pipeline.steer(r.ref.recording, request, signal, (p) => {
+          const s = this.store.getState();
+          if ('stage' in p) s.setInterventionWait(p.message);
+          else s.addSteerToken(id, p);
+        }),
+      (id, end, result?: SteerPromptResult) => this.store.getState().endSteering(id, end, result),
+    );
+  }
+
+  async ablate(form: AblateForm): Promise<void> {
+    await this.run(
+      async () => {
+        const r = await this.resolve(form);
+        const contexts = wholeNumber(form.contexts, 'Contexts', 1);
+        if (form.mode !== 'project' && r.neuron === null) throw new Error(`${form.mode === 'zero' ? 'Zero' : 'Mean'}-ablation sets a neuron: pick one, or project the ${r.label} out.`);
+        const target = form.mode === 'project' ? { kind: 'direction' as const, direction: r.direction } : { kind: 'unit' as const, unit: r.neuron! };
+        const request: AblatePromptRequest = { layer: r.layer, target, mode: form.mode, contexts, random: ABLATION_CONTROLS, seed: r.seed };
+        return { r, request };
+      },
+      (id, { r, request }) => this.store.getState().startAblation({ id, direction: r.label, layer: r.layer, end: 'running', mode: request.mode, fraction: 0, result: null }),
+      (pipeline, { r, request }, id, signal) =>
+        pipeline.ablate(r.ref.recording, request, signal, (p) => {
+          const s = this.store.getState();
+          if (p.stage === 'waiting') s.setInterventionWait(p.message);
+          else s.ablationProgress(id, p.done / p.total);
+        }),
+      (id, end, result?: AblationTest) => this.store.getState().endAblation(id, end, result),
+    );
+  }
+
+  /** Stops the run under way; what it showed stays on screen. */
+  cancel(): void {
+    this.running?.abort();
+  }
+
+  /**
+   * Checks the request (a problem is a message and nothing else changes), then runs it in place of any run under way:
+   * it starts on screen, streams, and ends done, cancelled or failed (with the reason as the problem).
+   */
+  private async run<Q, R>(
+    check: () => Promise<Q>,
+    start: (id: number, asked: Q) => void,
+    work: (pipeline: AtlasPipeline, asked: Q, id: number, signal: AbortSignal) => Promise<R>,
+    end: (id: number, end: 'done' | 'cancelled' | 'failed', result?: R) => void,
+  ): Promise<void> {
+    let asked: Q;
     try {
-      asked = await this.request(form);
+      asked = await check();
     } catch (e) {
-      s.setSteerProblem(messageOf(e));
+      this.store.getState().setInterventionProblem(messageOf(e));
       return;
     }
     this.running?.abort();
     const abort = new AbortController();
     this.running = abort;
     const id = ++this.serial;
-    const { request, label, ref } = asked;
-    s.startSteering({ id, direction: label, layer: request.layer, alpha: request.alpha, prompt: request.prompt, tokens: { unsteered: [], steered: [] }, end: 'running', result: null });
+    start(id, asked);
     try {
-      const result = await (await this.pipeline()).steer(ref.recording, request, abort.signal, (p) => {
-        const now = this.store.getState();
-        if ('stage' in p) now.setSteerWait(p.message);
-        else now.addSteerToken(id, p);
-      });
-      this.store.getState().endSteering(id, 'done', result);
+      end(id, 'done', await work(await this.pipeline(), asked, id, abort.signal));
     } catch (e) {
-      const now = this.store.getState();
-      now.endSteering(id, isAbortError(e) ? 'cancelled' : 'failed');
-      if (!isAbortError(e) && now.steering?.id === id) now.setSteerProblem(`Steering: ${messageOf(e)}`);
+      end(id, isAbortError(e) ? 'cancelled' : 'failed');
+      if (!isAbortError(e) && this.serial === id) this.store.getState().setInterventionProblem(messageOf(e));
     } finally {
       if (this.running === abort) this.running = null;
     }
   }
 
-  /** Stops the run under way; what it streamed stays on screen. */
-  cancel(): void {
-    this.running?.abort();
-  }
-
-  /** The form read and checked, the direction resolved to a unit vector of the layer: any problem is an error in words. */
-  private async request(form: SteerForm): Promise<{ request: SteerPromptRequest; label: string; ref: BuildRef }> {
+  /** The form's layer, seed and direction, checked, the direction resolved to a unit vector of the layer. */
+  private async resolve(form: InterventionForm): Promise<Resolved> {
     const { atlas, model } = this.store.getState();
-    if (!atlas || !model) throw new Error('Build an atlas of a GPT-2 first: steering continues a prompt with its model.');
-    if (atlas.modality !== 'text') throw new Error('Steering generates text: build an atlas of a GPT-2 (for an image model, npm run steer -- --images).');
+    if (!atlas || !model) throw new Error('Build an atlas of a GPT-2 first: interventions run its model.');
+    if (atlas.modality !== 'text') throw new Error('The page intervenes on a GPT-2; for an image model, use npm run steer -- --images and npm run ablate -- --images.');
     const ref = this.live();
-    if (!ref) throw new Error('This atlas was opened from a file: build it in this session to steer its model.');
+    if (!ref) throw new Error('This atlas was opened from a file: build it in this session to intervene on its model.');
     const layer = model.layers.find((l) => l.name === form.layer);
     if (!layer) throw new Error(`The model has no layer "${form.layer}".`);
     const width = layer.shape[layer.shape.length - 1];
-    if (form.prompt.trim() === '') throw new Error('The prompt is empty: type some text to continue.');
-    const alpha = finiteNumber(form.alpha, 'α');
-    const maxTokens = wholeNumber(form.tokens, 'Tokens', 1, MAX_STEER_TOKENS);
     const seed = wholeNumber(form.seed, 'The seed', 0);
-    const temperature = finiteNumber(form.temperature, 'The temperature');
-    if (temperature < 0) throw new Error(`The temperature must be 0 (greedy) or more; got ${temperature}.`);
-    const { direction, label } = await this.direction(form.direction, layer.name, width, ref);
-    return { request: { layer: layer.name, direction, alpha, prompt: form.prompt, maxTokens, temperature, topK: 0, seed }, label, ref };
+    return { ref, layer: layer.name, seed, ...(await this.direction(form.direction, layer.name, width, ref)) };
   }
 
-  private async direction(asked: SteerDirection, layer: string, width: number, ref: BuildRef): Promise<{ direction: Float32Array; label: string }> {
+  private async direction(asked: InterventionDirection, layer: string, width: number, ref: BuildRef): Promise<Pick<Resolved, 'direction' | 'neuron' | 'label'>> {
     const s = this.store.getState();
     if (asked.kind === 'concept') {
       const concept = s.concepts.find((c) => c.id === asked.id);
-      if (!concept) throw new Error('Pick a concept to steer along (learn one in the Concepts panel).');
-      if (concept.layer !== layer) throw new Error(`The concept "${concept.name}" is a direction of ${concept.layer}, not of ${layer}: steer at ${concept.layer}, or learn the concept at ${layer}.`);
-      return { direction: unitVector(concept.direction), label: `concept "${concept.name}"` };
+      if (!concept) throw new Error('Pick a concept (learn one in the Concepts panel).');
+      if (concept.layer !== layer) throw new Error(`The concept "${concept.name}" is a direction of ${concept.layer}, not of ${layer}: use it at ${concept.layer}, or learn the concept at ${layer}.`);
+      return { direction: unitVector(concept.direction), neuron: null, label: `concept "${concept.name}"` };
     }
     if (asked.kind === 'neuron') {
       const n = wholeNumber(asked.index, 'The neuron', 0, width - 1);
       const direction = new Float32Array(width);
       direction[n] = 1;
-      return { direction, label: `neuron ${n}` };
+      return { direction, neuron: n, label: `neuron ${n}` };
     }
     if (asked.kind === 'latent') {
       const sae = s.saeSummary;
@@ -104,9 +158,9 @@ export class InterventionController implements InterventionTasks {
       if (sae.config.layer !== layer) throw new Error(`The SAE's latents are directions of ${sae.config.layer ?? 'another layer'}, not of ${layer}.`);
       const n = wholeNumber(asked.index, 'The latent', 0, sae.config.dSae - 1);
       const top = await (await this.pipeline()).saeLatentTop(ref.layout, n);
-      return { direction: unitVector(top.decoder), label: `SAE latent ${n}` };
+      return { direction: unitVector(top.decoder), neuron: null, label: `SAE latent ${n}` };
     }
     const seed = wholeNumber(asked.index, 'The random direction\'s seed', 0);
-    return { direction: randomDirections(width, 1, seed), label: `random direction, seed ${seed}` };
+    return { direction: randomDirections(width, 1, seed), neuron: null, label: `random direction (seed ${seed})` };
   }
 }

@@ -33,6 +33,8 @@ import type {
   SteerPromptResult,
   SteerToken,
   WaitProgress,
+  AblatePromptRequest,
+  AblationTest,
 } from '../workers/protocol';
 import { messageOf } from '../lib/errors';
 import { RpcClient, type Args, type CallOptions, type Result, type WorkerEndpoint } from '../workers/rpc';
@@ -327,6 +329,11 @@ export class AtlasPipeline {
   /** Steers a continuation of the prompt (model worker): both continuations stream a token at a time; `signal` stops them. */
   steer(recording: number, request: SteerPromptRequest, signal?: AbortSignal, onToken?: (token: SteerToken | WaitProgress) => void): Promise<SteerPromptResult> {
     return this.modelCall('steer', [recording, request], { signal, onProgress: onToken });
+  }
+
+  /** Ablates a unit or direction of the recording's model against random ablations (model worker); `signal` stops it. */
+  ablate(recording: number, request: AblatePromptRequest, signal?: AbortSignal, onProgress?: (p: { stage: 'ablate'; done: number; total: number } | WaitProgress) => void): Promise<AblationTest> {
+    return this.modelCall('ablate', [recording, request], { signal, onProgress });
   }
 
   /**

@@ -86,10 +86,12 @@ export interface AtlasTestHook {
   };
   /**
    * The Interventions panel: the last steering run (its direction, layer and α, how it ended, each continuation as
-   * streamed so far or as finished, and the held-out KL once done) and the last refused or failed request's message.
+   * streamed so far or as finished, and the held-out KL once done), the last ablation run (how far, then its rise in
+   * loss against the random ablations'), and the last refused or failed request's message.
    */
-  readonly steering: {
-    run: { direction: string; layer: string; alpha: number; end: string; unsteered: string; steered: string; streamed: { unsteered: number; steered: number }; kl: number | null } | null;
+  readonly interventions: {
+    steering: { direction: string; layer: string; alpha: number; end: string; unsteered: string; steered: string; streamed: { unsteered: number; steered: number }; kl: number | null } | null;
+    ablation: { direction: string; layer: string; mode: string; end: string; fraction: number; increase: number | null; randomMean: number | null; pT: number | null; controls: number } | null;
     problem: string | null;
   };
   /** The model worker's memory, read while the last build recorded (modelMemory.ts). */
@@ -220,14 +222,18 @@ export function installTestHook(store: typeof useAtlasStore, view: () => AtlasVi
       const shown = p.neurons.find((n) => n.index === polyNeuron);
       return { neurons: p.neurons.length, mean: p.meanPolysemanticity, histogram: p.histogram, neuron: polyNeuron, clusters: shown?.clusters.map((c) => c.size) ?? [] };
     },
-    get steering() {
-      const { steering: r, steerProblem } = store.getState();
+    get interventions() {
+      const { steering: r, ablation: a, interventionProblem } = store.getState();
       const text = (side: 'unsteered' | 'steered') => (r!.result ? r!.result[side].text : r!.tokens[side].join(''));
+      const increase = a?.result?.increase;
       return {
-        run: r
+        steering: r
           ? { direction: r.direction, layer: r.layer, alpha: r.alpha, end: r.end, unsteered: text('unsteered'), steered: text('steered'), streamed: { unsteered: r.tokens.unsteered.length, steered: r.tokens.steered.length }, kl: r.result?.heldOut.klMean ?? null }
           : null,
-        problem: steerProblem,
+        ablation: a
+          ? { direction: a.direction, layer: a.layer, mode: a.mode, end: a.end, fraction: a.fraction, increase: increase?.value ?? null, randomMean: increase?.randomMean ?? null, pT: increase?.pT ?? null, controls: increase?.randomValues.length ?? 0 }
+          : null,
+        problem: interventionProblem,
       };
     },
     get sae() {

@@ -10,6 +10,7 @@ import type { RawImage } from './image/preprocess';
 import type { ImageModel } from './image/imageModel';
 import type { ImageProvider } from './image/recordImages';
 import type { TextFile } from './text/documents';
+import type { AblationMode, AblationTarget, AblationTest } from './text/ablation';
 import type { Continuation, ProbabilityShift } from './text/steering';
 import type { LayerInfo } from './recordTable';
 
@@ -166,7 +167,18 @@ export interface SteerToken {
   text: string;
 }
 
-/** What only language models do: read a direction token by token and in the next-token logits, and steer generation along it. */
+/** What the page asks a language model to ablate at a layer, and how many of the recording's contexts to measure the loss on. */
+export interface AblatePromptRequest {
+  layer: string;
+  target: AblationTarget;
+  mode: AblationMode;
+  contexts: number;
+  /** Random controls ablated the same way (at least 2). */
+  random: number;
+  seed: number;
+}
+
+/** What only language models do: read a direction token by token and in the next-token logits, steer generation along it, ablate it. */
 export interface TokenCapability {
   /** Each token's activation along `direction` at `layer`, for whole documents (token ids). */
   tokenActivations(layer: string, direction: Float32Array, documents: number[][]): Promise<Float32Array[]>;
@@ -174,6 +186,8 @@ export interface TokenCapability {
   directionOutputs(layer: string, direction: Float32Array, k: number): DirectionOutputs;
   /** Continues the prompt without and with α·v added at the layer, streaming both; held-out contexts come from the last recording. */
   steer(request: SteerPromptRequest, options: { signal?: AbortSignal; onToken?: (token: SteerToken) => void }): Promise<SteerPromptResult>;
+  /** The ablation's rise in next-token loss over the recording's contexts, against random ablations of the same kind. */
+  ablate(request: AblatePromptRequest, options: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void }): Promise<AblationTest>;
 }
 
 /** What asking about a recording says when the session holds none. */

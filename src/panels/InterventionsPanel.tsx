@@ -1,14 +1,15 @@
 import { useState } from 'react';
-import { useAtlasStore, type SteeringRun } from '../store';
-import type { InterventionTasks, SteerDirection } from './interventionTasks';
+import { useAtlasStore, type AblationRun, type SteeringRun } from '../store';
+import type { AblationMode } from '../workers/protocol';
+import type { InterventionDirection, InterventionTasks } from './interventionTasks';
 
 const change = (v: number) => `${v > 0 ? '+' : ''}${v.toExponential(1)}`;
 
 /**
- * Interventions on the atlas's model: steer a GPT-2's continuation of a prompt by adding α·v at a layer, v a
- * concept, a neuron, an SAE latent or a random direction as control; the unsteered and steered continuations (same
- * seed) stream side by side, and the steering's measured change of the next-token distribution over held-out
- * contexts of the atlas's texts follows.
+ * Interventions on the atlas's model along a direction v at a layer (a concept, a neuron, an SAE latent, or a random
+ * direction as control): steer a GPT-2's continuation of a prompt by adding α·v (the unsteered and steered
+ * continuations, same seed, stream side by side, then the measured change of the next-token distribution over
+ * held-out contexts of the atlas's texts), or ablate v and test the rise in loss against random ablations.
  */
 export function InterventionsPanel({ interventions, live }: { interventions: InterventionTasks | null; live: boolean }) {
   const atlas = useAtlasStore((s) => s.atlas);
@@ -16,49 +17,45 @@ export function InterventionsPanel({ interventions, live }: { interventions: Int
   const concepts = useAtlasStore((s) => s.concepts);
   const sae = useAtlasStore((s) => s.saeSummary);
   const steering = useAtlasStore((s) => s.steering);
-  const problem = useAtlasStore((s) => s.steerProblem);
-  const wait = useAtlasStore((s) => s.steerWait);
+  const ablation = useAtlasStore((s) => s.ablation);
+  const problem = useAtlasStore((s) => s.interventionProblem);
+  const wait = useAtlasStore((s) => s.interventionWait);
   const [layer, setLayer] = useState<string | null>(null);
-  const [kind, setKind] = useState<SteerDirection['kind']>('concept');
+  const [kind, setKind] = useState<InterventionDirection['kind']>('concept');
   const [conceptId, setConceptId] = useState<string | null>(null);
   const [index, setIndex] = useState('0');
+  const [seed, setSeed] = useState('0');
   const [alpha, setAlpha] = useState('4');
   const [prompt, setPrompt] = useState('');
   const [tokens, setTokens] = useState('30');
-  const [seed, setSeed] = useState('0');
   const [temperature, setTemperature] = useState('0');
+  const [mode, setMode] = useState<AblationMode>('project');
+  const [contexts, setContexts] = useState('16');
   if (!atlas) return null;
   if (atlas.modality !== 'text') {
     return (
       <section className="panel" data-testid="interventions-panel">
         <h2>Interventions</h2>
         <p className="muted small">
-          Steering in the page continues text with a GPT-2. For an image model, <code>npm run steer -- --images</code> and <code>npm run ablate -- --images</code> move its
-          classes.
+          The page steers and ablates a GPT-2. For an image model, <code>npm run steer -- --images</code> and <code>npm run ablate -- --images</code> move its classes.
         </p>
       </section>
     );
   }
-  const running = steering?.end === 'running';
+  const running = steering?.end === 'running' || ablation?.end === 'running';
   const chosenLayer = layer ?? atlas.layer.name;
   const chosenKind = kind === 'concept' && concepts.length === 0 ? 'neuron' : kind;
-  const direction: SteerDirection = chosenKind === 'concept' ? { kind: 'concept', id: conceptId ?? concepts[concepts.length - 1]?.id ?? '' } : { kind: chosenKind, index };
+  const direction: InterventionDirection = chosenKind === 'concept' ? { kind: 'concept', id: conceptId ?? concepts[concepts.length - 1]?.id ?? '' } : { kind: chosenKind, index };
+  const about = { layer: chosenLayer, direction, seed };
 
   return (
     <section className="panel" data-testid="interventions-panel">
       <h2>Interventions</h2>
-      <p className="muted small">Steer the model's continuation of a prompt: α·v is added at the layer, at every position, α in units of the layer's typical activation along v.</p>
-      {!live && <p className="muted small">Steering runs the model of an atlas built in this session.</p>}
-      <form
-        className="steer-form small"
-        onSubmit={(e) => {
-          e.preventDefault();
-          void interventions?.steer({ layer: chosenLayer, direction, alpha, prompt, tokens, seed, temperature });
-        }}
-      >
-        <textarea rows={3} placeholder="a prompt to continue" value={prompt} onChange={(e) => setPrompt(e.target.value)} data-testid="steer-prompt" />
+      <p className="muted small">Change the model along a direction at a layer, at every position: steer its continuation of a prompt, or ablate the direction and measure the loss.</p>
+      {!live && <p className="muted small">Interventions run the model of an atlas built in this session.</p>}
+      <div className="steer-form small">
         <div className="row">
-          <select value={chosenKind} onChange={(e) => setKind(e.target.value as SteerDirection['kind'])} data-testid="steer-kind" title="The direction v">
+          <select value={chosenKind} onChange={(e) => setKind(e.target.value as InterventionDirection['kind'])} data-testid="steer-kind" title="The direction v">
             {concepts.length > 0 && <option value="concept">concept</option>}
             <option value="neuron">neuron</option>
             {sae && <option value="latent">SAE latent</option>}
@@ -75,7 +72,7 @@ export function InterventionsPanel({ interventions, live }: { interventions: Int
           ) : (
             <input className="narrow" value={index} onChange={(e) => setIndex(e.target.value)} data-testid="steer-index" title={chosenKind === 'random' ? 'seed' : 'index'} />
           )}
-          <label title="The layer α·v is added at">
+          <label title="The layer the intervention changes">
             at{' '}
             <select value={chosenLayer} onChange={(e) => setLayer(e.target.value)} data-testid="steer-layer">
               {(layers ?? []).map((l) => (
@@ -85,9 +82,22 @@ export function InterventionsPanel({ interventions, live }: { interventions: Int
               ))}
             </select>
           </label>
+          <label title="Seeds the sampling and the random controls">
+            seed <input className="narrow" value={seed} onChange={(e) => setSeed(e.target.value)} data-testid="steer-seed" />
+          </label>
         </div>
+      </div>
+      <h3>Steer</h3>
+      <form
+        className="steer-form small"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void interventions?.steer({ ...about, alpha, prompt, tokens, temperature });
+        }}
+      >
+        <textarea rows={3} placeholder="a prompt to continue" value={prompt} onChange={(e) => setPrompt(e.target.value)} data-testid="steer-prompt" />
         <div className="row">
-          <label>
+          <label title="In units of the layer's typical activation along v">
             α <input className="narrow" value={alpha} onChange={(e) => setAlpha(e.target.value)} data-testid="steer-alpha" />
           </label>
           <label>
@@ -96,31 +106,73 @@ export function InterventionsPanel({ interventions, live }: { interventions: Int
           <label title="0: greedy">
             temp. <input className="narrow" value={temperature} onChange={(e) => setTemperature(e.target.value)} data-testid="steer-temperature" />
           </label>
-          <label>
-            seed <input className="narrow" value={seed} onChange={(e) => setSeed(e.target.value)} data-testid="steer-seed" />
-          </label>
-        </div>
-        <div className="row">
           <button type="submit" disabled={!live} data-testid="steer-run">
             Steer
           </button>
-          {running && (
-            <button type="button" onClick={() => interventions?.cancel()} data-testid="steer-cancel">
-              Cancel
-            </button>
-          )}
-          {running && wait && <span className="muted">{wait}</span>}
         </div>
       </form>
+      <h3>Ablate</h3>
+      <form
+        className="steer-form small"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void interventions?.ablate({ ...about, mode, contexts });
+        }}
+      >
+        <div className="row">
+          <select value={mode} onChange={(e) => setMode(e.target.value as AblationMode)} data-testid="ablate-mode">
+            <option value="project">project out (x − (x·v)v)</option>
+            <option value="zero">zero the neuron</option>
+            <option value="mean">the neuron at its mean</option>
+          </select>
+          <label title="Contexts of the atlas's texts (64 tokens each) the loss is measured on">
+            contexts <input className="narrow" value={contexts} onChange={(e) => setContexts(e.target.value)} data-testid="ablate-contexts" />
+          </label>
+          <button type="submit" disabled={!live} data-testid="ablate-run">
+            Ablate
+          </button>
+        </div>
+      </form>
+      <div className="row small">
+        {running && (
+          <button type="button" onClick={() => interventions?.cancel()} data-testid="steer-cancel">
+            Cancel
+          </button>
+        )}
+        {running && wait && <span className="muted">{wait}</span>}
+      </div>
       {problem && (
         <p className="error small" data-testid="steer-problem">
           {problem}
         </p>
       )}
       {steering && <SteeringView run={steering} />}
+      {ablation && <AblationView run={ablation} />}
     </section>
   );
 }
+
+/** The ablation's rise in loss against the random ablations': the test the issue asks for, as TCAV does it. */
+function AblationView({ run }: { run: AblationRun }) {
+  const r = run.result;
+  return (
+    <div className="small" data-testid="ablate-result" data-end={run.end}>
+      <p>
+        {modeWords[run.mode]} {run.direction} at {run.layer}
+        {run.end === 'running' ? `: ${Math.round(100 * run.fraction)}%…` : run.end === 'cancelled' ? ': cancelled' : run.end === 'failed' ? ': failed' : ''}
+      </p>
+      {r && (
+        <p>
+          Loss over {r.windows} contexts of the atlas's texts ({r.predictions} predictions): {r.clean.toFixed(4)} → {r.ablated.toFixed(4)} nats, {change(r.increase.value)}; {r.increase.randomValues.length}{' '}
+          {r.controls} ablated the same way: {change(r.increase.randomMean)} ± {r.increase.randomStd.toExponential(1)}. Larger than random: t {r.increase.t.toFixed(2)}, one-sided p{' '}
+          {r.increase.pT.toPrecision(2)} (rank p {r.increase.pRank.toFixed(3)}).
+        </p>
+      )}
+    </div>
+  );
+}
+
+const modeWords: Record<AblationMode, string> = { project: 'Projecting out', zero: 'Zeroing', mean: 'Setting to its mean' };
 
 function SteeringView({ run }: { run: SteeringRun }) {
   const held = run.result?.heldOut;

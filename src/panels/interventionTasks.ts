@@ -1,25 +1,38 @@
-/** The direction to steer along, as the panel's boxes hold it: a concept by id, or a neuron, latent or random seed by number. */
-export type SteerDirection = { kind: 'concept'; id: string } | { kind: 'neuron' | 'latent' | 'random'; index: string };
+import type { AblationMode } from '../workers/protocol';
 
-/** The steering form as typed: the app checks every field and says what is wrong. */
-export interface SteerForm {
+/** The direction to intervene along, as the panel's boxes hold it: a concept by id, or a neuron, latent or random seed by number. */
+export type InterventionDirection = { kind: 'concept'; id: string } | { kind: 'neuron' | 'latent' | 'random'; index: string };
+
+/** What every intervention is about, as typed: the layer and the direction. The app checks every field and says what is wrong. */
+export interface InterventionForm {
   layer: string;
-  direction: SteerDirection;
-  /** In units of the layer's typical activation along the direction. */
+  direction: InterventionDirection;
+  /** Seeds the sampling (steering) and the random controls (ablation). */
+  seed: string;
+}
+
+/** The steering form: the prompt and how to decode it, and α in units of the layer's typical activation along the direction. */
+export interface SteerForm extends InterventionForm {
   alpha: string;
   prompt: string;
   tokens: string;
-  seed: string;
   /** 0: greedy. */
   temperature: string;
 }
 
+/** The ablation form: how to ablate, and over how many of the atlas's contexts the loss is measured. */
+export interface AblateForm extends InterventionForm {
+  mode: AblationMode;
+  contexts: string;
+}
+
 /**
  * What the Interventions panel asks of the app (its `InterventionController`). A run reports through the store's
- * `steering` (tokens as they stream, then the result); a refused or failed request through `steerProblem`.
+ * `steering` or `ablation`; a refused or failed request through `interventionProblem`.
  */
 export interface InterventionTasks {
   steer(form: SteerForm): Promise<void>;
-  /** Stops the run under way; what it streamed stays. */
+  ablate(form: AblateForm): Promise<void>;
+  /** Stops the run under way; what it showed stays. */
   cancel(): void;
 }

@@ -1,52 +1,73 @@
 import type { StateCreator } from 'zustand';
-import type { SteerPromptResult, SteerToken } from '../workers/protocol';
+import type { AblationMode, AblationTest, SteerPromptResult, SteerToken } from '../workers/protocol';
 import type { AtlasStore } from './index';
 
-/** A steering run as the Interventions panel shows it: what was asked, both continuations as they stream, and the end. */
-export interface SteeringRun {
+/** What every intervention run names: the direction in words ("concept "sea"", "neuron 12") and its layer. */
+interface InterventionRun {
   id: number;
-  /** The direction in words ("concept sea", "neuron 12", "SAE latent 40", "random direction, seed 3") and its layer. */
   direction: string;
   layer: string;
+  end: 'running' | 'done' | 'cancelled' | 'failed';
+}
+
+/** A steering run as the Interventions panel shows it: what was asked, both continuations as they stream, and the end. */
+export interface SteeringRun extends InterventionRun {
   alpha: number;
   prompt: string;
   /** Token texts as they arrived, per continuation. */
   tokens: Record<SteerToken['side'], string[]>;
-  end: 'running' | 'done' | 'cancelled' | 'failed';
   /** The whole answer, once done. */
   result: SteerPromptResult | null;
 }
 
-/** The interventions on the atlas's model: the last steering run (kept through a bad input), and the last problem. */
+/** An ablation run: the fraction of its passes done, then its test against random ablations. */
+export interface AblationRun extends InterventionRun {
+  mode: AblationMode;
+  fraction: number;
+  result: AblationTest | null;
+}
+
+/** The interventions on the atlas's model: the last run of each kind (kept through a bad input), and the last problem. */
 export interface InterventionSlice {
   steering: SteeringRun | null;
+  ablation: AblationRun | null;
   /** Why the last request was refused or failed; null when it went through. */
-  steerProblem: string | null;
+  interventionProblem: string | null;
   /** A run while it waits its turn on the model: what for. */
-  steerWait: string | null;
+  interventionWait: string | null;
   startSteering: (run: SteeringRun) => void;
   addSteerToken: (id: number, token: SteerToken) => void;
   endSteering: (id: number, end: SteeringRun['end'], result?: SteerPromptResult) => void;
-  setSteerProblem: (message: string | null) => void;
-  setSteerWait: (message: string | null) => void;
+  startAblation: (run: AblationRun) => void;
+  ablationProgress: (id: number, fraction: number) => void;
+  endAblation: (id: number, end: AblationRun['end'], result?: AblationTest) => void;
+  setInterventionProblem: (message: string | null) => void;
+  setInterventionWait: (message: string | null) => void;
 }
 
-type InterventionState = Pick<InterventionSlice, 'steering' | 'steerProblem' | 'steerWait'>;
+type InterventionState = Pick<InterventionSlice, 'steering' | 'ablation' | 'interventionProblem' | 'interventionWait'>;
 
-/** The intervention state of a newly shown atlas: nothing steered (a run belongs to the atlas's recording). */
+/** The intervention state of a newly shown atlas: nothing run (a run belongs to the atlas's recording). */
 export function interventionFor(): InterventionState {
-  return { steering: null, steerProblem: null, steerWait: null };
+  return { steering: null, ablation: null, interventionProblem: null, interventionWait: null };
 }
 
-/** `update` applied to the run on screen if it is run `id`; an answer for a replaced run changes nothing. */
-const onRun = (id: number, update: (run: SteeringRun) => Partial<SteeringRun>) => (s: AtlasStore) =>
-  s.steering?.id === id ? { steering: { ...s.steering, ...update(s.steering) } } : {};
+/** `update` applied to the `kind` run on screen if it is run `id`; an answer for a replaced run changes nothing. */
+function onRun<K extends 'steering' | 'ablation'>(kind: K, id: number, update: (run: NonNullable<AtlasStore[K]>) => Partial<NonNullable<AtlasStore[K]>>) {
+  return (s: AtlasStore): Partial<AtlasStore> => {
+    const run = s[kind];
+    return run?.id === id ? { [kind]: { ...run, ...update(run as NonNullable<AtlasStore[K]>) } } : {};
+  };
+}
 
 export const createInterventionSlice: StateCreator<AtlasStore, [], [], InterventionSlice> = (set) => ({
   ...interventionFor(),
-  startSteering: (steering) => set({ steering, steerProblem: null, steerWait: null }),
-  addSteerToken: (id, token) => set(onRun(id, (run) => ({ tokens: { ...run.tokens, [token.side]: [...run.tokens[token.side], token.text] } }))),
-  endSteering: (id, end, result) => set((s) => ({ ...onRun(id, () => ({ end, result: result ?? null }))(s), steerWait: null })),
-  setSteerProblem: (steerProblem) => set({ steerProblem }),
-  setSteerWait: (steerWait) => set({ steerWait }),
+  startSteering: (steering) => set({ steering, interventionProblem: null, interventionWait: null }),
+  addSteerToken: (id, token) => set(onRun('steering', id, (run) => ({ tokens: { ...run.tokens, [token.side]: [...run.tokens[token.side], token.text] } }))),
+  endSteering: (id, end, result) => set((s) => ({ ...onRun('steering', id, () => ({ end, result: result ?? null }))(s), interventionWait: null })),
+  startAblation: (ablation) => set({ ablation, interventionProblem: null, interventionWait: null }),
+  ablationProgress: (id, fraction) => set((s) => ({ ...onRun('ablation', id, () => ({ fraction }))(s), interventionWait: null })),
+  endAblation: (id, end, result) => set((s) => ({ ...onRun('ablation', id, () => ({ end, result: result ?? null, ...(result ? { fraction: 1 } : {}) }))(s), interventionWait: null })),
+  setInterventionProblem: (interventionProblem) => set({ interventionProblem }),
+  setInterventionWait: (interventionWait) => set({ interventionWait }),
 });

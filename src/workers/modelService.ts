@@ -38,6 +38,8 @@ import type {
   SteerPromptRequest,
   SteerPromptResult,
   WaitProgress,
+  AblatePromptRequest,
+  AblationTest,
 } from './protocol';
 import type { CallContext } from './rpc';
 import { withTransfer } from './rpc';
@@ -404,6 +406,13 @@ export function createModelService(deps: ModelServiceDeps) {
       return tokensOf().directionOutputs(layer, direction, k);
     },
 
+    /** An ablation's rise in loss over the recording's contexts against random ablations; progress counts passes over the windows. */
+    async ablate(context: CallContext, of: number, request: AblatePromptRequest): Promise<AblationTest> {
+      sessionOf(of);
+      await useMainBackend();
+      return tokensOf().ablate(request, { signal: context.signal, onProgress: (done, total) => context.progress({ stage: 'ablate', done, total }) });
+    },
+
     /** The prompt continued without and with steering along `direction`, both streamed a token at a time (SteerToken progress); cancellable. */
     async steer(context: CallContext, of: number, request: SteerPromptRequest): Promise<SteerPromptResult> {
       sessionOf(of);
@@ -443,6 +452,7 @@ export function createModelService(deps: ModelServiceDeps) {
     polysemanticity: queued(() => ({ label: 'polysemanticity' }), methods.polysemanticity),
     directionOutputs: queued(() => ({ label: 'output tokens' }), methods.directionOutputs),
     steer: queued(() => ({ label: 'steering' }), methods.steer),
+    ablate: queued(() => ({ label: 'ablation' }), methods.ablate),
     trainSae: queued(() => ({ label: 'SAE training' }), methods.trainSae),
     openSae: queued(() => ({ label: 'opening an SAE' }), methods.openSae),
     // Neither touches TF.js nor a half-made SAE (a task replaces it whole at its end): they answer during training.

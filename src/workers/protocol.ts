@@ -5,8 +5,9 @@ import type { GradientTarget, InputSet, RecordedAmount } from '../model/session'
 
 export type { DictionaryTarget, LatentTop, SaeSummary, SaeTaskProgress, SaeTrainRequest } from '../model/sae/dictionary';
 export type { SaeLensFiles } from '../model/sae/saelens';
+export type { AblationMode, AblationTest } from '../model/text/ablation';
 export type { SaeTrainMetrics, SaeTrainProgress } from '../model/sae/train';
-export type { DirectionOutputs, GradientTarget, ImageSource, InputSet, LoadProgress, ModelSource, ModelSummary, OutputToken, SteerPromptRequest, SteerPromptResult, SteerToken, TextSource } from '../model/session';
+export type { AblatePromptRequest, DirectionOutputs, GradientTarget, ImageSource, InputSet, LoadProgress, ModelSource, ModelSummary, OutputToken, SteerPromptRequest, SteerPromptResult, SteerToken, TextSource } from '../model/session';
 
 /** The progress a call reports while it waits for its turn on the model: what it waits for. */
 export interface WaitProgress {

@@ -295,27 +295,27 @@ describe('Directions in Chromium: concepts and TCAV on the built-in GPT-2', { ti
     await screenshot(page, 'directions-04-text-concept');
   });
 
-  it('steers a continuation along the concept: both continuations stream and differ; a long run cancels; bad input gets a message', async () => {
+  it('steers a continuation along the concept (both stream and differ; a long run cancels; bad input gets a message) and ablates it against random ablations', async () => {
     const panel = page.locator('[data-testid=interventions-panel]');
-    const steering = () => page.evaluate(() => window.__atlas!.steering);
-    const refused = async (pattern: RegExp) => {
-      await panel.locator('[data-testid=steer-run]').click();
-      await page.waitForFunction(() => window.__atlas!.steering.problem !== null, null, { polling: 50 });
-      assert.match((await steering()).problem!, pattern);
+    const interventions = () => page.evaluate(() => window.__atlas!.interventions);
+    const refused = async (pattern: RegExp, button = 'steer-run') => {
+      await panel.locator(`[data-testid=${button}]`).click();
+      await page.waitForFunction(() => window.__atlas!.interventions.problem !== null, null, { polling: 50 });
+      assert.match((await interventions()).problem!, pattern);
       assert.match(await panel.locator('[data-testid=steer-problem]').innerText(), pattern);
     };
-    const finished = () => page.waitForFunction(() => !['running', undefined].includes(window.__atlas!.steering.run?.end), null, { timeout: 120_000, polling: 50 });
+    const finished = (kind: 'steering' | 'ablation') => page.waitForFunction((k) => !['running', undefined].includes(window.__atlas!.interventions[k]?.end), kind, { timeout: 120_000, polling: 50 });
     await panel.scrollIntoViewIfNeeded();
     await refused(/The prompt is empty/);
-    assert.equal((await steering()).run, null, 'nothing ran');
+    assert.equal((await interventions()).steering, null, 'nothing ran');
 
     await panel.locator('[data-testid=steer-prompt]').fill('The ship sailed out of the harbour and the');
     assert.equal(await panel.locator('[data-testid=steer-kind]').inputValue(), 'concept');
     await panel.locator('[data-testid=steer-alpha]').fill('8');
     await panel.locator('[data-testid=steer-tokens]').fill('20');
     await panel.locator('[data-testid=steer-run]').click();
-    await finished();
-    const done = (await steering()).run!;
+    await finished('steering');
+    const done = (await interventions()).steering!;
     console.log(`steering: ${JSON.stringify(done)}`);
     assert.equal(done.end, 'done');
     assert.equal(done.direction, 'concept "middle tokens"');
@@ -337,20 +337,36 @@ describe('Directions in Chromium: concepts and TCAV on the built-in GPT-2', { ti
     const other = (await panel.locator('[data-testid=steer-layer] option').allInnerTexts()).find((name) => name !== atlasLayer)!;
     await panel.locator('[data-testid=steer-layer]').selectOption(other);
     await refused(new RegExp(`is a direction of ${atlasLayer.replace(/\./g, '\\.')}, not of ${other.replace(/\./g, '\\.')}`));
-    assert.deepEqual((await steering()).run, done, 'the run on screen stays');
+    assert.deepEqual((await interventions()).steering, done, 'the run on screen stays');
     await panel.locator('[data-testid=steer-layer]').selectOption(atlasLayer);
 
     // A long run cancels part way; what streamed stays.
     await panel.locator('[data-testid=steer-tokens]').fill('200');
     await panel.locator('[data-testid=steer-run]').click();
-    await page.waitForFunction(() => (window.__atlas!.steering.run?.streamed.steered ?? 0) >= 3, null, { timeout: 60_000, polling: 20 });
+    await page.waitForFunction(() => (window.__atlas!.interventions.steering?.streamed.steered ?? 0) >= 3, null, { timeout: 60_000, polling: 20 });
     await panel.locator('[data-testid=steer-cancel]').click();
-    await finished();
-    const cancelled = (await steering()).run!;
+    await finished('steering');
+    const cancelled = (await interventions()).steering!;
     assert.equal(cancelled.end, 'cancelled');
     assert.ok(cancelled.streamed.steered >= 3 && cancelled.streamed.steered < 200, JSON.stringify(cancelled.streamed));
     assert.equal(cancelled.kl, null);
-    assert.equal((await steering()).problem, null, 'a cancel is not a failure');
+    assert.equal((await interventions()).problem, null, 'a cancel is not a failure');
+
+    // Ablation: zeroing needs a neuron; projecting the concept out is tested against 20 random projections.
+    await panel.locator('[data-testid=ablate-mode]').selectOption('zero');
+    await refused(/Zero-ablation sets a neuron/, 'ablate-run');
+    await panel.locator('[data-testid=ablate-mode]').selectOption('project');
+    await panel.locator('[data-testid=ablate-contexts]').fill('4');
+    await panel.locator('[data-testid=ablate-run]').click();
+    await finished('ablation');
+    const ablation = (await interventions()).ablation!;
+    console.log(`ablation: ${JSON.stringify(ablation)}`);
+    assert.equal(ablation.end, 'done');
+    assert.equal(ablation.controls, 20);
+    assert.ok(Number.isFinite(ablation.increase) && Number.isFinite(ablation.randomMean), JSON.stringify(ablation));
+    assert.ok(ablation.pT! > 0 && ablation.pT! <= 1);
+    assert.match(await panel.locator('[data-testid=ablate-result]').innerText(), /Larger than random: t -?\d/);
+    await panel.screenshot({ path: join(outputDir, 'directions-11-text-ablation.png') });
   });
 
   it('compares neurons with random directions, studies them blind, and measures polysemanticity on GPT-2', async () => {

@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { versusRandom, type VersusRandom } from '../../compute/directions/stats';
 import { createPacer, nextTask } from '../../lib/yieldToPage';
 import { ablationControls, ablationOf, type AblationMode, type AblationTarget } from '../intervention';
-import { Gpt2InputError, intervene, type Gpt2Model, type Intervention } from './gpt2';
+import { Gpt2InputError, intervene, layerWidth, type Gpt2Model, type Intervention } from './gpt2';
 import { nextTokenTargets, summedNextTokenLoss } from './nextTokenLoss';
 import { lengthBatches } from './recordText';
 
@@ -145,10 +145,4 @@ export async function ablationTest(model: Gpt2Model, layer: string, windows: rea
     seed,
     increase: versusRandom(ablated - losses.clean, controlLosses.map((l) => l - losses.clean)),
   };
-}
-
-function layerWidth(model: Gpt2Model, layer: string): number {
-  const width = model.layers.find((l) => l.name === layer)?.width;
-  if (width === undefined) throw new Gpt2InputError(`${layer} is not a layer of this GPT-2; layers are h.I.attn, h.I.mlp.act and h.I.`);
-  return width;
 }

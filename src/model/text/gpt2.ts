@@ -611,3 +611,10 @@ function uploadWeights(config: Gpt2Config, named: Map<string, HostTensor>): Gpt2
 function product(shape: number[]): number {
   return shape.reduce((n, d) => n * d, 1);
 }
+
+/** The width of one of the model's recordable layers, or an error that names the layers there are. */
+export function layerWidth(model: Gpt2Model, layer: string): number {
+  const width = model.layers.find((l) => l.name === layer)?.width;
+  if (width === undefined) throw new Gpt2InputError(`${layer} is not a layer of this GPT-2; layers are h.I.attn, h.I.mlp.act and h.I.`);
+  return width;
+}

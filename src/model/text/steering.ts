@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { versusRandom, type VersusRandom } from '../../compute/directions/stats';
 import { componentsAlong, steeringVectors, type SteeringControls } from '../intervention';
 import { generate, type GenerateOptions, type Generation, type StopReason } from './generate';
-import { Gpt2InputError, intervene, type Gpt2Model, type Intervention } from './gpt2';
+import { Gpt2InputError, intervene, layerWidth, type Gpt2Model, type Intervention } from './gpt2';
 import { lengthBatches } from './recordText';
 import { decode, tokenTexts } from './tokenizer';
 
@@ -122,8 +122,7 @@ export async function steerGeneration(
 ): Promise<Steered> {
   if (!Number.isFinite(request.alpha)) throw new Gpt2InputError(`α must be a number; got ${request.alpha}.`);
   if (request.promptIds.length === 0) throw new Gpt2InputError('The prompt has no tokens.');
-  const width = model.layers.find((l) => l.name === request.layer)?.width;
-  if (width === undefined) throw new Gpt2InputError(`The model has no layer ${request.layer}; it has ${model.layers.map((l) => l.name).join(', ')}.`);
+  const width = layerWidth(model, request.layer);
   if (request.direction.length !== width) throw new Gpt2InputError(`A direction in ${request.layer} has ${width} components; got ${request.direction.length}.`);
   const scale = projectionScale(model, request.layer, request.direction, windows.scale);
   const intervention: Intervention = { kind: 'add', layer: request.layer, vector: request.direction.map((x) => request.alpha * scale * x) };

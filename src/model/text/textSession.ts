@@ -3,15 +3,16 @@ import type { AtlasParams, AtlasRequest } from '../../compute/atlas';
 import { recordNeuronInputs } from '../directions/neuronInputs';
 import { defaultThreshold } from '../directions/polysemanticity';
 import { nextTokenGradients } from '../directions/textGradients';
-import { NO_RECORDING, type SteerPromptRequest, type SteerPromptResult, type SteerToken, type DirectionOutputs, type GradientTarget, type InputSet, type ModelSession, type SessionDeps, type SessionNeuronInputs, type StepOptions, type TextSource, type TokenCapability } from '../session';
+import { NO_RECORDING, type AblatePromptRequest, type SteerPromptRequest, type SteerPromptResult, type SteerToken, type DirectionOutputs, type GradientTarget, type InputSet, type ModelSession, type SessionDeps, type SessionNeuronInputs, type StepOptions, type TextSource, type TokenCapability } from '../session';
 import { documentsFromFiles, type TextFile } from './documents';
 import { recordTextActivations, recordTextAtlas } from './recordText';
 import { continuation, steerGeneration } from './steering';
+import { ablationTest, type AblationTest } from './ablation';
 import type { TextModel } from './textModel';
 import { encode, tokenTexts } from './tokenizer';
 
-/** Tokens per context of the recording that steering measures its scale and its effect on. */
-const STEER_CONTEXT_TOKENS = 64;
+/** Tokens per context of the recording that steering and ablation measure their effects on. */
+const INTERVENTION_CONTEXT_TOKENS = 64;
 /** Contexts for the scale, and as many held out, at most. */
 const STEER_CONTEXTS = 8;
 
@@ -137,19 +138,15 @@ export class TextSession implements ModelSession, TokenCapability {
   }
 
   /**
-   * Steers a continuation of the prompt along `direction` at the layer. The recording's texts, cut into contexts of
-   * STEER_CONTEXT_TOKENS, alternate between those the scale is measured on and those held out (at most
-   * STEER_CONTEXTS each); a recording of one context uses it for both.
+   * Steers a continuation of the prompt along `direction` at the layer. The recording's contexts alternate between
+   * those the scale is measured on and those held out (at most STEER_CONTEXTS each); a recording of one context uses
+   * it for both.
    */
   async steer(request: SteerPromptRequest, options: { signal?: AbortSignal; onToken?: (token: SteerToken) => void }): Promise<SteerPromptResult> {
     const layer = this.model.layer(request.layer).name;
     const promptIds = encode(request.prompt);
     if (promptIds.length === 0) throw new Error('The prompt is empty: type some text to continue.');
-    const contexts = this.requireRecording().flatMap((ids) => {
-      const pieces: Int32Array[] = [];
-      for (let at = 0; at + 1 < ids.length; at += STEER_CONTEXT_TOKENS) pieces.push(ids.subarray(at, at + STEER_CONTEXT_TOKENS));
-      return pieces;
-    });
+    const contexts = this.contexts();
     const scale = contexts.filter((_, k) => k % 2 === 0).slice(0, STEER_CONTEXTS);
     const heldOut = contexts.length > 1 ? contexts.filter((_, k) => k % 2 === 1).slice(0, STEER_CONTEXTS) : scale;
     const decoding = { maxTokens: request.maxTokens, temperature: request.temperature, topK: request.topK, seed: request.seed };
@@ -167,6 +164,22 @@ export class TextSession implements ModelSession, TokenCapability {
       heldOut: steered.heldOut,
       scaleContexts: scale.length,
     };
+  }
+
+  /** The ablation of a unit or direction at the layer over the first `contexts` contexts of the recording, against random ablations. */
+  async ablate(request: AblatePromptRequest, options: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void }): Promise<AblationTest> {
+    const layer = this.model.layer(request.layer).name;
+    const windows = this.contexts().slice(0, request.contexts);
+    return ablationTest(this.model.gpt2, layer, windows, request.target, request.mode, { random: request.random, seed: request.seed, ...options });
+  }
+
+  /** The recording's texts cut into contexts of INTERVENTION_CONTEXT_TOKENS (each of at least two tokens), in order. */
+  private contexts(): Int32Array[] {
+    return this.requireRecording().flatMap((ids) => {
+      const pieces: Int32Array[] = [];
+      for (let at = 0; at + 1 < ids.length; at += INTERVENTION_CONTEXT_TOKENS) pieces.push(ids.subarray(at, at + INTERVENTION_CONTEXT_TOKENS));
+      return pieces;
+    });
   }
 
   private requireRecording(): Int32Array[] {

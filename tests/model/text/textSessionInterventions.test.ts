@@ -73,3 +73,22 @@ describe("the page's steering (TextSession.steer)", () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 });
+
+describe("the page's ablation (TextSession.ablate)", () => {
+  it('tests a projection against random projections over the first contexts of the recording; no tensor is left behind', async () => {
+    const before = tf.memory().numTensors;
+    const result = await session.ablate({ layer: 'h.1', target: { kind: 'direction', direction: request.direction }, mode: 'project', contexts: 3, random: 3, seed: 1 }, {});
+    expect(tf.memory().numTensors).toBe(before);
+    expect(result.windows).toBe(3);
+    expect(result.controls).toBe('random directions');
+    expect(result.increase.randomValues).toHaveLength(3);
+    expect(result.increase.value).toBeCloseTo(result.ablated - result.clean, 12);
+  });
+
+  it('zeroes a neuron against random other neurons, and says what is wrong with a unit', async () => {
+    const result = await session.ablate({ layer: 'h.1', target: { kind: 'unit', unit: 2 }, mode: 'zero', contexts: 2, random: 2, seed: 0 }, {});
+    expect(result.controls).toBe('random units');
+    expect(result.controlUnits).not.toContain(2);
+    await expect(session.ablate({ layer: 'h.1', target: { kind: 'unit', unit: 16 }, mode: 'zero', contexts: 2, random: 2, seed: 0 }, {})).rejects.toThrow('h.1 has units 0..15; got 16.');
+  });
+});

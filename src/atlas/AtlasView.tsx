@@ -4,7 +4,7 @@ import { memo, useCallback, useEffect, useImperativeHandle, useMemo, useRef, use
 import { useAtlasStore, type AtlasViewState } from '../store';
 import { cellTints } from './cellTint';
 import {
-  cellIconLayer,
+  cellIconLayers,
   cellLabelLayer,
   cellTintLayer,
   densityCanvas,
@@ -163,7 +163,7 @@ export const AtlasView = memo(function AtlasView({
     // Only the level on screen has a layer (and so a texture); zooming to another level makes its own.
     const current = atlas.levels.find((l) => l.size === gridSize);
     const icons = current && visuals.iconAtlas(current.size);
-    if (current && icons) layers.push(cellIconLayer(id, current, icons, selectedCells));
+    if (current && icons) layers.push(...cellIconLayers(id, current, icons, selectedCells));
     if (current && tints) layers.push(cellTintLayer(id, current, tints, tintVersion.current));
     if (pointsDensity) layers.push(densityLayer(`${id}-points`, pointsDensity.canvas, 1 - pointsShare));
     if (drawnPoints) layers.push(pointLayer(id, drawnPoints, pointsShare));

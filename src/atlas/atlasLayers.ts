@@ -12,30 +12,34 @@ import type { DensityImage } from './density';
 const UNSELECTED_OPACITY = 0.18;
 
 /**
- * The icons of one grid level. The layer turns the canvas into a texture it owns and deletes. With a
- * selection (points per cell), cells holding none of its points are greyed out.
+ * The icons of one grid level, one layer per icon tile. Each layer turns its tile's canvas into a texture it owns
+ * and deletes. With a selection (points per cell), cells holding none of its points are greyed out.
  */
-export function cellIconLayer(id: string, level: GridLevel, icons: IconAtlas, selected: Map<string, number> | null = null): Layer {
+export function cellIconLayers(id: string, level: GridLevel, icons: IconAtlas, selected: Map<string, number> | null = null): Layer[] {
   const maxCount = level.cells.reduce((m, c) => Math.max(m, c.count), 1);
   const dim = (c: AtlasCell) => (selected && !selected.has(`${c.i}:${c.j}`) ? UNSELECTED_OPACITY : 1);
   const size = cellWorldSize(level.size) * 0.94;
-  return new IconLayer<AtlasCell>({
-    id: `${id}-icons-${level.size}`,
-    data: level.cells,
-    // deck's 'image' prop type also takes a canvas; the texture it makes is this layer's to delete.
-    iconAtlas: icons.canvas as unknown as string,
-    iconMapping: icons.mapping,
-    getIcon: iconKey,
-    getPosition: (c) => cellCenter(c.i, c.j, level.size),
-    getSize: size,
-    sizeUnits: 'common',
-    getColor: (c) => [255, 255, 255, Math.round(255 * countOpacity(c.count, maxCount) * dim(c))],
-    // deck compares update triggers shallowly, which sees no difference between two Maps: a string does.
-    updateTriggers: { getColor: selected ? [...selected.keys()].join(' ') : '' },
-    alphaCutoff: 0,
-    // Upright on screen: the view flips y (row 0 at the top), which would turn world-aligned icons upside down.
-    billboard: true,
-  });
+  // deck compares update triggers shallowly, which sees no difference between two Maps: a string does.
+  const selectionKey = selected ? [...selected.keys()].join(' ') : '';
+  return icons.map(
+    (tile, t) =>
+      new IconLayer<AtlasCell>({
+        id: `${id}-icons-${level.size}-${t}`,
+        data: tile.cells,
+        // deck's 'image' prop type also takes a canvas; the texture it makes is this layer's to delete.
+        iconAtlas: tile.canvas as unknown as string,
+        iconMapping: tile.mapping,
+        getIcon: iconKey,
+        getPosition: (c) => cellCenter(c.i, c.j, level.size),
+        getSize: size,
+        sizeUnits: 'common',
+        getColor: (c) => [255, 255, 255, Math.round(255 * countOpacity(c.count, maxCount) * dim(c))],
+        updateTriggers: { getColor: selectionKey },
+        alphaCutoff: 0,
+        // Upright on screen: the view flips y (row 0 at the top), which would turn world-aligned icons upside down.
+        billboard: true,
+      }),
+  );
 }
 
 /** Cells tinted by a value (a concept's score, a class's attribution) over their icons; cells without a value stay clear. */

@@ -6,14 +6,15 @@ import type { IconSource } from '../renderers/iconSource';
 import { decodeSavedIcons } from './savedIcons';
 
 /**
- * The CPU-side pictures of one atlas: its inputs' decoded previews, the icon source and one icon canvas per
- * grid level. The GPU textures made from the canvases belong to the layers that draw them.
+ * The CPU-side pictures of one atlas: its inputs' decoded previews, the icon source and each grid level's icon
+ * canvases (tiles). The GPU textures made from the canvases belong to the layers that draw them.
  */
 export class AtlasVisuals {
   /** Feature-visualisation icons that have arrived, keyed `${gridSize}:${i}:${j}` as Atlas.icons is. */
   readonly featureVisIcons = new Map<string, CanvasImageSource & { width: number; height: number }>();
   private mode: IconMode = 'exemplar';
-  private readonly stale = new Set<number>();
+  /** Tiles redrawn since the last refreshTextures, keyed `${gridSize}:${tile}`. */
+  private readonly stale = new Set<string>();
 
   private constructor(
     readonly atlas: Atlas,
@@ -40,7 +41,8 @@ export class AtlasVisuals {
   setIconMode(mode: IconMode): void {
     if (mode === this.mode) return;
     this.mode = mode;
-    // Only cells with a feature visualisation look different in the two modes.
+    // Only cells with a feature visualisation look different in the two modes; a new atlas's often has none.
+    if (!this.featureVisIcons.size) return;
     for (const level of this.atlas.levels) {
       const cells = level.cells.filter((c) => this.featureVisIcons.has(`${level.size}:${c.i}:${c.j}`));
       if (cells.length) this.redraw(level.size, cells);
@@ -69,31 +71,35 @@ export class AtlasVisuals {
   }
 
   private redraw(gridSize: number, cells: Atlas['levels'][number]['cells']): void {
-    const atlas = this.iconAtlases.get(gridSize);
-    const ctx = atlas?.canvas.getContext('2d');
-    if (!atlas || !ctx) return;
+    const tiles = this.iconAtlases.get(gridSize);
+    if (!tiles) return;
     for (const cell of cells) {
-      const slot = atlas.mapping[iconKey(cell)];
-      if (!slot) continue;
+      const key = iconKey(cell);
+      const t = tiles.findIndex((tile) => key in tile.mapping);
+      const ctx = tiles[t]?.canvas.getContext('2d');
+      if (!ctx) continue;
+      const slot = tiles[t].mapping[key];
       ctx.clearRect(slot.x, slot.y, slot.width, slot.height);
       this.icons.draw(ctx, cell, gridSize, slot.x, slot.y, slot.width);
+      this.stale.add(`${gridSize}:${t}`);
     }
-    this.stale.add(gridSize);
   }
 
   /**
-   * Gives each redrawn level a fresh canvas: the icon layer uploads a texture when its canvas changes
+   * Gives each redrawn tile a fresh canvas: the icon layer uploads a texture when its canvas changes
    * identity, not when pixels change. Returns whether anything changed.
    */
   refreshTextures(): boolean {
-    for (const size of this.stale) {
-      const atlas = this.iconAtlases.get(size)!;
+    for (const stale of this.stale) {
+      const [size, t] = stale.split(':').map(Number);
+      const tiles = this.iconAtlases.get(size)!;
+      const { canvas } = tiles[t];
       const copy = document.createElement('canvas');
-      copy.width = atlas.canvas.width;
-      copy.height = atlas.canvas.height;
-      copy.getContext('2d', { willReadFrequently: true })!.drawImage(atlas.canvas, 0, 0);
-      atlas.canvas.width = 0;
-      this.iconAtlases.set(size, { canvas: copy, mapping: atlas.mapping });
+      copy.width = canvas.width;
+      copy.height = canvas.height;
+      copy.getContext('2d', { willReadFrequently: true })!.drawImage(canvas, 0, 0);
+      canvas.width = 0;
+      tiles[t] = { ...tiles[t], canvas: copy };
     }
     const changed = this.stale.size > 0;
     this.stale.clear();
@@ -141,6 +147,7 @@ export class AtlasVisuals {
     for (const [key, bitmap] of await decodeSavedIcons(icons, (blob) => createImageBitmap(blob))) this.featureVisIcons.set(key, bitmap);
   }
 
+  /** A level's icon tiles as they are now: refreshTextures replaces a redrawn tile's canvas. */
   iconAtlas(gridSize: number): IconAtlas | null {
     return this.iconAtlases.get(gridSize) ?? null;
   }
@@ -149,9 +156,11 @@ export class AtlasVisuals {
   close(): void {
     this.previews.close();
     for (const icon of this.featureVisIcons.values()) if ('close' in icon) (icon as ImageBitmap).close();
-    for (const a of this.iconAtlases.values()) {
-      a.canvas.width = 0;
-      a.canvas.height = 0;
+    for (const tiles of this.iconAtlases.values()) {
+      for (const { canvas } of tiles) {
+        canvas.width = 0;
+        canvas.height = 0;
+      }
     }
     this.iconAtlases.clear();
   }

@@ -17,6 +17,7 @@ import type { DirectionImages } from '../panels/DirectionComparison';
 import type { InspectorServices } from '../renderers/inspectorServices';
 import { DictionaryController } from './dictionary';
 import { InterventionController } from './interventions';
+import { storedIconQuality, storeIconQuality } from './preferences';
 import { DirectionsController } from './directions';
 import { AtlasPipeline } from './pipeline';
 import type { BuildRef, BuildResult, InputSet, LayoutPreview, ModelSource, StageProgress } from '../workers/protocol';
@@ -98,12 +99,18 @@ export class AtlasController {
     this.directions = new DirectionsController(store, () => this.getPipeline());
     this.dictionary = new DictionaryController(store, () => this.getPipeline(), () => this.directions.live);
     this.interventions = new InterventionController(store, () => this.getPipeline(), () => this.directions.live);
+    // The icon quality picked on an earlier visit: its cached icons show again after a reload.
+    const kept = storedIconQuality();
+    if (kept) store.getState().setIconQuality(kept);
     this.unsubscribe = store.subscribe((state, previous) => {
       if (state.iconMode !== previous.iconMode && this.visuals) {
         this.visuals.setIconMode(state.iconMode);
         this.refreshTextures();
       }
-      if (state.iconQuality !== previous.iconQuality) this.restartFeatureVis();
+      if (state.iconQuality !== previous.iconQuality) {
+        storeIconQuality(state.iconQuality);
+        this.restartFeatureVis();
+      }
     });
   }
 

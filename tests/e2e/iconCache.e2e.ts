@@ -22,15 +22,19 @@ describe('feature-visualisation icons after a reload', { timeout: 20 * 60_000 },
   let page: Page;
   openReadyAppForSuite((p) => (page = p));
 
-  it('shows the cached icons of the level on screen within 2 s of ready', async () => {
-    // First visit: icons are computed for the cells on screen and cached in IndexedDB as they arrive.
+  it('shows the cached icons of the level on screen within 2 s of ready, at the quality picked before the reload', async () => {
+    // First visit: icons are computed for the cells on screen and cached in IndexedDB as they arrive. The fast
+    // recipe (64 steps) makes them quickly; the quality picked is kept across the reload, and so are its icons.
+    await page.locator('[data-testid=icon-quality]').selectOption('fast');
     await page.waitForFunction((n) => (window.__atlas?.featureVis.done ?? 0) >= n, ICONS_BEFORE_RELOAD, { timeout: ICON_TIMEOUT_MS, polling: 200 });
     // Every icon counted done was cached before it was counted; wait until the view has uploaded them too.
     await page.waitForFunction(() => window.__atlas!.featureVis.shown >= window.__atlas!.featureVis.done, null, { timeout: 30_000, polling: 100 });
     const before = await featureVis(page);
+    assert.equal(before.quality, 'fast');
 
     await page.reload();
     await waitForStatus(page, 'ready');
+    assert.equal((await featureVis(page)).quality, 'fast', 'the quality picked is kept across a reload');
     // Timed in the page, from the app's own 'ready' mark, to the first frame at which they are all on screen.
     const handle = await page.waitForFunction(
       ({ done, shown, gridSize }) => {

@@ -150,6 +150,11 @@ export const AtlasView = memo(function AtlasView({
     [atlas, gridSize, selection],
   );
 
+  // A new atlas's first frame draws its icons without labels; the labels (placed, and a font atlas to build) come in
+  // the frame after, so no one task of the page's main thread holds both.
+  const [labelsFor, setLabelsFor] = useState<string | null>(null);
+  const labelsNow = showLabels && labelsFor === id;
+
   const tintVersion = useRef(0);
   const tints = useMemo(() => {
     const current = atlas?.levels.find((l) => l.size === gridSize);
@@ -169,11 +174,11 @@ export const AtlasView = memo(function AtlasView({
     if (drawnPoints) layers.push(pointLayer(id, drawnPoints, pointsShare));
     if (selectedDensity) layers.push(densityLayer(`${id}-selection`, selectedDensity.canvas, 1 - selectedShare));
     if (selectedColumns) layers.push(selectionLayer(id, selectedColumns, selectedShare));
-    let placed = current && showLabels ? labels.get(current.size) : undefined;
-    if (current && showLabels && !placed) labels.set(current.size, (placed = placeLabels(current.cells, atlas.labelNames)));
-    if (current && placed?.length && showLabels) layers.push(cellLabelLayer(id, current, placed));
+    let placed = current && labelsNow ? labels.get(current.size) : undefined;
+    if (current && labelsNow && !placed) labels.set(current.size, (placed = placeLabels(current.cells, atlas.labelNames)));
+    if (current && placed?.length && labelsNow) layers.push(cellLabelLayer(id, current, placed));
     return layers;
-  }, [atlas, visuals, id, gridSize, drawnPoints, pointsDensity, pointsShare, showLabels, labels, iconVersion, selectedColumns, selectedDensity, selectedShare, selectedCells, tints]);
+  }, [atlas, visuals, id, gridSize, drawnPoints, pointsDensity, pointsShare, labelsNow, labels, iconVersion, selectedColumns, selectedDensity, selectedShare, selectedCells, tints]);
 
   const outlines: Outline[] = [];
   if (hover) outlines.push({ i: hover.i, j: hover.j, gridSize, color: HOVER_COLOR });
@@ -252,6 +257,9 @@ export const AtlasView = memo(function AtlasView({
             controller={selectTool === 'pan' ? CONTROLLER : { ...CONTROLLER, dragPan: false }}
             layers={layers}
             onLoad={onLoad}
+            onAfterRender={() => {
+              if (atlas && labelsFor !== id) setLabelsFor(id);
+            }}
             onHover={(info) => {
               const cell = cellUnder(info);
               setHover(cell ? { i: cell.i, j: cell.j, x: info.x, y: info.y } : null);

@@ -14,13 +14,12 @@ const POINTS = Number(process.env.E2E_MILLION_POINTS ?? 1_000_000);
  * No task on the page's main thread longer than this while the file opens. The goal is 200 ms (issue 17), and the
  * test prints the longest task against it. It was 2,863 ms before the file opened off the main thread, then 262-270 ms
  * (in a trace) while each grid level's icons went into one canvas of up to 4096 pixels, whose first draw allocated
- * 64 MB in one call; they now go into tiles of at most 1024 pixels, each allocated in its own slice. The longest task
- * left is the first frame of the new atlas (deck.gl's layers and texture uploads, then the compositor waiting on
- * SwiftShader): 92-211 ms in six runs of this suite alone, 103-224 ms in eleven under a CPU profiler, the slow ones
- * with other jobs on both cores. The goal is not met reliably; the test holds 400 ms, which still fails the 2.9 s the
- * open took on the main thread, and prints the longest task against the 200 ms goal.
+ * 64 MB in one call; they now go into tiles of at most 1024 pixels, each allocated in its own slice, and the labels
+ * (their font atlas) come a frame after the icons. What is left is the first frame (deck.gl's layers and texture
+ * uploads, then the compositor waiting on SwiftShader): 88 and 95 ms in this suite, 91-182 ms under a CPU profiler.
+ * The test holds 250 ms, a margin for busier cores, and prints the longest task against the goal.
  */
-const LONG_TASK_MS = 400;
+const LONG_TASK_MS = 250;
 const LONG_TASK_GOAL_MS = 200;
 /**
  * A lasso's selection (the point index's answer and the store's update) must fit in this: RAIL's bound for handling

@@ -3,7 +3,7 @@ import { isAbortError } from '../lib/abort';
 import { messageOf } from '../lib/errors';
 import { finiteNumber, wholeNumber } from '../lib/validate';
 import type { AblateForm, InterventionDirection, InterventionForm, InterventionTasks, SteerForm } from '../panels/interventionTasks';
-import type { useAtlasStore } from '../store';
+import type { RunEnd, useAtlasStore } from '../store';
 import type { AblatePromptRequest, AblationTest, BuildRef, SteerPromptRequest, SteerPromptResult } from '../workers/protocol';
 import type { AtlasPipeline } from './pipeline';
 
@@ -33,6 +33,8 @@ interface Resolved {
  */
 export class InterventionController implements InterventionTasks {
   private running: AbortController | null = null;
+  /** The request being checked (a latent's check asks the model worker): a cancel stops it from starting. */
+  private checking: AbortController | null = null;
   private serial = 0;
 
   constructor(
@@ -59,6 +61,7 @@ export class InterventionController implements InterventionTasks {
       (pipeline, { r, request }, id, signal) =>
         pipeline.steer(r.ref.recording, request, signal, (p) => {
           const s = this.store.getState();
+          if (s.steering?.id !== id) return;
           if ('stage' in p) s.setInterventionWait(p.message);
           else s.addSteerToken(id, p);
         }),
@@ -80,6 +83,7 @@ export class InterventionController implements InterventionTasks {
       (pipeline, { r, request }, id, signal) =>
         pipeline.ablate(r.ref.recording, request, signal, (p) => {
           const s = this.store.getState();
+          if (s.ablation?.id !== id) return;
           if (p.stage === 'waiting') s.setInterventionWait(p.message);
           else s.ablationProgress(id, p.done / p.total);
         }),
@@ -87,38 +91,49 @@ export class InterventionController implements InterventionTasks {
     );
   }
 
-  /** Stops the run under way; what it showed stays on screen. */
+  /** Stops the run under way (or the request being checked); what it showed stays on screen. */
   cancel(): void {
     this.running?.abort();
+    this.checking?.abort();
   }
 
   /**
    * Checks the request (a problem is a message and nothing else changes), then runs it in place of any run under way:
-   * it starts on screen, streams, and ends done, cancelled or failed (with the reason as the problem).
+   * it starts on screen, streams, and ends done, cancelled or failed (with the reason as the problem). A newer request
+   * or a cancel made while this one is checked wins; nothing about an atlas no longer on screen reaches the store.
    */
   private async run<Q, R>(
     check: () => Promise<Q>,
     start: (id: number, asked: Q) => void,
     work: (pipeline: AtlasPipeline, asked: Q, id: number, signal: AbortSignal) => Promise<R>,
-    end: (id: number, end: 'done' | 'cancelled' | 'failed', result?: R) => void,
+    end: (id: number, end: RunEnd, result?: R) => void,
   ): Promise<void> {
+    const id = ++this.serial;
+    const version = this.store.getState().atlasVersion;
+    const mine = () => this.serial === id && this.store.getState().atlasVersion === version;
+    const abort = new AbortController();
+    this.checking = abort;
+    this.store.getState().setInterventionProblem(null);
     let asked: Q;
     try {
       asked = await check();
     } catch (e) {
-      this.store.getState().setInterventionProblem(messageOf(e));
+      if (mine()) this.store.getState().setInterventionProblem(messageOf(e));
       return;
+    } finally {
+      if (this.checking === abort) this.checking = null;
     }
+    if (!mine() || abort.signal.aborted) return;
     this.running?.abort();
-    const abort = new AbortController();
     this.running = abort;
-    const id = ++this.serial;
     start(id, asked);
     try {
-      end(id, 'done', await work(await this.pipeline(), asked, id, abort.signal));
+      const result = await work(await this.pipeline(), asked, id, abort.signal);
+      if (mine()) end(id, 'done', result);
     } catch (e) {
+      if (!mine()) return;
       end(id, isAbortError(e) ? 'cancelled' : 'failed');
-      if (!isAbortError(e) && this.serial === id) this.store.getState().setInterventionProblem(messageOf(e));
+      if (!isAbortError(e)) this.store.getState().setInterventionProblem(messageOf(e));
     } finally {
       if (this.running === abort) this.running = null;
     }
@@ -155,7 +170,9 @@ export class InterventionController implements InterventionTasks {
     if (asked.kind === 'latent') {
       const sae = s.saeSummary;
       if (!sae) throw new Error('No SAE is held for this atlas: train or open one in the Dictionary panel.');
-      if (sae.config.layer !== layer) throw new Error(`The SAE's latents are directions of ${sae.config.layer ?? 'another layer'}, not of ${layer}.`);
+      // An SAE whose file names no layer was opened for the atlas's rows: its latents are directions of that layer.
+      const saeLayer = sae.config.layer ?? s.atlas!.layer.name;
+      if (saeLayer !== layer) throw new Error(`The SAE's latents are directions of ${saeLayer}, not of ${layer}.`);
       const n = wholeNumber(asked.index, 'The latent', 0, sae.config.dSae - 1);
       const top = await (await this.pipeline()).saeLatentTop(ref.layout, n);
       return { direction: unitVector(top.decoder), neuron: null, label: `SAE latent ${n}` };

@@ -5,7 +5,7 @@ import { selectedInputs } from '../atlas/selection';
 import { selectLevel } from '../store/selectors';
 import { cellTints } from '../atlas/cellTint';
 import { sampleModelMemory, type ModelMemory } from './modelMemory';
-import type { RecordingStats } from '../workers/protocol';
+import type { RecordingStats, SteerToken } from '../workers/protocol';
 
 /** The name of the performance marks that record each change of `status`, with the new status as detail. */
 export const STATUS_MARK = 'atlas-status';
@@ -85,13 +85,13 @@ export interface AtlasTestHook {
     latent: number | null;
   };
   /**
-   * The Interventions panel: the last steering run (its direction, layer and α, how it ended, each continuation as
+   * The Interventions panel: the last steering run (its id, a new one per request; its direction, layer and α, how it ended, each continuation as
    * streamed so far or as finished, and the held-out KL once done), the last ablation run (how far, then its rise in
    * loss against the random ablations'), and the last refused or failed request's message.
    */
   readonly interventions: {
-    steering: { direction: string; layer: string; alpha: number; end: string; unsteered: string; steered: string; streamed: { unsteered: number; steered: number }; kl: number | null } | null;
-    ablation: { direction: string; layer: string; mode: string; end: string; fraction: number; increase: number | null; randomMean: number | null; pT: number | null; controls: number } | null;
+    steering: { id: number; direction: string; layer: string; alpha: number; end: string; unsteered: string; steered: string; streamed: { unsteered: number; steered: number }; kl: number | null } | null;
+    ablation: { id: number; direction: string; layer: string; mode: string; end: string; fraction: number; increase: number | null; randomMean: number | null; pT: number | null; controls: number } | null;
     problem: string | null;
   };
   /** The model worker's memory, read while the last build recorded (modelMemory.ts). */
@@ -224,14 +224,14 @@ export function installTestHook(store: typeof useAtlasStore, view: () => AtlasVi
     },
     get interventions() {
       const { steering: r, ablation: a, interventionProblem } = store.getState();
-      const text = (side: 'unsteered' | 'steered') => (r!.result ? r!.result[side].text : r!.tokens[side].join(''));
+      const text = (side: SteerToken['side']) => (r!.result ? r!.result[side].text : r!.tokens[side].join(''));
       const increase = a?.result?.increase;
       return {
         steering: r
-          ? { direction: r.direction, layer: r.layer, alpha: r.alpha, end: r.end, unsteered: text('unsteered'), steered: text('steered'), streamed: { unsteered: r.tokens.unsteered.length, steered: r.tokens.steered.length }, kl: r.result?.heldOut.klMean ?? null }
+          ? { id: r.id, direction: r.direction, layer: r.layer, alpha: r.alpha, end: r.end, unsteered: text('unsteered'), steered: text('steered'), streamed: { unsteered: r.tokens.unsteered.length, steered: r.tokens.steered.length }, kl: r.result?.heldOut.klMean ?? null }
           : null,
         ablation: a
-          ? { direction: a.direction, layer: a.layer, mode: a.mode, end: a.end, fraction: a.fraction, increase: increase?.value ?? null, randomMean: increase?.randomMean ?? null, pT: increase?.pT ?? null, controls: increase?.randomValues.length ?? 0 }
+          ? { id: a.id, direction: a.direction, layer: a.layer, mode: a.mode, end: a.end, fraction: a.fraction, increase: increase?.value ?? null, randomMean: increase?.randomMean ?? null, pT: increase?.pT ?? null, controls: increase?.randomValues.length ?? 0 }
           : null,
         problem: interventionProblem,
       };

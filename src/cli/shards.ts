@@ -9,6 +9,7 @@ import type { AtlasParams, InputError, Modality, ModalityModels, PositionSamplin
 import { isSampleNotice, StreamRecorder, type StreamLayer, type StreamState } from '../compute/stream/recorder';
 import { WINDOWS_PER_DOCUMENT } from '../compute/stream/rowOrder';
 import { splitNotice } from '../model/text/documents';
+import { wholeNumber } from '../lib/validate';
 
 export const SHARD_FORMAT = 'activation-atlas-shard';
 export const SHARD_VERSION = 1;
@@ -26,11 +27,6 @@ const ENGINES = [
   { variable: 'AWS_BATCH_JOB_ARRAY_INDEX', engine: 'AWS Batch array job', countVariable: null },
 ] as const;
 
-const wholeNumber = (text: string | undefined, what: string): number => {
-  const n = Number(text);
-  if (text === undefined || text.trim() === '' || !Number.isInteger(n) || n < 0) throw new Error(`${what} must be a whole number; got "${text}".`);
-  return n;
-};
 
 /**
  * The shard asked for: `I/N`, or `auto`, which takes I from the engine's variable (JOB_COMPLETION_INDEX,
@@ -43,11 +39,11 @@ export function parseShard(value: string, shards: string | undefined, env: Recor
     if (!found) {
       throw new Error(`--shard auto: none of ${ENGINES.map((e) => `${e.variable} (${e.engine})`).join(', ')} is set; pass --shard I/N instead.`);
     }
-    const index = wholeNumber(env[found.variable], found.variable);
+    const index = wholeNumber(env[found.variable] ?? '', found.variable, 0);
     const countText = found.countVariable ? env[found.countVariable] : undefined;
     if (countText === undefined && shards === undefined) throw new Error(`--shard auto in a ${found.engine} needs --shards N: the engine does not say how many tasks there are.`);
-    const count = wholeNumber(countText ?? shards, found.countVariable && countText !== undefined ? found.countVariable : '--shards');
-    if (countText !== undefined && shards !== undefined && wholeNumber(shards, '--shards') !== count) {
+    const count = wholeNumber(countText ?? shards ?? '', found.countVariable && countText !== undefined ? found.countVariable : '--shards', 0);
+    if (countText !== undefined && shards !== undefined && wholeNumber(shards, '--shards', 0) !== count) {
       throw new Error(`--shards ${shards} disagrees with ${found.countVariable}=${countText}.`);
     }
     spec = { index, count, engine: found.engine };

@@ -11,7 +11,7 @@ import type { ImageModel } from './image/imageModel';
 import type { ImageProvider } from './image/recordImages';
 import type { TextFile } from './text/documents';
 import type { AblationMode, AblationTarget, AblationTest } from './text/ablation';
-import type { Continuation, ProbabilityShift } from './text/steering';
+import type { Continuation, ProbabilityShift, SteerSide } from './text/steering';
 import type { LayerInfo } from './recordTable';
 
 /**
@@ -163,7 +163,7 @@ export interface SteerPromptResult {
 
 /** A token of a continuation as it comes. */
 export interface SteerToken {
-  side: 'unsteered' | 'steered';
+  side: SteerSide;
   text: string;
 }
 

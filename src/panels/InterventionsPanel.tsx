@@ -1,9 +1,11 @@
 import { useState } from 'react';
 import { useAtlasStore, type AblationRun, type SteeringRun } from '../store';
-import type { AblationMode } from '../workers/protocol';
+import type { AblationMode, SteerPromptResult, SteerToken } from '../workers/protocol';
 import type { InterventionDirection, InterventionTasks } from './interventionTasks';
 
 const change = (v: number) => `${v > 0 ? '+' : ''}${v.toExponential(1)}`;
+/** Why a continuation stopped before its length. */
+const STOPS: Record<Exclude<SteerPromptResult['steered']['stop'], 'length'>, string> = { 'end-of-text': 'ended (<|endoftext|>)', context: "stopped: the model's context is full" };
 
 /**
  * Interventions on the atlas's model along a direction v at a layer (a concept, a neuron, an SAE latent, or a random
@@ -43,9 +45,11 @@ export function InterventionsPanel({ interventions, live }: { interventions: Int
     );
   }
   const running = steering?.end === 'running' || ablation?.end === 'running';
-  const chosenLayer = layer ?? atlas.layer.name;
-  const chosenKind = kind === 'concept' && concepts.length === 0 ? 'neuron' : kind;
-  const direction: InterventionDirection = chosenKind === 'concept' ? { kind: 'concept', id: conceptId ?? concepts[concepts.length - 1]?.id ?? '' } : { kind: chosenKind, index };
+  // What was picked for an earlier atlas, model or SAE falls back to what this one offers: the form sends what it shows.
+  const chosenLayer = layer !== null && layers?.some((l) => l.name === layer) ? layer : atlas.layer.name;
+  const chosenKind = (kind === 'concept' && concepts.length === 0) || (kind === 'latent' && !sae) ? 'neuron' : kind;
+  const concept = concepts.find((c) => c.id === conceptId) ?? concepts[concepts.length - 1];
+  const direction: InterventionDirection = chosenKind === 'concept' ? { kind: 'concept', id: concept?.id ?? '' } : { kind: chosenKind, index };
   const about = { layer: chosenLayer, direction, seed };
 
   return (
@@ -125,7 +129,7 @@ export function InterventionsPanel({ interventions, live }: { interventions: Int
             <option value="zero">zero the neuron</option>
             <option value="mean">the neuron at its mean</option>
           </select>
-          <label title="Contexts of the atlas's texts (64 tokens each) the loss is measured on">
+          <label title="How many pieces of the atlas's texts the loss is measured on">
             contexts <input className="narrow" value={contexts} onChange={(e) => setContexts(e.target.value)} data-testid="ablate-contexts" />
           </label>
           <button type="submit" disabled={!live} data-testid="ablate-run">
@@ -176,9 +180,12 @@ const modeWords: Record<AblationMode, string> = { project: 'Projecting out', zer
 
 function SteeringView({ run }: { run: SteeringRun }) {
   const held = run.result?.heldOut;
-  const side = (name: 'unsteered' | 'steered', title: string) => (
+  const side = (name: SteerToken['side'], title: string) => (
     <div className="steer-side">
-      <div className="small muted">{title}</div>
+      <div className="small muted">
+        {title}
+        {run.result && run.result[name].stop !== 'length' ? `: ${STOPS[run.result[name].stop]}` : ''}
+      </div>
       <p className="steer-text" data-testid={`steer-${name}`}>
         <span className="muted">{run.prompt}</span>
         {run.result ? run.result[name].text : run.tokens[name].join('')}

@@ -26,7 +26,7 @@ export function NeuronsPanel({ directions, live }: { directions: DirectionTasks 
   const versus = useAtlasStore((s) => s.versus);
   const busy = useAtlasStore((s) => s.directionsTask?.status === 'running');
   const poly = useAtlasStore((s) => s.polysemanticity);
-  const saeLatents = useAtlasStore((s) => s.saeSummary?.config.dSae ?? null);
+  const hasSae = useAtlasStore((s) => s.saeSummary !== null);
   const [withLatents, setWithLatents] = useState(true);
   const [k, setK] = useState(32);
   const [topN, setTopN] = useState(20);
@@ -48,12 +48,12 @@ export function NeuronsPanel({ directions, live }: { directions: DirectionTasks 
         <label>
           top <input type="number" className="narrow" min={2} value={topN} onChange={(e) => setTopN(Number(e.target.value))} data-testid="versus-top" />
         </label>
-        {saeLatents !== null && (
+        {hasSae && (
           <label className="check" title="Score k of the SAE's live latents beside the neurons and random directions">
             <input type="checkbox" checked={withLatents} onChange={(e) => setWithLatents(e.target.checked)} data-testid="versus-latents" /> SAE latents
           </label>
         )}
-        <button type="button" data-testid="versus-run" disabled={!live || busy} onClick={() => void directions?.versusRandom(k, topN, saeLatents !== null && withLatents)}>
+        <button type="button" data-testid="versus-run" disabled={!live || busy} onClick={() => void directions?.versusRandom(k, topN, hasSae && withLatents)}>
           Compare
         </button>
       </div>
@@ -100,17 +100,12 @@ function VersusTable({ result, labels }: { result: VersusRandomResult; labels: s
   const kinds: [string, string, KindSummary][] = [
     ['neuron', `${result.neurons} neurons`, neuron],
     ['random', `${result.neurons} random`, random],
-    ...(withLatents ? [['latent', `${withLatents.dictionary.latents} SAE latents`, withLatents.latent] as [string, string, KindSummary]] : []),
   ];
-  const tests: [string, string, KindTests][] = [
-    ['neurons-random', 'p, neurons vs random', result.tests],
-    ...(withLatents
-      ? [
-          ['latents-neurons', 'p, latents vs neurons', withLatents.latentTests.versusNeurons] as [string, string, KindTests],
-          ['latents-random', 'p, latents vs random', withLatents.latentTests.versusRandom] as [string, string, KindTests],
-        ]
-      : []),
-  ];
+  const tests: [string, string, KindTests][] = [['neurons-random', 'p, neurons vs random', result.tests]];
+  if (withLatents) {
+    kinds.push(['latent', `${withLatents.dictionary.latents} SAE latents`, withLatents.latent]);
+    tests.push(['latents-neurons', 'p, latents vs neurons', withLatents.latentTests.versusNeurons], ['latents-random', 'p, latents vs random', withLatents.latentTests.versusRandom]);
+  }
   const d = result.dissection;
   return (
     <>

@@ -46,7 +46,7 @@ function StudyBody({ directions }: { directions: DirectionTasks | null }) {
         </button>
       </div>
       <p className="small muted">
-        {study.deck.cards.length} directions of {atlas.layer.name}, {reveal?.latent || study.deck.key.some((k) => k.kind === 'latent') ? 'neurons, SAE latents and random directions' : 'half of them neurons and half random'}, in a
+        {study.deck.cards.length} directions of {atlas.layer.name}, {study.deck.key.some((k) => k.kind === 'latent') ? 'neurons, SAE latents and random directions' : 'half of them neurons and half random'}, in a
         shuffled order. Tick those whose top inputs share something you could name.
       </p>
       <div className="row">

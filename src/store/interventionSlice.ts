@@ -3,12 +3,15 @@ import type { AblationMode, AblationTest, SteerPromptResult, SteerToken } from '
 import type { AtlasStore } from './index';
 
 /** What every intervention run names: the direction in words ("concept "sea"", "neuron 12") and its layer. */
-interface InterventionRun {
+export interface InterventionRun {
   id: number;
   direction: string;
   layer: string;
-  end: 'running' | 'done' | 'cancelled' | 'failed';
+  end: 'running' | RunEnd;
 }
+
+/** How a run ended. */
+export type RunEnd = 'done' | 'cancelled' | 'failed';
 
 /** A steering run as the Interventions panel shows it: what was asked, both continuations as they stream, and the end. */
 export interface SteeringRun extends InterventionRun {
@@ -37,10 +40,10 @@ export interface InterventionSlice {
   interventionWait: string | null;
   startSteering: (run: SteeringRun) => void;
   addSteerToken: (id: number, token: SteerToken) => void;
-  endSteering: (id: number, end: SteeringRun['end'], result?: SteerPromptResult) => void;
+  endSteering: (id: number, end: RunEnd, result?: SteerPromptResult) => void;
   startAblation: (run: AblationRun) => void;
   ablationProgress: (id: number, fraction: number) => void;
-  endAblation: (id: number, end: AblationRun['end'], result?: AblationTest) => void;
+  endAblation: (id: number, end: RunEnd, result?: AblationTest) => void;
   setInterventionProblem: (message: string | null) => void;
   setInterventionWait: (message: string | null) => void;
 }
@@ -63,7 +66,7 @@ function onRun<K extends 'steering' | 'ablation'>(kind: K, id: number, update: (
 export const createInterventionSlice: StateCreator<AtlasStore, [], [], InterventionSlice> = (set) => ({
   ...interventionFor(),
   startSteering: (steering) => set({ steering, interventionProblem: null, interventionWait: null }),
-  addSteerToken: (id, token) => set(onRun('steering', id, (run) => ({ tokens: { ...run.tokens, [token.side]: [...run.tokens[token.side], token.text] } }))),
+  addSteerToken: (id, token) => set((s) => ({ ...onRun('steering', id, (run) => ({ tokens: { ...run.tokens, [token.side]: [...run.tokens[token.side], token.text] } }))(s), interventionWait: null })),
   endSteering: (id, end, result) => set((s) => ({ ...onRun('steering', id, () => ({ end, result: result ?? null }))(s), interventionWait: null })),
   startAblation: (ablation) => set({ ablation, interventionProblem: null, interventionWait: null }),
   ablationProgress: (id, fraction) => set((s) => ({ ...onRun('ablation', id, () => ({ fraction }))(s), interventionWait: null })),

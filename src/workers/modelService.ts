@@ -455,7 +455,7 @@ export function createModelService(deps: ModelServiceDeps) {
     ablate: queued(() => ({ label: 'ablation' }), methods.ablate),
     trainSae: queued(() => ({ label: 'SAE training' }), methods.trainSae),
     openSae: queued(() => ({ label: 'opening an SAE' }), methods.openSae),
-    // Neither touches TF.js nor a half-made SAE (a task replaces it whole at its end): they answer during training.
+    // None touches TF.js or a half-made SAE (a task replaces it whole at its end): they answer during training.
     saveSae: methods.saveSae,
     saeLatentTop: methods.saeLatentTop,
     saeLatents: methods.saeLatents,

@@ -29,4 +29,26 @@ describe('the preferences kept across reloads', () => {
     expect(storedIconQuality()).toBeNull();
     expect(() => storeIconQuality('fast')).not.toThrow();
   });
+
+  it('start without them where storage refuses: blocked on access, or full on writing', () => {
+    Object.defineProperty(globalThis, 'localStorage', {
+      configurable: true,
+      get() {
+        throw new DOMException('The operation is insecure.', 'SecurityError');
+      },
+    });
+    expect(storedIconQuality()).toBeNull();
+    expect(() => storeIconQuality('fast')).not.toThrow();
+    Object.defineProperty(globalThis, 'localStorage', {
+      configurable: true,
+      value: {
+        getItem: () => null,
+        setItem: () => {
+          throw new DOMException('full', 'QuotaExceededError');
+        },
+      },
+    });
+    expect(() => storeIconQuality('best')).not.toThrow();
+    expect(storedIconQuality()).toBeNull();
+  });
 });

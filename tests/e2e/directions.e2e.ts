@@ -300,7 +300,8 @@ describe('Directions in Chromium: concepts and TCAV on the built-in GPT-2', { ti
     const interventions = () => page.evaluate(() => window.__atlas!.interventions);
     const refused = async (pattern: RegExp, button = 'steer-run') => {
       await panel.locator(`[data-testid=${button}]`).click();
-      await page.waitForFunction(() => window.__atlas!.interventions.problem !== null, null, { polling: 50 });
+      // Each request clears the last one's message: this waits for this request's.
+      await page.waitForFunction((source) => new RegExp(source).test(window.__atlas!.interventions.problem ?? ''), pattern.source, { polling: 50 });
       assert.match((await interventions()).problem!, pattern);
       assert.match(await panel.locator('[data-testid=steer-problem]').innerText(), pattern);
     };
@@ -343,7 +344,15 @@ describe('Directions in Chromium: concepts and TCAV on the built-in GPT-2', { ti
     // A long run cancels part way; what streamed stays.
     await panel.locator('[data-testid=steer-tokens]').fill('200');
     await panel.locator('[data-testid=steer-run]').click();
-    await page.waitForFunction(() => (window.__atlas!.interventions.steering?.streamed.steered ?? 0) >= 3, null, { timeout: 60_000, polling: 20 });
+    // This run, not the one before it: a new id, running, with a few tokens streamed.
+    await page.waitForFunction(
+      (before) => {
+        const run = window.__atlas!.interventions.steering;
+        return run !== null && run.id !== before && run.end === 'running' && run.streamed.steered >= 3;
+      },
+      done.id,
+      { timeout: 60_000, polling: 20 },
+    );
     await panel.locator('[data-testid=steer-cancel]').click();
     await finished('steering');
     const cancelled = (await interventions()).steering!;

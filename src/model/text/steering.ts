@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { isAbortError } from '../../lib/abort';
 import { versusRandom, type VersusRandom } from '../../compute/directions/stats';
 import { componentsAlong, steeringVectors, type SteeringControls } from '../intervention';
 import { generate, type GenerateOptions, type Generation, type StopReason } from './generate';
@@ -39,7 +40,7 @@ export function projectionScale(model: Gpt2Model, layer: string, direction: Floa
     for (let t = 1; t < along.length; t++) sum += along[t] * along[t];
     count += Math.max(0, along.length - 1);
   }
-  if (count === 0) throw new Error('No held-out tokens to measure the layer on: give texts of at least two tokens.');
+  if (count === 0) throw new Error('No contexts of two tokens or more to measure the layer\'s scale along the direction on: give longer texts.');
   return Math.sqrt(sum / count);
 }
 
@@ -78,6 +79,9 @@ export function probabilityShift(model: Gpt2Model, windows: Int32Array[], interv
     suppressed: shift(order.slice(-shown).reverse()),
   };
 }
+
+/** The two continuations of a steering run. */
+export type SteerSide = 'unsteered' | 'steered';
 
 /** One steering run as the page and `npm run steer` ask for it: a unit direction at a layer, α, a prompt and how to decode. */
 export interface SteerRequest {
@@ -118,25 +122,34 @@ export async function steerGeneration(
   model: Gpt2Model,
   request: SteerRequest,
   windows: { scale: readonly Int32Array[]; heldOut: Int32Array[] },
-  options: { signal?: AbortSignal; onToken?: (side: 'unsteered' | 'steered', id: number) => void } = {},
+  options: { signal?: AbortSignal; onToken?: (side: SteerSide, id: number) => void } = {},
 ): Promise<Steered> {
   if (!Number.isFinite(request.alpha)) throw new Gpt2InputError(`α must be a number; got ${request.alpha}.`);
   if (request.promptIds.length === 0) throw new Gpt2InputError('The prompt has no tokens.');
   const width = layerWidth(model, request.layer);
   if (request.direction.length !== width) throw new Gpt2InputError(`A direction in ${request.layer} has ${width} components; got ${request.direction.length}.`);
   const scale = projectionScale(model, request.layer, request.direction, windows.scale);
+  if (!(scale > 0)) throw new Gpt2InputError(`${request.layer}'s activations have no component along this direction over the contexts (a dead neuron?): α has no unit, and steering would change nothing.`);
   const intervention: Intervention = { kind: 'add', layer: request.layer, vector: request.direction.map((x) => request.alpha * scale * x) };
-  const run = (side: 'unsteered' | 'steered') =>
+  // One stop for both: the caller's cancel, or either continuation failing, stops the other too.
+  const stop = new AbortController();
+  const cancel = () => stop.abort();
+  options.signal?.addEventListener('abort', cancel);
+  if (options.signal?.aborted) stop.abort();
+  const run = (side: SteerSide) =>
     generate(model, request.promptIds, {
       ...request.decoding,
       intervention: side === 'steered' ? intervention : null,
-      signal: options.signal,
+      signal: stop.signal,
       onToken: (id) => options.onToken?.(side, id),
+    }).catch((e: unknown) => {
+      stop.abort();
+      throw e;
     });
-  // Both settle before this returns or throws: a cancel stops the two, and neither outlives the call.
-  const settled = await Promise.allSettled([run('unsteered'), run('steered')]);
-  const failed = settled.find((r) => r.status === 'rejected');
-  if (failed) throw failed.reason;
+  // Both settle before this returns or throws: neither outlives the call. A failure outranks the stop it caused.
+  const settled = await Promise.allSettled([run('unsteered'), run('steered')]).finally(() => options.signal?.removeEventListener('abort', cancel));
+  const failures = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+  if (failures.length) throw failures.find((e) => !isAbortError(e)) ?? failures[0];
   const [unsteered, steered] = settled.map((r) => (r as PromiseFulfilledResult<Generation>).value);
   return { scale, intervention, unsteered, steered, heldOut: probabilityShift(model, windows.heldOut, intervention) };
 }

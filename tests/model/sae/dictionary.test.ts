@@ -35,7 +35,11 @@ describe('LayerDictionary', () => {
     // The page transfers what it gets to the compute worker: the dictionary's own arrays stay whole.
     got.value.fill(0);
     got.decoder!.fill(0);
+    got.rowStart.fill(0);
+    got.latent.fill(-1);
     const again = dictionary.latentActivations();
+    expect(Array.from(again.rowStart)).toEqual(Array.from(expected.rowStart));
+    expect(Array.from(again.latent)).toEqual(Array.from(expected.latent));
     expect(again.value.some((v) => v > 0)).toBe(true);
     expect(again.decoder!.some((v) => v !== 0)).toBe(true);
   });

@@ -46,8 +46,11 @@ describe("the page's steering (TextSession.steer)", () => {
     // The two take turns: the stream interleaves them rather than giving one whole, then the other.
     expect(streamed.slice(0, 2).map((t) => t.side).sort()).toEqual(['steered', 'unsteered']);
     expect(result.scale).toBeGreaterThan(0);
-    expect(result.scaleContexts).toBeGreaterThan(0);
-    expect(result.heldOut.contexts).toBeGreaterThan(0);
+    // The 6 texts are 12 windows of the tiny model's 24 positions: each text's head (24 tokens) then its tail (6).
+    // The contexts alternate, so the heads measure the scale and the tails are held out: 6 of 6 tokens, 36 positions.
+    expect(result.scaleContexts).toBe(6);
+    expect(result.heldOut.contexts).toBe(6);
+    expect(result.heldOut.positions).toBe(36);
     expect(result.heldOut.klMean).toBeGreaterThan(0);
   });
 
@@ -64,6 +67,7 @@ describe("the page's steering (TextSession.steer)", () => {
     await expect(session.steer({ ...request, alpha: NaN }, {})).rejects.toThrow('α must be a number');
     await expect(session.steer({ ...request, direction: new Float32Array(64) }, {})).rejects.toThrow('A direction in h.1 has 16 components; got 64.');
     await expect(session.steer({ ...request, layer: 'h.9' }, {})).rejects.toThrow(/h\.9/);
+    await expect(session.steer({ ...request, direction: new Float32Array(16) }, {})).rejects.toThrow(/no component along this direction/);
     const before = tf.memory().numTensors;
     const abort = new AbortController();
     let seen = 0;

@@ -3,8 +3,8 @@ import { isAbortError } from '../lib/abort';
 import { messageOf } from '../lib/errors';
 import { finiteNumber, wholeNumber } from '../lib/validate';
 import type { AblateForm, InterventionDirection, InterventionForm, InterventionTasks, SteerForm } from '../panels/interventionTasks';
-import type { RunEnd, useAtlasStore } from '../store';
-import type { AblatePromptRequest, AblationTest, BuildRef, SteerPromptRequest, SteerPromptResult } from '../workers/protocol';
+import type { ClassResult, RunEnd, useAtlasStore } from '../store';
+import type { AblatePromptRequest, AblationMode, AblationTarget, AblationTest, BuildRef, ClassAblateRequest, ClassSteerRequest, MeasureProgress, SteerPromptRequest, SteerPromptResult } from '../workers/protocol';
 import type { AtlasPipeline } from './pipeline';
 
 type Store = typeof useAtlasStore;
@@ -45,6 +45,7 @@ export class InterventionController implements InterventionTasks {
   ) {}
 
   async steer(form: SteerForm): Promise<void> {
+    if (this.store.getState().atlas?.modality === 'image') return this.classRun(form, 'steer');
     await this.run(
       async () => {
         const r = await this.resolve(form);
@@ -70,13 +71,12 @@ export class InterventionController implements InterventionTasks {
   }
 
   async ablate(form: AblateForm): Promise<void> {
+    if (this.store.getState().atlas?.modality === 'image') return this.classRun(form, 'ablate');
     await this.run(
       async () => {
         const r = await this.resolve(form);
         const contexts = wholeNumber(form.contexts, 'Contexts', 1);
-        if (form.mode !== 'project' && r.neuron === null) throw new Error(`${form.mode === 'zero' ? 'Zero' : 'Mean'}-ablation sets a neuron: pick one, or project the ${r.label} out.`);
-        const target = form.mode === 'project' ? { kind: 'direction' as const, direction: r.direction } : { kind: 'unit' as const, unit: r.neuron! };
-        const request: AblatePromptRequest = { layer: r.layer, target, mode: form.mode, contexts, random: ABLATION_CONTROLS, seed: r.seed };
+        const request: AblatePromptRequest = { layer: r.layer, target: this.ablationTarget(form.mode, r), mode: form.mode, contexts, random: ABLATION_CONTROLS, seed: r.seed };
         return { r, request };
       },
       (id, { r, request }) => this.store.getState().startAblation({ id, direction: r.label, layer: r.layer, end: 'running', mode: request.mode, fraction: 0, result: null }),
@@ -89,6 +89,51 @@ export class InterventionController implements InterventionTasks {
         }),
       (id, end, result?: AblationTest) => this.store.getState().endAblation(id, end, result),
     );
+  }
+
+  /**
+   * An image model's class moved by steering along the direction (α), or by ablating it (mode), over held-out images
+   * of the atlas's inputs, against 20 seeded random controls.
+   */
+  private async classRun(form: SteerForm | AblateForm, kind: ClassResult['kind']): Promise<void> {
+    await this.run(
+      async () => {
+        const r = await this.resolve(form);
+        const { model } = this.store.getState();
+        const classes = model?.modality === 'image' ? model.classNames : null;
+        const classIndex = wholeNumber(form.classIndex, 'The class', 0, Math.max(0, (classes?.length ?? 1) - 1));
+        const className = classes?.[classIndex] ?? String(classIndex);
+        if (kind === 'steer') {
+          const alpha = finiteNumber((form as SteerForm).alpha, 'α');
+          const request: ClassSteerRequest = { layer: r.layer, direction: r.direction, alpha, classIndex, random: ABLATION_CONTROLS, seed: r.seed };
+          return { r, className, kind, request } as const;
+        }
+        const mode = (form as AblateForm).mode;
+        const request: ClassAblateRequest = { layer: r.layer, target: this.ablationTarget(mode, r), mode, classIndex, random: ABLATION_CONTROLS, seed: r.seed };
+        return { r, className, kind, request } as const;
+      },
+      (id, { r, className, kind: k, request }) =>
+        this.store.getState().startClassRun({ id, direction: r.label, layer: r.layer, end: 'running', kind: k, className, alpha: 'alpha' in request ? request.alpha : null, mode: 'mode' in request ? request.mode : null, fraction: 0, result: null }),
+      async (pipeline, asked, id, signal) => {
+        const progress = (p: MeasureProgress) => {
+          const s = this.store.getState();
+          if (s.classRun?.id !== id) return;
+          if (p.stage === 'waiting') s.setInterventionWait(p.message);
+          else s.classRunProgress(id, p.done / p.total);
+        };
+        const recording = asked.r.ref.recording;
+        return asked.kind === 'steer'
+          ? ({ kind: 'steer', test: await pipeline.steerClasses(recording, asked.request, signal, progress) } as const)
+          : ({ kind: 'ablate', test: await pipeline.ablateClasses(recording, asked.request as ClassAblateRequest, signal, progress) } as const);
+      },
+      (id, end, result?: ClassResult) => this.store.getState().endClassRun(id, end, result),
+    );
+  }
+
+  /** What an ablation removes: the direction (projected out), or the neuron (zeroed, or set to its mean). */
+  private ablationTarget(mode: AblationMode, r: Resolved): AblationTarget {
+    if (mode !== 'project' && r.neuron === null) throw new Error(`${mode === 'zero' ? 'Zero' : 'Mean'}-ablation sets a neuron: pick one, or project the ${r.label} out.`);
+    return mode === 'project' ? { kind: 'direction', direction: r.direction } : { kind: 'unit', unit: r.neuron! };
   }
 
   /** Stops the run under way (or the request being checked); what it showed stays on screen. */
@@ -142,8 +187,8 @@ export class InterventionController implements InterventionTasks {
   /** The form's layer, seed and direction, checked, the direction resolved to a unit vector of the layer. */
   private async resolve(form: InterventionForm): Promise<Resolved> {
     const { atlas, model } = this.store.getState();
-    if (!atlas || !model) throw new Error('Build an atlas of a GPT-2 first: interventions run its model.');
-    if (atlas.modality !== 'text') throw new Error('The page intervenes on a GPT-2; for an image model, use npm run steer -- --images and npm run ablate -- --images.');
+    if (!atlas || !model) throw new Error('Build an atlas first: interventions run its model.');
+    if (atlas.modality === 'precomputed') throw new Error('This atlas has no model: interventions run the model that recorded it.');
     const ref = this.live();
     if (!ref) throw new Error('This atlas was opened from a file: build it in this session to intervene on its model.');
     const layer = model.layers.find((l) => l.name === form.layer);

@@ -35,6 +35,11 @@ import type {
   WaitProgress,
   AblatePromptRequest,
   AblationTest,
+  ClassAblateRequest,
+  ClassSteerRequest,
+  ImageAblationTest,
+  ImageSteeringTest,
+  MeasureProgress,
 } from '../workers/protocol';
 import { messageOf } from '../lib/errors';
 import { RpcClient, type Args, type CallOptions, type Result, type WorkerEndpoint } from '../workers/rpc';
@@ -332,8 +337,18 @@ export class AtlasPipeline {
   }
 
   /** Ablates a unit or direction of the recording's model against random ablations (model worker); `signal` stops it. */
-  ablate(recording: number, request: AblatePromptRequest, signal?: AbortSignal, onProgress?: (p: { stage: 'ablate'; done: number; total: number } | WaitProgress) => void): Promise<AblationTest> {
+  ablate(recording: number, request: AblatePromptRequest, signal?: AbortSignal, onProgress?: (p: MeasureProgress) => void): Promise<AblationTest> {
     return this.modelCall('ablate', [recording, request], { signal, onProgress });
+  }
+
+  /** Steers an image model's class along a direction against random directions, over held-out images of the recording. */
+  steerClasses(recording: number, request: ClassSteerRequest, signal?: AbortSignal, onProgress?: (p: MeasureProgress) => void): Promise<ImageSteeringTest> {
+    return this.modelCall('steerClasses', [recording, request], { signal, onProgress });
+  }
+
+  /** Ablates a unit or direction of an image model, measured on a class's held-out images, against random ablations. */
+  ablateClasses(recording: number, request: ClassAblateRequest, signal?: AbortSignal, onProgress?: (p: MeasureProgress) => void): Promise<ImageAblationTest> {
+    return this.modelCall('ablateClasses', [recording, request], { signal, onProgress });
   }
 
   /**

@@ -87,11 +87,13 @@ export interface AtlasTestHook {
   /**
    * The Interventions panel: the last steering run (its id, a new one per request; its direction, layer and α, how it ended, each continuation as
    * streamed so far or as finished, and the held-out KL once done), the last ablation run (how far, then its rise in
-   * loss against the random ablations'), and the last refused or failed request's message.
+   * loss against the random ablations'), an image model's last class run, and the last refused or failed request's message.
    */
   readonly interventions: {
     steering: { id: number; direction: string; layer: string; alpha: number; end: string; unsteered: string; steered: string; streamed: { unsteered: number; steered: number }; kl: number | null } | null;
     ablation: { id: number; direction: string; layer: string; mode: string; end: string; fraction: number; increase: number | null; randomMean: number | null; pT: number | null; controls: number } | null;
+    /** An image model's class steered or ablated: the class's value (rise in probability, drop in accuracy) against the controls'. */
+    classRun: { id: number; kind: string; direction: string; className: string; end: string; fraction: number; value: number | null; randomMean: number | null; pT: number | null; controls: number; images: number } | null;
     problem: string | null;
   };
   /** The model worker's memory, read while the last build recorded (modelMemory.ts). */
@@ -223,7 +225,8 @@ export function installTestHook(store: typeof useAtlasStore, view: () => AtlasVi
       return { neurons: p.neurons.length, mean: p.meanPolysemanticity, histogram: p.histogram, neuron: polyNeuron, clusters: shown?.clusters.map((c) => c.size) ?? [] };
     },
     get interventions() {
-      const { steering: r, ablation: a, interventionProblem } = store.getState();
+      const { steering: r, ablation: a, classRun: c, interventionProblem } = store.getState();
+      const measured = c?.result ? (c.result.kind === 'steer' ? { test: c.result.test, v: c.result.test.rise } : { test: c.result.test, v: c.result.test.accuracyDrop }) : null;
       const text = (side: SteerToken['side']) => (r!.result ? r!.result[side].text : r!.tokens[side].join(''));
       const increase = a?.result?.increase;
       return {
@@ -232,6 +235,9 @@ export function installTestHook(store: typeof useAtlasStore, view: () => AtlasVi
           : null,
         ablation: a
           ? { id: a.id, direction: a.direction, layer: a.layer, mode: a.mode, end: a.end, fraction: a.fraction, increase: increase?.value ?? null, randomMean: increase?.randomMean ?? null, pT: increase?.pT ?? null, controls: increase?.randomValues.length ?? 0 }
+          : null,
+        classRun: c
+          ? { id: c.id, kind: c.kind, direction: c.direction, className: c.className, end: c.end, fraction: c.fraction, value: measured?.v.value ?? null, randomMean: measured?.v.randomMean ?? null, pT: measured?.v.pT ?? null, controls: measured?.v.randomValues.length ?? 0, images: measured?.test.images ?? 0 }
           : null,
         problem: interventionProblem,
       };

@@ -6,11 +6,9 @@
 import { stat, writeFile } from 'node:fs/promises';
 import { fitConcept } from '../compute/directions/concept';
 import type { VersusRandom } from '../compute/directions/stats';
-import { gatherRows, range, shuffle, unitVector } from '../compute/directions/vectors';
-import { createRng } from '../lib/rng';
+import { gatherRows, unitVector } from '../compute/directions/vectors';
 import type { ImageModel } from '../model/image/imageModel';
-import { layerMoments, layerWidth, type LayerMoments, type PreparedImages } from '../model/image/intervention';
-import { prepareImage } from '../model/image/preprocess';
+import { layerMoments, layerWidth, splitImages, type LabelledImages, type LayerMoments } from '../model/image/intervention';
 import type { ImageProvider } from '../model/image/recordImages';
 import { bundledSample, loadModelForCli } from './buildAtlas';
 import { printNotes } from './cliText';
@@ -66,8 +64,8 @@ export interface ImageSetup {
   direction: Float32Array;
   directionSpec: string;
   concept?: ClassConcept;
-  heldIn: PreparedImages & { labels: Int32Array };
-  heldOut: PreparedImages & { labels: Int32Array };
+  heldIn: LabelledImages;
+  heldOut: LabelledImages;
   /** The held-in images' moments at the layer: scales and units' means. */
   moments: LayerMoments;
   used: ImagesUsed;
@@ -104,39 +102,14 @@ export async function imageSetup(options: ImageInterventionOptions, model: Image
   const className = model.classNames?.[classIndex] ?? String(classIndex);
   const provider = await imagesOf(options.images);
 
-  const size = model.inputHeight * model.inputWidth * model.inputChannels;
-  const inputs = new Float32Array(provider.count * size);
-  const labels: number[] = [];
-  const unreadable: { name: string; reason: string }[] = [];
-  for (let i = 0; i < provider.count; i++) {
-    let prepared;
-    try {
-      prepared = prepareImage(await provider.load(i), { height: model.inputHeight, width: model.inputWidth, channels: model.inputChannels }, model.preprocessing);
-    } catch (e) {
-      unreadable.push({ name: provider.name(i), reason: (e as Error).message });
-      continue;
-    }
-    inputs.set(prepared.input.dataSync(), labels.length * size);
-    prepared.input.dispose();
-    prepared.pixels.dispose();
-    const label = provider.label(i);
-    labels.push(label === null ? -1 : (model.classNames?.indexOf(label) ?? -1));
-  }
-  const count = labels.length;
-  if (count < 4) throw new Error(`--images ${options.images}: ${count} readable image(s); at least 4 are needed to split into held-in and held-out.`);
+  const { heldIn, heldOut, count, unreadable } = await splitImages(model, provider, { heldOut: heldOutShare, seed: options.seed }).catch((e: Error) => {
+    throw new Error(`--images ${options.images}: ${e.message}`);
+  });
+  const labels = [...heldIn.labels, ...heldOut.labels];
   if (!labels.includes(classIndex)) {
     const found = [...new Set(labels.filter((l) => l >= 0).map((l) => model.classNames?.[l] ?? String(l)))];
     throw new Error(`No image of --images ${options.images} is labelled "${className}"${found.length ? `; its labels that are classes of the model: ${found.join(', ')}` : ': none of its sub-folders is named after a class of the model'}.`);
   }
-
-  const order = shuffle(range(count), createRng(options.seed));
-  const nOut = Math.max(1, Math.min(count - 1, Math.round(count * heldOutShare)));
-  const part = (indices: Int32Array): PreparedImages & { labels: Int32Array } => {
-    const chosen = Int32Array.from(indices).sort();
-    return { inputs: gatherRows(inputs, chosen, size), count: chosen.length, labels: Int32Array.from(chosen, (i) => labels[i]) };
-  };
-  const heldIn = part(order.subarray(nOut));
-  const heldOut = part(order.subarray(0, nOut));
   const moments = layerMoments(model, layer, heldIn);
 
   const directionSpec = options.direction ?? `class:${className}`;

@@ -10,6 +10,7 @@ import type { RawImage } from './image/preprocess';
 import type { ImageModel } from './image/imageModel';
 import type { ImageProvider } from './image/recordImages';
 import type { TextFile } from './text/documents';
+import type { ImageAblationTest, ImageSteeringTest } from './image/intervention';
 import type { AblationMode, AblationTarget, AblationTest } from './text/ablation';
 import type { Continuation, ProbabilityShift, SteerSide } from './text/steering';
 import type { LayerInfo } from './recordTable';
@@ -167,6 +168,33 @@ export interface SteerToken {
   text: string;
 }
 
+/** What the page asks an image model to steer along: α·v at a layer, measured on one class over held-out images of the recording. */
+export interface ClassSteerRequest {
+  layer: string;
+  direction: Float32Array;
+  alpha: number;
+  classIndex: number;
+  /** Random directions of the same α (at least 2). */
+  random: number;
+  seed: number;
+}
+
+/** What the page asks an image model to ablate at a layer, measured on one class's held-out images of the recording. */
+export interface ClassAblateRequest {
+  layer: string;
+  target: AblationTarget;
+  mode: AblationMode;
+  classIndex: number;
+  random: number;
+  seed: number;
+}
+
+/** What only image classifiers do here: move their classes' probabilities by steering or ablating a layer. */
+export interface ClassCapability {
+  steer(request: ClassSteerRequest, options: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void }): Promise<ImageSteeringTest>;
+  ablate(request: ClassAblateRequest, options: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void }): Promise<ImageAblationTest>;
+}
+
 /** What the page asks a language model to ablate at a layer, and how many of the recording's contexts to measure the loss on. */
 export interface AblatePromptRequest {
   layer: string;
@@ -222,6 +250,8 @@ export interface ModelSession {
   readonly hasRecording: boolean;
   /** Token-level reading of directions; null for image models. */
   readonly tokens: TokenCapability | null;
+  /** Steering and ablation measured on classes; null for language models. */
+  readonly classes: ClassCapability | null;
   /** The model's recordable layer of that name, with its shape (throws a ModelUseError for another name). */
   layerShape(layer: string): number[];
   dispose(): void;

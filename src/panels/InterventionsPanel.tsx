@@ -1,5 +1,6 @@
 import { useState } from 'react';
-import { useAtlasStore, type AblationRun, type SteeringRun } from '../store';
+import type { VersusRandom } from '../compute/directions/stats';
+import { useAtlasStore, type AblationRun, type ClassRun, type SteeringRun } from '../store';
 import type { AblationMode, SteerPromptResult, SteerToken } from '../workers/protocol';
 import type { InterventionDirection, InterventionTasks } from './interventionTasks';
 
@@ -33,29 +34,28 @@ export function InterventionsPanel({ interventions, live }: { interventions: Int
   const [temperature, setTemperature] = useState('0');
   const [mode, setMode] = useState<AblationMode>('project');
   const [contexts, setContexts] = useState('16');
+  const classRun = useAtlasStore((s) => s.classRun);
+  const classNames = useAtlasStore((s) => (s.model?.modality === 'image' ? s.model.classNames : null));
+  const [classIndex, setClassIndex] = useState('0');
   if (!atlas) return null;
-  if (atlas.modality !== 'text') {
-    return (
-      <section className="panel" data-testid="interventions-panel">
-        <h2>Interventions</h2>
-        <p className="muted small">
-          The page steers and ablates a GPT-2. For an image model, <code>npm run steer -- --images</code> and <code>npm run ablate -- --images</code> move its classes.
-        </p>
-      </section>
-    );
-  }
-  const running = steering?.end === 'running' || ablation?.end === 'running';
+  if (atlas.modality === 'precomputed') return null;
+  const text = atlas.modality === 'text';
+  const running = [steering, ablation, classRun].some((run) => run?.end === 'running');
   // What was picked for an earlier atlas, model or SAE falls back to what this one offers: the form sends what it shows.
   const chosenLayer = layer !== null && layers?.some((l) => l.name === layer) ? layer : atlas.layer.name;
   const chosenKind = (kind === 'concept' && concepts.length === 0) || (kind === 'latent' && !sae) ? 'neuron' : kind;
   const concept = concepts.find((c) => c.id === conceptId) ?? concepts[concepts.length - 1];
   const direction: InterventionDirection = chosenKind === 'concept' ? { kind: 'concept', id: concept?.id ?? '' } : { kind: chosenKind, index };
-  const about = { layer: chosenLayer, direction, seed };
+  const about = { layer: chosenLayer, direction, seed, classIndex };
 
   return (
     <section className="panel" data-testid="interventions-panel">
       <h2>Interventions</h2>
-      <p className="muted small">Change the model along a direction at a layer, at every position: steer its continuation of a prompt, or ablate the direction and measure the loss.</p>
+      <p className="muted small">
+        {text
+          ? 'Change the model along a direction at a layer, at every position: steer its continuation of a prompt, or ablate the direction and measure the loss.'
+          : "Change the model along a direction at a layer, at every position: steer it, or ablate the direction, and see a class's probability and accuracy move over held-out images of the atlas, against 20 random directions."}
+      </p>
       {!live && <p className="muted small">Interventions run the model of an atlas built in this session.</p>}
       <div className="steer-form small">
         <div className="row">
@@ -89,6 +89,18 @@ export function InterventionsPanel({ interventions, live }: { interventions: Int
           <label title="Seeds the sampling and the random controls">
             seed <input className="narrow" value={seed} onChange={(e) => setSeed(e.target.value)} data-testid="steer-seed" />
           </label>
+          {!text && (
+            <label title="The class the intervention is measured on">
+              class{' '}
+              <select value={classIndex} onChange={(e) => setClassIndex(e.target.value)} data-testid="steer-class">
+                {(classNames ?? []).map((name, k) => (
+                  <option key={name} value={String(k)}>
+                    {name}
+                  </option>
+                ))}
+              </select>
+            </label>
+          )}
         </div>
       </div>
       <h3>Steer</h3>
@@ -99,17 +111,21 @@ export function InterventionsPanel({ interventions, live }: { interventions: Int
           void interventions?.steer({ ...about, alpha, prompt, tokens, temperature });
         }}
       >
-        <textarea rows={3} placeholder="a prompt to continue" value={prompt} onChange={(e) => setPrompt(e.target.value)} data-testid="steer-prompt" />
+        {text && <textarea rows={3} placeholder="a prompt to continue" value={prompt} onChange={(e) => setPrompt(e.target.value)} data-testid="steer-prompt" />}
         <div className="row">
           <label title="In units of the layer's typical activation along v">
             α <input className="narrow" value={alpha} onChange={(e) => setAlpha(e.target.value)} data-testid="steer-alpha" />
           </label>
-          <label>
-            tokens <input className="narrow" value={tokens} onChange={(e) => setTokens(e.target.value)} data-testid="steer-tokens" />
-          </label>
-          <label title="0: greedy">
-            temp. <input className="narrow" value={temperature} onChange={(e) => setTemperature(e.target.value)} data-testid="steer-temperature" />
-          </label>
+          {text && (
+            <>
+              <label>
+                tokens <input className="narrow" value={tokens} onChange={(e) => setTokens(e.target.value)} data-testid="steer-tokens" />
+              </label>
+              <label title="0: greedy">
+                temp. <input className="narrow" value={temperature} onChange={(e) => setTemperature(e.target.value)} data-testid="steer-temperature" />
+              </label>
+            </>
+          )}
           <button type="submit" disabled={!live} data-testid="steer-run">
             Steer
           </button>
@@ -129,9 +145,11 @@ export function InterventionsPanel({ interventions, live }: { interventions: Int
             <option value="zero">zero the neuron</option>
             <option value="mean">the neuron at its mean</option>
           </select>
-          <label title="How many pieces of the atlas's texts the loss is measured on">
-            contexts <input className="narrow" value={contexts} onChange={(e) => setContexts(e.target.value)} data-testid="ablate-contexts" />
-          </label>
+          {text && (
+            <label title="How many pieces of the atlas's texts the loss is measured on">
+              contexts <input className="narrow" value={contexts} onChange={(e) => setContexts(e.target.value)} data-testid="ablate-contexts" />
+            </label>
+          )}
           <button type="submit" disabled={!live} data-testid="ablate-run">
             Ablate
           </button>
@@ -150,8 +168,9 @@ export function InterventionsPanel({ interventions, live }: { interventions: Int
           {problem}
         </p>
       )}
-      {steering && <SteeringView run={steering} />}
-      {ablation && <AblationView run={ablation} />}
+      {text && steering && <SteeringView run={steering} />}
+      {text && ablation && <AblationView run={ablation} />}
+      {!text && classRun && <ClassRunView run={classRun} classNames={classNames ?? []} />}
     </section>
   );
 }
@@ -177,6 +196,46 @@ function AblationView({ run }: { run: AblationRun }) {
 }
 
 const modeWords: Record<AblationMode, string> = { project: 'Projecting out', zero: 'Zeroing', mean: 'Setting to its mean' };
+
+const pText = (v: VersusRandom) => `t ${v.t.toFixed(2)}, one-sided p ${v.pT.toPrecision(2)} (rank p ${v.pRank.toFixed(3)})`;
+const percent = (v: number) => `${(100 * v).toFixed(1)}%`;
+
+/** An image model's class moved by steering or by an ablation, against the random controls': the causal counterpart of TCAV. */
+function ClassRunView({ run, classNames }: { run: ClassRun; classNames: string[] }) {
+  const r = run.result;
+  const name = (k: number) => classNames[k] ?? String(k);
+  return (
+    <div className="small" data-testid="class-result" data-end={run.end}>
+      <p>
+        {run.kind === 'steer' ? `Steering along ${run.direction} at ${run.layer}, α ${run.alpha}` : `${modeWords[run.mode!]} ${run.direction} at ${run.layer}`}, measured on {run.className}
+        {run.end === 'running' ? `: ${Math.round(100 * run.fraction)}%…` : run.end === 'cancelled' ? ': cancelled' : run.end === 'failed' ? ': failed' : ''}
+      </p>
+      {r?.kind === 'steer' && (
+        <>
+          <p>
+            P({run.className}) over {r.test.images} held-out images: {percent(r.test.clean)} → {percent(r.test.steered)}; {r.test.random} random directions of the same α:{' '}
+            {change(r.test.rise.randomMean)} ± {r.test.rise.randomStd.toExponential(1)}. Larger than random: {pText(r.test.rise)}.
+          </p>
+          <p>
+            Classes moved most:{' '}
+            {r.test.classChanges
+              .map((c, k) => [c, k] as const)
+              .sort((a, b) => Math.abs(b[0]) - Math.abs(a[0]))
+              .slice(0, 4)
+              .map(([c, k]) => `${name(k)} ${change(c)}`)
+              .join(', ')}
+          </p>
+        </>
+      )}
+      {r?.kind === 'ablate' && (
+        <p>
+          Accuracy on {r.test.images} held-out {run.className} images: {percent(r.test.accuracy.clean)} → {percent(r.test.accuracy.ablated)}; the drop against {r.test.random}{' '}
+          {r.test.controls}: {pText(r.test.accuracyDrop)}. P({run.className}): {percent(r.test.probability.clean)} → {percent(r.test.probability.ablated)}, {pText(r.test.probabilityDrop)}.
+        </p>
+      )}
+    </div>
+  );
+}
 
 function SteeringView({ run }: { run: SteeringRun }) {
   const held = run.result?.heldOut;

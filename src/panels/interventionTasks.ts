@@ -7,11 +7,13 @@ export type InterventionDirection = { kind: 'concept'; id: string } | { kind: 'n
 export interface InterventionForm {
   layer: string;
   direction: InterventionDirection;
+  /** An image model's class the intervention is measured on (its index); unused for a GPT-2. */
+  classIndex: string;
   /** Seeds the sampling (steering) and the random controls (ablation). */
   seed: string;
 }
 
-/** The steering form: the prompt and how to decode it, and α in units of the layer's typical activation along the direction. */
+/** The steering form: α in units of the layer's typical activation along the direction; for a GPT-2, the prompt and how to decode it. */
 export interface SteerForm extends InterventionForm {
   alpha: string;
   prompt: string;
@@ -20,7 +22,7 @@ export interface SteerForm extends InterventionForm {
   temperature: string;
 }
 
-/** The ablation form: how to ablate, and over how many of the atlas's contexts the loss is measured. */
+/** The ablation form: how to ablate, and (GPT-2) over how many of the atlas's contexts the loss is measured. */
 export interface AblateForm extends InterventionForm {
   mode: AblationMode;
   contexts: string;

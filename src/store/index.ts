@@ -37,5 +37,5 @@ export type { FeatureVisStatus } from './featureVisSlice';
 export type { AtlasViewState, IconMode } from './viewSlice';
 export type { SelectTool } from './selectionSlice';
 export type { SaeTask } from './dictionarySlice';
-export type { AblationRun, RunEnd, SteeringRun } from './interventionSlice';
+export type { AblationRun, ClassResult, ClassRun, RunEnd, SteeringRun } from './interventionSlice';
 export type { ColourBy, DirectionsTask, TcavClass, TcavState } from './directionsSlice';

@@ -1,5 +1,5 @@
 import type { StateCreator } from 'zustand';
-import type { AblationMode, AblationTest, SteerPromptResult, SteerToken } from '../workers/protocol';
+import type { AblationMode, AblationTest, ImageAblationTest, ImageSteeringTest, SteerPromptResult, SteerToken } from '../workers/protocol';
 import type { AtlasStore } from './index';
 
 /** What every intervention run names: the direction in words ("concept "sea"", "neuron 12") and its layer. */
@@ -30,10 +30,25 @@ export interface AblationRun extends InterventionRun {
   result: AblationTest | null;
 }
 
+/** A class measured on an image model: steered along the direction, or with it ablated, against random controls. */
+export type ClassResult = { kind: 'steer'; test: ImageSteeringTest } | { kind: 'ablate'; test: ImageAblationTest };
+
+/** An image model's class steered or ablated: what was asked, the fraction of its passes done, then its test. */
+export interface ClassRun extends InterventionRun {
+  kind: ClassResult['kind'];
+  className: string;
+  /** α of a steering; the mode of an ablation. */
+  alpha: number | null;
+  mode: AblationMode | null;
+  fraction: number;
+  result: ClassResult | null;
+}
+
 /** The interventions on the atlas's model: the last run of each kind (kept through a bad input), and the last problem. */
 export interface InterventionSlice {
   steering: SteeringRun | null;
   ablation: AblationRun | null;
+  classRun: ClassRun | null;
   /** Why the last request was refused or failed; null when it went through. */
   interventionProblem: string | null;
   /** A run while it waits its turn on the model: what for. */
@@ -44,19 +59,22 @@ export interface InterventionSlice {
   startAblation: (run: AblationRun) => void;
   ablationProgress: (id: number, fraction: number) => void;
   endAblation: (id: number, end: RunEnd, result?: AblationTest) => void;
+  startClassRun: (run: ClassRun) => void;
+  classRunProgress: (id: number, fraction: number) => void;
+  endClassRun: (id: number, end: RunEnd, result?: ClassResult) => void;
   setInterventionProblem: (message: string | null) => void;
   setInterventionWait: (message: string | null) => void;
 }
 
-type InterventionState = Pick<InterventionSlice, 'steering' | 'ablation' | 'interventionProblem' | 'interventionWait'>;
+type InterventionState = Pick<InterventionSlice, 'steering' | 'ablation' | 'classRun' | 'interventionProblem' | 'interventionWait'>;
 
 /** The intervention state of a newly shown atlas: nothing run (a run belongs to the atlas's recording). */
 export function interventionFor(): InterventionState {
-  return { steering: null, ablation: null, interventionProblem: null, interventionWait: null };
+  return { steering: null, ablation: null, classRun: null, interventionProblem: null, interventionWait: null };
 }
 
 /** `update` applied to the `kind` run on screen if it is run `id`; an answer for a replaced run changes nothing. */
-function onRun<K extends 'steering' | 'ablation'>(kind: K, id: number, update: (run: NonNullable<AtlasStore[K]>) => Partial<NonNullable<AtlasStore[K]>>) {
+function onRun<K extends 'steering' | 'ablation' | 'classRun'>(kind: K, id: number, update: (run: NonNullable<AtlasStore[K]>) => Partial<NonNullable<AtlasStore[K]>>) {
   return (s: AtlasStore): Partial<AtlasStore> => {
     const run = s[kind];
     return run?.id === id ? { [kind]: { ...run, ...update(run as NonNullable<AtlasStore[K]>) } } : {};
@@ -71,6 +89,9 @@ export const createInterventionSlice: StateCreator<AtlasStore, [], [], Intervent
   startAblation: (ablation) => set({ ablation, interventionProblem: null, interventionWait: null }),
   ablationProgress: (id, fraction) => set((s) => ({ ...onRun('ablation', id, () => ({ fraction }))(s), interventionWait: null })),
   endAblation: (id, end, result) => set((s) => ({ ...onRun('ablation', id, () => ({ end, result: result ?? null, ...(result ? { fraction: 1 } : {}) }))(s), interventionWait: null })),
+  startClassRun: (classRun) => set({ classRun, interventionProblem: null, interventionWait: null }),
+  classRunProgress: (id, fraction) => set((s) => ({ ...onRun('classRun', id, () => ({ fraction }))(s), interventionWait: null })),
+  endClassRun: (id, end, result) => set((s) => ({ ...onRun('classRun', id, () => ({ end, result: result ?? null, ...(result ? { fraction: 1 } : {}) }))(s), interventionWait: null })),
   setInterventionProblem: (interventionProblem) => set({ interventionProblem }),
   setInterventionWait: (interventionWait) => set({ interventionWait }),
 });

@@ -40,6 +40,10 @@ import type {
   WaitProgress,
   AblatePromptRequest,
   AblationTest,
+  ClassAblateRequest,
+  ClassSteerRequest,
+  ImageAblationTest,
+  ImageSteeringTest,
 } from './protocol';
 import type { CallContext } from './rpc';
 import { withTransfer } from './rpc';
@@ -171,6 +175,11 @@ export function createModelService(deps: ModelServiceDeps) {
     if (!session?.hasRecording) throw new Error(NO_RECORDING);
     if (asked !== recording) throw new Error('The atlas on screen is not the one last recorded (a rebuild was cancelled): build it again.');
     return session;
+  };
+  const classesOf = (of: number) => {
+    const classes = sessionOf(of).classes;
+    if (!classes) throw new Error('This needs an image classifier: a GPT-2 steers its text in the Steer section.');
+    return classes;
   };
   const tokensOf = () => {
     const tokens = loadedSession().tokens;
@@ -410,7 +419,19 @@ export function createModelService(deps: ModelServiceDeps) {
     async ablate(context: CallContext, of: number, request: AblatePromptRequest): Promise<AblationTest> {
       sessionOf(of);
       await useMainBackend();
-      return tokensOf().ablate(request, { signal: context.signal, onProgress: (done, total) => context.progress({ stage: 'ablate', done, total }) });
+      return tokensOf().ablate(request, { signal: context.signal, onProgress: (done, total) => context.progress({ stage: 'measure', done, total }) });
+    },
+
+    /** An image model's class moved by α·v at a layer against random directions, over held-out images of the recording. */
+    async steerClasses(context: CallContext, of: number, request: ClassSteerRequest): Promise<ImageSteeringTest> {
+      await useMainBackend();
+      return classesOf(of).steer(request, { signal: context.signal, onProgress: (done, total) => context.progress({ stage: 'measure', done, total }) });
+    },
+
+    /** An image model's class accuracy with a unit or direction ablated, against random ablations, over held-out images. */
+    async ablateClasses(context: CallContext, of: number, request: ClassAblateRequest): Promise<ImageAblationTest> {
+      await useMainBackend();
+      return classesOf(of).ablate(request, { signal: context.signal, onProgress: (done, total) => context.progress({ stage: 'measure', done, total }) });
     },
 
     /** The prompt continued without and with steering along `direction`, both streamed a token at a time (SteerToken progress); cancellable. */
@@ -453,6 +474,8 @@ export function createModelService(deps: ModelServiceDeps) {
     directionOutputs: queued(() => ({ label: 'output tokens' }), methods.directionOutputs),
     steer: queued(() => ({ label: 'steering' }), methods.steer),
     ablate: queued(() => ({ label: 'ablation' }), methods.ablate),
+    steerClasses: queued(() => ({ label: 'steering' }), methods.steerClasses),
+    ablateClasses: queued(() => ({ label: 'ablation' }), methods.ablateClasses),
     trainSae: queued(() => ({ label: 'SAE training' }), methods.trainSae),
     openSae: queued(() => ({ label: 'opening an SAE' }), methods.openSae),
     // None touches TF.js or a half-made SAE (a task replaces it whole at its end): they answer during training.

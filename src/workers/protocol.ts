@@ -5,9 +5,13 @@ import type { GradientTarget, InputSet, RecordedAmount } from '../model/session'
 
 export type { DictionaryTarget, LatentTop, SaeSummary, SaeTaskProgress, SaeTrainRequest } from '../model/sae/dictionary';
 export type { SaeLensFiles } from '../model/sae/saelens';
-export type { AblationMode, AblationTest } from '../model/text/ablation';
+export type { AblationMode, AblationTarget, AblationTest } from '../model/text/ablation';
+export type { ImageAblationTest, ImageSteeringTest } from '../model/image/intervention';
 export type { SaeTrainMetrics, SaeTrainProgress } from '../model/sae/train';
-export type { AblatePromptRequest, DirectionOutputs, GradientTarget, ImageSource, InputSet, LoadProgress, ModelSource, ModelSummary, OutputToken, SteerPromptRequest, SteerPromptResult, SteerToken, TextSource } from '../model/session';
+export type { AblatePromptRequest, ClassAblateRequest, ClassSteerRequest, DirectionOutputs, GradientTarget, ImageSource, InputSet, LoadProgress, ModelSource, ModelSummary, OutputToken, SteerPromptRequest, SteerPromptResult, SteerToken, TextSource } from '../model/session';
+
+/** The progress of a measurement on the model (an ablation, a class steering): passes done, or the wait for its turn. */
+export type MeasureProgress = { stage: 'measure'; done: number; total: number } | WaitProgress;
 
 /** The progress a call reports while it waits for its turn on the model: what it waits for. */
 export interface WaitProgress {

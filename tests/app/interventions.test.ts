@@ -22,7 +22,7 @@ const atlas = {
 } as unknown as Atlas;
 const model = { modality: 'text', layers: [{ name: 'h.0', shape: [1, WIDTH] }, { name: 'h.1', shape: [1, WIDTH] }] } as unknown as ModelSummary;
 const concept: Concept = { id: 'c1', name: 'sea', layer: 'h.1', method: 'difference-of-means', direction: Float32Array.of(3, 4, 0, 0), accuracy: 1, folds: 5, positives: 2, negatives: 2, source: 'test' };
-const form: SteerForm = { layer: 'h.1', direction: { kind: 'concept', id: 'c1' }, seed: '0', alpha: '4', prompt: 'The whale', tokens: '5', temperature: '0' };
+const form: SteerForm = { layer: 'h.1', direction: { kind: 'concept', id: 'c1' }, seed: '0', classIndex: '0', alpha: '4', prompt: 'The whale', tokens: '5', temperature: '0' };
 const result = (text: string): SteerPromptResult => ({
   promptIds: [1],
   scale: 2,

@@ -122,6 +122,40 @@ describe('Directions in Chromium: concepts, TCAV, class filter (built-in image m
     await screenshot(page, 'directions-01-concept');
   });
 
+  it("steers along the concept and ablates a neuron, and the chosen class's probability and accuracy move against 20 random controls", async (t) => {
+    if (needsAtlas(t)) return;
+    const panel = page.locator('[data-testid=interventions-panel]');
+    const classRun = () => page.evaluate(() => window.__atlas!.interventions.classRun);
+    const finished = (before: number | null) =>
+      page.waitForFunction((b) => {
+        const run = window.__atlas!.interventions.classRun;
+        return run !== null && run.id !== b && run.end !== 'running';
+      }, before, { timeout: 120_000, polling: 50 });
+    await panel.scrollIntoViewIfNeeded();
+    assert.equal(await panel.locator('[data-testid=steer-prompt]').count(), 0, 'an image model has no prompt');
+    await panel.locator('[data-testid=steer-class]').selectOption({ label: 'Trouser' });
+    await panel.locator('[data-testid=steer-alpha]').fill('4');
+    await panel.locator('[data-testid=steer-run]').click();
+    await finished(null);
+    const steered = (await classRun())!;
+    console.log(`class steering: ${JSON.stringify(steered)}`);
+    assert.deepEqual([steered.end, steered.kind, steered.direction, steered.className, steered.controls], ['done', 'steer', 'concept "middle"', 'Trouser', 20]);
+    assert.ok(steered.images > 100 && Number.isFinite(steered.value) && steered.pT! > 0 && steered.pT! <= 1, JSON.stringify(steered));
+    assert.match(await panel.locator('[data-testid=class-result]').innerText(), /P\(Trouser\) over \d+ held-out images: [\d.]+% → [\d.]+%/);
+
+    await panel.locator('[data-testid=steer-kind]').selectOption('neuron');
+    await panel.locator('[data-testid=steer-index]').fill('3');
+    await panel.locator('[data-testid=ablate-mode]').selectOption('zero');
+    await panel.locator('[data-testid=ablate-run]').click();
+    await finished(steered.id);
+    const ablated = (await classRun())!;
+    console.log(`class ablation: ${JSON.stringify(ablated)}`);
+    assert.deepEqual([ablated.end, ablated.kind, ablated.direction, ablated.controls], ['done', 'ablate', 'neuron 3', 20]);
+    assert.match(await panel.locator('[data-testid=class-result]').innerText(), /Accuracy on \d+ held-out Trouser images/);
+    await panel.screenshot({ path: join(outputDir, 'directions-02-image-interventions.png') });
+    await panel.locator('[data-testid=steer-kind]').selectOption('concept');
+  });
+
   it('runs TCAV for the most predicted classes and draws bars with significance marks', async (t) => {
     if (needsAtlas(t)) return;
     await page.locator('[data-testid=tcav-run]').click();

@@ -2,12 +2,16 @@ import { classGradients } from '../directions/classGradients';
 import { recordImageNeuronInputs } from '../directions/imageNeuronInputs';
 import { defaultThreshold } from '../directions/polysemanticity';
 import type { AtlasParams, AtlasRequest } from '../../compute/atlas';
-import { NO_RECORDING, type GradientTarget, type ImageSource, type InputSet, type ModelSession, type SessionDeps, type SessionNeuronInputs, type StepOptions } from '../session';
+import { NO_RECORDING, type ClassCapability, type GradientTarget, type ImageSource, type InputSet, type ModelSession, type SessionDeps, type SessionNeuronInputs, type StepOptions } from '../session';
 import type { ImageModel } from './imageModel';
+import { imageAblationTest, imageSteeringTest, layerMoments, splitImages } from './intervention';
 import { preparedInputs } from './modelInputs';
 import type { RawImage } from './preprocess';
 import { readAhead } from './readAhead';
 import { recordActivations, recordImageAtlas, type ImageProvider } from './recordImages';
+
+/** The most bytes of prepared images a steering or ablation holds (float32): 21,000 Fashion-MNIST images, 111 at 224 x 224 x 3. */
+const INTERVENTION_IMAGE_BYTES = 64 * 2 ** 20;
 
 /** Files read and decoded ahead of the recorder (a bound, whatever the folder's size: each is a file handle while it is read). */
 const FILES_READ_AHEAD = 16;
@@ -114,15 +118,46 @@ export class ImageSession implements ModelSession {
   }
 
   async neuronInputs(layer: string, options: StepOptions): Promise<SessionNeuronInputs> {
-    const { images, names } = this.requireRecording();
+    const { names } = this.requireRecording();
     const index = new Map(names.map((n, i) => [n, i]));
+    const { provider, kept } = this.recordedInputs();
+    const recorded = await recordImageNeuronInputs(this.model, provider, layer, options);
+    return { recorded, inputOf: (w) => index.get(kept[w])!, notices: [...recorded.notices] };
+  }
+
+  /** The inputs the last recording kept (by name), as a provider that reads them again. */
+  private recordedInputs(): { provider: ImageProvider; kept: string[] } {
+    const { images, names } = this.requireRecording();
     const byName = new Map<string, number>();
     for (let i = images.count - 1; i >= 0; i--) byName.set(images.name(i), i);
     const kept = names.filter((n) => byName.has(n));
     const provider: ImageProvider = { count: kept.length, name: (i) => kept[i], label: (i) => images.label(byName.get(kept[i])!), load: (i) => images.load(byName.get(kept[i])!) };
-    const recorded = await recordImageNeuronInputs(this.model, provider, layer, options);
-    return { recorded, inputOf: (w) => index.get(kept[w])!, notices: [...recorded.notices] };
+    return { provider, kept };
   }
+
+  /**
+   * The recording's images (at most INTERVENTION_IMAGE_BYTES of them, prepared) split in halves, seeded: the held-in
+   * half gives the layer's moments (α's unit, the units' means), the held-out half is measured.
+   */
+  private async interventionImages(layer: string, seed: number, signal?: AbortSignal) {
+    const size = this.model.inputHeight * this.model.inputWidth * this.model.inputChannels;
+    const max = Math.max(4, Math.floor(INTERVENTION_IMAGE_BYTES / (4 * size)));
+    const split = await splitImages(this.model, this.recordedInputs().provider, { heldOut: 0.5, seed, max, signal });
+    return { ...split, moments: layerMoments(this.model, layer, split.heldIn) };
+  }
+
+  readonly classes: ClassCapability = {
+    steer: async (request, options) => {
+      const layer = this.model.layer(request.layer).name;
+      const { heldOut, moments } = await this.interventionImages(layer, request.seed, options.signal);
+      return imageSteeringTest(this.model, layer, heldOut, request.direction, request.alpha, request.classIndex, { random: request.random, seed: request.seed, scale: moments, ...options });
+    },
+    ablate: async (request, options) => {
+      const layer = this.model.layer(request.layer).name;
+      const { heldOut, moments } = await this.interventionImages(layer, request.seed, options.signal);
+      return imageAblationTest(this.model, layer, heldOut, heldOut.labels, request.target, request.mode, request.classIndex, { random: request.random, seed: request.seed, means: moments.means, ...options });
+    },
+  };
 
   private requireRecording() {
     if (!this.recorded) throw new Error(NO_RECORDING);

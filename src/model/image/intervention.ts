@@ -6,15 +6,71 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { versusRandom, type VersusRandom } from '../../compute/directions/stats';
+import { gatherRows, range, shuffle } from '../../compute/directions/vectors';
+import { createRng } from '../../lib/rng';
 import { createPacer, nextTask } from '../../lib/yieldToPage';
 import { ablationControls, ablationOf, intervene, steeringVectors, type AblationMode, type AblationTarget, type Intervention, type SteeringControls } from '../intervention';
 import { ModelUseError } from '../recordTable';
 import type { ImageModel } from './imageModel';
+import { prepareImage } from './preprocess';
+import type { ImageProvider } from './recordImages';
 
 /** Inputs as the model sees them: `count` x height x width x channels, row-major. */
 export interface PreparedImages {
   inputs: Float32Array;
   count: number;
+}
+
+/** Prepared images with their labels (class indices of the model; -1 where an image has none or another). */
+export interface LabelledImages extends PreparedImages {
+  labels: Int32Array;
+}
+
+/** A provider's images prepared for the model and split in two: held-in (the layer's moments, class concepts) and held-out (the tests). */
+export interface SplitImages {
+  heldIn: LabelledImages;
+  heldOut: LabelledImages;
+  /** Images read (of at most `max`). */
+  count: number;
+  unreadable: { name: string; reason: string }[];
+}
+
+/**
+ * Reads and prepares the first `max` of `provider`'s images (all by default), then splits them, seeded, into a held-in
+ * share and a held-out share (`heldOut`, strictly between 0 and 1; each side gets at least one image). An unreadable
+ * image is listed and skipped; fewer than 4 readable ones cannot be split and are refused.
+ */
+export async function splitImages(model: ImageModel, provider: ImageProvider, options: { heldOut: number; seed: number; max?: number; signal?: AbortSignal }): Promise<SplitImages> {
+  const size = model.inputHeight * model.inputWidth * model.inputChannels;
+  const total = Math.min(provider.count, options.max ?? provider.count);
+  const inputs = new Float32Array(total * size);
+  const labels: number[] = [];
+  const unreadable: SplitImages['unreadable'] = [];
+  const pacer = createPacer(options.signal, 50, 'Reading the images cancelled', nextTask);
+  for (let i = 0; i < total; i++) {
+    if (pacer.due()) await pacer.pause();
+    let prepared;
+    try {
+      prepared = prepareImage(await provider.load(i), { height: model.inputHeight, width: model.inputWidth, channels: model.inputChannels }, model.preprocessing);
+    } catch (e) {
+      unreadable.push({ name: provider.name(i), reason: (e as Error).message });
+      continue;
+    }
+    inputs.set(prepared.input.dataSync(), labels.length * size);
+    prepared.input.dispose();
+    prepared.pixels.dispose();
+    const label = provider.label(i);
+    labels.push(label === null ? -1 : (model.classNames?.indexOf(label) ?? -1));
+  }
+  const count = labels.length;
+  if (count < 4) throw new ModelUseError(`${count} readable image(s); at least 4 are needed to split into held-in and held-out.`);
+  const order = shuffle(range(count), createRng(options.seed));
+  const nOut = Math.max(1, Math.min(count - 1, Math.round(count * options.heldOut)));
+  const part = (indices: Int32Array): LabelledImages => {
+    const chosen = Int32Array.from(indices).sort();
+    return { inputs: gatherRows(inputs, chosen, size), count: chosen.length, labels: Int32Array.from(chosen, (i) => labels[i]) };
+  };
+  return { heldIn: part(order.subarray(nOut)), heldOut: part(order.subarray(0, nOut)), count, unreadable };
 }
 
 export interface InterventionPassOptions {

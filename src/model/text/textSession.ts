@@ -27,6 +27,7 @@ export class TextSession implements ModelSession, TokenCapability {
   readonly modality = 'text';
   readonly defaultThreshold = defaultThreshold('text');
   readonly tokens: TokenCapability = this;
+  readonly classes = null;
   /** The last recording's windows, as token ids (`<|endoftext|>` first). */
   private tokenIds: Int32Array[] | null = null;
 

@@ -387,6 +387,7 @@ describe('Directions in Chromium: concepts and TCAV on the built-in GPT-2', { ti
       done.id,
       { timeout: 60_000, polling: 20 },
     );
+    // The button stays put while the text streams below it (the sidebar does not scroll-anchor): a click lands at once.
     await panel.locator('[data-testid=steer-cancel]').click();
     await finished('steering');
     const cancelled = (await interventions()).steering!;

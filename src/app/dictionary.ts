@@ -110,6 +110,39 @@ export class DictionaryController implements DictionaryTasks {
     }
   }
 
+  /**
+   * The held SAE's latents by polysemanticity over the atlas's rows (a cosine threshold, or null for the modality's;
+   * clusters of at least `minMembers`), with progress; a failure is the task's message, and the SAE stays.
+   */
+  async latentPolysemanticity(threshold: number | null, minMembers: number): Promise<void> {
+    const s = this.store.getState();
+    const version = s.atlasVersion;
+    const digest = s.saeSummary?.digest;
+    const current = () => this.store.getState().atlasVersion === version && this.store.getState().saeSummary?.digest === digest;
+    this.running?.abort();
+    const abort = new AbortController();
+    this.running = abort;
+    const name = 'Measuring the latents\' polysemanticity';
+    const report = (message: string, fraction: number) => current() && this.store.getState().setSaeTask({ kind: 'polysemanticity', status: 'running', message, fraction });
+    report(`${name}…`, 0);
+    try {
+      if (threshold !== null && !(threshold >= -1 && threshold <= 1)) throw new Error(`the threshold is a cosine similarity, from -1 to 1; got ${threshold}.`);
+      if (!Number.isInteger(minMembers) || minMembers < 1) throw new Error(`m is a whole number of examples, at least 1; got ${minMembers}.`);
+      const measured = await (await this.pipeline()).saePolysemanticity(this.layout(), threshold, minMembers, abort.signal, (p) => {
+        if (p.stage === 'waiting') report(`${name}: ${p.message}`, 0);
+        else if (p.stage === 'measure') report(`${name}: ${p.done.toLocaleString('en')} of ${p.total.toLocaleString('en')} latents…`, p.done / p.total);
+      });
+      if (!current()) return;
+      this.store.getState().setSaePolysemanticity(measured);
+      this.store.getState().setSaeTask(null);
+    } catch (e) {
+      if (!current() || this.running !== abort) return;
+      this.store.getState().setSaeTask(isAbortError(e) ? null : { kind: 'polysemanticity', status: 'error', message: `${name}: ${messageOf(e)}`, fraction: 0 });
+    } finally {
+      if (this.running === abort) this.running = null;
+    }
+  }
+
   /** A latent's top rows (the atlas's points) and directions. */
   async latentTop(latent: number): Promise<LatentTop> {
     return (await this.pipeline()).saeLatentTop(this.layout(), latent);

@@ -29,6 +29,7 @@ import type {
   SaeSummary,
   SaeTaskProgress,
   SaeTrainRequest,
+  LatentPolysemanticityView,
   SteerPromptRequest,
   SteerPromptResult,
   SteerToken,
@@ -388,6 +389,11 @@ export class AtlasPipeline {
   }
 
   /** A latent's top rows (the atlas's points) and directions. */
+  /** The held SAE's latents by polysemanticity over the atlas's rows (model worker). */
+  saePolysemanticity(layout: number, threshold: number | null, minMembers: number, signal?: AbortSignal, onProgress?: (p: SaeTaskProgress | WaitProgress) => void): Promise<LatentPolysemanticityView> {
+    return this.modelCall('saePolysemanticity', [layout, threshold, minMembers], { signal, onProgress });
+  }
+
   saeLatentTop(layout: number, latent: number): Promise<LatentTop> {
     return this.modelClient.call('saeLatentTop', [layout, latent]);
   }

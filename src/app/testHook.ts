@@ -83,6 +83,8 @@ export interface AtlasTestHook {
     runEnd: string | null;
     held: { origin: string; architecture: string; dIn: number; dSae: number; k: number | null; layer: string | null; mse: number; fve: number; l0: number; deadLatents: number; liveLatents: number; digest: string } | null;
     latent: number | null;
+    /** The held SAE's latents by polysemanticity, once measured: the histogram, its mean and the settings. */
+    polysemanticity: { histogram: number[]; mean: number; deadLatents: number; threshold: number; minMembers: number } | null;
   };
   /**
    * The Interventions panel: the last steering run (its id, a new one per request; its direction, layer and α, how it ended, each continuation as
@@ -243,7 +245,7 @@ export function installTestHook(store: typeof useAtlasStore, view: () => AtlasVi
       };
     },
     get sae() {
-      const { saeTask, saeCurve, saeRunEnd, saeSummary, saeLatent } = store.getState();
+      const { saeTask, saeCurve, saeRunEnd, saeSummary, saeLatent, saePolysemanticity: poly } = store.getState();
       const last = saeCurve[saeCurve.length - 1];
       const held = saeSummary && {
         origin: saeSummary.origin,
@@ -259,7 +261,8 @@ export function installTestHook(store: typeof useAtlasStore, view: () => AtlasVi
         liveLatents: saeSummary.config.dSae - saeSummary.measures.deadLatents,
         digest: saeSummary.digest,
       };
-      return { task: saeTask, spans: saeCurve.length, rowsSeen: last?.rowsSeen ?? 0, totalRows: last?.totalRows ?? 0, runEnd: saeRunEnd, held, latent: saeLatent };
+      const polysemanticity = poly && { histogram: poly.histogram, mean: poly.meanPolysemanticity, deadLatents: poly.deadLatents, threshold: poly.threshold, minMembers: poly.minMembers };
+      return { task: saeTask, spans: saeCurve.length, rowsSeen: last?.rowsSeen ?? 0, totalRows: last?.totalRows ?? 0, runEnd: saeRunEnd, held, latent: saeLatent, polysemanticity };
     },
     get modelMemory() {
       return memory.current();

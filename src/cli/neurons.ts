@@ -356,7 +356,7 @@ async function measureLatents(
   const sae = openSaeForLayer(files, modality, recorded.layer, recorded.width);
   const activations = recorded.activations.subarray(0, recorded.count * recorded.width);
   const encoded = await encodeSae(sae, activations);
-  const poly = measureLatentPolysemanticity(sae, activations, encoded, {
+  const poly = await measureLatentPolysemanticity(sae, activations, encoded, {
     threshold: settings.threshold,
     minMembers: settings.minMembers,
     fraction: settings.exampleFraction,

@@ -396,7 +396,7 @@ async function main(): Promise<void> {
     exampleFraction: EXAMPLE_FRACTION,
     maxExamples,
   };
-  const poly = measureLatentPolysemanticity(sae, data.values, encoded, { ...clustering, fraction: EXAMPLE_FRACTION });
+  const poly = await measureLatentPolysemanticity(sae, data.values, encoded, { ...clustering, fraction: EXAMPLE_FRACTION });
   stageProgress({ stage: 'cluster', done: sae.config.dSae, total: sae.config.dSae });
   const lossStarted = performance.now();
   let lossRecovered: SaeLossRecovered | null = null;

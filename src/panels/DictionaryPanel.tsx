@@ -124,6 +124,7 @@ export function DictionaryPanel({ dictionary, directions, live }: { dictionary: 
 function SaeResult({ atlas, summary, dictionary, directions }: { atlas: Atlas; summary: SaeSummary; dictionary: DictionaryTasks | null; directions: DirectionTasks | null }) {
   const latent = useAtlasStore((s) => s.saeLatent);
   const showLatent = useAtlasStore((s) => s.showLatent);
+  const poly = useAtlasStore((s) => s.saePolysemanticity);
   const { config, measures, settings } = summary;
   const order = useMemo(() => {
     const live = Array.from({ length: config.dSae }, (_, i) => i).filter((i) => measures.frequency[i] > 0);
@@ -173,6 +174,7 @@ function SaeResult({ atlas, summary, dictionary, directions }: { atlas: Atlas; s
               <th>latent</th>
               <th>rows</th>
               <th>max</th>
+              {poly && <th title={`Clusters of at least ${poly.minMembers} examples at cos ≥ ${poly.threshold}`}>clusters</th>}
             </tr>
           </thead>
           <tbody>
@@ -185,13 +187,59 @@ function SaeResult({ atlas, summary, dictionary, directions }: { atlas: Atlas; s
                 </th>
                 <td>{percent(measures.frequency[i])}</td>
                 <td>{measures.maxActivation[i].toFixed(2)}</td>
+                {poly && <td>{poly.polysemanticity[i]}</td>}
               </tr>
             ))}
           </tbody>
         </table>
       </div>
+      <LatentPolysemanticity dictionary={dictionary} />
       {latent !== null && <LatentView atlas={atlas} summary={summary} latent={latent} dictionary={dictionary} directions={directions} />}
     </div>
+  );
+}
+
+const histogramText = (histogram: number[]) => histogram.map((n, c) => `${c}: ${n.toLocaleString('en')}`).join(' · ');
+
+/**
+ * Polysemanticity of the latents by neuron embeddings (Foote's measure, the encoder column as the input weights),
+ * over the atlas's rows, beside the neurons' histogram where the Neurons panel measured it.
+ */
+function LatentPolysemanticity({ dictionary }: { dictionary: DictionaryTasks | null }) {
+  const poly = useAtlasStore((s) => s.saePolysemanticity);
+  const neurons = useAtlasStore((s) => s.polysemanticity);
+  const busy = useAtlasStore((s) => s.saeTask?.status === 'running');
+  const [threshold, setThreshold] = useState('');
+  const [minMembers, setMinMembers] = useState('3');
+  return (
+    <>
+      <h3>Polysemanticity of the latents</h3>
+      <form
+        className="row small"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void dictionary?.latentPolysemanticity(threshold.trim() === '' ? null : Number(threshold), Number(minMembers));
+        }}
+      >
+        <label title="Cosine similarity that joins two examples' embeddings">
+          cos ≥ <input className="narrow" placeholder={poly ? String(poly.threshold) : 'default'} value={threshold} onChange={(e) => setThreshold(e.target.value)} data-testid="sae-poly-threshold" />
+        </label>
+        <label title="Examples a cluster needs to count">
+          m <input className="narrow" value={minMembers} onChange={(e) => setMinMembers(e.target.value)} data-testid="sae-poly-min" />
+        </label>
+        <button type="submit" data-testid="sae-poly-run" disabled={!dictionary || busy}>
+          Measure
+        </button>
+      </form>
+      {poly && (
+        <p className="small" data-testid="sae-poly-histogram">
+          Latents with 0 / 1 / 2… clusters (cos ≥ {poly.threshold}, ≥ {poly.minMembers} examples; the atlas's rows): {histogramText(poly.histogram)}; mean{' '}
+          {poly.meanPolysemanticity.toFixed(2)}
+          {poly.deadLatents ? `, ${poly.deadLatents.toLocaleString('en')} never fire` : ''}.
+          {neurons && ` Neurons (their own examples, cos ≥ ${neurons.threshold}, ≥ ${neurons.minMembers}): ${histogramText(neurons.histogram)}; mean ${neurons.meanPolysemanticity.toFixed(2)}.`}
+        </p>
+      )}
+    </>
   );
 }
 

@@ -11,6 +11,8 @@ export interface DictionaryTasks {
   /** Downloads the SAE held as SAELens's two files. */
   save(): Promise<void>;
   latentTop(latent: number): Promise<LatentTop>;
+  /** The held SAE's latents by polysemanticity (null threshold: the modality's), into the store's `saePolysemanticity`. */
+  latentPolysemanticity(threshold: number | null, minMembers: number): Promise<void>;
   /** Stops the training or opening under way; the SAE held before stays. */
   cancel(): void;
 }

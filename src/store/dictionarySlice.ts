@@ -1,10 +1,10 @@
 import type { StateCreator } from 'zustand';
-import type { SaeSummary, SaeTrainProgress } from '../workers/protocol';
+import type { LatentPolysemanticityView, SaeSummary, SaeTrainProgress } from '../workers/protocol';
 import type { AtlasStore } from './index';
 
 /** The dictionary panel's task under way (training, opening files, saving), or the last one's failure; null: idle. */
 export interface SaeTask {
-  kind: 'train' | 'open' | 'save';
+  kind: 'train' | 'open' | 'save' | 'polysemanticity';
   status: 'running' | 'error';
   message: string;
   /** Of a running task: the fraction done (training's rows seen over its total; 0 while it waits its turn). */
@@ -19,6 +19,8 @@ export interface DictionarySlice {
   /** How the last run ended: 'done', 'cancelled', or null while it runs or before any. */
   saeRunEnd: 'done' | 'cancelled' | null;
   saeSummary: SaeSummary | null;
+  /** The held SAE's latents by polysemanticity, once measured (cleared with a new SAE). */
+  saePolysemanticity: LatentPolysemanticityView | null;
   /** The latent whose top rows are shown. */
   saeLatent: number | null;
   setSaeTask: (task: SaeTask | null) => void;
@@ -30,13 +32,14 @@ export interface DictionarySlice {
   /** The SAE now held; the latent shown is cleared, and an opened one clears the curve of the last run. */
   setSaeSummary: (summary: SaeSummary) => void;
   showLatent: (latent: number | null) => void;
+  setSaePolysemanticity: (measured: LatentPolysemanticityView) => void;
 }
 
-type DictionaryState = Pick<DictionarySlice, 'saeTask' | 'saeCurve' | 'saeRunEnd' | 'saeSummary' | 'saeLatent'>;
+type DictionaryState = Pick<DictionarySlice, 'saeTask' | 'saeCurve' | 'saeRunEnd' | 'saeSummary' | 'saePolysemanticity' | 'saeLatent'>;
 
 /** The dictionary state of a newly shown atlas: no SAE (one is trained or opened for an atlas's rows). */
 export function dictionaryFor(): DictionaryState {
-  return { saeTask: null, saeCurve: [], saeRunEnd: null, saeSummary: null, saeLatent: null };
+  return { saeTask: null, saeCurve: [], saeRunEnd: null, saeSummary: null, saePolysemanticity: null, saeLatent: null };
 }
 
 export const createDictionarySlice: StateCreator<AtlasStore, [], [], DictionarySlice> = (set) => ({
@@ -46,6 +49,8 @@ export const createDictionarySlice: StateCreator<AtlasStore, [], [], DictionaryS
   addSaeProgress: (progress, saeTask) => set((s) => ({ saeCurve: [...s.saeCurve, progress], saeTask })),
   endSaeRun: (saeRunEnd) => set({ saeRunEnd }),
   // An SAE opened from files was not trained here: the last run's curve is of another SAE.
-  setSaeSummary: (saeSummary) => set(saeSummary.origin === 'opened' ? { saeSummary, saeLatent: null, saeCurve: [], saeRunEnd: null } : { saeSummary, saeLatent: null }),
+  setSaeSummary: (saeSummary) =>
+    set(saeSummary.origin === 'opened' ? { saeSummary, saePolysemanticity: null, saeLatent: null, saeCurve: [], saeRunEnd: null } : { saeSummary, saePolysemanticity: null, saeLatent: null }),
+  setSaePolysemanticity: (saePolysemanticity) => set({ saePolysemanticity }),
   showLatent: (saeLatent) => set({ saeLatent }),
 });

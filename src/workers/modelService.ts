@@ -35,6 +35,7 @@ import type {
   SaeLensFiles,
   SaeSummary,
   SaeTrainRequest,
+  LatentPolysemanticityView,
   SteerPromptRequest,
   SteerPromptResult,
   WaitProgress,
@@ -403,6 +404,13 @@ export function createModelService(deps: ModelServiceDeps) {
       return withTransfer(top, [top.rows.buffer, top.values.buffer, top.encoder.buffer, top.decoder.buffer] as ArrayBuffer[]);
     },
 
+    /** The held SAE's latents by polysemanticity over the atlas's rows (the modality's threshold unless given); progress counts latents. */
+    async saePolysemanticity(context: CallContext, layout: number, threshold: number | null, minMembers: number): Promise<LatentPolysemanticityView> {
+      const options = { threshold: threshold ?? loadedSession().defaultThreshold, minMembers, signal: context.signal, onProgress: (p: unknown) => context.progress(p) };
+      const view = await dictionaryOf(layout).polysemanticity(options);
+      return withTransfer(view, [view.polysemanticity.buffer as ArrayBuffer]);
+    },
+
     /** Every row's active latents and the SAE's decoder rows, for scoring latents beside neurons (compute worker). */
     async saeLatents(_: CallContext, layout: number): Promise<LatentActivations> {
       const latents = dictionaryOf(layout).latentActivations();
@@ -473,6 +481,7 @@ export function createModelService(deps: ModelServiceDeps) {
     polysemanticity: queued(() => ({ label: 'polysemanticity' }), methods.polysemanticity),
     directionOutputs: queued(() => ({ label: 'output tokens' }), methods.directionOutputs),
     steer: queued(() => ({ label: 'steering' }), methods.steer),
+    saePolysemanticity: queued(() => ({ label: 'latent polysemanticity' }), methods.saePolysemanticity),
     ablate: queued(() => ({ label: 'ablation' }), methods.ablate),
     steerClasses: queued(() => ({ label: 'steering' }), methods.steerClasses),
     ablateClasses: queued(() => ({ label: 'ablation' }), methods.ablateClasses),

@@ -3,7 +3,7 @@ import type { Atlas, AtlasRequest, InputError, ModalityModels, Modality } from '
 import type { ProgressEvent } from '../compute/types';
 import type { GradientTarget, InputSet, RecordedAmount } from '../model/session';
 
-export type { DictionaryTarget, LatentTop, SaeSummary, SaeTaskProgress, SaeTrainRequest } from '../model/sae/dictionary';
+export type { DictionaryTarget, LatentPolysemanticityView, LatentTop, SaeSummary, SaeTaskProgress, SaeTrainRequest } from '../model/sae/dictionary';
 export type { SaeLensFiles } from '../model/sae/saelens';
 export type { AblationMode, AblationTarget, AblationTest } from '../model/text/ablation';
 export type { ImageAblationTest, ImageSteeringTest } from '../model/image/intervention';

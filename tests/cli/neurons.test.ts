@@ -127,7 +127,7 @@ describe('npm run neurons --sae (latents beside neurons)', () => {
     model.dispose();
     const activations = Float32Array.from(rows);
     expect(activations.length / 64).toBe(json.tokens);
-    const direct = measureLatentPolysemanticity(sae, activations, await encodeSae(sae, activations), { threshold: 0.5, minMembers: 2, fraction: 0.75, maxExamples: 2000 });
+    const direct = await measureLatentPolysemanticity(sae, activations, await encodeSae(sae, activations), { threshold: 0.5, minMembers: 2, fraction: 0.75, maxExamples: 2000 });
     expect(latents.histogram).toEqual(direct.histogram);
     expect(latents.deadLatents).toBe(direct.deadLatents);
     expect(latents.meanPolysemanticity).toBeCloseTo(direct.meanPolysemanticity, 12);

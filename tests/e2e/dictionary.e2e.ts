@@ -161,6 +161,22 @@ describe('dictionary: a sparse autoencoder of the atlas layer, trained in the pa
     await page.locator('[data-testid=study-close]').click();
   });
 
+  it("measures the latents' polysemanticity by neuron embeddings, beside the neurons'", async () => {
+    const panel = page.locator('[data-testid=dictionary-panel]');
+    await panel.locator('[data-testid=sae-poly-run]').click();
+    assert.equal(await waitForSaeTask(page), null);
+    const poly = (await saeState(page)).polysemanticity!;
+    console.log(`latent polysemanticity: ${JSON.stringify(poly)}`);
+    assert.equal(poly.histogram.reduce((a, b) => a + b, 0), trained.dSae, 'every latent is counted once');
+    assert.equal(poly.threshold, 0.7, "an image model's default threshold");
+    assert.ok(poly.mean >= 0 && poly.mean <= Math.max(...poly.histogram.keys()), JSON.stringify(poly));
+    assert.match(await panel.locator('[data-testid=sae-poly-histogram]').innerText(), /Latents with 0 \/ 1 \/ 2… clusters/);
+    // The latent list gains each latent's count of clusters.
+    assert.equal(await panel.locator('[data-testid=sae-latents] thead th').count(), 4);
+    await panel.locator('[data-testid=sae-poly-histogram]').scrollIntoViewIfNeeded();
+    await screenshot(page, '71-dictionary-latent-polysemanticity');
+  });
+
   it("saves SAELens's two files and opens them again: the same weights and figures", async () => {
     const panel = page.locator('[data-testid=dictionary-panel]');
     const downloads: Download[] = [];

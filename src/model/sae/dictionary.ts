@@ -9,8 +9,18 @@ import type { LatentActivations } from '../../compute/directions/versusRandom';
 import { encodeAndMeasureSae, type SaeMeasures } from './encode';
 import { readSaeLens, writeSaeLens, type SaeLensFiles } from './saelens';
 import { SAE_TENSORS, type Sae, type SaeConfig, type SparseLatents } from './sae';
+import { DEFAULT_MAX_EXAMPLES, EXAMPLE_FRACTION, type PolysemanticityOptions } from '../directions/polysemanticity';
+import { measureLatentPolysemanticity, type SaePolysemanticity } from './latentPolysemanticity';
 import { latentTopRows, type LatentTopRows } from './topRows';
 import { trainSae, type SaeTrainMetrics, type SaeTrainProgress, type SaeTrainSettings } from './train';
+
+/** An SAE's latents by polysemanticity as the page shows them: the histogram and each latent's count of clusters. */
+export type LatentPolysemanticityView = Omit<SaePolysemanticity, 'latents'> & {
+  threshold: number;
+  minMembers: number;
+  /** Each latent's clusters of at least minMembers examples, by latent id. */
+  polysemanticity: Int32Array;
+};
 
 /** Top rows kept per latent. */
 export const TOP_ROWS = 16;
@@ -139,6 +149,21 @@ export class LayerDictionary {
     const sae = this.held();
     const { count, dSae, rowStart, latent, value } = this.latents!;
     return { count, dSae, rowStart: rowStart.slice(), latent: latent.slice(), value: value.slice(), decoder: sae.weights.W_dec.slice() };
+  }
+
+  /**
+   * Each latent's polysemanticity by neuron embeddings over the rows (Foote's measure with the encoder column as the
+   * input weights: measureLatentPolysemanticity), clustered as the neurons' are; per-latent cluster sizes are dropped.
+   */
+  async polysemanticity(options: PolysemanticityOptions & DictionaryTaskOptions): Promise<LatentPolysemanticityView> {
+    const measured = await measureLatentPolysemanticity(this.held(), this.rows, this.latents!, {
+      fraction: EXAMPLE_FRACTION,
+      maxExamples: DEFAULT_MAX_EXAMPLES,
+      ...options,
+      onProgress: (done, total) => options.onProgress?.({ stage: 'measure', done, total }),
+    });
+    const { latents, ...summary } = measured;
+    return { ...summary, threshold: options.threshold, minMembers: options.minMembers, polysemanticity: Int32Array.from(latents, (l) => l.polysemanticity) };
   }
 
   private held(): Sae {

@@ -7,6 +7,7 @@
  */
 import { neuronClusters, neuronEmbeddings } from '../../compute/directions/neuronClusters';
 import { EXAMPLE_FRACTION, type PolysemanticityOptions } from '../directions/polysemanticity';
+import { createPacer, nextTask } from '../../lib/yieldToPage';
 import { SaeInputError, type Sae, type SparseLatents } from './sae';
 
 export interface LatentPolysemanticity {
@@ -31,8 +32,16 @@ export interface SaePolysemanticity {
   capped: number;
 }
 
-/** Each latent's polysemanticity over `activations` (count x dIn rows) and their sparse latents from encodeSae. */
-export function measureLatentPolysemanticity(sae: Sae, activations: Float32Array, latents: SparseLatents, options: PolysemanticityOptions): SaePolysemanticity {
+/**
+ * Each latent's polysemanticity over `activations` (count x dIn rows) and their sparse latents from encodeSae. It
+ * pauses between latents (`signal` stops it; `onProgress` counts latents), so a worker stays responsive.
+ */
+export async function measureLatentPolysemanticity(
+  sae: Sae,
+  activations: Float32Array,
+  latents: SparseLatents,
+  options: PolysemanticityOptions & { signal?: AbortSignal; onProgress?: (done: number, total: number) => void },
+): Promise<SaePolysemanticity> {
   const { dIn, dSae, applyBDecToInput } = sae.config;
   if (latents.dSae !== dSae || latents.count * dIn !== activations.length) throw new SaeInputError(`The latents (${latents.count} rows of ${latents.dSae}) do not belong to these ${activations.length / dIn} rows and this SAE.`);
   const fraction = options.fraction ?? EXAMPLE_FRACTION;
@@ -56,7 +65,12 @@ export function measureLatentPolysemanticity(sae: Sae, activations: Float32Array
   const out: LatentPolysemanticity[] = [];
   const histogram: number[] = [];
   let capped = 0;
+  const pacer = createPacer(options.signal, 50, 'Measuring the latents cancelled', nextTask);
   for (let i = 0; i < dSae; i++) {
+    if (pacer.due()) {
+      options.onProgress?.(i, dSae);
+      await pacer.pause();
+    }
     const rows = rowOf.subarray(start[i], start[i + 1]);
     const values = valueOf.subarray(start[i], start[i + 1]);
     let max = 0;

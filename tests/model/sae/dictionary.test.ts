@@ -2,7 +2,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { neuronsVersusRandom } from '../../../src/compute/directions/versusRandom';
 import { chooseBackend } from '../../../src/model/backend';
 import { LayerDictionary, type DictionaryTarget } from '../../../src/model/sae/dictionary';
+import { DEFAULT_MAX_EXAMPLES, EXAMPLE_FRACTION } from '../../../src/model/directions/polysemanticity';
 import { encodeSae } from '../../../src/model/sae/encode';
+import { measureLatentPolysemanticity } from '../../../src/model/sae/latentPolysemanticity';
 import { latentColumn } from '../../../src/model/sae/sae';
 import { readSaeLens } from '../../../src/model/sae/saelens';
 import { plantedRows } from './planted';
@@ -62,6 +64,19 @@ describe('LayerDictionary', () => {
     expect(result.summary.latent!.coherence.count).toBe(result.dictionary!.latents);
     expect(result.latentTests!.versusNeurons.coherence).not.toBeNull();
     expect(result.dissection!.latent!.units).toBe(64);
+  });
+
+  it("measures the latents' polysemanticity as measureLatentPolysemanticity does on its rows, with progress", async () => {
+    const held = readSaeLens(dictionary.save(), { modality: 'image', target: { layer: TARGET.layer, width: WIDTH } });
+    const options = { threshold: 0.5, minMembers: 3 };
+    const steps: number[] = [];
+    const view = await dictionary.polysemanticity({ ...options, onProgress: (p) => p.stage === 'measure' && steps.push(p.done) });
+    const direct = await measureLatentPolysemanticity(held, planted.rows, await encodeSae(held, planted.rows), { ...options, fraction: EXAMPLE_FRACTION, maxExamples: DEFAULT_MAX_EXAMPLES });
+    expect(Array.from(view.polysemanticity)).toEqual(direct.latents.map((l) => l.polysemanticity));
+    expect(view.histogram).toEqual(direct.histogram);
+    expect(view.histogram.reduce((a, b) => a + b, 0)).toBe(64);
+    expect([view.threshold, view.minMembers]).toEqual([0.5, 3]);
+    expect(steps.every((d) => d >= 0 && d < 64)).toBe(true);
   });
 
   it('refuses before anything is held, with the reason', () => {

@@ -28,7 +28,7 @@ describe('measureLatentPolysemanticity', () => {
     const rows = Float32Array.from({ length: count * dIn }, () => gaussian(random));
     const latents = await encodeSae(sae, rows);
     const options = { threshold: 0.8, minMembers: 2, maxExamples: 20 };
-    const mine = measureLatentPolysemanticity(sae, rows, latents, options);
+    const mine = await measureLatentPolysemanticity(sae, rows, latents, options);
     const inputs = rows.map((v, i) => v - sae.weights.b_dec[i % dIn]);
     const asNeurons: NeuronInputs = {
       layer: 'sae',
@@ -71,7 +71,7 @@ describe('measureLatentPolysemanticity', () => {
       rows.push(...row);
     }
     const activations = Float32Array.from(rows);
-    const result = measureLatentPolysemanticity(sae, activations, await encodeSae(sae, activations), { threshold: 0.5, minMembers: 3 });
+    const result = await measureLatentPolysemanticity(sae, activations, await encodeSae(sae, activations), { threshold: 0.5, minMembers: 3 });
     expect(result.latents.map((l) => l.polysemanticity)).toEqual([2, 1]);
     expect(result.latents[0].clusters).toEqual([10, 10]);
     expect(result.histogram).toEqual([0, 1, 1]);

@@ -58,7 +58,7 @@ export class InterventionController implements InterventionTasks {
         return { r, request };
       },
       (id, { r, request }) =>
-        this.store.getState().startSteering({ id, direction: r.label, layer: r.layer, end: 'running', alpha: request.alpha, prompt: request.prompt, tokens: { unsteered: [], steered: [] }, result: null }),
+        this.store.getState().startRun('steering', { id, direction: r.label, layer: r.layer, end: 'running', alpha: request.alpha, prompt: request.prompt, tokens: { unsteered: [], steered: [] }, result: null }),
       (pipeline, { r, request }, id, signal) =>
         pipeline.steer(r.ref.recording, request, signal, (p) => {
           const s = this.store.getState();
@@ -79,15 +79,9 @@ export class InterventionController implements InterventionTasks {
         const request: AblatePromptRequest = { layer: r.layer, target: this.ablationTarget(form.mode, r), mode: form.mode, contexts, random: ABLATION_CONTROLS, seed: r.seed };
         return { r, request };
       },
-      (id, { r, request }) => this.store.getState().startAblation({ id, direction: r.label, layer: r.layer, end: 'running', mode: request.mode, fraction: 0, result: null }),
-      (pipeline, { r, request }, id, signal) =>
-        pipeline.ablate(r.ref.recording, request, signal, (p) => {
-          const s = this.store.getState();
-          if (s.ablation?.id !== id) return;
-          if (p.stage === 'waiting') s.setInterventionWait(p.message);
-          else s.ablationProgress(id, p.done / p.total);
-        }),
-      (id, end, result?: AblationTest) => this.store.getState().endAblation(id, end, result),
+      (id, { r, request }) => this.store.getState().startRun('ablation', { id, direction: r.label, layer: r.layer, end: 'running', mode: request.mode, fraction: 0, result: null }),
+      (pipeline, { r, request }, id, signal) => pipeline.ablate(r.ref.recording, request, signal, this.measureProgress('ablation', id)),
+      (id, end, result?: AblationTest) => this.store.getState().endMeasure('ablation', id, end, result),
     );
   }
 
@@ -113,21 +107,26 @@ export class InterventionController implements InterventionTasks {
         return { r, className, kind, request } as const;
       },
       (id, { r, className, kind: k, request }) =>
-        this.store.getState().startClassRun({ id, direction: r.label, layer: r.layer, end: 'running', kind: k, className, alpha: 'alpha' in request ? request.alpha : null, mode: 'mode' in request ? request.mode : null, fraction: 0, result: null }),
+        this.store.getState().startRun('classRun', { id, direction: r.label, layer: r.layer, end: 'running', kind: k, className, alpha: 'alpha' in request ? request.alpha : null, mode: 'mode' in request ? request.mode : null, fraction: 0, result: null }),
       async (pipeline, asked, id, signal) => {
-        const progress = (p: MeasureProgress) => {
-          const s = this.store.getState();
-          if (s.classRun?.id !== id) return;
-          if (p.stage === 'waiting') s.setInterventionWait(p.message);
-          else s.classRunProgress(id, p.done / p.total);
-        };
+        const progress = this.measureProgress('classRun', id);
         const recording = asked.r.ref.recording;
         return asked.kind === 'steer'
           ? ({ kind: 'steer', test: await pipeline.steerClasses(recording, asked.request, signal, progress) } as const)
           : ({ kind: 'ablate', test: await pipeline.ablateClasses(recording, asked.request as ClassAblateRequest, signal, progress) } as const);
       },
-      (id, end, result?: ClassResult) => this.store.getState().endClassRun(id, end, result),
+      (id, end, result?: ClassResult) => this.store.getState().endMeasure('classRun', id, end, result),
     );
+  }
+
+  /** A measuring run's progress into the store while it is the run on screen: its wait for the model, then its fraction done. */
+  private measureProgress(kind: 'ablation' | 'classRun', id: number): (p: MeasureProgress) => void {
+    return (p) => {
+      const s = this.store.getState();
+      if (s[kind]?.id !== id) return;
+      if (p.stage === 'waiting') s.setInterventionWait(p.message);
+      else s.measureProgress(kind, id, p.done / p.total);
+    };
   }
 
   /** What an ablation removes: the direction (projected out), or the neuron (zeroed, or set to its mean). */

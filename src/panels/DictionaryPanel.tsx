@@ -6,7 +6,7 @@ import { useAtlasStore } from '../store';
 import type { SaeSummary } from '../workers/protocol';
 import type { DictionaryTasks } from './dictionaryTasks';
 import type { DirectionTasks } from './directionTasks';
-import { asTop } from './NeuronsPanel';
+import { asTop, histogramText } from './NeuronsPanel';
 import { SaeChart } from './SaeChart';
 
 const LATENTS_LISTED = 40;
@@ -198,8 +198,6 @@ function SaeResult({ atlas, summary, dictionary, directions }: { atlas: Atlas; s
     </div>
   );
 }
-
-const histogramText = (histogram: number[]) => histogram.map((n, c) => `${c}: ${n.toLocaleString('en')}`).join(' · ');
 
 /**
  * Polysemanticity of the latents by neuron embeddings (Foote's measure, the encoder column as the input weights),

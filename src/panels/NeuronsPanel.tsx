@@ -11,6 +11,8 @@ import type { DirectionTasks } from './directionTasks';
 const fmt = (s: ScoreSummary | null) => (s && s.count > 0 ? `${s.mean.toFixed(2)} ± ${s.std.toFixed(2)}` : '–');
 const fmtP = (t: { p: number } | null) => (t ? (t.p < 1e-3 ? t.p.toExponential(1) : t.p.toFixed(3)) : '–');
 const percent = (v: number) => `${(100 * v).toFixed(0)}%`;
+/** A polysemanticity histogram as "clusters: units", neurons' or latents'. */
+export const histogramText = (histogram: number[]) => histogram.map((n, c) => `${c}: ${n.toLocaleString('en')}`).join(' · ');
 const NEURONS_LISTED = 40;
 const EXAMPLES_SHOWN = 6;
 
@@ -195,7 +197,7 @@ function PolysemanticityView({ atlas, directions, disabled }: { atlas: Atlas; di
     <>
       <p className="small" data-testid="poly-histogram">
         {poly.neurons.length} neurons of {poly.layer}, cos ≥ {poly.threshold}, clusters of ≥ {poly.minMembers}: mean {poly.meanPolysemanticity.toFixed(2)};{' '}
-        {poly.histogram.map((n, c) => `${c}: ${n}`).join(' · ')}
+        {histogramText(poly.histogram)}
         {poly.deadNeurons ? ` (${poly.deadNeurons} never fire)` : ''}.
       </p>
       {poly.notices.map((n) => (

@@ -53,20 +53,21 @@ export interface InterventionSlice {
   interventionProblem: string | null;
   /** A run while it waits its turn on the model: what for. */
   interventionWait: string | null;
-  startSteering: (run: SteeringRun) => void;
+  /** A new run of its kind on screen; the last problem and wait are cleared. */
+  startRun: <K extends RunKind>(kind: K, run: NonNullable<InterventionState[K]>) => void;
   addSteerToken: (id: number, token: SteerToken) => void;
   endSteering: (id: number, end: RunEnd, result?: SteerPromptResult) => void;
-  startAblation: (run: AblationRun) => void;
-  ablationProgress: (id: number, fraction: number) => void;
-  endAblation: (id: number, end: RunEnd, result?: AblationTest) => void;
-  startClassRun: (run: ClassRun) => void;
-  classRunProgress: (id: number, fraction: number) => void;
-  endClassRun: (id: number, end: RunEnd, result?: ClassResult) => void;
+  /** The fraction done of a measuring run (an ablation, a class run). */
+  measureProgress: (kind: MeasureKind, id: number, fraction: number) => void;
+  endMeasure: <K extends MeasureKind>(kind: K, id: number, end: RunEnd, result?: NonNullable<InterventionState[K]>['result']) => void;
   setInterventionProblem: (message: string | null) => void;
   setInterventionWait: (message: string | null) => void;
 }
 
 type InterventionState = Pick<InterventionSlice, 'steering' | 'ablation' | 'classRun' | 'interventionProblem' | 'interventionWait'>;
+/** The runs the panel shows, one of each kind; the measuring ones report a fraction done, then a result. */
+type RunKind = 'steering' | 'ablation' | 'classRun';
+type MeasureKind = Exclude<RunKind, 'steering'>;
 
 /** The intervention state of a newly shown atlas: nothing run (a run belongs to the atlas's recording). */
 export function interventionFor(): InterventionState {
@@ -74,7 +75,7 @@ export function interventionFor(): InterventionState {
 }
 
 /** `update` applied to the `kind` run on screen if it is run `id`; an answer for a replaced run changes nothing. */
-function onRun<K extends 'steering' | 'ablation' | 'classRun'>(kind: K, id: number, update: (run: NonNullable<AtlasStore[K]>) => Partial<NonNullable<AtlasStore[K]>>) {
+function onRun<K extends RunKind>(kind: K, id: number, update: (run: NonNullable<AtlasStore[K]>) => Partial<NonNullable<AtlasStore[K]>>) {
   return (s: AtlasStore): Partial<AtlasStore> => {
     const run = s[kind];
     return run?.id === id ? { [kind]: { ...run, ...update(run as NonNullable<AtlasStore[K]>) } } : {};
@@ -83,15 +84,12 @@ function onRun<K extends 'steering' | 'ablation' | 'classRun'>(kind: K, id: numb
 
 export const createInterventionSlice: StateCreator<AtlasStore, [], [], InterventionSlice> = (set) => ({
   ...interventionFor(),
-  startSteering: (steering) => set({ steering, interventionProblem: null, interventionWait: null }),
+  startRun: (kind, run) => set({ [kind]: run, interventionProblem: null, interventionWait: null }),
   addSteerToken: (id, token) => set((s) => ({ ...onRun('steering', id, (run) => ({ tokens: { ...run.tokens, [token.side]: [...run.tokens[token.side], token.text] } }))(s), interventionWait: null })),
   endSteering: (id, end, result) => set((s) => ({ ...onRun('steering', id, () => ({ end, result: result ?? null }))(s), interventionWait: null })),
-  startAblation: (ablation) => set({ ablation, interventionProblem: null, interventionWait: null }),
-  ablationProgress: (id, fraction) => set((s) => ({ ...onRun('ablation', id, () => ({ fraction }))(s), interventionWait: null })),
-  endAblation: (id, end, result) => set((s) => ({ ...onRun('ablation', id, () => ({ end, result: result ?? null, ...(result ? { fraction: 1 } : {}) }))(s), interventionWait: null })),
-  startClassRun: (classRun) => set({ classRun, interventionProblem: null, interventionWait: null }),
-  classRunProgress: (id, fraction) => set((s) => ({ ...onRun('classRun', id, () => ({ fraction }))(s), interventionWait: null })),
-  endClassRun: (id, end, result) => set((s) => ({ ...onRun('classRun', id, () => ({ end, result: result ?? null, ...(result ? { fraction: 1 } : {}) }))(s), interventionWait: null })),
+  measureProgress: (kind, id, fraction) => set((s) => ({ ...onRun(kind, id, () => ({ fraction }))(s), interventionWait: null })),
+  endMeasure: (kind, id, end, result) =>
+    set((s) => ({ ...onRun(kind, id, () => ({ end, result: result ?? null, ...(result ? { fraction: 1 } : {}) }) as Partial<AblationRun & ClassRun>)(s), interventionWait: null })),
   setInterventionProblem: (interventionProblem) => set({ interventionProblem }),
   setInterventionWait: (interventionWait) => set({ interventionWait }),
 });

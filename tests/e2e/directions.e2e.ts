@@ -25,6 +25,18 @@ async function lassoMiddle(page: Page): Promise<void> {
   await page.waitForFunction(() => window.__atlas!.selection.points.length > 0);
 }
 
+/** Waits until the Interventions panel's run of `kind` (another than run `before`, if given) has ended. */
+async function runEnded(page: Page, kind: 'steering' | 'ablation' | 'classRun', before: number | null = null): Promise<void> {
+  await page.waitForFunction(
+    ({ k, b }) => {
+      const run = window.__atlas!.interventions[k];
+      return run !== null && run.id !== b && run.end !== 'running';
+    },
+    { k: kind, b: before },
+    { timeout: 120_000, polling: 50 },
+  );
+}
+
 /** Waits for the concept panel's task to finish; fails with its message if it failed. */
 async function waitForTask(page: Page, timeout = 240_000): Promise<void> {
   const handle = await page.waitForFunction(() => {
@@ -126,11 +138,7 @@ describe('Directions in Chromium: concepts, TCAV, class filter (built-in image m
     if (needsAtlas(t)) return;
     const panel = page.locator('[data-testid=interventions-panel]');
     const classRun = () => page.evaluate(() => window.__atlas!.interventions.classRun);
-    const finished = (before: number | null) =>
-      page.waitForFunction((b) => {
-        const run = window.__atlas!.interventions.classRun;
-        return run !== null && run.id !== b && run.end !== 'running';
-      }, before, { timeout: 120_000, polling: 50 });
+    const finished = (before: number | null) => runEnded(page, 'classRun', before);
     await panel.scrollIntoViewIfNeeded();
     assert.equal(await panel.locator('[data-testid=steer-prompt]').count(), 0, 'an image model has no prompt');
     await panel.locator('[data-testid=steer-class]').selectOption({ label: 'Trouser' });
@@ -339,7 +347,7 @@ describe('Directions in Chromium: concepts and TCAV on the built-in GPT-2', { ti
       assert.match((await interventions()).problem!, pattern);
       assert.match(await panel.locator('[data-testid=steer-problem]').innerText(), pattern);
     };
-    const finished = (kind: 'steering' | 'ablation') => page.waitForFunction((k) => !['running', undefined].includes(window.__atlas!.interventions[k]?.end), kind, { timeout: 120_000, polling: 50 });
+    const finished = (kind: 'steering' | 'ablation') => runEnded(page, kind);
     await panel.scrollIntoViewIfNeeded();
     await refused(/The prompt is empty/);
     assert.equal((await interventions()).steering, null, 'nothing ran');

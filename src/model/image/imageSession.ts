@@ -4,7 +4,7 @@ import { defaultThreshold } from '../directions/polysemanticity';
 import type { AtlasParams, AtlasRequest } from '../../compute/atlas';
 import { NO_RECORDING, type ClassCapability, type GradientTarget, type ImageSource, type InputSet, type ModelSession, type SessionDeps, type SessionNeuronInputs, type StepOptions } from '../session';
 import type { ImageModel } from './imageModel';
-import { imageAblationTest, imageSteeringTest, layerMoments, splitImages } from './intervention';
+import { imageAblationTest, imageSteeringTest, layerMoments, splitImages, type SplitImages } from './intervention';
 import { preparedInputs } from './modelInputs';
 import type { RawImage } from './preprocess';
 import { readAhead } from './readAhead';
@@ -33,6 +33,8 @@ export class ImageSession implements ModelSession {
   readonly tokens = null;
   /** The last recording's inputs (by name: the table keeps only the inputs that recorded). */
   private recorded: { images: ImageProvider; names: string[] } | null = null;
+  /** The last recording's images as the class interventions split them (a seed's), kept between requests. */
+  private split: { seed: number; images: SplitImages } | null = null;
 
   constructor(
     readonly model: ImageModel,
@@ -68,6 +70,7 @@ export class ImageSession implements ModelSession {
     const images = await this.imagesOf(inputs);
     const { thumbnails, ...recorded } = await recordImageAtlas(this.model, images, request, { encodePng: this.deps.encodePng, ...options });
     this.recorded = { images, names: recorded.names };
+    this.split = null;
     const amount = { count: recorded.names.length, unit: 'images' as const };
     return { ...recorded, amount, visualisable: { model: this.model, layer: request.layer, thumbnails } };
   }
@@ -137,13 +140,18 @@ export class ImageSession implements ModelSession {
 
   /**
    * The recording's images (at most INTERVENTION_IMAGE_BYTES of them, prepared) split in halves, seeded: the held-in
-   * half gives the layer's moments (α's unit, the units' means), the held-out half is measured.
+   * half gives the layer's moments (α's unit, the units' means), the held-out half is measured. The split is kept
+   * for the next request with the same seed (reading and preparing every image again is most of a request's time).
    */
   private async interventionImages(layer: string, seed: number, signal?: AbortSignal) {
-    const size = this.model.inputHeight * this.model.inputWidth * this.model.inputChannels;
-    const max = Math.max(4, Math.floor(INTERVENTION_IMAGE_BYTES / (4 * size)));
-    const split = await splitImages(this.model, this.recordedInputs().provider, { heldOut: 0.5, seed, max, signal });
-    return { ...split, moments: layerMoments(this.model, layer, split.heldIn) };
+    if (this.split?.seed !== seed) {
+      const size = this.model.inputHeight * this.model.inputWidth * this.model.inputChannels;
+      const max = Math.max(4, Math.floor(INTERVENTION_IMAGE_BYTES / (4 * size)));
+      this.split = null;
+      this.split = { seed, images: await splitImages(this.model, this.recordedInputs().provider, { heldOut: 0.5, seed, max, signal }) };
+    }
+    const { images } = this.split;
+    return { ...images, moments: layerMoments(this.model, layer, images.heldIn) };
   }
 
   readonly classes: ClassCapability = {

@@ -107,7 +107,6 @@ export const continuation = (g: Generation): Continuation => ({ ids: g.ids, text
 export interface Steered {
   /** The unit α is counted in. */
   scale: number;
-  intervention: Intervention;
   unsteered: Generation;
   steered: Generation;
   heldOut: ProbabilityShift;
@@ -151,7 +150,7 @@ export async function steerGeneration(
   const failures = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
   if (failures.length) throw failures.find((e) => !isAbortError(e)) ?? failures[0];
   const [unsteered, steered] = settled.map((r) => (r as PromiseFulfilledResult<Generation>).value);
-  return { scale, intervention, unsteered, steered, heldOut: probabilityShift(model, windows.heldOut, intervention) };
+  return { scale, unsteered, steered, heldOut: probabilityShift(model, windows.heldOut, intervention) };
 }
 
 /**

@@ -27,7 +27,7 @@ const cells = new Map<string, { points: number; hits: number; tally: Map<string,
 for (let r = 0; r < points.input.length; r++) {
   const key = `${cellOf(points.layoutX[r], g)},${cellOf(points.layoutY[r], g)}`;
   const cell = cells.get(key) ?? { points: 0, hits: 0, tally: new Map<string, number>() };
-  const token = tokens[points.input[r]][points.token![r]];
+  const token = tokens[points.input[r]][points.position[r]];
   cell.points++;
   if (WORDS.has(token.trim().toLowerCase())) cell.hits++;
   cell.tally.set(token, (cell.tally.get(token) ?? 0) + 1);

@@ -9,7 +9,7 @@
  * per cell, a column per recipe and the best exemplar's crop last, for a person.
  *
  * Flags: --models default,mobilenet  --recipes current,lr-0.1,...  --cells N  --steps N  --cpu-steps N (0: no cpu row)
- *        --grid N  --tries N */
+ *        --grid N  --tries N  --offset N (skip the seeded sample's first N cells: a tuning set disjoint from them) */
 import { gridPosition } from '../src/renderers/patch';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -81,6 +81,7 @@ const { values: flags } = parseArgs({
     grid: { type: 'string' },
     tries: { type: 'string', default: '1' },
     recipes: { type: 'string', default: 'current' },
+    offset: { type: 'string', default: '0' },
   },
 });
 
@@ -108,6 +109,10 @@ const RECIPES: Record<string, Recipe> = {
   'lr-0.1-decay-1.25': { options: { learningRate: 0.1, decayPower: 1.25 } },
   'lr-0.1-pooled': { options: { learningRate: 0.1, site: 'pooled' } },
   'decay-1.25-pooled': { options: { decayPower: 1.25, site: 'pooled' } },
+  // Study 4: variations on the page's standard quality, tuned on cells disjoint from the ones it is judged on.
+  'standard-plain': { options: iconRecipe('standard', Infinity), whiten: false },
+  'standard-cos-4': { options: { ...iconRecipe('standard', Infinity), cossimPower: 4 } },
+  'standard-strong': { options: { ...iconRecipe('standard', Infinity), transforms: { pad: 0.1, jitter: 0.08, scales: [0.9, 0.95, 1, 1.05, 1.1], angles: [-15, -10, -5, 0, 5, 10, 15] } } },
 };
 /** The page's qualities (src/featureVis/recipe.ts) are recipes too, measured as the page runs them. */
 const isQuality = (name: string): name is IconQuality => (ICON_QUALITIES as readonly string[]).includes(name);
@@ -182,6 +187,7 @@ async function runModel(config: BenchConfig): Promise<Row[]> {
   const steps = Number(flags.steps ?? config.steps);
   const cpuSteps = Number(flags['cpu-steps'] ?? config.cpuSteps);
   const tries = Number(flags.tries);
+  const offset = Number(flags.offset);
   const t0 = performance.now();
   const { atlas } = await buildAtlasInNode({ model: config.model, images: config.images, labels: config.labels, params: { samplesPerInput: config.samplesPerImage, gridSizes: [g], seed: 0 } });
   const layer = atlas.layer.name;
@@ -208,11 +214,12 @@ async function runModel(config: BenchConfig): Promise<Row[]> {
     }
 
     const level = atlas.levels.find((l) => l.size === g)!;
-    const cells = sampleCells(level.cells, k, 0);
+    // The sample's first cells do not depend on its length: --offset 48 --cells 16 is disjoint from --cells 48.
+    const cells = sampleCells(level.cells, offset + k, 0).slice(offset);
     const members = cellRows(atlas, g);
     const directions = new Float32Array(cells.length * dim);
     cells.forEach((c, i) => directions.set(c.mean, i * dim));
-    console.log(`grid ${g}: ${level.cells.length} cells, ${level.cells.filter((c) => c.count >= 3).length} with >= 3 members; visualising a seeded sample of ${cells.length}`);
+    console.log(`grid ${g}: ${level.cells.length} cells, ${level.cells.filter((c) => c.count >= 3).length} with >= 3 members; visualising a seeded sample of ${cells.length}${offset ? ` (its cells ${offset}..${offset + cells.length - 1})` : ''}`);
 
     const choice = await chooseFeatureVisBackend(model, layer, { size: config.size });
     console.log(choice.message);

@@ -38,7 +38,7 @@ held-out images more than the same ablation of seeded random directions (or rand
 
   npm run ablate -- --images <dir|sample> --class <name> [--model <dir|default>] [--layer <name>] [options]
 
-  --model <dir|default>   a TF.js layers model folder; default: the built-in CNN (models/fashion-cnn)
+  --model <dir|default>   a TF.js layers or graph model folder; default: the built-in CNN (models/fashion-cnn)
   --images <dir|sample>   a folder with one sub-folder of images per class (named as the model's classes), or sample:
                           the bundled Fashion-MNIST sample (for the built-in CNN)
   --labels <file>         class names, one per line or synset_words.txt, for a model without them

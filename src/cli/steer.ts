@@ -46,7 +46,7 @@ held-out images more than seeded random directions do (no generation, no prompt)
 
   npm run steer -- --images <dir|sample> --class <name> --alpha <a> [--model <dir|default>] [--layer <name>] [options]
 
-  --model <dir|default>   a TF.js layers model folder; default: the built-in CNN (models/fashion-cnn)
+  --model <dir|default>   a TF.js layers or graph model folder; default: the built-in CNN (models/fashion-cnn)
   --images <dir|sample>   a folder with one sub-folder of images per class (named as the model's classes), or sample:
                           the bundled Fashion-MNIST sample (for the built-in CNN)
   --labels <file>         class names, one per line or synset_words.txt, for a model without them

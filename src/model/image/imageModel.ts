@@ -227,25 +227,27 @@ export class ImageModel {
 
   /**
    * The model cut at a layer, for interventions (issue 20): the layer's activation for a batch, and the class
-   * probabilities the rest of the network computes from a value of that activation (the same weights). Layers
-   * models only; the caller owns what both return.
+   * probabilities the rest of the network computes from a value of that activation (the same weights). A graph
+   * model is run on from the layer's node with the batch still fed at its input, so branches around the layer
+   * (skip connections) see the image as they would; a layers model is rebuilt from the layer on, and refused where
+   * a branch goes around it. `probabilitiesFrom` reads the batch: call it while the batch lives. The caller owns
+   * what both return.
    */
   splitAt(batch: tf.Tensor4D, layerName: string): { activation: tf.Tensor; probabilitiesFrom: (value: tf.Tensor) => tf.Tensor2D } {
     this.layer(layerName);
     this.checkInput(batch);
-    if (!this.layersModel) {
-      throw new ModelUseError(
-        `Interventions at a layer need a layers model; "${this.name}" is a graph model, whose graph cannot be run on from an inner node here.`,
-      );
-    }
     if (this.outputSize === 0) throw new ModelUseError(`Model "${this.name}" has no class output to read an intervention's effect on.`);
+    const probabilities = (out: tf.Tensor) => (this.outputIsProbability ? out : tf.softmax(out)) as tf.Tensor2D;
+    if (this.graphModel) {
+      const graph = this.graphModel;
+      const input = graph.inputs[0].name;
+      const activation = graph.execute(batch, layerName) as tf.Tensor;
+      const probabilitiesFrom = (value: tf.Tensor) => tf.tidy(() => probabilities(graph.execute({ [input]: batch, [layerName]: value }, this.graphOutput) as tf.Tensor));
+      return { activation, probabilitiesFrom };
+    }
     const { head, tail } = this.cut(layerName);
     const activation = head.predict(batch) as tf.Tensor;
-    const probabilitiesFrom = (value: tf.Tensor) =>
-      tf.tidy(() => {
-        const out = tail.predict(value) as tf.Tensor;
-        return (this.outputIsProbability ? out : tf.softmax(out)) as tf.Tensor2D;
-      });
+    const probabilitiesFrom = (value: tf.Tensor) => tf.tidy(() => probabilities(tail.predict(value) as tf.Tensor));
     return { activation, probabilitiesFrom };
   }
 

@@ -233,11 +233,105 @@ describe('other topologies: a dead channel, a skip connection, a graph model', (
     model.dispose();
   });
 
-  it.skipIf(!hasFixtures)(`refuses a graph model with a message ${hasFixtures ? '' : SKIP_FIXTURES}`, async () => {
+  it('a graph model runs on from an inner node with the image still fed, so a branch around the layer sees it', async () => {
+    // images -> a = Relu -> b = Relu -> sum = images + b -> Reshape [-1, 4]: a skip connection around a and b.
+    const float = { T: { type: 'DT_FLOAT' } };
+    const node = (name: string, op: string, input: string[], attr: object = float) => ({ name, op, input, attr });
+    const topology = {
+      node: [
+        node('images', 'Placeholder', [], { dtype: { type: 'DT_FLOAT' }, shape: { shape: { dim: [{ size: '-1' }, { size: '2' }, { size: '2' }, { size: '1' }] } } }),
+        node('shape', 'Const', [], { dtype: { type: 'DT_INT32' }, value: { tensor: { dtype: 'DT_INT32', tensorShape: { dim: [{ size: '2' }] } } } }),
+        node('a', 'Relu', ['images']),
+        node('b', 'Relu', ['a']),
+        node('sum', 'AddV2', ['images', 'b']),
+        node('logits', 'Reshape', ['sum', 'shape'], { T: { type: 'DT_FLOAT' }, Tshape: { type: 'DT_INT32' } }),
+      ],
+      versions: { producer: 1 },
+    };
+    const artifacts: tf.io.ModelArtifacts = {
+      format: 'graph-model',
+      modelTopology: topology,
+      weightSpecs: [{ name: 'shape', shape: [2], dtype: 'int32' }],
+      weightData: new Int32Array([-1, 4]).buffer,
+    };
+    const model = await ImageModel.fromArtifacts(artifacts, 'graph-skip');
+    const inputs = Float32Array.from([0.5, -1, 2, -0.25, -3, 1, 0, 0.75]);
+    const before = tf.memory().numTensors;
+    const batch = tf.tensor4d(inputs, [2, 2, 2, 1]);
+    const { activation, probabilitiesFrom } = model.splitAt(batch, 'b');
+    const [shifted, zeros] = tf.tidy(() => [activation.add(1), tf.zerosLike(activation)]);
+    const [clean, moved, zeroed, plain] = [probabilitiesFrom(activation), probabilitiesFrom(shifted), probabilitiesFrom(zeros), model.classify(batch)].map((t) => {
+      const values = t.dataSync() as Float32Array;
+      t.dispose();
+      return values;
+    });
+    tf.dispose([batch, activation, shifted, zeros]);
+    expect(tf.memory().numTensors).toBe(before);
+    // float64: softmax over each image's 4 values of x + relu(x) (+ 1 at b).
+    const softmax = (row: number[]) => {
+      const top = Math.max(...row);
+      const e = row.map((x) => Math.exp(x - top));
+      return e.map((x) => x / e.reduce((a, b) => a + b, 0));
+    };
+    const expected = (shift: number) => [0, 1].flatMap((i) => softmax(Array.from(inputs.subarray(i * 4, i * 4 + 4), (x) => x + Math.max(0, x) + shift)));
+    expect(maxAbs(clean, expected(0))).toBeLessThanOrEqual(1e-6);
+    expect(maxAbs(clean, plain)).toBeLessThanOrEqual(1e-7);
+    // Adding 1 to every value of b adds 1 to every logit: the softmax is unchanged, but each logit's branch through
+    // the image must still be there, or the probabilities would be softmax(1 + relu(x)).
+    expect(maxAbs(moved, expected(1))).toBeLessThanOrEqual(1e-6);
+    expect(maxAbs(zeroed, [0, 1].flatMap((i) => softmax(Array.from(inputs.subarray(i * 4, i * 4 + 4)))))).toBeLessThanOrEqual(1e-6);
+    model.dispose();
+  });
+
+  it.skipIf(!hasFixtures)(`MobileNet (a graph model): adding and projecting out at Conv2d_13 equal its head in float64 ${hasFixtures ? '' : SKIP_FIXTURES}`, async () => {
     const { artifacts, name } = await artifactsFromDirectory(join(FIXTURES, 'models/mobilenet_v1_025_224'));
     const model = await ImageModel.fromArtifacts(artifacts, name);
-    const one = { inputs: new Float32Array(224 * 224 * 3), count: 1 };
-    await expect(intervenedProbabilities(model, model.defaultLayer, one, [null])).rejects.toThrow(/need a layers model; .* is a graph model/);
+    const layer = model.defaultLayer;
+    expect(layer).toMatch(/Conv2d_13_pointwise\/Relu6$/);
+    const count = 2;
+    const inputs = Float32Array.from({ length: count * 224 * 224 * 3 }, (_, i) => (((i * 7919) % 251) / 125) - 1);
+    const few = { inputs, count };
+    const v = randomDirections(256, 1, 3);
+    const before = tf.memory().numTensors;
+    const [clean, added, projected] = await intervenedProbabilities(model, layer, few, [
+      null,
+      { kind: 'add', layer, vector: v.map((x) => 2 * x) },
+      { kind: 'project-out', layer, direction: v },
+    ]);
+    expect(tf.memory().numTensors).toBe(before);
+    const batch = tf.tensor4d(inputs, [count, 224, 224, 3]);
+    const plain = tf.tidy(() => model.classify(batch).dataSync() as Float32Array);
+    const { activation } = model.run(batch, layer);
+    const h = activation.dataSync() as Float32Array; // count x 7 x 7 x 256
+    tf.dispose([batch, activation]);
+    // The head after the layer: global mean pool, a 1x1 convolution with bias (1001 logits), softmax; in float64.
+    const weights = (model.tfModel as tf.GraphModel).weights;
+    const W = weights['module/MobilenetV1/Logits/Conv2d_1c_1x1/weights'][0].dataSync() as Float32Array;
+    const b = weights['module/MobilenetV1/Logits/Conv2d_1c_1x1/biases'][0].dataSync() as Float32Array;
+    const head = (change: (row: Float64Array) => void) =>
+      Array.from({ length: count }, (_, n) => {
+        const pooled = new Float64Array(256);
+        for (let p = 0; p < 49; p++) {
+          const row = Float64Array.from(h.subarray((n * 49 + p) * 256, (n * 49 + p + 1) * 256));
+          change(row);
+          row.forEach((x, c) => (pooled[c] += x / 49));
+        }
+        const logits = Array.from(b, (bias, k) => pooled.reduce((sum, x, c) => sum + x * W[c * 1001 + k], bias));
+        const top = Math.max(...logits);
+        const e = logits.map((z) => Math.exp(z - top));
+        const total = e.reduce((a, x) => a + x, 0);
+        return e.map((x) => x / total);
+      }).flat();
+    expect(maxAbs(clean, plain)).toBeLessThanOrEqual(1e-6);
+    expect(maxAbs(clean, head(() => {}))).toBeLessThanOrEqual(1e-5);
+    expect(maxAbs(added, head((row) => row.forEach((x, c) => (row[c] = x + 2 * v[c]))))).toBeLessThanOrEqual(1e-5);
+    expect(maxAbs(projected, head((row) => {
+      const dot = row.reduce((sum, x, c) => sum + x * v[c], 0);
+      row.forEach((x, c) => (row[c] = x - dot * v[c]));
+    }))).toBeLessThanOrEqual(1e-5);
+    // Each intervention moves the probabilities by more than the tolerance.
+    expect(maxAbs(added, clean)).toBeGreaterThan(1e-4);
+    expect(maxAbs(projected, clean)).toBeGreaterThan(1e-4);
     model.dispose();
   });
 });

@@ -11,7 +11,7 @@ type Store = typeof useAtlasStore;
 
 /** Most tokens a continuation may ask for in the page. */
 export const MAX_STEER_TOKENS = 200;
-/** Random ablations each ablation is tested against (the issue's "at least 20, seeded"). */
+/** Random ablations (and random steering directions) each run is tested against (the issue's "at least 20, seeded"). */
 export const ABLATION_CONTROLS = 20;
 
 /** A checked request: the layer, the unit direction (or neuron) and its name in words. */
@@ -54,7 +54,11 @@ export class InterventionController implements InterventionTasks {
         const maxTokens = wholeNumber(form.tokens, 'Tokens', 1, MAX_STEER_TOKENS);
         const temperature = finiteNumber(form.temperature, 'The temperature');
         if (temperature < 0) throw new Error(`The temperature must be 0 (greedy) or more; got ${temperature}.`);
-        const request: SteerPromptRequest = { layer: r.layer, direction: r.direction, alpha, prompt: form.prompt, maxTokens, temperature, topK: 0, seed: r.seed };
+        const watch = form.watch.split(',').map((w) => w.trim()).filter((w) => w !== '');
+        // Refused here, before anything runs, so that the run on screen stays.
+        if (watch.length) await (await this.pipeline()).watchedTokens(watch);
+        const test = watch.length ? { watch, random: ABLATION_CONTROLS } : {};
+        const request: SteerPromptRequest = { layer: r.layer, direction: r.direction, alpha, prompt: form.prompt, maxTokens, temperature, topK: 0, seed: r.seed, ...test };
         return { r, request };
       },
       (id, { r, request }) =>

@@ -388,14 +388,19 @@ export class AtlasPipeline {
     return this.modelClient.call('saveSae', [layout]);
   }
 
-  /** A latent's top rows (the atlas's points) and directions. */
   /** The held SAE's latents by polysemanticity over the atlas's rows (model worker). */
   saePolysemanticity(layout: number, threshold: number | null, minMembers: number, signal?: AbortSignal, onProgress?: (p: SaeTaskProgress | WaitProgress) => void): Promise<LatentPolysemanticityView> {
     return this.modelCall('saePolysemanticity', [layout, threshold, minMembers], { signal, onProgress });
   }
 
+  /** A latent's top rows (the atlas's points) and directions. */
   saeLatentTop(layout: number, latent: number): Promise<LatentTop> {
     return this.modelClient.call('saeLatentTop', [layout, latent]);
+  }
+
+  /** The token ids of words a steering test watches; refuses a word of more than one token (model worker, which holds the tokenizer). */
+  watchedTokens(words: string[]): Promise<number[]> {
+    return this.modelClient.call('watchedTokens', [words]);
   }
 
   dispose(): void {

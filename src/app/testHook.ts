@@ -5,7 +5,7 @@ import { selectedInputs } from '../atlas/selection';
 import { selectLevel } from '../store/selectors';
 import { cellTints } from '../atlas/cellTint';
 import { sampleModelMemory, type ModelMemory } from './modelMemory';
-import type { RecordingStats, SteerToken } from '../workers/protocol';
+import type { RecordingStats, SteeringTest, SteerToken } from '../workers/protocol';
 
 /** The name of the performance marks that record each change of `status`, with the new status as detail. */
 export const STATUS_MARK = 'atlas-status';
@@ -88,11 +88,12 @@ export interface AtlasTestHook {
   };
   /**
    * The Interventions panel: the last steering run (its id, a new one per request; its direction, layer and α, how it ended, each continuation as
-   * streamed so far or as finished, and the held-out KL once done), the last ablation run (how far, then its rise in
+   * streamed so far or as finished, the held-out KL once done, and with watched words their rise in probability against the random
+   * directions'), the last ablation run (how far, then its rise in
    * loss against the random ablations'), an image model's last class run, and the last refused or failed request's message.
    */
   readonly interventions: {
-    steering: { id: number; direction: string; layer: string; alpha: number; end: string; unsteered: string; steered: string; streamed: { unsteered: number; steered: number }; kl: number | null } | null;
+    steering: { id: number; direction: string; layer: string; alpha: number; end: string; unsteered: string; steered: string; streamed: { unsteered: number; steered: number }; kl: number | null; watched: { tokens: string[]; rise: number; randomMean: number; pT: number; pRank: number; controls: number } | null } | null;
     ablation: { id: number; direction: string; layer: string; mode: string; end: string; fraction: number; increase: number | null; randomMean: number | null; pT: number | null; controls: number } | null;
     /** An image model's class steered or ablated: the class's value (rise in probability, drop in accuracy) against the controls'. */
     classRun: { id: number; kind: string; direction: string; className: string; end: string; fraction: number; value: number | null; randomMean: number | null; pT: number | null; controls: number; images: number } | null;
@@ -227,13 +228,14 @@ export function installTestHook(store: typeof useAtlasStore, view: () => AtlasVi
       return { neurons: p.neurons.length, mean: p.meanPolysemanticity, histogram: p.histogram, neuron: polyNeuron, clusters: shown?.clusters.map((c) => c.size) ?? [] };
     },
     get interventions() {
+      const watchedSummary = (t: SteeringTest | undefined) => t ? { tokens: t.tokens.map((k) => k.text), rise: t.rise.value, randomMean: t.rise.randomMean, pT: t.rise.pT, pRank: t.rise.pRank, controls: t.rise.randomValues.length } : null;
       const { steering: r, ablation: a, classRun: c, interventionProblem } = store.getState();
       const measured = c?.result ? (c.result.kind === 'steer' ? { test: c.result.test, v: c.result.test.rise } : { test: c.result.test, v: c.result.test.accuracyDrop }) : null;
       const text = (side: SteerToken['side']) => (r!.result ? r!.result[side].text : r!.tokens[side].join(''));
       const increase = a?.result?.increase;
       return {
         steering: r
-          ? { id: r.id, direction: r.direction, layer: r.layer, alpha: r.alpha, end: r.end, unsteered: text('unsteered'), steered: text('steered'), streamed: { unsteered: r.tokens.unsteered.length, steered: r.tokens.steered.length }, kl: r.result?.heldOut.klMean ?? null }
+          ? { id: r.id, direction: r.direction, layer: r.layer, alpha: r.alpha, end: r.end, unsteered: text('unsteered'), steered: text('steered'), streamed: { unsteered: r.tokens.unsteered.length, steered: r.tokens.steered.length }, kl: r.result?.heldOut.klMean ?? null, watched: watchedSummary(r.result?.significance) }
           : null,
         ablation: a
           ? { id: a.id, direction: a.direction, layer: a.layer, mode: a.mode, end: a.end, fraction: a.fraction, increase: increase?.value ?? null, randomMean: increase?.randomMean ?? null, pT: increase?.pT ?? null, controls: increase?.randomValues.length ?? 0 }

@@ -1,6 +1,6 @@
 import type { ImageModel } from '../model/image/imageModel';
 import { imageSteeringTest, scaleAlong, type ImageSteeringTest } from '../model/image/intervention';
-import { continuation, steerGeneration, steeringTest, type Continuation, type ProbabilityShift, type SteeringControls, type SteeringTest } from '../model/text/steering';
+import { continuation, steerGeneration, steeringTest, watchedTokens, type Continuation, type ProbabilityShift, type SteeringControls, type SteeringTest } from '../model/text/steering';
 import type { TextModel } from '../model/text/textModel';
 import { encode } from '../model/text/tokenizer';
 import { contextsFrom, directionOf, type DirectionSources } from './directions';
@@ -47,16 +47,6 @@ export interface SteerOptions {
   controls?: SteeringControls;
 }
 
-/** The token ids of `words` as they appear inside a sentence (with a leading space); each must be one token. */
-export function watchedTokens(words: readonly string[]): number[] {
-  if (words.length === 0) throw new Error('--watch needs at least one word.');
-  return words.map((word) => {
-    const ids = encode(` ${word.trim()}`);
-    if (ids.length !== 1) throw new Error(`--watch: " ${word.trim()}" is ${ids.length} tokens; give words that are one token each.`);
-    return ids[0];
-  });
-}
-
 /** Generates with and without the steering vector, and measures its effect on held-out contexts. */
 export async function steer(options: SteerOptions, model: TextModel): Promise<SteerReport> {
   const layer = model.layer(options.layer);
@@ -90,7 +80,7 @@ export async function steer(options: SteerOptions, model: TextModel): Promise<St
     heldOut,
     ...(random > 0
       ? {
-          significance: steeringTest(model.gpt2, layer.name, contexts.slice(options.contexts), direction, options.alpha, watched, {
+          significance: await steeringTest(model.gpt2, layer.name, contexts.slice(options.contexts), direction, options.alpha, watched, {
             random,
             seed: options.seed,
             controls: options.controls ?? 'alpha',

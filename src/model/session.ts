@@ -12,7 +12,7 @@ import type { ImageProvider } from './image/recordImages';
 import type { TextFile } from './text/documents';
 import type { ImageAblationTest, ImageSteeringTest } from './image/intervention';
 import type { AblationMode, AblationTarget, AblationTest } from './text/ablation';
-import type { Continuation, ProbabilityShift, SteerSide } from './text/steering';
+import type { Continuation, ProbabilityShift, SteeringTest, SteerSide } from './text/steering';
 import type { LayerInfo } from './recordTable';
 
 /**
@@ -148,6 +148,9 @@ export interface SteerPromptRequest {
   temperature: number;
   topK: number;
   seed: number;
+  /** Words whose probability over the held-out contexts is tested against `random` random directions of the same α. */
+  watch?: string[];
+  random?: number;
 }
 
 /** The prompt continued without and with steering, and the steering's effect on held-out contexts of the recording. */
@@ -160,6 +163,8 @@ export interface SteerPromptResult {
   heldOut: ProbabilityShift;
   /** Contexts the scale was measured on (the held-out ones are in heldOut). */
   scaleContexts: number;
+  /** With `watch`: the watched words' rise in probability over the held-out contexts against random directions. */
+  significance?: SteeringTest;
 }
 
 /** A token of a continuation as it comes. */

@@ -32,6 +32,7 @@ export function InterventionsPanel({ interventions, live }: { interventions: Int
   const [prompt, setPrompt] = useState('');
   const [tokens, setTokens] = useState('30');
   const [temperature, setTemperature] = useState('0');
+  const [watch, setWatch] = useState('');
   const [mode, setMode] = useState<AblationMode>('project');
   const [contexts, setContexts] = useState('16');
   const classRun = useAtlasStore((s) => s.classRun);
@@ -108,7 +109,7 @@ export function InterventionsPanel({ interventions, live }: { interventions: Int
         className="steer-form small"
         onSubmit={(e) => {
           e.preventDefault();
-          void interventions?.steer({ ...about, alpha, prompt, tokens, temperature });
+          void interventions?.steer({ ...about, alpha, prompt, tokens, temperature, watch });
         }}
       >
         {text && <textarea rows={3} placeholder="a prompt to continue" value={prompt} onChange={(e) => setPrompt(e.target.value)} data-testid="steer-prompt" />}
@@ -130,6 +131,11 @@ export function InterventionsPanel({ interventions, live }: { interventions: Int
             Steer
           </button>
         </div>
+        {text && (
+          <label className="row" title="Words of one token each, comma-separated: their probability over the held-out contexts is tested against 20 random directions of the same α">
+            watch <input value={watch} placeholder="e.g. sea, ship, boat (optional)" onChange={(e) => setWatch(e.target.value)} data-testid="steer-watch" />
+          </label>
+        )}
       </form>
       <h3>Ablate</h3>
       <form
@@ -239,6 +245,7 @@ function ClassRunView({ run, classNames }: { run: ClassRun; classNames: string[]
 
 function SteeringView({ run }: { run: SteeringRun }) {
   const held = run.result?.heldOut;
+  const test = run.result?.significance;
   const side = (name: SteerToken['side'], title: string) => (
     <div className="steer-side">
       <div className="small muted">
@@ -273,6 +280,13 @@ function SteeringView({ run }: { run: SteeringRun }) {
             Lowered most: {held.suppressed.slice(0, 6).map((t) => `${JSON.stringify(t.text)} ${change(t.change)}`).join(', ')}
           </p>
         </div>
+      )}
+      {test && (
+        <p className="small" data-testid="steer-significance">
+          P({test.tokens.map((t) => JSON.stringify(t.text)).join(', ')}) over the held-out positions: {test.clean.toExponential(2)} → {test.steered.toExponential(2)}, a rise of{' '}
+          {change(test.rise.value)} against {test.random} random directions of the same α: {change(test.rise.randomMean)} ± {test.rise.randomStd.toExponential(1)}. Larger than random:{' '}
+          {pText(test.rise)}.
+        </p>
       )}
     </div>
   );

@@ -20,6 +20,8 @@ export interface SteerForm extends InterventionForm {
   tokens: string;
   /** 0: greedy. */
   temperature: string;
+  /** Words (comma-separated, one token each) whose probability over held-out contexts is tested against random directions; blank: no test. */
+  watch: string;
 }
 
 /** The ablation form: how to ablate, and (GPT-2) over how many of the atlas's contexts the loss is measured. */

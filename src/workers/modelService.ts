@@ -17,6 +17,7 @@ import type { ImageModel } from '../model/image/imageModel';
 import { openSession, type OpenSessionDeps } from '../model/openSession';
 import { NO_RECORDING, type ModelSession, type ModelSummary } from '../model/session';
 import { LayerDictionary } from '../model/sae/dictionary';
+import { watchedTokens } from '../model/text/steering';
 import type {
   BackendInfo,
   BackendRequest,
@@ -398,6 +399,11 @@ export function createModelService(deps: ModelServiceDeps) {
       return withTransfer(files, [files.weights.buffer as ArrayBuffer]);
     },
 
+    /** The GPT-2 token ids of words as a steering test watches them (each one token with a leading space); refuses a word that is not. */
+    async watchedTokens(_: CallContext, words: string[]): Promise<number[]> {
+      return watchedTokens(words);
+    },
+
     /** A latent's strongest rows (the atlas's points) and its encoder and decoder directions. */
     async saeLatentTop(_: CallContext, layout: number, latent: number): Promise<LatentTop> {
       const top = dictionaryOf(layout).latentTop(latent);
@@ -491,6 +497,7 @@ export function createModelService(deps: ModelServiceDeps) {
     saveSae: methods.saveSae,
     saeLatentTop: methods.saeLatentTop,
     saeLatents: methods.saeLatents,
+    watchedTokens: methods.watchedTokens,
   };
 }
 

@@ -22,7 +22,7 @@ const atlas = {
 } as unknown as Atlas;
 const model = { modality: 'text', layers: [{ name: 'h.0', shape: [1, WIDTH] }, { name: 'h.1', shape: [1, WIDTH] }] } as unknown as ModelSummary;
 const concept: Concept = { id: 'c1', name: 'sea', layer: 'h.1', method: 'difference-of-means', direction: Float32Array.of(3, 4, 0, 0), accuracy: 1, folds: 5, positives: 2, negatives: 2, source: 'test' };
-const form: SteerForm = { layer: 'h.1', direction: { kind: 'concept', id: 'c1' }, seed: '0', classIndex: '0', alpha: '4', prompt: 'The whale', tokens: '5', temperature: '0' };
+const form: SteerForm = { layer: 'h.1', direction: { kind: 'concept', id: 'c1' }, seed: '0', classIndex: '0', alpha: '4', prompt: 'The whale', tokens: '5', temperature: '0', watch: '' };
 const result = (text: string): SteerPromptResult => ({
   promptIds: [1],
   scale: 2,
@@ -44,6 +44,12 @@ function fakePipeline() {
   const pipeline = {
     steer: (_recording: number, request: SteerPromptRequest, signal?: AbortSignal, onToken?: Call['report']) => run(request, signal, onToken),
     ablate: (_recording: number, request: AblatePromptRequest, signal?: AbortSignal, onProgress?: Call['report']) => run(request, signal, onProgress),
+    // The worker's check: here, a word with a capital is "two tokens".
+    watchedTokens: async (words: string[]) => {
+      const long = words.find((w) => /[A-Z]/.test(w));
+      if (long) throw new Error(`" ${long}" is 2 tokens; watch words that are one token each (with a leading space).`);
+      return words.map((_, k) => k);
+    },
     saeLatentTop: async (_layout: number, latent: number) => ({ latent, rows: new Int32Array(0), values: new Float32Array(0), encoder: new Float32Array(WIDTH), decoder: Float32Array.of(0, 0, 2, 0) }),
   };
   return { pipeline: pipeline as unknown as AtlasPipeline, calls };
@@ -69,6 +75,7 @@ describe("the Interventions panel's tasks", () => {
     const asked = calls[0].request as SteerPromptRequest;
     expect(Array.from(asked.direction)).toEqual([0.6, 0.8, 0, 0].map(Math.fround));
     expect([asked.layer, asked.alpha, asked.maxTokens, asked.prompt]).toEqual(['h.1', 4, 5, 'The whale']);
+    expect(asked.watch).toBeUndefined();
     calls[0].report({ stage: 'waiting', done: 0, total: 0, message: 'Waiting for SAE training to finish…' });
     expect(state().interventionWait).toMatch(/Waiting/);
     calls[0].report({ side: 'steered', text: ' sea' });
@@ -78,6 +85,20 @@ describe("the Interventions panel's tasks", () => {
     calls[0].finish(result(' sea'));
     await done;
     expect(state().steering).toMatchObject({ end: 'done', direction: 'concept "sea"', result: { scale: 2 } });
+  });
+
+  it('asks for the watched words (trimmed, blanks dropped) to be tested against 20 random directions', async () => {
+    const done = interventions.steer({ ...form, watch: ' sea, ship ,, ' });
+    await vi.waitFor(() => expect(calls).toHaveLength(1));
+    const asked = calls[0].request as SteerPromptRequest;
+    expect([asked.watch, asked.random]).toEqual([['sea', 'ship'], 20]);
+    calls[0].finish(result(' sea'));
+    await done;
+    const shown = state().steering;
+    await interventions.steer({ ...form, watch: 'sea, Ishmaelite' });
+    expect(state().interventionProblem).toMatch(/" Ishmaelite" is 2 tokens/);
+    expect(calls).toHaveLength(1);
+    expect(state().steering).toBe(shown);
   });
 
   it('refuses a bad request with a message and keeps the run on screen; the next request clears the message', async () => {

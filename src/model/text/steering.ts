@@ -1,11 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { isAbortError } from '../../lib/abort';
+import { createPacer, nextTask } from '../../lib/yieldToPage';
 import { versusRandom, type VersusRandom } from '../../compute/directions/stats';
 import { componentsAlong, steeringVectors, type SteeringControls } from '../intervention';
 import { generate, type GenerateOptions, type Generation, type StopReason } from './generate';
 import { Gpt2InputError, intervene, layerWidth, type Gpt2Model, type Intervention } from './gpt2';
 import { lengthBatches } from './recordText';
-import { decode, tokenTexts } from './tokenizer';
+import { decode, encode, tokenTexts } from './tokenizer';
 
 export type { SteeringControls } from '../intervention';
 
@@ -153,17 +154,45 @@ export async function steerGeneration(
   return { scale, unsteered, steered, heldOut: probabilityShift(model, windows.heldOut, intervention) };
 }
 
+/** The token ids of `words` as they appear inside a sentence (with a leading space); each must be one token. */
+export function watchedTokens(words: readonly string[]): number[] {
+  const wanted = words.map((w) => w.trim()).filter((w) => w !== '');
+  if (wanted.length === 0) throw new Gpt2InputError('No words to watch: give at least one.');
+  return wanted.map((word) => {
+    const ids = encode(` ${word}`);
+    if (ids.length !== 1) throw new Gpt2InputError(`" ${word}" is ${ids.length} tokens; watch words that are one token each (with a leading space).`);
+    return ids[0];
+  });
+}
+
+/** Cancelling and progress for the passes over held-out windows. */
+export interface PassOptions {
+  signal?: AbortSignal;
+  /** Windows done of all. */
+  onProgress?: (done: number, total: number) => void;
+}
+
 /**
  * The mean over every position of `windows` of the total next-token probability of the `watched` ids: clean, and with
- * each of `vectors` added to `layer` at every position (each batch shares one forward up to the layer).
+ * each of `vectors` added to `layer` at every position (each batch shares one forward up to the layer). Paced:
+ * it yields between batches and stops at `signal`.
  */
-export function watchedProbability(model: Gpt2Model, layer: string, windows: readonly Int32Array[], vectors: readonly Float32Array[], watched: readonly number[]): { positions: number; clean: number; steered: number[] } {
+export async function watchedProbability(
+  model: Gpt2Model,
+  layer: string,
+  windows: readonly Int32Array[],
+  vectors: readonly Float32Array[],
+  watched: readonly number[],
+  options: PassOptions = {},
+): Promise<{ positions: number; clean: number; steered: number[] }> {
   const vocab = model.config.vocabSize;
   const bad = watched.find((id) => !Number.isInteger(id) || id < 0 || id >= vocab);
   if (bad !== undefined) throw new Gpt2InputError(`Token id ${bad} is outside the vocabulary of ${vocab}.`);
   if (watched.length === 0) throw new Gpt2InputError('No tokens to watch.');
   const sums = new Float64Array(1 + vectors.length);
+  const pacer = createPacer(options.signal, 50, 'Steering test cancelled', nextTask);
   let positions = 0;
+  let done = 0;
   for (const batch of lengthBatches(windows, 4)) {
     const ids = batch.map((w) => windows[w]);
     const totals = tf.tidy(() => {
@@ -174,17 +203,25 @@ export function watchedProbability(model: Gpt2Model, layer: string, windows: rea
       const steered = vectors.map((vector) => total(intervene(activation, { kind: 'add', layer, vector })));
       return tf.stack([total(activation), ...steered]);
     });
-    const values = totals.dataSync();
-    totals.dispose();
+    let values: Float32Array;
+    try {
+      values = (await totals.data()) as Float32Array;
+    } finally {
+      totals.dispose();
+    }
     for (let k = 0; k < sums.length; k++) sums[k] += values[k];
     positions += ids.length * ids[0].length;
+    done += ids.length;
+    options.onProgress?.(done, windows.length);
+    if (pacer.due()) await pacer.pause();
+    else pacer.check();
   }
   if (positions === 0) throw new Gpt2InputError('No held-out contexts to measure on.');
   const [clean, ...steered] = Array.from(sums, (s) => s / positions);
   return { positions, clean, steered };
 }
 
-export interface SteeringTestOptions {
+export interface SteeringTestOptions extends PassOptions {
   /** Random directions; at least 2. Default 20. */
   random?: number;
   seed?: number;
@@ -216,14 +253,14 @@ export interface SteeringTest {
  * Adds α·scale(v)·v, and the same for `random` seeded random unit directions r (sized as `controls` says), at
  * `layer`, and tests whether v raises the watched tokens' probability over `windows` more than the random directions do.
  */
-export function steeringTest(model: Gpt2Model, layer: string, windows: readonly Int32Array[], direction: Float32Array, alpha: number, watched: readonly number[], options: SteeringTestOptions): SteeringTest {
+export async function steeringTest(model: Gpt2Model, layer: string, windows: readonly Int32Array[], direction: Float32Array, alpha: number, watched: readonly number[], options: SteeringTestOptions): Promise<SteeringTest> {
   const random = options.random ?? 20;
   const seed = options.seed ?? 0;
   const controls = options.controls ?? 'alpha';
   if (!Number.isInteger(random) || random < 2) throw new Gpt2InputError(`The controls need a spread: at least 2 random directions, not ${random}.`);
   const scale = (v: Float32Array) => projectionScale(model, layer, v, options.scaleWindows);
   const sized = steeringVectors(direction, alpha, random, seed, controls, scale);
-  const { positions, clean, steered } = watchedProbability(model, layer, windows, sized.vectors, watched);
+  const { positions, clean, steered } = await watchedProbability(model, layer, windows, sized.vectors, watched, options);
   const texts = tokenTexts(Array.from(watched));
   return {
     tokens: watched.map((id, k) => ({ id, text: texts[k] })),

@@ -6,7 +6,7 @@ import { nextTokenGradients } from '../directions/textGradients';
 import { NO_RECORDING, type AblatePromptRequest, type SteerPromptRequest, type SteerPromptResult, type SteerToken, type DirectionOutputs, type GradientTarget, type InputSet, type ModelSession, type SessionDeps, type SessionNeuronInputs, type StepOptions, type TextSource, type TokenCapability } from '../session';
 import { documentsFromFiles, type TextFile } from './documents';
 import { recordTextActivations, recordTextAtlas } from './recordText';
-import { continuation, steerGeneration } from './steering';
+import { continuation, steerGeneration, steeringTest, watchedTokens } from './steering';
 import { ablationTest, type AblationTest } from './ablation';
 import type { TextModel } from './textModel';
 import { encode, tokenTexts } from './tokenizer';
@@ -147,6 +147,8 @@ export class TextSession implements ModelSession, TokenCapability {
     const layer = this.model.layer(request.layer).name;
     const promptIds = encode(request.prompt);
     if (promptIds.length === 0) throw new Error('The prompt is empty: type some text to continue.');
+    // Checked before anything runs, so that a word of several tokens is refused at once.
+    const watched = request.watch ? watchedTokens(request.watch) : null;
     const contexts = this.contexts();
     const scale = contexts.filter((_, k) => k % 2 === 0).slice(0, STEER_CONTEXTS);
     const heldOut = contexts.length > 1 ? contexts.filter((_, k) => k % 2 === 1).slice(0, STEER_CONTEXTS) : scale;
@@ -157,6 +159,9 @@ export class TextSession implements ModelSession, TokenCapability {
       { scale, heldOut },
       { signal: options.signal, onToken: (side, id) => options.onToken?.({ side, text: tokenTexts([id])[0] }) },
     );
+    const significance = watched
+      ? await steeringTest(this.model.gpt2, layer, heldOut, request.direction, request.alpha, watched, { random: request.random, seed: request.seed, scaleWindows: scale, signal: options.signal })
+      : undefined;
     return {
       promptIds: Array.from(promptIds),
       scale: steered.scale,
@@ -164,6 +169,7 @@ export class TextSession implements ModelSession, TokenCapability {
       steered: continuation(steered.steered),
       heldOut: steered.heldOut,
       scaleContexts: scale.length,
+      ...(significance ? { significance } : {}),
     };
   }
 

@@ -7,7 +7,8 @@ import { ablatedLosses, ablationTest, unitMeans } from '../../../src/model/text/
 import { Gpt2Model, isGpt2MaskBuffer, type Intervention } from '../../../src/model/text/gpt2';
 import { parseGpt2Config } from '../../../src/model/text/gpt2Config';
 import { readSafetensors } from '../../../src/model/text/safetensors';
-import { projectionScale, steeringTest, watchedProbability } from '../../../src/model/text/steering';
+import { projectionScale, steeringTest, watchedProbability, watchedTokens } from '../../../src/model/text/steering';
+import { encode } from '../../../src/model/text/tokenizer';
 import { tinyGpt2Files } from './tinyGpt2';
 
 const CONFIG = { n_embd: 32, n_layer: 3, n_head: 4, n_positions: 24 };
@@ -151,17 +152,17 @@ describe('Ablation in a GPT-2 layer', () => {
     const before = tf.memory().numTensors;
     await ablationTest(model, 'h.1', ids, { kind: 'unit', unit: 2 }, 'mean', { random: 2 });
     await ablationTest(model, 'h.1', ids, { kind: 'direction', direction: randomDirections(32, 1, 1) }, 'project', { random: 2 });
-    steeringTest(model, 'h.1', ids, randomDirections(32, 1, 1), 3, [11, 262], { random: 2, scaleWindows: ids });
+    await steeringTest(model, 'h.1', ids, randomDirections(32, 1, 1), 3, [11, 262], { random: 2, scaleWindows: ids });
     expect(tf.memory().numTensors).toBe(before);
   });
 });
 
 describe('Steering against random directions', () => {
-  it('measures the watched tokens\' probability as the whole forward with the vector added does', () => {
+  it('measures the watched tokens\' probability as the whole forward with the vector added does', async () => {
     const ids = windows(2, 7, 8);
     const watched = [11, 262, 1000];
     const vector = randomDirections(32, 1, 3).map((x) => 5 * x);
-    const { clean, steered, positions } = watchedProbability(model, 'h.1', ids, [new Float32Array(32), vector], watched);
+    const { clean, steered, positions } = await watchedProbability(model, 'h.1', ids, [new Float32Array(32), vector], watched);
     const host = (intervention: Intervention | null) => {
       let sum = 0;
       for (const w of ids) {
@@ -177,10 +178,10 @@ describe('Steering against random directions', () => {
     expect(steered[1]).not.toBeCloseTo(clean, 7);
   });
 
-  it('sizes the random vectors by the same α in their own unit, or by the same norm, and with α = 0 finds no rise anywhere', () => {
+  it('sizes the random vectors by the same α in their own unit, or by the same norm, and with α = 0 finds no rise anywhere', async () => {
     const ids = windows(2, 6, 9);
     const direction = randomDirections(32, 1, 4);
-    const none = steeringTest(model, 'h.2', ids, direction, 0, [11], { random: 3, scaleWindows: ids });
+    const none = await steeringTest(model, 'h.2', ids, direction, 0, [11], { random: 3, scaleWindows: ids });
     expect(none.steered).toBe(none.clean);
     expect(none.rise.randomValues).toEqual([0, 0, 0]);
     expect(none.rise.pT).toBe(1);
@@ -188,15 +189,31 @@ describe('Steering against random directions', () => {
     const controls = randomDirections(32, 3, 1);
     const control = (k: number) => controls.slice(k * 32, (k + 1) * 32);
     const scale = projectionScale(model, 'h.2', direction, ids);
-    const sameNorm = steeringTest(model, 'h.2', ids, direction, -4, [11], { random: 3, seed: 1, controls: 'norm', scaleWindows: ids });
+    const sameNorm = await steeringTest(model, 'h.2', ids, direction, -4, [11], { random: 3, seed: 1, controls: 'norm', scaleWindows: ids });
     expect(sameNorm.norm).toBeCloseTo(4 * scale, 5);
     sameNorm.randomNorms.forEach((n) => expect(n).toBeCloseTo(4 * scale, 4));
-    const brute = watchedProbability(model, 'h.2', ids, [0, 1, 2].map((k) => control(k).map((x) => -4 * scale * x)), [11]);
+    const brute = await watchedProbability(model, 'h.2', ids, [0, 1, 2].map((k) => control(k).map((x) => -4 * scale * x)), [11]);
     sameNorm.rise.randomValues.forEach((rise, k) => expect(rise).toBeCloseTo(brute.steered[k] - brute.clean, 9));
 
-    const sameAlpha = steeringTest(model, 'h.2', ids, direction, -4, [11], { random: 3, seed: 1, scaleWindows: ids });
+    const sameAlpha = await steeringTest(model, 'h.2', ids, direction, -4, [11], { random: 3, seed: 1, scaleWindows: ids });
     expect(sameAlpha.controls).toBe('alpha');
     sameAlpha.randomNorms.forEach((n, k) => expect(n).toBeCloseTo(4 * projectionScale(model, 'h.2', control(k), ids), 4));
     expect(sameAlpha.rise.value).toBeCloseTo(sameNorm.rise.value, 12);
+  });
+
+  it('reports progress per window, stops when cancelled, and reads watched words as one token each', async () => {
+    const ids = windows(5, 6, 10);
+    const done: number[] = [];
+    await steeringTest(model, 'h.1', ids, randomDirections(32, 1, 2), 2, [11], { random: 2, scaleWindows: ids, onProgress: (d, total) => done.push(d / total) });
+    expect(done.at(-1)).toBe(1);
+    expect(done).toEqual([...done].sort((a, b) => a - b));
+    const stop = new AbortController();
+    stop.abort();
+    const before = tf.memory().numTensors;
+    await expect(steeringTest(model, 'h.1', ids, randomDirections(32, 1, 2), 2, [11], { random: 2, scaleWindows: ids, signal: stop.signal })).rejects.toThrow(/cancelled/i);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(watchedTokens([' sea', 'ship ', ''])).toEqual([Array.from(encode(' sea'))[0], Array.from(encode(' ship'))[0]]);
+    expect(() => watchedTokens(['  '])).toThrow('No words to watch');
+    expect(() => watchedTokens(['Ishmaelite'])).toThrow(/tokens; watch words that are one token each/);
   });
 });

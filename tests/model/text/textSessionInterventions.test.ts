@@ -76,6 +76,21 @@ describe("the page's steering (TextSession.steer)", () => {
     expect(seen).toBeLessThan(10);
     expect(tf.memory().numTensors).toBe(before);
   });
+
+  it('with watched words, tests their rise over the held-out contexts against random directions; a word of two tokens is refused before any token', async () => {
+    const before = tf.memory().numTensors;
+    const result = await session.steer({ ...request, watch: ['sea', 'ship'], random: 3 }, {});
+    expect(tf.memory().numTensors).toBe(before);
+    const test = result.significance!;
+    expect(test.tokens.map((t) => t.text)).toEqual([' sea', ' ship']);
+    expect(test.rise.randomValues).toHaveLength(3);
+    expect(test.rise.value).toBeCloseTo(test.steered - test.clean, 12);
+    expect(test.positions).toBe(result.heldOut.positions);
+    expect((await session.steer(request, {})).significance).toBeUndefined();
+    let tokens = 0;
+    await expect(session.steer({ ...request, watch: ['Ishmaelite'], random: 3 }, { onToken: () => tokens++ })).rejects.toThrow(/tokens; watch words that are one token each/);
+    expect(tokens).toBe(0);
+  });
 });
 
 describe("the page's ablation (TextSession.ablate)", () => {

@@ -356,6 +356,7 @@ describe('Directions in Chromium: concepts and TCAV on the built-in GPT-2', { ti
     assert.equal(await panel.locator('[data-testid=steer-kind]').inputValue(), 'concept');
     await panel.locator('[data-testid=steer-alpha]').fill('8');
     await panel.locator('[data-testid=steer-tokens]').fill('20');
+    await panel.locator('[data-testid=steer-watch]').fill('sea, ship, whale');
     await panel.locator('[data-testid=steer-run]').click();
     await finished('steering');
     const done = (await interventions()).steering!;
@@ -368,7 +369,18 @@ describe('Directions in Chromium: concepts and TCAV on the built-in GPT-2', { ti
     assert.ok(done.kl !== null && done.kl > 0, `KL ${done.kl}`);
     assert.equal(await panel.locator('[data-testid=steer-steered]').innerText(), `The ship sailed out of the harbour and the${done.steered}`);
     await panel.locator('[data-testid=steer-heldout]').waitFor();
+    // The watched words' rise over the held-out contexts, against 20 random directions of the same α.
+    const watched = done.watched!;
+    assert.deepEqual(watched.tokens, [' sea', ' ship', ' whale']);
+    assert.equal(watched.controls, 20);
+    assert.ok(Number.isFinite(watched.rise) && Number.isFinite(watched.randomMean), JSON.stringify(watched));
+    assert.ok(watched.pT > 0 && watched.pT <= 1 && watched.pRank >= 1 / 21 && watched.pRank <= 1, JSON.stringify(watched));
+    assert.match(await panel.locator('[data-testid=steer-significance]').innerText(), /against 20 random directions of the same α: .* Larger than random: t -?\d/);
     await panel.screenshot({ path: join(outputDir, 'directions-10-text-steering.png') });
+    await panel.locator('[data-testid=steer-watch]').fill('Ishmaelite');
+    await refused(/" Ishmaelite" is \d tokens; watch words that are one token each/);
+    assert.deepEqual((await interventions()).steering, done, 'the run on screen stays');
+    await panel.locator('[data-testid=steer-watch]').fill('');
 
     // Bad input: a message, and the run on screen stays.
     await panel.locator('[data-testid=steer-alpha]').fill('a lot');

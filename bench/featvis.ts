@@ -188,6 +188,7 @@ async function runModel(config: BenchConfig): Promise<Row[]> {
   const cpuSteps = Number(flags['cpu-steps'] ?? config.cpuSteps);
   const tries = Number(flags.tries);
   const offset = Number(flags.offset);
+  if (!(Number.isInteger(offset) && offset >= 0)) throw new Error(`--offset must be a whole number of cells to skip; got "${flags.offset}".`);
   const t0 = performance.now();
   const { atlas } = await buildAtlasInNode({ model: config.model, images: config.images, labels: config.labels, params: { samplesPerInput: config.samplesPerImage, gridSizes: [g], seed: 0 } });
   const layer = atlas.layer.name;
@@ -216,6 +217,8 @@ async function runModel(config: BenchConfig): Promise<Row[]> {
     const level = atlas.levels.find((l) => l.size === g)!;
     // The sample's first cells do not depend on its length: --offset 48 --cells 16 is disjoint from --cells 48.
     const cells = sampleCells(level.cells, offset + k, 0).slice(offset);
+    if (cells.length < k) console.log(`asked for ${k} cells from the ${offset}th of the sample; there are ${cells.length} (the grid has ${level.cells.filter((c) => c.count >= 3).length} with >= 3 members)`);
+    if (cells.length === 0) throw new Error('no cell to visualise.');
     const members = cellRows(atlas, g);
     const directions = new Float32Array(cells.length * dim);
     cells.forEach((c, i) => directions.set(c.mean, i * dim));

@@ -19,7 +19,7 @@ const path = process.argv[2];
 if (!path) throw new Error('usage: node --import tsx bench/seaCell.ts <atlas.json>');
 const atlas = parseAtlas(readFileSync(path, 'utf8'));
 if (atlas.modality !== 'text') throw new Error(`${path} is not a text atlas.`);
-const level = atlas.levels[0];
+const level = atlas.levels.reduce((a, b) => (b.size < a.size ? b : a));
 const g = level.size;
 const { points } = atlas;
 const tokens = atlas.inputs.tokens;

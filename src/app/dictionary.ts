@@ -2,6 +2,7 @@ import type { Atlas } from '../compute/atlas';
 import { downloadBlob, fileSlug } from '../export/download';
 import { isAbortError } from '../lib/abort';
 import { messageOf } from '../lib/errors';
+import { wholeNumber } from '../lib/validate';
 import { SAE_CFG_FILE, SAE_WEIGHTS_FILE } from '../model/sae/saelens';
 import type { DictionaryTasks } from '../panels/dictionaryTasks';
 import type { useAtlasStore } from '../store';
@@ -115,6 +116,37 @@ export class DictionaryController implements DictionaryTasks {
    * clusters of at least `minMembers`), with progress; a failure is the task's message, and the SAE stays.
    */
   async latentPolysemanticity(threshold: number | null, minMembers: number): Promise<void> {
+    await this.measure('polysemanticity', "Measuring the latents' polysemanticity", 'latents', async (pipeline, signal, onProgress) => {
+      if (threshold !== null && !(threshold >= -1 && threshold <= 1)) throw new Error(`the threshold is a cosine similarity, from -1 to 1; got ${threshold}.`);
+      if (!Number.isInteger(minMembers) || minMembers < 1) throw new Error(`m is a whole number of examples, at least 1; got ${minMembers}.`);
+      const measured = await pipeline.saePolysemanticity(this.layout(), threshold, minMembers, signal, onProgress);
+      return () => this.store.getState().setSaePolysemanticity(measured);
+    });
+  }
+
+  /** A GPT-2 layer's SAE spliced in for the layer over the atlas's first contexts: the loss clean, spliced and zero-ablated. */
+  async lossRecovered(contexts: string): Promise<void> {
+    await this.measure('loss', 'Measuring the loss recovered', 'contexts', async (pipeline, signal, onProgress) => {
+      if (this.store.getState().atlas?.modality !== 'text') throw new Error('loss recovered is measured on a GPT-2 layer: the next-token loss of its texts.');
+      const count = wholeNumber(contexts, 'Contexts', 1);
+      const ref = this.live();
+      if (!ref) throw new Error('the loss is measured on the texts of an atlas built in this session: build it first.');
+      const measured = await pipeline.saeLossRecovered(ref.recording, ref.layout, count, signal, onProgress);
+      return () => this.store.getState().setSaeLossRecovered(measured);
+    });
+  }
+
+  /**
+   * A measure of the held SAE with progress in the store's `saeTask` (its count of `unit`s); `work` returns how to
+   * store its answer, applied only while the atlas and the SAE it was asked about are on screen. A failure is the
+   * task's message, and the SAE stays.
+   */
+  private async measure(
+    kind: 'polysemanticity' | 'loss',
+    name: string,
+    unit: string,
+    work: (pipeline: AtlasPipeline, signal: AbortSignal, onProgress: (p: SaeTaskProgress | WaitProgress) => void) => Promise<() => void>,
+  ): Promise<void> {
     const s = this.store.getState();
     const version = s.atlasVersion;
     const digest = s.saeSummary?.digest;
@@ -122,22 +154,19 @@ export class DictionaryController implements DictionaryTasks {
     this.running?.abort();
     const abort = new AbortController();
     this.running = abort;
-    const name = 'Measuring the latents\' polysemanticity';
-    const report = (message: string, fraction: number) => current() && this.store.getState().setSaeTask({ kind: 'polysemanticity', status: 'running', message, fraction });
+    const report = (message: string, fraction: number) => current() && this.store.getState().setSaeTask({ kind, status: 'running', message, fraction });
     report(`${name}…`, 0);
     try {
-      if (threshold !== null && !(threshold >= -1 && threshold <= 1)) throw new Error(`the threshold is a cosine similarity, from -1 to 1; got ${threshold}.`);
-      if (!Number.isInteger(minMembers) || minMembers < 1) throw new Error(`m is a whole number of examples, at least 1; got ${minMembers}.`);
-      const measured = await (await this.pipeline()).saePolysemanticity(this.layout(), threshold, minMembers, abort.signal, (p) => {
+      const store = await work(await this.pipeline(), abort.signal, (p) => {
         if (p.stage === 'waiting') report(`${name}: ${p.message}`, 0);
-        else if (p.stage === 'measure') report(`${name}: ${p.done.toLocaleString('en')} of ${p.total.toLocaleString('en')} latents…`, p.done / p.total);
+        else if (p.stage === 'measure') report(`${name}: ${p.done.toLocaleString('en')} of ${p.total.toLocaleString('en')} ${unit}…`, p.done / p.total);
       });
       if (!current()) return;
-      this.store.getState().setSaePolysemanticity(measured);
+      store();
       this.store.getState().setSaeTask(null);
     } catch (e) {
       if (!current() || this.running !== abort) return;
-      this.store.getState().setSaeTask(isAbortError(e) ? null : { kind: 'polysemanticity', status: 'error', message: `${name}: ${messageOf(e)}`, fraction: 0 });
+      this.store.getState().setSaeTask(isAbortError(e) ? null : { kind, status: 'error', message: `${name}: ${messageOf(e)}`, fraction: 0 });
     } finally {
       if (this.running === abort) this.running = null;
     }

@@ -62,13 +62,14 @@ export class InterventionController implements InterventionTasks {
         return { r, request };
       },
       (id, { r, request }) =>
-        this.store.getState().startRun('steering', { id, direction: r.label, layer: r.layer, end: 'running', alpha: request.alpha, prompt: request.prompt, tokens: { unsteered: [], steered: [] }, result: null }),
+        this.store.getState().startRun('steering', { id, direction: r.label, layer: r.layer, end: 'running', alpha: request.alpha, prompt: request.prompt, tokens: { unsteered: [], steered: [] }, result: null, testFraction: null }),
       (pipeline, { r, request }, id, signal) =>
         pipeline.steer(r.ref.recording, request, signal, (p) => {
           const s = this.store.getState();
           if (s.steering?.id !== id) return;
-          if ('stage' in p) s.setInterventionWait(p.message);
-          else s.addSteerToken(id, p);
+          if (!('stage' in p)) s.addSteerToken(id, p);
+          else if (p.stage === 'measure') s.steerTestProgress(id, p.done / p.total);
+          else s.setInterventionWait(p.message);
         }),
       (id, end, result?: SteerPromptResult) => this.store.getState().endSteering(id, end, result),
     );

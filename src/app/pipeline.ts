@@ -26,6 +26,7 @@ import type {
   DictionaryTarget,
   LatentTop,
   SaeLensFiles,
+  SaeLossRecovered,
   SaeSummary,
   SaeTaskProgress,
   SaeTrainRequest,
@@ -332,14 +333,19 @@ export class AtlasPipeline {
     return this.modelCall('polysemanticity', [recording, layer, threshold, minMembers], { signal, onProgress });
   }
 
-  /** Steers a continuation of the prompt (model worker): both continuations stream a token at a time; `signal` stops them. */
-  steer(recording: number, request: SteerPromptRequest, signal?: AbortSignal, onToken?: (token: SteerToken | WaitProgress) => void): Promise<SteerPromptResult> {
+  /** Steers a continuation of the prompt (model worker): both continuations stream a token at a time, then the watched words' test reports its contexts done; `signal` stops them. */
+  steer(recording: number, request: SteerPromptRequest, signal?: AbortSignal, onToken?: (token: SteerToken | MeasureProgress) => void): Promise<SteerPromptResult> {
     return this.modelCall('steer', [recording, request], { signal, onProgress: onToken });
   }
 
   /** Ablates a unit or direction of the recording's model against random ablations (model worker); `signal` stops it. */
   ablate(recording: number, request: AblatePromptRequest, signal?: AbortSignal, onProgress?: (p: MeasureProgress) => void): Promise<AblationTest> {
     return this.modelCall('ablate', [recording, request], { signal, onProgress });
+  }
+
+  /** The held SAE spliced in for its GPT-2 layer over the recording's first `contexts` contexts (model worker). */
+  saeLossRecovered(recording: number, layout: number, contexts: number, signal?: AbortSignal, onProgress?: (p: MeasureProgress) => void): Promise<SaeLossRecovered> {
+    return this.modelCall('saeLossRecovered', [recording, layout, contexts], { signal, onProgress });
   }
 
   /** Steers an image model's class along a direction against random directions, over held-out images of the recording. */

@@ -85,6 +85,8 @@ export interface AtlasTestHook {
     latent: number | null;
     /** The held SAE's latents by polysemanticity, once measured: the histogram, its mean and the settings. */
     polysemanticity: { histogram: number[]; mean: number; deadLatents: number; threshold: number; minMembers: number } | null;
+    /** A GPT-2 layer's SAE spliced in for the layer, once measured: contexts, the loss clean, spliced and zeroed, and the share recovered. */
+    lossRecovered: { windows: number; clean: number; spliced: number; zero: number; lossRecovered: number; lossRecoveredExceptFirst: number } | null;
   };
   /**
    * The Interventions panel: the last steering run (its id, a new one per request; its direction, layer and α, how it ended, each continuation as
@@ -247,7 +249,7 @@ export function installTestHook(store: typeof useAtlasStore, view: () => AtlasVi
       };
     },
     get sae() {
-      const { saeTask, saeCurve, saeRunEnd, saeSummary, saeLatent, saePolysemanticity: poly } = store.getState();
+      const { saeTask, saeCurve, saeRunEnd, saeSummary, saeLatent, saePolysemanticity: poly, saeLossRecovered: loss } = store.getState();
       const last = saeCurve[saeCurve.length - 1];
       const held = saeSummary && {
         origin: saeSummary.origin,
@@ -264,7 +266,8 @@ export function installTestHook(store: typeof useAtlasStore, view: () => AtlasVi
         digest: saeSummary.digest,
       };
       const polysemanticity = poly && { histogram: poly.histogram, mean: poly.meanPolysemanticity, deadLatents: poly.deadLatents, threshold: poly.threshold, minMembers: poly.minMembers };
-      return { task: saeTask, spans: saeCurve.length, rowsSeen: last?.rowsSeen ?? 0, totalRows: last?.totalRows ?? 0, runEnd: saeRunEnd, held, latent: saeLatent, polysemanticity };
+      const lossRecovered = loss && { windows: loss.windows, clean: loss.clean, spliced: loss.spliced, zero: loss.zero, lossRecovered: loss.lossRecovered, lossRecoveredExceptFirst: loss.lossRecoveredExceptFirst };
+      return { task: saeTask, spans: saeCurve.length, rowsSeen: last?.rowsSeen ?? 0, totalRows: last?.totalRows ?? 0, runEnd: saeRunEnd, held, latent: saeLatent, polysemanticity, lossRecovered };
     },
     get modelMemory() {
       return memory.current();

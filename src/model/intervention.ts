@@ -64,14 +64,17 @@ export interface SteeringVectors {
 
 /**
  * α·scale(v)·v for the unit `direction`, and `random` seeded random unit directions r sized as `controls` says;
- * `scale` is the layer's typical |x·u| for a unit u (the root mean square of x·u over the held-in inputs).
+ * `scales` gives the layer's typical |x·u| for each unit u asked at once (the root mean square of x·u over the
+ * held-in inputs), so that one pass over them serves every direction.
  */
-export function steeringVectors(direction: Float32Array, alpha: number, random: number, seed: number, controls: SteeringControls, scale: (unit: Float32Array) => number): SteeringVectors {
+export function steeringVectors(direction: Float32Array, alpha: number, random: number, seed: number, controls: SteeringControls, scales: (units: Float32Array[]) => number[]): SteeringVectors {
   const width = direction.length;
-  const strength = alpha * scale(direction);
   const units = randomDirections(width, random, seed);
+  const randomUnits = Array.from({ length: random }, (_, k) => units.subarray(k * width, (k + 1) * width));
+  const [own, ...others] = scales(controls === 'alpha' ? [direction, ...randomUnits] : [direction]);
+  const strength = alpha * own;
   // Each r is a unit vector, so s·r has norm |s|.
-  const sizes = Array.from({ length: random }, (_, k) => (controls === 'alpha' ? alpha * scale(units.subarray(k * width, (k + 1) * width)) : strength));
+  const sizes = Array.from({ length: random }, (_, k) => (controls === 'alpha' ? alpha * others[k] : strength));
   return {
     strength,
     vectors: [direction.map((x) => strength * x), ...sizes.map((s, k) => units.slice(k * width, (k + 1) * width).map((x) => s * x))],

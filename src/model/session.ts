@@ -14,6 +14,8 @@ import type { ImageAblationTest, ImageSteeringTest } from './image/intervention'
 import type { AblationMode, AblationTarget, AblationTest } from './text/ablation';
 import type { Continuation, ProbabilityShift, SteeringTest, SteerSide } from './text/steering';
 import type { LayerInfo } from './recordTable';
+import type { SaeLossRecovered } from './sae/lossRecovered';
+import type { Sae } from './sae/sae';
 
 /**
  * Where a model comes from: a built-in one (the image CNN, or the text GPT-2), user-picked files (a TF.js
@@ -218,9 +220,11 @@ export interface TokenCapability {
   /** The k tokens a direction written at `layer` promotes most, and the k it suppresses most, in the next-token logits. */
   directionOutputs(layer: string, direction: Float32Array, k: number): DirectionOutputs;
   /** Continues the prompt without and with α·v added at the layer, streaming both; held-out contexts come from the last recording. */
-  steer(request: SteerPromptRequest, options: { signal?: AbortSignal; onToken?: (token: SteerToken) => void }): Promise<SteerPromptResult>;
+  steer(request: SteerPromptRequest, options: { signal?: AbortSignal; onToken?: (token: SteerToken) => void; onProgress?: (done: number, total: number) => void }): Promise<SteerPromptResult>;
   /** The ablation's rise in next-token loss over the recording's contexts, against random ablations of the same kind. */
   ablate(request: AblatePromptRequest, options: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void }): Promise<AblationTest>;
+  /** An SAE of `layer` spliced in for the layer over the first `contexts` contexts of the recording: its loss recovered. */
+  saeLossRecovered(sae: Sae, layer: string, contexts: number, options: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void }): Promise<SaeLossRecovered>;
 }
 
 /** What asking about a recording says when the session holds none. */

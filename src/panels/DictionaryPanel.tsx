@@ -163,6 +163,7 @@ function SaeResult({ atlas, summary, dictionary, directions }: { atlas: Atlas; s
           </tr>
         </tbody>
       </table>
+      {atlas.modality === 'text' && <LossRecovered dictionary={dictionary} />}
       <h3>Latents by frequency</h3>
       <p className="muted small">
         {Math.min(LATENTS_LISTED, order.length)} of {order.length.toLocaleString('en')} live latents listed; share of rows each fires on, and its largest activation.
@@ -196,6 +197,41 @@ function SaeResult({ atlas, summary, dictionary, directions }: { atlas: Atlas; s
       <LatentPolysemanticity dictionary={dictionary} />
       {latent !== null && <LatentView atlas={atlas} summary={summary} latent={latent} dictionary={dictionary} directions={directions} />}
     </div>
+  );
+}
+
+/**
+ * A GPT-2 layer's SAE spliced in for the layer over the atlas's first contexts (64 tokens each): the next-token loss
+ * clean, with the reconstruction, and with the layer zeroed, and the share of the zeroing's loss the SAE recovers.
+ */
+function LossRecovered({ dictionary }: { dictionary: DictionaryTasks | null }) {
+  const loss = useAtlasStore((s) => s.saeLossRecovered);
+  const busy = useAtlasStore((s) => s.saeTask?.status === 'running');
+  const [contexts, setContexts] = useState('16');
+  return (
+    <>
+      <form
+        className="row small"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void dictionary?.lossRecovered(contexts);
+        }}
+      >
+        <label title="The atlas's texts in contexts of 64 tokens, from the first">
+          Loss recovered over <input className="narrow" value={contexts} onChange={(e) => setContexts(e.target.value)} data-testid="sae-loss-contexts" /> contexts
+        </label>
+        <button type="submit" data-testid="sae-loss-run" disabled={!dictionary || busy}>
+          Measure
+        </button>
+      </form>
+      {loss && (
+        <p className="small" data-testid="sae-loss">
+          Over {loss.windows} contexts ({loss.predictions.toLocaleString('en')} next tokens): loss {loss.clean.toFixed(3)} nats clean, {loss.spliced.toFixed(3)} with the SAE's
+          reconstruction in place of the layer, {loss.zero.toFixed(3)} with the layer zeroed: <strong>loss recovered {loss.lossRecovered.toFixed(3)}</strong> (
+          {loss.lossRecoveredExceptFirst.toFixed(3)} with the first token, &lt;|endoftext|&gt;, left as it was).
+        </p>
+      )}
+    </>
   );
 }
 

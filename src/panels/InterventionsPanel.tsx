@@ -132,7 +132,7 @@ export function InterventionsPanel({ interventions, live }: { interventions: Int
           </button>
         </div>
         {text && (
-          <label className="row" title="Words of one token each, comma-separated: their probability over the held-out contexts is tested against 20 random directions of the same α">
+          <label className="row" title="Words of one token each, comma-separated: their probability over the held-out contexts is tested against random directions of the same α">
             watch <input value={watch} placeholder="e.g. sea, ship, boat (optional)" onChange={(e) => setWatch(e.target.value)} data-testid="steer-watch" />
           </label>
         )}
@@ -280,6 +280,9 @@ function SteeringView({ run }: { run: SteeringRun }) {
             Lowered most: {held.suppressed.slice(0, 6).map((t) => `${JSON.stringify(t.text)} ${change(t.change)}`).join(', ')}
           </p>
         </div>
+      )}
+      {run.end === 'running' && run.testFraction !== null && (
+        <p className="small muted">Testing the watched words against random directions: {Math.round(100 * run.testFraction)}% of the held-out contexts…</p>
       )}
       {test && (
         <p className="small" data-testid="steer-significance">

@@ -13,6 +13,8 @@ export interface DictionaryTasks {
   latentTop(latent: number): Promise<LatentTop>;
   /** The held SAE's latents by polysemanticity (null threshold: the modality's), into the store's `saePolysemanticity`. */
   latentPolysemanticity(threshold: number | null, minMembers: number): Promise<void>;
+  /** A GPT-2 layer's SAE spliced in for the layer over the atlas's first `contexts` contexts (as typed), into the store's `saeLossRecovered`. */
+  lossRecovered(contexts: string): Promise<void>;
   /** Stops the training or opening under way; the SAE held before stays. */
   cancel(): void;
 }

@@ -1,10 +1,10 @@
 import type { StateCreator } from 'zustand';
-import type { LatentPolysemanticityView, SaeSummary, SaeTrainProgress } from '../workers/protocol';
+import type { LatentPolysemanticityView, SaeLossRecovered, SaeSummary, SaeTrainProgress } from '../workers/protocol';
 import type { AtlasStore } from './index';
 
 /** The dictionary panel's task under way (training, opening files, saving), or the last one's failure; null: idle. */
 export interface SaeTask {
-  kind: 'train' | 'open' | 'save' | 'polysemanticity';
+  kind: 'train' | 'open' | 'save' | 'polysemanticity' | 'loss';
   status: 'running' | 'error';
   message: string;
   /** Of a running task: the fraction done (training's rows seen over its total; 0 while it waits its turn). */
@@ -21,6 +21,8 @@ export interface DictionarySlice {
   saeSummary: SaeSummary | null;
   /** The held SAE's latents by polysemanticity, once measured (cleared with a new SAE). */
   saePolysemanticity: LatentPolysemanticityView | null;
+  /** A GPT-2 layer's SAE spliced in for the layer: its loss recovered, once measured (cleared with a new SAE). */
+  saeLossRecovered: SaeLossRecovered | null;
   /** The latent whose top rows are shown. */
   saeLatent: number | null;
   setSaeTask: (task: SaeTask | null) => void;
@@ -33,13 +35,14 @@ export interface DictionarySlice {
   setSaeSummary: (summary: SaeSummary) => void;
   showLatent: (latent: number | null) => void;
   setSaePolysemanticity: (measured: LatentPolysemanticityView) => void;
+  setSaeLossRecovered: (measured: SaeLossRecovered) => void;
 }
 
-type DictionaryState = Pick<DictionarySlice, 'saeTask' | 'saeCurve' | 'saeRunEnd' | 'saeSummary' | 'saePolysemanticity' | 'saeLatent'>;
+type DictionaryState = Pick<DictionarySlice, 'saeTask' | 'saeCurve' | 'saeRunEnd' | 'saeSummary' | 'saePolysemanticity' | 'saeLossRecovered' | 'saeLatent'>;
 
 /** The dictionary state of a newly shown atlas: no SAE (one is trained or opened for an atlas's rows). */
 export function dictionaryFor(): DictionaryState {
-  return { saeTask: null, saeCurve: [], saeRunEnd: null, saeSummary: null, saePolysemanticity: null, saeLatent: null };
+  return { saeTask: null, saeCurve: [], saeRunEnd: null, saeSummary: null, saePolysemanticity: null, saeLossRecovered: null, saeLatent: null };
 }
 
 export const createDictionarySlice: StateCreator<AtlasStore, [], [], DictionarySlice> = (set) => ({
@@ -50,7 +53,8 @@ export const createDictionarySlice: StateCreator<AtlasStore, [], [], DictionaryS
   endSaeRun: (saeRunEnd) => set({ saeRunEnd }),
   // An SAE opened from files was not trained here: the last run's curve is of another SAE.
   setSaeSummary: (saeSummary) =>
-    set(saeSummary.origin === 'opened' ? { saeSummary, saePolysemanticity: null, saeLatent: null, saeCurve: [], saeRunEnd: null } : { saeSummary, saePolysemanticity: null, saeLatent: null }),
+    set({ saeSummary, saePolysemanticity: null, saeLossRecovered: null, saeLatent: null, ...(saeSummary.origin === 'opened' ? { saeCurve: [], saeRunEnd: null } : {}) }),
   setSaePolysemanticity: (saePolysemanticity) => set({ saePolysemanticity }),
+  setSaeLossRecovered: (saeLossRecovered) => set({ saeLossRecovered }),
   showLatent: (saeLatent) => set({ saeLatent }),
 });

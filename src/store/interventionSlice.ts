@@ -21,6 +21,8 @@ export interface SteeringRun extends InterventionRun {
   tokens: Record<SteerToken['side'], string[]>;
   /** The whole answer, once done. */
   result: SteerPromptResult | null;
+  /** With watched words: the fraction of the held-out contexts their test has done, once it started. */
+  testFraction: number | null;
 }
 
 /** An ablation run: the fraction of its passes done, then its test against random ablations. */
@@ -56,6 +58,8 @@ export interface InterventionSlice {
   /** A new run of its kind on screen; the last problem and wait are cleared. */
   startRun: <K extends RunKind>(kind: K, run: NonNullable<InterventionState[K]>) => void;
   addSteerToken: (id: number, token: SteerToken) => void;
+  /** The fraction done of a steering run's watched-words test. */
+  steerTestProgress: (id: number, fraction: number) => void;
   endSteering: (id: number, end: RunEnd, result?: SteerPromptResult) => void;
   /** The fraction done of a measuring run (an ablation, a class run). */
   measureProgress: (kind: MeasureKind, id: number, fraction: number) => void;
@@ -86,6 +90,7 @@ export const createInterventionSlice: StateCreator<AtlasStore, [], [], Intervent
   ...interventionFor(),
   startRun: (kind, run) => set({ [kind]: run, interventionProblem: null, interventionWait: null }),
   addSteerToken: (id, token) => set((s) => ({ ...onRun('steering', id, (run) => ({ tokens: { ...run.tokens, [token.side]: [...run.tokens[token.side], token.text] } }))(s), interventionWait: null })),
+  steerTestProgress: (id, fraction) => set((s) => ({ ...onRun('steering', id, () => ({ testFraction: fraction }))(s), interventionWait: null })),
   endSteering: (id, end, result) => set((s) => ({ ...onRun('steering', id, () => ({ end, result: result ?? null }))(s), interventionWait: null })),
   measureProgress: (kind, id, fraction) => set((s) => ({ ...onRun(kind, id, () => ({ fraction }))(s), interventionWait: null })),
   endMeasure: (kind, id, end, result) =>

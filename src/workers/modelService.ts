@@ -34,6 +34,7 @@ import type {
   DictionaryTarget,
   LatentTop,
   SaeLensFiles,
+  SaeLossRecovered,
   SaeSummary,
   SaeTrainRequest,
   LatentPolysemanticityView,
@@ -399,6 +400,14 @@ export function createModelService(deps: ModelServiceDeps) {
       return withTransfer(files, [files.weights.buffer as ArrayBuffer]);
     },
 
+    /** The held SAE spliced in for its layer over the recording's first `contexts` contexts (GPT-2): loss clean, spliced, zero-ablated, recovered. */
+    async saeLossRecovered(context: CallContext, of: number, layout: number, contexts: number): Promise<SaeLossRecovered> {
+      sessionOf(of);
+      const dictionary = dictionaryOf(layout);
+      await useMainBackend();
+      return tokensOf().saeLossRecovered(dictionary.held(), dictionary.target.layer, contexts, { signal: context.signal, onProgress: (done, total) => context.progress({ stage: 'measure', done, total }) });
+    },
+
     /** The GPT-2 token ids of words as a steering test watches them (each one token with a leading space); refuses a word that is not. */
     async watchedTokens(_: CallContext, words: string[]): Promise<number[]> {
       return watchedTokens(words);
@@ -452,7 +461,11 @@ export function createModelService(deps: ModelServiceDeps) {
     async steer(context: CallContext, of: number, request: SteerPromptRequest): Promise<SteerPromptResult> {
       sessionOf(of);
       await useMainBackend();
-      return tokensOf().steer(request, { signal: context.signal, onToken: (token) => context.progress(token) });
+      return tokensOf().steer(request, {
+        signal: context.signal,
+        onToken: (token) => context.progress(token),
+        onProgress: (done, total) => context.progress({ stage: 'measure', done, total }),
+      });
     },
   };
 
@@ -488,6 +501,7 @@ export function createModelService(deps: ModelServiceDeps) {
     directionOutputs: queued(() => ({ label: 'output tokens' }), methods.directionOutputs),
     steer: queued(() => ({ label: 'steering' }), methods.steer),
     saePolysemanticity: queued(() => ({ label: 'latent polysemanticity' }), methods.saePolysemanticity),
+    saeLossRecovered: queued(() => ({ label: 'loss recovered' }), methods.saeLossRecovered),
     ablate: queued(() => ({ label: 'ablation' }), methods.ablate),
     steerClasses: queued(() => ({ label: 'steering' }), methods.steerClasses),
     ablateClasses: queued(() => ({ label: 'ablation' }), methods.ablateClasses),

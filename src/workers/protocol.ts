@@ -7,6 +7,7 @@ export type { DictionaryTarget, LatentPolysemanticityView, LatentTop, SaeSummary
 export type { SaeLensFiles } from '../model/sae/saelens';
 export type { AblationMode, AblationTarget, AblationTest } from '../model/text/ablation';
 export type { SteeringTest } from '../model/text/steering';
+export type { SaeLossRecovered } from '../model/sae/lossRecovered';
 export type { ImageAblationTest, ImageSteeringTest } from '../model/image/intervention';
 export type { SaeTrainMetrics, SaeTrainProgress } from '../model/sae/train';
 export type { AblatePromptRequest, ClassAblateRequest, ClassSteerRequest, DirectionOutputs, GradientTarget, ImageSource, InputSet, LoadProgress, ModelSource, ModelSummary, OutputToken, SteerPromptRequest, SteerPromptResult, SteerToken, TextSource } from '../model/session';

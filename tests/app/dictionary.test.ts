@@ -110,6 +110,39 @@ describe("the dictionary panel's tasks", () => {
     expect(useAtlasStore.getState()).toMatchObject({ saeTask: null, saeCurve: [], saeRunEnd: null, saeSummary: { origin: 'opened' } });
   });
 
+  it("measures a GPT-2 SAE's loss recovered with progress, refuses an image atlas and a bad count, and keeps the SAE", async () => {
+    const measured = { windows: 8, predictions: 504, clean: 5, spliced: 5.2, splicedExceptFirst: 5.1, zero: 7, lossRecovered: 0.9, lossRecoveredExceptFirst: 0.95 };
+    let report: ((p: { stage: 'measure'; done: number; total: number }) => void) | null = null;
+    let finish: ((r: typeof measured) => void) | null = null;
+    const asked: unknown[] = [];
+    const pipeline = {
+      saeLossRecovered: (recording: number, layout: number, contexts: number, _signal?: AbortSignal, onProgress?: typeof report) => {
+        asked.push([recording, layout, contexts]);
+        report = onProgress!;
+        return new Promise((resolve) => (finish = resolve));
+      },
+    } as unknown as AtlasPipeline;
+    const dictionary = new DictionaryController(useAtlasStore, async () => pipeline, () => ({ recording: 3, layout: 4 }));
+    const state = () => useAtlasStore.getState();
+    state().setSaeSummary(summary('trained'));
+    await dictionary.lossRecovered('8');
+    expect(state().saeTask?.message).toMatch(/loss recovered is measured on a GPT-2 layer/);
+    state().setAtlas({ ...atlas, modality: 'text' } as unknown as Atlas, 'build');
+    state().setSaeSummary(summary('trained'));
+    await dictionary.lossRecovered('eight');
+    expect(state().saeTask?.message).toMatch(/Contexts must be a whole number/);
+    const run = dictionary.lossRecovered('8');
+    await vi.waitFor(() => expect(asked).toEqual([[3, 4, 8]]));
+    report!({ stage: 'measure', done: 4, total: 8 });
+    expect(state().saeTask).toMatchObject({ kind: 'loss', status: 'running', fraction: 0.5, message: 'Measuring the loss recovered: 4 of 8 contexts…' });
+    finish!(measured);
+    await run;
+    expect(state()).toMatchObject({ saeTask: null, saeLossRecovered: measured, saeSummary: { origin: 'trained' } });
+    // A new SAE clears it.
+    state().setSaeSummary(summary('opened'));
+    expect(state().saeLossRecovered).toBeNull();
+  });
+
   it('says so when the atlas was opened from a file (no rows to train on)', async () => {
     const { pipeline } = fakePipeline();
     const dictionary = new DictionaryController(useAtlasStore, async () => pipeline, () => null);

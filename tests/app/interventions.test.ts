@@ -47,7 +47,7 @@ function fakePipeline() {
     // The worker's check: here, a word with a capital is "two tokens".
     watchedTokens: async (words: string[]) => {
       const long = words.find((w) => /[A-Z]/.test(w));
-      if (long) throw new Error(`" ${long}" is 2 tokens; watch words that are one token each (with a leading space).`);
+      if (long) throw new Error(`"${long}" is 2 GPT-2 tokens (as " ${long}" inside a sentence): watch comma-separated words of one token each.`);
       return words.map((_, k) => k);
     },
     saeLatentTop: async (_layout: number, latent: number) => ({ latent, rows: new Int32Array(0), values: new Float32Array(0), encoder: new Float32Array(WIDTH), decoder: Float32Array.of(0, 0, 2, 0) }),
@@ -92,11 +92,14 @@ describe("the Interventions panel's tasks", () => {
     await vi.waitFor(() => expect(calls).toHaveLength(1));
     const asked = calls[0].request as SteerPromptRequest;
     expect([asked.watch, asked.random]).toEqual([['sea', 'ship'], 20]);
+    expect(state().steering!.testFraction).toBeNull();
+    calls[0].report({ stage: 'measure', done: 2, total: 8 } as never);
+    expect(state().steering!.testFraction).toBe(0.25);
     calls[0].finish(result(' sea'));
     await done;
     const shown = state().steering;
     await interventions.steer({ ...form, watch: 'sea, Ishmaelite' });
-    expect(state().interventionProblem).toMatch(/" Ishmaelite" is 2 tokens/);
+    expect(state().interventionProblem).toMatch(/"Ishmaelite" is 2 GPT-2 tokens/);
     expect(calls).toHaveLength(1);
     expect(state().steering).toBe(shown);
   });

@@ -256,5 +256,22 @@ describe('dictionary: a sparse autoencoder of the atlas layer, trained in the pa
     await panel.locator('[data-testid=promoted-tokens] span').first().waitFor({ timeout: 30_000 });
     await panel.locator('[data-testid=sae-latent-view]').scrollIntoViewIfNeeded();
     await screenshot(page, '73-dictionary-text-latent');
+
+    // Loss recovered: the SAE spliced in for h.2.mlp.act over the atlas's first contexts.
+    await panel.locator('[data-testid=sae-loss-contexts]').fill('none');
+    await panel.locator('[data-testid=sae-loss-run]').click();
+    assert.match((await waitForSaeTask(page))!, /Contexts must be a whole number/);
+    assert.equal((await saeState(page)).held!.digest, held.digest, 'the SAE stays');
+    await panel.locator('[data-testid=sae-loss-contexts]').fill('8');
+    await panel.locator('[data-testid=sae-loss-run]').click();
+    assert.equal(await waitForSaeTask(page), null);
+    const loss = (await saeState(page)).lossRecovered!;
+    console.log(`loss recovered: ${JSON.stringify(loss)}`);
+    assert.ok(loss.windows >= 1 && loss.windows <= 8, JSON.stringify(loss));
+    assert.ok(loss.zero > loss.clean, 'zeroing the MLP hurts');
+    assert.ok(loss.spliced < loss.zero && loss.lossRecovered > 0 && loss.lossRecovered <= 1.05, JSON.stringify(loss));
+    assert.match(await panel.locator('[data-testid=sae-loss]').innerText(), /loss recovered \d\.\d{3}/);
+    await panel.locator('[data-testid=sae-loss]').scrollIntoViewIfNeeded();
+    await screenshot(page, '74-dictionary-text-loss');
   });
 });

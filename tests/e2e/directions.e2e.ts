@@ -378,7 +378,7 @@ describe('Directions in Chromium: concepts and TCAV on the built-in GPT-2', { ti
     assert.match(await panel.locator('[data-testid=steer-significance]').innerText(), /against 20 random directions of the same α: .* Larger than random: t -?\d/);
     await panel.screenshot({ path: join(outputDir, 'directions-10-text-steering.png') });
     await panel.locator('[data-testid=steer-watch]').fill('Ishmaelite');
-    await refused(/" Ishmaelite" is \d tokens; watch words that are one token each/);
+    await refused(/"Ishmaelite" is \d GPT-2 tokens \(as " Ishmaelite" inside a sentence\): watch comma-separated words of one token each/);
     assert.deepEqual((await interventions()).steering, done, 'the run on screen stays');
     await panel.locator('[data-testid=steer-watch]').fill('');
 

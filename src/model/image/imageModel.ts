@@ -51,6 +51,8 @@ const metadataSchema = v.looseObject({
 interface GraphNode {
   name: string;
   op: string;
+  /** Inputs as "node", "node:k" (an output index) or "^node" (a control input). */
+  input?: string[];
 }
 
 /** A loaded classifier with a uniform way to read any recordable layer and its class probabilities. */
@@ -177,10 +179,27 @@ export class ImageModel {
     const outputOp = ((artifacts.modelTopology as { node: GraphNode[] }).node ?? []).find((n) => n.name === outputName)?.op;
     const model_ = new ImageModel(name, 'graph', null, model, h, w, c, layers, fitClassNames(classNames, outputSize), preprocessing, outputOp === 'Softmax', outputSize);
     model_.graphOutput = outputName;
+    model_.graphNodes = new Map(((artifacts.modelTopology as { node: GraphNode[] }).node ?? []).map((n) => [n.name, (n.input ?? []).map((i) => i.replace(/^\^/, '').replace(/:\d+$/, ''))]));
     return model_;
   }
 
   private graphOutput = '';
+  /** A graph model's nodes and the nodes each reads, for which layers its output depends on. */
+  private graphNodes = new Map<string, string[]>();
+
+  /** Whether a graph model's output is computed from `layer` (a node upstream of it). */
+  private outputReads(layer: string): boolean {
+    const seen = new Set<string>();
+    const stack = [this.graphOutput];
+    while (stack.length) {
+      const node = stack.pop()!;
+      if (node === layer) return true;
+      if (seen.has(node)) continue;
+      seen.add(node);
+      stack.push(...(this.graphNodes.get(node) ?? []));
+    }
+    return false;
+  }
 
   layer(name: string): LayerInfo {
     const info = this.layers.find((l) => l.name === name);
@@ -239,6 +258,7 @@ export class ImageModel {
     if (this.outputSize === 0) throw new ModelUseError(`Model "${this.name}" has no class output to read an intervention's effect on.`);
     const probabilities = (out: tf.Tensor) => (this.outputIsProbability ? out : tf.softmax(out)) as tf.Tensor2D;
     if (this.graphModel) {
+      if (!this.outputReads(layerName)) throw new ModelUseError(`The output of model "${this.name}" does not depend on layer "${layerName}".`);
       const graph = this.graphModel;
       const input = graph.inputs[0].name;
       const activation = graph.execute(batch, layerName) as tf.Tensor;

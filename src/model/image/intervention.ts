@@ -252,7 +252,7 @@ export async function imageSteeringTest(model: ImageModel, layer: string, images
   checkClass(model, classIndex);
   const width = layerWidth(model, layer);
   if (direction.length !== width) throw new ModelUseError(`A direction in ${layer} has ${width} components; got ${direction.length}.`);
-  const sized = steeringVectors(direction, alpha, random, seed, controls, (v) => scaleAlong(options.scale, v));
+  const sized = steeringVectors(direction, alpha, random, seed, controls, (units) => units.map((v) => scaleAlong(options.scale, v)));
   const [clean, ...steered] = await intervenedProbabilities(model, layer, images, [null, ...sized.vectors.map((vector): Intervention => ({ kind: 'add', layer, vector }))], options);
   const classes = model.outputSize;
   const meanOf = (p: Float32Array) => meanProbability(p, classes, classIndex);

@@ -166,7 +166,8 @@ export class LayerDictionary {
     return { ...summary, threshold: options.threshold, minMembers: options.minMembers, polysemanticity: Int32Array.from(latents, (l) => l.polysemanticity) };
   }
 
-  private held(): Sae {
+  /** The SAE held; throws when there is none. */
+  held(): Sae {
     if (!this.sae) throw new Error('No SAE is trained or open for this atlas.');
     return this.sae;
   }

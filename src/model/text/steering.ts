@@ -2,10 +2,11 @@ import * as tf from '@tensorflow/tfjs';
 import { isAbortError } from '../../lib/abort';
 import { createPacer, nextTask } from '../../lib/yieldToPage';
 import { versusRandom, type VersusRandom } from '../../compute/directions/stats';
-import { componentsAlong, steeringVectors, type SteeringControls } from '../intervention';
+import { steeringVectors, type SteeringControls } from '../intervention';
 import { generate, type GenerateOptions, type Generation, type StopReason } from './generate';
 import { Gpt2InputError, intervene, layerWidth, type Gpt2Model, type Intervention } from './gpt2';
 import { lengthBatches } from './recordText';
+import type { AblationOptions } from './ablation';
 import { decode, encode, tokenTexts } from './tokenizer';
 
 export type { SteeringControls } from '../intervention';
@@ -34,15 +35,26 @@ export interface ProbabilityShift {
  * every layer and model.
  */
 export function projectionScale(model: Gpt2Model, layer: string, direction: Float32Array, windows: readonly Int32Array[]): number {
-  let sum = 0;
+  return projectionScales(model, layer, [direction], windows)[0];
+}
+
+/** projectionScale of each of `directions` (unit, the layer's width), from one forward per window for them all. */
+export function projectionScales(model: Gpt2Model, layer: string, directions: readonly Float32Array[], windows: readonly Int32Array[]): number[] {
+  const width = layerWidth(model, layer);
+  const k = directions.length;
+  const stacked = new Float32Array(width * k);
+  directions.forEach((v, j) => v.forEach((x, i) => (stacked[i * k + j] = x)));
+  const sums = new Float64Array(k);
   let count = 0;
   for (const ids of windows) {
-    const along = tf.tidy(() => componentsAlong(model.record([ids], layer), direction).dataSync() as Float32Array);
-    for (let t = 1; t < along.length; t++) sum += along[t] * along[t];
-    count += Math.max(0, along.length - 1);
+    if (ids.length < 2) continue;
+    // [tokens - 1, k]: every token's component along every direction, but token 0's (<|endoftext|>).
+    const along = tf.tidy(() => tf.matMul(model.record([ids], layer).reshape([ids.length, width]).slice([1, 0], [-1, -1]), tf.tensor2d(stacked, [width, k])).dataSync() as Float32Array);
+    for (let p = 0; p < along.length; p++) sums[p % k] += along[p] * along[p];
+    count += ids.length - 1;
   }
   if (count === 0) throw new Error('No contexts of two tokens or more to measure the layer\'s scale along the direction on: give longer texts.');
-  return Math.sqrt(sum / count);
+  return Array.from(sums, (s) => Math.sqrt(s / count));
 }
 
 /** The change `intervention` makes to the next-token distribution at every position of `windows`: KL, and the tokens most promoted and suppressed. */
@@ -160,17 +172,13 @@ export function watchedTokens(words: readonly string[]): number[] {
   if (wanted.length === 0) throw new Gpt2InputError('No words to watch: give at least one.');
   return wanted.map((word) => {
     const ids = encode(` ${word}`);
-    if (ids.length !== 1) throw new Gpt2InputError(`" ${word}" is ${ids.length} tokens; watch words that are one token each (with a leading space).`);
+    if (ids.length !== 1) throw new Gpt2InputError(`"${word}" is ${ids.length} GPT-2 tokens (as " ${word}" inside a sentence): watch comma-separated words of one token each.`);
     return ids[0];
   });
 }
 
-/** Cancelling and progress for the passes over held-out windows. */
-export interface PassOptions {
-  signal?: AbortSignal;
-  /** Windows done of all. */
-  onProgress?: (done: number, total: number) => void;
-}
+/** Cancelling and progress (windows done of all) for the passes over held-out windows, as an ablation's. */
+export type PassOptions = Pick<AblationOptions, 'signal' | 'onProgress'>;
 
 /**
  * The mean over every position of `windows` of the total next-token probability of the `watched` ids: clean, and with
@@ -258,8 +266,7 @@ export async function steeringTest(model: Gpt2Model, layer: string, windows: rea
   const seed = options.seed ?? 0;
   const controls = options.controls ?? 'alpha';
   if (!Number.isInteger(random) || random < 2) throw new Gpt2InputError(`The controls need a spread: at least 2 random directions, not ${random}.`);
-  const scale = (v: Float32Array) => projectionScale(model, layer, v, options.scaleWindows);
-  const sized = steeringVectors(direction, alpha, random, seed, controls, scale);
+  const sized = steeringVectors(direction, alpha, random, seed, controls, (units) => projectionScales(model, layer, units, options.scaleWindows));
   const { positions, clean, steered } = await watchedProbability(model, layer, windows, sized.vectors, watched, options);
   const texts = tokenTexts(Array.from(watched));
   return {

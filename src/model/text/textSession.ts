@@ -7,6 +7,8 @@ import { NO_RECORDING, type AblatePromptRequest, type SteerPromptRequest, type S
 import { documentsFromFiles, type TextFile } from './documents';
 import { recordTextActivations, recordTextAtlas } from './recordText';
 import { continuation, steerGeneration, steeringTest, watchedTokens } from './steering';
+import { saeLossRecovered, type SaeLossRecovered } from '../sae/lossRecovered';
+import type { Sae } from '../sae/sae';
 import { ablationTest, type AblationTest } from './ablation';
 import type { TextModel } from './textModel';
 import { encode, tokenTexts } from './tokenizer';
@@ -143,12 +145,12 @@ export class TextSession implements ModelSession, TokenCapability {
    * those the scale is measured on and those held out (at most STEER_CONTEXTS each); a recording of one context uses
    * it for both.
    */
-  async steer(request: SteerPromptRequest, options: { signal?: AbortSignal; onToken?: (token: SteerToken) => void }): Promise<SteerPromptResult> {
+  async steer(request: SteerPromptRequest, options: { signal?: AbortSignal; onToken?: (token: SteerToken) => void; onProgress?: (done: number, total: number) => void }): Promise<SteerPromptResult> {
     const layer = this.model.layer(request.layer).name;
     const promptIds = encode(request.prompt);
     if (promptIds.length === 0) throw new Error('The prompt is empty: type some text to continue.');
     // Checked before anything runs, so that a word of several tokens is refused at once.
-    const watched = request.watch ? watchedTokens(request.watch) : null;
+    const watched = request.watch?.length ? watchedTokens(request.watch) : null;
     const contexts = this.contexts();
     const scale = contexts.filter((_, k) => k % 2 === 0).slice(0, STEER_CONTEXTS);
     const heldOut = contexts.length > 1 ? contexts.filter((_, k) => k % 2 === 1).slice(0, STEER_CONTEXTS) : scale;
@@ -160,7 +162,7 @@ export class TextSession implements ModelSession, TokenCapability {
       { signal: options.signal, onToken: (side, id) => options.onToken?.({ side, text: tokenTexts([id])[0] }) },
     );
     const significance = watched
-      ? await steeringTest(this.model.gpt2, layer, heldOut, request.direction, request.alpha, watched, { random: request.random, seed: request.seed, scaleWindows: scale, signal: options.signal })
+      ? await steeringTest(this.model.gpt2, layer, heldOut, request.direction, request.alpha, watched, { random: request.random, seed: request.seed, scaleWindows: scale, signal: options.signal, onProgress: options.onProgress })
       : undefined;
     return {
       promptIds: Array.from(promptIds),
@@ -178,6 +180,11 @@ export class TextSession implements ModelSession, TokenCapability {
     const layer = this.model.layer(request.layer).name;
     const windows = this.contexts().slice(0, request.contexts);
     return ablationTest(this.model.gpt2, layer, windows, request.target, request.mode, { random: request.random, seed: request.seed, ...options });
+  }
+
+  async saeLossRecovered(sae: Sae, layer: string, contexts: number, options: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void }): Promise<SaeLossRecovered> {
+    if (!(Number.isInteger(contexts) && contexts >= 1)) throw new Error(`Contexts must be a whole number of at least 1; got ${contexts}.`);
+    return saeLossRecovered(this.model.gpt2, sae, this.model.layer(layer).name, this.contexts().slice(0, contexts), options);
   }
 
   /** The recording's texts cut into contexts of INTERVENTION_CONTEXT_TOKENS (each of at least two tokens), in order. */

@@ -245,6 +245,8 @@ describe('other topologies: a dead channel, a skip connection, a graph model', (
         node('b', 'Relu', ['a']),
         node('sum', 'AddV2', ['images', 'b']),
         node('logits', 'Reshape', ['sum', 'shape'], { T: { type: 'DT_FLOAT' }, Tshape: { type: 'DT_INT32' } }),
+        // A dead end: a second output of the graph, which the model's first output (the logits) does not read.
+        node('side', 'Relu', ['images']),
       ],
       versions: { producer: 1 },
     };
@@ -259,7 +261,9 @@ describe('other topologies: a dead channel, a skip connection, a graph model', (
     const before = tf.memory().numTensors;
     const batch = tf.tensor4d(inputs, [2, 2, 2, 1]);
     const { activation, probabilitiesFrom } = model.splitAt(batch, 'b');
-    const [shifted, zeros] = tf.tidy(() => [activation.add(1), tf.zerosLike(activation)]);
+    // A shift of the first position only: were the image not fed to the branch around b, softmax(1 + relu(x)) would differ.
+    const SHIFT = [1, 0, 0, 0];
+    const [shifted, zeros] = tf.tidy(() => [activation.add(tf.tensor4d([...SHIFT, ...SHIFT], [2, 2, 2, 1])), tf.zerosLike(activation)]);
     const [clean, moved, zeroed, plain] = [probabilitiesFrom(activation), probabilitiesFrom(shifted), probabilitiesFrom(zeros), model.classify(batch)].map((t) => {
       const values = t.dataSync() as Float32Array;
       t.dispose();
@@ -267,19 +271,22 @@ describe('other topologies: a dead channel, a skip connection, a graph model', (
     });
     tf.dispose([batch, activation, shifted, zeros]);
     expect(tf.memory().numTensors).toBe(before);
-    // float64: softmax over each image's 4 values of x + relu(x) (+ 1 at b).
+    // float64: softmax over each image's 4 values of x + relu(x) (+ the shift at b).
     const softmax = (row: number[]) => {
       const top = Math.max(...row);
       const e = row.map((x) => Math.exp(x - top));
       return e.map((x) => x / e.reduce((a, b) => a + b, 0));
     };
-    const expected = (shift: number) => [0, 1].flatMap((i) => softmax(Array.from(inputs.subarray(i * 4, i * 4 + 4), (x) => x + Math.max(0, x) + shift)));
-    expect(maxAbs(clean, expected(0))).toBeLessThanOrEqual(1e-6);
+    const expected = (shift: number[]) => [0, 1].flatMap((i) => softmax(Array.from(inputs.subarray(i * 4, i * 4 + 4), (x, p) => x + Math.max(0, x) + shift[p])));
+    expect(maxAbs(clean, expected([0, 0, 0, 0]))).toBeLessThanOrEqual(1e-6);
     expect(maxAbs(clean, plain)).toBeLessThanOrEqual(1e-7);
-    // Adding 1 to every value of b adds 1 to every logit: the softmax is unchanged, but each logit's branch through
-    // the image must still be there, or the probabilities would be softmax(1 + relu(x)).
-    expect(maxAbs(moved, expected(1))).toBeLessThanOrEqual(1e-6);
+    expect(maxAbs(moved, expected(SHIFT))).toBeLessThanOrEqual(1e-6);
+    expect(maxAbs(moved, clean)).toBeGreaterThan(1e-3);
     expect(maxAbs(zeroed, [0, 1].flatMap((i) => softmax(Array.from(inputs.subarray(i * 4, i * 4 + 4)))))).toBeLessThanOrEqual(1e-6);
+    // A node the output does not read is refused, not run as "no effect".
+    const again = tf.tensor4d(inputs, [2, 2, 2, 1]);
+    expect(() => model.splitAt(again, 'side')).toThrow('The output of model "graph-skip" does not depend on layer "side".');
+    again.dispose();
     model.dispose();
   });
 

@@ -7,7 +7,7 @@ import { ablatedLosses, ablationTest, unitMeans } from '../../../src/model/text/
 import { Gpt2Model, isGpt2MaskBuffer, type Intervention } from '../../../src/model/text/gpt2';
 import { parseGpt2Config } from '../../../src/model/text/gpt2Config';
 import { readSafetensors } from '../../../src/model/text/safetensors';
-import { projectionScale, steeringTest, watchedProbability, watchedTokens } from '../../../src/model/text/steering';
+import { projectionScale, projectionScales, steeringTest, watchedProbability, watchedTokens } from '../../../src/model/text/steering';
 import { encode } from '../../../src/model/text/tokenizer';
 import { tinyGpt2Files } from './tinyGpt2';
 
@@ -201,19 +201,50 @@ describe('Steering against random directions', () => {
     expect(sameAlpha.rise.value).toBeCloseTo(sameNorm.rise.value, 12);
   });
 
+  it("measures every direction's scale in one pass as the root mean square of x·v over every token but the first", () => {
+    const ids = windows(3, 7, 11);
+    const directions = [randomDirections(32, 1, 5), randomDirections(32, 1, 6)];
+    const brute = directions.map((v) => {
+      let sum = 0;
+      for (const w of ids) {
+        const rows = tf.tidy(() => model.record([w], 'h.2').dataSync() as Float32Array);
+        for (let t = 1; t < w.length; t++) {
+          let dot = 0;
+          for (let i = 0; i < 32; i++) dot += rows[t * 32 + i] * v[i];
+          sum += dot * dot;
+        }
+      }
+      return Math.sqrt(sum / (ids.length * 6));
+    });
+    const scales = projectionScales(model, 'h.2', directions, ids);
+    scales.forEach((s, k) => expect(s).toBeCloseTo(brute[k], 5));
+    expect(projectionScale(model, 'h.2', directions[1], ids)).toBeCloseTo(scales[1], 6);
+  });
+
   it('reports progress per window, stops when cancelled, and reads watched words as one token each', async () => {
     const ids = windows(5, 6, 10);
-    const done: number[] = [];
-    await steeringTest(model, 'h.1', ids, randomDirections(32, 1, 2), 2, [11], { random: 2, scaleWindows: ids, onProgress: (d, total) => done.push(d / total) });
-    expect(done.at(-1)).toBe(1);
-    expect(done).toEqual([...done].sort((a, b) => a - b));
+    const done: string[] = [];
+    await steeringTest(model, 'h.1', ids, randomDirections(32, 1, 2), 2, [11], { random: 2, scaleWindows: ids, onProgress: (d, total) => done.push(`${d}/${total}`) });
+    // Batches of 4 windows: 4 of 5, then all.
+    expect(done).toEqual(['4/5', '5/5']);
+    // A cancel after the first batch stops it there, and what it made is freed.
     const stop = new AbortController();
-    stop.abort();
+    const seen: number[] = [];
     const before = tf.memory().numTensors;
-    await expect(steeringTest(model, 'h.1', ids, randomDirections(32, 1, 2), 2, [11], { random: 2, scaleWindows: ids, signal: stop.signal })).rejects.toThrow(/cancelled/i);
+    const cancelled = steeringTest(model, 'h.1', ids, randomDirections(32, 1, 2), 2, [11], {
+      random: 2,
+      scaleWindows: ids,
+      signal: stop.signal,
+      onProgress: (d) => {
+        seen.push(d);
+        stop.abort();
+      },
+    });
+    await expect(cancelled).rejects.toThrow(/cancelled/i);
+    expect(seen).toEqual([4]);
     expect(tf.memory().numTensors).toBe(before);
     expect(watchedTokens([' sea', 'ship ', ''])).toEqual([Array.from(encode(' sea'))[0], Array.from(encode(' ship'))[0]]);
     expect(() => watchedTokens(['  '])).toThrow('No words to watch');
-    expect(() => watchedTokens(['Ishmaelite'])).toThrow(/tokens; watch words that are one token each/);
+    expect(() => watchedTokens(['Ishmaelite'])).toThrow(/^"Ishmaelite" is \d GPT-2 tokens \(as " Ishmaelite" inside a sentence\): watch comma-separated words of one token each\.$/);
   });
 });

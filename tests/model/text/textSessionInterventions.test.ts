@@ -88,7 +88,7 @@ describe("the page's steering (TextSession.steer)", () => {
     expect(test.positions).toBe(result.heldOut.positions);
     expect((await session.steer(request, {})).significance).toBeUndefined();
     let tokens = 0;
-    await expect(session.steer({ ...request, watch: ['Ishmaelite'], random: 3 }, { onToken: () => tokens++ })).rejects.toThrow(/tokens; watch words that are one token each/);
+    await expect(session.steer({ ...request, watch: ['Ishmaelite'], random: 3 }, { onToken: () => tokens++ })).rejects.toThrow(/GPT-2 tokens .*: watch comma-separated words of one token each/);
     expect(tokens).toBe(0);
   });
 });

@@ -47,6 +47,15 @@ export interface SteerOptions {
   controls?: SteeringControls;
 }
 
+/** --watch's words as token ids; a word of several tokens is refused with the flag named. */
+function watchedWords(words: readonly string[]): number[] {
+  try {
+    return watchedTokens(words);
+  } catch (e) {
+    throw new Error(`--watch: ${(e as Error).message}`);
+  }
+}
+
 /** Generates with and without the steering vector, and measures its effect on held-out contexts. */
 export async function steer(options: SteerOptions, model: TextModel): Promise<SteerReport> {
   const layer = model.layer(options.layer);
@@ -54,7 +63,7 @@ export async function steer(options: SteerOptions, model: TextModel): Promise<St
   const random = options.random ?? 0;
   if (!(Number.isInteger(random) && (random === 0 || random >= 2))) throw new Error(`--random must be 0 or a whole number of at least 2; got ${random}.`);
   if (random > 0 && !options.watch) throw new Error('--random needs --watch <words>: the tokens whose probability the test compares.');
-  const watched = random > 0 ? watchedTokens(options.watch!) : [];
+  const watched = random > 0 ? watchedWords(options.watch!) : [];
   const direction = await directionOf(options.direction, width, layer.name, options.sources, model.gpt2);
   const contexts = await contextsFrom(options.text, 2 * options.contexts, Math.min(options.contextTokens, model.contextLength), `--contexts ${options.contexts}, twice over`);
   const promptIds = encode(options.prompt);

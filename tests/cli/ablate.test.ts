@@ -105,7 +105,7 @@ describe('npm run steer --random', () => {
   it('says what is wrong with --random and --watch', async () => {
     await expect(steer({ ...base(), random: 3 }, model)).rejects.toThrow('--random needs --watch <words>');
     await expect(steer({ ...base(), random: 1, watch: ['sea'] }, model)).rejects.toThrow('--random must be 0 or a whole number of at least 2; got 1.');
-    await expect(steer({ ...base(), random: 2, watch: ['Ishmaelite'] }, model)).rejects.toThrow(/--watch: " Ishmaelite" is \d+ tokens/);
+    await expect(steer({ ...base(), random: 2, watch: ['Ishmaelite'] }, model)).rejects.toThrow(/^--watch: "Ishmaelite" is \d+ GPT-2 tokens/);
     expect(parseSteerArgs(['--layer', 'h.1', '--direction', 'neuron:1', '--prompt', 'x', '--alpha', '2', '--random', '5', '--watch', 'sea, ship'])?.options).toMatchObject({ random: 5, watch: ['sea', ' ship'], controls: 'alpha' });
     expect(() => parseSteerArgs(['--layer', 'h.1', '--direction', 'neuron:1', '--prompt', 'x', '--alpha', '2', '--controls', 'same'])).toThrow('--controls must be alpha or norm; got "same".');
   });

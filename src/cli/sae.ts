@@ -21,6 +21,7 @@ import { loadTextModelForCli, recordInNode } from './buildAtlas';
 import { printNotes } from './cliText';
 import { fileSource } from './npyFile';
 import { withNodeWasmThreads } from './wasmThreads';
+import { LATENT_ATLAS_FILE, writeLatentAtlas } from './latentAtlas';
 
 export const SAE_REPORT_FILE = 'report.json';
 /** Tokens before a text example shown as its context. */
@@ -56,6 +57,9 @@ SAELens's files (cfg.json, sae_weights.safetensors) and a JSON report into a fol
   --max-examples <k>        cluster at most k examples per latent, the most active; default: ${DEFAULT_MAX_EXAMPLES}
   --loss-windows <n>        text: windows (the first n recorded) over which loss recovered is measured; 0 skips it;
                             default: 64
+  --latent-atlas            also lay out the live latents by their decoder rows, binned like any atlas, each point
+                            named by its top tokens (text) or labels: latents.npy, latents.jsonl and latent-atlas.json
+                            in --out, the atlas the page opens (or the two files on its precomputed import)
   --threads <n>             wasm threads for recording and training; default: the cores available
   --out <dir>               the folder written: ${SAE_CFG_FILE}, ${SAE_WEIGHTS_FILE}, ${SAE_REPORT_FILE}
 `;
@@ -171,6 +175,7 @@ function parseCli(args?: string[]) {
       seed: { type: 'string', default: '0' },
       'top-examples': { type: 'string', default: '8' },
       'loss-windows': { type: 'string', default: '64' },
+      'latent-atlas': { type: 'boolean', default: false },
       threshold: { type: 'string' },
       'min-members': { type: 'string' },
       'max-examples': { type: 'string' },
@@ -459,6 +464,13 @@ async function main(): Promise<void> {
   await writeFile(join(values.out, SAE_WEIGHTS_FILE), files.weights);
   await writeFile(join(values.out, SAE_REPORT_FILE), JSON.stringify(report, null, 1));
   printNotes(report.notices, report.errors);
+  if (values['latent-atlas']) {
+    const started = performance.now();
+    const { atlas, errors, live } = await writeLatentAtlas(values.out, sae, report.latents, `${report.model} ${report.layer}: SAE latents`);
+    printNotes(atlas.notices, errors);
+    const cells = atlas.levels.map((l) => `${l.size}:${l.cells.length}`).join(' ');
+    process.stdout.write(`wrote ${join(values.out, LATENT_ATLAS_FILE)}: ${live} live latents of ${sae.config.dSae} by their decoder rows, cells per grid ${cells}, ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+  }
   const loss = lossRecovered
     ? `; loss clean ${lossRecovered.clean.toFixed(3)}, spliced ${lossRecovered.spliced.toFixed(3)}, zero-ablated ${lossRecovered.zero.toFixed(3)}: ` +
       `loss recovered ${lossRecovered.lossRecovered.toFixed(3)} (${lossRecovered.lossRecoveredExceptFirst.toFixed(3)} with token 0 kept)`

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { SaeReport } from '../../src/cli/sae';
+import type { AtlasOf } from '../../src/compute/atlas';
+import { parseAtlas } from '../../src/export/atlasFile';
 import { chooseBackend } from '../../src/model/backend';
 import { encodeSae, measureSae } from '../../src/model/sae/encode';
 import { readSaeLens } from '../../src/model/sae/saelens';
@@ -37,7 +39,7 @@ beforeAll(async () => {
 describe('npm run sae (CLI)', () => {
   it('trains on a GPT-2 layer; the SAELens files reopen and encode the recorded rows as the report says', async () => {
     const layer = 'h.1.mlp.act';
-    const { dir, report, stdout, stderr } = await saeCli(['--model', checkpoint, '--text', textFile, '--layer', layer, '--latents', '48', '--k', '4', '--epochs', '3', '--top-examples', '3', '--loss-windows', '4']);
+    const { dir, report, stdout, stderr } = await saeCli(['--model', checkpoint, '--text', textFile, '--layer', layer, '--latents', '48', '--k', '4', '--epochs', '3', '--top-examples', '3', '--loss-windows', '4', '--latent-atlas']);
     expect(stderr).toMatch(/train epoch 3\/3/);
     expect(stdout).toMatch(/loss recovered/);
     expect(report).toMatchObject({ version: 1, kind: 'sae-report', modality: 'text', layer, hookName: 'blocks.1.mlp.hook_post', width: 64 });
@@ -89,6 +91,28 @@ describe('npm run sae (CLI)', () => {
       expect(latent.polysemanticity).toBe(latent.clusters.filter((size) => size >= 3).length);
       expect(latent.examples === 0).toBe(latent.frequency === 0);
     }
+
+    // The latent atlas: every live latent a point at its unit decoder row, named by its top tokens.
+    const live = report.latents.filter((l) => l.frequency > 0);
+    expect(stdout).toMatch(new RegExp(`wrote .*latent-atlas\\.json: ${live.length} live latents of 48 by their decoder rows`));
+    const atlas = parseAtlas(readFileSync(join(dir, 'latent-atlas.json'), 'utf8'));
+    expect(atlas).toMatchObject({ modality: 'precomputed', model: { name: `${report.model} ${layer}: SAE latents` } });
+    expect(atlas.points.input.length).toBe(live.length);
+    const texts = (atlas as AtlasOf<'precomputed'>).inputs.texts!;
+    live.forEach((latent, row) => {
+      const tokens = latent.topExamples.map((e) => e.token!.trim() || e.token!);
+      expect(texts[row]!.startsWith(`#${latent.index} · `)).toBe(true);
+      // Its label, a cell's heading, is the token most common among its top examples.
+      const label = atlas.labelNames[atlas.inputs.label[row]];
+      expect(tokens.filter((t) => t === label).length).toBe(Math.max(...tokens.map((t) => tokens.filter((u) => u === t).length)));
+    });
+    const npy = readFileSync(join(dir, 'latents.npy'));
+    const decoderRows = new Float32Array(npy.buffer.slice(npy.byteOffset + npy.length - live.length * 64 * 4, npy.byteOffset + npy.length));
+    live.forEach((latent, row) => {
+      const w = sae.weights.W_dec.subarray(latent.index * 64, (latent.index + 1) * 64);
+      const norm = Math.hypot(...w);
+      for (let j = 0; j < 64; j++) expect(decoderRows[row * 64 + j]).toBeCloseTo(w[j] / norm, 6);
+    });
   }, 60_000);
 
   it('trains on an .npy of rows with a seeded --sample, and says so', async () => {

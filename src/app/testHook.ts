@@ -106,6 +106,8 @@ export interface AtlasTestHook {
   /** The last build's recording: tokens or images, seconds, and a digest of its activations (null before one finished). */
   readonly recording: RecordingStats | null;
   cellScreenCenters(): ScreenCenter[];
+  /** Icon tiles of the level on screen not yet on screen: they arrive a few a frame (0 when all are drawn). */
+  iconTilesPending(): number;
 }
 
 declare global {
@@ -276,6 +278,7 @@ export function installTestHook(store: typeof useAtlasStore, view: () => AtlasVi
       return store.getState().recordingStats;
     },
     cellScreenCenters: () => view()?.cellScreenCenters() ?? [],
+    iconTilesPending: () => view()?.iconTilesPending() ?? 0,
   };
   window.__atlas = hook;
   // Each status change is marked on the browser's own timeline, when it happens, so tests can line up

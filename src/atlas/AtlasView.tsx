@@ -33,7 +33,16 @@ import { useAtlasCamera } from './useAtlasCamera';
 /** What scripts (the e2e tests) can ask the view. */
 export interface AtlasViewHandle {
   cellScreenCenters(): ScreenCenter[];
+  /** Icon tiles of the level on screen still to come (each frame adds TILES_PER_FRAME). */
+  iconTilesPending(): number;
 }
+
+/**
+ * Icon tiles a level brings on screen per frame. Each is a texture upload of up to 1024 x 1024 pixels (12-25 ms in
+ * software GL, and a hitch on any GPU when sixteen come at once, as the 160-cell level of a large atlas has), so a
+ * level's tiles arrive over a few frames instead of in one.
+ */
+const TILES_PER_FRAME = 2;
 
 interface Hover {
   i: number;
@@ -154,6 +163,12 @@ export const AtlasView = memo(function AtlasView({
   // the frame after, so no one task of the page's main thread holds both.
   const [labelsFor, setLabelsFor] = useState<string | null>(null);
   const labelsNow = showLabels && labelsFor === id;
+  // The level's icon tiles on screen so far: TILES_PER_FRAME more after each frame, from the level's first frame.
+  const levelKey = `${id}:${gridSize}`;
+  const [tilesShown, setTilesShown] = useState({ level: '', count: 0 });
+  const tileCount = tilesShown.level === levelKey ? tilesShown.count : TILES_PER_FRAME;
+  const currentLevel = atlas?.levels.find((l) => l.size === gridSize);
+  const tilesOfLevel = (currentLevel && visuals?.iconAtlas(currentLevel.size)?.length) ?? 0;
 
   const tintVersion = useRef(0);
   const tints = useMemo(() => {
@@ -168,7 +183,7 @@ export const AtlasView = memo(function AtlasView({
     // Only the level on screen has a layer (and so a texture); zooming to another level makes its own.
     const current = atlas.levels.find((l) => l.size === gridSize);
     const icons = current && visuals.iconAtlas(current.size);
-    if (current && icons) layers.push(...cellIconLayers(id, current, icons, selectedCells));
+    if (current && icons) layers.push(...cellIconLayers(id, current, icons.slice(0, tileCount), selectedCells));
     if (current && tints) layers.push(cellTintLayer(id, current, tints, tintVersion.current));
     if (pointsDensity) layers.push(densityLayer(`${id}-points`, pointsDensity.canvas, 1 - pointsShare));
     if (drawnPoints) layers.push(pointLayer(id, drawnPoints, pointsShare));
@@ -178,7 +193,7 @@ export const AtlasView = memo(function AtlasView({
     if (current && labelsNow && !placed) labels.set(current.size, (placed = placeLabels(current.cells, atlas.labelNames)));
     if (current && placed?.length && labelsNow) layers.push(cellLabelLayer(id, current, placed));
     return layers;
-  }, [atlas, visuals, id, gridSize, drawnPoints, pointsDensity, pointsShare, labelsNow, labels, iconVersion, selectedColumns, selectedDensity, selectedShare, selectedCells, tints]);
+  }, [atlas, visuals, id, gridSize, drawnPoints, pointsDensity, pointsShare, labelsNow, labels, iconVersion, selectedColumns, selectedDensity, selectedShare, selectedCells, tints, tileCount]);
 
   const outlines: Outline[] = [];
   if (hover) outlines.push({ i: hover.i, j: hover.j, gridSize, color: HOVER_COLOR });
@@ -206,8 +221,9 @@ export const AtlasView = memo(function AtlasView({
         const rect = canvas.getBoundingClientRect();
         return cellScreenCenters(level.cells, level.size, (p) => viewport.project(p) as [number, number], rect);
       },
+      iconTilesPending: () => Math.max(0, tilesOfLevel - tileCount),
     }),
-    [level],
+    [level, tilesOfLevel, tileCount],
   );
 
   useEffect(() => {
@@ -259,6 +275,7 @@ export const AtlasView = memo(function AtlasView({
             onLoad={onLoad}
             onAfterRender={() => {
               if (atlas && labelsFor !== id) setLabelsFor(id);
+              if (tileCount < tilesOfLevel) setTilesShown({ level: levelKey, count: tileCount + TILES_PER_FRAME });
             }}
             onHover={(info) => {
               const cell = cellUnder(info);

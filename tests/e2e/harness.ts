@@ -178,7 +178,9 @@ export async function waitForSteadyView(page: Page, timeout = 15_000): Promise<v
     () => {
       const w = window as unknown as { __lastCenters?: string; __steadyFrames?: number };
       const now = JSON.stringify(window.__atlas?.cellScreenCenters() ?? []);
-      w.__steadyFrames = now === w.__lastCenters && now !== '[]' ? (w.__steadyFrames ?? 0) + 1 : 0;
+      // Steady: the cells still on screen for three frames, and every icon tile of the level drawn.
+      const settled = now === w.__lastCenters && now !== '[]' && (window.__atlas?.iconTilesPending() ?? 0) === 0;
+      w.__steadyFrames = settled ? (w.__steadyFrames ?? 0) + 1 : 0;
       w.__lastCenters = now;
       return w.__steadyFrames >= 3;
     },

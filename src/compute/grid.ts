@@ -198,12 +198,33 @@ export function binToGrid(table: ActivationTable, normalised: Layout, g: number,
   return { size: g, cells };
 }
 
+/** `bins` equal-width bins from min to max (one bin of everything where all values are equal). */
+export interface Histogram {
+  min: number;
+  max: number;
+  counts: number[];
+}
+
+/** The histogram of `count` values read by `at`, in `bins` equal-width bins from their min to their max. */
+export function equalWidthHistogram(count: number, at: (k: number) => number, bins = 30): Histogram {
+  let min = Infinity;
+  let max = -Infinity;
+  for (let k = 0; k < count; k++) {
+    const v = at(k);
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  const counts = new Array<number>(bins).fill(0);
+  const span = max - min || 1;
+  for (let k = 0; k < count; k++) counts[Math.min(bins - 1, Math.floor(((at(k) - min) / span) * bins))]++;
+  return { min, max, counts };
+}
+
 /** One neuron (channel) of the recorded layer: its strongest points, one per input, and how its values spread. */
 export interface NeuronProfile {
   neuron: number;
   top: TopInput[];
-  /** `bins` equal-width bins from min to max. */
-  histogram: { min: number; max: number; counts: number[] };
+  histogram: Histogram;
 }
 
 /** Ranks every row by one channel's value (the basis direction) and histograms that channel. */
@@ -213,17 +234,7 @@ export function neuronProfile(table: ActivationTable, neuron: number, topK: numb
   const basis = new Float32Array(dim);
   basis[neuron] = 1;
   const rows = Array.from({ length: count }, (_, r) => r);
-  let min = Infinity;
-  let max = -Infinity;
-  for (let r = 0; r < count; r++) {
-    const v = values[r * dim + neuron];
-    if (v < min) min = v;
-    if (v > max) max = v;
-  }
-  const counts = new Array<number>(bins).fill(0);
-  const span = max - min || 1;
-  for (let r = 0; r < count; r++) counts[Math.min(bins - 1, Math.floor(((values[r * dim + neuron] - min) / span) * bins))]++;
-  return { neuron, top: rankByDirection(table, rows, basis, topK), histogram: { min, max, counts } };
+  return { neuron, top: rankByDirection(table, rows, basis, topK), histogram: equalWidthHistogram(count, (r) => values[r * dim + neuron], bins) };
 }
 
 export const GRID_SIZES = [20, 40, 80, 160] as const;

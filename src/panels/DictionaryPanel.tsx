@@ -3,7 +3,7 @@ import type { Atlas } from '../compute/atlas';
 import { useRequest } from '../lib/useRequest';
 import { rendererFor } from '../renderers';
 import { useAtlasStore } from '../store';
-import type { SaeSummary } from '../workers/protocol';
+import type { LatentTop, SaeSummary } from '../workers/protocol';
 import type { DictionaryTasks } from './dictionaryTasks';
 import type { DirectionTasks } from './directionTasks';
 import { asTop, histogramText } from './NeuronsPanel';
@@ -277,6 +277,28 @@ function LatentPolysemanticity({ dictionary }: { dictionary: DictionaryTasks | n
   );
 }
 
+/** How a latent's activations spread over the rows where it fires (the rows where it does not are counted apart). */
+function LatentHistogram({ histogram }: { histogram: LatentTop['histogram'] }) {
+  const fired = histogram.counts.reduce((a, b) => a + b, 0);
+  const tallest = Math.max(1, ...histogram.counts);
+  return (
+    <>
+      <p className="small" data-testid="sae-latent-spread" data-fired={fired} data-silent={histogram.silent}>
+        {fired
+          ? `Fires on ${fired.toLocaleString('en')} rows, from ${histogram.min.toFixed(2)} to ${histogram.max.toFixed(2)}; silent on ${histogram.silent.toLocaleString('en')}.`
+          : `Silent on all ${histogram.silent.toLocaleString('en')} rows.`}
+      </p>
+      {fired > 0 && (
+        <div className="neuron-histogram" data-testid="sae-latent-histogram">
+          {histogram.counts.map((n, k) => (
+            <span key={k} style={{ height: `${(100 * n) / tallest}%` }} title={`${n}`} />
+          ))}
+        </div>
+      )}
+    </>
+  );
+}
+
 /**
  * A latent's strongest rows over every recorded row, as the renderer shows inputs or contexts; with the model at hand
  * (`directions`), its top rows become a concept (against the rest of the atlas) for TCAV, the class filter and ranking.
@@ -294,6 +316,7 @@ function LatentView({ atlas, summary, latent, dictionary, directions }: { atlas:
       {top.kind === 'error' && <p className="error small">{top.message}</p>}
       {top.kind === 'done' && (
         <>
+          <LatentHistogram histogram={top.result.histogram} />
           <div className={topList.className} data-testid="sae-latent-top">
             {Array.from(top.result.rows.subarray(0, TOP_SHOWN), (row, k) => (
               <span key={row} className="neuron-top-point" data-testid={topList.testId} title={`${atlas.inputs.names[atlas.points.input[row]]} · ${top.result.values[k].toFixed(2)}`}>

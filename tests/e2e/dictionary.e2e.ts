@@ -102,6 +102,14 @@ describe('dictionary: a sparse autoencoder of the atlas layer, trained in the pa
     await top.first().waitFor({ timeout: 30_000 });
     assert.ok((await top.count()) >= 1);
     assert.equal(await panel.locator('[data-testid=sae-latent-top] img').count(), await top.count(), 'each top input shows its image');
+    // Its histogram over the rows where it fires, the rest counted as silent: the two add up to every row.
+    const bars = await panel.locator('[data-testid=sae-latent-histogram] span').evaluateAll((els) => els.map((e) => Number(e.getAttribute('title'))));
+    assert.equal(bars.length, 30);
+    const spread = panel.locator('[data-testid=sae-latent-spread]');
+    const [fired, silent] = await Promise.all([spread.getAttribute('data-fired'), spread.getAttribute('data-silent')]).then((v) => v.map(Number));
+    assert.equal(bars.reduce((a, b) => a + b, 0), fired);
+    assert.equal(fired + silent, 12000, await spread.innerText());
+    assert.match(await spread.innerText(), /^Fires on [\d,]+ rows, from -?\d+\.\d\d to \d+\.\d\d; silent on [\d,]+\.$/);
     console.log(`SAE on conv3: ${JSON.stringify(trained)}`);
     // As a concept: the latent's top points against the rest of the atlas, learnt like any concept.
     const concepts = await page.evaluate(() => window.__atlas!.concepts.length);

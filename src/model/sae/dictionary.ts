@@ -5,6 +5,7 @@
  * Plain data in, plain data out, so the model worker serves it and a Node test calls it directly.
  */
 import type { Modality } from '../../compute/atlas';
+import { equalWidthHistogram, type Histogram } from '../../compute/grid';
 import type { LatentActivations } from '../../compute/directions/versusRandom';
 import { encodeAndMeasureSae, type SaeMeasures } from './encode';
 import { readSaeLens, writeSaeLens, type SaeLensFiles } from './saelens';
@@ -64,6 +65,8 @@ export interface LatentTop {
   encoder: Float32Array;
   /** W_dec[latent]: the unit direction it writes. */
   decoder: Float32Array;
+  /** Its activations over the rows where it fires, and the rows where it does not. */
+  histogram: Histogram & { silent: number };
 }
 
 export interface DictionaryTaskOptions {
@@ -141,7 +144,11 @@ export class LayerDictionary {
     if (!(Number.isInteger(latent) && latent >= 0 && latent < dSae)) throw new RangeError(`Latent ${latent} is not one of the SAE's ${dSae} (0 to ${dSae - 1}).`);
     const encoder = new Float32Array(dIn);
     for (let j = 0; j < dIn; j++) encoder[j] = sae.weights.W_enc[j * dSae + latent];
-    return { latent, rows: this.top!.rows[latent].slice(), values: this.top!.values[latent].slice(), encoder, decoder: sae.weights.W_dec.slice(latent * dIn, (latent + 1) * dIn) };
+    const fired: number[] = [];
+    const { latent: which, value } = this.latents!;
+    for (let e = 0; e < which.length; e++) if (which[e] === latent) fired.push(value[e]);
+    const histogram = { ...equalWidthHistogram(fired.length, (k) => fired[k]), silent: this.count - fired.length };
+    return { latent, rows: this.top!.rows[latent].slice(), values: this.top!.values[latent].slice(), encoder, decoder: sae.weights.W_dec.slice(latent * dIn, (latent + 1) * dIn), histogram };
   }
 
   /** Every row's active latents and the decoder rows, copies: the page scores latents beside neurons with them. */

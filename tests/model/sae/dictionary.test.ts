@@ -54,6 +54,14 @@ describe('LayerDictionary', () => {
     const top = dictionary.latentTop(latent);
     expect(top.values[0]).toBeCloseTo(column[order[0]], 5);
     top.rows.forEach((row, i) => expect(column[row]).toBeCloseTo(column[order[i]], 5));
+    // Its histogram: the rows where it fires binned from their least to their largest value, the rest silent.
+    const fired = Array.from(column).filter((v) => v > 0);
+    expect(top.histogram.counts.reduce((a, b) => a + b, 0)).toBe(fired.length);
+    expect(top.histogram.silent).toBe(planted.count - fired.length);
+    expect(top.histogram.min).toBeCloseTo(Math.min(...fired), 6);
+    expect(top.histogram.max).toBeCloseTo(Math.max(...fired), 6);
+    const width = (top.histogram.max - top.histogram.min) / 30;
+    expect(top.histogram.counts[0]).toBe(fired.filter((v) => v < top.histogram.min + width).length);
   });
 
   it('scores its latents beside neurons and random directions, as the page runs the comparison', async () => {

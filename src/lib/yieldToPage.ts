@@ -24,6 +24,12 @@ export function nextTask(): Promise<void> {
 /** Work between pauses in a page loop: short enough that a frame or a click is never kept waiting long. */
 export const PAGE_SLICE_MS = 16;
 
+/** What a paced task takes: a signal that stops it at its next pause, and its progress as units done of all. */
+export interface PacedOptions {
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+}
+
 /** Paces a long loop: says when ~sliceMs of work has passed, then yields a macrotask and honours the abort signal. */
 export interface Pacer {
   due(): boolean;

@@ -16,6 +16,7 @@ import type { Continuation, ProbabilityShift, SteeringTest, SteerSide } from './
 import type { LayerInfo } from './recordTable';
 import type { SaeLossRecovered } from './sae/lossRecovered';
 import type { Sae } from './sae/sae';
+import type { PacedOptions } from '../lib/yieldToPage';
 
 /**
  * Where a model comes from: a built-in one (the image CNN, or the text GPT-2), user-picked files (a TF.js
@@ -198,8 +199,8 @@ export interface ClassAblateRequest {
 
 /** What only image classifiers do here: move their classes' probabilities by steering or ablating a layer. */
 export interface ClassCapability {
-  steer(request: ClassSteerRequest, options: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void }): Promise<ImageSteeringTest>;
-  ablate(request: ClassAblateRequest, options: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void }): Promise<ImageAblationTest>;
+  steer(request: ClassSteerRequest, options: PacedOptions): Promise<ImageSteeringTest>;
+  ablate(request: ClassAblateRequest, options: PacedOptions): Promise<ImageAblationTest>;
 }
 
 /** What the page asks a language model to ablate at a layer, and how many of the recording's contexts to measure the loss on. */
@@ -220,11 +221,11 @@ export interface TokenCapability {
   /** The k tokens a direction written at `layer` promotes most, and the k it suppresses most, in the next-token logits. */
   directionOutputs(layer: string, direction: Float32Array, k: number): DirectionOutputs;
   /** Continues the prompt without and with α·v added at the layer, streaming both; held-out contexts come from the last recording. */
-  steer(request: SteerPromptRequest, options: { signal?: AbortSignal; onToken?: (token: SteerToken) => void; onProgress?: (done: number, total: number) => void }): Promise<SteerPromptResult>;
+  steer(request: SteerPromptRequest, options: PacedOptions & { onToken?: (token: SteerToken) => void }): Promise<SteerPromptResult>;
   /** The ablation's rise in next-token loss over the recording's contexts, against random ablations of the same kind. */
-  ablate(request: AblatePromptRequest, options: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void }): Promise<AblationTest>;
+  ablate(request: AblatePromptRequest, options: PacedOptions): Promise<AblationTest>;
   /** An SAE of `layer` spliced in for the layer over the first `contexts` contexts of the recording: its loss recovered. */
-  saeLossRecovered(sae: Sae, layer: string, contexts: number, options: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void }): Promise<SaeLossRecovered>;
+  saeLossRecovered(sae: Sae, layer: string, contexts: number, options: PacedOptions): Promise<SaeLossRecovered>;
 }
 
 /** What asking about a recording says when the session holds none. */

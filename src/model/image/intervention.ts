@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { versusRandom, type VersusRandom } from '../../compute/directions/stats';
 import { gatherRows, range, shuffle } from '../../compute/directions/vectors';
 import { createRng } from '../../lib/rng';
-import { createPacer, nextTask } from '../../lib/yieldToPage';
+import { createPacer, nextTask, type PacedOptions } from '../../lib/yieldToPage';
 import { ablationControls, ablationOf, intervene, steeringVectors, type AblationMode, type AblationTarget, type Intervention, type SteeringControls } from '../intervention';
 import { ModelUseError } from '../recordTable';
 import type { ImageModel } from './imageModel';
@@ -73,11 +73,9 @@ export async function splitImages(model: ImageModel, provider: ImageProvider, op
   return { heldIn: part(order.subarray(nOut)), heldOut: part(order.subarray(0, nOut)), count, unreadable };
 }
 
-export interface InterventionPassOptions {
+export interface InterventionPassOptions extends PacedOptions {
   /** Images per forward; default 64. */
   batchSize?: number;
-  signal?: AbortSignal;
-  onProgress?: (done: number, total: number) => void;
 }
 
 /** Images [from, to) of `images` as a batch tensor. */

@@ -7,7 +7,7 @@
  */
 import { neuronClusters, neuronEmbeddings } from '../../compute/directions/neuronClusters';
 import { EXAMPLE_FRACTION, type PolysemanticityOptions } from '../directions/polysemanticity';
-import { createPacer, nextTask } from '../../lib/yieldToPage';
+import { createPacer, nextTask, type PacedOptions } from '../../lib/yieldToPage';
 import { SaeInputError, type Sae, type SparseLatents } from './sae';
 
 export interface LatentPolysemanticity {
@@ -40,7 +40,7 @@ export async function measureLatentPolysemanticity(
   sae: Sae,
   activations: Float32Array,
   latents: SparseLatents,
-  options: PolysemanticityOptions & { signal?: AbortSignal; onProgress?: (done: number, total: number) => void },
+  options: PolysemanticityOptions & PacedOptions,
 ): Promise<SaePolysemanticity> {
   const { dIn, dSae, applyBDecToInput } = sae.config;
   if (latents.dSae !== dSae || latents.count * dIn !== activations.length) throw new SaeInputError(`The latents (${latents.count} rows of ${latents.dSae}) do not belong to these ${activations.length / dIn} rows and this SAE.`);

@@ -10,7 +10,7 @@
  * token 0 left clean.
  */
 import * as tf from '@tensorflow/tfjs';
-import { createPacer, nextTask } from '../../lib/yieldToPage';
+import { createPacer, nextTask, type PacedOptions } from '../../lib/yieldToPage';
 import type { Gpt2Model } from '../text/gpt2';
 import { nextTokenTargets, summedNextTokenLoss } from '../text/nextTokenLoss';
 import { lengthBatches } from '../text/recordText';
@@ -35,11 +35,9 @@ export interface SaeLossRecovered {
   lossRecoveredExceptFirst: number;
 }
 
-export interface SaeLossRecoveredOptions {
+export interface SaeLossRecoveredOptions extends PacedOptions {
   /** Windows per forward; memory follows batchSize x tokens x vocabulary (the logits). Default 4. */
   batchSize?: number;
-  signal?: AbortSignal;
-  onProgress?: (done: number, total: number) => void;
 }
 
 /** The SAE as tensors; the caller disposes them. */

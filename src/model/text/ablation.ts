@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { versusRandom, type VersusRandom } from '../../compute/directions/stats';
-import { createPacer, nextTask } from '../../lib/yieldToPage';
+import { createPacer, nextTask, type PacedOptions } from '../../lib/yieldToPage';
 import { ablationControls, ablationOf, type AblationMode, type AblationTarget } from '../intervention';
 import { Gpt2InputError, intervene, layerWidth, type Gpt2Model, type Intervention } from './gpt2';
 import { nextTokenTargets, summedNextTokenLoss } from './nextTokenLoss';
@@ -29,11 +29,9 @@ export interface AblatedLosses {
   ablated: number[];
 }
 
-export interface AblationOptions {
+export interface AblationOptions extends PacedOptions {
   /** Windows per forward; memory follows batchSize x tokens x vocabulary (the logits). Default 4. */
   batchSize?: number;
-  signal?: AbortSignal;
-  onProgress?: (done: number, total: number) => void;
 }
 
 /** Each unit's mean over every position but token 0 (<|endoftext|>, whose activations are outliers) of `windows`: what mean-ablation sets a unit to. */

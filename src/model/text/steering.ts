@@ -1,12 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { isAbortError } from '../../lib/abort';
-import { createPacer, nextTask } from '../../lib/yieldToPage';
+import { createPacer, nextTask, type PacedOptions } from '../../lib/yieldToPage';
 import { versusRandom, type VersusRandom } from '../../compute/directions/stats';
 import { steeringVectors, type SteeringControls } from '../intervention';
 import { generate, type GenerateOptions, type Generation, type StopReason } from './generate';
 import { Gpt2InputError, intervene, layerWidth, type Gpt2Model, type Intervention } from './gpt2';
 import { lengthBatches } from './recordText';
-import type { AblationOptions } from './ablation';
 import { decode, encode, tokenTexts } from './tokenizer';
 
 export type { SteeringControls } from '../intervention';
@@ -177,9 +176,6 @@ export function watchedTokens(words: readonly string[]): number[] {
   });
 }
 
-/** Cancelling and progress (windows done of all) for the passes over held-out windows, as an ablation's. */
-export type PassOptions = Pick<AblationOptions, 'signal' | 'onProgress'>;
-
 /**
  * The mean over every position of `windows` of the total next-token probability of the `watched` ids: clean, and with
  * each of `vectors` added to `layer` at every position (each batch shares one forward up to the layer). Paced:
@@ -191,7 +187,7 @@ export async function watchedProbability(
   windows: readonly Int32Array[],
   vectors: readonly Float32Array[],
   watched: readonly number[],
-  options: PassOptions = {},
+  options: PacedOptions = {},
 ): Promise<{ positions: number; clean: number; steered: number[] }> {
   const vocab = model.config.vocabSize;
   const bad = watched.find((id) => !Number.isInteger(id) || id < 0 || id >= vocab);
@@ -229,7 +225,7 @@ export async function watchedProbability(
   return { positions, clean, steered };
 }
 
-export interface SteeringTestOptions extends PassOptions {
+export interface SteeringTestOptions extends PacedOptions {
   /** Random directions; at least 2. Default 20. */
   random?: number;
   seed?: number;

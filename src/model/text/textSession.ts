@@ -9,6 +9,7 @@ import { recordTextActivations, recordTextAtlas } from './recordText';
 import { continuation, steerGeneration, steeringTest, watchedTokens } from './steering';
 import { saeLossRecovered, type SaeLossRecovered } from '../sae/lossRecovered';
 import type { Sae } from '../sae/sae';
+import type { PacedOptions } from '../../lib/yieldToPage';
 import { ablationTest, type AblationTest } from './ablation';
 import type { TextModel } from './textModel';
 import { encode, tokenTexts } from './tokenizer';
@@ -145,7 +146,7 @@ export class TextSession implements ModelSession, TokenCapability {
    * those the scale is measured on and those held out (at most STEER_CONTEXTS each); a recording of one context uses
    * it for both.
    */
-  async steer(request: SteerPromptRequest, options: { signal?: AbortSignal; onToken?: (token: SteerToken) => void; onProgress?: (done: number, total: number) => void }): Promise<SteerPromptResult> {
+  async steer(request: SteerPromptRequest, options: PacedOptions & { onToken?: (token: SteerToken) => void }): Promise<SteerPromptResult> {
     const layer = this.model.layer(request.layer).name;
     const promptIds = encode(request.prompt);
     if (promptIds.length === 0) throw new Error('The prompt is empty: type some text to continue.');
@@ -176,13 +177,13 @@ export class TextSession implements ModelSession, TokenCapability {
   }
 
   /** The ablation of a unit or direction at the layer over the first `contexts` contexts of the recording, against random ablations. */
-  async ablate(request: AblatePromptRequest, options: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void }): Promise<AblationTest> {
+  async ablate(request: AblatePromptRequest, options: PacedOptions): Promise<AblationTest> {
     const layer = this.model.layer(request.layer).name;
     const windows = this.contexts().slice(0, request.contexts);
     return ablationTest(this.model.gpt2, layer, windows, request.target, request.mode, { random: request.random, seed: request.seed, ...options });
   }
 
-  async saeLossRecovered(sae: Sae, layer: string, contexts: number, options: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void }): Promise<SaeLossRecovered> {
+  async saeLossRecovered(sae: Sae, layer: string, contexts: number, options: PacedOptions): Promise<SaeLossRecovered> {
     if (!(Number.isInteger(contexts) && contexts >= 1)) throw new Error(`Contexts must be a whole number of at least 1; got ${contexts}.`);
     return saeLossRecovered(this.model.gpt2, sae, this.model.layer(layer).name, this.contexts().slice(0, contexts), options);
   }

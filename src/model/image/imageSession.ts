@@ -4,7 +4,7 @@ import { defaultThreshold } from '../directions/polysemanticity';
 import type { AtlasParams, AtlasRequest } from '../../compute/atlas';
 import { NO_RECORDING, type ClassCapability, type GradientTarget, type ImageSource, type InputSet, type ModelSession, type SessionDeps, type SessionNeuronInputs, type StepOptions } from '../session';
 import type { ImageModel } from './imageModel';
-import { imageAblationTest, imageSteeringTest, layerMoments, splitImages, type SplitImages } from './intervention';
+import { imageAblationTest, imageSteeringTest, layerMoments, splitImages, type LayerMoments, type SplitImages } from './intervention';
 import { preparedInputs } from './modelInputs';
 import type { RawImage } from './preprocess';
 import { readAhead } from './readAhead';
@@ -33,8 +33,8 @@ export class ImageSession implements ModelSession {
   readonly tokens = null;
   /** The last recording's inputs (by name: the table keeps only the inputs that recorded). */
   private recorded: { images: ImageProvider; names: string[] } | null = null;
-  /** The last recording's images as the class interventions split them (a seed's), kept between requests. */
-  private split: { seed: number; images: SplitImages } | null = null;
+  /** The last recording's images as the class interventions split them (a seed's), and the held-in half's moments at the last layer asked, kept between requests. */
+  private split: { seed: number; images: SplitImages; moments: { layer: string; value: LayerMoments } | null } | null = null;
 
   constructor(
     readonly model: ImageModel,
@@ -140,18 +140,22 @@ export class ImageSession implements ModelSession {
 
   /**
    * The recording's images (at most INTERVENTION_IMAGE_BYTES of them, prepared) split in halves, seeded: the held-in
-   * half gives the layer's moments (α's unit, the units' means), the held-out half is measured. The split is kept
-   * for the next request with the same seed (reading and preparing every image again is most of a request's time).
+   * half gives the layer's moments (α's unit, the units' means), the held-out half is measured. The split, and the
+   * moments of the last layer asked (one layer's: a width x width matrix each), are kept for the next request with the
+   * same seed (reading and preparing every image again is most of a request's time, a pass over the held-in half the
+   * rest of its set-up).
    */
   private async interventionImages(layer: string, seed: number, signal?: AbortSignal) {
     if (this.split?.seed !== seed) {
       const size = this.model.inputHeight * this.model.inputWidth * this.model.inputChannels;
       const max = Math.max(4, Math.floor(INTERVENTION_IMAGE_BYTES / (4 * size)));
+      // The old split goes first, so that two are never held at once (each up to INTERVENTION_IMAGE_BYTES).
       this.split = null;
-      this.split = { seed, images: await splitImages(this.model, this.recordedInputs().provider, { heldOut: 0.5, seed, max, signal }) };
+      this.split = { seed, images: await splitImages(this.model, this.recordedInputs().provider, { heldOut: 0.5, seed, max, signal }), moments: null };
     }
-    const { images } = this.split;
-    return { ...images, moments: layerMoments(this.model, layer, images.heldIn) };
+    const split = this.split;
+    if (split.moments?.layer !== layer) split.moments = { layer, value: layerMoments(this.model, layer, split.images.heldIn) };
+    return { ...split.images, moments: split.moments.value };
   }
 
   readonly classes: ClassCapability = {

@@ -167,40 +167,37 @@ export const AtlasView = memo(function AtlasView({
   const levelKey = `${id}:${gridSize}`;
   const [tilesShown, setTilesShown] = useState({ level: '', count: 0 });
   const tileCount = tilesShown.level === levelKey ? tilesShown.count : TILES_PER_FRAME;
-  const currentLevel = atlas?.levels.find((l) => l.size === gridSize);
-  const tilesOfLevel = (currentLevel && visuals?.iconAtlas(currentLevel.size)?.length) ?? 0;
+  // The level on screen, and its icon tiles: only it has layers (and so textures); zooming to another makes its own.
+  const level = atlas?.levels.find((l) => l.size === gridSize) ?? null;
+  const icons = (level && visuals?.iconAtlas(level.size)) ?? null;
+  const tilesOfLevel = icons?.length ?? 0;
 
   const tintVersion = useRef(0);
   const tints = useMemo(() => {
-    const current = atlas?.levels.find((l) => l.size === gridSize);
     tintVersion.current++;
-    return atlas && current ? cellTints(atlas, current, colourBy, concepts) : null;
-  }, [atlas, gridSize, colourBy, concepts]);
+    return atlas && level ? cellTints(atlas, level, colourBy, concepts) : null;
+  }, [atlas, level, colourBy, concepts]);
 
   const baseLayers = useMemo(() => {
     if (!atlas || !visuals) return [];
     const layers: Layer[] = [];
-    // Only the level on screen has a layer (and so a texture); zooming to another level makes its own.
-    const current = atlas.levels.find((l) => l.size === gridSize);
-    const icons = current && visuals.iconAtlas(current.size);
-    if (current && icons) layers.push(...cellIconLayers(id, current, icons.slice(0, tileCount), selectedCells));
-    if (current && tints) layers.push(cellTintLayer(id, current, tints, tintVersion.current));
+    if (level && icons) layers.push(...cellIconLayers(id, level, icons.slice(0, tileCount), selectedCells));
+    if (level && tints) layers.push(cellTintLayer(id, level, tints, tintVersion.current));
     if (pointsDensity) layers.push(densityLayer(`${id}-points`, pointsDensity.canvas, 1 - pointsShare));
     if (drawnPoints) layers.push(pointLayer(id, drawnPoints, pointsShare));
     if (selectedDensity) layers.push(densityLayer(`${id}-selection`, selectedDensity.canvas, 1 - selectedShare));
     if (selectedColumns) layers.push(selectionLayer(id, selectedColumns, selectedShare));
-    let placed = current && labelsNow ? labels.get(current.size) : undefined;
-    if (current && labelsNow && !placed) labels.set(current.size, (placed = placeLabels(current.cells, atlas.labelNames)));
-    if (current && placed?.length && labelsNow) layers.push(cellLabelLayer(id, current, placed));
+    let placed = level && labelsNow ? labels.get(level.size) : undefined;
+    if (level && labelsNow && !placed) labels.set(level.size, (placed = placeLabels(level.cells, atlas.labelNames)));
+    if (level && placed?.length && labelsNow) layers.push(cellLabelLayer(id, level, placed));
     return layers;
-  }, [atlas, visuals, id, gridSize, drawnPoints, pointsDensity, pointsShare, labelsNow, labels, iconVersion, selectedColumns, selectedDensity, selectedShare, selectedCells, tints, tileCount]);
+  }, [atlas, visuals, id, level, icons, drawnPoints, pointsDensity, pointsShare, labelsNow, labels, iconVersion, selectedColumns, selectedDensity, selectedShare, selectedCells, tints, tileCount]);
 
   const outlines: Outline[] = [];
   if (hover) outlines.push({ i: hover.i, j: hover.j, gridSize, color: HOVER_COLOR });
   if (selected) outlines.push({ ...selected, color: SELECTED_COLOR });
   const layers = [...baseLayers, outlineLayer(id, outlines)];
 
-  const level = atlas?.levels.find((l) => l.size === gridSize) ?? null;
   const cellIndex = useMemo(() => new Map(level?.cells.map((c) => [`${c.i}:${c.j}`, c]) ?? []), [level]);
 
   // Hover and click find the cell from the world coordinate: no GPU picking pass, cheap even in software GL.

@@ -1,4 +1,4 @@
-import { useCallback, useMemo, useState } from 'react';
+import { useCallback, useMemo, useState, type ReactNode } from 'react';
 import type { Atlas } from '../compute/atlas';
 import { useRequest } from '../lib/useRequest';
 import { rendererFor } from '../renderers';
@@ -7,6 +7,7 @@ import type { LatentTop, SaeSummary } from '../workers/protocol';
 import type { DictionaryTasks } from './dictionaryTasks';
 import type { DirectionTasks } from './directionTasks';
 import { asTop, histogramText } from './NeuronsPanel';
+import { HistogramBars } from './NeuronView';
 import { SaeChart } from './SaeChart';
 
 const LATENTS_LISTED = 40;
@@ -200,30 +201,39 @@ function SaeResult({ atlas, summary, dictionary, directions }: { atlas: Atlas; s
   );
 }
 
+/** A one-line form of a measure of the SAE held: its settings, then Measure (off while an SAE task runs). */
+function MeasureForm({ dictionary, run, testId, children }: { dictionary: DictionaryTasks | null; run: (dictionary: DictionaryTasks) => Promise<void>; testId: string; children: ReactNode }) {
+  const busy = useAtlasStore((s) => s.saeTask?.status === 'running');
+  return (
+    <form
+      className="row small"
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (dictionary) void run(dictionary);
+      }}
+    >
+      {children}
+      <button type="submit" data-testid={testId} disabled={!dictionary || busy}>
+        Measure
+      </button>
+    </form>
+  );
+}
+
 /**
  * A GPT-2 layer's SAE spliced in for the layer over the atlas's first contexts (64 tokens each): the next-token loss
  * clean, with the reconstruction, and with the layer zeroed, and the share of the zeroing's loss the SAE recovers.
  */
 function LossRecovered({ dictionary }: { dictionary: DictionaryTasks | null }) {
   const loss = useAtlasStore((s) => s.saeLossRecovered);
-  const busy = useAtlasStore((s) => s.saeTask?.status === 'running');
   const [contexts, setContexts] = useState('16');
   return (
     <>
-      <form
-        className="row small"
-        onSubmit={(e) => {
-          e.preventDefault();
-          void dictionary?.lossRecovered(contexts);
-        }}
-      >
+      <MeasureForm dictionary={dictionary} run={(d) => d.lossRecovered(contexts)} testId="sae-loss-run">
         <label title="The atlas's texts in contexts of 64 tokens, from the first">
           Loss recovered over <input className="narrow" value={contexts} onChange={(e) => setContexts(e.target.value)} data-testid="sae-loss-contexts" /> contexts
         </label>
-        <button type="submit" data-testid="sae-loss-run" disabled={!dictionary || busy}>
-          Measure
-        </button>
-      </form>
+      </MeasureForm>
       {loss && (
         <p className="small" data-testid="sae-loss">
           Over {loss.windows} contexts ({loss.predictions.toLocaleString('en')} next tokens): loss {loss.clean.toFixed(3)} nats clean, {loss.spliced.toFixed(3)} with the SAE's
@@ -242,29 +252,19 @@ function LossRecovered({ dictionary }: { dictionary: DictionaryTasks | null }) {
 function LatentPolysemanticity({ dictionary }: { dictionary: DictionaryTasks | null }) {
   const poly = useAtlasStore((s) => s.saePolysemanticity);
   const neurons = useAtlasStore((s) => s.polysemanticity);
-  const busy = useAtlasStore((s) => s.saeTask?.status === 'running');
   const [threshold, setThreshold] = useState('');
   const [minMembers, setMinMembers] = useState('3');
   return (
     <>
       <h3>Polysemanticity of the latents</h3>
-      <form
-        className="row small"
-        onSubmit={(e) => {
-          e.preventDefault();
-          void dictionary?.latentPolysemanticity(threshold.trim() === '' ? null : Number(threshold), Number(minMembers));
-        }}
-      >
+      <MeasureForm dictionary={dictionary} run={(d) => d.latentPolysemanticity(threshold.trim() === '' ? null : Number(threshold), Number(minMembers))} testId="sae-poly-run">
         <label title="Cosine similarity that joins two examples' embeddings">
           cos ≥ <input className="narrow" placeholder={poly ? String(poly.threshold) : 'default'} value={threshold} onChange={(e) => setThreshold(e.target.value)} data-testid="sae-poly-threshold" />
         </label>
         <label title="Examples a cluster needs to count">
           m <input className="narrow" value={minMembers} onChange={(e) => setMinMembers(e.target.value)} data-testid="sae-poly-min" />
         </label>
-        <button type="submit" data-testid="sae-poly-run" disabled={!dictionary || busy}>
-          Measure
-        </button>
-      </form>
+      </MeasureForm>
       {poly && (
         <p className="small" data-testid="sae-poly-histogram">
           Latents with 0 / 1 / 2… clusters (cos ≥ {poly.threshold}, ≥ {poly.minMembers} examples; the atlas's rows): {histogramText(poly.histogram)}; mean{' '}
@@ -280,7 +280,6 @@ function LatentPolysemanticity({ dictionary }: { dictionary: DictionaryTasks | n
 /** How a latent's activations spread over the rows where it fires (the rows where it does not are counted apart). */
 function LatentHistogram({ histogram }: { histogram: LatentTop['histogram'] }) {
   const fired = histogram.counts.reduce((a, b) => a + b, 0);
-  const tallest = Math.max(1, ...histogram.counts);
   return (
     <>
       <p className="small" data-testid="sae-latent-spread" data-fired={fired} data-silent={histogram.silent}>
@@ -288,13 +287,7 @@ function LatentHistogram({ histogram }: { histogram: LatentTop['histogram'] }) {
           ? `Fires on ${fired.toLocaleString('en')} rows, from ${histogram.min.toFixed(2)} to ${histogram.max.toFixed(2)}; silent on ${histogram.silent.toLocaleString('en')}.`
           : `Silent on all ${histogram.silent.toLocaleString('en')} rows.`}
       </p>
-      {fired > 0 && (
-        <div className="neuron-histogram" data-testid="sae-latent-histogram">
-          {histogram.counts.map((n, k) => (
-            <span key={k} style={{ height: `${(100 * n) / tallest}%` }} title={`${n}`} />
-          ))}
-        </div>
-      )}
+      {fired > 0 && <HistogramBars counts={histogram.counts} testId="sae-latent-histogram" />}
     </>
   );
 }

@@ -8,6 +8,18 @@ import { useAtlasStore } from '../store';
 const TOP_SHOWN = 12;
 
 /** One neuron (channel) of the recorded layer: its top points, the spread of its activations, and for text what it writes to the output. */
+/** A histogram's bins as bars scaled to the tallest, each titled with its count: a neuron's or a latent's activations. */
+export function HistogramBars({ counts, testId }: { counts: number[]; testId: string }) {
+  const tallest = Math.max(1, ...counts);
+  return (
+    <div className="neuron-histogram" data-testid={testId}>
+      {counts.map((n, k) => (
+        <span key={k} style={{ height: `${(100 * n) / tallest}%` }} title={`${n}`} />
+      ))}
+    </div>
+  );
+}
+
 export function NeuronView({ atlas }: { atlas: Atlas }) {
   const services = useContext(InspectorServicesContext);
   const neuron = useAtlasStore((s) => s.neuron);
@@ -65,11 +77,7 @@ export function NeuronView({ atlas }: { atlas: Atlas }) {
           <p className="small">
             #{profile.result.neuron} over the layout's {atlas.points.input.length.toLocaleString('en')} points: activations from {profile.result.histogram.min.toFixed(2)} to {profile.result.histogram.max.toFixed(2)}
           </p>
-          <div className="neuron-histogram" data-testid="neuron-histogram">
-            {profile.result.histogram.counts.map((n, k) => (
-              <span key={k} style={{ height: `${(100 * n) / Math.max(1, ...profile.result.histogram.counts)}%` }} title={`${n}`} />
-            ))}
-          </div>
+          <HistogramBars counts={profile.result.histogram.counts} testId="neuron-histogram" />
           {!unitTop && (
           <div className={topList.className} data-testid="neuron-top">
             {profile.result.top.slice(0, TOP_SHOWN).map((point) => (

@@ -9,6 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Atlas, InputError } from '../compute/atlas';
 import type { ProgressCallback } from '../compute/types';
+import { unitVector } from '../compute/directions/vectors';
 import { serializeAtlas } from '../export/atlasFile';
 import { writePointsJsonl, type PointsRow } from '../export/pointsTable';
 import type { Sae } from '../model/sae/sae';
@@ -55,13 +56,7 @@ export async function writeLatentAtlas(dir: string, sae: Sae, latents: LatentExa
   if (live.length < 2) throw new Error(`--latent-atlas: ${live.length} live latent(s); an atlas needs at least 2.`);
   const rowsPath = join(dir, LATENT_ROWS_FILE);
   const writer = new NpyRowWriter(rowsPath, dIn, 'float32');
-  const row = new Float32Array(dIn);
-  for (const { index } of live) {
-    const decoder = sae.weights.W_dec.subarray(index * dIn, (index + 1) * dIn);
-    const norm = Math.hypot(...decoder) || 1;
-    for (let j = 0; j < dIn; j++) row[j] = decoder[j] / norm;
-    writer.append(row);
-  }
+  for (const { index } of live) writer.append(unitVector(sae.weights.W_dec.subarray(index * dIn, (index + 1) * dIn)));
   writer.close();
   const pointsPath = join(dir, LATENT_POINTS_FILE);
   await writeFile(pointsPath, writePointsJsonl(live.map(latentPoint)));

@@ -59,6 +59,12 @@ const CONTROLLER = { scrollZoom: { smooth: true, speed: 0.02 }, inertia: 250, ke
  * redrew in 55-75 ms with it and mostly under 50 ms without (Chromium here, the browser's long-task entries).
  */
 const DEVICE = { webgl: { antialias: false } };
+/**
+ * A click is a press and release that stays still; deck.gl's default also wants the two within 250 ms, timed when the
+ * page handles them. A frame of 300 ms (a texture upload of new icons in software GL, a slow machine) between the two
+ * turned a quick click into no click at all, so a still press up to 1.5 s counts (the atlas has no long-press action).
+ */
+const RECOGNIZERS = { click: { time: 1500 } };
 const HOVER_COLOR: Outline['color'] = [255, 255, 255, 200];
 /** From this many points a set (the atlas's, the selection) also gets a density image to fade into; fewer never crowd a pixel. */
 const DENSITY_FROM = 50_000;
@@ -268,6 +274,7 @@ export const AtlasView = memo(function AtlasView({
               camera.apply(next as AtlasViewState);
             }}
             controller={selectTool === 'pan' ? CONTROLLER : { ...CONTROLLER, dragPan: false }}
+            eventRecognizerOptions={RECOGNIZERS}
             layers={layers}
             onLoad={onLoad}
             onAfterRender={() => {

@@ -93,6 +93,8 @@ export async function measureLatentPolysemanticity(
     while (histogram.length <= polysemanticity) histogram.push(0);
     histogram[polysemanticity]++;
   }
+  // The last step always comes, so a progress bar ends full however few latents there were.
+  options.onProgress?.(dSae, dSae);
   return {
     latents: out,
     histogram,

@@ -84,7 +84,8 @@ describe('LayerDictionary', () => {
     expect(view.histogram).toEqual(direct.histogram);
     expect(view.histogram.reduce((a, b) => a + b, 0)).toBe(64);
     expect([view.threshold, view.minMembers]).toEqual([0.5, 3]);
-    expect(steps.every((d) => d >= 0 && d < 64)).toBe(true);
+    expect(steps.at(-1)).toBe(64);
+    expect(steps.every((d, k) => d >= (steps[k - 1] ?? 0) && d <= 64)).toBe(true);
   });
 
   it('refuses before anything is held, with the reason', () => {

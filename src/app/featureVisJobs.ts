@@ -69,6 +69,8 @@ export class FeatureVisJobs {
    */
   async run(): Promise<void> {
     const { signal } = this.abort;
+    // How many icons there are to make, at once: the probe and the first batch take seconds (20 s on Tiny VGG here).
+    this.callbacks.onProgress(this.queue.progress());
     const support = this.pipeline.featureVisSupport();
     support.catch(() => undefined); // awaited below, after the cache
     try {

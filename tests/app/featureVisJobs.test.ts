@@ -42,16 +42,20 @@ function fakePipeline() {
   return { pipeline, visualised, qualities, answer: (support: FeatureVisSupport) => answer(support) };
 }
 
-function jobsOf(pipeline: AtlasPipeline, quality: IconQuality = 'standard') {
+function jobsOf(pipeline: AtlasPipeline, quality: IconQuality = 'standard', model = 'model-a') {
   const icons: string[] = [];
   const done: number[] = [];
+  const totals: number[] = [];
   let finished: string | null = null;
-  const jobs = new FeatureVisJobs(pipeline, atlas, 'model-a', 'settings', quality, {
+  const jobs = new FeatureVisJobs(pipeline, atlas, model, 'settings', quality, {
     onIcon: (key) => icons.push(key),
-    onProgress: (levels) => done.push(levels.reduce((n, l) => n + l.done, 0)),
+    onProgress: (levels) => {
+      done.push(levels.reduce((n, l) => n + l.done, 0));
+      totals.push(levels.reduce((n, l) => n + l.total, 0));
+    },
     onFinished: (status) => (finished = status),
   });
-  return { jobs, icons, done, finished: () => finished };
+  return { jobs, icons, done, totals, finished: () => finished };
 }
 
 /** Turns of the event loop until `ready`, failing after a second (everything here is in memory). */
@@ -86,6 +90,19 @@ describe('FeatureVisJobs', () => {
     // Nothing was left to compute, and a model that cannot compute icons still shows the cached ones.
     expect(second.visualised).toEqual([]);
     expect(b.finished()).toBe('unavailable');
+  });
+
+  it('says how many icons it will make at once, before the model worker has answered where gradients run', async () => {
+    const fake = fakePipeline();
+    const j = jobsOf(fake.pipeline, 'standard', 'model-never-cached');
+    const running = j.jobs.run();
+    // The toolbar reads "0/20" while the probe and the first batch run (it read "0/0" for 20 s on Tiny VGG).
+    await until(() => j.totals.length > 0);
+    expect([j.done[0], j.totals[0]]).toEqual([0, 20]);
+    expect(fake.visualised).toEqual([]);
+    fake.answer({ backend: 'cpu', message: 'on cpu' });
+    await running;
+    expect(j.done.at(-1)).toBe(20);
   });
 
   it('asks for the recipe of its quality, and keeps the icons of each quality under their own keys', async () => {

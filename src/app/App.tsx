@@ -108,7 +108,7 @@ export function App() {
         )}
       </main>
       <InspectorServicesContext.Provider value={services}>
-        <CellInspector compare={controller ? (cell) => controller.compareDirections(cell) : undefined} />
+        <CellInspector compare={controller ? (cell) => controller.compareDirections(cell) : undefined} dictionary={atlasOrigin === 'build' ? controller?.dictionary ?? null : null} />
       </InspectorServicesContext.Provider>
     </div>
   );

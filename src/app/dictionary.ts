@@ -6,7 +6,7 @@ import { wholeNumber } from '../lib/validate';
 import { SAE_CFG_FILE, SAE_WEIGHTS_FILE } from '../model/sae/saelens';
 import type { DictionaryTasks } from '../panels/dictionaryTasks';
 import type { useAtlasStore } from '../store';
-import type { BuildRef, DictionaryTarget, LatentTop, SaeSummary, SaeTaskProgress, SaeTrainRequest, WaitProgress } from '../workers/protocol';
+import type { BuildRef, DictionaryTarget, LatentTop, RowsLatent, SaeSummary, SaeTaskProgress, SaeTrainRequest, WaitProgress } from '../workers/protocol';
 import type { AtlasPipeline } from './pipeline';
 
 type Store = typeof useAtlasStore;
@@ -175,6 +175,11 @@ export class DictionaryController implements DictionaryTasks {
   /** A latent's top rows (the atlas's points) and directions. */
   async latentTop(latent: number): Promise<LatentTop> {
     return (await this.pipeline()).saeLatentTop(this.layout(), latent);
+  }
+
+  /** The held SAE's `k` strongest latents over the given points of the atlas (a cell's). */
+  async strongestLatents(points: Int32Array, k: number): Promise<RowsLatent[]> {
+    return (await this.pipeline()).saeStrongestLatents(this.layout(), points, k);
   }
 
   /** Stops the training or opening under way; the SAE held before stays. */

@@ -25,6 +25,7 @@ import type {
   StageProgress,
   DictionaryTarget,
   LatentTop,
+  RowsLatent,
   SaeLensFiles,
   SaeLossRecovered,
   SaeSummary,
@@ -402,6 +403,10 @@ export class AtlasPipeline {
   /** A latent's top rows (the atlas's points) and directions. */
   saeLatentTop(layout: number, latent: number): Promise<LatentTop> {
     return this.modelClient.call('saeLatentTop', [layout, latent]);
+  }
+
+  saeStrongestLatents(layout: number, rows: Int32Array, k: number): Promise<RowsLatent[]> {
+    return this.modelClient.call('saeStrongestLatents', [layout, rows, k]);
   }
 
   /** The token ids of words a steering test watches; refuses a word of more than one token (model worker, which holds the tokenizer). */

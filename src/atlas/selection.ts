@@ -58,3 +58,11 @@ export function selectedInputs(atlas: Atlas, selection: readonly number[]): numb
   }
   return inputs;
 }
+
+/** The points of cell (i, j) of a g x g level, in order: one pass over the layout (a million points in milliseconds). */
+export function pointsInCell(atlas: Atlas, gridSize: number, i: number, j: number): Int32Array {
+  const { layoutX, layoutY } = atlas.points;
+  const out: number[] = [];
+  for (let p = 0; p < layoutX.length; p++) if (cellOf(layoutX[p], gridSize) === i && cellOf(layoutY[p], gridSize) === j) out.push(p);
+  return Int32Array.from(out);
+}

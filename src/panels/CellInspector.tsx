@@ -1,4 +1,8 @@
+import { useCallback } from 'react';
 import { labelName, strongestChannels } from '../atlas/cellStyle';
+import { pointsInCell } from '../atlas/selection';
+import type { Atlas } from '../compute/atlas';
+import { useRequest } from '../lib/useRequest';
 import { rendererFor } from '../renderers';
 import { useAtlasStore } from '../store';
 import { selectSelectedCell } from '../store/selectors';
@@ -6,11 +10,13 @@ import { DirectionComparison, type DirectionImages } from './DirectionComparison
 import { LabelHistogram } from './LabelHistogram';
 import { NeuronView } from './NeuronView';
 import type { AtlasCell } from '../compute/types';
+import type { DictionaryTasks } from './dictionaryTasks';
 
 const CHANNELS_SHOWN = 8;
+const LATENTS_SHOWN = 8;
 
-/** The clicked cell: its top-activating inputs, count, label histogram and strongest channels. */
-export function CellInspector({ compare }: { compare?: (cell: AtlasCell) => Promise<DirectionImages> }) {
+/** The clicked cell: its top-activating inputs, count, label histogram, strongest channels and, with an SAE, strongest latents. */
+export function CellInspector({ compare, dictionary }: { compare?: (cell: AtlasCell) => Promise<DirectionImages>; dictionary?: DictionaryTasks | null }) {
   const atlas = useAtlasStore((s) => s.atlas);
   const cell = useAtlasStore(selectSelectedCell);
   const selected = useAtlasStore((s) => s.selected);
@@ -91,6 +97,45 @@ export function CellInspector({ compare }: { compare?: (cell: AtlasCell) => Prom
         ))}
       </ul>
       <NeuronView atlas={atlas} />
+      {dictionary && <CellLatents atlas={atlas} gridSize={selected.gridSize} cell={cell} dictionary={dictionary} />}
     </aside>
+  );
+}
+
+/**
+ * The held SAE's latents strongest over the cell's points (mean activation, silent points 0), each a click away from
+ * its view in the Dictionary panel: which dictionary features this region of the atlas is made of.
+ */
+function CellLatents({ atlas, gridSize, cell, dictionary }: { atlas: Atlas; gridSize: number; cell: AtlasCell; dictionary: DictionaryTasks }) {
+  const summary = useAtlasStore((s) => s.saeSummary);
+  const shown = useAtlasStore((s) => s.saeLatent);
+  const showLatent = useAtlasStore((s) => s.showLatent);
+  const run = useCallback(() => dictionary.strongestLatents(pointsInCell(atlas, gridSize, cell.i, cell.j), LATENTS_SHOWN), [atlas, gridSize, cell, dictionary]);
+  const found = useRequest(summary ? `${summary.digest}:${gridSize}:${cell.i}:${cell.j}` : null, summary ? run : null);
+  if (!summary) return null;
+  const max = found.kind === 'done' ? Math.max(1e-9, ...found.result.map((l) => l.mean)) : 1;
+  return (
+    <section data-testid="cell-latents">
+      <h3>Strongest SAE latents</h3>
+      {found.kind === 'pending' && <p className="muted small">Finding them…</p>}
+      {found.kind === 'error' && <p className="error small">{found.message}</p>}
+      {found.kind === 'done' && (
+        <>
+          <p className="muted small">Mean activation over the cell's {cell.count.toLocaleString('en')} points, and the share each fires on. Click one to see it in the Dictionary panel.</p>
+          <ul className="histogram wide-value">
+            {found.result.map(({ latent, mean, fired }) => (
+              <li key={latent} className={latent === shown ? 'clickable active' : 'clickable'} title="Show this latent" onClick={() => showLatent(latent)} data-testid="cell-latent" data-latent={latent}>
+                <span className="bar-label">#{latent}</span>
+                <span className="bar channel" style={{ width: `${(100 * mean) / max}%` }} />
+                <span className="bar-value">
+                  {mean.toFixed(2)} · {Math.round(100 * fired)}%
+                </span>
+              </li>
+            ))}
+          </ul>
+          {found.result.length === 0 && <p className="muted small">No latent fires on this cell's points.</p>}
+        </>
+      )}
+    </section>
   );
 }

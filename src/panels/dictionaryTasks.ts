@@ -1,4 +1,4 @@
-import type { LatentTop, SaeTrainRequest } from '../workers/protocol';
+import type { LatentTop, RowsLatent, SaeTrainRequest } from '../workers/protocol';
 
 /**
  * What the dictionary panel asks of the page's SAE tasks (the app's `DictionaryController`). Training and opening
@@ -11,6 +11,8 @@ export interface DictionaryTasks {
   /** Downloads the SAE held as SAELens's two files. */
   save(): Promise<void>;
   latentTop(latent: number): Promise<LatentTop>;
+  /** The held SAE's `k` strongest latents over the given points of the atlas (a cell's). */
+  strongestLatents(points: Int32Array, k: number): Promise<RowsLatent[]>;
   /** The held SAE's latents by polysemanticity (null threshold: the modality's), into the store's `saePolysemanticity`. */
   latentPolysemanticity(threshold: number | null, minMembers: number): Promise<void>;
   /** A GPT-2 layer's SAE spliced in for the layer over the atlas's first `contexts` contexts (as typed), into the store's `saeLossRecovered`. */

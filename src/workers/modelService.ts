@@ -33,6 +33,7 @@ import type {
   RecordingStats,
   DictionaryTarget,
   LatentTop,
+  RowsLatent,
   SaeLensFiles,
   SaeLossRecovered,
   SaeSummary,
@@ -419,6 +420,11 @@ export function createModelService(deps: ModelServiceDeps) {
       return withTransfer(top, [top.rows.buffer, top.values.buffer, top.encoder.buffer, top.decoder.buffer] as ArrayBuffer[]);
     },
 
+    /** The held SAE's strongest latents over some of the atlas's rows (a cell's points). */
+    async saeStrongestLatents(_: CallContext, layout: number, rows: Int32Array, k: number): Promise<RowsLatent[]> {
+      return dictionaryOf(layout).strongestLatents(rows, k);
+    },
+
     /** The held SAE's latents by polysemanticity over the atlas's rows (the modality's threshold unless given); progress counts latents. */
     async saePolysemanticity(context: CallContext, layout: number, threshold: number | null, minMembers: number): Promise<LatentPolysemanticityView> {
       const options = { threshold: threshold ?? loadedSession().defaultThreshold, minMembers, signal: context.signal, onProgress: (p: unknown) => context.progress(p) };
@@ -510,6 +516,7 @@ export function createModelService(deps: ModelServiceDeps) {
     // None touches TF.js or a half-made SAE (a task replaces it whole at its end): they answer during training.
     saveSae: methods.saveSae,
     saeLatentTop: methods.saeLatentTop,
+    saeStrongestLatents: methods.saeStrongestLatents,
     saeLatents: methods.saeLatents,
     watchedTokens: methods.watchedTokens,
   };

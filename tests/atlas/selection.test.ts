@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { pointInPolygon, pointsInPolygon, selectedInputs, selectedPerCell } from '../../src/atlas/selection';
+import { pointInPolygon, pointsInCell, pointsInPolygon, selectedInputs, selectedPerCell } from '../../src/atlas/selection';
+import { cellMembers } from '../../src/compute/grid';
 import { combineSelection } from '../../src/store/selectionSlice';
 import type { Atlas } from '../../src/compute/atlas';
 import { WORLD_SIZE } from '../../src/atlas/geometry';
@@ -59,5 +60,20 @@ describe('selection', () => {
     const counts = selectedPerCell(atlas, 5, [0, 1, 10, 99]);
     expect([...counts.entries()]).toEqual([['0:0', 3], ['4:4', 1]]);
     expect(selectedInputs(atlas, [0, 1, 10, 99, 98])).toEqual([0, 1, 9]);
+  });
+});
+
+describe('pointsInCell', () => {
+  it("finds each cell's points as the atlas's binning does (cellMembers), at every grid size", () => {
+    const atlas = latticeAtlas();
+    const { layoutX, layoutY } = atlas.points;
+    const layout = new Float32Array(200);
+    for (let p = 0; p < 100; p++) [layout[2 * p], layout[2 * p + 1]] = [layoutX[p], layoutY[p]];
+    for (const g of [1, 3, 10, 20]) {
+      const members = cellMembers(layout, g);
+      for (let j = 0; j < g; j++) {
+        for (let i = 0; i < g; i++) expect(Array.from(pointsInCell(atlas, g, i, j))).toEqual(members.get(j * g + i) ?? []);
+      }
+    }
   });
 });

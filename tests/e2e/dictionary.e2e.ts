@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Download, Page } from 'playwright-core';
 import { writeSafetensors } from '../../src/model/text/safetensors';
-import { atlasState, openReadyAppForSuite, outputDir, screenshot, waitForNewAtlas } from './harness';
+import { atlasState, cellCenters, openReadyAppForSuite, outputDir, screenshot, waitForNewAtlas, waitForSteadyView } from './harness';
 
 const SAE_DIR = join(outputDir, 'dictionary');
 const PASTED = [
@@ -125,6 +125,32 @@ describe('dictionary: a sparse autoencoder of the atlas layer, trained in the pa
     assert.match(concept.source, new RegExp(`top points of SAE latent #${first} against the rest of the atlas`));
     await panel.locator('[data-testid=sae-result]').scrollIntoViewIfNeeded();
     await screenshot(page, '71-dictionary-latent');
+  });
+
+  it("lists a clicked cell's strongest latents in the inspector, each a click away from its view", async () => {
+    await waitForSteadyView(page);
+    const [cell] = await cellCenters(page);
+    await page.mouse.click(cell.x, cell.y);
+    const inspector = page.locator('[data-testid=cell-inspector]');
+    await inspector.waitFor();
+    const listed = inspector.locator('[data-testid=cell-latents] [data-testid=cell-latent]');
+    await listed.first().waitFor({ timeout: 30_000 });
+    const rows = await listed.evaluateAll((els) => els.map((e) => [Number(e.getAttribute('data-latent')), ...e.querySelector('.bar-value')!.textContent!.split(' · ').map(parseFloat)]));
+    assert.ok(rows.length >= 1 && rows.length <= 8, JSON.stringify(rows));
+    // Strongest first; each fires on some of the cell's points (with k 8 of 256 latents a point, a cell shares a few).
+    rows.forEach(([, mean, share], n) => {
+      assert.ok(mean > 0 && share > 0 && share <= 100, JSON.stringify(rows));
+      if (n > 0) assert.ok(mean <= rows[n - 1][1], `strongest first: ${JSON.stringify(rows)}`);
+    });
+    assert.match(await inspector.locator('[data-testid=cell-latents]').innerText(), new RegExp(`cell's ${cell.count.toLocaleString('en')} points`));
+    const [latent] = rows[rows.length - 1];
+    await listed.last().click();
+    await page.waitForFunction((l) => window.__atlas!.sae.latent === l, latent);
+    const view = page.locator('[data-testid=sae-latent-view] h3').first();
+    assert.match(await view.innerText(), new RegExp(`^Latent #${latent}:`));
+    await inspector.locator('[data-testid=cell-latents]').scrollIntoViewIfNeeded();
+    await screenshot(page, '71-dictionary-cell-latents');
+    console.log(`cell (${cell.i}, ${cell.j}) of ${cell.count} points: strongest latents ${JSON.stringify(rows)}`);
   });
 
   it('scores the latents beside neurons and random directions, and deals them into the blind study', async () => {

@@ -12,7 +12,7 @@ import { readSaeLens, writeSaeLens, type SaeLensFiles } from './saelens';
 import { SAE_TENSORS, type Sae, type SaeConfig, type SparseLatents } from './sae';
 import { DEFAULT_MAX_EXAMPLES, EXAMPLE_FRACTION, type PolysemanticityOptions } from '../directions/polysemanticity';
 import { measureLatentPolysemanticity, type SaePolysemanticity } from './latentPolysemanticity';
-import { latentTopRows, type LatentTopRows } from './topRows';
+import { latentTopRows, strongestLatents, type LatentTopRows, type RowsLatent } from './topRows';
 import { trainSae, type SaeTrainMetrics, type SaeTrainProgress, type SaeTrainSettings } from './train';
 
 /** An SAE's latents by polysemanticity as the page shows them: the histogram and each latent's count of clusters. */
@@ -149,6 +149,12 @@ export class LayerDictionary {
     for (let e = 0; e < which.length; e++) if (which[e] === latent) fired.push(value[e]);
     const histogram = { ...equalWidthHistogram(fired.length, (k) => fired[k]), silent: this.count - fired.length };
     return { latent, rows: this.top!.rows[latent].slice(), values: this.top!.values[latent].slice(), encoder, decoder: sae.weights.W_dec.slice(latent * dIn, (latent + 1) * dIn), histogram };
+  }
+
+  /** The `k` latents strongest over some of the rows (a cell's points): their mean activation there and the share they fire on. */
+  strongestLatents(rows: Int32Array, k: number): RowsLatent[] {
+    this.held();
+    return strongestLatents(this.latents!, rows, k);
   }
 
   /** Every row's active latents and the decoder rows, copies: the page scores latents beside neurons with them. */

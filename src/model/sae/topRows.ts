@@ -41,3 +41,32 @@ export function latentTopRows(latents: SparseLatents, k: number): LatentTopRows 
     values: Array.from({ length: dSae }, (_, i) => values.slice(i * k, i * k + size[i])),
   };
 }
+
+/** One latent over a set of rows: its mean activation there (silent rows count as 0) and the share of the rows it fires on. */
+export interface RowsLatent {
+  latent: number;
+  mean: number;
+  fired: number;
+}
+
+/**
+ * The `k` latents strongest over `rows` (a cell's points, say), by mean activation, strongest first (ties: the lower
+ * latent first); latents silent on every one of the rows are left out.
+ */
+export function strongestLatents(latents: SparseLatents, rows: ArrayLike<number>, k: number): RowsLatent[] {
+  const { dSae, count, rowStart, latent, value } = latents;
+  if (rows.length === 0) throw new RangeError('No rows to find the strongest latents of.');
+  const sum = new Float64Array(dSae);
+  const fired = new Int32Array(dSae);
+  for (let n = 0; n < rows.length; n++) {
+    const r = rows[n];
+    if (!(Number.isInteger(r) && r >= 0 && r < count)) throw new RangeError(`Row ${r} is not one of the ${count} rows encoded.`);
+    for (let e = rowStart[r]; e < rowStart[r + 1]; e++) {
+      sum[latent[e]] += value[e];
+      fired[latent[e]]++;
+    }
+  }
+  const live = Array.from({ length: dSae }, (_, i) => i).filter((i) => fired[i] > 0);
+  live.sort((a, b) => sum[b] - sum[a] || a - b);
+  return live.slice(0, k).map((i) => ({ latent: i, mean: sum[i] / rows.length, fired: fired[i] / rows.length }));
+}

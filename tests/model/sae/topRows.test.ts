@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../../../src/lib/rng';
 import type { SparseLatents } from '../../../src/model/sae/sae';
-import { latentTopRows } from '../../../src/model/sae/topRows';
+import { latentColumn } from '../../../src/model/sae/sae';
+import { latentTopRows, strongestLatents } from '../../../src/model/sae/topRows';
 
 /** Random sparse latents: up to `active` distinct latents per row, values rounded so that ties happen. */
 function randomLatents(count: number, dSae: number, active: number, seed: number): SparseLatents {
@@ -35,5 +36,34 @@ describe('latentTopRows', () => {
         expect(Array.from(top.values[i])).toEqual(expected.map(([, v]) => v));
       }
     }
+  });
+});
+
+describe('strongestLatents', () => {
+  it("ranks latents by their mean over the rows as each latent's dense column does (silent rows 0; ties: lower latent)", () => {
+    const latents = randomLatents(300, 12, 4, 9);
+    const rows = Array.from({ length: 40 }, (_, n) => (n * 7) % 300);
+    const expected = Array.from({ length: latents.dSae }, (_, i) => {
+      const column = latentColumn(latents, i);
+      const on = rows.filter((r) => column[r] > 0);
+      return { latent: i, mean: rows.reduce((s, r) => s + column[r], 0) / rows.length, fired: on.length / rows.length };
+    })
+      .filter((l) => l.fired > 0)
+      .sort((a, b) => b.mean - a.mean || a.latent - b.latent);
+    for (const k of [1, 5, 12]) {
+      const got = strongestLatents(latents, rows, k);
+      expect(got.map((l) => l.latent)).toEqual(expected.slice(0, k).map((l) => l.latent));
+      got.forEach((l, n) => {
+        expect(l.mean).toBeCloseTo(expected[n].mean, 6);
+        expect(l.fired).toBe(expected[n].fired);
+      });
+    }
+  });
+
+  it('leaves out latents silent on every row, and refuses rows it has not encoded', () => {
+    const latents: SparseLatents = { count: 2, dSae: 3, rowStart: Int32Array.from([0, 1, 1]), latent: Int32Array.from([2]), value: Float32Array.from([0.5]) };
+    expect(strongestLatents(latents, [0, 1], 3)).toEqual([{ latent: 2, mean: 0.25, fired: 0.5 }]);
+    expect(() => strongestLatents(latents, [2], 3)).toThrow(/Row 2 is not one of the 2 rows/);
+    expect(() => strongestLatents(latents, [], 3)).toThrow(/No rows/);
   });
 });

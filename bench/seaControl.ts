@@ -53,7 +53,7 @@ await chooseBackend({ node: true });
 const model = await loadTextModelForCli('default');
 const width = model.gpt2.config.nEmbd;
 const watched = watchedTokens(SEA_WORDS);
-const wte = readSafetensors(new Uint8Array(await readFile(WEIGHTS))).get('wte.weight')!;
+const wte = readSafetensors(new Uint8Array(await readFile(WEIGHTS))).get('transformer.wte.weight')!;
 const direction = seaOutputDirection(wte.data, width, watched);
 const steerContexts = await contextsFrom(`${SEA}other-held-out.txt`, 32, CONTEXT_TOKENS, 'steering contexts');
 const ablateSea = await contextsFrom(`${SEA}sea-held-out.txt`, 32, CONTEXT_TOKENS, 'sea windows');

@@ -20,6 +20,7 @@ import { RunPanel } from '../panels/RunPanel';
 import { SelectionPanel } from '../panels/SelectionPanel';
 import { useAtlasStore } from '../store';
 import { AtlasController } from './controller';
+import { latentAtlasFromQuery } from './latentAtlasTab';
 import { installTestHook } from './testHook';
 
 /** The page: panels on the left, the atlas in the middle, the inspector on the right. */
@@ -46,7 +47,7 @@ export function App() {
     const c = new AtlasController(useAtlasStore, setVisuals, backend, setPreview);
     const uninstall = installTestHook(useAtlasStore, () => viewRef.current);
     setController(c);
-    void c.start();
+    void c.start(latentAtlasFromQuery(query));
     return () => {
       uninstall();
       c.dispose();

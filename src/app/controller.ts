@@ -214,8 +214,20 @@ export class AtlasController {
   }
 
   /** First run: the built-in model over its bundled sample, with no click needed. */
-  async start(): Promise<void> {
-    await this.loadModel({ kind: 'default' });
+  /**
+   * The page's first build: the built-in model's atlas, or, when the page was opened with files to open (a latent
+   * atlas from another tab), their atlas, without loading a model.
+   */
+  async start(opening: Promise<PickedFile[] | null> = Promise.resolve(null)): Promise<void> {
+    let files: PickedFile[] | null;
+    try {
+      files = await opening;
+    } catch (e) {
+      this.store.getState().fail('Inputs', messageOf(e));
+      return;
+    }
+    if (files) await this.addFiles(files);
+    else await this.loadModel({ kind: 'default' });
   }
 
   private getPipeline(): Promise<AtlasPipeline> {

@@ -1,5 +1,6 @@
 import type { Atlas } from '../compute/atlas';
 import { downloadBlob, fileSlug } from '../export/download';
+import { latentAtlasFiles, type LatentExamples } from '../export/latentAtlasFiles';
 import { isAbortError } from '../lib/abort';
 import { messageOf } from '../lib/errors';
 import { wholeNumber } from '../lib/validate';
@@ -7,6 +8,7 @@ import { SAE_CFG_FILE, SAE_WEIGHTS_FILE } from '../model/sae/saelens';
 import type { DictionaryTasks } from '../panels/dictionaryTasks';
 import type { useAtlasStore } from '../store';
 import type { BuildRef, DictionaryTarget, LatentTop, RowsLatent, SaeSummary, SaeTaskProgress, SaeTrainRequest, WaitProgress } from '../workers/protocol';
+import { openLatentAtlasTab } from './latentAtlasTab';
 import type { AtlasPipeline } from './pipeline';
 
 type Store = typeof useAtlasStore;
@@ -177,6 +179,27 @@ export class DictionaryController implements DictionaryTasks {
     return (await this.pipeline()).saeLatentTop(this.layout(), latent);
   }
 
+  /**
+   * Opens the held SAE's latent atlas in a new tab: its live latents laid out by their unit decoder rows, each named by
+   * its top rows' tokens (text) or labels (images), as `npm run sae -- --latent-atlas` makes it. This tab stays as it is.
+   */
+  async openLatentAtlas(): Promise<void> {
+    const { atlas, saeSummary } = this.store.getState();
+    if (!atlas || !saeSummary) return;
+    try {
+      const source = await (await this.pipeline()).saeLatentAtlasSource(this.layout());
+      const example = topExample(atlas);
+      const latents: LatentExamples[] = Array.from({ length: saeSummary.config.dSae }, (_, i) => ({
+        index: i,
+        frequency: saeSummary.measures.frequency[i],
+        topExamples: Array.from(source.topRows.subarray(source.topStart[i], source.topStart[i + 1]), example),
+      }));
+      if (!openLatentAtlasTab(latentAtlasFiles(source.decoder, saeSummary.config.dIn, latents))) throw new Error('the browser blocked the new tab; allow pop-ups for this page.');
+    } catch (e) {
+      this.store.getState().setSaeTask({ kind: 'atlas', status: 'error', message: `The latent atlas: ${messageOf(e)}`, fraction: 0 });
+    }
+  }
+
   /** The held SAE's `k` strongest latents over the given points of the atlas (a cell's). */
   async strongestLatents(points: Int32Array, k: number): Promise<RowsLatent[]> {
     return (await this.pipeline()).saeStrongestLatents(this.layout(), points, k);
@@ -186,4 +209,14 @@ export class DictionaryController implements DictionaryTasks {
   cancel(): void {
     this.running?.abort();
   }
+}
+
+/** What names a latent by one of its top rows (an atlas point): the token there (text) or the input's label (images). */
+function topExample(atlas: Atlas): (row: number) => LatentExamples['topExamples'][number] {
+  const { input, position } = atlas.points;
+  if (atlas.modality === 'text') return (row) => ({ token: atlas.inputs.tokens[input[row]][position[row]] });
+  return (row) => {
+    const label = atlas.inputs.label[input[row]];
+    return { label: label >= 0 && label < atlas.labelNames.length ? atlas.labelNames[label] : null };
+  };
 }

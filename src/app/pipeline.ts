@@ -24,6 +24,7 @@ import type {
   Stage,
   StageProgress,
   DictionaryTarget,
+  LatentAtlasSource,
   LatentTop,
   RowsLatent,
   SaeLensFiles,
@@ -403,6 +404,10 @@ export class AtlasPipeline {
   /** A latent's top rows (the atlas's points) and directions. */
   saeLatentTop(layout: number, latent: number): Promise<LatentTop> {
     return this.modelClient.call('saeLatentTop', [layout, latent]);
+  }
+
+  saeLatentAtlasSource(layout: number): Promise<LatentAtlasSource> {
+    return this.modelClient.call('saeLatentAtlasSource', [layout]);
   }
 
   saeStrongestLatents(layout: number, rows: Int32Array, k: number): Promise<RowsLatent[]> {

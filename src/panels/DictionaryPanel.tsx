@@ -195,6 +195,12 @@ function SaeResult({ atlas, summary, dictionary, directions }: { atlas: Atlas; s
           </tbody>
         </table>
       </div>
+      <p className="small">
+        <button type="button" data-testid="sae-latent-atlas" disabled={!dictionary} onClick={() => void dictionary?.openLatentAtlas()}>
+          Latent atlas ↗
+        </button>{' '}
+        <span className="muted">opens in a new tab: the live latents laid out by their decoder rows, each named by its top examples.</span>
+      </p>
       <LatentPolysemanticity dictionary={dictionary} />
       {latent !== null && <LatentView atlas={atlas} summary={summary} latent={latent} dictionary={dictionary} directions={directions} />}
     </div>

@@ -11,6 +11,8 @@ export interface DictionaryTasks {
   /** Downloads the SAE held as SAELens's two files. */
   save(): Promise<void>;
   latentTop(latent: number): Promise<LatentTop>;
+  /** Opens the held SAE's latent atlas (its live latents by their decoder rows) in a new tab; a failure is `saeTask`'s message. */
+  openLatentAtlas(): Promise<void>;
   /** The held SAE's `k` strongest latents over the given points of the atlas (a cell's). */
   strongestLatents(points: Int32Array, k: number): Promise<RowsLatent[]>;
   /** The held SAE's latents by polysemanticity (null threshold: the modality's), into the store's `saePolysemanticity`. */

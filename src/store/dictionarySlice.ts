@@ -4,7 +4,7 @@ import type { AtlasStore } from './index';
 
 /** The dictionary panel's task under way (training, opening files, saving), or the last one's failure; null: idle. */
 export interface SaeTask {
-  kind: 'train' | 'open' | 'save' | 'polysemanticity' | 'loss';
+  kind: 'train' | 'open' | 'save' | 'polysemanticity' | 'loss' | 'atlas';
   status: 'running' | 'error';
   message: string;
   /** Of a running task: the fraction done (training's rows seen over its total; 0 while it waits its turn). */

@@ -32,6 +32,7 @@ import type {
   NeuronClustersView,
   RecordingStats,
   DictionaryTarget,
+  LatentAtlasSource,
   LatentTop,
   RowsLatent,
   SaeLensFiles,
@@ -420,6 +421,12 @@ export function createModelService(deps: ModelServiceDeps) {
       return withTransfer(top, [top.rows.buffer, top.values.buffer, top.encoder.buffer, top.decoder.buffer] as ArrayBuffer[]);
     },
 
+    /** Every latent's top rows and the decoder rows of the held SAE: what the page makes the latent atlas of. */
+    async saeLatentAtlasSource(_: CallContext, layout: number): Promise<LatentAtlasSource> {
+      const source = dictionaryOf(layout).latentAtlasSource();
+      return withTransfer(source, [source.topStart.buffer, source.topRows.buffer, source.decoder.buffer] as ArrayBuffer[]);
+    },
+
     /** The held SAE's strongest latents over some of the atlas's rows (a cell's points). */
     async saeStrongestLatents(_: CallContext, layout: number, rows: Int32Array, k: number): Promise<RowsLatent[]> {
       return dictionaryOf(layout).strongestLatents(rows, k);
@@ -517,6 +524,7 @@ export function createModelService(deps: ModelServiceDeps) {
     saveSae: methods.saveSae,
     saeLatentTop: methods.saeLatentTop,
     saeStrongestLatents: methods.saeStrongestLatents,
+    saeLatentAtlasSource: methods.saeLatentAtlasSource,
     saeLatents: methods.saeLatents,
     watchedTokens: methods.watchedTokens,
   };

@@ -3,7 +3,7 @@ import type { Atlas, AtlasRequest, InputError, ModalityModels, Modality } from '
 import type { ProgressEvent } from '../compute/types';
 import type { GradientTarget, InputSet, RecordedAmount } from '../model/session';
 
-export type { DictionaryTarget, LatentPolysemanticityView, LatentTop, SaeSummary, SaeTaskProgress, SaeTrainRequest } from '../model/sae/dictionary';
+export type { DictionaryTarget, LatentAtlasSource, LatentPolysemanticityView, LatentTop, SaeSummary, SaeTaskProgress, SaeTrainRequest } from '../model/sae/dictionary';
 export type { RowsLatent } from '../model/sae/topRows';
 export type { SaeLensFiles } from '../model/sae/saelens';
 export type { AblationMode, AblationTarget, AblationTest } from '../model/text/ablation';

@@ -153,6 +153,42 @@ describe('dictionary: a sparse autoencoder of the atlas layer, trained in the pa
     console.log(`cell (${cell.i}, ${cell.j}) of ${cell.count} points: strongest latents ${JSON.stringify(rows)}`);
   });
 
+  it('opens the latent atlas in a new tab: a point per live latent, named by its top inputs\' labels; this tab keeps its atlas and SAE', async () => {
+    const before = await atlasState(page);
+    const [tab] = await Promise.all([page.context().waitForEvent('page'), page.locator('[data-testid=sae-latent-atlas]').click()]);
+    try {
+      await tab.waitForFunction(() => window.__atlas?.status === 'ready' || window.__atlas?.status === 'error', null, { timeout: 120_000, polling: 200 });
+      const s = await atlasState(tab);
+      assert.equal(s.status, 'ready', `the latent atlas: ${s.error}`);
+      assert.equal(await tab.evaluate(() => window.__atlas!.modality), 'precomputed');
+      // One point per live latent, and every point is a latent's unit decoder row (32 wide).
+      assert.equal(s.inputCount, trained.liveLatents);
+      assert.equal(s.activationCount, trained.liveLatents);
+      assert.ok(s.cellCount > 1, `cells: ${s.cellCount}`);
+      // Each latent is labelled by the class most common among its top inputs: Fashion-MNIST's classes.
+      const summary = await tab.locator('[data-testid=input-summary]').innerText();
+      assert.match(summary, /labels: .*(Trouser|Sneaker|Bag|Ankle boot)/, summary);
+      await waitForSteadyView(tab);
+      await screenshot(tab, '71-dictionary-latent-atlas');
+      console.log(`latent atlas: ${JSON.stringify(s)}; ${summary}`);
+    } finally {
+      await tab.close();
+    }
+    // This tab is as it was: the same atlas, and the SAE still held.
+    assert.equal((await atlasState(page)).atlasVersion, before.atlasVersion);
+    assert.ok((await saeState(page)).held, 'the SAE stays');
+    // A tab opened on files that are gone (a revoked blob URL) says so instead of building anything.
+    const stale = await page.context().newPage();
+    try {
+      const origin = new URL(page.url()).origin;
+      await stale.goto(`${origin}/?latents=${encodeURIComponent(`blob:${origin}/gone-1`)}&points=${encodeURIComponent(`blob:${origin}/gone-2`)}`);
+      await stale.waitForFunction(() => window.__atlas?.status === 'error', null, { timeout: 30_000 });
+      assert.match((await atlasState(stale)).error ?? '', /latent atlas's files are gone/);
+    } finally {
+      await stale.close();
+    }
+  });
+
   it('scores the latents beside neurons and random directions, and deals them into the blind study', async () => {
     const neurons = page.locator('[data-testid=neurons-panel]');
     assert.equal(await neurons.locator('[data-testid=versus-latents]').isChecked(), true, 'with an SAE held, the comparison includes its latents');

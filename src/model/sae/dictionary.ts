@@ -56,6 +56,13 @@ export interface SaeSummary {
   digest: string;
 }
 
+/** Every latent's top rows, flattened, and the decoder: what the page makes the latent atlas of. */
+export interface LatentAtlasSource {
+  topStart: Int32Array;
+  topRows: Int32Array;
+  decoder: Float32Array;
+}
+
 /** One latent's strongest rows (indices into the rows trained on: the atlas's points), and its encoder column. */
 export interface LatentTop {
   latent: number;
@@ -149,6 +156,20 @@ export class LayerDictionary {
     for (let e = 0; e < which.length; e++) if (which[e] === latent) fired.push(value[e]);
     const histogram = { ...equalWidthHistogram(fired.length, (k) => fired[k]), silent: this.count - fired.length };
     return { latent, rows: this.top!.rows[latent].slice(), values: this.top!.values[latent].slice(), encoder, decoder: sae.weights.W_dec.slice(latent * dIn, (latent + 1) * dIn), histogram };
+  }
+
+  /**
+   * What the latent atlas is made of: every latent's top rows (at most TOP_ROWS, strongest first; latent i's are
+   * topRows[topStart[i]] up to topRows[topStart[i + 1]]) and the decoder rows (dSae x dIn), copies.
+   */
+  latentAtlasSource(): LatentAtlasSource {
+    const sae = this.held();
+    const rows = this.top!.rows;
+    const topStart = new Int32Array(rows.length + 1);
+    rows.forEach((r, i) => (topStart[i + 1] = topStart[i] + r.length));
+    const topRows = new Int32Array(topStart[rows.length]);
+    rows.forEach((r, i) => topRows.set(r, topStart[i]));
+    return { topStart, topRows, decoder: sae.weights.W_dec.slice() };
   }
 
   /** The `k` latents strongest over some of the rows (a cell's points): their mean activation there and the share they fire on. */

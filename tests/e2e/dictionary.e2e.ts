@@ -29,6 +29,25 @@ async function waitForSaeTask(page: Page, timeout = 120_000): Promise<string | n
   return ((await handle.jsonValue()) as { message: string | null }).message;
 }
 
+/**
+ * Presses *Latent atlas ↗* and waits for the new tab's atlas: its state and input summary (the latents' labels),
+ * after `inspect` has looked at the tab; the tab is closed after.
+ */
+async function openLatentAtlas(page: Page, inspect: (tab: Page) => Promise<void> = async () => undefined) {
+  const [tab] = await Promise.all([page.context().waitForEvent('page'), page.locator('[data-testid=sae-latent-atlas]').click()]);
+  try {
+    await tab.waitForFunction(() => window.__atlas?.status === 'ready' || window.__atlas?.status === 'error', null, { timeout: 120_000, polling: 200 });
+    const state = await atlasState(tab);
+    assert.equal(state.status, 'ready', `the latent atlas: ${state.error}`);
+    assert.equal(await tab.evaluate(() => window.__atlas!.modality), 'precomputed');
+    const summary = await tab.locator('[data-testid=input-summary]').innerText();
+    await inspect(tab);
+    return { state, summary };
+  } finally {
+    await tab.close();
+  }
+}
+
 /** Fills the panel's settings and presses Train. */
 async function train(page: Page, settings: { k: number; epochs: number }): Promise<void> {
   const panel = page.locator('[data-testid=dictionary-panel]');
@@ -155,25 +174,17 @@ describe('dictionary: a sparse autoencoder of the atlas layer, trained in the pa
 
   it('opens the latent atlas in a new tab: a point per live latent, named by its top inputs\' labels; this tab keeps its atlas and SAE', async () => {
     const before = await atlasState(page);
-    const [tab] = await Promise.all([page.context().waitForEvent('page'), page.locator('[data-testid=sae-latent-atlas]').click()]);
-    try {
-      await tab.waitForFunction(() => window.__atlas?.status === 'ready' || window.__atlas?.status === 'error', null, { timeout: 120_000, polling: 200 });
-      const s = await atlasState(tab);
-      assert.equal(s.status, 'ready', `the latent atlas: ${s.error}`);
-      assert.equal(await tab.evaluate(() => window.__atlas!.modality), 'precomputed');
-      // One point per live latent, and every point is a latent's unit decoder row (32 wide).
-      assert.equal(s.inputCount, trained.liveLatents);
-      assert.equal(s.activationCount, trained.liveLatents);
-      assert.ok(s.cellCount > 1, `cells: ${s.cellCount}`);
-      // Each latent is labelled by the class most common among its top inputs: Fashion-MNIST's classes.
-      const summary = await tab.locator('[data-testid=input-summary]').innerText();
-      assert.match(summary, /labels: .*(Trouser|Sneaker|Bag|Ankle boot)/, summary);
+    const { state: s, summary } = await openLatentAtlas(page, async (tab) => {
       await waitForSteadyView(tab);
       await screenshot(tab, '71-dictionary-latent-atlas');
-      console.log(`latent atlas: ${JSON.stringify(s)}; ${summary}`);
-    } finally {
-      await tab.close();
-    }
+    });
+    // One point per live latent (a latent's unit decoder row), binned into cells.
+    assert.equal(s.inputCount, trained.liveLatents);
+    assert.equal(s.activationCount, trained.liveLatents);
+    assert.ok(s.cellCount > 1, `cells: ${s.cellCount}`);
+    // Each latent is labelled by the class most common among its top inputs: Fashion-MNIST's classes.
+    assert.match(summary, /labels: .*(Trouser|Sneaker|Bag|Ankle boot)/, summary);
+    console.log(`latent atlas: ${JSON.stringify(s)}; ${summary}`);
     // This tab is as it was: the same atlas, and the SAE still held.
     assert.equal((await atlasState(page)).atlasVersion, before.atlasVersion);
     assert.ok((await saeState(page)).held, 'the SAE stays');
@@ -326,6 +337,13 @@ describe('dictionary: a sparse autoencoder of the atlas layer, trained in the pa
     await panel.locator('[data-testid=promoted-tokens] span').first().waitFor({ timeout: 30_000 });
     await panel.locator('[data-testid=sae-latent-view]').scrollIntoViewIfNeeded();
     await screenshot(page, '73-dictionary-text-latent');
+
+    // Its latent atlas: a point per live latent, each labelled by the token most common among its top rows.
+    const latentAtlas = await openLatentAtlas(page);
+    assert.equal(latentAtlas.state.inputCount, held.liveLatents);
+    const labels = latentAtlas.summary.replace(/^.*labels: /s, '').split(', ');
+    const inText = labels.filter((l) => l.trim() !== '' && PASTED.includes(l.trim()));
+    assert.ok(labels.length >= 2 && inText.length >= 0.8 * labels.length, `the labels are tokens of the text: ${latentAtlas.summary}`);
 
     // Loss recovered: the SAE spliced in for h.2.mlp.act over the atlas's first contexts.
     await panel.locator('[data-testid=sae-loss-contexts]').fill('none');

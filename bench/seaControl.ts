@@ -7,7 +7,11 @@
  * It says whether the tests can see a direction that does carry the sea words, so that the concept's failure there is
  * the concept's, not the test's. Not a learnt concept: it does not meet the issue's "Done when" by itself.
  *
- *   node --import tsx bench/seaTexts.ts && node --import tsx bench/seaControl.ts
+ * Control b (planned after control a failed, bench/results/steer-ablate-sea-control-*.txt): centred instead on the
+ * rows weighted by each token's frequency in the concept halves of the texts (what the model mostly predicts), times
+ * ln_f's gain, with its mean over dimensions removed (as LayerNorm removes it); at h.3 only.
+ *
+ *   node --import tsx bench/seaTexts.ts && node --import tsx bench/seaControl.ts [a|b]
  */
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +22,7 @@ import { unitVector } from '../src/compute/directions/vectors';
 import { ablationTest } from '../src/model/text/ablation';
 import { readSafetensors } from '../src/model/text/safetensors';
 import { steeringTest, watchedTokens } from '../src/model/text/steering';
+import { encode } from '../src/model/text/tokenizer';
 import { SEA_WORDS } from './seaTexts';
 
 const SEA = fileURLToPath(new URL('./out/sea/', import.meta.url));
@@ -46,6 +51,23 @@ function seaOutputDirection(wte: Float32Array, width: number, ids: readonly numb
   return unitVector(v);
 }
 
+/**
+ * Control b: the sea words' mean row less the frequency-weighted mean row of the tokens in `texts`, times ln_f's gain
+ * `gamma`, less its mean over dimensions, unit length.
+ */
+function seaLogitDirection(wte: Float32Array, width: number, ids: readonly number[], texts: string, gamma: Float32Array): Float32Array {
+  const tokens = encode(texts);
+  const centre = new Float64Array(width);
+  for (const t of tokens) for (let d = 0; d < width; d++) centre[d] += wte[t * width + d] / tokens.length;
+  const v = new Float32Array(width);
+  for (const id of ids) for (let d = 0; d < width; d++) v[d] += wte[id * width + d] / ids.length;
+  for (let d = 0; d < width; d++) v[d] = gamma[d] * (v[d] - centre[d]);
+  const mean = v.reduce((a, b) => a + b, 0) / width;
+  for (let d = 0; d < width; d++) v[d] -= mean;
+  console.log(`centred on ${tokens.length} tokens of the concept halves, times ln_f's gain`);
+  return unitVector(v);
+}
+
 const line = (name: string, r: { value: number; randomMean: number; randomStd: number; t: number; pT: number; pRank: number }) =>
   `    ${name.padEnd(44)} ${r.value.toExponential(2).padStart(10)}   ${r.randomMean.toExponential(2)} ± ${r.randomStd.toExponential(2)}   t ${r.t.toFixed(2).padStart(6)}   p (t) ${r.pT.toExponential(2)}   p (rank) ${r.pRank.toFixed(3)}`;
 
@@ -53,14 +75,20 @@ await chooseBackend({ node: true });
 const model = await loadTextModelForCli('default');
 const width = model.gpt2.config.nEmbd;
 const watched = watchedTokens(SEA_WORDS);
-const wte = readSafetensors(new Uint8Array(await readFile(WEIGHTS))).get('transformer.wte.weight')!;
-const direction = seaOutputDirection(wte.data, width, watched);
+const control = process.argv[2] ?? 'a';
+if (control !== 'a' && control !== 'b') throw new Error(`usage: bench/seaControl.ts [a|b]; got ${control}`);
+const weights = readSafetensors(new Uint8Array(await readFile(WEIGHTS)));
+const wte = weights.get('transformer.wte.weight')!;
+const conceptTexts = (await Promise.all(['sea', 'other'].map((side) => readFile(`${SEA}${side}-concept.txt`, 'utf8')))).join('\n\n');
+const direction =
+  control === 'a' ? seaOutputDirection(wte.data, width, watched) : seaLogitDirection(wte.data, width, watched, conceptTexts, weights.get('transformer.ln_f.weight')!.data);
+const layers = control === 'a' ? LAYERS : ['h.3'];
 const steerContexts = await contextsFrom(`${SEA}other-held-out.txt`, 32, CONTEXT_TOKENS, 'steering contexts');
 const ablateSea = await contextsFrom(`${SEA}sea-held-out.txt`, 32, CONTEXT_TOKENS, 'sea windows');
 const ablateOther = await contextsFrom(`${SEA}other-held-out.txt`, 32, CONTEXT_TOKENS, 'non-sea windows');
-for (const layer of LAYERS) {
+for (const layer of layers) {
   const started = performance.now();
-  console.log(`\n${layer}, the sea words' output direction, α ${ALPHA}, ${RANDOM} random directions, seed ${SEED}:`);
+  console.log(`\n${layer}, control ${control}: the sea words' output direction, α ${ALPHA}, ${RANDOM} random directions, seed ${SEED}:`);
   const steer = await steeringTest(model.gpt2, layer, steerContexts.slice(16), direction, ALPHA, watched, {
     random: RANDOM,
     seed: SEED,

@@ -338,6 +338,14 @@ describe('dictionary: a sparse autoencoder of the atlas layer, trained in the pa
     await panel.locator('[data-testid=sae-latent-view]').scrollIntoViewIfNeeded();
     await screenshot(page, '73-dictionary-text-latent');
 
+    // A cell of the token atlas lists its strongest latents too.
+    await waitForSteadyView(page);
+    const [cell] = await cellCenters(page);
+    await page.mouse.click(cell.x, cell.y);
+    const cellLatents = page.locator('[data-testid=cell-inspector] [data-testid=cell-latent]');
+    await cellLatents.first().waitFor({ timeout: 30_000 });
+    assert.ok((await cellLatents.count()) >= 1);
+
     // Its latent atlas: a point per live latent, each labelled by the token most common among its top rows.
     const latentAtlas = await openLatentAtlas(page);
     assert.equal(latentAtlas.state.inputCount, held.liveLatents);

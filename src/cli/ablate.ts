@@ -18,7 +18,8 @@ ablation of random directions (or random units), with a one-sided test that it r
   --model <dir|default>   a GPT-2 folder (config.json + model.safetensors); default: the built-in model
   --direction <spec>      neuron:N | random:SEED | concept:NAME (with --atlas) | cell:I,J (with --atlas: the cell's
                           mean direction at --grid) | latent:N (with --sae: the SAE's decoder row N) |
-                          texts:PATH (with --negatives: a concept learnt from the texts at PATH)
+                          texts:PATH (with --negatives: a concept learnt from the texts at PATH) | words:W1,W2
+                          (h.I or h.I.attn: what the logits read as those words, centred on --texts)
   --mode <m>              project (default): remove the component along the direction at every position,
                           x - (x.v)v, against seeded random unit directions; zero | mean: set unit N (neuron:N) to 0
                           or to its mean over the texts' positions, against seeded random other units

@@ -40,8 +40,8 @@ export interface AblateReport extends AblationTest {
 }
 
 /** What --direction names for the ablation: a unit for neuron:N in zero and mean modes, else a unit direction. */
-async function targetOf(options: AblateOptions, width: number, model: TextModel): Promise<AblationTarget> {
-  if (options.mode === 'project') return { kind: 'direction', direction: await directionOf(options.direction, width, options.layer, options.sources, model.gpt2) };
+async function targetOf(options: AblateOptions, width: number, model: TextModel, windows: readonly Int32Array[]): Promise<AblationTarget> {
+  if (options.mode === 'project') return { kind: 'direction', direction: await directionOf(options.direction, width, options.layer, { ...options.sources, centre: windows }, model.gpt2) };
   if (!options.direction.startsWith('neuron:')) {
     throw new Error(`--mode ${options.mode} sets one unit: give --direction neuron:N, or --mode project for "${options.direction}".`);
   }
@@ -56,8 +56,8 @@ export async function ablate(options: AblateOptions, model: TextModel): Promise<
   if (!(Number.isInteger(options.random) && options.random >= 2)) throw new Error(`--random must be a whole number of at least 2 (the controls need a spread); got ${options.random}.`);
   const layer = model.layer(options.layer);
   const width = layer.shape[1];
-  const target = await targetOf(options, width, model);
   const windows = await contextsFrom(options.texts, options.contexts, Math.min(options.contextTokens, model.contextLength), `--contexts ${options.contexts}`);
+  const target = await targetOf(options, width, model, windows);
   const test = await ablationTest(model.gpt2, layer.name, windows, target, options.mode, { random: options.random, seed: options.seed, onProgress: options.onProgress });
   return {
     version: ABLATE_FILE_VERSION,

@@ -11,6 +11,7 @@ import { parseAtlas } from '../export/atlasFile';
 import { readSaeLens, SAE_CFG_FILE, SAE_WEIGHTS_FILE } from '../model/sae/saelens';
 import { documentsFromFiles, windows as windowsOf } from '../model/text/documents';
 import type { Gpt2Model } from '../model/text/gpt2';
+import { watchedTokens } from '../model/text/steering';
 import { encode } from '../model/text/tokenizer';
 import { wholeNumber } from '../lib/validate';
 import { textFilesFromPath } from './nodeIo';
@@ -24,10 +25,12 @@ export interface DirectionSources {
   negatives?: string;
   /** Which side the layer is on, for an SAE's hook name; default: text. */
   modality?: 'text' | 'image';
+  /** The token windows a words: direction is centred on: the texts the command runs the model on. */
+  centre?: readonly Int32Array[];
 }
 
 /** The direction spec's forms, for messages and --help. */
-export const DIRECTION_FORMS = 'neuron:N, random:SEED, concept:NAME, cell:I,J, latent:N or texts:PATH';
+export const DIRECTION_FORMS = 'neuron:N, random:SEED, concept:NAME, cell:I,J, latent:N, texts:PATH or words:W1,W2';
 
 /** The unit direction `spec` names, `width` wide, at `layer`; `model` records the texts of a texts: concept. */
 export async function directionOf(spec: string, width: number, layer: string, sources: DirectionSources, model?: Gpt2Model): Promise<Float32Array> {
@@ -63,6 +66,11 @@ export async function directionOf(spec: string, width: number, layer: string, so
     const n = wholeNumber(arg, '--direction latent:N', 0);
     if (n >= sae.config.dSae) throw new Error(`The SAE has latents 0..${sae.config.dSae - 1}; got latent:${n}.`);
     v = sae.weights.W_dec.slice(n * width, (n + 1) * width);
+  } else if (kind === 'words') {
+    if (!model) throw new Error('--direction words: needs a GPT-2.');
+    if (!sources.centre?.length) throw new Error('--direction words: needs texts to centre on.');
+    const centre = Int32Array.from(sources.centre.flatMap((w) => Array.from(w)));
+    v = model.wordsDirection(layer, watchedTokens(arg.split(',')), centre);
   } else if (kind === 'texts') {
     if (!sources.negatives) throw new Error('--direction texts: needs --negatives <file|folder> (the counterexamples).');
     if (!model) throw new Error('--direction texts: needs the model to record the texts.');

@@ -19,7 +19,8 @@ measure how the next-token distribution moves over held-out contexts.
   --direction <spec>      neuron:N | random:SEED | concept:NAME (with --atlas) | cell:I,J (with --atlas: the cell's
                           mean direction at --grid) | latent:N (with --sae: the SAE's decoder row N) |
                           texts:PATH (with --negatives: a concept learnt from the texts at PATH, the difference of
-                          the means of their token rows and the negatives')
+                          the means of their token rows and the negatives') | words:W1,W2 (h.I or h.I.attn: what the
+                          logits read as those words, centred on the scale's contexts; a positive control)
   --alpha <a>             strength, in units of the layer's typical activation along the direction (the root mean
                           square of x·v over the held-out texts); 0 with greedy decoding is plain generation
   --prompt <text>         the prompt

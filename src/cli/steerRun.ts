@@ -64,8 +64,9 @@ export async function steer(options: SteerOptions, model: TextModel): Promise<St
   if (!(Number.isInteger(random) && (random === 0 || random >= 2))) throw new Error(`--random must be 0 or a whole number of at least 2; got ${random}.`);
   if (random > 0 && !options.watch) throw new Error('--random needs --watch <words>: the tokens whose probability the test compares.');
   const watched = random > 0 ? watchedWords(options.watch!) : [];
-  const direction = await directionOf(options.direction, width, layer.name, options.sources, model.gpt2);
   const contexts = await contextsFrom(options.text, 2 * options.contexts, Math.min(options.contextTokens, model.contextLength), `--contexts ${options.contexts}, twice over`);
+  // A words: direction is centred on the scale's contexts, not on the held-out ones it is measured on.
+  const direction = await directionOf(options.direction, width, layer.name, { ...options.sources, centre: contexts.slice(0, options.contexts) }, model.gpt2);
   const promptIds = encode(options.prompt);
   if (promptIds.length === 0) throw new Error('--prompt has no tokens.');
   const decoding = { maxTokens: options.tokens, temperature: options.temperature, topK: options.topK, seed: options.seed };

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAblateArgs } from '../../src/cli/ablate';
 import { ablate, type AblateOptions } from '../../src/cli/ablateRun';
-import { directionOf } from '../../src/cli/directions';
+import { contextsFrom, directionOf } from '../../src/cli/directions';
 import { parseSteerArgs } from '../../src/cli/steer';
 import { steer, type SteerOptions } from '../../src/cli/steerRun';
 import { chooseBackend } from '../../src/model/backend';
@@ -66,6 +66,16 @@ describe('npm run ablate', () => {
     difference.forEach((d, u) => expect(v[u]).toBeCloseTo(d / norm, 5));
     const report = await ablate({ ...options, direction: `texts:${join(folder, 'sea.txt')}`, sources }, model);
     expect(report.direction).toBe(`texts:${join(folder, 'sea.txt')}`);
+  });
+
+  it('projects out a words: direction centred on the texts it measures, as Gpt2Model.wordsDirection makes it', async () => {
+    const windows = await contextsFrom(options.texts, options.contexts, options.contextTokens, 'test');
+    const expected = model.gpt2.wordsDirection('h.1', [encode(' sea')[0]], Int32Array.from(windows.flatMap((w) => Array.from(w))));
+    const v = await directionOf('words:sea', 16, 'h.1', { centre: windows }, model.gpt2);
+    expect(Array.from(v)).toEqual(Array.from(expected));
+    await expect(directionOf('words:sea', 16, 'h.1', {}, model.gpt2)).rejects.toThrow('--direction words: needs texts to centre on.');
+    const report = await ablate({ ...options, direction: 'words:sea' }, model);
+    expect(report.increase.value).not.toBe(0);
   });
 
   it('says what is wrong with the command line or the direction', async () => {

@@ -2,11 +2,15 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadTextModelForCli } from '../../src/cli/buildAtlas';
 import { parseSteerArgs } from '../../src/cli/steer';
 import { steer, type SteerOptions } from '../../src/cli/steerRun';
 import { chooseBackend } from '../../src/model/backend';
 import { TextModel } from '../../src/model/text/textModel';
 import { tinyGpt2Files } from '../model/text/tinyGpt2';
+
+/** The built-in model's bundled sample (Moby-Dick paragraphs it was not trained on). */
+const SAMPLE_TEXTS = join(import.meta.dirname, '../../public/text-sample/moby-dick-sample.jsonl');
 
 let model: TextModel;
 let options: SteerOptions;
@@ -43,6 +47,14 @@ describe('npm run steer', () => {
     expect(large.heldOut.suppressed[0].change).toBeLessThan(0);
   });
 
+  it('steers along words: (what the logits read as them), and says why not at an MLP layer or of a word of many tokens', async () => {
+    const report = await steer({ ...options, direction: 'words:sea,whale', alpha: 4, random: 2, watch: ['sea', 'whale'] }, model);
+    expect(report.direction).toBe('words:sea,whale');
+    expect(report.significance!.rise.value).toBeGreaterThan(0);
+    await expect(steer({ ...options, layer: 'h.1.mlp.act', direction: 'words:sea' }, model)).rejects.toThrow(/lives in the residual stream/);
+    await expect(steer({ ...options, direction: 'words:Ishmaelite' }, model)).rejects.toThrow(/GPT-2 tokens/);
+  });
+
   it('says what is wrong with a direction or a flag', async () => {
     await expect(steer({ ...options, direction: 'neuron:99' }, model)).rejects.toThrow('h.1 has units 0..15; got neuron:99.');
     await expect(steer({ ...options, direction: 'latent:1' }, model)).rejects.toThrow('--direction latent: needs --sae <folder>.');
@@ -50,5 +62,24 @@ describe('npm run steer', () => {
     await expect(steer({ ...options, direction: 'north' }, model)).rejects.toThrow(/--direction must be neuron:N, random:SEED/);
     expect(() => parseSteerArgs(['--layer', 'h.1', '--direction', 'neuron:1', '--prompt', 'x'])).toThrow('Missing --alpha.');
     expect(() => parseSteerArgs(['--layer', 'h.1', '--direction', 'neuron:1', '--prompt', 'x', '--alpha', 'big'])).toThrow('--alpha must be a number; got "big".');
+  });
+});
+
+describe('npm run steer on the built-in GPT-2', () => {
+  it("along words: of the sea words at h.3 raises their probability beyond every random direction (the sea test's control b)", async () => {
+    const builtIn = await loadTextModelForCli('default');
+    try {
+      const sea = ['sea', 'ship', 'boat', 'waves', 'water'];
+      const report = await steer(
+        { ...options, model: 'default', layer: 'h.3', direction: `words:${sea.join(',')}`, alpha: 4, text: SAMPLE_TEXTS, contexts: 4, contextTokens: 64, random: 4, watch: sea },
+        builtIn,
+      );
+      const { clean, steered, rise } = report.significance!;
+      expect(steered).toBeGreaterThan(3 * clean);
+      expect(rise.value).toBeGreaterThan(Math.max(...rise.randomValues));
+      expect(rise.pT).toBeLessThan(0.05);
+    } finally {
+      builtIn.dispose();
+    }
   });
 });

@@ -266,3 +266,50 @@ describe('Gpt2Model on checkpoints and inputs that do not fit', () => {
     expect(() => model.logits([Int32Array.of(1)])).toThrow('This GPT-2 has been disposed.');
   });
 });
+
+describe('Gpt2Model.wordsDirection', () => {
+  /** The same direction in float64 from the checkpoint's own arrays: (mean word row − centre's mean row) · γ, centred over dimensions, unit. */
+  function reference(checkpoint: TestCheckpoint, ids: number[], centre: number[]): Float64Array {
+    const e = checkpoint.configJson.n_embd;
+    const head = (checkpoint.weights.get('lm_head.weight') ?? checkpoint.weights.get('wte.weight')!).data;
+    const gamma = checkpoint.weights.get('ln_f.weight')!.data;
+    const v = new Float64Array(e);
+    for (let d = 0; d < e; d++) {
+      const words = ids.reduce((s, id) => s + head[id * e + d], 0) / ids.length;
+      const usual = centre.reduce((s, id) => s + head[id * e + d], 0) / centre.length;
+      v[d] = (words - usual) * gamma[d];
+    }
+    const mean = v.reduce((a, b) => a + b, 0) / e;
+    const centred = v.map((x) => x - mean);
+    const norm = Math.hypot(...centred);
+    return centred.map((x) => x / norm);
+  }
+
+  it('is the words\' mean unembedding row less the centre text\'s, times ln_f\'s gain, centred and unit (float64 reference), tied or not', () => {
+    for (const untiedHead of [false, true]) {
+      const checkpoint = randomCheckpoint(SMALL, { seed: 31, dtype: 'F32', untiedHead });
+      const model = Gpt2Model.fromTensors(parseGpt2Config(checkpoint.configJson), hostTensors(checkpoint));
+      const before = tf.memory().numTensors;
+      const ids = [3, 7, 7];
+      const centre = Int32Array.from([1, 2, 2, 3, 5, 8, 13, 21, 2]);
+      for (const layer of ['h.1', 'h.0.attn']) {
+        const got = model.wordsDirection(layer, ids, centre);
+        expect(maxError(got, reference(checkpoint, ids, Array.from(centre))).abs).toBeLessThan(1e-6);
+      }
+      expect(tf.memory().numTensors).toBe(before);
+      model.dispose();
+    }
+  });
+
+  it("refuses an MLP layer, ids outside the vocabulary, no words, no text, and words that read as the text", () => {
+    const model = Gpt2Model.fromTensors(parseGpt2Config(SMALL), hostTensors(randomCheckpoint(SMALL, { seed: 3, dtype: 'F32', untiedHead: false })));
+    const centre = Int32Array.of(1, 2);
+    expect(() => model.wordsDirection('h.0.mlp.act', [1], centre)).toThrow(/lives in the residual stream \(h\.I or h\.I\.attn, 16 wide\), not in h\.0\.mlp\.act/);
+    expect(() => model.wordsDirection('h.1', [23], centre)).toThrow(/Token id 23 is outside the vocabulary \(0 to 22\)/);
+    expect(() => model.wordsDirection('h.1', [], centre)).toThrow(/at least one word/);
+    expect(() => model.wordsDirection('h.1', [1], new Int32Array(0))).toThrow(/needs text to centre on/);
+    expect(() => model.wordsDirection('h.1', [4], Int32Array.of(4, 4))).toThrow(/direction is zero/);
+    expect(() => model.wordsDirection('h.9', [1], centre)).toThrow();
+    model.dispose();
+  });
+});

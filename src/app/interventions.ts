@@ -226,6 +226,12 @@ export class InterventionController implements InterventionTasks {
       const top = await (await this.pipeline()).saeLatentTop(ref.layout, n);
       return { direction: unitVector(top.decoder), neuron: null, label: `SAE latent ${n}` };
     }
+    if (asked.kind === 'words') {
+      const words = asked.words.split(',').map((w) => w.trim()).filter((w) => w !== '');
+      if (words.length === 0) throw new Error('Type the words to steer towards, comma-separated.');
+      const direction = await (await this.pipeline()).wordsDirection(layer, words);
+      return { direction, neuron: null, label: `words "${words.join(', ')}"` };
+    }
     const seed = wholeNumber(asked.index, 'The random direction\'s seed', 0);
     return { direction: randomDirections(width, 1, seed), neuron: null, label: `random direction (seed ${seed})` };
   }

@@ -217,6 +217,10 @@ export class AtlasPipeline {
   }
 
   /** The tokens a direction at `layer` promotes and suppresses most in the next-token logits. */
+  wordsDirection(layer: string, words: string[]): Promise<Float32Array> {
+    return this.modelClient.call('wordsDirection', [layer, words]);
+  }
+
   directionOutputs(layer: string, direction: Float32Array, k: number): Promise<DirectionOutputs> {
     return this.modelClient.call('directionOutputs', [layer, direction, k]);
   }

@@ -220,6 +220,8 @@ export interface TokenCapability {
   tokenActivations(layer: string, direction: Float32Array, documents: number[][]): Promise<Float32Array[]>;
   /** The k tokens a direction written at `layer` promotes most, and the k it suppresses most, in the next-token logits. */
   directionOutputs(layer: string, direction: Float32Array, k: number): DirectionOutputs;
+  /** What the logits read as `words` (one token each) at a residual-width `layer`, centred on the recording's scale contexts (Gpt2Model.wordsDirection). */
+  wordsDirection(layer: string, words: string[]): Float32Array;
   /** Continues the prompt without and with α·v added at the layer, streaming both; held-out contexts come from the last recording. */
   steer(request: SteerPromptRequest, options: PacedOptions & { onToken?: (token: SteerToken) => void }): Promise<SteerPromptResult>;
   /** The ablation's rise in next-token loss over the recording's contexts, against random ablations of the same kind. */

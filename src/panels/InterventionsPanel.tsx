@@ -27,6 +27,7 @@ export function InterventionsPanel({ interventions, live }: { interventions: Int
   const [kind, setKind] = useState<InterventionDirection['kind']>('concept');
   const [conceptId, setConceptId] = useState<string | null>(null);
   const [index, setIndex] = useState('0');
+  const [words, setWords] = useState('');
   const [seed, setSeed] = useState('0');
   const [alpha, setAlpha] = useState('4');
   const [prompt, setPrompt] = useState('');
@@ -44,9 +45,10 @@ export function InterventionsPanel({ interventions, live }: { interventions: Int
   const running = [steering, ablation, classRun].some((run) => run?.end === 'running');
   // What was picked for an earlier atlas, model or SAE falls back to what this one offers: the form sends what it shows.
   const chosenLayer = layer !== null && layers?.some((l) => l.name === layer) ? layer : atlas.layer.name;
-  const chosenKind = (kind === 'concept' && concepts.length === 0) || (kind === 'latent' && !sae) ? 'neuron' : kind;
+  const chosenKind = (kind === 'concept' && concepts.length === 0) || (kind === 'latent' && !sae) || (kind === 'words' && !text) ? 'neuron' : kind;
   const concept = concepts.find((c) => c.id === conceptId) ?? concepts[concepts.length - 1];
-  const direction: InterventionDirection = chosenKind === 'concept' ? { kind: 'concept', id: concept?.id ?? '' } : { kind: chosenKind, index };
+  const direction: InterventionDirection =
+    chosenKind === 'concept' ? { kind: 'concept', id: concept?.id ?? '' } : chosenKind === 'words' ? { kind: 'words', words } : { kind: chosenKind, index };
   const about = { layer: chosenLayer, direction, seed, classIndex };
 
   return (
@@ -65,6 +67,7 @@ export function InterventionsPanel({ interventions, live }: { interventions: Int
             <option value="neuron">neuron</option>
             {sae && <option value="latent">SAE latent</option>}
             <option value="random">random (seed)</option>
+            {text && <option value="words">words</option>}
           </select>
           {chosenKind === 'concept' ? (
             <select value={direction.kind === 'concept' ? direction.id : ''} onChange={(e) => setConceptId(e.target.value)} data-testid="steer-concept">
@@ -74,6 +77,14 @@ export function InterventionsPanel({ interventions, live }: { interventions: Int
                 </option>
               ))}
             </select>
+          ) : chosenKind === 'words' ? (
+            <input
+              value={words}
+              onChange={(e) => setWords(e.target.value)}
+              placeholder="sea, ship"
+              data-testid="steer-words"
+              title="What the logits read as these words (one token each), at a residual layer: h.I or h.I.attn"
+            />
           ) : (
             <input className="narrow" value={index} onChange={(e) => setIndex(e.target.value)} data-testid="steer-index" title={chosenKind === 'random' ? 'seed' : 'index'} />
           )}

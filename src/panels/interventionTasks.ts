@@ -1,7 +1,7 @@
 import type { AblationMode } from '../workers/protocol';
 
 /** The direction to intervene along, as the panel's boxes hold it: a concept by id, or a neuron, latent or random seed by number. */
-export type InterventionDirection = { kind: 'concept'; id: string } | { kind: 'neuron' | 'latent' | 'random'; index: string };
+export type InterventionDirection = { kind: 'concept'; id: string } | { kind: 'neuron' | 'latent' | 'random'; index: string } | { kind: 'words'; words: string };
 
 /** What every intervention is about, as typed: the layer and the direction. The app checks every field and says what is wrong. */
 export interface InterventionForm {

@@ -446,6 +446,12 @@ export function createModelService(deps: ModelServiceDeps) {
     },
 
     /** The k tokens a direction at `layer` promotes most, and the k it suppresses most, in the next-token logits. */
+    /** What the logits read as `words` at a residual-width `layer`, centred on the recording's contexts: a steering direction. */
+    async wordsDirection(_: CallContext, layer: string, words: string[]): Promise<Float32Array> {
+      await useMainBackend();
+      return tokensOf().wordsDirection(layer, words);
+    },
+
     async directionOutputs(_: CallContext, layer: string, direction: Float32Array, k: number): Promise<DirectionOutputs> {
       await useMainBackend();
       return tokensOf().directionOutputs(layer, direction, k);
@@ -512,6 +518,7 @@ export function createModelService(deps: ModelServiceDeps) {
     gradients: queued(() => ({ label: 'gradients' }), methods.gradients),
     polysemanticity: queued(() => ({ label: 'polysemanticity' }), methods.polysemanticity),
     directionOutputs: queued(() => ({ label: 'output tokens' }), methods.directionOutputs),
+    wordsDirection: queued(() => ({ label: 'a words direction' }), methods.wordsDirection),
     steer: queued(() => ({ label: 'steering' }), methods.steer),
     saePolysemanticity: queued(() => ({ label: 'latent polysemanticity' }), methods.saePolysemanticity),
     saeLossRecovered: queued(() => ({ label: 'loss recovered' }), methods.saeLossRecovered),

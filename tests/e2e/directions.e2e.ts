@@ -431,6 +431,23 @@ describe('Directions in Chromium: concepts and TCAV on the built-in GPT-2', { ti
     assert.ok(ablation.pT! > 0 && ablation.pT! <= 1);
     assert.match(await panel.locator('[data-testid=ablate-result]').innerText(), /Larger than random: t -?\d/);
     await panel.screenshot({ path: join(outputDir, 'directions-11-text-ablation.png') });
+
+    // Words: what the logits read as the watched words, at a residual layer: a direction the test must see.
+    await panel.locator('[data-testid=steer-kind]').selectOption('words');
+    await panel.locator('[data-testid=steer-words]').fill('sea, ship, whale');
+    await refused(/lives in the residual stream/);
+    await panel.locator('[data-testid=steer-layer]').selectOption('h.3');
+    await panel.locator('[data-testid=steer-alpha]').fill('4');
+    await panel.locator('[data-testid=steer-tokens]').fill('10');
+    await panel.locator('[data-testid=steer-watch]').fill('sea, ship, whale');
+    await panel.locator('[data-testid=steer-run]').click();
+    await runEnded(page, 'steering', cancelled.id);
+    const towards = (await interventions()).steering!;
+    console.log(`steering towards words: ${JSON.stringify(towards)}`);
+    assert.equal(towards.end, 'done');
+    assert.equal(towards.direction, 'words "sea, ship, whale"');
+    const rise = towards.watched!;
+    assert.ok(rise.rise > 0 && rise.pT < 0.01 && rise.pRank < 0.05, `the watched words rise beyond random: ${JSON.stringify(rise)}`);
   });
 
   it('compares neurons with random directions, studies them blind, and measures polysemanticity on GPT-2', async () => {

@@ -141,6 +141,12 @@ export class TextSession implements ModelSession, TokenCapability {
     return { promoted: pick(order.slice(0, k)), suppressed: pick(order.slice(-k).reverse()) };
   }
 
+  /** What the logits read as `words` at `layer`, centred on the contexts steering measures its scale on. */
+  wordsDirection(layer: string, words: string[]): Float32Array {
+    const centre = Int32Array.from(this.scaleContexts().flatMap((c) => Array.from(c)));
+    return this.model.gpt2.wordsDirection(this.model.layer(layer).name, watchedTokens(words), centre);
+  }
+
   /**
    * Steers a continuation of the prompt along `direction` at the layer. The recording's contexts alternate between
    * those the scale is measured on and those held out (at most STEER_CONTEXTS each); a recording of one context uses
@@ -153,7 +159,7 @@ export class TextSession implements ModelSession, TokenCapability {
     // Checked before anything runs, so that a word of several tokens is refused at once.
     const watched = request.watch?.length ? watchedTokens(request.watch) : null;
     const contexts = this.contexts();
-    const scale = contexts.filter((_, k) => k % 2 === 0).slice(0, STEER_CONTEXTS);
+    const scale = this.scaleContexts();
     const heldOut = contexts.length > 1 ? contexts.filter((_, k) => k % 2 === 1).slice(0, STEER_CONTEXTS) : scale;
     const decoding = { maxTokens: request.maxTokens, temperature: request.temperature, topK: request.topK, seed: request.seed };
     const steered = await steerGeneration(
@@ -186,6 +192,11 @@ export class TextSession implements ModelSession, TokenCapability {
   async saeLossRecovered(sae: Sae, layer: string, contexts: number, options: PacedOptions): Promise<SaeLossRecovered> {
     if (!(Number.isInteger(contexts) && contexts >= 1)) throw new Error(`Contexts must be a whole number of at least 1; got ${contexts}.`);
     return saeLossRecovered(this.model.gpt2, sae, this.model.layer(layer).name, this.contexts().slice(0, contexts), options);
+  }
+
+  /** The contexts steering measures its scale on (every other one, at most STEER_CONTEXTS); the rest are held out. */
+  private scaleContexts(): Int32Array[] {
+    return this.contexts().filter((_, k) => k % 2 === 0).slice(0, STEER_CONTEXTS);
   }
 
   /** The recording's texts cut into contexts of INTERVENTION_CONTEXT_TOKENS (each of at least two tokens), in order. */

@@ -4,6 +4,7 @@ import { DEFAULT_ATLAS_PARAMS } from '../../../src/compute/atlas';
 import { randomDirections } from '../../../src/compute/directions/vectors';
 import { chooseBackend } from '../../../src/model/backend';
 import type { SessionDeps, SteerPromptRequest, SteerToken } from '../../../src/model/session';
+import { windows as windowsOf } from '../../../src/model/text/documents';
 import { generate } from '../../../src/model/text/generate';
 import { TextModel } from '../../../src/model/text/textModel';
 import { TextSession } from '../../../src/model/text/textSession';
@@ -90,6 +91,20 @@ describe("the page's steering (TextSession.steer)", () => {
     let tokens = 0;
     await expect(session.steer({ ...request, watch: ['Ishmaelite'], random: 3 }, { onToken: () => tokens++ })).rejects.toThrow(/GPT-2 tokens .*: watch comma-separated words of one token each/);
     expect(tokens).toBe(0);
+  });
+});
+
+describe("the page's words direction (TextSession.wordsDirection)", () => {
+  it("is Gpt2Model.wordsDirection centred on the steering scale's contexts (every other context); a word of two tokens is refused", () => {
+    const before = tf.memory().numTensors;
+    const v = session.wordsDirection('h.1', ['whale', ' sea ']);
+    expect(tf.memory().numTensors).toBe(before);
+    // The recording's 12 contexts alternate head, tail (windows of the tiny model's 24 positions): the scale's are the 6 heads.
+    const heads = TEXTS.flatMap((t) => Array.from(windowsOf(encode(t.text), 24)[0]));
+    const expected = session.model.gpt2.wordsDirection('h.1', [encode(' whale')[0], encode(' sea')[0]], Int32Array.from(heads));
+    Array.from(v).forEach((x, k) => expect(x).toBeCloseTo(expected[k], 6));
+    expect(() => session.wordsDirection('h.1', ['Ishmaelite'])).toThrow(/GPT-2 tokens/);
+    expect(() => session.wordsDirection('h.1.mlp.act', ['sea'])).toThrow(/lives in the residual stream/);
   });
 });
 

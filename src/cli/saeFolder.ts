@@ -21,7 +21,9 @@ export async function readSaeFolder(folder: string): Promise<SaeFolderFiles> {
       throw new Error(`--sae ${folder}: cannot read ${file} there (${why}); the folder needs ${SAE_CFG_FILE} and ${SAE_WEIGHTS_FILE}, as npm run sae writes them.`);
     }
   };
-  const [cfg, weights] = await Promise.all([read(SAE_CFG_FILE), read(SAE_WEIGHTS_FILE)]);
+  // In turn, not together: with both missing, the message names cfg.json every time (together, whichever failed first).
+  const cfg = await read(SAE_CFG_FILE);
+  const weights = await read(SAE_WEIGHTS_FILE);
   return { folder, cfg: cfg.toString('utf8'), weights: new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength) };
 }
 

@@ -213,7 +213,6 @@ export class AtlasController {
     this.featureVis?.setViewport(gridSize, cells);
   }
 
-  /** First run: the built-in model over its bundled sample, with no click needed. */
   /**
    * The page's first build: the built-in model's atlas, or, when the page was opened with files to open (a latent
    * atlas from another tab), their atlas, without loading a model.

@@ -216,11 +216,12 @@ export class AtlasPipeline {
     return this.modelClient.call('tokenActivations', [layer, direction, documents]);
   }
 
-  /** The tokens a direction at `layer` promotes and suppresses most in the next-token logits. */
+  /** What the logits read as `words` at a residual-width `layer`, centred on the recording's contexts (model worker). */
   wordsDirection(layer: string, words: string[]): Promise<Float32Array> {
     return this.modelClient.call('wordsDirection', [layer, words]);
   }
 
+  /** The tokens a direction at `layer` promotes and suppresses most in the next-token logits. */
   directionOutputs(layer: string, direction: Float32Array, k: number): Promise<DirectionOutputs> {
     return this.modelClient.call('directionOutputs', [layer, direction, k]);
   }

@@ -69,8 +69,7 @@ export async function directionOf(spec: string, width: number, layer: string, so
   } else if (kind === 'words') {
     if (!model) throw new Error('--direction words: needs a GPT-2.');
     if (!sources.centre?.length) throw new Error('--direction words: needs texts to centre on.');
-    const centre = Int32Array.from(sources.centre.flatMap((w) => Array.from(w)));
-    v = model.wordsDirection(layer, watchedTokens(arg.split(',')), centre);
+    v = model.wordsDirection(layer, watchedTokens(arg.split(',')), sources.centre);
   } else if (kind === 'texts') {
     if (!sources.negatives) throw new Error('--direction texts: needs --negatives <file|folder> (the counterexamples).');
     if (!model) throw new Error('--direction texts: needs the model to record the texts.');

@@ -70,7 +70,7 @@ describe('npm run ablate', () => {
 
   it('projects out a words: direction centred on the texts it measures, as Gpt2Model.wordsDirection makes it', async () => {
     const windows = await contextsFrom(options.texts, options.contexts, options.contextTokens, 'test');
-    const expected = model.gpt2.wordsDirection('h.1', [encode(' sea')[0]], Int32Array.from(windows.flatMap((w) => Array.from(w))));
+    const expected = model.gpt2.wordsDirection('h.1', [encode(' sea')[0]], windows);
     const v = await directionOf('words:sea', 16, 'h.1', { centre: windows }, model.gpt2);
     expect(Array.from(v)).toEqual(Array.from(expected));
     await expect(directionOf('words:sea', 16, 'h.1', {}, model.gpt2)).rejects.toThrow('--direction words: needs texts to centre on.');

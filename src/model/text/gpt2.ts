@@ -250,23 +250,35 @@ export class Gpt2Model {
 
   /**
    * The direction of a residual-width layer (h.I or h.I.attn) that the logits read as the tokens `ids`: their mean
-   * unembedding row less the mean row of the tokens of `centre` (text the model runs on, each token as often as it
-   * occurs there: what the model mostly predicts, and what the words compete with), times ln_f's gain, less its mean
+   * unembedding row less the mean row of the tokens of the `centre` windows (text the model runs on, each token as often
+   * as it occurs there: what the model mostly predicts, and what the words compete with), times ln_f's gain, less its mean
    * over dimensions (ln_f removes that), unit length. Added to the residual, it raises those tokens' logits against
    * the usual ones; on the built-in GPT-2 at h.3 it is the sea test's control b (P(sea words) x14).
    */
-  wordsDirection(layer: string, ids: readonly number[], centre: Int32Array): Float32Array {
+  wordsDirection(layer: string, ids: readonly number[], centre: readonly Int32Array[]): Float32Array {
     const weights = this.live();
     const { part } = this.layerRef(layer);
     if (part === 'mlp.act') throw new Gpt2InputError(`A words direction lives in the residual stream (h.I or h.I.attn, ${this.config.nEmbd} wide), not in ${layer}'s neurons.`);
     const { vocabSize } = this.config;
-    const outside = [...ids, ...centre].find((id) => !Number.isInteger(id) || id < 0 || id >= vocabSize);
-    if (outside !== undefined) throw new Gpt2InputError(`Token id ${outside} is outside the vocabulary (0 to ${vocabSize - 1}).`);
+    const outside = (id: number) => !Number.isInteger(id) || id < 0 || id >= vocabSize;
+    const refuse = (id: number) => {
+      throw new Gpt2InputError(`Token id ${id} is outside the vocabulary (0 to ${vocabSize - 1}).`);
+    };
+    ids.forEach((id) => outside(id) && refuse(id));
     if (ids.length === 0) throw new Gpt2InputError('A words direction needs at least one word.');
-    if (centre.length === 0) throw new Gpt2InputError('A words direction needs text to centre on.');
-    // Each token's share of the centre text, then one product with the unembedding: no [tokens, width] gather.
+    // How often each token occurs in the centre windows (exact counts), then each one's share of them: one product
+    // with the unembedding, no [tokens, width] gather and no copy of the windows.
     const share = new Float32Array(vocabSize);
-    for (const id of centre) share[id] += 1 / centre.length;
+    let tokens = 0;
+    for (const window of centre) {
+      for (const id of window) {
+        if (outside(id)) refuse(id);
+        share[id]++;
+      }
+      tokens += window.length;
+    }
+    if (tokens === 0) throw new Gpt2InputError('A words direction needs text to centre on.');
+    for (let t = 0; t < vocabSize; t++) share[t] /= tokens;
     const v = tf.tidy(() => {
       const words = tf.gather(weights.unembedding, Array.from(ids)).mean(0);
       const usual = tf.matMul(tf.tensor2d(share, [1, vocabSize]), weights.unembedding).reshape([-1]);

@@ -143,8 +143,7 @@ export class TextSession implements ModelSession, TokenCapability {
 
   /** What the logits read as `words` at `layer`, centred on the contexts steering measures its scale on. */
   wordsDirection(layer: string, words: string[]): Float32Array {
-    const centre = Int32Array.from(this.scaleContexts().flatMap((c) => Array.from(c)));
-    return this.model.gpt2.wordsDirection(this.model.layer(layer).name, watchedTokens(words), centre);
+    return this.model.gpt2.wordsDirection(this.model.layer(layer).name, watchedTokens(words), this.scaleContexts());
   }
 
   /**

@@ -291,10 +291,11 @@ describe('Gpt2Model.wordsDirection', () => {
       const model = Gpt2Model.fromTensors(parseGpt2Config(checkpoint.configJson), hostTensors(checkpoint));
       const before = tf.memory().numTensors;
       const ids = [3, 7, 7];
-      const centre = Int32Array.from([1, 2, 2, 3, 5, 8, 13, 21, 2]);
+      // Two windows: the centre is their tokens together.
+      const centre = [Int32Array.of(1, 2, 2, 3), Int32Array.of(5, 8, 13, 21, 2)];
       for (const layer of ['h.1', 'h.0.attn']) {
         const got = model.wordsDirection(layer, ids, centre);
-        expect(maxError(got, reference(checkpoint, ids, Array.from(centre))).abs).toBeLessThan(1e-6);
+        expect(maxError(got, reference(checkpoint, ids, centre.flatMap((w) => Array.from(w)))).abs).toBeLessThan(1e-6);
       }
       expect(tf.memory().numTensors).toBe(before);
       model.dispose();
@@ -303,12 +304,12 @@ describe('Gpt2Model.wordsDirection', () => {
 
   it("refuses an MLP layer, ids outside the vocabulary, no words, no text, and words that read as the text", () => {
     const model = Gpt2Model.fromTensors(parseGpt2Config(SMALL), hostTensors(randomCheckpoint(SMALL, { seed: 3, dtype: 'F32', untiedHead: false })));
-    const centre = Int32Array.of(1, 2);
+    const centre = [Int32Array.of(1, 2)];
     expect(() => model.wordsDirection('h.0.mlp.act', [1], centre)).toThrow(/lives in the residual stream \(h\.I or h\.I\.attn, 16 wide\), not in h\.0\.mlp\.act/);
     expect(() => model.wordsDirection('h.1', [23], centre)).toThrow(/Token id 23 is outside the vocabulary \(0 to 22\)/);
     expect(() => model.wordsDirection('h.1', [], centre)).toThrow(/at least one word/);
-    expect(() => model.wordsDirection('h.1', [1], new Int32Array(0))).toThrow(/needs text to centre on/);
-    expect(() => model.wordsDirection('h.1', [4], Int32Array.of(4, 4))).toThrow(/direction is zero/);
+    expect(() => model.wordsDirection('h.1', [1], [new Int32Array(0)])).toThrow(/needs text to centre on/);
+    expect(() => model.wordsDirection('h.1', [4], [Int32Array.of(4, 4)])).toThrow(/direction is zero/);
     expect(() => model.wordsDirection('h.9', [1], centre)).toThrow();
     model.dispose();
   });

@@ -101,7 +101,7 @@ describe("the page's words direction (TextSession.wordsDirection)", () => {
     expect(tf.memory().numTensors).toBe(before);
     // The recording's 12 contexts alternate head, tail (windows of the tiny model's 24 positions): the scale's are the 6 heads.
     const heads = TEXTS.flatMap((t) => Array.from(windowsOf(encode(t.text), 24)[0]));
-    const expected = session.model.gpt2.wordsDirection('h.1', [encode(' whale')[0], encode(' sea')[0]], Int32Array.from(heads));
+    const expected = session.model.gpt2.wordsDirection('h.1', [encode(' whale')[0], encode(' sea')[0]], [Int32Array.from(heads)]);
     Array.from(v).forEach((x, k) => expect(x).toBeCloseTo(expected[k], 6));
     expect(() => session.wordsDirection('h.1', ['Ishmaelite'])).toThrow(/GPT-2 tokens/);
     expect(() => session.wordsDirection('h.1.mlp.act', ['sea'])).toThrow(/lives in the residual stream/);

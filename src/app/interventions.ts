@@ -134,10 +134,10 @@ export class InterventionController implements InterventionTasks {
     };
   }
 
-  /** What an ablation removes: the direction (projected out), or the neuron (zeroed, or set to its mean). */
+  /** What an ablation removes: the direction (projected out, or set to its mean), or the neuron (zeroed, or set to its mean). */
   private ablationTarget(mode: AblationMode, r: Resolved): AblationTarget {
-    if (mode !== 'project' && r.neuron === null) throw new Error(`${mode === 'zero' ? 'Zero' : 'Mean'}-ablation sets a neuron: pick one, or project the ${r.label} out.`);
-    return mode === 'project' ? { kind: 'direction', direction: r.direction } : { kind: 'unit', unit: r.neuron! };
+    if (mode === 'zero' && r.neuron === null) throw new Error(`Zero-ablation sets a neuron: pick one, or project the ${r.label} out (or set it to its mean).`);
+    return mode === 'project' || r.neuron === null ? { kind: 'direction', direction: r.direction } : { kind: 'unit', unit: r.neuron };
   }
 
   /** Stops the run under way (or the request being checked); what it showed stays on screen. */

@@ -21,8 +21,10 @@ ablation of random directions (or random units), with a one-sided test that it r
                           texts:PATH (with --negatives: a concept learnt from the texts at PATH) | words:W1,W2
                           (h.I or h.I.attn: what the logits read as those words, centred on --texts)
   --mode <m>              project (default): remove the component along the direction at every position,
-                          x - (x.v)v, against seeded random unit directions; zero | mean: set unit N (neuron:N) to 0
-                          or to its mean over the texts' positions, against seeded random other units
+                          x - (x.v)v, against seeded random unit directions; zero: set unit N (neuron:N) to 0, against
+                          seeded random other units; mean: set unit N, or the component along any other direction,
+                          to its mean over the positions of --means (x - (x.v - m)v), against the same controls
+  --means <file|folder>   mean mode: the texts whose positions give the means, every window read; default: --texts
   --random <n>            controls ablated the same way; default: 20
   --seed <n>              the controls' seed; default: 0
   --texts <file|folder>   the texts whose loss is measured; default: the built-in model's sample
@@ -48,7 +50,8 @@ held-out images more than the same ablation of seeded random directions (or rand
   --direction <spec>      class:NAME (default: class:<--class>): the difference of the means of the layer's pooled
                           rows, the class's held-in images against the other held-in images; or neuron:N, random:SEED,
                           concept:NAME, cell:I,J (with --atlas), latent:N (with --sae)
-  --mode <m>              project (default) | zero | mean (mean: the unit's mean over the held-in images' positions)
+  --mode <m>              project (default) | zero | mean (mean: the unit's, or the direction's component's, mean
+                          over the held-in images' positions)
   --held-out <f>          the share of the images held out and measured on; default: 0.5
   --random <n>, --seed <n> as above (the seed also splits the images)
 `;
@@ -65,6 +68,7 @@ export function parseAblateArgs(args: string[]): { options: AblateOptions; out: 
       random: { type: 'string', default: '20' },
       seed: { type: 'string', default: '0' },
       texts: { type: 'string' },
+      means: { type: 'string' },
       contexts: { type: 'string', default: '32' },
       'context-tokens': { type: 'string', default: '64' },
       atlas: { type: 'string' },
@@ -83,7 +87,7 @@ export function parseAblateArgs(args: string[]): { options: AblateOptions; out: 
   if (!ABLATION_MODES.includes(values.mode as AblationMode)) throw new Error(`--mode must be ${ABLATION_MODES.join(', ')}; got "${values.mode}".`);
   if (values.images !== undefined) {
     if (values.class === undefined) throw new Error('Missing --class (with --images). Run with --help for usage.');
-    const textOnly = (['texts', 'negatives', 'contexts', 'context-tokens'] as const).filter((flag) => args.includes(`--${flag}`));
+    const textOnly = (['texts', 'means', 'negatives', 'contexts', 'context-tokens'] as const).filter((flag) => args.includes(`--${flag}`));
     if (textOnly.length) throw new Error(`${textOnly.map((f) => `--${f}`).join(', ')}: for a GPT-2; with --images the effect is measured on the images' classes.`);
     return {
       image: {
@@ -114,6 +118,7 @@ export function parseAblateArgs(args: string[]): { options: AblateOptions; out: 
       random: wholeNumber(values.random, '--random', 2),
       seed: wholeNumber(values.seed, '--seed', 0),
       texts: values.texts ?? DEFAULT_TEXT,
+      ...(values.means === undefined ? {} : { means: values.means }),
       contexts: wholeNumber(values.contexts, '--contexts', 1),
       contextTokens: wholeNumber(values['context-tokens'], '--context-tokens', 2),
       sources: { atlas: values.atlas, grid: values.grid === undefined ? undefined : wholeNumber(values.grid, '--grid', 1), sae: values.sae, negatives: values.negatives },

@@ -1,6 +1,6 @@
 import type { ImageModel } from '../model/image/imageModel';
 import { imageAblationTest, type ImageAblationTest } from '../model/image/intervention';
-import { ablationTest, type AblationMode, type AblationTarget, type AblationTest } from '../model/text/ablation';
+import { ablationTest, unitMeans, type AblationMode, type AblationTarget, type AblationTest } from '../model/text/ablation';
 import type { TextModel } from '../model/text/textModel';
 import { wholeNumber } from '../lib/validate';
 import { contextsFrom, directionOf, type DirectionSources } from './directions';
@@ -19,6 +19,8 @@ export interface AblateOptions {
   seed: number;
   /** The texts whose loss is measured (a file or folder). */
   texts: string;
+  /** Mean mode: the texts whose positions give the means (a file or folder, every window read); default: `texts`. */
+  means?: string;
   contexts: number;
   contextTokens: number;
   sources: DirectionSources;
@@ -35,20 +37,24 @@ export interface AblateReport extends AblationTest {
   model: string;
   direction: string;
   texts: string;
+  /** Mean mode: the texts the means were taken over, where not `texts`. */
+  means?: string;
   contextTokens: number;
   random: number;
 }
 
-/** What --direction names for the ablation: a unit for neuron:N in zero and mean modes, else a unit direction. */
+/** What --direction names for the ablation: a unit for neuron:N in zero and mean modes, else a unit direction (zero mode takes units only). */
 async function targetOf(options: AblateOptions, width: number, model: TextModel, windows: readonly Int32Array[]): Promise<AblationTarget> {
-  if (options.mode === 'project') return { kind: 'direction', direction: await directionOf(options.direction, width, options.layer, { ...options.sources, centre: windows }, model.gpt2) };
-  if (!options.direction.startsWith('neuron:')) {
-    throw new Error(`--mode ${options.mode} sets one unit: give --direction neuron:N, or --mode project for "${options.direction}".`);
+  if (options.mode === 'project' || (options.mode === 'mean' && !options.direction.startsWith('neuron:'))) {
+    return { kind: 'direction', direction: await directionOf(options.direction, width, options.layer, { ...options.sources, centre: windows }, model.gpt2) };
   }
+  if (!options.direction.startsWith('neuron:')) throw new Error(zeroNeedsANeuron(options.direction));
   const unit = wholeNumber(options.direction.slice('neuron:'.length), '--direction neuron:N', 0);
   if (unit >= width) throw new Error(`${options.layer} has units 0..${width - 1}; got neuron:${unit}.`);
   return { kind: 'unit', unit };
 }
+
+const zeroNeedsANeuron = (direction: string) => `--mode zero sets one unit: give --direction neuron:N, or --mode project or mean for "${direction}".`;
 
 /** Ablates a direction or unit of a GPT-2 layer over texts, and the same for random controls, with a significance test. */
 export async function ablate(options: AblateOptions, model: TextModel): Promise<AblateReport> {
@@ -58,12 +64,15 @@ export async function ablate(options: AblateOptions, model: TextModel): Promise<
   const width = layer.shape[1];
   const windows = await contextsFrom(options.texts, options.contexts, Math.min(options.contextTokens, model.contextLength), `--contexts ${options.contexts}`);
   const target = await targetOf(options, width, model, windows);
-  const test = await ablationTest(model.gpt2, layer.name, windows, target, options.mode, { random: options.random, seed: options.seed, onProgress: options.onProgress });
+  if (options.means !== undefined && options.mode !== 'mean') throw new Error(`--means sets what mean-ablation sets to; --mode is ${options.mode}.`);
+  const means = options.means === undefined ? undefined : unitMeans(model.gpt2, layer.name, await contextsFrom(options.means, Infinity, windows[0].length, '--means'));
+  const test = await ablationTest(model.gpt2, layer.name, windows, target, options.mode, { random: options.random, seed: options.seed, means, onProgress: options.onProgress });
   return {
     version: ABLATE_FILE_VERSION,
     model: model.info.name,
     direction: options.direction,
     texts: options.texts,
+    ...(options.means === undefined ? {} : { means: options.means }),
     contextTokens: Math.min(options.contextTokens, model.contextLength),
     random: options.random,
     ...test,
@@ -100,12 +109,11 @@ export interface ImageAblateReport {
 export async function ablateImages(options: ImageAblateOptions, model: ImageModel): Promise<ImageAblateReport> {
   if (!ABLATION_MODES.includes(options.mode)) throw new Error(`--mode must be ${ABLATION_MODES.join(', ')}; got "${options.mode}".`);
   if (!(Number.isInteger(options.random) && options.random >= 2)) throw new Error(`--random must be a whole number of at least 2 (the controls need a spread); got ${options.random}.`);
-  if (options.mode !== 'project' && !options.direction?.startsWith('neuron:')) {
-    throw new Error(`--mode ${options.mode} sets one unit: give --direction neuron:N, or --mode project for "${options.direction ?? `class:${options.className}`}".`);
-  }
+  const neuron = options.direction?.startsWith('neuron:') ?? false;
+  if (options.mode === 'zero' && !neuron) throw new Error(zeroNeedsANeuron(options.direction ?? `class:${options.className}`));
   const setup = await imageSetup(options, model);
   const target: AblationTarget =
-    options.mode === 'project' ? { kind: 'direction', direction: setup.direction } : { kind: 'unit', unit: wholeNumber(setup.directionSpec.slice('neuron:'.length), '--direction neuron:N', 0) };
+    options.mode === 'project' || !neuron ? { kind: 'direction', direction: setup.direction } : { kind: 'unit', unit: wholeNumber(setup.directionSpec.slice('neuron:'.length), '--direction neuron:N', 0) };
   const test = await imageAblationTest(model, setup.layer, setup.heldOut, setup.heldOut.labels, target, options.mode, setup.classIndex, {
     random: options.random,
     seed: options.seed,

@@ -126,7 +126,9 @@ export async function contextsFrom(path: string, count: number, contextTokens: n
     }
     if (out.length === count) break;
   }
-  if (out.length < count) throw new Error(`${path} gives ${out.length} contexts of 2 tokens or more; ${count} are needed (${asked}).`);
+  if (Number.isFinite(count) ? out.length < count : out.length === 0) {
+    throw new Error(`${path} gives ${out.length} contexts of 2 tokens or more; ${Number.isFinite(count) ? count : 'one or more'} are needed (${asked}).`);
+  }
   return out;
 }
 

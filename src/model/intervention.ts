@@ -10,12 +10,13 @@ import { ModelUseError } from './recordTable';
 
 /**
  * A change to one layer's activations at every position during the forward (steering and ablation, issue 20):
- * `add` adds `vector` (α·v); `project-out` removes the component along the unit `direction` (x − (x·v)v);
- * `set-units` sets the listed units to `values` (0 for zero-ablation, their mean for mean-ablation).
+ * `add` adds `vector` (α·v); `project-out` removes the component along the unit `direction` (x − (x·v)v), or with
+ * `value` sets it to that value (x − (x·v − value)v: mean-ablation of a direction); `set-units` sets the listed units to
+ * `values` (0 for zero-ablation, their mean for mean-ablation).
  */
 export type Intervention =
   | { kind: 'add'; layer: string; vector: Float32Array }
-  | { kind: 'project-out'; layer: string; direction: Float32Array }
+  | { kind: 'project-out'; layer: string; direction: Float32Array; value?: number }
   | { kind: 'set-units'; layer: string; units: number[]; values: number[] };
 
 /** Each position's component x·v along `direction` of a layer's value [..., width]: a tensor of the value's shape without its last axis. */
@@ -33,7 +34,8 @@ export function intervene<T extends tf.Tensor>(value: T, intervention: Intervent
     if (intervention.kind === 'add') return value.add(tf.tensor1d(intervention.vector)) as T;
     if (intervention.kind === 'project-out') {
       const v = tf.tensor1d(intervention.direction);
-      return value.sub(componentsAlong(value, intervention.direction).expandDims(-1).mul(v)) as T;
+      const along = componentsAlong(value, intervention.direction);
+      return value.sub((intervention.value ? along.sub(intervention.value) : along).expandDims(-1).mul(v)) as T;
     }
     const keep = new Float32Array(width).fill(1);
     const set = new Float32Array(width);
@@ -83,34 +85,41 @@ export function steeringVectors(direction: Float32Array, alpha: number, random: 
   };
 }
 
-/** `project`: remove the component along a direction (x − (x·v)v); `zero` and `mean`: set a unit to 0 or to its mean. */
+/**
+ * `project`: remove the component along a direction (x − (x·v)v), or set a unit to 0; `zero`: set a unit to 0;
+ * `mean`: set a unit, or the component along a direction, to its mean over the inputs (x − (x·v − m)v, m the mean of
+ * x·v), which removes what the direction tells apart without moving the layer off its usual values.
+ */
 export type AblationMode = 'project' | 'zero' | 'mean';
 
 /** What is ablated: a unit direction in the layer, or one unit (neuron). */
 export type AblationTarget = { kind: 'direction'; direction: Float32Array } | { kind: 'unit'; unit: number };
 
+const zeroSetsAUnit = 'Zero-ablation sets one unit; give a neuron, or project a direction out (or set it to its mean).';
+
 /** The intervention that ablates `target` at `layer` in `mode`; `means` (each unit's mean over the inputs) is needed for `mean`. */
 export function ablationOf(layer: string, mode: AblationMode, target: AblationTarget, means?: Float32Array): Intervention {
-  if (mode === 'project') {
-    if (target.kind === 'direction') return { kind: 'project-out', layer, direction: target.direction };
-    return { kind: 'set-units', layer, units: [target.unit], values: [0] };
-  }
-  if (target.kind !== 'unit') throw new ModelUseError(`${mode}-ablation sets one unit; give a neuron, or project a direction out.`);
-  if (mode === 'zero') return { kind: 'set-units', layer, units: [target.unit], values: [0] };
+  if (mode === 'zero' && target.kind !== 'unit') throw new ModelUseError(zeroSetsAUnit);
+  if (mode !== 'mean') return target.kind === 'direction' ? { kind: 'project-out', layer, direction: target.direction } : { kind: 'set-units', layer, units: [target.unit], values: [0] };
   if (!means) throw new ModelUseError('Mean-ablation needs the units\u2019 means over the inputs.');
-  return { kind: 'set-units', layer, units: [target.unit], values: [means[target.unit]] };
+  if (target.kind === 'unit') return { kind: 'set-units', layer, units: [target.unit], values: [means[target.unit]] };
+  // The mean of x·v is the units' means · v.
+  let value = 0;
+  target.direction.forEach((x, u) => (value += x * means[u]));
+  return { kind: 'project-out', layer, direction: target.direction, value };
 }
 
 /**
- * The controls an ablation of `target` is compared with: `random` seeded random unit directions (project), or as many
- * distinct random other units (zero, mean; `controlUnits` lists them).
+ * The controls an ablation of `target` is compared with: `random` seeded random unit directions for a direction
+ * (projected out or set to its mean as it is), or as many distinct random other units for a unit in zero and mean
+ * modes (`controlUnits` lists them).
  */
 export function ablationControls(layer: string, width: number, target: AblationTarget, mode: AblationMode, random: number, seed: number): { controls: AblationTarget[]; controlUnits?: number[] } {
-  if (mode === 'project') {
+  if (mode === 'project' || target.kind === 'direction') {
+    if (mode === 'zero') throw new ModelUseError(zeroSetsAUnit);
     const directions = randomDirections(width, random, seed);
     return { controls: Array.from({ length: random }, (_, k) => ({ kind: 'direction', direction: directions.slice(k * width, (k + 1) * width) })) };
   }
-  if (target.kind !== 'unit') throw new ModelUseError(`${mode}-ablation sets one unit; give a neuron, or project a direction out.`);
   if (random > width - 1) throw new ModelUseError(`${layer} has ${width - 1} other units to ablate as controls; ${random} were asked for.`);
   const others = Array.from(range(width)).filter((u) => u !== target.unit);
   const controlUnits = Array.from(shuffle(Int32Array.from(others), createRng(seed)).subarray(0, random));

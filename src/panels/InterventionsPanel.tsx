@@ -160,7 +160,7 @@ export function InterventionsPanel({ interventions, live }: { interventions: Int
           <select value={mode} onChange={(e) => setMode(e.target.value as AblationMode)} data-testid="ablate-mode">
             <option value="project">project out (x − (x·v)v)</option>
             <option value="zero">zero the neuron</option>
-            <option value="mean">the neuron at its mean</option>
+            <option value="mean">set to its mean (x − (x·v − m)v)</option>
           </select>
           {text && (
             <label title="How many pieces of the atlas's texts the loss is measured on">

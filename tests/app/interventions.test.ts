@@ -124,6 +124,13 @@ describe("the Interventions panel's tasks", () => {
     expect(Array.from((calls[1].request as SteerPromptRequest).direction)).toEqual([0, 0, 1, 0]);
     calls[1].finish(result(' x'));
     await next;
+    // The concept set to its mean is a direction's mean-ablation, not a refusal.
+    const meaned = interventions.ablate({ ...form, mode: 'mean', contexts: '4' });
+    await vi.waitFor(() => expect(calls).toHaveLength(3));
+    expect(calls[2].request).toMatchObject({ target: { kind: 'direction' }, mode: 'mean', contexts: 4 });
+    expect(state().interventionProblem).toBeNull();
+    calls[2].fail(new Error('the model worker stopped'));
+    await meaned;
   });
 
   it('a newer run replaces a running one; what the old one says afterwards is dropped', async () => {

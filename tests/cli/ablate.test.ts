@@ -9,6 +9,7 @@ import { contextsFrom, directionOf } from '../../src/cli/directions';
 import { parseSteerArgs } from '../../src/cli/steer';
 import { steer, type SteerOptions } from '../../src/cli/steerRun';
 import { chooseBackend } from '../../src/model/backend';
+import { ablationTest, unitMeans } from '../../src/model/text/ablation';
 import { windows as windowsOf } from '../../src/model/text/documents';
 import { TextModel } from '../../src/model/text/textModel';
 import { encode } from '../../src/model/text/tokenizer';
@@ -78,13 +79,32 @@ describe('npm run ablate', () => {
     expect(report.increase.value).not.toBe(0);
   });
 
+  it('sets a direction to its mean over --means (every window of those texts), against random directions set to theirs', async () => {
+    const means = join(folder, 'sea.txt');
+    const report = await ablate({ ...options, direction: 'random:7', mode: 'mean', means }, model);
+    expect(report).toMatchObject({ mode: 'mean', controls: 'random directions', means, texts: options.texts });
+    const windows = await contextsFrom(options.texts, options.contexts, options.contextTokens, 'test');
+    const reference = SEA.flatMap((text) => windowsOf(encode(text), options.contextTokens));
+    const direction = await directionOf('random:7', 16, 'h.1', {}, model.gpt2);
+    const expected = await ablationTest(model.gpt2, 'h.1', windows, { kind: 'direction', direction }, 'mean', { random: 3, seed: 0, means: unitMeans(model.gpt2, 'h.1', reference) });
+    expect(report.ablated).toBeCloseTo(expected.ablated, 6);
+    expect(report.increase.randomValues).toEqual(expected.increase.randomValues.map((x) => expect.closeTo(x, 6)));
+    // Without --means, the means are the measured texts' own: a different ablation.
+    const own = await ablate({ ...options, direction: 'random:7', mode: 'mean' }, model);
+    expect(own).not.toHaveProperty('means');
+    expect(own.ablated).not.toBeCloseTo(report.ablated, 6);
+    expect(parseAblateArgs(['--layer', 'h.1', '--direction', 'random:1', '--mode', 'mean', '--means', means])?.options).toMatchObject({ mode: 'mean', means });
+    await expect(ablate({ ...options, direction: 'random:7', means }, model)).rejects.toThrow('--means sets what mean-ablation sets to; --mode is project.');
+    expect(() => parseAblateArgs(['--images', 'sample', '--class', 'Bag', '--means', means])).toThrow('--means: for a GPT-2');
+  });
+
   it('says what is wrong with the command line or the direction', async () => {
     expect(parseAblateArgs(['--help'])).toBeNull();
     expect(() => parseAblateArgs(['--direction', 'neuron:1'])).toThrow('Missing --layer.');
     expect(() => parseAblateArgs(['--layer', 'h.1', '--direction', 'neuron:1', '--mode', 'erase'])).toThrow('--mode must be project, zero, mean; got "erase".');
     expect(() => parseAblateArgs(['--layer', 'h.1', '--direction', 'neuron:1', '--random', '1'])).toThrow('--random must be a whole number of at least 2; got "1".');
     expect(parseAblateArgs(['--layer', 'h.1', '--direction', 'neuron:1'])?.options).toMatchObject({ mode: 'project', random: 20, contexts: 32 });
-    await expect(ablate({ ...options, mode: 'mean', direction: 'random:1' }, model)).rejects.toThrow('--mode mean sets one unit: give --direction neuron:N');
+    await expect(ablate({ ...options, mode: 'zero', direction: 'random:1' }, model)).rejects.toThrow('--mode zero sets one unit: give --direction neuron:N, or --mode project or mean for "random:1".');
     await expect(ablate({ ...options, mode: 'zero', direction: 'neuron:16' }, model)).rejects.toThrow('h.1 has units 0..15; got neuron:16.');
     await expect(ablate({ ...options, direction: 'texts:sea.txt' }, model)).rejects.toThrow('--direction texts: needs --negatives');
     await expect(ablate({ ...options, layer: 'h.7' }, model)).rejects.toThrow('Layer "h.7" cannot be recorded');

@@ -77,7 +77,11 @@ describe('npm run steer / ablate --images', () => {
     expect(zeroed.test.accuracy).toEqual(projected.test.accuracy);
     expect(zeroed.test.probability.ablated).toBeCloseTo(projected.test.probability.ablated, 6);
     expect(zeroed.test.controls).toBe('random units');
-    await expect(ablateImages({ ...options, mode: 'zero', direction: undefined }, model)).rejects.toThrow('--mode zero sets one unit: give --direction neuron:N, or --mode project for "class:Bag"');
+    // The class concept set to its mean over the held-in images, against random directions set to theirs.
+    const meaned = await ablateImages({ ...options, mode: 'mean', direction: undefined }, model);
+    expect(meaned).toMatchObject({ mode: 'mean', direction: 'class:Bag', test: { controls: 'random directions', random: 3 } });
+    expect(meaned.test.probability.ablated).not.toBe(meaned.test.probability.clean);
+    await expect(ablateImages({ ...options, mode: 'zero', direction: undefined }, model)).rejects.toThrow('--mode zero sets one unit: give --direction neuron:N, or --mode project or mean for "class:Bag"');
     await expect(ablateImages({ ...options, className: 'Hat' }, model)).rejects.toThrow('--class "Hat" is not a class of model "fashion-cnn (built-in)": its classes are "T-shirt/top", "Trouser"');
     await expect(ablateImages({ ...options, className: 'Coat' }, model)).rejects.toThrow(/No image of --images .* is labelled "Coat"; its labels that are classes of the model: Bag, Sneaker, Trouser/);
     await expect(ablateImages({ ...options, layer: 'conv1', direction: 'neuron:20' }, model)).rejects.toThrow('conv1 has units 0..15; got neuron:20.');

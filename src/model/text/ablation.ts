@@ -94,6 +94,8 @@ export interface AblationTestOptions extends AblationOptions {
   /** Random directions (or units) ablated the same way as controls; at least 2. Default 20. */
   random?: number;
   seed?: number;
+  /** Mean mode: each unit's mean (unitMeans) over the texts that set what is usual; default: over `windows` themselves. */
+  means?: Float32Array;
 }
 
 /** An ablation's loss against the same ablation of random directions or units. */
@@ -127,7 +129,8 @@ export async function ablationTest(model: Gpt2Model, layer: string, windows: rea
     throw new Gpt2InputError(`${layer} has units 0..${width - 1}; got ${target.unit}.`);
   }
   const { controls, controlUnits } = ablationControls(layer, width, target, mode, random, seed);
-  const means = mode === 'mean' ? unitMeans(model, layer, windows) : undefined;
+  if (options.means && options.means.length !== width) throw new Gpt2InputError(`${layer} has ${width} units; got ${options.means.length} means.`);
+  const means = mode === 'mean' ? (options.means ?? unitMeans(model, layer, windows)) : undefined;
   const ablations = [target, ...controls].map((t) => ablationOf(layer, mode, t, means));
   const losses = await ablatedLosses(model, windows, ablations, options);
   const [ablated, ...controlLosses] = losses.ablated;

@@ -123,6 +123,38 @@ describe('Ablation in a GPT-2 layer', () => {
     expect(mean.ablated).toBeCloseTo(hostLoss(ids, { kind: 'set-units', layer, units: [7], values: [means[7]] }), 4);
   });
 
+  it('mean-ablates a direction: its component set to its mean over the given means, and each random direction\'s to its own', async () => {
+    const ids = windows(2, 9, 8);
+    const reference = windows(3, 7, 9);
+    const layer = 'h.2';
+    const means = unitMeans(model, layer, reference);
+    const direction = randomDirections(32, 1, 12);
+    const test = await ablationTest(model, layer, ids, { kind: 'direction', direction }, 'mean', { random: 3, seed: 4, means });
+    expect(test.controls).toBe('random directions');
+    // The mean of x·v over every position but the first of the reference windows, on the host in float64.
+    const meanAlong = (v: Float32Array) => {
+      const kept = rows(reference, layer).filter((_, r) => r % 7 !== 0);
+      return kept.reduce((s, row) => s + row.reduce((d, x, i) => d + x * v[i], 0), 0) / kept.length;
+    };
+    expect(test.ablated).toBeCloseTo(hostLoss(ids, { kind: 'project-out', layer, direction, value: meanAlong(direction) }), 4);
+    const controls = randomDirections(32, 3, 4);
+    for (let k = 0; k < 3; k++) {
+      const r = controls.slice(k * 32, (k + 1) * 32);
+      expect(test.increase.randomValues[k] + test.clean).toBeCloseTo(hostLoss(ids, { kind: 'project-out', layer, direction: r, value: meanAlong(r) }), 4);
+    }
+    // Set to its mean is not projected out: the layer's component along v is far from 0 on average.
+    const projected = await ablationTest(model, layer, ids, { kind: 'direction', direction }, 'project', { random: 2 });
+    expect(Math.abs(meanAlong(direction))).toBeGreaterThan(0.05);
+    expect(test.ablated).not.toBeCloseTo(projected.ablated, 4);
+    // A unit's axis set to its mean is the unit's mean-ablation.
+    const axis = new Float32Array(32);
+    axis[5] = 1;
+    const byAxis = await ablationTest(model, layer, ids, { kind: 'direction', direction: axis }, 'mean', { random: 2, means });
+    const byUnit = await ablationTest(model, layer, ids, { kind: 'unit', unit: 5 }, 'mean', { random: 2, means });
+    expect(byAxis.ablated).toBeCloseTo(byUnit.ablated, 5);
+    await expect(ablationTest(model, layer, ids, { kind: 'unit', unit: 5 }, 'mean', { random: 2, means: new Float32Array(8) })).rejects.toThrow('h.2 has 32 units; got 8 means.');
+  });
+
   it('tests the direction against each seeded random direction\'s own ablation, and ranks it among them', async () => {
     const ids = windows(2, 8, 5);
     const direction = randomDirections(32, 1, 11);
@@ -138,7 +170,7 @@ describe('Ablation in a GPT-2 layer', () => {
 
   it('says what is wrong with an ablation', async () => {
     const ids = windows(1, 6, 6);
-    await expect(ablationTest(model, 'h.1', ids, { kind: 'direction', direction: new Float32Array(32).fill(0.1) }, 'zero')).rejects.toThrow('zero-ablation sets one unit');
+    await expect(ablationTest(model, 'h.1', ids, { kind: 'direction', direction: new Float32Array(32).fill(0.1) }, 'zero')).rejects.toThrow('Zero-ablation sets one unit');
     await expect(ablationTest(model, 'h.1', ids, { kind: 'unit', unit: 32 }, 'zero')).rejects.toThrow('h.1 has units 0..31; got 32.');
     await expect(ablationTest(model, 'h.1', ids, { kind: 'unit', unit: 3 }, 'zero', { random: 40 })).rejects.toThrow('h.1 has 31 other units');
     await expect(ablationTest(model, 'h.1', ids, { kind: 'unit', unit: 3 }, 'zero', { random: 1 })).rejects.toThrow('at least 2 random ablations');
@@ -152,6 +184,7 @@ describe('Ablation in a GPT-2 layer', () => {
     const before = tf.memory().numTensors;
     await ablationTest(model, 'h.1', ids, { kind: 'unit', unit: 2 }, 'mean', { random: 2 });
     await ablationTest(model, 'h.1', ids, { kind: 'direction', direction: randomDirections(32, 1, 1) }, 'project', { random: 2 });
+    await ablationTest(model, 'h.1', ids, { kind: 'direction', direction: randomDirections(32, 1, 1) }, 'mean', { random: 2 });
     await steeringTest(model, 'h.1', ids, randomDirections(32, 1, 1), 3, [11, 262], { random: 2, scaleWindows: ids });
     expect(tf.memory().numTensors).toBe(before);
   });

@@ -68,6 +68,7 @@ describe('Interventions in the GPT-2 forward', () => {
     ['h.2', 'add'],
     ['h.1', 'project-out'],
     ['h.0.mlp.act', 'project-out'],
+    ['h.2', 'set-along'],
     ['h.1.mlp.act', 'set-units'],
   ] as const)('%s, %s: the logits of the split forward with the activation changed on the host', (layer, kind) => {
     const ids = tokens(10, 2);
@@ -84,6 +85,13 @@ describe('Interventions in the GPT-2 forward', () => {
       change = (row) => {
         const along = row.reduce((sum, x, i) => sum + x * v[i], 0);
         return row.map((x, i) => x - along * v[i]);
+      };
+    } else if (kind === 'set-along') {
+      // Mean-ablation of a direction: its component set to a value (x − (x·v − m)v).
+      intervention = { kind: 'project-out', layer, direction: v, value: 0.75 };
+      change = (row) => {
+        const along = row.reduce((sum, x, i) => sum + x * v[i], 0);
+        return row.map((x, i) => x - (along - 0.75) * v[i]);
       };
     } else {
       intervention = { kind, layer, units: [3, 17], values: [0, 0.5] };

@@ -62,10 +62,11 @@ export async function ablate(options: AblateOptions, model: TextModel): Promise<
   if (!(Number.isInteger(options.random) && options.random >= 2)) throw new Error(`--random must be a whole number of at least 2 (the controls need a spread); got ${options.random}.`);
   const layer = model.layer(options.layer);
   const width = layer.shape[1];
-  const windows = await contextsFrom(options.texts, options.contexts, Math.min(options.contextTokens, model.contextLength), `--contexts ${options.contexts}`);
+  const contextTokens = Math.min(options.contextTokens, model.contextLength);
+  const windows = await contextsFrom(options.texts, options.contexts, contextTokens, `--contexts ${options.contexts}`);
   const target = await targetOf(options, width, model, windows);
   if (options.means !== undefined && options.mode !== 'mean') throw new Error(`--means sets what mean-ablation sets to; --mode is ${options.mode}.`);
-  const means = options.means === undefined ? undefined : unitMeans(model.gpt2, layer.name, await contextsFrom(options.means, Infinity, windows[0].length, '--means'));
+  const means = options.means === undefined ? undefined : unitMeans(model.gpt2, layer.name, await contextsFrom(options.means, Infinity, contextTokens, '--means'));
   const test = await ablationTest(model.gpt2, layer.name, windows, target, options.mode, { random: options.random, seed: options.seed, means, onProgress: options.onProgress });
   return {
     version: ABLATE_FILE_VERSION,
@@ -73,7 +74,7 @@ export async function ablate(options: AblateOptions, model: TextModel): Promise<
     direction: options.direction,
     texts: options.texts,
     ...(options.means === undefined ? {} : { means: options.means }),
-    contextTokens: Math.min(options.contextTokens, model.contextLength),
+    contextTokens,
     random: options.random,
     ...test,
   };

@@ -198,7 +198,7 @@ function AblationView({ run }: { run: AblationRun }) {
   return (
     <div className="small" data-testid="ablate-result" data-end={run.end}>
       <p>
-        {modeWords[run.mode]} {run.direction} at {run.layer}
+        {ablationWords[run.mode](`${run.direction} at ${run.layer}`)}
         {run.end === 'running' ? `: ${Math.round(100 * run.fraction)}%…` : run.end === 'cancelled' ? ': cancelled' : run.end === 'failed' ? ': failed' : ''}
       </p>
       {r && (
@@ -212,7 +212,12 @@ function AblationView({ run }: { run: AblationRun }) {
   );
 }
 
-const modeWords: Record<AblationMode, string> = { project: 'Projecting out', zero: 'Zeroing', mean: 'Setting to its mean' };
+/** What an ablation did to `what` (a direction at a layer), in words. */
+const ablationWords: Record<AblationMode, (what: string) => string> = {
+  project: (what) => `Projecting out ${what}`,
+  zero: (what) => `Zeroing ${what}`,
+  mean: (what) => `Setting ${what} to its mean`,
+};
 
 const pText = (v: VersusRandom) => `t ${v.t.toFixed(2)}, one-sided p ${v.pT.toPrecision(2)} (rank p ${v.pRank.toFixed(3)})`;
 const percent = (v: number) => `${(100 * v).toFixed(1)}%`;
@@ -224,7 +229,7 @@ function ClassRunView({ run, classNames }: { run: ClassRun; classNames: string[]
   return (
     <div className="small" data-testid="class-result" data-end={run.end}>
       <p>
-        {run.kind === 'steer' ? `Steering along ${run.direction} at ${run.layer}, α ${run.alpha}` : `${modeWords[run.mode!]} ${run.direction} at ${run.layer}`}, measured on {run.className}
+        {run.kind === 'steer' ? `Steering along ${run.direction} at ${run.layer}, α ${run.alpha}` : ablationWords[run.mode!](`${run.direction} at ${run.layer}`)}, measured on {run.className}
         {run.end === 'running' ? `: ${Math.round(100 * run.fraction)}%…` : run.end === 'cancelled' ? ': cancelled' : run.end === 'failed' ? ': failed' : ''}
       </p>
       {r?.kind === 'steer' && (

@@ -430,6 +430,15 @@ describe('Directions in Chromium: concepts and TCAV on the built-in GPT-2', { ti
     assert.ok(Number.isFinite(ablation.increase) && Number.isFinite(ablation.randomMean), JSON.stringify(ablation));
     assert.ok(ablation.pT! > 0 && ablation.pT! <= 1);
     assert.match(await panel.locator('[data-testid=ablate-result]').innerText(), /Larger than random: t -?\d/);
+    // Setting the concept to its mean (x − (x·v − m)v) is another ablation than projecting it out (m is not 0 here).
+    await panel.locator('[data-testid=ablate-mode]').selectOption('mean');
+    await panel.locator('[data-testid=ablate-run]').click();
+    await runEnded(page, 'ablation', ablation.id);
+    const meaned = (await interventions()).ablation!;
+    console.log(`ablation, set to its mean: ${JSON.stringify(meaned)}`);
+    assert.deepEqual([meaned.end, meaned.mode, meaned.controls], ['done', 'mean', 20]);
+    assert.ok(Number.isFinite(meaned.increase) && meaned.increase !== ablation.increase, JSON.stringify(meaned));
+    assert.match(await panel.locator('[data-testid=ablate-result]').innerText(), /Setting concept "middle tokens" at h\.2\.mlp\.act to its mean/);
     await panel.screenshot({ path: join(outputDir, 'directions-11-text-ablation.png') });
 
     // Words: what the logits read as the watched words, at a residual layer: a direction the test must see.

@@ -3,18 +3,17 @@
  * npm run steer and npm run ablate.
  */
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { fitConcept } from '../compute/directions/concept';
 import { randomDirections, unitVector } from '../compute/directions/vectors';
 import { parseAtlas } from '../export/atlasFile';
-import { readSaeLens, SAE_CFG_FILE, SAE_WEIGHTS_FILE } from '../model/sae/saelens';
 import { documentsFromFiles, windows as windowsOf } from '../model/text/documents';
 import type { Gpt2Model } from '../model/text/gpt2';
 import { watchedTokens } from '../model/text/steering';
 import { encode } from '../model/text/tokenizer';
 import { wholeNumber } from '../lib/validate';
 import { textFilesFromPath } from './nodeIo';
+import { openSaeForLayer, readSaeFolder } from './saeFolder';
 
 /** Where --direction's named directions come from. */
 export interface DirectionSources {
@@ -61,8 +60,7 @@ export async function directionOf(spec: string, width: number, layer: string, so
     }
   } else if (kind === 'latent') {
     if (!sources.sae) throw new Error('--direction latent: needs --sae <folder>.');
-    const [cfg, weights] = await Promise.all([readFile(join(sources.sae, SAE_CFG_FILE), 'utf8'), readFile(join(sources.sae, SAE_WEIGHTS_FILE))]);
-    const sae = readSaeLens({ cfg, weights: new Uint8Array(weights) }, { modality: sources.modality ?? 'text', target: { layer, width } });
+    const sae = openSaeForLayer(await readSaeFolder(sources.sae), sources.modality ?? 'text', layer, width);
     const n = wholeNumber(arg, '--direction latent:N', 0);
     if (n >= sae.config.dSae) throw new Error(`The SAE has latents 0..${sae.config.dSae - 1}; got latent:${n}.`);
     v = sae.weights.W_dec.slice(n * width, (n + 1) * width);

@@ -3,11 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTextModelForCli } from '../../src/cli/buildAtlas';
+import { directionOf } from '../../src/cli/directions';
 import { parseSteerArgs } from '../../src/cli/steer';
 import { steer, type SteerOptions } from '../../src/cli/steerRun';
 import { chooseBackend } from '../../src/model/backend';
 import { TextModel } from '../../src/model/text/textModel';
 import { tinyGpt2Files } from '../model/text/tinyGpt2';
+import { randomSae, writeSaeFolder } from './saeFolder';
 
 /** The built-in model's bundled sample (Moby-Dick paragraphs it was not trained on). */
 const SAMPLE_TEXTS = join(import.meta.dirname, '../../public/text-sample/moby-dick-sample.jsonl');
@@ -62,6 +64,21 @@ describe('npm run steer', () => {
     await expect(steer({ ...options, direction: 'north' }, model)).rejects.toThrow(/--direction must be neuron:N, random:SEED/);
     expect(() => parseSteerArgs(['--layer', 'h.1', '--direction', 'neuron:1', '--prompt', 'x'])).toThrow('Missing --alpha.');
     expect(() => parseSteerArgs(['--layer', 'h.1', '--direction', 'neuron:1', '--prompt', 'x', '--alpha', 'big'])).toThrow('--alpha must be a number; got "big".');
+  });
+});
+
+describe('--direction latent:N', () => {
+  it("is the --sae folder's decoder row N; a folder of another layer or none is a message naming it", async () => {
+    const sae = randomSae({ dIn: 16, dSae: 32, k: 4, layer: 'h.1', seed: 5 });
+    const folder = writeSaeFolder(sae, 'text');
+    const v = await directionOf('latent:5', 16, 'h.1', { sae: folder }, model.gpt2);
+    Array.from(v).forEach((x, j) => expect(x).toBeCloseTo(sae.weights.W_dec[5 * 16 + j], 6));
+    const report = await steer({ ...options, direction: 'latent:5', alpha: 2, sources: { sae: folder } }, model);
+    expect(report.heldOut.klMean).toBeGreaterThan(0);
+    await expect(directionOf('latent:32', 16, 'h.1', { sae: folder }, model.gpt2)).rejects.toThrow('The SAE has latents 0..31; got latent:32.');
+    await expect(directionOf('latent:5', 16, 'h.0', { sae: folder }, model.gpt2)).rejects.toThrow(`--sae ${folder}: The SAE reads h.1 (hook_name blocks.1.hook_resid_post), not h.0`);
+    const empty = mkdtempSync(join(tmpdir(), 'no-sae-'));
+    await expect(directionOf('latent:5', 16, 'h.1', { sae: empty }, model.gpt2)).rejects.toThrow(`--sae ${empty}: cannot read cfg.json there`);
   });
 });
 

@@ -13,6 +13,9 @@ import type { AtlasPipeline } from './pipeline';
 
 type Store = typeof useAtlasStore;
 
+/** Contexts of a text atlas the SAE's loss recovered is measured on at each training epoch's end (the panel's default). */
+export const EPOCH_LOSS_CONTEXTS = 8;
+
 /**
  * The dictionary panel's work: train a sparse autoencoder on the atlas's rows in the model worker (a live curve,
  * cancellable), open and save SAELens's files, and each latent's top rows. Each task reports through the store's
@@ -60,7 +63,9 @@ export class DictionaryController implements DictionaryTasks {
         if (!current()) return;
         if (p.stage === 'waiting') report(`${name}: ${p.message}`, 0);
         else if (p.stage === 'measure') report(`Measuring every row: ${p.done.toLocaleString('en')} of ${p.total.toLocaleString('en')}…`, p.done / p.total);
-        else {
+        else if (p.stage === 'epoch-loss') {
+          if (this.running === abort) this.store.getState().addSaeEpochLoss(p.epoch, p.loss);
+        } else {
           const { stage: _, ...span } = p;
           if (this.running !== abort) return;
           const message = `${name}: epoch ${span.epoch + 1}, ${span.rowsSeen.toLocaleString('en')} of ${span.totalRows.toLocaleString('en')} rows…`;
@@ -81,9 +86,13 @@ export class DictionaryController implements DictionaryTasks {
     }
   }
 
-  /** Trains an SAE on the atlas's rows with the panel's settings. */
+  /** Trains an SAE on the atlas's rows with the panel's settings; on a GPT-2 layer, its loss recovered follows each epoch. */
   train(request: SaeTrainRequest): Promise<void> {
-    return this.task('train', async (layout, atlas, signal, onProgress) => (await this.pipeline()).trainSae(layout, this.target(atlas), request, signal, onProgress));
+    return this.task('train', async (layout, atlas, signal, onProgress) => {
+      const recording = this.live()?.recording;
+      const epochLoss = atlas.modality === 'text' && recording !== undefined ? { of: recording, contexts: EPOCH_LOSS_CONTEXTS } : null;
+      return (await this.pipeline()).trainSae(layout, this.target(atlas), request, epochLoss, signal, onProgress);
+    });
   }
 
   /** Opens SAELens's two files (cfg.json and the .safetensors) for the atlas's layer. */

@@ -24,6 +24,7 @@ import type {
   Stage,
   StageProgress,
   DictionaryTarget,
+  EpochLossRequest,
   LatentAtlasSource,
   LatentTop,
   RowsLatent,
@@ -367,17 +368,19 @@ export class AtlasPipeline {
 
   /**
    * Trains an SAE on the last atlas's rows in the model worker: the compute worker's copy of its activation table
-   * moves there; progress streams training spans and waits, `signal` cancels (the SAE held before stays).
+   * moves there; progress streams training spans (with `epochLoss`, a GPT-2 layer's loss recovered at each epoch's
+   * end) and waits, `signal` cancels (the SAE held before stays).
    */
   async trainSae(
     layout: number,
     target: Omit<DictionaryTarget, 'width'>,
     request: SaeTrainRequest,
+    epochLoss: EpochLossRequest | null,
     signal?: AbortSignal,
     onProgress?: (p: SaeTaskProgress | WaitProgress) => void,
   ): Promise<SaeSummary> {
     const rows = await this.computeClient.call('activationRows', [layout], { signal });
-    return this.modelCall('trainSae', [layout, rows.values, { ...target, width: rows.dim }, request], { signal, onProgress, transfer: [rows.values.buffer as ArrayBuffer] });
+    return this.modelCall('trainSae', [layout, rows.values, { ...target, width: rows.dim }, request, epochLoss], { signal, onProgress, transfer: [rows.values.buffer as ArrayBuffer] });
   }
 
   /** Opens SAELens's files on the last atlas's rows in the model worker (a file for another layer or width is refused). */

@@ -87,6 +87,8 @@ export interface AtlasTestHook {
     polysemanticity: { histogram: number[]; mean: number; deadLatents: number; threshold: number; minMembers: number } | null;
     /** A GPT-2 layer's SAE spliced in for the layer, once measured: contexts, the loss clean, spliced and zeroed, and the share recovered. */
     lossRecovered: { windows: number; clean: number; spliced: number; zero: number; lossRecovered: number; lossRecoveredExceptFirst: number } | null;
+    /** A GPT-2 layer's SAE at each epoch's end of the last run, spliced in: its loss recovered, by epoch. */
+    epochLoss: number[];
   };
   /**
    * The Interventions panel: the last steering run (its id, a new one per request; its direction, layer and α, how it ended, each continuation as
@@ -251,7 +253,7 @@ export function installTestHook(store: typeof useAtlasStore, view: () => AtlasVi
       };
     },
     get sae() {
-      const { saeTask, saeCurve, saeRunEnd, saeSummary, saeLatent, saePolysemanticity: poly, saeLossRecovered: loss } = store.getState();
+      const { saeTask, saeCurve, saeEpochLoss, saeRunEnd, saeSummary, saeLatent, saePolysemanticity: poly, saeLossRecovered: loss } = store.getState();
       const last = saeCurve[saeCurve.length - 1];
       const held = saeSummary && {
         origin: saeSummary.origin,
@@ -269,7 +271,7 @@ export function installTestHook(store: typeof useAtlasStore, view: () => AtlasVi
       };
       const polysemanticity = poly && { histogram: poly.histogram, mean: poly.meanPolysemanticity, deadLatents: poly.deadLatents, threshold: poly.threshold, minMembers: poly.minMembers };
       const lossRecovered = loss && { windows: loss.windows, clean: loss.clean, spliced: loss.spliced, zero: loss.zero, lossRecovered: loss.lossRecovered, lossRecoveredExceptFirst: loss.lossRecoveredExceptFirst };
-      return { task: saeTask, spans: saeCurve.length, rowsSeen: last?.rowsSeen ?? 0, totalRows: last?.totalRows ?? 0, runEnd: saeRunEnd, held, latent: saeLatent, polysemanticity, lossRecovered };
+      return { task: saeTask, spans: saeCurve.length, rowsSeen: last?.rowsSeen ?? 0, totalRows: last?.totalRows ?? 0, runEnd: saeRunEnd, held, latent: saeLatent, polysemanticity, lossRecovered, epochLoss: saeEpochLoss.map((l) => l.lossRecovered) };
     },
     get modelMemory() {
       return memory.current();

@@ -25,6 +25,7 @@ export function DictionaryPanel({ dictionary, directions, live }: { dictionary: 
   const atlas = useAtlasStore((s) => s.atlas);
   const task = useAtlasStore((s) => s.saeTask);
   const curve = useAtlasStore((s) => s.saeCurve);
+  const epochLoss = useAtlasStore((s) => s.saeEpochLoss);
   const runEnd = useAtlasStore((s) => s.saeRunEnd);
   const summary = useAtlasStore((s) => s.saeSummary);
   const [architecture, setArchitecture] = useState<'topk' | 'relu'>('topk');
@@ -93,7 +94,8 @@ export function DictionaryPanel({ dictionary, directions, live }: { dictionary: 
             Training{runEnd === 'cancelled' ? ' (cancelled)' : ''}
             {curve.length > 0 && ` — ${curve[curve.length - 1].rowsSeen.toLocaleString('en')} of ${curve[0].totalRows.toLocaleString('en')} rows`}
           </h3>
-          <SaeChart curve={curve} />
+          <SaeChart curve={curve} epochLoss={epochLoss.map((l) => l.lossRecovered)} />
+          <EpochLoss />
         </>
       )}
       <div className="row small">
@@ -223,6 +225,19 @@ function MeasureForm({ dictionary, run, testId, children }: { dictionary: Dictio
         Measure
       </button>
     </form>
+  );
+}
+
+/** A GPT-2 layer's SAE as it stood at the last epoch's end, spliced in for the layer: what the chart's loss recovered line ends on. */
+function EpochLoss() {
+  const losses = useAtlasStore((s) => s.saeEpochLoss);
+  if (!losses.length) return null;
+  const last = losses[losses.length - 1];
+  return (
+    <p className="small muted" data-testid="sae-epoch-loss">
+      Loss recovered measured at each epoch's end over the first {last.windows} contexts; after epoch {losses.length}: {last.lossRecovered.toFixed(3)} (loss {last.clean.toFixed(3)} nats clean,{' '}
+      {last.spliced.toFixed(3)} spliced, {last.zero.toFixed(3)} zeroed).
+    </p>
   );
 }
 

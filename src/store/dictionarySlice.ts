@@ -16,6 +16,8 @@ export interface DictionarySlice {
   saeTask: SaeTask | null;
   /** The last training run's progress spans, in order (kept when it ends, cancelled or not, for the chart). */
   saeCurve: SaeTrainProgress[];
+  /** A GPT-2 layer's SAE as it stood at each epoch's end of the last run, spliced in: its loss recovered, by epoch. */
+  saeEpochLoss: SaeLossRecovered[];
   /** How the last run ended: 'done', 'cancelled', or null while it runs or before any. */
   saeRunEnd: 'done' | 'cancelled' | null;
   saeSummary: SaeSummary | null;
@@ -30,6 +32,7 @@ export interface DictionarySlice {
   startSaeRun: () => void;
   /** A training span and the task's message with it: one update, so the panel and its charts draw once a span. */
   addSaeProgress: (progress: SaeTrainProgress, task: SaeTask) => void;
+  addSaeEpochLoss: (epoch: number, loss: SaeLossRecovered) => void;
   endSaeRun: (end: 'done' | 'cancelled') => void;
   /** The SAE now held; the latent shown is cleared, and an opened one clears the curve of the last run. */
   setSaeSummary: (summary: SaeSummary) => void;
@@ -38,22 +41,23 @@ export interface DictionarySlice {
   setSaeLossRecovered: (measured: SaeLossRecovered) => void;
 }
 
-type DictionaryState = Pick<DictionarySlice, 'saeTask' | 'saeCurve' | 'saeRunEnd' | 'saeSummary' | 'saePolysemanticity' | 'saeLossRecovered' | 'saeLatent'>;
+type DictionaryState = Pick<DictionarySlice, 'saeTask' | 'saeCurve' | 'saeEpochLoss' | 'saeRunEnd' | 'saeSummary' | 'saePolysemanticity' | 'saeLossRecovered' | 'saeLatent'>;
 
 /** The dictionary state of a newly shown atlas: no SAE (one is trained or opened for an atlas's rows). */
 export function dictionaryFor(): DictionaryState {
-  return { saeTask: null, saeCurve: [], saeRunEnd: null, saeSummary: null, saePolysemanticity: null, saeLossRecovered: null, saeLatent: null };
+  return { saeTask: null, saeCurve: [], saeEpochLoss: [], saeRunEnd: null, saeSummary: null, saePolysemanticity: null, saeLossRecovered: null, saeLatent: null };
 }
 
 export const createDictionarySlice: StateCreator<AtlasStore, [], [], DictionarySlice> = (set) => ({
   ...dictionaryFor(),
   setSaeTask: (saeTask) => set({ saeTask }),
-  startSaeRun: () => set({ saeCurve: [], saeRunEnd: null }),
+  startSaeRun: () => set({ saeCurve: [], saeEpochLoss: [], saeRunEnd: null }),
+  addSaeEpochLoss: (epoch, loss) => set((s) => ({ saeEpochLoss: [...s.saeEpochLoss.slice(0, epoch), loss] })),
   addSaeProgress: (progress, saeTask) => set((s) => ({ saeCurve: [...s.saeCurve, progress], saeTask })),
   endSaeRun: (saeRunEnd) => set({ saeRunEnd }),
   // An SAE opened from files was not trained here: the last run's curve is of another SAE.
   setSaeSummary: (saeSummary) =>
-    set({ saeSummary, saePolysemanticity: null, saeLossRecovered: null, saeLatent: null, ...(saeSummary.origin === 'opened' ? { saeCurve: [], saeRunEnd: null } : {}) }),
+    set({ saeSummary, saePolysemanticity: null, saeLossRecovered: null, saeLatent: null, ...(saeSummary.origin === 'opened' ? { saeCurve: [], saeEpochLoss: [], saeRunEnd: null } : {}) }),
   setSaePolysemanticity: (saePolysemanticity) => set({ saePolysemanticity }),
   setSaeLossRecovered: (saeLossRecovered) => set({ saeLossRecovered }),
   showLatent: (saeLatent) => set({ saeLatent }),

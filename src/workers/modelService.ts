@@ -17,6 +17,7 @@ import type { ImageModel } from '../model/image/imageModel';
 import { openSession, type OpenSessionDeps } from '../model/openSession';
 import { NO_RECORDING, type ModelSession, type ModelSummary } from '../model/session';
 import { LayerDictionary } from '../model/sae/dictionary';
+import type { Sae } from '../model/sae/sae';
 import { watchedTokens } from '../model/text/steering';
 import type {
   BackendInfo,
@@ -32,6 +33,7 @@ import type {
   NeuronClustersView,
   RecordingStats,
   DictionaryTarget,
+  EpochLossRequest,
   LatentAtlasSource,
   LatentTop,
   RowsLatent,
@@ -387,8 +389,16 @@ export function createModelService(deps: ModelServiceDeps) {
      * Between steps it lends its turn to the user's requests waiting (a neuron's contexts, output tokens): its
      * tensors are its own until it ends, and those requests do not wait for the whole run.
      */
-    trainSae(context: TurnContext, layout: number, rows: Float32Array, target: DictionaryTarget, request: SaeTrainRequest): Promise<SaeSummary> {
-      return withDictionary(context, layout, rows, target, (d, options) => d.train(request, options));
+    trainSae(context: TurnContext, layout: number, rows: Float32Array, target: DictionaryTarget, request: SaeTrainRequest, epochLoss: EpochLossRequest | null = null): Promise<SaeSummary> {
+      // A GPT-2 layer's SAE is spliced in at each epoch's end: its loss recovered over the recording's first contexts.
+      if (epochLoss) sessionOf(epochLoss.of);
+      const onEpoch = epochLoss
+        ? async (epoch: number, sae: Sae) => {
+            const loss = await tokensOf().saeLossRecovered(sae, target.layer, epochLoss.contexts, { signal: context.signal });
+            context.progress({ stage: 'epoch-loss', epoch, loss });
+          }
+        : undefined;
+      return withDictionary(context, layout, rows, target, (d, options) => d.train(request, { ...options, onEpoch }));
     },
 
     /** Opens SAELens's files on an atlas's rows; one for another layer or width, or with bad weights, is refused with the reason. */

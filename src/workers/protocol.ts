@@ -13,6 +13,12 @@ export type { ImageAblationTest, ImageSteeringTest } from '../model/image/interv
 export type { SaeTrainMetrics, SaeTrainProgress } from '../model/sae/train';
 export type { AblatePromptRequest, ClassAblateRequest, ClassSteerRequest, DirectionOutputs, GradientTarget, ImageSource, InputSet, LoadProgress, ModelSource, ModelSummary, OutputToken, SteerPromptRequest, SteerPromptResult, SteerToken, TextSource } from '../model/session';
 
+/** A GPT-2 SAE's loss recovered at each training epoch's end: over the first `contexts` contexts of recording `of`. */
+export interface EpochLossRequest {
+  of: number;
+  contexts: number;
+}
+
 /** The progress of a measurement on the model (an ablation, a class steering): passes done, or the wait for its turn. */
 export type MeasureProgress = { stage: 'measure'; done: number; total: number } | WaitProgress;
 

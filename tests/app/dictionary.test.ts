@@ -4,7 +4,7 @@ import type { AtlasPipeline } from '../../src/app/pipeline';
 import { DEFAULT_ATLAS_PARAMS, type Atlas } from '../../src/compute/atlas';
 import { abortError } from '../../src/lib/abort';
 import { resetAtlasStore, useAtlasStore } from '../../src/store';
-import type { SaeSummary, SaeTaskProgress, SaeTrainProgress, WaitProgress } from '../../src/workers/protocol';
+import type { EpochLossRequest, SaeLossRecovered, SaeSummary, SaeTaskProgress, SaeTrainProgress, WaitProgress } from '../../src/workers/protocol';
 
 const atlas: Atlas = {
   modality: 'image',
@@ -32,16 +32,20 @@ const summary = (origin: SaeSummary['origin']): SaeSummary => ({
 /** A pipeline whose SAE tasks the test drives: each call waits for `finish` or the signal. */
 function fakePipeline() {
   const calls: { onProgress: (p: SaeTaskProgress | WaitProgress) => void; finish: (s: SaeSummary) => void; fail: (e: Error) => void }[] = [];
+  const epochLosses: (EpochLossRequest | null)[] = [];
   const task = (signal: AbortSignal | undefined, onProgress: ((p: SaeTaskProgress | WaitProgress) => void) | undefined) =>
     new Promise<SaeSummary>((resolve, reject) => {
       signal?.addEventListener('abort', () => reject(abortError()));
       calls.push({ onProgress: onProgress ?? (() => {}), finish: resolve, fail: reject });
     });
   const pipeline = {
-    trainSae: (_layout: number, _target: unknown, _request: unknown, signal?: AbortSignal, onProgress?: (p: SaeTaskProgress | WaitProgress) => void) => task(signal, onProgress),
+    trainSae: (_layout: number, _target: unknown, _request: unknown, epochLoss: EpochLossRequest | null, signal?: AbortSignal, onProgress?: (p: SaeTaskProgress | WaitProgress) => void) => {
+      epochLosses.push(epochLoss);
+      return task(signal, onProgress);
+    },
     openSae: (_layout: number, _target: unknown, _files: unknown, signal?: AbortSignal, onProgress?: (p: SaeTaskProgress | WaitProgress) => void) => task(signal, onProgress),
   };
-  return { pipeline: pipeline as unknown as AtlasPipeline, calls };
+  return { pipeline: pipeline as unknown as AtlasPipeline, calls, epochLosses };
 }
 
 const request = { architecture: 'topk' as const, latents: 8, k: 2, epochs: 1, seed: 0 };
@@ -74,6 +78,40 @@ describe("the dictionary panel's tasks", () => {
     await second;
     expect(useAtlasStore.getState()).toMatchObject({ saeTask: null, saeRunEnd: 'cancelled', saeSummary: { digest: 'trained' } });
     expect(useAtlasStore.getState().saeCurve).toHaveLength(1);
+  });
+
+  it("on a text atlas asks for the loss recovered at each epoch's end and keeps it by epoch; an image atlas does not ask", async () => {
+    const { pipeline, calls, epochLosses } = fakePipeline();
+    const dictionary = new DictionaryController(useAtlasStore, async () => pipeline, () => ({ recording: 1, layout: 2 }));
+    const image = dictionary.train(request);
+    await vi.waitFor(() => expect(calls).toHaveLength(1));
+    calls[0].finish(summary('trained'));
+    await image;
+    expect(epochLosses).toEqual([null]);
+
+    useAtlasStore.getState().setAtlas({ ...atlas, modality: 'text' } as unknown as Atlas, 'build');
+    const loss = (lossRecovered: number): SaeLossRecovered => ({ windows: 8, predictions: 504, clean: 5, spliced: 5.2, splicedExceptFirst: 5.1, zero: 7, lossRecovered, lossRecoveredExceptFirst: lossRecovered });
+    const text = dictionary.train(request);
+    await vi.waitFor(() => expect(calls).toHaveLength(2));
+    expect(epochLosses[1]).toEqual({ of: 1, contexts: 8 });
+    calls[1].onProgress({ stage: 'train', ...span(10) });
+    calls[1].onProgress({ stage: 'epoch-loss', epoch: 0, loss: loss(0.6) });
+    calls[1].onProgress({ stage: 'epoch-loss', epoch: 1, loss: loss(0.8) });
+    expect(useAtlasStore.getState().saeEpochLoss.map((l) => l.lossRecovered)).toEqual([0.6, 0.8]);
+    expect(useAtlasStore.getState().saeCurve).toHaveLength(1);
+    calls[1].finish(summary('trained'));
+    await text;
+    expect(useAtlasStore.getState().saeEpochLoss).toHaveLength(2);
+    // A new run starts with none; what a replaced run says afterwards is dropped.
+    const next = dictionary.train(request);
+    await vi.waitFor(() => expect(calls).toHaveLength(3));
+    expect(useAtlasStore.getState().saeEpochLoss).toEqual([]);
+    const newer = dictionary.train(request);
+    await vi.waitFor(() => expect(calls).toHaveLength(4));
+    calls[2].onProgress({ stage: 'epoch-loss', epoch: 0, loss: loss(0.1) });
+    expect(useAtlasStore.getState().saeEpochLoss).toEqual([]);
+    calls[3].finish(summary('trained'));
+    await Promise.all([next, newer]);
   });
 
   it("drops an answer about an atlas that was replaced; a failure is the task's message and an opened SAE clears the curve", async () => {

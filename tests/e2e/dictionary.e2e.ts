@@ -92,6 +92,8 @@ describe('dictionary: a sparse autoencoder of the atlas layer, trained in the pa
     assert.equal(after.runEnd, 'cancelled');
     assert.equal(after.held, null, 'a cancelled run leaves no SAE');
     assert.ok(after.rowsSeen < after.totalRows, `it stopped before the end: ${after.rowsSeen} of ${after.totalRows}`);
+    assert.deepEqual(after.epochLoss, [], 'an image model has no next-token loss to recover');
+    assert.equal(await panel.locator('[data-testid=sae-series-loss]').count(), 0);
     assert.ok(after.spans >= early.spans);
     assert.match(await panel.locator('h3').first().innerText(), /cancelled/);
     assert.equal(await page.evaluate(() => window.__atlas!.status), 'ready', 'the atlas stays');
@@ -361,8 +363,16 @@ describe('dictionary: a sparse autoencoder of the atlas layer, trained in the pa
     await panel.locator('[data-testid=sae-loss-contexts]').fill('8');
     await panel.locator('[data-testid=sae-loss-run]').click();
     assert.equal(await waitForSaeTask(page), null);
-    const loss = (await saeState(page)).lossRecovered!;
-    console.log(`loss recovered: ${JSON.stringify(loss)}`);
+    const { lossRecovered, epochLoss } = await saeState(page);
+    const loss = lossRecovered!;
+    console.log(`loss recovered: ${JSON.stringify(loss)}; at each epoch's end: ${epochLoss.map((l) => l.toFixed(3)).join(' ')}`);
+    // Training measured it live, at each epoch's end over the same first 8 contexts: its last is this SAE's.
+    assert.equal(epochLoss.length, 20);
+    assert.ok(Math.abs(epochLoss[19] - loss.lossRecovered) < 1e-6, `live ${epochLoss[19]} against measured ${loss.lossRecovered}`);
+    assert.equal(await panel.locator('[data-testid=sae-series-loss] polyline').getAttribute('data-points'), '20');
+    assert.match(await panel.locator('[data-testid=sae-epoch-loss]').innerText(), new RegExp(`over the first 3 contexts; after epoch 20: ${loss.lossRecovered.toFixed(3)} `));
+    await panel.locator('[data-testid=sae-chart]').scrollIntoViewIfNeeded();
+    await screenshot(page, '74a-dictionary-epoch-loss');
     assert.ok(loss.windows >= 1 && loss.windows <= 8, JSON.stringify(loss));
     assert.ok(loss.zero > loss.clean, 'zeroing the MLP hurts');
     assert.ok(loss.spliced < loss.zero && loss.lossRecovered > 0 && loss.lossRecovered <= 1.05, JSON.stringify(loss));

@@ -14,6 +14,7 @@ import { DEFAULT_MAX_EXAMPLES, EXAMPLE_FRACTION, type PolysemanticityOptions } f
 import { measureLatentPolysemanticity, type SaePolysemanticity } from './latentPolysemanticity';
 import { latentTopRows, strongestLatents, type LatentTopRows, type RowsLatent } from './topRows';
 import { trainSae, type SaeTrainMetrics, type SaeTrainProgress, type SaeTrainSettings } from './train';
+import type { SaeLossRecovered } from './lossRecovered';
 
 /** An SAE's latents by polysemanticity as the page shows them: the histogram and each latent's count of clusters. */
 export type LatentPolysemanticityView = Omit<SaePolysemanticity, 'latents'> & {
@@ -37,8 +38,14 @@ export interface DictionaryTarget {
   modelName: string | null;
 }
 
-/** Progress of a dictionary task: training spans, then the pass that measures every row. */
-export type SaeTaskProgress = ({ stage: 'train' } & SaeTrainProgress) | { stage: 'measure'; done: number; total: number };
+/**
+ * Progress of a dictionary task: training spans (and, for a GPT-2 layer, the loss recovered by the SAE as it stands
+ * at each epoch's end), then the pass that measures every row.
+ */
+export type SaeTaskProgress =
+  | ({ stage: 'train' } & SaeTrainProgress)
+  | { stage: 'epoch-loss'; epoch: number; loss: SaeLossRecovered }
+  | { stage: 'measure'; done: number; total: number };
 
 /** What the page shows of the SAE held: its config, how it was made, and its figures over every row. */
 export interface SaeSummary {
@@ -81,6 +88,8 @@ export interface DictionaryTaskOptions {
   onProgress?: (progress: SaeTaskProgress) => void;
   /** Awaited between training steps (trainSae's `pause`). */
   pause?: () => Promise<void>;
+  /** Awaited at each training epoch's end with the SAE as it stands (trainSae's `onEpoch`). */
+  onEpoch?: (epoch: number, sae: Sae) => Promise<void>;
 }
 
 /** `hash` over an SAE's four tensors, concatenated in SAELens's order. */
@@ -126,6 +135,7 @@ export class LayerDictionary {
       signal: options.signal,
       onProgress: (p) => options.onProgress?.({ stage: 'train', ...p }),
       pause: options.pause,
+      onEpoch: options.onEpoch,
     });
     const seconds = (performance.now() - started) / 1000;
     return this.adopt(result.sae, 'trained', result.settings, result.epochs, seconds, options);

@@ -57,6 +57,8 @@ export interface SaeTrainOptions extends Partial<SaeTrainSettings> {
   onProgress?: (progress: SaeTrainProgress) => void;
   /** Awaited between steps, every ~50 ms, with every tensor of the run its own: the model worker lends its turn there. */
   pause?: () => Promise<void>;
+  /** Awaited at the end of each epoch with the SAE as it stands then (the last one is the SAE returned): to measure it live. */
+  onEpoch?: (epoch: number, sae: Sae) => Promise<void>;
 }
 
 /** Figures over a span of training rows, each row measured with the weights of the step that trained on it. */
@@ -335,6 +337,30 @@ class MetricsSpan {
   }
 }
 
+/** The SAE the current weights make, in the input's units (copies: training goes on with its tensors). */
+async function saeOf(params: SaeParams, settings: SaeTrainSettings, scale: number, options: SaeTrainOptions): Promise<Sae> {
+  const { architecture, latents } = settings;
+  const width = params.b_dec.size;
+  const weights = {} as SaeWeights;
+  // A copy: the cpu backend's data() is the tensor's own array.
+  for (const name of SAE_TENSORS) weights[name] = new Float32Array((await params[name].data()) as Float32Array);
+  if (architecture === 'relu') foldDecoderNorms(weights, width, latents);
+  // Back to the input's units: pre-activations and latents shrink by the scale, the directions stay.
+  for (const name of ['b_enc', 'b_dec'] as const) weights[name] = weights[name].map((value) => value / scale);
+  return {
+    config: {
+      architecture,
+      dIn: width,
+      dSae: latents,
+      k: architecture === 'topk' ? settings.k : null,
+      applyBDecToInput: true,
+      layer: options.layer ?? null,
+      modelName: options.modelName ?? null,
+    },
+    weights,
+  };
+}
+
 /**
  * Trains an SAE on `activations` (count x width, row-major). Memory follows the batch, not the row count: one
  * batch's tensors live per step, beside the weights and Adam's moments. Yields between steps; rejects with an
@@ -373,6 +399,7 @@ export async function trainSae(activations: Float32Array, width: number, options
   let window = new MetricsSpan();
   let step = 0;
   let deadLatents = 0;
+  let lastSae: Sae | null = null;
   try {
     for (let epoch = 0; epoch < epochs; epoch++) {
       shuffle(order, random);
@@ -439,30 +466,14 @@ export async function trainSae(activations: Float32Array, width: number, options
         } else pacer.check();
       }
       history.push(epochSpan.metrics(width, scale, deadLatents));
+      if (options.onEpoch) {
+        lastSae = await saeOf(params, settings, scale, options);
+        await options.onEpoch(epoch, lastSae);
+        pacer.check();
+      }
     }
-    const weights = {} as SaeWeights;
-    // A copy: the cpu backend's data() is the tensor's own array.
-    for (const name of SAE_TENSORS) weights[name] = new Float32Array((await params[name].data()) as Float32Array);
-    if (architecture === 'relu') foldDecoderNorms(weights, width, latents);
-    // Back to the input's units: pre-activations and latents shrink by the scale, the directions stay.
-    for (const name of ['b_enc', 'b_dec'] as const) weights[name] = weights[name].map((value) => value / scale);
-    return {
-      sae: {
-        config: {
-          architecture,
-          dIn: width,
-          dSae: latents,
-          k: architecture === 'topk' ? settings.k : null,
-          applyBDecToInput: true,
-          layer: options.layer ?? null,
-          modelName: options.modelName ?? null,
-        },
-        weights,
-      },
-      settings,
-      epochs: history,
-      inputScale: scale,
-    };
+    const sae = lastSae ?? (await saeOf(params, settings, scale, options));
+    return { sae, settings, epochs: history, inputScale: scale };
   } finally {
     tf.dispose([...Object.values(params), ...Object.values(m), ...Object.values(v)]);
   }

@@ -115,6 +115,30 @@ describe('trainSae', () => {
     await tf.setBackend('wasm');
   });
 
+  it("hands the SAE as it stands to onEpoch at each epoch's end, the last being the one returned; a cancel there stops the run", async () => {
+    const options = { latents: 64, k: 4, epochs: 3, batchSize: 128, seed: 3 };
+    const seen: { epoch: number; sae: Sae }[] = [];
+    const before = tf.memory().numTensors;
+    const { sae, epochs } = await trainSae(small.rows, 16, { ...options, onEpoch: async (epoch, s) => void seen.push({ epoch, sae: s }) });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(seen.map((e) => e.epoch)).toEqual([0, 1, 2]);
+    expect(seen[2].sae).toEqual(sae);
+    expect(seen[0].sae.weights.W_dec).not.toEqual(sae.weights.W_dec);
+    // Measuring does not change the run: the same SAE and figures as without it.
+    const plain = await trainSae(small.rows, 16, options);
+    expect(plain.sae).toEqual(sae);
+    expect(plain.epochs).toEqual(epochs);
+    // Each is in the input's units, as the returned SAE is: it reconstructs the rows, less well after one epoch than at the end.
+    const [first, last] = [await measureSae(seen[0].sae, small.rows), await measureSae(sae, small.rows)];
+    expect(first.fve).toBeGreaterThan(0.3);
+    expect(last.fve).toBeGreaterThan(first.fve);
+
+    const controller = new AbortController();
+    const cancelled = trainSae(small.rows, 16, { ...options, signal: controller.signal, onEpoch: async () => controller.abort() });
+    expect(isAbortError(await cancelled.catch((e: unknown) => e))).toBe(true);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('stops with an AbortError when cancelled, tensors freed', async () => {
     const before = tf.memory().numTensors;
     const controller = new AbortController();

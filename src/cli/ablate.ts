@@ -23,7 +23,8 @@ ablation of random directions (or random units), with a one-sided test that it r
   --mode <m>              project (default): remove the component along the direction at every position,
                           x - (x.v)v, against seeded random unit directions; zero: set unit N (neuron:N) to 0, against
                           seeded random other units; mean: set unit N, or the component along any other direction,
-                          to its mean over the positions of --means (x - (x.v - m)v), against the same controls
+                          to its mean over the positions of --means (x - (x.v - m)v), against random other units (for
+                          a neuron) or random directions (else), each set to its own mean
   --means <file|folder>   mean mode: the texts whose positions give the means, every window read; default: --texts
   --random <n>            controls ablated the same way; default: 20
   --seed <n>              the controls' seed; default: 0

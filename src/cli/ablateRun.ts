@@ -60,12 +60,12 @@ const zeroNeedsANeuron = (direction: string) => `--mode zero sets one unit: give
 export async function ablate(options: AblateOptions, model: TextModel): Promise<AblateReport> {
   if (!ABLATION_MODES.includes(options.mode)) throw new Error(`--mode must be ${ABLATION_MODES.join(', ')}; got "${options.mode}".`);
   if (!(Number.isInteger(options.random) && options.random >= 2)) throw new Error(`--random must be a whole number of at least 2 (the controls need a spread); got ${options.random}.`);
+  if (options.means !== undefined && options.mode !== 'mean') throw new Error(`--means sets what mean-ablation sets to; --mode is ${options.mode}.`);
   const layer = model.layer(options.layer);
   const width = layer.shape[1];
   const contextTokens = Math.min(options.contextTokens, model.contextLength);
   const windows = await contextsFrom(options.texts, options.contexts, contextTokens, `--contexts ${options.contexts}`);
   const target = await targetOf(options, width, model, windows);
-  if (options.means !== undefined && options.mode !== 'mean') throw new Error(`--means sets what mean-ablation sets to; --mode is ${options.mode}.`);
   const means = options.means === undefined ? undefined : unitMeans(model.gpt2, layer.name, await contextsFrom(options.means, Infinity, contextTokens, '--means'));
   const test = await ablationTest(model.gpt2, layer.name, windows, target, options.mode, { random: options.random, seed: options.seed, means, onProgress: options.onProgress });
   return {

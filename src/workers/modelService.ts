@@ -390,14 +390,15 @@ export function createModelService(deps: ModelServiceDeps) {
      * tensors are its own until it ends, and those requests do not wait for the whole run.
      */
     trainSae(context: TurnContext, layout: number, rows: Float32Array, target: DictionaryTarget, request: SaeTrainRequest, epochLoss: EpochLossRequest | null = null): Promise<SaeSummary> {
-      // A GPT-2 layer's SAE is spliced in at each epoch's end: its loss recovered over the recording's first contexts.
-      if (epochLoss) sessionOf(epochLoss.of);
-      const onEpoch = epochLoss
-        ? async (epoch: number, sae: Sae) => {
-            const loss = await tokensOf().saeLossRecovered(sae, target.layer, epochLoss.contexts, { signal: context.signal });
-            context.progress({ stage: 'epoch-loss', epoch, loss });
-          }
-        : undefined;
+      // A GPT-2 layer's SAE is spliced in at each epoch's end: its loss recovered over the recording's first contexts,
+      // while that recording is the atlas's (after a cancelled rebuild it is not, and the training goes on without it).
+      const onEpoch =
+        epochLoss && session?.hasRecording && recording === epochLoss.of
+          ? async (epoch: number, sae: Sae) => {
+              const loss = await tokensOf().saeLossRecovered(sae, target.layer, epochLoss.contexts, { signal: context.signal });
+              context.progress({ stage: 'epoch-loss', epoch, loss });
+            }
+          : undefined;
       return withDictionary(context, layout, rows, target, (d, options) => d.train(request, { ...options, onEpoch }));
     },
 

@@ -56,6 +56,14 @@ describe("the model worker's SAE tasks", () => {
     expect(Array.from(top.decoder)).toEqual(Array.from(sae.weights.W_dec.subarray(latent * 16, latent * 16 + 16)));
   }, 120_000);
 
+  it("trains on without the live loss recovered when the model holds no recording of that atlas (a GPT-2 layer's check)", async () => {
+    const events: SaeTaskProgress[] = [];
+    const summary = await service.trainSae(context((p) => events.push(p as SaeTaskProgress)), LAYOUT, rows(), target, { ...request, epochs: 1 }, { of: 12, contexts: 8 });
+    expect(summary.epochs).toHaveLength(1);
+    expect(events.some((e) => e.stage === 'train')).toBe(true);
+    expect(events.some((e) => e.stage === 'epoch-loss')).toBe(false);
+  });
+
   it('a cancelled training rejects, frees its tensors and leaves the SAE held; saved files reopen equal', async () => {
     const held = await service.trainSae(context(), LAYOUT, rows(), target, request);
     const abort = new AbortController();

@@ -11,7 +11,7 @@ import { encodeAndMeasureSae } from '../model/sae/encode';
 import { hookNameOfLayer } from '../model/sae/hookNames';
 import { saeLossRecovered, type SaeLossRecovered } from '../model/sae/lossRecovered';
 import { SAE_CFG_FILE, SAE_WEIGHTS_FILE, writeSaeLens } from '../model/sae/saelens';
-import type { SaeArchitecture } from '../model/sae/sae';
+import type { Sae, SaeArchitecture } from '../model/sae/sae';
 import { resolveSaeSettings, trainSae, type SaeTrainMetrics, type SaeTrainProgress, type SaeTrainSettings } from '../model/sae/train';
 import { latentTopRows } from '../model/sae/topRows';
 import { measureLatentPolysemanticity } from '../model/sae/latentPolysemanticity';
@@ -57,6 +57,8 @@ SAELens's files (cfg.json, sae_weights.safetensors) and a JSON report into a fol
   --max-examples <k>        cluster at most k examples per latent, the most active; default: ${DEFAULT_MAX_EXAMPLES}
   --loss-windows <n>        text: windows (the first n recorded) over which loss recovered is measured; 0 skips it;
                             default: 64
+  --epoch-loss              text: measure it at each epoch's end too, on the SAE as it stands (the report's epochs),
+                            as the page's Dictionary panel does while it trains
   --latent-atlas            also lay out the live latents by their decoder rows, binned like any atlas, each point
                             named by its top tokens (text) or labels: latents.npy, latents.jsonl and latent-atlas.json
                             in --out, the atlas the page opens (or the two files on its precomputed import)
@@ -114,8 +116,8 @@ export interface SaeReport {
   trainSeconds: number;
   /** Wall-clock seconds of each stage: reading or recording the rows, training, measuring and encoding every row, loss recovered. */
   seconds: { rows: number; train: number; measure: number; polysemanticity: number; loss: number };
-  /** Metrics over each epoch, each row measured with the weights of the step that trained on it. */
-  epochs: (SaeTrainMetrics & { epoch: number })[];
+  /** Metrics over each epoch, each row measured with the weights of the step that trained on it; with --epoch-loss, the loss recovered at its end. */
+  epochs: (SaeTrainMetrics & { epoch: number; lossRecovered?: SaeLossRecovered })[];
   /** The trained SAE over every training row. */
   final: { rows: number; mse: number; fve: number; l0: number; deadLatents: number };
   /** GPT-2 only: clean, spliced and zero-ablated next-token loss over the first --loss-windows windows. */
@@ -175,6 +177,7 @@ function parseCli(args?: string[]) {
       seed: { type: 'string', default: '0' },
       'top-examples': { type: 'string', default: '8' },
       'loss-windows': { type: 'string', default: '64' },
+      'epoch-loss': { type: 'boolean', default: false },
       'latent-atlas': { type: 'boolean', default: false },
       threshold: { type: 'string' },
       'min-members': { type: 'string' },
@@ -387,7 +390,23 @@ async function main(): Promise<void> {
         `l0 ${p.l0.toFixed(1)}, dead ${p.deadLatents}, ${seconds} s\n`,
     );
   };
-  const trained = await trainSae(data.values, data.width, { ...settings, layer: data.layer, modelName: data.model, onProgress });
+  const lossAt = data.windows && lossWindows > 0 ? data.windows.slice(0, lossWindows) : null;
+  if (values['epoch-loss'] && !lossAt) throw new Error('--epoch-loss measures loss recovered, on a GPT-2 layer (--text) over --loss-windows windows (not 0).');
+  // Loaded for training only with --epoch-loss; otherwise after it, for the final loss recovered.
+  let lossModel = values['epoch-loss'] ? await loadTextModelForCli(values.model) : null;
+  const epochLosses: SaeLossRecovered[] = [];
+  let trained: Awaited<ReturnType<typeof trainSae>>;
+  try {
+    const onEpoch = async (epoch: number, current: Sae) => {
+      const loss = await saeLossRecovered(lossModel!.gpt2, current, data.layer, lossAt!);
+      epochLosses.push(loss);
+      process.stderr.write(`epoch ${epoch + 1}/${settings.epochs}: loss recovered ${loss.lossRecovered.toFixed(3)} over ${loss.windows} windows\n`);
+    };
+    trained = await trainSae(data.values, data.width, { ...settings, layer: data.layer, modelName: data.model, onProgress, ...(lossModel ? { onEpoch } : {}) });
+  } catch (e) {
+    lossModel?.dispose();
+    throw e;
+  }
   const trainSeconds = (performance.now() - trainStarted) / 1000;
   const { sae } = trained;
 
@@ -405,16 +424,16 @@ async function main(): Promise<void> {
   stageProgress({ stage: 'cluster', done: sae.config.dSae, total: sae.config.dSae });
   const lossStarted = performance.now();
   let lossRecovered: SaeLossRecovered | null = null;
-  if (data.windows && lossWindows > 0) {
-    const model = await loadTextModelForCli(values.model);
-    try {
-      const windows = data.windows.slice(0, lossWindows);
-      lossRecovered = await saeLossRecovered(model.gpt2, sae, data.layer, windows, { onProgress: (done, total) => stageProgress({ stage: 'loss', done, total }) });
-    } finally {
-      model.dispose();
+  if (data.windows && lossAt) {
+    // With --epoch-loss the last epoch's is this SAE's, over the same windows.
+    if (epochLosses.length) lossRecovered = epochLosses[epochLosses.length - 1];
+    else {
+      lossModel = await loadTextModelForCli(values.model);
+      lossRecovered = await saeLossRecovered(lossModel.gpt2, sae, data.layer, lossAt, { onProgress: (done, total) => stageProgress({ stage: 'loss', done, total }) });
     }
     if (data.windows.length > lossWindows) data.notices.push(`Loss recovered over the first ${lossWindows} of ${data.windows.length} windows (--loss-windows).`);
   }
+  lossModel?.dispose();
   const seconds = {
     rows: (trainStarted - rowsStarted) / 1000,
     train: trainSeconds,
@@ -439,7 +458,7 @@ async function main(): Promise<void> {
     inputScale: trained.inputScale,
     trainSeconds,
     seconds,
-    epochs: trained.epochs.map((m, epoch) => ({ epoch, ...m })),
+    epochs: trained.epochs.map((m, epoch) => ({ epoch, ...m, ...(epochLosses[epoch] ? { lossRecovered: epochLosses[epoch] } : {}) })),
     final: { rows: measured.rows, mse: measured.mse, fve: measured.fve, l0: measured.l0, deadLatents: measured.deadLatents },
     lossRecovered,
     polysemanticity: { ...clustering, histogram: poly.histogram, meanPolysemanticity: poly.meanPolysemanticity, capped: poly.capped },

@@ -7,6 +7,7 @@ import type { AtlasOf } from '../../src/compute/atlas';
 import { parseAtlas } from '../../src/export/atlasFile';
 import { chooseBackend } from '../../src/model/backend';
 import { encodeSae, measureSae } from '../../src/model/sae/encode';
+import { saeLossRecovered } from '../../src/model/sae/lossRecovered';
 import { readSaeLens } from '../../src/model/sae/saelens';
 import { windows as windowsOf } from '../../src/model/text/documents';
 import { TextModel } from '../../src/model/text/textModel';
@@ -39,7 +40,7 @@ beforeAll(async () => {
 describe('npm run sae (CLI)', () => {
   it('trains on a GPT-2 layer; the SAELens files reopen and encode the recorded rows as the report says', async () => {
     const layer = 'h.1.mlp.act';
-    const { dir, report, stdout, stderr } = await saeCli(['--model', checkpoint, '--text', textFile, '--layer', layer, '--latents', '48', '--k', '4', '--epochs', '3', '--top-examples', '3', '--loss-windows', '4', '--latent-atlas']);
+    const { dir, report, stdout, stderr } = await saeCli(['--model', checkpoint, '--text', textFile, '--layer', layer, '--latents', '48', '--k', '4', '--epochs', '3', '--top-examples', '3', '--loss-windows', '4', '--epoch-loss', '--latent-atlas']);
     expect(stderr).toMatch(/train epoch 3\/3/);
     expect(stdout).toMatch(/loss recovered/);
     expect(report).toMatchObject({ version: 1, kind: 'sae-report', modality: 'text', layer, hookName: 'blocks.1.mlp.hook_post', width: 64 });
@@ -49,6 +50,10 @@ describe('npm run sae (CLI)', () => {
     expect(report.latents).toHaveLength(48);
     expect(report.lossRecovered).toMatchObject({ windows: 4 });
     for (const key of ['clean', 'spliced', 'zero', 'lossRecovered'] as const) expect(Number.isFinite(report.lossRecovered![key])).toBe(true);
+    // --epoch-loss: each epoch's SAE spliced in at its end; the last is the SAE written, whose loss recovered is the report's.
+    expect(report.epochs.map((e) => e.lossRecovered?.windows)).toEqual([4, 4, 4]);
+    expect(report.epochs[2].lossRecovered).toEqual(report.lossRecovered);
+    expect(stderr).toMatch(/epoch 3\/3: loss recovered \d\.\d{3} over 4 windows/);
 
     const sae = readSaeLens(
       { cfg: readFileSync(join(dir, 'cfg.json'), 'utf8'), weights: readFileSync(join(dir, 'sae_weights.safetensors')) },
@@ -65,6 +70,8 @@ describe('npm run sae (CLI)', () => {
       recorded.dispose();
       rows.push(...values.subarray(64));
     }
+    const direct = await saeLossRecovered(model.gpt2, sae, layer, PARAGRAPHS.flatMap((p) => windowsOf(encode(p), 24)).slice(0, 4));
+    expect(report.lossRecovered!.lossRecovered).toBeCloseTo(direct.lossRecovered, 5);
     model.dispose();
     expect(report.rows).toBe(rows.length / 64);
     const activations = Float32Array.from(rows);
@@ -133,6 +140,7 @@ describe('npm run sae (CLI)', () => {
     expect(await cliError(['--model', checkpoint, '--text', textFile, '--layer', 'h.7.mlp.act'])).toMatch(/h\.7\.mlp\.act.*cannot be recorded|not a layer/);
     expect(await cliError(['--model', checkpoint, '--text', textFile, '--architecture', 'gated'])).toMatch(/--architecture must be topk or relu/);
     expect(await cliError(['--text', textFile, '--activations', 'x.npy'])).toMatch(/one of --text, --images and --activations/);
+    expect(await cliError(['--model', checkpoint, '--text', textFile, '--loss-windows', '0', '--epoch-loss'])).toMatch(/--epoch-loss measures loss recovered, on a GPT-2 layer \(--text\) over --loss-windows windows \(not 0\)/);
     const npy = join(mkdtempSync(join(tmpdir(), 'sae-npy-')), 'acts.npy');
     writeFileSync(npy, npyFloat32(new Float32Array(40 * 8).map((_, i) => Math.sin(i)), [40, 8]));
     // Width 8: 64 latents unless given.

@@ -7,7 +7,6 @@ import { useAtlasStore } from '../store';
 
 const TOP_SHOWN = 12;
 
-/** One neuron (channel) of the recorded layer: its top points, the spread of its activations, and for text what it writes to the output. */
 /** A histogram's bins as bars scaled to the tallest, each titled with its count: a neuron's or a latent's activations. */
 export function HistogramBars({ counts, testId }: { counts: number[]; testId: string }) {
   const tallest = Math.max(1, ...counts);
@@ -20,6 +19,7 @@ export function HistogramBars({ counts, testId }: { counts: number[]; testId: st
   );
 }
 
+/** One neuron (channel) of the recorded layer: its top points, the spread of its activations, and for text what it writes to the output. */
 export function NeuronView({ atlas }: { atlas: Atlas }) {
   const services = useContext(InspectorServicesContext);
   const neuron = useAtlasStore((s) => s.neuron);
@@ -79,13 +79,13 @@ export function NeuronView({ atlas }: { atlas: Atlas }) {
           </p>
           <HistogramBars counts={profile.result.histogram.counts} testId="neuron-histogram" />
           {!unitTop && (
-          <div className={topList.className} data-testid="neuron-top">
-            {profile.result.top.slice(0, TOP_SHOWN).map((point) => (
-              <span key={point.row} className="neuron-top-point" title={`${atlas.inputs.names[point.input]} · ${point.score.toFixed(2)}`}>
-                <InputView atlas={atlas} point={point} direction={basis} />
-              </span>
-            ))}
-          </div>
+            <div className={topList.className} data-testid="neuron-top">
+              {profile.result.top.slice(0, TOP_SHOWN).map((point) => (
+                <span key={point.row} className="neuron-top-point" title={`${atlas.inputs.names[point.input]} · ${point.score.toFixed(2)}`}>
+                  <InputView atlas={atlas} point={point} direction={basis} />
+                </span>
+              ))}
+            </div>
           )}
           {DirectionOutputs && <DirectionOutputs direction={basis} />}
         </>

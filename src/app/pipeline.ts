@@ -68,7 +68,6 @@ function pointGroups(labels: (string | null)[], predicted: Int32Array, input: Ui
   return Int32Array.from(input, (i) => perInput[i]);
 }
 
-/** The app's one entry to the model and compute workers: load a model, build an atlas. */
 /** A worker's progress events as build stages, and the layouts among them as previews grouped by `groups()` at the time. */
 function relayProgress(onProgress: (p: StageProgress) => void, onLayout: ((preview: LayoutPreview) => void) | undefined, groups: () => Int32Array) {
   return (event: ProgressEvent & { layout?: Float32Array }) => {
@@ -79,6 +78,7 @@ function relayProgress(onProgress: (p: StageProgress) => void, onLayout: ((previ
   };
 }
 
+/** The app's one entry to the model and compute workers: load a model, build an atlas. */
 export class AtlasPipeline {
   private constructor(
     private readonly modelClient: RpcClient<ModelService>,

@@ -456,13 +456,13 @@ export function createModelService(deps: ModelServiceDeps) {
       return withTransfer(latents, [latents.rowStart.buffer, latents.latent.buffer, latents.value.buffer, latents.decoder!.buffer] as ArrayBuffer[]);
     },
 
-    /** The k tokens a direction at `layer` promotes most, and the k it suppresses most, in the next-token logits. */
     /** What the logits read as `words` at a residual-width `layer`, centred on the recording's contexts: a steering direction. */
     async wordsDirection(_: CallContext, layer: string, words: string[]): Promise<Float32Array> {
       await useMainBackend();
       return tokensOf().wordsDirection(layer, words);
     },
 
+    /** The k tokens a direction at `layer` promotes most, and the k it suppresses most, in the next-token logits. */
     async directionOutputs(_: CallContext, layer: string, direction: Float32Array, k: number): Promise<DirectionOutputs> {
       await useMainBackend();
       return tokensOf().directionOutputs(layer, direction, k);

@@ -400,17 +400,17 @@ export class Gpt2Model {
     return { block, part };
   }
 
-  /**
-   * Runs the blocks, keeping the outputs of `targets` by layer name and stopping as soon as the last is
-   * computed; with no targets it runs every block and returns the residual stream as 'final'.
-   * Call inside tf.tidy.
-   */
   /** The residual stream entering block `block`: the embeddings for block 0, else the output of block - 1. */
   private residualBefore(weights: Gpt2Weights, ids: tf.Tensor2D, block: number): tf.Tensor3D {
     if (block === 0) return embed(weights, ids, this.config.nEmbd);
     return this.runBlocks(weights, ids, [{ block: block - 1, part: 'resid' }]).get(`h.${block - 1}`)!;
   }
 
+  /**
+   * Runs the blocks, keeping the outputs of `targets` by layer name and stopping as soon as the last is
+   * computed; with no targets it runs every block and returns the residual stream as 'final'.
+   * Call inside tf.tidy.
+   */
   private runBlocks(weights: Gpt2Weights, ids: tf.Tensor2D, targets: LayerRef[], edit: Editor = unchanged): Map<string, tf.Tensor3D> {
     const { nEmbd, nHead, layerNormEpsilon: eps } = this.config;
     const found = new Map<string, tf.Tensor3D>();

@@ -17,7 +17,6 @@ export function parseArgs(argv: string[]): Map<string, string> {
   return args;
 }
 
-/** This process's peak resident memory in MB: VmHWM on Linux (maxRSS counts the parent at fork), else maxRSS. */
 /** `--key` as a positive integer (or `fallback` when absent and one is given); throws naming the flag otherwise. */
 export function positiveInteger(args: Map<string, string>, key: string, fallback?: number): number {
   const value = Number(args.get(key) ?? fallback);
@@ -25,6 +24,7 @@ export function positiveInteger(args: Map<string, string>, key: string, fallback
   return value;
 }
 
+/** This process's peak resident memory in MB: VmHWM on Linux (maxRSS counts the parent at fork), else maxRSS. */
 export function peakResidentMb(): number {
   try {
     const match = /VmHWM:\s+(\d+)\s+kB/.exec(readFileSync('/proc/self/status', 'utf8'));

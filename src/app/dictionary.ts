@@ -13,8 +13,8 @@ import type { AtlasPipeline } from './pipeline';
 
 type Store = typeof useAtlasStore;
 
-/** Contexts of a text atlas the SAE's loss recovered is measured on at each training epoch's end (the panel's default). */
-export const EPOCH_LOSS_CONTEXTS = 8;
+/** Contexts of a text atlas the SAE's loss recovered is measured on at each training epoch's end. */
+const EPOCH_LOSS_CONTEXTS = 8;
 
 /**
  * The dictionary panel's work: train a sparse autoencoder on the atlas's rows in the model worker (a live curve,

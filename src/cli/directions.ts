@@ -14,6 +14,7 @@ import { encode } from '../model/text/tokenizer';
 import { wholeNumber } from '../lib/validate';
 import { textFilesFromPath } from './nodeIo';
 import { openSaeForLayer, readSaeFolder } from './saeFolder';
+import { readTidy } from '../model/readTensors';
 
 /** Where --direction's named directions come from. */
 export interface DirectionSources {
@@ -89,7 +90,7 @@ async function textRows(model: Gpt2Model, layer: string, path: string, width: nu
   for (const doc of documents) {
     for (const window of windowsOf(encode(doc.text), model.config.nPositions)) {
       if (window.length < 2) continue;
-      parts.push(tf.tidy(() => model.record([window], layer).slice([0, 1, 0], [1, -1, -1]).dataSync() as Float32Array));
+      parts.push(readTidy(() => model.record([window], layer).slice([0, 1, 0], [1, -1, -1])));
     }
   }
   const count = parts.reduce((n, p) => n + p.length / width, 0);

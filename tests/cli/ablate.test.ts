@@ -14,6 +14,7 @@ import { windows as windowsOf } from '../../src/model/text/documents';
 import { TextModel } from '../../src/model/text/textModel';
 import { encode } from '../../src/model/text/tokenizer';
 import { tinyGpt2Files } from '../model/text/tinyGpt2';
+import { readTidy } from '../../src/model/readTensors';
 
 const SEA = ['The ship sailed on the grey sea, and the waves broke over the bow.', 'Out on the open sea the whale rose beside the boat.'];
 const LAND = ['The farmer walked across the dry field to the barn.', 'In the town the baker sold bread at the market square.'];
@@ -55,7 +56,7 @@ describe('npm run ablate', () => {
       let n = 0;
       for (const text of texts) {
         for (const w of windowsOf(encode(text), model.contextLength)) {
-          const rows = tf.tidy(() => model.gpt2.record([w], 'h.1').dataSync() as Float32Array);
+          const rows = readTidy(() => model.gpt2.record([w], 'h.1'));
           for (let t = 1; t < w.length; t++, n++) for (let u = 0; u < 16; u++) sum[u] += rows[t * 16 + u];
         }
       }

@@ -9,6 +9,7 @@ import { classGradients } from '../../src/model/directions/classGradients';
 import { onGradientBackend } from '../../src/model/directions/gradientBackend';
 import { createRng, gaussian } from '../../src/lib/rng';
 import { darknetArtifacts } from './darknetModel';
+import { readTidy } from '../../src/model/readTensors';
 
 type Shape4 = [number, number, number, number];
 type Pad = 'same' | 'valid';
@@ -115,7 +116,7 @@ describe('supplied wasm gradient kernels against the cpu backend', () => {
     const make = { zeros: () => new Float32Array(size(xShape)), tied: () => tied(size(xShape), 5), normal: () => normal(size(xShape), 5), negative: () => normal(size(xShape), 5).map((v) => v - 1) };
     const x = make[values]();
     const info = tf.backend_util.computePool2DInfo(xShape, filterSize, stride, 1, pad);
-    const output = tf.tidy(() => tf.maxPool(tf.tensor4d(x, xShape), filterSize, stride, pad).dataSync() as Float32Array);
+    const output = readTidy(() => tf.maxPool(tf.tensor4d(x, xShape), filterSize, stride, pad));
     const [cpu, wasm] = await kernelOnBoth(
       'MaxPoolGrad',
       { dy: { values: normal(size(info.outShape), 6), shape: info.outShape }, input: { values: x, shape: xShape }, output: { values: output, shape: info.outShape } },

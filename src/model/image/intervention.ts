@@ -14,6 +14,7 @@ import { ModelUseError } from '../recordTable';
 import type { ImageModel } from './imageModel';
 import { prepareImage } from './preprocess';
 import type { ImageProvider } from './recordImages';
+import { readTidyAll } from '../readTensors';
 
 /** Inputs as the model sees them: `count` x height x width x channels, row-major. */
 export interface PreparedImages {
@@ -162,11 +163,11 @@ export function layerMoments(model: ImageModel, layer: string, images: PreparedI
   let positions = 0;
   for (let from = 0; from < images.count; from += batchSize) {
     const to = Math.min(images.count, from + batchSize);
-    const [rows, sum, outer] = tf.tidy(() => {
+    const [rows, sum, outer] = readTidyAll(() => {
       const { activation } = model.splitAt(batchOf(model, images, from, to), layer);
       const flat = activation.reshape([to - from, perImage, width]);
       const all = flat.reshape([-1, width]) as tf.Tensor2D;
-      return [flat.mean(1), all.sum(0), tf.matMul(all, all, true, false)].map((t) => t.dataSync() as Float32Array);
+      return [flat.mean(1), all.sum(0), tf.matMul(all, all, true, false)];
     });
     pooled.set(rows, from * width);
     for (let u = 0; u < width; u++) sums[u] += sum[u];

@@ -14,6 +14,7 @@ import { ablationControls, ablationOf, type AblationMode, type AblationTarget } 
 import { Gpt2InputError, intervene, layerWidth, type Gpt2Model, type Intervention } from './gpt2';
 import { nextTokenTargets, summedNextTokenLoss } from './nextTokenLoss';
 import { lengthBatches } from './recordText';
+import { readTidy } from '../readTensors';
 
 export type { AblationMode, AblationTarget } from '../intervention';
 export { ablationOf } from '../intervention';
@@ -41,7 +42,7 @@ export function unitMeans(model: Gpt2Model, layer: string, windows: readonly Int
   let count = 0;
   for (const ids of windows) {
     if (ids.length < 2) continue;
-    const rows = tf.tidy(() => model.record([ids], layer).slice([0, 1, 0], [1, -1, -1]).sum([0, 1]).dataSync() as Float32Array);
+    const rows = readTidy(() => model.record([ids], layer).slice([0, 1, 0], [1, -1, -1]).sum([0, 1]));
     for (let u = 0; u < width; u++) sums[u] += rows[u];
     count += ids.length - 1;
   }

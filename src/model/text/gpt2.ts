@@ -4,6 +4,7 @@ import { unitVector } from '../../compute/directions/vectors';
 import { intervene, type Intervention } from '../intervention';
 import type { Gpt2Config } from './gpt2Config';
 import type { HostTensor } from './safetensors';
+import { readTidy } from '../readTensors';
 
 /** A recordable layer: `h.I.attn` (attention output after c_proj), `h.I.mlp.act` (MLP neurons after GELU), `h.I` (residual stream after block I). */
 export interface Gpt2Layer {
@@ -240,11 +241,10 @@ export class Gpt2Model {
     if (direction.length !== width) {
       throw new Gpt2InputError(`A direction in ${layer} has ${width} components; got ${direction.length}.`);
     }
-    return tf.tidy(() => {
+    return readTidy(() => {
       let residual: tf.Tensor2D = tf.tensor2d(direction, [1, width]);
       if (ref.part === 'mlp.act') residual = tf.matMul(residual, weights.blocks[ref.block].mlpProj.kernel);
-      const logits = tf.matMul(residual.mul(weights.lnF.gamma), weights.unembedding, false, true);
-      return logits.dataSync() as Float32Array;
+      return tf.matMul(residual.mul(weights.lnF.gamma), weights.unembedding, false, true);
     });
   }
 
@@ -279,11 +279,11 @@ export class Gpt2Model {
     }
     if (tokens === 0) throw new Gpt2InputError('A words direction needs text to centre on.');
     for (let t = 0; t < vocabSize; t++) share[t] /= tokens;
-    const v = tf.tidy(() => {
+    const v = readTidy(() => {
       const words = tf.gather(weights.unembedding, Array.from(ids)).mean(0);
       const usual = tf.matMul(tf.tensor2d(share, [1, vocabSize]), weights.unembedding).reshape([-1]);
       const read = words.sub(usual).mul(weights.lnF.gamma);
-      return read.sub(read.mean()).dataSync() as Float32Array;
+      return read.sub(read.mean());
     });
     const unit = unitVector(v);
     if (!unit.some((x) => x !== 0)) throw new Gpt2InputError('The words read the same as the text they are centred on: the direction is zero.');

@@ -7,6 +7,7 @@ import { generate, type GenerateOptions, type Generation, type StopReason } from
 import { Gpt2InputError, intervene, layerWidth, type Gpt2Model, type Intervention } from './gpt2';
 import { lengthBatches } from './recordText';
 import { decode, encode, tokenTexts } from './tokenizer';
+import { readTidy, readTidyAll } from '../readTensors';
 
 export type { SteeringControls } from '../intervention';
 
@@ -48,7 +49,7 @@ export function projectionScales(model: Gpt2Model, layer: string, directions: re
   for (const ids of windows) {
     if (ids.length < 2) continue;
     // [tokens - 1, k]: every token's component along every direction, but token 0's (<|endoftext|>).
-    const along = tf.tidy(() => tf.matMul(model.record([ids], layer).reshape([ids.length, width]).slice([1, 0], [-1, -1]), tf.tensor2d(stacked, [width, k])).dataSync() as Float32Array);
+    const along = readTidy(() => tf.matMul(model.record([ids], layer).reshape([ids.length, width]).slice([1, 0], [-1, -1]), tf.tensor2d(stacked, [width, k])));
     for (let p = 0; p < along.length; p++) sums[p % k] += along[p] * along[p];
     count += ids.length - 1;
   }
@@ -63,11 +64,7 @@ export function probabilityShift(model: Gpt2Model, windows: Int32Array[], interv
   let kl = 0;
   let positions = 0;
   for (const ids of windows) {
-    const [clean, changed] = tf.tidy(() => {
-      const p = tf.softmax(model.logits([ids]).reshape([ids.length, vocab]));
-      const q = tf.softmax(model.logits([ids], intervention).reshape([ids.length, vocab]));
-      return [p.dataSync() as Float32Array, q.dataSync() as Float32Array];
-    });
+    const [clean, changed] = readTidyAll(() => [tf.softmax(model.logits([ids]).reshape([ids.length, vocab])), tf.softmax(model.logits([ids], intervention).reshape([ids.length, vocab]))]);
     for (let t = 0; t < ids.length; t++) {
       const at = t * vocab;
       for (let i = 0; i < vocab; i++) {

@@ -3,12 +3,13 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { chooseBackend } from '../../../src/model/backend';
 import { onGradientBackend } from '../../../src/model/directions/gradientBackend';
 import { uninstallWasmGradientKernels } from '../../../src/model/wasmKernels';
+import { readTidy } from '../../../src/model/readTensors';
 
 /** A small gradient that records the backend it ran on. */
 function gradientWork(seen: string[]): () => Float32Array {
   return () => {
     seen.push(tf.getBackend());
-    return tf.tidy(() => tf.grad((x: tf.Tensor) => tf.sum(tf.square(x)))(tf.tensor1d([1, 2, 3])).dataSync() as Float32Array);
+    return readTidy(() => tf.grad((x: tf.Tensor) => tf.sum(tf.square(x)))(tf.tensor1d([1, 2, 3])));
   };
 }
 

@@ -12,6 +12,7 @@ import type { Intervention } from '../../../src/model/intervention';
 import { randomDirections } from '../../../src/compute/directions/vectors';
 import { FIXTURES, hasFixtures, SKIP_FIXTURES } from '../../fixtures';
 import { saveArtifacts, smallCnnArtifacts } from '../helpers';
+import { readTidy } from '../../../src/model/readTensors';
 
 const COUNT = 48;
 let cnn: ImageModel;
@@ -74,7 +75,7 @@ describe('interventions in an image model (fashion-cnn, conv3)', () => {
   it('with α = 0 the probabilities are classify\'s', async () => {
     expect(cnn.defaultLayer).toBe('conv3');
     const input = batch();
-    const plain = tf.tidy(() => cnn.classify(input).dataSync() as Float32Array);
+    const plain = readTidy(() => cnn.classify(input));
     input.dispose();
     const zero: Intervention = { kind: 'add', layer: 'conv3', vector: new Float32Array(32) };
     const [clean, added] = await intervenedProbabilities(cnn, 'conv3', images, [null, zero], { batchSize: 20 });
@@ -103,7 +104,7 @@ describe('interventions in an image model (fashion-cnn, conv3)', () => {
     const heldOut = { inputs: images.inputs.subarray(24 * 784), count: COUNT - 24 };
     const { means } = layerMoments(cnn, 'conv3', heldIn);
     const input = tf.tensor4d(heldOut.inputs, [heldOut.count, 28, 28, 1]);
-    const changed = tf.tidy(() => cnn.run(input, 'conv3').activation.dataSync() as Float32Array).slice();
+    const changed = readTidy(() => cnn.run(input, 'conv3').activation).slice();
     input.dispose();
     for (let at = unit; at < changed.length; at += 32) changed[at] = means[unit];
     const expected = headInFloat64(changed, heldOut.count);
@@ -118,7 +119,7 @@ describe('interventions in an image model (fashion-cnn, conv3)', () => {
     const moments = layerMoments(cnn, 'conv3', images, 16);
     const v = randomDirections(32, 1, 4);
     const input = batch();
-    const rows = tf.tidy(() => cnn.run(input, 'conv3').activation.dataSync() as Float32Array);
+    const rows = readTidy(() => cnn.run(input, 'conv3').activation);
     input.dispose();
     let sum = 0;
     for (let p = 0; p < rows.length / 32; p++) sum += rows.subarray(p * 32, p * 32 + 32).reduce((s, x, u) => s + x * v[u], 0) ** 2;
@@ -226,7 +227,7 @@ describe('other topologies: a dead channel, a skip connection, a graph model', (
     await expect(intervenedProbabilities(model, 'b', few, [null])).rejects.toThrow('Layer "b" does not cut model "skip": "sum" also reads');
     // After the join the rest is a chain again, and the cut is exact.
     const input4 = tf.tensor4d(few.inputs, [2, 6, 6, 2]);
-    const plain = tf.tidy(() => model.classify(input4).dataSync() as Float32Array);
+    const plain = readTidy(() => model.classify(input4));
     input4.dispose();
     const [clean] = await intervenedProbabilities(model, 'sum', few, [null]);
     expect(maxAbs(clean, plain)).toBeLessThanOrEqual(1e-6);
@@ -307,7 +308,7 @@ describe('other topologies: a dead channel, a skip connection, a graph model', (
     ]);
     expect(tf.memory().numTensors).toBe(before);
     const batch = tf.tensor4d(inputs, [count, 224, 224, 3]);
-    const plain = tf.tidy(() => model.classify(batch).dataSync() as Float32Array);
+    const plain = readTidy(() => model.classify(batch));
     const { activation } = model.run(batch, layer);
     const h = activation.dataSync() as Float32Array; // count x 7 x 7 x 256
     tf.dispose([batch, activation]);

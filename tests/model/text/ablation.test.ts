@@ -10,6 +10,7 @@ import { readSafetensors } from '../../../src/model/text/safetensors';
 import { projectionScale, projectionScales, steeringTest, watchedProbability, watchedTokens } from '../../../src/model/text/steering';
 import { encode } from '../../../src/model/text/tokenizer';
 import { tinyGpt2Files } from './tinyGpt2';
+import { readTidy } from '../../../src/model/readTensors';
 
 const CONFIG = { n_embd: 32, n_layer: 3, n_head: 4, n_positions: 24 };
 let model: Gpt2Model;
@@ -25,7 +26,7 @@ function hostLoss(ids: Int32Array[], intervention: Intervention | null): number 
   let sum = 0;
   let count = 0;
   for (const w of ids) {
-    const logits = tf.tidy(() => model.logits([w], intervention).dataSync() as Float32Array);
+    const logits = readTidy(() => model.logits([w], intervention));
     for (let t = 0; t + 1 < w.length; t++) {
       const row = logits.subarray(t * vocab, (t + 1) * vocab);
       let max = -Infinity;
@@ -42,7 +43,7 @@ function hostLoss(ids: Int32Array[], intervention: Intervention | null): number 
 /** Every position's row of `layer` over `ids`, on the host. */
 function rows(ids: Int32Array[], layer: string): Float32Array[] {
   return ids.flatMap((w) => {
-    const values = tf.tidy(() => model.record([w], layer).dataSync() as Float32Array);
+    const values = readTidy(() => model.record([w], layer));
     const width = values.length / w.length;
     return Array.from({ length: w.length }, (_, t) => values.slice(t * width, (t + 1) * width));
   });
@@ -199,7 +200,7 @@ describe('Steering against random directions', () => {
     const host = (intervention: Intervention | null) => {
       let sum = 0;
       for (const w of ids) {
-        const p = tf.tidy(() => tf.softmax(model.logits([w], intervention)).dataSync() as Float32Array);
+        const p = readTidy(() => tf.softmax(model.logits([w], intervention)));
         for (let t = 0; t < w.length; t++) for (const id of watched) sum += p[t * model.config.vocabSize + id];
       }
       return sum / (ids.length * 7);
@@ -240,7 +241,7 @@ describe('Steering against random directions', () => {
     const brute = directions.map((v) => {
       let sum = 0;
       for (const w of ids) {
-        const rows = tf.tidy(() => model.record([w], 'h.2').dataSync() as Float32Array);
+        const rows = readTidy(() => model.record([w], 'h.2'));
         for (let t = 1; t < w.length; t++) {
           let dot = 0;
           for (let i = 0; i < 32; i++) dot += rows[t * 32 + i] * v[i];

@@ -12,6 +12,7 @@ import { encode } from '../../../src/model/text/tokenizer';
 import { createRng } from '../../../src/lib/rng';
 import { maxError } from './reference';
 import { tinyGpt2Files } from './tinyGpt2';
+import { readTidy } from '../../../src/model/readTensors';
 
 const MODEL_DIR = join(resolve(dirname(fileURLToPath(import.meta.url)), '../../..'), 'models/text-gpt2');
 /** A seeded random GPT-2 wide enough for several heads and blocks, with the real vocabulary. */
@@ -29,7 +30,7 @@ function randomModel(): Gpt2Model {
 
 /** The next-token logits after `ids`, from the whole window's forward (no cache). */
 function lastLogits(model: Gpt2Model, ids: number[]): Float32Array {
-  return tf.tidy(() => model.logits([Int32Array.from(ids)]).slice([0, ids.length - 1, 0], [1, 1, -1]).dataSync() as Float32Array);
+  return readTidy(() => model.logits([Int32Array.from(ids)]).slice([0, ids.length - 1, 0], [1, 1, -1]));
 }
 
 beforeAll(async () => {

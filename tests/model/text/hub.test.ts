@@ -20,6 +20,7 @@ import { readSafetensors } from '../../../src/model/text/safetensors';
 import { fakeIndexedDb } from '../../fakeIndexedDb';
 import { IndexedDbWeightCache, MemoryWeightCache, WeightCacheError, WeightCacheQuotaError, weightCacheKey } from '../../../src/model/text/weightCache';
 import { checkpointTensors, randomCheckpoint, randomTokens, type TestCheckpoint, type TestConfigJson, writeSafetensors } from './checkpoints';
+import { readTidy } from '../../../src/model/readTensors';
 
 /** How the mirror sends a file: as a hub would, or broken in one of the ways a download can break. */
 type Delivery =
@@ -137,7 +138,7 @@ const TOKENS = randomTokens(3, 7, TINY.vocab_size, 5);
 function logitsOf(config: TestConfigJson, tensors: ReturnType<typeof readSafetensors>): Float32Array {
   const model = Gpt2Model.fromTensors(parseGpt2Config(config), tensors);
   try {
-    return tf.tidy(() => model.logits(TOKENS).dataSync() as Float32Array);
+    return readTidy(() => model.logits(TOKENS));
   } finally {
     model.dispose();
   }

@@ -8,6 +8,7 @@ import { readSafetensors } from '../../../src/model/text/safetensors';
 import { createRng, gaussian } from '../../../src/lib/rng';
 import { maxError } from './reference';
 import { tinyGpt2Files } from './tinyGpt2';
+import { readTidy } from '../../../src/model/readTensors';
 
 const CONFIG = { n_embd: 32, n_layer: 3, n_head: 4, n_positions: 24 };
 const VOCAB = [0, 11, 262, 1000, 50256];
@@ -27,7 +28,7 @@ function tokens(count: number, seed: number): Int32Array[] {
 
 /** The logits of VOCAB with `intervention`, from the forward's own path. */
 function intervened(ids: Int32Array[], intervention: Intervention | null): Float32Array {
-  return tf.tidy(() => tf.gather(model.logits(ids, intervention), VOCAB, 2).dataSync() as Float32Array);
+  return readTidy(() => tf.gather(model.logits(ids, intervention), VOCAB, 2));
 }
 
 /** The same from the independent split forward: the layer's activation changed by `change` on the host, then the rest of the model. */
@@ -110,7 +111,7 @@ describe('Interventions in the GPT-2 forward', () => {
     const tensors = tf.memory().numTensors;
     let step = model.extend(null, ids.subarray(0, 6), intervention);
     for (let t = 6; t < 9; t++) step = model.extend(step.cache, ids.subarray(t, t + 1), intervention);
-    const window = tf.tidy(() => model.logits([ids], intervention).slice([0, 8, 0], [1, 1, -1]).dataSync() as Float32Array);
+    const window = readTidy(() => model.logits([ids], intervention).slice([0, 8, 0], [1, 1, -1]));
     expect(maxError(step.logits, window).rel).toBeLessThan(1e-5);
     disposeCache(step.cache);
     // The first test's generation already made the model's one table for logits: nothing else stays.

@@ -398,7 +398,8 @@ async function main(): Promise<void> {
   let trained: Awaited<ReturnType<typeof trainSae>>;
   try {
     const onEpoch = async (epoch: number, current: Sae) => {
-      const loss = await saeLossRecovered(lossModel!.gpt2, current, data.layer, lossAt!);
+      // The first epoch's clean and zero-ablated losses serve the later ones: only the spliced passes run again.
+      const loss = await saeLossRecovered(lossModel!.gpt2, current, data.layer, lossAt!, { baseline: epochLosses[0] });
       epochLosses.push(loss);
       process.stderr.write(`epoch ${epoch + 1}/${settings.epochs}: loss recovered ${loss.lossRecovered.toFixed(3)} over ${loss.windows} windows\n`);
     };

@@ -14,7 +14,7 @@ import type { ImageAblationTest, ImageSteeringTest } from './image/intervention'
 import type { AblationMode, AblationTarget, AblationTest } from './text/ablation';
 import type { Continuation, ProbabilityShift, SteeringTest, SteerSide } from './text/steering';
 import type { LayerInfo } from './recordTable';
-import type { SaeLossRecovered } from './sae/lossRecovered';
+import type { SaeLossRecovered, SaeLossRecoveredOptions } from './sae/lossRecovered';
 import type { Sae } from './sae/sae';
 import type { PacedOptions } from '../lib/yieldToPage';
 
@@ -227,7 +227,7 @@ export interface TokenCapability {
   /** The ablation's rise in next-token loss over the recording's contexts, against random ablations of the same kind. */
   ablate(request: AblatePromptRequest, options: PacedOptions): Promise<AblationTest>;
   /** An SAE of `layer` spliced in for the layer over the first `contexts` contexts of the recording: its loss recovered. */
-  saeLossRecovered(sae: Sae, layer: string, contexts: number, options: PacedOptions): Promise<SaeLossRecovered>;
+  saeLossRecovered(sae: Sae, layer: string, contexts: number, options: SaeLossRecoveredOptions): Promise<SaeLossRecovered>;
 }
 
 /** What asking about a recording says when the session holds none. */

@@ -392,10 +392,13 @@ export function createModelService(deps: ModelServiceDeps) {
     trainSae(context: TurnContext, layout: number, rows: Float32Array, target: DictionaryTarget, request: SaeTrainRequest, epochLoss: EpochLossRequest | null = null): Promise<SaeSummary> {
       // A GPT-2 layer's SAE is spliced in at each epoch's end: its loss recovered over the recording's first contexts,
       // while that recording is the atlas's (after a cancelled rebuild it is not, and the training goes on without it).
+      // The first measure's clean and zero-ablated losses serve every later epoch: only the spliced passes run again.
+      let baseline: SaeLossRecovered | undefined;
       const onEpoch =
         epochLoss && session?.hasRecording && recording === epochLoss.of
           ? async (epoch: number, sae: Sae) => {
-              const loss = await tokensOf().saeLossRecovered(sae, target.layer, epochLoss.contexts, { signal: context.signal });
+              const loss = await tokensOf().saeLossRecovered(sae, target.layer, epochLoss.contexts, { signal: context.signal, baseline });
+              baseline ??= loss;
               context.progress({ stage: 'epoch-loss', epoch, loss });
             }
           : undefined;

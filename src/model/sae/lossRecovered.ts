@@ -38,6 +38,11 @@ export interface SaeLossRecovered {
 export interface SaeLossRecoveredOptions extends PacedOptions {
   /** Windows per forward; memory follows batchSize x tokens x vocabulary (the logits). Default 4. */
   batchSize?: number;
+  /**
+   * An earlier measure over the same windows (of another SAE of the layer, as training measures each epoch's): its
+   * clean and zero-ablated losses, which no SAE changes, are taken as they are, and only the spliced passes run.
+   */
+  baseline?: SaeLossRecovered;
 }
 
 /** The SAE as tensors; the caller disposes them. */
@@ -75,6 +80,7 @@ export async function saeLossRecovered(model: Gpt2Model, sae: Sae, layer: string
     bEnc: tf.tensor1d(sae.weights.b_enc),
     bDec: tf.tensor1d(sae.weights.b_dec),
   };
+  const { baseline } = options;
   const pacer = createPacer(options.signal, 50, 'Loss recovered cancelled', nextTask);
   const sums = { clean: 0, spliced: 0, splicedExceptFirst: 0, zero: 0 };
   let predictions = 0;
@@ -90,7 +96,8 @@ export async function saeLossRecovered(model: Gpt2Model, sae: Sae, layer: string
         const firstClean = tf.concat([activation.slice([0, 0, 0], [-1, 1, -1]), spliced.slice([0, 1, 0], [-1, -1, -1])], 1) as tf.Tensor3D;
         // One loss at a time, so that only one set of logits [batch, tokens, vocab] is alive at once.
         const loss = (value: tf.Tensor3D) => tf.tidy(() => summedNextTokenLoss(logitsFrom(value), predicting, targets));
-        return tf.stack([loss(activation), loss(spliced), loss(firstClean), loss(tf.zerosLike(activation))]);
+        if (baseline) return tf.stack([loss(spliced), loss(firstClean)]);
+        return tf.stack([loss(spliced), loss(firstClean), loss(activation), loss(tf.zerosLike(activation))]);
       });
       let values: Float32Array;
       try {
@@ -98,10 +105,12 @@ export async function saeLossRecovered(model: Gpt2Model, sae: Sae, layer: string
       } finally {
         losses.dispose();
       }
-      sums.clean += values[0];
-      sums.spliced += values[1];
-      sums.splicedExceptFirst += values[2];
-      sums.zero += values[3];
+      sums.spliced += values[0];
+      sums.splicedExceptFirst += values[1];
+      if (!baseline) {
+        sums.clean += values[2];
+        sums.zero += values[3];
+      }
       predictions += ids.length * (tokens - 1);
       done += ids.length;
       options.onProgress?.(done, scored.length);
@@ -112,8 +121,12 @@ export async function saeLossRecovered(model: Gpt2Model, sae: Sae, layer: string
     tf.dispose(Object.values(tensors));
   }
   if (predictions === 0) throw new SaeInputError('No window holds two tokens: there is no next token to predict.');
+  if (baseline && (baseline.windows !== scored.length || baseline.predictions !== predictions)) {
+    throw new SaeInputError(`The baseline was measured over ${baseline.windows} windows (${baseline.predictions} predictions), not these ${scored.length} (${predictions}).`);
+  }
   const mean = (sum: number) => sum / predictions;
-  const [clean, spliced, splicedExceptFirst, zero] = [mean(sums.clean), mean(sums.spliced), mean(sums.splicedExceptFirst), mean(sums.zero)];
+  const [spliced, splicedExceptFirst] = [mean(sums.spliced), mean(sums.splicedExceptFirst)];
+  const [clean, zero] = baseline ? [baseline.clean, baseline.zero] : [mean(sums.clean), mean(sums.zero)];
   const recovered = (loss: number) => (zero !== clean ? (zero - loss) / (zero - clean) : Number.NaN);
   return {
     windows: scored.length,

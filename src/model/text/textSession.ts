@@ -7,7 +7,7 @@ import { NO_RECORDING, type AblatePromptRequest, type SteerPromptRequest, type S
 import { documentsFromFiles, type TextFile } from './documents';
 import { recordTextActivations, recordTextAtlas } from './recordText';
 import { continuation, steerGeneration, steeringTest, watchedTokens } from './steering';
-import { saeLossRecovered, type SaeLossRecovered } from '../sae/lossRecovered';
+import { saeLossRecovered, type SaeLossRecovered, type SaeLossRecoveredOptions } from '../sae/lossRecovered';
 import type { Sae } from '../sae/sae';
 import type { PacedOptions } from '../../lib/yieldToPage';
 import { ablationTest, type AblationTest } from './ablation';
@@ -188,7 +188,7 @@ export class TextSession implements ModelSession, TokenCapability {
     return ablationTest(this.model.gpt2, layer, windows, request.target, request.mode, { random: request.random, seed: request.seed, ...options });
   }
 
-  async saeLossRecovered(sae: Sae, layer: string, contexts: number, options: PacedOptions): Promise<SaeLossRecovered> {
+  async saeLossRecovered(sae: Sae, layer: string, contexts: number, options: SaeLossRecoveredOptions): Promise<SaeLossRecovered> {
     if (!(Number.isInteger(contexts) && contexts >= 1)) throw new Error(`Contexts must be a whole number of at least 1; got ${contexts}.`);
     return saeLossRecovered(this.model.gpt2, sae, this.model.layer(layer).name, this.contexts().slice(0, contexts), options);
   }

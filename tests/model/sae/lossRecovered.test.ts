@@ -94,6 +94,24 @@ describe('saeLossRecovered', () => {
     expect(result.splicedExceptFirst).toBeLessThanOrEqual(result.zero + 1e-6);
   });
 
+  it("with another SAE's measure over the same windows as baseline, gives what a full measure gives; over other windows it refuses", async () => {
+    const layer = 'h.1.mlp.act';
+    const baseline = await saeLossRecovered(model.gpt2, zeroSae(64, 32), layer, windows);
+    const full = await saeLossRecovered(model.gpt2, identitySae(64), layer, windows);
+    const before = tf.memory().numTensors;
+    const reused = await saeLossRecovered(model.gpt2, identitySae(64), layer, windows, { baseline });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(reused).toEqual({ ...full, clean: baseline.clean, zero: baseline.zero, lossRecovered: reused.lossRecovered, lossRecoveredExceptFirst: reused.lossRecoveredExceptFirst });
+    expect(reused.clean).toBeCloseTo(full.clean, 5);
+    expect(reused.zero).toBeCloseTo(full.zero, 5);
+    expect(reused.lossRecovered).toBeCloseTo(full.lossRecovered, 4);
+    // The baseline's figures are the ones used, not measured again.
+    const shifted = await saeLossRecovered(model.gpt2, identitySae(64), layer, windows, { baseline: { ...baseline, zero: baseline.zero + 1 } });
+    expect(shifted.zero).toBe(baseline.zero + 1);
+    expect(shifted.spliced).toBe(reused.spliced);
+    await expect(saeLossRecovered(model.gpt2, identitySae(64), layer, windows.slice(1), { baseline })).rejects.toThrow(/The baseline was measured over \d+ windows/);
+  });
+
   it('rejects an SAE of the wrong width or an unknown layer, leaking nothing', async () => {
     const before = tf.memory().numTensors;
     await expect(saeLossRecovered(model.gpt2, identitySae(16), 'h.0.mlp.act', windows)).rejects.toThrow(SaeInputError);

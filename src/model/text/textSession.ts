@@ -143,7 +143,7 @@ export class TextSession implements ModelSession, TokenCapability {
 
   /** What the logits read as `words` at `layer`, centred on the contexts steering measures its scale on. */
   wordsDirection(layer: string, words: string[]): Float32Array {
-    return this.model.gpt2.wordsDirection(this.model.layer(layer).name, watchedTokens(words), this.scaleContexts());
+    return this.model.gpt2.wordsDirection(this.model.layer(layer).name, watchedTokens(words), this.steeringContexts().scale);
   }
 
   /**
@@ -157,9 +157,7 @@ export class TextSession implements ModelSession, TokenCapability {
     if (promptIds.length === 0) throw new Error('The prompt is empty: type some text to continue.');
     // Checked before anything runs, so that a word of several tokens is refused at once.
     const watched = request.watch?.length ? watchedTokens(request.watch) : null;
-    const contexts = this.contexts();
-    const scale = this.scaleContexts();
-    const heldOut = contexts.length > 1 ? contexts.filter((_, k) => k % 2 === 1).slice(0, STEER_CONTEXTS) : scale;
+    const { scale, heldOut } = this.steeringContexts();
     const decoding = { maxTokens: request.maxTokens, temperature: request.temperature, topK: request.topK, seed: request.seed };
     const steered = await steerGeneration(
       this.model.gpt2,
@@ -184,27 +182,33 @@ export class TextSession implements ModelSession, TokenCapability {
   /** The ablation of a unit or direction at the layer over the first `contexts` contexts of the recording, against random ablations. */
   async ablate(request: AblatePromptRequest, options: PacedOptions): Promise<AblationTest> {
     const layer = this.model.layer(request.layer).name;
-    const windows = this.contexts().slice(0, request.contexts);
+    const windows = this.contexts(request.contexts);
     return ablationTest(this.model.gpt2, layer, windows, request.target, request.mode, { random: request.random, seed: request.seed, ...options });
   }
 
   async saeLossRecovered(sae: Sae, layer: string, contexts: number, options: SaeLossRecoveredOptions): Promise<SaeLossRecovered> {
     if (!(Number.isInteger(contexts) && contexts >= 1)) throw new Error(`Contexts must be a whole number of at least 1; got ${contexts}.`);
-    return saeLossRecovered(this.model.gpt2, sae, this.model.layer(layer).name, this.contexts().slice(0, contexts), options);
+    return saeLossRecovered(this.model.gpt2, sae, this.model.layer(layer).name, this.contexts(contexts), options);
   }
 
-  /** The contexts steering measures its scale on (every other one, at most STEER_CONTEXTS); the rest are held out. */
-  private scaleContexts(): Int32Array[] {
-    return this.contexts().filter((_, k) => k % 2 === 0).slice(0, STEER_CONTEXTS);
+  /**
+   * The contexts steering measures its scale on (every other one of the first 2 x STEER_CONTEXTS) and those it holds
+   * out (the rest); a recording of one context uses it for both.
+   */
+  private steeringContexts(): { scale: Int32Array[]; heldOut: Int32Array[] } {
+    const contexts = this.contexts(2 * STEER_CONTEXTS);
+    const scale = contexts.filter((_, k) => k % 2 === 0);
+    return { scale, heldOut: contexts.length > 1 ? contexts.filter((_, k) => k % 2 === 1) : scale };
   }
 
-  /** The recording's texts cut into contexts of INTERVENTION_CONTEXT_TOKENS (each of at least two tokens), in order. */
-  private contexts(): Int32Array[] {
-    return this.requireRecording().flatMap((ids) => {
-      const pieces: Int32Array[] = [];
-      for (let at = 0; at + 1 < ids.length; at += INTERVENTION_CONTEXT_TOKENS) pieces.push(ids.subarray(at, at + INTERVENTION_CONTEXT_TOKENS));
-      return pieces;
-    });
+  /** The first `count` (default: all) contexts of INTERVENTION_CONTEXT_TOKENS of the recording's texts (each of at least two tokens), in order. */
+  private contexts(count = Infinity): Int32Array[] {
+    const pieces: Int32Array[] = [];
+    for (const ids of this.requireRecording()) {
+      for (let at = 0; at + 1 < ids.length && pieces.length < count; at += INTERVENTION_CONTEXT_TOKENS) pieces.push(ids.subarray(at, at + INTERVENTION_CONTEXT_TOKENS));
+      if (pieces.length >= count) break;
+    }
+    return pieces;
   }
 
   private requireRecording(): Int32Array[] {

@@ -3,7 +3,7 @@ import type { Atlas } from '../compute/atlas';
 import { useRequest } from '../lib/useRequest';
 import { rendererFor } from '../renderers';
 import { useAtlasStore } from '../store';
-import type { LatentTop, SaeSummary } from '../workers/protocol';
+import type { LatentTop, SaeLossRecovered, SaeSummary } from '../workers/protocol';
 import type { DictionaryTasks } from './dictionaryTasks';
 import type { DirectionTasks } from './directionTasks';
 import { asTop, histogramText } from './NeuronsPanel';
@@ -95,7 +95,7 @@ export function DictionaryPanel({ dictionary, directions, live }: { dictionary: 
             {curve.length > 0 && ` — ${curve[curve.length - 1].rowsSeen.toLocaleString('en')} of ${curve[0].totalRows.toLocaleString('en')} rows`}
           </h3>
           <SaeChart curve={curve} epochLoss={epochLoss.map((l) => l.lossRecovered)} />
-          <EpochLoss />
+          <EpochLoss losses={epochLoss} />
         </>
       )}
       <div className="row small">
@@ -229,8 +229,7 @@ function MeasureForm({ dictionary, run, testId, children }: { dictionary: Dictio
 }
 
 /** A GPT-2 layer's SAE as it stood at the last epoch's end, spliced in for the layer: what the chart's loss recovered line ends on. */
-function EpochLoss() {
-  const losses = useAtlasStore((s) => s.saeEpochLoss);
+function EpochLoss({ losses }: { losses: readonly SaeLossRecovered[] }) {
   if (!losses.length) return null;
   const last = losses[losses.length - 1];
   return (

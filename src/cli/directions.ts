@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { fitConcept } from '../compute/directions/concept';
 import { randomDirections, unitVector } from '../compute/directions/vectors';
 import { parseAtlas } from '../export/atlasFile';
+import { readTidy } from '../model/readTensors';
 import { documentsFromFiles, windows as windowsOf } from '../model/text/documents';
 import type { Gpt2Model } from '../model/text/gpt2';
 import { watchedTokens } from '../model/text/steering';
@@ -14,7 +15,6 @@ import { encode } from '../model/text/tokenizer';
 import { wholeNumber } from '../lib/validate';
 import { textFilesFromPath } from './nodeIo';
 import { openSaeForLayer, readSaeFolder } from './saeFolder';
-import { readTidy } from '../model/readTensors';
 
 /** Where --direction's named directions come from. */
 export interface DirectionSources {

@@ -10,11 +10,11 @@ import { gatherRows, range, shuffle } from '../../compute/directions/vectors';
 import { createRng } from '../../lib/rng';
 import { createPacer, nextTask, type PacedOptions } from '../../lib/yieldToPage';
 import { ablationControls, ablationOf, intervene, steeringVectors, type AblationMode, type AblationTarget, type Intervention, type SteeringControls } from '../intervention';
+import { readTidyAll } from '../readTensors';
 import { ModelUseError } from '../recordTable';
 import type { ImageModel } from './imageModel';
 import { prepareImage } from './preprocess';
 import type { ImageProvider } from './recordImages';
-import { readTidyAll } from '../readTensors';
 
 /** Inputs as the model sees them: `count` x height x width x channels, row-major. */
 export interface PreparedImages {

@@ -11,10 +11,10 @@ import * as tf from '@tensorflow/tfjs';
 import { versusRandom, type VersusRandom } from '../../compute/directions/stats';
 import { createPacer, nextTask, type PacedOptions } from '../../lib/yieldToPage';
 import { ablationControls, ablationOf, type AblationMode, type AblationTarget } from '../intervention';
+import { readTidy } from '../readTensors';
 import { Gpt2InputError, intervene, layerWidth, type Gpt2Model, type Intervention } from './gpt2';
 import { nextTokenTargets, summedNextTokenLoss } from './nextTokenLoss';
 import { lengthBatches } from './recordText';
-import { readTidy } from '../readTensors';
 
 export type { AblationMode, AblationTarget } from '../intervention';
 export { ablationOf } from '../intervention';

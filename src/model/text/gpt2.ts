@@ -2,9 +2,9 @@ import * as tf from '@tensorflow/tfjs';
 import { causalAttention, causalAttentionRuns } from '../../compute/attention';
 import { unitVector } from '../../compute/directions/vectors';
 import { intervene, type Intervention } from '../intervention';
+import { readTidy } from '../readTensors';
 import type { Gpt2Config } from './gpt2Config';
 import type { HostTensor } from './safetensors';
-import { readTidy } from '../readTensors';
 
 /** A recordable layer: `h.I.attn` (attention output after c_proj), `h.I.mlp.act` (MLP neurons after GELU), `h.I` (residual stream after block I). */
 export interface Gpt2Layer {

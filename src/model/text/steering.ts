@@ -3,11 +3,11 @@ import { isAbortError } from '../../lib/abort';
 import { createPacer, nextTask, type PacedOptions } from '../../lib/yieldToPage';
 import { versusRandom, type VersusRandom } from '../../compute/directions/stats';
 import { steeringVectors, type SteeringControls } from '../intervention';
+import { readTidy, readTidyAll } from '../readTensors';
 import { generate, type GenerateOptions, type Generation, type StopReason } from './generate';
 import { Gpt2InputError, intervene, layerWidth, type Gpt2Model, type Intervention } from './gpt2';
 import { lengthBatches } from './recordText';
 import { decode, encode, tokenTexts } from './tokenizer';
-import { readTidy, readTidyAll } from '../readTensors';
 
 export type { SteeringControls } from '../intervention';
 

@@ -20,6 +20,7 @@ import { steer } from '../src/cli/steerRun';
 import type { VersusRandom } from '../src/compute/directions/stats';
 import { chooseBackend } from '../src/model/backend';
 import { parseArgs, positiveInteger } from './lib';
+// Importing it writes the split texts into bench/out/sea/ (the script's own run), which this bench reads.
 import { SEA_WORDS } from './seaTexts';
 
 const SEA = fileURLToPath(new URL('./out/sea/', import.meta.url));

@@ -16,7 +16,7 @@ import { messageOf } from '../src/lib/errors';
 
 const DEFAULT_OUT = '/tmp/kjv.txt';
 /** Every verse from Genesis 1:1 to the last, as `bible` names the range. */
-const WHOLE_BIBLE = 'Gen1:1-Rev22:21';
+export const WHOLE_BIBLE = 'Gen1:1-Rev22:21';
 /** `bible -f` (pretty-printing off) prints one verse a line: its reference, e.g. `1Cor13:4`, a space, the text. */
 const VERSE = /^(\d?[A-Za-z]+)(\d+):(\d+) (.*)$/;
 

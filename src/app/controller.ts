@@ -35,7 +35,7 @@ const createAtlasFileWorker = () =>
 
 function describeSource(source: ModelSource): string {
   if (source.kind === 'default') return 'Built-in model';
-  if (source.kind === 'default-text') return 'Built-in text model';
+  if (source.kind === 'default-text') return source.size === 'wide' ? 'Built-in wide text model' : 'Built-in text model';
   if (source.kind === 'url') return source.url;
   if (source.kind === 'hub') return `${source.id} (${source.baseUrl})`;
   return source.files.map((f) => f.name).join(', ') || 'Model files';

@@ -5,7 +5,7 @@ import { BUILT_IN_MODEL_NAME, ImageModel } from './image/imageModel';
 import { ImageSession } from './image/imageSession';
 import type { LoadProgress, ModelSession, ModelSource, SessionDeps } from './session';
 import { loadHubModel } from './text/hub';
-import { BUILT_IN_TEXT_MODEL_NAME, TextModel, type ModelFile } from './text/textModel';
+import { BUILT_IN_TEXT_MODELS, TextModel, type BuiltInTextModel, type ModelFile } from './text/textModel';
 import { TextSession } from './text/textSession';
 import type { WeightCache } from './text/weightCache';
 
@@ -14,7 +14,7 @@ export interface OpenSessionDeps extends SessionDeps {
   /** The built-in image model's artifacts. */
   loadDefaultModel(): Promise<tf.io.ModelArtifacts>;
   /** The built-in text model's files (config.json, model.safetensors). */
-  loadDefaultTextModel(): Promise<ModelFile[]>;
+  loadDefaultTextModel(size: BuiltInTextModel): Promise<ModelFile[]>;
   /** Where models fetched from the hub are kept, so the next load is offline; null: not kept. */
   weightCache(): WeightCache | null;
   /** A hash of an image model's weights, for icon cache keys. */
@@ -42,7 +42,10 @@ const isTextSource = (source: ModelSource) =>
   source.kind === 'default-text' || source.kind === 'hub' || (source.kind === 'files' && source.files.some((f) => isTextCheckpointFile(f.name)));
 
 async function openText(source: ModelSource, deps: OpenSessionDeps, options: OpenOptions): Promise<{ model: TextModel; notices: string[] }> {
-  if (source.kind === 'default-text') return { model: await TextModel.fromFiles(await deps.loadDefaultTextModel(), BUILT_IN_TEXT_MODEL_NAME), notices: [] };
+  if (source.kind === 'default-text') {
+    const size = source.size ?? 'small';
+    return { model: await TextModel.fromFiles(await deps.loadDefaultTextModel(size), BUILT_IN_TEXT_MODELS[size].name), notices: [] };
+  }
   if (source.kind === 'files') {
     const name = source.files.find((f) => /config\.json$/.test(f.name))?.webkitRelativePath.split('/')[0] || 'GPT-2 (files)';
     return { model: await TextModel.fromFiles(await modelFilesOf(source.files), name), notices: [] };

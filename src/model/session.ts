@@ -14,6 +14,7 @@ import type { ImageAblationTest, ImageSteeringTest } from './image/intervention'
 import type { AblationMode, AblationTarget, AblationTest } from './text/ablation';
 import type { Continuation, ProbabilityShift, SteeringTest, SteerSide } from './text/steering';
 import type { LayerInfo } from './recordTable';
+import type { BuiltInTextModel } from './text/textModel';
 import type { SaeLossRecovered, SaeLossRecoveredOptions } from './sae/lossRecovered';
 import type { Sae } from './sae/sae';
 import type { PacedOptions } from '../lib/yieldToPage';
@@ -24,7 +25,7 @@ import type { PacedOptions } from '../lib/yieldToPage';
  */
 export type ModelSource =
   | { kind: 'default' }
-  | { kind: 'default-text' }
+  | { kind: 'default-text'; size?: BuiltInTextModel }
   | { kind: 'files'; files: File[] }
   | { kind: 'url'; url: string }
   | { kind: 'hub'; id: string; baseUrl: string };

@@ -29,6 +29,15 @@ export function ModelPanel({ onLoadModel, onCancelLoad }: { onLoadModel: (source
         <button type="button" data-testid="builtin-text" onClick={() => onLoadModel({ kind: 'default-text' })} disabled={modelStatus === 'pending'}>
           Built-in GPT-2
         </button>
+        <button
+          type="button"
+          data-testid="builtin-text-wide"
+          title="A wider GPT-2 (4 blocks, 128 wide) trained on Moby-Dick and the King James Bible: 14.5 MB"
+          onClick={() => onLoadModel({ kind: 'default-text', size: 'wide' })}
+          disabled={modelStatus === 'pending'}
+        >
+          Built-in GPT-2, wide
+        </button>
       </div>
       <div className="row">
         <label className="button" title="A TF.js model.json with its weight shards, or a GPT-2's config.json with model.safetensors (or its index and shards), picked together">

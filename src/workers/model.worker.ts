@@ -6,6 +6,8 @@ import modelJsonUrl from '../../models/fashion-cnn/model.json?url';
 import weightsUrl from '../../models/fashion-cnn/weights.bin?url';
 import textConfigUrl from '../../models/text-gpt2/config.json?url';
 import textWeightsUrl from '../../models/text-gpt2/model.safetensors?url';
+import wideTextConfigUrl from '../../models/text-gpt2-wide/config.json?url';
+import wideTextWeightsUrl from '../../models/text-gpt2-wide/model.safetensors?url';
 import { IndexedDbWeightCache } from '../model/text/weightCache';
 import { artifactsFromUrl } from '../model/image/artifacts';
 import { sampleProvider } from '../model/image/providers';
@@ -38,9 +40,12 @@ exposeRpc(
       ]);
       return sampleProvider(parseSample(manifest, new Uint8Array(bytes)));
     },
-    loadDefaultTextModel: () =>
+    loadDefaultTextModel: (size) =>
       Promise.all(
-        [['config.json', textConfigUrl], ['model.safetensors', textWeightsUrl]].map(async ([name, url]) => ({
+        [
+          ['config.json', size === 'wide' ? wideTextConfigUrl : textConfigUrl],
+          ['model.safetensors', size === 'wide' ? wideTextWeightsUrl : textWeightsUrl],
+        ].map(async ([name, url]) => ({
           name,
           bytes: new Uint8Array(await (await fetch(absolute(url))).arrayBuffer()),
         })),

@@ -182,6 +182,23 @@ describe('text: the built-in GPT-2, token atlases, contexts', { timeout: 20 * 60
     assert.equal((await atlasState(page)).inputCount, 5);
   });
 
+  it('loads the wide built-in GPT-2 and builds a token atlas with it', async () => {
+    await page.locator('[data-testid=builtin-text-wide]').click();
+    await page.locator('[data-testid=model-summary]', { hasText: 'moby-kjv-gpt2-wide' }).waitFor({ timeout: 60_000 });
+    assert.match(await page.locator('[data-testid=model-summary]').innerText(), /GPT-2, 4 layers, 128-d/);
+    const layers = await page.locator('[data-testid=layer-select] option').allInnerTexts();
+    assert.ok(layers.some((l) => /h\.2\.mlp\.act \[256×512\]/.test(l)), layers.join(' | '));
+    const before = await atlasState(page);
+    await page.locator('[data-testid=text-paste]').fill(PASTED);
+    await page.locator('[data-testid=text-run]').click();
+    await waitForNewAtlas(page, before);
+    const s = await atlasState(page);
+    assert.equal(s.inputCount, 5);
+    assert.ok(s.cellCount > 10, `cells: ${s.cellCount}`);
+    await waitForSteadyView(page);
+    await screenshot(page, '45-text-atlas-wide-model');
+  });
+
   it('fetches a model by Hugging Face id from a mirror, with progress, and loads it again offline', async () => {
     await page.locator('details:has([data-testid=hub-base-url]) summary').click();
     await page.locator('[data-testid=hub-base-url]').fill(mirror!.baseUrl);

@@ -56,6 +56,19 @@ describe('opening a model as a session', () => {
     }
   });
 
+  it('the two built-in GPT-2s open by size, each under its own name and width, and dispose of every tensor', async () => {
+    const before = tf.memory().numTensors;
+    for (const [size, name, width] of [['small', 'moby-gpt2 (built-in)', 64], ['wide', 'moby-kjv-gpt2-wide (built-in)', 128]] as const) {
+      const session = await openSession({ kind: 'default-text', size }, deps(new MemoryWeightCache()), { signal: new AbortController().signal, onProgress: () => {} });
+      try {
+        expect(session.describe('x')).toMatchObject({ modality: 'text', name, nEmbd: width });
+      } finally {
+        session.dispose();
+      }
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('a download cancelled part way rejects as cancelled, keeps nothing in the cache and leaks no tensors', async () => {
     const cache = new MemoryWeightCache();
     const abort = new AbortController();

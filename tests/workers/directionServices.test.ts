@@ -252,7 +252,7 @@ async function TextModelGradients(
   deps: ReturnType<typeof nodeModelServiceDeps>,
   ids: Int32Array,
 ): Promise<Float32Array> {
-  const model = await textModel.fromFiles(await deps.loadDefaultTextModel(), 'check');
+  const model = await textModel.fromFiles(await deps.loadDefaultTextModel('small'), 'check');
   try {
     const { encode } = await import('../../src/model/text/tokenizer');
     return await nextTokenGradients(model, 'h.1.mlp.act', [ids, ids], [3, 9], encode(' sea')[0]);

@@ -12,8 +12,17 @@ export interface ModelFile {
   bytes: Uint8Array | ArrayBuffer;
 }
 
-/** What the app and the CLI call the model in models/text-gpt2. */
-export const BUILT_IN_TEXT_MODEL_NAME = 'moby-gpt2 (built-in)';
+/**
+ * The built-in GPT-2s, by the folder under models/ that holds each, and what the app and the CLI call them:
+ * 64 wide, trained on Moby-Dick; and 128 wide, trained on Moby-Dick and the King James Bible (model cards there).
+ */
+export const BUILT_IN_TEXT_MODELS = {
+  small: { folder: 'text-gpt2', name: 'moby-gpt2 (built-in)' },
+  wide: { folder: 'text-gpt2-wide', name: 'moby-kjv-gpt2-wide (built-in)' },
+} as const;
+export type BuiltInTextModel = keyof typeof BUILT_IN_TEXT_MODELS;
+/** The default built-in GPT-2's name: the small one, which the page's "Built-in GPT-2" and the CLI's `default` load. */
+export const BUILT_IN_TEXT_MODEL_NAME = BUILT_IN_TEXT_MODELS.small.name;
 
 /**
  * Weights a TF.js backend can hold, as float32 bytes: 2 GiB (2,147,483,648 bytes), what the wasm backend's

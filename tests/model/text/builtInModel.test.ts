@@ -10,9 +10,14 @@ import { parseGpt2Config } from '../../../src/model/text/gpt2Config';
 import { readSafetensors } from '../../../src/model/text/safetensors';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const MODEL_DIR = join(repoRoot, 'models/text-gpt2');
 const SAMPLE_FILE = join(repoRoot, 'public/text-sample/moby-dick-sample.jsonl');
 const END_OF_TEXT = 50256;
+
+/** The two built-in GPT-2s: the shape each was trained with and a bound on its file. */
+const MODELS = [
+  { folder: 'models/text-gpt2', shape: { nEmbd: 64, nInner: 256 }, maxBytes: 8e6 },
+  { folder: 'models/text-gpt2-wide', shape: { nEmbd: 128, nInner: 512 }, maxBytes: 16e6 },
+];
 
 /** What scripts/train_text_model.py measured in PyTorch, on the weights as stored (float16). */
 interface Scored {
@@ -28,25 +33,21 @@ interface Metrics {
   training: { parameters: number };
 }
 
-const metrics = JSON.parse(readFileSync(join(MODEL_DIR, 'metrics.json'), 'utf8')) as Metrics;
-const config = parseGpt2Config(readFileSync(join(MODEL_DIR, 'config.json'), 'utf8'));
-let model: Gpt2Model;
+beforeAll(() => chooseBackend({ node: true }));
 
-beforeAll(async () => {
-  await chooseBackend({ node: true });
-  const tensors = readSafetensors(readFileSync(join(MODEL_DIR, 'model.safetensors')), { skip: isGpt2MaskBuffer, fileName: 'model.safetensors' });
-  model = Gpt2Model.fromTensors(config, tensors);
+it('tokenizes with GPT-2 ids', () => {
+  expect(encode('Hello world')).toEqual([15496, 995]);
+  expect(encode('<|endoftext|>', { allowedSpecial: new Set(['<|endoftext|>']) })).toEqual([END_OF_TEXT]);
 });
 
-afterAll(() => model?.dispose());
-
 /** The training script's scoring of a paragraph: <|endoftext|> then its GPT-2 tokens, cut to the context. */
-function paragraphTokens(text: string): Int32Array {
-  return Int32Array.from([END_OF_TEXT, ...encode(text)].slice(0, config.nPositions));
+function paragraphTokens(text: string, context: number): Int32Array {
+  return Int32Array.from([END_OF_TEXT, ...encode(text)].slice(0, context));
 }
 
 /** Summed next-token cross-entropy (nats) of one sequence and its number of targets. */
-function sequenceLoss(tokens: Int32Array): { nats: number; targets: number } {
+function sequenceLoss(model: Gpt2Model, tokens: Int32Array): { nats: number; targets: number } {
+  const { config } = model;
   const targets = tokens.subarray(1);
   const nats = tf.tidy(() => {
     const logits = model.logits([tokens.subarray(0, -1)]).squeeze([0]) as tf.Tensor2D;
@@ -57,21 +58,28 @@ function sequenceLoss(tokens: Int32Array): { nats: number; targets: number } {
   return { nats, targets: targets.length };
 }
 
-describe('built-in text model (models/text-gpt2)', () => {
-  it('is a small GPT-2 with the GPT-2 vocabulary, its recordable layers and a file under 8 MB', () => {
-    expect(config).toMatchObject({ vocabSize: 50257, nEmbd: 64, nLayer: 4, nHead: 4, nPositions: 256, nInner: 256 });
-    expect(model.layers.map((l) => l.name)).toEqual([0, 1, 2, 3].flatMap((i) => [`h.${i}.attn`, `h.${i}.mlp.act`, `h.${i}`]));
-    expect(model.layers.map((l) => l.width)).toEqual([0, 1, 2, 3].flatMap(() => [64, 256, 64]));
-    expect(gpt2Size(config).parameters).toBe(metrics.training.parameters);
-    // F16 storage: two bytes a parameter plus the header.
-    const bytes = statSync(join(MODEL_DIR, 'model.safetensors')).size;
-    expect(bytes).toBeGreaterThan(2 * metrics.training.parameters);
-    expect(bytes).toBeLessThan(8e6);
+describe.each(MODELS)('built-in text model ($folder)', ({ folder, shape, maxBytes }) => {
+  const dir = join(repoRoot, folder);
+  const metrics = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')) as Metrics;
+  const config = parseGpt2Config(readFileSync(join(dir, 'config.json'), 'utf8'));
+  let model: Gpt2Model;
+
+  beforeAll(() => {
+    const tensors = readSafetensors(readFileSync(join(dir, 'model.safetensors')), { skip: isGpt2MaskBuffer, fileName: 'model.safetensors' });
+    model = Gpt2Model.fromTensors(config, tensors);
   });
 
-  it('tokenizes with GPT-2 ids', () => {
-    expect(encode('Hello world')).toEqual([15496, 995]);
-    expect(encode('<|endoftext|>', { allowedSpecial: new Set(['<|endoftext|>']) })).toEqual([END_OF_TEXT]);
+  afterAll(() => model?.dispose());
+
+  it(`is a small GPT-2 with the GPT-2 vocabulary, its recordable layers and a file under ${maxBytes / 1e6} MB`, () => {
+    expect(config).toMatchObject({ vocabSize: 50257, nLayer: 4, nHead: 4, nPositions: 256, ...shape });
+    expect(model.layers.map((l) => l.name)).toEqual([0, 1, 2, 3].flatMap((i) => [`h.${i}.attn`, `h.${i}.mlp.act`, `h.${i}`]));
+    expect(model.layers.map((l) => l.width)).toEqual([0, 1, 2, 3].flatMap(() => [shape.nEmbd, shape.nInner, shape.nEmbd]));
+    expect(gpt2Size(config).parameters).toBe(metrics.training.parameters);
+    // F16 storage: two bytes a parameter plus the header.
+    const bytes = statSync(join(dir, 'model.safetensors')).size;
+    expect(bytes).toBeGreaterThan(2 * metrics.training.parameters);
+    expect(bytes).toBeLessThan(maxBytes);
   });
 
   it('scores held-out paragraphs as PyTorch did, far better than the unigram and uniform baselines', () => {
@@ -80,7 +88,7 @@ describe('built-in text model (models/text-gpt2)', () => {
     let nats = 0;
     let targets = 0;
     for (const line of paragraphs) {
-      const scored = sequenceLoss(paragraphTokens((JSON.parse(line) as { text: string }).text));
+      const scored = sequenceLoss(model, paragraphTokens((JSON.parse(line) as { text: string }).text, config.nPositions));
       nats += scored.nats;
       targets += scored.targets;
     }

@@ -29,6 +29,8 @@ ablation of random directions (or random units), with a one-sided test that it r
   --random <n>            controls ablated the same way; default: 20
   --seed <n>              the controls' seed; default: 0
   --texts <file|folder>   the texts whose loss is measured; default: the built-in model's sample
+  --watch <words>         score only the predictions of these words (comma-separated, each one token with a
+                          leading space, as steer's --watch): what the direction costs the words it is about
   --contexts <n>          windows of the texts read, in order; default: 32
   --context-tokens <n>    tokens per window; default: 64
   --atlas <file>          an atlas file (for concept: and cell:)
@@ -70,6 +72,7 @@ export function parseAblateArgs(args: string[]): { options: AblateOptions; out: 
       seed: { type: 'string', default: '0' },
       texts: { type: 'string' },
       means: { type: 'string' },
+      watch: { type: 'string' },
       contexts: { type: 'string', default: '32' },
       'context-tokens': { type: 'string', default: '64' },
       atlas: { type: 'string' },
@@ -88,7 +91,7 @@ export function parseAblateArgs(args: string[]): { options: AblateOptions; out: 
   if (!ABLATION_MODES.includes(values.mode as AblationMode)) throw new Error(`--mode must be ${ABLATION_MODES.join(', ')}; got "${values.mode}".`);
   if (values.images !== undefined) {
     if (values.class === undefined) throw new Error('Missing --class (with --images). Run with --help for usage.');
-    const textOnly = (['texts', 'means', 'negatives', 'contexts', 'context-tokens'] as const).filter((flag) => args.includes(`--${flag}`));
+    const textOnly = (['texts', 'means', 'watch', 'negatives', 'contexts', 'context-tokens'] as const).filter((flag) => args.includes(`--${flag}`));
     if (textOnly.length) throw new Error(`${textOnly.map((f) => `--${f}`).join(', ')}: for a GPT-2; with --images the effect is measured on the images' classes.`);
     return {
       image: {
@@ -120,6 +123,7 @@ export function parseAblateArgs(args: string[]): { options: AblateOptions; out: 
       seed: wholeNumber(values.seed, '--seed', 0),
       texts: values.texts ?? DEFAULT_TEXT,
       ...(values.means === undefined ? {} : { means: values.means }),
+      ...(values.watch === undefined ? {} : { watch: values.watch.split(',').filter((w) => w.trim() !== '') }),
       contexts: wholeNumber(values.contexts, '--contexts', 1),
       contextTokens: wholeNumber(values['context-tokens'], '--context-tokens', 2),
       sources: { atlas: values.atlas, grid: values.grid === undefined ? undefined : wholeNumber(values.grid, '--grid', 1), sae: values.sae, negatives: values.negatives },
@@ -158,7 +162,7 @@ async function main(): Promise<void> {
     await writeFile(parsed.out, `${JSON.stringify(report, null, 2)}\n`);
     const { increase: d } = report;
     process.stdout.write(
-      `${report.layer}, ${report.mode}-ablation of ${report.direction} over ${report.windows} windows (${report.predictions} predictions):\n` +
+      `${report.layer}, ${report.mode}-ablation of ${report.direction} over ${report.windows} windows (${report.predictions} predictions${report.watch ? ` of ${report.watch.join(',')}` : ''}):\n` +
         `  loss clean ${report.clean.toFixed(4)}, ablated ${report.ablated.toFixed(4)}: increase ${d.value.toExponential(3)} nats\n` +
         `  ${report.random} ${report.controls} (seed ${report.seed}): increase ${d.randomMean.toExponential(3)} ± ${d.randomStd.toExponential(3)}\n` +
         `  larger than random: ${significanceText(d)}\n` +

@@ -4,6 +4,7 @@ import { ablationTest, unitMeans, type AblationMode, type AblationTarget, type A
 import type { TextModel } from '../model/text/textModel';
 import { wholeNumber } from '../lib/validate';
 import { contextsFrom, directionOf, type DirectionSources } from './directions';
+import { watchedWords } from './steerRun';
 import { imageSetup, type ClassConcept, type ImageInterventionOptions, type ImagesUsed } from './imageInterventions';
 
 export const ABLATE_FILE_VERSION = 1;
@@ -24,6 +25,8 @@ export interface AblateOptions {
   contexts: number;
   contextTokens: number;
   sources: DirectionSources;
+  /** Score only the predictions of these words (each one token with a leading space), as steer's --watch; default: every prediction. */
+  watch?: string[];
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -39,6 +42,8 @@ export interface AblateReport extends AblationTest {
   texts: string;
   /** Mean mode: the texts the means were taken over, where not `texts`. */
   means?: string;
+  /** The words whose predictions alone were scored, where not every prediction. */
+  watch?: string[];
   contextTokens: number;
   random: number;
 }
@@ -67,13 +72,15 @@ export async function ablate(options: AblateOptions, model: TextModel): Promise<
   const windows = await contextsFrom(options.texts, options.contexts, contextTokens, `--contexts ${options.contexts}`);
   const target = await targetOf(options, width, model, windows);
   const means = options.means === undefined ? undefined : unitMeans(model.gpt2, layer.name, await contextsFrom(options.means, Infinity, contextTokens, '--means'));
-  const test = await ablationTest(model.gpt2, layer.name, windows, target, options.mode, { random: options.random, seed: options.seed, means, onProgress: options.onProgress });
+  const only = options.watch && watchedWords(options.watch);
+  const test = await ablationTest(model.gpt2, layer.name, windows, target, options.mode, { random: options.random, seed: options.seed, means, only, onProgress: options.onProgress });
   return {
     version: ABLATE_FILE_VERSION,
     model: model.info.name,
     direction: options.direction,
     texts: options.texts,
     ...(options.means === undefined ? {} : { means: options.means }),
+    ...(options.watch === undefined ? {} : { watch: options.watch }),
     contextTokens,
     random: options.random,
     ...test,

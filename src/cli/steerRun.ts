@@ -48,7 +48,7 @@ export interface SteerOptions {
 }
 
 /** --watch's words as token ids; a word of several tokens is refused with the flag named. */
-function watchedWords(words: readonly string[]): number[] {
+export function watchedWords(words: readonly string[]): number[] {
   try {
     return watchedTokens(words);
   } catch (e) {

@@ -48,6 +48,17 @@ describe('npm run ablate', () => {
     expect(zeroed.ablated).not.toBe(zeroed.clean);
   });
 
+  it('--watch scores only the predictions of those words, the ablation and its controls alike', async () => {
+    const watched = await ablate({ ...options, watch: [' whale', ' sea'] }, model);
+    // Each text predicts " whale" and " sea" once.
+    expect(watched).toMatchObject({ predictions: 6, watch: [' whale', ' sea'], windows: 3 });
+    expect(watched.increase.randomValues).toHaveLength(3);
+    expect(watched.clean).not.toBeCloseTo((await ablate(options, model)).clean, 3);
+    expect(parseAblateArgs(['--layer', 'h.1', '--direction', 'random:1', '--watch', ' sea, whale'])?.options?.watch).toEqual([' sea', ' whale']);
+    await expect(ablate({ ...options, watch: [' Ishmaelite'] }, model)).rejects.toThrow('--watch:');
+    expect(() => parseAblateArgs(['--images', 'sample', '--class', 'Bag', '--watch', ' sea'])).toThrow('--watch: for a GPT-2');
+  });
+
   it('learns a texts: concept as the difference of the means of the two sides\' token rows', async () => {
     const sources = { negatives: join(folder, 'land.txt') };
     const v = await directionOf(`texts:${join(folder, 'sea.txt')}`, 16, 'h.1', sources, model.gpt2);

@@ -22,7 +22,7 @@ export { ablationOf } from '../intervention';
 export interface AblatedLosses {
   /** Windows scored (those of at least 2 tokens). */
   windows: number;
-  /** Next-token predictions scored: every position but each window's last. */
+  /** Next-token predictions scored: every position but each window's last (with `only`, those predicting one of its tokens). */
   predictions: number;
   /** Mean cross-entropy (nats per token) of the model as it is. */
   clean: number;
@@ -33,6 +33,8 @@ export interface AblatedLosses {
 export interface AblationOptions extends PacedOptions {
   /** Windows per forward; memory follows batchSize x tokens x vocabulary (the logits). Default 4. */
   batchSize?: number;
+  /** Score only the predictions whose next token is one of these ids (e.g. the words a direction is about); default: all. */
+  only?: readonly number[];
 }
 
 /** Each unit's mean over every position but token 0 (<|endoftext|>, whose activations are outliers) of `windows`: what mean-ablation sets a unit to. */
@@ -60,33 +62,39 @@ export async function ablatedLosses(model: Gpt2Model, windows: readonly Int32Arr
   const batchSize = options.batchSize ?? 4;
   if (!(Number.isInteger(batchSize) && batchSize > 0)) throw new Gpt2InputError(`The batch size must be a positive integer, not ${batchSize}.`);
   const scored = windows.filter((w) => w.length >= 2);
+  const only = options.only && new Set(options.only);
   const sums = new Float64Array(1 + ablations.length);
   const pacer = createPacer(options.signal, 50, 'Ablation cancelled', nextTask);
   let predictions = 0;
   let done = 0;
   for (const batch of lengthBatches(scored, batchSize)) {
     const ids = batch.map((w) => scored[w]);
-    const losses = tf.tidy(() => {
-      const { activation, logitsFrom } = model.splitAt(ids, layer);
-      const { predicting, targets } = nextTokenTargets(ids, model.config.vocabSize);
-      // One loss at a time, so that only one set of logits [batch, tokens, vocab] is alive at once.
-      const loss = (value: tf.Tensor3D) => tf.tidy(() => summedNextTokenLoss(logitsFrom(value), predicting, targets));
-      return tf.stack([loss(activation), ...ablations.map((a) => loss(intervene(activation, a)))]);
-    });
-    let values: Float32Array;
-    try {
-      values = (await losses.data()) as Float32Array;
-    } finally {
-      losses.dispose();
+    const count = only ? ids.reduce((n, w) => n + w.subarray(1).filter((id) => only.has(id)).length, 0) : ids.length * (ids[0].length - 1);
+    if (count > 0) {
+      const losses = tf.tidy(() => {
+        const { activation, logitsFrom } = model.splitAt(ids, layer);
+        const { predicting, targets } = nextTokenTargets(ids, model.config.vocabSize, only);
+        // One loss at a time, so that only one set of logits [batch, tokens, vocab] is alive at once.
+        const loss = (value: tf.Tensor3D) => tf.tidy(() => summedNextTokenLoss(logitsFrom(value), predicting, targets));
+        return tf.stack([loss(activation), ...ablations.map((a) => loss(intervene(activation, a)))]);
+      });
+      let values: Float32Array;
+      try {
+        values = (await losses.data()) as Float32Array;
+      } finally {
+        losses.dispose();
+      }
+      for (let k = 0; k < sums.length; k++) sums[k] += values[k];
+      predictions += count;
     }
-    for (let k = 0; k < sums.length; k++) sums[k] += values[k];
-    predictions += ids.length * (ids[0].length - 1);
     done += ids.length;
     options.onProgress?.(done, scored.length);
     if (pacer.due()) await pacer.pause();
     else pacer.check();
   }
-  if (predictions === 0) throw new Gpt2InputError('No window holds two tokens: there is no next token to predict.');
+  if (predictions === 0) {
+    throw new Gpt2InputError(only ? 'No window predicts any of the watched tokens: there is no loss to measure.' : 'No window holds two tokens: there is no next token to predict.');
+  }
   const [clean, ...ablated] = Array.from(sums, (s) => s / predictions);
   return { windows: scored.length, predictions, clean, ablated };
 }

@@ -6,23 +6,26 @@ export interface NextTokenTargets {
   predicting: tf.Tensor1D;
   /** Indexes into the flattened [batch * tokens * vocab] logits: each predicting position's next token. */
   targets: tf.Tensor1D;
-  /** How many predictions: batch x (tokens - 1). */
+  /** How many predictions: batch x (tokens - 1), or those whose target is in `only`. */
   count: number;
 }
 
-/** The predicting positions and their targets for a batch of equal-length windows. Call inside tf.tidy. */
-export function nextTokenTargets(windows: readonly Int32Array[], vocabSize: number): NextTokenTargets {
+/**
+ * The predicting positions and their targets for a batch of equal-length windows; with `only`, just the predictions
+ * whose next token is one of those ids. Call inside tf.tidy.
+ */
+export function nextTokenTargets(windows: readonly Int32Array[], vocabSize: number, only?: ReadonlySet<number>): NextTokenTargets {
   const tokens = windows[0].length;
-  const count = windows.length * (tokens - 1);
-  const positions = new Int32Array(count);
-  const flatTargets = new Int32Array(count);
+  const positions: number[] = [];
+  const flatTargets: number[] = [];
   windows.forEach((w, b) => {
     for (let t = 0; t + 1 < tokens; t++) {
-      positions[b * (tokens - 1) + t] = b * tokens + t;
-      flatTargets[b * (tokens - 1) + t] = (b * tokens + t) * vocabSize + w[t + 1];
+      if (only && !only.has(w[t + 1])) continue;
+      positions.push(b * tokens + t);
+      flatTargets.push((b * tokens + t) * vocabSize + w[t + 1]);
     }
   });
-  return { predicting: tf.tensor1d(positions, 'int32'), targets: tf.tensor1d(flatTargets, 'int32'), count };
+  return { predicting: tf.tensor1d(positions, 'int32'), targets: tf.tensor1d(flatTargets, 'int32'), count: positions.length };
 }
 
 /**

@@ -20,14 +20,15 @@ function windows(count: number, length: number, seed: number): Int32Array[] {
   return Array.from({ length: count }, () => Int32Array.from({ length }, (_, t) => (t === 0 ? 50256 : Math.floor(random() * 50257))));
 }
 
-/** The mean next-token cross-entropy from the whole forward with `intervention` (the model's own path), log-softmax in float64 on the host. */
-function hostLoss(ids: Int32Array[], intervention: Intervention | null): number {
+/** The mean next-token cross-entropy from the whole forward with `intervention` (the model's own path), log-softmax in float64 on the host; with `only`, over the predictions of those tokens. */
+function hostLoss(ids: Int32Array[], intervention: Intervention | null, only?: Set<number>): number {
   const vocab = model.config.vocabSize;
   let sum = 0;
   let count = 0;
   for (const w of ids) {
     const logits = readTidy(() => model.logits([w], intervention));
     for (let t = 0; t + 1 < w.length; t++) {
+      if (only && !only.has(w[t + 1])) continue;
       const row = logits.subarray(t * vocab, (t + 1) * vocab);
       let max = -Infinity;
       for (const x of row) max = Math.max(max, x);
@@ -66,6 +67,22 @@ describe('Ablation in a GPT-2 layer', () => {
     expect(losses.clean).toBeCloseTo(hostLoss(ids, null), 4);
     expect(losses.ablated[0]).toBeCloseTo(hostLoss(ids, project), 4);
     expect(losses.ablated[0]).not.toBeCloseTo(losses.clean, 4);
+  });
+
+  it('scores only the predictions of the watched tokens, skipping batches that predict none, as the whole forward does', async () => {
+    const ids = [...windows(2, 9, 1), ...windows(1, 6, 2)];
+    // Targets of the first two windows only: the third window (its own batch) predicts none of them.
+    const only = [ids[0][3], ids[0][5], ids[1][8]];
+    const project: Intervention = { kind: 'project-out', layer: 'h.1', direction: randomDirections(32, 1, 5) };
+    const progress: number[] = [];
+    const losses = await ablatedLosses(model, ids, [project], { batchSize: 2, only, onProgress: (done) => progress.push(done) });
+    expect(losses).toMatchObject({ windows: 3, predictions: 3 });
+    expect(progress).toHaveLength(2); // the batch that predicts none reports its progress too
+    expect(progress.at(-1)).toBe(3);
+    expect(losses.clean).toBeCloseTo(hostLoss(ids, null, new Set(only)), 4);
+    expect(losses.ablated[0]).toBeCloseTo(hostLoss(ids, project, new Set(only)), 4);
+    expect(losses.clean).not.toBeCloseTo(hostLoss(ids, null), 2);
+    await expect(ablatedLosses(model, ids.slice(2), [project], { only })).rejects.toThrow('No window predicts any of the watched tokens');
   });
 
   it('changes nothing when the direction is orthogonal to every activation it meets', async () => {

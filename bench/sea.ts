@@ -4,7 +4,8 @@
  * sample's Moby-Dick, split by bench/seaTexts.ts), at each layer asked; steered (α in the layer's own unit) over
  * held-out non-sea contexts, where the test is the rise in the sea words' probability; and ablated over held-out sea
  * and non-sea texts, projected out and set to its mean (the means over the concept halves of both kinds), where the
- * test is the rise in loss. Each against 20 seeded random directions treated the same way, with the one-sided
+ * test is the rise in loss, and projected out over every window of the sea texts scoring only the sea words' predictions
+ * (ablate --watch). Each against 20 seeded random directions treated the same way, with the one-sided
  * prediction t-test and the empirical rank. The same core as npm run steer and npm run ablate.
  *
  *   npm run bench:sea -- [--model default|<GPT-2 folder>] [--layers h.2,h.3] [--alpha 4] [--random 20] [--seed 0]
@@ -15,6 +16,7 @@
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ablate, type AblateOptions } from '../src/cli/ablateRun';
+import { contextsFrom } from '../src/cli/directions';
 import { loadTextModelForCli } from '../src/cli/buildAtlas';
 import { steer } from '../src/cli/steerRun';
 import type { VersusRandom } from '../src/compute/directions/stats';
@@ -45,6 +47,8 @@ const model = await loadTextModelForCli(modelPath);
 const concept = `texts:${SEA}sea-concept.txt`;
 const sources = { negatives: `${SEA}other-concept.txt` };
 const row = (v: VersusRandom) => ({ value: v.value, randomMean: v.randomMean, randomStd: v.randomStd, t: v.t, pT: v.pT, pRank: v.pRank });
+// The sea-word test reads every window of the held-out sea texts: the sea words are 1.7% of their predictions.
+const seaWindows = (await contextsFrom(`${SEA}sea-held-out.txt`, Infinity, CONTEXT_TOKENS, 'the held-out sea texts')).length;
 const results = [];
 try {
   for (const layer of layers) {
@@ -53,8 +57,9 @@ try {
       { model: modelPath, layer, direction: concept, alpha, prompt: 'He looked out at the', tokens: 20, temperature: 0, topK: 0, seed, text: `${SEA}other-held-out.txt`, contexts: STEER_CONTEXTS, contextTokens: CONTEXT_TOKENS, sources, random, watch: SEA_WORDS },
       model,
     );
-    const ablation = async (mode: 'project' | 'mean', texts: 'sea' | 'other') => {
-      const options: AblateOptions = { model: modelPath, layer, direction: concept, mode, random, seed, texts: `${SEA}${texts}-held-out.txt`, contexts: ABLATE_CONTEXTS, contextTokens: CONTEXT_TOKENS, sources };
+    const ablation = async (mode: 'project' | 'mean', texts: 'sea' | 'other', words?: 'words') => {
+      const contexts = words ? seaWindows : ABLATE_CONTEXTS;
+      const options: AblateOptions = { model: modelPath, layer, direction: concept, mode, random, seed, texts: `${SEA}${texts}-held-out.txt`, contexts, contextTokens: CONTEXT_TOKENS, sources, ...(words && { watch: SEA_WORDS }) };
       const report = await ablate(mode === 'mean' ? { ...options, means: `${SEA}held-in` } : options, model);
       return { predictions: report.predictions, clean: report.clean, increase: row(report.increase) };
     };
@@ -62,7 +67,7 @@ try {
     results.push({
       layer,
       steer: { positions: rise.positions, clean: rise.clean, steered: rise.steered, kl: steered.heldOut.klMean, continuation: steered.steered.text, rise: row(rise.rise) },
-      project: { sea: await ablation('project', 'sea'), other: await ablation('project', 'other') },
+      project: { sea: await ablation('project', 'sea'), other: await ablation('project', 'other'), seaWords: await ablation('project', 'sea', 'words') },
       mean: { sea: await ablation('mean', 'sea'), other: await ablation('mean', 'other') },
       seconds: (performance.now() - started) / 1000,
     });
@@ -86,6 +91,8 @@ for (const r of results) {
       lines.push(`${`${r.layer} ${mode === 'project' ? 'project out' : 'set to mean'}: loss, ${texts} texts`.padEnd(40)} ${cell(v)}${texts === 'sea' && passes(v) ? '  pass' : ''}`);
     }
   }
+  const words = r.project.seaWords.increase;
+  lines.push(`${`${r.layer} project out: sea words, sea texts`.padEnd(40)} ${cell(words)}${passes(words) ? '  pass' : ''}`);
 }
 mkdirSync(SEA, { recursive: true });
 writeFileSync(`${SEA}table.json`, JSON.stringify({ model: model.info.name, alpha, random, seed, words: SEA_WORDS, results }, null, 1));

@@ -54,9 +54,7 @@ export class InterventionController implements InterventionTasks {
         const maxTokens = wholeNumber(form.tokens, 'Tokens', 1, MAX_STEER_TOKENS);
         const temperature = finiteNumber(form.temperature, 'The temperature');
         if (temperature < 0) throw new Error(`The temperature must be 0 (greedy) or more; got ${temperature}.`);
-        const watch = form.watch.split(',').map((w) => w.trim()).filter((w) => w !== '');
-        // Refused here, before anything runs, so that the run on screen stays.
-        if (watch.length) await (await this.pipeline()).watchedTokens(watch);
+        const watch = await this.watchedWords(form.watch);
         const test = watch.length ? { watch, random: ABLATION_CONTROLS } : {};
         const request: SteerPromptRequest = { layer: r.layer, direction: r.direction, alpha, prompt: form.prompt, maxTokens, temperature, topK: 0, seed: r.seed, ...test };
         return { r, request };
@@ -81,13 +79,22 @@ export class InterventionController implements InterventionTasks {
       async () => {
         const r = await this.resolve(form);
         const contexts = wholeNumber(form.contexts, 'Contexts', 1);
-        const request: AblatePromptRequest = { layer: r.layer, target: this.ablationTarget(form.mode, r), mode: form.mode, contexts, random: ABLATION_CONTROLS, seed: r.seed };
+        const watch = await this.watchedWords(form.watch);
+        const request: AblatePromptRequest = { layer: r.layer, target: this.ablationTarget(form.mode, r), mode: form.mode, contexts, random: ABLATION_CONTROLS, seed: r.seed, ...(watch.length && { watch }) };
         return { r, request };
       },
-      (id, { r, request }) => this.store.getState().startRun('ablation', { id, direction: r.label, layer: r.layer, end: 'running', mode: request.mode, fraction: 0, result: null }),
+      (id, { r, request }) =>
+        this.store.getState().startRun('ablation', { id, direction: r.label, layer: r.layer, end: 'running', mode: request.mode, watch: request.watch ?? null, fraction: 0, result: null }),
       (pipeline, { r, request }, id, signal) => pipeline.ablate(r.ref.recording, request, signal, this.measureProgress('ablation', id)),
       (id, end, result?: AblationTest) => this.store.getState().endMeasure('ablation', id, end, result),
     );
+  }
+
+  /** A form's comma-separated words; refused here if one is not a single token, before anything runs, so that the run on screen stays. */
+  private async watchedWords(field: string): Promise<string[]> {
+    const watch = field.split(',').map((w) => w.trim()).filter((w) => w !== '');
+    if (watch.length) await (await this.pipeline()).watchedTokens(watch);
+    return watch;
   }
 
   /**

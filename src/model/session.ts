@@ -210,6 +210,8 @@ export interface AblatePromptRequest {
   target: AblationTarget;
   mode: AblationMode;
   contexts: number;
+  /** Words (one token each) whose predictions alone are scored; absent: every prediction. */
+  watch?: string[];
   /** Random controls ablated the same way (at least 2). */
   random: number;
   seed: number;

@@ -28,6 +28,8 @@ export interface SteerForm extends InterventionForm {
 export interface AblateForm extends InterventionForm {
   mode: AblationMode;
   contexts: string;
+  /** Words (comma-separated, one token each) whose predictions alone are scored; blank: every prediction. */
+  watch: string;
 }
 
 /**

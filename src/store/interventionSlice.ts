@@ -28,6 +28,8 @@ export interface SteeringRun extends InterventionRun {
 /** An ablation run: the fraction of its passes done, then its test against random ablations. */
 export interface AblationRun extends InterventionRun {
   mode: AblationMode;
+  /** The words whose predictions alone are scored; null: every prediction. */
+  watch: string[] | null;
   fraction: number;
   result: AblationTest | null;
 }

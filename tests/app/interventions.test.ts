@@ -133,6 +133,24 @@ describe("the Interventions panel's tasks", () => {
     await meaned;
   });
 
+  it('an ablation scores only the watched words when given, and refuses a word of several tokens before running', async () => {
+    await interventions.ablate({ ...form, mode: 'project', contexts: '4', watch: 'sea, Ishmaelite' });
+    expect(state().interventionProblem).toMatch(/"Ishmaelite" is 2 GPT-2 tokens/);
+    expect(calls).toHaveLength(0);
+    const watched = interventions.ablate({ ...form, mode: 'project', contexts: '4', watch: 'sea, ship' });
+    await vi.waitFor(() => expect(calls).toHaveLength(1));
+    expect(calls[0].request).toMatchObject({ mode: 'project', contexts: 4, watch: ['sea', 'ship'] });
+    expect(state().ablation!.watch).toEqual(['sea', 'ship']);
+    calls[0].fail(new Error('the model worker stopped'));
+    await watched;
+    const every = interventions.ablate({ ...form, mode: 'project', contexts: '4', watch: ' , ' });
+    await vi.waitFor(() => expect(calls).toHaveLength(2));
+    expect(calls[1].request).not.toHaveProperty('watch');
+    expect(state().ablation!.watch).toBeNull();
+    calls[1].fail(new Error('the model worker stopped'));
+    await every;
+  });
+
   it('a newer run replaces a running one; what the old one says afterwards is dropped', async () => {
     const first = interventions.steer(form);
     await vi.waitFor(() => expect(calls).toHaveLength(1));

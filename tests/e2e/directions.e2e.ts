@@ -439,6 +439,20 @@ describe('Directions in Chromium: concepts and TCAV on the built-in GPT-2', { ti
     assert.deepEqual([meaned.end, meaned.mode, meaned.controls], ['done', 'mean', 20]);
     assert.ok(Number.isFinite(meaned.increase) && meaned.increase !== ablation.increase, JSON.stringify(meaned));
     assert.match(await panel.locator('[data-testid=ablate-result]').innerText(), /Setting concept "middle tokens" at h\.2\.mlp\.act to its mean/);
+    // Scoring only some words' predictions: fewer predictions, the same 20 controls; a word of several tokens is refused.
+    await panel.locator('[data-testid=ablate-mode]').selectOption('project');
+    await panel.locator('[data-testid=ablate-watch]').fill('Ishmaelite');
+    await refused(/"Ishmaelite" is \d GPT-2 tokens/, 'ablate-run');
+    assert.equal((await interventions()).ablation!.id, meaned.id, 'the ablation on screen stays');
+    await panel.locator('[data-testid=ablate-watch]').fill('the, and, of');
+    await panel.locator('[data-testid=ablate-run]').click();
+    await runEnded(page, 'ablation', meaned.id);
+    const words = (await interventions()).ablation!;
+    console.log(`ablation, the predictions of the, and, of: ${JSON.stringify(words)}`);
+    assert.deepEqual([words.end, words.watch, words.controls], ['done', ['the', 'and', 'of'], 20]);
+    assert.ok(words.predictions! > 0 && words.predictions! < meaned.predictions!, JSON.stringify([words.predictions, meaned.predictions]));
+    assert.match(await panel.locator('[data-testid=ablate-result]').innerText(), /\d+ predictions of the, and, of\)/);
+    await panel.locator('[data-testid=ablate-watch]').fill('');
     await panel.screenshot({ path: join(outputDir, 'directions-11-text-ablation.png') });
 
     // Words: what the logits read as the watched words, at a residual layer: a direction the test must see.

@@ -183,7 +183,8 @@ export class TextSession implements ModelSession, TokenCapability {
   async ablate(request: AblatePromptRequest, options: PacedOptions): Promise<AblationTest> {
     const layer = this.model.layer(request.layer).name;
     const windows = this.contexts(request.contexts);
-    return ablationTest(this.model.gpt2, layer, windows, request.target, request.mode, { random: request.random, seed: request.seed, ...options });
+    const only = request.watch?.length ? watchedTokens(request.watch) : undefined;
+    return ablationTest(this.model.gpt2, layer, windows, request.target, request.mode, { random: request.random, seed: request.seed, only, ...options });
   }
 
   async saeLossRecovered(sae: Sae, layer: string, contexts: number, options: SaeLossRecoveredOptions): Promise<SaeLossRecovered> {

@@ -16,7 +16,7 @@ import { messageOf } from '../src/lib/errors';
 
 const DEFAULT_OUT = '/tmp/kjv.txt';
 /** Every verse from Genesis 1:1 to the last, as `bible` names the range. */
-export const WHOLE_BIBLE = 'Gen1:1-Rev22:21';
+const WHOLE_BIBLE = 'Gen1:1-Rev22:21';
 /** `bible -f` (pretty-printing off) prints one verse a line: its reference, e.g. `1Cor13:4`, a space, the text. */
 const VERSE = /^(\d?[A-Za-z]+)(\d+):(\d+) (.*)$/;
 
@@ -48,13 +48,18 @@ export function corpusText(chapters: readonly Chapter[], plain = false): string 
   return chapters.map((c) => c.verses.map(verse).join(' ')).join('\n\n') + '\n';
 }
 
+/** Every verse as `bible -f` prints it (needs Debian's bible-kjv). */
+export function bibleListing(): string {
+  return execFileSync('bible', ['-f', WHOLE_BIBLE], { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
+}
+
 function main(): void {
   const args = process.argv.slice(2);
   const at = args.indexOf('--out');
   const out = resolve(at >= 0 && args[at + 1] ? args[at + 1] : DEFAULT_OUT);
   let listing: string;
   try {
-    listing = execFileSync('bible', ['-f', WHOLE_BIBLE], { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
+    listing = bibleListing();
   } catch (error) {
     console.error(`Could not run \`bible\` (Debian: apt-get install bible-kjv): ${messageOf(error)}`);
     process.exit(1);

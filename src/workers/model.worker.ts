@@ -8,6 +8,7 @@ import textConfigUrl from '../../models/text-gpt2/config.json?url';
 import textWeightsUrl from '../../models/text-gpt2/model.safetensors?url';
 import wideTextConfigUrl from '../../models/text-gpt2-wide/config.json?url';
 import wideTextWeightsUrl from '../../models/text-gpt2-wide/model.safetensors?url';
+import type { BuiltInTextModel } from '../model/text/textModel';
 import { IndexedDbWeightCache } from '../model/text/weightCache';
 import { artifactsFromUrl } from '../model/image/artifacts';
 import { sampleProvider } from '../model/image/providers';
@@ -29,6 +30,11 @@ setWasmPaths({
 const base = new URL(import.meta.env.BASE_URL, self.location.origin);
 const weightCache = new IndexedDbWeightCache();
 const absolute = (url: string) => new URL(url, self.location.origin).toString();
+/** Each built-in GPT-2's files, by name, as the bundler serves them. */
+const TEXT_MODEL_URLS: Record<BuiltInTextModel, Record<'config.json' | 'model.safetensors', string>> = {
+  small: { 'config.json': textConfigUrl, 'model.safetensors': textWeightsUrl },
+  wide: { 'config.json': wideTextConfigUrl, 'model.safetensors': wideTextWeightsUrl },
+};
 
 exposeRpc(
   createModelService({
@@ -42,10 +48,7 @@ exposeRpc(
     },
     loadDefaultTextModel: (size) =>
       Promise.all(
-        [
-          ['config.json', size === 'wide' ? wideTextConfigUrl : textConfigUrl],
-          ['model.safetensors', size === 'wide' ? wideTextWeightsUrl : textWeightsUrl],
-        ].map(async ([name, url]) => ({
+        Object.entries(TEXT_MODEL_URLS[size]).map(async ([name, url]) => ({
           name,
           bytes: new Uint8Array(await (await fetch(absolute(url))).arrayBuffer()),
         })),

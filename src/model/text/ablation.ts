@@ -13,7 +13,7 @@ import { createPacer, nextTask, type PacedOptions } from '../../lib/yieldToPage'
 import { ablationControls, ablationOf, type AblationMode, type AblationTarget } from '../intervention';
 import { readTidy } from '../readTensors';
 import { Gpt2InputError, intervene, layerWidth, type Gpt2Model, type Intervention } from './gpt2';
-import { nextTokenTargets, summedNextTokenLoss } from './nextTokenLoss';
+import { nextTokenIndexes, summedNextTokenLoss, targetTensors } from './nextTokenLoss';
 import { lengthBatches } from './recordText';
 
 export type { AblationMode, AblationTarget } from '../intervention';
@@ -69,11 +69,12 @@ export async function ablatedLosses(model: Gpt2Model, windows: readonly Int32Arr
   let done = 0;
   for (const batch of lengthBatches(scored, batchSize)) {
     const ids = batch.map((w) => scored[w]);
-    const count = only ? ids.reduce((n, w) => n + w.subarray(1).filter((id) => only.has(id)).length, 0) : ids.length * (ids[0].length - 1);
+    const indexes = nextTokenIndexes(ids, model.config.vocabSize, only);
+    const count = indexes.positions.length;
     if (count > 0) {
       const losses = tf.tidy(() => {
         const { activation, logitsFrom } = model.splitAt(ids, layer);
-        const { predicting, targets } = nextTokenTargets(ids, model.config.vocabSize, only);
+        const { predicting, targets } = targetTensors(indexes);
         // One loss at a time, so that only one set of logits [batch, tokens, vocab] is alive at once.
         const loss = (value: tf.Tensor3D) => tf.tidy(() => summedNextTokenLoss(logitsFrom(value), predicting, targets));
         return tf.stack([loss(activation), ...ablations.map((a) => loss(intervene(activation, a)))]);

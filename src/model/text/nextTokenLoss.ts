@@ -15,6 +15,11 @@ export interface NextTokenTargets {
  * whose next token is one of those ids. Call inside tf.tidy.
  */
 export function nextTokenTargets(windows: readonly Int32Array[], vocabSize: number, only?: ReadonlySet<number>): NextTokenTargets {
+  return targetTensors(nextTokenIndexes(windows, vocabSize, only));
+}
+
+/** nextTokenTargets' indexes on the host, so that a caller can count them (and skip a batch with none) before any tensor exists. */
+export function nextTokenIndexes(windows: readonly Int32Array[], vocabSize: number, only?: ReadonlySet<number>): { positions: Int32Array; flatTargets: Int32Array } {
   const tokens = windows[0].length;
   const positions: number[] = [];
   const flatTargets: number[] = [];
@@ -25,6 +30,11 @@ export function nextTokenTargets(windows: readonly Int32Array[], vocabSize: numb
       flatTargets.push((b * tokens + t) * vocabSize + w[t + 1]);
     }
   });
+  return { positions: Int32Array.from(positions), flatTargets: Int32Array.from(flatTargets) };
+}
+
+/** nextTokenIndexes as the tensors nextTokenTargets gives. Call inside tf.tidy. */
+export function targetTensors({ positions, flatTargets }: ReturnType<typeof nextTokenIndexes>): NextTokenTargets {
   return { predicting: tf.tensor1d(positions, 'int32'), targets: tf.tensor1d(flatTargets, 'int32'), count: positions.length };
 }
 

@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -8,6 +7,7 @@ import { AtlasPipeline } from '../../src/app/pipeline';
 import { atlasToJson, parseAtlas } from '../../src/export/atlasFile';
 import { resetAtlasStore, useAtlasStore } from '../../src/store';
 import { nodeWorkerEndpoint } from '../workers/nodeEndpoint';
+import { tempDir } from '../tempDir';
 
 const run = promisify(execFile);
 const root = new URL('../..', import.meta.url).pathname;
@@ -32,7 +32,7 @@ describe('one pipeline for the page and the CLI', () => {
     const params = useAtlasStore.getState().params;
     const page = await pipeline.build({ inputs: { kind: 'sample' }, layer: 'conv3', params }, () => {});
 
-    const out = join(mkdtempSync(join(tmpdir(), 'atlas-cli-')), 'atlas.json');
+    const out = join(tempDir('atlas-cli-'), 'atlas.json');
     const flags = ['--neighbors', '5', '--min-dist', '0.5', '--iterations', '60', '--pca', '8', '--seed', '3', '--samples', 'pooled', '--grid', '20,40'];
     await run('node', ['--import', 'tsx', 'src/cli/atlas.ts', '--layer', 'conv3', ...flags, '--out', out], { cwd: root, maxBuffer: 1 << 26 });
     const cli = JSON.parse(readFileSync(out, 'utf8'));

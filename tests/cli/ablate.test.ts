@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAblateArgs } from '../../src/cli/ablate';
@@ -15,6 +14,7 @@ import { TextModel } from '../../src/model/text/textModel';
 import { encode } from '../../src/model/text/tokenizer';
 import { tinyGpt2Files } from '../model/text/tinyGpt2';
 import { readTidy } from '../../src/model/readTensors';
+import { tempDir } from '../tempDir';
 
 const SEA = ['The ship sailed on the grey sea, and the waves broke over the bow.', 'Out on the open sea the whale rose beside the boat.'];
 const LAND = ['The farmer walked across the dry field to the barn.', 'In the town the baker sold bread at the market square.'];
@@ -26,7 +26,7 @@ let options: AblateOptions;
 beforeAll(async () => {
   await chooseBackend({ node: true });
   model = await TextModel.fromFiles(tinyGpt2Files({ seed: 3 }), 'tiny');
-  folder = mkdtempSync(join(tmpdir(), 'ablate-'));
+  folder = tempDir('ablate-');
   writeFileSync(join(folder, 'sea.txt'), SEA.join('\n\n'));
   writeFileSync(join(folder, 'land.txt'), LAND.join('\n\n'));
   writeFileSync(join(folder, 'texts.txt'), Array.from({ length: 4 }, (_, k) => `Call me Ishmael, said the sailor ${k} to the whale in the sea.`).join('\n\n'));

@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -15,12 +14,13 @@ import { prepareImage, type RawImage } from '../../src/model/image/preprocess';
 import { sampleProvider } from '../../src/model/image/providers';
 import { loadSampleFromDisk } from '../../src/model/image/sampleNode';
 import { FIXTURES, hasFixtures } from '../fixtures';
+import { tempDir } from '../tempDir';
 
 const run = promisify(execFile);
 const root = new URL('../..', import.meta.url).pathname;
 
 async function atlasCli(args: string[]): Promise<{ atlas: Atlas; stdout: string; stderr: string }> {
-  const out = join(mkdtempSync(join(tmpdir(), 'atlas-cli-')), 'atlas.json');
+  const out = join(tempDir('atlas-cli-'), 'atlas.json');
   const { stdout, stderr } = await run('node', ['--import', 'tsx', 'src/cli/atlas.ts', ...args, '--out', out], { cwd: root, maxBuffer: 1 << 26 });
   return { atlas: parseAtlas(readFileSync(out, 'utf8')), stdout, stderr };
 }
@@ -100,7 +100,7 @@ describe('npm run atlas (CLI)', () => {
   });
 
   it.skipIf(!hasFixtures)('builds a Tiny VGG atlas from an ImageFolder, listing the bad files and keeping the rest', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tinyvgg-images-'));
+    const dir = tempDir('tinyvgg-images-');
     const photos = join(FIXTURES, 'images/tinyimagenet10');
     for (const f of readdirSync(photos)) {
       const label = f.split('_')[0];
@@ -134,7 +134,7 @@ describe('npm run atlas (CLI)', () => {
   }, 300_000);
 
   it('fails with a clear message for a bad model folder or image folder', async () => {
-    const empty = mkdtempSync(join(tmpdir(), 'empty-'));
+    const empty = tempDir('empty-');
     await expect(atlasCli(['--model', empty, '--images', empty])).rejects.toMatchObject({ stderr: expect.stringMatching(/No model.json in/) });
     await expect(atlasCli(['--model', 'default', '--images', join(empty, 'nope')])).rejects.toMatchObject({ stderr: expect.stringMatching(/Image folder .*nope does not exist/) });
     await expect(atlasCli(['--samples', 'many'])).rejects.toMatchObject({ stderr: expect.stringMatching(/--samples must be/) });

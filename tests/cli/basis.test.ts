@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
@@ -15,6 +14,7 @@ import { encodeSae } from '../../src/model/sae/encode';
 import { denseLatents } from '../../src/model/sae/sae';
 import { tinyGpt2Files, writeCheckpointFolder } from '../model/text/tinyGpt2';
 import { randomSae, writeSaeFolder } from './saeFolder';
+import { tempDir } from '../tempDir';
 
 const run = promisify(execFile);
 const root = new URL('../..', import.meta.url).pathname;
@@ -56,7 +56,7 @@ describe('parseBasisArgs', () => {
 
 describe('readLabelsCsv', () => {
   it("reads the ImageNet fixture's layout: classes told apart by index, named by name, quoted commas included", async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'basis-csv-'));
+    const dir = tempDir('basis-csv-');
     writeFileSync(join(dir, 'labels.csv'), 'file,class_index,wnid,class_name\na.jpg,134,n02012849,"crane"\nb.jpg,517,n03126707,"crane"\nc.jpg,7,n0,"cock, rooster"\nd.jpg,9,n1,\n');
     expect(await readLabelsCsv(join(dir, 'labels.csv'))).toEqual(
       new Map([['a.jpg', 'crane (134)'], ['b.jpg', 'crane (517)'], ['c.jpg', 'cock, rooster (7)'], ['d.jpg', '9']]),
@@ -75,8 +75,8 @@ beforeAll(async () => {
   await chooseBackend({ node: true });
   // A few of the bundled sample's images as files, in one sub-folder per class ('/' is not a folder name).
   const sample = await loadSampleFromDisk();
-  imageDir = mkdtempSync(join(tmpdir(), 'basis-images-'));
-  flatDir = mkdtempSync(join(tmpdir(), 'basis-flat-'));
+  imageDir = tempDir('basis-images-');
+  flatDir = tempDir('basis-flat-');
   const csv = ['file,class_index,wnid,class_name'];
   const size = sample.width * sample.height;
   for (let i = 0; i < IMAGES; i++) {
@@ -153,7 +153,7 @@ describe('runBasis (built-in image model, a folder of sample images)', () => {
 
   it('scores text rows with the token as the label', async () => {
     const checkpoint = writeCheckpointFolder(tinyGpt2Files({ seed: 3 }));
-    const text = join(mkdtempSync(join(tmpdir(), 'basis-text-')), 'moby.txt');
+    const text = join(tempDir('basis-text-'), 'moby.txt');
     writeFileSync(text, 'Call me Ishmael.\n\nThe whale, the whale, the white whale swam past the ship and the sea.\n\nIt is a way I have of driving off the spleen.\n\nThe sea, the sea.');
     const report = await runBasis({ model: checkpoint, text, layer: 'h.1.mlp.act', k: 4, top: 3, rotations: 1 });
     expect(report).toMatchObject({ modality: 'text', layer: 'h.1.mlp.act', samplesPerInput: 'all', labels: { source: 'token ids' }, inputs: { count: 4 } });
@@ -168,7 +168,7 @@ describe('runBasis (built-in image model, a folder of sample images)', () => {
 
 describe('npm run basis (CLI)', () => {
   it('writes the JSON and prints the table; fails clearly on a bad layer', async () => {
-    const out = join(mkdtempSync(join(tmpdir(), 'basis-cli-')), 'basis.json');
+    const out = join(tempDir('basis-cli-'), 'basis.json');
     const { stdout } = await run('node', ['--import', 'tsx', 'src/cli/basis.ts', '--images', imageDir, '--layer', 'fc', '--k', '4', '--top', '4', '--rotations', '2', '--out', out], { cwd: root });
     const report = JSON.parse(readFileSync(out, 'utf8')) as BasisReport;
     expect(report).toMatchObject({ version: 1, layer: 'fc', layerDim: 64, options: { k: 4, top: 4, rotations: 2 } });
@@ -222,7 +222,7 @@ describe('runBasis and npm run basis with --sae (latents beside neurons and rand
   });
 
   it('writes latent rows from the CLI; an SAE of another layer or width gets a message naming the folder', async () => {
-    const out = join(mkdtempSync(join(tmpdir(), 'basis-cli-')), 'basis.json');
+    const out = join(tempDir('basis-cli-'), 'basis.json');
     const fcSae = writeSaeFolder(randomSae({ dIn: 64, dSae: 32, k: 4, layer: 'fc', seed: 2 }), 'image');
     const { stdout } = await run('node', ['--import', 'tsx', 'src/cli/basis.ts', '--images', imageDir, '--layer', 'fc', '--k', '3', '--top', '3', '--rotations', '1', '--sae', fcSae, '--out', out], { cwd: root });
     const report = JSON.parse(readFileSync(out, 'utf8')) as BasisReport;

@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -10,6 +9,7 @@ import { LayoutFitError, parseLayoutFit, serializeLayoutFit } from '../../src/ex
 import { npyFloat32 } from '../../src/export/npy';
 import { fitLayout } from '../../src/compute/scaleLayout';
 import { mixture } from '../compute/mixture';
+import { tempDir } from '../tempDir';
 
 const run = promisify(execFile);
 const root = new URL('../..', import.meta.url).pathname;
@@ -23,7 +23,7 @@ function cli(args: string[]) {
 
 describe('placing a shard\'s rows into the merge\'s fitted layout (--fit-out, --fit)', () => {
   it('puts every row of a shard where the whole run put it, binned into the same cells', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fit-cli-'));
+    const dir = tempDir('fit-cli-');
     const { data } = mixture(ROWS, DIM, 5, 7);
     writeFileSync(join(dir, 'all.npy'), npyFloat32(data, [ROWS, DIM]));
     const shardRows = Array.from({ length: ROWS }, (_, i) => i).filter((i) => i % 3 === 1);
@@ -47,7 +47,7 @@ describe('placing a shard\'s rows into the merge\'s fitted layout (--fit-out, --
   }, 120_000);
 
   it('refuses a fit file that is not one, or rows of another width, saying why', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fit-cli-'));
+    const dir = tempDir('fit-cli-');
     writeFileSync(join(dir, 'rows.npy'), npyFloat32(new Float32Array(40 * 3).map((_, k) => Math.sin(k)), [40, 3]));
     writeFileSync(join(dir, 'bad.json'), JSON.stringify({ format: 'activation-atlas' }));
     await expect(cli(['--activations', join(dir, 'rows.npy'), '--pca', '0', '--fit', join(dir, 'bad.json'), '--out', join(dir, 'a.json')])).rejects.toMatchObject({

@@ -1,5 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
@@ -12,6 +11,7 @@ import { steerImages, type ImageSteerOptions } from '../../src/cli/steerRun';
 import { chooseBackend } from '../../src/model/backend';
 import type { ImageModel } from '../../src/model/image/imageModel';
 import { loadSampleFromDisk } from '../../src/model/image/sampleNode';
+import { tempDir } from '../tempDir';
 
 const CLASSES = ['Trouser', 'Bag', 'Sneaker'];
 const PER_CLASS = 10;
@@ -23,7 +23,7 @@ beforeAll(async () => {
   await chooseBackend({ node: true });
   model = await loadModelForCli('default');
   const sample = await loadSampleFromDisk();
-  folder = mkdtempSync(join(tmpdir(), 'image-interventions-'));
+  folder = tempDir('image-interventions-');
   for (const name of CLASSES) {
     const k = sample.labelNames.indexOf(name);
     mkdirSync(join(folder, name));

@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -19,23 +18,24 @@ import { tinyGpt2Files, writeCheckpointFolder } from '../model/text/tinyGpt2';
 import { cliFailure, root, run } from './cliRun';
 import { randomSae, writeSaeFolder } from './saeFolder';
 import { MOBY_PARAGRAPHS as PARAGRAPHS } from './paragraphs';
+import { tempDir } from '../tempDir';
 
 
 
 async function neuronsCli<File = NeuronsFile>(args: string[]): Promise<{ json: File; stdout: string; stderr: string }> {
-  const out = join(mkdtempSync(join(tmpdir(), 'neurons-cli-')), 'neurons.json');
+  const out = join(tempDir('neurons-cli-'), 'neurons.json');
   const { stdout, stderr } = await run('node', ['--import', 'tsx', 'src/cli/neurons.ts', ...args, '--out', out], { cwd: root, maxBuffer: 1 << 26 });
   return { json: JSON.parse(readFileSync(out, 'utf8')) as File, stdout, stderr };
 }
 
-const cliError = (args: string[]) => cliFailure('src/cli/neurons.ts', [...args, '--out', join(mkdtempSync(join(tmpdir(), 'neurons-cli-')), 'n.json')]);
+const cliError = (args: string[]) => cliFailure('src/cli/neurons.ts', [...args, '--out', join(tempDir('neurons-cli-'), 'n.json')]);
 
 let checkpoint: string;
 let textFile: string;
 beforeAll(async () => {
   await chooseBackend({ node: true });
   checkpoint = writeCheckpointFolder(tinyGpt2Files({ seed: 11 }));
-  textFile = join(mkdtempSync(join(tmpdir(), 'neurons-text-')), 'moby.txt');
+  textFile = join(tempDir('neurons-text-'), 'moby.txt');
   writeFileSync(textFile, PARAGRAPHS.join('\n\n'));
 });
 
@@ -166,7 +166,7 @@ async function writeBatchNormModel(): Promise<string> {
   const { json, weights } = asFiles(await saveArtifacts(model));
   tf.dispose(bnWeights);
   model.dispose();
-  const dir = mkdtempSync(join(tmpdir(), 'neurons-model-'));
+  const dir = tempDir('neurons-model-');
   writeFileSync(join(dir, 'model.json'), json);
   writeFileSync(join(dir, 'weights.bin'), weights);
   return dir;
@@ -174,7 +174,7 @@ async function writeBatchNormModel(): Promise<string> {
 
 /** 8 random 16x16 PNGs in two class folders, and one file that is not an image. */
 async function writeImageFolder(): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'neurons-images-'));
+  const dir = tempDir('neurons-images-');
   const random = createRng(4);
   for (const label of ['a', 'b']) mkdirSync(join(dir, label));
   await Promise.all(

@@ -1,6 +1,5 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
 import sharp from 'sharp';
@@ -10,13 +9,14 @@ import { npyFloat32 } from '../../src/export/npy';
 import { parseAtlas, serializeAtlas } from '../../src/export/atlasFile';
 import { writePointsJsonl, writePointsTableParquet } from '../../src/export/pointsTable';
 import { clusteredRows, CLUSTERS } from '../export/clusters';
+import { tempDir } from '../tempDir';
 
 const ROWS = 300;
 const DIM = 12;
 const FAST = { method: 'umap' as const, pcaDims: 0, iterations: 60, gridSizes: [4, 8], seed: 3 };
 
 function files() {
-  const dir = mkdtempSync(join(tmpdir(), 'precomputed-'));
+  const dir = tempDir('precomputed-');
   const { values, label, text } = clusteredRows(ROWS, DIM);
   const npy = join(dir, 'acts.npy');
   writeFileSync(npy, npyFloat32(values, [ROWS, DIM]));

@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { SaeReport } from '../../src/cli/sae';
@@ -17,23 +16,24 @@ import { tinyGpt2Files, writeCheckpointFolder } from '../model/text/tinyGpt2';
 import { npyFloat32 } from '../../src/export/npy';
 import { cliFailure, root, run } from './cliRun';
 import { MOBY_PARAGRAPHS as PARAGRAPHS } from './paragraphs';
+import { tempDir } from '../tempDir';
 
 
 
 async function saeCli(args: string[]): Promise<{ dir: string; report: SaeReport; stdout: string; stderr: string }> {
-  const dir = join(mkdtempSync(join(tmpdir(), 'sae-cli-')), 'sae');
+  const dir = join(tempDir('sae-cli-'), 'sae');
   const { stdout, stderr } = await run('node', ['--import', 'tsx', 'src/cli/sae.ts', ...args, '--threads', '1', '--out', dir], { cwd: root, maxBuffer: 1 << 26 });
   return { dir, report: JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as SaeReport, stdout, stderr };
 }
 
-const cliError = (args: string[]) => cliFailure('src/cli/sae.ts', [...args, '--out', join(mkdtempSync(join(tmpdir(), 'sae-cli-')), 'sae')]);
+const cliError = (args: string[]) => cliFailure('src/cli/sae.ts', [...args, '--out', join(tempDir('sae-cli-'), 'sae')]);
 
 let checkpoint: string;
 let textFile: string;
 beforeAll(async () => {
   await chooseBackend({ node: true });
   checkpoint = writeCheckpointFolder(tinyGpt2Files({ seed: 11 }));
-  textFile = join(mkdtempSync(join(tmpdir(), 'sae-text-')), 'moby.txt');
+  textFile = join(tempDir('sae-text-'), 'moby.txt');
   writeFileSync(textFile, PARAGRAPHS.join('\n\n'));
 });
 
@@ -125,7 +125,7 @@ describe('npm run sae (CLI)', () => {
   it('trains on an .npy of rows with a seeded --sample, and says so', async () => {
     const random = createRng(3);
     const values = Float32Array.from({ length: 600 * 8 }, () => random() - 0.5);
-    const npy = join(mkdtempSync(join(tmpdir(), 'sae-npy-')), 'acts.npy');
+    const npy = join(tempDir('sae-npy-'), 'acts.npy');
     writeFileSync(npy, npyFloat32(values, [600, 8]));
     const { report, stderr } = await saeCli(['--activations', npy, '--latents', '16', '--k', '2', '--epochs', '2', '--sample', '400', '--top-examples', '2']);
     expect(report).toMatchObject({ modality: 'precomputed', layer: 'activations', hookName: 'activations', width: 8, rows: 400, rowsRecorded: 600, lossRecovered: null });
@@ -141,7 +141,7 @@ describe('npm run sae (CLI)', () => {
     expect(await cliError(['--model', checkpoint, '--text', textFile, '--architecture', 'gated'])).toMatch(/--architecture must be topk or relu/);
     expect(await cliError(['--text', textFile, '--activations', 'x.npy'])).toMatch(/one of --text, --images and --activations/);
     expect(await cliError(['--model', checkpoint, '--text', textFile, '--loss-windows', '0', '--epoch-loss'])).toMatch(/--epoch-loss measures loss recovered, on a GPT-2 layer \(--text\) over --loss-windows windows \(not 0\)/);
-    const npy = join(mkdtempSync(join(tmpdir(), 'sae-npy-')), 'acts.npy');
+    const npy = join(tempDir('sae-npy-'), 'acts.npy');
     writeFileSync(npy, npyFloat32(new Float32Array(40 * 8).map((_, i) => Math.sin(i)), [40, 8]));
     // Width 8: 64 latents unless given.
     expect(await cliError(['--activations', npy, '--k', '100'])).toMatch(/k \(100\) exceeds the number of latents \(64\)/);

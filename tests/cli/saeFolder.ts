@@ -1,10 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Modality } from '../../src/compute/atlas';
 import { createRng, gaussian } from '../../src/lib/rng';
 import type { Sae } from '../../src/model/sae/sae';
 import { SAE_CFG_FILE, SAE_WEIGHTS_FILE, writeSaeLens } from '../../src/model/sae/saelens';
+import { tempDir } from '../tempDir';
 
 /** A seeded TopK SAE with gaussian weights and unit decoder rows; layer null: SAELens files without a hook_name. */
 export function randomSae(options: { dIn: number; dSae: number; k: number; layer: string | null; seed: number }): Sae {
@@ -25,7 +25,7 @@ export function randomSae(options: { dIn: number; dSae: number; k: number; layer
 
 /** Writes `sae` as SAELens's files into a new folder and returns its path. */
 export function writeSaeFolder(sae: Sae, modality: Modality): string {
-  const dir = mkdtempSync(join(tmpdir(), 'sae-folder-'));
+  const dir = tempDir('sae-folder-');
   const files = writeSaeLens(sae, { modality });
   writeFileSync(join(dir, SAE_CFG_FILE), files.cfg);
   writeFileSync(join(dir, SAE_WEIGHTS_FILE), files.weights);

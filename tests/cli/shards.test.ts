@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +9,7 @@ import { mergeShards, parseShard, writeShard, type ShardSpec } from '../../src/c
 import { atlasToJson } from '../../src/export/atlasFile';
 import { createRng } from '../../src/lib/rng';
 import { tinyGpt2Files, writeCheckpointFolder } from '../model/text/tinyGpt2';
+import { tempDir } from '../tempDir';
 
 const run = promisify(execFile);
 const root = new URL('../..', import.meta.url).pathname;
@@ -21,7 +21,7 @@ function corpus(documents: number): string {
   const paragraphs = Array.from({ length: documents }, (_, d) =>
     Array.from({ length: 6 + Math.floor(random() * (d % 7 === 0 ? 30 : 12)) }, () => words[Math.floor(random() * words.length)]).join(' '),
   );
-  const dir = mkdtempSync(join(tmpdir(), 'shard-corpus-'));
+  const dir = tempDir('shard-corpus-');
   writeFileSync(join(dir, 'corpus.txt'), paragraphs.join('\n\n'));
   return join(dir, 'corpus.txt');
 }
@@ -51,7 +51,7 @@ describe('shards and their merge', () => {
     expect(one.stream.recorded).toBeGreaterThan(150);
     const single = await layoutInNode(one.recorded, one.identity.params);
 
-    const dir = mkdtempSync(join(tmpdir(), 'shards-'));
+    const dir = tempDir('shards-');
     const cli = ['--import', 'tsx', 'src/cli/atlas.ts', '--model', model, '--text', text, '--layer', 'h.1.mlp.act', '--grid', '6', '--iterations', '50'];
     cli.push('--neighbors', '6', '--pca', '8', '--top-k', '5', '--sample', '150', '--shard', 'auto', '--out', dir);
     // One process per task, each told its index the way its engine tells it.
@@ -78,7 +78,7 @@ describe('shards and their merge', () => {
 
   it('writes an empty shard for a slice with no inputs, so more shards than documents still merge', async () => {
     const few = corpus(2);
-    const dir = mkdtempSync(join(tmpdir(), 'shards-empty-'));
+    const dir = tempDir('shards-empty-');
     for (let index = 0; index < 6; index++) await recordShard(dir, { index, count: 6 }, { text: few });
     const merged = await mergeShards(dir);
     const one = await recordInNode({ ...options(), text: few });
@@ -88,7 +88,7 @@ describe('shards and their merge', () => {
   }, 60_000);
 
   it('refuses missing, duplicated, truncated and foreign shards by name', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'shards-bad-'));
+    const dir = tempDir('shards-bad-');
     await recordShard(dir, { index: 0, count: 2 });
     await expect(mergeShards(dir)).rejects.toThrow(/Missing 1 of 2 shards in .*: shard-1-of-2/);
 
@@ -119,7 +119,7 @@ describe('shards and their merge', () => {
 
 describe('the streaming recorder in the CLI', () => {
   it('ranks every unit’s top contexts over every row, as a brute-force scan of the saved .npy does', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'stream-npy-'));
+    const dir = tempDir('stream-npy-');
     const writer = new ActivationsWriter(join(dir, 'acts.npy'));
     const recording = await recordInNode({ ...options(), stream: { sampleRows: 40, onRow: writer.onRow } });
     const rows = writer.close();

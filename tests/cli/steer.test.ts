@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTextModelForCli } from '../../src/cli/buildAtlas';
@@ -10,6 +9,7 @@ import { chooseBackend } from '../../src/model/backend';
 import { TextModel } from '../../src/model/text/textModel';
 import { tinyGpt2Files } from '../model/text/tinyGpt2';
 import { randomSae, writeSaeFolder } from './saeFolder';
+import { tempDir } from '../tempDir';
 
 /** The built-in model's bundled sample (Moby-Dick paragraphs it was not trained on). */
 const SAMPLE_TEXTS = join(import.meta.dirname, '../../public/text-sample/moby-dick-sample.jsonl');
@@ -20,7 +20,7 @@ let options: SteerOptions;
 beforeAll(async () => {
   await chooseBackend({ node: true });
   model = await TextModel.fromFiles(tinyGpt2Files({ seed: 3 }), 'tiny');
-  const text = join(mkdtempSync(join(tmpdir(), 'steer-')), 'texts.txt');
+  const text = join(tempDir('steer-'), 'texts.txt');
   writeFileSync(text, Array.from({ length: 8 }, (_, k) => `Call me Ishmael, said the sailor ${k} to the whale in the sea.`).join('\n'));
   options = {
     model: 'tiny', layer: 'h.1', direction: 'neuron:3', alpha: 0, prompt: 'The whale', tokens: 6, temperature: 0, topK: 0, seed: 0,
@@ -77,7 +77,7 @@ describe('--direction latent:N', () => {
     expect(report.heldOut.klMean).toBeGreaterThan(0);
     await expect(directionOf('latent:32', 16, 'h.1', { sae: folder }, model.gpt2)).rejects.toThrow('The SAE has latents 0..31; got latent:32.');
     await expect(directionOf('latent:5', 16, 'h.0', { sae: folder }, model.gpt2)).rejects.toThrow(`--sae ${folder}: The SAE reads h.1 (hook_name blocks.1.hook_resid_post), not h.0`);
-    const empty = mkdtempSync(join(tmpdir(), 'no-sae-'));
+    const empty = tempDir('no-sae-');
     await expect(directionOf('latent:5', 16, 'h.1', { sae: empty }, model.gpt2)).rejects.toThrow(`--sae ${empty}: cannot read cfg.json there`);
   });
 });

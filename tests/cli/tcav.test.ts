@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
@@ -10,6 +9,7 @@ import { runTcav, type TcavCliOptions, type TcavReport } from '../../src/cli/tca
 import { chooseBackend } from '../../src/model/backend';
 import { createRng } from '../../src/lib/rng';
 import { asFiles, saveArtifacts } from '../model/helpers';
+import { tempDir } from '../tempDir';
 
 const run = promisify(execFile);
 const root = new URL('../..', import.meta.url).pathname;
@@ -89,7 +89,7 @@ function checkReport(report: TcavReport): void {
 
 beforeAll(async () => {
   await chooseBackend({ node: true });
-  work = mkdtempSync(join(tmpdir(), 'tcav-cli-'));
+  work = tempDir('tcav-cli-');
   modelDir = folder('model');
   mkdirSync(modelDir);
   const model = seededModel();

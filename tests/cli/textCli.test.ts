@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
@@ -18,6 +17,7 @@ import { EOT } from '../../src/model/text/tokenizer';
 import { createRng } from '../../src/lib/rng';
 import { checkpointTensors, randomCheckpoint, writeSafetensors } from '../model/text/checkpoints';
 import { TINY_GPT2, tinyGpt2Files, writeCheckpointFolder } from '../model/text/tinyGpt2';
+import { tempDir } from '../tempDir';
 
 const run = promisify(execFile);
 const root = new URL('../..', import.meta.url).pathname;
@@ -34,7 +34,7 @@ interface CliRun {
 }
 
 async function atlasCli(args: string[], options: { saveActivations?: boolean } = {}): Promise<CliRun> {
-  const dir = mkdtempSync(join(tmpdir(), 'text-cli-'));
+  const dir = tempDir('text-cli-');
   const [out, npy] = [join(dir, 'atlas.json'), join(dir, 'acts.npy')];
   const save = options.saveActivations ? ['--save-activations', npy] : [];
   const { stdout, stderr } = await run('node', ['--import', 'tsx', 'src/cli/atlas.ts', ...args, ...save, '--out', out], { cwd: root, maxBuffer: 1 << 26 });
@@ -45,7 +45,7 @@ async function atlasCli(args: string[], options: { saveActivations?: boolean } =
 
 /** The CLI's stderr when it fails. */
 async function cliError(args: string[]): Promise<string> {
-  const failed = await run('node', ['--import', 'tsx', 'src/cli/atlas.ts', ...args, '--out', join(mkdtempSync(join(tmpdir(), 'text-cli-')), 'a.json')], { cwd: root }).then(
+  const failed = await run('node', ['--import', 'tsx', 'src/cli/atlas.ts', ...args, '--out', join(tempDir('text-cli-'), 'a.json')], { cwd: root }).then(
     () => null,
     (e: { stderr: string; code: number }) => e,
   );
@@ -79,7 +79,7 @@ function savedRowOfPoints(atlas: Atlas, npyRows: Uint8Array): number[] {
 
 /** A folder of documents: labelled sub-folders, one document longer than the context of 24, and bad files. */
 function textFolder(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'text-docs-'));
+  const dir = tempDir('text-docs-');
   mkdirSync(join(dir, 'narration'));
   mkdirSync(join(dir, 'dialogue'));
   writeFileSync(
@@ -175,7 +175,7 @@ describe('npm run atlas -- --text (CLI)', () => {
     const tensors = checkpointTensors(randomCheckpoint(TINY_GPT2, { seed: 1, dtype: 'F32', untiedHead: false }), { prefix: true });
     const incomplete = replaced('model.safetensors', writeSafetensors(tensors.filter((t) => t.name !== 'transformer.h.0.attn.c_proj.bias')));
     await expect(build(incomplete, docs)).rejects.toThrow(/^model.safetensors: The checkpoint has no tensor h.0.attn.c_proj.bias/);
-    const blank = join(mkdtempSync(join(tmpdir(), 'text-empty-')), 'blank.txt');
+    const blank = join(tempDir('text-empty-'), 'blank.txt');
     writeFileSync(blank, '  \n');
     await expect(build(checkpoint, blank)).rejects.toThrow(/^No documents in .*blank.txt: 1 file\(s\) or line\(s\) could not be read \(blank.txt: empty: it holds no text\)/);
     await expect(build(checkpoint)).rejects.toThrow(/is a GPT-2: pass --text <file\|folder>/);
@@ -183,7 +183,7 @@ describe('npm run atlas -- --text (CLI)', () => {
   });
 
   it.runIf(existsSync(DEFAULT_TEXT_MODEL_DIR))('uses the built-in text model in models/text-gpt2 when --model is left out', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'text-builtin-'));
+    const dir = tempDir('text-builtin-');
     const sample = readFileSync(join(root, 'public/text-sample/moby-dick-sample.jsonl'), 'utf8').split('\n').slice(0, 12).join('\n');
     writeFileSync(join(dir, 'sample.jsonl'), sample);
     const { json } = await atlasCli(['--text', join(dir, 'sample.jsonl'), '--samples', '2', '--grid', '4']);
@@ -199,7 +199,7 @@ describe('npm run atlas -- --text (CLI)', () => {
 
 describe('--save-activations for images', () => {
   it('writes the pooled rows of the atlas’s points, equal to the model’s spatial mean', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'npy-images-'));
+    const dir = tempDir('npy-images-');
     const random = createRng(2);
     for (let i = 0; i < 8; i++) {
       const pixels = Buffer.from(Array.from({ length: 28 * 28 }, () => Math.floor(random() * 256)));

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { saveArtifacts } from '../model/helpers';
+import { tempDir } from '../tempDir';
 
 /** The layer a user of a darknet-style model records: the last LeakyReLU before pooling to classes. */
 export const DARKNET_LAYER = 'leaky_re_lu_3';
@@ -42,7 +42,7 @@ export async function darknetStyleModel(size = 96): Promise<string[]> {
     bn.setWeights([wave(0.2, 1, k), wave(0.1, 0.05, k + 1), wave(0.3, 0, k + 2), wave(0.5, 1.5, k + 3)]);
   }
   const artifacts = await saveArtifacts(model);
-  const dir = mkdtempSync(join(tmpdir(), 'atlas-e2e-darknet-'));
+  const dir = tempDir('atlas-e2e-darknet-');
   const bytes = new Uint8Array(artifacts.weightData as ArrayBuffer);
   const half = Math.ceil(bytes.length / 8) * 4;
   const shards = [bytes.slice(0, half), bytes.slice(half)];

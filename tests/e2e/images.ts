@@ -1,7 +1,7 @@
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { tempDir } from '../tempDir';
 
 const SHAPES: Record<string, (k: number) => string> = {
   circles: (k) => `<circle cx="${28 + (k % 3) * 2}" cy="28" r="${14 + (k % 4) * 2}" fill="white"/>`,
@@ -17,7 +17,7 @@ async function shapePng(kind: string, k: number): Promise<Buffer> {
 
 /** A temp folder with one sub-folder per class (`circles/`, `bars/`, `frames/`), `perClass` PNGs each. */
 export async function labelledFolder(perClass: number): Promise<{ dir: string; count: number; labels: string[] }> {
-  const dir = mkdtempSync(join(tmpdir(), 'atlas-e2e-folder-'));
+  const dir = tempDir('atlas-e2e-folder-');
   const root = join(dir, 'shapes');
   for (const kind of Object.keys(SHAPES)) {
     mkdirSync(join(root, kind), { recursive: true });
@@ -28,7 +28,7 @@ export async function labelledFolder(perClass: number): Promise<{ dir: string; c
 
 /** Good PNGs plus a PNG of garbage bytes and a text file, as one flat list of paths. */
 export async function filesWithCorruptOnes(good: number): Promise<{ paths: string[]; good: number; bad: string[] }> {
-  const dir = mkdtempSync(join(tmpdir(), 'atlas-e2e-corrupt-'));
+  const dir = tempDir('atlas-e2e-corrupt-');
   const paths: string[] = [];
   const kinds = Object.keys(SHAPES);
   for (let k = 0; k < good; k++) {
@@ -45,7 +45,7 @@ export async function filesWithCorruptOnes(good: number): Promise<{ paths: strin
 
 /** A 12-megapixel (4000 x 3000) JPEG photo-like gradient with texture, and a small one beside it. */
 export async function largePhotos(): Promise<string[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'atlas-e2e-large-'));
+  const dir = tempDir('atlas-e2e-large-');
   const [width, height] = [4000, 3000];
   const pixels = Buffer.alloc(width * height * 3);
   for (let y = 0; y < height; y++) {
@@ -69,7 +69,7 @@ export async function largePhotos(): Promise<string[]> {
 
 /** Copies fixture photos named `<class>_<n>.jpeg` into class sub-folders of a temp folder (never the repo). */
 export function photosByClass(photoDir: string): { dir: string; count: number; labels: string[] } {
-  const dir = join(mkdtempSync(join(tmpdir(), 'atlas-e2e-photos-')), 'photos');
+  const dir = join(tempDir('atlas-e2e-photos-'), 'photos');
   const labels = new Set<string>();
   let count = 0;
   for (const name of readdirSync(photoDir).filter((n) => /\.jpe?g$/i.test(n))) {

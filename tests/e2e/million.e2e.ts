@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
@@ -8,6 +7,7 @@ import sharp from 'sharp';
 import { serializeAtlas } from '../../src/export/atlasFile';
 import { atlasState, openReadyAppForSuite, screenshot, waitForNewAtlas, waitForSteadyView } from './harness';
 import { mixtureAtlas } from './millionAtlas';
+import { tempDir } from '../tempDir';
 
 const POINTS = Number(process.env.E2E_MILLION_POINTS ?? 1_000_000);
 /**
@@ -46,7 +46,7 @@ describe(`An atlas file of ${POINTS.toLocaleString('en')} points`, { timeout: 5 
   let file = '';
   before(() => {
     const started = performance.now();
-    file = join(mkdtempSync(join(tmpdir(), 'atlas-e2e-million-')), 'million.json');
+    file = join(tempDir('atlas-e2e-million-'), 'million.json');
     writeFileSync(file, serializeAtlas(mixtureAtlas(POINTS)));
     console.log(`wrote a ${(statSync(file).size / 1e6).toFixed(1)} MB version-3 atlas of ${POINTS} points in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   });

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parquetReadObjects } from 'hyparquet';
@@ -10,6 +9,7 @@ import { npyFloat32 } from '../../src/export/npy';
 import { writePointsJsonl, writePointsTableParquet } from '../../src/export/pointsTable';
 import { clusteredRows, CLUSTERS } from '../export/clusters';
 import { atlasState, cellCenters, openReadyAppForSuite, outputDir, screenshot, waitForNewAtlas, waitForSteadyView } from './harness';
+import { tempDir } from '../tempDir';
 
 const ROWS = 600;
 const DIM = 16;
@@ -18,7 +18,7 @@ const SHOT_COPY = process.env.PRECOMPUTED_SHOT ?? '/tmp/i16/precomputed.png';
 
 /** acts.npy (600 x 16 float32, 3 separated clusters) and points.parquet (label and text per row), as a user would have them. */
 function precomputedFiles() {
-  const dir = mkdtempSync(join(tmpdir(), 'atlas-e2e-precomputed-'));
+  const dir = tempDir('atlas-e2e-precomputed-');
   const { values, label, text } = clusteredRows(ROWS, DIM, 5);
   const npy = join(dir, 'acts.npy');
   writeFileSync(npy, npyFloat32(values, [ROWS, DIM]));

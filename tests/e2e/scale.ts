@@ -1,11 +1,11 @@
 /** What the scale e2e test and bench/pageScale.ts share: a large folder of images, a browser that measures memory at once, the browser's processes. */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import type { Browser } from 'playwright-core';
 import { encodePng } from '../../src/lib/png';
 import { launchBrowser, repoRoot } from './harness';
+import { tempDir } from '../tempDir';
 
 /** A marker among the browser's flags, to find its processes by. */
 const MEASURING_FLAG = '--enable-blink-features=ForceEagerMeasureMemory';
@@ -85,7 +85,7 @@ export async function fashionFolder(count: number, corrupt = 0): Promise<{ dir: 
   const { width, height } = manifest;
   const size = width * height;
   const folders = manifest.labelNames.map((name) => name.replace(/[^A-Za-z0-9-]+/g, '-'));
-  const dir = join(mkdtempSync(join(tmpdir(), 'atlas-e2e-fashion-')), 'fashion');
+  const dir = join(tempDir('atlas-e2e-fashion-'), 'fashion');
   for (const folder of folders) mkdirSync(join(dir, folder), { recursive: true });
   const shifted = new Uint8Array(size);
   for (let i = 0; i < count; i++) {

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { checkpointTensors, randomCheckpoint, writeSafetensors } from '../model/text/checkpoints';
 import { atlasState, cellCenters, openReadyAppForSuite, outputDir, screenshot, waitForNewAtlas, waitForSteadyView } from './harness';
+import { tempDir } from '../tempDir';
 
 const PASTED = [
   'Call me Ishmael. Some years ago, never mind how long precisely, having little or no money in my purse, I thought I would sail about a little and see the watery part of the world.',
@@ -18,7 +18,7 @@ const PASTED = [
 
 /** A seeded random GPT-2 (2 layers, 16-d, the GPT-2 vocabulary) as the Hugging Face files a user would pick. */
 function randomGpt2Folder(): { dir: string; files: string[] } {
-  const dir = join(mkdtempSync(join(tmpdir(), 'atlas-e2e-gpt2-')), 'tiny-gpt2');
+  const dir = join(tempDir('atlas-e2e-gpt2-'), 'tiny-gpt2');
   mkdirSync(dir);
   const configJson = { model_type: 'gpt2' as const, n_embd: 16, n_layer: 2, n_head: 2, n_positions: 64, vocab_size: 50257 };
   const checkpoint = randomCheckpoint(configJson, { seed: 11, dtype: 'F16', untiedHead: false });
@@ -109,7 +109,7 @@ describe('text: the built-in GPT-2, token atlases, contexts', { timeout: 20 * 60
   });
 
   it('builds from dropped text files; a binary file among them is listed, the rest go through', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'atlas-e2e-texts-'));
+    const dir = tempDir('atlas-e2e-texts-');
     const txt = join(dir, 'whales.txt');
     writeFileSync(txt, PASTED.split('\n\n').slice(0, 3).join('\n\n'));
     const jsonl = join(dir, 'lines.jsonl');
@@ -159,7 +159,7 @@ describe('text: the built-in GPT-2, token atlases, contexts', { timeout: 20 * 60
   });
 
   it('keeps the model and the atlas when a picked safetensors file is truncated', async () => {
-    const bad = join(mkdtempSync(join(tmpdir(), 'atlas-e2e-bad-')), 'model.safetensors');
+    const bad = join(tempDir('atlas-e2e-bad-'), 'model.safetensors');
     writeFileSync(bad, readFileSync(tiny.files[1]).subarray(0, 2000));
     const before = await atlasState(page);
     const model = await page.locator('[data-testid=model-summary]').innerText();

@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { npyFloat32 } from '../../src/export/npy';
 import { pythonHas } from '../python';
+import { tempDir } from '../tempDir';
 
 /** Reads a .npy v1.0 file back from the format's description: its header dict and its float32 data. */
 function parseNpy(file: Uint8Array): { header: string; data: Float32Array; dataOffset: number } {
@@ -50,7 +50,7 @@ describe('npyFloat32', () => {
     const values = Float32Array.from({ length: 15 }, (_, k) => Math.fround(Math.sin(k) * 1e3));
     values[3] = Number.NaN;
     values[4] = -Infinity;
-    const path = join(mkdtempSync(join(tmpdir(), 'npy-')), 'rows.npy');
+    const path = join(tempDir('npy-'), 'rows.npy');
     writeFileSync(path, npyFloat32(values, [5, 3]));
     const script = 'import json, sys, numpy as np; a = np.load(sys.argv[1]); print(json.dumps([a.dtype.str, a.shape, a.flags.c_contiguous, [None if not np.isfinite(v) else float(v) for v in a.ravel()], int(np.isneginf(a).sum())]))';
     const [dtype, shape, contiguous, loaded, negInf] = JSON.parse(execFileSync('python3', ['-c', script, path], { encoding: 'utf8' }));

@@ -1,12 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fileSource } from '../../src/cli/npyFile';
 import { npyFloat32 } from '../../src/export/npy';
 import { blobSource, bytesSource, npyRowChunks, readNpyHeader, type ByteSource } from '../../src/export/npyRead';
 import { pythonHas } from '../python';
+import { tempDir } from '../tempDir';
 
 const hasNumpy = pythonHas('numpy');
 
@@ -49,7 +49,7 @@ describe('readNpyHeader and npyRowChunks', () => {
       expect(read.values).toEqual(values);
       expect(read.chunks).toEqual([8, 8, 8, 8, 5]);
     }
-    const path = join(mkdtempSync(join(tmpdir(), 'npy-read-')), 'acts.npy');
+    const path = join(tempDir('npy-read-'), 'acts.npy');
     writeFileSync(path, file);
     const source = await fileSource(path);
     try {
@@ -92,7 +92,7 @@ describe('readNpyHeader and npyRowChunks', () => {
   });
 
   it.skipIf(!hasNumpy)('reads files NumPy wrote: float32, float64, a long header (version 2.0) and a Fortran-order array refused', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'npy-numpy-'));
+    const dir = tempDir('npy-numpy-');
     execFileSync('python3', [
       '-c',
       `import numpy as np

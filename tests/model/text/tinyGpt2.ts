@@ -1,8 +1,8 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ModelFile } from '../../../src/model/text/textModel';
 import { checkpointTensors, randomCheckpoint, writeSafetensors, type TestConfigJson } from './checkpoints';
+import { tempDir } from '../../tempDir';
 
 /** A GPT-2 small enough for unit tests that still reads the real tokenizer's ids (vocab 50257); a context of 24 tokens. */
 export const TINY_GPT2: TestConfigJson = { model_type: 'gpt2', n_embd: 16, n_layer: 2, n_head: 2, n_positions: 24, vocab_size: 50257 };
@@ -19,7 +19,7 @@ export function tinyGpt2Files(options: { seed?: number; config?: Partial<TestCon
 
 /** Writes checkpoint files into a new temporary folder and returns its path. */
 export function writeCheckpointFolder(files: ModelFile[] = tinyGpt2Files()): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tiny-gpt2-'));
+  const dir = tempDir('tiny-gpt2-');
   for (const f of files) {
     mkdirSync(join(dir, f.name, '..'), { recursive: true });
     writeFileSync(join(dir, f.name), f.bytes instanceof Uint8Array ? f.bytes : new Uint8Array(f.bytes));

@@ -294,9 +294,16 @@ export class Gpt2Model {
    * The forward split at `layer`, for gradients with respect to it: the layer's activation [batch, tokens, width],
    * and the next-token logits of the `vocab` ids [batch, tokens, vocab.length] (every id when absent: the unembedding
    * transposed, without gathering a copy of it first) as a differentiable function of a replacement for that activation (the rest of its block,
-   * the later blocks, ln_f, the unembedding). Call inside tf.tidy.
+   * the later blocks, ln_f, the unembedding). With `ownPositions`, the later blocks' attention passes gradient to a
+   * position's own key and value only (see ownPositionAttention): the gradient of the logits summed over positions is
+   * then, at each position, that position's own logit's gradient, with nothing from later positions' logits. Call inside tf.tidy.
    */
-  splitAt(tokenIds: Int32Array[], layer: string, vocab?: number[]): { activation: tf.Tensor3D; logitsFrom: (activation: tf.Tensor3D) => tf.Tensor3D } {
+  splitAt(
+    tokenIds: Int32Array[],
+    layer: string,
+    vocab?: number[],
+    ownPositions = false,
+  ): { activation: tf.Tensor3D; logitsFrom: (activation: tf.Tensor3D) => tf.Tensor3D } {
     const weights = this.live();
     const { block, part } = this.layerRef(layer);
     const { nHead, layerNormEpsilon: eps } = this.config;
@@ -317,7 +324,7 @@ export class Gpt2Model {
         const n = part === 'attn' ? geluNew(linear(layerNorm(m, w.ln2, eps), w.fc)) : value;
         residual = m.add(linear(n, w.mlpProj)) as tf.Tensor3D;
       }
-      for (let b = block + 1; b < weights.blocks.length; b++) residual = blockForward(residual, weights.blocks[b], nHead, eps);
+      for (let b = block + 1; b < weights.blocks.length; b++) residual = blockForward(residual, weights.blocks[b], nHead, eps, ownPositions);
       return unembed(layerNorm(residual, weights.lnF, eps), columns);
     };
     return { activation, logitsFrom };
@@ -471,8 +478,9 @@ function embed(weights: Gpt2Weights, ids: tf.Tensor2D, nEmbd: number): tf.Tensor
 }
 
 /** One whole block on the residual stream (what runBlocks computes step by step, with nothing recorded). */
-function blockForward(x: tf.Tensor3D, w: BlockWeights, nHead: number, eps: number): tf.Tensor3D {
-  const mid = x.add(selfAttention(layerNorm(x, w.ln1, eps), w, nHead)) as tf.Tensor3D;
+function blockForward(x: tf.Tensor3D, w: BlockWeights, nHead: number, eps: number, ownPositions = false): tf.Tensor3D {
+  const attend = ownPositions ? ownPositionAttention : selfAttention;
+  const mid = x.add(attend(layerNorm(x, w.ln1, eps), w, nHead)) as tf.Tensor3D;
   return mid.add(linear(geluNew(linear(layerNorm(mid, w.ln2, eps), w.fc)), w.mlpProj)) as tf.Tensor3D;
 }
 
@@ -514,6 +522,32 @@ function selfAttention(x: tf.Tensor3D, w: BlockWeights, nHead: number, onHost = 
   const [q, k, v] = [w.query, w.key, w.value].map((part) => toHeads(linear(x, part)));
   const scores = tf.matMul(q, k, false, true).div(Math.sqrt(headDim)).add(causalMask(tokens));
   const mixed = tf.matMul(tf.softmax(scores), v);
+  const merged = mixed.transpose([0, 2, 1, 3]).reshape([batch, tokens, width]) as tf.Tensor3D;
+  return linear(merged, w.attnProj);
+}
+
+/** The values of `x`, with no gradient through them. */
+const fixed = tf.customGrad((...inputs) => ({ value: (inputs[0] as tf.Tensor).clone(), gradFunc: (dy) => tf.zerosLike(dy as tf.Tensor) })) as (x: tf.Tensor) => tf.Tensor;
+
+/**
+ * selfAttention's values, with its gradient reaching each query's own key and value only: other positions' keys and
+ * values count as constants. A causal model's logit at t reaches the activations at t by paths that stay at t (a
+ * path to a later position never comes back), so through these blocks the gradient of the logits summed over
+ * positions is, at t, the gradient of t's logit alone: one pass gives every position's own gradient. The diagonal
+ * terms added back are zero in value (x - fixed(x)) and carry the own key's and value's gradient.
+ */
+function ownPositionAttention(x: tf.Tensor3D, w: BlockWeights, nHead: number): tf.Tensor3D {
+  const [batch, tokens, width] = x.shape;
+  const headDim = width / nHead;
+  const toHeads = (t: tf.Tensor) => t.reshape([batch, tokens, nHead, headDim]).transpose([0, 2, 1, 3]);
+  const [q, k, v] = [w.query, w.key, w.value].map((part) => toHeads(linear(x, part)));
+  const [kFixed, vFixed] = [fixed(k), fixed(v)];
+  const diagonal = tf.eye(tokens);
+  const ownScore = tf.sum(tf.mul(fixed(q), tf.sub(k, kFixed)), -1, true);
+  const scores = tf.matMul(q, kFixed, false, true).add(tf.mul(ownScore, diagonal)).div(Math.sqrt(headDim)).add(causalMask(tokens));
+  const weights = tf.softmax(scores);
+  const ownWeight = tf.sum(tf.mul(weights, diagonal), -1, true);
+  const mixed = tf.matMul(weights, vFixed).add(tf.mul(ownWeight, tf.sub(v, vFixed)));
   const merged = mixed.transpose([0, 2, 1, 3]).reshape([batch, tokens, width]) as tf.Tensor3D;
   return linear(merged, w.attnProj);
 }

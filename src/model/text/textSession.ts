@@ -91,15 +91,21 @@ export class TextSession implements ModelSession, TokenCapability {
       throw new Error(`"${target.text}" is ${ids.length} tokens (${tokenTexts(ids).map((t) => JSON.stringify(t)).join(' ')}); name one token, with its leading space if it has one.`);
     }
     const dim = this.model.layer(layer).shape.at(-1)!;
-    // The model is causal: the logit and the activation at t only see tokens up to t, so each row's window ends there.
-    const windows = position.map((p, k) => tokenIds[input[k]].subarray(0, p + 1));
+    // The model is causal: the logit and the activation at t only see tokens up to t, so an input's window ends at
+    // its last position asked for; its rows share that window, and with it one pass.
+    const ends = new Map<number, number>();
+    input.forEach((i, k) => ends.set(i, Math.max(ends.get(i) ?? 0, position[k] + 1)));
+    const windowOf = new Map([...ends].map(([i, end]) => [i, tokenIds[i].subarray(0, end)]));
+    // Rows in input order, so that a chunk holds few windows.
+    const order = input.map((_, k) => k).sort((a, b) => input[a] - input[b] || a - b);
     const gradients = new Float32Array(input.length * dim);
     const chunk = 64;
-    for (let start = 0; start < input.length; start += chunk) {
+    for (let start = 0; start < order.length; start += chunk) {
       await options.pause();
-      const end = Math.min(input.length, start + chunk);
-      gradients.set(await nextTokenGradients(this.model, layer, windows.slice(start, end), position.slice(start, end), ids[0]), start * dim);
-      options.onProgress({ stage: 'gradients', done: end, total: input.length });
+      const rows = order.slice(start, start + chunk);
+      const values = await nextTokenGradients(this.model, layer, rows.map((k) => windowOf.get(input[k])!), rows.map((k) => position[k]), ids[0]);
+      rows.forEach((k, j) => gradients.set(values.subarray(j * dim, (j + 1) * dim), k * dim));
+      options.onProgress({ stage: 'gradients', done: start + rows.length, total: order.length });
     }
     return { gradients, dim, tokenId: ids[0], target: tokenTexts(ids)[0] };
   }

@@ -60,6 +60,22 @@ describe('nextTokenGradients', () => {
     });
   });
 
+  it.each(['h.0.mlp.act', 'h.0', 'h.1.attn'])('%s: rows sharing a window (one pass) equal each row alone in its own pass', async (layer) => {
+    const [a, b] = randomTokens(2, 9, 50257, 4);
+    // Every position of a, some twice, and two of b; a row alone has its own copy of the window, so nothing can mix.
+    const rows = [a, a, a, a, a, a, a, a, a, b, a, b];
+    const positions = [0, 1, 2, 3, 4, 5, 6, 7, 8, 8, 4, 0];
+    const shared = await nextTokenGradients(model, layer, rows, positions, TOKEN);
+    const dim = model.layer(layer).shape[1];
+    for (let r = 0; r < rows.length; r++) {
+      const alone = await nextTokenGradients(model, layer, [rows[r].slice(0, positions[r] + 1)], [positions[r]], TOKEN);
+      const row = shared.subarray(r * dim, (r + 1) * dim);
+      const scale = Math.max(...Array.from(alone, Math.abs));
+      expect(scale).toBeGreaterThan(0);
+      alone.forEach((v, k) => expect(Math.abs(row[k] - v)).toBeLessThan(1e-5 * scale));
+    }
+  });
+
   it('leaks no tensors, restores the backend, and refuses bad rows', async () => {
     const windows = randomTokens(2, 5, 50257, 3);
     await nextTokenGradients(model, 'h.1', windows, [4, 1], TOKEN);

@@ -1,5 +1,5 @@
 import { layoutAtlas, withoutPreviews, type AtlasParams, type InputError, type LaidOutAtlas, type LayoutColumns, type ModalityInputs } from '../compute/atlas';
-import { conceptTcav, fitConcept, restRows, type ConceptExamples, type ConceptFit, type ConceptTcav, type ConceptTcavOptions } from '../compute/directions/concept';
+import { conceptTcav, fitConcept, restRows, tcavCavs, type ConceptExamples, type ConceptFit, type ConceptTcav, type ConceptTcavOptions, type TcavCavs } from '../compute/directions/concept';
 import type { CavMethod } from '../compute/directions/cav';
 import { gatherRows } from '../compute/directions/vectors';
 import { neuronsVersusRandom, type VersusRandomOptions, type VersusRandomResult } from '../compute/directions/versusRandom';
@@ -66,6 +66,8 @@ export function createComputeService(options: ComputeServiceOptions = {}) {
   let tableLayout = -1;
   /** Each concept's examples, for its TCAV tests; kept through a rebuild only for the concepts the page carries over. */
   const examples = new Map<string, ConceptExamples>();
+  /** The TCAV CAVs learnt from each concept's examples, by method, runs and seed; gone with the examples. */
+  const tcavCavsOf = new WeakMap<ConceptExamples, Map<string, TcavCavs>>();
   const current = (layout: number, what: string): ActivationTable => {
     if (!table || layout !== tableLayout) {
       throw new Error(`Build the atlas again: ${what} reads the activations it recorded, which an atlas opened from a file lacks and a cancelled rebuild replaced.`);
@@ -163,7 +165,11 @@ export function createComputeService(options: ComputeServiceOptions = {}) {
       current(layout, 'TCAV');
       const ex = examples.get(conceptId);
       if (!ex) throw new Error('TCAV needs the concept\'s examples: learn it again on this atlas (a concept opened from a file keeps only its direction).');
-      return conceptTcav(ex, gradients, n, options);
+      // Every class of a TCAV request scores the same CAVs: they are learnt once per examples and settings.
+      const key = `${options.method}:${options.runs}:${options.seed}`;
+      const learnt = tcavCavsOf.get(ex) ?? tcavCavsOf.set(ex, new Map()).get(ex)!;
+      const cavs = learnt.get(key) ?? learnt.set(key, tcavCavs(ex, options)).get(key)!;
+      return conceptTcav(ex, gradients, n, options, cavs);
     },
 
     /**

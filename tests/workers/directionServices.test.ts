@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_ATLAS_PARAMS, withPreviews, type Atlas } from '../../src/compute/atlas';
 import { pooledRecording } from '../compute/recorded';
 import { cosine } from '../../src/compute/directions/vectors';
+import type { ConceptTcavOptions } from '../../src/compute/directions/concept';
 import { nodeModelServiceDeps } from '../../src/cli/nodeServices';
 import { bundledSample, DEFAULT_MODEL_DIR } from '../../src/cli/buildAtlas';
 import { artifactsFromDirectory } from '../../src/cli/nodeIo';
@@ -104,6 +105,24 @@ describe('the compute worker\'s concept service', () => {
     expect(unrelated.score).toBeGreaterThan(0.2);
     expect(unrelated.score).toBeLessThan(0.8);
     expect(() => service.conceptTcav(context(), layout, 'unknown', grads, 30, { method: 'logistic', runs: 20, seed: 0, classesTested: 1 })).toThrow(/learn it again/);
+  });
+
+  it('TCAV learns its CAVs once per concept and settings: each class scores the same ones; new settings or examples learn new ones', () => {
+    const random = createRng(11);
+    const noisy = (k: number) => Float32Array.from({ length: 30 * dim }, (_, i) => u[i % dim] * k + gaussian(random));
+    const [g1, g2] = [noisy(0.3), noisy(-0.3)];
+    const settings = { method: 'logistic', runs: 20, seed: 0, classesTested: 2 } as const;
+    const tcav = (g: Float32Array, options: ConceptTcavOptions = settings) => service.conceptTcav(context(), layout, 'logistic', g.slice(), 30, options);
+    const first = tcav(g1);
+    expect(tcav(g2).randomScores).not.toEqual(first.randomScores);
+    // The second class scored the CAVs the first one learnt: asked again, the first class gets what it got.
+    expect(tcav(g1)).toEqual(first);
+    const reseeded = tcav(g1, { ...settings, runs: 10, seed: 3 });
+    expect(reseeded.conceptScores).toHaveLength(10);
+    expect(reseeded.randomScores).not.toEqual(first.randomScores.slice(0, 10));
+    // The concept learnt again from other points: its examples, and so its CAVs, are new.
+    service.learnConcept(context(), layout, { id: 'logistic', positives: { kind: 'points', points: Array.from({ length: 80 }, (_, i) => 100 + i) }, negatives: { kind: 'rest' }, method: 'logistic', seed: 0 });
+    expect(tcav(g1).conceptScores).not.toEqual(first.conceptScores);
   });
 
   it('neurons against random directions run on the atlas\'s table, with labels per point or none', async () => {

@@ -83,19 +83,37 @@ export type ConceptTcav = Pick<TcavTestResult, 'score' | 'randomMean' | 'randomS
   pBonferroni: number;
 };
 
+/** The CAVs a TCAV test scores, `runs` x dim each: they depend on the concept's examples, not on the class tested. */
+export interface TcavCavs {
+  concept: Float32Array;
+  random: Float32Array;
+}
+
+/** The concept's `runs` CAVs and the `runs` random concepts of conceptTcav, to score every class tested with. */
+export function tcavCavs(examples: ConceptExamples, { method, runs, seed }: Pick<ConceptTcavOptions, 'method' | 'runs' | 'seed'>): TcavCavs {
+  const { pos, nPos, neg, nNeg, dim } = examples;
+  if (!Number.isInteger(runs) || runs < 2) throw new Error(`TCAV needs at least 2 runs for a spread; got ${runs}.`);
+  if (nNeg < 4) throw new Error(`TCAV draws random concepts from the counterexamples and needs at least 4; there are ${nNeg}.`);
+  return {
+    concept: conceptRuns(pos, nPos, neg, nNeg, dim, runs, seed, method, { seed }),
+    random: randomConcepts(neg, nNeg, dim, nPos, runs, seed + 1, method, { seed }),
+  };
+}
+
 /**
  * TCAV of one class (Kim et al. 2018): `runs` CAVs of the concept, each against an equal-sized draw of its
  * counterexamples, and `runs` random concepts of the concept's size split from the counterexamples; the class's
  * gradients (n x dim) score each; Welch's t-test compares the two sets of scores.
  */
-export function conceptTcav(examples: ConceptExamples, gradients: Float32Array, n: number, options: ConceptTcavOptions): ConceptTcav {
-  const { pos, nPos, neg, nNeg, dim } = examples;
-  const { method, runs, seed, classesTested, alpha = 0.05 } = options;
-  if (!Number.isInteger(runs) || runs < 2) throw new Error(`TCAV needs at least 2 runs for a spread; got ${runs}.`);
-  if (nNeg < 4) throw new Error(`TCAV draws random concepts from the counterexamples and needs at least 4; there are ${nNeg}.`);
-  const concept = conceptRuns(pos, nPos, neg, nNeg, dim, runs, seed, method, { seed });
-  const random = randomConcepts(neg, nNeg, dim, nPos, runs, seed + 1, method, { seed });
-  const test = tcavTest({ gradients, n, dim, concept, randomConcepts: random, alpha, classesTested });
+export function conceptTcav(
+  examples: ConceptExamples,
+  gradients: Float32Array,
+  n: number,
+  options: ConceptTcavOptions,
+  cavs: TcavCavs = tcavCavs(examples, options),
+): ConceptTcav {
+  const { classesTested, alpha = 0.05 } = options;
+  const test = tcavTest({ gradients, n, dim: examples.dim, concept: cavs.concept, randomConcepts: cavs.random, alpha, classesTested });
   return {
     score: test.score,
     randomMean: test.randomMean,

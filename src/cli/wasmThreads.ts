@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -34,7 +34,10 @@ function workerFile(): string {
   const dir = join(os.tmpdir(), 'atlas-tfjs-wasm-threads');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `pthread-${createHash('sha256').update(source).digest('hex').slice(0, 16)}.cjs`);
-  writeFileSync(file, source);
+  // Written beside it and renamed into place: processes starting at once (local shards) never read a half-written file.
+  const partial = `${file}.${process.pid}`;
+  writeFileSync(partial, source);
+  renameSync(partial, file);
   return file;
 }
 

@@ -203,7 +203,7 @@ export class DictionaryController implements DictionaryTasks {
         frequency: saeSummary.measures.frequency[i],
         topExamples: Array.from(source.topRows.subarray(source.topStart[i], source.topStart[i + 1]), example),
       }));
-      if (!openLatentAtlasTab(latentAtlasFiles(source.decoder, saeSummary.config.dIn, latents))) throw new Error('the browser blocked the new tab; allow pop-ups for this page.');
+      if (!(await openLatentAtlasTab(latentAtlasFiles(source.decoder, saeSummary.config.dIn, latents)))) throw new Error('the browser blocked the new tab; allow pop-ups for this page.');
     } catch (e) {
       this.store.getState().setSaeTask({ kind: 'atlas', status: 'error', message: `The latent atlas: ${messageOf(e)}`, fraction: 0 });
     }

@@ -176,10 +176,17 @@ describe('dictionary: a sparse autoencoder of the atlas layer, trained in the pa
 
   it('opens the latent atlas in a new tab: a point per live latent, named by its top inputs\' labels; this tab keeps its atlas and SAE', async () => {
     const before = await atlasState(page);
+    const reloaded: { state?: Awaited<ReturnType<typeof atlasState>> } = {};
     const { state: s, summary } = await openLatentAtlas(page, async (tab) => {
       await waitForSteadyView(tab);
       await screenshot(tab, '71-dictionary-latent-atlas');
+      // Its files are kept in the browser, not lent by this tab: the new tab reloads to the same atlas.
+      await tab.reload();
+      await tab.waitForFunction(() => window.__atlas?.status === 'ready' || window.__atlas?.status === 'error', null, { timeout: 120_000, polling: 200 });
+      reloaded.state = await atlasState(tab);
     });
+    const again = reloaded.state!;
+    assert.deepEqual([again.status, again.inputCount, again.cellCount], ['ready', s.inputCount, s.cellCount], 'the reloaded tab builds the same atlas');
     // One point per live latent (a latent's unit decoder row), binned into cells.
     assert.equal(s.inputCount, trained.liveLatents);
     assert.equal(s.activationCount, trained.liveLatents);
@@ -190,11 +197,11 @@ describe('dictionary: a sparse autoencoder of the atlas layer, trained in the pa
     // This tab is as it was: the same atlas, and the SAE still held.
     assert.equal((await atlasState(page)).atlasVersion, before.atlasVersion);
     assert.ok((await saeState(page)).held, 'the SAE stays');
-    // A tab opened on files that are gone (a revoked blob URL) says so instead of building anything.
+    // A tab opened on files that are gone (a key the browser does not keep) says so instead of building anything.
     const stale = await page.context().newPage();
     try {
       const origin = new URL(page.url()).origin;
-      await stale.goto(`${origin}/?latents=${encodeURIComponent(`blob:${origin}/gone-1`)}&points=${encodeURIComponent(`blob:${origin}/gone-2`)}`);
+      await stale.goto(`${origin}/?latent-atlas=gone`);
       await stale.waitForFunction(() => window.__atlas?.status === 'error', null, { timeout: 30_000 });
       assert.match((await atlasState(stale)).error ?? '', /latent atlas's files are gone/);
     } finally {

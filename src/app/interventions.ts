@@ -80,11 +80,21 @@ export class InterventionController implements InterventionTasks {
         const r = await this.resolve(form);
         const contexts = wholeNumber(form.contexts, 'Contexts', 1);
         const watch = await this.watchedWords(form.watch);
-        const request: AblatePromptRequest = { layer: r.layer, target: this.ablationTarget(form.mode, r), mode: form.mode, contexts, random: ABLATION_CONTROLS, seed: r.seed, ...(watch.length && { watch }) };
+        const texts = form.texts?.trim() ?? '';
+        const request: AblatePromptRequest = {
+          layer: r.layer,
+          target: this.ablationTarget(form.mode, r),
+          mode: form.mode,
+          contexts,
+          random: ABLATION_CONTROLS,
+          seed: r.seed,
+          ...(watch.length && { watch }),
+          ...(texts && { texts }),
+        };
         return { r, request };
       },
       (id, { r, request }) =>
-        this.store.getState().startRun('ablation', { id, direction: r.label, layer: r.layer, end: 'running', mode: request.mode, watch: request.watch ?? null, fraction: 0, result: null }),
+        this.store.getState().startRun('ablation', { id, direction: r.label, layer: r.layer, end: 'running', mode: request.mode, watch: request.watch ?? null, texts: request.texts !== undefined, fraction: 0, result: null }),
       (pipeline, { r, request }, id, signal) => pipeline.ablate(r.ref.recording, request, signal, this.measureProgress('ablation', id)),
       (id, end, result?: AblationTest) => this.store.getState().endMeasure('ablation', id, end, result),
     );

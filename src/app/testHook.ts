@@ -98,7 +98,7 @@ export interface AtlasTestHook {
    */
   readonly interventions: {
     steering: { id: number; direction: string; layer: string; alpha: number; end: string; unsteered: string; steered: string; streamed: { unsteered: number; steered: number }; kl: number | null; watched: { tokens: string[]; rise: number; randomMean: number; pT: number; pRank: number; controls: number } | null } | null;
-    ablation: { id: number; direction: string; layer: string; mode: string; watch: string[] | null; end: string; fraction: number; predictions: number | null; increase: number | null; randomMean: number | null; pT: number | null; controls: number } | null;
+    ablation: { id: number; direction: string; layer: string; mode: string; watch: string[] | null; texts: boolean; end: string; fraction: number; predictions: number | null; increase: number | null; randomMean: number | null; pT: number | null; controls: number } | null;
     /** An image model's class steered or ablated: the class's value (rise in probability, drop in accuracy) against the controls'. */
     classRun: { id: number; kind: string; direction: string; className: string; end: string; fraction: number; value: number | null; randomMean: number | null; pT: number | null; controls: number; images: number } | null;
     problem: string | null;
@@ -244,7 +244,7 @@ export function installTestHook(store: typeof useAtlasStore, view: () => AtlasVi
           ? { id: r.id, direction: r.direction, layer: r.layer, alpha: r.alpha, end: r.end, unsteered: text('unsteered'), steered: text('steered'), streamed: { unsteered: r.tokens.unsteered.length, steered: r.tokens.steered.length }, kl: r.result?.heldOut.klMean ?? null, watched: watchedSummary(r.result?.significance) }
           : null,
         ablation: a
-          ? { id: a.id, direction: a.direction, layer: a.layer, mode: a.mode, watch: a.watch, end: a.end, fraction: a.fraction, predictions: a.result?.predictions ?? null, increase: increase?.value ?? null, randomMean: increase?.randomMean ?? null, pT: increase?.pT ?? null, controls: increase?.randomValues.length ?? 0 }
+          ? { id: a.id, direction: a.direction, layer: a.layer, mode: a.mode, watch: a.watch, texts: a.texts, end: a.end, fraction: a.fraction, predictions: a.result?.predictions ?? null, increase: increase?.value ?? null, randomMean: increase?.randomMean ?? null, pT: increase?.pT ?? null, controls: increase?.randomValues.length ?? 0 }
           : null,
         classRun: c
           ? { id: c.id, kind: c.kind, direction: c.direction, className: c.className, end: c.end, fraction: c.fraction, value: measured?.v.value ?? null, randomMean: measured?.v.randomMean ?? null, pT: measured?.v.pT ?? null, controls: measured?.v.randomValues.length ?? 0, images: measured?.test.images ?? 0 }

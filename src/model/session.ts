@@ -212,6 +212,11 @@ export interface AblatePromptRequest {
   contexts: number;
   /** Words (one token each) whose predictions alone are scored; absent: every prediction. */
   watch?: string[];
+  /**
+   * Text the loss is measured on instead of the recording's own: one document per blank-line-separated paragraph,
+   * read in windows as a recording reads them.
+   */
+  texts?: string;
   /** Random controls ablated the same way (at least 2). */
   random: number;
   seed: number;

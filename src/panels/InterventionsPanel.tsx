@@ -37,6 +37,7 @@ export function InterventionsPanel({ interventions, live }: { interventions: Int
   const [mode, setMode] = useState<AblationMode>('project');
   const [contexts, setContexts] = useState('16');
   const [ablateWatch, setAblateWatch] = useState('');
+  const [ablateTexts, setAblateTexts] = useState('');
   const classRun = useAtlasStore((s) => s.classRun);
   const classNames = useAtlasStore((s) => (s.model?.modality === 'image' ? s.model.classNames : null));
   const [classIndex, setClassIndex] = useState('0');
@@ -154,7 +155,7 @@ export function InterventionsPanel({ interventions, live }: { interventions: Int
         className="steer-form small"
         onSubmit={(e) => {
           e.preventDefault();
-          void interventions?.ablate({ ...about, mode, contexts, watch: ablateWatch });
+          void interventions?.ablate({ ...about, mode, contexts, watch: ablateWatch, texts: ablateTexts });
         }}
       >
         <div className="row">
@@ -176,6 +177,15 @@ export function InterventionsPanel({ interventions, live }: { interventions: Int
           <label className="row" title="Words of one token each, comma-separated: only their predictions are scored, for the direction and the random ablations alike">
             only <input value={ablateWatch} placeholder="e.g. sea, ship, boat (optional: every token)" onChange={(e) => setAblateWatch(e.target.value)} data-testid="ablate-watch" />
           </label>
+        )}
+        {text && (
+          <textarea
+            rows={2}
+            value={ablateTexts}
+            placeholder="Texts to measure the loss on, one per paragraph (optional: the atlas's own texts)"
+            onChange={(e) => setAblateTexts(e.target.value)}
+            data-testid="ablate-texts"
+          />
         )}
       </form>
       <div className="row small">
@@ -209,7 +219,7 @@ function AblationView({ run }: { run: AblationRun }) {
       </p>
       {r && (
         <p>
-          Loss over {r.windows} contexts of the atlas's texts ({r.predictions} predictions{run.watch ? ` of ${run.watch.join(', ')}` : ''}): {r.clean.toFixed(4)} → {r.ablated.toFixed(4)} nats, {change(r.increase.value)}; {r.increase.randomValues.length}{' '}
+          Loss over {r.windows} contexts of {run.texts ? 'your texts' : "the atlas's texts"} ({r.predictions} predictions{run.watch ? ` of ${run.watch.join(', ')}` : ''}): {r.clean.toFixed(4)} → {r.ablated.toFixed(4)} nats, {change(r.increase.value)}; {r.increase.randomValues.length}{' '}
           {r.controls} ablated the same way: {change(r.increase.randomMean)} ± {r.increase.randomStd.toExponential(1)}. Larger than random: t {r.increase.t.toFixed(2)}, one-sided p{' '}
           {r.increase.pT.toPrecision(2)} (rank p {r.increase.pRank.toFixed(3)}).
         </p>

@@ -30,6 +30,8 @@ export interface AblateForm extends InterventionForm {
   contexts: string;
   /** Words (comma-separated, one token each) whose predictions alone are scored; blank: every prediction. */
   watch: string;
+  /** Text to measure the loss on, a document per blank-line-separated paragraph; blank or absent: the atlas's own texts. */
+  texts?: string;
 }
 
 /**

@@ -30,6 +30,8 @@ export interface AblationRun extends InterventionRun {
   mode: AblationMode;
   /** The words whose predictions alone are scored; null: every prediction. */
   watch: string[] | null;
+  /** Whether the loss is measured on texts the user gave rather than the atlas's own. */
+  texts: boolean;
   fraction: number;
   result: AblationTest | null;
 }

@@ -143,12 +143,22 @@ describe("the Interventions panel's tasks", () => {
     expect(state().ablation!.watch).toEqual(['sea', 'ship']);
     calls[0].fail(new Error('the model worker stopped'));
     await watched;
-    const every = interventions.ablate({ ...form, mode: 'project', contexts: '4', watch: ' , ' });
+    const every = interventions.ablate({ ...form, mode: 'project', contexts: '4', watch: ' , ', texts: ' \n ' });
     await vi.waitFor(() => expect(calls).toHaveLength(2));
     expect(calls[1].request).not.toHaveProperty('watch');
-    expect(state().ablation!.watch).toBeNull();
+    expect(calls[1].request).not.toHaveProperty('texts');
+    expect(state().ablation).toMatchObject({ watch: null, texts: false });
     calls[1].fail(new Error('the model worker stopped'));
     await every;
+  });
+
+  it("an ablation measures the loss on the user's texts when given, the text as typed", async () => {
+    const texts = interventions.ablate({ ...form, mode: 'project', contexts: '4', texts: '  The sea was calm.\n\nCall me Ishmael.  ' });
+    await vi.waitFor(() => expect(calls).toHaveLength(1));
+    expect(calls[0].request).toMatchObject({ mode: 'project', contexts: 4, texts: 'The sea was calm.\n\nCall me Ishmael.' });
+    expect(state().ablation!.texts).toBe(true);
+    calls[0].fail(new Error('the model worker stopped'));
+    await texts;
   });
 
   it('a newer run replaces a running one; what the old one says afterwards is dropped', async () => {

@@ -453,7 +453,18 @@ describe('Directions in Chromium: concepts and TCAV on the built-in GPT-2', { ti
     assert.ok(words.predictions! > 0 && words.predictions! < meaned.predictions!, JSON.stringify([words.predictions, meaned.predictions]));
     assert.match(await panel.locator('[data-testid=ablate-result]').innerText(), /\d+ predictions of the, and, of\)/);
     await panel.locator('[data-testid=ablate-watch]').fill('');
+    // On texts the user types instead of the atlas's: two paragraphs, every token of them predicted once.
+    const typed = ['The ship sailed out of the harbour and the crew watched the sea.', 'A whale rose beside the boat, and the sailors cheered.'];
+    await panel.locator('[data-testid=ablate-texts]').fill(typed.join('\n\n'));
+    await panel.locator('[data-testid=ablate-run]').click();
+    await runEnded(page, 'ablation', words.id);
+    const onTexts = (await interventions()).ablation!;
+    console.log(`ablation on typed texts: ${JSON.stringify(onTexts)}`);
+    assert.deepEqual([onTexts.end, onTexts.texts, onTexts.controls], ['done', true, 20]);
+    assert.ok(onTexts.predictions! > 20 && onTexts.predictions! < 40, `the two sentences' tokens: ${onTexts.predictions}`);
+    assert.match(await panel.locator('[data-testid=ablate-result]').innerText(), /contexts of your texts/);
     await panel.screenshot({ path: join(outputDir, 'directions-11-text-ablation.png') });
+    await panel.locator('[data-testid=ablate-texts]').fill('');
 
     // Words: what the logits read as the watched words, at a residual layer: a direction the test must see.
     await panel.locator('[data-testid=steer-kind]').selectOption('words');

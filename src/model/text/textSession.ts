@@ -4,7 +4,7 @@ import { recordNeuronInputs } from '../directions/neuronInputs';
 import { defaultThreshold } from '../directions/polysemanticity';
 import { nextTokenGradients } from '../directions/textGradients';
 import { NO_RECORDING, type AblatePromptRequest, type SteerPromptRequest, type SteerPromptResult, type SteerToken, type DirectionOutputs, type GradientTarget, type InputSet, type ModelSession, type SessionDeps, type SessionNeuronInputs, type StepOptions, type TextSource, type TokenCapability } from '../session';
-import { documentsFromFiles, type TextFile } from './documents';
+import { documentsFromFiles, paragraphs, windows, type TextFile } from './documents';
 import { recordTextActivations, recordTextAtlas } from './recordText';
 import { continuation, steerGeneration, steeringTest, watchedTokens } from './steering';
 import { saeLossRecovered, type SaeLossRecovered, type SaeLossRecoveredOptions } from '../sae/lossRecovered';
@@ -16,6 +16,16 @@ import { encode, tokenTexts } from './tokenizer';
 
 /** Tokens per context of the recording that steering and ablation measure their effects on. */
 const INTERVENTION_CONTEXT_TOKENS = 64;
+
+/** The first `count` pieces of INTERVENTION_CONTEXT_TOKENS of the windows (each of at least two tokens), in order. */
+function contextsOf(tokenIds: Int32Array[], count: number): Int32Array[] {
+  const pieces: Int32Array[] = [];
+  for (const ids of tokenIds) {
+    for (let at = 0; at + 1 < ids.length && pieces.length < count; at += INTERVENTION_CONTEXT_TOKENS) pieces.push(ids.subarray(at, at + INTERVENTION_CONTEXT_TOKENS));
+    if (pieces.length >= count) break;
+  }
+  return pieces;
+}
 /** Contexts for the scale, and as many held out, at most. */
 const STEER_CONTEXTS = 8;
 
@@ -188,7 +198,7 @@ export class TextSession implements ModelSession, TokenCapability {
   /** The ablation of a unit or direction at the layer over the first `contexts` contexts of the recording, against random ablations. */
   async ablate(request: AblatePromptRequest, options: PacedOptions): Promise<AblationTest> {
     const layer = this.model.layer(request.layer).name;
-    const windows = this.contexts(request.contexts);
+    const windows = request.texts ? this.textContexts(request.texts, request.contexts) : this.contexts(request.contexts);
     const only = request.watch?.length ? watchedTokens(request.watch) : undefined;
     return ablationTest(this.model.gpt2, layer, windows, request.target, request.mode, { random: request.random, seed: request.seed, only, ...options });
   }
@@ -208,13 +218,15 @@ export class TextSession implements ModelSession, TokenCapability {
     return { scale, heldOut: contexts.length > 1 ? contexts.filter((_, k) => k % 2 === 1) : scale };
   }
 
-  /** The first `count` (default: all) contexts of INTERVENTION_CONTEXT_TOKENS of the recording's texts (each of at least two tokens), in order. */
+  /** The first `count` (default: all) contexts of the recording's texts, in order. */
   private contexts(count = Infinity): Int32Array[] {
-    const pieces: Int32Array[] = [];
-    for (const ids of this.requireRecording()) {
-      for (let at = 0; at + 1 < ids.length && pieces.length < count; at += INTERVENTION_CONTEXT_TOKENS) pieces.push(ids.subarray(at, at + INTERVENTION_CONTEXT_TOKENS));
-      if (pieces.length >= count) break;
-    }
+    return contextsOf(this.requireRecording(), count);
+  }
+
+  /** The first `count` contexts of a text the user gave, a document per paragraph, read in windows as a recording reads them. */
+  private textContexts(text: string, count: number): Int32Array[] {
+    const pieces = contextsOf(paragraphs(text).flatMap((doc) => windows(encode(doc), this.model.contextLength)), count);
+    if (pieces.length === 0) throw new Error('The texts to measure the loss on are empty.');
     return pieces;
   }
 

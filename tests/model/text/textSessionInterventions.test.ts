@@ -119,6 +119,23 @@ describe("the page's ablation (TextSession.ablate)", () => {
     expect(result.increase.value).toBeCloseTo(result.ablated - result.clean, 12);
   });
 
+  it("measures the loss on the user's texts instead of the recording's: a document per paragraph, read in windows", async () => {
+    const paragraph = (n: number) => Array.from({ length: n }, (_, i) => (i % 2 ? ' sea' : ' ship')).join('');
+    // The test model reads 24 tokens at a time: <|endoftext|> and 23 of a document's. Paragraphs of 100, 30 and 1
+    // tokens make 5, 2 and 1 windows, and every token of them is predicted once.
+    const text = `${paragraph(100)}\n\n${paragraph(30)}\n\n${paragraph(1).trim()}`;
+    const ask = { layer: 'h.1', target: { kind: 'direction', direction: request.direction }, mode: 'project', contexts: 10, random: 2, seed: 1 } as const;
+    const before = tf.memory().numTensors;
+    const own = await session.ablate({ ...ask, texts: text }, {});
+    expect(tf.memory().numTensors).toBe(before);
+    expect(own.windows).toBe(8);
+    expect(own.predictions).toBe(131);
+    const recorded = await session.ablate(ask, {});
+    expect(recorded.clean).not.toBeCloseTo(own.clean, 6);
+    expect((await session.ablate({ ...ask, contexts: 2, texts: text }, {})).windows).toBe(2);
+    await expect(session.ablate({ ...ask, texts: ' \n\n ' }, {})).rejects.toThrow(/texts to measure the loss on are empty/);
+  });
+
   it('zeroes a neuron against random other neurons, and says what is wrong with a unit', async () => {
     const result = await session.ablate({ layer: 'h.1', target: { kind: 'unit', unit: 2 }, mode: 'zero', contexts: 2, random: 2, seed: 0 }, {});
     expect(result.controls).toBe('random units');

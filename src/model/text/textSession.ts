@@ -17,6 +17,9 @@ import { encode, tokenTexts } from './tokenizer';
 /** Tokens per context of the recording that steering and ablation measure their effects on. */
 const INTERVENTION_CONTEXT_TOKENS = 64;
 
+/** Contexts for the scale, and as many held out, at most. */
+const STEER_CONTEXTS = 8;
+
 /** The first `count` pieces of INTERVENTION_CONTEXT_TOKENS of the windows (each of at least two tokens), in order. */
 function contextsOf(tokenIds: Int32Array[], count: number): Int32Array[] {
   const pieces: Int32Array[] = [];
@@ -26,8 +29,6 @@ function contextsOf(tokenIds: Int32Array[], count: number): Int32Array[] {
   }
   return pieces;
 }
-/** Contexts for the scale, and as many held out, at most. */
-const STEER_CONTEXTS = 8;
 
 /** Most float32 values a text layer's neuron recording may hold (64 Mi: 256 MB). */
 const MAX_NEURON_VALUES = 64 * 2 ** 20;

@@ -2,7 +2,8 @@ import { stat } from 'node:fs/promises';
 import type { CavMethod } from '../compute/directions/cav';
 import { cavAccuracy } from '../compute/directions/cav';
 import { bonferroni } from '../compute/directions/stats';
-import { conceptRuns, mostPredicted, randomConcepts, tcavTest } from '../compute/directions/tcav';
+import { mostPredicted, tcavTest } from '../compute/directions/tcav';
+import { tcavCavs } from '../compute/directions/concept';
 import { chooseBackend } from '../model/backend';
 import { classGradients } from '../model/directions/classGradients';
 import type { ImageModel } from '../model/image/imageModel';
@@ -140,8 +141,7 @@ export async function runTcav(options: TcavCliOptions): Promise<TcavReport> {
     say(`learning ${runs} concept CAVs and ${runs} random CAVs (${method})`);
     const pos = rows(concept);
     const neg = rows(negatives);
-    const conceptCavs = conceptRuns(pos, nPos, neg, nNeg, dim, runs, seed, cavMethod, { seed });
-    const randomCavs = randomConcepts(neg, nNeg, dim, nPos, runs, seed + 1, cavMethod, { seed });
+    const cavs = tcavCavs({ dim, pos, nPos, neg, nNeg }, { method: cavMethod, runs, seed });
     const folds = Math.min(FOLDS, nPos, nNeg);
     const accuracy = cavAccuracy(cavMethod, pos, neg, dim, { folds, seed });
 
@@ -163,7 +163,7 @@ export async function runTcav(options: TcavCliOptions): Promise<TcavReport> {
       }
       say(`class ${classIndex} (${base.className}): gradients of ${chosen.length} input(s)`);
       const gradients = await classGradients(model, layer.name, await preparedInputs(model, providers.inputs, inputs.names, chosen, options.preprocessing), classIndex, { sites: 'pooled' });
-      const test = tcavTest({ gradients, n: chosen.length, dim, concept: conceptCavs, randomConcepts: randomCavs, alpha: ALPHA, classesTested });
+      const test = tcavTest({ gradients, n: chosen.length, dim, concept: cavs.concept, randomConcepts: cavs.random, alpha: ALPHA, classesTested });
       classes.push({ ...base, score: test.score, randomMean: test.randomMean, randomStd: test.randomStd, p: test.p, pBonferroni: bonferroni(test.p, classesTested), significant: test.significant });
     }
 

@@ -518,12 +518,18 @@ function selfAttention(x: tf.Tensor3D, w: BlockWeights, nHead: number, onHost = 
     const mixed = causalAttention(q, k, v, { batch, tokens, heads: nHead, dim: headDim });
     return linear(tf.tensor3d(mixed, [batch, tokens, width]), w.attnProj);
   }
-  const toHeads = (t: tf.Tensor) => t.reshape([batch, tokens, nHead, headDim]).transpose([0, 2, 1, 3]);
-  const [q, k, v] = [w.query, w.key, w.value].map((part) => toHeads(linear(x, part)));
+  const { q, k, v, project } = attentionHeads(x, w, nHead);
   const scores = tf.matMul(q, k, false, true).div(Math.sqrt(headDim)).add(causalMask(tokens));
-  const mixed = tf.matMul(tf.softmax(scores), v);
-  const merged = mixed.transpose([0, 2, 1, 3]).reshape([batch, tokens, width]) as tf.Tensor3D;
-  return linear(merged, w.attnProj);
+  return project(tf.matMul(tf.softmax(scores), v));
+}
+
+/** x's queries, keys and values per head [batch, heads, tokens, headDim], and the heads' mix back through c_proj. */
+function attentionHeads(x: tf.Tensor3D, w: BlockWeights, nHead: number) {
+  const [batch, tokens, width] = x.shape;
+  const toHeads = (t: tf.Tensor) => t.reshape([batch, tokens, nHead, width / nHead]).transpose([0, 2, 1, 3]);
+  const [q, k, v] = [w.query, w.key, w.value].map((part) => toHeads(linear(x, part)));
+  const project = (mixed: tf.Tensor) => linear(mixed.transpose([0, 2, 1, 3]).reshape([batch, tokens, width]) as tf.Tensor3D, w.attnProj);
+  return { q, k, v, project };
 }
 
 /** The values of `x`, with no gradient through them. */
@@ -537,19 +543,15 @@ const fixed = tf.customGrad((...inputs) => ({ value: (inputs[0] as tf.Tensor).cl
  * terms added back are zero in value (x - fixed(x)) and carry the own key's and value's gradient.
  */
 function ownPositionAttention(x: tf.Tensor3D, w: BlockWeights, nHead: number): tf.Tensor3D {
-  const [batch, tokens, width] = x.shape;
-  const headDim = width / nHead;
-  const toHeads = (t: tf.Tensor) => t.reshape([batch, tokens, nHead, headDim]).transpose([0, 2, 1, 3]);
-  const [q, k, v] = [w.query, w.key, w.value].map((part) => toHeads(linear(x, part)));
+  const [, tokens, width] = x.shape;
+  const { q, k, v, project } = attentionHeads(x, w, nHead);
   const [kFixed, vFixed] = [fixed(k), fixed(v)];
   const diagonal = tf.eye(tokens);
   const ownScore = tf.sum(tf.mul(fixed(q), tf.sub(k, kFixed)), -1, true);
-  const scores = tf.matMul(q, kFixed, false, true).add(tf.mul(ownScore, diagonal)).div(Math.sqrt(headDim)).add(causalMask(tokens));
+  const scores = tf.matMul(q, kFixed, false, true).add(tf.mul(ownScore, diagonal)).div(Math.sqrt(width / nHead)).add(causalMask(tokens));
   const weights = tf.softmax(scores);
   const ownWeight = tf.sum(tf.mul(weights, diagonal), -1, true);
-  const mixed = tf.matMul(weights, vFixed).add(tf.mul(ownWeight, tf.sub(v, vFixed)));
-  const merged = mixed.transpose([0, 2, 1, 3]).reshape([batch, tokens, width]) as tf.Tensor3D;
-  return linear(merged, w.attnProj);
+  return project(tf.matMul(weights, vFixed).add(tf.mul(ownWeight, tf.sub(v, vFixed))));
 }
 
 /**

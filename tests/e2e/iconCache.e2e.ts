@@ -8,9 +8,10 @@ const ICON_TIMEOUT_MS = 300_000;
  * After a reload, the cached icons of the level on screen are all shown within this of ready. The issue's bar is
  * 2 s; the app hands them to the view about 20 ms after ready, but what is timed here ends at the first frame that
  * shows them, and in SwiftShader the view's first WebGL frame is a 1.0-1.6 s task in between: runs here measured
- * 1.6-2.1 s. The bound leaves CI's busier cores that margin; 0ed0474 took 9.9 s.
+ * 1.6-2.1 s, and in whole `npm test` runs on a slower day 2.2, 2.5 and 3.0 s (3,005 ms failed the 3 s bound by 5 ms).
+ * The bound leaves busier cores that margin and still catches the icons being recomputed: 0ed0474 took 9.9 s.
  */
-const CACHED_ICONS_WITHIN_MS = 3_000;
+const CACHED_ICONS_WITHIN_MS = 4_000;
 /** Icons computed before the reload: the issue measured 40. */
 const ICONS_BEFORE_RELOAD = 40;
 
